@@ -1,0 +1,148 @@
+//! Running a checked program on data files: decoding `.npy` inputs (with an
+//! optional leading batch axis), running each image, encoding the outputs.
+//! Pure: the caller reads and writes the files.
+
+use crate::data::{self, NpyArray};
+use crate::ir::Program;
+use crate::tensor::Tensor;
+
+/// One `--input NAME=PATH` after the caller read the file.
+pub struct InputFile {
+    pub name: String,
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What can be wrong with the data handed to a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputError {
+    Missing { name: String },
+    Unknown { name: String, available: Vec<String> },
+    Duplicate { name: String },
+    BadNpy { path: String, reason: String },
+    Shape { path: String, name: String, declared: Vec<usize>, found: Vec<usize> },
+    Value { path: String, name: String, reason: String },
+    BatchMismatch { first: (String, usize), other: (String, usize) },
+    Output { name: String, reason: String },
+}
+
+/// The decoded inputs: one `Vec<Tensor>` (in program input order) per image.
+pub struct Batch {
+    pub images: Vec<Vec<Tensor>>,
+    /// Whether the files carried a batch axis (the outputs then carry one too).
+    pub batched: bool,
+}
+
+pub fn decode_inputs(program: &Program, files: &[InputFile], raw: bool) -> Result<Batch, Vec<InputError>> {
+    let mut errors = vec![];
+    let mut by_input: Vec<Option<&InputFile>> = vec![None; program.inputs.len()];
+    for f in files {
+        match program.inputs.iter().position(|i| i.name == f.name) {
+            Some(i) if by_input[i].is_some() => errors.push(InputError::Duplicate { name: f.name.clone() }),
+            Some(i) => by_input[i] = Some(f),
+            None => errors.push(InputError::Unknown {
+                name: f.name.clone(),
+                available: program.inputs.iter().map(|i| i.name.clone()).collect(),
+            }),
+        }
+    }
+    for (info, f) in program.inputs.iter().zip(&by_input) {
+        if f.is_none() {
+            errors.push(InputError::Missing { name: info.name.clone() });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // (per input: batch size or None, raw values)
+    let mut decoded: Vec<(Option<usize>, Vec<i128>, &InputFile)> = vec![];
+    for (info, f) in program.inputs.iter().zip(by_input.into_iter().flatten()) {
+        let node = &program.nodes[info.node];
+        let arr: NpyArray = match data::parse_npy(&f.bytes) {
+            Ok(a) => a,
+            Err(e) => {
+                errors.push(InputError::BadNpy { path: f.path.clone(), reason: e.to_string() });
+                continue;
+            }
+        };
+        let dims = node.shape.dims();
+        let batch = if arr.shape == dims {
+            None
+        } else if arr.shape.len() == dims.len() + 1 && arr.shape[1..] == dims[..] {
+            Some(arr.shape[0])
+        } else {
+            errors.push(InputError::Shape {
+                path: f.path.clone(),
+                name: info.name.clone(),
+                declared: dims,
+                found: arr.shape.clone(),
+            });
+            continue;
+        };
+        match data::npy_to_raw(&arr, &node.ty, raw) {
+            Ok(values) => decoded.push((batch, values, f)),
+            Err(e) => errors.push(InputError::Value {
+                path: f.path.clone(),
+                name: f.name.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let batches: Vec<(usize, &InputFile)> = decoded.iter().filter_map(|(b, _, f)| b.map(|n| (n, *f))).collect();
+    if let (Some(first), Some(other)) = (batches.first(), batches.iter().find(|b| b.0 != batches[0].0)) {
+        return Err(vec![InputError::BatchMismatch {
+            first: (first.1.name.clone(), first.0),
+            other: (other.1.name.clone(), other.0),
+        }]);
+    }
+    let batched = !batches.is_empty();
+    let count = batches.first().map_or(1, |b| b.0);
+    let images = (0..count)
+        .map(|n| {
+            program
+                .inputs
+                .iter()
+                .zip(&decoded)
+                .map(|(info, (b, values, _))| {
+                    let node = &program.nodes[info.node];
+                    let len = node.shape.len();
+                    let start = if b.is_some() { n * len } else { 0 };
+                    Tensor {
+                        shape: node.shape.dims(),
+                        frac: node.frac,
+                        data: values[start..start + len].to_vec(),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Batch { images, batched })
+}
+
+/// Stacks each output over the images and encodes it as `.npy` bytes, in the
+/// narrowest numpy dtype of the output's type. Returns `(output name, bytes)`.
+pub fn encode_outputs(
+    program: &Program,
+    results: &[Vec<Tensor>],
+    batched: bool,
+    raw: bool,
+) -> Result<Vec<(String, Vec<u8>)>, InputError> {
+    let mut out = vec![];
+    for (k, info) in program.outputs.iter().enumerate() {
+        let node = &program.nodes[info.node];
+        let mut shape = node.shape.dims();
+        if batched {
+            shape.insert(0, results.len());
+        }
+        let values: Vec<i128> = results.iter().flat_map(|r| r[k].data.iter().copied()).collect();
+        let bytes = data::raw_to_npy(&shape, &values, &node.ty, raw).map_err(|e| InputError::Output {
+            name: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+        out.push((info.name.clone(), bytes));
+    }
+    Ok(out)
+}

@@ -1,0 +1,562 @@
+//! The one place that turns pest pairs into the AST.
+
+use super::error::ParseError;
+use super::Rule;
+use crate::ast::*;
+use crate::span::{SourceId, Span, Spanned};
+use crate::types::{Overflow, Quant, ScalarType, MAX_TYPE_BITS};
+use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use std::sync::OnceLock;
+
+struct Converter<'a> {
+    text: &'a str,
+    source: SourceId,
+    errors: Vec<ParseError>,
+}
+
+pub fn file(pair: Pair<Rule>, text: &str, source: SourceId) -> Result<File, Vec<ParseError>> {
+    let mut cx = Converter {
+        text,
+        source,
+        errors: vec![],
+    };
+    let mut items = vec![];
+    for p in pair.into_inner() {
+        match p.as_rule() {
+            Rule::use_decl => items.push(Item::Use(cx.use_decl(p))),
+            Rule::block_decl => items.push(Item::Block(cx.block_decl(p))),
+            Rule::pipeline_decl => items.push(Item::Pipeline(cx.pipeline(p))),
+            Rule::bad_semicolon => cx.errors.push(ParseError::StraySemicolon {
+                span: cx.span(&p),
+            }),
+            _ => {}
+        }
+    }
+    if cx.errors.is_empty() {
+        Ok(File { items })
+    } else {
+        Err(cx.errors)
+    }
+}
+
+fn pratt() -> &'static PrattParser<Rule> {
+    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    // Loosest first: `|>`, `as`, shifts, `+ -`, `*`, unary `-`.
+    PRATT.get_or_init(|| {
+        PrattParser::new()
+            .op(Op::postfix(Rule::pipe))
+            .op(Op::postfix(Rule::cast))
+            .op(Op::infix(Rule::shr, Assoc::Left) | Op::infix(Rule::shl, Assoc::Left))
+            .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
+            .op(Op::infix(Rule::mul, Assoc::Left))
+            .op(Op::prefix(Rule::neg))
+    })
+}
+
+impl<'a> Converter<'a> {
+    fn span(&self, p: &Pair<Rule>) -> Span {
+        let s = p.as_span();
+        Span::new(self.source, s.start(), s.end())
+    }
+
+    fn ident(&self, p: Pair<Rule>) -> Ident {
+        Spanned::new(p.as_str().to_string(), self.span(&p))
+    }
+
+    fn use_decl(&mut self, p: Pair<Rule>) -> UseDecl {
+        let span = self.span(&p);
+        UseDecl {
+            path: p.into_inner().map(|i| self.ident(i)).collect(),
+            span,
+        }
+    }
+
+    /// `///` lines immediately above `start`, without the slashes.
+    fn doc_above(&self, start: usize) -> Vec<String> {
+        let before = &self.text[..start];
+        let mut lines: Vec<String> = before
+            .lines()
+            .rev()
+            .skip_while(|l| l.trim().is_empty())
+            .take_while(|l| l.trim_start().starts_with("///"))
+            .map(|l| {
+                let t = l.trim_start().trim_start_matches("///");
+                t.strip_prefix(' ').unwrap_or(t).to_string()
+            })
+            .collect();
+        lines.reverse();
+        lines
+    }
+
+    fn block_decl(&mut self, p: Pair<Rule>) -> BlockDecl {
+        let span = self.span(&p);
+        let doc = self.doc_above(span.start as usize);
+        let mut inner = p.into_inner();
+        let name = inner.next().map(|n| self.ident(n)).unwrap_or_default_ident();
+        let mut params = vec![];
+        let mut body = vec![];
+        let mut result = None;
+        for q in inner {
+            match q.as_rule() {
+                Rule::block_param => {
+                    let mut parts = q.into_inner();
+                    let name = parts.next().map(|n| self.ident(n)).unwrap_or_default_ident();
+                    let default = parts.next().map(|e| self.expr(e));
+                    params.push(BlockParam { name, default });
+                }
+                Rule::return_stmt => {
+                    result = q.into_inner().next().map(|e| self.expr(e));
+                }
+                _ => {
+                    if let Some(s) = self.stmt(q) {
+                        body.push(s);
+                    }
+                }
+            }
+        }
+        BlockDecl {
+            doc,
+            name,
+            params,
+            body,
+            result: result.unwrap_or(Expr {
+                kind: ExprKind::Tuple(vec![]),
+                span,
+            }),
+            span,
+        }
+    }
+
+    fn pipeline(&mut self, p: Pair<Rule>) -> Pipeline {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let name = inner.next().map(|n| self.ident(n)).unwrap_or_default_ident();
+        let body = inner.filter_map(|q| self.stmt(q)).collect();
+        Pipeline { name, body, span }
+    }
+
+    fn stmt(&mut self, p: Pair<Rule>) -> Option<Stmt> {
+        let span = self.span(&p);
+        let rule = p.as_rule();
+        if rule == Rule::bad_semicolon {
+            self.errors.push(ParseError::StraySemicolon { span });
+            return None;
+        }
+        let mut inner = p.into_inner().peekable();
+        Some(match rule {
+            Rule::input_decl => {
+                let name = self.ident(inner.next()?);
+                let ty = self.tensor_type(inner.next()?);
+                Stmt::Input(InputDecl { name, ty, span })
+            }
+            Rule::param_decl => {
+                let name = self.ident(inner.next()?);
+                let ty = self.tensor_type(inner.next()?);
+                self.equals(&mut inner, "param");
+                let init = self.init(inner.next()?);
+                Stmt::Param(ParamDecl {
+                    name,
+                    ty,
+                    init,
+                    span,
+                })
+            }
+            Rule::const_decl => {
+                let name = self.ident(inner.next()?);
+                let ty = self.tensor_type(inner.next()?);
+                self.equals(&mut inner, "const");
+                let num = inner.next()?;
+                let value = self.signed_number(num);
+                Stmt::Const(ConstDecl {
+                    name,
+                    ty,
+                    value,
+                    span,
+                })
+            }
+            Rule::let_decl => {
+                let target_pair = inner.next()?;
+                let idents: Vec<Ident> = target_pair.into_inner().map(|i| self.ident(i)).collect();
+                let target = if idents.len() == 1 {
+                    LetTarget::Name(idents.into_iter().next()?)
+                } else {
+                    LetTarget::Tuple(idents)
+                };
+                let ty = match inner.peek().map(|q| q.as_rule()) {
+                    Some(Rule::tensor_type) => inner.next().map(|t| self.tensor_type(t)),
+                    _ => None,
+                };
+                self.equals(&mut inner, "let");
+                let value = self.expr(inner.next()?);
+                Stmt::Let(LetDecl {
+                    target,
+                    ty,
+                    value,
+                    span,
+                })
+            }
+            Rule::output_stmt => Stmt::Output(OutputStmt {
+                names: inner.map(|i| self.ident(i)).collect(),
+                span,
+            }),
+            _ => return None,
+        })
+    }
+
+    /// Records a `missing_equals` marker as an error and skips it.
+    fn equals<'i>(
+        &mut self,
+        inner: &mut std::iter::Peekable<pest::iterators::Pairs<'i, Rule>>,
+        what: &'static str,
+    ) {
+        if let Some(q) = inner.peek() {
+            if q.as_rule() == Rule::missing_equals {
+                let span = self.span(q);
+                self.errors.push(ParseError::MissingEquals { span, what });
+                inner.next();
+            }
+        }
+    }
+
+    fn init(&mut self, p: Pair<Rule>) -> Init {
+        let rule = p.as_rule();
+        let inner = p.into_inner().next();
+        match (rule, inner) {
+            (Rule::load_init, Some(s)) => {
+                let text = s.into_inner().next().map_or("", |t| t.as_str());
+                // The span of the path includes its quotes.
+                Init::Load(Spanned::new(text.to_string(), self.span_of_str(text)))
+            }
+            (_, Some(n)) => {
+                let span = self.span(&n);
+                Init::Random(Spanned::new(self.uint(&n), span))
+            }
+            (_, None) => Init::Random(Spanned::new(0, Span::new(self.source, 0, 0))),
+        }
+    }
+
+    fn span_of_str(&self, s: &str) -> Span {
+        let start = s.as_ptr() as usize - self.text.as_ptr() as usize;
+        Span::new(self.source, start.saturating_sub(1), start + s.len() + 1)
+    }
+
+    fn uint(&mut self, p: &Pair<Rule>) -> u64 {
+        match p.as_str().parse::<u64>() {
+            Ok(v) => v,
+            Err(_) => {
+                self.errors.push(ParseError::NumberTooLarge { span: self.span(p) });
+                0
+            }
+        }
+    }
+
+    fn int_lit(&mut self, p: &Pair<Rule>) -> i64 {
+        match p.as_str().parse::<i64>() {
+            Ok(v) => v,
+            Err(_) => {
+                self.errors.push(ParseError::NumberTooLarge { span: self.span(p) });
+                0
+            }
+        }
+    }
+
+    fn tensor_type(&mut self, p: Pair<Rule>) -> TensorType {
+        let span = self.span(&p);
+        let mut scalar = None;
+        let mut dims = None;
+        let mut halo = None;
+        for q in p.into_inner() {
+            match q.as_rule() {
+                Rule::dims => {
+                    let ds = q
+                        .into_inner()
+                        .map(|d| {
+                            let span = self.span(&d);
+                            Spanned::new(self.uint(&d), span)
+                        })
+                        .collect();
+                    dims = Some(ds);
+                }
+                Rule::uint => {
+                    let span = self.span(&q);
+                    halo = Some(Spanned::new(self.uint(&q), span));
+                }
+                _ => scalar = Some(self.scalar_type(q)),
+            }
+        }
+        TensorType {
+            scalar: scalar.unwrap_or(Spanned::new(ScalarType::int(false, 8), span)),
+            dims,
+            halo,
+            span,
+        }
+    }
+
+    fn scalar_type(&mut self, p: Pair<Rule>) -> Spanned<ScalarType> {
+        let span = self.span(&p);
+        let text = p.as_str();
+        let ty = match p.as_rule() {
+            Rule::int_type => {
+                let signed = text.starts_with('i');
+                let width = self.width(&text[1..], span);
+                ScalarType::int(signed, width)
+            }
+            Rule::bad_int_type => {
+                let fixed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                self.errors.push(ParseError::SpacedIntType { span, fixed });
+                ScalarType::int(false, 8)
+            }
+            _ => self.fixed_type(p),
+        };
+        Spanned::new(ty, span)
+    }
+
+    fn width(&mut self, digits: &str, span: Span) -> u32 {
+        match digits.parse::<u32>() {
+            Ok(w) if (1..=MAX_TYPE_BITS).contains(&w) => w,
+            _ => {
+                self.errors.push(ParseError::BadWidth {
+                    span,
+                    width: digits.to_string(),
+                });
+                8
+            }
+        }
+    }
+
+    fn fixed_type(&mut self, p: Pair<Rule>) -> ScalarType {
+        let mut inner = p.into_inner();
+        let signed = inner.next().is_some_and(|k| k.as_str() == "fixed");
+        let (Some(w), Some(i)) = (inner.next(), inner.next()) else {
+            return ScalarType::fixed(signed, 8, 8);
+        };
+        let w_span = self.span(&w);
+        let width = self.width(w.as_str(), w_span);
+        let int_bits = self.int_lit(&i);
+        let int_bits = i32::try_from(int_bits).unwrap_or_else(|_| {
+            self.errors.push(ParseError::NumberTooLarge {
+                span: self.span(&i),
+            });
+            0
+        });
+        let mut ty = ScalarType::fixed(signed, width, int_bits);
+        // Modes come in ap_fixed's order: quantization, then overflow.
+        let mut seen_quant = false;
+        let mut seen_overflow = false;
+        for m in inner {
+            let name = m.as_str();
+            let m_span = self.span(&m);
+            if let Some(q) = Quant::from_name(name) {
+                if seen_quant || seen_overflow {
+                    self.errors.push(ParseError::MisplacedMode {
+                        span: m_span,
+                        name: name.to_string(),
+                    });
+                }
+                seen_quant = true;
+                ty.quant = q;
+            } else if let Some(o) = Overflow::from_name(name) {
+                if seen_overflow {
+                    self.errors.push(ParseError::MisplacedMode {
+                        span: m_span,
+                        name: name.to_string(),
+                    });
+                }
+                seen_overflow = true;
+                ty.overflow = o;
+            } else {
+                self.errors.push(ParseError::UnknownMode {
+                    span: m_span,
+                    name: name.to_string(),
+                });
+            }
+        }
+        ty
+    }
+
+    fn signed_number(&mut self, p: Pair<Rule>) -> Spanned<Number> {
+        let span = self.span(&p);
+        let mut negative = false;
+        let mut num = None;
+        for q in p.into_inner() {
+            match q.as_rule() {
+                Rule::neg => negative = true,
+                _ => num = Some(self.number(&q)),
+            }
+        }
+        let mut n = num.unwrap_or(Number {
+            negative: false,
+            digits: "0".into(),
+            exp10: 0,
+            is_integer: true,
+        });
+        n.negative = negative;
+        Spanned::new(n, span)
+    }
+
+    fn number(&mut self, p: &Pair<Rule>) -> Number {
+        let text = p.as_str();
+        let (mantissa, exp) = match text.find(['e', 'E']) {
+            Some(i) => (&text[..i], Some(&text[i + 1..])),
+            None => (text, None),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let exp10_written: i64 = match exp.map(|e| e.parse::<i64>()) {
+            None => 0,
+            Some(Ok(e)) if e.abs() < 1000 => e,
+            Some(_) => {
+                self.errors.push(ParseError::NumberTooLarge { span: self.span(p) });
+                0
+            }
+        };
+        let mut digits = format!("{int_part}{frac_part}");
+        let trimmed = digits.trim_start_matches('0');
+        digits = if trimmed.is_empty() {
+            "0".to_string()
+        } else {
+            trimmed.to_string()
+        };
+        Number {
+            negative: false,
+            digits,
+            exp10: (exp10_written - frac_part.len() as i64) as i32,
+            is_integer: exp.is_none() && frac_part.is_empty(),
+        }
+    }
+
+    fn expr(&mut self, p: Pair<Rule>) -> Expr {
+        let pairs = p.into_inner();
+        // The Pratt closures need `self` mutably; collect errors through a RefCell.
+        let cell = std::cell::RefCell::new(self);
+        let expr = pratt()
+            .map_primary(|q| cell.borrow_mut().primary(q))
+            .map_prefix(|op, rhs| {
+                let span = cell.borrow().span(&op).to(rhs.span);
+                Expr {
+                    kind: ExprKind::Neg(Box::new(rhs)),
+                    span,
+                }
+            })
+            .map_infix(|lhs, op, rhs| {
+                let bin = match op.as_rule() {
+                    Rule::add => BinOp::Add,
+                    Rule::sub => BinOp::Sub,
+                    Rule::mul => BinOp::Mul,
+                    Rule::shr => BinOp::Shr,
+                    _ => BinOp::Shl,
+                };
+                let span = lhs.span.to(rhs.span);
+                Expr {
+                    kind: ExprKind::Binary(bin, Box::new(lhs), Box::new(rhs)),
+                    span,
+                }
+            })
+            .map_postfix(|lhs, op| {
+                let mut cx = cell.borrow_mut();
+                let op_span = cx.span(&op);
+                let span = lhs.span.to(op_span);
+                match op.as_rule() {
+                    Rule::pipe => {
+                        let call = op.into_inner().next().map(|c| cx.call(c));
+                        match call {
+                            Some(call) => Expr {
+                                kind: ExprKind::Pipe(Box::new(lhs), call),
+                                span,
+                            },
+                            None => lhs,
+                        }
+                    }
+                    _ => cx.cast(lhs, op, span),
+                }
+            })
+            .parse(pairs);
+        expr
+    }
+
+    fn cast(&mut self, lhs: Expr, op: Pair<Rule>, span: Span) -> Expr {
+        let mut inner = op.into_inner();
+        let Some(ty_pair) = inner.next() else {
+            return lhs;
+        };
+        let ty = self.scalar_type(ty_pair);
+        let overflow = inner.next().map(|m| {
+            let m_span = self.span(&m);
+            let mode = Overflow::from_name(m.as_str()).unwrap_or_default();
+            Spanned::new(mode, m_span)
+        });
+        if let (true, Some(o)) = (ty.node.fixed, &overflow) {
+            self.errors
+                .push(ParseError::ModeOnFixedCast { span: o.span });
+        }
+        Expr {
+            kind: ExprKind::Cast {
+                value: Box::new(lhs),
+                ty,
+                overflow,
+            },
+            span,
+        }
+    }
+
+    fn primary(&mut self, p: Pair<Rule>) -> Expr {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::number => ExprKind::Number(self.number(&p)),
+            Rule::ident => ExprKind::Name(p.as_str().to_string()),
+            Rule::call => ExprKind::Call(self.call(p)),
+            Rule::paren => {
+                let mut items: Vec<Expr> = p.into_inner().map(|e| self.expr(e)).collect();
+                if items.len() == 1 {
+                    // Parentheses only group; keep the inner node with the wider span.
+                    let mut e = items.remove(0);
+                    e.span = span;
+                    return e;
+                }
+                ExprKind::Tuple(items)
+            }
+            _ => ExprKind::Tuple(vec![]),
+        };
+        Expr { kind, span }
+    }
+
+    fn call(&mut self, p: Pair<Rule>) -> Call {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let func = inner.next().map(|f| self.ident(f)).unwrap_or_default_ident();
+        let args = inner
+            .map(|a| {
+                let parts: Vec<Pair<Rule>> = a.into_inner().collect();
+                let mut it = parts.into_iter();
+                match (it.next(), it.next()) {
+                    (Some(name), Some(value)) => Arg {
+                        name: Some(self.ident(name)),
+                        value: self.expr(value),
+                    },
+                    (Some(value), None) => Arg {
+                        name: None,
+                        value: self.expr(value),
+                    },
+                    _ => Arg {
+                        name: None,
+                        value: Expr {
+                            kind: ExprKind::Tuple(vec![]),
+                            span,
+                        },
+                    },
+                }
+            })
+            .collect();
+        Call { func, args, span }
+    }
+}
+
+trait OrDefaultIdent {
+    fn unwrap_or_default_ident(self) -> Ident;
+}
+
+impl OrDefaultIdent for Option<Ident> {
+    fn unwrap_or_default_ident(self) -> Ident {
+        self.unwrap_or_else(|| Spanned::new(String::new(), Span::default()))
+    }
+}
