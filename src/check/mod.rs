@@ -22,8 +22,9 @@ use crate::types::{narrowest, ScalarType, MAX_TYPE_BITS};
 use scope::{Scope, Value};
 use std::collections::HashMap;
 
-/// Tensors larger than this many elements are refused (about 2 G values).
-pub const MAX_ELEMENTS: u128 = 1 << 31;
+/// Tensors larger than this many elements are refused (64 Mi values: the
+/// reference interpreter holds each value exactly in 16 bytes).
+pub const MAX_ELEMENTS: u128 = 1 << 26;
 
 /// Reads the files named by `load("...")`, relative to the script. The core
 /// does no IO: the CLI (or a test) provides this.
@@ -260,9 +261,12 @@ impl<'a> Checker<'a> {
         if self.outputs.is_empty() && self.errors.is_empty() {
             self.errors.push(CheckError::NoOutputs { span: p.name.span });
         }
-        let unused = self.scope().unused();
-        for (name, span) in unused {
-            self.warnings.push(CheckWarning::Unused { span, name });
+        // After an error, "unused" is usually a consequence: say nothing.
+        if self.errors.is_empty() {
+            let unused = self.scope().unused();
+            for (name, span) in unused {
+                self.warnings.push(CheckWarning::Unused { span, name });
+            }
         }
     }
 

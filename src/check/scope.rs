@@ -60,16 +60,6 @@ impl Scope {
         Some(b.value.clone())
     }
 
-    pub fn get(&self, name: &str) -> Option<&Binding> {
-        self.names.get(name)
-    }
-
-    pub fn mark_used(&mut self, name: &str) {
-        if let Some(b) = self.names.get_mut(name) {
-            b.used = true;
-        }
-    }
-
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.order.iter().map(|s| s.as_str())
     }

@@ -6,7 +6,7 @@ use super::error::{CheckError, CheckWarning, UnpoolMismatch};
 use super::interval::{self, Overflowed};
 use super::scope::{suggest, Scope, Value};
 use super::{Checker, MAX_ELEMENTS};
-use crate::ast::{Call, Expr};
+use crate::ast::Call;
 use crate::ir::{
     ConvGeom, Elementwise, Interval, NodeId, Op, Pads, Pair, PoolGeom, Resample, Rounding, Shape,
 };
@@ -702,7 +702,7 @@ impl Checker<'_> {
             self.owner = outer_owner.clone();
         }
         let result = self.eval(&block.result);
-        let unused = self.scope().unused();
+        let unused = if self.errors.is_empty() { self.scope().unused() } else { vec![] };
         for (n, span) in unused {
             self.warnings.push(CheckWarning::Unused { span, name: n });
         }

@@ -17,8 +17,9 @@
 
 use std::fmt;
 
+use super::dtype::Dtype;
 use super::float::{compose, decompose, dyadic_to_string, float_to_string};
-use super::npy::{element_count, write_npy, Dtype, NpyArray, NpyData};
+use super::npy::{element_count, write_npy, NpyArray, NpyData};
 use crate::types::ScalarType;
 
 /// An element as it was written in the file or held by Convoy.
@@ -125,7 +126,11 @@ impl fmt::Display for ValueError {
     }
 }
 
-fn describe_problem(f: &mut fmt::Formatter<'_>, problem: ValueProblem, ty: &ScalarType) -> fmt::Result {
+fn describe_problem(
+    f: &mut fmt::Formatter<'_>,
+    problem: ValueProblem,
+    ty: &ScalarType,
+) -> fmt::Result {
     let Ok(info) = TypeInfo::new(ty) else {
         return write!(f, "unsupported type {ty}");
     };
@@ -251,7 +256,11 @@ pub fn unravel_index(mut flat: usize, shape: &[usize]) -> Vec<usize> {
 
 /// Reads `arr` as values of `ty`, returning raw integers at `ty.storage_frac()`
 /// in C order. The caller checks the shape.
-pub fn npy_to_raw(arr: &NpyArray, ty: &ScalarType, raw_mode: bool) -> Result<Vec<i128>, ValueError> {
+pub fn npy_to_raw(
+    arr: &NpyArray,
+    ty: &ScalarType,
+    raw_mode: bool,
+) -> Result<Vec<i128>, ValueError> {
     let info = TypeInfo::new(ty)?;
     let element = |flat: usize, value: ElementValue, problem| ValueError::Element {
         index: unravel_index(flat, &arr.shape),
@@ -297,13 +306,15 @@ pub fn npy_to_raw(arr: &NpyArray, ty: &ScalarType, raw_mode: bool) -> Result<Vec
                 .iter()
                 .enumerate()
                 .map(|(i, &x)| {
-                    info.code_of_float(x).map(|code| code << info.up).map_err(|problem| {
-                        let value = ElementValue::Float {
-                            value: x,
-                            dtype: arr.dtype,
-                        };
-                        element(i, value, problem)
-                    })
+                    info.code_of_float(x)
+                        .map(|code| code << info.up)
+                        .map_err(|problem| {
+                            let value = ElementValue::Float {
+                                value: x,
+                                dtype: arr.dtype,
+                            };
+                            element(i, value, problem)
+                        })
                 })
                 .collect()
         }
@@ -323,7 +334,12 @@ pub fn npy_dtype_for(ty: &ScalarType, raw_mode: bool) -> Dtype {
 
 /// Writes raw values of `ty` (integers at `ty.storage_frac()`, C order) as a
 /// `.npy` file of [`npy_dtype_for`]`(ty, raw_mode)`.
-pub fn raw_to_npy(shape: &[usize], raw: &[i128], ty: &ScalarType, raw_mode: bool) -> Result<Vec<u8>, ValueError> {
+pub fn raw_to_npy(
+    shape: &[usize],
+    raw: &[i128],
+    ty: &ScalarType,
+    raw_mode: bool,
+) -> Result<Vec<u8>, ValueError> {
     let info = TypeInfo::new(ty)?;
     if element_count(shape) != Some(raw.len()) {
         return Err(ValueError::LengthMismatch {
@@ -357,7 +373,11 @@ pub fn raw_to_npy(shape: &[usize], raw: &[i128], ty: &ScalarType, raw_mode: bool
     let mut floats = Vec::with_capacity(codes.len());
     for (i, &code) in codes.iter().enumerate() {
         let x = exact_f64(code, info.frac_bits).map_err(|significant_bits| {
-            element(i, raw[i], ValueProblem::InexactInFloat64 { significant_bits })
+            element(
+                i,
+                raw[i],
+                ValueProblem::InexactInFloat64 { significant_bits },
+            )
         })?;
         floats.push(x);
     }

@@ -55,12 +55,21 @@ fn integer_types_read_integer_dtypes_that_fit() {
     assert_eq!(npy_to_raw(&arr, &u(8), true), Ok(vec![0, 1, 200, 255]));
     assert_eq!(npy_to_raw(&arr, &i(9), false), Ok(vec![0, 1, 200, 255]));
     let arr = ints(&[2], Dtype::U64, vec![0, i128::from(u64::MAX)]);
-    assert_eq!(npy_to_raw(&arr, &u(64), false), Ok(vec![0, i128::from(u64::MAX)]));
-    assert_eq!(problem(npy_to_raw(&arr, &i(64), false)), ValueProblem::OutOfRange);
+    assert_eq!(
+        npy_to_raw(&arr, &u(64), false),
+        Ok(vec![0, i128::from(u64::MAX)])
+    );
+    assert_eq!(
+        problem(npy_to_raw(&arr, &i(64), false)),
+        ValueProblem::OutOfRange
+    );
     let bools = ints(&[3], Dtype::Bool, vec![1, 0, 1]);
     assert_eq!(npy_to_raw(&bools, &u(1), false), Ok(vec![1, 0, 1]));
     assert_eq!(npy_to_raw(&bools, &i(8), false), Ok(vec![1, 0, 1]));
-    assert_eq!(problem(npy_to_raw(&bools, &i(1), false)), ValueProblem::OutOfRange);
+    assert_eq!(
+        problem(npy_to_raw(&bools, &i(1), false)),
+        ValueProblem::OutOfRange
+    );
 }
 
 #[test]
@@ -79,7 +88,10 @@ fn out_of_range_names_the_index() {
             problem: ValueProblem::OutOfRange
         })
     );
-    assert_eq!(message(err), "element [0, 3, 17] is 300: out of range for u8 (0 to 255)");
+    assert_eq!(
+        message(err),
+        "element [0, 3, 17] is 300: out of range for u8 (0 to 255)"
+    );
     let arr = ints(&[2], Dtype::I8, vec![5, -1]);
     assert_eq!(
         message(npy_to_raw(&arr, &u(4), false)),
@@ -102,25 +114,46 @@ fn integer_types_read_integral_floats() {
         "element [1, 0] is 2.5: not an integer, as i8 requires"
     );
     let arr = floats(&[2], Dtype::F64, vec![1.0, 1e300]);
-    assert_eq!(problem(npy_to_raw(&arr, &i(64), false)), ValueProblem::OutOfRange);
+    assert_eq!(
+        problem(npy_to_raw(&arr, &i(64), false)),
+        ValueProblem::OutOfRange
+    );
     let arr = floats(&[2], Dtype::F64, vec![255.5, 0.0]);
-    assert_eq!(problem(npy_to_raw(&arr, &u(8), false)), ValueProblem::OutOfRange);
+    assert_eq!(
+        problem(npy_to_raw(&arr, &u(8), false)),
+        ValueProblem::OutOfRange
+    );
     let arr = floats(&[2], Dtype::F64, vec![254.5, 0.0]);
-    assert_eq!(problem(npy_to_raw(&arr, &u(8), false)), ValueProblem::NotInteger);
+    assert_eq!(
+        problem(npy_to_raw(&arr, &u(8), false)),
+        ValueProblem::NotInteger
+    );
     let arr = floats(&[2], Dtype::F64, vec![-0.5, 0.0]);
-    assert_eq!(problem(npy_to_raw(&arr, &u(8), false)), ValueProblem::OutOfRange);
+    assert_eq!(
+        problem(npy_to_raw(&arr, &u(8), false)),
+        ValueProblem::OutOfRange
+    );
     let arr = floats(&[1], Dtype::F64, vec![f64::NAN]);
     assert_eq!(
         message(npy_to_raw(&arr, &u(8), false)),
         "element [0] is nan: u8 holds only finite numbers"
     );
     let arr = floats(&[1], Dtype::F16, vec![f64::NEG_INFINITY]);
-    assert_eq!(problem(npy_to_raw(&arr, &u(8), false)), ValueProblem::NotFinite);
+    assert_eq!(
+        problem(npy_to_raw(&arr, &u(8), false)),
+        ValueProblem::NotFinite
+    );
     let big = floats(&[1], Dtype::F64, vec![2f64.powi(63)]);
     assert_eq!(npy_to_raw(&big, &u(64), false), Ok(vec![1 << 63]));
-    assert_eq!(problem(npy_to_raw(&big, &i(64), false)), ValueProblem::OutOfRange);
+    assert_eq!(
+        problem(npy_to_raw(&big, &i(64), false)),
+        ValueProblem::OutOfRange
+    );
     let min = floats(&[1], Dtype::F64, vec![-(2f64.powi(63))]);
-    assert_eq!(npy_to_raw(&min, &i(64), false), Ok(vec![i128::from(i64::MIN)]));
+    assert_eq!(
+        npy_to_raw(&min, &i(64), false),
+        Ok(vec![i128::from(i64::MIN)])
+    );
 }
 
 #[test]
@@ -148,9 +181,15 @@ fn fixed_types_read_exact_floats() {
     );
     // Just above the top, between steps: out of range rather than off-grid.
     let arr = floats(&[1], Dtype::F64, vec![127.998]);
-    assert_eq!(problem(npy_to_raw(&arr, &t, false)), ValueProblem::OutOfRange);
+    assert_eq!(
+        problem(npy_to_raw(&arr, &t, false)),
+        ValueProblem::OutOfRange
+    );
     let arr = floats(&[1], Dtype::F64, vec![-128.001]);
-    assert_eq!(problem(npy_to_raw(&arr, &t, false)), ValueProblem::OutOfRange);
+    assert_eq!(
+        problem(npy_to_raw(&arr, &t, false)),
+        ValueProblem::OutOfRange
+    );
     // A half value read into a type with enough fraction bits.
     let third = floats(&[1], Dtype::F16, vec![0.333251953125]);
     assert_eq!(npy_to_raw(&third, &fx(16, 2), false), Ok(vec![1365 << 2]));
@@ -160,7 +199,10 @@ fn fixed_types_read_exact_floats() {
     );
     // Tiny values are off-grid, never silently zero.
     let tiny = floats(&[1], Dtype::F64, vec![f64::from_bits(1)]);
-    assert_eq!(problem(npy_to_raw(&tiny, &t, false)), ValueProblem::NotMultipleOfStep);
+    assert_eq!(
+        problem(npy_to_raw(&tiny, &t, false)),
+        ValueProblem::NotMultipleOfStep
+    );
 }
 
 #[test]
@@ -194,7 +236,10 @@ fn fixed_types_with_unusual_scales() {
 
     // fixed<8, 8>: step 1, so a fraction is "not an integer".
     let arr = floats(&[1], Dtype::F64, vec![0.5]);
-    assert_eq!(problem(npy_to_raw(&arr, &fx(8, 8), false)), ValueProblem::NotInteger);
+    assert_eq!(
+        problem(npy_to_raw(&arr, &fx(8, 8), false)),
+        ValueProblem::NotInteger
+    );
 }
 
 #[test]
@@ -313,7 +358,11 @@ fn roundtrip_many_types() {
             };
             assert_eq!(arr.shape, shape);
             assert_eq!(arr.dtype, npy_dtype_for(&ty, raw_mode));
-            assert_eq!(npy_to_raw(&arr, &ty, raw_mode), Ok(raw.clone()), "{ty} raw_mode={raw_mode}");
+            assert_eq!(
+                npy_to_raw(&arr, &ty, raw_mode),
+                Ok(raw.clone()),
+                "{ty} raw_mode={raw_mode}"
+            );
         }
     }
 }
@@ -330,7 +379,10 @@ fn fixed_values_are_written_exactly() {
     assert_eq!(arr.data, NpyData::Int(vec![128, -320, 1]));
     // ufixed<4, 6> codes are raw / 4.
     let bytes = raw_to_npy(&[2], &[60, 8], &ufx(4, 6), true).expect("codes");
-    assert_eq!(parse_npy(&bytes).expect("valid").data, NpyData::Int(vec![15, 2]));
+    assert_eq!(
+        parse_npy(&bytes).expect("valid").data,
+        NpyData::Int(vec![15, 2])
+    );
 }
 
 #[test]
@@ -373,7 +425,10 @@ fn raw_to_npy_checks_its_input() {
         })
     );
     let err = raw_to_npy(&[2], &[1, 256], &u(8), false).expect_err("256 > u8");
-    assert_eq!(err.to_string(), "element [1] is 256: out of range for u8 (0 to 255)");
+    assert_eq!(
+        err.to_string(),
+        "element [1] is 256: out of range for u8 (0 to 255)"
+    );
     let err = raw_to_npy(&[1], &[6], &ufx(4, 6), false).expect_err("off grid");
     assert_eq!(
         err.to_string(),

@@ -8,15 +8,17 @@ mod float;
 mod pyliteral;
 
 pub mod convert;
+pub mod dtype;
 pub mod npy;
+pub mod npy_error;
 pub mod random;
 
 pub use convert::{
     npy_dtype_for, npy_to_raw, raw_to_npy, unravel_index, ElementValue, ValueError, ValueProblem,
 };
-pub use npy::{
-    element_count, parse_npy, write_npy, Dtype, NpyArray, NpyData, NpyError, UnsupportedKind,
-};
+pub use dtype::{Dtype, UnsupportedKind};
+pub use npy::{element_count, parse_npy, write_npy, NpyArray, NpyData};
+pub use npy_error::NpyError;
 pub use random::{code_from_draw, random_raw, SplitMix64};
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::data::dtype::{parse_descr, ByteOrder};
 
 /// A `.npy` file with an arbitrary header text, unpadded, for hand-built cases.
 pub(crate) fn npy_file(major: u8, header: &str, data: &[u8]) -> Vec<u8> {
@@ -39,21 +40,63 @@ fn int_samples(dtype: Dtype) -> Vec<i128> {
         Dtype::Bool => vec![0, 1, 1, 0, 1, 0],
         Dtype::I8 => vec![-128, -1, 0, 1, 100, 127],
         Dtype::I16 => vec![-32768, -300, 0, 1, 255, 32767],
-        Dtype::I32 => vec![i128::from(i32::MIN), -70000, 0, 1, 65536, i128::from(i32::MAX)],
-        Dtype::I64 => vec![i128::from(i64::MIN), -1, 0, 1, 1 << 40, i128::from(i64::MAX)],
+        Dtype::I32 => vec![
+            i128::from(i32::MIN),
+            -70000,
+            0,
+            1,
+            65536,
+            i128::from(i32::MAX),
+        ],
+        Dtype::I64 => vec![
+            i128::from(i64::MIN),
+            -1,
+            0,
+            1,
+            1 << 40,
+            i128::from(i64::MAX),
+        ],
         Dtype::U8 => vec![0, 1, 2, 127, 128, 255],
         Dtype::U16 => vec![0, 1, 255, 256, 40000, 65535],
         Dtype::U32 => vec![0, 1, 65536, 1 << 31, 3_000_000_000, i128::from(u32::MAX)],
-        Dtype::U64 => vec![0, 1, 1 << 32, 1 << 63, (1 << 63) + 12345, i128::from(u64::MAX)],
+        Dtype::U64 => vec![
+            0,
+            1,
+            1 << 32,
+            1 << 63,
+            (1 << 63) + 12345,
+            i128::from(u64::MAX),
+        ],
         _ => vec![],
     }
 }
 
 fn float_samples(dtype: Dtype) -> Vec<f64> {
     match dtype {
-        Dtype::F16 => vec![0.0, -0.5, 65504.0, 2f64.powi(-24), f64::INFINITY, 0.333251953125],
-        Dtype::F32 => vec![0.0, -1.5, f64::from(f32::MAX), f64::from(0.1f32), 1e-45, -3.0],
-        _ => vec![0.0, -0.0, 0.1, f64::MAX, f64::from_bits(1), f64::NEG_INFINITY],
+        Dtype::F16 => vec![
+            0.0,
+            -0.5,
+            65504.0,
+            2f64.powi(-24),
+            f64::INFINITY,
+            0.333251953125,
+        ],
+        Dtype::F32 => vec![
+            0.0,
+            -1.5,
+            f64::from(f32::MAX),
+            f64::from(0.1f32),
+            f64::from(f32::from_bits(1)),
+            -3.0,
+        ],
+        _ => vec![
+            0.0,
+            -0.0,
+            0.1,
+            f64::MAX,
+            f64::from_bits(1),
+            f64::NEG_INFINITY,
+        ],
     }
 }
 
@@ -143,7 +186,11 @@ fn big_endian_files() {
     let arr = parse_ok(&npy_file(1, &header(">f4", false, "(1,)"), &f4));
     assert_eq!(arr.data, NpyData::Float(vec![f64::from(0.1f32)]));
 
-    let arr = parse_ok(&npy_file(1, &header(">f2", false, "(2,)"), &[0x3c, 0x00, 0xc0, 0x00]));
+    let arr = parse_ok(&npy_file(
+        1,
+        &header(">f2", false, "(2,)"),
+        &[0x3c, 0x00, 0xc0, 0x00],
+    ));
     assert_eq!(arr.data, NpyData::Float(vec![1.0, -2.0]));
 
     let u8s = [0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01];
@@ -151,7 +198,11 @@ fn big_endian_files() {
     assert_eq!(arr.data, NpyData::Int(vec![(1 << 63) + 1]));
     let arr = parse_ok(&npy_file(1, &header(">i8", false, "(1,)"), &u8s));
     assert_eq!(arr.data, NpyData::Int(vec![i128::from(i64::MIN) + 1]));
-    let arr = parse_ok(&npy_file(1, &header(">i4", false, "()"), &[0xff, 0xff, 0xff, 0xfe]));
+    let arr = parse_ok(&npy_file(
+        1,
+        &header(">i4", false, "()"),
+        &[0xff, 0xff, 0xff, 0xfe],
+    ));
     assert_eq!(arr.data, NpyData::Int(vec![-2]));
     assert_eq!(arr.shape, Vec::<usize>::new());
 }
@@ -175,7 +226,11 @@ fn byte_order_markers() {
 #[test]
 fn fortran_order_becomes_c_order() {
     // C-order array [[0, 1, 2], [3, 4, 5]] stored column by column.
-    let arr = parse_ok(&npy_file(1, &header("|u1", true, "(2, 3)"), &[0, 3, 1, 4, 2, 5]));
+    let arr = parse_ok(&npy_file(
+        1,
+        &header("|u1", true, "(2, 3)"),
+        &[0, 3, 1, 4, 2, 5],
+    ));
     assert_eq!(arr.shape, vec![2, 3]);
     assert_eq!(arr.data, NpyData::Int(vec![0, 1, 2, 3, 4, 5]));
 
@@ -223,7 +278,9 @@ fn versions_two_and_three() {
     let utf8 = "{'descr': '<u2', 'fortran_order': False, 'shape': (2,), 'é': 1}";
     assert_eq!(
         parse_err(&npy_file(3, utf8, &[1, 0, 2, 0])),
-        NpyError::UnknownKey { key: "é".to_string() }
+        NpyError::UnknownKey {
+            key: "é".to_string()
+        }
     );
     assert_eq!(
         parse_err(&npy_file(4, &text, &[])),
@@ -231,7 +288,10 @@ fn versions_two_and_three() {
     );
     let mut bytes = npy_file(1, &text, &[1, 0, 2, 0]);
     bytes[7] = 1;
-    assert_eq!(parse_err(&bytes), NpyError::UnsupportedVersion { major: 1, minor: 1 });
+    assert_eq!(
+        parse_err(&bytes),
+        NpyError::UnsupportedVersion { major: 1, minor: 1 }
+    );
 }
 
 #[test]
@@ -250,7 +310,11 @@ fn header_spellings() {
         assert_eq!(arr.shape, vec![2, 2], "{text}");
         assert_eq!(arr.data, NpyData::Int(vec![1, 2, 3, 4]), "{text}");
     }
-    let arr = parse_ok(&npy_file(1, &header("<f4", false, "()"), &1.0f32.to_le_bytes()));
+    let arr = parse_ok(&npy_file(
+        1,
+        &header("<f4", false, "()"),
+        &1.0f32.to_le_bytes(),
+    ));
     assert_eq!(arr.shape, Vec::<usize>::new());
     assert_eq!(arr.data, NpyData::Float(vec![1.0]));
 }
@@ -284,7 +348,8 @@ fn unsupported_dtypes() {
             "{descr}"
         );
     }
-    let structured = "{'descr': [('a', '<i4'), ('b', '<f8')], 'fortran_order': False, 'shape': (1,), }";
+    let structured =
+        "{'descr': [('a', '<i4'), ('b', '<f8')], 'fortran_order': False, 'shape': (1,), }";
     let err = parse_err(&npy_file(1, structured, &[0; 12]));
     assert!(matches!(
         err,
@@ -359,14 +424,22 @@ fn header_errors() {
     for (text, expected) in cases {
         assert_eq!(parse_err(&npy_file(1, text, &data)), expected, "{text}");
     }
-    let err = parse_err(&npy_file(1, "{'descr': '<i2', 'fortran_order': False, 'shape': (1,)", &data));
-    assert!(matches!(err, NpyError::HeaderSyntax { found: None, .. }), "{err:?}");
+    let err = parse_err(&npy_file(
+        1,
+        "{'descr': '<i2', 'fortran_order': False, 'shape': (1,)",
+        &data,
+    ));
+    assert!(
+        matches!(err, NpyError::HeaderSyntax { found: None, .. }),
+        "{err:?}"
+    );
     let too_big = "{'descr': '<i2', 'fortran_order': False, 'shape': (99999999999999999999999999999999999999999,)}";
     assert!(matches!(
         parse_err(&npy_file(1, too_big, &data)),
         NpyError::HeaderIntegerTooLarge { .. }
     ));
-    let beyond_usize = "{'descr': '<i2', 'fortran_order': False, 'shape': (1, 18446744073709551616)}";
+    let beyond_usize =
+        "{'descr': '<i2', 'fortran_order': False, 'shape': (1, 18446744073709551616)}";
     assert_eq!(
         parse_err(&npy_file(1, beyond_usize, &data)),
         NpyError::BadDimension {
@@ -473,8 +546,8 @@ fn dtype_names_and_descrs() {
     assert_eq!(
         names,
         [
-            "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
-            "float32", "float64"
+            "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+            "float16", "float32", "float64"
         ]
     );
     let descrs: Vec<&str> = Dtype::ALL.iter().map(|d| d.descr()).collect();

@@ -151,7 +151,9 @@ impl Parser<'_> {
             b"None" => Ok(PyValue::None),
             _ => {
                 self.pos = start;
-                Err(self.expected("a value (True, False, None, a number, a string, a tuple, a list or a dict)"))
+                Err(self.expected(
+                    "a value (True, False, None, a number, a string, a tuple, a list or a dict)",
+                ))
             }
         }
     }
@@ -354,8 +356,14 @@ mod tests {
         assert_eq!(parse("(3,)"), Ok(PyValue::Tuple(vec![PyValue::Int(3)])));
         assert_eq!(parse("( 3 , )"), Ok(PyValue::Tuple(vec![PyValue::Int(3)])));
         assert_eq!(parse("(3)"), Ok(PyValue::Int(3)));
-        assert_eq!(parse("[1,2,]"), Ok(PyValue::List(vec![PyValue::Int(1), PyValue::Int(2)])));
-        assert_eq!(parse("(3L, 1_000)"), Ok(PyValue::Tuple(vec![PyValue::Int(3), PyValue::Int(1000)])));
+        assert_eq!(
+            parse("[1,2,]"),
+            Ok(PyValue::List(vec![PyValue::Int(1), PyValue::Int(2)]))
+        );
+        assert_eq!(
+            parse("(3L, 1_000)"),
+            Ok(PyValue::Tuple(vec![PyValue::Int(3), PyValue::Int(1000)]))
+        );
         assert_eq!(parse("-5"), Ok(PyValue::Int(-5)));
     }
 
@@ -383,6 +391,9 @@ mod tests {
             Err(SyntaxProblem::IntegerTooLarge)
         );
         let deep = "(".repeat(10_000);
-        assert_eq!(parse(&deep).map_err(|e| e.problem), Err(SyntaxProblem::TooDeep));
+        assert_eq!(
+            parse(&deep).map_err(|e| e.problem),
+            Err(SyntaxProblem::TooDeep)
+        );
     }
 }

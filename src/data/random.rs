@@ -110,9 +110,15 @@ mod tests {
         let i8t = ScalarType::int(true, 8);
         assert_eq!(code_from_draw(0xE220_A839_7B1D_CDAF, &u8t), 0xE2);
         assert_eq!(code_from_draw(0xE220_A839_7B1D_CDAF, &i8t), 0xE2 - 256);
-        assert_eq!(code_from_draw(u64::MAX, &ScalarType::int(false, 64)), i128::from(u64::MAX));
+        assert_eq!(
+            code_from_draw(u64::MAX, &ScalarType::int(false, 64)),
+            i128::from(u64::MAX)
+        );
         assert_eq!(code_from_draw(u64::MAX, &ScalarType::int(true, 64)), -1);
-        assert_eq!(code_from_draw(1 << 63, &ScalarType::int(true, 64)), i128::from(i64::MIN));
+        assert_eq!(
+            code_from_draw(1 << 63, &ScalarType::int(true, 64)),
+            i128::from(i64::MIN)
+        );
         assert_eq!(code_from_draw(1 << 63, &ScalarType::int(false, 1)), 1);
         assert_eq!(code_from_draw(1 << 63, &ScalarType::int(true, 1)), -1);
     }
@@ -151,7 +157,11 @@ mod tests {
             }
             // Each of the 16 codes is expected 1000 times; allow generous noise.
             for (i, &c) in counts.iter().enumerate() {
-                assert!((850..=1150).contains(&c), "{ty}: code {} drawn {c} times", lo + i as i128);
+                assert!(
+                    (850..=1150).contains(&c),
+                    "{ty}: code {} drawn {c} times",
+                    lo + i as i128
+                );
             }
         }
     }

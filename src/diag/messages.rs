@@ -85,7 +85,7 @@ impl Report for ParseError {
             } => {
                 let found = match found {
                     Some(f) => format!("`{f}`"),
-                    None => "the end of the file".into(),
+                    None => "end of file".into(),
                 };
                 let d = error("E001", format!("unexpected {found}")).label(
                     *span,

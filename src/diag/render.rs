@@ -21,16 +21,16 @@ fn render_one(sources: &SourceMap, d: &Diagnostic, color: bool, out: &mut Vec<u8
     let Some(primary) = d.primary_span() else {
         // No location: a plain message in the same style.
         let word = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "note",
+            Severity::Error => "Error",
+            Severity::Warning => "Warning",
+            Severity::Note => "Advice",
         };
-        out.extend_from_slice(format!("{word}[{}]: {}\n", d.code, d.message).as_bytes());
+        out.extend_from_slice(format!("[{}] {word}: {}\n", d.code, d.message).as_bytes());
         if let Some(help) = &d.help {
-            out.extend_from_slice(format!("  help: {help}\n").as_bytes());
+            out.extend_from_slice(format!("  Help: {help}\n").as_bytes());
         }
         for note in &d.notes {
-            out.extend_from_slice(format!("  note: {note}\n").as_bytes());
+            out.extend_from_slice(format!("  Note: {note}\n").as_bytes());
         }
         return;
     };

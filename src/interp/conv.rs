@@ -61,7 +61,14 @@ pub(super) fn conv(node: &Node, x: Arg<'_>, w: Arg<'_>, g: &ConvGeom) -> Result<
     let (Some(oh), Some(ow)) = (oh, ow) else {
         return Err(Fault::EmptyOutput);
     };
-    expect_shape(node, Shape::Map { c: cout, h: oh, w: ow })?;
+    expect_shape(
+        node,
+        Shape::Map {
+            c: cout,
+            h: oh,
+            w: ow,
+        },
+    )?;
     expect_frac(node, x.frac() + w.frac())?;
 
     let input = MapView::new(&x)?;
@@ -81,8 +88,8 @@ pub(super) fn conv(node: &Node, x: Arg<'_>, w: Arg<'_>, g: &ConvGeom) -> Result<
                 for ci in 0..cin_g {
                     for ky in 0..kh {
                         for kx in 0..kw {
-                            let iy = (oy * g.stride.h + ky * g.dilation.h) as isize
-                                - g.pad.top as isize;
+                            let iy =
+                                (oy * g.stride.h + ky * g.dilation.h) as isize - g.pad.top as isize;
                             let ix = (ox * g.stride.w + kx * g.dilation.w) as isize
                                 - g.pad.left as isize;
                             if let Some(v) = input.get(grp * cin_g + ci, iy, ix) {
@@ -122,7 +129,14 @@ pub(super) fn deconv(
         return Err(Fault::EmptyOutput);
     };
     let cout = cout_g * g.groups;
-    expect_shape(node, Shape::Map { c: cout, h: oh, w: ow })?;
+    expect_shape(
+        node,
+        Shape::Map {
+            c: cout,
+            h: oh,
+            w: ow,
+        },
+    )?;
     expect_frac(node, x.frac() + w.frac())?;
 
     let weights = WeightView {
@@ -167,7 +181,12 @@ mod tests {
     use crate::ir::{ConvGeom, Op, Pads, Pair};
     use crate::types::ScalarType;
 
-    fn geom(stride: (usize, usize), pad: Pads, dilation: (usize, usize), groups: usize) -> ConvGeom {
+    fn geom(
+        stride: (usize, usize),
+        pad: Pads,
+        dilation: (usize, usize),
+        groups: usize,
+    ) -> ConvGeom {
         ConvGeom {
             stride: Pair {
                 h: stride.0,
@@ -200,7 +219,10 @@ mod tests {
         let w = p.constant(weights(1, 1, 3, 3), 0, &[1; 9]);
         let g = geom((1, 1), pads(1, 1, 1, 1), (1, 1), 1);
         p.add(Op::Conv { x, w, geom: g }, map(1, 3, 3), 0);
-        let values = run(&p.program, &[tensor(&[1, 3, 3], 0, &[1, 2, 3, 4, 5, 6, 7, 8, 9])]);
+        let values = run(
+            &p.program,
+            &[tensor(&[1, 3, 3], 0, &[1, 2, 3, 4, 5, 6, 7, 8, 9])],
+        );
         assert_eq!(values[2].data, [12, 21, 16, 27, 45, 33, 24, 39, 28]);
     }
 

@@ -20,7 +20,9 @@ fn map_values(
 
 /// `-x`.
 pub(super) fn neg(node: &Node, x: Arg<'_>) -> Result<Vec<i128>, Fault> {
-    map_values(node, x, x.frac(), |v| v.checked_neg().ok_or(Fault::Overflow))
+    map_values(node, x, x.frac(), |v| {
+        v.checked_neg().ok_or(Fault::Overflow)
+    })
 }
 
 /// `relu(x) = max(x, 0)`.
@@ -123,7 +125,10 @@ pub(super) fn binary(
     if op == Elementwise::Mul {
         expect_frac(node, a.frac() + b.frac())?;
     }
-    let (from_a, from_b) = (Broadcast::of(&a, &node.shape)?, Broadcast::of(&b, &node.shape)?);
+    let (from_a, from_b) = (
+        Broadcast::of(&a, &node.shape)?,
+        Broadcast::of(&b, &node.shape)?,
+    );
     (0..node.shape.len())
         .map(|k| {
             let x = a.value.data[from_a.index(k)];
@@ -328,7 +333,10 @@ mod tests {
         p.add(Op::Binary(Elementwise::Mul, a, a), vector(2), 3);
         assert!(matches!(
             run_fault(&p.program, &[]),
-            Fault::ResultFrac { declared: 3, computed: 6 }
+            Fault::ResultFrac {
+                declared: 3,
+                computed: 6
+            }
         ));
         // Operands must come before the node.
         let mut p = ProgramBuilder::new();

@@ -222,10 +222,17 @@ impl fmt::Display for Fault {
                 write!(f, "operand node {operand} is not computed before it")
             }
             Fault::OperandShape { operand, shape } => {
-                write!(f, "operand node {operand} has unsuitable shape {}", dims(shape))
+                write!(
+                    f,
+                    "operand node {operand} has unsuitable shape {}",
+                    dims(shape)
+                )
             }
             Fault::OperandFrac { operand, frac } => {
-                write!(f, "operand node {operand} has unsuitable fraction bits {frac}")
+                write!(
+                    f,
+                    "operand node {operand} has unsuitable fraction bits {frac}"
+                )
             }
             Fault::ResultShape { declared, computed } => write!(
                 f,
@@ -237,12 +244,14 @@ impl fmt::Display for Fault {
                 f,
                 "declared {declared} fraction bits but the operation produces {computed}"
             ),
-            Fault::RangeCount { declared, channels } => write!(
-                f,
-                "{declared} proven ranges for {channels} channels"
-            ),
+            Fault::RangeCount { declared, channels } => {
+                write!(f, "{declared} proven ranges for {channels} channels")
+            }
             Fault::ConstantLength { expected, found } => {
-                write!(f, "constant holds {found} values, its shape needs {expected}")
+                write!(
+                    f,
+                    "constant holds {found} values, its shape needs {expected}"
+                )
             }
             Fault::InputIndex { index } => write!(f, "no input number {index}"),
             Fault::Parameter { param, value } => write!(f, "unusable {param} {value}"),

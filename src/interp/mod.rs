@@ -16,6 +16,8 @@ mod pool;
 mod resample;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use error::{Fault, NodeRef, Param, RunError};
 
@@ -30,10 +32,13 @@ pub fn interpret(program: &Program, inputs: &[Tensor]) -> Result<Vec<Tensor>, Ru
         .outputs
         .iter()
         .map(|out| {
-            values.get(out.node).cloned().ok_or_else(|| RunError::MissingNode {
-                name: out.name.clone(),
-                node: out.node,
-            })
+            values
+                .get(out.node)
+                .cloned()
+                .ok_or_else(|| RunError::MissingNode {
+                    name: out.name.clone(),
+                    node: out.node,
+                })
         })
         .collect()
 }
@@ -275,7 +280,9 @@ fn evaluate(
     };
     let data = match &node.op {
         Op::Input { index } => {
-            let input = inputs.get(*index).ok_or(Fault::InputIndex { index: *index })?;
+            let input = inputs
+                .get(*index)
+                .ok_or(Fault::InputIndex { index: *index })?;
             input.data.clone()
         }
         Op::Constant { data } => {

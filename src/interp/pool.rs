@@ -63,11 +63,7 @@ pub(super) fn max_pool(node: &Node, x: Arg<'_>, g: &PoolGeom) -> Result<Vec<i128
 }
 
 /// The indices of `maxpool(x, k, indices: true)`: integers, frac 0.
-pub(super) fn max_pool_indices(
-    node: &Node,
-    x: Arg<'_>,
-    g: &PoolGeom,
-) -> Result<Vec<i128>, Fault> {
+pub(super) fn max_pool_indices(node: &Node, x: Arg<'_>, g: &PoolGeom) -> Result<Vec<i128>, Fault> {
     expect_frac(node, 0)?;
     let maxima = window_maxima(node, &x, g)?;
     Ok(maxima.into_iter().map(|(_, at)| at as i128).collect())

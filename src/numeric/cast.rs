@@ -67,8 +67,14 @@ pub fn cast_raw(
 ) -> i128 {
     let code = match cast_code(raw, from_frac, to, quant, overflow) {
         Ok(code) => code,
-        Err(_) => cast_code(raw, from_frac, to, quant, CastOverflow::Mode(Overflow::Wrap))
-            .unwrap_or_default(),
+        Err(_) => cast_code(
+            raw,
+            from_frac,
+            to,
+            quant,
+            CastOverflow::Mode(Overflow::Wrap),
+        )
+        .unwrap_or_default(),
     };
     checked_shl(code, storage_shift(to)).unwrap_or(if code < 0 { i128::MIN } else { i128::MAX })
 }
@@ -135,8 +141,7 @@ mod tests {
 
     /// Casts to a fixed type with its own modes, as the checker lowers it.
     fn to_fixed(raw: i128, from_frac: u32, t: ScalarType) -> i128 {
-        checked_cast_raw(raw, from_frac, &t, t.quant, CastOverflow::Mode(t.overflow))
-            .expect("cast")
+        checked_cast_raw(raw, from_frac, &t, t.quant, CastOverflow::Mode(t.overflow)).expect("cast")
     }
 
     /// `x as uN/iN <mode>`: truncation toward zero, then the mode.
@@ -164,18 +169,48 @@ mod tests {
     fn fixed_targets_quantize_then_overflow() {
         let t = ScalarType::fixed(true, 8, 4);
         // 2.53125 (frac 5) with each rounding mode, into ap_fixed<8,4> codes.
-        assert_eq!(to_fixed(81, 5, with_modes(t, Quant::Rnd, Overflow::Wrap)), 41);
-        assert_eq!(to_fixed(-81, 5, with_modes(t, Quant::Rnd, Overflow::Wrap)), -40);
-        assert_eq!(to_fixed(-81, 5, with_modes(t, Quant::Trn, Overflow::Wrap)), -41);
+        assert_eq!(
+            to_fixed(81, 5, with_modes(t, Quant::Rnd, Overflow::Wrap)),
+            41
+        );
+        assert_eq!(
+            to_fixed(-81, 5, with_modes(t, Quant::Rnd, Overflow::Wrap)),
+            -40
+        );
+        assert_eq!(
+            to_fixed(-81, 5, with_modes(t, Quant::Trn, Overflow::Wrap)),
+            -41
+        );
         // Overflow on [-8, 7.9375]: 9 wraps to -7, saturates to 7.9375, ...
-        assert_eq!(to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::Wrap)), -7 * 16);
-        assert_eq!(to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::Sat)), 127);
-        assert_eq!(to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::SatZero)), 0);
-        assert_eq!(to_fixed(-9, 0, with_modes(t, Quant::Trn, Overflow::SatSym)), -127);
-        assert_eq!(to_fixed(-8, 0, with_modes(t, Quant::Trn, Overflow::SatSym)), -127);
+        assert_eq!(
+            to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::Wrap)),
+            -7 * 16
+        );
+        assert_eq!(
+            to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::Sat)),
+            127
+        );
+        assert_eq!(
+            to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::SatZero)),
+            0
+        );
+        assert_eq!(
+            to_fixed(-9, 0, with_modes(t, Quant::Trn, Overflow::SatSym)),
+            -127
+        );
+        assert_eq!(
+            to_fixed(-8, 0, with_modes(t, Quant::Trn, Overflow::SatSym)),
+            -127
+        );
         // Rounding up past the top overflows: 7.99 = 2046/256 -> 8 -> saturates.
-        assert_eq!(to_fixed(2046, 8, with_modes(t, Quant::Rnd, Overflow::Sat)), 127);
-        assert_eq!(to_fixed(2046, 8, with_modes(t, Quant::Rnd, Overflow::Wrap)), -128);
+        assert_eq!(
+            to_fixed(2046, 8, with_modes(t, Quant::Rnd, Overflow::Sat)),
+            127
+        );
+        assert_eq!(
+            to_fixed(2046, 8, with_modes(t, Quant::Rnd, Overflow::Wrap)),
+            -128
+        );
     }
 
     #[test]
@@ -194,12 +229,21 @@ mod tests {
         assert_eq!(to_fixed(13, 0, t), 12);
         assert_eq!(to_fixed(61, 0, t), 60);
         assert_eq!(to_fixed(64, 0, t), 0); // code 16 wraps to 0
-        assert_eq!(to_fixed(64, 0, with_modes(t, Quant::Trn, Overflow::Sat)), 60);
+        assert_eq!(
+            to_fixed(64, 0, with_modes(t, Quant::Trn, Overflow::Sat)),
+            60
+        );
         assert_eq!(to_fixed(-1, 0, with_modes(t, Quant::Rnd, Overflow::Sat)), 0);
         // fixed<8, 10>: codes -128..=127, LSB 4.
         let t = ScalarType::fixed(true, 8, 10);
-        assert_eq!(to_fixed(-6, 1, with_modes(t, Quant::Trn, Overflow::Wrap)), -4);
-        assert_eq!(to_fixed(-6, 1, with_modes(t, Quant::TrnZero, Overflow::Wrap)), 0);
+        assert_eq!(
+            to_fixed(-6, 1, with_modes(t, Quant::Trn, Overflow::Wrap)),
+            -4
+        );
+        assert_eq!(
+            to_fixed(-6, 1, with_modes(t, Quant::TrnZero, Overflow::Wrap)),
+            0
+        );
     }
 
     #[test]
@@ -207,10 +251,22 @@ mod tests {
         // fixed<8, -120>: 128 fraction bits. Any integer >= 1 overflows it.
         let t = ScalarType::fixed(true, 8, -120);
         assert_eq!(to_fixed(3, 0, t), 0); // low 8 bits of 3 * 2^128
-        assert_eq!(to_fixed(3, 0, with_modes(t, Quant::Trn, Overflow::Sat)), 127);
-        assert_eq!(to_fixed(-3, 0, with_modes(t, Quant::Trn, Overflow::Sat)), -128);
-        assert_eq!(to_fixed(-3, 0, with_modes(t, Quant::Trn, Overflow::SatSym)), -127);
-        assert_eq!(to_fixed(-3, 0, with_modes(t, Quant::Trn, Overflow::SatZero)), 0);
+        assert_eq!(
+            to_fixed(3, 0, with_modes(t, Quant::Trn, Overflow::Sat)),
+            127
+        );
+        assert_eq!(
+            to_fixed(-3, 0, with_modes(t, Quant::Trn, Overflow::Sat)),
+            -128
+        );
+        assert_eq!(
+            to_fixed(-3, 0, with_modes(t, Quant::Trn, Overflow::SatSym)),
+            -127
+        );
+        assert_eq!(
+            to_fixed(-3, 0, with_modes(t, Quant::Trn, Overflow::SatZero)),
+            0
+        );
         // fixed<64, -60>: 124 fraction bits, so every integer's code is a
         // multiple of 2^124, whose low 64 bits are zero.
         let t = ScalarType::fixed(true, 64, -60);
@@ -228,8 +284,14 @@ mod tests {
     fn proven_casts() {
         let u8t = ScalarType::int(false, 8);
         let proven = CastOverflow::Proven;
-        assert_eq!(checked_cast_raw(255, 0, &u8t, Quant::TrnZero, proven), Ok(255));
-        assert_eq!(checked_cast_raw(1023, 2, &u8t, Quant::TrnZero, proven), Ok(255));
+        assert_eq!(
+            checked_cast_raw(255, 0, &u8t, Quant::TrnZero, proven),
+            Ok(255)
+        );
+        assert_eq!(
+            checked_cast_raw(1023, 2, &u8t, Quant::TrnZero, proven),
+            Ok(255)
+        );
         assert_eq!(
             checked_cast_raw(256, 0, &u8t, Quant::TrnZero, proven),
             Err(CastError::Unproven)
@@ -257,7 +319,10 @@ mod tests {
             checked_cast_raw(-1, 0, &t, Quant::Trn, CastOverflow::Mode(Overflow::Wrap)),
             Err(CastError::TooLarge)
         );
-        assert_eq!(cast_raw(-1, 0, &t, Quant::Trn, CastOverflow::Mode(Overflow::Wrap)), i128::MAX);
+        assert_eq!(
+            cast_raw(-1, 0, &t, Quant::Trn, CastOverflow::Mode(Overflow::Wrap)),
+            i128::MAX
+        );
         assert_eq!(to_fixed(5, 0, t), 0);
     }
 }

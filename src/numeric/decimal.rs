@@ -40,8 +40,14 @@ mod tests {
         assert_eq!(to_decimal(-1, 4), "-0.0625");
         assert_eq!(to_decimal(127, 4), "7.9375");
         assert_eq!(to_decimal(32, 4), "2");
-        assert_eq!(to_decimal(7158278, 31), "0.0033333329483866691589355468750".trim_end_matches('0'));
-        assert_eq!(to_decimal(i128::MIN, 0), "-170141183460469231731687303715884105728");
+        assert_eq!(
+            to_decimal(7158278, 31),
+            "0.0033333329483866691589355468750".trim_end_matches('0')
+        );
+        assert_eq!(
+            to_decimal(i128::MIN, 0),
+            "-170141183460469231731687303715884105728"
+        );
         assert_eq!(to_decimal(1, 120).len(), 2 + 120);
         assert_eq!(to_decimal(1, 121), "1/2^121");
     }

@@ -260,10 +260,22 @@ mod tests {
         // ap_fixed<32,1> of 1/300 stores raw 7158278 (floored at 2^-31).
         assert_eq!(quantize_rational(1, 300, 31, Quant::Trn), Some(7158278));
         // 0.0123 * 2^31 = 26414048.8704
-        assert_eq!(quantize_rational(123, 10000, 31, Quant::Trn), Some(26414048));
-        assert_eq!(quantize_rational(123, 10000, 31, Quant::Rnd), Some(26414049));
-        assert_eq!(quantize_rational(-123, 10000, 31, Quant::Trn), Some(-26414049));
-        assert_eq!(quantize_rational(123, -10000, 31, Quant::TrnZero), Some(-26414048));
+        assert_eq!(
+            quantize_rational(123, 10000, 31, Quant::Trn),
+            Some(26414048)
+        );
+        assert_eq!(
+            quantize_rational(123, 10000, 31, Quant::Rnd),
+            Some(26414049)
+        );
+        assert_eq!(
+            quantize_rational(-123, 10000, 31, Quant::Trn),
+            Some(-26414049)
+        );
+        assert_eq!(
+            quantize_rational(123, -10000, 31, Quant::TrnZero),
+            Some(-26414048)
+        );
         // Ties: 5/2 at frac 0.
         assert_eq!(quantize_rational(5, 2, 0, Quant::Rnd), Some(3));
         assert_eq!(quantize_rational(-5, 2, 0, Quant::Rnd), Some(-2));
@@ -279,9 +291,18 @@ mod tests {
         assert_eq!(quantize_rational(1, 0, 4, Quant::Trn), None);
         assert_eq!(quantize_rational(1, 3, 200, Quant::Trn), None);
         // Odd denominators near the top of the range do not overflow.
-        assert_eq!(quantize_rational(i128::MAX, i128::MAX, 0, Quant::Rnd), Some(1));
-        assert_eq!(quantize_rational(i128::MAX / 2, i128::MAX, 0, Quant::Rnd), Some(0));
-        assert_eq!(quantize_rational(i128::MAX / 2 + 1, i128::MAX, 0, Quant::Rnd), Some(1));
+        assert_eq!(
+            quantize_rational(i128::MAX, i128::MAX, 0, Quant::Rnd),
+            Some(1)
+        );
+        assert_eq!(
+            quantize_rational(i128::MAX / 2, i128::MAX, 0, Quant::Rnd),
+            Some(0)
+        );
+        assert_eq!(
+            quantize_rational(i128::MAX / 2 + 1, i128::MAX, 0, Quant::Rnd),
+            Some(1)
+        );
     }
 
     #[test]

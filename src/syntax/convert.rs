@@ -13,6 +13,34 @@ struct Converter<'a> {
     text: &'a str,
     source: SourceId,
     errors: Vec<ParseError>,
+    /// `trivia[i]`: byte `i` is whitespace or inside a comment. pest lets
+    /// optional trailing parts swallow trivia; spans are trimmed with this.
+    trivia: Vec<bool>,
+}
+
+fn trivia_mask(text: &str) -> Vec<bool> {
+    let bytes = text.as_bytes();
+    let mut mask = vec![false; bytes.len()];
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            in_string = b != b'"' && b != b'\n';
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'/' && bytes.get(i + 1) == Some(&b'/') {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                mask[i] = true;
+                i += 1;
+            }
+            continue;
+        } else {
+            mask[i] = b.is_ascii_whitespace();
+        }
+        i += 1;
+    }
+    mask
 }
 
 pub fn file(pair: Pair<Rule>, text: &str, source: SourceId) -> Result<File, Vec<ParseError>> {
@@ -20,6 +48,7 @@ pub fn file(pair: Pair<Rule>, text: &str, source: SourceId) -> Result<File, Vec<
         text,
         source,
         errors: vec![],
+        trivia: trivia_mask(text),
     };
     let mut items = vec![];
     for p in pair.into_inner() {
@@ -57,7 +86,21 @@ fn pratt() -> &'static PrattParser<Rule> {
 impl<'a> Converter<'a> {
     fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.source, s.start(), s.end())
+        let mut end = s.end();
+        while end > s.start() && self.trivia.get(end - 1).copied().unwrap_or(false) {
+            end -= 1;
+        }
+        if end == s.start() && p.as_rule() == Rule::missing_equals {
+            // Point at the token where the `=` should have been.
+            let rest = &self.text[end..];
+            let len = rest
+                .find(|c: char| c.is_whitespace() || c == '(')
+                .unwrap_or(rest.len())
+                .max(1)
+                .min(rest.len());
+            return Span::new(self.source, s.start(), s.start() + len);
+        }
+        Span::new(self.source, s.start(), end)
     }
 
     fn ident(&self, p: Pair<Rule>) -> Ident {

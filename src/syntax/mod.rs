@@ -2,8 +2,10 @@
 //! [`ParseError`]s here, and one converter (`convert`) turns pairs into the AST.
 
 mod convert;
+mod dump;
 mod error;
 
+pub use dump::dump;
 pub use error::ParseError;
 
 use crate::ast::File;

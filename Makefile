@@ -1,0 +1,27 @@
+# Convoy's everyday targets. `make help` lists them.
+.PHONY: help demo test lint fmt fixtures ap-types clean-build
+
+AP_TYPES ?= $(CURDIR)/build/ap_types
+export AP_TYPES
+
+help:        ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+ap-types:    ## fetch the open-source ap_types headers (from the hls4ml wheel) into build/
+	bash tools/fetch_ap_types.sh
+
+demo: ap-types  ## build, check and run examples/seed.cnn on a random input
+	cargo build --release
+	./target/release/convoy check examples/seed.cnn
+	python3 tools/random_input.py build/demo/x.npy 16 32 64
+	./target/release/convoy run examples/seed.cnn --input x=build/demo/x.npy --out build/demo
+
+test: ap-types  ## the whole test suite, as CI runs it
+	cargo test --all-targets
+
+lint:        ## formatting and clippy, warnings are errors
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+fixtures:    ## regenerate the ONNX reference fixtures (needs build/venv with numpy and onnx)
+	build/venv/bin/python tools/onnx_fixtures.py

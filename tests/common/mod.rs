@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use convoy::diag::{render, SourceMap};
+use convoy::{CheckOptions, Checked, DataSource};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// In-memory data files for `load(...)`.
+#[derive(Default)]
+pub struct Files(pub HashMap<String, Vec<u8>>);
+
+impl DataSource for Files {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.0.get(path).cloned().ok_or_else(|| "no such file".to_string())
+    }
+}
+
+/// Reads files relative to a folder, as the CLI does.
+pub struct Folder(pub PathBuf);
+
+impl DataSource for Folder {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.0.join(path)).map_err(|e| e.to_string())
+    }
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Parses and checks `src` named `name`; Err holds the rendered diagnostics (no colour).
+pub fn compile(name: &str, src: &str, data: &dyn DataSource) -> Result<(Checked, String), String> {
+    let mut sources = SourceMap::new();
+    let id = sources.add(name, src);
+    match convoy::compile(&mut sources, id, &CheckOptions::default(), data) {
+        Ok(c) => {
+            let warnings = render(&sources, &c.diagnostics, false);
+            Ok((c, warnings))
+        }
+        Err(d) => Err(render(&sources, &d, false)),
+    }
+}
+
+/// Every `.cnn` file under `dir`, sorted.
+pub fn cnn_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    out.retain(|p| p.extension().is_some_and(|e| e == "cnn"));
+    out.sort();
+    out
+}
+
+/// SOURCE then OUTPUT, the layout of every snapshot.
+pub fn source_and_output(src: &str, output: &str) -> String {
+    format!("SOURCE\n{}\nOUTPUT\n{}", src.trim_end(), output.trim_end())
+}
