@@ -3,6 +3,19 @@
 //! inlined and pipes expanded; this is what every backend consumes.
 //!
 //! Values are exact: a node's elements are integers `raw` meaning `raw / 2^frac`.
+//!
+//! Invariants the checker guarantees and backends may rely on:
+//! - nodes are in topological order: operands come before their users;
+//! - `program.inputs[i].node` is an `Op::Input { index: i }` node;
+//! - `ranges.len() == shape.channels()`, and every value of the node lies in its
+//!   channel's range, so every intermediate fits in 127 bits;
+//! - fractions: Neg, Relu, Shr, Shl, MaxPool, MaxUnpool, nearest Upsample keep the
+//!   operand's frac; Add, Sub, Max, Min and Concat align operands up to the node's
+//!   frac (the largest); Mul, Conv and Deconv add the operands' fracs; Round gives
+//!   0; Cast gives `to.storage_frac()`; bilinear Upsample adds `log2(2f)` per
+//!   axis with factor `f > 1`; MaxPoolIndices is 0;
+//! - conv and deconv weights are always `Op::Constant` nodes;
+//! - `node.ty` holds every value of the node (its `storage_frac()` equals `frac`).
 
 use crate::span::Span;
 use crate::types::{Overflow, Quant, ScalarType};

@@ -368,7 +368,10 @@ impl Checker<'_> {
             Some(m) => CastOverflow::Mode(m),
         };
         match mode {
-            Some(Overflow::Sat | Overflow::SatZero | Overflow::SatSym) if !triggers => {
+            // A block is generic: its `sat` may be needed by other uses of it.
+            Some(Overflow::Sat | Overflow::SatZero | Overflow::SatSym)
+                if !triggers && self.block_stack.is_empty() =>
+            {
                 self.warnings.push(CheckWarning::SatNeverTriggers {
                     span,
                     range: range_fact,

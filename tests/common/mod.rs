@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod gen;
+
 use convoy::diag::{render, SourceMap};
 use convoy::{CheckOptions, Checked, DataSource};
 use std::collections::HashMap;
