@@ -15,6 +15,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEST="$ROOT/build/ap_types"
 VERSION="1.3.0"
+# sha256 of hls4ml-1.3.0-py3-none-any.whl, so that every checkout tests
+# against the same headers.
+SHA256="01bf1de2cd9bca56699b9fe3385cb1735026b022f9580fe1d73faf192dfb90f2"
 PREFIX="hls4ml/templates/vivado/ap_types/"
 
 if [ -f "$DEST/ap_fixed.h" ]; then
@@ -38,10 +41,14 @@ fi
 # Python's zipfile (no unzip needed): extract only the ap_types folder, flat
 # into a staging folder, then move it into place in one step so that an
 # interrupted run never leaves a half-filled build/ap_types behind.
-"$PYTHON" - "$WHEEL" "$PREFIX" "$WORK/ap_types" <<'EOF'
-import os, sys, zipfile
+"$PYTHON" - "$WHEEL" "$PREFIX" "$WORK/ap_types" "$SHA256" <<'EOF'
+import hashlib, os, sys, zipfile
 
-wheel, prefix, out = sys.argv[1:4]
+wheel, prefix, out, sha256 = sys.argv[1:5]
+with open(wheel, "rb") as f:
+    digest = hashlib.sha256(f.read()).hexdigest()
+if digest != sha256:
+    sys.exit(f"fetch_ap_types.sh: {wheel} has sha256 {digest}, expected {sha256}")
 count = 0
 with zipfile.ZipFile(wheel) as z:
     for info in z.infolist():

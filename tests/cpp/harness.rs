@@ -24,7 +24,10 @@ pub fn ap_types_dir() -> PathBuf {
 pub fn find_ap_types(env: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
     let (dir, origin) = match env {
         Some(d) if !d.is_empty() => (PathBuf::from(d), "set by the AP_TYPES environment variable"),
-        _ => (repo_root().join("build").join("ap_types"), "the default location; AP_TYPES is unset"),
+        _ => (
+            repo_root().join("build").join("ap_types"),
+            "the default location; AP_TYPES is unset",
+        ),
     };
     if dir.join("ap_fixed.h").is_file() && dir.join("ap_int.h").is_file() {
         return Ok(dir);
@@ -39,42 +42,90 @@ pub fn find_ap_types(env: Option<std::ffi::OsString>) -> Result<PathBuf, String>
 
 /// A scratch folder for one test, emptied first.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ap_types_tests").join(name);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("ap_types_tests")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }
 
-/// Compiles `tests/cpp/<source>` with `g++ -O1 -std=c++14 -I <ap_types>` into
-/// `out_dir`, returning the executable. Panics with g++'s output on failure.
-pub fn compile_cpp(source: &str, out_dir: &Path, extra_flags: &[&str]) -> PathBuf {
+/// Compiles `tests/cpp/<source>` with `g++ -std=c++14 -I <ap_types>` and
+/// `flags` (the optimization level among them) into `<dir>/<name>-<hash>`,
+/// returning that path. The hash covers the compiler, the flags, the source
+/// and the headers, so an unchanged program is not rebuilt on the next run.
+/// Panics with g++'s output on failure. `$CXX` replaces g++.
+pub fn compile_cpp(source: &str, name: &str, dir: &Path, flags: &[&str]) -> PathBuf {
+    use std::hash::{Hash, Hasher};
     let headers = ap_types_dir();
     let src = repo_root().join("tests").join("cpp").join(source);
-    let exe = out_dir.join(source.trim_end_matches(".cpp"));
-    let mut cmd = Command::new(std::env::var("CXX").unwrap_or_else(|_| "g++".into()));
-    cmd.args(["-O1", "-std=c++14", "-w"])
+    let compiler = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
+
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&compiler, flags).hash(&mut hasher);
+    let mut inputs = vec![src.clone()];
+    let mut stack = vec![headers.clone()];
+    while let Some(d) = stack.pop() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() {
+                stack.push(e);
+            } else {
+                inputs.push(e);
+            }
+        }
+    }
+    for f in &inputs {
+        f.hash(&mut hasher);
+        std::fs::read(f)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", f.display()))
+            .hash(&mut hasher);
+    }
+    let exe = dir.join(format!("{name}-{:016x}", hasher.finish()));
+    if exe.is_file() {
+        return exe;
+    }
+
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let partial = dir.join(format!("{name}.partial-{}", std::process::id()));
+    let out = Command::new(&compiler)
+        .args(["-std=c++14", "-w"])
+        .args(flags)
         .arg("-I")
         .arg(&headers)
-        .args(extra_flags)
         .arg(&src)
         .arg("-o")
-        .arg(&exe);
-    let out = cmd
+        .arg(&partial)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run g++ (is it installed?): {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {compiler} (is it installed?): {e}"));
     assert!(
         out.status.success(),
-        "g++ failed on {}:\n{}{}",
+        "{compiler} failed on {}:\n{}{}",
         src.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    std::fs::rename(&partial, &exe)
+        .unwrap_or_else(|e| panic!("cannot move {}: {e}", partial.display()));
     exe
+}
+
+/// Where compiled test programs are kept between runs.
+pub fn bin_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("ap_types_tests")
+        .join("bin")
 }
 
 /// Runs `cmd`, panicking with its output unless it succeeds; returns stdout.
 pub fn run_ok(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     assert!(
         out.status.success(),
         "{what} failed ({}):\n{}{}",
@@ -124,7 +175,8 @@ pub struct Npy {
 
 /// Reads a little-endian (or byte-sized) integer .npy file, version 1-3.
 pub fn read_npy(path: &Path) -> Npy {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let bad = |why: &str| -> ! { panic!("{}: {why}", path.display()) };
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         bad("not a .npy file");
@@ -135,15 +187,27 @@ pub fn read_npy(path: &Path) -> Npy {
             if bytes.len() < 12 {
                 bad("truncated header");
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => bad(&format!("unsupported .npy version {v}")),
     };
-    let header = std::str::from_utf8(bytes.get(start..start + header_len).unwrap_or_else(|| bad("truncated header")))
-        .unwrap_or_else(|_| bad("header is not text"));
+    let header = std::str::from_utf8(
+        bytes
+            .get(start..start + header_len)
+            .unwrap_or_else(|| bad("truncated header")),
+    )
+    .unwrap_or_else(|_| bad("header is not text"));
     let field = |key: &str| -> &str {
-        let at = header.find(&format!("'{key}'")).unwrap_or_else(|| bad(&format!("no {key} in header")));
-        header[at + key.len() + 2..].trim_start().trim_start_matches(':').trim_start()
+        let at = header
+            .find(&format!("'{key}'"))
+            .unwrap_or_else(|| bad(&format!("no {key} in header")));
+        header[at + key.len() + 2..]
+            .trim_start()
+            .trim_start_matches(':')
+            .trim_start()
     };
     let descr = field("descr");
     let descr = descr[1..descr[1..].find('\'').unwrap_or_else(|| bad("bad descr")) + 1].to_string();
@@ -171,7 +235,11 @@ pub fn read_npy(path: &Path) -> Npy {
         other => bad(&format!("unsupported dtype {other}")),
     };
     if data.len() != count * size {
-        bad(&format!("{} data bytes, expected {}", data.len(), count * size));
+        bad(&format!(
+            "{} data bytes, expected {}",
+            data.len(),
+            count * size
+        ));
     }
     let values = data
         .chunks_exact(size)
@@ -187,14 +255,22 @@ pub fn read_npy(path: &Path) -> Npy {
             }
         })
         .collect();
-    Npy { descr, shape, values }
+    Npy {
+        descr,
+        shape,
+        values,
+    }
 }
 
 /// Writes a uint8 .npy file (version 1.0).
 pub fn write_npy_u8(path: &Path, shape: &[usize], values: &[u8]) {
     assert_eq!(shape.iter().product::<usize>(), values.len());
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape_text = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape_text}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -212,7 +288,10 @@ pub fn read_ints(path: &Path) -> Vec<i64> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
         .split_whitespace()
-        .map(|t| t.parse().unwrap_or_else(|_| panic!("{}: not an integer: {t:?}", path.display())))
+        .map(|t| {
+            t.parse()
+                .unwrap_or_else(|_| panic!("{}: not an integer: {t:?}", path.display()))
+        })
         .collect()
 }
 
@@ -221,7 +300,11 @@ pub fn write_ints<T: std::fmt::Display>(path: &Path, values: &[T], per_line: usi
     let mut text = String::new();
     for (i, v) in values.iter().enumerate() {
         text.push_str(&v.to_string());
-        text.push(if (i + 1) % per_line.max(1) == 0 { '\n' } else { ' ' });
+        text.push(if (i + 1) % per_line.max(1) == 0 {
+            '\n'
+        } else {
+            ' '
+        });
     }
     std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
