@@ -10,7 +10,7 @@ help:        ## list the targets
 ap-types:    ## fetch the open-source ap_types headers (from the hls4ml wheel) into build/
 	bash tools/fetch_ap_types.sh
 
-demo: ap-types  ## build, check and run examples/seed.cnn on a random input
+demo:        ## build, check and run examples/seed.cnn on a random input
 	cargo build --release
 	./target/release/convoy check examples/seed.cnn
 	python3 tools/random_input.py build/demo/x.npy 16 32 64
