@@ -6,6 +6,9 @@
 //! source text and a [`DataSource`] for `load(...)`; diagnostics come back as
 //! data and are rendered by [`diag::render`].
 
+// The core reports errors as data; it never unwraps (tests may, see clippy.toml).
+#![deny(clippy::unwrap_used)]
+
 pub mod ast;
 pub mod check;
 pub mod data;

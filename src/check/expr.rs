@@ -329,14 +329,17 @@ impl Checker<'_> {
                 numeric::quantize(v, frac as i32, to.frac_bits(), quant)
             });
             let fits = q.lo >= cmin && q.hi <= cmax;
-            let sym_min = to.signed && q.lo == cmin;
+            // ap_fixed's AP_SAT_SYM never yields the minimum code, except for a
+            // 1-bit signed type, where it behaves as AP_SAT.
+            let symmetric = to.signed && to.width > 1;
+            let sym_min = symmetric && q.lo == cmin;
             let out = match mode {
                 _ if fits && !(mode == Some(Overflow::SatSym) && sym_min) => q,
                 None => q,
                 Some(Overflow::Wrap) => Interval::new(cmin, cmax),
                 Some(Overflow::Sat) => Interval::new(q.lo.clamp(cmin, cmax), q.hi.clamp(cmin, cmax)),
                 Some(Overflow::SatSym) => {
-                    let low = if to.signed { -cmax } else { cmin };
+                    let low = if symmetric { -cmax } else { cmin };
                     Interval::new(q.lo.clamp(low, cmax), q.hi.clamp(low, cmax))
                 }
                 Some(Overflow::SatZero) => {

@@ -35,7 +35,8 @@ pub fn fits(code: i128, signed: bool, width: u32) -> bool {
 /// - `SatZero` gives 0 for any out-of-range code;
 /// - `SatSym` clamps a signed code to `[-max, max]`, so even an in-range
 ///   `min` becomes `-max` (`ap_fixed<8,4,AP_TRN,AP_SAT_SYM>`: -8 -> -7.9375);
-///   on an unsigned register it is `Sat`.
+///   on an unsigned register, and on a 1-bit signed one (range {-1, 0}), it is
+///   `Sat`, as the ap_types headers behave.
 pub fn apply_overflow(code: i128, signed: bool, width: u32, o: Overflow) -> i128 {
     let width = clamp_width(width);
     let (lo, hi) = code_bounds(signed, width);
@@ -57,7 +58,9 @@ pub fn apply_overflow(code: i128, signed: bool, width: u32, o: Overflow) -> i128
                 0
             }
         }
-        Overflow::SatSym if signed => code.clamp(-hi, hi),
+        // A 1-bit signed type has max = 0; ap_fixed then saturates to its
+        // minimum code, as AP_SAT does (measured with the ap_types headers).
+        Overflow::SatSym if signed && width > 1 => code.clamp(-hi, hi),
         Overflow::SatSym => code.clamp(lo, hi),
     }
 }
@@ -118,6 +121,10 @@ mod tests {
         // Unsigned: SatSym is Sat.
         assert_eq!(apply_overflow(300, false, 8, Overflow::SatSym), 255);
         assert_eq!(apply_overflow(-3, false, 8, Overflow::SatSym), 0);
+        // One signed bit: the range is {-1, 0}, and AP_SAT_SYM behaves as AP_SAT.
+        assert_eq!(apply_overflow(-3, true, 1, Overflow::SatSym), -1);
+        assert_eq!(apply_overflow(-1, true, 1, Overflow::SatSym), -1);
+        assert_eq!(apply_overflow(2, true, 1, Overflow::SatSym), 0);
         assert_eq!(apply_overflow(-3, false, 8, Overflow::Sat), 0);
         assert_eq!(apply_overflow(300, false, 8, Overflow::Sat), 255);
         assert_eq!(apply_overflow(-3, false, 8, Overflow::SatZero), 0);

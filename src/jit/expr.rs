@@ -1,0 +1,423 @@
+//! Elementwise operations fused into a stage's loop: each node of the chain is
+//! computed in the narrowest machine type holding its operands, its result and
+//! its intermediates (see `range`), exactly as `numeric` defines it.
+
+use cranelift_codegen::ir::{condcodes::IntCC, InstBuilder, Value};
+
+use super::emit::{bits, Fx, V};
+use super::plan::{is_elementwise, unsupported};
+use super::range::{hull, mul_range, shl_range, ty_for, Span128};
+use super::JitError;
+use crate::ir::{CastOverflow, Elementwise, NodeId, Op, Rounding, Shape};
+use crate::numeric::{code_bounds, quantize};
+use crate::types::{Overflow, Quant, ScalarType};
+
+/// Where the pixel being computed is: its channel, and row addresses of the
+/// map-shaped buffers it reads (by node).
+pub(crate) struct Pixel<'r> {
+    pub c: Value,
+    pub x: Value,
+    pub rows: &'r std::collections::HashMap<NodeId, Value>,
+    /// The core's value at this pixel.
+    pub core: Option<(NodeId, V)>,
+}
+
+fn range_of(fx: &Fx<'_, '_>, n: NodeId) -> Span128 {
+    let r = fx.program.nodes[n].range();
+    (r.lo, r.hi)
+}
+
+impl Fx<'_, '_> {
+    fn too_wide(&self, n: NodeId, what: &str) -> JitError {
+        unsupported(n, &self.program.nodes[n], format!("{what} needs more than 128 bits"))
+    }
+
+    /// Whether node `n`, as seen from a stage whose fused chain contains it,
+    /// is the same for every pixel of a row (no map-shaped input, no core).
+    pub fn row_invariant(&self, n: NodeId, core: Option<NodeId>) -> bool {
+        if Some(n) == core {
+            return false;
+        }
+        let node = &self.program.nodes[n];
+        if self.plan.buffer_of[n].is_some() {
+            return !matches!(node.shape, Shape::Map { .. });
+        }
+        if !is_elementwise(&node.op) {
+            return false;
+        }
+        node.op.operands().iter().all(|&x| self.row_invariant(x, core))
+    }
+
+    /// Computes the row-invariant parts of the chain under `n` (stage `root`)
+    /// into the cache, so that the pixel loop only reads them.
+    pub fn hoist_invariants(
+        &mut self,
+        n: NodeId,
+        root: NodeId,
+        core: Option<NodeId>,
+        c: Value,
+    ) -> Result<(), JitError> {
+        let empty = std::collections::HashMap::new();
+        let px = Pixel {
+            c,
+            x: c,
+            rows: &empty,
+            core: None,
+        };
+        let node = &self.program.nodes[n];
+        if n != root && self.plan.buffer_of[n].is_some() {
+            if !matches!(node.shape, Shape::Map { .. }) {
+                let v = self.value(n, &px, root)?;
+                self.cache.insert(n, v);
+            }
+            return Ok(());
+        }
+        if Some(n) == core || !is_elementwise(&node.op) {
+            return Ok(());
+        }
+        if n != root && self.row_invariant(n, core) {
+            let v = self.value(n, &px, root)?;
+            self.cache.insert(n, v);
+            return Ok(());
+        }
+        for x in node.op.operands() {
+            self.hoist_invariants(x, root, core, c)?;
+        }
+        Ok(())
+    }
+
+    /// The value of node `n` at the pixel: a buffer read, a constant, the
+    /// core's value, or an elementwise operation on those. `root` is the
+    /// node the stage stores (its own buffer is not read).
+    pub fn value(&mut self, n: NodeId, px: &Pixel<'_>, root: NodeId) -> Result<V, JitError> {
+        if let Some(v) = self.cache.get(&n) {
+            return Ok(*v);
+        }
+        if let Some((core, v)) = px.core {
+            if core == n {
+                return Ok(v);
+            }
+        }
+        let node = &self.program.nodes[n];
+        if n != root && self.plan.buffer_of[n].is_some() {
+            return self.read(n, px);
+        }
+        let out = range_of(self, n);
+        let v = match &node.op {
+            Op::Neg(x) => {
+                let a = self.value(*x, px, root)?;
+                let ty = ty_for(&[range_of(self, *x), out]);
+                let a = self.to_ty(a, ty);
+                V {
+                    v: self.b.ins().ineg(a),
+                    ty,
+                }
+            }
+            Op::Relu(x) => {
+                let a = self.value(*x, px, root)?;
+                let zero = self.iconst(a.ty, 0);
+                V {
+                    v: self.smax(a.v, zero),
+                    ty: a.ty,
+                }
+            }
+            Op::Round(x, rounding) => {
+                let a = self.value(*x, px, root)?;
+                let q = match rounding {
+                    Rounding::Floor => Quant::Trn,
+                    Rounding::Round => Quant::RndInf,
+                    Rounding::Trunc => Quant::TrnZero,
+                };
+                let frac = self.program.nodes[*x].frac;
+                let xr = range_of(self, *x);
+                self.quantize_down(n, a, xr, frac, q)?
+            }
+            Op::Shr(x, k) => {
+                let a = self.value(*x, px, root)?;
+                let k = (*k).min(bits(a.ty) - 1);
+                V {
+                    v: self.b.ins().sshr_imm(a.v, i64::from(k)),
+                    ty: a.ty,
+                }
+            }
+            Op::Shl(x, k) => {
+                let a = self.value(*x, px, root)?;
+                let ty = ty_for(&[range_of(self, *x), out]);
+                let a = self.to_ty(a, ty);
+                V {
+                    v: self.b.ins().ishl_imm(a, i64::from(*k)),
+                    ty,
+                }
+            }
+            Op::Binary(op, a, b) => self.binary(n, *op, *a, *b, px, root)?,
+            Op::Cast {
+                x,
+                to,
+                quant,
+                overflow,
+            } => {
+                let a = self.value(*x, px, root)?;
+                let xr = range_of(self, *x);
+                let frac = self.program.nodes[*x].frac;
+                self.cast(n, a, xr, frac, to, *quant, *overflow)?
+            }
+            Op::Constant { data } if data.len() == 1 => self.constant(data[0]),
+            _ => {
+                return Err(unsupported(n, node, "not an elementwise operation"));
+            }
+        };
+        Ok(v)
+    }
+
+    /// A read of materialized node `n` at the pixel, broadcast by shape.
+    fn read(&mut self, n: NodeId, px: &Pixel<'_>) -> Result<V, JitError> {
+        let node = &self.program.nodes[n];
+        if let Op::Constant { data } = &node.op {
+            if data.len() == 1 {
+                return Ok(self.constant(data[0]));
+            }
+        }
+        let buf = self.buffer(n)?;
+        let elem = buf.elem;
+        match node.shape {
+            Shape::Map { .. } => {
+                let row = *px.rows.get(&n).ok_or_else(|| JitError::Program {
+                    reason: format!("no row address for node {n}"),
+                })?;
+                let addr = self.elem_addr(row, px.x, elem);
+                Ok(self.load(elem, addr, 0))
+            }
+            Shape::Vector(_) => {
+                let base = self.base(n)?;
+                let addr = self.elem_addr(base, px.c, elem);
+                Ok(self.load(elem, addr, 0))
+            }
+            Shape::Scalar => {
+                let base = self.base(n)?;
+                Ok(self.load(elem, base, 0))
+            }
+            Shape::Weights { .. } => Err(unsupported(n, node, "weights used as a value")),
+        }
+    }
+
+    fn binary(
+        &mut self,
+        n: NodeId,
+        op: Elementwise,
+        a: NodeId,
+        b: NodeId,
+        px: &Pixel<'_>,
+        root: NodeId,
+    ) -> Result<V, JitError> {
+        let out = range_of(self, n);
+        let (ra, rb) = (range_of(self, a), range_of(self, b));
+        let va = self.value(a, px, root)?;
+        let vb = self.value(b, px, root)?;
+        if op == Elementwise::Mul {
+            let prod = mul_range(ra, rb).ok_or_else(|| self.too_wide(n, "the product"))?;
+            let ty = ty_for(&[ra, rb, prod, out]);
+            let (x, y) = (self.to_ty(va, ty), self.to_ty(vb, ty));
+            return Ok(V {
+                v: self.b.ins().imul(x, y),
+                ty,
+            });
+        }
+        let f = self.program.nodes[n].frac;
+        let (sa, sb) = (
+            f.saturating_sub(self.program.nodes[a].frac),
+            f.saturating_sub(self.program.nodes[b].frac),
+        );
+        let ra2 = shl_range(ra, sa).ok_or_else(|| self.too_wide(n, "aligning an operand"))?;
+        let rb2 = shl_range(rb, sb).ok_or_else(|| self.too_wide(n, "aligning an operand"))?;
+        let mut spans = vec![ra, rb, ra2, rb2, out];
+        if op == Elementwise::Sub || op == Elementwise::Add {
+            // The exact result range; the checker's may be wider or narrower.
+            let sum = match op {
+                Elementwise::Add => ra2.0.checked_add(rb2.0).zip(ra2.1.checked_add(rb2.1)),
+                _ => ra2.0.checked_sub(rb2.1).zip(ra2.1.checked_sub(rb2.0)),
+            };
+            spans.push(sum.ok_or_else(|| self.too_wide(n, "the sum"))?);
+        }
+        let ty = ty_for(&spans);
+        let mut x = self.to_ty(va, ty);
+        let mut y = self.to_ty(vb, ty);
+        if sa > 0 {
+            x = self.b.ins().ishl_imm(x, i64::from(sa));
+        }
+        if sb > 0 {
+            y = self.b.ins().ishl_imm(y, i64::from(sb));
+        }
+        let v = match op {
+            Elementwise::Add => self.b.ins().iadd(x, y),
+            Elementwise::Sub => self.b.ins().isub(x, y),
+            Elementwise::Max => self.smax(x, y),
+            Elementwise::Min => self.smin(x, y),
+            Elementwise::Mul => self.b.ins().imul(x, y),
+        };
+        Ok(V { v, ty })
+    }
+
+    /// `raw / 2^d` rounded to an integer with mode `q` (`d = frac`).
+    fn quantize_down(&mut self, n: NodeId, a: V, r: Span128, d: u32, q: Quant) -> Result<V, JitError> {
+        if d == 0 {
+            return Ok(a);
+        }
+        let width = super::range::signed_bits(r.0, r.1);
+        if d > width {
+            // |raw| < 2^(width - 1) <= 2^(d - 2): the value is in (-1/4, 1/4).
+            return Ok(match q {
+                Quant::Trn => {
+                    let neg = self.b.ins().icmp_imm(IntCC::SignedLessThan, a.v, 0);
+                    let ty = cranelift_codegen::ir::types::I8;
+                    let m1 = self.iconst(ty, -1);
+                    let z = self.iconst(ty, 0);
+                    V {
+                        v: self.b.ins().select(neg, m1, z),
+                        ty,
+                    }
+                }
+                _ => self.constant(0),
+            });
+        }
+        let unit = 1i128.checked_shl(d).filter(|&u| u > 0).ok_or_else(|| self.too_wide(n, "rounding"))?;
+        let lo = r.0.checked_sub(unit).ok_or_else(|| self.too_wide(n, "rounding"))?;
+        let hi = r.1.checked_add(unit).ok_or_else(|| self.too_wide(n, "rounding"))?;
+        let ty = ty_for(&[(lo, hi)]);
+        let x = self.to_ty(a, ty);
+        let half = unit >> 1;
+        let bias = match q {
+            Quant::Trn => None,
+            Quant::TrnZero => {
+                let neg = self.b.ins().icmp_imm(IntCC::SignedLessThan, x, 0);
+                let m = self.iconst(ty, unit - 1);
+                let z = self.iconst(ty, 0);
+                Some(self.b.ins().select(neg, m, z))
+            }
+            Quant::Rnd => Some(self.iconst(ty, half)),
+            Quant::RndMinInf => Some(self.iconst(ty, half - 1)),
+            Quant::RndInf | Quant::RndZero => {
+                let cc = if q == Quant::RndInf {
+                    IntCC::SignedLessThan
+                } else {
+                    IntCC::SignedGreaterThanOrEqual
+                };
+                let test = self.b.ins().icmp_imm(cc, x, 0);
+                let h1 = self.iconst(ty, half - 1);
+                let h = self.iconst(ty, half);
+                Some(self.b.ins().select(test, h1, h))
+            }
+            Quant::RndConv => {
+                let floor = self.b.ins().sshr_imm(x, i64::from(d));
+                let odd = self.b.ins().band_imm(floor, 1);
+                Some(self.b.ins().iadd_imm(odd, (half - 1) as i64))
+            }
+        };
+        let sum = match bias {
+            Some(b) => self.b.ins().iadd(x, b),
+            None => x,
+        };
+        Ok(V {
+            v: self.b.ins().sshr_imm(sum, i64::from(d)),
+            ty,
+        })
+    }
+
+    /// `x as to`: quantize, overflow, scale to the storage fraction.
+    #[allow(clippy::too_many_arguments)]
+    fn cast(
+        &mut self,
+        n: NodeId,
+        a: V,
+        r: Span128,
+        from_frac: u32,
+        to: &ScalarType,
+        q: Quant,
+        overflow: CastOverflow,
+    ) -> Result<V, JitError> {
+        let f_to = to.frac_bits();
+        let shift = i64::from(from_frac) - i64::from(f_to);
+        let (min, max) = code_bounds(to.signed, to.width);
+        let qlo = quantize(r.0, from_frac as i32, f_to, q);
+        let qhi = quantize(r.1, from_frac as i32, f_to, q);
+        if [qlo, qhi].iter().any(|&v| v == i128::MIN || v == i128::MAX) {
+            return Err(self.too_wide(n, "the conversion"));
+        }
+        let out = range_of(self, n);
+        let code = if shift > 0 {
+            let d = u32::try_from(shift).map_err(|_| self.too_wide(n, "the conversion"))?;
+            self.quantize_down(n, a, r, d, q)?
+        } else {
+            let ty = ty_for(&[r, (qlo, qhi)]);
+            let x = self.to_ty(a, ty);
+            V {
+                v: self.b.ins().ishl_imm(x, -shift),
+                ty,
+            }
+        };
+        let ty = ty_for(&[(qlo, qhi), (min, max), out, (0, 0)]);
+        let ty = if bits(code.ty) > bits(ty) { code.ty } else { ty };
+        let mut v = self.to_ty(code, ty);
+        let needs = qlo < min || qhi > max;
+        if let CastOverflow::Mode(mode) = overflow {
+            let sym = mode == Overflow::SatSym && to.signed && qlo <= min;
+            if needs || sym {
+                v = self.overflow(v, ty, to, mode, (min, max));
+            }
+        }
+        if f_to < 0 {
+            v = self.b.ins().ishl_imm(v, -i64::from(f_to));
+        }
+        Ok(V { v, ty })
+    }
+
+    fn overflow(
+        &mut self,
+        v: Value,
+        ty: cranelift_codegen::ir::Type,
+        to: &ScalarType,
+        mode: Overflow,
+        (min, max): (i128, i128),
+    ) -> Value {
+        match mode {
+            Overflow::Wrap => {
+                let spare = bits(ty) - to.width.min(bits(ty));
+                if spare == 0 {
+                    return v;
+                }
+                let up = self.b.ins().ishl_imm(v, i64::from(spare));
+                if to.signed {
+                    self.b.ins().sshr_imm(up, i64::from(spare))
+                } else {
+                    self.b.ins().ushr_imm(up, i64::from(spare))
+                }
+            }
+            Overflow::Sat | Overflow::SatSym => {
+                let lo = if mode == Overflow::SatSym && to.signed { -max } else { min };
+                let (lo, hi) = (self.iconst(ty, lo), self.iconst(ty, max));
+                let v = self.smin(v, hi);
+                self.smax(v, lo)
+            }
+            Overflow::SatZero => {
+                let (lo, hi) = (self.iconst(ty, min), self.iconst(ty, max));
+                let below = self.b.ins().icmp(IntCC::SignedLessThan, v, lo);
+                let above = self.b.ins().icmp(IntCC::SignedGreaterThan, v, hi);
+                let out = self.b.ins().bor(below, above);
+                let zero = self.iconst(ty, 0);
+                self.b.ins().select(out, zero, v)
+            }
+        }
+    }
+}
+
+/// The interval every partial sum of a dot product lies in, for `taps`
+/// weights against inputs in `x` (zero included: padding reads zeros).
+pub(crate) fn dot_bound(weights: &[i128], x: Span128) -> Option<Span128> {
+    let x = hull(x, (0, 0));
+    let (mut lo, mut hi) = (0i128, 0i128);
+    for &w in weights {
+        let (a, b) = mul_range((w, w), x)?;
+        lo = lo.checked_add(a.min(0))?;
+        hi = hi.checked_add(b.max(0))?;
+    }
+    Some((lo, hi))
+}
