@@ -50,8 +50,17 @@ impl Interval {
 pub enum Shape {
     Scalar,
     Vector(usize),
-    Map { c: usize, h: usize, w: usize },
-    Weights { o: usize, i: usize, kh: usize, kw: usize },
+    Map {
+        c: usize,
+        h: usize,
+        w: usize,
+    },
+    Weights {
+        o: usize,
+        i: usize,
+        kh: usize,
+        kw: usize,
+    },
 }
 
 impl Shape {
@@ -163,10 +172,14 @@ pub enum CastOverflow {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// The pipeline's `index`-th input.
-    Input { index: usize },
+    Input {
+        index: usize,
+    },
     /// Constant data (a `param` or a `const`), raw values at the node's `frac`,
     /// in C order.
-    Constant { data: Vec<i128> },
+    Constant {
+        data: Vec<i128>,
+    },
     Neg(NodeId),
     Relu(NodeId),
     /// `floor`, `round`, `trunc`: to an integer (frac 0).
@@ -185,14 +198,36 @@ pub enum Op {
         quant: Quant,
         overflow: CastOverflow,
     },
-    Conv { x: NodeId, w: NodeId, geom: ConvGeom },
-    Deconv { x: NodeId, w: NodeId, geom: ConvGeom },
-    Upsample { x: NodeId, factor: Pair, mode: Resample },
-    MaxPool { x: NodeId, geom: PoolGeom },
+    Conv {
+        x: NodeId,
+        w: NodeId,
+        geom: ConvGeom,
+    },
+    Deconv {
+        x: NodeId,
+        w: NodeId,
+        geom: ConvGeom,
+    },
+    Upsample {
+        x: NodeId,
+        factor: Pair,
+        mode: Resample,
+    },
+    MaxPool {
+        x: NodeId,
+        geom: PoolGeom,
+    },
     /// Flat `h * W + w` position of each maximum within its channel's input plane.
-    MaxPoolIndices { x: NodeId, geom: PoolGeom },
+    MaxPoolIndices {
+        x: NodeId,
+        geom: PoolGeom,
+    },
     /// Values of `x` scattered to positions `idx` in planes of `out` size, zero elsewhere.
-    MaxUnpool { x: NodeId, idx: NodeId, out: Pair },
+    MaxUnpool {
+        x: NodeId,
+        idx: NodeId,
+        out: Pair,
+    },
     Concat(Vec<NodeId>),
 }
 

@@ -16,14 +16,39 @@ pub struct InputFile {
 /// What can be wrong with the data handed to a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InputError {
-    Missing { name: String },
-    Unknown { name: String, available: Vec<String> },
-    Duplicate { name: String },
-    BadNpy { path: String, reason: String },
-    Shape { path: String, name: String, declared: Vec<usize>, found: Vec<usize> },
-    Value { path: String, name: String, reason: String },
-    BatchMismatch { first: (String, usize), other: (String, usize) },
-    Output { name: String, reason: String },
+    Missing {
+        name: String,
+    },
+    Unknown {
+        name: String,
+        available: Vec<String>,
+    },
+    Duplicate {
+        name: String,
+    },
+    BadNpy {
+        path: String,
+        reason: String,
+    },
+    Shape {
+        path: String,
+        name: String,
+        declared: Vec<usize>,
+        found: Vec<usize>,
+    },
+    Value {
+        path: String,
+        name: String,
+        reason: String,
+    },
+    BatchMismatch {
+        first: (String, usize),
+        other: (String, usize),
+    },
+    Output {
+        name: String,
+        reason: String,
+    },
 }
 
 /// The decoded inputs: one `Vec<Tensor>` (in program input order) per image.
@@ -33,12 +58,18 @@ pub struct Batch {
     pub batched: bool,
 }
 
-pub fn decode_inputs(program: &Program, files: &[InputFile], raw: bool) -> Result<Batch, Vec<InputError>> {
+pub fn decode_inputs(
+    program: &Program,
+    files: &[InputFile],
+    raw: bool,
+) -> Result<Batch, Vec<InputError>> {
     let mut errors = vec![];
     let mut by_input: Vec<Option<&InputFile>> = vec![None; program.inputs.len()];
     for f in files {
         match program.inputs.iter().position(|i| i.name == f.name) {
-            Some(i) if by_input[i].is_some() => errors.push(InputError::Duplicate { name: f.name.clone() }),
+            Some(i) if by_input[i].is_some() => errors.push(InputError::Duplicate {
+                name: f.name.clone(),
+            }),
             Some(i) => by_input[i] = Some(f),
             None => errors.push(InputError::Unknown {
                 name: f.name.clone(),
@@ -48,7 +79,9 @@ pub fn decode_inputs(program: &Program, files: &[InputFile], raw: bool) -> Resul
     }
     for (info, f) in program.inputs.iter().zip(&by_input) {
         if f.is_none() {
-            errors.push(InputError::Missing { name: info.name.clone() });
+            errors.push(InputError::Missing {
+                name: info.name.clone(),
+            });
         }
     }
     if !errors.is_empty() {
@@ -61,7 +94,10 @@ pub fn decode_inputs(program: &Program, files: &[InputFile], raw: bool) -> Resul
         let arr: NpyArray = match data::parse_npy(&f.bytes) {
             Ok(a) => a,
             Err(e) => {
-                errors.push(InputError::BadNpy { path: f.path.clone(), reason: e.to_string() });
+                errors.push(InputError::BadNpy {
+                    path: f.path.clone(),
+                    reason: e.to_string(),
+                });
                 continue;
             }
         };
@@ -91,8 +127,14 @@ pub fn decode_inputs(program: &Program, files: &[InputFile], raw: bool) -> Resul
     if !errors.is_empty() {
         return Err(errors);
     }
-    let batches: Vec<(usize, &InputFile)> = decoded.iter().filter_map(|(b, _, f)| b.map(|n| (n, *f))).collect();
-    if let (Some(first), Some(other)) = (batches.first(), batches.iter().find(|b| b.0 != batches[0].0)) {
+    let batches: Vec<(usize, &InputFile)> = decoded
+        .iter()
+        .filter_map(|(b, _, f)| b.map(|n| (n, *f)))
+        .collect();
+    if let (Some(first), Some(other)) = (
+        batches.first(),
+        batches.iter().find(|b| b.0 != batches[0].0),
+    ) {
         return Err(vec![InputError::BatchMismatch {
             first: (first.1.name.clone(), first.0),
             other: (other.1.name.clone(), other.0),
@@ -137,11 +179,15 @@ pub fn encode_outputs(
         if batched {
             shape.insert(0, results.len());
         }
-        let values: Vec<i128> = results.iter().flat_map(|r| r[k].data.iter().copied()).collect();
-        let bytes = data::raw_to_npy(&shape, &values, &node.ty, raw).map_err(|e| InputError::Output {
-            name: info.name.clone(),
-            reason: e.to_string(),
-        })?;
+        let values: Vec<i128> = results
+            .iter()
+            .flat_map(|r| r[k].data.iter().copied())
+            .collect();
+        let bytes =
+            data::raw_to_npy(&shape, &values, &node.ty, raw).map_err(|e| InputError::Output {
+                name: info.name.clone(),
+                reason: e.to_string(),
+            })?;
         out.push((info.name.clone(), bytes));
     }
     Ok(out)

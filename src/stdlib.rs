@@ -8,5 +8,8 @@ pub fn modules() -> impl Iterator<Item = &'static str> {
 }
 
 pub fn module_source(name: &str) -> Option<&'static str> {
-    MODULES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+    MODULES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
 }

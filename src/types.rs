@@ -144,7 +144,10 @@ impl ScalarType {
     /// Smallest and largest raw code (two's complement for signed types).
     pub fn code_bounds(&self) -> (i128, i128) {
         if self.signed {
-            (-(1i128 << (self.width - 1)), (1i128 << (self.width - 1)) - 1)
+            (
+                -(1i128 << (self.width - 1)),
+                (1i128 << (self.width - 1)) - 1,
+            )
         } else {
             (0, (1i128 << self.width) - 1)
         }

@@ -10,12 +10,24 @@ use convoy::data::{write_npy, Dtype, NpyData};
 fn files() -> Files {
     let mut f = Files::default();
     let w: Vec<i128> = (0..16 * 9).map(|i| (i % 7) - 3).collect();
-    f.0.insert("w.npy".into(), write_npy(&[16, 1, 3, 3], &NpyData::Int(w.clone()), Dtype::I8));
-    f.0.insert("w_bad_shape.npy".into(), write_npy(&[16, 9], &NpyData::Int(w), Dtype::I8));
+    f.0.insert(
+        "w.npy".into(),
+        write_npy(&[16, 1, 3, 3], &NpyData::Int(w.clone()), Dtype::I8),
+    );
+    f.0.insert(
+        "w_bad_shape.npy".into(),
+        write_npy(&[16, 9], &NpyData::Int(w), Dtype::I8),
+    );
     let big: Vec<i128> = (0..16).map(|i| i * 20).collect();
-    f.0.insert("b_big.npy".into(), write_npy(&[16], &NpyData::Int(big), Dtype::I16));
+    f.0.insert(
+        "b_big.npy".into(),
+        write_npy(&[16], &NpyData::Int(big), Dtype::I16),
+    );
     let fl: Vec<f64> = (0..16).map(|i| i as f64 * 0.1).collect();
-    f.0.insert("b_float.npy".into(), write_npy(&[16], &NpyData::Float(fl), Dtype::F64));
+    f.0.insert(
+        "b_float.npy".into(),
+        write_npy(&[16], &NpyData::Float(fl), Dtype::F64),
+    );
     f.0.insert("corrupt.npy".into(), b"\x93NUMPY garbage".to_vec());
     f
 }
@@ -117,7 +129,10 @@ fn errors_are_rendered() {
         match compile(&format!("{name}.cnn"), &src, &data) {
             Ok(_) => panic!("case {name} should not compile:\n{src}"),
             Err(text) => {
-                assert!(text.contains("Error"), "case {name} rendered no error:\n{text}");
+                assert!(
+                    text.contains("Error"),
+                    "case {name} rendered no error:\n{text}"
+                );
                 insta::assert_snapshot!(format!("error_{name}"), source_and_output(&src, &text));
             }
         }

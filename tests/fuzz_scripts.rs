@@ -10,18 +10,75 @@ use convoy::CheckOptions;
 
 /// Pieces a mutation may splice in: tokens of the language and troublemakers.
 const TOKENS: &[&str] = &[
-    "(", ")", "[", "]", "{", "}", ",", ":", "=", ";", "|>", ">>", "<<", "as", "let", "pipeline",
-    "block", "return", "use std::blocks::dsconv", "input", "param", "const", "output", "u8", "i65",
-    "u0", "fixed<", "fixed<8, 4, rnd, sat>", "ufixed<1, 99>", "pad", "99999999999999999999999",
-    "0.1", "-", "*", "+", "conv(", "deconv(", "maxpool(", "maxunpool(", "upsample(", "concat(",
-    "relu(", "stride: 0", "groups: 7", "dilation: 65537", "indices: true", "bilinear", "nearest",
-    "random(seed: 1)", "load(\"w.npy\")", "x", "w", "\"", "//", "\n", "é", "\u{0}", "2", "0",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    "=",
+    ";",
+    "|>",
+    ">>",
+    "<<",
+    "as",
+    "let",
+    "pipeline",
+    "block",
+    "return",
+    "use std::blocks::dsconv",
+    "input",
+    "param",
+    "const",
+    "output",
+    "u8",
+    "i65",
+    "u0",
+    "fixed<",
+    "fixed<8, 4, rnd, sat>",
+    "ufixed<1, 99>",
+    "pad",
+    "99999999999999999999999",
+    "0.1",
+    "-",
+    "*",
+    "+",
+    "conv(",
+    "deconv(",
+    "maxpool(",
+    "maxunpool(",
+    "upsample(",
+    "concat(",
+    "relu(",
+    "stride: 0",
+    "groups: 7",
+    "dilation: 65537",
+    "indices: true",
+    "bilinear",
+    "nearest",
+    "random(seed: 1)",
+    "load(\"w.npy\")",
+    "x",
+    "w",
+    "\"",
+    "//",
+    "\n",
+    "é",
+    "\u{0}",
+    "2",
+    "0",
 ];
 
 fn mutate(src: &str, rng: &mut Rng) -> String {
     let mut s: Vec<char> = src.chars().collect();
     for _ in 0..rng.range(1, 4) {
-        let at = if s.is_empty() { 0 } else { rng.range(0, s.len() as i64 - 1) as usize };
+        let at = if s.is_empty() {
+            0
+        } else {
+            rng.range(0, s.len() as i64 - 1) as usize
+        };
         match rng.range(0, 3) {
             0 => {
                 let len = rng.range(1, 12) as usize;
@@ -60,7 +117,12 @@ fn parse_and_check(src: &str) -> Result<(), String> {
     std::panic::catch_unwind(move || {
         let mut sources = SourceMap::new();
         let id = sources.add("fuzz.cnn", text);
-        let result = convoy::compile(&mut sources, id, &CheckOptions::default(), &Files::default());
+        let result = convoy::compile(
+            &mut sources,
+            id,
+            &CheckOptions::default(),
+            &Files::default(),
+        );
         // Rendering must not panic either, whatever the spans.
         let diags = match result {
             Ok(c) => c.diagnostics,
@@ -93,12 +155,20 @@ fn random_and_mutated_scripts_never_panic() {
     // Pure noise, too.
     for _ in 0..500 {
         let len = rng.range(0, 80) as usize;
-        let src: String = (0..len).map(|_| *rng.pick(TOKENS)).collect::<Vec<_>>().join(" ");
+        let src: String = (0..len)
+            .map(|_| *rng.pick(TOKENS))
+            .collect::<Vec<_>>()
+            .join(" ");
         if let Err(s) = parse_and_check(&src) {
             panics.push(s);
         }
         runs += 1;
     }
     assert_eq!(runs, 4500);
-    assert!(panics.is_empty(), "{} scripts panicked; first:\n{}", panics.len(), panics[0]);
+    assert!(
+        panics.is_empty(),
+        "{} scripts panicked; first:\n{}",
+        panics.len(),
+        panics[0]
+    );
 }

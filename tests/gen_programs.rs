@@ -15,5 +15,10 @@ fn generated_programs_check() {
             failures.push(format!("seed {seed}:\n{src}\n{text}"));
         }
     }
-    assert!(failures.is_empty(), "{} of 2000 failed; first:\n{}", failures.len(), failures[0]);
+    assert!(
+        failures.is_empty(),
+        "{} of 2000 failed; first:\n{}",
+        failures.len(),
+        failures[0]
+    );
 }

@@ -25,8 +25,17 @@ fn examples_and_stdlib() {
     for path in files {
         let src = std::fs::read_to_string(&path).unwrap();
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        let dir = path.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
-        insta::assert_snapshot!(format!("ast_{dir}_{name}"), source_and_output(&src, &ast_of(&name, &src)));
+        let dir = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        insta::assert_snapshot!(
+            format!("ast_{dir}_{name}"),
+            source_and_output(&src, &ast_of(&name, &src))
+        );
     }
 }
 
@@ -43,6 +52,9 @@ fn syntax_features() {
         ("comments_everywhere", "// head\npipeline p { // after brace\n  input x: u8[1, 2, 2] // trailing\n  // alone\n  output x\n}"),
     ];
     for (name, src) in cases {
-        insta::assert_snapshot!(format!("syntax_{name}"), source_and_output(src, &ast_of(name, src)));
+        insta::assert_snapshot!(
+            format!("syntax_{name}"),
+            source_and_output(src, &ast_of(name, src))
+        );
     }
 }

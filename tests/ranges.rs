@@ -10,14 +10,21 @@ use convoy::ir::{Op, Program};
 use convoy::Tensor;
 
 /// Inputs filled by `fill(channel-independent index)`.
-fn inputs(program: &Program, mut fill: impl FnMut(usize, &convoy::ir::Node) -> Vec<i128>) -> Vec<Tensor> {
+fn inputs(
+    program: &Program,
+    mut fill: impl FnMut(usize, &convoy::ir::Node) -> Vec<i128>,
+) -> Vec<Tensor> {
     program
         .inputs
         .iter()
         .enumerate()
         .map(|(i, info)| {
             let node = &program.nodes[info.node];
-            Tensor { shape: node.shape.dims(), frac: node.frac, data: fill(i, node) }
+            Tensor {
+                shape: node.shape.dims(),
+                frac: node.frac,
+                data: fill(i, node),
+            }
         })
         .collect()
 }
@@ -29,7 +36,8 @@ fn no_value_leaves_its_range() {
     let mut checked_values = 0usize;
     for seed in 0..400u64 {
         let src = random_program(seed);
-        let (checked, _) = compile("gen.cnn", &src, &Files::default()).expect("generated programs check");
+        let (checked, _) =
+            compile("gen.cnn", &src, &Files::default()).expect("generated programs check");
         let program = &checked.program;
         let mut rng = Rng::new(seed);
         for trial in 0..4 {
@@ -39,7 +47,9 @@ fn no_value_leaves_its_range() {
                 match trial {
                     0 => vec![lo; n],
                     1 => vec![hi; n],
-                    2 => (0..n).map(|_| if rng.chance(50) { lo } else { hi }).collect(),
+                    2 => (0..n)
+                        .map(|_| if rng.chance(50) { lo } else { hi })
+                        .collect(),
                     _ => random_raw(seed * 31 + i as u64, &node.ty, n),
                 }
             });
@@ -60,11 +70,21 @@ fn npy_i8(dims: &[usize], values: Vec<i128>) -> Vec<u8> {
 fn positive_weights_reach_the_bound() {
     let cases = [
         ("conv(x, w, pad: 1)", [6usize, 3, 3, 3], "u8", 3usize),
-        ("conv(x, w, stride: 2, pad: (0, 1, 2, 0), dilation: (2, 1))", [4, 3, 3, 2], "u8", 3),
+        (
+            "conv(x, w, stride: 2, pad: (0, 1, 2, 0), dilation: (2, 1))",
+            [4, 3, 3, 2],
+            "u8",
+            3,
+        ),
         ("conv(x, w, groups: 3)", [6, 1, 2, 2], "i8", 3),
         ("dwconv(x, w, pad: 2, dilation: 2)", [3, 1, 3, 3], "u4", 3),
         ("deconv(x, w, stride: 2, pad: 1)", [3, 4, 4, 4], "u8", 3),
-        ("dwdeconv(x, w, stride: 3, output_pad: 1)", [3, 1, 2, 2], "i8", 3),
+        (
+            "dwdeconv(x, w, stride: 3, output_pad: 1)",
+            [3, 1, 2, 2],
+            "i8",
+            3,
+        ),
     ];
     let mut rng = Rng::new(7);
     for (stage, wdims, ty, channels) in cases {
@@ -79,7 +99,10 @@ fn positive_weights_reach_the_bound() {
         let (checked, _) = compile("bound.cnn", &src, &files).unwrap_or_else(|e| panic!("{e}"));
         let program = &checked.program;
         let y = program.outputs[0].node;
-        assert!(matches!(program.nodes[y].op, Op::Conv { .. } | Op::Deconv { .. }));
+        assert!(matches!(
+            program.nodes[y].op,
+            Op::Conv { .. } | Op::Deconv { .. }
+        ));
         for extreme in [false, true] {
             let ins = inputs(program, |_, node| {
                 let (lo, hi) = node.ty.value_bounds();
@@ -89,9 +112,18 @@ fn positive_weights_reach_the_bound() {
             for (c, range) in program.nodes[y].ranges.iter().enumerate() {
                 let plane = out[0].data.len() / program.nodes[y].ranges.len();
                 let chan = &out[0].data[c * plane..(c + 1) * plane];
-                let reached = if extreme { *chan.iter().max().unwrap() } else { *chan.iter().min().unwrap() };
+                let reached = if extreme {
+                    *chan.iter().max().unwrap()
+                } else {
+                    *chan.iter().min().unwrap()
+                };
                 let bound = if extreme { range.hi } else { range.lo };
-                assert_eq!(reached, bound, "{stage}, channel {c}, {}", if extreme { "max" } else { "min" });
+                assert_eq!(
+                    reached,
+                    bound,
+                    "{stage}, channel {c}, {}",
+                    if extreme { "max" } else { "min" }
+                );
             }
         }
     }

@@ -16,58 +16,237 @@ pub struct RangeFact {
 pub enum CheckError {
     // Programs and names.
     NoPipeline,
-    PipelineNotFound { name: String, available: Vec<String> },
-    SeveralPipelines { names: Vec<String> },
-    UnknownName { span: Span, name: String, suggestion: Option<String> },
-    Redefined { span: Span, name: String, previous: Span },
-    UnknownFunction { span: Span, name: String, suggestion: Option<String> },
-    UnknownStdModule { span: Span, path: String, available: Vec<String> },
-    UnknownStdBlock { span: Span, module: String, name: String, available: Vec<String> },
-    BlockShadowsStage { span: Span, name: String },
-    RecursiveBlock { span: Span, name: String, chain: Vec<String> },
-    NotAllowedInBlock { span: Span, what: &'static str },
-    NoOutputs { span: Span },
-    NotATensor { span: Span, what: String },
-    NotAnInteger { span: Span, what: String },
-    TupleArity { span: Span, expected: usize, found: usize },
+    PipelineNotFound {
+        name: String,
+        available: Vec<String>,
+    },
+    SeveralPipelines {
+        names: Vec<String>,
+    },
+    UnknownName {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
+    Redefined {
+        span: Span,
+        name: String,
+        previous: Span,
+    },
+    UnknownFunction {
+        span: Span,
+        name: String,
+        suggestion: Option<String>,
+    },
+    UnknownStdModule {
+        span: Span,
+        path: String,
+        available: Vec<String>,
+    },
+    UnknownStdBlock {
+        span: Span,
+        module: String,
+        name: String,
+        available: Vec<String>,
+    },
+    BlockShadowsStage {
+        span: Span,
+        name: String,
+    },
+    RecursiveBlock {
+        span: Span,
+        name: String,
+        chain: Vec<String>,
+    },
+    NotAllowedInBlock {
+        span: Span,
+        what: &'static str,
+    },
+    NoOutputs {
+        span: Span,
+    },
+    NotATensor {
+        span: Span,
+        what: String,
+    },
+    NotAnInteger {
+        span: Span,
+        what: String,
+    },
+    TupleArity {
+        span: Span,
+        expected: usize,
+        found: usize,
+    },
     // Calls and arguments.
-    UnknownArgument { span: Span, func: String, name: String, allowed: Vec<&'static str> },
-    MissingArgument { span: Span, func: String, name: String },
-    TooManyArguments { span: Span, func: String, max: usize },
-    DuplicateArgument { span: Span, name: String },
-    BadPair { span: Span, what: &'static str, allowed: &'static str },
-    BadMode { span: Span, found: String, allowed: Vec<&'static str> },
-    ZeroParameter { span: Span, what: &'static str },
-    ParameterTooLarge { span: Span, what: &'static str, value: i128 },
+    UnknownArgument {
+        span: Span,
+        func: String,
+        name: String,
+        allowed: Vec<String>,
+    },
+    MissingArgument {
+        span: Span,
+        func: String,
+        name: String,
+    },
+    TooManyArguments {
+        span: Span,
+        func: String,
+        max: usize,
+    },
+    DuplicateArgument {
+        span: Span,
+        name: String,
+    },
+    BadPair {
+        span: Span,
+        what: &'static str,
+        allowed: &'static str,
+    },
+    BadMode {
+        span: Span,
+        found: String,
+        allowed: Vec<&'static str>,
+    },
+    ZeroParameter {
+        span: Span,
+        what: &'static str,
+    },
+    ParameterTooLarge {
+        span: Span,
+        what: &'static str,
+        value: i128,
+    },
     // Shapes and geometry.
-    WrongRank { span: Span, what: &'static str, expected: &'static str, found: Vec<usize> },
-    WeightShape { span: Span, expected: Vec<usize>, found: Vec<usize> },
-    GroupsDoNotDivide { span: Span, groups: usize, channels_in: usize, channels_out: usize },
-    KernelTooLarge { span: Span, axis: &'static str, kernel: usize, padded: usize },
-    EmptyOutput { span: Span, axis: &'static str, size: i128 },
-    OutputPadTooLarge { span: Span, output_pad: usize, stride: usize, dilation: usize },
-    PoolPadTooLarge { span: Span, pad: usize, kernel: usize },
-    BroadcastMismatch { span: Span, left: Vec<usize>, right: Vec<usize> },
-    ConcatMismatch { span: Span, first: Vec<usize>, other: Vec<usize> },
-    BilinearFactor { span: Span, factor: usize },
-    UnpoolIndices { span: Span, reason: UnpoolMismatch },
-    TensorTooLarge { span: Span, elements: u128 },
-    DimsMismatch { span: Span, declared: Vec<usize>, found: Vec<usize> },
-    BadHalo { span: Span },
+    WrongRank {
+        span: Span,
+        what: &'static str,
+        expected: &'static str,
+        found: Vec<usize>,
+    },
+    WeightShape {
+        span: Span,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    GroupsDoNotDivide {
+        span: Span,
+        groups: usize,
+        channels_in: usize,
+        channels_out: usize,
+    },
+    KernelTooLarge {
+        span: Span,
+        axis: &'static str,
+        kernel: usize,
+        padded: usize,
+    },
+    EmptyOutput {
+        span: Span,
+        axis: &'static str,
+        size: i128,
+    },
+    OutputPadTooLarge {
+        span: Span,
+        output_pad: usize,
+        stride: usize,
+        dilation: usize,
+    },
+    PoolPadTooLarge {
+        span: Span,
+        pad: usize,
+        kernel: usize,
+    },
+    BroadcastMismatch {
+        span: Span,
+        left: Vec<usize>,
+        right: Vec<usize>,
+    },
+    ConcatMismatch {
+        span: Span,
+        first: Vec<usize>,
+        other: Vec<usize>,
+    },
+    BilinearFactor {
+        span: Span,
+        factor: usize,
+    },
+    UnpoolIndices {
+        span: Span,
+        reason: UnpoolMismatch,
+    },
+    TensorTooLarge {
+        span: Span,
+        elements: u128,
+    },
+    DimsMismatch {
+        span: Span,
+        declared: Vec<usize>,
+        found: Vec<usize>,
+    },
+    BadHalo {
+        span: Span,
+    },
     // Values and types.
-    CastOutOfRange { span: Span, range: RangeFact, target: ScalarType, type_span: Span },
-    AnnotationOutOfRange { span: Span, range: RangeFact, declared: ScalarType },
-    AnnotationFraction { span: Span, frac: u32, declared: ScalarType },
-    TooWide { span: Span, bits: u32 },
-    OutputTooWide { span: Span, name: String, bits: u32 },
-    InexactLiteral { span: Span, text: String },
-    ConstNotScalar { span: Span },
-    ShiftAmount { span: Span, amount: i128 },
+    CastOutOfRange {
+        span: Span,
+        range: RangeFact,
+        target: ScalarType,
+        type_span: Span,
+    },
+    AnnotationOutOfRange {
+        span: Span,
+        range: RangeFact,
+        declared: ScalarType,
+    },
+    AnnotationFraction {
+        span: Span,
+        frac: u32,
+        declared: ScalarType,
+    },
+    TooWide {
+        span: Span,
+        bits: u32,
+    },
+    OutputTooWide {
+        span: Span,
+        name: String,
+        bits: u32,
+    },
+    InexactLiteral {
+        span: Span,
+        text: String,
+    },
+    ConstNotScalar {
+        span: Span,
+    },
+    ShiftAmount {
+        span: Span,
+        amount: i128,
+    },
     // Data.
-    LoadFailed { span: Span, path: String, reason: String },
-    BadNpy { span: Span, path: String, reason: String },
-    NpyShape { span: Span, path: String, declared: Vec<usize>, found: Vec<usize> },
-    NpyValue { span: Span, path: String, reason: String },
+    LoadFailed {
+        span: Span,
+        path: String,
+        reason: String,
+    },
+    BadNpy {
+        span: Span,
+        path: String,
+        reason: String,
+    },
+    NpyShape {
+        span: Span,
+        path: String,
+        declared: Vec<usize>,
+        found: Vec<usize>,
+    },
+    NpyValue {
+        span: Span,
+        path: String,
+        reason: String,
+    },
 }
 
 /// Why an index tensor does not fit the `maxunpool` it is given to.
@@ -76,16 +255,44 @@ pub enum UnpoolMismatch {
     /// The argument was not produced by `maxpool(..., indices: true)`.
     NotIndices,
     /// Values and indices have different shapes.
-    Shape { values: Vec<usize>, indices: Vec<usize> },
+    Shape {
+        values: Vec<usize>,
+        indices: Vec<usize>,
+    },
     /// The indices address an `ih x iw` plane, the unpool produces `oh x ow`.
-    Plane { ih: usize, iw: usize, oh: usize, ow: usize },
+    Plane {
+        ih: usize,
+        iw: usize,
+        oh: usize,
+        ow: usize,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckWarning {
-    Unused { span: Span, name: String },
-    SatNeverTriggers { span: Span, range: RangeFact, target: ScalarType },
-    WrapCanTrigger { span: Span, range: RangeFact, target: ScalarType },
-    RowsNeverRead { span: Span, axis: &'static str, count: usize },
-    ConstInexact { span: Span, written: String, stored: String, error: String },
+    Unused {
+        span: Span,
+        name: String,
+    },
+    SatNeverTriggers {
+        span: Span,
+        range: RangeFact,
+        target: ScalarType,
+    },
+    WrapCanTrigger {
+        span: Span,
+        range: RangeFact,
+        target: ScalarType,
+    },
+    RowsNeverRead {
+        span: Span,
+        axis: &'static str,
+        count: usize,
+    },
+    ConstInexact {
+        span: Span,
+        written: String,
+        stored: String,
+        error: String,
+    },
 }

@@ -36,7 +36,14 @@ impl Checker<'_> {
                 overflow,
             } => {
                 let v = self.eval(value);
-                self.cast(v, value.span, ty.node, ty.span, overflow.as_ref().map(|o| o.node), e.span)
+                self.cast(
+                    v,
+                    value.span,
+                    ty.node,
+                    ty.span,
+                    overflow.as_ref().map(|o| o.node),
+                    e.span,
+                )
             }
         }
     }
@@ -151,7 +158,13 @@ impl Checker<'_> {
         })
     }
 
-    pub(super) fn rounding(&mut self, v: Value, span: Span, arg_span: Span, mode: Rounding) -> Value {
+    pub(super) fn rounding(
+        &mut self,
+        v: Value,
+        span: Span,
+        arg_span: Span,
+        mode: Rounding,
+    ) -> Value {
         let Some(x) = self.tensor(v, arg_span) else {
             return Value::Poison;
         };
@@ -247,14 +260,32 @@ impl Checker<'_> {
                 Err(Overflowed) => return self.too_wide(span),
             }
         }
-        Value::Tensor(self.push(Op::Binary(kind, a, b), shape, frac, ranges, span, label.into()))
+        Value::Tensor(self.push(
+            Op::Binary(kind, a, b),
+            shape,
+            frac,
+            ranges,
+            span,
+            label.into(),
+        ))
     }
 
-    fn shift(&mut self, op: BinOp, va: Value, a_span: Span, vb: Value, b_span: Span, span: Span) -> Value {
+    fn shift(
+        &mut self,
+        op: BinOp,
+        va: Value,
+        a_span: Span,
+        vb: Value,
+        b_span: Span,
+        span: Span,
+    ) -> Value {
         let n = match vb {
             Value::Int(n) if (0..=interval::LIMIT_BITS as i128).contains(&n) => n as u32,
             Value::Int(n) => {
-                return self.error(CheckError::ShiftAmount { span: b_span, amount: n });
+                return self.error(CheckError::ShiftAmount {
+                    span: b_span,
+                    amount: n,
+                });
             }
             Value::Poison => return Value::Poison,
             _ => {
@@ -319,7 +350,11 @@ impl Checker<'_> {
         let (shape, frac) = (node.shape.clone(), node.frac);
         // Assigning an ap_fixed to an ap_int truncates toward zero.
         let quant = if to.fixed { to.quant } else { Quant::TrnZero };
-        let mode = if to.fixed { Some(to.overflow) } else { int_mode };
+        let mode = if to.fixed {
+            Some(to.overflow)
+        } else {
+            int_mode
+        };
         let (cmin, cmax) = to.code_bounds();
         let up = to.storage_frac() as i32 - to.frac_bits();
         let mut triggers = false;
@@ -337,7 +372,9 @@ impl Checker<'_> {
                 _ if fits && !(mode == Some(Overflow::SatSym) && sym_min) => q,
                 None => q,
                 Some(Overflow::Wrap) => Interval::new(cmin, cmax),
-                Some(Overflow::Sat) => Interval::new(q.lo.clamp(cmin, cmax), q.hi.clamp(cmin, cmax)),
+                Some(Overflow::Sat) => {
+                    Interval::new(q.lo.clamp(cmin, cmax), q.hi.clamp(cmin, cmax))
+                }
                 Some(Overflow::SatSym) => {
                     let low = if symmetric { -cmax } else { cmin };
                     Interval::new(q.lo.clamp(low, cmax), q.hi.clamp(low, cmax))
@@ -421,7 +458,11 @@ pub fn broadcast(a: &Shape, b: &Shape) -> Option<Shape> {
         (Shape::Vector(n), Shape::Map { c, .. }) | (Shape::Map { c, .. }, Shape::Vector(n))
             if n == c =>
         {
-            Some(if matches!(a, Shape::Map { .. }) { a.clone() } else { b.clone() })
+            Some(if matches!(a, Shape::Map { .. }) {
+                a.clone()
+            } else {
+                b.clone()
+            })
         }
         _ if a == b => Some(a.clone()),
         _ => None,

@@ -38,7 +38,13 @@ pub struct Scope {
 
 impl Scope {
     /// Binds `name`; returns the previous binding's span if it was already bound.
-    pub fn bind(&mut self, name: &str, value: Value, span: Span, warn_unused: bool) -> Option<Span> {
+    pub fn bind(
+        &mut self,
+        name: &str,
+        value: Value,
+        span: Span,
+        warn_unused: bool,
+    ) -> Option<Span> {
         let binding = Binding {
             value,
             span,

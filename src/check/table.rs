@@ -54,7 +54,13 @@ fn dims(d: &[usize]) -> String {
     if d.is_empty() {
         return "scalar".into();
     }
-    format!("[{}]", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        d.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn storage(d: &[usize]) -> String {
@@ -76,11 +82,21 @@ pub fn render_text(program: &Program) -> String {
             storage(&r.storage),
             format!("{} .. {}", r.min, r.max),
             r.ty,
-            if r.macs == 0 { "-".into() } else { r.macs.to_string() },
+            if r.macs == 0 {
+                "-".into()
+            } else {
+                r.macs.to_string()
+            },
         ]);
     }
     let widths: Vec<usize> = (0..7)
-        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = format!("pipeline {}\n", program.name);
     for l in &lines {
@@ -118,7 +134,13 @@ fn json_str(s: &str) -> String {
 }
 
 fn json_dims(d: &[usize]) -> String {
-    format!("[{}]", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        d.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// The same table as JSON (exact bounds as decimal strings).

@@ -55,7 +55,10 @@ impl Diagnostic {
 fn dims(d: &[usize]) -> String {
     format!(
         "[{}]",
-        d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+        d.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -136,16 +139,18 @@ impl Report for ParseError {
                     list(&crate::types::Overflow::ALL.map(|(n, _)| n))
                 ))
             }
-            ParseError::MisplacedMode { span, name } => {
-                error("E006", format!("mode `{name}` is out of place"))
-                    .label(*span, "a second mode of the same kind, or out of order")
-                    .help("write the quantization mode, then the overflow mode: `fixed<16, 6, rnd, sat>`")
-            }
-            ParseError::BadWidth { span, width } => error(
-                "E007",
-                format!("width {width} is not supported"),
+            ParseError::MisplacedMode { span, name } => error(
+                "E006",
+                format!("mode `{name}` is out of place"),
             )
-            .label(*span, format!("widths are 1 to {} bits", crate::types::MAX_TYPE_BITS)),
+            .label(*span, "a second mode of the same kind, or out of order")
+            .help("write the quantization mode, then the overflow mode: `fixed<16, 6, rnd, sat>`"),
+            ParseError::BadWidth { span, width } => {
+                error("E007", format!("width {width} is not supported")).label(
+                    *span,
+                    format!("widths are 1 to {} bits", crate::types::MAX_TYPE_BITS),
+                )
+            }
             ParseError::NumberTooLarge { span } => {
                 error("E008", "number too large").label(*span, "this number")
             }
@@ -261,7 +266,7 @@ impl Report for CheckError {
             } => {
                 let d = error("E115", format!("`{func}` has no argument `{name}`"))
                     .label(*span, "unknown argument");
-                let d = match crate::check::suggest(name, allowed.iter().copied()) {
+                let d = match crate::check::suggest(name, allowed.iter().map(String::as_str)) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d,
                 };
@@ -512,12 +517,15 @@ impl Report for CheckWarning {
                 span,
                 range: r,
                 target,
-            } => warning("W002", format!("this saturation to {target} never triggers"))
-                .label(*span, format!("the value ranges over {}", range(r)))
-                .help({
-                    let fit = narrowest(r.range.lo, r.range.hi, r.frac);
-                    format!("the checker proves it fits ({fit}): a plain `as {target}` says so")
-                }),
+            } => warning(
+                "W002",
+                format!("this saturation to {target} never triggers"),
+            )
+            .label(*span, format!("the value ranges over {}", range(r)))
+            .help({
+                let fit = narrowest(r.range.lo, r.range.hi, r.frac);
+                format!("the checker proves it fits ({fit}): a plain `as {target}` says so")
+            }),
             W::WrapCanTrigger {
                 span,
                 range: r,
@@ -563,15 +571,19 @@ impl Report for crate::run::InputError {
                 found,
             } => error(
                 "E204",
-                format!("{path}: shape {} does not match input `{name}`", dims(found)),
+                format!(
+                    "{path}: shape {} does not match input `{name}`",
+                    dims(found)
+                ),
             )
             .note(format!(
                 "`{name}` is declared {}; a leading batch axis [N, ...] is allowed",
                 dims(declared)
             )),
-            E::Value { path, name, reason } => {
-                error("E205", format!("{path}: a value does not fit input `{name}`: {reason}"))
-            }
+            E::Value { path, name, reason } => error(
+                "E205",
+                format!("{path}: a value does not fit input `{name}`: {reason}"),
+            ),
             E::BatchMismatch { first, other } => error(
                 "E206",
                 format!(
@@ -601,6 +613,96 @@ impl Report for crate::interp::RunError {
                 .label(node.span, "while computing this")
                 .note("this is a bug in Convoy, not in your script: please report it"),
             _ => d,
+        }
+    }
+}
+
+impl Report for crate::hls::HlsError {
+    fn diagnostic(&self) -> Diagnostic {
+        use crate::hls::HlsError as E;
+        match self {
+            E::TooWide { span, stage, width, limit } => error(
+                "E400",
+                format!("`{stage}` needs a {width}-bit value; the HLS emitter supports up to {limit} bits"),
+            )
+            .label(*span, format!("{width} bits wide"))
+            .help("narrow the value with `as` before this point"),
+            E::WideConstant { span, name, width } => error(
+                "E401",
+                format!("constant `{name}` ({width} bits) cannot be written exactly as a C++ literal"),
+            )
+            .label(*span, "this constant")
+            .note("the emitter writes integers up to 64 bits and fixed-point codes up to 53 bits"),
+            E::Unsupported { span, what } => {
+                error("E402", format!("the HLS backend does not support {what}")).label(*span, "here")
+            }
+            E::UnknownStage { stage, available } => error(
+                "E403",
+                format!("--parallel names `{stage}`, which is not a stage of the pipeline"),
+            )
+            .note(format!("its stages are {}", list(available))),
+            E::BadParallel { text } => error("E404", format!("cannot read the parallelism `{text}`"))
+                .help("write STAGE=pe:N or STAGE=pe:N,simd:M with N, M >= 1"),
+            E::FactorNotDividing { span, stage, knob, factor, extent } => error(
+                "E405",
+                format!(
+                    "{} factor {factor} does not divide the {extent} {} of `{stage}`",
+                    knob.name(),
+                    match knob {
+                        crate::hls::Knob::Pe => "output channels",
+                        crate::hls::Knob::Simd => "input channels per group",
+                    }
+                ),
+            )
+            .label(*span, format!("{extent} channels"))
+            .help(format!(
+                "use a divisor of {extent}: {}",
+                (1..=*extent)
+                    .filter(|d| extent % d == 0)
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            E::KnobNotApplicable { span, stage, knob } => error(
+                "E406",
+                format!("`{}` does not apply to `{stage}`: it has no conv or deconv reduction", knob.name()),
+            )
+            .label(*span, "this stage"),
+            E::Golden(run) => {
+                let mut d = run.diagnostic();
+                d.message = format!("computing the testbench's golden values failed: {}", d.message);
+                d
+            }
+            E::TestbenchInput { name, expected, found } => error(
+                "E407",
+                format!("testbench input `{name}` has shape {}, expected {}", dims(found), dims(expected)),
+            ),
+        }
+    }
+}
+
+impl Report for crate::jit::JitError {
+    fn diagnostic(&self) -> Diagnostic {
+        use crate::jit::JitError as E;
+        let d = error("E400", self.to_string());
+        match self {
+            E::Unsupported { span, .. } => d
+                .label(*span, "the JIT has no exact code for this")
+                .help("run it with --backend interp"),
+            E::Codegen { .. } | E::Program { .. } => {
+                d.note("this is a bug in Convoy, not in your script: please report it")
+            }
+            E::Host { .. } => d.help("run it with --backend interp"),
+        }
+    }
+}
+
+impl Report for crate::jit::ExecError {
+    fn diagnostic(&self) -> Diagnostic {
+        match self {
+            crate::jit::ExecError::Run(e) => e.diagnostic(),
+            crate::jit::ExecError::ForeignWorkspace => error("E401", self.to_string())
+                .note("this is a bug in Convoy, not in your script: please report it"),
         }
     }
 }

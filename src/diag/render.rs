@@ -64,12 +64,7 @@ fn render_one(sources: &SourceMap, d: &Diagnostic, color: bool, out: &mut Vec<u8
             .iter()
             .map(|l| l.span.source)
             .chain(std::iter::once(primary.source))
-            .map(|id| {
-                (
-                    sources.name(id).to_string(),
-                    sources.text(id).to_string(),
-                )
-            })
+            .map(|id| (sources.name(id).to_string(), sources.text(id).to_string()))
             .collect::<Vec<_>>(),
     );
     // Writing into a Vec cannot fail.

@@ -56,9 +56,9 @@ pub fn file(pair: Pair<Rule>, text: &str, source: SourceId) -> Result<File, Vec<
             Rule::use_decl => items.push(Item::Use(cx.use_decl(p))),
             Rule::block_decl => items.push(Item::Block(cx.block_decl(p))),
             Rule::pipeline_decl => items.push(Item::Pipeline(cx.pipeline(p))),
-            Rule::bad_semicolon => cx.errors.push(ParseError::StraySemicolon {
-                span: cx.span(&p),
-            }),
+            Rule::bad_semicolon => cx
+                .errors
+                .push(ParseError::StraySemicolon { span: cx.span(&p) }),
             _ => {}
         }
     }
@@ -136,7 +136,10 @@ impl<'a> Converter<'a> {
         let span = self.span(&p);
         let doc = self.doc_above(span.start as usize);
         let mut inner = p.into_inner();
-        let name = inner.next().map(|n| self.ident(n)).unwrap_or_default_ident();
+        let name = inner
+            .next()
+            .map(|n| self.ident(n))
+            .unwrap_or_default_ident();
         let mut params = vec![];
         let mut body = vec![];
         let mut result = None;
@@ -144,7 +147,10 @@ impl<'a> Converter<'a> {
             match q.as_rule() {
                 Rule::block_param => {
                     let mut parts = q.into_inner();
-                    let name = parts.next().map(|n| self.ident(n)).unwrap_or_default_ident();
+                    let name = parts
+                        .next()
+                        .map(|n| self.ident(n))
+                        .unwrap_or_default_ident();
                     let default = parts.next().map(|e| self.expr(e));
                     params.push(BlockParam { name, default });
                 }
@@ -174,7 +180,10 @@ impl<'a> Converter<'a> {
     fn pipeline(&mut self, p: Pair<Rule>) -> Pipeline {
         let span = self.span(&p);
         let mut inner = p.into_inner();
-        let name = inner.next().map(|n| self.ident(n)).unwrap_or_default_ident();
+        let name = inner
+            .next()
+            .map(|n| self.ident(n))
+            .unwrap_or_default_ident();
         let body = inner.filter_map(|q| self.stmt(q)).collect();
         Pipeline { name, body, span }
     }
@@ -288,7 +297,8 @@ impl<'a> Converter<'a> {
         match p.as_str().parse::<u64>() {
             Ok(v) => v,
             Err(_) => {
-                self.errors.push(ParseError::NumberTooLarge { span: self.span(p) });
+                self.errors
+                    .push(ParseError::NumberTooLarge { span: self.span(p) });
                 0
             }
         }
@@ -298,7 +308,8 @@ impl<'a> Converter<'a> {
         match p.as_str().parse::<i64>() {
             Ok(v) => v,
             Err(_) => {
-                self.errors.push(ParseError::NumberTooLarge { span: self.span(p) });
+                self.errors
+                    .push(ParseError::NumberTooLarge { span: self.span(p) });
                 0
             }
         }
@@ -449,7 +460,8 @@ impl<'a> Converter<'a> {
             None => 0,
             Some(Ok(e)) if e.abs() < 1000 => e,
             Some(_) => {
-                self.errors.push(ParseError::NumberTooLarge { span: self.span(p) });
+                self.errors
+                    .push(ParseError::NumberTooLarge { span: self.span(p) });
                 0
             }
         };
@@ -566,7 +578,10 @@ impl<'a> Converter<'a> {
     fn call(&mut self, p: Pair<Rule>) -> Call {
         let span = self.span(&p);
         let mut inner = p.into_inner();
-        let func = inner.next().map(|f| self.ident(f)).unwrap_or_default_ident();
+        let func = inner
+            .next()
+            .map(|f| self.ident(f))
+            .unwrap_or_default_ident();
         let args = inner
             .map(|a| {
                 let parts: Vec<Pair<Rule>> = a.into_inner().collect();

@@ -28,7 +28,12 @@ pub fn dump(file: &File) -> String {
                         None => p.name.node.clone(),
                     })
                     .collect();
-                out.push_str(&format!("block {}({}) {}\n", b.name.node, params.join(", "), at(b.span)));
+                out.push_str(&format!(
+                    "block {}({}) {}\n",
+                    b.name.node,
+                    params.join(", "),
+                    at(b.span)
+                ));
                 for s in &b.body {
                     out.push_str(&format!("  {}\n", stmt(s)));
                 }
@@ -68,13 +73,24 @@ fn number(n: &Number) -> String {
 
 fn stmt(s: &Stmt) -> String {
     match s {
-        Stmt::Input(d) => format!("input {}: {} {}", d.name.node, tensor_type(&d.ty), at(d.span)),
+        Stmt::Input(d) => format!(
+            "input {}: {} {}",
+            d.name.node,
+            tensor_type(&d.ty),
+            at(d.span)
+        ),
         Stmt::Param(d) => {
             let init = match &d.init {
                 Init::Load(p) => format!("load({:?})", p.node),
                 Init::Random(s) => format!("random(seed: {})", s.node),
             };
-            format!("param {}: {} = {} {}", d.name.node, tensor_type(&d.ty), init, at(d.span))
+            format!(
+                "param {}: {} = {} {}",
+                d.name.node,
+                tensor_type(&d.ty),
+                init,
+                at(d.span)
+            )
         }
         Stmt::Const(d) => format!(
             "const {}: {} = {} {}",
@@ -88,15 +104,25 @@ fn stmt(s: &Stmt) -> String {
                 LetTarget::Name(n) => n.node.clone(),
                 LetTarget::Tuple(ns) => format!(
                     "({})",
-                    ns.iter().map(|n| n.node.as_str()).collect::<Vec<_>>().join(", ")
+                    ns.iter()
+                        .map(|n| n.node.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
-            let ty = d.ty.as_ref().map(|t| format!(": {}", tensor_type(t))).unwrap_or_default();
+            let ty =
+                d.ty.as_ref()
+                    .map(|t| format!(": {}", tensor_type(t)))
+                    .unwrap_or_default();
             format!("let {target}{ty} = {} {}", expr(&d.value), at(d.span))
         }
         Stmt::Output(o) => format!(
             "output {} {}",
-            o.names.iter().map(|n| n.node.as_str()).collect::<Vec<_>>().join(", "),
+            o.names
+                .iter()
+                .map(|n| n.node.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             at(o.span)
         ),
     }
@@ -124,7 +150,11 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Call(c) => call(c),
         ExprKind::Neg(x) => format!("(neg {})", expr(x)),
         ExprKind::Binary(op, a, b) => format!("({} {} {})", op.symbol(), expr(a), expr(b)),
-        ExprKind::Cast { value, ty, overflow } => match overflow {
+        ExprKind::Cast {
+            value,
+            ty,
+            overflow,
+        } => match overflow {
             Some(o) => format!("(as {} {} {})", ty.node, o.node.name(), expr(value)),
             None => format!("(as {} {})", ty.node, expr(value)),
         },

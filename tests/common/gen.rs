@@ -33,7 +33,15 @@ impl Rng {
     }
 }
 
-const QUANT: [&str; 7] = ["trn", "trn_zero", "rnd", "rnd_zero", "rnd_inf", "rnd_min_inf", "rnd_conv"];
+const QUANT: [&str; 7] = [
+    "trn",
+    "trn_zero",
+    "rnd",
+    "rnd_zero",
+    "rnd_inf",
+    "rnd_min_inf",
+    "rnd_conv",
+];
 const OVERFLOW: [&str; 4] = ["wrap", "sat", "sat_zero", "sat_sym"];
 
 #[derive(Clone, Copy)]
@@ -56,7 +64,10 @@ impl Gen {
         let name = format!("p{}", self.params);
         let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
         let seed = self.rng.range(0, 1_000_000);
-        self.lines.push(format!("  param {name}: {ty}[{}] = random(seed: {seed})", dims.join(", ")));
+        self.lines.push(format!(
+            "  param {name}: {ty}[{}] = random(seed: {seed})",
+            dims.join(", ")
+        ));
         name
     }
 
@@ -91,10 +102,14 @@ impl Gen {
             1 => {
                 let w = self.rng.range(8, 20);
                 let seed = self.rng.range(1, 999);
-                self.lines.push(format!("  const k{y}: fixed<{w}, 1> = 0.{seed:03}"));
+                self.lines
+                    .push(format!("  const k{y}: fixed<{w}, 1> = 0.{seed:03}"));
                 format!("{x} * k{y} as {target}")
             }
-            2 => format!("{}({x} * 0.375) as {target}", self.rng.pick(&["floor", "round", "trunc"])),
+            2 => format!(
+                "{}({x} * 0.375) as {target}",
+                self.rng.pick(&["floor", "round", "trunc"])
+            ),
             3 => format!("relu({x}) >> {} as {target}", self.rng.range(0, 6)),
             _ => format!("clip({x}, -100, 100) as {target}"),
         };
@@ -107,7 +122,12 @@ impl Gen {
         let kw = self.rng.range(1, 4.min(m.w + 2));
         let (sh, sw) = (self.rng.range(1, 3), self.rng.range(1, 3));
         let (dh, dw) = (self.rng.range(1, 2), self.rng.range(1, 2));
-        let pads = [self.rng.range(0, 2), self.rng.range(0, 2), self.rng.range(0, 2), self.rng.range(0, 2)];
+        let pads = [
+            self.rng.range(0, 2),
+            self.rng.range(0, 2),
+            self.rng.range(0, 2),
+            self.rng.range(0, 2),
+        ];
         let eh = dh * (kh - 1) + 1;
         let ew = dw * (kw - 1) + 1;
         if eh > m.h + pads[0] + pads[1] || ew > m.w + pads[2] + pads[3] {
@@ -115,13 +135,25 @@ impl Gen {
         }
         let depthwise = self.rng.chance(30);
         let divisors: Vec<i64> = (1..=m.c).filter(|g| m.c % g == 0).collect();
-        let groups = if depthwise { m.c } else { *self.rng.pick(&divisors) };
-        let cout = if depthwise { m.c } else { groups * self.rng.range(1, (6 / groups).max(1)) };
+        let groups = if depthwise {
+            m.c
+        } else {
+            *self.rng.pick(&divisors)
+        };
+        let cout = if depthwise {
+            m.c
+        } else {
+            groups * self.rng.range(1, (6 / groups).max(1))
+        };
         let wt = *self.rng.pick(&["i8", "i4", "u3", "i6"]);
         let w = self.param(wt, &[cout, m.c / groups, kh, kw]);
         let y = self.name();
         let call = if depthwise { "dwconv" } else { "conv" };
-        let groups_arg = if depthwise { String::new() } else { format!(", groups: {groups}") };
+        let groups_arg = if depthwise {
+            String::new()
+        } else {
+            format!(", groups: {groups}")
+        };
         self.lines.push(format!(
             "  let {y} = {call}({x}, {w}, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}){groups_arg})",
             pads[0], pads[1], pads[2], pads[3]
@@ -138,7 +170,12 @@ impl Gen {
         let (kh, kw) = (self.rng.range(1, 4), self.rng.range(1, 4));
         let (sh, sw) = (self.rng.range(1, 3), self.rng.range(1, 3));
         let (dh, dw) = (self.rng.range(1, 2), self.rng.range(1, 2));
-        let pads = [self.rng.range(0, 2), self.rng.range(0, 2), self.rng.range(0, 2), self.rng.range(0, 2)];
+        let pads = [
+            self.rng.range(0, 2),
+            self.rng.range(0, 2),
+            self.rng.range(0, 2),
+            self.rng.range(0, 2),
+        ];
         let oph = self.rng.range(0, (sh.max(dh) - 1).max(0));
         let opw = self.rng.range(0, (sw.max(dw) - 1).max(0));
         let oh = (m.h - 1) * sh - pads[0] - pads[1] + dh * (kh - 1) + 1 + oph;
@@ -148,18 +185,37 @@ impl Gen {
         }
         let depthwise = self.rng.chance(40);
         let divisors: Vec<i64> = (1..=m.c).filter(|g| m.c % g == 0).collect();
-        let groups = if depthwise { m.c } else { *self.rng.pick(&divisors) };
-        let per_group = if depthwise { 1 } else { self.rng.range(1, (6 / groups).max(1)) };
+        let groups = if depthwise {
+            m.c
+        } else {
+            *self.rng.pick(&divisors)
+        };
+        let per_group = if depthwise {
+            1
+        } else {
+            self.rng.range(1, (6 / groups).max(1))
+        };
         let wt = *self.rng.pick(&["i8", "i5", "u4"]);
         let w = self.param(wt, &[m.c, per_group, kh, kw]);
         let y = self.name();
         let call = if depthwise { "dwdeconv" } else { "deconv" };
-        let groups_arg = if depthwise { String::new() } else { format!(", groups: {groups}") };
+        let groups_arg = if depthwise {
+            String::new()
+        } else {
+            format!(", groups: {groups}")
+        };
         self.lines.push(format!(
             "  let {y} = {call}({x}, {w}, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), output_pad: ({oph}, {opw}), dilation: ({dh}, {dw}){groups_arg})",
             pads[0], pads[1], pads[2], pads[3]
         ));
-        Some((y, Map { c: per_group * groups, h: oh, w: ow }))
+        Some((
+            y,
+            Map {
+                c: per_group * groups,
+                h: oh,
+                w: ow,
+            },
+        ))
     }
 
     fn pool(&mut self, x: &str, m: Map) -> Option<(String, Map)> {
@@ -176,36 +232,63 @@ impl Gen {
         }
         let oh = (m.h + pads[0] + pads[1] - kh) / sh + 1;
         let ow = (m.w + pads[2] + pads[3] - kw) / sw + 1;
-        let args = format!("({kh}, {kw}), stride: ({sh}, {sw}), pad: ({}, {}, {}, {})", pads[0], pads[1], pads[2], pads[3]);
+        let args = format!(
+            "({kh}, {kw}), stride: ({sh}, {sw}), pad: ({}, {}, {}, {})",
+            pads[0], pads[1], pads[2], pads[3]
+        );
         let y = self.name();
         // Unpool only where it restores the pooled plane exactly.
-        let restores = (oh - 1) * sh - pads[0] - pads[1] + kh == m.h && (ow - 1) * sw - pads[2] - pads[3] + kw == m.w;
+        let restores = (oh - 1) * sh - pads[0] - pads[1] + kh == m.h
+            && (ow - 1) * sw - pads[2] - pads[3] + kw == m.w;
         if restores && self.rng.chance(60) {
             let i = self.name();
             let u = self.name();
-            self.lines.push(format!("  let ({y}, {i}) = maxpool({x}, {args}, indices: true)"));
-            self.lines.push(format!("  let {u} = maxunpool({y}, {i}, {args})"));
+            self.lines.push(format!(
+                "  let ({y}, {i}) = maxpool({x}, {args}, indices: true)"
+            ));
+            self.lines
+                .push(format!("  let {u} = maxunpool({y}, {i}, {args})"));
             return Some((u, m));
         }
         self.lines.push(format!("  let {y} = maxpool({x}, {args})"));
-        Some((y, Map { c: m.c, h: oh, w: ow }))
+        Some((
+            y,
+            Map {
+                c: m.c,
+                h: oh,
+                w: ow,
+            },
+        ))
     }
 
     fn upsample(&mut self, x: &str, m: Map) -> Option<(String, Map)> {
         let y = self.name();
         let (fh, fw) = if self.rng.chance(50) {
             let f = (*self.rng.pick(&[1, 2, 4]), *self.rng.pick(&[1, 2]));
-            self.lines.push(format!("  let {y} = upsample({x}, ({}, {}), bilinear)", f.0, f.1));
+            self.lines.push(format!(
+                "  let {y} = upsample({x}, ({}, {}), bilinear)",
+                f.0, f.1
+            ));
             f
         } else {
             let f = (self.rng.range(1, 3), self.rng.range(1, 3));
-            self.lines.push(format!("  let {y} = {x} |> upsample(({}, {}), nearest)", f.0, f.1));
+            self.lines.push(format!(
+                "  let {y} = {x} |> upsample(({}, {}), nearest)",
+                f.0, f.1
+            ));
             f
         };
         if m.h * fh > 40 || m.w * fw > 40 {
             return None;
         }
-        Some((y, Map { c: m.c, h: m.h * fh, w: m.w * fw }))
+        Some((
+            y,
+            Map {
+                c: m.c,
+                h: m.h * fh,
+                w: m.w * fw,
+            },
+        ))
     }
 
     fn elementwise(&mut self, x: &str, m: Map, other: Option<(&str, Map)>) -> (String, Map) {
@@ -218,11 +301,13 @@ impl Gen {
                 (y, m)
             }
             1 => {
-                self.lines.push(format!("  let {y} = max({x}, 3) - min({x}, -2)"));
+                self.lines
+                    .push(format!("  let {y} = max({x}, 3) - min({x}, -2)"));
                 (y, m)
             }
             2 => {
-                self.lines.push(format!("  let {y} = -{x} * 3 + ({x} << 1)"));
+                self.lines
+                    .push(format!("  let {y} = -{x} * 3 + ({x} << 1)"));
                 (y, m)
             }
             3 if other.is_some_and(|(_, o)| o.h == m.h && o.w == m.w) => {
@@ -231,7 +316,8 @@ impl Gen {
                 (y, Map { c: m.c + om.c, ..m })
             }
             _ => {
-                self.lines.push(format!("  let {y} = round({x} * 0.75) + floor({x} * 0.5)"));
+                self.lines
+                    .push(format!("  let {y} = round({x} * 0.75) + floor({x} * 0.5)"));
                 (y, m)
             }
         }
@@ -246,10 +332,29 @@ pub fn random_program(seed: u64) -> String {
         params: 0,
         names: 0,
     };
-    let ty = *g.rng.pick(&["u8", "i8", "u4", "i4", "u6", "i12", "u1", "fixed<8, 3>", "ufixed<6, 2>"]);
-    let mut m = Map { c: g.rng.range(1, 5), h: g.rng.range(1, 11), w: g.rng.range(1, 11) };
-    let halo = if g.rng.chance(30) { format!(" pad {}", g.rng.range(1, 2)) } else { String::new() };
-    g.lines.push(format!("  input x: {ty}[{}, {}, {}]{halo}", m.c, m.h, m.w));
+    let ty = *g.rng.pick(&[
+        "u8",
+        "i8",
+        "u4",
+        "i4",
+        "u6",
+        "i12",
+        "u1",
+        "fixed<8, 3>",
+        "ufixed<6, 2>",
+    ]);
+    let mut m = Map {
+        c: g.rng.range(1, 5),
+        h: g.rng.range(1, 11),
+        w: g.rng.range(1, 11),
+    };
+    let halo = if g.rng.chance(30) {
+        format!(" pad {}", g.rng.range(1, 2))
+    } else {
+        String::new()
+    };
+    g.lines
+        .push(format!("  input x: {ty}[{}, {}, {}]{halo}", m.c, m.h, m.w));
     let mut cur = "x".to_string();
     let mut outputs = vec![];
     let mut side: Option<(String, Map)> = None;
@@ -288,5 +393,9 @@ pub fn random_program(seed: u64) -> String {
     if !outputs.contains(&cur) {
         outputs.push(cur);
     }
-    format!("pipeline g {{\n{}\n  output {}\n}}\n", g.lines.join("\n"), outputs.join(", "))
+    format!(
+        "pipeline g {{\n{}\n  output {}\n}}\n",
+        g.lines.join("\n"),
+        outputs.join(", ")
+    )
 }

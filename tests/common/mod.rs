@@ -14,7 +14,10 @@ pub struct Files(pub HashMap<String, Vec<u8>>);
 
 impl DataSource for Files {
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        self.0.get(path).cloned().ok_or_else(|| "no such file".to_string())
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| "no such file".to_string())
     }
 }
 
