@@ -1,5 +1,5 @@
 # Convoy's everyday targets. `make help` lists them.
-.PHONY: help demo test lint fmt fixtures ap-types clean-build
+.PHONY: help demo test lint fmt fixtures ap-types clean-build editors
 
 AP_TYPES ?= $(CURDIR)/build/ap_types
 export AP_TYPES
@@ -18,10 +18,15 @@ demo:        ## build, check and run examples/seed.cnn on a random input
 
 test: ap-types  ## the whole test suite, as CI runs it
 	cargo test --all-targets
+	cargo run --quiet -- test examples
 
 lint:        ## formatting and clippy, warnings are errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo run --quiet -- fmt --check examples stdlib
+
+editors:     ## editor support: TextMate grammar, VS Code package, Vim syntax
+	bash editors/test.sh
 
 fixtures:    ## regenerate the ONNX reference fixtures (needs build/venv with numpy and onnx)
 	build/venv/bin/python tools/onnx_fixtures.py

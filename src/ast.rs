@@ -9,6 +9,9 @@ pub type Ident = Spanned<String>;
 #[derive(Clone, Debug, PartialEq)]
 pub struct File {
     pub items: Vec<Item>,
+    /// `test` declarations, in file order (kept apart from `items`: they are
+    /// not part of any pipeline and only `convoy test` reads them).
+    pub tests: Vec<TestDecl>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +52,68 @@ pub struct Pipeline {
     pub name: Ident,
     pub body: Vec<Stmt>,
     pub span: Span,
+}
+
+/// `test NAME { run PIPELINE with x = load("x.npy")  expectations }`
+/// (docs/testing.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestDecl {
+    pub name: Ident,
+    /// The `run` line; the converter guarantees exactly one.
+    pub run: TestRun,
+    pub checks: Vec<TestCheck>,
+    pub span: Span,
+}
+
+/// `run seed with x = load("golden/x.npy"), y = random(seed: 3)`
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestRun {
+    pub pipeline: Ident,
+    pub inputs: Vec<TestInput>,
+    pub span: Span,
+}
+
+/// `x = load("golden/x.npy")` or `x = random(seed: 3)` in a `run` line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestInput {
+    pub name: Ident,
+    pub init: Init,
+    pub span: Span,
+}
+
+/// Which dynamic overflow `expect no ...` rules out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverflowKind {
+    /// A saturating cast (`sat`, `sat_zero`, `sat_sym`) changes a value.
+    Sat,
+    /// A wrapping cast (`wrap`, a fixed type's default) changes a value.
+    Wrap,
+}
+
+/// One expectation of a test.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TestCheck {
+    /// `expect pw == load("golden/pw.npy")`: exactly equal to a golden file.
+    Golden {
+        name: Ident,
+        path: Spanned<String>,
+        span: Span,
+    },
+    /// `expect dw fits u8`: the proven range of `dw` fits the type (static).
+    Fits {
+        name: Ident,
+        ty: Spanned<ScalarType>,
+        span: Span,
+    },
+    /// `expect no sat` / `expect no wrap in dw`: no cast of that kind changes
+    /// a value on this input (of the whole pipeline, or of one `let`).
+    NoOverflow {
+        kind: Spanned<OverflowKind>,
+        within: Option<Ident>,
+        span: Span,
+    },
+    /// `snapshot pw, dw`: compared with `snapshots/TEST.NAME.npy`.
+    Snapshot { names: Vec<Ident>, span: Span },
 }
 
 #[derive(Clone, Debug, PartialEq)]

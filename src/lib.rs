@@ -13,19 +13,28 @@ pub mod ast;
 pub mod check;
 pub mod data;
 pub mod diag;
+pub mod fmt;
+pub mod graph;
+pub mod hls;
 pub mod interp;
 pub mod ir;
+pub mod jit;
+pub mod lsp;
 pub mod numeric;
-pub mod span;
+pub mod repl;
 pub mod run;
+pub mod span;
 pub mod stdlib;
 pub mod syntax;
 pub mod tensor;
+pub mod testing;
 pub mod types;
 
 pub use check::{CheckOptions, DataSource, NoFiles};
 pub use diag::{Diagnostic, Severity, SourceMap};
+pub use hls::{HlsOptions, Project as HlsProject};
 pub use interp::{interpret, interpret_all, RunError};
+pub use jit::{compile as compile_jit, CompiledPipeline, ExecError, JitError, JitOptions};
 pub use tensor::Tensor;
 
 use diag::Report;
@@ -33,7 +42,8 @@ use span::SourceId;
 
 /// Source -> AST.
 pub fn parse(sources: &SourceMap, id: SourceId) -> Result<ast::File, Vec<Diagnostic>> {
-    syntax::parse(sources.text(id), id).map_err(|errs| errs.iter().map(|e| e.diagnostic()).collect())
+    syntax::parse(sources.text(id), id)
+        .map_err(|errs| errs.iter().map(|e| e.diagnostic()).collect())
 }
 
 /// A checked program and the warnings and notes found on the way.
@@ -84,4 +94,16 @@ pub fn compile(
 ) -> Result<Checked, Vec<Diagnostic>> {
     let file = parse(sources, id)?;
     check(sources, &file, options, data)
+}
+
+/// Checked program -> HLS C++ project (files as `(relative path, text)`).
+/// On failure, one diagnostic at the offending stage; nothing is produced.
+pub fn emit_hls(program: &ir::Program, options: &HlsOptions) -> Result<HlsProject, Diagnostic> {
+    hls::emit(program, options).map_err(|e| e.diagnostic())
+}
+
+/// Source -> the same program in Convoy's canonical layout (comments kept).
+pub fn format(sources: &SourceMap, id: SourceId) -> Result<String, Vec<Diagnostic>> {
+    let file = parse(sources, id)?;
+    Ok(fmt::format_file(&file, sources.text(id)))
 }

@@ -25,13 +25,23 @@ use convoy::data::{parse_npy, NpyArray, NpyData};
 const MIN_CASES: usize = 200;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join("onnx")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join("onnx")
 }
 
 /// A fresh scratch folder under the system temp dir.
 fn scratch_dir() -> PathBuf {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("convoy_onnx_reference_{}_{}", std::process::id(), nanos));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "convoy_onnx_reference_{}_{}",
+        std::process::id(),
+        nanos
+    ));
     fs::create_dir_all(&dir).expect("create the scratch folder");
     dir
 }
@@ -112,7 +122,10 @@ fn unravel(shape: &[usize], mut k: usize) -> Vec<usize> {
 /// Compares one output with its expected array: `None` when equal.
 fn compare(output: &str, got: &NpyArray, want: &NpyArray) -> Option<String> {
     if got.shape != want.shape {
-        return Some(format!("output `{output}`: shape {:?}, expected {:?}", got.shape, want.shape));
+        return Some(format!(
+            "output `{output}`: shape {:?}, expected {:?}",
+            got.shape, want.shape
+        ));
     }
     let (g, w) = (values(got), values(want));
     let differing = g.iter().zip(&w).filter(|(a, b)| !a.same(**b)).count();
@@ -129,16 +142,25 @@ fn compare(output: &str, got: &NpyArray, want: &NpyArray) -> Option<String> {
 /// Runs one case; `Err` describes the failure.
 fn run_case(case: &Path, scratch: &Path) -> Result<(), String> {
     let script = case.join("case.cnn");
-    let source = fs::read_to_string(&script).map_err(|e| format!("cannot read {}: {e}", script.display()))?;
-    let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let source = fs::read_to_string(&script)
+        .map_err(|e| format!("cannot read {}: {e}", script.display()))?;
+    let name = case
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let out = scratch.join(&name);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_convoy"));
     cmd.arg("run").arg(&script);
     for input in input_names(&source) {
-        cmd.arg("--input").arg(format!("{input}={}", case.join(format!("{input}.npy")).display()));
+        cmd.arg("--input").arg(format!(
+            "{input}={}",
+            case.join(format!("{input}.npy")).display()
+        ));
     }
     cmd.arg("--out").arg(&out).arg("--backend").arg("interp");
-    let result = cmd.output().map_err(|e| format!("cannot start convoy: {e}"))?;
+    let result = cmd
+        .output()
+        .map_err(|e| format!("cannot start convoy: {e}"))?;
     if !result.status.success() {
         return Err(format!(
             "convoy run failed ({}):\n{}{}",
@@ -152,7 +174,10 @@ fn run_case(case: &Path, scratch: &Path) -> Result<(), String> {
         .filter_map(|entry| {
             let path = entry.ok()?.path();
             let file = path.file_name()?.to_str()?;
-            let output = file.strip_prefix("expected_")?.strip_suffix(".npy")?.to_string();
+            let output = file
+                .strip_prefix("expected_")?
+                .strip_suffix(".npy")?
+                .to_string();
             Some((output, path))
         })
         .collect();
@@ -185,7 +210,12 @@ fn run_case(case: &Path, scratch: &Path) -> Result<(), String> {
 fn interpreter_matches_onnx_reference() {
     let root = fixtures_dir();
     let mut cases: Vec<PathBuf> = fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e} (run tools/onnx_fixtures.py)", root.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot list {}: {e} (run tools/onnx_fixtures.py)",
+                root.display()
+            )
+        })
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("case.cnn").is_file())
         .collect();
@@ -200,15 +230,24 @@ fn interpreter_matches_onnx_reference() {
     let scratch = scratch_dir();
     let next = AtomicUsize::new(0);
     let failures: Mutex<Vec<(String, String)>> = Mutex::new(vec![]);
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(case) = cases.get(i) else { break };
                 if let Err(e) = run_case(case, &scratch) {
-                    let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    failures.lock().unwrap_or_else(|p| p.into_inner()).push((name, e));
+                    let name = case
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    failures
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((name, e));
                 }
             });
         }

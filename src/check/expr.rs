@@ -389,7 +389,14 @@ impl Checker<'_> {
                 }
             };
             triggers |= !fits || (mode == Some(Overflow::SatSym) && sym_min);
-            ranges.push(Interval::new(out.lo << up, out.hi << up));
+            let up = u32::try_from(up).unwrap_or(u32::MAX);
+            match (
+                interval::shl_value(out.lo, up),
+                interval::shl_value(out.hi, up),
+            ) {
+                (Ok(lo), Ok(hi)) => ranges.push(Interval::new(lo, hi)),
+                _ => return self.too_wide(type_span),
+            }
         }
         let range_fact = RangeFact {
             range: node.range(),

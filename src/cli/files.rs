@@ -84,14 +84,20 @@ pub fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), Diagnost
         if let Err(e) = std::fs::write(&temp, bytes) {
             cleanup(&temps);
             let _ = std::fs::remove_file(&temp);
-            return Err(diag::file_error(&target.display().to_string(), &io_reason(&e)));
+            return Err(diag::file_error(
+                &target.display().to_string(),
+                &io_reason(&e),
+            ));
         }
         temps.push((temp, target));
     }
     for (temp, target) in &temps {
         if let Err(e) = std::fs::rename(temp, target) {
             cleanup(&temps);
-            return Err(diag::file_error(&target.display().to_string(), &io_reason(&e)));
+            return Err(diag::file_error(
+                &target.display().to_string(),
+                &io_reason(&e),
+            ));
         }
     }
     Ok(())

@@ -1,15 +1,26 @@
 //! Commands of the `convoy` binary. Exit codes: 0 success, 1 a diagnostic about
 //! the user's script or data, 2 a usage error (clap's own).
 
+mod bench_cmd;
 mod check_cmd;
+mod emit_cmd;
 mod files;
+mod fmt_cmd;
+mod graph_cmd;
+mod lsp_cmd;
+mod repl_cmd;
 mod run_cmd;
+mod test_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "convoy", version, about = "Fixed-point CNN pipelines: check ranges, run bit-exactly")]
+#[command(
+    name = "convoy",
+    version,
+    about = "Fixed-point CNN pipelines: check ranges, run bit-exactly"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,6 +34,8 @@ pub enum Format {
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Backend {
+    /// Native code compiled with Cranelift, bit-exact with the interpreter.
+    Jit,
     /// The reference interpreter: the executable specification.
     Interp,
 }
@@ -49,11 +62,84 @@ enum Command {
         out: PathBuf,
         #[arg(long)]
         pipeline: Option<String>,
-        #[arg(long, value_enum, default_value = "interp")]
+        #[arg(long, value_enum, default_value = "jit")]
         backend: Backend,
+        /// Threads for the JIT (default: every core).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
         /// Read and write fixed-point values as raw two's-complement integers.
         #[arg(long)]
         raw: bool,
+    },
+    /// Language server over stdio, for editors (see editors/README.md).
+    Lsp,
+    /// Rewrite scripts in the canonical layout (folders: every .cnn inside).
+    Fmt {
+        /// Files or folders; `-` formats standard input to standard output.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing: name the files that would change and exit 1 if any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Draw the pipeline: one node per stage, edges with shape, halo, type, range.
+    Graph {
+        file: PathBuf,
+        /// Where to write: `.svg` (needs Graphviz `dot`) or `.dot`; stdout (DOT) if absent.
+        #[arg(long, short = 'o', value_name = "PATH")]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        pipeline: Option<String>,
+    },
+    /// Interactive session: type declarations and expressions, see shapes, ranges, values.
+    Repl {
+        /// A script to load first.
+        file: Option<PathBuf>,
+    },
+    /// Emit a project for another tool: `emit hls FILE -o DIR` writes Vitis HLS C++.
+    Emit(emit_cmd::EmitArgs),
+    /// Resources (DSP, BRAM_18K), latency and frames/s of the HLS design.
+    Estimate(emit_cmd::DesignArgs),
+    /// Run the `test` declarations of .cnn files (golden, snapshot, range).
+    Test {
+        /// Files and folders (searched recursively for *.cnn); default: the current folder.
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "jit")]
+        backend: Backend,
+        /// Accept every new or changed snapshot.
+        #[arg(long)]
+        accept: bool,
+        /// Show each new or changed snapshot and ask whether to accept it.
+        #[arg(long, conflicts_with = "accept")]
+        review: bool,
+        /// Write a PNG heat map (old | new | difference) of this channel of each changed snapshot.
+        #[arg(long, value_name = "CHANNEL")]
+        pictures: Option<usize>,
+        /// Also run each test's inputs through the emitted HLS C++ (g++ and ap_types headers).
+        #[arg(long)]
+        hls_csim: bool,
+        /// Only the tests whose name (FILE::TEST) contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Time a pipeline: compile time, median and min run time, GMAC/s.
+    Bench {
+        file: PathBuf,
+        #[arg(long)]
+        pipeline: Option<String>,
+        #[arg(long, value_enum, default_value = "jit")]
+        backend: Backend,
+        /// Threads for the JIT (default: every core).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Timed runs after warm-up.
+        #[arg(long, default_value_t = 50)]
+        iters: usize,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// An input, as NAME=PATH.npy (random data otherwise).
+        #[arg(long = "input", short = 'i', value_name = "NAME=PATH")]
+        inputs: Vec<String>,
     },
 }
 
@@ -67,6 +153,23 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
+        Command::Test {
+            paths,
+            backend,
+            accept,
+            review,
+            pictures,
+            hls_csim,
+            filter,
+        } => test_cmd::run(&test_cmd::Options {
+            paths,
+            backend,
+            accept,
+            review,
+            pictures,
+            hls_csim,
+            filter,
+        }),
         Command::Check {
             file,
             pipeline,
@@ -78,7 +181,27 @@ pub fn main() -> i32 {
             out,
             pipeline,
             backend,
+            threads,
             raw,
-        } => run_cmd::run(&file, &inputs, &out, pipeline, backend, raw),
+        } => run_cmd::run(&file, &inputs, &out, pipeline, backend, threads, raw),
+        Command::Bench {
+            file,
+            pipeline,
+            backend,
+            threads,
+            iters,
+            format,
+            inputs,
+        } => bench_cmd::run(&file, pipeline, backend, threads, iters, format, &inputs),
+        Command::Lsp => lsp_cmd::run(),
+        Command::Fmt { files, check } => fmt_cmd::run(&files, check),
+        Command::Graph {
+            file,
+            out,
+            pipeline,
+        } => graph_cmd::run(&file, out.as_deref(), pipeline),
+        Command::Repl { file } => repl_cmd::run(file.as_deref()),
+        Command::Emit(args) => emit_cmd::emit(&args),
+        Command::Estimate(args) => emit_cmd::estimate(&args),
     }
 }

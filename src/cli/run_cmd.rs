@@ -4,6 +4,7 @@ use super::files::{io_reason, load_program, print_diagnostics, write_all};
 use super::Backend;
 use convoy::diag::{self, Diagnostic, Report, Severity, SourceMap};
 use convoy::run::{decode_inputs, encode_outputs, InputFile};
+use std::io::IsTerminal;
 use std::path::Path;
 
 pub fn run(
@@ -12,6 +13,7 @@ pub fn run(
     out: &Path,
     pipeline: Option<String>,
     backend: Backend,
+    threads: Option<usize>,
     raw: bool,
 ) -> i32 {
     let (sources, checked) = match load_program(path, pipeline) {
@@ -54,15 +56,49 @@ pub fn run(
         }
     };
     let mut results = Vec::with_capacity(batch.images.len());
-    for image in &batch.images {
-        let outputs = match backend {
-            Backend::Interp => convoy::interpret(program, image),
-        };
-        match outputs {
-            Ok(o) => results.push(o),
-            Err(e) => {
-                print_diagnostics(&sources, &[e.diagnostic()]);
-                return 1;
+    match backend {
+        Backend::Jit => {
+            let options = convoy::JitOptions {
+                threads: threads.unwrap_or(0),
+                ..Default::default()
+            };
+            let compiled = match convoy::compile_jit(program, &options) {
+                Ok(c) => c,
+                Err(e) => {
+                    print_diagnostics(&sources, &[e.diagnostic()]);
+                    return 1;
+                }
+            };
+            // Chunks of a few images per thread, so that a long batch can
+            // show its progress on a terminal (after the first second).
+            let start = std::time::Instant::now();
+            let show = std::io::stderr().is_terminal() && batch.images.len() > 1;
+            let chunk = 4 * compiled.threads().max(1);
+            for part in batch.images.chunks(chunk) {
+                match compiled.run_batch(part) {
+                    Ok(r) => results.extend(r),
+                    Err(e) => {
+                        print_diagnostics(&sources, &[e.diagnostic()]);
+                        return 1;
+                    }
+                }
+                if show && start.elapsed().as_secs_f64() > 1.0 {
+                    eprint!("\r{} / {} images", results.len(), batch.images.len());
+                }
+            }
+            if show && start.elapsed().as_secs_f64() > 1.0 {
+                eprintln!();
+            }
+        }
+        Backend::Interp => {
+            for image in &batch.images {
+                match convoy::interpret(program, image) {
+                    Ok(o) => results.push(o),
+                    Err(e) => {
+                        print_diagnostics(&sources, &[e.diagnostic()]);
+                        return 1;
+                    }
+                }
             }
         }
     }

@@ -9,9 +9,7 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::types::{I128, I16, I32, I64, I8};
-use cranelift_codegen::ir::{
-    condcodes::IntCC, BlockArg, InstBuilder, MemFlagsData, Type, Value,
-};
+use cranelift_codegen::ir::{condcodes::IntCC, BlockArg, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 
 use super::plan::{Buffer, Elem, Plan};
@@ -26,8 +24,9 @@ pub(crate) struct V {
     pub ty: Type,
 }
 
+/// Bits of a scalar type, or of one lane of a vector type.
 pub(crate) fn bits(ty: Type) -> u32 {
-    ty.bits()
+    ty.lane_bits()
 }
 
 pub(crate) fn flags() -> MemFlagsData {
@@ -48,6 +47,12 @@ pub(crate) struct Fx<'a, 'f> {
     /// Row-invariant values of the stage being built, by node.
     pub cache: HashMap<NodeId, V>,
     pub simd: super::Simd,
+    /// Elementwise code runs on vectors (`I32X4` or `I64X2`) instead of
+    /// scalars: every value is held in lanes of that type.
+    pub lanes: Option<Type>,
+    /// For a vectorized deconvolution: the column-phase block range
+    /// `qa..qb` that vector code computes (the scalar code does the rest).
+    pub deconv_blocks: Option<(i64, i64)>,
 }
 
 impl<'a, 'f> Fx<'a, 'f> {
@@ -66,6 +71,8 @@ impl<'a, 'f> Fx<'a, 'f> {
             bases: HashMap::new(),
             cache: HashMap::new(),
             simd,
+            lanes: None,
+            deconv_blocks: None,
         }
     }
 
@@ -105,6 +112,10 @@ impl<'a, 'f> Fx<'a, 'f> {
     }
 
     pub fn iconst(&mut self, ty: Type, v: i128) -> Value {
+        if ty.is_vector() {
+            let lane = self.iconst(ty.lane_type(), v);
+            return self.b.ins().splat(ty, lane);
+        }
         if ty == I128 {
             if let Ok(small) = i64::try_from(v) {
                 let lo = self.b.ins().iconst(I64, small);
@@ -119,7 +130,7 @@ impl<'a, 'f> Fx<'a, 'f> {
     }
 
     pub fn constant(&mut self, v: i128) -> V {
-        let ty = ty_for(&[(v, v)]);
+        let ty = self.ty_for(&[(v, v)]);
         V {
             v: self.iconst(ty, v),
             ty,
@@ -127,19 +138,19 @@ impl<'a, 'f> Fx<'a, 'f> {
     }
 
     /// `v` re-expressed in `ty` (the value fits by construction).
-    pub fn to_ty(&mut self, v: V, ty: Type) -> Value {
+    pub fn retype(&mut self, v: V, ty: Type) -> Value {
         use std::cmp::Ordering;
+        if v.ty == ty {
+            return v.v;
+        }
+        if ty.is_vector() {
+            let lane = self.retype(v, ty.lane_type());
+            return self.b.ins().splat(ty, lane);
+        }
         match bits(v.ty).cmp(&bits(ty)) {
             Ordering::Equal => v.v,
             Ordering::Less => self.b.ins().sextend(ty, v.v),
             Ordering::Greater => self.b.ins().ireduce(ty, v.v),
-        }
-    }
-
-    pub fn widen(&mut self, v: V, ty: Type) -> V {
-        V {
-            v: self.to_ty(v, ty),
-            ty,
         }
     }
 
@@ -152,7 +163,7 @@ impl<'a, 'f> Fx<'a, 'f> {
         let scaled = if elem.bytes == 1 {
             index
         } else {
-            self.b.ins().imul_imm(index, elem.bytes as i64)
+            self.b.ins().imul_imm_s(index, elem.bytes as i64)
         };
         self.b.ins().iadd(base, scaled)
     }
@@ -174,7 +185,7 @@ impl<'a, 'f> Fx<'a, 'f> {
 
     pub fn store(&mut self, elem: Elem, v: V, addr: Value, offset: i64) {
         let st = storage_ty(elem);
-        let raw = self.to_ty(v, st);
+        let raw = self.retype(v, st);
         let off = i32::try_from(offset * elem.bytes as i64).unwrap_or(i32::MAX);
         self.b.ins().store(flags(), raw, addr, off);
     }
@@ -185,11 +196,11 @@ impl<'a, 'f> Fx<'a, 'f> {
         let base = self.base(node)?;
         let (rows, stride, top, left) = (buf.rows(), buf.stride(), buf.halo.top, buf.halo.left);
         let elem = buf.elem;
-        let cr = self.b.ins().imul_imm(c, rows as i64);
+        let cr = self.b.ins().imul_imm_s(c, rows as i64);
         let row = self.b.ins().iadd(cr, y);
-        let row = self.b.ins().iadd_imm(row, top as i64);
-        let index = self.b.ins().imul_imm(row, stride as i64);
-        let index = self.b.ins().iadd_imm(index, left as i64);
+        let row = self.b.ins().iadd_imm_s(row, top as i64);
+        let index = self.b.ins().imul_imm_s(row, stride as i64);
+        let index = self.b.ins().iadd_imm_s(index, left as i64);
         Ok(self.elem_addr(base, index, elem))
     }
 
@@ -225,10 +236,10 @@ impl<'a, 'f> Fx<'a, 'f> {
         self.b.ins().brif(cond, body_block, &[], exit, &exit_args);
         self.b.switch_to_block(body_block);
         let next = body(self, i, &carried)?;
-        let step = self.b.ins().iadd_imm(i, 1);
+        let step = self.b.ins().iadd_imm_s(i, 1);
         let mut args = vec![BlockArg::Value(step)];
         for (n, c) in next.iter().zip(&carried) {
-            let v = self.to_ty(*n, c.ty);
+            let v = self.retype(*n, c.ty);
             args.push(BlockArg::Value(v));
         }
         self.b.ins().jump(header, &args);
@@ -274,7 +285,7 @@ impl<'a, 'f> Fx<'a, 'f> {
             let this = self.b.create_block();
             if k + 1 < variants {
                 let next = self.b.create_block();
-                let is = self.b.ins().icmp_imm(IntCC::Equal, selector, k as i64);
+                let is = self.b.ins().icmp_imm_s(IntCC::Equal, selector, k as i64);
                 self.b.ins().brif(is, this, &[], next, &[]);
                 self.b.switch_to_block(this);
                 body(self, k)?;
@@ -292,13 +303,99 @@ impl<'a, 'f> Fx<'a, 'f> {
     }
 
     pub fn smax(&mut self, a: Value, b: Value) -> Value {
+        if self.is_vec(a) {
+            return self.b.ins().smax(a, b);
+        }
         let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, a, b);
-        self.b.ins().select(gt, a, b)
+        self.sel(gt, a, b)
     }
 
     pub fn smin(&mut self, a: Value, b: Value) -> Value {
+        if self.is_vec(a) {
+            return self.b.ins().smin(a, b);
+        }
         let lt = self.b.ins().icmp(IntCC::SignedLessThan, a, b);
-        self.b.ins().select(lt, a, b)
+        self.sel(lt, a, b)
+    }
+
+    /// The machine type for values in `ranges` (the lane type in lanes mode).
+    pub fn ty_for(&self, ranges: &[super::range::Span128]) -> Type {
+        if let Some(t) = self.lanes {
+            t
+        } else {
+            ty_for(ranges)
+        }
+    }
+
+    fn is_vec(&self, v: Value) -> bool {
+        self.b.func.dfg.value_type(v).is_vector()
+    }
+
+    /// `c ? a : b`, with `c` a flag or (for vectors) a lane mask.
+    pub fn sel(&mut self, c: Value, a: Value, b: Value) -> Value {
+        if self.is_vec(a) {
+            self.b.ins().bitselect(c, a, b)
+        } else if self.b.func.dfg.value_type(a) == I128 {
+            // Masks, not `select`: the mid-end would turn a compare and
+            // select into `smax.i128`, which x64 cannot lower.
+            let m = self.b.ins().bmask(I128, c);
+            let keep = self.b.ins().band(a, m);
+            let other = self.b.ins().band_not(b, m);
+            self.b.ins().bor(keep, other)
+        } else {
+            self.b.ins().select(c, a, b)
+        }
+    }
+
+    fn amount(&mut self, v: Value, n: i64) -> Option<Value> {
+        self.is_vec(v)
+            .then(|| self.b.ins().iconst(cranelift_codegen::ir::types::I32, n))
+    }
+
+    pub fn shl_n(&mut self, v: Value, n: i64) -> Value {
+        if n == 0 {
+            return v;
+        }
+        match self.amount(v, n) {
+            Some(k) => self.b.ins().ishl(v, k),
+            None => self.b.ins().ishl_imm_s(v, n),
+        }
+    }
+
+    pub fn sshr_n(&mut self, v: Value, n: i64) -> Value {
+        match self.amount(v, n) {
+            Some(k) => self.b.ins().sshr(v, k),
+            None => self.b.ins().sshr_imm_s(v, n),
+        }
+    }
+
+    pub fn ushr_n(&mut self, v: Value, n: i64) -> Value {
+        match self.amount(v, n) {
+            Some(k) => self.b.ins().ushr(v, k),
+            None => self.b.ins().ushr_imm_s(v, n),
+        }
+    }
+
+    pub fn cmp_imm(&mut self, cc: IntCC, v: Value, n: i64) -> Value {
+        let ty = self.b.func.dfg.value_type(v);
+        if ty.is_vector() {
+            let k = self.iconst(ty, i128::from(n));
+            self.b.ins().icmp(cc, v, k)
+        } else {
+            self.b.ins().icmp_imm_s(cc, v, n)
+        }
+    }
+
+    pub fn and_imm(&mut self, v: Value, n: i64) -> Value {
+        let ty = self.b.func.dfg.value_type(v);
+        let k = self.iconst(ty, i128::from(n));
+        self.b.ins().band(v, k)
+    }
+
+    pub fn add_imm(&mut self, v: Value, n: i64) -> Value {
+        let ty = self.b.func.dfg.value_type(v);
+        let k = self.iconst(ty, i128::from(n));
+        self.b.ins().iadd(v, k)
     }
 }
 

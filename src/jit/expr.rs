@@ -6,7 +6,7 @@ use cranelift_codegen::ir::{condcodes::IntCC, InstBuilder, Value};
 
 use super::emit::{bits, Fx, V};
 use super::plan::{is_elementwise, unsupported};
-use super::range::{hull, mul_range, shl_range, ty_for, Span128};
+use super::range::{hull, mul_range, shl_range, Span128};
 use super::JitError;
 use crate::ir::{CastOverflow, Elementwise, NodeId, Op, Rounding, Shape};
 use crate::numeric::{code_bounds, quantize};
@@ -29,7 +29,11 @@ fn range_of(fx: &Fx<'_, '_>, n: NodeId) -> Span128 {
 
 impl Fx<'_, '_> {
     fn too_wide(&self, n: NodeId, what: &str) -> JitError {
-        unsupported(n, &self.program.nodes[n], format!("{what} needs more than 128 bits"))
+        unsupported(
+            n,
+            &self.program.nodes[n],
+            format!("{what} needs more than 128 bits"),
+        )
     }
 
     /// Whether node `n`, as seen from a stage whose fused chain contains it,
@@ -45,7 +49,10 @@ impl Fx<'_, '_> {
         if !is_elementwise(&node.op) {
             return false;
         }
-        node.op.operands().iter().all(|&x| self.row_invariant(x, core))
+        node.op
+            .operands()
+            .iter()
+            .all(|&x| self.row_invariant(x, core))
     }
 
     /// Computes the row-invariant parts of the chain under `n` (stage `root`)
@@ -106,8 +113,8 @@ impl Fx<'_, '_> {
         let v = match &node.op {
             Op::Neg(x) => {
                 let a = self.value(*x, px, root)?;
-                let ty = ty_for(&[range_of(self, *x), out]);
-                let a = self.to_ty(a, ty);
+                let ty = self.ty_for(&[range_of(self, *x), out]);
+                let a = self.retype(a, ty);
                 V {
                     v: self.b.ins().ineg(a),
                     ty,
@@ -120,6 +127,12 @@ impl Fx<'_, '_> {
                     v: self.smax(a.v, zero),
                     ty: a.ty,
                 }
+            }
+            Op::Round(x, rounding @ (Rounding::Floor | Rounding::Trunc))
+                if self.split_here(*x, self.program.nodes[*x].frac).is_some() =>
+            {
+                let d = self.program.nodes[*x].frac;
+                self.split_mul(*x, d, *rounding == Rounding::Trunc, px, root)?
             }
             Op::Round(x, rounding) => {
                 let a = self.value(*x, px, root)?;
@@ -136,16 +149,16 @@ impl Fx<'_, '_> {
                 let a = self.value(*x, px, root)?;
                 let k = (*k).min(bits(a.ty) - 1);
                 V {
-                    v: self.b.ins().sshr_imm(a.v, i64::from(k)),
+                    v: self.sshr_n(a.v, i64::from(k)),
                     ty: a.ty,
                 }
             }
             Op::Shl(x, k) => {
                 let a = self.value(*x, px, root)?;
-                let ty = ty_for(&[range_of(self, *x), out]);
-                let a = self.to_ty(a, ty);
+                let ty = self.ty_for(&[range_of(self, *x), out]);
+                let a = self.retype(a, ty);
                 V {
-                    v: self.b.ins().ishl_imm(a, i64::from(*k)),
+                    v: self.shl_n(a, i64::from(*k)),
                     ty,
                 }
             }
@@ -156,10 +169,20 @@ impl Fx<'_, '_> {
                 quant,
                 overflow,
             } => {
-                let a = self.value(*x, px, root)?;
                 let xr = range_of(self, *x);
                 let frac = self.program.nodes[*x].frac;
-                self.cast(n, a, xr, frac, to, *quant, *overflow)?
+                let shift = i64::from(frac) - i64::from(to.frac_bits());
+                let split = matches!(quant, Quant::Trn | Quant::TrnZero)
+                    && shift > 0
+                    && self.split_here(*x, shift as u32).is_some();
+                let (a, code) = if split {
+                    let code =
+                        self.split_mul(*x, shift as u32, *quant == Quant::TrnZero, px, root)?;
+                    (code, Some(code))
+                } else {
+                    (self.value(*x, px, root)?, None)
+                };
+                self.cast(n, a, xr, frac, to, *quant, *overflow, code)?
             }
             Op::Constant { data } if data.len() == 1 => self.constant(data[0]),
             _ => {
@@ -215,8 +238,8 @@ impl Fx<'_, '_> {
         let vb = self.value(b, px, root)?;
         if op == Elementwise::Mul {
             let prod = mul_range(ra, rb).ok_or_else(|| self.too_wide(n, "the product"))?;
-            let ty = ty_for(&[ra, rb, prod, out]);
-            let (x, y) = (self.to_ty(va, ty), self.to_ty(vb, ty));
+            let ty = self.ty_for(&[ra, rb, prod, out]);
+            let (x, y) = (self.retype(va, ty), self.retype(vb, ty));
             return Ok(V {
                 v: self.b.ins().imul(x, y),
                 ty,
@@ -238,14 +261,14 @@ impl Fx<'_, '_> {
             };
             spans.push(sum.ok_or_else(|| self.too_wide(n, "the sum"))?);
         }
-        let ty = ty_for(&spans);
-        let mut x = self.to_ty(va, ty);
-        let mut y = self.to_ty(vb, ty);
+        let ty = self.ty_for(&spans);
+        let mut x = self.retype(va, ty);
+        let mut y = self.retype(vb, ty);
         if sa > 0 {
-            x = self.b.ins().ishl_imm(x, i64::from(sa));
+            x = self.shl_n(x, i64::from(sa));
         }
         if sb > 0 {
-            y = self.b.ins().ishl_imm(y, i64::from(sb));
+            y = self.shl_n(y, i64::from(sb));
         }
         let v = match op {
             Elementwise::Add => self.b.ins().iadd(x, y),
@@ -258,7 +281,14 @@ impl Fx<'_, '_> {
     }
 
     /// `raw / 2^d` rounded to an integer with mode `q` (`d = frac`).
-    fn quantize_down(&mut self, n: NodeId, a: V, r: Span128, d: u32, q: Quant) -> Result<V, JitError> {
+    fn quantize_down(
+        &mut self,
+        n: NodeId,
+        a: V,
+        r: Span128,
+        d: u32,
+        q: Quant,
+    ) -> Result<V, JitError> {
         if d == 0 {
             return Ok(a);
         }
@@ -267,31 +297,38 @@ impl Fx<'_, '_> {
             // |raw| < 2^(width - 1) <= 2^(d - 2): the value is in (-1/4, 1/4).
             return Ok(match q {
                 Quant::Trn => {
-                    let neg = self.b.ins().icmp_imm(IntCC::SignedLessThan, a.v, 0);
-                    let ty = cranelift_codegen::ir::types::I8;
+                    let neg = self.cmp_imm(IntCC::SignedLessThan, a.v, 0);
+                    let ty = self.ty_for(&[(-1, 0)]);
                     let m1 = self.iconst(ty, -1);
                     let z = self.iconst(ty, 0);
                     V {
-                        v: self.b.ins().select(neg, m1, z),
+                        v: self.sel(neg, m1, z),
                         ty,
                     }
                 }
                 _ => self.constant(0),
             });
         }
-        let unit = 1i128.checked_shl(d).filter(|&u| u > 0).ok_or_else(|| self.too_wide(n, "rounding"))?;
-        let lo = r.0.checked_sub(unit).ok_or_else(|| self.too_wide(n, "rounding"))?;
-        let hi = r.1.checked_add(unit).ok_or_else(|| self.too_wide(n, "rounding"))?;
-        let ty = ty_for(&[(lo, hi)]);
-        let x = self.to_ty(a, ty);
+        let unit = 1i128
+            .checked_shl(d)
+            .filter(|&u| u > 0)
+            .ok_or_else(|| self.too_wide(n, "rounding"))?;
+        let lo =
+            r.0.checked_sub(unit)
+                .ok_or_else(|| self.too_wide(n, "rounding"))?;
+        let hi =
+            r.1.checked_add(unit)
+                .ok_or_else(|| self.too_wide(n, "rounding"))?;
+        let ty = self.ty_for(&[(lo, hi)]);
+        let x = self.retype(a, ty);
         let half = unit >> 1;
         let bias = match q {
             Quant::Trn => None,
             Quant::TrnZero => {
-                let neg = self.b.ins().icmp_imm(IntCC::SignedLessThan, x, 0);
+                let neg = self.cmp_imm(IntCC::SignedLessThan, x, 0);
                 let m = self.iconst(ty, unit - 1);
                 let z = self.iconst(ty, 0);
-                Some(self.b.ins().select(neg, m, z))
+                Some(self.sel(neg, m, z))
             }
             Quant::Rnd => Some(self.iconst(ty, half)),
             Quant::RndMinInf => Some(self.iconst(ty, half - 1)),
@@ -301,15 +338,15 @@ impl Fx<'_, '_> {
                 } else {
                     IntCC::SignedGreaterThanOrEqual
                 };
-                let test = self.b.ins().icmp_imm(cc, x, 0);
+                let test = self.cmp_imm(cc, x, 0);
                 let h1 = self.iconst(ty, half - 1);
                 let h = self.iconst(ty, half);
-                Some(self.b.ins().select(test, h1, h))
+                Some(self.sel(test, h1, h))
             }
             Quant::RndConv => {
-                let floor = self.b.ins().sshr_imm(x, i64::from(d));
-                let odd = self.b.ins().band_imm(floor, 1);
-                Some(self.b.ins().iadd_imm(odd, (half - 1) as i64))
+                let floor = self.sshr_n(x, i64::from(d));
+                let odd = self.and_imm(floor, 1);
+                Some(self.add_imm(odd, (half - 1) as i64))
             }
         };
         let sum = match bias {
@@ -317,7 +354,7 @@ impl Fx<'_, '_> {
             None => x,
         };
         Ok(V {
-            v: self.b.ins().sshr_imm(sum, i64::from(d)),
+            v: self.sshr_n(sum, i64::from(d)),
             ty,
         })
     }
@@ -333,6 +370,7 @@ impl Fx<'_, '_> {
         to: &ScalarType,
         q: Quant,
         overflow: CastOverflow,
+        code: Option<V>,
     ) -> Result<V, JitError> {
         let f_to = to.frac_bits();
         let shift = i64::from(from_frac) - i64::from(f_to);
@@ -343,20 +381,26 @@ impl Fx<'_, '_> {
             return Err(self.too_wide(n, "the conversion"));
         }
         let out = range_of(self, n);
-        let code = if shift > 0 {
+        let code = if let Some(code) = code {
+            code
+        } else if shift > 0 {
             let d = u32::try_from(shift).map_err(|_| self.too_wide(n, "the conversion"))?;
             self.quantize_down(n, a, r, d, q)?
         } else {
-            let ty = ty_for(&[r, (qlo, qhi)]);
-            let x = self.to_ty(a, ty);
+            let ty = self.ty_for(&[r, (qlo, qhi)]);
+            let x = self.retype(a, ty);
             V {
-                v: self.b.ins().ishl_imm(x, -shift),
+                v: self.shl_n(x, -shift),
                 ty,
             }
         };
-        let ty = ty_for(&[(qlo, qhi), (min, max), out, (0, 0)]);
-        let ty = if bits(code.ty) > bits(ty) { code.ty } else { ty };
-        let mut v = self.to_ty(code, ty);
+        let ty = self.ty_for(&[(qlo, qhi), (min, max), out, (0, 0)]);
+        let ty = if bits(code.ty) > bits(ty) {
+            code.ty
+        } else {
+            ty
+        };
+        let mut v = self.retype(code, ty);
         let needs = qlo < min || qhi > max;
         if let CastOverflow::Mode(mode) = overflow {
             let sym = mode == Overflow::SatSym && to.signed && qlo <= min;
@@ -365,7 +409,7 @@ impl Fx<'_, '_> {
             }
         }
         if f_to < 0 {
-            v = self.b.ins().ishl_imm(v, -i64::from(f_to));
+            v = self.shl_n(v, -i64::from(f_to));
         }
         Ok(V { v, ty })
     }
@@ -384,15 +428,19 @@ impl Fx<'_, '_> {
                 if spare == 0 {
                     return v;
                 }
-                let up = self.b.ins().ishl_imm(v, i64::from(spare));
+                let up = self.shl_n(v, i64::from(spare));
                 if to.signed {
-                    self.b.ins().sshr_imm(up, i64::from(spare))
+                    self.sshr_n(up, i64::from(spare))
                 } else {
-                    self.b.ins().ushr_imm(up, i64::from(spare))
+                    self.ushr_n(up, i64::from(spare))
                 }
             }
             Overflow::Sat | Overflow::SatSym => {
-                let lo = if mode == Overflow::SatSym && to.signed { -max } else { min };
+                let lo = if mode == Overflow::SatSym && to.signed {
+                    -max
+                } else {
+                    min
+                };
                 let (lo, hi) = (self.iconst(ty, lo), self.iconst(ty, max));
                 let v = self.smin(v, hi);
                 self.smax(v, lo)
@@ -403,9 +451,92 @@ impl Fx<'_, '_> {
                 let above = self.b.ins().icmp(IntCC::SignedGreaterThan, v, hi);
                 let out = self.b.ins().bor(below, above);
                 let zero = self.iconst(ty, 0);
-                self.b.ins().select(out, zero, v)
+                self.sel(out, zero, v)
             }
         }
+    }
+}
+
+impl Fx<'_, '_> {
+    /// For 32-bit lanes: `m = a * k` (a fused product by a constant `k >= 0`)
+    /// whose floor or truncation by `2^d` can be split so that no lane
+    /// overflows: returns `(a, k, s)`.
+    pub fn split_here(&self, m: NodeId, d: u32) -> Option<(NodeId, i128, u32)> {
+        if self.lanes != Some(cranelift_codegen::ir::types::I32X4) {
+            return None;
+        }
+        self.split_candidate(m, d, 30)
+    }
+
+    /// `split_here` without the lane test, for lanes of `limit + 1` bits.
+    pub fn split_candidate(&self, m: NodeId, d: u32, limit: u32) -> Option<(NodeId, i128, u32)> {
+        if self.plan.buffer_of[m].is_some() {
+            return None;
+        }
+        let Op::Binary(Elementwise::Mul, a, b) = self.program.nodes[m].op else {
+            return None;
+        };
+        let konst = |x: NodeId| match &self.program.nodes[x].op {
+            Op::Constant { data } if data.len() == 1 && data[0] >= 0 => Some(data[0]),
+            _ => None,
+        };
+        let (a, k) = match (konst(a), konst(b)) {
+            (_, Some(k)) => (a, k),
+            (Some(k), _) => (b, k),
+            _ => return None,
+        };
+        let r = self.program.nodes[a].range();
+        let big = r.lo.unsigned_abs().max(r.hi.unsigned_abs());
+        let big = i128::try_from(big).ok()?;
+        let cap = 1i128 << limit;
+        if big >= cap {
+            return None;
+        }
+        // Largest s <= d with big * 2^s < cap: then |a * (k mod 2^s)| < cap.
+        let mut s = d.min(limit);
+        while s > 0 && big.checked_mul(1i128 << s)? >= cap {
+            s -= 1;
+        }
+        let high = big.checked_mul(k >> s)?.checked_add(big)?;
+        (high < cap).then_some((a, k, s))
+    }
+
+    /// `floor(a * k / 2^d)` (or its truncation toward zero) on 32-bit lanes,
+    /// with `k = k1 * 2^s + k0`: `floor((a * k1 + floor(a * k0 / 2^s)) / 2^(d - s))`,
+    /// exact because `floor((n + y) / q) = floor((n + floor(y)) / q)` for
+    /// integers `n`, `q > 0`. Truncation works on `|a|` and restores the sign.
+    fn split_mul(
+        &mut self,
+        m: NodeId,
+        d: u32,
+        trunc: bool,
+        px: &Pixel<'_>,
+        root: NodeId,
+    ) -> Result<V, JitError> {
+        let (a, k, s) = self
+            .split_here(m, d)
+            .ok_or_else(|| unsupported(m, &self.program.nodes[m], "no split product"))?;
+        let ty = cranelift_codegen::ir::types::I32X4;
+        let va = self.value(a, px, root)?;
+        let va = self.retype(va, ty);
+        let x = if trunc { self.b.ins().iabs(va) } else { va };
+        let k0 = self.iconst(ty, k & ((1i128 << s) - 1));
+        let k1 = self.iconst(ty, k >> s);
+        let lo = self.b.ins().imul(x, k0);
+        let lo = self.sshr_n(lo, i64::from(s));
+        let hi = self.b.ins().imul(x, k1);
+        let sum = self.b.ins().iadd(hi, lo);
+        let q = self.sshr_n(sum, i64::from((d - s).min(31)));
+        if !trunc {
+            return Ok(V { v: q, ty });
+        }
+        let zero = self.iconst(ty, 0);
+        let neg = self.b.ins().icmp(IntCC::SignedLessThan, va, zero);
+        let minus = self.b.ins().ineg(q);
+        Ok(V {
+            v: self.sel(neg, minus, q),
+            ty,
+        })
     }
 }
 

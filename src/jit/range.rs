@@ -11,7 +11,13 @@ pub(crate) type Span128 = (i128, i128);
 
 /// Bits of the narrowest two's-complement register holding `lo..=hi`.
 pub(crate) fn signed_bits(lo: i128, hi: i128) -> u32 {
-    let need = |v: i128| if v < 0 { 129 - (!v).leading_zeros() } else { 129 - v.leading_zeros() };
+    let need = |v: i128| {
+        if v < 0 {
+            129 - (!v).leading_zeros()
+        } else {
+            129 - v.leading_zeros()
+        }
+    };
     need(lo).max(need(hi)).min(128)
 }
 

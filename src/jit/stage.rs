@@ -44,8 +44,8 @@ impl Fx<'_, '_> {
         let d = dims(&node.shape);
         self.loop_carry(lo, hi, &[], |fx, r, _| {
             fx.cache.clear();
-            let c = fx.b.ins().udiv_imm(r, d.h as i64);
-            let y = fx.b.ins().urem_imm(r, d.h as i64);
+            let c = fx.b.ins().udiv_imm_s(r, d.h as i64);
+            let y = fx.b.ins().urem_imm_s(r, d.h as i64);
             fx.hoist_invariants(root, root, stage.core, c)?;
             let mut rows = HashMap::new();
             fx.leaf_rows(root, root, stage.core, c, y, &mut rows)?;
@@ -67,7 +67,11 @@ impl Fx<'_, '_> {
                 Some((k, Op::MaxPool { x, geom })) => fx.pool(&row, k, *x, geom, false),
                 Some((k, Op::MaxPoolIndices { x, geom })) => fx.pool(&row, k, *x, geom, true),
                 Some((k, Op::Concat(xs))) => fx.concat(&row, k, xs),
-                Some((k, _)) => Err(unsupported(k, &fx.program.nodes[k], "no code for this stage")),
+                Some((k, _)) => Err(unsupported(
+                    k,
+                    &fx.program.nodes[k],
+                    "no code for this stage",
+                )),
             }?;
             Ok(vec![])
         })?;
@@ -119,7 +123,11 @@ impl Fx<'_, '_> {
     fn weights(&self, k: NodeId, w: NodeId) -> Result<&[i128], JitError> {
         match &self.program.nodes[w].op {
             Op::Constant { data } => Ok(data),
-            _ => Err(unsupported(k, &self.program.nodes[k], "weights are not constant")),
+            _ => Err(unsupported(
+                k,
+                &self.program.nodes[k],
+                "weights are not constant",
+            )),
         }
     }
 
@@ -128,14 +136,23 @@ impl Fx<'_, '_> {
         (r.lo, r.hi)
     }
 
-    fn conv(&mut self, row: &Row, k: NodeId, x: NodeId, w: NodeId, g: &ConvGeom) -> Result<(), JitError> {
+    fn conv(
+        &mut self,
+        row: &Row,
+        k: NodeId,
+        x: NodeId,
+        w: NodeId,
+        g: &ConvGeom,
+    ) -> Result<(), JitError> {
         let (cout, cin_g, kh, kw) = weight_dims(self.program, k, w)?;
         let taps = cin_g * kh * kw;
         let data = self.weights(k, w)?;
         let mut bound: Span128 = (0, 0);
         for o in 0..cout {
-            let b = dot_bound(&data[o * taps..(o + 1) * taps], self.xrange(x))
-                .ok_or_else(|| unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits"))?;
+            let b =
+                dot_bound(&data[o * taps..(o + 1) * taps], self.xrange(x)).ok_or_else(|| {
+                    unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits")
+                })?;
             bound = hull(bound, b);
         }
         let acc_ty = ty_for(&[bound]);
@@ -146,14 +163,17 @@ impl Fx<'_, '_> {
         let wbuf = self.buffer(w)?;
         let we = wbuf.elem;
         let wbase = self.base(w)?;
-        let grp = self.b.ins().udiv_imm(row.c, cout_g as i64);
-        let ci0 = self.b.ins().imul_imm(grp, cin_g as i64);
-        let iy0 = self.b.ins().imul_imm(row.y, g.stride.h as i64);
-        let iy0 = self.b.ins().iadd_imm(iy0, -(g.pad.top as i64));
+        let grp = self.b.ins().udiv_imm_s(row.c, cout_g as i64);
+        let ci0 = self.b.ins().imul_imm_s(grp, cin_g as i64);
+        let iy0 = self.b.ins().imul_imm_s(row.y, g.stride.h as i64);
+        let iy0 = self.b.ins().iadd_imm_s(iy0, -(g.pad.top as i64));
         // Address of (ci0, iy0, -left).
         let x0 = self.row_addr(x, ci0, iy0)?;
-        let x0 = self.b.ins().iadd_imm(x0, -((g.pad.left * xe.bytes) as i64));
-        let wrow = self.b.ins().imul_imm(row.c, (taps * we.bytes) as i64);
+        let x0 = self
+            .b
+            .ins()
+            .iadd_imm_s(x0, -((g.pad.left * xe.bytes) as i64));
+        let wrow = self.b.ins().imul_imm_s(row.c, (taps * we.bytes) as i64);
         let wrow = self.b.ins().iadd(wbase, wrow);
         let tap_offset = |ci: usize, ky: usize, kx: usize| {
             ci as i64 * plane + (ky * g.dilation.h) as i64 * xstride + (kx * g.dilation.w) as i64
@@ -164,10 +184,10 @@ impl Fx<'_, '_> {
             let mut ws = Vec::with_capacity(taps);
             for t in 0..taps {
                 let v = self.load(we, wrow, t as i64);
-                ws.push(self.to_ty(v, acc_ty));
+                ws.push(self.retype(v, acc_ty));
             }
             self.for_range(0, w_out, |fx, ox| {
-                let col = fx.b.ins().imul_imm(ox, sw);
+                let col = fx.b.ins().imul_imm_s(ox, sw);
                 let base = fx.elem_addr(x0, col, xe);
                 let mut acc = fx.iconst(acc_ty, 0);
                 let mut t = 0;
@@ -175,7 +195,7 @@ impl Fx<'_, '_> {
                     for ky in 0..kh {
                         for kx in 0..kw {
                             let v = fx.load(xe, base, tap_offset(ci, ky, kx));
-                            let v = fx.to_ty(v, acc_ty);
+                            let v = fx.retype(v, acc_ty);
                             let p = fx.b.ins().imul(v, ws[t]);
                             acc = fx.b.ins().iadd(acc, p);
                             t += 1;
@@ -187,24 +207,24 @@ impl Fx<'_, '_> {
         } else {
             let (zero, n) = (self.i64(0), self.i64(cin_g as i64));
             self.for_range(0, w_out, |fx, ox| {
-                let col = fx.b.ins().imul_imm(ox, sw);
+                let col = fx.b.ins().imul_imm_s(ox, sw);
                 let base = fx.elem_addr(x0, col, xe);
                 let acc0 = V {
                     v: fx.iconst(acc_ty, 0),
                     ty: acc_ty,
                 };
                 let acc = fx.loop_carry(zero, n, &[acc0], |fx, ci, acc| {
-                    let xoff = fx.b.ins().imul_imm(ci, plane * xe.bytes as i64);
+                    let xoff = fx.b.ins().imul_imm_s(ci, plane * xe.bytes as i64);
                     let xb = fx.b.ins().iadd(base, xoff);
-                    let woff = fx.b.ins().imul_imm(ci, (kh * kw * we.bytes) as i64);
+                    let woff = fx.b.ins().imul_imm_s(ci, (kh * kw * we.bytes) as i64);
                     let wb = fx.b.ins().iadd(wrow, woff);
                     let mut a = acc[0].v;
                     for ky in 0..kh {
                         for kx in 0..kw {
                             let v = fx.load(xe, xb, tap_offset(0, ky, kx));
-                            let v = fx.to_ty(v, acc_ty);
+                            let v = fx.retype(v, acc_ty);
                             let wv = fx.load(we, wb, (ky * kw + kx) as i64);
-                            let wv = fx.to_ty(wv, acc_ty);
+                            let wv = fx.retype(wv, acc_ty);
                             let p = fx.b.ins().imul(v, wv);
                             a = fx.b.ins().iadd(a, p);
                         }
@@ -216,7 +236,14 @@ impl Fx<'_, '_> {
         }
     }
 
-    fn deconv(&mut self, row: &Row, k: NodeId, x: NodeId, w: NodeId, g: &ConvGeom) -> Result<(), JitError> {
+    fn deconv(
+        &mut self,
+        row: &Row,
+        k: NodeId,
+        x: NodeId,
+        w: NodeId,
+        g: &ConvGeom,
+    ) -> Result<(), JitError> {
         let (cin, cout_g, kh, kw) = weight_dims(self.program, k, w)?;
         let cin_g = cin / g.groups;
         let d = dims(&self.program.nodes[k].shape);
@@ -233,30 +260,39 @@ impl Fx<'_, '_> {
                     data[at..at + per].iter().copied()
                 })
                 .collect();
-            let b = dot_bound(&ws, self.xrange(x))
-                .ok_or_else(|| unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits"))?;
+            let b = dot_bound(&ws, self.xrange(x)).ok_or_else(|| {
+                unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits")
+            })?;
             bound = hull(bound, b);
         }
         let acc_ty = ty_for(&[bound]);
         let xbuf = self.buffer(x)?;
-        let (xe, plane, xstride) = (xbuf.elem, (xbuf.rows() * xbuf.stride()) as i64, xbuf.stride() as i64);
+        let (xe, plane, xstride) = (
+            xbuf.elem,
+            (xbuf.rows() * xbuf.stride()) as i64,
+            xbuf.stride() as i64,
+        );
         let we = self.buffer(w)?.elem;
         let wbase = self.base(w)?;
-        let grp = self.b.ins().udiv_imm(row.c, cout_g as i64);
-        let oc = self.b.ins().urem_imm(row.c, cout_g as i64);
-        let ci0 = self.b.ins().imul_imm(grp, cin_g as i64);
-        let t = self.b.ins().iadd_imm(row.y, g.pad.top as i64);
-        let q = self.b.ins().udiv_imm(t, g.stride.h as i64);
-        let phase = self.b.ins().urem_imm(t, g.stride.h as i64);
+        let grp = self.b.ins().udiv_imm_s(row.c, cout_g as i64);
+        let oc = self.b.ins().urem_imm_s(row.c, cout_g as i64);
+        let ci0 = self.b.ins().imul_imm_s(grp, cin_g as i64);
+        let t = self.b.ins().iadd_imm_s(row.y, g.pad.top as i64);
+        let q = self.b.ins().udiv_imm_s(t, g.stride.h as i64);
+        let phase = self.b.ins().urem_imm_s(t, g.stride.h as i64);
         // Weight (ci0, oc, 0, 0) and input (ci0, q, 0).
-        let w0 = self.b.ins().imul_imm(ci0, cout_g as i64);
+        let w0 = self.b.ins().imul_imm_s(ci0, cout_g as i64);
         let w0 = self.b.ins().iadd(w0, oc);
-        let w0 = self.b.ins().imul_imm(w0, (per * we.bytes) as i64);
+        let w0 = self.b.ins().imul_imm_s(w0, (per * we.bytes) as i64);
         let w0 = self.b.ins().iadd(wbase, w0);
         let x0 = self.row_addr(x, ci0, q)?;
         let w_ci = (cout_g * per) as i64;
+        let blocks = self.deconv_blocks;
         self.dispatch(phase, g.stride.h, |fx, ry| {
             let taps_y = rows.taps[ry].clone();
+            if let Some((qa, qb)) = blocks {
+                fx.deconv_vector(row, k, x0, w0, &taps_y, &cols, (qa, qb), xstride)?;
+            }
             for rx in 0..g.stride.w {
                 let taps_x = cols.taps[rx].clone();
                 let (sw, left) = (g.stride.w as i64, g.pad.left as i64);
@@ -278,53 +314,61 @@ impl Fx<'_, '_> {
                     for ci in 0..cin_g {
                         for &(wt, _) in &tap_list {
                             let v = fx.load(we, w0, ci as i64 * w_ci + wt);
-                            ws.push(fx.to_ty(v, acc_ty));
+                            ws.push(fx.retype(v, acc_ty));
                         }
                     }
                 }
-                fx.for_range(qx_lo, qx_hi + 1, |fx, qx| {
-                    let base = fx.elem_addr(x0, qx, xe);
-                    let ox = fx.b.ins().imul_imm(qx, sw);
-                    let ox = fx.b.ins().iadd_imm(ox, rx as i64 - left);
-                    let acc = if unrolled {
-                        let mut acc = fx.iconst(acc_ty, 0);
-                        let mut t = 0;
-                        for ci in 0..cin_g {
-                            for &(_, off) in &tap_list {
-                                let v = fx.load(xe, base, ci as i64 * plane + off);
-                                let v = fx.to_ty(v, acc_ty);
-                                let p = fx.b.ins().imul(v, ws[t]);
-                                acc = fx.b.ins().iadd(acc, p);
-                                t += 1;
+                // Columns the vector code computed are skipped here.
+                let (skip_lo, skip_hi) = blocks.unwrap_or((qx_hi + 1, qx_hi + 1));
+                let spans = [
+                    (qx_lo, skip_lo.min(qx_hi + 1)),
+                    (skip_hi.max(qx_lo), qx_hi + 1),
+                ];
+                for (from, to) in spans {
+                    fx.for_range(from, to, |fx, qx| {
+                        let base = fx.elem_addr(x0, qx, xe);
+                        let ox = fx.b.ins().imul_imm_s(qx, sw);
+                        let ox = fx.b.ins().iadd_imm_s(ox, rx as i64 - left);
+                        let acc = if unrolled {
+                            let mut acc = fx.iconst(acc_ty, 0);
+                            let mut t = 0;
+                            for ci in 0..cin_g {
+                                for &(_, off) in &tap_list {
+                                    let v = fx.load(xe, base, ci as i64 * plane + off);
+                                    let v = fx.retype(v, acc_ty);
+                                    let p = fx.b.ins().imul(v, ws[t]);
+                                    acc = fx.b.ins().iadd(acc, p);
+                                    t += 1;
+                                }
                             }
-                        }
-                        V { v: acc, ty: acc_ty }
-                    } else {
-                        let (zero, n) = (fx.i64(0), fx.i64(cin_g as i64));
-                        let acc0 = V {
-                            v: fx.iconst(acc_ty, 0),
-                            ty: acc_ty,
+                            V { v: acc, ty: acc_ty }
+                        } else {
+                            let (zero, n) = (fx.i64(0), fx.i64(cin_g as i64));
+                            let acc0 = V {
+                                v: fx.iconst(acc_ty, 0),
+                                ty: acc_ty,
+                            };
+                            let list = tap_list.clone();
+                            fx.loop_carry(zero, n, &[acc0], |fx, ci, acc| {
+                                let xoff = fx.b.ins().imul_imm_s(ci, plane * xe.bytes as i64);
+                                let xb = fx.b.ins().iadd(base, xoff);
+                                let woff = fx.b.ins().imul_imm_s(ci, w_ci * we.bytes as i64);
+                                let wb = fx.b.ins().iadd(w0, woff);
+                                let mut a = acc[0].v;
+                                for &(wt, off) in &list {
+                                    let v = fx.load(xe, xb, off);
+                                    let v = fx.retype(v, acc_ty);
+                                    let wv = fx.load(we, wb, wt);
+                                    let wv = fx.retype(wv, acc_ty);
+                                    let p = fx.b.ins().imul(v, wv);
+                                    a = fx.b.ins().iadd(a, p);
+                                }
+                                Ok(vec![V { v: a, ty: acc_ty }])
+                            })?[0]
                         };
-                        let list = tap_list.clone();
-                        fx.loop_carry(zero, n, &[acc0], |fx, ci, acc| {
-                            let xoff = fx.b.ins().imul_imm(ci, plane * xe.bytes as i64);
-                            let xb = fx.b.ins().iadd(base, xoff);
-                            let woff = fx.b.ins().imul_imm(ci, w_ci * we.bytes as i64);
-                            let wb = fx.b.ins().iadd(w0, woff);
-                            let mut a = acc[0].v;
-                            for &(wt, off) in &list {
-                                let v = fx.load(xe, xb, off);
-                                let v = fx.to_ty(v, acc_ty);
-                                let wv = fx.load(we, wb, wt);
-                                let wv = fx.to_ty(wv, acc_ty);
-                                let p = fx.b.ins().imul(v, wv);
-                                a = fx.b.ins().iadd(a, p);
-                            }
-                            Ok(vec![V { v: a, ty: acc_ty }])
-                        })?[0]
-                    };
-                    fx.finish(row, ox, Some((k, acc)))
-                })?;
+                        fx.finish(row, ox, Some((k, acc)))
+                    })?;
+                }
             }
             Ok(())
         })
@@ -343,10 +387,10 @@ impl Fx<'_, '_> {
         let w_out = (xd.w * fw) as i64;
         match mode {
             Resample::Nearest => {
-                let iy = self.b.ins().udiv_imm(row.y, fh as i64);
+                let iy = self.b.ins().udiv_imm_s(row.y, fh as i64);
                 let xrow = self.row_addr(x, row.c, iy)?;
                 self.for_range(0, w_out, |fx, ox| {
-                    let ix = fx.b.ins().udiv_imm(ox, fw as i64);
+                    let ix = fx.b.ins().udiv_imm_s(ox, fw as i64);
                     let addr = fx.elem_addr(xrow, ix, xe);
                     let v = fx.load(xe, addr, 0);
                     fx.finish(row, ox, Some((k, v)))
@@ -375,7 +419,7 @@ impl Fx<'_, '_> {
                         for (col, wx) in [(x0, wx0), (x1, wx1)] {
                             let addr = fx.elem_addr(r, col, xe);
                             let v = fx.load(xe, addr, 0);
-                            let v = fx.to_ty(v, ty);
+                            let v = fx.retype(v, ty);
                             let p = fx.b.ins().imul(v, wx);
                             part = fx.b.ins().iadd(part, p);
                         }
@@ -396,13 +440,13 @@ impl Fx<'_, '_> {
             return (o, o, one, zero);
         }
         let s = 2 * f as i64;
-        let t = self.b.ins().imul_imm(o, 2);
-        let t = self.b.ins().iadd_imm(t, 1 - f as i64);
+        let t = self.b.ins().imul_imm_s(o, 2);
+        let t = self.b.ins().iadd_imm_s(t, 1 - f as i64);
         let zero = self.i64(0);
         let t = self.smax(t, zero);
-        let i0 = self.b.ins().sshr_imm(t, i64::from(s.trailing_zeros()));
-        let lambda = self.b.ins().band_imm(t, s - 1);
-        let next = self.b.ins().iadd_imm(i0, 1);
+        let i0 = self.b.ins().sshr_imm_s(t, i64::from(s.trailing_zeros()));
+        let lambda = self.b.ins().band_imm_s(t, s - 1);
+        let next = self.b.ins().iadd_imm_s(i0, 1);
         let last = self.i64(size as i64 - 1);
         let i1 = self.smin(next, last);
         let sv = self.i64(s);
@@ -410,18 +454,28 @@ impl Fx<'_, '_> {
         (i0, i1, w0, lambda)
     }
 
-    fn pool(&mut self, row: &Row, k: NodeId, x: NodeId, g: &PoolGeom, indices: bool) -> Result<(), JitError> {
+    fn pool(
+        &mut self,
+        row: &Row,
+        k: NodeId,
+        x: NodeId,
+        g: &PoolGeom,
+        indices: bool,
+    ) -> Result<(), JitError> {
         let xd = dims(&self.program.nodes[x].shape);
         let xe = self.buffer(x)?.elem;
         let (lo, hi) = self.xrange(x);
         let ty = ty_for(&[(lo - 1, hi)]);
         let mut ys = vec![];
         for ky in 0..g.kernel.h {
-            let iy = self.b.ins().imul_imm(row.y, g.stride.h as i64);
-            let iy = self.b.ins().iadd_imm(iy, ky as i64 - g.pad.top as i64);
-            let ok = self.b.ins().icmp_imm(IntCC::UnsignedLessThan, iy, xd.h as i64);
+            let iy = self.b.ins().imul_imm_s(row.y, g.stride.h as i64);
+            let iy = self.b.ins().iadd_imm_s(iy, ky as i64 - g.pad.top as i64);
+            let ok = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedLessThan, iy, xd.h as i64);
             let addr = self.row_addr(x, row.c, iy)?;
-            let flat = self.b.ins().imul_imm(iy, xd.w as i64);
+            let flat = self.b.ins().imul_imm_s(iy, xd.w as i64);
             ys.push((ok, addr, flat));
         }
         let w_out = dims(&self.program.nodes[k].shape).w as i64;
@@ -430,19 +484,21 @@ impl Fx<'_, '_> {
             let mut at = fx.i64(0);
             for &(ok_y, addr, flat) in &ys {
                 for kx in 0..g.kernel.w {
-                    let ix = fx.b.ins().imul_imm(ox, g.stride.w as i64);
-                    let ix = fx.b.ins().iadd_imm(ix, kx as i64 - g.pad.left as i64);
-                    let ok_x = fx.b.ins().icmp_imm(IntCC::UnsignedLessThan, ix, xd.w as i64);
+                    let ix = fx.b.ins().imul_imm_s(ox, g.stride.w as i64);
+                    let ix = fx.b.ins().iadd_imm_s(ix, kx as i64 - g.pad.left as i64);
+                    let ok_x =
+                        fx.b.ins()
+                            .icmp_imm_s(IntCC::UnsignedLessThan, ix, xd.w as i64);
                     let a = fx.elem_addr(addr, ix, xe);
                     let v = fx.load(xe, a, 0);
-                    let v = fx.to_ty(v, ty);
+                    let v = fx.retype(v, ty);
                     let gt = fx.b.ins().icmp(IntCC::SignedGreaterThan, v, best);
                     let ok = fx.b.ins().band(ok_y, ok_x);
                     let better = fx.b.ins().band(ok, gt);
-                    best = fx.b.ins().select(better, v, best);
+                    best = fx.sel(better, v, best);
                     if indices {
                         let pos = fx.b.ins().iadd(flat, ix);
-                        at = fx.b.ins().select(better, pos, at);
+                        at = fx.sel(better, pos, at);
                     }
                 }
             }
@@ -464,7 +520,10 @@ impl Fx<'_, '_> {
         }
         let mut sel = self.i64(0);
         for &off in &offsets[1..] {
-            let ge = self.b.ins().icmp_imm(IntCC::UnsignedGreaterThanOrEqual, row.c, off as i64);
+            let ge = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, row.c, off as i64);
             let ge = self.b.ins().uextend(I64, ge);
             sel = self.b.ins().iadd(sel, ge);
         }
@@ -476,27 +535,36 @@ impl Fx<'_, '_> {
             let xe = fx.buffer(x)?.elem;
             let shift = f.saturating_sub(fx.program.nodes[x].frac);
             let ty = ty_for(&[(r.lo, r.hi), fx.xrange(x)]);
-            let c = fx.b.ins().iadd_imm(row.c, -(offsets[i] as i64));
+            let c = fx.b.ins().iadd_imm_s(row.c, -(offsets[i] as i64));
             let xrow = fx.row_addr(x, c, row.y)?;
             fx.for_range(0, w_out, |fx, ox| {
                 let addr = fx.elem_addr(xrow, ox, xe);
                 let v = fx.load(xe, addr, 0);
-                let mut v = fx.to_ty(v, ty);
+                let mut v = fx.retype(v, ty);
                 if shift > 0 {
-                    v = fx.b.ins().ishl_imm(v, i64::from(shift));
+                    v = fx.b.ins().ishl_imm_s(v, i64::from(shift));
                 }
                 fx.finish(row, ox, Some((k, V { v, ty })))
             })
         })
     }
 
-    fn unpool(&mut self, root: NodeId, x: NodeId, idx: NodeId, lo: Value, hi: Value) -> Result<(), JitError> {
+    fn unpool(
+        &mut self,
+        root: NodeId,
+        x: NodeId,
+        idx: NodeId,
+        lo: Value,
+        hi: Value,
+    ) -> Result<(), JitError> {
         let out = dims(&self.program.nodes[root].shape);
         let xd = dims(&self.program.nodes[x].shape);
         let oe = self.buffer(root)?.elem;
         let xe = self.buffer(x)?.elem;
         let ie = self.buffer(idx)?.elem;
-        let shift = self.program.nodes[root].frac.saturating_sub(self.program.nodes[x].frac);
+        let shift = self.program.nodes[root]
+            .frac
+            .saturating_sub(self.program.nodes[x].frac);
         let r = self.program.nodes[root].range();
         let ty = ty_for(&[(r.lo, r.hi), self.xrange(x)]);
         let limit = (out.h * out.w) as i64;
@@ -516,26 +584,26 @@ impl Fx<'_, '_> {
                 fx.for_range(0, xd.w as i64, |fx, xx| {
                     let ia = fx.elem_addr(irow, xx, ie);
                     let i = fx.load(ie, ia, 0);
-                    let i = fx.to_ty(i, I64);
-                    let ok = fx.b.ins().icmp_imm(IntCC::UnsignedLessThan, i, limit);
+                    let i = fx.retype(i, I64);
+                    let ok = fx.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, i, limit);
                     let good = fx.b.create_block();
                     let bad = fx.b.create_block();
                     fx.b.ins().brif(ok, good, &[], bad, &[]);
                     fx.b.switch_to_block(bad);
-                    let flat = fx.b.ins().imul_imm(c, (xd.h * xd.w) as i64);
-                    let yw = fx.b.ins().imul_imm(y, xd.w as i64);
+                    let flat = fx.b.ins().imul_imm_s(c, (xd.h * xd.w) as i64);
+                    let yw = fx.b.ins().imul_imm_s(y, xd.w as i64);
                     let flat = fx.b.ins().iadd(flat, yw);
                     let flat = fx.b.ins().iadd(flat, xx);
                     fx.b.ins().return_(&[flat]);
                     fx.b.switch_to_block(good);
-                    let oy = fx.b.ins().udiv_imm(i, out.w as i64);
-                    let ox = fx.b.ins().urem_imm(i, out.w as i64);
+                    let oy = fx.b.ins().udiv_imm_s(i, out.w as i64);
+                    let ox = fx.b.ins().urem_imm_s(i, out.w as i64);
                     let orow = fx.row_addr(root, c, oy)?;
                     let xa = fx.elem_addr(xrow, xx, xe);
                     let v = fx.load(xe, xa, 0);
-                    let mut v = fx.to_ty(v, ty);
+                    let mut v = fx.retype(v, ty);
                     if shift > 0 {
-                        v = fx.b.ins().ishl_imm(v, i64::from(shift));
+                        v = fx.b.ins().ishl_imm_s(v, i64::from(shift));
                     }
                     let oa = fx.elem_addr(orow, ox, oe);
                     fx.store(oe, V { v, ty }, oa, 0);
@@ -568,7 +636,7 @@ impl<'f, T: InstBuilder<'f>> ReduceOrSame for T {
         match ty.bits().cmp(&64) {
             std::cmp::Ordering::Equal => {
                 // `self` consumed without an instruction: a no-op copy.
-                self.iadd_imm(v, 0)
+                self.iadd_imm_s(v, 0)
             }
             std::cmp::Ordering::Less => self.ireduce(ty, v),
             std::cmp::Ordering::Greater => self.sextend(ty, v),

@@ -51,8 +51,10 @@ pub fn file(pair: Pair<Rule>, text: &str, source: SourceId) -> Result<File, Vec<
         trivia: trivia_mask(text),
     };
     let mut items = vec![];
+    let mut tests = vec![];
     for p in pair.into_inner() {
         match p.as_rule() {
+            Rule::test_decl => tests.extend(cx.test_decl(p)),
             Rule::use_decl => items.push(Item::Use(cx.use_decl(p))),
             Rule::block_decl => items.push(Item::Block(cx.block_decl(p))),
             Rule::pipeline_decl => items.push(Item::Pipeline(cx.pipeline(p))),
@@ -63,7 +65,7 @@ pub fn file(pair: Pair<Rule>, text: &str, source: SourceId) -> Result<File, Vec<
         }
     }
     if cx.errors.is_empty() {
-        Ok(File { items })
+        Ok(File { items, tests })
     } else {
         Err(cx.errors)
     }
@@ -186,6 +188,106 @@ impl<'a> Converter<'a> {
             .unwrap_or_default_ident();
         let body = inner.filter_map(|q| self.stmt(q)).collect();
         Pipeline { name, body, span }
+    }
+
+    /// `test NAME { run ...  expect ...  snapshot ... }`; `None` when it has
+    /// no `run` line (reported).
+    fn test_decl(&mut self, p: Pair<Rule>) -> Option<TestDecl> {
+        let span = self.span(&p);
+        let mut inner = p.into_inner().filter(|q| !is_test_word(q.as_rule()));
+        let name = self.ident(inner.next()?);
+        let mut run: Option<TestRun> = None;
+        let mut checks = vec![];
+        for q in inner {
+            let q_span = self.span(&q);
+            let rule = q.as_rule();
+            let mut parts = q.into_inner().filter(|r| !is_test_word(r.as_rule()));
+            match rule {
+                Rule::test_run => {
+                    let pipeline = self.ident(parts.next()?);
+                    let inputs = parts
+                        .filter_map(|i| {
+                            let i_span = self.span(&i);
+                            let mut kv = i.into_inner();
+                            let name = self.ident(kv.next()?);
+                            let init = self.init(kv.next()?);
+                            Some(TestInput {
+                                name,
+                                init,
+                                span: i_span,
+                            })
+                        })
+                        .collect();
+                    match &run {
+                        Some(first) => self.errors.push(ParseError::SecondRun {
+                            span: q_span,
+                            first: first.span,
+                        }),
+                        None => {
+                            run = Some(TestRun {
+                                pipeline,
+                                inputs,
+                                span: q_span,
+                            })
+                        }
+                    }
+                }
+                Rule::test_golden => {
+                    let name = self.ident(parts.next()?);
+                    let path = match self.init(parts.next()?) {
+                        Init::Load(path) => path,
+                        Init::Random(_) => continue,
+                    };
+                    checks.push(TestCheck::Golden {
+                        name,
+                        path,
+                        span: q_span,
+                    });
+                }
+                Rule::test_fits => {
+                    let name = self.ident(parts.next()?);
+                    let ty = self.scalar_type(parts.next()?);
+                    checks.push(TestCheck::Fits {
+                        name,
+                        ty,
+                        span: q_span,
+                    });
+                }
+                Rule::test_no_overflow => {
+                    let kind_pair = parts.next()?;
+                    let kind = if kind_pair.as_str() == "sat" {
+                        OverflowKind::Sat
+                    } else {
+                        OverflowKind::Wrap
+                    };
+                    let kind = Spanned::new(kind, self.span(&kind_pair));
+                    let within = parts.next().map(|w| self.ident(w));
+                    checks.push(TestCheck::NoOverflow {
+                        kind,
+                        within,
+                        span: q_span,
+                    });
+                }
+                Rule::test_snapshot => checks.push(TestCheck::Snapshot {
+                    names: parts.map(|n| self.ident(n)).collect(),
+                    span: q_span,
+                }),
+                _ => self.errors.push(ParseError::BadTestLine { span: q_span }),
+            }
+        }
+        let Some(run) = run else {
+            self.errors.push(ParseError::TestWithoutRun {
+                span: name.span,
+                name: name.node.clone(),
+            });
+            return None;
+        };
+        Some(TestDecl {
+            name,
+            run,
+            checks,
+            span,
+        })
     }
 
     fn stmt(&mut self, p: Pair<Rule>) -> Option<Stmt> {
@@ -394,6 +496,12 @@ impl<'a> Converter<'a> {
             });
             0
         });
+        // Keep the LSB within 2^-100 .. 2^100: exact i128 arithmetic relies on it.
+        if (width as i64 - int_bits as i64).abs() > 100 {
+            self.errors.push(ParseError::NumberTooLarge {
+                span: self.span(&i),
+            });
+        }
         let mut ty = ScalarType::fixed(signed, width, int_bits);
         // Modes come in ap_fixed's order: quantization, then overflow.
         let mut seen_quant = false;
@@ -607,6 +715,21 @@ impl<'a> Converter<'a> {
             .collect();
         Call { func, args, span }
     }
+}
+
+/// The words of a test (`run`, `expect`, ...) appear as pairs; they carry nothing.
+fn is_test_word(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::test_word
+            | Rule::run_word
+            | Rule::with_word
+            | Rule::expect_word
+            | Rule::fits_word
+            | Rule::no_word
+            | Rule::in_word
+            | Rule::snapshot_word
+    )
 }
 
 trait OrDefaultIdent {

@@ -47,6 +47,69 @@ pub fn dump(file: &File) -> String {
             }
         }
     }
+    for t in &file.tests {
+        out.push_str(&test_decl(t));
+    }
+    out
+}
+
+fn init(i: &Init) -> String {
+    match i {
+        Init::Load(p) => format!("load({:?})", p.node),
+        Init::Random(s) => format!("random(seed: {})", s.node),
+    }
+}
+
+fn test_decl(t: &TestDecl) -> String {
+    let mut out = format!("test {} {}\n", t.name.node, at(t.span));
+    let inputs: Vec<String> = t
+        .run
+        .inputs
+        .iter()
+        .map(|i| format!("{} = {} {}", i.name.node, init(&i.init), at(i.span)))
+        .collect();
+    out.push_str(&format!(
+        "  run {} with [{}] {}\n",
+        t.run.pipeline.node,
+        inputs.join(", "),
+        at(t.run.span)
+    ));
+    for c in &t.checks {
+        let line = match c {
+            TestCheck::Golden { name, path, span } => {
+                format!(
+                    "expect {} == load({:?}) {}",
+                    name.node,
+                    path.node,
+                    at(*span)
+                )
+            }
+            TestCheck::Fits { name, ty, span } => {
+                format!("expect {} fits {} {}", name.node, ty.node, at(*span))
+            }
+            TestCheck::NoOverflow { kind, within, span } => {
+                let kind = match kind.node {
+                    OverflowKind::Sat => "sat",
+                    OverflowKind::Wrap => "wrap",
+                };
+                let within = within
+                    .as_ref()
+                    .map(|w| format!(" in {}", w.node))
+                    .unwrap_or_default();
+                format!("expect no {kind}{within} {}", at(*span))
+            }
+            TestCheck::Snapshot { names, span } => format!(
+                "snapshot {} {}",
+                names
+                    .iter()
+                    .map(|n| n.node.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                at(*span)
+            ),
+        };
+        out.push_str(&format!("  {line}\n"));
+    }
     out
 }
 

@@ -26,6 +26,12 @@ pub enum ParseError {
     NumberTooLarge { span: Span },
     /// `as fixed<8, 4> sat`: a fixed target names its overflow mode inside the type.
     ModeOnFixedCast { span: Span },
+    /// A line inside a `test { }` that is none of its statements.
+    BadTestLine { span: Span },
+    /// A `test` without its `run PIPELINE ...` line.
+    TestWithoutRun { span: Span, name: String },
+    /// A second `run` line in one test.
+    SecondRun { span: Span, first: Span },
 }
 
 impl ParseError {
@@ -39,7 +45,10 @@ impl ParseError {
             | ParseError::MisplacedMode { span, .. }
             | ParseError::BadWidth { span, .. }
             | ParseError::NumberTooLarge { span }
-            | ParseError::ModeOnFixedCast { span } => *span,
+            | ParseError::ModeOnFixedCast { span }
+            | ParseError::BadTestLine { span }
+            | ParseError::TestWithoutRun { span, .. }
+            | ParseError::SecondRun { span, .. } => *span,
         }
     }
 }

@@ -1,0 +1,2 @@
+" Convoy pipelines: *.cnn
+autocmd BufRead,BufNewFile *.cnn setfiletype convoy

@@ -1,0 +1,268 @@
+//! `convoy bench FILE`: compile time, median and min run time after warm-up,
+//! and GMAC/s for the pipeline and for each generated stage.
+
+use super::files::{io_reason, load_program, print_diagnostics};
+use super::{Backend, Format};
+use convoy::data::random_raw;
+use convoy::diag::{self, Diagnostic, Report};
+use convoy::ir::Program;
+use convoy::run::{decode_inputs, InputFile};
+use convoy::Tensor;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+struct StageTime {
+    name: String,
+    label: String,
+    macs: u64,
+    median: Duration,
+    vector: bool,
+}
+
+struct BenchReport {
+    file: String,
+    backend: &'static str,
+    threads: usize,
+    iters: usize,
+    macs: u64,
+    compile: Duration,
+    median: Duration,
+    min: Duration,
+    stages: Vec<StageTime>,
+}
+
+pub fn run(
+    path: &Path,
+    pipeline: Option<String>,
+    backend: Backend,
+    threads: Option<usize>,
+    iters: usize,
+    format: Format,
+    inputs: &[String],
+) -> i32 {
+    let (sources, checked) = match load_program(path, pipeline) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let program = &checked.program;
+    let image = match bench_inputs(program, inputs) {
+        Ok(i) => i,
+        Err(d) => {
+            print_diagnostics(&sources, &d);
+            return 1;
+        }
+    };
+    let iters = iters.max(1);
+    let report = match backend {
+        Backend::Jit => {
+            let options = convoy::JitOptions {
+                threads: threads.unwrap_or(0),
+                ..Default::default()
+            };
+            let compiled = match convoy::compile_jit(program, &options) {
+                Ok(c) => c,
+                Err(e) => {
+                    print_diagnostics(&sources, &[e.diagnostic()]);
+                    return 1;
+                }
+            };
+            let mut ws = compiled.workspace();
+            if let Err(e) = compiled.load_inputs(&mut ws, &image) {
+                print_diagnostics(&sources, &[e.diagnostic()]);
+                return 1;
+            }
+            let whole = time(iters, || {
+                compiled.execute(&mut ws).map_err(|e| e.diagnostic())
+            });
+            let (median, min) = match whole {
+                Ok(t) => t,
+                Err(d) => {
+                    print_diagnostics(&sources, &[d]);
+                    return 1;
+                }
+            };
+            let mut stages = vec![];
+            for (k, info) in compiled.stages().iter().enumerate() {
+                let t = time(iters, || {
+                    compiled
+                        .execute_stage(&mut ws, k)
+                        .map_err(|e| e.diagnostic())
+                });
+                stages.push(StageTime {
+                    name: info.name.clone(),
+                    label: info.label.clone(),
+                    macs: info.macs,
+                    median: t.map(|t| t.0).unwrap_or_default(),
+                    vector: info.vector,
+                });
+            }
+            BenchReport {
+                file: path.display().to_string(),
+                backend: "jit",
+                threads: compiled.threads(),
+                iters,
+                macs: program.total_macs(),
+                compile: compiled.compile_time,
+                median,
+                min,
+                stages,
+            }
+        }
+        Backend::Interp => {
+            let t = time(iters, || {
+                convoy::interpret(program, &image)
+                    .map(|_| ())
+                    .map_err(|e| e.diagnostic())
+            });
+            let (median, min) = match t {
+                Ok(t) => t,
+                Err(d) => {
+                    print_diagnostics(&sources, &[d]);
+                    return 1;
+                }
+            };
+            BenchReport {
+                file: path.display().to_string(),
+                backend: "interp",
+                threads: 1,
+                iters,
+                macs: program.total_macs(),
+                compile: Duration::ZERO,
+                median,
+                min,
+                stages: vec![],
+            }
+        }
+    };
+    match format {
+        Format::Text => print!("{}", text(&report)),
+        Format::Json => println!("{}", json(&report)),
+    }
+    0
+}
+
+/// Random inputs (seeded by position), or the first image of `--input` files.
+fn bench_inputs(program: &Program, specs: &[String]) -> Result<Vec<Tensor>, Vec<Diagnostic>> {
+    if specs.is_empty() {
+        return Ok(program
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, info)| {
+                let node = &program.nodes[info.node];
+                Tensor {
+                    shape: node.shape.dims(),
+                    frac: node.frac,
+                    data: random_raw(k as u64 + 1, &node.ty, node.shape.len()),
+                }
+            })
+            .collect());
+    }
+    let mut files = vec![];
+    for spec in specs {
+        let Some((name, file)) = spec.split_once('=') else {
+            return Err(vec![diag::file_error(spec, "--input expects NAME=PATH")]);
+        };
+        let bytes =
+            std::fs::read(file).map_err(|e| vec![diag::file_error(file, &io_reason(&e))])?;
+        files.push(InputFile {
+            name: name.to_string(),
+            path: file.to_string(),
+            bytes,
+        });
+    }
+    let batch = decode_inputs(program, &files, false)
+        .map_err(|errors| errors.iter().map(|e| e.diagnostic()).collect::<Vec<_>>())?;
+    batch.images.into_iter().next().ok_or_else(Vec::new)
+}
+
+/// Warm-up (at least 2 runs and 0.2 s), then `iters` timed runs: (median, min).
+fn time(
+    iters: usize,
+    mut f: impl FnMut() -> Result<(), Diagnostic>,
+) -> Result<(Duration, Duration), Diagnostic> {
+    let warm = Instant::now();
+    let mut runs = 0;
+    while runs < 2 || (warm.elapsed() < Duration::from_millis(200) && runs < iters) {
+        f()?;
+        runs += 1;
+    }
+    let mut times = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok((times[times.len() / 2], times[0]))
+}
+
+fn gmacs(macs: u64, t: Duration) -> f64 {
+    if t.is_zero() {
+        0.0
+    } else {
+        macs as f64 / t.as_secs_f64() / 1e9
+    }
+}
+
+fn us(t: Duration) -> f64 {
+    t.as_secs_f64() * 1e6
+}
+
+fn text(r: &BenchReport) -> String {
+    let mut out = format!(
+        "{}: backend {}, {} thread(s), {} timed runs\n  compile {:.2} ms\n  run     median {:.1} us, min {:.1} us\n  {:.3} GMAC per image, {:.2} GMAC/s (median)\n",
+        r.file,
+        r.backend,
+        r.threads,
+        r.iters,
+        r.compile.as_secs_f64() * 1e3,
+        us(r.median),
+        us(r.min),
+        r.macs as f64 / 1e9,
+        gmacs(r.macs, r.median)
+    );
+    for s in &r.stages {
+        out.push_str(&format!(
+            "  stage {:<12} {:>10.1} us {:>8.2} GMAC/s  {}{}\n",
+            s.name,
+            us(s.median),
+            gmacs(s.macs, s.median),
+            s.label,
+            if s.vector { "  [vector]" } else { "" }
+        ));
+    }
+    out
+}
+
+fn json(r: &BenchReport) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let stages: Vec<String> = r
+        .stages
+        .iter()
+        .map(|s| {
+            format!(
+                "{{\"name\": \"{}\", \"label\": \"{}\", \"macs\": {}, \"median_us\": {:.3}, \"gmacs\": {:.3}, \"vector\": {}}}",
+                esc(&s.name),
+                esc(&s.label),
+                s.macs,
+                us(s.median),
+                gmacs(s.macs, s.median),
+                s.vector
+            )
+        })
+        .collect();
+    format!(
+        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"gmacs\": {:.3}, \"stages\": [{}]}}",
+        esc(&r.file),
+        r.backend,
+        r.threads,
+        r.iters,
+        r.macs,
+        r.compile.as_secs_f64() * 1e3,
+        us(r.median),
+        us(r.min),
+        gmacs(r.macs, r.median),
+        stages.join(", ")
+    )
+}

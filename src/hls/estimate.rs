@@ -1,0 +1,289 @@
+//! A first-order resource and latency model of the emitted design
+//! (documented with its assumptions in docs/hls.md):
+//!
+//! - multipliers: per kernel, the products computed in one cycle (`pe` output
+//!   channels x `simd` input channels (default: all) x kernel taps, plus
+//!   epilogue products); a product goes to DSP48E2 slices (27 x 18 signed)
+//!   when both operands are wider than 4 bits and to LUTs otherwise;
+//! - BRAM_18K: each memory (weights, array buffers, line buffers, FIFOs) of
+//!   more than 1 Kib takes the cheapest BRAM18 aspect ratio (16K x 1 ...
+//!   512 x 36), per partition; smaller ones are LUTRAM / SRL;
+//! - cycles: every kernel loop is pipelined at II = 1 per `pe` outputs
+//!   (times `cig / simd` with `simd`); the array style runs kernels one
+//!   after another, the stream style overlaps them (DATAFLOW), so its frame
+//!   interval is the slowest process and its latency the row-level schedule.
+
+use super::plan::map_dims;
+use super::stream::network;
+use super::{prepare, Ctx, HlsError, HlsOptions, Style};
+use crate::ir::{Op, Shape};
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageEstimate {
+    pub stage: String,
+    /// The node this kernel computes (C++ name).
+    pub kernel: String,
+    pub pe: usize,
+    pub simd: Option<usize>,
+    pub multipliers: usize,
+    pub dsp: usize,
+    pub bram18: usize,
+    /// Cycles between two output values of one PE (1 unless `simd` folds the reduction).
+    pub ii: usize,
+    /// Cycles to compute one frame.
+    pub cycles: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimate {
+    pub pipeline: String,
+    pub style: Style,
+    pub clock_ns: f64,
+    pub stages: Vec<StageEstimate>,
+    /// BRAM_18K of FIFOs (stream) or intermediate buffers (array), and of weights.
+    pub bram18_buffers: usize,
+    pub bram18_weights: usize,
+    pub latency: u64,
+    /// Cycles between frames.
+    pub interval: u64,
+}
+
+impl Estimate {
+    pub fn dsp(&self) -> usize {
+        self.stages.iter().map(|s| s.dsp).sum()
+    }
+    pub fn bram18(&self) -> usize {
+        self.stages.iter().map(|s| s.bram18).sum::<usize>()
+            + self.bram18_buffers
+            + self.bram18_weights
+    }
+    pub fn frames_per_second(&self) -> f64 {
+        1e9 / (self.clock_ns * self.interval.max(1) as f64)
+    }
+}
+
+/// BRAM18 blocks for `depth` words of `width` bits (0 for memories of at
+/// most 1 Kib, which synthesis keeps in LUTs).
+pub fn bram18(depth: usize, width: u32) -> usize {
+    let width = width as usize;
+    if depth * width <= 1024 {
+        return 0;
+    }
+    [
+        (16384, 1),
+        (8192, 2),
+        (4096, 4),
+        (2048, 9),
+        (1024, 18),
+        (512, 36),
+    ]
+    .iter()
+    .map(|&(d, w)| depth.div_ceil(d) * width.div_ceil(w))
+    .min()
+    .unwrap_or(0)
+}
+
+/// DSP48E2 slices for one `a x b`-bit product (0: LUTs).
+pub fn dsp_per_product(a: u32, b: u32) -> usize {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if lo <= 4 {
+        return 0;
+    }
+    (hi as usize).div_ceil(27) * (lo as usize).div_ceil(18)
+}
+
+pub fn estimate(program: &crate::ir::Program, options: &HlsOptions) -> Result<Estimate, HlsError> {
+    let ctx = prepare(program, options)?;
+    Ok(model(&ctx))
+}
+
+fn model(ctx: &Ctx<'_>) -> Estimate {
+    let p = ctx.program;
+    let stream = ctx.options.style == Style::Stream;
+    let net = network(ctx);
+    let mut stages = vec![];
+    for (n, k) in ctx.plan.kernels.iter().enumerate() {
+        let par = ctx.parallel[n];
+        let out = ctx.node(k.out);
+        let (c, oh, ow) = map_dims(&out.shape);
+        let mut multipliers = 0;
+        let mut dsp = 0;
+        let mut fold = 1;
+        for &b in &k.body {
+            let node = ctx.node(b);
+            let (count, wa, wb) = match &node.op {
+                Op::Conv { x, w, geom } | Op::Deconv { x, w, geom } => {
+                    let Shape::Weights { mut kh, mut kw, .. } = ctx.node(*w).shape else {
+                        continue;
+                    };
+                    if matches!(node.op, Op::Deconv { .. }) {
+                        // Stride phases: only ceil(k / s) taps per axis multiply.
+                        if geom.dilation.h == 1 {
+                            kh = kh.div_ceil(geom.stride.h);
+                        }
+                        if geom.dilation.w == 1 {
+                            kw = kw.div_ceil(geom.stride.w);
+                        }
+                    }
+                    let cig = super::reduction_channels(p, b).unwrap_or(1);
+                    let lanes = par.simd.unwrap_or(cig).min(cig);
+                    fold = cig / lanes.max(1);
+                    (
+                        lanes * kh * kw,
+                        ctx.node(*x).ty.width,
+                        ctx.node(*w).ty.width,
+                    )
+                }
+                Op::Binary(crate::ir::Elementwise::Mul, a, bb) => {
+                    (1, ctx.node(*a).ty.width, ctx.node(*bb).ty.width)
+                }
+                Op::Upsample {
+                    mode: crate::ir::Resample::Bilinear,
+                    x,
+                    ..
+                } => (4, ctx.node(*x).ty.width, 4),
+                _ => continue,
+            };
+            multipliers += count * par.pe;
+            dsp += count * par.pe * dsp_per_product(wa, wb);
+        }
+        let mut bram = 0;
+        if stream {
+            for lb in &net.buffers[n] {
+                let node = ctx.node(lb.node);
+                let (ic, _, w) = map_dims(&node.shape);
+                // Rows are partitioned (one memory per row).
+                bram += lb.rows * bram18(w * ic, node.ty.width);
+            }
+        }
+        let cycles = ((c / par.pe) * oh * ow * fold) as u64;
+        stages.push(StageEstimate {
+            stage: k.stage.clone(),
+            kernel: ctx.name(k.out).to_string(),
+            pe: par.pe,
+            simd: par.simd,
+            multipliers,
+            dsp,
+            bram18: bram,
+            ii: fold,
+            cycles,
+        });
+    }
+    // Weights: one memory per partition (`pe` of the stage reading it).
+    let mut bram18_weights = 0;
+    let mut seen = vec![];
+    for (n, k) in ctx.plan.kernels.iter().enumerate() {
+        for &s in &k.statics {
+            if seen.contains(&s) {
+                continue;
+            }
+            seen.push(s);
+            let node = ctx.node(s);
+            let pe = ctx.parallel[n].pe;
+            bram18_weights += pe * bram18(node.shape.len().div_ceil(pe), node.ty.width);
+        }
+    }
+    let io: Vec<usize> = p
+        .inputs
+        .iter()
+        .map(|i| i.node)
+        .chain(p.outputs.iter().map(|o| o.node))
+        .collect();
+    let bram18_buffers = if stream {
+        net.fifos
+            .iter()
+            .map(|f| bram18(f.depth, ctx.node(f.node).ty.width))
+            .sum()
+    } else {
+        (0..p.nodes.len())
+            .filter(|&id| ctx.plan.materialized[id] && !io.contains(&id))
+            .map(|id| {
+                let node = ctx.node(id);
+                let (c, h, w) = map_dims(&node.shape);
+                let halo = node.halo;
+                bram18(c * (h + 2 * halo) * (w + 2 * halo), node.ty.width)
+            })
+            .sum()
+    };
+    // Pipeline fill: a few cycles per kernel for the multiply-add tree.
+    let fill = |s: &StageEstimate| 8 + (usize::BITS - s.multipliers.max(1).leading_zeros()) as u64;
+    let (latency, interval) = if stream {
+        let interval = stages.iter().map(|s| s.cycles).max().unwrap_or(1);
+        let finish = p
+            .outputs
+            .iter()
+            .filter_map(|o| net.done.get(&o.node).and_then(|rows| rows.last()))
+            .copied()
+            .max()
+            .unwrap_or(interval);
+        let latency = finish + stages.iter().map(fill).sum::<u64>();
+        (latency, interval)
+    } else {
+        let total: u64 = stages.iter().map(|s| s.cycles + fill(s)).sum();
+        (total, total)
+    };
+    Estimate {
+        pipeline: p.name.clone(),
+        style: ctx.options.style,
+        clock_ns: ctx.options.clock_ns,
+        stages,
+        bram18_buffers,
+        bram18_weights,
+        latency,
+        interval,
+    }
+}
+
+impl fmt::Display for Estimate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "pipeline {} ({} style, clock {} ns): first-order estimate, see docs/hls.md",
+            self.pipeline,
+            self.style.name(),
+            self.clock_ns
+        )?;
+        writeln!(
+            f,
+            "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}",
+            "stage", "kernel", "pe", "simd", "mults", "DSP", "BRAM18K", "II", "cycles"
+        )?;
+        for s in &self.stages {
+            writeln!(
+                f,
+                "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}",
+                s.stage,
+                s.kernel,
+                s.pe,
+                s.simd.map_or("all".to_string(), |v| v.to_string()),
+                s.multipliers,
+                s.dsp,
+                s.bram18,
+                s.ii,
+                s.cycles
+            )?;
+        }
+        let label = if self.style == Style::Stream {
+            "FIFOs"
+        } else {
+            "buffers"
+        };
+        writeln!(
+            f,
+            "{label}: {} BRAM18K; weights: {} BRAM18K",
+            self.bram18_buffers, self.bram18_weights
+        )?;
+        writeln!(
+            f,
+            "total: {} multipliers, {} DSP, {} BRAM18K; latency {} cycles ({:.1} us); interval {} cycles; {:.1} frames/s",
+            self.stages.iter().map(|s| s.multipliers).sum::<usize>(),
+            self.dsp(),
+            self.bram18(),
+            self.latency,
+            self.latency as f64 * self.clock_ns / 1000.0,
+            self.interval,
+            self.frames_per_second()
+        )
+    }
+}

@@ -1,0 +1,735 @@
+//! The arithmetic of one output pixel, shared by both styles: reading
+//! static data, the elementwise epilogue, conversions with the script's
+//! modes, and the spatial cores written against a window-read function.
+//!
+//! Every local `v<id>` has exactly the ap type of node `id`'s proven type;
+//! ap arithmetic on them is exact (it widens), so the only places where
+//! information can be lost are the explicit conversions of [`convert`],
+//! which reproduce `numeric::cast_raw`.
+
+use super::cpp::{ap_type, dims, fixed_type, value_literal};
+use super::plan::{map_dims, Kernel};
+use super::writer::Code;
+use super::Ctx;
+use crate::ir::{CastOverflow, Elementwise, NodeId, Op, Resample, Rounding, Shape};
+use crate::types::{Overflow, Quant, ScalarType};
+
+/// The loop counters of an output pixel.
+pub const OC: &str = "oc";
+pub const OY: &str = "oy";
+pub const OX: &str = "ox";
+
+/// The type an accumulator of node `id` is declared with: the node's width
+/// and fraction, wrap-around overflow (partial sums may leave the final
+/// range; two's-complement wrap-around makes the final sum exact).
+pub fn acc_type(ty: &ScalarType) -> String {
+    let mut t = *ty;
+    t.quant = Quant::Trn;
+    t.overflow = Overflow::Wrap;
+    ap_type(&t)
+}
+
+/// `a * k + b` as short C++ text (`oy * 2 - 1`, `ky`, `ox + 1`).
+pub fn affine(terms: &[(&str, usize)], offset: isize) -> String {
+    let mut parts: Vec<String> = vec![];
+    for &(var, k) in terms {
+        match k {
+            0 => {}
+            1 => parts.push(var.to_string()),
+            k => parts.push(format!("{var} * {k}")),
+        }
+    }
+    let mut text = parts.join(" + ");
+    if text.is_empty() {
+        return offset.to_string();
+    }
+    if offset > 0 {
+        text.push_str(&format!(" + {offset}"));
+    } else if offset < 0 {
+        text.push_str(&format!(" - {}", -offset));
+    }
+    text
+}
+
+/// A static node read at the output pixel: scalars by name, vectors by
+/// channel, maps by position.
+pub fn static_read(ctx: &Ctx<'_>, id: NodeId) -> String {
+    let name = ctx.name(id);
+    match ctx.node(id).shape {
+        Shape::Scalar => name.to_string(),
+        Shape::Vector(_) => format!("{name}[{OC}]"),
+        _ => format!("{name}[{OC}][{OY}][{OX}]"),
+    }
+}
+
+/// `src` (of type `from`) converted as `x as T` is: quantized to `to`'s
+/// fraction bits with `q`, then brought into range with `o` (`None`: the
+/// checker proved it fits, a plain assignment). Integer targets go through
+/// `ap_fixed<W, W, Q, O>` when the modes are not what assigning to an
+/// `ap_int` does anyway (truncation toward zero, wrap-around).
+pub fn convert(
+    src: &str,
+    from: &ScalarType,
+    to: &ScalarType,
+    q: Quant,
+    o: Option<Overflow>,
+) -> String {
+    let o = o.unwrap_or(Overflow::Wrap);
+    // ap_fixed's assignment reads the bit below the new LSB even when it lies
+    // above the source's MSB (an assertion in the open-source headers): give
+    // such a source enough (sign-extended, exact) integer bits first.
+    let target_frac = if to.fixed { to.frac_bits() } else { 0 };
+    let dropped = from.frac_bits() - target_frac;
+    let widened_src;
+    let src = if dropped >= from.width as i32 {
+        let w = dropped as u32 + 2;
+        widened_src = format!(
+            "{}({src})",
+            widened(from, w, from.int_bits + (w - from.width) as i32)
+        );
+        widened_src.as_str()
+    } else {
+        src
+    };
+    if !to.fixed {
+        let exact_int = from.frac_bits() <= 0;
+        let trunc_zero = q == Quant::TrnZero || exact_int;
+        if trunc_zero && o == Overflow::Wrap {
+            return format!("{}({src})", ap_type(to));
+        }
+        let via = fixed_type(to.signed, to.width, to.width as i32, q, o);
+        return format!("{}({via}({src}))", ap_type(to));
+    }
+    fixed_type(to.signed, to.width, to.int_bits, q, o) + &format!("({src})")
+}
+
+/// The right-hand side computing elementwise node `id`, given how to refer
+/// to its operands.
+pub fn elementwise(ctx: &Ctx<'_>, id: NodeId, arg: &dyn Fn(NodeId) -> String) -> String {
+    let node = ctx.node(id);
+    let t = ap_type(&node.ty);
+    let ty_of = |o: NodeId| ctx.node(o).ty;
+    match &node.op {
+        Op::Neg(a) => format!("-{}", arg(*a)),
+        Op::Relu(a) => {
+            if !ty_of(*a).signed {
+                arg(*a)
+            } else {
+                let a = arg(*a);
+                format!("{a} < 0 ? {t}(0) : {t}({a})")
+            }
+        }
+        Op::Round(a, r) => {
+            let q = match r {
+                Rounding::Floor => Quant::Trn,
+                Rounding::Round => Quant::RndInf,
+                Rounding::Trunc => Quant::TrnZero,
+            };
+            convert(&arg(*a), &ty_of(*a), &node.ty, q, None)
+        }
+        Op::Shr(a, n) => {
+            let at = ty_of(*a);
+            let (w, i) = (at.width as i64, at.int_bits as i64);
+            // Shift the raw value at the node's fraction: a type whose LSB is
+            // above 1 (`fixed<8, 10>`) first gets its missing fraction bits,
+            // and the register is widened so that the shift stays below its width.
+            let f = (w - i).max(0);
+            let mut ww = i + f;
+            let mut wi = i;
+            if ww <= *n as i64 {
+                let grow = *n as i64 + 1 - ww;
+                ww += grow;
+                wi += grow;
+            }
+            if ww == w && wi == i {
+                format!("{} >> {n}", arg(*a))
+            } else {
+                format!("{}({}) >> {n}", widened(&at, ww as u32, wi as i32), arg(*a))
+            }
+        }
+        Op::Shl(a, n) => {
+            let at = ty_of(*a);
+            let wide = widened(&at, at.width + n, at.int_bits + *n as i32);
+            format!("{wide}({}) << {n}", arg(*a))
+        }
+        Op::Binary(op, a, b) => {
+            let (a, b) = (arg(*a), arg(*b));
+            match op {
+                Elementwise::Add => format!("{a} + {b}"),
+                Elementwise::Sub => format!("{a} - {b}"),
+                Elementwise::Mul => format!("{a} * {b}"),
+                Elementwise::Max => format!("{a} > {b} ? {t}({a}) : {t}({b})"),
+                Elementwise::Min => format!("{a} < {b} ? {t}({a}) : {t}({b})"),
+            }
+        }
+        Op::Cast {
+            x,
+            to,
+            quant,
+            overflow,
+        } => {
+            let o = match overflow {
+                CastOverflow::Proven => None,
+                CastOverflow::Mode(o) => Some(*o),
+            };
+            convert(&arg(*x), &ty_of(*x), to, *quant, o)
+        }
+        other => format!("/* unexpected {other:?} */ 0"),
+    }
+}
+
+/// A register of `width` bits with `int_bits` integer bits, signedness and
+/// kind of `like`, default modes.
+fn widened(like: &ScalarType, width: u32, int_bits: i32) -> String {
+    if like.fixed || int_bits != width as i32 {
+        fixed_type(like.signed, width, int_bits, Quant::Trn, Overflow::Wrap)
+    } else {
+        format!("ap_{}int<{width}>", if like.signed { "" } else { "u" })
+    }
+}
+
+/// How a core reads a materialized (or static) map: `(node, channel, row, column)`
+/// in the map's own unpadded coordinates, plus whether the position is known
+/// to be inside the plane or inside the zero halo.
+pub trait WindowRead {
+    fn at(&self, ctx: &Ctx<'_>, node: NodeId, c: &str, y: &str, x: &str) -> String;
+    /// The halo the reads may rely on (0: test every position).
+    fn halo(&self, ctx: &Ctx<'_>, node: NodeId) -> usize;
+    /// A read in storage coordinates (the halo included).
+    fn at_storage(&self, ctx: &Ctx<'_>, node: NodeId, c: &str, y: &str, x: &str) -> String {
+        self.at(ctx, node, c, y, x)
+    }
+}
+
+/// Emits the computation of kernel `k`'s core into `v<core>` (and `at`, the
+/// max-pool index, when the kernel has indices).
+pub fn emit_core(
+    ctx: &Ctx<'_>,
+    k: &Kernel,
+    code: &mut Code,
+    read: &dyn WindowRead,
+    simd: Option<usize>,
+) {
+    let Some(core) = k.core else { return };
+    let node = ctx.node(core);
+    let v = format!("v{core}");
+    let (_, oh, ow) = map_dims(&node.shape);
+    let _ = (oh, ow);
+    match &node.op {
+        Op::Conv { x, w, geom } => {
+            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Shape::Weights {
+                o: cout,
+                i: cig,
+                kh,
+                kw,
+            } = ctx.node(*w).shape
+            else {
+                return;
+            };
+            let cog = cout / geom.groups;
+            code.line(format!(
+                "{} {v} = 0;  // {}",
+                acc_type(&node.ty),
+                node.label
+            ));
+            // Loops of extent 1 are left out: their counter is the constant 0.
+            let counter = |name: &'static str, extent: usize| if extent == 1 { "0" } else { name };
+            let (ic, ky, kx) = (counter("ic", cig), counter("ky", kh), counter("kx", kw));
+            let ch = group_channel(geom.groups, cig, cog, ic);
+            let halo = read.halo(ctx, *x);
+            let covered = [geom.pad.top, geom.pad.bottom, geom.pad.left, geom.pad.right]
+                .iter()
+                .all(|&p| p <= halo);
+            let dy = if kh == 1 { 0 } else { geom.dilation.h };
+            let dx = if kw == 1 { 0 } else { geom.dilation.w };
+            let mut opened = 0;
+            if cig > 1 {
+                opened += reduction_loops(code, cig, simd);
+            }
+            if kh > 1 {
+                code.open(format!("for (int ky = 0; ky < {kh}; ky++)"));
+                opened += 1;
+            }
+            if kw > 1 {
+                code.open(format!("for (int kx = 0; kx < {kw}; kx++)"));
+                opened += 1;
+            }
+            let wread = format!("{}[{OC}][{ic}][{ky}][{kx}]", ctx.name(*w));
+            if covered {
+                // The input's zero halo covers the padding: read it, no bounds test.
+                let iy = affine(
+                    &[(OY, geom.stride.h), ("ky", dy)],
+                    halo as isize - geom.pad.top as isize,
+                );
+                let ix = affine(
+                    &[(OX, geom.stride.w), ("kx", dx)],
+                    halo as isize - geom.pad.left as isize,
+                );
+                code.line(format!(
+                    "{v} += {wread} * {};",
+                    read.at_storage(ctx, *x, &ch, &iy, &ix)
+                ));
+            } else {
+                let iy = affine(&[(OY, geom.stride.h), ("ky", dy)], -(geom.pad.top as isize));
+                let ix = affine(
+                    &[(OX, geom.stride.w), ("kx", dx)],
+                    -(geom.pad.left as isize),
+                );
+                code.line(format!("const int iy = {iy};"));
+                code.line(format!("const int ix = {ix};"));
+                code.open(format!("if (iy >= 0 && iy < {h} && ix >= 0 && ix < {wd})"));
+                code.line(format!(
+                    "{v} += {wread} * {};",
+                    read.at(ctx, *x, &ch, "iy", "ix")
+                ));
+                code.close();
+            }
+            for _ in 0..opened {
+                code.close();
+            }
+        }
+        Op::Deconv { x, w, geom } => {
+            let (cin, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Shape::Weights { i: cog, kh, kw, .. } = ctx.node(*w).shape else {
+                return;
+            };
+            let cig = cin / geom.groups;
+            code.line(format!(
+                "{} {v} = 0;  // {}",
+                acc_type(&node.ty),
+                node.label
+            ));
+            let ic = if cig == 1 { "0" } else { "ic" };
+            let ch = group_channel(geom.groups, cig, cog, ic);
+            let mut opened = 0;
+            if cig > 1 {
+                opened += reduction_loops(code, cig, simd);
+            }
+            let (sh, sw) = (geom.stride.h, geom.stride.w);
+            // Stride phases: without dilation, only taps congruent to the
+            // output's phase meet a real input pixel; loop over those alone.
+            let phases_h = geom.dilation.h == 1 && sh > 1;
+            let phases_w = geom.dilation.w == 1 && sw > 1;
+            if phases_h || phases_w {
+                code.line("// Stride phases: only the taps that meet a real (not inserted-zero) input pixel.");
+            }
+            if phases_h {
+                code.open(format!("for (int jy = 0; jy < {}; jy++)", kh.div_ceil(sh)));
+                code.line(format!(
+                    "const int ky = ({}) % {sh} + jy * {sh};",
+                    affine(&[(OY, 1)], geom.pad.top as isize)
+                ));
+            } else {
+                code.open(format!("for (int ky = 0; ky < {kh}; ky++)"));
+            }
+            if phases_w {
+                code.open(format!("for (int jx = 0; jx < {}; jx++)", kw.div_ceil(sw)));
+                code.line(format!(
+                    "const int kx = ({}) % {sw} + jx * {sw};",
+                    affine(&[(OX, 1)], geom.pad.left as isize)
+                ));
+            } else {
+                code.open(format!("for (int kx = 0; kx < {kw}; kx++)"));
+            }
+            code.line(format!(
+                "const int ty = {};",
+                affine(&[(OY, 1)], geom.pad.top as isize) + &minus("ky", geom.dilation.h)
+            ));
+            code.line(format!(
+                "const int tx = {};",
+                affine(&[(OX, 1)], geom.pad.left as isize) + &minus("kx", geom.dilation.w)
+            ));
+            let mut cond = vec![];
+            if phases_h {
+                cond.push(format!("ky < {kh}"));
+            }
+            if phases_w {
+                cond.push(format!("kx < {kw}"));
+            }
+            cond.push("ty >= 0".to_string());
+            cond.push("tx >= 0".to_string());
+            if sh > 1 && !phases_h {
+                cond.push(format!("ty % {sh} == 0"));
+            }
+            if sw > 1 && !phases_w {
+                cond.push(format!("tx % {sw} == 0"));
+            }
+            cond.push(format!("{} < {h}", div("ty", sh)));
+            cond.push(format!("{} < {wd}", div("tx", sw)));
+            code.open(format!("if ({})", cond.join(" && ")));
+            let oc_in_group = if geom.groups == 1 {
+                OC.to_string()
+            } else if cog == 1 {
+                "0".to_string()
+            } else {
+                format!("{OC} % {cog}")
+            };
+            let wread = format!("{}[{ch}][{oc_in_group}][ky][kx]", ctx.name(*w));
+            code.line(format!(
+                "{v} += {} * {wread};",
+                read.at(ctx, *x, &ch, &div("ty", sh), &div("tx", sw))
+            ));
+            code.close().close().close();
+            for _ in 0..opened {
+                code.close();
+            }
+        }
+        Op::Upsample { x, factor, mode } => {
+            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            match mode {
+                Resample::Nearest => {
+                    code.line(format!(
+                        "const {} {v} = {};  // {}",
+                        ap_type(&node.ty),
+                        read.at(ctx, *x, OC, &div(OY, factor.h), &div(OX, factor.w)),
+                        node.label
+                    ));
+                }
+                Resample::Bilinear => {
+                    let (rows, rb) = linear_taps(h, factor.h);
+                    let (cols, cb) = linear_taps(wd, factor.w);
+                    table(
+                        code,
+                        "row0",
+                        "int",
+                        &rows.iter().map(|t| t[0].0.to_string()).collect::<Vec<_>>(),
+                    );
+                    table(
+                        code,
+                        "row1",
+                        "int",
+                        &rows.iter().map(|t| t[1].0.to_string()).collect::<Vec<_>>(),
+                    );
+                    let wt = format!("ap_ufixed<{}, 1>", rb + 1);
+                    table(
+                        code,
+                        "wrow0",
+                        &wt,
+                        &rows.iter().map(|t| weight(t[0].1, rb)).collect::<Vec<_>>(),
+                    );
+                    table(
+                        code,
+                        "wrow1",
+                        &wt,
+                        &rows.iter().map(|t| weight(t[1].1, rb)).collect::<Vec<_>>(),
+                    );
+                    table(
+                        code,
+                        "col0",
+                        "int",
+                        &cols.iter().map(|t| t[0].0.to_string()).collect::<Vec<_>>(),
+                    );
+                    table(
+                        code,
+                        "col1",
+                        "int",
+                        &cols.iter().map(|t| t[1].0.to_string()).collect::<Vec<_>>(),
+                    );
+                    let wt = format!("ap_ufixed<{}, 1>", cb + 1);
+                    table(
+                        code,
+                        "wcol0",
+                        &wt,
+                        &cols.iter().map(|t| weight(t[0].1, cb)).collect::<Vec<_>>(),
+                    );
+                    table(
+                        code,
+                        "wcol1",
+                        &wt,
+                        &cols.iter().map(|t| weight(t[1].1, cb)).collect::<Vec<_>>(),
+                    );
+                    let term = |r: usize, c: usize| {
+                        format!(
+                            "wrow{r}[{OY}] * wcol{c}[{OX}] * {}",
+                            read.at(
+                                ctx,
+                                *x,
+                                OC,
+                                &format!("row{r}[{OY}]"),
+                                &format!("col{c}[{OX}]")
+                            )
+                        )
+                    };
+                    code.line(format!(
+                        "// {}: exact, {} + {} fraction bits",
+                        node.label, rb, cb
+                    ));
+                    code.line(format!(
+                        "const {} {v} = {} + {} + {} + {};",
+                        ap_type(&node.ty),
+                        term(0, 0),
+                        term(0, 1),
+                        term(1, 0),
+                        term(1, 1)
+                    ));
+                }
+            }
+        }
+        Op::MaxPool { x, geom } | Op::MaxPoolIndices { x, geom } => {
+            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            let xt = ap_type(&ctx.node(*x).ty);
+            code.line(format!(
+                "{xt} best = 0;  // maxpool: padding never wins, the first maximum does"
+            ));
+            let track = k.indices.is_some() || matches!(node.op, Op::MaxPoolIndices { .. });
+            if track {
+                code.line("int at = 0;");
+            }
+            code.line("bool found = false;");
+            code.open(format!("for (int ky = 0; ky < {}; ky++)", geom.kernel.h));
+            code.open(format!("for (int kx = 0; kx < {}; kx++)", geom.kernel.w));
+            code.line(format!(
+                "const int iy = {};",
+                affine(&[(OY, geom.stride.h), ("ky", 1)], -(geom.pad.top as isize))
+            ));
+            code.line(format!(
+                "const int ix = {};",
+                affine(&[(OX, geom.stride.w), ("kx", 1)], -(geom.pad.left as isize))
+            ));
+            code.open(format!("if (iy >= 0 && iy < {h} && ix >= 0 && ix < {wd})"));
+            code.line(format!(
+                "const {xt} cand = {};",
+                read.at(ctx, *x, OC, "iy", "ix")
+            ));
+            code.open("if (!found || cand > best)");
+            code.line("best = cand;");
+            if track {
+                code.line(format!("at = iy * {wd} + ix;"));
+            }
+            code.line("found = true;");
+            code.close().close().close().close();
+            if matches!(node.op, Op::MaxPool { .. }) {
+                code.line(format!("const {} {v} = best;", ap_type(&node.ty)));
+            } else {
+                code.line(format!("const {} {v} = at;", ap_type(&node.ty)));
+            }
+        }
+        Op::MaxUnpool { x, idx, out } => {
+            let Op::MaxPoolIndices { geom, .. } = ctx.node(*idx).op else {
+                return;
+            };
+            let (_, ph, pw) = map_dims(&ctx.node(*x).shape);
+            code.line(format!("{} {v} = 0;  // maxunpool: the last window (C order) whose index hits this pixel wins", ap_type(&node.ty)));
+            code.open(format!(
+                "for (int ky = {}; ky >= 0; ky--)",
+                geom.kernel.h - 1
+            ));
+            code.line(format!(
+                "const int ty = {} - ky;",
+                affine(&[(OY, 1)], geom.pad.top as isize)
+            ));
+            code.open(format!(
+                "for (int kx = {}; kx >= 0; kx--)",
+                geom.kernel.w - 1
+            ));
+            code.line(format!(
+                "const int tx = {} - kx;",
+                affine(&[(OX, 1)], geom.pad.left as isize)
+            ));
+            let mut cond = vec!["ty >= 0".to_string(), "tx >= 0".to_string()];
+            if geom.stride.h > 1 {
+                cond.push(format!("ty % {} == 0", geom.stride.h));
+            }
+            if geom.stride.w > 1 {
+                cond.push(format!("tx % {} == 0", geom.stride.w));
+            }
+            let (py, px) = (div("ty", geom.stride.h), div("tx", geom.stride.w));
+            cond.push(format!("{py} < {ph}"));
+            cond.push(format!("{px} < {pw}"));
+            code.open(format!("if ({})", cond.join(" && ")));
+            code.open(format!(
+                "if ({} == {OY} * {} + {OX})",
+                read.at(ctx, *idx, OC, &py, &px),
+                out.w
+            ));
+            code.line(format!("{v} = {};", read.at(ctx, *x, OC, &py, &px)));
+            code.close().close().close().close();
+        }
+        Op::Concat(parts) => {
+            code.line(format!("{} {v};  // concat", ap_type(&node.ty)));
+            let mut start = 0;
+            for (n, &p) in parts.iter().enumerate() {
+                let (c, _, _) = map_dims(&ctx.node(p).shape);
+                let ch = if start == 0 {
+                    OC.to_string()
+                } else {
+                    format!("{OC} - {start}")
+                };
+                let head = if n + 1 == parts.len() {
+                    "else".to_string()
+                } else {
+                    format!(
+                        "{}if ({OC} < {})",
+                        if n == 0 { "" } else { "else " },
+                        start + c
+                    )
+                };
+                if n == 0 && parts.len() == 1 {
+                    code.line(format!("{v} = {};", read.at(ctx, p, &ch, OY, OX)));
+                } else {
+                    if n == 0 {
+                        code.open(head);
+                    } else {
+                        code.reopen(&format!("}} {head} {{"));
+                    }
+                    code.line(format!("{v} = {};", read.at(ctx, p, &ch, OY, OX)));
+                }
+                start += c;
+            }
+            if parts.len() > 1 {
+                code.close();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn minus(var: &str, k: usize) -> String {
+    if k == 1 {
+        format!(" - {var}")
+    } else {
+        format!(" - {var} * {k}")
+    }
+}
+
+fn div(var: &str, k: usize) -> String {
+    if k == 1 {
+        var.to_string()
+    } else {
+        format!("{var} / {k}")
+    }
+}
+
+/// The input channel of reduction index `ic` for output channel `oc`.
+fn group_channel(groups: usize, cig: usize, cog: usize, ic: &str) -> String {
+    if groups == 1 {
+        ic.to_string()
+    } else if cig == 1 && cog == 1 {
+        OC.to_string()
+    } else if cig == 1 {
+        format!("{OC} / {cog}")
+    } else {
+        format!("{OC} / {cog} * {cig} + {ic}")
+    }
+}
+
+/// Opens the loops over input channels; returns how many were opened.
+fn reduction_loops(code: &mut Code, cig: usize, simd: Option<usize>) -> usize {
+    match simd {
+        Some(s) if s < cig => {
+            code.open(format!("for (int ic0 = 0; ic0 < {cig}; ic0 += {s})"));
+            code.pragma("PIPELINE II=1");
+            code.open(format!("for (int s = 0; s < {s}; s++)"));
+            code.pragma("UNROLL");
+            code.line("const int ic = ic0 + s;");
+            2
+        }
+        _ => {
+            code.open(format!("for (int ic = 0; ic < {cig}; ic++)"));
+            1
+        }
+    }
+}
+
+fn table(code: &mut Code, name: &str, ty: &str, values: &[String]) {
+    code.line(format!(
+        "static const {ty} {name}[{}] = {{{}}};",
+        values.len(),
+        values.join(", ")
+    ));
+}
+
+fn weight(k: i128, bits: u32) -> String {
+    value_literal(k, bits, &ScalarType::fixed(false, bits + 1, 1)).unwrap_or_else(|| k.to_string())
+}
+
+/// One output position's taps along an axis (as the interpreter's
+/// `resample::linear_taps`): `(index, weight)` pairs and the fraction bits.
+pub fn linear_taps(size: usize, f: usize) -> (Vec<[(usize, i128); 2]>, u32) {
+    if f == 1 {
+        return ((0..size).map(|o| [(o, 1), (o, 0)]).collect(), 0);
+    }
+    let s = 2 * f;
+    let taps = (0..size * f)
+        .map(|o| {
+            let t = (2 * o + 1).saturating_sub(f);
+            let i0 = t / s;
+            let i1 = (i0 + 1).min(size - 1);
+            let lambda = (t - i0 * s) as i128;
+            [(i0, s as i128 - lambda), (i1, lambda)]
+        })
+        .collect();
+    (taps, s.trailing_zeros())
+}
+
+/// Declarations of the epilogue: every body node after the core, in order.
+pub fn emit_epilogue(ctx: &Ctx<'_>, k: &Kernel, code: &mut Code, arg: &dyn Fn(NodeId) -> String) {
+    for &id in &k.body {
+        if Some(id) == k.core {
+            continue;
+        }
+        let node = ctx.node(id);
+        code.line(format!(
+            "const {} v{id} = {};  // {}",
+            ap_type(&node.ty),
+            elementwise(ctx, id, arg),
+            node.label
+        ));
+    }
+}
+
+/// The expression for operand `o` inside kernel `k`: a local for body nodes
+/// and pixel reads, a static read otherwise.
+pub fn operand(ctx: &Ctx<'_>, o: NodeId) -> String {
+    if ctx.plan.is_static[o] {
+        static_read(ctx, o)
+    } else {
+        format!("v{o}")
+    }
+}
+
+/// `const T name[..] = {...};` for a static node, nested braces, exact literals.
+pub fn static_array(ctx: &Ctx<'_>, id: NodeId) -> Result<String, super::HlsError> {
+    let node = ctx.node(id);
+    let name = ctx.name(id);
+    let values = &ctx.values[id].data;
+    let mut literals = Vec::with_capacity(values.len());
+    for &raw in values {
+        match value_literal(raw, node.frac, &node.ty) {
+            Some(l) => literals.push(l),
+            None => {
+                return Err(super::HlsError::WideConstant {
+                    span: node.span,
+                    name: name.to_string(),
+                    width: node.ty.width,
+                })
+            }
+        }
+    }
+    let shape = node.shape.dims();
+    let t = ctx.type_name(id);
+    if shape.is_empty() {
+        return Ok(format!(
+            "static const {t} {name} = {};",
+            literals.first().cloned().unwrap_or_else(|| "0".into())
+        ));
+    }
+    Ok(format!(
+        "static const {t} {name}{} = {};",
+        dims(&shape),
+        nest(&literals, &shape)
+    ))
+}
+
+fn nest(values: &[String], shape: &[usize]) -> String {
+    if shape.len() <= 1 {
+        return format!("{{{}}}", values.join(", "));
+    }
+    let inner: usize = shape[1..].iter().product();
+    let parts: Vec<String> = values
+        .chunks(inner.max(1))
+        .map(|c| nest(c, &shape[1..]))
+        .collect();
+    format!("{{{}}}", parts.join(", "))
+}

@@ -1,0 +1,243 @@
+//! Which values live in buffers and which are computed inline: the kernels
+//! both styles and the estimator share.
+//!
+//! A node is *static* when it does not depend on an input (weights, biases,
+//! constants and anything folded from them): it becomes a `const` array.
+//! Every other node is a map computed per pixel. A dynamic node is
+//! *materialized* (an array in the `array` style, a stream in the `stream`
+//! style) when it is an input, an output or a named `let`, when it is read
+//! by a spatial stage (conv, deconv, pooling, unpooling, upsampling, concat),
+//! or when more than one operation reads it. Everything else is fused into
+//! the kernel of the materialized node that reads it: a kernel is one
+//! spatial *core* at most (the conv of `relu(conv(x, w) + b) >> 7 as u8`),
+//! followed by an elementwise epilogue, one output pixel at a time.
+
+use crate::ir::{NodeId, Op, PoolGeom, Program, Shape};
+
+/// One function of the emitted design: computes `out` (and, for a max-pool
+/// whose indices are used too, `indices`) one pixel at a time.
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    pub out: NodeId,
+    /// The paired `MaxPoolIndices` node computed in the same window scan.
+    pub indices: Option<NodeId>,
+    /// The spatial node at the root of the computation, if any.
+    pub core: Option<NodeId>,
+    /// The dynamic nodes computed inline, in topological order (`out` last).
+    pub body: Vec<NodeId>,
+    /// Materialized nodes read at the output pixel by the epilogue.
+    pub pixel_reads: Vec<NodeId>,
+    /// Materialized nodes the core reads through a window (or, for concat,
+    /// by channel), in operand order.
+    pub window_reads: Vec<NodeId>,
+    /// Static nodes the kernel reads.
+    pub statics: Vec<NodeId>,
+    /// The stage (`let` name) the kernel belongs to.
+    pub stage: String,
+}
+
+pub struct Plan {
+    pub is_static: Vec<bool>,
+    pub materialized: Vec<bool>,
+    pub kernels: Vec<Kernel>,
+}
+
+pub fn is_spatial(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Conv { .. }
+            | Op::Deconv { .. }
+            | Op::Upsample { .. }
+            | Op::MaxPool { .. }
+            | Op::MaxPoolIndices { .. }
+            | Op::MaxUnpool { .. }
+            | Op::Concat(_)
+    )
+}
+
+impl Plan {
+    pub fn new(program: &Program) -> Plan {
+        let n = program.nodes.len();
+        let mut is_static = vec![true; n];
+        for (id, node) in program.nodes.iter().enumerate() {
+            is_static[id] = match node.op {
+                Op::Input { .. } => false,
+                _ => node.op.operands().iter().all(|&o| is_static[o]),
+            };
+        }
+        let mut uses = vec![0usize; n];
+        let mut spatial_use = vec![false; n];
+        for node in &program.nodes {
+            let ops = node.op.operands();
+            for &o in &ops {
+                uses[o] += 1;
+            }
+            if is_spatial(&node.op) {
+                // Conv and deconv weights are static; their map operand is read
+                // through a window.
+                for &o in &ops {
+                    spatial_use[o] = true;
+                }
+            }
+        }
+        // Only what an output depends on is computed.
+        let mut live = vec![false; n];
+        for out in &program.outputs {
+            live[out.node] = true;
+        }
+        for id in (0..n).rev() {
+            if live[id] {
+                for o in program.nodes[id].op.operands() {
+                    live[o] = true;
+                }
+            }
+        }
+        let mut materialized = vec![false; n];
+        for (id, node) in program.nodes.iter().enumerate() {
+            let input = matches!(node.op, Op::Input { .. });
+            if is_static[id] || !(live[id] || input) {
+                continue;
+            }
+            materialized[id] = matches!(node.op, Op::Input { .. })
+                || node.name.is_some()
+                || uses[id] != 1
+                || spatial_use[id];
+        }
+        for out in &program.outputs {
+            if !is_static[out.node] {
+                materialized[out.node] = true;
+            }
+        }
+        // At most one spatial core per kernel: materialize the extra ones.
+        loop {
+            let mut changed = false;
+            for id in 0..n {
+                if !materialized[id] || matches!(program.nodes[id].op, Op::Input { .. }) {
+                    continue;
+                }
+                let body = collect_body(program, &is_static, &materialized, id);
+                let spatial: Vec<NodeId> = body
+                    .iter()
+                    .copied()
+                    .filter(|&b| is_spatial(&program.nodes[b].op))
+                    .collect();
+                for &extra in spatial.iter().skip(1) {
+                    materialized[extra] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut kernels: Vec<Kernel> = vec![];
+        let mut paired = vec![false; n];
+        for id in 0..n {
+            if !materialized[id] || paired[id] || matches!(program.nodes[id].op, Op::Input { .. }) {
+                continue;
+            }
+            let body = collect_body(program, &is_static, &materialized, id);
+            let core = body
+                .iter()
+                .copied()
+                .find(|&b| is_spatial(&program.nodes[b].op));
+            let mut indices = None;
+            if let Op::MaxPool { x, geom } = program.nodes[id].op {
+                indices = find_indices(program, &materialized, x, &geom, id);
+                if let Some(i) = indices {
+                    paired[i] = true;
+                }
+            }
+            let mut pixel_reads = vec![];
+            let mut statics = vec![];
+            let mut window_reads = vec![];
+            for &b in &body {
+                let is_core = Some(b) == core;
+                for o in program.nodes[b].op.operands() {
+                    if is_static[o] {
+                        if !statics.contains(&o) {
+                            statics.push(o);
+                        }
+                    } else if materialized[o] {
+                        let list = if is_core {
+                            &mut window_reads
+                        } else {
+                            &mut pixel_reads
+                        };
+                        if !list.contains(&o) {
+                            list.push(o);
+                        }
+                    }
+                }
+            }
+            kernels.push(Kernel {
+                out: id,
+                indices,
+                core,
+                body,
+                pixel_reads,
+                window_reads,
+                statics,
+                stage: program.nodes[id].owner.clone(),
+            });
+        }
+        Plan {
+            is_static,
+            materialized,
+            kernels,
+        }
+    }
+}
+
+/// The dynamic, non-materialized nodes `root` is computed from, plus `root`,
+/// in topological (id) order.
+fn collect_body(
+    program: &Program,
+    is_static: &[bool],
+    materialized: &[bool],
+    root: NodeId,
+) -> Vec<NodeId> {
+    let mut body = vec![root];
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        for o in program.nodes[id].op.operands() {
+            if !is_static[o] && !materialized[o] && !body.contains(&o) {
+                body.push(o);
+                stack.push(o);
+            }
+        }
+    }
+    body.sort_unstable();
+    body
+}
+
+/// A materialized `MaxPoolIndices` node over the same input and geometry.
+fn find_indices(
+    program: &Program,
+    materialized: &[bool],
+    x: NodeId,
+    geom: &PoolGeom,
+    values: NodeId,
+) -> Option<NodeId> {
+    program
+        .nodes
+        .iter()
+        .enumerate()
+        .find_map(|(id, n)| match n.op {
+            Op::MaxPoolIndices { x: ix, geom: ig }
+                if ix == x && ig == *geom && materialized[id] && id != values =>
+            {
+                Some(id)
+            }
+            _ => None,
+        })
+}
+
+/// `(C, H, W)` of a map.
+pub fn map_dims(shape: &Shape) -> (usize, usize, usize) {
+    match *shape {
+        Shape::Map { c, h, w } => (c, h, w),
+        Shape::Vector(n) => (n, 1, 1),
+        _ => (1, 1, 1),
+    }
+}

@@ -1,0 +1,191 @@
+//! Every `unsafe` of the JIT lives here: turning finalized code into function
+//! pointers, calling them, sending calls to worker threads, and freeing the
+//! code memory.
+//!
+//! Invariants that make the calls sound:
+//! - a stage function only touches the buffers of the [`Plan`] it was
+//!   generated from, at offsets inside each buffer's planned size (halos
+//!   included), and only rows / channels `lo..hi` of its own output;
+//! - [`Machine::call`] runs a stage only on a [`Workspace`] made for the same
+//!   pipeline (same plan id), whose buffers all have their planned sizes, and
+//!   only with `lo <= hi <= items`;
+//! - the code memory lives as long as the `Machine`, which is dropped only
+//!   after every call returned (calls borrow it).
+
+use cranelift_jit::JITModule;
+use cranelift_module::FuncId;
+
+use super::plan::Plan;
+use super::JitError;
+
+/// `extern "C" fn(buffers, lo, hi) -> -1 or a bad unpool position`.
+/// `unsafe`: the code trusts its arguments (see the module invariants).
+type StageFn = unsafe extern "C" fn(*const *mut u8, i64, i64) -> i64;
+
+/// Owns the JIT code of one pipeline.
+pub(crate) struct Machine {
+    /// Behind a mutex only to make the pipeline `Sync`; never locked while
+    /// code runs.
+    module: std::sync::Mutex<Option<JITModule>>,
+    funcs: Vec<StageFn>,
+    items: Vec<usize>,
+    id: u64,
+}
+
+/// Buffers of one image: one zeroed allocation per planned buffer.
+pub struct Workspace {
+    pub(crate) id: u64,
+    /// 16-byte aligned storage; `u128` keeps every element naturally aligned.
+    pub(crate) data: Vec<Vec<u128>>,
+    pub(crate) sizes: Vec<usize>,
+    ptrs: Vec<*mut u8>,
+}
+
+// SAFETY: the raw pointers in `ptrs` point into `data`, which the workspace
+// owns; moving the workspace to another thread moves that ownership along.
+unsafe impl Send for Workspace {}
+
+impl Workspace {
+    pub(crate) fn new(id: u64, plan: &Plan) -> Workspace {
+        // 64 spare bytes after each buffer let vector loads run past the end.
+        let sizes: Vec<usize> = plan.buffers.iter().map(|b| b.bytes()).collect();
+        let mut data: Vec<Vec<u128>> = sizes
+            .iter()
+            .map(|&s| vec![0u128; s.div_ceil(16) + 4])
+            .collect();
+        let ptrs = data
+            .iter_mut()
+            .map(|d| d.as_mut_ptr().cast::<u8>())
+            .collect();
+        Workspace {
+            id,
+            data,
+            sizes,
+            ptrs,
+        }
+    }
+
+    /// The bytes of buffer `b` (planned size, halo included).
+    pub(crate) fn bytes(&self, b: usize) -> &[u8] {
+        let d = &self.data[b];
+        let len = self.sizes[b].min(d.len() * 16);
+        // SAFETY: `d` holds `d.len() * 16` initialized bytes (u128 has no
+        // padding), `len` does not exceed them, and u8 has alignment 1.
+        unsafe { std::slice::from_raw_parts(d.as_ptr().cast::<u8>(), len) }
+    }
+
+    pub(crate) fn bytes_mut(&mut self, b: usize) -> &mut [u8] {
+        let d = &mut self.data[b];
+        let len = self.sizes[b].min(d.len() * 16);
+        // SAFETY: as in `bytes`, and the borrow of `self` is exclusive.
+        unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr().cast::<u8>(), len) }
+    }
+}
+
+/// One call of a stage on rows `lo..hi`, ready to run on any thread.
+pub(crate) struct Job {
+    f: StageFn,
+    ptrs: *const *mut u8,
+    lo: i64,
+    hi: i64,
+}
+
+// SAFETY: a Job is created only by `Machine::jobs`, after the checks listed in
+// the module documentation; `Pool::run` blocks until every job has returned,
+// so the workspace it points into outlives the job, and the jobs of one stage
+// write disjoint rows.
+unsafe impl Send for Job {}
+
+impl Job {
+    pub(crate) fn run(&self) -> i64 {
+        // SAFETY: see the module invariants; `ptrs` points at one pointer per
+        // planned buffer, each to a live allocation of the planned size, and
+        // `lo..hi` lies within the stage's items.
+        unsafe { (self.f)(self.ptrs, self.lo, self.hi) }
+    }
+}
+
+impl Machine {
+    pub(crate) fn new(
+        module: JITModule,
+        ids: &[FuncId],
+        items: Vec<usize>,
+        id: u64,
+    ) -> Result<Machine, JitError> {
+        let mut module = module;
+        module
+            .finalize_definitions()
+            .map_err(|e| JitError::Codegen {
+                stage: String::from("(linking)"),
+                message: e.to_string(),
+            })?;
+        let funcs = ids
+            .iter()
+            .map(|&fid| {
+                let code = module.get_finalized_function(fid);
+                // SAFETY: `fid` was defined with the signature
+                // (i64, i64, i64) -> i64 in the platform's C calling
+                // convention, which is `StageFn`'s ABI; the code is finalized.
+                unsafe { std::mem::transmute::<*const u8, StageFn>(code) }
+            })
+            .collect();
+        Ok(Machine {
+            module: std::sync::Mutex::new(Some(module)),
+            funcs,
+            items,
+            id,
+        })
+    }
+
+    /// Splits stage `stage` into at most `parts` jobs on `ws`.
+    pub(crate) fn jobs(
+        &self,
+        stage: usize,
+        ws: &mut Workspace,
+        plan: &Plan,
+        parts: usize,
+    ) -> Result<Vec<Job>, JitError> {
+        let ok = ws.id == self.id
+            && ws.sizes.len() == plan.buffers.len()
+            && plan
+                .buffers
+                .iter()
+                .zip(ws.data.iter().zip(&ws.sizes))
+                .all(|(b, (d, &s))| s == b.bytes() && d.len() * 16 >= s + 64);
+        let (Some(&f), Some(&items)) = (self.funcs.get(stage), self.items.get(stage)) else {
+            return Err(JitError::Program {
+                reason: format!("no stage {stage}"),
+            });
+        };
+        if !ok {
+            return Err(JitError::Program {
+                reason: String::from("the workspace was not made for this pipeline"),
+            });
+        }
+        let parts = parts.clamp(1, items.max(1));
+        let ptrs = ws.ptrs.as_ptr();
+        Ok((0..parts)
+            .map(|p| Job {
+                f,
+                ptrs,
+                lo: (items * p / parts) as i64,
+                hi: (items * (p + 1) / parts) as i64,
+            })
+            .collect())
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        self.funcs.clear();
+        let slot = match self.module.get_mut() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(module) = slot.take() {
+            // SAFETY: the function pointers were just dropped, and calls
+            // borrow the Machine, so no code of this module can run anymore.
+            unsafe { module.free_memory() };
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! The Cranelift JIT backend: compiles a checked [`Program`] to native code
+//! that computes bit for bit what the interpreter computes.
+//!
+//! Phases: `plan` decides which nodes own buffers and fuses elementwise
+//! chains into the loop of the stage producing them; `stage` and `expr`
+//! generate one function per materialized node, picking for every value the
+//! narrowest machine integer its proven range allows (`range`); `simd`
+//! replaces the scalar code of u8 x i8 pointwise, depthwise and depthwise
+//! transposed convolutions with `vpdpbusd` vector code when the CPU has VNNI
+//! (chosen at run time; the scalar code is always correct); `machine`
+//! holds every `unsafe` (code pointers, calls); `pool` runs the rows of a
+//! stage on several threads.
+
+mod convert;
+mod emit;
+mod expr;
+mod machine;
+mod plan;
+mod pool;
+mod range;
+mod simd;
+mod stage;
+
+use std::time::{Duration, Instant};
+
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{AbiParam, InstBuilder};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module};
+
+use crate::interp::RunError;
+use crate::ir::{NodeId, Program};
+use crate::span::Span;
+use crate::tensor::Tensor;
+
+pub use machine::Workspace;
+
+/// How to compile.
+#[derive(Clone, Copy, Debug)]
+pub struct JitOptions {
+    /// Threads that run each stage (0: every core).
+    pub threads: usize,
+    /// Use vector instructions where the CPU has them (the scalar code is
+    /// used otherwise, and is always correct).
+    pub simd: bool,
+    /// Keep Cranelift's disassembly of every stage (see [`StageInfo::disasm`]).
+    pub disasm: bool,
+}
+
+impl Default for JitOptions {
+    fn default() -> Self {
+        JitOptions {
+            threads: 0,
+            simd: true,
+            disasm: false,
+        }
+    }
+}
+
+/// Vector features the generated code may use.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Simd {
+    /// `vpdpbusd` (AVX-VNNI or AVX512-VNNI with VL).
+    pub vnni: bool,
+}
+
+/// Why a program could not be compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JitError {
+    /// A node the JIT has no exact code for (e.g. beyond 128-bit arithmetic).
+    Unsupported {
+        node: NodeId,
+        label: String,
+        owner: String,
+        span: Span,
+        reason: String,
+    },
+    /// Cranelift rejected a generated function.
+    Codegen { stage: String, message: String },
+    /// The host CPU is not supported by Cranelift.
+    Host { message: String },
+    /// The program breaks an IR invariant (a checker bug).
+    Program { reason: String },
+}
+
+impl std::fmt::Display for JitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JitError::Unsupported {
+                label,
+                owner,
+                reason,
+                ..
+            } => {
+                write!(f, "the JIT cannot compile `{label}` in `{owner}`: {reason}")
+            }
+            JitError::Codegen { stage, message } => {
+                write!(f, "code generation failed for `{stage}`: {message}")
+            }
+            JitError::Host { message } => write!(f, "unsupported host: {message}"),
+            JitError::Program { reason } => write!(f, "inconsistent program: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for JitError {}
+
+/// One generated stage, for `convoy bench`.
+#[derive(Clone, Debug)]
+pub struct StageInfo {
+    /// The `let` whose value the stage stores.
+    pub name: String,
+    /// What it computes, e.g. `dwconv + ... as u8 wrap`.
+    pub label: String,
+    /// Multiply-accumulates per image of every node fused into the stage.
+    pub macs: u64,
+    /// Whether the stage's dot products run on vectors.
+    pub vector: bool,
+    /// The machine code as Cranelift prints it, when asked for.
+    pub disasm: Option<String>,
+}
+
+/// A compiled pipeline: native code for every stage, and a thread pool.
+pub struct CompiledPipeline {
+    program: Program,
+    plan: plan::Plan,
+    machine: machine::Machine,
+    pool: pool::Pool,
+    stages: Vec<StageInfo>,
+    id: u64,
+    /// Wall time of [`compile`].
+    pub compile_time: Duration,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Checked program -> native code.
+pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeline, JitError> {
+    let start = Instant::now();
+    let plan = plan::plan(program)?;
+    let mut flags = settings::builder();
+    let host = |e: &dyn std::fmt::Display| JitError::Host {
+        message: e.to_string(),
+    };
+    flags.set("opt_level", "speed").map_err(|e| host(&e))?;
+    // The IR verifier catches generator bugs in debug builds (and so in the
+    // test suite); release builds skip it for compile time.
+    let verify = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    flags.set("enable_verifier", verify).map_err(|e| host(&e))?;
+    let isa_builder = cranelift_native::builder().map_err(|e| host(&e))?;
+    let isa = isa_builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| host(&e))?;
+    let simd = if options.simd {
+        simd::features(&*isa)
+    } else {
+        Simd::default()
+    };
+    let mut module = JITModule::new(JITBuilder::with_isa(
+        isa,
+        cranelift_module::default_libcall_names(),
+    ));
+    let mut ids = vec![];
+    let mut items = vec![];
+    let mut stages = vec![];
+    let mut fctx = FunctionBuilderContext::new();
+    let frontend = module.target_config();
+    for (k, stage) in plan.stages.iter().enumerate() {
+        let node = &program.nodes[stage.root];
+        let name = node.name.clone().unwrap_or_else(|| node.owner.clone());
+        let codegen = |e: &dyn std::fmt::Display| JitError::Codegen {
+            stage: name.clone(),
+            message: e.to_string(),
+        };
+        let mut ctx = module.make_context();
+        for _ in 0..3 {
+            ctx.func.signature.params.push(AbiParam::new(I64));
+        }
+        ctx.func.signature.returns.push(AbiParam::new(I64));
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let vector;
+        let count;
+        {
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let params = b.block_params(entry).to_vec();
+            let mut fx = emit::Fx::new(b, program, &plan, params[0], simd);
+            fx.load_bases();
+            let vec_items = fx.try_vector_stage(stage, params[1], params[2])?;
+            vector = vec_items.is_some();
+            count = match vec_items {
+                Some(n) => n,
+                None => {
+                    fx.build_stage(stage, params[1], params[2])?;
+                    fx.items(stage)
+                }
+            };
+            let done = fx.b.ins().iconst(I64, -1);
+            fx.b.ins().return_(&[done]);
+            fx.b.seal_all_blocks();
+            fx.b.finalize(frontend);
+        }
+        let id = module
+            .declare_function(&format!("stage{k}"), Linkage::Local, &ctx.func.signature)
+            .map_err(|e| codegen(&e))?;
+        ctx.set_disasm(options.disasm);
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| codegen(&format!("{e:?}")))?;
+        let disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
+        module.clear_context(&mut ctx);
+        ids.push(id);
+        items.push(count);
+        stages.push(StageInfo {
+            name,
+            label: stage_label(program, &plan, stage.root),
+            macs: stage_nodes(program, &plan, stage.root)
+                .iter()
+                .map(|&n| program.nodes[n].macs)
+                .sum(),
+            vector,
+            disasm,
+        });
+    }
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let machine = machine::Machine::new(module, &ids, items, id)?;
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.threads
+    };
+    Ok(CompiledPipeline {
+        program: program.clone(),
+        plan,
+        machine,
+        pool: pool::Pool::new(threads),
+        stages,
+        id,
+        compile_time: start.elapsed(),
+    })
+}
+
+/// The nodes computed by the stage storing `root`: it and its fused chain.
+fn stage_nodes(program: &Program, plan: &plan::Plan, root: NodeId) -> Vec<NodeId> {
+    let mut out = vec![root];
+    let mut k = 0;
+    while k < out.len() {
+        for x in program.nodes[out[k]].op.operands() {
+            if plan.buffer_of[x].is_none() && !out.contains(&x) {
+                out.push(x);
+            }
+        }
+        k += 1;
+    }
+    out
+}
+
+fn stage_label(program: &Program, plan: &plan::Plan, root: NodeId) -> String {
+    let mut nodes = stage_nodes(program, plan, root);
+    nodes.sort_unstable();
+    let labels: Vec<&str> = nodes
+        .iter()
+        .map(|&n| program.nodes[n].label.as_str())
+        .collect();
+    labels.join(" -> ")
+}
+
+impl CompiledPipeline {
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    pub fn stages(&self) -> &[StageInfo] {
+        &self.stages
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
+    }
+
+    /// Fresh buffers for one image, constants filled in.
+    pub fn workspace(&self) -> Workspace {
+        let mut ws = Workspace::new(self.id, &self.plan);
+        for (b, buf) in self.plan.buffers.iter().enumerate() {
+            if let Some(data) = &buf.constant {
+                convert::write_buffer(buf, ws.bytes_mut(b), data);
+            }
+        }
+        ws
+    }
+
+    /// Checks `inputs` as the interpreter does and writes them into `ws`.
+    pub fn load_inputs(&self, ws: &mut Workspace, inputs: &[Tensor]) -> Result<(), RunError> {
+        convert::check_inputs(&self.program, inputs)?;
+        for (info, tensor) in self.program.inputs.iter().zip(inputs) {
+            let b = self.plan.buffer_of[info.node].ok_or_else(|| missing(info.node, &info.name))?;
+            convert::write_buffer(&self.plan.buffers[b], ws.bytes_mut(b), &tensor.data);
+        }
+        Ok(())
+    }
+
+    /// Runs every stage on the inputs already in `ws` (the low-level entry:
+    /// no conversion), with the pipeline's threads.
+    pub fn execute(&self, ws: &mut Workspace) -> Result<(), ExecError> {
+        self.execute_with(ws, self.pool.threads())
+    }
+
+    fn execute_with(&self, ws: &mut Workspace, threads: usize) -> Result<(), ExecError> {
+        for k in 0..self.plan.stages.len() {
+            self.execute_stage_with(ws, k, threads)?;
+        }
+        Ok(())
+    }
+
+    /// Runs stage `k` alone (for per-stage timings).
+    pub fn execute_stage(&self, ws: &mut Workspace, k: usize) -> Result<(), ExecError> {
+        self.execute_stage_with(ws, k, self.pool.threads())
+    }
+
+    fn execute_stage_with(
+        &self,
+        ws: &mut Workspace,
+        k: usize,
+        threads: usize,
+    ) -> Result<(), ExecError> {
+        let stage = &self.plan.stages[k];
+        let node = &self.program.nodes[stage.root];
+        // Small stages are not worth waking a thread for.
+        let work = self.stages[k].macs + node.shape.len() as u64;
+        let parts = if work < 40_000 { 1 } else { threads };
+        let jobs = self
+            .machine
+            .jobs(k, ws, &self.plan, parts)
+            .map_err(|_| ExecError::ForeignWorkspace)?;
+        let status = if parts == 1 {
+            jobs.iter()
+                .map(|j| j.run())
+                .fold(-1, |a, b| if a >= 0 { a } else { b })
+        } else {
+            self.pool.run(jobs)
+        };
+        if status >= 0 {
+            return Err(ExecError::Run(Box::new(convert::unpool_error(
+                &self.program,
+                &self.plan,
+                ws,
+                stage.root,
+                status as usize,
+            ))));
+        }
+        Ok(())
+    }
+
+    /// The outputs, as tensors, after [`Self::execute`].
+    pub fn read_outputs(&self, ws: &Workspace) -> Result<Vec<Tensor>, RunError> {
+        self.program
+            .outputs
+            .iter()
+            .map(|out| {
+                let b =
+                    self.plan.buffer_of[out.node].ok_or_else(|| missing(out.node, &out.name))?;
+                let node = &self.program.nodes[out.node];
+                Ok(Tensor {
+                    shape: node.shape.dims(),
+                    frac: node.frac,
+                    data: convert::read_buffer(&self.plan.buffers[b], ws.bytes(b)),
+                })
+            })
+            .collect()
+    }
+
+    /// Runs one image: the same contract and errors as [`crate::interpret`].
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, ExecError> {
+        let mut ws = self.workspace();
+        self.load_inputs(&mut ws, inputs)?;
+        self.execute(&mut ws)?;
+        Ok(self.read_outputs(&ws)?)
+    }
+
+    /// Runs several images, in parallel across the pipeline's threads.
+    pub fn run_batch(&self, images: &[Vec<Tensor>]) -> Result<Vec<Vec<Tensor>>, ExecError> {
+        let threads = self.pool.threads().min(images.len()).max(1);
+        if threads <= 1 {
+            return images.iter().map(|i| self.run(i)).collect();
+        }
+        let chunk = images.len().div_ceil(threads);
+        let results: Vec<Result<Vec<Vec<Tensor>>, ExecError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = images
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut ws = self.workspace();
+                        part.iter()
+                            .map(|inputs| {
+                                self.load_inputs(&mut ws, inputs)?;
+                                self.execute_with(&mut ws, 1)?;
+                                Ok(self.read_outputs(&ws)?)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Ok(vec![])))
+                .collect()
+        });
+        let mut out = vec![];
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+}
+
+fn missing(node: NodeId, name: &str) -> RunError {
+    RunError::MissingNode {
+        name: name.to_string(),
+        node,
+    }
+}
+
+/// Why a compiled pipeline did not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExecError {
+    /// What the interpreter would report too: bad inputs, a bad unpool index.
+    Run(Box<RunError>),
+    /// A [`Workspace`] made by another pipeline was passed to this one.
+    ForeignWorkspace,
+}
+
+impl From<RunError> for ExecError {
+    fn from(e: RunError) -> Self {
+        ExecError::Run(Box::new(e))
+    }
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecError::Run(e) => e.fmt(f),
+            ExecError::ForeignWorkspace => {
+                f.write_str("the workspace belongs to another compiled pipeline")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ExecError {}

@@ -1,0 +1,258 @@
+//! `convoy emit hls` and `convoy estimate` from the command line: projects
+//! are written whole or not at all, existing folders are not clobbered,
+//! bad parallelism and constants the emitter cannot write are diagnosed at
+//! the source, and a testbench really fails when the design is wrong.
+
+mod common;
+
+use common::root;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn convoy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_convoy"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run convoy")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("hls_cli")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.parent().expect("parent")).expect("mkdir");
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn seed() -> String {
+    root()
+        .join("examples")
+        .join("seed.cnn")
+        .display()
+        .to_string()
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn emit_writes_a_project_and_refuses_to_clobber_it() {
+    let dir = scratch("seed");
+    let d = dir.display().to_string();
+    let first = convoy(&["emit", "hls", &seed(), "-o", &d]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    for f in [
+        "seed.h",
+        "seed.cpp",
+        "seed_params.h",
+        "seed_tb.cpp",
+        "run_hls.tcl",
+        "Makefile",
+        "README.md",
+        "tb_data/x.txt",
+        "tb_data/pw.golden.txt",
+    ] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    let cpp = std::fs::read_to_string(dir.join("seed.cpp")).expect("cpp");
+    assert!(
+        cpp.contains("// seed.cnn:14: let dw: u8[16, 32, 64]"),
+        "source line comment:\n{cpp}"
+    );
+    assert!(
+        cpp.contains("const x_t x[16][34][66]"),
+        "halo-sized input:\n{cpp}"
+    );
+    let tcl = std::fs::read_to_string(dir.join("run_hls.tcl")).expect("tcl");
+    for cmd in [
+        "open_project",
+        "set_top seed",
+        "add_files -tb",
+        "set_part",
+        "create_clock -period 5",
+        "csim_design",
+        "csynth_design",
+        "cosim_design",
+        "export_design",
+    ] {
+        assert!(tcl.contains(cmd), "run_hls.tcl lacks {cmd}");
+    }
+    let again = convoy(&["emit", "hls", &seed(), "-o", &d, "--style", "stream"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert!(!std::fs::read_to_string(dir.join("seed.cpp"))
+        .expect("cpp")
+        .contains("DATAFLOW"));
+    let forced = convoy(&[
+        "emit",
+        "hls",
+        &seed(),
+        "-o",
+        &d,
+        "--style",
+        "stream",
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(std::fs::read_to_string(dir.join("seed.cpp"))
+        .expect("cpp")
+        .contains("#pragma HLS DATAFLOW"));
+}
+
+#[test]
+fn parallel_factors_must_divide() {
+    let dir = scratch("bad_pe");
+    let d = dir.display().to_string();
+    let out = convoy(&["emit", "hls", &seed(), "-o", &d, "--parallel", "dw=pe:3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("E405")
+            && text.contains("pe factor 3 does not divide the 16 output channels of `dw`"),
+        "{text}"
+    );
+    assert!(text.contains("seed.cnn:14"), "points at the stage: {text}");
+    assert_eq!(files_in(&dir), 0, "nothing is written");
+
+    let out = convoy(&["emit", "hls", &seed(), "-o", &d, "--parallel", "pw=simd:5"]);
+    assert!(
+        stderr(&out)
+            .contains("simd factor 5 does not divide the 16 input channels per group of `pw`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = convoy(&["estimate", &seed(), "--parallel", "nope=pe:2"]);
+    assert!(stderr(&out).contains("E403"), "{}", stderr(&out));
+    let out = convoy(&["estimate", &seed(), "--parallel", "dw=pe:two"]);
+    assert!(stderr(&out).contains("E404"), "{}", stderr(&out));
+    let ok = convoy(&[
+        "estimate",
+        &seed(),
+        "--parallel",
+        "dw=pe:4",
+        "--parallel",
+        "pw=pe:2,simd:8",
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let table = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        table.contains("frames/s") && table.contains("DSP"),
+        "{table}"
+    );
+}
+
+#[test]
+fn simd_needs_a_reduction() {
+    let dir = scratch("unpool_simd");
+    let src = root()
+        .join("examples")
+        .join("unpool.cnn")
+        .display()
+        .to_string();
+    let out = convoy(&[
+        "emit",
+        "hls",
+        &src,
+        "-o",
+        &dir.display().to_string(),
+        "--parallel",
+        "n=simd:2",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("E406"), "{}", stderr(&out));
+    assert_eq!(files_in(&dir), 0);
+}
+
+#[test]
+fn constants_without_an_exact_literal_are_refused() {
+    let dir = scratch("wide_const");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let script = dir.join("wide.cnn");
+    std::fs::write(
+        &script,
+        "pipeline wide {\n  input x: u8[1, 2, 2]\n  const k: fixed<60, 1> = 0.3\n  let y = x * k as u8 sat\n  output y\n}\n",
+    )
+    .expect("write");
+    let out_dir = dir.join("out");
+    let out = convoy(&[
+        "emit",
+        "hls",
+        &script.display().to_string(),
+        "-o",
+        &out_dir.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("E401"), "{}", stderr(&out));
+    assert!(!out_dir.exists(), "nothing is written");
+}
+
+/// A testbench whose golden data disagree with the design must fail:
+/// the check is real.
+#[test]
+fn testbench_detects_a_wrong_result() {
+    let headers = match std::env::var_os("AP_TYPES") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => root().join("build").join("ap_types"),
+    };
+    assert!(
+        headers.join("ap_fixed.h").is_file(),
+        "ap_types headers missing: run `bash tools/fetch_ap_types.sh`"
+    );
+    let dir = scratch("tamper");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let script = dir.join("tiny.cnn");
+    std::fs::write(
+        &script,
+        "pipeline tiny {\n  input x: u8[2, 3, 3] pad 1\n  param w: i8[2, 1, 3, 3] = random(seed: 3)\n  let y = (dwconv(x, w, pad: 1) >> 4) as u8 sat\n  output y\n}\n",
+    )
+    .expect("write");
+    let proj = dir.join("proj");
+    let out = convoy(&[
+        "emit",
+        "hls",
+        &script.display().to_string(),
+        "-o",
+        &proj.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let make = |tag: &str| {
+        Command::new("make")
+            .arg("-C")
+            .arg(&proj)
+            .arg("csim")
+            .env("AP_TYPES", &headers)
+            .output()
+            .unwrap_or_else(|e| panic!("make ({tag}): {e}"))
+    };
+    let good = make("good");
+    assert!(
+        good.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&good.stdout),
+        stderr(&good)
+    );
+    assert!(String::from_utf8_lossy(&good.stdout).contains("PASS"));
+    // Change one golden value: the same binary must now fail and say where.
+    let golden = proj.join("tb_data").join("y.golden.txt");
+    let text = std::fs::read_to_string(&golden).expect("golden");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let v: i64 = lines[4].parse().expect("int");
+    lines[4] = (v + 1).to_string();
+    std::fs::write(&golden, lines.join("\n") + "\n").expect("write");
+    let bad = make("bad");
+    assert!(!bad.status.success());
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        stdout.contains("y[0][1][1]: got")
+            && stdout.contains("1 of 18 values differ")
+            && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+}

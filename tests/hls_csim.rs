@@ -1,0 +1,521 @@
+//! C simulation of the emitted HLS C++: every example and a few hundred
+//! random pipelines are emitted in both styles, compiled with g++ against
+//! the open-source ap_types headers, and run. The testbench compares every
+//! output code with the interpreter's (its own check), and this test reads
+//! `tb_data/<output>.csim.txt` back and compares it with the interpreter
+//! again, so a testbench that compares nothing cannot pass.
+//!
+//! The headers come from `bash tools/fetch_ap_types.sh` (build/ap_types/)
+//! or `$AP_TYPES`; without them the test fails, it never skips.
+//!
+//! Random pipelines are batched: each batch is one translation unit that
+//! includes many projects, each inside its own namespace, and one `main`
+//! that runs every testbench, to keep g++ time within a few minutes.
+
+mod common;
+
+use common::gen::random_program;
+use common::{cnn_files, compile, root, Files, Folder};
+use convoy::hls::{self, HlsOptions, Parallel, Style};
+use convoy::ir::Program;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn ap_types() -> PathBuf {
+    let dir = match std::env::var_os("AP_TYPES") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => root().join("build").join("ap_types"),
+    };
+    assert!(
+        dir.join("ap_fixed.h").is_file() && dir.join("hls_stream.h").is_file(),
+        "the ap_types headers are missing from {}: run `bash tools/fetch_ap_types.sh` at the \
+         repository root (or set AP_TYPES to a folder holding ap_fixed.h, ap_int.h and hls_stream.h)",
+        dir.display()
+    );
+    dir
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("hls_csim")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+struct Emitted {
+    dir: PathBuf,
+    program: Program,
+    label: String,
+}
+
+fn write_project(dir: &Path, project: &hls::Project) {
+    for (path, text) in &project.files {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&full, text).expect("write");
+    }
+}
+
+fn emit_into(
+    dir: &Path,
+    program: &Program,
+    style: Style,
+    parallel: BTreeMap<String, Parallel>,
+    label: &str,
+) -> Emitted {
+    let options = HlsOptions {
+        style,
+        parallel,
+        ..HlsOptions::default()
+    };
+    let project =
+        hls::emit(program, &options).unwrap_or_else(|e| panic!("{label}: emission failed: {e:?}"));
+    write_project(dir, &project);
+    Emitted {
+        dir: dir.to_path_buf(),
+        program: program.clone(),
+        label: label.to_string(),
+    }
+}
+
+/// Compares `tb_data/<output>.csim.txt` with the interpreter's golden codes.
+fn check_csim_files(e: &Emitted) -> Result<(), String> {
+    for out in &e.program.outputs {
+        let node = &e.program.nodes[out.node];
+        let name = convoy_name(&e.dir, &out.name);
+        let golden =
+            std::fs::read_to_string(e.dir.join("tb_data").join(format!("{name}.golden.txt")))
+                .map_err(|err| format!("{}: golden file of {}: {err}", e.label, out.name))?;
+        let csim = std::fs::read_to_string(e.dir.join("tb_data").join(format!("{name}.csim.txt")))
+            .map_err(|err| format!("{}: csim file of {}: {err}", e.label, out.name))?;
+        let g: Vec<&str> = golden.lines().collect();
+        let c: Vec<&str> = csim.lines().collect();
+        if g.len() != node.shape.len() || g != c {
+            let first = g.iter().zip(&c).position(|(a, b)| a != b);
+            return Err(format!(
+                "{}: output `{}` differs from the interpreter ({} vs {} values, first difference at {first:?})",
+                e.label,
+                out.name,
+                c.len(),
+                g.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The C++ name of an output: its script name unless sanitized (the
+/// golden file tells).
+fn convoy_name(dir: &Path, name: &str) -> String {
+    if dir
+        .join("tb_data")
+        .join(format!("{name}.golden.txt"))
+        .is_file()
+    {
+        name.to_string()
+    } else {
+        format!("{name}_")
+    }
+}
+
+fn gxx() -> Command {
+    Command::new(std::env::var("CXX").unwrap_or_else(|_| "g++".into()))
+}
+
+/// Compiles and runs one project with its own Makefile's flags.
+fn compile_run(e: &Emitted, headers: &Path) -> Result<(), String> {
+    let name = &e.program.name;
+    let exe = e.dir.join(format!("{name}_tb"));
+    let out = gxx()
+        .args([
+            "-O1",
+            "-std=c++14",
+            "-Wall",
+            "-Wextra",
+            "-Wno-unknown-pragmas",
+        ])
+        .arg("-isystem")
+        .arg(headers)
+        .arg(e.dir.join(format!("{name}.cpp")))
+        .arg(e.dir.join(format!("{name}_tb.cpp")))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .map_err(|err| format!("cannot run g++: {err}"))?;
+    let warnings = String::from_utf8_lossy(&out.stderr).to_string();
+    if !out.status.success() {
+        return Err(format!("{}: g++ failed:\n{warnings}", e.label));
+    }
+    // Warnings located in the emitted files (the headers' own, even when
+    // inlined into emitted functions, are not ours).
+    let ours: Vec<&str> = warnings
+        .lines()
+        .filter(|l| l.contains("warning:") && l.starts_with(&*e.dir.to_string_lossy()))
+        .collect();
+    if !ours.is_empty() {
+        return Err(format!(
+            "{}: g++ -Wall -Wextra warns:\n{}",
+            e.label,
+            ours.join("\n")
+        ));
+    }
+    let run = Command::new(&exe)
+        .current_dir(&e.dir)
+        .output()
+        .map_err(|err| format!("cannot run {}: {err}", exe.display()))?;
+    if !run.status.success() {
+        return Err(format!(
+            "{}: testbench failed:\n{}{}",
+            e.label,
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        ));
+    }
+    check_csim_files(e)
+}
+
+/// Runs `jobs` on two threads; returns every failure.
+fn parallel<T: Sync>(jobs: &[T], f: impl Fn(&T) -> Result<(), String> + Sync) -> Vec<String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(vec![]);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(job) = jobs.get(i) else { break };
+                if let Err(msg) = f(job) {
+                    failures.lock().expect("lock").push(msg);
+                }
+            });
+        }
+    });
+    failures.into_inner().expect("lock")
+}
+
+fn styles() -> Vec<Style> {
+    match std::env::var("HLS_STYLE").as_deref() {
+        Ok("array") => vec![Style::Array],
+        Ok("stream") => vec![Style::Stream],
+        _ => vec![Style::Array, Style::Stream],
+    }
+}
+
+#[test]
+fn examples_pass_csim_in_both_styles() {
+    let headers = ap_types();
+    let base = scratch("examples");
+    let mut jobs = vec![];
+    for path in cnn_files(&root().join("examples")) {
+        if is_bench(&path) {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).expect("read example");
+        let stem = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string();
+        let folder = Folder(path.parent().expect("parent").to_path_buf());
+        let (checked, _) = compile(&stem, &src, &folder).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        for style in styles() {
+            let dir = base.join(format!("{stem}_{}", style.name()));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            jobs.push(emit_into(
+                &dir,
+                &checked.program,
+                style,
+                BTreeMap::new(),
+                &format!("{stem} ({})", style.name()),
+            ));
+        }
+    }
+    assert!(
+        jobs.len() >= 7 * styles().len(),
+        "expected every example in every style"
+    );
+    let failures = parallel(&jobs, |e| compile_run(e, &headers));
+    assert!(
+        failures.is_empty(),
+        "{} of {} projects failed:\n{}",
+        failures.len(),
+        jobs.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// One translation unit running many projects: each project's .cpp and
+/// testbench inside a namespace (include guards reset in between), and a
+/// `main` that runs them all and reports which fail.
+fn batch_source(projects: &[Emitted]) -> String {
+    let mut s = String::new();
+    s.push_str("#include <ap_fixed.h>\n#include <ap_int.h>\n#include <hls_stream.h>\n");
+    s.push_str("#include <cstdio>\n#include <cstdlib>\n#include <fstream>\n#include <string>\n#include <vector>\n");
+    for (i, e) in projects.iter().enumerate() {
+        let n = &e.program.name;
+        let guard = n.to_ascii_uppercase();
+        s.push_str(&format!(
+            "#undef {guard}_H\n#undef {guard}_PARAMS_H\n#undef TB_DATA\n#define TB_DATA \"{}/tb_data\"\nnamespace p{i} {{\n#include \"{}/{n}.cpp\"\n#include \"{}/{n}_tb.cpp\"\n}}\n",
+            e.dir.display(),
+            e.dir.display(),
+            e.dir.display()
+        ));
+    }
+    s.push_str("int main() {\n  int failed = 0;\n");
+    for (i, e) in projects.iter().enumerate() {
+        s.push_str(&format!(
+            "  if (p{i}::main() != 0) {{ std::printf(\"FAILED {}\\n\"); failed++; }}\n",
+            e.label
+        ));
+    }
+    s.push_str("  return failed == 0 ? 0 : 1;\n}\n");
+    s
+}
+
+fn run_batch(batch: &(PathBuf, Vec<Emitted>), headers: &Path) -> Result<(), String> {
+    let (dir, projects) = batch;
+    let src = dir.join("batch.cpp");
+    std::fs::write(&src, batch_source(projects)).map_err(|e| e.to_string())?;
+    let exe = dir.join("batch");
+    let out = gxx()
+        .args(["-O1", "-std=c++14", "-w"])
+        .arg("-I")
+        .arg(headers)
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .map_err(|err| format!("cannot run g++: {err}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{}: g++ failed:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let run = Command::new(&exe).output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&run.stdout).to_string();
+    let mut failures: Vec<String> = stdout
+        .lines()
+        .filter(|l| l.starts_with("FAILED"))
+        .map(|l| l.to_string())
+        .collect();
+    if !run.status.success() && failures.is_empty() {
+        failures.push(format!("{}: batch crashed:\n{stdout}", dir.display()));
+    }
+    for e in projects {
+        if let Err(msg) = check_csim_files(e) {
+            failures.push(msg);
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        let mismatches: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains(": got "))
+            .take(20)
+            .collect();
+        Err(format!(
+            "{}\n{}",
+            failures.join("\n"),
+            mismatches.join("\n")
+        ))
+    }
+}
+
+/// Random parallelism for a program's stages: `pe` dividing a named stage's
+/// channels, and `simd` dividing a conv or deconv's input channels per
+/// group. Emission rejects combinations that do not fit every kernel of a
+/// stage; the caller then drops them.
+fn random_parallel(program: &Program, seed: u64) -> BTreeMap<String, Parallel> {
+    use convoy::ir::{Op, Shape};
+    let mut map: BTreeMap<String, Parallel> = BTreeMap::new();
+    let mut r = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = || {
+        r = r.rotate_left(13).wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
+        (r >> 17) as usize
+    };
+    let pick = |n: usize, k: usize| {
+        let divisors: Vec<usize> = (1..=n).filter(|d| n % d == 0).collect();
+        divisors[k % divisors.len()]
+    };
+    for node in &program.nodes {
+        if node.owner.is_empty() {
+            continue;
+        }
+        if let (Some(_), Shape::Map { c, .. }) = (&node.name, &node.shape) {
+            if next() % 3 == 0 {
+                map.entry(node.owner.clone()).or_default().pe = pick(*c, next());
+            }
+        }
+        let cig = match &node.op {
+            Op::Conv { w, .. } => program.nodes[*w].shape.dims().get(1).copied(),
+            Op::Deconv { x, geom, .. } => program.nodes[*x]
+                .shape
+                .dims()
+                .first()
+                .map(|c| c / geom.groups),
+            _ => None,
+        };
+        if let Some(cig) = cig {
+            if cig > 1 && next() % 3 == 0 {
+                map.entry(node.owner.clone()).or_default().simd = Some(pick(cig, next()));
+            }
+        }
+    }
+    map
+}
+
+const RANDOM_PROGRAMS: u64 = 240;
+const BATCH: usize = 40;
+
+#[test]
+fn random_pipelines_pass_csim_in_both_styles() {
+    let headers = ap_types();
+    let base = scratch("random");
+    let mut emitted = vec![];
+    let count: u64 = std::env::var("HLS_RANDOM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RANDOM_PROGRAMS);
+    let only = styles();
+    for seed in 0..count {
+        let src = random_program(seed);
+        let (checked, _) = compile("gen.cnn", &src, &Files::default())
+            .unwrap_or_else(|e| panic!("seed {seed}:\n{src}\n{e}"));
+        let style = if only.len() == 1 {
+            only[0]
+        } else if seed % 2 == 0 {
+            Style::Array
+        } else {
+            Style::Stream
+        };
+        let mut par = random_parallel(&checked.program, seed);
+        let options = HlsOptions {
+            style,
+            parallel: par.clone(),
+            seed,
+            ..HlsOptions::default()
+        };
+        if hls::emit(&checked.program, &options).is_err() {
+            par.clear();
+        }
+        let dir = base.join(format!("s{seed}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let options = HlsOptions {
+            style,
+            parallel: par,
+            seed,
+            ..HlsOptions::default()
+        };
+        let project = hls::emit(&checked.program, &options)
+            .unwrap_or_else(|e| panic!("seed {seed}: emission failed: {e:?}\n{src}"));
+        write_project(&dir, &project);
+        std::fs::write(dir.join("gen.cnn"), &src).expect("write source");
+        emitted.push(Emitted {
+            dir,
+            program: checked.program,
+            label: format!("seed {seed} ({})", style.name()),
+        });
+    }
+    let mut batches: Vec<(PathBuf, Vec<Emitted>)> = vec![];
+    let mut rest = emitted;
+    let mut n = 0;
+    while !rest.is_empty() {
+        let take = rest.len().min(BATCH);
+        let chunk: Vec<Emitted> = rest.drain(..take).collect();
+        let dir = base.join(format!("batch{n}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        batches.push((dir, chunk));
+        n += 1;
+    }
+    let failures = parallel(&batches, |b| run_batch(b, &headers));
+    assert!(
+        failures.is_empty(),
+        "random pipelines failed C simulation:\n{}",
+        failures.join("\n\n")
+    );
+}
+
+/// The `bench_*` examples are benchmark-sized (64 x 128 x 256 maps): their
+/// golden values (the interpreter, unoptimized in tests) and C simulation
+/// would dominate the suite's time, so they are skipped by name.
+fn is_bench(path: &std::path::Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("bench_"))
+}
+
+/// Intermediates far wider than 64 bits (the random generator stays
+/// narrow), negative fraction and integer bits, and every rounding and
+/// overflow mode on wide sources.
+const WIDE: &[&str] = &[
+    "pipeline wide1 {
+  input x: i32[2, 3, 4]
+  input y: fixed<40, 8>[2, 3, 4]
+  let p = x * x * y
+  let q = p >> 70 as i16 sat
+  let r = p as fixed<24, 20, rnd_conv, sat_sym>
+  let s = round(p * 0.375) >> 60 as i12 wrap
+  let t = floor(p) >> 50 as u9 sat_zero
+  output q, r, s, t
+}",
+    "pipeline wide2 {
+  input x: i32[3, 5, 5]
+  param w: i32[2, 3, 3, 3] = random(seed: 1)
+  let c = conv(x, w, pad: 1) >> 40 as i8 sat
+  param u: i32[3, 2, 3, 3] = random(seed: 2)
+  let d = deconv(x, u, stride: 2, pad: 1) as fixed<16, 60, rnd, sat_sym>
+  output c, d
+}",
+    "pipeline wide3 {
+  input z: ufixed<20, -3>[1, 4, 4]
+  input v: fixed<12, 15>[1, 4, 4]
+  let a = z * z * z as ufixed<8, -6, rnd_inf, sat>
+  let b = (v * z - z) as fixed<10, 6, rnd_min_inf, wrap>
+  let c = v >> 3 as fixed<7, 14, rnd_zero, sat_sym>
+  let e = upsample(z, 2, bilinear) as ufixed<9, -2, trn_zero, sat>
+  output a, b, c, e
+}",
+];
+
+#[test]
+fn wide_intermediates_pass_csim() {
+    let headers = ap_types();
+    let base = scratch("wide");
+    let mut projects = vec![];
+    for (n, src) in WIDE.iter().enumerate() {
+        let (checked, _) =
+            compile("wide.cnn", src, &Files::default()).unwrap_or_else(|e| panic!("{src}\n{e}"));
+        let widest = checked
+            .program
+            .nodes
+            .iter()
+            .map(|n| n.ty.width)
+            .max()
+            .unwrap_or(0);
+        assert!(
+            n == 2 || widest > 64,
+            "program {n} should need more than 64 bits ({widest})"
+        );
+        for style in [Style::Array, Style::Stream] {
+            let dir = base.join(format!("w{n}_{}", style.name()));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            let label = format!("wide{} ({})", n + 1, style.name());
+            projects.push(emit_into(
+                &dir,
+                &checked.program,
+                style,
+                BTreeMap::new(),
+                &label,
+            ));
+        }
+    }
+    let dir = base.join("batch");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    if let Err(msg) = run_batch(&(dir, projects), &headers) {
+        panic!("{msg}");
+    }
+}

@@ -1,0 +1,142 @@
+//! `convoy run` uses the JIT by default: its files are byte-identical to the
+//! interpreter's, for single images and for batches; `convoy bench` reports.
+
+mod common;
+
+use common::{compile, root, Folder};
+use convoy::data::{random_raw, raw_to_npy};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn convoy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_convoy"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("convoy-jit-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes one random `.npy` per input of `example` (with `batch` images if
+/// given) and returns the `--input` arguments.
+fn write_inputs(example: &Path, dir: &Path, batch: Option<usize>) -> Vec<String> {
+    let src = std::fs::read_to_string(example).expect("read");
+    let folder = Folder(example.parent().expect("folder").to_path_buf());
+    let (checked, _) = compile("x.cnn", &src, &folder).expect("checks");
+    let program = &checked.program;
+    let mut args = vec![];
+    for (k, info) in program.inputs.iter().enumerate() {
+        let node = &program.nodes[info.node];
+        let mut shape = node.shape.dims();
+        let n = batch.unwrap_or(1);
+        if let Some(b) = batch {
+            shape.insert(0, b);
+        }
+        let values = random_raw(40 + k as u64, &node.ty, node.shape.len() * n);
+        let bytes = raw_to_npy(&shape, &values, &node.ty, false).expect("encode");
+        let path = dir.join(format!("{}.npy", info.name));
+        std::fs::write(&path, bytes).expect("write input");
+        args.push("--input".into());
+        args.push(format!("{}={}", info.name, path.display()));
+    }
+    args
+}
+
+fn run(example: &Path, inputs: &[String], out: &Path, extra: &[&str]) {
+    let status = convoy()
+        .arg("run")
+        .arg(example)
+        .args(inputs)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("convoy runs");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+fn same_files(a: &Path, b: &Path) {
+    let mut names: Vec<_> = std::fs::read_dir(a)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for n in names {
+        let x = std::fs::read(a.join(&n)).expect("read");
+        let y = std::fs::read(b.join(&n)).expect("read");
+        assert!(x == y, "{n:?} differs between backends");
+    }
+}
+
+#[test]
+fn default_backend_matches_the_interpreter() {
+    for (name, batch) in [
+        ("seed", None),
+        ("unpool", Some(3)),
+        ("fixed_act", Some(2)),
+        ("strided", None),
+    ] {
+        let example = root().join("examples").join(format!("{name}.cnn"));
+        if !example.exists() {
+            continue;
+        }
+        let dir = scratch(name);
+        let inputs = write_inputs(&example, &dir, batch);
+        run(&example, &inputs, &dir.join("jit"), &[]);
+        run(
+            &example,
+            &inputs,
+            &dir.join("jit1"),
+            &["--backend", "jit", "--threads", "1"],
+        );
+        run(
+            &example,
+            &inputs,
+            &dir.join("interp"),
+            &["--backend", "interp"],
+        );
+        same_files(&dir.join("jit"), &dir.join("interp"));
+        same_files(&dir.join("jit1"), &dir.join("interp"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn bench_reports_json() {
+    let out = convoy()
+        .args([
+            "bench",
+            "--iters",
+            "3",
+            "--threads",
+            "1",
+            "--format",
+            "json",
+        ])
+        .arg(root().join("examples/seed.cnn"))
+        .output()
+        .expect("convoy runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for key in [
+        "\"compile_ms\"",
+        "\"median_us\"",
+        "\"min_us\"",
+        "\"gmacs\"",
+        "\"stages\"",
+        "\"backend\": \"jit\"",
+    ] {
+        assert!(text.contains(key), "{key} missing in {text}");
+    }
+}

@@ -1,0 +1,105 @@
+//! Every example (and, through them, the stdlib blocks) runs under the JIT
+//! and the interpreter on random inputs: the outputs must be bit-identical.
+
+mod common;
+
+use common::{cnn_files, compile, root, Folder};
+use convoy::data::random_raw;
+use convoy::ir::Program;
+use convoy::jit::JitOptions;
+use convoy::Tensor;
+
+fn random_inputs(program: &Program, seed: u64) -> Vec<Tensor> {
+    program
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(k, info)| {
+            let node = &program.nodes[info.node];
+            Tensor {
+                shape: node.shape.dims(),
+                frac: node.frac,
+                data: random_raw(seed * 31 + k as u64, &node.ty, node.shape.len()),
+            }
+        })
+        .collect()
+}
+
+/// Every JIT configuration must agree with the interpreter on `path`.
+fn check_file(path: &std::path::Path) {
+    let src = std::fs::read_to_string(path).expect("read example");
+    let dir = path.parent().expect("folder").to_path_buf();
+    let (checked, _) = compile(&path.display().to_string(), &src, &Folder(dir))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let program = &checked.program;
+    let configs = [
+        JitOptions::default(),
+        JitOptions {
+            threads: 1,
+            simd: false,
+            disasm: false,
+        },
+    ];
+    let jits: Vec<_> = configs
+        .iter()
+        .map(|o| {
+            convoy::compile_jit(program, o).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+        .collect();
+    // The large benchmark maps take the debug interpreter a while: one image.
+    let seeds = if program.total_macs() > 20_000_000 {
+        1
+    } else {
+        2
+    };
+    for seed in 0..seeds {
+        let inputs = random_inputs(program, seed);
+        let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
+        for jit in &jits {
+            let got = jit
+                .run(&inputs)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(got.len(), expected.len());
+            for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+                assert_eq!(g.shape, e.shape, "{} output {k}", path.display());
+                assert_eq!(g.frac, e.frac, "{} output {k}", path.display());
+                if let Some(i) = g.data.iter().zip(&e.data).position(|(a, b)| a != b) {
+                    panic!(
+                        "{} output {k} differs at flat {i}: jit {} interp {}",
+                        path.display(),
+                        g.data[i],
+                        e.data[i]
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn examples(bench: bool) -> Vec<std::path::PathBuf> {
+    cnn_files(&root().join("examples"))
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("bench_") == bench
+        })
+        .collect()
+}
+
+#[test]
+fn examples_agree_with_the_interpreter() {
+    let files = examples(false);
+    assert!(files.len() >= 4);
+    for f in &files {
+        check_file(f);
+    }
+}
+
+#[test]
+fn benchmark_pipelines_agree_with_the_interpreter() {
+    let files = examples(true);
+    assert_eq!(files.len(), 2);
+    for f in &files {
+        check_file(f);
+    }
+}

@@ -1,0 +1,130 @@
+//! The vector kernels really become the instructions they were written for:
+//! `vpdpbusd` on hosts with VNNI (the CLIF pattern is fragile: operand order
+//! matters), and no vector dot product at all when SIMD is off.
+
+mod common;
+
+use common::{compile, Files};
+use convoy::jit::JitOptions;
+
+const POINTWISE: &str = "
+pipeline pw {
+  input x: u8[32, 4, 32]
+  param w: i8[16, 32, 1, 1] = random(seed: 5)
+  param b: i16[16] = random(seed: 6)
+  let y = (relu(conv(x, w) + b) >> 7) as u8 sat
+  output y
+}
+";
+
+fn stage_code(simd: bool) -> Vec<(bool, String)> {
+    let (checked, _) = compile("pw.cnn", POINTWISE, &Files::default()).expect("checks");
+    let options = JitOptions {
+        threads: 1,
+        simd,
+        disasm: true,
+    };
+    let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
+    jit.stages()
+        .iter()
+        .map(|s| (s.vector, s.disasm.clone().unwrap_or_default()))
+        .collect()
+}
+
+fn host_has_vnni() -> bool {
+    std::is_x86_feature_detected!("avxvnni")
+        || (std::is_x86_feature_detected!("avx512vnni")
+            && std::is_x86_feature_detected!("avx512vl"))
+}
+
+#[test]
+fn pointwise_conv_uses_vpdpbusd() {
+    let stages = stage_code(true);
+    assert_eq!(stages.len(), 1);
+    let (vector, code) = &stages[0];
+    if !host_has_vnni() {
+        assert!(!vector, "no VNNI: the scalar path must be chosen");
+        return;
+    }
+    assert!(vector, "the pointwise stage should take the vector path");
+    let count = code.matches("vpdpbusd").count();
+    // Each iteration of the loop over groups of 4 input channels issues one
+    // per pixel quad (4) and output channel (2), unrolled 4 times.
+    assert!(
+        count >= 4 * 2 * 4,
+        "expected vpdpbusd, found {count}:\n{code}"
+    );
+    assert!(
+        !code.contains("pmullw"),
+        "the dot product was not folded:\n{code}"
+    );
+}
+
+#[test]
+fn scalar_path_has_no_vector_dot_products() {
+    let stages = stage_code(false);
+    let (vector, code) = &stages[0];
+    assert!(!vector);
+    assert!(!code.contains("vpdpbusd") && !code.contains("pmaddwd"));
+    assert!(
+        code.contains("imul"),
+        "the scalar dot product multiplies:\n{code}"
+    );
+}
+
+/// `DUMP=examples/x.cnn cargo test --test jit_machine_code -- --ignored`
+/// prints the machine code of every stage of a script.
+#[test]
+#[ignore]
+fn dump() {
+    let path =
+        common::root().join(std::env::var("DUMP").unwrap_or_else(|_| "examples/seed.cnn".into()));
+    let src = std::fs::read_to_string(&path).expect("read");
+    let folder = common::Folder(path.parent().expect("folder").to_path_buf());
+    let (checked, _) = compile("x.cnn", &src, &folder).expect("checks");
+    let options = JitOptions {
+        threads: 1,
+        simd: true,
+        disasm: true,
+    };
+    let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
+    for s in jit.stages() {
+        println!(
+            "=== {} ({})\n{}",
+            s.name,
+            s.label,
+            s.disasm.clone().unwrap_or_default()
+        );
+    }
+}
+
+#[test]
+fn depthwise_and_deconv_use_shuffled_windows_and_vpdpbusd() {
+    if !host_has_vnni() {
+        return;
+    }
+    let src = "
+pipeline dw {
+  input x: u8[4, 8, 32] pad 1
+  param w: i8[4, 1, 3, 3] = random(seed: 1)
+  param u: i8[4, 1, 4, 4] = random(seed: 2)
+  let y = (relu(dwconv(x, w, pad: 1)) >> 4) as u8 sat
+  let z = (dwdeconv(y, u, stride: 2, pad: 1) >> 6) as u8 sat
+  output z
+}
+";
+    let (checked, _) = compile("dw.cnn", src, &Files::default()).expect("checks");
+    let options = JitOptions {
+        threads: 1,
+        simd: true,
+        disasm: true,
+    };
+    let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
+    assert_eq!(jit.stages().len(), 2);
+    for s in jit.stages() {
+        let code = s.disasm.clone().unwrap_or_default();
+        assert!(s.vector, "{} should be vectorized", s.label);
+        assert!(code.contains("vpdpbusd"), "{}:\n{code}", s.label);
+        assert!(code.contains("pshufb"), "{}:\n{code}", s.label);
+    }
+}
