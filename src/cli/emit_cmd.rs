@@ -1,10 +1,10 @@
 //! `convoy emit hls FILE -o DIR` and `convoy estimate FILE`.
 
-use super::files::{io_reason, load_program, print_diagnostics};
+use super::files::{io_reason, load_program, print_diagnostics, read_input_files};
 use clap::{Args, ValueEnum};
 use convoy::diag::{self, Diagnostic, Report, Severity, SourceMap};
 use convoy::hls::{self, HlsOptions, Style};
-use convoy::run::{decode_inputs, InputFile};
+use convoy::run::decode_inputs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -122,24 +122,10 @@ pub fn emit(args: &EmitArgs) -> i32 {
     };
     options.seed = args.seed;
     if !args.inputs.is_empty() {
-        let mut files = vec![];
-        for spec in &args.inputs {
-            let Some((name, file)) = spec.split_once('=') else {
-                eprintln!("error: --input expects NAME=PATH, got `{spec}`");
-                return 2;
-            };
-            match std::fs::read(file) {
-                Ok(bytes) => files.push(InputFile {
-                    name: name.to_string(),
-                    path: file.to_string(),
-                    bytes,
-                }),
-                Err(e) => {
-                    print_diagnostics(&sources, &[diag::file_error(file, &io_reason(&e))]);
-                    return 1;
-                }
-            }
-        }
+        let files = match read_input_files(&sources, &args.inputs) {
+            Ok(f) => f,
+            Err(code) => return code,
+        };
         match decode_inputs(program, &files, false) {
             // A batch: the testbench runs the first image.
             Ok(batch) => options.inputs = batch.images.into_iter().next(),

@@ -102,3 +102,30 @@ pub fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), Diagnost
     }
     Ok(())
 }
+
+/// Reads every `--input NAME=PATH` file. `Err` holds the exit code after the
+/// problem was printed: 2 for a malformed spec, 1 for an unreadable file.
+pub fn read_input_files(
+    sources: &SourceMap,
+    specs: &[String],
+) -> Result<Vec<convoy::run::InputFile>, i32> {
+    let mut files = vec![];
+    for spec in specs {
+        let Some((name, file)) = spec.split_once('=') else {
+            eprintln!("error: --input expects NAME=PATH, got `{spec}`");
+            return Err(2);
+        };
+        match std::fs::read(file) {
+            Ok(bytes) => files.push(convoy::run::InputFile {
+                name: name.to_string(),
+                path: file.to_string(),
+                bytes,
+            }),
+            Err(e) => {
+                print_diagnostics(sources, &[diag::file_error(file, &io_reason(&e))]);
+                return Err(1);
+            }
+        }
+    }
+    Ok(files)
+}

@@ -1,9 +1,9 @@
 //! `convoy run FILE --input NAME=PATH ... --out DIR`.
 
-use super::files::{io_reason, load_program, print_diagnostics, write_all};
+use super::files::{load_program, print_diagnostics, read_input_files, write_all};
 use super::Backend;
-use convoy::diag::{self, Diagnostic, Report, Severity, SourceMap};
-use convoy::run::{decode_inputs, encode_outputs, InputFile};
+use convoy::diag::{Diagnostic, Report, Severity, SourceMap};
+use convoy::run::{decode_inputs, encode_outputs};
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -29,24 +29,10 @@ pub fn run(
     print_diagnostics(&sources, &warnings);
     let program = &checked.program;
 
-    let mut files = vec![];
-    for spec in inputs {
-        let Some((name, file)) = spec.split_once('=') else {
-            eprintln!("error: --input expects NAME=PATH, got `{spec}`");
-            return 2;
-        };
-        match std::fs::read(file) {
-            Ok(bytes) => files.push(InputFile {
-                name: name.to_string(),
-                path: file.to_string(),
-                bytes,
-            }),
-            Err(e) => {
-                print_diagnostics(&sources, &[diag::file_error(file, &io_reason(&e))]);
-                return 1;
-            }
-        }
-    }
+    let files = match read_input_files(&sources, inputs) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let batch = match decode_inputs(program, &files, raw) {
         Ok(b) => b,
         Err(errors) => {
