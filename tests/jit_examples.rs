@@ -32,12 +32,19 @@ fn check_file(path: &std::path::Path) {
     let (checked, _) = compile(&path.display().to_string(), &src, &Folder(dir))
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let program = &checked.program;
+    // Default (AVX-512 kernels where they fit), Cranelift's vector code
+    // only, and scalar code only.
     let configs = [
         JitOptions::default(),
+        JitOptions {
+            native: false,
+            ..JitOptions::default()
+        },
         JitOptions {
             threads: 1,
             simd: false,
             disasm: false,
+            native: false,
         },
     ];
     let jits: Vec<_> = configs

@@ -23,6 +23,8 @@ fn stage_code(simd: bool) -> Vec<(bool, String)> {
         threads: 1,
         simd,
         disasm: true,
+        // Cranelift's code is what this file inspects.
+        native: false,
     };
     let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
     jit.stages()
@@ -86,6 +88,8 @@ fn dump() {
         threads: 1,
         simd: true,
         disasm: true,
+        // Cranelift's code is what this file inspects.
+        native: false,
     };
     let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
     for s in jit.stages() {
@@ -118,6 +122,8 @@ pipeline dw {
         threads: 1,
         simd: true,
         disasm: true,
+        // Cranelift's code is what this file inspects.
+        native: false,
     };
     let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
     assert_eq!(jit.stages().len(), 2);

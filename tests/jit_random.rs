@@ -74,6 +74,7 @@ fn random_pipelines_single_thread_scalar() {
             threads: 1,
             simd: false,
             disasm: false,
+            native: false,
         },
     );
 }
@@ -193,11 +194,14 @@ fn random_pointwise_and_depthwise_vector_kernels() {
             }
         };
         let program = &checked.program;
+        // Cranelift's own vector code (the AVX-512 kernels have their own
+        // test, `jit_native.rs`), then scalar code.
         for simd in [true, false] {
             let options = JitOptions {
                 threads: 1,
                 simd,
                 disasm: false,
+                native: false,
             };
             let jit = match convoy::compile_jit(program, &options) {
                 Ok(j) => j,
@@ -307,6 +311,7 @@ fn wide_values_on_128_bit_registers() {
                     threads: 1,
                     simd,
                     disasm: false,
+                    native: simd,
                 };
                 match convoy::compile_jit(program, &options).map(|j| j.run(&inputs)) {
                     Ok(Ok(got)) if got == expected => {}

@@ -1,14 +1,14 @@
 //! `convoy bench FILE`: compile time, median and min run time after warm-up,
 //! and GMAC/s for the pipeline and for each generated stage.
 
-use super::files::{io_reason, load_program, print_diagnostics};
+use super::files::{load_program, print_diagnostics, read_input_files, write_all};
 use super::{Backend, Format};
 use convoy::data::random_raw;
 use convoy::diag::{self, Diagnostic, Report};
 use convoy::ir::Program;
 use convoy::run::{decode_inputs, InputFile};
 use convoy::Tensor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 struct StageTime {
@@ -17,6 +17,7 @@ struct StageTime {
     macs: u64,
     median: Duration,
     vector: bool,
+    native: bool,
 }
 
 struct BenchReport {
@@ -31,21 +32,51 @@ struct BenchReport {
     stages: Vec<StageTime>,
 }
 
-pub fn run(
-    path: &Path,
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    file: PathBuf,
+    #[arg(long)]
     pipeline: Option<String>,
+    #[arg(long, value_enum, default_value = "jit")]
     backend: Backend,
+    /// Threads for the JIT (default: every core).
+    #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Timed runs after warm-up.
+    #[arg(long, default_value_t = 50)]
     iters: usize,
+    #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    inputs: &[String],
-) -> i32 {
-    let (sources, checked) = match load_program(path, pipeline) {
+    /// An input, as NAME=PATH.npy (random data otherwise).
+    #[arg(long = "input", short = 'i', value_name = "NAME=PATH")]
+    inputs: Vec<String>,
+    /// Also write the JIT's machine code, stage by stage, to this file (`-`: stdout).
+    #[arg(long, value_name = "PATH")]
+    asm: Option<PathBuf>,
+}
+
+pub fn run(args: &BenchArgs) -> i32 {
+    let BenchArgs {
+        file: path,
+        pipeline,
+        backend,
+        threads,
+        iters,
+        format,
+        inputs,
+        asm,
+    } = args;
+    let (backend, threads, iters, format) = (*backend, *threads, *iters, *format);
+    let (sources, checked) = match load_program(path, pipeline.clone()) {
         Ok(x) => x,
         Err(code) => return code,
     };
     let program = &checked.program;
-    let image = match bench_inputs(program, inputs) {
+    let files = match read_input_files(&sources, inputs) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let image = match bench_inputs(program, &files) {
         Ok(i) => i,
         Err(d) => {
             print_diagnostics(&sources, &d);
@@ -57,6 +88,7 @@ pub fn run(
         Backend::Jit => {
             let options = convoy::JitOptions {
                 threads: threads.unwrap_or(0),
+                disasm: asm.is_some(),
                 ..Default::default()
             };
             let compiled = match convoy::compile_jit(program, &options) {
@@ -66,6 +98,12 @@ pub fn run(
                     return 1;
                 }
             };
+            if let Some(out) = asm {
+                if let Err(d) = write_asm(out, &compiled) {
+                    print_diagnostics(&sources, &[d]);
+                    return 1;
+                }
+            }
             let mut ws = compiled.workspace();
             if let Err(e) = compiled.load_inputs(&mut ws, &image) {
                 print_diagnostics(&sources, &[e.diagnostic()]);
@@ -94,6 +132,7 @@ pub fn run(
                     macs: info.macs,
                     median: t.map(|t| t.0).unwrap_or_default(),
                     vector: info.vector,
+                    native: info.native,
                 });
             }
             BenchReport {
@@ -141,9 +180,32 @@ pub fn run(
     0
 }
 
+/// Cranelift's disassembly of every stage, headed by the stage's name.
+fn write_asm(out: &Path, compiled: &convoy::CompiledPipeline) -> Result<(), Diagnostic> {
+    let mut text = String::new();
+    for info in compiled.stages() {
+        text.push_str(&format!("; stage {}: {}\n", info.name, info.label));
+        text.push_str(info.disasm.as_deref().unwrap_or("; (no disassembly)\n"));
+        text.push('\n');
+    }
+    if out == Path::new("-") {
+        print!("{text}");
+        return Ok(());
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| diag::file_error(&out.display().to_string(), "not a file name"))?;
+    write_all(dir, &[(name, text.into_bytes())])
+}
+
 /// Random inputs (seeded by position), or the first image of `--input` files.
-fn bench_inputs(program: &Program, specs: &[String]) -> Result<Vec<Tensor>, Vec<Diagnostic>> {
-    if specs.is_empty() {
+fn bench_inputs(program: &Program, files: &[InputFile]) -> Result<Vec<Tensor>, Vec<Diagnostic>> {
+    if files.is_empty() {
         return Ok(program
             .inputs
             .iter()
@@ -158,20 +220,7 @@ fn bench_inputs(program: &Program, specs: &[String]) -> Result<Vec<Tensor>, Vec<
             })
             .collect());
     }
-    let mut files = vec![];
-    for spec in specs {
-        let Some((name, file)) = spec.split_once('=') else {
-            return Err(vec![diag::file_error(spec, "--input expects NAME=PATH")]);
-        };
-        let bytes =
-            std::fs::read(file).map_err(|e| vec![diag::file_error(file, &io_reason(&e))])?;
-        files.push(InputFile {
-            name: name.to_string(),
-            path: file.to_string(),
-            bytes,
-        });
-    }
-    let batch = decode_inputs(program, &files, false)
+    let batch = decode_inputs(program, files, false)
         .map_err(|errors| errors.iter().map(|e| e.diagnostic()).collect::<Vec<_>>())?;
     batch.images.into_iter().next().ok_or_else(Vec::new)
 }
@@ -229,7 +278,13 @@ fn text(r: &BenchReport) -> String {
             us(s.median),
             gmacs(s.macs, s.median),
             s.label,
-            if s.vector { "  [vector]" } else { "" }
+            if s.native {
+                "  [avx512 kernel]"
+            } else if s.vector {
+                "  [vector]"
+            } else {
+                ""
+            }
         ));
     }
     out
@@ -242,13 +297,14 @@ fn json(r: &BenchReport) -> String {
         .iter()
         .map(|s| {
             format!(
-                "{{\"name\": \"{}\", \"label\": \"{}\", \"macs\": {}, \"median_us\": {:.3}, \"gmacs\": {:.3}, \"vector\": {}}}",
+                "{{\"name\": \"{}\", \"label\": \"{}\", \"macs\": {}, \"median_us\": {:.3}, \"gmacs\": {:.3}, \"vector\": {}, \"native\": {}}}",
                 esc(&s.name),
                 esc(&s.label),
                 s.macs,
                 us(s.median),
                 gmacs(s.macs, s.median),
-                s.vector
+                s.vector,
+                s.native
             )
         })
         .collect();

@@ -123,24 +123,7 @@ enum Command {
         filter: Option<String>,
     },
     /// Time a pipeline: compile time, median and min run time, GMAC/s.
-    Bench {
-        file: PathBuf,
-        #[arg(long)]
-        pipeline: Option<String>,
-        #[arg(long, value_enum, default_value = "jit")]
-        backend: Backend,
-        /// Threads for the JIT (default: every core).
-        #[arg(long, value_name = "N")]
-        threads: Option<usize>,
-        /// Timed runs after warm-up.
-        #[arg(long, default_value_t = 50)]
-        iters: usize,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        /// An input, as NAME=PATH.npy (random data otherwise).
-        #[arg(long = "input", short = 'i', value_name = "NAME=PATH")]
-        inputs: Vec<String>,
-    },
+    Bench(bench_cmd::BenchArgs),
 }
 
 pub fn main() -> i32 {
@@ -184,15 +167,7 @@ pub fn main() -> i32 {
             threads,
             raw,
         } => run_cmd::run(&file, &inputs, &out, pipeline, backend, threads, raw),
-        Command::Bench {
-            file,
-            pipeline,
-            backend,
-            threads,
-            iters,
-            format,
-            inputs,
-        } => bench_cmd::run(&file, pipeline, backend, threads, iters, format, &inputs),
+        Command::Bench(args) => bench_cmd::run(&args),
         Command::Lsp => lsp_cmd::run(),
         Command::Fmt { files, check } => fmt_cmd::run(&files, check),
         Command::Graph {

@@ -15,6 +15,7 @@ mod convert;
 mod emit;
 mod expr;
 mod machine;
+mod native;
 mod plan;
 mod pool;
 mod range;
@@ -47,6 +48,9 @@ pub struct JitOptions {
     pub simd: bool,
     /// Keep Cranelift's disassembly of every stage (see [`StageInfo::disasm`]).
     pub disasm: bool,
+    /// Let the precompiled AVX-512 kernels run the stages they fit (with
+    /// `simd`, on CPUs with AVX-512 F/BW/VBMI/VNNI); off: Cranelift code only.
+    pub native: bool,
 }
 
 impl Default for JitOptions {
@@ -55,6 +59,7 @@ impl Default for JitOptions {
             threads: 0,
             simd: true,
             disasm: false,
+            native: true,
         }
     }
 }
@@ -118,6 +123,8 @@ pub struct StageInfo {
     pub macs: u64,
     /// Whether the stage's dot products run on vectors.
     pub vector: bool,
+    /// Whether a precompiled AVX-512 kernel runs the stage (no Cranelift code).
+    pub native: bool,
     /// The machine code as Cranelift prints it, when asked for.
     pub disasm: Option<String>,
 }
@@ -166,7 +173,8 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         isa,
         cranelift_module::default_libcall_names(),
     ));
-    let mut ids = vec![];
+    let native_ok = options.simd && options.native && native::host_supported();
+    let mut code = vec![];
     let mut items = vec![];
     let mut stages = vec![];
     let mut fctx = FunctionBuilderContext::new();
@@ -178,6 +186,27 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             stage: name.clone(),
             message: e.to_string(),
         };
+        let label = stage_label(program, &plan, stage.root);
+        let macs = stage_nodes(program, &plan, stage.root)
+            .iter()
+            .map(|&n| program.nodes[n].macs)
+            .sum();
+        if let Some(ns) = native_ok
+            .then(|| native::plan_native(program, &plan, stage))
+            .flatten()
+        {
+            items.push(ns.items());
+            code.push(machine::StageCode::Native(Box::new(ns)));
+            stages.push(StageInfo {
+                name,
+                label,
+                macs,
+                vector: true,
+                native: true,
+                disasm: None,
+            });
+            continue;
+        }
         let mut ctx = module.make_context();
         for _ in 0..3 {
             ctx.func.signature.params.push(AbiParam::new(I64));
@@ -216,21 +245,19 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             .map_err(|e| codegen(&format!("{e:?}")))?;
         let disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
         module.clear_context(&mut ctx);
-        ids.push(id);
+        code.push(machine::StageCode::Jit(id));
         items.push(count);
         stages.push(StageInfo {
             name,
-            label: stage_label(program, &plan, stage.root),
-            macs: stage_nodes(program, &plan, stage.root)
-                .iter()
-                .map(|&n| program.nodes[n].macs)
-                .sum(),
+            label,
+            macs,
             vector,
+            native: false,
             disasm,
         });
     }
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let machine = machine::Machine::new(module, &ids, items, id)?;
+    let machine = machine::Machine::new(module, code, items, id)?;
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {

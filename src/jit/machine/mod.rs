@@ -1,6 +1,6 @@
 //! Every `unsafe` of the JIT lives here: turning finalized code into function
-//! pointers, calling them, sending calls to worker threads, and freeing the
-//! code memory.
+//! pointers, calling them and the precompiled AVX-512 kernels (`avx512`),
+//! sending calls to worker threads, and freeing the code memory.
 //!
 //! Invariants that make the calls sound:
 //! - a stage function only touches the buffers of the [`Plan`] it was
@@ -12,9 +12,12 @@
 //! - the code memory lives as long as the `Machine`, which is dropped only
 //!   after every call returned (calls borrow it).
 
+mod avx512;
+
 use cranelift_jit::JITModule;
 use cranelift_module::FuncId;
 
+use super::native::NativeStage;
 use super::plan::Plan;
 use super::JitError;
 
@@ -22,12 +25,24 @@ use super::JitError;
 /// `unsafe`: the code trusts its arguments (see the module invariants).
 type StageFn = unsafe extern "C" fn(*const *mut u8, i64, i64) -> i64;
 
+/// What runs a stage: Cranelift code, or a precompiled kernel.
+pub(crate) enum StageCode {
+    Jit(FuncId),
+    Native(Box<NativeStage>),
+}
+
+/// A stage ready to call.
+enum Callable {
+    Jit(StageFn),
+    Native(Box<NativeStage>),
+}
+
 /// Owns the JIT code of one pipeline.
 pub(crate) struct Machine {
     /// Behind a mutex only to make the pipeline `Sync`; never locked while
     /// code runs.
     module: std::sync::Mutex<Option<JITModule>>,
-    funcs: Vec<StageFn>,
+    funcs: Vec<Callable>,
     items: Vec<usize>,
     id: u64,
 }
@@ -46,12 +61,14 @@ pub struct Workspace {
 unsafe impl Send for Workspace {}
 
 impl Workspace {
+    /// Spare bytes after each buffer, so vector loads may run past the end.
+    pub(crate) const SPARE: usize = 128;
+
     pub(crate) fn new(id: u64, plan: &Plan) -> Workspace {
-        // 64 spare bytes after each buffer let vector loads run past the end.
         let sizes: Vec<usize> = plan.buffers.iter().map(|b| b.bytes()).collect();
         let mut data: Vec<Vec<u128>> = sizes
             .iter()
-            .map(|&s| vec![0u128; s.div_ceil(16) + 4])
+            .map(|&s| vec![0u128; (s + Self::SPARE).div_ceil(16)])
             .collect();
         let ptrs = data
             .iter_mut()
@@ -82,9 +99,16 @@ impl Workspace {
     }
 }
 
+/// What a job calls.
+enum Target {
+    Jit(StageFn),
+    /// Points into the `Machine`, which outlives every job.
+    Native(*const NativeStage),
+}
+
 /// One call of a stage on rows `lo..hi`, ready to run on any thread.
 pub(crate) struct Job {
-    f: StageFn,
+    f: Target,
     ptrs: *const *mut u8,
     lo: i64,
     hi: i64,
@@ -98,17 +122,32 @@ unsafe impl Send for Job {}
 
 impl Job {
     pub(crate) fn run(&self) -> i64 {
-        // SAFETY: see the module invariants; `ptrs` points at one pointer per
-        // planned buffer, each to a live allocation of the planned size, and
-        // `lo..hi` lies within the stage's items.
-        unsafe { (self.f)(self.ptrs, self.lo, self.hi) }
+        match self.f {
+            // SAFETY: see the module invariants; `ptrs` points at one pointer
+            // per planned buffer, each to a live allocation of the planned
+            // size, and `lo..hi` lies within the stage's items.
+            Target::Jit(f) => unsafe { f(self.ptrs, self.lo, self.hi) },
+            Target::Native(stage) => {
+                // SAFETY: as above, plus: `stage` points into the Machine,
+                // alive while jobs run; native stages exist only on hosts
+                // with the kernels' features (`native::host_supported`);
+                // the allocations carry `Workspace::SPARE` bytes.
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    avx512::run(&*stage, self.ptrs, self.lo as usize, self.hi as usize)
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = stage;
+                -1
+            }
+        }
     }
 }
 
 impl Machine {
     pub(crate) fn new(
         module: JITModule,
-        ids: &[FuncId],
+        code: Vec<StageCode>,
         items: Vec<usize>,
         id: u64,
     ) -> Result<Machine, JitError> {
@@ -119,14 +158,17 @@ impl Machine {
                 stage: String::from("(linking)"),
                 message: e.to_string(),
             })?;
-        let funcs = ids
-            .iter()
-            .map(|&fid| {
-                let code = module.get_finalized_function(fid);
-                // SAFETY: `fid` was defined with the signature
-                // (i64, i64, i64) -> i64 in the platform's C calling
-                // convention, which is `StageFn`'s ABI; the code is finalized.
-                unsafe { std::mem::transmute::<*const u8, StageFn>(code) }
+        let funcs = code
+            .into_iter()
+            .map(|c| match c {
+                StageCode::Jit(fid) => {
+                    let code = module.get_finalized_function(fid);
+                    // SAFETY: `fid` was defined with the signature
+                    // (i64, i64, i64) -> i64 in the platform's C calling
+                    // convention, which is `StageFn`'s ABI; the code is finalized.
+                    Callable::Jit(unsafe { std::mem::transmute::<*const u8, StageFn>(code) })
+                }
+                StageCode::Native(stage) => Callable::Native(stage),
             })
             .collect();
         Ok(Machine {
@@ -151,8 +193,8 @@ impl Machine {
                 .buffers
                 .iter()
                 .zip(ws.data.iter().zip(&ws.sizes))
-                .all(|(b, (d, &s))| s == b.bytes() && d.len() * 16 >= s + 64);
-        let (Some(&f), Some(&items)) = (self.funcs.get(stage), self.items.get(stage)) else {
+                .all(|(b, (d, &s))| s == b.bytes() && d.len() * 16 >= s + Workspace::SPARE);
+        let (Some(code), Some(&items)) = (self.funcs.get(stage), self.items.get(stage)) else {
             return Err(JitError::Program {
                 reason: format!("no stage {stage}"),
             });
@@ -166,7 +208,10 @@ impl Machine {
         let ptrs = ws.ptrs.as_ptr();
         Ok((0..parts)
             .map(|p| Job {
-                f,
+                f: match code {
+                    Callable::Jit(f) => Target::Jit(*f),
+                    Callable::Native(stage) => Target::Native(&**stage),
+                },
                 ptrs,
                 lo: (items * p / parts) as i64,
                 hi: (items * (p + 1) / parts) as i64,

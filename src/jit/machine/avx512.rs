@@ -1,0 +1,325 @@
+//! The AVX-512 kernels of native stages (`jit::native` plans them and
+//! explains the choice). Everything here is `unsafe` for two reasons that
+//! the callers discharge:
+//!
+//! - CPU features: the functions are compiled for AVX-512 F, BW, VBMI and
+//!   VNNI, and a native stage exists only when `native::host_supported()`
+//!   found all four at compile time of the pipeline;
+//! - memory: loads and stores go through raw pointers computed from the
+//!   stage's [`Rows`]. `native::plan_native` proves that every window it
+//!   reads lies in the input's halo-padded buffer and every store in the
+//!   output's interior; vector loads may run up to 127 bytes past the last
+//!   pixel they need, which the workspace's spare bytes after each buffer
+//!   cover (`Workspace::SPARE`). Stores are masked to the row's width.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Bias, Kind, NativeStage, Requant, Scale};
+
+/// Runs items `lo..hi` of `stage` with the buffers at `ptrs`.
+///
+/// # Safety
+/// `ptrs` holds one pointer per planned buffer, each to a live allocation of
+/// its planned size plus `Workspace::SPARE` bytes; `lo <= hi <= stage.items()`;
+/// the host has the features of `native::host_supported`; no other thread
+/// writes the rows `lo..hi` of the output.
+#[cfg(target_arch = "x86_64")]
+pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, hi: usize) {
+    // SAFETY: the caller guarantees `ptrs` has an entry for every buffer.
+    let (x, out) = unsafe {
+        (
+            (*ptrs.add(stage.x.buffer)).cast_const(),
+            *ptrs.add(stage.out.buffer),
+        )
+    };
+    match stage.kind {
+        // SAFETY: the caller's guarantees are the kernels' preconditions.
+        Kind::Pointwise { cin, groups } => unsafe { pointwise(stage, cin, groups, x, out, lo, hi) },
+        Kind::Depthwise { kh, pad_top, pad_left } => unsafe {
+            depthwise(stage, kh, (pad_top, pad_left), x, out, lo, hi)
+        },
+    }
+}
+
+/// The byte mask of the first `n` (at most 64) lanes.
+fn lanes(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// Per-stage constants of the tail, broadcast once per call.
+#[cfg(target_arch = "x86_64")]
+struct Tail<'a> {
+    q: &'a Requant,
+    lo1: __m512i,
+    hi1: __m512i,
+    lo2: __m512i,
+    hi2: __m512i,
+    shift: __m512i,
+    half: __m512i,
+    ones: __m512i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> Tail<'a> {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn new(q: &'a Requant) -> Tail<'a> {
+        let shift = q.scale.as_ref().map_or(0, |s| s.shift);
+        let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+        Tail {
+            q,
+            lo1: _mm512_set1_epi32(q.lo1),
+            hi1: _mm512_set1_epi32(q.hi1),
+            lo2: _mm512_set1_epi32(q.lo2),
+            hi2: _mm512_set1_epi32(q.hi2),
+            shift: _mm512_set1_epi64(i64::from(shift)),
+            half: _mm512_set1_epi64(half),
+            ones: _mm512_set1_epi64(1),
+        }
+    }
+
+    /// The constants of output channel `c`: (pre, mul, post).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn channel(&self, c: usize) -> [__m512i; 3] {
+        let q = self.q;
+        let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
+        [
+            _mm512_set1_epi32(q.pre[c]),
+            _mm512_set1_epi64(i64::from(mul)),
+            _mm512_set1_epi32(q.post[c]),
+        ]
+    }
+
+    /// Requantizes 16 accumulators of one channel to 16 bytes (the low byte
+    /// of each 32-bit result).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn apply(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m128i {
+        let v = _mm512_add_epi32(acc, pre);
+        let mut v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        if let Some(s) = &self.q.scale {
+            // Signed 32 x 32 -> 64-bit products of the even lanes, then of the
+            // odd lanes; both rounded, then the low halves interleaved back.
+            let even = _mm512_mul_epi32(v, mul);
+            let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(v), mul);
+            let even = self.round(even, s);
+            let odd = self.round(odd, s);
+            v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
+        }
+        let v = _mm512_add_epi32(v, post);
+        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2);
+        _mm512_cvtepi32_epi8(v)
+    }
+
+    /// `(p + bias) >> shift` on 64-bit lanes (see `native::Bias`).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn round(&self, p: __m512i, s: &Scale) -> __m512i {
+        if s.shift == 0 {
+            return p;
+        }
+        let neg = _mm512_srai_epi64::<63>(p);
+        let bias = match s.bias {
+            Bias::None => return _mm512_srav_epi64(p, self.shift),
+            Bias::TowardZero => {
+                _mm512_and_si512(neg, _mm512_sub_epi64(_mm512_add_epi64(self.half, self.half), self.ones))
+            }
+            Bias::Half => self.half,
+            Bias::HalfDown => _mm512_sub_epi64(self.half, self.ones),
+            Bias::HalfTowardZero => _mm512_sub_epi64(_mm512_sub_epi64(self.half, self.ones), neg),
+            Bias::HalfAway => _mm512_add_epi64(self.half, neg),
+            Bias::HalfEven => {
+                let odd = _mm512_and_si512(_mm512_srav_epi64(p, self.shift), self.ones);
+                _mm512_add_epi64(_mm512_sub_epi64(self.half, self.ones), odd)
+            }
+        };
+        _mm512_srav_epi64(_mm512_add_epi64(p, bias), self.shift)
+    }
+}
+
+/// Four 16-byte quarters as one 64-byte vector, in order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn join(q: [__m128i; 4]) -> __m512i {
+    let v = _mm512_castsi128_si512(q[0]);
+    let v = _mm512_inserti32x4::<1>(v, q[1]);
+    let v = _mm512_inserti32x4::<2>(v, q[2]);
+    _mm512_inserti32x4::<3>(v, q[3])
+}
+
+/// # Safety
+/// See [`run`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn pointwise(
+    st: &NativeStage,
+    cin: usize,
+    groups: usize,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(&st.requant);
+    // Interleaving four channel rows with byte then word unpacks leaves
+    // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
+    // accumulators come out in that order, and one byte permutation of the
+    // joined results restores pixel order.
+    let order: [u8; 64] = std::array::from_fn(|p| (16 * ((p % 16) / 4) + 4 * (p / 16) + p % 4) as u8);
+    // SAFETY: `order` is 64 bytes.
+    let order = unsafe { _mm512_loadu_si512(order.as_ptr().cast()) };
+    let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
+    let chunks = st.width.div_ceil(64);
+    for y in lo..hi {
+        for chunk in 0..chunks {
+            let x0 = 64 * chunk;
+            for g in 0..groups {
+                let row = |i: usize| {
+                    let ch = 4 * g + i;
+                    if ch >= cin {
+                        return _mm512_setzero_si512();
+                    }
+                    let at = st.x.origin + ch * st.x.plane + y * st.x.stride + x0;
+                    // SAFETY: pixel (ch, y, x0) is inside the input; the 64
+                    // bytes from it end at most 63 past the row's last pixel.
+                    unsafe { _mm512_loadu_si512(x.add(at).cast()) }
+                };
+                let (c0, c1, c2, c3) = (row(0), row(1), row(2), row(3));
+                let t0 = _mm512_unpacklo_epi8(c0, c1);
+                let t1 = _mm512_unpackhi_epi8(c0, c1);
+                let t2 = _mm512_unpacklo_epi8(c2, c3);
+                let t3 = _mm512_unpackhi_epi8(c2, c3);
+                acts[4 * g] = _mm512_unpacklo_epi16(t0, t2);
+                acts[4 * g + 1] = _mm512_unpackhi_epi16(t0, t2);
+                acts[4 * g + 2] = _mm512_unpacklo_epi16(t1, t3);
+                acts[4 * g + 3] = _mm512_unpackhi_epi16(t1, t3);
+            }
+            let spot = Spot {
+                y,
+                x0,
+                mask: lanes(st.width - x0),
+                order,
+            };
+            let mut o = 0;
+            // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
+            while o + 6 <= st.channels {
+                unsafe { block::<6>(st, &tail, &acts, o, &spot, out) };
+                o += 6;
+            }
+            match st.channels - o {
+                1 => unsafe { block::<1>(st, &tail, &acts, o, &spot, out) },
+                2 => unsafe { block::<2>(st, &tail, &acts, o, &spot, out) },
+                3 => unsafe { block::<3>(st, &tail, &acts, o, &spot, out) },
+                4 => unsafe { block::<4>(st, &tail, &acts, o, &spot, out) },
+                5 => unsafe { block::<5>(st, &tail, &acts, o, &spot, out) },
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Where a pointwise block stores: row `y`, pixels `x0..x0 + 64` (masked).
+#[cfg(target_arch = "x86_64")]
+struct Spot {
+    y: usize,
+    x0: usize,
+    mask: u64,
+    order: __m512i,
+}
+
+/// Output channels `o..o + N` of 64 pixels: `4 N` accumulators, one
+/// `vpdpbusd` per accumulator and group of four input channels.
+///
+/// # Safety
+/// See [`run`]; `o + N <= st.channels`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn block<const N: usize>(
+    st: &NativeStage,
+    tail: &Tail,
+    acts: &[__m512i],
+    o: usize,
+    spot: &Spot,
+    out: *mut u8,
+) {
+    let groups = acts.len() / 4;
+    let mut acc = [[_mm512_setzero_si512(); 4]; N];
+    let w = &st.weights[o * groups..(o + N) * groups];
+    for (g, a) in acts.chunks_exact(4).enumerate() {
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            let wv = _mm512_set1_epi32(w[j * groups + g]);
+            for (p, acc_p) in acc_j.iter_mut().enumerate() {
+                *acc_p = _mm512_dpbusd_epi32(*acc_p, a[p], wv);
+            }
+        }
+    }
+    for (j, acc_j) in acc.iter().enumerate() {
+        let c = o + j;
+        let k = tail.channel(c);
+        let bytes = join(acc_j.map(|a| tail.apply(a, k)));
+        let v = _mm512_permutexvar_epi8(spot.order, bytes);
+        let at = st.out.origin + c * st.out.plane + spot.y * st.out.stride + spot.x0;
+        // SAFETY: pixel (c, y, x0) is inside the output and the mask keeps
+        // the store within the row's width.
+        unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
+    }
+}
+
+/// # Safety
+/// See [`run`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn depthwise(
+    st: &NativeStage,
+    kh: usize,
+    (pad_top, pad_left): (usize, usize),
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(&st.requant);
+    // Window of pixel j in vector p: bytes 16p + j .. 16p + j + 3 of the
+    // 128 bytes loaded from the row (two 64-byte halves).
+    let windows: [__m512i; 4] = std::array::from_fn(|p| {
+        let idx: [u8; 64] = std::array::from_fn(|i| (16 * p + i / 4 + i % 4) as u8);
+        // SAFETY: `idx` is 64 bytes.
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    });
+    let chunks = st.width.div_ceil(64);
+    for item in lo..hi {
+        let (c, y) = (item / st.height, item % st.height);
+        let k = tail.channel(c);
+        let taps = &st.weights[c * kh..(c + 1) * kh];
+        // Row `y + ky - pad_top`, column `-pad_left`: inside the halo.
+        let first = st.x.origin + c * st.x.plane + y * st.x.stride - pad_top * st.x.stride - pad_left;
+        for chunk in 0..chunks {
+            let x0 = 64 * chunk;
+            let mut acc = [_mm512_setzero_si512(); 4];
+            for (ky, &tap) in taps.iter().enumerate() {
+                let at = first + ky * st.x.stride + x0;
+                // SAFETY: the window's first byte is in the halo-padded row;
+                // the 128 bytes read end at most 127 past the last byte used.
+                let (a, b) = unsafe {
+                    (
+                        _mm512_loadu_si512(x.add(at).cast()),
+                        _mm512_loadu_si512(x.add(at + 64).cast()),
+                    )
+                };
+                let wv = _mm512_set1_epi32(tap);
+                for (p, acc_p) in acc.iter_mut().enumerate() {
+                    let win = _mm512_permutex2var_epi8(a, windows[p], b);
+                    *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
+                }
+            }
+            let bytes = join(acc.map(|a| tail.apply(a, k)));
+            let at = st.out.origin + c * st.out.plane + y * st.out.stride + x0;
+            // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
+            // the store within the row's width.
+            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The precompiled AVX-512 kernels (`jit::native`) against the interpreter:
+//! random pointwise and depthwise convolutions of every size the kernels
+//! split differently (channel counts not a multiple of 4 or 6, rows not a
+//! multiple of 64, halos, paddings), with requantization tails in every
+//! rounding and overflow mode, per-channel and scalar constants. On hosts
+//! without AVX-512 the same programs check Cranelift's code instead.
+
+mod common;
+
+use common::gen::Rng;
+use common::{compile, Files};
+use convoy::data::random_raw;
+use convoy::jit::JitOptions;
+use convoy::Tensor;
+
+fn host_has_kernels() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vbmi")
+        && std::is_x86_feature_detected!("avx512vnni")
+}
+
+const QUANTS: [&str; 7] = [
+    "trn",
+    "trn_zero",
+    "rnd",
+    "rnd_zero",
+    "rnd_inf",
+    "rnd_min_inf",
+    "rnd_conv",
+];
+
+fn target(rng: &mut Rng) -> String {
+    let q = *rng.pick(&QUANTS);
+    let o = *rng.pick(&["wrap", "sat", "sat_sym", "sat_zero"]);
+    match rng.range(0, 4) {
+        0 => format!("u8 {}", rng.pick(&["sat", "wrap"])),
+        1 => format!("i8 {}", rng.pick(&["sat", "wrap", "sat_sym"])),
+        2 => format!("fixed<8, {}, {q}, {o}>", rng.range(-1, 8)),
+        3 => format!("ufixed<8, {}, {q}, {o}>", rng.range(0, 8)),
+        _ => format!("i{} sat", rng.range(9, 12)),
+    }
+}
+
+/// A pointwise or depthwise convolution with a random tail.
+fn program(seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let depthwise = rng.chance(50);
+    let (cin, cout) = if depthwise {
+        let c = rng.range(1, 12);
+        (c, c)
+    } else {
+        (rng.range(1, 70), rng.range(1, 20))
+    };
+    let (kh, kw) = (rng.range(1, 5), rng.range(1, 4));
+    let (h, w) = (rng.range(kh, kh + 3), rng.range(kw, 150));
+    let pads: Vec<i64> = (0..4)
+        .map(|i| rng.range(0, if i % 2 == 0 { kh - 1 } else { kw - 1 }))
+        .collect();
+    let halo = rng.range(0, 2);
+    let in_ty = *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"]);
+    let w_ty = *rng.pick(&["i8", "i8", "i5", "u7"]);
+    let b_ty = *rng.pick(&["i16", "i8", "i24"]);
+    let f = format!("fixed<{}, {}>", rng.range(12, 32), rng.range(1, 3));
+    let m_ty = *rng.pick(&["i6", "u9", "fixed<16, 2>", "ufixed<20, 0>"]);
+    let conv = if depthwise {
+        format!(
+            "dwconv(x, w, pad: ({}, {}, {}, {}))",
+            pads[0], pads[2], pads[1], pads[3]
+        )
+    } else {
+        "conv(x, w)".to_string()
+    };
+    let sh = rng.range(0, 14);
+    let t = target(&mut rng);
+    let q = *rng.pick(&QUANTS);
+    let expr = match rng.range(0, 8) {
+        0 => format!("relu(b + trunc({conv} * f)) as {t}"),
+        1 => format!("(relu({conv} + b) >> {sh}) as {t}"),
+        2 => format!("({conv} * f + b) as {t}"),
+        3 => format!("max({conv} - b, {}) as {t}", rng.range(-50, 50)),
+        4 => format!("(min(relu({conv} + b), {}) * m >> {sh}) as {t}", rng.range(0, 4000)),
+        5 => format!("round({conv} * m) as {t}"),
+        6 => format!("floor(({conv} + b) * f) as {t}"),
+        7 => format!("({conv} * f) as fixed<8, {}, {q}, sat>", rng.range(0, 8)),
+        _ => format!("{conv} as {t}"),
+    };
+    let (wi, wk) = if depthwise { (1, (kh, kw)) } else { (cin, (1, 1)) };
+    format!(
+        "pipeline p {{
+  input x: {in_ty}[{cin}, {h}, {w}] pad {halo}
+  param w: {w_ty}[{cout}, {wi}, {}, {}] = random(seed: {})
+  param b: {b_ty}[{cout}] = random(seed: {})
+  param m: {m_ty}[{cout}] = random(seed: {})
+  const f: {f} = 0.{:04}
+  let y = {expr}
+  output y
+}}
+",
+        wk.0,
+        wk.1,
+        seed * 3 + 1,
+        seed * 3 + 2,
+        seed * 3 + 3,
+        rng.range(1, 9999)
+    )
+}
+
+#[test]
+fn native_kernels_match_the_interpreter() {
+    let mut failures = vec![];
+    let (mut native, mut checked_ok) = (0, 0);
+    for seed in 0..400 {
+        let src = program(seed);
+        let checked = match compile("native.cnn", &src, &Files::default()) {
+            Ok((c, _)) => c,
+            // Some random tails are rightly rejected (an unproven `as`).
+            Err(e) => {
+                if std::env::var("SHOW").is_ok() {
+                    eprintln!("{e}");
+                }
+                continue;
+            }
+        };
+        checked_ok += 1;
+        let program = &checked.program;
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            ..JitOptions::default()
+        };
+        let jit = match convoy::compile_jit(program, &options) {
+            Ok(j) => j,
+            Err(e) => {
+                failures.push(format!("seed {seed}: {e}\n{src}"));
+                continue;
+            }
+        };
+        native += jit.stages().iter().filter(|s| s.native).count();
+        let info = &program.inputs[0];
+        let node = &program.nodes[info.node];
+        let inputs = vec![Tensor {
+            shape: node.shape.dims(),
+            frac: node.frac,
+            data: random_raw(seed, &node.ty, node.shape.len()),
+        }];
+        let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
+        match jit.run(&inputs) {
+            Ok(got) if got == expected => {}
+            Ok(_) => failures.push(format!("seed {seed}: outputs differ\n{src}")),
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures; first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+    assert!(checked_ok > 250, "only {checked_ok} programs checked");
+    if host_has_kernels() {
+        assert!(native > 150, "only {native} stages ran on the AVX-512 kernels");
+    } else {
+        assert_eq!(native, 0, "no AVX-512 here: no stage may be native");
+    }
+}
+
+/// The benchmark's stages are the ones the kernels exist for: losing them to
+/// a change in the matcher would silently cost the speed figures.
+#[test]
+fn benchmark_stages_run_on_the_kernels() {
+    let path = common::root().join("examples/seed.cnn");
+    let src = std::fs::read_to_string(&path).expect("read seed.cnn");
+    let dir = path.parent().expect("folder").to_path_buf();
+    let (checked, _) = compile("seed.cnn", &src, &common::Folder(dir)).expect("checks");
+    let jit = convoy::compile_jit(&checked.program, &JitOptions::default()).expect("compiles");
+    let native: Vec<bool> = jit.stages().iter().map(|s| s.native).collect();
+    assert_eq!(native, vec![host_has_kernels(); 2]);
+    let off = JitOptions {
+        native: false,
+        ..JitOptions::default()
+    };
+    let jit = convoy::compile_jit(&checked.program, &off).expect("compiles");
+    assert!(jit.stages().iter().all(|s| !s.native));
+}
