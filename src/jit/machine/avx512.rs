@@ -52,16 +52,26 @@ fn lanes(n: usize) -> u64 {
     }
 }
 
-/// Per-stage constants of the tail, broadcast once per call.
+/// Per-stage constants of the tail, broadcast once per call, and which of
+/// its steps are not the identity.
 #[cfg(target_arch = "x86_64")]
 struct Tail<'a> {
     q: &'a Requant,
+    pre: bool,
+    clamp1: bool,
+    clamp2: bool,
     lo1: __m512i,
     hi1: __m512i,
     lo2: __m512i,
     hi2: __m512i,
+    /// `shift` for the even lanes; for the odd lanes `shift - 32` when
+    /// `shift >= 32` (the result lands in the high half directly).
     shift: __m512i,
+    shift_odd: __m512i,
+    /// `2^(shift-1)`, `2^(shift-1) - 1`, `2^shift - 1`, 1.
     half: __m512i,
+    half_down: __m512i,
+    low_bits: __m512i,
     ones: __m512i,
 }
 
@@ -71,14 +81,21 @@ impl<'a> Tail<'a> {
     fn new(q: &'a Requant) -> Tail<'a> {
         let shift = q.scale.as_ref().map_or(0, |s| s.shift);
         let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+        let odd = if shift >= 32 { shift - 32 } else { shift };
         Tail {
             q,
+            pre: q.pre.iter().any(|&v| v != 0),
+            clamp1: q.lo1 > i32::MIN || q.hi1 < i32::MAX,
+            clamp2: q.lo2 > i32::MIN || q.hi2 < i32::MAX,
             lo1: _mm512_set1_epi32(q.lo1),
             hi1: _mm512_set1_epi32(q.hi1),
             lo2: _mm512_set1_epi32(q.lo2),
             hi2: _mm512_set1_epi32(q.hi2),
             shift: _mm512_set1_epi64(i64::from(shift)),
+            shift_odd: _mm512_set1_epi64(i64::from(odd)),
             half: _mm512_set1_epi64(half),
+            half_down: _mm512_set1_epi64((half - 1).max(0)),
+            low_bits: _mm512_set1_epi64((2 * half - 1).max(0)),
             ones: _mm512_set1_epi64(1),
         }
     }
@@ -99,44 +116,67 @@ impl<'a> Tail<'a> {
     /// of each 32-bit result).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn apply(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m128i {
-        let v = _mm512_add_epi32(acc, pre);
-        let mut v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        let mut v = acc;
+        if self.pre {
+            v = _mm512_add_epi32(v, pre);
+        }
+        if self.clamp1 {
+            v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        }
         if let Some(s) = &self.q.scale {
-            // Signed 32 x 32 -> 64-bit products of the even lanes, then of the
-            // odd lanes; both rounded, then the low halves interleaved back.
-            let even = _mm512_mul_epi32(v, mul);
-            let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(v), mul);
-            let even = self.round(even, s);
-            let odd = self.round(odd, s);
-            v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
+            v = self.scale(v, mul, s);
         }
         let v = _mm512_add_epi32(v, post);
-        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2);
+        let v = if self.clamp2 {
+            _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
+        } else {
+            v
+        };
         _mm512_cvtepi32_epi8(v)
     }
 
-    /// `(p + bias) >> shift` on 64-bit lanes (see `native::Bias`).
+    /// `(v * mul + bias) >> shift` per 32-bit lane: signed 32 x 32 -> 64-bit
+    /// products of the even lanes and (moved down) of the odd lanes, rounded
+    /// on 64 bits, the 32-bit results blended back into place.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn round(&self, p: __m512i, s: &Scale) -> __m512i {
+    fn scale(&self, v: __m512i, mul: __m512i, s: &Scale) -> __m512i {
+        let even = _mm512_mul_epi32(v, mul);
+        let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), mul);
         if s.shift == 0 {
-            return p;
+            return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
         }
-        let neg = _mm512_srai_epi64::<63>(p);
-        let bias = match s.bias {
-            Bias::None => return _mm512_srav_epi64(p, self.shift),
-            Bias::TowardZero => {
-                _mm512_and_si512(neg, _mm512_sub_epi64(_mm512_add_epi64(self.half, self.half), self.ones))
+        let even = _mm512_srav_epi64(self.bias(even, s), self.shift);
+        let odd = _mm512_srav_epi64(self.bias(odd, s), self.shift_odd);
+        let odd = if s.shift >= 32 {
+            odd
+        } else {
+            _mm512_slli_epi64::<32>(odd)
+        };
+        _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    }
+
+    /// `p + bias` on 64-bit lanes (see `native::Bias`).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn bias(&self, p: __m512i, s: &Scale) -> __m512i {
+        let negative = || _mm512_cmplt_epi64_mask(p, _mm512_setzero_si512());
+        match s.bias {
+            Bias::None => p,
+            Bias::TowardZero => _mm512_mask_add_epi64(p, negative(), p, self.low_bits),
+            Bias::Half => _mm512_add_epi64(p, self.half),
+            Bias::HalfDown => _mm512_add_epi64(p, self.half_down),
+            Bias::HalfTowardZero => {
+                let down = _mm512_add_epi64(p, self.half_down);
+                _mm512_mask_add_epi64(down, negative(), down, self.ones)
             }
-            Bias::Half => self.half,
-            Bias::HalfDown => _mm512_sub_epi64(self.half, self.ones),
-            Bias::HalfTowardZero => _mm512_sub_epi64(_mm512_sub_epi64(self.half, self.ones), neg),
-            Bias::HalfAway => _mm512_add_epi64(self.half, neg),
+            Bias::HalfAway => {
+                let up = _mm512_add_epi64(p, self.half);
+                _mm512_mask_sub_epi64(up, negative(), up, self.ones)
+            }
             Bias::HalfEven => {
                 let odd = _mm512_and_si512(_mm512_srav_epi64(p, self.shift), self.ones);
-                _mm512_add_epi64(_mm512_sub_epi64(self.half, self.ones), odd)
+                _mm512_add_epi64(_mm512_add_epi64(p, self.half_down), odd)
             }
-        };
-        _mm512_srav_epi64(_mm512_add_epi64(p, bias), self.shift)
+        }
     }
 }
 
