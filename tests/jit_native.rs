@@ -42,17 +42,19 @@ fn target(rng: &mut Rng) -> String {
     }
 }
 
-/// A pointwise or depthwise convolution with a random tail.
+/// A pointwise, depthwise or depthwise transposed convolution with a
+/// random tail.
 fn program(seed: u64) -> String {
     let mut rng = Rng::new(seed);
-    let depthwise = rng.chance(50);
+    let deconv = rng.chance(30);
+    let depthwise = deconv || rng.chance(50);
     let (cin, cout) = if depthwise {
         let c = rng.range(1, 12);
         (c, c)
     } else {
         (rng.range(1, 70), rng.range(1, 20))
     };
-    let (kh, kw) = (rng.range(1, 5), rng.range(1, 4));
+    let (kh, kw) = (rng.range(1, 5), rng.range(1, if deconv { 9 } else { 4 }));
     let (h, w) = (rng.range(kh, kh + 3), rng.range(kw, 150));
     let pads: Vec<i64> = (0..4)
         .map(|i| rng.range(0, if i % 2 == 0 { kh - 1 } else { kw - 1 }))
@@ -63,7 +65,19 @@ fn program(seed: u64) -> String {
     let b_ty = *rng.pick(&["i16", "i8", "i24"]);
     let f = format!("fixed<{}, {}>", rng.range(12, 32), rng.range(1, 3));
     let m_ty = *rng.pick(&["i6", "u9", "fixed<16, 2>", "ufixed<20, 0>"]);
-    let conv = if depthwise {
+    let conv = if deconv {
+        let (sh, sw) = (rng.range(1, 3), *rng.pick(&[1, 2, 2, 2, 4, 3]));
+        let dh = if rng.chance(25) { 2 } else { 1 };
+        format!(
+            "deconv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), output_pad: ({}, {}), dilation: ({dh}, 1), groups: {cin})",
+            rng.range(0, kh - 1),
+            rng.range(0, kw - 1),
+            rng.range(0, kh - 1),
+            rng.range(0, kw - 1),
+            rng.range(0, sh.min(dh) - 1),
+            rng.range(0, sw - 1),
+        )
+    } else if depthwise {
         format!(
             "dwconv(x, w, pad: ({}, {}, {}, {}))",
             pads[0], pads[2], pads[1], pads[3]
@@ -109,8 +123,8 @@ fn program(seed: u64) -> String {
 #[test]
 fn native_kernels_match_the_interpreter() {
     let mut failures = vec![];
-    let (mut native, mut checked_ok) = (0, 0);
-    for seed in 0..400 {
+    let (mut native, mut native_deconv, mut checked_ok) = (0, 0, 0);
+    for seed in 0..600 {
         let src = program(seed);
         let checked = match compile("native.cnn", &src, &Files::default()) {
             Ok((c, _)) => c,
@@ -136,6 +150,11 @@ fn native_kernels_match_the_interpreter() {
             }
         };
         native += jit.stages().iter().filter(|s| s.native).count();
+        native_deconv += jit
+            .stages()
+            .iter()
+            .filter(|s| s.native && s.label.contains("deconv"))
+            .count();
         let info = &program.inputs[0];
         let node = &program.nodes[info.node];
         let inputs = vec![Tensor {
@@ -156,9 +175,13 @@ fn native_kernels_match_the_interpreter() {
         failures.len(),
         failures[0]
     );
-    assert!(checked_ok > 250, "only {checked_ok} programs checked");
+    assert!(checked_ok > 400, "only {checked_ok} programs checked");
     if host_has_kernels() {
-        assert!(native > 150, "only {native} stages ran on the AVX-512 kernels");
+        assert!(native > 100, "only {native} stages ran on the AVX-512 kernels");
+        assert!(
+            native_deconv > 20,
+            "only {native_deconv} transposed convolutions ran on the kernels"
+        );
     } else {
         assert_eq!(native, 0, "no AVX-512 here: no stage may be native");
     }

@@ -53,6 +53,9 @@ pub struct BenchArgs {
     /// Also write the JIT's machine code, stage by stage, to this file (`-`: stdout).
     #[arg(long, value_name = "PATH")]
     asm: Option<PathBuf>,
+    /// Compile every stage with Cranelift: no precompiled AVX-512 kernels.
+    #[arg(long)]
+    no_kernels: bool,
 }
 
 pub fn run(args: &BenchArgs) -> i32 {
@@ -65,6 +68,7 @@ pub fn run(args: &BenchArgs) -> i32 {
         format,
         inputs,
         asm,
+        no_kernels,
     } = args;
     let (backend, threads, iters, format) = (*backend, *threads, *iters, *format);
     let (sources, checked) = match load_program(path, pipeline.clone()) {
@@ -89,6 +93,7 @@ pub fn run(args: &BenchArgs) -> i32 {
             let options = convoy::JitOptions {
                 threads: threads.unwrap_or(0),
                 disasm: asm.is_some(),
+                native: !no_kernels,
                 ..Default::default()
             };
             let compiled = match convoy::compile_jit(program, &options) {

@@ -53,6 +53,17 @@ pub(crate) enum Kind {
         pad_top: usize,
         pad_left: usize,
     },
+    /// Depthwise transposed convolution (see `plan_deconv`): `first` is the
+    /// input column, relative to `x0 / stride`, of byte 0 of the 128 bytes
+    /// each 64 output columns starting at `x0` read.
+    Deconv {
+        kh: usize,
+        stride: (usize, usize),
+        pad_top: usize,
+        in_h: usize,
+        in_w: usize,
+        first: i64,
+    },
 }
 
 /// How `trunc`, `floor`, `round`, `>>` and `as` drop bits: the bias added
@@ -122,6 +133,9 @@ pub(crate) struct Scale {
     pub mul: Vec<i32>,
     pub shift: u32,
     pub bias: Bias,
+    /// No product (`mul` all 1) and `v + bias` within 32 bits: the shift
+    /// runs on 32-bit lanes.
+    pub narrow: bool,
 }
 
 /// Where one buffer's rows are: byte offsets and strides (elements are bytes).
@@ -145,8 +159,11 @@ pub(crate) struct NativeStage {
     pub height: usize,
     pub width: usize,
     /// Packed little-endian weight quads: pointwise `[cout][groups]` (input
-    /// channels `4g..4g+4`), depthwise `[c][kh]` (taps of one kernel row).
+    /// channels `4g..4g+4`), depthwise `[c][kh]` (taps of one kernel row),
+    /// transposed `[c][kh][16]` (each lane's taps).
     pub weights: Vec<i32>,
+    /// Transposed only: `[4][64]` byte indices of each lane's taps.
+    pub windows: Vec<u8>,
     pub requant: Requant,
 }
 
@@ -156,7 +173,7 @@ impl NativeStage {
     pub fn items(&self) -> usize {
         match self.kind {
             Kind::Pointwise { .. } => self.height,
-            Kind::Depthwise { .. } => self.channels * self.height,
+            Kind::Depthwise { .. } | Kind::Deconv { .. } => self.channels * self.height,
         }
     }
 }
@@ -176,6 +193,9 @@ enum Slot {
 /// The native stage for `stage`, if a kernel computes it exactly.
 pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Option<NativeStage> {
     let k = stage.core?;
+    if let Op::Deconv { x, w, geom } = &program.nodes[k].op {
+        return plan_deconv(program, plan, stage, (k, *x, *w), geom);
+    }
     let Op::Conv { x, w, geom } = &program.nodes[k].op else {
         return None;
     };
@@ -246,23 +266,125 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
         return None;
     }
     let requant = match_tail(program, stage.root, k, cout)?;
-    let rows = |b: usize| {
-        let buf = &plan.buffers[b];
-        Rows {
-            buffer: b,
-            origin: buf.offset(0, 0, 0),
-            stride: buf.stride(),
-            plane: buf.rows() * buf.stride(),
-        }
-    };
     Some(NativeStage {
         kind,
-        x: rows(plan.buffer_of[*x]?),
-        out: rows(plan.buffer_of[stage.root]?),
+        x: rows(plan, plan.buffer_of[*x]?),
+        out: rows(plan, plan.buffer_of[stage.root]?),
         channels: d.c,
         height: d.h,
         width: d.w,
         weights: packed,
+        windows: vec![],
+        requant,
+    })
+}
+
+fn rows(plan: &Plan, b: usize) -> Rows {
+    let buf = &plan.buffers[b];
+    Rows {
+        buffer: b,
+        origin: buf.offset(0, 0, 0),
+        stride: buf.stride(),
+        plane: buf.rows() * buf.stride(),
+    }
+}
+
+/// A depthwise transposed convolution (one input channel per output
+/// channel, dilation 1) whose column stride divides 16: output column `ox`
+/// reads input columns `(ox + pad_left - kx) / stride` for the taps `kx`
+/// of its phase, at most 4. Every 16 output columns repeat the same phase
+/// pattern, so one table of byte indices (`windows`) gathers each lane's
+/// taps from a zero-padded copy of the input row, and one weight vector per
+/// kernel row (`weights`, 16 lanes) holds each lane's taps.
+fn plan_deconv(
+    program: &Program,
+    plan: &Plan,
+    stage: &Stage,
+    (k, x, w): (NodeId, NodeId, NodeId),
+    geom: &crate::ir::ConvGeom,
+) -> Option<NativeStage> {
+    let (cin, cout_g, kh, kw) = weight_dims(program, k, w).ok()?;
+    let weights = match &program.nodes[w].op {
+        Op::Constant { data } => data,
+        _ => return None,
+    };
+    let xr = program.nodes[x].range();
+    let narrow = xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
+    let xbuf = &plan.buffers[plan.buffer_of[x]?];
+    let out = &plan.buffers[plan.buffer_of[stage.root]?];
+    let (sh, sw) = (geom.stride.h, geom.stride.w);
+    let plain = cout_g == 1
+        && geom.groups == cin
+        && geom.dilation.h == 1
+        && geom.dilation.w == 1
+        && sh >= 1
+        && sw >= 1
+        && 16 % sw == 0
+        && kh <= 16
+        && kw.div_ceil(sw) <= 4;
+    if !plain || !narrow || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
+        return None;
+    }
+    let d = dims(&program.nodes[stage.root].shape);
+    let xd = dims(&program.nodes[x].shape);
+    let taps = kh * kw;
+    let mut bound: Span128 = (0, 0);
+    for c in 0..cin {
+        bound = hull(bound, dot_bound(&weights[c * taps..(c + 1) * taps], (xr.lo, xr.hi))?);
+    }
+    if signed_bits(bound.0, bound.1) > 32 {
+        return None;
+    }
+    let pl = geom.pad.left as i64;
+    let sw_i = sw as i64;
+    // Taps of output column `col` (relative to a multiple of 16): (kx, input
+    // column relative to col_base / stride).
+    let lane_taps = |col: i64| -> Vec<(usize, i64)> {
+        (0..kw)
+            .filter(|&kx| (col + pl - kx as i64).rem_euclid(sw_i) == 0)
+            .map(|kx| (kx, (col + pl - kx as i64).div_euclid(sw_i)))
+            .collect()
+    };
+    let first = (pl - (kw as i64 - 1)).div_euclid(sw_i);
+    let mut windows = vec![0u8; 4 * 64];
+    for p in 0..4 {
+        for i in 0..16 {
+            for (t, &(_, ix)) in lane_taps((16 * p + i) as i64).iter().enumerate() {
+                let at = u8::try_from(ix - first).ok().filter(|&v| v < 128)?;
+                windows[p * 64 + 4 * i as usize + t] = at;
+            }
+        }
+    }
+    let mut packed = vec![0i32; cin * kh * 16];
+    for c in 0..cin {
+        for ky in 0..kh {
+            for i in 0..16 {
+                let mut word = 0u32;
+                for (t, &(kx, _)) in lane_taps(i as i64).iter().enumerate() {
+                    let v = weights[(c * kh + ky) * kw + kx] as i8 as u8 as u32;
+                    word |= v << (8 * t);
+                }
+                packed[(c * kh + ky) * 16 + i] = word as i32;
+            }
+        }
+    }
+    let requant = match_tail(program, stage.root, k, cin)?;
+    Some(NativeStage {
+        kind: Kind::Deconv {
+            kh,
+            stride: (sh, sw),
+            pad_top: geom.pad.top,
+            in_h: xd.h,
+            in_w: xd.w,
+            first,
+        },
+        x: rows(plan, plan.buffer_of[x]?),
+        out: rows(plan, plan.buffer_of[stage.root]?),
+        channels: d.c,
+        height: d.h,
+        width: d.w,
+        weights: packed,
+        windows,
         requant,
     })
 }
@@ -324,6 +446,7 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
     let mut mul: Option<Vec<i128>> = None;
     let mut shift: Option<(u32, Bias)> = None;
     let mut mul_range = (0, 0);
+    let mut shift_input = crate::ir::Interval::point(0);
     let mut frac = program.nodes[k].frac;
     for pair in chain.windows(2) {
         let (below, n) = (pair[0], pair[1]);
@@ -383,10 +506,14 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
                 }
             }
             Op::Round(_, rounding) => {
+                shift_input = program.nodes[below].range();
                 set_shift(&mut slot, &mut shift, frac, Bias::of_rounding(*rounding))?;
                 frac = 0;
             }
-            Op::Shr(_, s) => set_shift(&mut slot, &mut shift, *s, Bias::None)?,
+            Op::Shr(_, s) => {
+                shift_input = program.nodes[below].range();
+                set_shift(&mut slot, &mut shift, *s, Bias::None)?
+            }
             Op::Cast {
                 to,
                 quant,
@@ -398,6 +525,7 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
                 }
                 let s = frac.checked_sub(to.frac_bits() as u32)?;
                 if s > 0 {
+                    shift_input = program.nodes[below].range();
                     set_shift(&mut slot, &mut shift, s, Bias::of(*quant))?;
                     // The rounded value before the overflow step, within 32 bits.
                     let below_range = program.nodes[below].range();
@@ -444,6 +572,12 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
                 return None;
             }
             let bias = if shift == 0 { Bias::None } else { bias };
+            let narrow = m.is_none()
+                && (1..31).contains(&shift)
+                && fits_i32(
+                    shift_input.lo - (1 << shift),
+                    shift_input.hi + (1 << shift),
+                );
             let m = m.unwrap_or_else(|| vec![1; channels]);
             if shift > 62 {
                 return None;
@@ -452,6 +586,7 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
                 mul: to_i32(&m)?,
                 shift,
                 bias,
+                narrow,
             })
         }
     };

@@ -40,6 +40,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
         Kind::Depthwise { kh, pad_top, pad_left } => unsafe {
             depthwise(stage, kh, (pad_top, pad_left), x, out, lo, hi)
         },
+        Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
     }
 }
 
@@ -73,6 +74,12 @@ struct Tail<'a> {
     half_down: __m512i,
     low_bits: __m512i,
     ones: __m512i,
+    /// The same constants on 32-bit lanes, for `Scale::narrow`.
+    shift32: __m512i,
+    half32: __m512i,
+    half_down32: __m512i,
+    low_bits32: __m512i,
+    ones32: __m512i,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -97,6 +104,11 @@ impl<'a> Tail<'a> {
             half_down: _mm512_set1_epi64((half - 1).max(0)),
             low_bits: _mm512_set1_epi64((2 * half - 1).max(0)),
             ones: _mm512_set1_epi64(1),
+            shift32: _mm512_set1_epi32(shift.min(31) as i32),
+            half32: _mm512_set1_epi32(half.min(1 << 30) as i32),
+            half_down32: _mm512_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
+            low_bits32: _mm512_set1_epi32((2 * half - 1).clamp(0, i64::from(i32::MAX)) as i32),
+            ones32: _mm512_set1_epi32(1),
         }
     }
 
@@ -135,11 +147,26 @@ impl<'a> Tail<'a> {
         _mm512_cvtepi32_epi8(v)
     }
 
+    /// [`Self::apply`] on 64 accumulators, joined in order. (A loop, not a
+    /// closure: closures do not inherit the target features, and a call per
+    /// 16 lanes would cost more than the tail itself.)
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+        let mut q = [_mm_setzero_si128(); 4];
+        for (q, &a) in q.iter_mut().zip(acc) {
+            *q = self.apply(a, k);
+        }
+        join(q)
+    }
+
     /// `(v * mul + bias) >> shift` per 32-bit lane: signed 32 x 32 -> 64-bit
     /// products of the even lanes and (moved down) of the odd lanes, rounded
     /// on 64 bits, the 32-bit results blended back into place.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn scale(&self, v: __m512i, mul: __m512i, s: &Scale) -> __m512i {
+        if s.narrow {
+            return _mm512_srav_epi32(self.bias32(v, s), self.shift32);
+        }
         let even = _mm512_mul_epi32(v, mul);
         let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), mul);
         if s.shift == 0 {
@@ -153,6 +180,30 @@ impl<'a> Tail<'a> {
             _mm512_slli_epi64::<32>(odd)
         };
         _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    }
+
+    /// `v + bias` on 32-bit lanes (see `native::Bias`).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn bias32(&self, v: __m512i, s: &Scale) -> __m512i {
+        let negative = || _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
+        match s.bias {
+            Bias::None => v,
+            Bias::TowardZero => _mm512_mask_add_epi32(v, negative(), v, self.low_bits32),
+            Bias::Half => _mm512_add_epi32(v, self.half32),
+            Bias::HalfDown => _mm512_add_epi32(v, self.half_down32),
+            Bias::HalfTowardZero => {
+                let down = _mm512_add_epi32(v, self.half_down32);
+                _mm512_mask_add_epi32(down, negative(), down, self.ones32)
+            }
+            Bias::HalfAway => {
+                let up = _mm512_add_epi32(v, self.half32);
+                _mm512_mask_sub_epi32(up, negative(), up, self.ones32)
+            }
+            Bias::HalfEven => {
+                let odd = _mm512_and_si512(_mm512_srav_epi32(v, self.shift32), self.ones32);
+                _mm512_add_epi32(_mm512_add_epi32(v, self.half_down32), odd)
+            }
+        }
     }
 
     /// `p + bias` on 64-bit lanes (see `native::Bias`).
@@ -299,7 +350,7 @@ unsafe fn block<const N: usize>(
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
         let k = tail.channel(c);
-        let bytes = join(acc_j.map(|a| tail.apply(a, k)));
+        let bytes = tail.apply4(acc_j, k);
         let v = _mm512_permutexvar_epi8(spot.order, bytes);
         let at = st.out.origin + c * st.out.plane + spot.y * st.out.stride + spot.x0;
         // SAFETY: pixel (c, y, x0) is inside the output and the mask keeps
@@ -355,9 +406,93 @@ unsafe fn depthwise(
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
-            let bytes = join(acc.map(|a| tail.apply(a, k)));
+            let bytes = tail.apply4(&acc, k);
             let at = st.out.origin + c * st.out.plane + y * st.out.stride + x0;
             // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
+            // the store within the row's width.
+            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
+        }
+    }
+}
+
+/// Depthwise transposed convolution (see `native::plan_deconv`): for each
+/// output row, the input rows of its kernel-row phase are copied into
+/// zero-padded scratch rows, so every lane's taps are a byte gather from 128
+/// loaded bytes whatever the borders.
+///
+/// # Safety
+/// See [`run`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
+    let Kind::Deconv {
+        kh,
+        stride: (sh, sw),
+        pad_top,
+        in_h,
+        in_w,
+        first,
+    } = st.kind
+    else {
+        return;
+    };
+    let tail = Tail::new(&st.requant);
+    let windows: [__m512i; 4] = std::array::from_fn(|p| {
+        let idx = &st.windows[64 * p..64 * (p + 1)];
+        // SAFETY: `idx` is 64 bytes.
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    });
+    let chunks = st.width.div_ceil(64);
+    // Scratch row: input column `ix` at `ix - first`; zeros around it.
+    let lead = (-first).max(0) as usize;
+    let skip = first.max(0) as usize;
+    let len = lead + in_w + 64 * chunks / sw + 128;
+    let mut scratch = vec![0u8; kh * len];
+    for item in lo..hi {
+        let (c, oy) = (item / st.height, item % st.height);
+        let k = tail.channel(c);
+        let mut rows = [0usize; 16];
+        let mut n = 0;
+        for ky in 0..kh {
+            let t = oy + pad_top;
+            if t < ky || (t - ky) % sh != 0 || (t - ky) / sh >= in_h {
+                continue;
+            }
+            let iy = (t - ky) / sh;
+            let slot = &mut scratch[ky * len..(ky + 1) * len];
+            if skip < in_w {
+                let at = st.x.origin + c * st.x.plane + iy * st.x.stride + skip;
+                // SAFETY: input row (c, iy) holds `in_w` bytes from column 0.
+                let src = unsafe { std::slice::from_raw_parts(x.add(at), in_w - skip) };
+                slot[lead..lead + in_w - skip].copy_from_slice(src);
+            }
+            rows[n] = ky;
+            n += 1;
+        }
+        for chunk in 0..chunks {
+            let x0 = 64 * chunk;
+            let mut acc = [_mm512_setzero_si512(); 4];
+            for &ky in &rows[..n] {
+                let at = ky * len + x0 / sw;
+                let bytes = &scratch[at..at + 128];
+                // SAFETY: `bytes` is 128 bytes.
+                let (a, b) = unsafe {
+                    (
+                        _mm512_loadu_si512(bytes.as_ptr().cast()),
+                        _mm512_loadu_si512(bytes.as_ptr().add(64).cast()),
+                    )
+                };
+                let w = &st.weights[(c * kh + ky) * 16..(c * kh + ky + 1) * 16];
+                // SAFETY: `w` is 16 lanes of 4 bytes.
+                let wv = unsafe { _mm512_loadu_si512(w.as_ptr().cast()) };
+                for (p, acc_p) in acc.iter_mut().enumerate() {
+                    let win = _mm512_permutex2var_epi8(a, windows[p], b);
+                    *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
+                }
+            }
+            let bytes = tail.apply4(&acc, k);
+            let at = st.out.origin + c * st.out.plane + oy * st.out.stride + x0;
+            // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps
             // the store within the row's width.
             unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
         }
