@@ -33,7 +33,7 @@ fn check_file(path: &std::path::Path) {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let program = &checked.program;
     // Default (AVX-512 kernels where they fit), Cranelift's vector code
-    // only, and scalar code only.
+    // only (with VNNI, then with pmaddwd), and scalar code only.
     let configs = [
         JitOptions::default(),
         JitOptions {
@@ -41,10 +41,16 @@ fn check_file(path: &std::path::Path) {
             ..JitOptions::default()
         },
         JitOptions {
+            native: false,
+            vnni: false,
+            ..JitOptions::default()
+        },
+        JitOptions {
             threads: 1,
             simd: false,
             disasm: false,
             native: false,
+            vnni: false,
         },
     ];
     let jits: Vec<_> = configs

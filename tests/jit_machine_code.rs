@@ -18,6 +18,10 @@ pipeline pw {
 ";
 
 fn stage_code(simd: bool) -> Vec<(bool, String)> {
+    stage_code_with(simd, true)
+}
+
+fn stage_code_with(simd: bool, vnni: bool) -> Vec<(bool, String)> {
     let (checked, _) = compile("pw.cnn", POINTWISE, &Files::default()).expect("checks");
     let options = JitOptions {
         threads: 1,
@@ -25,6 +29,7 @@ fn stage_code(simd: bool) -> Vec<(bool, String)> {
         disasm: true,
         // Cranelift's code is what this file inspects.
         native: false,
+        vnni,
     };
     let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
     jit.stages()
@@ -62,6 +67,30 @@ fn pointwise_conv_uses_vpdpbusd() {
     );
 }
 
+/// Without VNNI the same dot products become `pmaddwd` (any x86-64 CPU with
+/// SSE4.1); checked here by compiling for this CPU with VNNI switched off.
+#[test]
+fn pointwise_conv_uses_pmaddwd_without_vnni() {
+    let stages = stage_code_with(true, false);
+    let (vector, code) = &stages[0];
+    if !(std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1")) {
+        assert!(!vector, "no SSE4.1: the scalar path must be chosen");
+        return;
+    }
+    assert!(vector, "the pointwise stage should take the vector path");
+    let count = code.matches("pmaddwd").count();
+    // Two per dot product (low and high pixel pairs), as for vpdpbusd above.
+    assert!(
+        count >= 2 * 4 * 2 * 4,
+        "expected pmaddwd, found {count}:\n{code}"
+    );
+    assert!(!code.contains("vpdpbusd"), "VNNI was switched off:\n{code}");
+    assert!(
+        !code.contains("pmullw") && !code.contains("pmulld"),
+        "the dot product was not folded:\n{code}"
+    );
+}
+
 #[test]
 fn scalar_path_has_no_vector_dot_products() {
     let stages = stage_code(false);
@@ -74,33 +103,6 @@ fn scalar_path_has_no_vector_dot_products() {
     );
 }
 
-/// `DUMP=examples/x.cnn cargo test --test jit_machine_code -- --ignored`
-/// prints the machine code of every stage of a script.
-#[test]
-#[ignore]
-fn dump() {
-    let path =
-        common::root().join(std::env::var("DUMP").unwrap_or_else(|_| "examples/seed.cnn".into()));
-    let src = std::fs::read_to_string(&path).expect("read");
-    let folder = common::Folder(path.parent().expect("folder").to_path_buf());
-    let (checked, _) = compile("x.cnn", &src, &folder).expect("checks");
-    let options = JitOptions {
-        threads: 1,
-        simd: true,
-        disasm: true,
-        // Cranelift's code is what this file inspects.
-        native: false,
-    };
-    let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
-    for s in jit.stages() {
-        println!(
-            "=== {} ({})\n{}",
-            s.name,
-            s.label,
-            s.disasm.clone().unwrap_or_default()
-        );
-    }
-}
 
 #[test]
 fn depthwise_and_deconv_use_shuffled_windows_and_vpdpbusd() {
@@ -124,6 +126,7 @@ pipeline dw {
         disasm: true,
         // Cranelift's code is what this file inspects.
         native: false,
+        vnni: true,
     };
     let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
     assert_eq!(jit.stages().len(), 2);

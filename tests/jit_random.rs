@@ -75,6 +75,7 @@ fn random_pipelines_single_thread_scalar() {
             simd: false,
             disasm: false,
             native: false,
+            vnni: false,
         },
     );
 }
@@ -194,14 +195,16 @@ fn random_pointwise_and_depthwise_vector_kernels() {
             }
         };
         let program = &checked.program;
-        // Cranelift's own vector code (the AVX-512 kernels have their own
-        // test, `jit_native.rs`), then scalar code.
-        for simd in [true, false] {
+        // Cranelift's own vector code with VNNI and with pmaddwd (the
+        // AVX-512 kernels have their own test, `jit_native.rs`), then scalar
+        // code.
+        for (simd, vnni) in [(true, true), (true, false), (false, false)] {
             let options = JitOptions {
                 threads: 1,
                 simd,
                 disasm: false,
                 native: false,
+                vnni,
             };
             let jit = match convoy::compile_jit(program, &options) {
                 Ok(j) => j,
@@ -226,7 +229,9 @@ fn random_pointwise_and_depthwise_vector_kernels() {
             let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
             let got = jit.run(&inputs).expect("jit runs");
             if got != expected {
-                failures.push(format!("seed {seed} simd {simd}: outputs differ\n{src}"));
+                failures.push(format!(
+                    "seed {seed} simd {simd} vnni {vnni}: outputs differ\n{src}"
+                ));
             }
         }
     }
@@ -312,6 +317,7 @@ fn wide_values_on_128_bit_registers() {
                     simd,
                     disasm: false,
                     native: simd,
+                    vnni: simd,
                 };
                 match convoy::compile_jit(program, &options).map(|j| j.run(&inputs)) {
                     Ok(Ok(got)) if got == expected => {}

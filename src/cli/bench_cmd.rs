@@ -56,6 +56,9 @@ pub struct BenchArgs {
     /// Compile every stage with Cranelift: no precompiled AVX-512 kernels.
     #[arg(long)]
     no_kernels: bool,
+    /// Cranelift's dot products without VNNI (`pmaddwd`, as on CPUs without it).
+    #[arg(long)]
+    no_vnni: bool,
 }
 
 pub fn run(args: &BenchArgs) -> i32 {
@@ -69,6 +72,7 @@ pub fn run(args: &BenchArgs) -> i32 {
         inputs,
         asm,
         no_kernels,
+        no_vnni,
     } = args;
     let (backend, threads, iters, format) = (*backend, *threads, *iters, *format);
     let (sources, checked) = match load_program(path, pipeline.clone()) {
@@ -94,6 +98,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 threads: threads.unwrap_or(0),
                 disasm: asm.is_some(),
                 native: !no_kernels,
+                vnni: !no_vnni,
                 ..Default::default()
             };
             let compiled = match convoy::compile_jit(program, &options) {

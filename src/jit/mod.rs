@@ -51,6 +51,10 @@ pub struct JitOptions {
     /// Let the precompiled AVX-512 kernels run the stages they fit (with
     /// `simd`, on CPUs with AVX-512 F/BW/VBMI/VNNI); off: Cranelift code only.
     pub native: bool,
+    /// Let Cranelift's vector code use VNNI (`vpdpbusd`) where the CPU has
+    /// it; off: the `pmaddwd` dot products that every x86-64 CPU with
+    /// SSE4.1 runs (so that path is tested on VNNI machines too).
+    pub vnni: bool,
 }
 
 impl Default for JitOptions {
@@ -60,6 +64,7 @@ impl Default for JitOptions {
             simd: true,
             disasm: false,
             native: true,
+            vnni: true,
         }
     }
 }
@@ -69,6 +74,16 @@ impl Default for JitOptions {
 pub(crate) struct Simd {
     /// `vpdpbusd` (AVX-VNNI or AVX512-VNNI with VL).
     pub vnni: bool,
+    /// SSSE3 and SSE4.1 (byte shuffles, 32-bit min / max and multiplies):
+    /// the vector kernels run, with `pmaddwd` dot products without VNNI.
+    pub sse41: bool,
+}
+
+impl Simd {
+    /// Whether the 128-bit vector kernels may run at all.
+    pub fn vectors(&self) -> bool {
+        self.vnni || self.sse41
+    }
 }
 
 /// Why a program could not be compiled.
@@ -160,7 +175,12 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         "false"
     };
     flags.set("enable_verifier", verify).map_err(|e| host(&e))?;
-    let isa_builder = cranelift_native::builder().map_err(|e| host(&e))?;
+    let mut isa_builder = cranelift_native::builder().map_err(|e| host(&e))?;
+    if !options.vnni {
+        for flag in ["has_avx_vnni", "has_avx512vnni"] {
+            isa_builder.set(flag, "false").map_err(|e| host(&e))?;
+        }
+    }
     let isa = isa_builder
         .finish(settings::Flags::new(flags))
         .map_err(|e| host(&e))?;

@@ -13,10 +13,11 @@
 //!                          iadd_pairwise(swiden_low(hi), swiden_high(hi))), acc)
 //! ```
 //!
-//! The tree computes the exact 4-way dot product whatever instructions it
-//! becomes, so hosts without VNNI would still get correct (slower) vector
-//! code; the pipeline takes these paths only when VNNI is present, the
-//! scalar code otherwise.
+//! Without VNNI (or with `JitOptions::vnni` off) the same dot product is
+//! written in the shape Cranelift folds into `pmaddwd` (SSE2): bytes widened
+//! to 16 bits, products summed in pairs, then the pairs of pairs. Both trees
+//! compute the exact 4-way dot product whatever instructions they become;
+//! the vector paths need SSSE3 and SSE4.1, the scalar code runs otherwise.
 //!
 //! Three kernels: pointwise convolutions (above); depthwise convolutions with
 //! stride 1 and rows of at most 4 taps, where a byte shuffle gives every
@@ -55,6 +56,7 @@ pub(crate) fn features(isa: &dyn TargetIsa) -> Simd {
     };
     Simd {
         vnni: (on("has_avx") && on("has_avx_vnni")) || (on("has_avx512vl") && on("has_avx512vnni")),
+        sse41: on("has_ssse3") && on("has_sse41"),
     }
 }
 
@@ -104,7 +106,7 @@ impl Fx<'_, '_> {
     /// The block range `qa..qb` of a depthwise stride-2 deconvolution whose
     /// middle columns the vector kernel can compute.
     fn vector_deconv(&self, stage: &Stage) -> Result<Option<(i64, i64)>, JitError> {
-        if !self.simd.vnni {
+        if !self.simd.vectors() {
             return Ok(None);
         }
         let Some(k) = stage.core else {
@@ -247,7 +249,7 @@ impl Fx<'_, '_> {
     /// The depthwise conv at the core of `stage` if the sliding-window
     /// vector kernel applies: stride 1, dilation 1, rows of at most 4 taps.
     fn vector_depthwise(&self, stage: &Stage) -> Result<Option<NodeId>, JitError> {
-        if !self.simd.vnni {
+        if !self.simd.vectors() {
             return Ok(None);
         }
         let Some(k) = stage.core else {
@@ -378,7 +380,7 @@ impl Fx<'_, '_> {
 
     /// The conv at the core of `stage` if the vector kernel applies to it.
     fn vector_conv(&self, stage: &Stage) -> Result<Option<NodeId>, JitError> {
-        if !self.simd.vnni {
+        if !self.simd.vectors() {
             return Ok(None);
         }
         let Some(k) = stage.core else {
@@ -658,9 +660,30 @@ impl Fx<'_, '_> {
         Ok(())
     }
 
-    /// `acc + dot4(w, x)` per 32-bit lane, in the shape `vpdpbusd` matches:
-    /// `w` signed bytes, `x` unsigned bytes.
+    /// `acc + dot4(w, x)` per 32-bit lane: `w` signed bytes, `x` unsigned
+    /// bytes. With VNNI in the shape `vpdpbusd` matches; otherwise both are
+    /// widened to 16 bits and summed in pairs in the shape `pmaddwd`
+    /// matches, then the pairs of pairs.
     fn dot4(&mut self, acc: Value, w: Value, x: Value) -> Value {
+        if !self.simd.vnni {
+            let mut halves = vec![];
+            for high in [false, true] {
+                let (w16, x16) = if high {
+                    (self.b.ins().swiden_high(w), self.b.ins().uwiden_high(x))
+                } else {
+                    (self.b.ins().swiden_low(w), self.b.ins().uwiden_low(x))
+                };
+                let wl = self.b.ins().swiden_low(w16);
+                let xl = self.b.ins().swiden_low(x16);
+                let lo = self.b.ins().imul(wl, xl);
+                let wh = self.b.ins().swiden_high(w16);
+                let xh = self.b.ins().swiden_high(x16);
+                let hi = self.b.ins().imul(wh, xh);
+                halves.push(self.b.ins().iadd_pairwise(lo, hi));
+            }
+            let sum = self.b.ins().iadd_pairwise(halves[0], halves[1]);
+            return self.b.ins().iadd(sum, acc);
+        }
         let wl = self.b.ins().swiden_low(w);
         let xl = self.b.ins().uwiden_low(x);
         let lo = self.b.ins().imul(wl, xl);
