@@ -339,7 +339,7 @@ fn random_parallel(program: &Program, seed: u64) -> BTreeMap<String, Parallel> {
         (r >> 17) as usize
     };
     let pick = |n: usize, k: usize| {
-        let divisors: Vec<usize> = (1..=n).filter(|d| n % d == 0).collect();
+        let divisors: Vec<usize> = (1..=n).filter(|d| n.is_multiple_of(*d)).collect();
         divisors[k % divisors.len()]
     };
     for node in &program.nodes {

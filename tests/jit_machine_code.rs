@@ -103,7 +103,6 @@ fn scalar_path_has_no_vector_dot_products() {
     );
 }
 
-
 #[test]
 fn depthwise_and_deconv_use_shuffled_windows_and_vpdpbusd() {
     if !host_has_vnni() {

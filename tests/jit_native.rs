@@ -93,13 +93,20 @@ fn program(seed: u64) -> String {
         1 => format!("(relu({conv} + b) >> {sh}) as {t}"),
         2 => format!("({conv} * f + b) as {t}"),
         3 => format!("max({conv} - b, {}) as {t}", rng.range(-50, 50)),
-        4 => format!("(min(relu({conv} + b), {}) * m >> {sh}) as {t}", rng.range(0, 4000)),
+        4 => format!(
+            "(min(relu({conv} + b), {}) * m >> {sh}) as {t}",
+            rng.range(0, 4000)
+        ),
         5 => format!("round({conv} * m) as {t}"),
         6 => format!("floor(({conv} + b) * f) as {t}"),
         7 => format!("({conv} * f) as fixed<8, {}, {q}, sat>", rng.range(0, 8)),
         _ => format!("{conv} as {t}"),
     };
-    let (wi, wk) = if depthwise { (1, (kh, kw)) } else { (cin, (1, 1)) };
+    let (wi, wk) = if depthwise {
+        (1, (kh, kw))
+    } else {
+        (cin, (1, 1))
+    };
     format!(
         "pipeline p {{
   input x: {in_ty}[{cin}, {h}, {w}] pad {halo}
@@ -177,7 +184,10 @@ fn native_kernels_match_the_interpreter() {
     );
     assert!(checked_ok > 400, "only {checked_ok} programs checked");
     if host_has_kernels() {
-        assert!(native > 100, "only {native} stages ran on the AVX-512 kernels");
+        assert!(
+            native > 100,
+            "only {native} stages ran on the AVX-512 kernels"
+        );
         assert!(
             native_deconv > 20,
             "only {native_deconv} transposed convolutions ran on the kernels"

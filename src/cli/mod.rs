@@ -8,6 +8,7 @@ mod files;
 mod fmt_cmd;
 mod graph_cmd;
 mod lsp_cmd;
+mod progress;
 mod repl_cmd;
 mod run_cmd;
 mod test_cmd;

@@ -1,10 +1,10 @@
 //! `convoy run FILE --input NAME=PATH ... --out DIR`.
 
 use super::files::{load_program, print_diagnostics, read_input_files, write_all};
+use super::progress::Progress;
 use super::Backend;
 use convoy::diag::{Diagnostic, Report, Severity, SourceMap};
 use convoy::run::{decode_inputs, encode_outputs};
-use std::io::IsTerminal;
 use std::path::Path;
 
 pub fn run(
@@ -42,6 +42,7 @@ pub fn run(
         }
     };
     let mut results = Vec::with_capacity(batch.images.len());
+    let mut progress = Progress::new(batch.images.len());
     match backend {
         Backend::Jit => {
             let options = convoy::JitOptions {
@@ -56,24 +57,18 @@ pub fn run(
                 }
             };
             // Chunks of a few images per thread, so that a long batch can
-            // show its progress on a terminal (after the first second).
-            let start = std::time::Instant::now();
-            let show = std::io::stderr().is_terminal() && batch.images.len() > 1;
+            // show its progress.
             let chunk = 4 * compiled.threads().max(1);
             for part in batch.images.chunks(chunk) {
                 match compiled.run_batch(part) {
                     Ok(r) => results.extend(r),
                     Err(e) => {
+                        progress.finish();
                         print_diagnostics(&sources, &[e.diagnostic()]);
                         return 1;
                     }
                 }
-                if show && start.elapsed().as_secs_f64() > 1.0 {
-                    eprint!("\r{} / {} images", results.len(), batch.images.len());
-                }
-            }
-            if show && start.elapsed().as_secs_f64() > 1.0 {
-                eprintln!();
+                progress.update(results.len());
             }
         }
         Backend::Interp => {
@@ -81,13 +76,16 @@ pub fn run(
                 match convoy::interpret(program, image) {
                     Ok(o) => results.push(o),
                     Err(e) => {
+                        progress.finish();
                         print_diagnostics(&sources, &[e.diagnostic()]);
                         return 1;
                     }
                 }
+                progress.update(results.len());
             }
         }
     }
+    progress.finish();
     let encoded = match encode_outputs(program, &results, batch.batched, raw) {
         Ok(e) => e,
         Err(e) => {

@@ -260,7 +260,10 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
     // Every accumulator within 32 bits.
     let mut bound: Span128 = (0, 0);
     for o in 0..cout {
-        bound = hull(bound, dot_bound(&weights[o * taps..(o + 1) * taps], (xr.lo, xr.hi))?);
+        bound = hull(
+            bound,
+            dot_bound(&weights[o * taps..(o + 1) * taps], (xr.lo, xr.hi))?,
+        );
     }
     if signed_bits(bound.0, bound.1) > 32 {
         return None;
@@ -330,7 +333,10 @@ fn plan_deconv(
     let taps = kh * kw;
     let mut bound: Span128 = (0, 0);
     for c in 0..cin {
-        bound = hull(bound, dot_bound(&weights[c * taps..(c + 1) * taps], (xr.lo, xr.hi))?);
+        bound = hull(
+            bound,
+            dot_bound(&weights[c * taps..(c + 1) * taps], (xr.lo, xr.hi))?,
+        );
     }
     if signed_bits(bound.0, bound.1) > 32 {
         return None;
@@ -351,7 +357,7 @@ fn plan_deconv(
         for i in 0..16 {
             for (t, &(_, ix)) in lane_taps((16 * p + i) as i64).iter().enumerate() {
                 let at = u8::try_from(ix - first).ok().filter(|&v| v < 128)?;
-                windows[p * 64 + 4 * i as usize + t] = at;
+                windows[p * 64 + 4 * i + t] = at;
             }
         }
     }
@@ -407,7 +413,10 @@ fn per_channel(program: &Program, other: NodeId, channels: usize, align: u32) ->
     if align > 32 {
         return None;
     }
-    values.into_iter().map(|v| v.checked_mul(1i128 << align)).collect()
+    values
+        .into_iter()
+        .map(|v| v.checked_mul(1i128 << align))
+        .collect()
 }
 
 fn to_i32(values: &[i128]) -> Option<Vec<i32>> {
@@ -453,7 +462,14 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
         let node = &program.nodes[n];
         let r = node.range();
         match &node.op {
-            Op::Relu(_) => clamp_at(&mut slot, (0, i128::MAX), &mut lo1, &mut hi1, &mut lo2, &mut hi2)?,
+            Op::Relu(_) => clamp_at(
+                &mut slot,
+                (0, i128::MAX),
+                &mut lo1,
+                &mut hi1,
+                &mut lo2,
+                &mut hi2,
+            )?,
             Op::Binary(op, a, b) => {
                 let other = if *a == below { *b } else { *a };
                 if frac != node.frac && *op != Elementwise::Mul {
@@ -465,7 +481,12 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
                         if *op == Elementwise::Sub && *a != below {
                             return None;
                         }
-                        let mut v = per_channel(program, other, channels, node.frac.checked_sub(other_frac)?)?;
+                        let mut v = per_channel(
+                            program,
+                            other,
+                            channels,
+                            node.frac.checked_sub(other_frac)?,
+                        )?;
                         if *op == Elementwise::Sub {
                             v.iter_mut().for_each(|x| *x = -*x);
                         }
@@ -483,7 +504,12 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
                         }
                     }
                     Elementwise::Max | Elementwise::Min => {
-                        let v = per_channel(program, other, channels, node.frac.checked_sub(other_frac)?)?;
+                        let v = per_channel(
+                            program,
+                            other,
+                            channels,
+                            node.frac.checked_sub(other_frac)?,
+                        )?;
                         if v.iter().any(|&x| x != v[0]) {
                             return None;
                         }
@@ -574,10 +600,7 @@ fn match_tail(program: &Program, root: NodeId, k: NodeId, channels: usize) -> Op
             let bias = if shift == 0 { Bias::None } else { bias };
             let narrow = m.is_none()
                 && (1..31).contains(&shift)
-                && fits_i32(
-                    shift_input.lo - (1 << shift),
-                    shift_input.hi + (1 << shift),
-                );
+                && fits_i32(shift_input.lo - (1 << shift), shift_input.hi + (1 << shift));
             let m = m.unwrap_or_else(|| vec![1; channels]);
             if shift > 62 {
                 return None;

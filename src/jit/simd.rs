@@ -276,7 +276,7 @@ impl Fx<'_, '_> {
         };
         let narrow =
             xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
-        if !plain || !narrow || d.w % BLOCK != 0 {
+        if !plain || !narrow || !d.w.is_multiple_of(BLOCK) {
             return Ok(None);
         }
         let taps = kh * kw;
@@ -404,7 +404,7 @@ impl Fx<'_, '_> {
         };
         let narrow =
             xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
-        if !plain || !narrow || cin % 4 != 0 || d.w % BLOCK != 0 || cout == 0 {
+        if !plain || !narrow || cin % 4 != 0 || !d.w.is_multiple_of(BLOCK) || cout == 0 {
             return Ok(None);
         }
         let mut bound: Span128 = (0, 0);

@@ -37,9 +37,11 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     match stage.kind {
         // SAFETY: the caller's guarantees are the kernels' preconditions.
         Kind::Pointwise { cin, groups } => unsafe { pointwise(stage, cin, groups, x, out, lo, hi) },
-        Kind::Depthwise { kh, pad_top, pad_left } => unsafe {
-            depthwise(stage, kh, (pad_top, pad_left), x, out, lo, hi)
-        },
+        Kind::Depthwise {
+            kh,
+            pad_top,
+            pad_left,
+        } => unsafe { depthwise(stage, kh, (pad_top, pad_left), x, out, lo, hi) },
         Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
     }
 }
@@ -259,7 +261,8 @@ unsafe fn pointwise(
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
     // accumulators come out in that order, and one byte permutation of the
     // joined results restores pixel order.
-    let order: [u8; 64] = std::array::from_fn(|p| (16 * ((p % 16) / 4) + 4 * (p / 16) + p % 4) as u8);
+    let order: [u8; 64] =
+        std::array::from_fn(|p| (16 * ((p % 16) / 4) + 4 * (p / 16) + p % 4) as u8);
     // SAFETY: `order` is 64 bytes.
     let order = unsafe { _mm512_loadu_si512(order.as_ptr().cast()) };
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
@@ -386,7 +389,8 @@ unsafe fn depthwise(
         let k = tail.channel(c);
         let taps = &st.weights[c * kh..(c + 1) * kh];
         // Row `y + ky - pad_top`, column `-pad_left`: inside the halo.
-        let first = st.x.origin + c * st.x.plane + y * st.x.stride - pad_top * st.x.stride - pad_left;
+        let first =
+            st.x.origin + c * st.x.plane + y * st.x.stride - pad_top * st.x.stride - pad_left;
         for chunk in 0..chunks {
             let x0 = 64 * chunk;
             let mut acc = [_mm512_setzero_si512(); 4];
