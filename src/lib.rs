@@ -8,6 +8,8 @@
 
 // The core reports errors as data; it never unwraps (tests may, see clippy.toml).
 #![deny(clippy::unwrap_used)]
+// Every `unsafe` lives in `jit::machine` (see ARCHITECTURE.md).
+#![deny(unsafe_code)]
 
 pub mod ast;
 pub mod check;

@@ -7,11 +7,9 @@
 
 mod common;
 
-use common::gen::Rng;
+use common::gen::{Rng, QUANT};
 use common::{compile, Files};
-use convoy::data::random_raw;
 use convoy::jit::JitOptions;
-use convoy::Tensor;
 
 fn host_has_kernels() -> bool {
     std::is_x86_feature_detected!("avx512f")
@@ -20,18 +18,8 @@ fn host_has_kernels() -> bool {
         && std::is_x86_feature_detected!("avx512vnni")
 }
 
-const QUANTS: [&str; 7] = [
-    "trn",
-    "trn_zero",
-    "rnd",
-    "rnd_zero",
-    "rnd_inf",
-    "rnd_min_inf",
-    "rnd_conv",
-];
-
 fn target(rng: &mut Rng) -> String {
-    let q = *rng.pick(&QUANTS);
+    let q = *rng.pick(&QUANT);
     let o = *rng.pick(&["wrap", "sat", "sat_sym", "sat_zero"]);
     match rng.range(0, 4) {
         0 => format!("u8 {}", rng.pick(&["sat", "wrap"])),
@@ -87,7 +75,7 @@ fn program(seed: u64) -> String {
     };
     let sh = rng.range(0, 14);
     let t = target(&mut rng);
-    let q = *rng.pick(&QUANTS);
+    let q = *rng.pick(&QUANT);
     let expr = match rng.range(0, 8) {
         0 => format!("relu(b + trunc({conv} * f)) as {t}"),
         1 => format!("(relu({conv} + b) >> {sh}) as {t}"),
@@ -149,32 +137,19 @@ fn native_kernels_match_the_interpreter() {
             threads: 1 + (seed % 2) as usize,
             ..JitOptions::default()
         };
-        let jit = match convoy::compile_jit(program, &options) {
-            Ok(j) => j,
-            Err(e) => {
-                failures.push(format!("seed {seed}: {e}\n{src}"));
-                continue;
-            }
-        };
-        native += jit.stages().iter().filter(|s| s.native).count();
-        native_deconv += jit
-            .stages()
+        let stages =
+            match common::jit_agrees(program, &common::random_input(program, seed), &options) {
+                Ok(stages) => stages,
+                Err(e) => {
+                    failures.push(format!("seed {seed}: {e}\n{src}"));
+                    continue;
+                }
+            };
+        native += stages.iter().filter(|s| s.native).count();
+        native_deconv += stages
             .iter()
             .filter(|s| s.native && s.label.contains("deconv"))
             .count();
-        let info = &program.inputs[0];
-        let node = &program.nodes[info.node];
-        let inputs = vec![Tensor {
-            shape: node.shape.dims(),
-            frac: node.frac,
-            data: random_raw(seed, &node.ty, node.shape.len()),
-        }];
-        let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
-        match jit.run(&inputs) {
-            Ok(got) if got == expected => {}
-            Ok(_) => failures.push(format!("seed {seed}: outputs differ\n{src}")),
-            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
-        }
     }
     assert!(
         failures.is_empty(),

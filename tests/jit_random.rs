@@ -206,33 +206,19 @@ fn random_pointwise_and_depthwise_vector_kernels() {
                 native: false,
                 vnni,
             };
-            let jit = match convoy::compile_jit(program, &options) {
-                Ok(j) => j,
+            let inputs = common::random_input(program, seed);
+            let stages = match common::jit_agrees(program, &inputs, &options) {
+                Ok(stages) => stages,
                 Err(e) => {
-                    failures.push(format!("seed {seed}: {e}\n{src}"));
+                    failures.push(format!("seed {seed} simd {simd} vnni {vnni}: {e}\n{src}"));
                     continue;
                 }
             };
-            vector += jit.stages().iter().filter(|s| s.vector).count();
-            deconvs += jit
-                .stages()
+            vector += stages.iter().filter(|s| s.vector).count();
+            deconvs += stages
                 .iter()
                 .filter(|s| s.vector && s.label.starts_with("dwdeconv"))
                 .count();
-            let info = &program.inputs[0];
-            let node = &program.nodes[info.node];
-            let inputs = vec![Tensor {
-                shape: node.shape.dims(),
-                frac: node.frac,
-                data: random_raw(seed, &node.ty, node.shape.len()),
-            }];
-            let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
-            let got = jit.run(&inputs).expect("jit runs");
-            if got != expected {
-                failures.push(format!(
-                    "seed {seed} simd {simd} vnni {vnni}: outputs differ\n{src}"
-                ));
-            }
         }
     }
     assert!(

@@ -6,14 +6,18 @@
 //! generate one function per materialized node, picking for every value the
 //! narrowest machine integer its proven range allows (`range`); `simd`
 //! replaces the scalar code of u8 x i8 pointwise, depthwise and depthwise
-//! transposed convolutions with `vpdpbusd` vector code when the CPU has VNNI
-//! (chosen at run time; the scalar code is always correct); `machine`
-//! holds every `unsafe` (code pointers, calls); `pool` runs the rows of a
-//! stage on several threads.
+//! transposed convolutions with 128-bit vector code, `vpdpbusd` dot products
+//! when the CPU has VNNI and `pmaddwd` otherwise (chosen at run time; the
+//! scalar code is always correct); `native` hands the same three stage
+//! shapes with their requantization tail to precompiled AVX-512 kernels when
+//! the CPU has them (Cranelift's x64 backend has no vectors wider than 128
+//! bits); `machine` holds every `unsafe` (code pointers, calls, the AVX-512
+//! kernels); `pool` runs the rows of a stage on several threads.
 
 mod convert;
 mod emit;
 mod expr;
+#[allow(unsafe_code)]
 mod machine;
 mod native;
 mod plan;

@@ -258,16 +258,7 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
         return None;
     };
     // Every accumulator within 32 bits.
-    let mut bound: Span128 = (0, 0);
-    for o in 0..cout {
-        bound = hull(
-            bound,
-            dot_bound(&weights[o * taps..(o + 1) * taps], (xr.lo, xr.hi))?,
-        );
-    }
-    if signed_bits(bound.0, bound.1) > 32 {
-        return None;
-    }
+    accumulators_fit_32_bits(weights, taps, (xr.lo, xr.hi))?;
     let requant = match_tail(program, stage.root, k, cout)?;
     Some(NativeStage {
         kind,
@@ -331,16 +322,7 @@ fn plan_deconv(
     let d = dims(&program.nodes[stage.root].shape);
     let xd = dims(&program.nodes[x].shape);
     let taps = kh * kw;
-    let mut bound: Span128 = (0, 0);
-    for c in 0..cin {
-        bound = hull(
-            bound,
-            dot_bound(&weights[c * taps..(c + 1) * taps], (xr.lo, xr.hi))?,
-        );
-    }
-    if signed_bits(bound.0, bound.1) > 32 {
-        return None;
-    }
+    accumulators_fit_32_bits(weights, taps, (xr.lo, xr.hi))?;
     let pl = geom.pad.left as i64;
     let sw_i = sw as i64;
     // Taps of output column `col` (relative to a multiple of 16): (kx, input
@@ -393,6 +375,16 @@ fn plan_deconv(
         windows,
         requant,
     })
+}
+
+/// `Some` when every dot product of `taps` weights (one group per output
+/// channel) with inputs in `x` fits 32 bits.
+fn accumulators_fit_32_bits(weights: &[i128], taps: usize, x: Span128) -> Option<()> {
+    let mut bound: Span128 = (0, 0);
+    for channel in weights.chunks(taps.max(1)) {
+        bound = hull(bound, dot_bound(channel, x)?);
+    }
+    (signed_bits(bound.0, bound.1) <= 32).then_some(())
 }
 
 fn fits_i32(lo: i128, hi: i128) -> bool {

@@ -33,7 +33,7 @@ impl Rng {
     }
 }
 
-const QUANT: [&str; 7] = [
+pub const QUANT: [&str; 7] = [
     "trn",
     "trn_zero",
     "rnd",
@@ -76,8 +76,22 @@ impl Gen {
         format!("t{}", self.names)
     }
 
-    /// A narrow integer or fixed type for requantized values.
+    /// A narrow integer or fixed type for requantized values; now and then a
+    /// wide one (up to 48 bits), so that later stages need 64- and 128-bit
+    /// machine arithmetic.
     fn requant_target(&mut self) -> String {
+        if self.rng.chance(10) {
+            let signed = self.rng.chance(50);
+            let w = self.rng.range(24, 48);
+            return if self.rng.chance(50) {
+                format!("{}{w} wrap", if signed { "i" } else { "u" })
+            } else {
+                let i = self.rng.range(w / 2, w);
+                let q = *self.rng.pick(&QUANT);
+                let o = *self.rng.pick(&OVERFLOW);
+                format!("{}fixed<{w}, {i}, {q}, {o}>", if signed { "" } else { "u" })
+            };
+        }
         if self.rng.chance(60) {
             let signed = self.rng.chance(50);
             let bits = self.rng.range(2, 12);
@@ -342,6 +356,9 @@ pub fn random_program(seed: u64) -> String {
         "u1",
         "fixed<8, 3>",
         "ufixed<6, 2>",
+        "i32",
+        "u24",
+        "fixed<40, 12>",
     ]);
     let mut m = Map {
         c: g.rng.range(1, 5),

@@ -47,6 +47,33 @@ pub fn compile(name: &str, src: &str, data: &dyn DataSource) -> Result<(Checked,
     }
 }
 
+/// The single input of `program`, random (seeded).
+pub fn random_input(program: &convoy::ir::Program, seed: u64) -> Vec<convoy::Tensor> {
+    let info = &program.inputs[0];
+    let node = &program.nodes[info.node];
+    vec![convoy::Tensor {
+        shape: node.shape.dims(),
+        frac: node.frac,
+        data: convoy::data::random_raw(seed, &node.ty, node.shape.len()),
+    }]
+}
+
+/// Compiles `program` with `options` and runs it on `inputs`: its stages
+/// when the outputs are the interpreter's bit for bit, why not otherwise.
+pub fn jit_agrees(
+    program: &convoy::ir::Program,
+    inputs: &[convoy::Tensor],
+    options: &convoy::jit::JitOptions,
+) -> Result<Vec<convoy::jit::StageInfo>, String> {
+    let jit = convoy::compile_jit(program, options).map_err(|e| format!("compile: {e}"))?;
+    let expected = convoy::interpret(program, inputs).map_err(|e| format!("interpreter: {e}"))?;
+    match jit.run(inputs) {
+        Ok(got) if got == expected => Ok(jit.stages().to_vec()),
+        Ok(_) => Err("outputs differ".to_string()),
+        Err(e) => Err(format!("run: {e}")),
+    }
+}
+
 /// Every `.cnn` file under `dir`, sorted.
 pub fn cnn_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
