@@ -18,6 +18,7 @@ struct StageTime {
     median: Duration,
     vector: bool,
     native: bool,
+    fused_with_next: bool,
 }
 
 struct BenchReport {
@@ -143,6 +144,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                     median: t.map(|t| t.0).unwrap_or_default(),
                     vector: info.vector,
                     native: info.native,
+                    fused_with_next: info.fused_with_next,
                 });
             }
             BenchReport {
@@ -288,7 +290,9 @@ fn text(r: &BenchReport) -> String {
             us(s.median),
             gmacs(s.macs, s.median),
             s.label,
-            if s.native {
+            if s.fused_with_next {
+                "  [avx512 kernel, rows fused with the next stage in whole runs]"
+            } else if s.native {
                 "  [avx512 kernel]"
             } else if s.vector {
                 "  [vector]"
