@@ -18,7 +18,6 @@ struct StageTime {
     median: Duration,
     vector: bool,
     native: bool,
-    fused_with_next: bool,
 }
 
 struct BenchReport {
@@ -144,7 +143,6 @@ pub fn run(args: &BenchArgs) -> i32 {
                     median: t.map(|t| t.0).unwrap_or_default(),
                     vector: info.vector,
                     native: info.native,
-                    fused_with_next: info.fused_with_next,
                 });
             }
             BenchReport {
@@ -290,9 +288,7 @@ fn text(r: &BenchReport) -> String {
             us(s.median),
             gmacs(s.macs, s.median),
             s.label,
-            if s.fused_with_next {
-                "  [avx512 kernel, rows fused with the next stage in whole runs]"
-            } else if s.native {
+            if s.native {
                 "  [avx512 kernel]"
             } else if s.vector {
                 "  [vector]"

@@ -144,9 +144,6 @@ pub struct StageInfo {
     pub vector: bool,
     /// Whether a precompiled AVX-512 kernel runs the stage (no Cranelift code).
     pub native: bool,
-    /// Whether the stage runs row by row with the next one (its output is
-    /// then never stored whole; `convoy bench` still times it alone).
-    pub fused_with_next: bool,
     /// The machine code as Cranelift prints it, when asked for.
     pub disasm: Option<String>,
 }
@@ -230,7 +227,6 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 macs,
                 vector: true,
                 native: true,
-                fused_with_next: false,
                 disasm: None,
             });
             continue;
@@ -281,23 +277,11 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             macs,
             vector,
             native: false,
-            fused_with_next: false,
             disasm,
         });
     }
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // A native stage whose output only a native pointwise stage reads: the
-    // two run row by row, the intermediate never leaves a row buffer.
-    let fuse: Vec<bool> = (0..plan.stages.len())
-        .map(|k| {
-            let next = plan.stages.get(k + 1).and_then(|s| s.core);
-            next.is_some_and(|reader| read_only_by(program, plan.stages[k].root, reader))
-        })
-        .collect();
-    let machine = machine::Machine::new(module, code, items, &fuse, id)?;
-    for (k, info) in stages.iter_mut().enumerate() {
-        info.fused_with_next = machine.fused(k);
-    }
+    let machine = machine::Machine::new(module, code, items, id)?;
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -312,16 +296,6 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         id,
         compile_time: start.elapsed(),
     })
-}
-
-/// Whether `root` is not an output and `reader` is its only reader.
-fn read_only_by(program: &Program, root: NodeId, reader: NodeId) -> bool {
-    !program.outputs.iter().any(|o| o.node == root)
-        && program
-            .nodes
-            .iter()
-            .enumerate()
-            .all(|(n, node)| n == reader || !node.op.operands().contains(&root))
 }
 
 /// The nodes computed by the stage storing `root`: it and its fused chain.
@@ -390,26 +364,8 @@ impl CompiledPipeline {
     }
 
     fn execute_with(&self, ws: &mut Workspace, threads: usize) -> Result<(), ExecError> {
-        let mut k = 0;
-        while k < self.plan.stages.len() {
-            if self.machine.fused(k) {
-                let jobs = self
-                    .machine
-                    .fused_jobs(k, ws, &self.plan, threads)
-                    .map_err(|_| ExecError::ForeignWorkspace)?;
-                // Native kernels cannot fail.
-                if jobs.len() == 1 {
-                    jobs.iter().for_each(|j| {
-                        j.run();
-                    });
-                } else {
-                    self.pool.run(jobs);
-                }
-                k += 2;
-            } else {
-                self.execute_stage_with(ws, k, threads)?;
-                k += 1;
-            }
+        for k in 0..self.plan.stages.len() {
+            self.execute_stage_with(ws, k, threads)?;
         }
         Ok(())
     }

@@ -43,8 +43,6 @@ pub(crate) struct Machine {
     /// code runs.
     module: std::sync::Mutex<Option<JITModule>>,
     funcs: Vec<Callable>,
-    /// `fused[k]`: stages `k` and `k + 1` run together (see `Target::Fused`).
-    fused: Vec<bool>,
     items: Vec<usize>,
     id: u64,
 }
@@ -106,9 +104,6 @@ enum Target {
     Jit(StageFn),
     /// Points into the `Machine`, which outlives every job.
     Native(*const NativeStage),
-    /// Two native stages run row by row (`avx512::run_fused`); `lo..hi` are
-    /// rows of both.
-    Fused(*const NativeStage, *const NativeStage),
 }
 
 /// One call of a stage on rows `lo..hi`, ready to run on any thread.
@@ -145,25 +140,6 @@ impl Job {
                 let _ = stage;
                 -1
             }
-            Target::Fused(first, second) => {
-                // SAFETY: as for `Native`; `Machine::fused_jobs` made
-                // `lo..hi` rows of both stages and checked that they fuse
-                // (`NativeStage::feeds_pointwise`), and the compiler fused
-                // them only when nothing else reads the first's output.
-                #[cfg(target_arch = "x86_64")]
-                unsafe {
-                    avx512::run_fused(
-                        &*first,
-                        &*second,
-                        self.ptrs,
-                        self.lo as usize,
-                        self.hi as usize,
-                    )
-                };
-                #[cfg(not(target_arch = "x86_64"))]
-                let _ = (first, second);
-                -1
-            }
         }
     }
 }
@@ -173,7 +149,6 @@ impl Machine {
         module: JITModule,
         code: Vec<StageCode>,
         items: Vec<usize>,
-        fuse: &[bool],
         id: u64,
     ) -> Result<Machine, JitError> {
         let mut module = module;
@@ -183,7 +158,7 @@ impl Machine {
                 stage: String::from("(linking)"),
                 message: e.to_string(),
             })?;
-        let funcs: Vec<Callable> = code
+        let funcs = code
             .into_iter()
             .map(|c| match c {
                 StageCode::Jit(fid) => {
@@ -197,72 +172,11 @@ impl Machine {
             })
             .collect();
         Ok(Machine {
-            fused: (0..funcs.len())
-                .map(|k| {
-                    fuse.get(k).copied().unwrap_or(false)
-                        && matches!(
-                            (funcs.get(k), funcs.get(k + 1)),
-                            (Some(Callable::Native(a)), Some(Callable::Native(b)))
-                                if a.feeds_pointwise(b)
-                        )
-                })
-                .collect(),
             module: std::sync::Mutex::new(Some(module)),
             funcs,
             items,
             id,
         })
-    }
-
-    /// Whether stages `k` and `k + 1` run together (see [`Self::fused_jobs`]).
-    pub(crate) fn fused(&self, k: usize) -> bool {
-        self.fused.get(k).copied().unwrap_or(false)
-    }
-
-    /// Stages `k` and `k + 1`, fused, as at most `parts` jobs of rows.
-    pub(crate) fn fused_jobs(
-        &self,
-        k: usize,
-        ws: &mut Workspace,
-        plan: &Plan,
-        parts: usize,
-    ) -> Result<Vec<Job>, JitError> {
-        let (true, Some(Callable::Native(first)), Some(Callable::Native(second))) =
-            (self.fused(k), self.funcs.get(k), self.funcs.get(k + 1))
-        else {
-            return Err(JitError::Program {
-                reason: format!("stages {k} and {} are not fused", k + 1),
-            });
-        };
-        self.check_workspace(ws, plan)?;
-        let height = second.height;
-        let parts = parts.clamp(1, height.max(1));
-        let ptrs = ws.ptrs.as_ptr();
-        Ok((0..parts)
-            .map(|p| Job {
-                f: Target::Fused(&**first, &**second),
-                ptrs,
-                lo: (height * p / parts) as i64,
-                hi: (height * (p + 1) / parts) as i64,
-            })
-            .collect())
-    }
-
-    fn check_workspace(&self, ws: &Workspace, plan: &Plan) -> Result<(), JitError> {
-        let ok = ws.id == self.id
-            && ws.sizes.len() == plan.buffers.len()
-            && plan
-                .buffers
-                .iter()
-                .zip(ws.data.iter().zip(&ws.sizes))
-                .all(|(b, (d, &s))| s == b.bytes() && d.len() * 16 >= s + Workspace::SPARE);
-        if ok {
-            Ok(())
-        } else {
-            Err(JitError::Program {
-                reason: String::from("the workspace was not made for this pipeline"),
-            })
-        }
     }
 
     /// Splits stage `stage` into at most `parts` jobs on `ws`.
@@ -273,12 +187,23 @@ impl Machine {
         plan: &Plan,
         parts: usize,
     ) -> Result<Vec<Job>, JitError> {
+        let ok = ws.id == self.id
+            && ws.sizes.len() == plan.buffers.len()
+            && plan
+                .buffers
+                .iter()
+                .zip(ws.data.iter().zip(&ws.sizes))
+                .all(|(b, (d, &s))| s == b.bytes() && d.len() * 16 >= s + Workspace::SPARE);
         let (Some(code), Some(&items)) = (self.funcs.get(stage), self.items.get(stage)) else {
             return Err(JitError::Program {
                 reason: format!("no stage {stage}"),
             });
         };
-        self.check_workspace(ws, plan)?;
+        if !ok {
+            return Err(JitError::Program {
+                reason: String::from("the workspace was not made for this pipeline"),
+            });
+        }
         let parts = parts.clamp(1, items.max(1));
         let ptrs = ws.ptrs.as_ptr();
         Ok((0..parts)

@@ -1,0 +1,504 @@
+//! The AVX-512 kernels of native stages (`jit::native` plans them and
+//! explains the choice). Everything here is `unsafe` for two reasons that
+//! the callers discharge:
+//!
+//! - CPU features: the functions are compiled for AVX-512 F, BW, VBMI and
+//!   VNNI, and a native stage exists only when `native::host_supported()`
+//!   found all four at compile time of the pipeline;
+//! - memory: loads and stores go through raw pointers computed from the
+//!   stage's [`Rows`]. `native::plan_native` proves that every window it
+//!   reads lies in the input's halo-padded buffer and every store in the
+//!   output's interior; vector loads may run up to 127 bytes past the last
+//!   pixel they need, which the workspace's spare bytes after each buffer
+//!   cover (`Workspace::SPARE`). Stores are masked to the row's width.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Bias, Kind, NativeStage, Requant, Scale};
+
+/// Runs items `lo..hi` of `stage` with the buffers at `ptrs`.
+///
+/// # Safety
+/// `ptrs` holds one pointer per planned buffer, each to a live allocation of
+/// its planned size plus `Workspace::SPARE` bytes; `lo <= hi <= stage.items()`;
+/// the host has the features of `native::host_supported`; no other thread
+/// writes the rows `lo..hi` of the output.
+#[cfg(target_arch = "x86_64")]
+pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, hi: usize) {
+    // SAFETY: the caller guarantees `ptrs` has an entry for every buffer.
+    let (x, out) = unsafe {
+        (
+            (*ptrs.add(stage.x.buffer)).cast_const(),
+            *ptrs.add(stage.out.buffer),
+        )
+    };
+    match stage.kind {
+        // SAFETY: the caller's guarantees are the kernels' preconditions.
+        Kind::Pointwise { cin, groups } => unsafe { pointwise(stage, cin, groups, x, out, lo, hi) },
+        Kind::Depthwise {
+            kh,
+            pad_top,
+            pad_left,
+        } => unsafe { depthwise(stage, kh, (pad_top, pad_left), x, out, lo, hi) },
+        Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
+    }
+}
+
+/// The byte mask of the first `n` (at most 64) lanes.
+fn lanes(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// Per-stage constants of the tail, broadcast once per call, and which of
+/// its steps are not the identity.
+#[cfg(target_arch = "x86_64")]
+struct Tail<'a> {
+    q: &'a Requant,
+    pre: bool,
+    clamp1: bool,
+    clamp2: bool,
+    lo1: __m512i,
+    hi1: __m512i,
+    lo2: __m512i,
+    hi2: __m512i,
+    /// `shift` for the even lanes; for the odd lanes `shift - 32` when
+    /// `shift >= 32` (the result lands in the high half directly).
+    shift: __m512i,
+    shift_odd: __m512i,
+    /// `2^(shift-1)`, `2^(shift-1) - 1`, `2^shift - 1`, 1.
+    half: __m512i,
+    half_down: __m512i,
+    low_bits: __m512i,
+    ones: __m512i,
+    /// The same constants on 32-bit lanes, for `Scale::narrow`.
+    shift32: __m512i,
+    half32: __m512i,
+    half_down32: __m512i,
+    low_bits32: __m512i,
+    ones32: __m512i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> Tail<'a> {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn new(q: &'a Requant) -> Tail<'a> {
+        let shift = q.scale.as_ref().map_or(0, |s| s.shift);
+        let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+        let odd = if shift >= 32 { shift - 32 } else { shift };
+        Tail {
+            q,
+            pre: q.pre.iter().any(|&v| v != 0),
+            clamp1: q.lo1 > i32::MIN || q.hi1 < i32::MAX,
+            clamp2: q.lo2 > i32::MIN || q.hi2 < i32::MAX,
+            lo1: _mm512_set1_epi32(q.lo1),
+            hi1: _mm512_set1_epi32(q.hi1),
+            lo2: _mm512_set1_epi32(q.lo2),
+            hi2: _mm512_set1_epi32(q.hi2),
+            shift: _mm512_set1_epi64(i64::from(shift)),
+            shift_odd: _mm512_set1_epi64(i64::from(odd)),
+            half: _mm512_set1_epi64(half),
+            half_down: _mm512_set1_epi64((half - 1).max(0)),
+            low_bits: _mm512_set1_epi64((2 * half - 1).max(0)),
+            ones: _mm512_set1_epi64(1),
+            shift32: _mm512_set1_epi32(shift.min(31) as i32),
+            half32: _mm512_set1_epi32(half.min(1 << 30) as i32),
+            half_down32: _mm512_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
+            low_bits32: _mm512_set1_epi32((2 * half - 1).clamp(0, i64::from(i32::MAX)) as i32),
+            ones32: _mm512_set1_epi32(1),
+        }
+    }
+
+    /// The constants of output channel `c`: (pre, mul, post).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn channel(&self, c: usize) -> [__m512i; 3] {
+        let q = self.q;
+        let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
+        [
+            _mm512_set1_epi32(q.pre[c]),
+            _mm512_set1_epi64(i64::from(mul)),
+            _mm512_set1_epi32(q.post[c]),
+        ]
+    }
+
+    /// Requantizes 16 accumulators of one channel to 16 bytes (the low byte
+    /// of each 32-bit result).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn apply(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m128i {
+        let mut v = acc;
+        if self.pre {
+            v = _mm512_add_epi32(v, pre);
+        }
+        if self.clamp1 {
+            v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        }
+        if let Some(s) = &self.q.scale {
+            v = self.scale(v, mul, s);
+        }
+        let v = _mm512_add_epi32(v, post);
+        let v = if self.clamp2 {
+            _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
+        } else {
+            v
+        };
+        _mm512_cvtepi32_epi8(v)
+    }
+
+    /// [`Self::apply`] on 64 accumulators, joined in order. (A loop, not a
+    /// closure: closures do not inherit the target features, and a call per
+    /// 16 lanes would cost more than the tail itself.)
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+        let mut q = [_mm_setzero_si128(); 4];
+        for (q, &a) in q.iter_mut().zip(acc) {
+            *q = self.apply(a, k);
+        }
+        join(q)
+    }
+
+    /// `(v * mul + bias) >> shift` per 32-bit lane: signed 32 x 32 -> 64-bit
+    /// products of the even lanes and (moved down) of the odd lanes, rounded
+    /// on 64 bits, the 32-bit results blended back into place.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn scale(&self, v: __m512i, mul: __m512i, s: &Scale) -> __m512i {
+        if s.narrow {
+            return _mm512_srav_epi32(self.bias32(v, s), self.shift32);
+        }
+        let even = _mm512_mul_epi32(v, mul);
+        let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), mul);
+        if s.shift == 0 {
+            return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
+        }
+        let even = _mm512_srav_epi64(self.bias(even, s), self.shift);
+        let odd = _mm512_srav_epi64(self.bias(odd, s), self.shift_odd);
+        let odd = if s.shift >= 32 {
+            odd
+        } else {
+            _mm512_slli_epi64::<32>(odd)
+        };
+        _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    }
+
+    /// `v + bias` on 32-bit lanes (see `native::Bias`).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn bias32(&self, v: __m512i, s: &Scale) -> __m512i {
+        let negative = || _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
+        match s.bias {
+            Bias::None => v,
+            Bias::TowardZero => _mm512_mask_add_epi32(v, negative(), v, self.low_bits32),
+            Bias::Half => _mm512_add_epi32(v, self.half32),
+            Bias::HalfDown => _mm512_add_epi32(v, self.half_down32),
+            Bias::HalfTowardZero => {
+                let down = _mm512_add_epi32(v, self.half_down32);
+                _mm512_mask_add_epi32(down, negative(), down, self.ones32)
+            }
+            Bias::HalfAway => {
+                let up = _mm512_add_epi32(v, self.half32);
+                _mm512_mask_sub_epi32(up, negative(), up, self.ones32)
+            }
+            Bias::HalfEven => {
+                let odd = _mm512_and_si512(_mm512_srav_epi32(v, self.shift32), self.ones32);
+                _mm512_add_epi32(_mm512_add_epi32(v, self.half_down32), odd)
+            }
+        }
+    }
+
+    /// `p + bias` on 64-bit lanes (see `native::Bias`).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn bias(&self, p: __m512i, s: &Scale) -> __m512i {
+        let negative = || _mm512_cmplt_epi64_mask(p, _mm512_setzero_si512());
+        match s.bias {
+            Bias::None => p,
+            Bias::TowardZero => _mm512_mask_add_epi64(p, negative(), p, self.low_bits),
+            Bias::Half => _mm512_add_epi64(p, self.half),
+            Bias::HalfDown => _mm512_add_epi64(p, self.half_down),
+            Bias::HalfTowardZero => {
+                let down = _mm512_add_epi64(p, self.half_down);
+                _mm512_mask_add_epi64(down, negative(), down, self.ones)
+            }
+            Bias::HalfAway => {
+                let up = _mm512_add_epi64(p, self.half);
+                _mm512_mask_sub_epi64(up, negative(), up, self.ones)
+            }
+            Bias::HalfEven => {
+                let odd = _mm512_and_si512(_mm512_srav_epi64(p, self.shift), self.ones);
+                _mm512_add_epi64(_mm512_add_epi64(p, self.half_down), odd)
+            }
+        }
+    }
+}
+
+/// Four 16-byte quarters as one 64-byte vector, in order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn join(q: [__m128i; 4]) -> __m512i {
+    let v = _mm512_castsi128_si512(q[0]);
+    let v = _mm512_inserti32x4::<1>(v, q[1]);
+    let v = _mm512_inserti32x4::<2>(v, q[2]);
+    _mm512_inserti32x4::<3>(v, q[3])
+}
+
+/// # Safety
+/// See [`run`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn pointwise(
+    st: &NativeStage,
+    cin: usize,
+    groups: usize,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(&st.requant);
+    // Interleaving four channel rows with byte then word unpacks leaves
+    // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
+    // accumulators come out in that order, and one byte permutation of the
+    // joined results restores pixel order.
+    let order: [u8; 64] =
+        std::array::from_fn(|p| (16 * ((p % 16) / 4) + 4 * (p / 16) + p % 4) as u8);
+    // SAFETY: `order` is 64 bytes.
+    let order = unsafe { _mm512_loadu_si512(order.as_ptr().cast()) };
+    let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
+    let chunks = st.width.div_ceil(64);
+    for y in lo..hi {
+        for chunk in 0..chunks {
+            let x0 = 64 * chunk;
+            for g in 0..groups {
+                let row = |i: usize| {
+                    let ch = 4 * g + i;
+                    if ch >= cin {
+                        return _mm512_setzero_si512();
+                    }
+                    let at = st.x.origin + ch * st.x.plane + y * st.x.stride + x0;
+                    // SAFETY: pixel (ch, y, x0) is inside the input; the 64
+                    // bytes from it end at most 63 past the row's last pixel.
+                    unsafe { _mm512_loadu_si512(x.add(at).cast()) }
+                };
+                let (c0, c1, c2, c3) = (row(0), row(1), row(2), row(3));
+                let t0 = _mm512_unpacklo_epi8(c0, c1);
+                let t1 = _mm512_unpackhi_epi8(c0, c1);
+                let t2 = _mm512_unpacklo_epi8(c2, c3);
+                let t3 = _mm512_unpackhi_epi8(c2, c3);
+                acts[4 * g] = _mm512_unpacklo_epi16(t0, t2);
+                acts[4 * g + 1] = _mm512_unpackhi_epi16(t0, t2);
+                acts[4 * g + 2] = _mm512_unpacklo_epi16(t1, t3);
+                acts[4 * g + 3] = _mm512_unpackhi_epi16(t1, t3);
+            }
+            let spot = Spot {
+                y,
+                x0,
+                mask: lanes(st.width - x0),
+                order,
+            };
+            let mut o = 0;
+            // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
+            while o + 6 <= st.channels {
+                unsafe { block::<6>(st, &tail, &acts, o, &spot, out) };
+                o += 6;
+            }
+            match st.channels - o {
+                1 => unsafe { block::<1>(st, &tail, &acts, o, &spot, out) },
+                2 => unsafe { block::<2>(st, &tail, &acts, o, &spot, out) },
+                3 => unsafe { block::<3>(st, &tail, &acts, o, &spot, out) },
+                4 => unsafe { block::<4>(st, &tail, &acts, o, &spot, out) },
+                5 => unsafe { block::<5>(st, &tail, &acts, o, &spot, out) },
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Where a pointwise block stores: row `y`, pixels `x0..x0 + 64` (masked).
+#[cfg(target_arch = "x86_64")]
+struct Spot {
+    y: usize,
+    x0: usize,
+    mask: u64,
+    order: __m512i,
+}
+
+/// Output channels `o..o + N` of 64 pixels: `4 N` accumulators, one
+/// `vpdpbusd` per accumulator and group of four input channels.
+///
+/// # Safety
+/// See [`run`]; `o + N <= st.channels`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn block<const N: usize>(
+    st: &NativeStage,
+    tail: &Tail,
+    acts: &[__m512i],
+    o: usize,
+    spot: &Spot,
+    out: *mut u8,
+) {
+    let groups = acts.len() / 4;
+    let mut acc = [[_mm512_setzero_si512(); 4]; N];
+    let w = &st.weights[o * groups..(o + N) * groups];
+    for (g, a) in acts.chunks_exact(4).enumerate() {
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            let wv = _mm512_set1_epi32(w[j * groups + g]);
+            for (p, acc_p) in acc_j.iter_mut().enumerate() {
+                *acc_p = _mm512_dpbusd_epi32(*acc_p, a[p], wv);
+            }
+        }
+    }
+    for (j, acc_j) in acc.iter().enumerate() {
+        let c = o + j;
+        let k = tail.channel(c);
+        let bytes = tail.apply4(acc_j, k);
+        let v = _mm512_permutexvar_epi8(spot.order, bytes);
+        let at = st.out.origin + c * st.out.plane + spot.y * st.out.stride + spot.x0;
+        // SAFETY: pixel (c, y, x0) is inside the output and the mask keeps
+        // the store within the row's width.
+        unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
+    }
+}
+
+/// # Safety
+/// See [`run`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn depthwise(
+    st: &NativeStage,
+    kh: usize,
+    (pad_top, pad_left): (usize, usize),
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(&st.requant);
+    // Window of pixel j in vector p: bytes 16p + j .. 16p + j + 3 of the
+    // 128 bytes loaded from the row (two 64-byte halves).
+    let windows: [__m512i; 4] = std::array::from_fn(|p| {
+        let idx: [u8; 64] = std::array::from_fn(|i| (16 * p + i / 4 + i % 4) as u8);
+        // SAFETY: `idx` is 64 bytes.
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    });
+    let chunks = st.width.div_ceil(64);
+    for item in lo..hi {
+        let (c, y) = (item / st.height, item % st.height);
+        let k = tail.channel(c);
+        let taps = &st.weights[c * kh..(c + 1) * kh];
+        // Row `y + ky - pad_top`, column `-pad_left`: inside the halo.
+        let first =
+            st.x.origin + c * st.x.plane + y * st.x.stride - pad_top * st.x.stride - pad_left;
+        for chunk in 0..chunks {
+            let x0 = 64 * chunk;
+            let mut acc = [_mm512_setzero_si512(); 4];
+            for (ky, &tap) in taps.iter().enumerate() {
+                let at = first + ky * st.x.stride + x0;
+                // SAFETY: the window's first byte is in the halo-padded row;
+                // the 128 bytes read end at most 127 past the last byte used.
+                let (a, b) = unsafe {
+                    (
+                        _mm512_loadu_si512(x.add(at).cast()),
+                        _mm512_loadu_si512(x.add(at + 64).cast()),
+                    )
+                };
+                let wv = _mm512_set1_epi32(tap);
+                for (p, acc_p) in acc.iter_mut().enumerate() {
+                    let win = _mm512_permutex2var_epi8(a, windows[p], b);
+                    *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
+                }
+            }
+            let bytes = tail.apply4(&acc, k);
+            let at = st.out.origin + c * st.out.plane + y * st.out.stride + x0;
+            // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
+            // the store within the row's width.
+            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
+        }
+    }
+}
+
+/// Depthwise transposed convolution (see `native::plan_deconv`): for each
+/// output row, the input rows of its kernel-row phase are copied into
+/// zero-padded scratch rows, so every lane's taps are a byte gather from 128
+/// loaded bytes whatever the borders.
+///
+/// # Safety
+/// See [`run`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
+    let Kind::Deconv {
+        kh,
+        stride: (sh, sw),
+        pad_top,
+        in_h,
+        in_w,
+        first,
+    } = st.kind
+    else {
+        return;
+    };
+    let tail = Tail::new(&st.requant);
+    let windows: [__m512i; 4] = std::array::from_fn(|p| {
+        let idx = &st.windows[64 * p..64 * (p + 1)];
+        // SAFETY: `idx` is 64 bytes.
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    });
+    let chunks = st.width.div_ceil(64);
+    // Scratch row: input column `ix` at `ix - first`; zeros around it.
+    let lead = (-first).max(0) as usize;
+    let skip = first.max(0) as usize;
+    let len = lead + in_w + 64 * chunks / sw + 128;
+    let mut scratch = vec![0u8; kh * len];
+    for item in lo..hi {
+        let (c, oy) = (item / st.height, item % st.height);
+        let k = tail.channel(c);
+        let mut rows = [0usize; 16];
+        let mut n = 0;
+        for ky in 0..kh {
+            let t = oy + pad_top;
+            if t < ky || (t - ky) % sh != 0 || (t - ky) / sh >= in_h {
+                continue;
+            }
+            let iy = (t - ky) / sh;
+            let slot = &mut scratch[ky * len..(ky + 1) * len];
+            if skip < in_w {
+                let at = st.x.origin + c * st.x.plane + iy * st.x.stride + skip;
+                // SAFETY: input row (c, iy) holds `in_w` bytes from column 0.
+                let src = unsafe { std::slice::from_raw_parts(x.add(at), in_w - skip) };
+                slot[lead..lead + in_w - skip].copy_from_slice(src);
+            }
+            rows[n] = ky;
+            n += 1;
+        }
+        for chunk in 0..chunks {
+            let x0 = 64 * chunk;
+            let mut acc = [_mm512_setzero_si512(); 4];
+            for &ky in &rows[..n] {
+                let at = ky * len + x0 / sw;
+                let bytes = &scratch[at..at + 128];
+                // SAFETY: `bytes` is 128 bytes.
+                let (a, b) = unsafe {
+                    (
+                        _mm512_loadu_si512(bytes.as_ptr().cast()),
+                        _mm512_loadu_si512(bytes.as_ptr().add(64).cast()),
+                    )
+                };
+                let w = &st.weights[(c * kh + ky) * 16..(c * kh + ky + 1) * 16];
+                // SAFETY: `w` is 16 lanes of 4 bytes.
+                let wv = unsafe { _mm512_loadu_si512(w.as_ptr().cast()) };
+                for (p, acc_p) in acc.iter_mut().enumerate() {
+                    let win = _mm512_permutex2var_epi8(a, windows[p], b);
+                    *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
+                }
+            }
+            let bytes = tail.apply4(&acc, k);
+            let at = st.out.origin + c * st.out.plane + oy * st.out.stride + x0;
+            // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps
+            // the store within the row's width.
+            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
+        }
+    }
+}
