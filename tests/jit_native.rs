@@ -95,6 +95,7 @@ fn program(seed: u64) -> String {
     } else {
         (cin, (1, 1))
     };
+    let tail = second_stage(&mut rng, depthwise, cout);
     format!(
         "pipeline p {{
   input x: {in_ty}[{cin}, {h}, {w}] pad {halo}
@@ -103,8 +104,7 @@ fn program(seed: u64) -> String {
   param m: {m_ty}[{cout}] = random(seed: {})
   const f: {f} = 0.{:04}
   let y = {expr}
-  output y
-}}
+{tail}}}
 ",
         wk.0,
         wk.1,
@@ -115,10 +115,31 @@ fn program(seed: u64) -> String {
     )
 }
 
+/// The end of a program: `y` as the output, or (for depthwise stages) a
+/// pointwise stage reading it, so that kernels feed kernels (and `y` is
+/// sometimes an output too).
+fn second_stage(rng: &mut Rng, depthwise: bool, c: i64) -> String {
+    if !depthwise || rng.chance(50) {
+        return "  output y\n".to_string();
+    }
+    let cout = rng.range(1, 9);
+    let outputs = if rng.chance(30) { "y, z" } else { "z" };
+    format!(
+        "  param w2: i8[{cout}, {c}, 1, 1] = random(seed: {})
+  param b2: i16[{cout}] = random(seed: {})
+  let z = (relu(conv(y, w2) + b2) >> {}) as u8 sat
+  output {outputs}
+",
+        rng.range(1, 999),
+        rng.range(1, 999),
+        rng.range(4, 10)
+    )
+}
+
 #[test]
 fn native_kernels_match_the_interpreter() {
     let mut failures = vec![];
-    let (mut native, mut native_deconv, mut checked_ok) = (0, 0, 0);
+    let (mut native, mut native_deconv, mut checked_ok, mut pairs) = (0, 0, 0, 0);
     for seed in 0..600 {
         let src = program(seed);
         let checked = match compile("native.cnn", &src, &Files::default()) {
@@ -146,6 +167,10 @@ fn native_kernels_match_the_interpreter() {
                 }
             };
         native += stages.iter().filter(|s| s.native).count();
+        pairs += stages
+            .windows(2)
+            .filter(|p| p[0].native && p[1].native)
+            .count();
         native_deconv += stages
             .iter()
             .filter(|s| s.native && s.label.contains("deconv"))
@@ -163,6 +188,7 @@ fn native_kernels_match_the_interpreter() {
             native > 100,
             "only {native} stages ran on the AVX-512 kernels"
         );
+        assert!(pairs > 15, "only {pairs} native stages fed native stages");
         assert!(
             native_deconv > 20,
             "only {native_deconv} transposed convolutions ran on the kernels"

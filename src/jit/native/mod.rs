@@ -1,0 +1,310 @@
+//! Precompiled 512-bit kernels for the stage shapes that dominate
+//! fixed-point CNNs, chosen at compile time when the CPU has AVX-512 (F, BW,
+//! VBMI, VNNI):
+//!
+//! - pointwise (1x1) u8 x i8 convolutions, 64 pixels x 6 output channels per
+//!   register block, one `vpdpbusd zmm` per 64 multiply-accumulates;
+//! - depthwise u8 x i8 convolutions with stride 1 and rows of at most 4 taps,
+//!   each kernel row one byte permutation (`vpermt2b`) and one `vpdpbusd`
+//!   per 16 pixels;
+//! - depthwise transposed convolutions whose column stride divides 16
+//!   (`plan_deconv`);
+//!
+//! each followed by the requantization tail that almost every stage of a
+//! fixed-point CNN ends with ([`Requant`], matched in `requant`).
+//! Cranelift's x64 backend has only 128-bit vectors; these kernels do four times the work per
+//! instruction (`convoy bench --no-kernels` shows the difference). This
+//! module is the safe half: it recognizes a stage, proves that 32-bit lanes
+//! (64-bit for the product) are exact for it from the checker's ranges, and
+//! packs weights and constants. The kernels themselves are in
+//! `machine::avx512` with the rest of the `unsafe` code. Every other stage,
+//! and every stage on other CPUs, is compiled by Cranelift.
+
+mod requant;
+
+use requant::match_tail;
+pub(crate) use requant::{Bias, Requant, Scale};
+
+use super::expr::dot_bound;
+use super::plan::{dims, weight_dims, Plan, Stage};
+use super::range::{hull, signed_bits, Span128};
+use crate::ir::{NodeId, Op, Program};
+
+/// Whether the host can run the kernels of this module.
+pub(crate) fn host_supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vbmi")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The convolution a native stage computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// 1x1, one group, stride 1, no padding. `groups` = input channels / 4,
+    /// rounded up (missing channels read as zero).
+    Pointwise { cin: usize, groups: usize },
+    /// One input channel per output channel, stride 1, dilation 1,
+    /// `kw <= 4`; `pad_top` / `pad_left` shift the window, the halo holds
+    /// the zeros.
+    Depthwise {
+        kh: usize,
+        pad_top: usize,
+        pad_left: usize,
+    },
+    /// Depthwise transposed convolution (see `plan_deconv`): `first` is the
+    /// input column, relative to `x0 / stride`, of byte 0 of the 128 bytes
+    /// each 64 output columns starting at `x0` read.
+    Deconv {
+        kh: usize,
+        stride: (usize, usize),
+        pad_top: usize,
+        in_h: usize,
+        in_w: usize,
+        first: i64,
+    },
+}
+
+/// Where one buffer's rows are: byte offsets and strides (elements are bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rows {
+    pub buffer: usize,
+    /// Offset of interior pixel (0, 0) of channel 0.
+    pub origin: usize,
+    pub stride: usize,
+    pub plane: usize,
+}
+
+/// One stage handed to a precompiled kernel.
+#[derive(Clone, Debug)]
+pub(crate) struct NativeStage {
+    pub kind: Kind,
+    pub x: Rows,
+    pub out: Rows,
+    /// Output `[C, H, W]`.
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    /// Packed little-endian weight quads: pointwise `[cout][groups]` (input
+    /// channels `4g..4g+4`), depthwise `[c][kh]` (taps of one kernel row),
+    /// transposed `[c][kh][16]` (each lane's taps).
+    pub weights: Vec<i32>,
+    /// Transposed only: `[4][64]` byte indices of each lane's taps.
+    pub windows: Vec<u8>,
+    pub requant: Requant,
+}
+
+impl NativeStage {
+    /// Work items (what the threads split): output rows, per channel for
+    /// depthwise stages.
+    pub fn items(&self) -> usize {
+        match self.kind {
+            Kind::Pointwise { .. } => self.height,
+            Kind::Depthwise { .. } | Kind::Deconv { .. } => self.channels * self.height,
+        }
+    }
+}
+
+/// The native stage for `stage`, if a kernel computes it exactly.
+pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Option<NativeStage> {
+    let k = stage.core?;
+    if let Op::Deconv { x, w, geom } = &program.nodes[k].op {
+        return plan_deconv(program, plan, stage, (k, *x, *w), geom);
+    }
+    let Op::Conv { x, w, geom } = &program.nodes[k].op else {
+        return None;
+    };
+    let (cout, cin_g, kh, kw) = weight_dims(program, k, *w).ok()?;
+    let weights = match &program.nodes[*w].op {
+        Op::Constant { data } => data,
+        _ => return None,
+    };
+    let xr = program.nodes[*x].range();
+    let unit = geom.stride.h == 1 && geom.stride.w == 1;
+    let narrow = xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
+    let xbuf = &plan.buffers[plan.buffer_of[*x]?];
+    let out = &plan.buffers[plan.buffer_of[stage.root]?];
+    if !unit || !narrow || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
+        return None;
+    }
+    let d = dims(&program.nodes[stage.root].shape);
+    let xd = dims(&program.nodes[*x].shape);
+    let taps = cin_g * kh * kw;
+    let (kind, packed) = if kh == 1 && kw == 1 && geom.groups == 1 && geom.pad == Default::default()
+    {
+        let groups = cin_g.div_ceil(4);
+        let mut packed = vec![0i32; cout * groups];
+        for o in 0..cout {
+            for i in 0..cin_g {
+                let byte = (weights[o * cin_g + i] as i8 as u8 as u32) << (8 * (i % 4));
+                packed[o * groups + i / 4] |= byte as i32;
+            }
+        }
+        (Kind::Pointwise { cin: cin_g, groups }, packed)
+    } else if cin_g == 1
+        && geom.groups == cout
+        && xd.c == cout
+        && kw <= 4
+        && geom.dilation.h == 1
+        && geom.dilation.w == 1
+        // The halo must hold the padding (the plan makes it so; checked
+        // here because the kernel reads it without bounds tests).
+        && geom.pad.top <= xbuf.halo.top
+        && geom.pad.left <= xbuf.halo.left
+        && d.h + kh <= xd.h + xbuf.halo.bottom + geom.pad.top + 1
+        && d.w + kw <= xd.w + xbuf.halo.right + geom.pad.left + 1
+    {
+        let mut packed = vec![0i32; cout * kh];
+        for c in 0..cout {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let v = weights[(c * kh + ky) * kw + kx] as i8 as u8 as u32;
+                    packed[c * kh + ky] |= (v << (8 * kx)) as i32;
+                }
+            }
+        }
+        let kind = Kind::Depthwise {
+            kh,
+            pad_top: geom.pad.top,
+            pad_left: geom.pad.left,
+        };
+        (kind, packed)
+    } else {
+        return None;
+    };
+    // Every accumulator within 32 bits.
+    accumulators_fit_32_bits(weights, taps, (xr.lo, xr.hi))?;
+    let requant = match_tail(program, stage.root, k, cout)?;
+    Some(NativeStage {
+        kind,
+        x: rows(plan, plan.buffer_of[*x]?),
+        out: rows(plan, plan.buffer_of[stage.root]?),
+        channels: d.c,
+        height: d.h,
+        width: d.w,
+        weights: packed,
+        windows: vec![],
+        requant,
+    })
+}
+
+fn rows(plan: &Plan, b: usize) -> Rows {
+    let buf = &plan.buffers[b];
+    Rows {
+        buffer: b,
+        origin: buf.offset(0, 0, 0),
+        stride: buf.stride(),
+        plane: buf.rows() * buf.stride(),
+    }
+}
+
+/// A depthwise transposed convolution (one input channel per output
+/// channel, dilation 1) whose column stride divides 16: output column `ox`
+/// reads input columns `(ox + pad_left - kx) / stride` for the taps `kx`
+/// of its phase, at most 4. Every 16 output columns repeat the same phase
+/// pattern, so one table of byte indices (`windows`) gathers each lane's
+/// taps from a zero-padded copy of the input row, and one weight vector per
+/// kernel row (`weights`, 16 lanes) holds each lane's taps.
+fn plan_deconv(
+    program: &Program,
+    plan: &Plan,
+    stage: &Stage,
+    (k, x, w): (NodeId, NodeId, NodeId),
+    geom: &crate::ir::ConvGeom,
+) -> Option<NativeStage> {
+    let (cin, cout_g, kh, kw) = weight_dims(program, k, w).ok()?;
+    let weights = match &program.nodes[w].op {
+        Op::Constant { data } => data,
+        _ => return None,
+    };
+    let xr = program.nodes[x].range();
+    let narrow = xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
+    let xbuf = &plan.buffers[plan.buffer_of[x]?];
+    let out = &plan.buffers[plan.buffer_of[stage.root]?];
+    let (sh, sw) = (geom.stride.h, geom.stride.w);
+    let plain = cout_g == 1
+        && geom.groups == cin
+        && geom.dilation.h == 1
+        && geom.dilation.w == 1
+        && sh >= 1
+        && sw >= 1
+        && 16 % sw == 0
+        && kh <= 16
+        && kw.div_ceil(sw) <= 4;
+    if !plain || !narrow || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
+        return None;
+    }
+    let d = dims(&program.nodes[stage.root].shape);
+    let xd = dims(&program.nodes[x].shape);
+    let taps = kh * kw;
+    accumulators_fit_32_bits(weights, taps, (xr.lo, xr.hi))?;
+    let pl = geom.pad.left as i64;
+    let sw_i = sw as i64;
+    // Taps of output column `col` (relative to a multiple of 16): (kx, input
+    // column relative to col_base / stride).
+    let lane_taps = |col: i64| -> Vec<(usize, i64)> {
+        (0..kw)
+            .filter(|&kx| (col + pl - kx as i64).rem_euclid(sw_i) == 0)
+            .map(|kx| (kx, (col + pl - kx as i64).div_euclid(sw_i)))
+            .collect()
+    };
+    let first = (pl - (kw as i64 - 1)).div_euclid(sw_i);
+    let mut windows = vec![0u8; 4 * 64];
+    for p in 0..4 {
+        for i in 0..16 {
+            for (t, &(_, ix)) in lane_taps((16 * p + i) as i64).iter().enumerate() {
+                let at = u8::try_from(ix - first).ok().filter(|&v| v < 128)?;
+                windows[p * 64 + 4 * i + t] = at;
+            }
+        }
+    }
+    let mut packed = vec![0i32; cin * kh * 16];
+    for c in 0..cin {
+        for ky in 0..kh {
+            for i in 0..16 {
+                let mut word = 0u32;
+                for (t, &(kx, _)) in lane_taps(i as i64).iter().enumerate() {
+                    let v = weights[(c * kh + ky) * kw + kx] as i8 as u8 as u32;
+                    word |= v << (8 * t);
+                }
+                packed[(c * kh + ky) * 16 + i] = word as i32;
+            }
+        }
+    }
+    let requant = match_tail(program, stage.root, k, cin)?;
+    Some(NativeStage {
+        kind: Kind::Deconv {
+            kh,
+            stride: (sh, sw),
+            pad_top: geom.pad.top,
+            in_h: xd.h,
+            in_w: xd.w,
+            first,
+        },
+        x: rows(plan, plan.buffer_of[x]?),
+        out: rows(plan, plan.buffer_of[stage.root]?),
+        channels: d.c,
+        height: d.h,
+        width: d.w,
+        weights: packed,
+        windows,
+        requant,
+    })
+}
+
+/// `Some` when every dot product of `taps` weights (one group per output
+/// channel) with inputs in `x` fits 32 bits.
+fn accumulators_fit_32_bits(weights: &[i128], taps: usize, x: Span128) -> Option<()> {
+    let mut bound: Span128 = (0, 0);
+    for channel in weights.chunks(taps.max(1)) {
+        bound = hull(bound, dot_bound(channel, x)?);
+    }
+    (signed_bits(bound.0, bound.1) <= 32).then_some(())
+}
