@@ -176,12 +176,7 @@ fn native_kernels_match_the_interpreter() {
             .filter(|s| s.native && s.label.contains("deconv"))
             .count();
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures; first:\n{}",
-        failures.len(),
-        failures[0]
-    );
+    common::assert_no_failures(&failures);
     assert!(checked_ok > 400, "only {checked_ok} programs checked");
     if host_has_kernels() {
         assert!(

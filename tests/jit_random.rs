@@ -221,12 +221,7 @@ fn random_pointwise_and_depthwise_vector_kernels() {
                 .count();
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures; first:\n{}",
-        failures.len(),
-        failures[0]
-    );
+    common::assert_no_failures(&failures);
     if std::is_x86_feature_detected!("avx512vnni") || std::is_x86_feature_detected!("avxvnni") {
         assert!(vector > 200, "only {vector} stages took the vector path");
         assert!(
@@ -314,10 +309,5 @@ fn wide_values_on_128_bit_registers() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures; first:\n{}",
-        failures.len(),
-        failures[0]
-    );
+    common::assert_no_failures(&failures);
 }

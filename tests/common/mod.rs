@@ -74,6 +74,16 @@ pub fn jit_agrees(
     }
 }
 
+/// Fails with the count and the first of `failures`, if any.
+pub fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failures; first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+}
+
 /// Every `.cnn` file under `dir`, sorted.
 pub fn cnn_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
