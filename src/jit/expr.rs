@@ -6,9 +6,9 @@ use cranelift_codegen::ir::{condcodes::IntCC, InstBuilder, Value};
 
 use super::emit::{bits, Fx, V};
 use super::plan::{is_elementwise, unsupported};
-use super::range::{hull, mul_range, shl_range, Span128};
+use super::range::{hull, mul_range, shl_range, signed_bits, Span128};
 use super::JitError;
-use crate::ir::{CastOverflow, Elementwise, NodeId, Op, Rounding, Shape};
+use crate::ir::{CastOverflow, Elementwise, NodeId, Op, Program, Rounding, Shape};
 use crate::numeric::{code_bounds, quantize};
 use crate::types::{Overflow, Quant, ScalarType};
 
@@ -551,4 +551,29 @@ pub(crate) fn dot_bound(weights: &[i128], x: Span128) -> Option<Span128> {
         hi = hi.checked_add(b.max(0))?;
     }
     Some((lo, hi))
+}
+
+/// The constant weights of a convolution whose operands have the shapes of
+/// `vpdpbusd` / `pmaddwd`: inputs `x` within 0..=255 (unsigned bytes) and
+/// every weight of `w` within -128..=127 (signed bytes).
+pub(crate) fn u8_x_i8_weights(program: &Program, x: NodeId, w: NodeId) -> Option<&[i128]> {
+    let xr = program.nodes[x].range();
+    let Op::Constant { data } = &program.nodes[w].op else {
+        return None;
+    };
+    let narrow = xr.lo >= 0 && xr.hi <= 255 && data.iter().all(|&v| (-128..=127).contains(&v));
+    narrow.then_some(data.as_slice())
+}
+
+/// Whether every dot product of one channel's `taps` weights (the groups of
+/// `weights`, in order) with inputs in `x` fits 32 bits.
+pub(crate) fn accumulators_fit_32_bits(weights: &[i128], taps: usize, x: Span128) -> bool {
+    let mut bound: Span128 = (0, 0);
+    for channel in weights.chunks(taps.max(1)) {
+        match dot_bound(channel, x) {
+            Some(b) => bound = hull(bound, b),
+            None => return false,
+        }
+    }
+    signed_bits(bound.0, bound.1) <= 32
 }

@@ -39,9 +39,9 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::TargetIsa;
 
 use super::emit::{vflags, Fx, V};
-use super::expr::{dot_bound, Pixel};
+use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights, Pixel};
 use super::plan::{dims, is_elementwise, weight_dims, Stage};
-use super::range::{hull, mul_range, shl_range, signed_bits, Span128};
+use super::range::{mul_range, shl_range, signed_bits, Span128};
 use super::{JitError, Simd};
 use crate::ir::{NodeId, Op, Rounding, Shape};
 use crate::types::Quant;
@@ -123,24 +123,15 @@ impl Fx<'_, '_> {
             && geom.dilation.w == 1
             && kw <= 8;
         let xr = self.program.nodes[*x].range();
-        let weights = match &self.program.nodes[*w].op {
-            Op::Constant { data } => data,
-            _ => return Ok(None),
+        let Some(weights) = u8_x_i8_weights(self.program, *x, *w) else {
+            return Ok(None);
         };
-        let narrow =
-            xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
-        if !plain || !narrow || self.buffer(stage.root)?.elem.bytes != 1 {
+        if !plain || self.buffer(stage.root)?.elem.bytes != 1 {
             return Ok(None);
         }
-        let taps = kh * kw;
-        let mut bound: Span128 = (0, 0);
-        for c in 0..cin {
-            match dot_bound(&weights[c * taps..(c + 1) * taps], (xr.lo, xr.hi)) {
-                Some(b) => bound = hull(bound, b),
-                None => return Ok(None),
-            }
-        }
-        if signed_bits(bound.0, bound.1) > 32 || !self.lane_friendly(stage.root, stage.root, k) {
+        if !accumulators_fit_32_bits(weights, kh * kw, (xr.lo, xr.hi))
+            || !self.lane_friendly(stage.root, stage.root, k)
+        {
             return Ok(None);
         }
         let left = geom.pad.left as i64;
@@ -270,24 +261,15 @@ impl Fx<'_, '_> {
             && geom.dilation.h == 1
             && geom.dilation.w == 1;
         let xr = self.program.nodes[*x].range();
-        let weights = match &self.program.nodes[*w].op {
-            Op::Constant { data } => data,
-            _ => return Ok(None),
+        let Some(weights) = u8_x_i8_weights(self.program, *x, *w) else {
+            return Ok(None);
         };
-        let narrow =
-            xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
-        if !plain || !narrow || !d.w.is_multiple_of(BLOCK) {
+        if !plain || !d.w.is_multiple_of(BLOCK) {
             return Ok(None);
         }
-        let taps = kh * kw;
-        let mut bound: Span128 = (0, 0);
-        for o in 0..cout {
-            match dot_bound(&weights[o * taps..(o + 1) * taps], (xr.lo, xr.hi)) {
-                Some(b) => bound = hull(bound, b),
-                None => return Ok(None),
-            }
-        }
-        if signed_bits(bound.0, bound.1) > 32 || self.buffer(stage.root)?.elem.bytes > 8 {
+        if !accumulators_fit_32_bits(weights, kh * kw, (xr.lo, xr.hi))
+            || self.buffer(stage.root)?.elem.bytes > 8
+        {
             return Ok(None);
         }
         Ok(self.lane_friendly(stage.root, stage.root, k).then_some(k))
@@ -398,23 +380,13 @@ impl Fx<'_, '_> {
             && geom.pad == Default::default();
         let d = dims(&self.program.nodes[k].shape);
         let xr = self.program.nodes[*x].range();
-        let weights = match &self.program.nodes[*w].op {
-            Op::Constant { data } => data,
-            _ => return Ok(None),
+        let Some(weights) = u8_x_i8_weights(self.program, *x, *w) else {
+            return Ok(None);
         };
-        let narrow =
-            xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
-        if !plain || !narrow || cin % 4 != 0 || !d.w.is_multiple_of(BLOCK) || cout == 0 {
+        if !plain || cin % 4 != 0 || !d.w.is_multiple_of(BLOCK) || cout == 0 {
             return Ok(None);
         }
-        let mut bound: Span128 = (0, 0);
-        for o in 0..cout {
-            match dot_bound(&weights[o * cin..(o + 1) * cin], (xr.lo, xr.hi)) {
-                Some(b) => bound = hull(bound, b),
-                None => return Ok(None),
-            }
-        }
-        if signed_bits(bound.0, bound.1) > 32 {
+        if !accumulators_fit_32_bits(weights, cin, (xr.lo, xr.hi)) {
             return Ok(None);
         }
         let out = self.buffer(stage.root)?;

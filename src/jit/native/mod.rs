@@ -25,9 +25,8 @@ mod requant;
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
 
-use super::expr::dot_bound;
+use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
 use super::plan::{dims, weight_dims, Plan, Stage};
-use super::range::{hull, signed_bits, Span128};
 use crate::ir::{NodeId, Op, Program};
 
 /// Whether the host can run the kernels of this module.
@@ -122,16 +121,12 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
         return None;
     };
     let (cout, cin_g, kh, kw) = weight_dims(program, k, *w).ok()?;
-    let weights = match &program.nodes[*w].op {
-        Op::Constant { data } => data,
-        _ => return None,
-    };
+    let weights = u8_x_i8_weights(program, *x, *w)?;
     let xr = program.nodes[*x].range();
     let unit = geom.stride.h == 1 && geom.stride.w == 1;
-    let narrow = xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
     let xbuf = &plan.buffers[plan.buffer_of[*x]?];
     let out = &plan.buffers[plan.buffer_of[stage.root]?];
-    if !unit || !narrow || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
+    if !unit || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
         return None;
     }
     let d = dims(&program.nodes[stage.root].shape);
@@ -180,7 +175,9 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
         return None;
     };
     // Every accumulator within 32 bits.
-    accumulators_fit_32_bits(weights, taps, (xr.lo, xr.hi))?;
+    if !accumulators_fit_32_bits(weights, taps, (xr.lo, xr.hi)) {
+        return None;
+    }
     let requant = match_tail(program, stage.root, k, cout)?;
     Some(NativeStage {
         kind,
@@ -220,12 +217,8 @@ fn plan_deconv(
     geom: &crate::ir::ConvGeom,
 ) -> Option<NativeStage> {
     let (cin, cout_g, kh, kw) = weight_dims(program, k, w).ok()?;
-    let weights = match &program.nodes[w].op {
-        Op::Constant { data } => data,
-        _ => return None,
-    };
+    let weights = u8_x_i8_weights(program, x, w)?;
     let xr = program.nodes[x].range();
-    let narrow = xr.lo >= 0 && xr.hi <= 255 && weights.iter().all(|&v| (-128..=127).contains(&v));
     let xbuf = &plan.buffers[plan.buffer_of[x]?];
     let out = &plan.buffers[plan.buffer_of[stage.root]?];
     let (sh, sw) = (geom.stride.h, geom.stride.w);
@@ -238,13 +231,15 @@ fn plan_deconv(
         && 16 % sw == 0
         && kh <= 16
         && kw.div_ceil(sw) <= 4;
-    if !plain || !narrow || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
+    if !plain
+        || xbuf.elem.bytes != 1
+        || out.elem.bytes != 1
+        || !accumulators_fit_32_bits(weights, kh * kw, (xr.lo, xr.hi))
+    {
         return None;
     }
     let d = dims(&program.nodes[stage.root].shape);
     let xd = dims(&program.nodes[x].shape);
-    let taps = kh * kw;
-    accumulators_fit_32_bits(weights, taps, (xr.lo, xr.hi))?;
     let pl = geom.pad.left as i64;
     let sw_i = sw as i64;
     // Taps of output column `col` (relative to a multiple of 16): (kx, input
@@ -297,14 +292,4 @@ fn plan_deconv(
         windows,
         requant,
     })
-}
-
-/// `Some` when every dot product of `taps` weights (one group per output
-/// channel) with inputs in `x` fits 32 bits.
-fn accumulators_fit_32_bits(weights: &[i128], taps: usize, x: Span128) -> Option<()> {
-    let mut bound: Span128 = (0, 0);
-    for channel in weights.chunks(taps.max(1)) {
-        bound = hull(bound, dot_bound(channel, x)?);
-    }
-    (signed_bits(bound.0, bound.1) <= 32).then_some(())
 }

@@ -149,8 +149,8 @@ pub(super) fn match_tail(
     let mut slot = Slot::Start;
     let mut pre = vec![0i128; channels];
     let mut post = vec![0i128; channels];
-    let (mut lo1, mut hi1) = (i128::from(i32::MIN), i128::from(i32::MAX));
-    let (mut lo2, mut hi2) = (lo1, hi1);
+    // The bounds of the clamp before the product, then after the post-add.
+    let mut clamps = [(i128::from(i32::MIN), i128::from(i32::MAX)); 2];
     let mut mul: Option<Vec<i128>> = None;
     let mut shift: Option<(u32, Bias)> = None;
     let mut mul_range = (0, 0);
@@ -161,14 +161,7 @@ pub(super) fn match_tail(
         let node = &program.nodes[n];
         let r = node.range();
         match &node.op {
-            Op::Relu(_) => clamp_at(
-                &mut slot,
-                (0, i128::MAX),
-                &mut lo1,
-                &mut hi1,
-                &mut lo2,
-                &mut hi2,
-            )?,
+            Op::Relu(_) => clamp_at(&mut slot, (0, i128::MAX), &mut clamps),
             Op::Binary(op, a, b) => {
                 let other = if *a == below { *b } else { *a };
                 if frac != node.frac && *op != Elementwise::Mul {
@@ -217,7 +210,7 @@ pub(super) fn match_tail(
                         } else {
                             (i128::MIN, v[0])
                         };
-                        clamp_at(&mut slot, bound, &mut lo1, &mut hi1, &mut lo2, &mut hi2)?;
+                        clamp_at(&mut slot, bound, &mut clamps);
                     }
                     Elementwise::Mul => {
                         if slot > Slot::Mul || mul.is_some() {
@@ -262,12 +255,10 @@ pub(super) fn match_tail(
                 let (cl, ch) = code_bounds(to.signed, to.width);
                 match overflow {
                     CastOverflow::Proven => {}
-                    CastOverflow::Mode(Overflow::Sat) => {
-                        clamp_at(&mut slot, (cl, ch), &mut lo1, &mut hi1, &mut lo2, &mut hi2)?
-                    }
+                    CastOverflow::Mode(Overflow::Sat) => clamp_at(&mut slot, (cl, ch), &mut clamps),
                     CastOverflow::Mode(Overflow::SatSym) => {
                         let low = if to.signed { cl + 1 } else { cl };
-                        clamp_at(&mut slot, (low, ch), &mut lo1, &mut hi1, &mut lo2, &mut hi2)?
+                        clamp_at(&mut slot, (low, ch), &mut clamps)
                     }
                     // The store keeps the low 8 bits, which is the wrap to an 8-bit type.
                     CastOverflow::Mode(Overflow::Wrap) if to.width == 8 => {}
@@ -313,6 +304,7 @@ pub(super) fn match_tail(
         }
     };
     // Clamps commute only while their bounds do not cross.
+    let [(lo1, hi1), (lo2, hi2)] = clamps;
     if lo1 > hi1 || lo2 > hi2 || pre.iter().chain(&post).any(|&v| !fits_i32(v, v)) {
         return None;
     }
@@ -353,22 +345,13 @@ fn set_shift(slot: &mut Slot, shift: &mut Option<(u32, Bias)>, s: u32, bias: Bia
 
 /// Narrows the first clamp (before the product) or the second (after the
 /// post-add), whichever the chain has reached.
-fn clamp_at(
-    slot: &mut Slot,
-    (lo, hi): (i128, i128),
-    lo1: &mut i128,
-    hi1: &mut i128,
-    lo2: &mut i128,
-    hi2: &mut i128,
-) -> Option<()> {
-    let (l, h) = if *slot <= Slot::Clamp1 {
+fn clamp_at(slot: &mut Slot, (lo, hi): (i128, i128), clamps: &mut [(i128, i128); 2]) {
+    let k = if *slot <= Slot::Clamp1 {
         *slot = Slot::Clamp1;
-        (lo1, hi1)
+        0
     } else {
         *slot = Slot::Clamp2;
-        (lo2, hi2)
+        1
     };
-    *l = (*l).max(lo);
-    *h = (*h).min(hi);
-    Some(())
+    clamps[k] = (clamps[k].0.max(lo), clamps[k].1.min(hi));
 }
