@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Single layers in Convoy and in onnxruntime, interleaved in one run; prints the ratios.
+
+Every layer is u8 activations (x i8 weights for convolutions) with the requantization tail that
+real quantized networks end each layer with. Convoy runs `convoy bench` on a generated `.cnn`
+script; onnxruntime runs the same layer as a QLinearConv / MaxPool / Resize graph on uint8,
+both as an NCHW graph and as an NHWC graph (Transposes at the boundary, which onnxruntime's
+layout optimizer cancels against its own NHWC kernels); the faster of the two is the peer.
+
+The requantizations differ in detail (Convoy: `round((acc + b) * s) as u8 sat` with an exact
+fixed-point factor; onnxruntime: float scale, round half to even, saturate) but cost the same.
+
+Usage (from the repository root, after `cargo build --release`):
+
+    python3 -m venv build/bench && build/bench/bin/pip install numpy onnx onnxruntime
+    build/bench/bin/python benches/layers.py [--rounds 3] [--threads 1,2] [--only conv3x3,maxpool2]
+        [--json results.jsonl] [--convoy-args "--isa avx2"]
+
+Each round runs every layer once in each system for each thread count (Convoy first, then the
+peer, layer after layer), so slow and fast phases of a shared machine hit both alike. The table
+gives the median over rounds of each median, the minimum over all runs, and the ratio
+peer time / Convoy time (> 1: Convoy is faster), with the geometric mean per thread count.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name -> (kind, parameters). Shapes are the benchmark's own choice; the kernels are not tuned
+# to them (`--shape` runs any other).
+LAYERS = {
+    "conv3x3": ("conv", dict(cin=32, cout=32, h=64, w=64, k=3, stride=1, pad=1)),
+    "conv5x5": ("conv", dict(cin=32, cout=32, h=64, w=64, k=5, stride=1, pad=2)),
+    "conv3x3_s2": ("conv", dict(cin=32, cout=64, h=128, w=128, k=3, stride=2, pad=1)),
+    "first_layer": ("conv", dict(cin=3, cout=32, h=128, w=128, k=3, stride=1, pad=1)),
+    "pw_expand": ("conv", dict(cin=32, cout=192, h=56, w=56, k=1, stride=1, pad=0)),
+    "dw3x3_s2": ("conv", dict(cin=96, cout=96, h=112, w=112, k=3, stride=2, pad=1, groups=96)),
+    "maxpool2": ("maxpool", dict(c=64, h=128, w=128, k=2)),
+    "upsample2": ("nearest", dict(c=64, h=64, w=64, f=2)),
+}
+
+
+def out_size(n, k, stride, pad):
+    return (n + 2 * pad - k) // stride + 1
+
+
+def layer_macs(kind, p):
+    if kind != "conv":
+        return 0
+    groups = p.get("groups", 1)
+    oh, ow = out_size(p["h"], p["k"], p["stride"], p["pad"]), out_size(p["w"], p["k"], p["stride"], p["pad"])
+    return p["cout"] * oh * ow * (p["cin"] // groups) * p["k"] * p["k"]
+
+
+def convoy_script(name, kind, p):
+    """The layer as a Convoy pipeline with random weights (seeded)."""
+    if kind == "conv":
+        g = p.get("groups", 1)
+        k = p["k"]
+        return f"""// benches/layers.py: {name}
+pipeline {name} {{
+  input x: u8[{p['cin']}, {p['h']}, {p['w']}]
+  param w: i8[{p['cout']}, {p['cin'] // g}, {k}, {k}] = random(seed: 1)
+  param b: i16[{p['cout']}] = random(seed: 2)
+  const s: fixed<32, 1> = 0.00097
+
+  let y = round((conv(x, w, stride: {p['stride']}, pad: {p['pad']}, groups: {g}) + b) * s) as u8 sat
+  output y
+}}
+"""
+    if kind == "maxpool":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = maxpool(x, {p['k']})
+  output y
+}}
+"""
+    if kind == "nearest":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = upsample(x, {p['f']}, nearest)
+  output y
+}}
+"""
+    raise ValueError(kind)
+
+
+def onnx_model(kind, p, nhwc):
+    """The same layer as an onnxruntime graph on uint8 (NCHW, or NHWC at the boundary)."""
+    rng = np.random.default_rng(0)
+    inits = []
+    if kind == "conv":
+        g = p.get("groups", 1)
+        c, h, w = p["cin"], p["h"], p["w"]
+        oc = p["cout"]
+        oh, ow = out_size(h, p["k"], p["stride"], p["pad"]), out_size(w, p["k"], p["stride"], p["pad"])
+        wt = rng.integers(-128, 128, (oc, c // g, p["k"], p["k"]), dtype=np.int8)
+        bias = rng.integers(-30000, 30001, (oc,), dtype=np.int32)
+        f = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)
+        inits = [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(bias, "b"),
+                 f("xs", 1.0), numpy_helper.from_array(np.array(0, np.uint8), "xz"),
+                 f("ws", 0.00097), numpy_helper.from_array(np.array(0, np.int8), "wz"),
+                 f("ys", 1.0), numpy_helper.from_array(np.array(0, np.uint8), "yz")]
+        core = helper.make_node("QLinearConv", ["xc", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["yc"],
+                                group=g, kernel_shape=[p["k"], p["k"]], pads=[p["pad"]] * 4,
+                                strides=[p["stride"]] * 2)
+        out_chw = (oc, oh, ow)
+    elif kind == "maxpool":
+        c, h, w = p["c"], p["h"], p["w"]
+        core = helper.make_node("MaxPool", ["xc"], ["yc"], kernel_shape=[p["k"]] * 2, strides=[p["k"]] * 2)
+        out_chw = (c, h // p["k"], w // p["k"])
+    elif kind == "nearest":
+        c, h, w = p["c"], p["h"], p["w"]
+        inits = [numpy_helper.from_array(np.array([1, 1, p["f"], p["f"]], np.float32), "scales")]
+        core = helper.make_node("Resize", ["xc", "", "scales"], ["yc"], mode="nearest",
+                                coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        out_chw = (c, h * p["f"], w * p["f"])
+    else:
+        raise ValueError(kind)
+    nodes = [core]
+    if nhwc:
+        nodes.insert(0, helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 3, 1, 2]))
+        nodes.append(helper.make_node("Transpose", ["yc"], ["y"], perm=[0, 2, 3, 1]))
+        x_shape, y_shape = [1, h, w, c], [1, out_chw[1], out_chw[2], out_chw[0]]
+    else:
+        core.input[0], core.output[0] = "x", "y"
+        x_shape, y_shape = [1, c, h, w], [1, *out_chw]
+    graph = helper.make_graph(nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.UINT8, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, y_shape)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    return model, x_shape
+
+
+class Peer:
+    """onnxruntime sessions of one layer (NCHW and NHWC graphs) for one thread count."""
+
+    def __init__(self, kind, p, threads):
+        self.sessions = []
+        rng = np.random.default_rng(1)
+        for nhwc in (False, True):
+            model, x_shape = onnx_model(kind, p, nhwc)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            x = rng.integers(0, 256, x_shape, dtype=np.uint8)
+            self.sessions.append((("nhwc" if nhwc else "nchw"), sess, {"x": x}))
+
+    def run(self, min_time):
+        """(median_us, min_us, layout) of the faster graph."""
+        best = None
+        for layout, sess, feeds in self.sessions:
+            for _ in range(3):
+                sess.run(None, feeds)
+            times = []
+            end = time.perf_counter() + min_time
+            while len(times) < 20 or (time.perf_counter() < end and len(times) < 5000):
+                t = time.perf_counter()
+                sess.run(None, feeds)
+                times.append(time.perf_counter() - t)
+            r = (float(np.median(times)) * 1e6, min(times) * 1e6, layout)
+            if best is None or r[0] < best[0]:
+                best = r
+        return best
+
+
+def run_convoy(binary, script, threads, iters, extra):
+    cmd = [binary, "bench", script, "--threads", str(threads), "--iters", str(iters), "--format", "json"]
+    cmd += extra
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"convoy bench failed on {script}:\n{out.stderr}")
+    r = json.loads(out.stdout)
+    return r["median_us"], r["min_us"], r
+
+
+def geomean(xs):
+    xs = [x for x in xs if x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--convoy", default=os.path.join(ROOT, "target", "release", "convoy"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--only", default="", help="comma-separated layer names")
+    ap.add_argument("--shape", action="append", default=[],
+                    help="an extra conv layer NAME:cin,cout,h,w,k,stride,pad[,groups]")
+    ap.add_argument("--iters", type=int, default=50)
+    ap.add_argument("--min-time", type=float, default=0.3)
+    ap.add_argument("--convoy-args", default="", help="extra arguments for `convoy bench`")
+    ap.add_argument("--json", default="")
+    ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench_layers"))
+    args = ap.parse_args()
+
+    layers = dict(LAYERS)
+    for spec in args.shape:
+        name, nums = spec.split(":")
+        v = [int(t) for t in nums.split(",")]
+        keys = ["cin", "cout", "h", "w", "k", "stride", "pad", "groups"]
+        layers[name] = ("conv", dict(zip(keys, v)))
+    if args.only:
+        layers = {k: layers[k] for k in args.only.split(",")}
+    threads = [int(t) for t in args.threads.split(",")]
+    extra = args.convoy_args.split()
+    os.makedirs(args.workdir, exist_ok=True)
+    print(f"onnxruntime {ort.__version__}; convoy {args.convoy} {' '.join(extra)}", flush=True)
+
+    scripts, peers = {}, {}
+    for name, (kind, p) in layers.items():
+        path = os.path.join(args.workdir, f"{name}.cnn")
+        with open(path, "w") as fh:
+            fh.write(convoy_script(name, kind, p))
+        scripts[name] = path
+        for t in threads:
+            peers[name, t] = Peer(kind, p, t)
+
+    results = {}  # (name, threads) -> lists
+    for rnd in range(args.rounds):
+        for name, (kind, p) in layers.items():
+            for t in threads:
+                c_med, c_min, detail = run_convoy(args.convoy, scripts[name], t, args.iters, extra)
+                o_med, o_min, layout = peers[name, t].run(args.min_time)
+                r = results.setdefault((name, t), dict(c_med=[], c_min=[], o_med=[], o_min=[], layout=[], paths=set()))
+                r["c_med"].append(c_med)
+                r["c_min"].append(c_min)
+                r["o_med"].append(o_med)
+                r["o_min"].append(o_min)
+                r["layout"].append(layout)
+                r["paths"].update("kernel" if s.get("native") else ("vector" if s.get("vector") else "scalar")
+                                  for s in detail["stages"])
+                if args.json:
+                    with open(args.json, "a") as fh:
+                        fh.write(json.dumps(dict(round=rnd, layer=name, threads=t, convoy_median_us=c_med,
+                                                 convoy_min_us=c_min, ort_median_us=o_med, ort_min_us=o_min,
+                                                 ort_layout=layout)) + "\n")
+        print(f"round {rnd + 1}/{args.rounds} done", flush=True)
+
+    for t in threads:
+        print(f"\n{t} thread{'s' if t > 1 else ''}: median of {args.rounds} medians (minimum over all runs)\n")
+        print("| layer | shape | Convoy | GMAC/s | onnxruntime | ratio (medians) | ratio (minima) | Convoy code |")
+        print("|---|---|---|---|---|---|---|---|")
+        ratios, ratios_min = [], []
+        for name, (kind, p) in layers.items():
+            r = results[name, t]
+            c, o = float(np.median(r["c_med"])), float(np.median(r["o_med"]))
+            cm, om = min(r["c_min"]), min(r["o_min"])
+            macs = layer_macs(kind, p)
+            gm = f"{macs / c / 1e3:.1f}" if macs else "-"
+            shape = ",".join(f"{k}={v}" for k, v in p.items())
+            ratios.append(o / c)
+            ratios_min.append(om / cm)
+            layout = max(set(r["layout"]), key=r["layout"].count)
+            print(f"| {name} | {shape} | {c:.1f} us ({cm:.1f}) | {gm} | {o:.1f} us ({om:.1f}, {layout}) | "
+                  f"{o / c:.2f}x | {om / cm:.2f}x | {'/'.join(sorted(r['paths']))} |")
+        print(f"\ngeometric mean of the ratios: {geomean(ratios):.2f}x (medians), {geomean(ratios_min):.2f}x (minima)")
+
+
+if __name__ == "__main__":
+    main()
