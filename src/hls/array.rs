@@ -7,10 +7,10 @@
 
 use super::cpp::{ap_type, dims};
 use super::pixel::{emit_core, emit_epilogue, operand, WindowRead, OC, OX, OY};
-use super::plan::{map_dims, Kernel};
+use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError, Parallel};
-use crate::ir::NodeId;
+use crate::ir::{Chw, NodeId};
 
 /// The C++ of one style: the shared header and the implementation.
 pub struct Sources {
@@ -21,7 +21,7 @@ pub struct Sources {
 /// `[C][H + 2h][W + 2h]` of a materialized node.
 pub fn storage_dims(ctx: &Ctx<'_>, id: NodeId) -> Vec<usize> {
     let node = ctx.node(id);
-    let (c, h, w) = map_dims(&node.shape);
+    let Chw { c, h, w } = node.shape.chw();
     let halo = if ctx.plan.is_static[id] { 0 } else { node.halo };
     vec![c, h + 2 * halo, w + 2 * halo]
 }
@@ -203,7 +203,7 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
     args.extend(writes.iter().map(|&w| array_param(ctx, w, false)));
     code.line(ctx.source_comment(k.out));
     code.open(format!("static void stage_{name}({})", args.join(", ")));
-    let (c, h, w) = map_dims(&out.shape);
+    let Chw { c, h, w } = out.shape.chw();
     let is_output = ctx.program.outputs.iter().any(|o| o.node == k.out);
     if par.pe > 1 {
         for &wr in &writes {

@@ -8,10 +8,10 @@
 //! which reproduce `numeric::cast_raw`.
 
 use super::cpp::{ap_type, dims, fixed_type, value_literal};
-use super::plan::{map_dims, Kernel};
+use super::plan::Kernel;
 use super::writer::Code;
 use super::Ctx;
-use crate::ir::{CastOverflow, Elementwise, NodeId, Op, Resample, Rounding, Shape};
+use crate::ir::{CastOverflow, Chw, Elementwise, NodeId, Op, Resample, Rounding, Shape};
 use crate::types::{Overflow, Quant, ScalarType};
 
 /// The loop counters of an output pixel.
@@ -213,11 +213,11 @@ pub fn emit_core(
     let Some(core) = k.core else { return };
     let node = ctx.node(core);
     let v = format!("v{core}");
-    let (_, oh, ow) = map_dims(&node.shape);
+    let Chw { h: oh, w: ow, .. } = node.shape.chw();
     let _ = (oh, ow);
     match &node.op {
         Op::Conv { x, w, geom } => {
-            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Chw { h, w: wd, .. } = ctx.node(*x).shape.chw();
             let Shape::Weights {
                 o: cout,
                 i: cig,
@@ -290,7 +290,7 @@ pub fn emit_core(
             }
         }
         Op::Deconv { x, w, geom } => {
-            let (cin, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Chw { c: cin, h, w: wd } = ctx.node(*x).shape.chw();
             let Shape::Weights { i: cog, kh, kw, .. } = ctx.node(*w).shape else {
                 return;
             };
@@ -376,7 +376,7 @@ pub fn emit_core(
             }
         }
         Op::Upsample { x, factor, mode } => {
-            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Chw { h, w: wd, .. } = ctx.node(*x).shape.chw();
             match mode {
                 Resample::Nearest => {
                     code.line(format!(
@@ -467,7 +467,7 @@ pub fn emit_core(
             }
         }
         Op::MaxPool { x, geom } | Op::MaxPoolIndices { x, geom } => {
-            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Chw { h, w: wd, .. } = ctx.node(*x).shape.chw();
             let xt = ap_type(&ctx.node(*x).ty);
             code.line(format!(
                 "{xt} best = 0;  // maxpool: padding never wins, the first maximum does"
@@ -509,7 +509,7 @@ pub fn emit_core(
             let Op::MaxPoolIndices { geom, .. } = ctx.node(*idx).op else {
                 return;
             };
-            let (_, ph, pw) = map_dims(&ctx.node(*x).shape);
+            let Chw { h: ph, w: pw, .. } = ctx.node(*x).shape.chw();
             code.line(format!("{} {v} = 0;  // maxunpool: the last window (C order) whose index hits this pixel wins", ap_type(&node.ty)));
             code.open(format!(
                 "for (int ky = {}; ky >= 0; ky--)",
@@ -550,7 +550,7 @@ pub fn emit_core(
             code.line(format!("{} {v};  // concat", ap_type(&node.ty)));
             let mut start = 0;
             for (n, &p) in parts.iter().enumerate() {
-                let (c, _, _) = map_dims(&ctx.node(p).shape);
+                let c = ctx.node(p).shape.chw().c;
                 let ch = if start == 0 {
                     OC.to_string()
                 } else {

@@ -4,10 +4,9 @@
 use super::array::{storage_dims, Sources};
 use super::cpp::{ap_type, dims};
 use super::pixel::static_array;
-use super::plan::map_dims;
 use super::writer::Code;
 use super::{Ctx, HlsError, Project, Style};
-use crate::ir::NodeId;
+use crate::ir::{Chw, NodeId};
 
 pub fn files(ctx: &Ctx<'_>, sources: Sources) -> Result<Project, HlsError> {
     let name = &ctx.program.name;
@@ -175,7 +174,7 @@ fn testbench(ctx: &Ctx<'_>) -> String {
         let id = info.node;
         let n = ctx.name(id);
         let t = ctx.type_name(id);
-        let (c, h, w) = map_dims(&ctx.node(id).shape);
+        let Chw { c, h, w } = ctx.node(id).shape.chw();
         let halo = ctx.node(id).halo;
         code.line(format!(
             "const std::vector<code_t> tb_codes_{n} = read_codes(\"{n}.txt\", {});",
@@ -214,7 +213,7 @@ fn testbench(ctx: &Ctx<'_>) -> String {
         let n = ctx.name(id);
         let node = ctx.node(id);
         let signed = node.ty.signed;
-        let (c, h, w) = map_dims(&node.shape);
+        let Chw { c, h, w } = node.shape.chw();
         let halo = node.halo;
         code.open("");
         code.line(format!(

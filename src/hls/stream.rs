@@ -13,10 +13,10 @@
 use super::array::{check_io, header, Sources};
 use super::cpp::identifier;
 use super::pixel::{emit_core, emit_epilogue, linear_taps, operand, WindowRead, OC, OX, OY};
-use super::plan::{map_dims, Kernel};
+use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError};
-use crate::ir::{NodeId, Op, Resample};
+use crate::ir::{Chw, NodeId, Op, Resample};
 use std::collections::BTreeMap;
 
 /// Where a materialized map goes: a kernel (by index) or the top's output port.
@@ -56,8 +56,8 @@ pub struct Network {
 
 /// The input rows kernel `k` reads from `input` for each output row.
 fn rows_read(ctx: &Ctx<'_>, k: &Kernel, input: NodeId) -> Vec<Vec<usize>> {
-    let (_, oh, _) = map_dims(&ctx.node(k.out).shape);
-    let (_, h, _) = map_dims(&ctx.node(input).shape);
+    let oh = ctx.node(k.out).shape.chw().h;
+    let h = ctx.node(input).shape.chw().h;
     let mut rows: Vec<Vec<usize>> = vec![vec![]; oh];
     let valid = |r: isize| (r >= 0 && (r as usize) < h).then_some(r as usize);
     for (oy, list) in rows.iter_mut().enumerate() {
@@ -185,7 +185,7 @@ pub fn network(ctx: &Ctx<'_>) -> Network {
     // Row-level timing: when each row of each map is complete (cycles).
     let mut done: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
     for info in &p.inputs {
-        let (c, h, w) = map_dims(&ctx.node(info.node).shape);
+        let Chw { c, h, w } = ctx.node(info.node).shape.chw();
         done.insert(
             info.node,
             (1..=h as u64).map(|r| r * (w * c) as u64).collect(),
@@ -194,7 +194,7 @@ pub fn network(ctx: &Ctx<'_>) -> Network {
     // For each (map, kernel): the time each row of the map is read.
     let mut read_at: BTreeMap<(NodeId, usize), Vec<u64>> = BTreeMap::new();
     for (n, k) in ctx.plan.kernels.iter().enumerate() {
-        let (c, oh, ow) = map_dims(&ctx.node(k.out).shape);
+        let Chw { c, h: oh, w: ow } = ctx.node(k.out).shape.chw();
         let par = ctx.parallel[n];
         let fold = k
             .core
@@ -215,7 +215,7 @@ pub fn network(ctx: &Ctx<'_>) -> Network {
         let mut rows_done = Vec::with_capacity(oh);
         let mut reads: Vec<Vec<u64>> = needs
             .iter()
-            .map(|(r, _)| vec![0; map_dims(&ctx.node(*r).shape).1])
+            .map(|(r, _)| vec![0; ctx.node(*r).shape.chw().h])
             .collect();
         let mut next: Vec<usize> = vec![0; needs.len()];
         for oy in 0..oh {
@@ -252,7 +252,7 @@ pub fn network(ctx: &Ctx<'_>) -> Network {
     }
     let mut fifos = vec![];
     for (&node, list) in &sinks {
-        let (c, h, w) = map_dims(&ctx.node(node).shape);
+        let Chw { c, h, w } = ctx.node(node).shape.chw();
         let single = list.len() == 1;
         for &sink in list {
             let name = match sink {
@@ -489,7 +489,7 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
             .unwrap_or_default()
     };
     for lb in buffers {
-        let (c, _, w) = map_dims(&ctx.node(lb.node).shape);
+        let Chw { c, w, .. } = ctx.node(lb.node).shape.chw();
         let bn = ctx.name(lb.node);
         code.line(format!("// `{bn}`: the last {} row(s) of the map; output row oy needs rows up to {bn}_need[oy].", lb.rows));
         let need: Vec<String> = lb.need.iter().map(|v| v.to_string()).collect();
@@ -510,11 +510,11 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
         }
         code.line(format!("int {bn}_next = 0;"));
     }
-    let (c, oh, ow) = map_dims(&out.shape);
+    let Chw { c, h: oh, w: ow } = out.shape.chw();
     code.open(format!("for (int {OY} = 0; {OY} < {oh}; {OY}++)"));
     for lb in buffers {
         let bn = ctx.name(lb.node);
-        let (ic_n, _, w) = map_dims(&ctx.node(lb.node).shape);
+        let Chw { c: ic_n, w, .. } = ctx.node(lb.node).shape.chw();
         let slot = if lb.rows == 1 {
             String::new()
         } else {
@@ -586,7 +586,7 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
     // Rows no output row needed are still in the FIFO: drain them.
     for lb in buffers {
         let bn = ctx.name(lb.node);
-        let (ic_n, h, w) = map_dims(&ctx.node(lb.node).shape);
+        let Chw { c: ic_n, h, w } = ctx.node(lb.node).shape.chw();
         if lb.need.last().copied().unwrap_or(-1) + 1 < h as isize {
             code.open(format!("for (; {bn}_next < {h}; {bn}_next++)"));
             code.open(format!("for (int i = 0; i < {}; i++)", w * ic_n));

@@ -40,10 +40,10 @@ use cranelift_codegen::isa::TargetIsa;
 
 use super::emit::{vflags, Fx, V};
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights, Pixel};
-use super::plan::{dims, is_elementwise, weight_dims, Stage};
-use super::range::{mul_range, shl_range, signed_bits, Span128};
+use super::plan::{weight_dims, Stage};
+use super::range::signed_bits;
 use super::{JitError, Simd};
-use crate::ir::{NodeId, Op, Rounding, Shape};
+use crate::ir::{Interval, NodeId, Op, Rounding, Shape};
 use crate::types::Quant;
 
 /// The vector features of the ISA Cranelift was configured for.
@@ -87,7 +87,7 @@ impl Fx<'_, '_> {
             let Op::Conv { x, w, geom } = self.program.nodes[k].op else {
                 return Ok(None);
             };
-            let d = dims(&self.program.nodes[stage.root].shape);
+            let d = self.program.nodes[stage.root].shape.chw();
             self.depthwise(stage, k, x, w, &geom, lo, hi)?;
             return Ok(Some(d.c * d.h));
         }
@@ -98,7 +98,7 @@ impl Fx<'_, '_> {
             return Ok(None);
         };
         let (cout, cin, _, _) = weight_dims(self.program, k, w)?;
-        let d = dims(&self.program.nodes[stage.root].shape);
+        let d = self.program.nodes[stage.root].shape.chw();
         self.pointwise(stage, k, x, w, (cout, cin), d.w, lo, hi)?;
         Ok(Some(d.h))
     }
@@ -116,7 +116,7 @@ impl Fx<'_, '_> {
             return Ok(None);
         };
         let (cin, cout_g, kh, kw) = weight_dims(self.program, k, *w)?;
-        let d = dims(&self.program.nodes[k].shape);
+        let d = self.program.nodes[k].shape.chw();
         let plain = cout_g == 1
             && geom.groups == cin
             && geom.stride.w == 2
@@ -129,7 +129,7 @@ impl Fx<'_, '_> {
         if !plain || self.buffer(stage.root)?.elem.bytes != 1 {
             return Ok(None);
         }
-        if !accumulators_fit_32_bits(weights, kh * kw, (xr.lo, xr.hi))
+        if !accumulators_fit_32_bits(weights, kh * kw, xr)
             || !self.lane_friendly(stage.root, stage.root, k)
         {
             return Ok(None);
@@ -250,8 +250,8 @@ impl Fx<'_, '_> {
             return Ok(None);
         };
         let (cout, cin_g, kh, kw) = weight_dims(self.program, k, *w)?;
-        let d = dims(&self.program.nodes[k].shape);
-        let xd = dims(&self.program.nodes[*x].shape);
+        let d = self.program.nodes[k].shape.chw();
+        let xd = self.program.nodes[*x].shape.chw();
         let plain = cin_g == 1
             && geom.groups == cout
             && xd.c == cout
@@ -267,7 +267,7 @@ impl Fx<'_, '_> {
         if !plain || !d.w.is_multiple_of(BLOCK) {
             return Ok(None);
         }
-        if !accumulators_fit_32_bits(weights, kh * kw, (xr.lo, xr.hi))
+        if !accumulators_fit_32_bits(weights, kh * kw, xr)
             || self.buffer(stage.root)?.elem.bytes > 8
         {
             return Ok(None);
@@ -291,7 +291,7 @@ impl Fx<'_, '_> {
     ) -> Result<(), JitError> {
         let root = stage.root;
         let (_, _, kh, kw) = weight_dims(self.program, k, w)?;
-        let d = dims(&self.program.nodes[root].shape);
+        let d = self.program.nodes[root].shape.chw();
         let xstride = self.buffer(x)?.stride() as i64;
         let out_elem = self.buffer(root)?.elem;
         let out_plane = {
@@ -378,7 +378,7 @@ impl Fx<'_, '_> {
             && geom.stride.h == 1
             && geom.stride.w == 1
             && geom.pad == Default::default();
-        let d = dims(&self.program.nodes[k].shape);
+        let d = self.program.nodes[k].shape.chw();
         let xr = self.program.nodes[*x].range();
         let Some(weights) = u8_x_i8_weights(self.program, *x, *w) else {
             return Ok(None);
@@ -386,7 +386,7 @@ impl Fx<'_, '_> {
         if !plain || cin % 4 != 0 || !d.w.is_multiple_of(BLOCK) || cout == 0 {
             return Ok(None);
         }
-        if !accumulators_fit_32_bits(weights, cin, (xr.lo, xr.hi)) {
+        if !accumulators_fit_32_bits(weights, cin, xr) {
             return Ok(None);
         }
         let out = self.buffer(stage.root)?;
@@ -410,21 +410,17 @@ impl Fx<'_, '_> {
             return true;
         }
         let node = &self.program.nodes[n];
-        let fits = |r: Option<Span128>| r.is_some_and(|(lo, hi)| signed_bits(lo, hi) <= limit);
-        let r = node.range();
-        if !fits(Some((r.lo, r.hi))) {
+        let fits = |r: Option<Interval>| r.is_some_and(|r| signed_bits(r) <= limit);
+        if !fits(Some(node.range())) {
             return false;
         }
         if n != root && self.plan.buffer_of[n].is_some() {
             return !matches!(node.shape, Shape::Map { .. });
         }
-        if !is_elementwise(&node.op) {
+        if !node.op.is_elementwise() {
             return false;
         }
-        let range = |m: NodeId| {
-            let r = self.program.nodes[m].range();
-            (r.lo, r.hi)
-        };
+        let range = |m: NodeId| self.program.nodes[m].range();
         // A rounded product by a constant can run split on 32-bit lanes.
         if limit < 32 {
             let split = match &node.op {
@@ -452,15 +448,15 @@ impl Fx<'_, '_> {
         let ok = match &node.op {
             Op::Binary(_, a, b) => {
                 let (fa, fb) = (self.program.nodes[*a].frac, self.program.nodes[*b].frac);
-                fits(mul_range(range(*a), range(*b)))
-                    && fits(shl_range(range(*a), node.frac.saturating_sub(fa)))
-                    && fits(shl_range(range(*b), node.frac.saturating_sub(fb)))
+                fits(range(*a).checked_mul(range(*b)))
+                    && fits(range(*a).checked_shl(node.frac.saturating_sub(fa)))
+                    && fits(range(*b).checked_shl(node.frac.saturating_sub(fb)))
             }
-            Op::Shl(x, k) => fits(shl_range(range(*x), *k)),
+            Op::Shl(x, k) => fits(range(*x).checked_shl(*k)),
             Op::Cast { to, .. } => {
                 to.width < limit && to.frac_bits() >= -2 && {
                     let shift = i64::from(to.frac_bits()) - i64::from(self.program.nodes[n].frac);
-                    shift <= 0 || fits(shl_range(range(n), shift as u32))
+                    shift <= 0 || fits(range(n).checked_shl(shift as u32))
                 }
             }
             _ => true,
