@@ -12,6 +12,7 @@ use super::plan::Kernel;
 use super::writer::Code;
 use super::Ctx;
 use crate::ir::{CastOverflow, Chw, Elementwise, NodeId, Op, Resample, Rounding, Shape};
+use crate::numeric::bilinear_taps;
 use crate::types::{Overflow, Quant, ScalarType};
 
 /// The loop counters of an output pixel.
@@ -213,8 +214,6 @@ pub fn emit_core(
     let Some(core) = k.core else { return };
     let node = ctx.node(core);
     let v = format!("v{core}");
-    let Chw { h: oh, w: ow, .. } = node.shape.chw();
-    let _ = (oh, ow);
     match &node.op {
         Op::Conv { x, w, geom } => {
             let Chw { h, w: wd, .. } = ctx.node(*x).shape.chw();
@@ -387,58 +386,26 @@ pub fn emit_core(
                     ));
                 }
                 Resample::Bilinear => {
-                    let (rows, rb) = linear_taps(h, factor.h);
-                    let (cols, cb) = linear_taps(wd, factor.w);
-                    table(
-                        code,
-                        "row0",
-                        "int",
-                        &rows.iter().map(|t| t[0].0.to_string()).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "row1",
-                        "int",
-                        &rows.iter().map(|t| t[1].0.to_string()).collect::<Vec<_>>(),
-                    );
-                    let wt = format!("ap_ufixed<{}, 1>", rb + 1);
-                    table(
-                        code,
-                        "wrow0",
-                        &wt,
-                        &rows.iter().map(|t| weight(t[0].1, rb)).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "wrow1",
-                        &wt,
-                        &rows.iter().map(|t| weight(t[1].1, rb)).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "col0",
-                        "int",
-                        &cols.iter().map(|t| t[0].0.to_string()).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "col1",
-                        "int",
-                        &cols.iter().map(|t| t[1].0.to_string()).collect::<Vec<_>>(),
-                    );
-                    let wt = format!("ap_ufixed<{}, 1>", cb + 1);
-                    table(
-                        code,
-                        "wcol0",
-                        &wt,
-                        &cols.iter().map(|t| weight(t[0].1, cb)).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "wcol1",
-                        &wt,
-                        &cols.iter().map(|t| weight(t[1].1, cb)).collect::<Vec<_>>(),
-                    );
+                    let (Some((rows, rb)), Some((cols, cb))) =
+                        (bilinear_taps(h, factor.h), bilinear_taps(wd, factor.w))
+                    else {
+                        // Factors are powers of two: the interpreter, run
+                        // first for the golden values, rejects the others.
+                        return;
+                    };
+                    for (axis, taps, bits) in [("row", &rows, rb), ("col", &cols, cb)] {
+                        for k in 0..2 {
+                            let index: Vec<String> =
+                                taps.iter().map(|t| t[k].0.to_string()).collect();
+                            table(code, &format!("{axis}{k}"), "int", &index);
+                        }
+                        let wt = format!("ap_ufixed<{}, 1>", bits + 1);
+                        for k in 0..2 {
+                            let weights: Vec<String> =
+                                taps.iter().map(|t| weight(t[k].1, bits)).collect();
+                            table(code, &format!("w{axis}{k}"), &wt, &weights);
+                        }
+                    }
                     let term = |r: usize, c: usize| {
                         format!(
                             "wrow{r}[{OY}] * wcol{c}[{OX}] * {}",
@@ -642,25 +609,6 @@ fn table(code: &mut Code, name: &str, ty: &str, values: &[String]) {
 
 fn weight(k: i128, bits: u32) -> String {
     value_literal(k, bits, &ScalarType::fixed(false, bits + 1, 1)).unwrap_or_else(|| k.to_string())
-}
-
-/// One output position's taps along an axis (as the interpreter's
-/// `resample::linear_taps`): `(index, weight)` pairs and the fraction bits.
-pub fn linear_taps(size: usize, f: usize) -> (Vec<[(usize, i128); 2]>, u32) {
-    if f == 1 {
-        return ((0..size).map(|o| [(o, 1), (o, 0)]).collect(), 0);
-    }
-    let s = 2 * f;
-    let taps = (0..size * f)
-        .map(|o| {
-            let t = (2 * o + 1).saturating_sub(f);
-            let i0 = t / s;
-            let i1 = (i0 + 1).min(size - 1);
-            let lambda = (t - i0 * s) as i128;
-            [(i0, s as i128 - lambda), (i1, lambda)]
-        })
-        .collect();
-    (taps, s.trailing_zeros())
 }
 
 /// Declarations of the epilogue: every body node after the core, in order.

@@ -12,11 +12,12 @@
 
 use super::array::{check_io, header, Sources};
 use super::cpp::identifier;
-use super::pixel::{emit_core, emit_epilogue, linear_taps, operand, WindowRead, OC, OX, OY};
+use super::pixel::{emit_core, emit_epilogue, operand, WindowRead, OC, OX, OY};
 use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError};
 use crate::ir::{Chw, NodeId, Op, Resample};
+use crate::numeric::bilinear_taps;
 use std::collections::BTreeMap;
 
 /// Where a materialized map goes: a kernel (by index) or the top's output port.
@@ -91,9 +92,10 @@ fn rows_read(ctx: &Ctx<'_>, k: &Kernel, input: NodeId) -> Vec<Vec<usize>> {
             Op::Upsample { factor, mode, .. } => match mode {
                 Resample::Nearest => list.push(oy / factor.h),
                 Resample::Bilinear => {
-                    let (taps, _) = linear_taps(h, factor.h);
-                    list.push(taps[oy][0].0);
-                    list.push(taps[oy][1].0);
+                    if let Some((taps, _)) = bilinear_taps(h, factor.h) {
+                        list.push(taps[oy][0].0);
+                        list.push(taps[oy][1].0);
+                    }
                 }
             },
             Op::MaxPool { geom, .. } | Op::MaxPoolIndices { geom, .. } => {

@@ -3,7 +3,7 @@
 //! integers.
 
 use super::{add, expect_frac, expect_shape, mul, nonzero, Arg, Fault, MapView, Param};
-use crate::ir::{ConvGeom, Node, Shape};
+use crate::ir::{Chw, ConvGeom, Node, Shape};
 
 /// Weights `[O, I, KH, KW]` in C order.
 struct WeightView<'a> {
@@ -51,7 +51,7 @@ fn deconv_out(
 /// with `grp = o / (O / groups)` and zeros outside the input.
 pub(super) fn conv(node: &Node, x: Arg<'_>, w: Arg<'_>, g: &ConvGeom) -> Result<Vec<i128>, Fault> {
     check_geom(g)?;
-    let (cin, h, wd) = x.map_dims()?;
+    let Chw { c: cin, h, w: wd } = x.map_chw()?;
     let (cout, cin_g, kh, kw) = w.weight_dims()?;
     if cin_g * g.groups != cin || cout % g.groups != 0 {
         return Err(w.bad_shape());
@@ -117,7 +117,7 @@ pub(super) fn deconv(
     g: &ConvGeom,
 ) -> Result<Vec<i128>, Fault> {
     check_geom(g)?;
-    let (cin, h, wd) = x.map_dims()?;
+    let Chw { c: cin, h, w: wd } = x.map_chw()?;
     let (w_in, cout_g, kh, kw) = w.weight_dims()?;
     if w_in != cin || cin % g.groups != 0 {
         return Err(w.bad_shape());

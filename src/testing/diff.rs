@@ -2,8 +2,8 @@
 //! largest difference, the first differing positions and a per-channel
 //! summary, as text a reviewer can read.
 
-use crate::data::unravel_index;
 use crate::numeric::to_decimal;
+use crate::tensor::unravel;
 
 /// Positions listed in full before "and N more".
 pub const FIRST_POSITIONS: usize = 8;
@@ -92,7 +92,7 @@ impl ValueDiff {
             ch.changed += 1;
             ch.largest = ch.largest.max(d);
             let change = || Change {
-                index: unravel_index(k, shape),
+                index: unravel(k, shape),
                 old: o,
                 new: n,
             };
