@@ -22,6 +22,7 @@ pub mod interp;
 pub mod ir;
 pub mod jit;
 pub mod lsp;
+pub mod notation;
 pub mod numeric;
 pub mod repl;
 pub mod run;

@@ -5,12 +5,13 @@
 //! design. Convolutions read the input's zero halo instead of testing
 //! bounds where it covers their padding.
 
-use super::cpp::{ap_type, dims};
+use super::cpp::ap_type;
 use super::pixel::{emit_core, emit_epilogue, operand, WindowRead, OC, OX, OY};
 use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError, Parallel};
 use crate::ir::{Chw, NodeId};
+use crate::notation::array_dims;
 
 /// The C++ of one style: the shared header and the implementation.
 pub struct Sources {
@@ -79,7 +80,7 @@ fn array_param(ctx: &Ctx<'_>, id: NodeId, konst: bool) -> String {
         if konst { "const " } else { "" },
         ctx.type_name(id),
         ctx.name(id),
-        dims(&storage_dims(ctx, id))
+        array_dims(&storage_dims(ctx, id))
     )
 }
 
@@ -317,7 +318,7 @@ fn top(ctx: &Ctx<'_>, code: &mut Code) {
                 "static {} {}{};",
                 ctx.type_name(id),
                 ctx.name(id),
-                dims(&storage_dims(ctx, id))
+                array_dims(&storage_dims(ctx, id))
             ));
         }
     }

@@ -7,11 +7,12 @@
 //! information can be lost are the explicit conversions of [`convert`],
 //! which reproduce `numeric::cast_raw`.
 
-use super::cpp::{ap_type, dims, fixed_type, value_literal};
+use super::cpp::{ap_type, fixed_type, value_literal};
 use super::plan::Kernel;
 use super::writer::Code;
 use super::Ctx;
 use crate::ir::{CastOverflow, Chw, Elementwise, NodeId, Op, Resample, Rounding, Shape};
+use crate::notation::array_dims;
 use crate::numeric::bilinear_taps;
 use crate::types::{Overflow, Quant, ScalarType};
 
@@ -665,7 +666,7 @@ pub fn static_array(ctx: &Ctx<'_>, id: NodeId) -> Result<String, super::HlsError
     }
     Ok(format!(
         "static const {t} {name}{} = {};",
-        dims(&shape),
+        array_dims(&shape),
         nest(&literals, &shape)
     ))
 }

@@ -2,11 +2,12 @@
 //! Tcl script, Makefile, README.
 
 use super::array::{storage_dims, Sources};
-use super::cpp::{ap_type, dims};
+use super::cpp::ap_type;
 use super::pixel::static_array;
 use super::writer::Code;
 use super::{Ctx, HlsError, Project, Style};
 use crate::ir::{Chw, NodeId};
+use crate::notation::array_dims;
 
 pub fn files(ctx: &Ctx<'_>, sources: Sources) -> Result<Project, HlsError> {
     let name = &ctx.program.name;
@@ -276,7 +277,7 @@ fn declare_buffer(ctx: &Ctx<'_>, id: NodeId, stream: bool, _input: bool, code: &
             "static {} {}{};",
             ctx.type_name(id),
             ctx.name(id),
-            dims(&storage_dims(ctx, id))
+            array_dims(&storage_dims(ctx, id))
         ));
     }
 }
@@ -354,7 +355,7 @@ fn readme(ctx: &Ctx<'_>) -> String {
                 "`{}` {}{}",
                 i.name,
                 ctx.node(i.node).ty,
-                dims(&storage_dims(ctx, i.node))
+                array_dims(&storage_dims(ctx, i.node))
             )
         })
         .collect();
@@ -366,7 +367,7 @@ fn readme(ctx: &Ctx<'_>) -> String {
                 "`{}` {}{}",
                 o.name,
                 ctx.node(o.node).ty,
-                dims(&storage_dims(ctx, o.node))
+                array_dims(&storage_dims(ctx, o.node))
             )
         })
         .collect();

@@ -2,6 +2,7 @@
 //! largest difference, the first differing positions and a per-channel
 //! summary, as text a reviewer can read.
 
+use crate::notation::dims;
 use crate::numeric::to_decimal;
 use crate::tensor::unravel;
 
@@ -204,16 +205,6 @@ fn percent(part: usize, total: usize) -> String {
     }
     let tenths = (part as u128 * 1000).div_ceil(total as u128);
     format!("{}.{}%", tenths / 10, tenths % 10)
-}
-
-pub fn dims(d: &[usize]) -> String {
-    format!(
-        "[{}]",
-        d.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 #[cfg(test)]
