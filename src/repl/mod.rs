@@ -131,7 +131,7 @@ pub struct Session<'io> {
 }
 
 /// A checked session and the sources its diagnostics point into.
-struct Checked {
+struct CheckedSession {
     program: Program,
     sources: SourceMap,
     warnings: Vec<Diagnostic>,
@@ -356,7 +356,7 @@ impl<'io> Session<'io> {
 
     /// Parses and checks `script` plus `extra` statements. Warnings about
     /// earlier inputs and unused names are left out.
-    fn check(&self, script: &Script, extra: &[String], label: &str) -> Result<Checked, String> {
+    fn check(&self, script: &Script, extra: &[String], label: &str) -> Result<CheckedSession, String> {
         let composed = script.compose(extra, true);
         let mut sources = SourceMap::new();
         let id = sources.add("<session>", composed.text.clone());
@@ -375,7 +375,7 @@ impl<'io> Session<'io> {
             Ok(c) => {
                 let mut diags = remap(&c.diagnostics, &mut sources, id, &composed);
                 diags.retain(|d| keep(d, &sources));
-                Ok(Checked {
+                Ok(CheckedSession {
                     program: c.program,
                     sources,
                     warnings: diags,
