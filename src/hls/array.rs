@@ -6,7 +6,9 @@
 //! bounds where it covers their padding.
 
 use super::cpp::ap_type;
-use super::pixel::{emit_core, emit_epilogue, operand, WindowRead, OC, OX, OY};
+use super::pixel::{
+    emit_core, emit_epilogue, open_channel_loop, open_pixel, operand, WindowRead, OC, OX, OY,
+};
 use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError, Parallel};
@@ -244,26 +246,10 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
         }
         code.close().close().close().close();
     }
-    let pe = par.pe;
-    if pe > 1 {
-        code.open(format!("for (int oc0 = 0; oc0 < {c}; oc0 += {pe})"));
-    } else {
-        code.open(format!("for (int {OC} = 0; {OC} < {c}; {OC}++)"));
-    }
+    open_channel_loop(code, c, par.pe);
     code.open(format!("for (int {OY} = 0; {OY} < {h}; {OY}++)"));
     code.open(format!("for (int {OX} = 0; {OX} < {w}; {OX}++)"));
-    let inner_pipeline = par.simd.is_some()
-        && k.core
-            .and_then(|core| super::reduction_channels(ctx.program, core))
-            .is_some_and(|cig| par.simd.is_some_and(|s| s < cig));
-    if !inner_pipeline {
-        code.pragma("PIPELINE II=1");
-    }
-    if pe > 1 {
-        code.open(format!("for (int p = 0; p < {pe}; p++)"));
-        code.pragma("UNROLL");
-        code.line(format!("const int {OC} = oc0 + p;"));
-    }
+    open_pixel(ctx, k, par, code);
     for &r in &k.pixel_reads {
         code.line(format!(
             "const {} v{r} = {};",
@@ -289,7 +275,7 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
             plus(OX, ih)
         ));
     }
-    if pe > 1 {
+    if par.pe > 1 {
         code.close();
     }
     code.close().close().close().close();

@@ -10,7 +10,7 @@
 use super::cpp::{ap_type, fixed_type, value_literal};
 use super::plan::Kernel;
 use super::writer::Code;
-use super::Ctx;
+use super::{Ctx, Parallel};
 use crate::ir::{CastOverflow, Chw, Elementwise, NodeId, Op, Resample, Rounding, Shape};
 use crate::notation::array_dims;
 use crate::numeric::bilinear_taps;
@@ -200,6 +200,35 @@ pub trait WindowRead {
     /// A read in storage coordinates (the halo included).
     fn at_storage(&self, ctx: &Ctx<'_>, node: NodeId, c: &str, y: &str, x: &str) -> String {
         self.at(ctx, node, c, y, x)
+    }
+}
+
+/// Opens the loop over output channels: `oc` itself, or `oc0` in steps of
+/// `pe` when `pe` channels are computed side by side (see [`open_pixel`]).
+pub fn open_channel_loop(code: &mut Code, c: usize, pe: usize) {
+    if pe > 1 {
+        code.open(format!("for (int oc0 = 0; oc0 < {c}; oc0 += {pe})"));
+    } else {
+        code.open(format!("for (int {OC} = 0; {OC} < {c}; {OC}++)"));
+    }
+}
+
+/// Inside the loops of an output pixel: `PIPELINE II=1` (unless the
+/// reduction is split in SIMD steps and pipelined itself), then, with
+/// `pe > 1`, the unrolled loop over the `pe` channels (closed by the caller).
+pub fn open_pixel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
+    let inner_pipeline = k
+        .core
+        .and_then(|core| super::reduction_channels(ctx.program, core))
+        .is_some_and(|cig| par.simd.is_some_and(|s| s < cig));
+    if !inner_pipeline {
+        code.pragma("PIPELINE II=1");
+    }
+    let pe = par.pe;
+    if pe > 1 {
+        code.open(format!("for (int p = 0; p < {pe}; p++)"));
+        code.pragma("UNROLL");
+        code.line(format!("const int {OC} = oc0 + p;"));
     }
 }
 

@@ -12,7 +12,9 @@
 
 use super::array::{check_io, header, Sources};
 use super::cpp::identifier;
-use super::pixel::{emit_core, emit_epilogue, operand, WindowRead, OC, OX, OY};
+use super::pixel::{
+    emit_core, emit_epilogue, open_channel_loop, open_pixel, operand, WindowRead, OC, OX, OY,
+};
 use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError};
@@ -535,24 +537,8 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
         code.close();
     }
     code.open(format!("for (int {OX} = 0; {OX} < {ow}; {OX}++)"));
-    let pe = par.pe;
-    if pe > 1 {
-        code.open(format!("for (int oc0 = 0; oc0 < {c}; oc0 += {pe})"));
-    } else {
-        code.open(format!("for (int {OC} = 0; {OC} < {c}; {OC}++)"));
-    }
-    let inner_pipeline = k
-        .core
-        .and_then(|core| super::reduction_channels(ctx.program, core))
-        .is_some_and(|cig| par.simd.is_some_and(|s| s < cig));
-    if !inner_pipeline {
-        code.pragma("PIPELINE II=1");
-    }
-    if pe > 1 {
-        code.open(format!("for (int p = 0; p < {pe}; p++)"));
-        code.pragma("UNROLL");
-        code.line(format!("const int {OC} = oc0 + p;"));
-    }
+    open_channel_loop(code, c, par.pe);
+    open_pixel(ctx, k, par, code);
     let read = StreamRead { buffers };
     for &r in &k.pixel_reads {
         if ctx.plan.is_static[r] {
@@ -581,7 +567,7 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
             code.line(format!("{s}.write({}(at));", ctx.type_name(*node)));
         }
     }
-    if pe > 1 {
+    if par.pe > 1 {
         code.close();
     }
     code.close().close().close();

@@ -327,6 +327,21 @@ fn expect_shape(node: &Node, computed: Shape) -> Result<(), Fault> {
     }
 }
 
+/// Fails unless the node is declared as the `[c, oh, ow]` map its stage
+/// produces (an axis of `None`: no output at all); returns `(oh, ow)`.
+fn expect_map(
+    node: &Node,
+    c: usize,
+    oh: Option<usize>,
+    ow: Option<usize>,
+) -> Result<(usize, usize), Fault> {
+    let (Some(h), Some(w)) = (oh, ow) else {
+        return Err(Fault::EmptyOutput);
+    };
+    expect_shape(node, Shape::Map { c, h, w })?;
+    Ok((h, w))
+}
+
 /// Fails unless the node is declared with the fraction bits its operation produces.
 fn expect_frac(node: &Node, computed: u32) -> Result<(), Fault> {
     if node.frac == computed {

@@ -549,7 +549,7 @@ impl Fx<'_, '_> {
 
 /// The interval every partial sum of a dot product lies in, for `taps`
 /// weights against inputs in `x` (zero included: padding reads zeros).
-pub(crate) fn dot_bound(weights: &[i128], x: Interval) -> Option<Interval> {
+fn dot_bound(weights: &[i128], x: Interval) -> Option<Interval> {
     let x = x.hull(Interval::point(0));
     let mut bound = Interval::point(0);
     for &w in weights {
@@ -571,15 +571,22 @@ pub(crate) fn u8_x_i8_weights(program: &Program, x: NodeId, w: NodeId) -> Option
     narrow.then_some(data.as_slice())
 }
 
+/// The interval every partial sum of every channel's dot product lies in
+/// (`channels`: one weight list each, against inputs in `x`); `None` past
+/// 128 bits.
+pub(crate) fn accumulator_bound<W: AsRef<[i128]>>(
+    channels: impl IntoIterator<Item = W>,
+    x: Interval,
+) -> Option<Interval> {
+    let mut bound = Interval::point(0);
+    for channel in channels {
+        bound = bound.hull(dot_bound(channel.as_ref(), x)?);
+    }
+    Some(bound)
+}
+
 /// Whether every dot product of one channel's `taps` weights (the groups of
 /// `weights`, in order) with inputs in `x` fits 32 bits.
 pub(crate) fn accumulators_fit_32_bits(weights: &[i128], taps: usize, x: Interval) -> bool {
-    let mut bound = Interval::point(0);
-    for channel in weights.chunks(taps.max(1)) {
-        match dot_bound(channel, x) {
-            Some(b) => bound = bound.hull(b),
-            None => return false,
-        }
-    }
-    signed_bits(bound) <= 32
+    accumulator_bound(weights.chunks(taps.max(1)), x).is_some_and(|b| signed_bits(b) <= 32)
 }

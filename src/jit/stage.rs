@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::types::I64;
-use cranelift_codegen::ir::{condcodes::IntCC, InstBuilder, Value};
+use cranelift_codegen::ir::{condcodes::IntCC, InstBuilder, Type, Value};
 
 use super::emit::{Fx, V};
-use super::expr::{dot_bound, Pixel};
+use super::expr::{accumulator_bound, Pixel};
 use super::plan::{deconv_axis, unsupported, weight_dims, Stage};
 use super::range::ty_for;
 use super::JitError;
@@ -135,6 +135,20 @@ impl Fx<'_, '_> {
         self.program.nodes[x].range()
     }
 
+    /// The machine type of core `k`'s accumulator: it holds every partial
+    /// sum of each output channel's dot product (`channels`, one weight list
+    /// each) with inputs in `x`'s range.
+    fn accumulator_type<W: AsRef<[i128]>>(
+        &self,
+        k: NodeId,
+        x: NodeId,
+        channels: impl IntoIterator<Item = W>,
+    ) -> Result<Type, JitError> {
+        let bound = accumulator_bound(channels, self.xrange(x))
+            .ok_or_else(|| unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits"))?;
+        Ok(ty_for(&[bound]))
+    }
+
     fn conv(
         &mut self,
         row: &Row,
@@ -146,15 +160,7 @@ impl Fx<'_, '_> {
         let (cout, cin_g, kh, kw) = weight_dims(self.program, k, w)?;
         let taps = cin_g * kh * kw;
         let data = self.weights(k, w)?;
-        let mut bound = Interval::point(0);
-        for o in 0..cout {
-            let b =
-                dot_bound(&data[o * taps..(o + 1) * taps], self.xrange(x)).ok_or_else(|| {
-                    unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits")
-                })?;
-            bound = bound.hull(b);
-        }
-        let acc_ty = ty_for(&[bound]);
+        let acc_ty = self.accumulator_type(k, x, data.chunks(taps.max(1)))?;
         let cout_g = cout / g.groups;
         let xbuf = self.buffer(x)?;
         let (xe, plane) = (xbuf.elem, (xbuf.rows() * xbuf.stride()) as i64);
@@ -249,22 +255,19 @@ impl Fx<'_, '_> {
         let rows = deconv_axis(d.h, g.pad.top, kh, g.dilation.h, g.stride.h);
         let cols = deconv_axis(d.w, g.pad.left, kw, g.dilation.w, g.stride.w);
         let data = self.weights(k, w)?;
-        let mut bound = Interval::point(0);
         let per = kh * kw;
-        for o in 0..cout_g * g.groups {
+        // Weights are [Cin, Cout/groups, KH, KW]: gather each output
+        // channel's taps over its group's input channels.
+        let channels = (0..cout_g * g.groups).map(|o| {
             let (grp, oc) = (o / cout_g, o % cout_g);
-            let ws: Vec<i128> = (0..cin_g)
+            (0..cin_g)
                 .flat_map(|ci| {
                     let at = ((grp * cin_g + ci) * cout_g + oc) * per;
                     data[at..at + per].iter().copied()
                 })
-                .collect();
-            let b = dot_bound(&ws, self.xrange(x)).ok_or_else(|| {
-                unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits")
-            })?;
-            bound = bound.hull(b);
-        }
-        let acc_ty = ty_for(&[bound]);
+                .collect::<Vec<i128>>()
+        });
+        let acc_ty = self.accumulator_type(k, x, channels)?;
         let xbuf = self.buffer(x)?;
         let (xe, plane, xstride) = (
             xbuf.elem,

@@ -356,7 +356,12 @@ impl<'io> Session<'io> {
 
     /// Parses and checks `script` plus `extra` statements. Warnings about
     /// earlier inputs and unused names are left out.
-    fn check(&self, script: &Script, extra: &[String], label: &str) -> Result<CheckedSession, String> {
+    fn check(
+        &self,
+        script: &Script,
+        extra: &[String],
+        label: &str,
+    ) -> Result<CheckedSession, String> {
         let composed = script.compose(extra, true);
         let mut sources = SourceMap::new();
         let id = sources.add("<session>", composed.text.clone());
