@@ -45,13 +45,7 @@ pub struct Plan {
 impl Plan {
     pub fn new(program: &Program) -> Plan {
         let n = program.nodes.len();
-        let mut is_static = vec![true; n];
-        for (id, node) in program.nodes.iter().enumerate() {
-            is_static[id] = match node.op {
-                Op::Input { .. } => false,
-                _ => node.op.operands().iter().all(|&o| is_static[o]),
-            };
-        }
+        let is_static: Vec<bool> = program.reads_inputs().iter().map(|r| !r).collect();
         let uses = program.use_counts();
         let mut spatial_use = vec![false; n];
         // A spatial stage (an unpool too: its kernel searches the input for

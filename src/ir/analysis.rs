@@ -84,6 +84,21 @@ impl Program {
         uses
     }
 
+    /// Which nodes depend on a pipeline input; the others (constants and
+    /// what is computed from them alone) are the same for every image.
+    pub fn reads_inputs(&self) -> Vec<bool> {
+        let mut reads = vec![false; self.nodes.len()];
+        for (id, node) in self.nodes.iter().enumerate() {
+            reads[id] = matches!(node.op, Op::Input { .. })
+                || node
+                    .op
+                    .operands()
+                    .iter()
+                    .any(|&x| reads.get(x).copied().unwrap_or(false));
+        }
+        reads
+    }
+
     /// Which nodes an output depends on (the outputs included): the rest
     /// need not be computed.
     pub fn live(&self) -> Vec<bool> {
@@ -241,6 +256,7 @@ mod tests {
             }],
         };
         assert_eq!(program.use_counts(), [2, 1, 2, 0, 0]);
+        assert_eq!(program.reads_inputs(), [true, false, true, true, true]);
         assert_eq!(program.live(), [true, true, true, true, false]);
     }
 

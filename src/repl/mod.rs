@@ -434,7 +434,7 @@ impl<'io> Session<'io> {
         }
         match self.evaluate(&c.program) {
             Ok((values, note)) => {
-                if reads_input(&c.program, id) {
+                if c.program.reads_inputs()[id] {
                     out.push_str(&note);
                 }
                 if let Some(v) = values.get(id) {
@@ -602,23 +602,6 @@ fn header_comments(text: &str, start: usize) -> String {
         .map(|l| l.trim())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Whether node `id` depends on a pipeline input.
-fn reads_input(program: &Program, id: usize) -> bool {
-    let mut seen = vec![false; program.nodes.len()];
-    let mut stack = vec![id];
-    while let Some(n) = stack.pop() {
-        if n >= seen.len() || seen[n] {
-            continue;
-        }
-        seen[n] = true;
-        if matches!(program.nodes[n].op, crate::ir::Op::Input { .. }) {
-            return true;
-        }
-        stack.extend(program.nodes[n].op.operands());
-    }
-    false
 }
 
 fn node_named(program: &Program, name: &str) -> Option<usize> {
