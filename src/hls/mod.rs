@@ -353,7 +353,7 @@ fn resolve_parallel(
             };
             let node = &program.nodes[k.out];
             let c = node.shape.chw().c;
-            if c % p.pe != 0 {
+            if !c.is_multiple_of(p.pe) {
                 return Err(HlsError::FactorNotDividing {
                     span: node.span,
                     stage: k.stage.clone(),
