@@ -6,9 +6,7 @@
 //! bounds where it covers their padding.
 
 use super::cpp::ap_type;
-use super::pixel::{
-    emit_core, emit_epilogue, open_channel_loop, open_pixel, operand, WindowRead, OC, OX, OY,
-};
+use super::pixel::{emit_pixel, open_channel_loop, open_pixel, WindowRead, OC, OX, OY};
 use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError, Parallel};
@@ -250,15 +248,8 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
     code.open(format!("for (int {OY} = 0; {OY} < {h}; {OY}++)"));
     code.open(format!("for (int {OX} = 0; {OX} < {w}; {OX}++)"));
     open_pixel(ctx, k, par, code);
-    for &r in &k.pixel_reads {
-        code.line(format!(
-            "const {} v{r} = {};",
-            ctx.type_name(r),
-            ArrayRead.at(ctx, r, OC, OY, OX)
-        ));
-    }
-    emit_core(ctx, k, code, &ArrayRead, par.simd);
-    emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
+    let pixel = |r: NodeId| Some(ArrayRead.at(ctx, r, OC, OY, OX));
+    emit_pixel(ctx, k, code, &ArrayRead, &pixel, par.simd);
     code.line(format!(
         "{}[{OC}][{}][{}] = v{};",
         name,

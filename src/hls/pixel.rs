@@ -232,6 +232,26 @@ pub fn open_pixel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
     }
 }
 
+/// One output pixel of kernel `k`: its pixel reads (`pixel` gives the
+/// expression reading each, `None` to skip it), the core through `read`,
+/// then the epilogue.
+pub fn emit_pixel(
+    ctx: &Ctx<'_>,
+    k: &Kernel,
+    code: &mut Code,
+    read: &dyn WindowRead,
+    pixel: &dyn Fn(NodeId) -> Option<String>,
+    simd: Option<usize>,
+) {
+    for &r in &k.pixel_reads {
+        if let Some(value) = pixel(r) {
+            code.line(format!("const {} v{r} = {value};", ctx.type_name(r)));
+        }
+    }
+    emit_core(ctx, k, code, read, simd);
+    emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
+}
+
 /// Emits the computation of kernel `k`'s core into `v<core>` (and `at`, the
 /// max-pool index, when the kernel has indices).
 pub fn emit_core(

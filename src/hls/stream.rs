@@ -12,9 +12,7 @@
 
 use super::array::{check_io, header, Sources};
 use super::cpp::identifier;
-use super::pixel::{
-    emit_core, emit_epilogue, open_channel_loop, open_pixel, operand, WindowRead, OC, OX, OY,
-};
+use super::pixel::{emit_pixel, open_channel_loop, open_pixel, WindowRead, OC, OX, OY};
 use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError};
@@ -540,26 +538,14 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
     open_channel_loop(code, c, par.pe);
     open_pixel(ctx, k, par, code);
     let read = StreamRead { buffers };
-    for &r in &k.pixel_reads {
-        if ctx.plan.is_static[r] {
-            continue;
-        }
-        if direct(k, r) {
-            code.line(format!(
-                "const {} v{r} = {}.read();",
-                ctx.type_name(r),
-                stream_of(r)
-            ));
-        } else {
-            code.line(format!(
-                "const {} v{r} = {};",
-                ctx.type_name(r),
-                read.at(ctx, r, OC, OY, OX)
-            ));
-        }
-    }
-    emit_core(ctx, k, code, &read, par.simd);
-    emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
+    // A map read only here comes straight from its FIFO; one the core also
+    // windows is read from the line buffer.
+    let pixel = |r: NodeId| match (ctx.plan.is_static[r], direct(k, r)) {
+        (true, _) => None,
+        (false, true) => Some(format!("{}.read()", stream_of(r))),
+        (false, false) => Some(read.at(ctx, r, OC, OY, OX)),
+    };
+    emit_pixel(ctx, k, code, &read, &pixel, par.simd);
     for (node, s) in &outs {
         if *node == k.out {
             code.line(format!("{s}.write(v{});", k.out));
