@@ -22,6 +22,7 @@ pub mod interp;
 pub mod ir;
 pub mod jit;
 pub mod lsp;
+pub mod notation;
 pub mod numeric;
 pub mod repl;
 pub mod run;
@@ -73,10 +74,20 @@ pub fn check(
         d
     };
     match check::check(sources, file, options, data) {
-        Ok(c) => Ok(Checked {
-            program: c.program,
-            diagnostics: dedup(c.warnings.iter().map(|w| w.diagnostic()).collect()),
-        }),
+        Ok(c) => {
+            // The backends rely on the IR's invariants without looking; a
+            // checker bug should stop here, where it happens (debug builds,
+            // so every test), not as a wrong value in a backend.
+            debug_assert_eq!(
+                c.program.verify(),
+                Ok(()),
+                "the checker broke an IR invariant"
+            );
+            Ok(Checked {
+                program: c.program,
+                diagnostics: dedup(c.warnings.iter().map(|w| w.diagnostic()).collect()),
+            })
+        }
         Err(f) => Err(dedup(
             f.errors
                 .iter()

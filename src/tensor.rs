@@ -18,3 +18,29 @@ impl Tensor {
         }
     }
 }
+
+/// The multi-dimensional C-order index of flat position `flat` in `shape`
+/// (every tensor, data file and node value is laid out this way).
+pub fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (slot, &d) in index.iter_mut().zip(shape).rev() {
+        if d > 0 {
+            *slot = flat % d;
+            flat /= d;
+        }
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unravel;
+
+    #[test]
+    fn unravel_in_c_order() {
+        assert_eq!(unravel(77, &[1, 4, 20]), vec![0, 3, 17]);
+        assert_eq!(unravel(0, &[]), Vec::<usize>::new());
+        assert_eq!(unravel(5, &[2, 3]), vec![1, 2]);
+        assert_eq!(unravel(5, &[0, 3]), vec![0, 2]);
+    }
+}

@@ -27,6 +27,12 @@ fn interval(lo: i128, hi: i128) -> Result<Interval> {
     Ok(Interval::new(within_limit(lo)?, within_limit(hi)?))
 }
 
+/// An exact interval result (`None`: past i128) checked against the limit.
+fn limited(exact: Option<Interval>) -> Result<Interval> {
+    let i = exact.ok_or(Overflowed)?;
+    interval(i.lo, i.hi)
+}
+
 pub fn shl_value(v: i128, n: u32) -> Result<i128> {
     if n >= LIMIT_BITS {
         return if v == 0 { Ok(0) } else { Err(Overflowed) };
@@ -41,33 +47,17 @@ pub fn align(i: Interval, from: u32, to: u32) -> Result<Interval> {
 }
 
 pub fn add(a: Interval, b: Interval) -> Result<Interval> {
-    interval(
-        a.lo.checked_add(b.lo).ok_or(Overflowed)?,
-        a.hi.checked_add(b.hi).ok_or(Overflowed)?,
-    )
+    limited(a.checked_add(b))
 }
 
 pub fn sub(a: Interval, b: Interval) -> Result<Interval> {
-    interval(
-        a.lo.checked_sub(b.hi).ok_or(Overflowed)?,
-        a.hi.checked_sub(b.lo).ok_or(Overflowed)?,
-    )
+    limited(a.checked_sub(b))
 }
 
-pub fn mul_value(a: i128, b: i128) -> Result<i128> {
-    within_limit(a.checked_mul(b).ok_or(Overflowed)?)
-}
-
+/// Every corner product lies between the two ends, so checking the ends
+/// against the limit checks them all.
 pub fn mul(a: Interval, b: Interval) -> Result<Interval> {
-    let products = [
-        mul_value(a.lo, b.lo)?,
-        mul_value(a.lo, b.hi)?,
-        mul_value(a.hi, b.lo)?,
-        mul_value(a.hi, b.hi)?,
-    ];
-    let lo = products.iter().copied().min().unwrap_or(0);
-    let hi = products.iter().copied().max().unwrap_or(0);
-    interval(lo, hi)
+    limited(a.checked_mul(b))
 }
 
 pub fn max(a: Interval, b: Interval) -> Interval {

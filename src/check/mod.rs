@@ -52,9 +52,10 @@ pub struct CheckOptions {
     pub pipeline: Option<String>,
 }
 
-/// The result of a successful check: the program and any warnings.
+/// The result of a check that passed: the program and any warnings
+/// (`convoy::Checked` is this with the warnings rendered as diagnostics).
 #[derive(Clone, Debug)]
-pub struct Checked {
+pub struct Passed {
     pub program: Program,
     pub warnings: Vec<CheckWarning>,
 }
@@ -73,7 +74,7 @@ pub fn check(
     file: &ast::File,
     options: &CheckOptions,
     data: &dyn DataSource,
-) -> Result<Checked, Failed> {
+) -> Result<Passed, Failed> {
     let mut cx = Checker::new(data);
     cx.collect_blocks(sources, file);
     let pipeline = cx.select_pipeline(file, options);
@@ -87,7 +88,7 @@ pub fn check(
             inputs: cx.inputs,
             outputs: cx.outputs,
         };
-        Ok(Checked {
+        Ok(Passed {
             program,
             warnings: cx.warnings,
         })

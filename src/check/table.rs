@@ -3,6 +3,7 @@
 
 use super::literal::decimal;
 use crate::ir::{Node, Op, Program, Shape};
+use crate::notation::{array_dims, dims};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
@@ -50,24 +51,18 @@ fn row(n: &Node) -> Row {
     }
 }
 
-fn dims(d: &[usize]) -> String {
+fn shape(d: &[usize]) -> String {
     if d.is_empty() {
         return "scalar".into();
     }
-    format!(
-        "[{}]",
-        d.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    dims(d)
 }
 
 fn storage(d: &[usize]) -> String {
     if d.is_empty() {
         return "-".into();
     }
-    d.iter().map(|x| format!("[{x}]")).collect()
+    array_dims(d)
 }
 
 /// A plain-text table with aligned columns.
@@ -78,7 +73,7 @@ pub fn render_text(program: &Program) -> String {
         lines.push([
             r.stage,
             r.op,
-            dims(&r.shape),
+            shape(&r.shape),
             storage(&r.storage),
             format!("{} .. {}", r.min, r.max),
             r.ty,
@@ -133,16 +128,6 @@ fn json_str(s: &str) -> String {
     out
 }
 
-fn json_dims(d: &[usize]) -> String {
-    format!(
-        "[{}]",
-        d.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 /// The same table as JSON (exact bounds as decimal strings).
 pub fn render_json(program: &Program) -> String {
     let stages: Vec<String> = rows(program)
@@ -152,8 +137,8 @@ pub fn render_json(program: &Program) -> String {
                 "    {{\"stage\": {}, \"op\": {}, \"shape\": {}, \"storage\": {}, \"halo\": {}, \"min\": {}, \"max\": {}, \"type\": {}, \"macs\": {}}}",
                 json_str(&r.stage),
                 json_str(&r.op),
-                json_dims(&r.shape),
-                json_dims(&r.storage),
+                dims(&r.shape),
+                dims(&r.storage),
                 r.halo,
                 json_str(&r.min),
                 json_str(&r.max),
@@ -170,7 +155,7 @@ pub fn render_json(program: &Program) -> String {
             format!(
                 "{{\"name\": {}, \"shape\": {}, \"type\": {}}}",
                 json_str(&o.name),
-                json_dims(&n.shape.dims()),
+                dims(&n.shape.dims()),
                 json_str(&n.ty.to_string())
             )
         })

@@ -20,6 +20,7 @@ use std::fmt;
 use super::dtype::Dtype;
 use super::float::{compose, decompose, dyadic_to_string, float_to_string};
 use super::npy::{element_count, write_npy, NpyArray, NpyData};
+use crate::tensor::unravel;
 use crate::types::ScalarType;
 
 /// An element as it was written in the file or held by Convoy.
@@ -242,18 +243,6 @@ impl TypeInfo {
     }
 }
 
-/// Multi-dimensional C-order index of flat position `flat` in `shape`.
-pub fn unravel_index(mut flat: usize, shape: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; shape.len()];
-    for (slot, &d) in index.iter_mut().zip(shape).rev() {
-        if d > 0 {
-            *slot = flat % d;
-            flat /= d;
-        }
-    }
-    index
-}
-
 /// Reads `arr` as values of `ty`, returning raw integers at `ty.storage_frac()`
 /// in C order. The caller checks the shape.
 pub fn npy_to_raw(
@@ -263,7 +252,7 @@ pub fn npy_to_raw(
 ) -> Result<Vec<i128>, ValueError> {
     let info = TypeInfo::new(ty)?;
     let element = |flat: usize, value: ElementValue, problem| ValueError::Element {
-        index: unravel_index(flat, &arr.shape),
+        index: unravel(flat, &arr.shape),
         value,
         ty: *ty,
         problem,
@@ -349,7 +338,7 @@ pub fn raw_to_npy(
     }
     let sf = ty.storage_frac();
     let element = |flat: usize, v: i128, problem| ValueError::Element {
-        index: unravel_index(flat, shape),
+        index: unravel(flat, shape),
         value: ElementValue::Exact { raw: v, frac: sf },
         ty: *ty,
         problem,

@@ -458,11 +458,3 @@ fn unsupported_types() {
         Err(ValueError::UnsupportedType { .. })
     ));
 }
-
-#[test]
-fn unravel() {
-    assert_eq!(unravel_index(77, &[1, 4, 20]), vec![0, 3, 17]);
-    assert_eq!(unravel_index(0, &[]), Vec::<usize>::new());
-    assert_eq!(unravel_index(5, &[2, 3]), vec![1, 2]);
-    assert_eq!(unravel_index(5, &[0, 3]), vec![0, 2]);
-}

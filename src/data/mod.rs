@@ -13,9 +13,7 @@ pub mod npy;
 pub mod npy_error;
 pub mod random;
 
-pub use convert::{
-    npy_dtype_for, npy_to_raw, raw_to_npy, unravel_index, ElementValue, ValueError, ValueProblem,
-};
+pub use convert::{npy_dtype_for, npy_to_raw, raw_to_npy, ElementValue, ValueError, ValueProblem};
 pub use dtype::{Dtype, UnsupportedKind};
 pub use npy::{element_count, parse_npy, write_npy, NpyArray, NpyData};
 pub use npy_error::NpyError;

@@ -2,6 +2,7 @@
 //! language's notation with their exact ranges.
 
 use crate::ir::{Node, Op, Shape};
+use crate::notation::node_type;
 use crate::numeric::to_decimal;
 
 /// Decimal digits after the point shown in a picture; exact values with more
@@ -21,7 +22,7 @@ pub fn node_label(node: &Node) -> String {
             format!(
                 "{kind} {}\n{}",
                 node.name.as_deref().unwrap_or("?"),
-                value_type(node)
+                node_type(node)
             )
         }
         _ if node.macs > 0 => format!("{}\n{} MACs", node.label, node.macs),
@@ -29,26 +30,12 @@ pub fn node_label(node: &Node) -> String {
     }
 }
 
-/// `u8[16, 32, 64] pad 1`: what the language would write for this value.
-pub fn value_type(node: &Node) -> String {
-    let dims = node.shape.dims();
-    let mut s = node.ty.to_string();
-    if !dims.is_empty() {
-        let d: Vec<String> = dims.iter().map(|x| x.to_string()).collect();
-        s.push_str(&format!("[{}]", d.join(", ")));
-    }
-    if node.halo > 0 {
-        s.push_str(&format!(" pad {}", node.halo));
-    }
-    s
-}
-
-/// The type line and the range line of an edge.
+/// The type line (`u8[16, 32, 64] pad 1`) and the range line of an edge.
 pub fn value_label(node: &Node) -> String {
     let r = node.range();
     format!(
         "{}\n{} .. {}",
-        value_type(node),
+        node_type(node),
         short(&to_decimal(r.lo, node.frac)),
         short(&to_decimal(r.hi, node.frac))
     )

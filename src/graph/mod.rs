@@ -88,7 +88,7 @@ fn is_shown(node: &Node) -> bool {
 }
 
 fn is_declaration(node: &Node) -> bool {
-    matches!(node.op, Op::Input { .. } | Op::Constant { .. })
+    node.op.is_leaf()
 }
 
 fn node_line(id: NodeId, node: &Node) -> String {

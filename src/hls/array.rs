@@ -5,12 +5,13 @@
 //! design. Convolutions read the input's zero halo instead of testing
 //! bounds where it covers their padding.
 
-use super::cpp::{ap_type, dims};
-use super::pixel::{emit_core, emit_epilogue, operand, WindowRead, OC, OX, OY};
-use super::plan::{map_dims, Kernel};
+use super::cpp::ap_type;
+use super::pixel::{emit_pixel, open_channel_loop, open_pixel, WindowRead, OC, OX, OY};
+use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError, Parallel};
-use crate::ir::NodeId;
+use crate::ir::{Chw, NodeId};
+use crate::notation::array_dims;
 
 /// The C++ of one style: the shared header and the implementation.
 pub struct Sources {
@@ -21,7 +22,7 @@ pub struct Sources {
 /// `[C][H + 2h][W + 2h]` of a materialized node.
 pub fn storage_dims(ctx: &Ctx<'_>, id: NodeId) -> Vec<usize> {
     let node = ctx.node(id);
-    let (c, h, w) = map_dims(&node.shape);
+    let Chw { c, h, w } = node.shape.chw();
     let halo = if ctx.plan.is_static[id] { 0 } else { node.halo };
     vec![c, h + 2 * halo, w + 2 * halo]
 }
@@ -79,7 +80,7 @@ fn array_param(ctx: &Ctx<'_>, id: NodeId, konst: bool) -> String {
         if konst { "const " } else { "" },
         ctx.type_name(id),
         ctx.name(id),
-        dims(&storage_dims(ctx, id))
+        array_dims(&storage_dims(ctx, id))
     )
 }
 
@@ -203,7 +204,7 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
     args.extend(writes.iter().map(|&w| array_param(ctx, w, false)));
     code.line(ctx.source_comment(k.out));
     code.open(format!("static void stage_{name}({})", args.join(", ")));
-    let (c, h, w) = map_dims(&out.shape);
+    let Chw { c, h, w } = out.shape.chw();
     let is_output = ctx.program.outputs.iter().any(|o| o.node == k.out);
     if par.pe > 1 {
         for &wr in &writes {
@@ -243,35 +244,12 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
         }
         code.close().close().close().close();
     }
-    let pe = par.pe;
-    if pe > 1 {
-        code.open(format!("for (int oc0 = 0; oc0 < {c}; oc0 += {pe})"));
-    } else {
-        code.open(format!("for (int {OC} = 0; {OC} < {c}; {OC}++)"));
-    }
+    open_channel_loop(code, c, par.pe);
     code.open(format!("for (int {OY} = 0; {OY} < {h}; {OY}++)"));
     code.open(format!("for (int {OX} = 0; {OX} < {w}; {OX}++)"));
-    let inner_pipeline = par.simd.is_some()
-        && k.core
-            .and_then(|core| super::reduction_channels(ctx.program, core))
-            .is_some_and(|cig| par.simd.is_some_and(|s| s < cig));
-    if !inner_pipeline {
-        code.pragma("PIPELINE II=1");
-    }
-    if pe > 1 {
-        code.open(format!("for (int p = 0; p < {pe}; p++)"));
-        code.pragma("UNROLL");
-        code.line(format!("const int {OC} = oc0 + p;"));
-    }
-    for &r in &k.pixel_reads {
-        code.line(format!(
-            "const {} v{r} = {};",
-            ctx.type_name(r),
-            ArrayRead.at(ctx, r, OC, OY, OX)
-        ));
-    }
-    emit_core(ctx, k, code, &ArrayRead, par.simd);
-    emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
+    open_pixel(ctx, k, par, code);
+    let pixel = |r: NodeId| Some(ArrayRead.at(ctx, r, OC, OY, OX));
+    emit_pixel(ctx, k, code, &ArrayRead, &pixel, par.simd);
     code.line(format!(
         "{}[{OC}][{}][{}] = v{};",
         name,
@@ -288,7 +266,7 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
             plus(OX, ih)
         ));
     }
-    if pe > 1 {
+    if par.pe > 1 {
         code.close();
     }
     code.close().close().close().close();
@@ -317,7 +295,7 @@ fn top(ctx: &Ctx<'_>, code: &mut Code) {
                 "static {} {}{};",
                 ctx.type_name(id),
                 ctx.name(id),
-                dims(&storage_dims(ctx, id))
+                array_dims(&storage_dims(ctx, id))
             ));
         }
     }

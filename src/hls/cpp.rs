@@ -244,8 +244,3 @@ pub fn identifier(name: &str) -> String {
         clean
     }
 }
-
-/// `[16][34][66]`.
-pub fn dims(d: &[usize]) -> String {
-    d.iter().map(|n| format!("[{n}]")).collect()
-}

@@ -13,10 +13,9 @@
 //!   after another, the stream style overlaps them (DATAFLOW), so its frame
 //!   interval is the slowest process and its latency the row-level schedule.
 
-use super::plan::map_dims;
 use super::stream::network;
 use super::{prepare, Ctx, HlsError, HlsOptions, Style};
-use crate::ir::{Op, Shape};
+use crate::ir::{Chw, Op, Shape};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,7 +105,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
     for (n, k) in ctx.plan.kernels.iter().enumerate() {
         let par = ctx.parallel[n];
         let out = ctx.node(k.out);
-        let (c, oh, ow) = map_dims(&out.shape);
+        let Chw { c, h: oh, w: ow } = out.shape.chw();
         let mut multipliers = 0;
         let mut dsp = 0;
         let mut fold = 1;
@@ -152,7 +151,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
         if stream {
             for lb in &net.buffers[n] {
                 let node = ctx.node(lb.node);
-                let (ic, _, w) = map_dims(&node.shape);
+                let Chw { c: ic, w, .. } = node.shape.chw();
                 // Rows are partitioned (one memory per row).
                 bram += lb.rows * bram18(w * ic, node.ty.width);
             }
@@ -200,7 +199,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
             .filter(|&id| ctx.plan.materialized[id] && !io.contains(&id))
             .map(|id| {
                 let node = ctx.node(id);
-                let (c, h, w) = map_dims(&node.shape);
+                let Chw { c, h, w } = node.shape.chw();
                 let halo = node.halo;
                 bram18(c * (h + 2 * halo) * (w + 2 * halo), node.ty.width)
             })

@@ -352,8 +352,8 @@ fn resolve_parallel(
                 return Ok(Parallel::default());
             };
             let node = &program.nodes[k.out];
-            let (c, _, _) = plan::map_dims(&node.shape);
-            if c % p.pe != 0 {
+            let c = node.shape.chw().c;
+            if !c.is_multiple_of(p.pe) {
                 return Err(HlsError::FactorNotDividing {
                     span: node.span,
                     stage: k.stage.clone(),
@@ -394,7 +394,7 @@ pub(crate) fn reduction_channels(program: &Program, core: NodeId) -> Option<usiz
             _ => None,
         },
         Op::Deconv { x, geom, .. } => {
-            let (c, _, _) = plan::map_dims(&program.nodes[*x].shape);
+            let c = program.nodes[*x].shape.chw().c;
             Some(c / geom.groups.max(1))
         }
         _ => None,

@@ -7,11 +7,13 @@
 //! information can be lost are the explicit conversions of [`convert`],
 //! which reproduce `numeric::cast_raw`.
 
-use super::cpp::{ap_type, dims, fixed_type, value_literal};
-use super::plan::{map_dims, Kernel};
+use super::cpp::{ap_type, fixed_type, value_literal};
+use super::plan::Kernel;
 use super::writer::Code;
-use super::Ctx;
-use crate::ir::{CastOverflow, Elementwise, NodeId, Op, Resample, Rounding, Shape};
+use super::{Ctx, Parallel};
+use crate::ir::{CastOverflow, Chw, Elementwise, NodeId, Op, Resample, Rounding, Shape};
+use crate::notation::array_dims;
+use crate::numeric::bilinear_taps;
 use crate::types::{Overflow, Quant, ScalarType};
 
 /// The loop counters of an output pixel.
@@ -201,6 +203,55 @@ pub trait WindowRead {
     }
 }
 
+/// Opens the loop over output channels: `oc` itself, or `oc0` in steps of
+/// `pe` when `pe` channels are computed side by side (see [`open_pixel`]).
+pub fn open_channel_loop(code: &mut Code, c: usize, pe: usize) {
+    if pe > 1 {
+        code.open(format!("for (int oc0 = 0; oc0 < {c}; oc0 += {pe})"));
+    } else {
+        code.open(format!("for (int {OC} = 0; {OC} < {c}; {OC}++)"));
+    }
+}
+
+/// Inside the loops of an output pixel: `PIPELINE II=1` (unless the
+/// reduction is split in SIMD steps and pipelined itself), then, with
+/// `pe > 1`, the unrolled loop over the `pe` channels (closed by the caller).
+pub fn open_pixel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
+    let inner_pipeline = k
+        .core
+        .and_then(|core| super::reduction_channels(ctx.program, core))
+        .is_some_and(|cig| par.simd.is_some_and(|s| s < cig));
+    if !inner_pipeline {
+        code.pragma("PIPELINE II=1");
+    }
+    let pe = par.pe;
+    if pe > 1 {
+        code.open(format!("for (int p = 0; p < {pe}; p++)"));
+        code.pragma("UNROLL");
+        code.line(format!("const int {OC} = oc0 + p;"));
+    }
+}
+
+/// One output pixel of kernel `k`: its pixel reads (`pixel` gives the
+/// expression reading each, `None` to skip it), the core through `read`,
+/// then the epilogue.
+pub fn emit_pixel(
+    ctx: &Ctx<'_>,
+    k: &Kernel,
+    code: &mut Code,
+    read: &dyn WindowRead,
+    pixel: &dyn Fn(NodeId) -> Option<String>,
+    simd: Option<usize>,
+) {
+    for &r in &k.pixel_reads {
+        if let Some(value) = pixel(r) {
+            code.line(format!("const {} v{r} = {value};", ctx.type_name(r)));
+        }
+    }
+    emit_core(ctx, k, code, read, simd);
+    emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
+}
+
 /// Emits the computation of kernel `k`'s core into `v<core>` (and `at`, the
 /// max-pool index, when the kernel has indices).
 pub fn emit_core(
@@ -213,11 +264,9 @@ pub fn emit_core(
     let Some(core) = k.core else { return };
     let node = ctx.node(core);
     let v = format!("v{core}");
-    let (_, oh, ow) = map_dims(&node.shape);
-    let _ = (oh, ow);
     match &node.op {
         Op::Conv { x, w, geom } => {
-            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Chw { h, w: wd, .. } = ctx.node(*x).shape.chw();
             let Shape::Weights {
                 o: cout,
                 i: cig,
@@ -290,7 +339,7 @@ pub fn emit_core(
             }
         }
         Op::Deconv { x, w, geom } => {
-            let (cin, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Chw { c: cin, h, w: wd } = ctx.node(*x).shape.chw();
             let Shape::Weights { i: cog, kh, kw, .. } = ctx.node(*w).shape else {
                 return;
             };
@@ -376,7 +425,7 @@ pub fn emit_core(
             }
         }
         Op::Upsample { x, factor, mode } => {
-            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Chw { h, w: wd, .. } = ctx.node(*x).shape.chw();
             match mode {
                 Resample::Nearest => {
                     code.line(format!(
@@ -387,58 +436,26 @@ pub fn emit_core(
                     ));
                 }
                 Resample::Bilinear => {
-                    let (rows, rb) = linear_taps(h, factor.h);
-                    let (cols, cb) = linear_taps(wd, factor.w);
-                    table(
-                        code,
-                        "row0",
-                        "int",
-                        &rows.iter().map(|t| t[0].0.to_string()).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "row1",
-                        "int",
-                        &rows.iter().map(|t| t[1].0.to_string()).collect::<Vec<_>>(),
-                    );
-                    let wt = format!("ap_ufixed<{}, 1>", rb + 1);
-                    table(
-                        code,
-                        "wrow0",
-                        &wt,
-                        &rows.iter().map(|t| weight(t[0].1, rb)).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "wrow1",
-                        &wt,
-                        &rows.iter().map(|t| weight(t[1].1, rb)).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "col0",
-                        "int",
-                        &cols.iter().map(|t| t[0].0.to_string()).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "col1",
-                        "int",
-                        &cols.iter().map(|t| t[1].0.to_string()).collect::<Vec<_>>(),
-                    );
-                    let wt = format!("ap_ufixed<{}, 1>", cb + 1);
-                    table(
-                        code,
-                        "wcol0",
-                        &wt,
-                        &cols.iter().map(|t| weight(t[0].1, cb)).collect::<Vec<_>>(),
-                    );
-                    table(
-                        code,
-                        "wcol1",
-                        &wt,
-                        &cols.iter().map(|t| weight(t[1].1, cb)).collect::<Vec<_>>(),
-                    );
+                    let (Some((rows, rb)), Some((cols, cb))) =
+                        (bilinear_taps(h, factor.h), bilinear_taps(wd, factor.w))
+                    else {
+                        // Factors are powers of two: the interpreter, run
+                        // first for the golden values, rejects the others.
+                        return;
+                    };
+                    for (axis, taps, bits) in [("row", &rows, rb), ("col", &cols, cb)] {
+                        for k in 0..2 {
+                            let index: Vec<String> =
+                                taps.iter().map(|t| t[k].0.to_string()).collect();
+                            table(code, &format!("{axis}{k}"), "int", &index);
+                        }
+                        let wt = format!("ap_ufixed<{}, 1>", bits + 1);
+                        for k in 0..2 {
+                            let weights: Vec<String> =
+                                taps.iter().map(|t| weight(t[k].1, bits)).collect();
+                            table(code, &format!("w{axis}{k}"), &wt, &weights);
+                        }
+                    }
                     let term = |r: usize, c: usize| {
                         format!(
                             "wrow{r}[{OY}] * wcol{c}[{OX}] * {}",
@@ -467,7 +484,7 @@ pub fn emit_core(
             }
         }
         Op::MaxPool { x, geom } | Op::MaxPoolIndices { x, geom } => {
-            let (_, h, wd) = map_dims(&ctx.node(*x).shape);
+            let Chw { h, w: wd, .. } = ctx.node(*x).shape.chw();
             let xt = ap_type(&ctx.node(*x).ty);
             code.line(format!(
                 "{xt} best = 0;  // maxpool: padding never wins, the first maximum does"
@@ -509,7 +526,7 @@ pub fn emit_core(
             let Op::MaxPoolIndices { geom, .. } = ctx.node(*idx).op else {
                 return;
             };
-            let (_, ph, pw) = map_dims(&ctx.node(*x).shape);
+            let Chw { h: ph, w: pw, .. } = ctx.node(*x).shape.chw();
             code.line(format!("{} {v} = 0;  // maxunpool: the last window (C order) whose index hits this pixel wins", ap_type(&node.ty)));
             code.open(format!(
                 "for (int ky = {}; ky >= 0; ky--)",
@@ -550,7 +567,7 @@ pub fn emit_core(
             code.line(format!("{} {v};  // concat", ap_type(&node.ty)));
             let mut start = 0;
             for (n, &p) in parts.iter().enumerate() {
-                let (c, _, _) = map_dims(&ctx.node(p).shape);
+                let c = ctx.node(p).shape.chw().c;
                 let ch = if start == 0 {
                     OC.to_string()
                 } else {
@@ -644,25 +661,6 @@ fn weight(k: i128, bits: u32) -> String {
     value_literal(k, bits, &ScalarType::fixed(false, bits + 1, 1)).unwrap_or_else(|| k.to_string())
 }
 
-/// One output position's taps along an axis (as the interpreter's
-/// `resample::linear_taps`): `(index, weight)` pairs and the fraction bits.
-pub fn linear_taps(size: usize, f: usize) -> (Vec<[(usize, i128); 2]>, u32) {
-    if f == 1 {
-        return ((0..size).map(|o| [(o, 1), (o, 0)]).collect(), 0);
-    }
-    let s = 2 * f;
-    let taps = (0..size * f)
-        .map(|o| {
-            let t = (2 * o + 1).saturating_sub(f);
-            let i0 = t / s;
-            let i1 = (i0 + 1).min(size - 1);
-            let lambda = (t - i0 * s) as i128;
-            [(i0, s as i128 - lambda), (i1, lambda)]
-        })
-        .collect();
-    (taps, s.trailing_zeros())
-}
-
 /// Declarations of the epilogue: every body node after the core, in order.
 pub fn emit_epilogue(ctx: &Ctx<'_>, k: &Kernel, code: &mut Code, arg: &dyn Fn(NodeId) -> String) {
     for &id in &k.body {
@@ -717,7 +715,7 @@ pub fn static_array(ctx: &Ctx<'_>, id: NodeId) -> Result<String, super::HlsError
     }
     Ok(format!(
         "static const {t} {name}{} = {};",
-        dims(&shape),
+        array_dims(&shape),
         nest(&literals, &shape)
     ))
 }

@@ -12,7 +12,7 @@
 //! spatial *core* at most (the conv of `relu(conv(x, w) + b) >> 7 as u8`),
 //! followed by an elementwise epilogue, one output pixel at a time.
 
-use crate::ir::{NodeId, Op, PoolGeom, Program, Shape};
+use crate::ir::{NodeId, Op, PoolGeom, Program};
 
 /// One function of the emitted design: computes `out` (and, for a max-pool
 /// whose indices are used too, `indices`) one pixel at a time.
@@ -42,56 +42,22 @@ pub struct Plan {
     pub kernels: Vec<Kernel>,
 }
 
-pub fn is_spatial(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Conv { .. }
-            | Op::Deconv { .. }
-            | Op::Upsample { .. }
-            | Op::MaxPool { .. }
-            | Op::MaxPoolIndices { .. }
-            | Op::MaxUnpool { .. }
-            | Op::Concat(_)
-    )
-}
-
 impl Plan {
     pub fn new(program: &Program) -> Plan {
         let n = program.nodes.len();
-        let mut is_static = vec![true; n];
-        for (id, node) in program.nodes.iter().enumerate() {
-            is_static[id] = match node.op {
-                Op::Input { .. } => false,
-                _ => node.op.operands().iter().all(|&o| is_static[o]),
-            };
-        }
-        let mut uses = vec![0usize; n];
+        let is_static: Vec<bool> = program.reads_inputs().iter().map(|r| !r).collect();
+        let uses = program.use_counts();
         let mut spatial_use = vec![false; n];
-        for node in &program.nodes {
-            let ops = node.op.operands();
-            for &o in &ops {
-                uses[o] += 1;
-            }
-            if is_spatial(&node.op) {
-                // Conv and deconv weights are static; their map operand is read
-                // through a window.
-                for &o in &ops {
-                    spatial_use[o] = true;
-                }
+        // A spatial stage (an unpool too: its kernel searches the input for
+        // each output pixel) reads its operands at other positions. Conv and
+        // deconv weights are static; their map operand is read through a window.
+        for node in program.nodes.iter().filter(|n| n.op.is_spatial()) {
+            for o in node.op.operands() {
+                spatial_use[o] = true;
             }
         }
         // Only what an output depends on is computed.
-        let mut live = vec![false; n];
-        for out in &program.outputs {
-            live[out.node] = true;
-        }
-        for id in (0..n).rev() {
-            if live[id] {
-                for o in program.nodes[id].op.operands() {
-                    live[o] = true;
-                }
-            }
-        }
+        let live = program.live();
         let mut materialized = vec![false; n];
         for (id, node) in program.nodes.iter().enumerate() {
             let input = matches!(node.op, Op::Input { .. });
@@ -119,7 +85,7 @@ impl Plan {
                 let spatial: Vec<NodeId> = body
                     .iter()
                     .copied()
-                    .filter(|&b| is_spatial(&program.nodes[b].op))
+                    .filter(|&b| program.nodes[b].op.is_spatial())
                     .collect();
                 for &extra in spatial.iter().skip(1) {
                     materialized[extra] = true;
@@ -140,7 +106,7 @@ impl Plan {
             let core = body
                 .iter()
                 .copied()
-                .find(|&b| is_spatial(&program.nodes[b].op));
+                .find(|&b| program.nodes[b].op.is_spatial());
             let mut indices = None;
             if let Op::MaxPool { x, geom } = program.nodes[id].op {
                 indices = find_indices(program, &materialized, x, &geom, id);
@@ -231,13 +197,4 @@ fn find_indices(
             }
             _ => None,
         })
-}
-
-/// `(C, H, W)` of a map.
-pub fn map_dims(shape: &Shape) -> (usize, usize, usize) {
-    match *shape {
-        Shape::Map { c, h, w } => (c, h, w),
-        Shape::Vector(n) => (n, 1, 1),
-        _ => (1, 1, 1),
-    }
 }

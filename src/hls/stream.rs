@@ -12,11 +12,12 @@
 
 use super::array::{check_io, header, Sources};
 use super::cpp::identifier;
-use super::pixel::{emit_core, emit_epilogue, linear_taps, operand, WindowRead, OC, OX, OY};
-use super::plan::{map_dims, Kernel};
+use super::pixel::{emit_pixel, open_channel_loop, open_pixel, WindowRead, OC, OX, OY};
+use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError};
-use crate::ir::{NodeId, Op, Resample};
+use crate::ir::{Chw, NodeId, Op, Resample};
+use crate::numeric::bilinear_taps;
 use std::collections::BTreeMap;
 
 /// Where a materialized map goes: a kernel (by index) or the top's output port.
@@ -56,8 +57,8 @@ pub struct Network {
 
 /// The input rows kernel `k` reads from `input` for each output row.
 fn rows_read(ctx: &Ctx<'_>, k: &Kernel, input: NodeId) -> Vec<Vec<usize>> {
-    let (_, oh, _) = map_dims(&ctx.node(k.out).shape);
-    let (_, h, _) = map_dims(&ctx.node(input).shape);
+    let oh = ctx.node(k.out).shape.chw().h;
+    let h = ctx.node(input).shape.chw().h;
     let mut rows: Vec<Vec<usize>> = vec![vec![]; oh];
     let valid = |r: isize| (r >= 0 && (r as usize) < h).then_some(r as usize);
     for (oy, list) in rows.iter_mut().enumerate() {
@@ -91,9 +92,10 @@ fn rows_read(ctx: &Ctx<'_>, k: &Kernel, input: NodeId) -> Vec<Vec<usize>> {
             Op::Upsample { factor, mode, .. } => match mode {
                 Resample::Nearest => list.push(oy / factor.h),
                 Resample::Bilinear => {
-                    let (taps, _) = linear_taps(h, factor.h);
-                    list.push(taps[oy][0].0);
-                    list.push(taps[oy][1].0);
+                    if let Some((taps, _)) = bilinear_taps(h, factor.h) {
+                        list.push(taps[oy][0].0);
+                        list.push(taps[oy][1].0);
+                    }
                 }
             },
             Op::MaxPool { geom, .. } | Op::MaxPoolIndices { geom, .. } => {
@@ -185,7 +187,7 @@ pub fn network(ctx: &Ctx<'_>) -> Network {
     // Row-level timing: when each row of each map is complete (cycles).
     let mut done: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
     for info in &p.inputs {
-        let (c, h, w) = map_dims(&ctx.node(info.node).shape);
+        let Chw { c, h, w } = ctx.node(info.node).shape.chw();
         done.insert(
             info.node,
             (1..=h as u64).map(|r| r * (w * c) as u64).collect(),
@@ -194,7 +196,7 @@ pub fn network(ctx: &Ctx<'_>) -> Network {
     // For each (map, kernel): the time each row of the map is read.
     let mut read_at: BTreeMap<(NodeId, usize), Vec<u64>> = BTreeMap::new();
     for (n, k) in ctx.plan.kernels.iter().enumerate() {
-        let (c, oh, ow) = map_dims(&ctx.node(k.out).shape);
+        let Chw { c, h: oh, w: ow } = ctx.node(k.out).shape.chw();
         let par = ctx.parallel[n];
         let fold = k
             .core
@@ -215,7 +217,7 @@ pub fn network(ctx: &Ctx<'_>) -> Network {
         let mut rows_done = Vec::with_capacity(oh);
         let mut reads: Vec<Vec<u64>> = needs
             .iter()
-            .map(|(r, _)| vec![0; map_dims(&ctx.node(*r).shape).1])
+            .map(|(r, _)| vec![0; ctx.node(*r).shape.chw().h])
             .collect();
         let mut next: Vec<usize> = vec![0; needs.len()];
         for oy in 0..oh {
@@ -252,7 +254,7 @@ pub fn network(ctx: &Ctx<'_>) -> Network {
     }
     let mut fifos = vec![];
     for (&node, list) in &sinks {
-        let (c, h, w) = map_dims(&ctx.node(node).shape);
+        let Chw { c, h, w } = ctx.node(node).shape.chw();
         let single = list.len() == 1;
         for &sink in list {
             let name = match sink {
@@ -489,7 +491,7 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
             .unwrap_or_default()
     };
     for lb in buffers {
-        let (c, _, w) = map_dims(&ctx.node(lb.node).shape);
+        let Chw { c, w, .. } = ctx.node(lb.node).shape.chw();
         let bn = ctx.name(lb.node);
         code.line(format!("// `{bn}`: the last {} row(s) of the map; output row oy needs rows up to {bn}_need[oy].", lb.rows));
         let need: Vec<String> = lb.need.iter().map(|v| v.to_string()).collect();
@@ -510,11 +512,11 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
         }
         code.line(format!("int {bn}_next = 0;"));
     }
-    let (c, oh, ow) = map_dims(&out.shape);
+    let Chw { c, h: oh, w: ow } = out.shape.chw();
     code.open(format!("for (int {OY} = 0; {OY} < {oh}; {OY}++)"));
     for lb in buffers {
         let bn = ctx.name(lb.node);
-        let (ic_n, _, w) = map_dims(&ctx.node(lb.node).shape);
+        let Chw { c: ic_n, w, .. } = ctx.node(lb.node).shape.chw();
         let slot = if lb.rows == 1 {
             String::new()
         } else {
@@ -533,45 +535,17 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
         code.close();
     }
     code.open(format!("for (int {OX} = 0; {OX} < {ow}; {OX}++)"));
-    let pe = par.pe;
-    if pe > 1 {
-        code.open(format!("for (int oc0 = 0; oc0 < {c}; oc0 += {pe})"));
-    } else {
-        code.open(format!("for (int {OC} = 0; {OC} < {c}; {OC}++)"));
-    }
-    let inner_pipeline = k
-        .core
-        .and_then(|core| super::reduction_channels(ctx.program, core))
-        .is_some_and(|cig| par.simd.is_some_and(|s| s < cig));
-    if !inner_pipeline {
-        code.pragma("PIPELINE II=1");
-    }
-    if pe > 1 {
-        code.open(format!("for (int p = 0; p < {pe}; p++)"));
-        code.pragma("UNROLL");
-        code.line(format!("const int {OC} = oc0 + p;"));
-    }
+    open_channel_loop(code, c, par.pe);
+    open_pixel(ctx, k, par, code);
     let read = StreamRead { buffers };
-    for &r in &k.pixel_reads {
-        if ctx.plan.is_static[r] {
-            continue;
-        }
-        if direct(k, r) {
-            code.line(format!(
-                "const {} v{r} = {}.read();",
-                ctx.type_name(r),
-                stream_of(r)
-            ));
-        } else {
-            code.line(format!(
-                "const {} v{r} = {};",
-                ctx.type_name(r),
-                read.at(ctx, r, OC, OY, OX)
-            ));
-        }
-    }
-    emit_core(ctx, k, code, &read, par.simd);
-    emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
+    // A map read only here comes straight from its FIFO; one the core also
+    // windows is read from the line buffer.
+    let pixel = |r: NodeId| match (ctx.plan.is_static[r], direct(k, r)) {
+        (true, _) => None,
+        (false, true) => Some(format!("{}.read()", stream_of(r))),
+        (false, false) => Some(read.at(ctx, r, OC, OY, OX)),
+    };
+    emit_pixel(ctx, k, code, &read, &pixel, par.simd);
     for (node, s) in &outs {
         if *node == k.out {
             code.line(format!("{s}.write(v{});", k.out));
@@ -579,14 +553,14 @@ fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) 
             code.line(format!("{s}.write({}(at));", ctx.type_name(*node)));
         }
     }
-    if pe > 1 {
+    if par.pe > 1 {
         code.close();
     }
     code.close().close().close();
     // Rows no output row needed are still in the FIFO: drain them.
     for lb in buffers {
         let bn = ctx.name(lb.node);
-        let (ic_n, h, w) = map_dims(&ctx.node(lb.node).shape);
+        let Chw { c: ic_n, h, w } = ctx.node(lb.node).shape.chw();
         if lb.need.last().copied().unwrap_or(-1) + 1 < h as isize {
             code.open(format!("for (; {bn}_next < {h}; {bn}_next++)"));
             code.open(format!("for (int i = 0; i < {}; i++)", w * ic_n));

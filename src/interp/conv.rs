@@ -2,8 +2,8 @@
 //! `ConvTranspose`, PyTorch `conv_transpose2d`), as plain loops over exact
 //! integers.
 
-use super::{add, expect_frac, expect_shape, mul, nonzero, Arg, Fault, MapView, Param};
-use crate::ir::{ConvGeom, Node, Shape};
+use super::{add, expect_frac, expect_map, mul, nonzero, Arg, Fault, MapView, Param};
+use crate::ir::{Chw, ConvGeom, Node};
 
 /// Weights `[O, I, KH, KW]` in C order.
 struct WeightView<'a> {
@@ -51,24 +51,14 @@ fn deconv_out(
 /// with `grp = o / (O / groups)` and zeros outside the input.
 pub(super) fn conv(node: &Node, x: Arg<'_>, w: Arg<'_>, g: &ConvGeom) -> Result<Vec<i128>, Fault> {
     check_geom(g)?;
-    let (cin, h, wd) = x.map_dims()?;
+    let Chw { c: cin, h, w: wd } = x.map_chw()?;
     let (cout, cin_g, kh, kw) = w.weight_dims()?;
     if cin_g * g.groups != cin || cout % g.groups != 0 {
         return Err(w.bad_shape());
     }
     let oh = conv_out(h, g.pad.top + g.pad.bottom, kh, g.dilation.h, g.stride.h);
     let ow = conv_out(wd, g.pad.left + g.pad.right, kw, g.dilation.w, g.stride.w);
-    let (Some(oh), Some(ow)) = (oh, ow) else {
-        return Err(Fault::EmptyOutput);
-    };
-    expect_shape(
-        node,
-        Shape::Map {
-            c: cout,
-            h: oh,
-            w: ow,
-        },
-    )?;
+    let (oh, ow) = expect_map(node, cout, oh, ow)?;
     expect_frac(node, x.frac() + w.frac())?;
 
     let input = MapView::new(&x)?;
@@ -117,7 +107,7 @@ pub(super) fn deconv(
     g: &ConvGeom,
 ) -> Result<Vec<i128>, Fault> {
     check_geom(g)?;
-    let (cin, h, wd) = x.map_dims()?;
+    let Chw { c: cin, h, w: wd } = x.map_chw()?;
     let (w_in, cout_g, kh, kw) = w.weight_dims()?;
     if w_in != cin || cin % g.groups != 0 {
         return Err(w.bad_shape());
@@ -125,18 +115,8 @@ pub(super) fn deconv(
     let (sh, sw, dh, dw) = (g.stride.h, g.stride.w, g.dilation.h, g.dilation.w);
     let oh = deconv_out(h, g.pad.top + g.pad.bottom, kh, dh, sh, g.output_pad.h);
     let ow = deconv_out(wd, g.pad.left + g.pad.right, kw, dw, sw, g.output_pad.w);
-    let (Some(oh), Some(ow)) = (oh, ow) else {
-        return Err(Fault::EmptyOutput);
-    };
     let cout = cout_g * g.groups;
-    expect_shape(
-        node,
-        Shape::Map {
-            c: cout,
-            h: oh,
-            w: ow,
-        },
-    )?;
+    let (oh, ow) = expect_map(node, cout, oh, ow)?;
     expect_frac(node, x.frac() + w.frac())?;
 
     let weights = WeightView {

@@ -2,7 +2,7 @@
 //! operations, casts, and channel concatenation.
 
 use super::{add, align, expect_frac, expect_shape, mul, Arg, Fault};
-use crate::ir::{CastOverflow, Elementwise, Node, Rounding, Shape};
+use crate::ir::{CastOverflow, Chw, Elementwise, Node, Rounding, Shape};
 use crate::numeric::{checked_cast_raw, checked_shl, floor_shr, round_to_int};
 use crate::types::{Quant, ScalarType};
 
@@ -159,7 +159,7 @@ pub(super) fn concat(node: &Node, xs: &[Arg<'_>]) -> Result<Vec<i128>, Fault> {
     };
     let mut channels = 0;
     for x in xs {
-        let (c, xh, xw) = x.map_dims()?;
+        let Chw { c, h: xh, w: xw } = x.map_chw()?;
         if (xh, xw) != (h, w) {
             return Err(x.bad_shape());
         }

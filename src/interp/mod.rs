@@ -21,8 +21,8 @@ mod tests;
 
 pub use error::{Fault, NodeRef, Param, RunError};
 
-use crate::ir::{Node, NodeId, Op, Program, Shape};
-use crate::tensor::Tensor;
+use crate::ir::{Chw, Node, NodeId, Op, Program, Shape};
+use crate::tensor::{unravel, Tensor};
 
 /// Runs `program` on one image: `inputs[i]` is the value of
 /// `program.inputs[i]`. Returns one tensor per `program.outputs` entry, in order.
@@ -91,8 +91,10 @@ fn node_ref(id: NodeId, node: &Node) -> NodeRef {
     }
 }
 
-/// Inputs must match their declarations exactly and lie in their ranges.
-fn check_inputs(program: &Program, inputs: &[Tensor]) -> Result<(), RunError> {
+/// Inputs must match their declarations exactly (count, shape, length,
+/// fraction bits) and lie in their channels' ranges. The JIT checks its
+/// inputs with this too, so both reject the same inputs with the same error.
+pub(crate) fn check_inputs(program: &Program, inputs: &[Tensor]) -> Result<(), RunError> {
     if inputs.len() != program.inputs.len() {
         return Err(RunError::InputCount {
             expected: program.inputs.len(),
@@ -181,23 +183,13 @@ fn range_violation(node: &Node, value: &Tensor) -> Option<Fault> {
         let channel = k / plane;
         let range = *node.ranges.get(channel)?;
         (!range.contains(v)).then(|| Fault::OutOfRange {
-            index: unravel(&node.shape.dims(), k),
+            index: unravel(k, &node.shape.dims()),
             channel,
             value: v,
             frac: node.frac,
             range,
         })
     })
-}
-
-/// The multi-dimensional index of flat C-order position `k`.
-fn unravel(dims: &[usize], mut k: usize) -> Vec<usize> {
-    let mut index = vec![0; dims.len()];
-    for (slot, &d) in index.iter_mut().zip(dims).rev() {
-        *slot = k % d.max(1);
-        k /= d.max(1);
-    }
-    index
 }
 
 /// Why a node could not be computed: a checker bug, or a bad unpool index
@@ -242,10 +234,10 @@ impl<'a> Arg<'a> {
         }
     }
 
-    /// `[C, H, W]` of a feature-map operand.
-    fn map_dims(&self) -> Result<(usize, usize, usize), Fault> {
-        match *self.shape() {
-            Shape::Map { c, h, w } => Ok((c, h, w)),
+    /// `[C, H, W]` of a feature-map operand (other shapes are a fault).
+    fn map_chw(&self) -> Result<Chw, Fault> {
+        match self.shape() {
+            Shape::Map { .. } => Ok(self.shape().chw()),
             _ => Err(self.bad_shape()),
         }
     }
@@ -335,6 +327,21 @@ fn expect_shape(node: &Node, computed: Shape) -> Result<(), Fault> {
     }
 }
 
+/// Fails unless the node is declared as the `[c, oh, ow]` map its stage
+/// produces (an axis of `None`: no output at all); returns `(oh, ow)`.
+fn expect_map(
+    node: &Node,
+    c: usize,
+    oh: Option<usize>,
+    ow: Option<usize>,
+) -> Result<(usize, usize), Fault> {
+    let (Some(h), Some(w)) = (oh, ow) else {
+        return Err(Fault::EmptyOutput);
+    };
+    expect_shape(node, Shape::Map { c, h, w })?;
+    Ok((h, w))
+}
+
 /// Fails unless the node is declared with the fraction bits its operation produces.
 fn expect_frac(node: &Node, computed: u32) -> Result<(), Fault> {
     if node.frac == computed {
@@ -384,7 +391,7 @@ struct MapView<'a> {
 
 impl<'a> MapView<'a> {
     fn new(arg: &Arg<'a>) -> Result<Self, Fault> {
-        let (_, h, w) = arg.map_dims()?;
+        let Chw { h, w, .. } = arg.map_chw()?;
         Ok(MapView {
             data: &arg.value.data,
             h,

@@ -1,8 +1,10 @@
 //! `maxpool` (ONNX `MaxPool`), its indices (PyTorch `max_pool2d` with
 //! `return_indices=True`) and `maxunpool` (PyTorch `max_unpool2d`).
 
-use super::{align, expect_frac, expect_shape, nonzero, Arg, Failure, Fault, MapView, Param};
-use crate::ir::{Node, Pair, PoolGeom, Shape};
+use super::{
+    align, expect_frac, expect_map, expect_shape, nonzero, Arg, Failure, Fault, MapView, Param,
+};
+use crate::ir::{Chw, Node, Pair, PoolGeom, Shape};
 
 /// Output size of a pooling along one axis: `(size + pads - k) / stride + 1`.
 fn pool_out(size: usize, pads: usize, k: usize, stride: usize) -> Option<usize> {
@@ -16,13 +18,10 @@ fn pool_out(size: usize, pads: usize, k: usize, stride: usize) -> Option<usize> 
 fn window_maxima(node: &Node, x: &Arg<'_>, g: &PoolGeom) -> Result<Vec<(i128, usize)>, Fault> {
     nonzero(Param::Kernel, &[g.kernel.h, g.kernel.w])?;
     nonzero(Param::Stride, &[g.stride.h, g.stride.w])?;
-    let (c, h, w) = x.map_dims()?;
+    let Chw { c, h, w } = x.map_chw()?;
     let oh = pool_out(h, g.pad.top + g.pad.bottom, g.kernel.h, g.stride.h);
     let ow = pool_out(w, g.pad.left + g.pad.right, g.kernel.w, g.stride.w);
-    let (Some(oh), Some(ow)) = (oh, ow) else {
-        return Err(Fault::EmptyOutput);
-    };
-    expect_shape(node, Shape::Map { c, h: oh, w: ow })?;
+    let (oh, ow) = expect_map(node, c, oh, ow)?;
 
     let input = MapView::new(x)?;
     let mut maxima = Vec::with_capacity(c * oh * ow);
@@ -78,7 +77,7 @@ pub(super) fn max_unpool(
     idx: Arg<'_>,
     out: Pair,
 ) -> Result<Vec<i128>, Failure> {
-    let (c, h, w) = x.map_dims()?;
+    let Chw { c, h, w } = x.map_chw()?;
     if idx.shape() != x.shape() {
         return Err(idx.bad_shape().into());
     }

@@ -1,15 +1,12 @@
 //! `upsample`: ONNX `Resize` with integer factors, `nearest` (asymmetric,
-//! floor) or `linear` (half_pixel, i.e. PyTorch `align_corners=False`).
-//!
-//! Bilinear interpolation is exact because factors are powers of two: along
-//! an axis with factor `f > 1`, the source coordinate of output `o` is
-//! `(o + 1/2) / f - 1/2 = (2o + 1 - f) / (2f)`, a multiple of `1 / S` with
-//! `S = 2f`. Each output is a weighted sum of two neighbours with integer
-//! weights `S - lambda` and `lambda`, so the result carries `log2 S` more
-//! fraction bits per interpolated axis.
+//! floor) or `linear` (half_pixel, i.e. PyTorch `align_corners=False`),
+//! exact with the weights of [`bilinear_taps`]: each output is a weighted
+//! sum of two neighbours per axis, with `log2(2f)` more fraction bits per
+//! interpolated axis.
 
 use super::{add, expect_frac, expect_shape, mul, nonzero, Arg, Fault, MapView, Param};
-use crate::ir::{Node, Pair, Resample, Shape};
+use crate::ir::{Chw, Node, Pair, Resample, Shape};
+use crate::numeric::bilinear_taps;
 
 /// `upsample(x, f, nearest | bilinear)`.
 pub(super) fn upsample(
@@ -19,7 +16,7 @@ pub(super) fn upsample(
     mode: Resample,
 ) -> Result<Vec<i128>, Fault> {
     nonzero(Param::Factor, &[factor.h, factor.w])?;
-    let (c, h, w) = x.map_dims()?;
+    let Chw { c, h, w } = x.map_chw()?;
     let (oh, ow) = (h * factor.h, w * factor.w);
     expect_shape(node, Shape::Map { c, h: oh, w: ow })?;
     let input = MapView::new(&x)?;
@@ -37,8 +34,8 @@ pub(super) fn upsample(
             }
         }
         Resample::Bilinear => {
-            let (rows, row_bits) = linear_taps(h, factor.h)?;
-            let (cols, col_bits) = linear_taps(w, factor.w)?;
+            let (rows, row_bits) = taps(h, factor.h)?;
+            let (cols, col_bits) = taps(w, factor.w)?;
             expect_frac(node, x.frac() + row_bits + col_bits)?;
             for ch in 0..c {
                 for row in &rows {
@@ -58,44 +55,18 @@ pub(super) fn upsample(
     Ok(out)
 }
 
-/// One output position's two source taps `(index, weight)` along an axis.
-type Taps = [(usize, i128); 2];
-
-/// The taps of every output position along an axis of `size` inputs
-/// upsampled by `f`, and the number of fraction bits the weights add
-/// (their sum is `2^bits`).
-///
-/// With `f == 1` the axis is the identity (weight 1, no extra bits).
-/// Otherwise `S = 2f`, the scaled source coordinate is
-/// `t = max(2o + 1 - f, 0)`, `i0 = t / S`, `i1 = min(i0 + 1, size - 1)`,
-/// `lambda = t - i0 * S`, and the taps are `(i0, S - lambda)`, `(i1, lambda)`.
-fn linear_taps(size: usize, f: usize) -> Result<(Vec<Taps>, u32), Fault> {
-    if f == 1 {
-        return Ok(((0..size).map(|o| [(o, 1), (o, 0)]).collect(), 0));
-    }
-    if !f.is_power_of_two() {
-        return Err(Fault::Parameter {
-            param: Param::Factor,
-            value: f,
-        });
-    }
-    let s = 2 * f;
-    let taps = (0..size * f)
-        .map(|o| {
-            let t = (2 * o + 1).saturating_sub(f);
-            let i0 = t / s;
-            let i1 = (i0 + 1).min(size - 1);
-            let lambda = (t - i0 * s) as i128;
-            [(i0, s as i128 - lambda), (i1, lambda)]
-        })
-        .collect();
-    Ok((taps, s.trailing_zeros()))
+/// [`bilinear_taps`] along one axis; a factor that is not a power of two
+/// has none (the checker rejects it).
+fn taps(size: usize, f: usize) -> Result<(Vec<crate::numeric::Taps>, u32), Fault> {
+    bilinear_taps(size, f).ok_or(Fault::Parameter {
+        param: Param::Factor,
+        value: f,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testing::{map, run, run_fault, ProgramBuilder};
-    use super::linear_taps;
     use crate::interp::{Fault, Param};
     use crate::ir::{Op, Pair, Resample};
 
@@ -122,31 +93,6 @@ mod tests {
             3, 3, 3, 4, 4, 4,
         ];
         assert_eq!(values[1].data, expected);
-    }
-
-    #[test]
-    fn axis_taps() {
-        // Factor 2: source coordinates -1/4 (clamped to 0), 1/4, 3/4, 5/4
-        // (i0 = 1, clamped neighbour) in units of 1/4.
-        let (taps, bits) = linear_taps(2, 2).expect("power of two");
-        assert_eq!(bits, 2);
-        assert_eq!(
-            taps,
-            vec![
-                [(0, 4), (1, 0)],
-                [(0, 3), (1, 1)],
-                [(0, 1), (1, 3)],
-                [(1, 3), (1, 1)],
-            ]
-        );
-        // Factor 4 on 2 inputs: (2o - 3) / 8 for o = 0..8.
-        let (taps, bits) = linear_taps(2, 4).expect("power of two");
-        assert_eq!(bits, 3);
-        let lambdas: Vec<i128> = taps.iter().map(|t| t[1].1).collect();
-        assert_eq!(lambdas, [0, 0, 1, 3, 5, 7, 1, 3]);
-        let firsts: Vec<usize> = taps.iter().map(|t| t[0].0).collect();
-        assert_eq!(firsts, [0, 0, 0, 0, 0, 0, 1, 1]);
-        assert!(linear_taps(2, 3).is_err());
     }
 
     #[test]

@@ -1,11 +1,10 @@
-//! Between exact [`Tensor`]s and the narrow little-endian buffers the
-//! generated code works on; input checks mirror the interpreter's.
+//! Between exact tensors and the narrow little-endian buffers the
+//! generated code works on (inputs are checked by `interp::check_inputs`).
 
 use super::machine::Workspace;
 use super::plan::Buffer;
 use crate::interp::{NodeRef, RunError};
 use crate::ir::{NodeId, Op, Program};
-use crate::tensor::Tensor;
 
 /// Writes C-order values into the interior of `buf` (the halo stays zero).
 pub(crate) fn write_buffer(buf: &Buffer, bytes: &mut [u8], values: &[i128]) {
@@ -53,76 +52,6 @@ pub(crate) fn read_buffer(buf: &Buffer, bytes: &[u8]) -> Vec<i128> {
         }
     }
     out
-}
-
-/// The interpreter's input checks: count, shape, length, fraction, and every
-/// value inside its channel's range.
-pub(crate) fn check_inputs(program: &Program, inputs: &[Tensor]) -> Result<(), RunError> {
-    if inputs.len() != program.inputs.len() {
-        return Err(RunError::InputCount {
-            expected: program.inputs.len(),
-            found: inputs.len(),
-        });
-    }
-    for (info, tensor) in program.inputs.iter().zip(inputs) {
-        let node = program
-            .nodes
-            .get(info.node)
-            .ok_or_else(|| RunError::MissingNode {
-                name: info.name.clone(),
-                node: info.node,
-            })?;
-        let expected = node.shape.dims();
-        if tensor.shape != expected {
-            return Err(RunError::InputShape {
-                input: info.name.clone(),
-                expected,
-                found: tensor.shape.clone(),
-            });
-        }
-        if tensor.data.len() != node.shape.len() {
-            return Err(RunError::InputLength {
-                input: info.name.clone(),
-                expected: node.shape.len(),
-                found: tensor.data.len(),
-            });
-        }
-        if tensor.frac != node.frac {
-            return Err(RunError::InputFrac {
-                input: info.name.clone(),
-                expected: node.frac,
-                found: tensor.frac,
-            });
-        }
-        let plane = node.shape.plane().max(1);
-        for (k, &v) in tensor.data.iter().enumerate() {
-            let channel = k / plane;
-            let Some(&range) = node.ranges.get(channel) else {
-                continue;
-            };
-            if !range.contains(v) {
-                return Err(RunError::InputRange {
-                    input: info.name.clone(),
-                    ty: node.ty,
-                    index: unravel(&expected, k),
-                    channel,
-                    value: v,
-                    frac: node.frac,
-                    range,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-fn unravel(dims: &[usize], mut k: usize) -> Vec<usize> {
-    let mut index = vec![0; dims.len()];
-    for (slot, &d) in index.iter_mut().zip(dims).rev() {
-        *slot = k % d.max(1);
-        k /= d.max(1);
-    }
-    index
 }
 
 /// The error for a bad index at flat input position `flat` of unpool `root`.

@@ -15,7 +15,7 @@ use cranelift_frontend::FunctionBuilder;
 use super::plan::{Buffer, Elem, Plan};
 use super::range::ty_for;
 use super::JitError;
-use crate::ir::{NodeId, Program};
+use crate::ir::{Interval, NodeId, Program};
 
 /// A value held as a signed number in its machine type.
 #[derive(Clone, Copy, Debug)]
@@ -130,7 +130,7 @@ impl<'a, 'f> Fx<'a, 'f> {
     }
 
     pub fn constant(&mut self, v: i128) -> V {
-        let ty = self.ty_for(&[(v, v)]);
+        let ty = self.ty_for(&[Interval::point(v)]);
         V {
             v: self.iconst(ty, v),
             ty,
@@ -319,7 +319,7 @@ impl<'a, 'f> Fx<'a, 'f> {
     }
 
     /// The machine type for values in `ranges` (the lane type in lanes mode).
-    pub fn ty_for(&self, ranges: &[super::range::Span128]) -> Type {
+    pub fn ty_for(&self, ranges: &[Interval]) -> Type {
         if let Some(t) = self.lanes {
             t
         } else {

@@ -5,10 +5,10 @@
 use cranelift_codegen::ir::{condcodes::IntCC, InstBuilder, Value};
 
 use super::emit::{bits, Fx, V};
-use super::plan::{is_elementwise, unsupported};
-use super::range::{hull, mul_range, shl_range, signed_bits, Span128};
+use super::plan::unsupported;
+use super::range::signed_bits;
 use super::JitError;
-use crate::ir::{CastOverflow, Elementwise, NodeId, Op, Program, Rounding, Shape};
+use crate::ir::{CastOverflow, Elementwise, Interval, NodeId, Op, Program, Rounding, Shape};
 use crate::numeric::{code_bounds, quantize};
 use crate::types::{Overflow, Quant, ScalarType};
 
@@ -22,9 +22,8 @@ pub(crate) struct Pixel<'r> {
     pub core: Option<(NodeId, V)>,
 }
 
-fn range_of(fx: &Fx<'_, '_>, n: NodeId) -> Span128 {
-    let r = fx.program.nodes[n].range();
-    (r.lo, r.hi)
+fn range_of(fx: &Fx<'_, '_>, n: NodeId) -> Interval {
+    fx.program.nodes[n].range()
 }
 
 impl Fx<'_, '_> {
@@ -46,7 +45,7 @@ impl Fx<'_, '_> {
         if self.plan.buffer_of[n].is_some() {
             return !matches!(node.shape, Shape::Map { .. });
         }
-        if !is_elementwise(&node.op) {
+        if !node.op.is_elementwise() {
             return false;
         }
         node.op
@@ -79,7 +78,7 @@ impl Fx<'_, '_> {
             }
             return Ok(());
         }
-        if Some(n) == core || !is_elementwise(&node.op) {
+        if Some(n) == core || !node.op.is_elementwise() {
             return Ok(());
         }
         if n != root && self.row_invariant(n, core) {
@@ -237,7 +236,9 @@ impl Fx<'_, '_> {
         let va = self.value(a, px, root)?;
         let vb = self.value(b, px, root)?;
         if op == Elementwise::Mul {
-            let prod = mul_range(ra, rb).ok_or_else(|| self.too_wide(n, "the product"))?;
+            let prod = ra
+                .checked_mul(rb)
+                .ok_or_else(|| self.too_wide(n, "the product"))?;
             let ty = self.ty_for(&[ra, rb, prod, out]);
             let (x, y) = (self.retype(va, ty), self.retype(vb, ty));
             return Ok(V {
@@ -250,14 +251,18 @@ impl Fx<'_, '_> {
             f.saturating_sub(self.program.nodes[a].frac),
             f.saturating_sub(self.program.nodes[b].frac),
         );
-        let ra2 = shl_range(ra, sa).ok_or_else(|| self.too_wide(n, "aligning an operand"))?;
-        let rb2 = shl_range(rb, sb).ok_or_else(|| self.too_wide(n, "aligning an operand"))?;
+        let ra2 = ra
+            .checked_shl(sa)
+            .ok_or_else(|| self.too_wide(n, "aligning an operand"))?;
+        let rb2 = rb
+            .checked_shl(sb)
+            .ok_or_else(|| self.too_wide(n, "aligning an operand"))?;
         let mut spans = vec![ra, rb, ra2, rb2, out];
         if op == Elementwise::Sub || op == Elementwise::Add {
             // The exact result range; the checker's may be wider or narrower.
             let sum = match op {
-                Elementwise::Add => ra2.0.checked_add(rb2.0).zip(ra2.1.checked_add(rb2.1)),
-                _ => ra2.0.checked_sub(rb2.1).zip(ra2.1.checked_sub(rb2.0)),
+                Elementwise::Add => ra2.checked_add(rb2),
+                _ => ra2.checked_sub(rb2),
             };
             spans.push(sum.ok_or_else(|| self.too_wide(n, "the sum"))?);
         }
@@ -285,20 +290,20 @@ impl Fx<'_, '_> {
         &mut self,
         n: NodeId,
         a: V,
-        r: Span128,
+        r: Interval,
         d: u32,
         q: Quant,
     ) -> Result<V, JitError> {
         if d == 0 {
             return Ok(a);
         }
-        let width = super::range::signed_bits(r.0, r.1);
+        let width = signed_bits(r);
         if d > width {
             // |raw| < 2^(width - 1) <= 2^(d - 2): the value is in (-1/4, 1/4).
             return Ok(match q {
                 Quant::Trn => {
                     let neg = self.cmp_imm(IntCC::SignedLessThan, a.v, 0);
-                    let ty = self.ty_for(&[(-1, 0)]);
+                    let ty = self.ty_for(&[Interval::new(-1, 0)]);
                     let m1 = self.iconst(ty, -1);
                     let z = self.iconst(ty, 0);
                     V {
@@ -313,13 +318,10 @@ impl Fx<'_, '_> {
             .checked_shl(d)
             .filter(|&u| u > 0)
             .ok_or_else(|| self.too_wide(n, "rounding"))?;
-        let lo =
-            r.0.checked_sub(unit)
-                .ok_or_else(|| self.too_wide(n, "rounding"))?;
-        let hi =
-            r.1.checked_add(unit)
-                .ok_or_else(|| self.too_wide(n, "rounding"))?;
-        let ty = self.ty_for(&[(lo, hi)]);
+        let around = r
+            .checked_add(Interval::new(-unit, unit))
+            .ok_or_else(|| self.too_wide(n, "rounding"))?;
+        let ty = self.ty_for(&[around]);
         let x = self.retype(a, ty);
         let half = unit >> 1;
         let bias = match q {
@@ -365,7 +367,7 @@ impl Fx<'_, '_> {
         &mut self,
         n: NodeId,
         a: V,
-        r: Span128,
+        r: Interval,
         from_frac: u32,
         to: &ScalarType,
         q: Quant,
@@ -375,8 +377,8 @@ impl Fx<'_, '_> {
         let f_to = to.frac_bits();
         let shift = i64::from(from_frac) - i64::from(f_to);
         let (min, max) = code_bounds(to.signed, to.width);
-        let qlo = quantize(r.0, from_frac as i32, f_to, q);
-        let qhi = quantize(r.1, from_frac as i32, f_to, q);
+        let qlo = quantize(r.lo, from_frac as i32, f_to, q);
+        let qhi = quantize(r.hi, from_frac as i32, f_to, q);
         if [qlo, qhi].iter().any(|&v| v == i128::MIN || v == i128::MAX) {
             return Err(self.too_wide(n, "the conversion"));
         }
@@ -387,14 +389,19 @@ impl Fx<'_, '_> {
             let d = u32::try_from(shift).map_err(|_| self.too_wide(n, "the conversion"))?;
             self.quantize_down(n, a, r, d, q)?
         } else {
-            let ty = self.ty_for(&[r, (qlo, qhi)]);
+            let ty = self.ty_for(&[r, Interval::new(qlo, qhi)]);
             let x = self.retype(a, ty);
             V {
                 v: self.shl_n(x, -shift),
                 ty,
             }
         };
-        let ty = self.ty_for(&[(qlo, qhi), (min, max), out, (0, 0)]);
+        let ty = self.ty_for(&[
+            Interval::new(qlo, qhi),
+            Interval::new(min, max),
+            out,
+            Interval::point(0),
+        ]);
         let ty = if bits(code.ty) > bits(ty) {
             code.ty
         } else {
@@ -542,15 +549,14 @@ impl Fx<'_, '_> {
 
 /// The interval every partial sum of a dot product lies in, for `taps`
 /// weights against inputs in `x` (zero included: padding reads zeros).
-pub(crate) fn dot_bound(weights: &[i128], x: Span128) -> Option<Span128> {
-    let x = hull(x, (0, 0));
-    let (mut lo, mut hi) = (0i128, 0i128);
+fn dot_bound(weights: &[i128], x: Interval) -> Option<Interval> {
+    let x = x.hull(Interval::point(0));
+    let mut bound = Interval::point(0);
     for &w in weights {
-        let (a, b) = mul_range((w, w), x)?;
-        lo = lo.checked_add(a.min(0))?;
-        hi = hi.checked_add(b.max(0))?;
+        let p = Interval::point(w).checked_mul(x)?;
+        bound = bound.checked_add(p.hull(Interval::point(0)))?;
     }
-    Some((lo, hi))
+    Some(bound)
 }
 
 /// The constant weights of a convolution whose operands have the shapes of
@@ -565,15 +571,22 @@ pub(crate) fn u8_x_i8_weights(program: &Program, x: NodeId, w: NodeId) -> Option
     narrow.then_some(data.as_slice())
 }
 
+/// The interval every partial sum of every channel's dot product lies in
+/// (`channels`: one weight list each, against inputs in `x`); `None` past
+/// 128 bits.
+pub(crate) fn accumulator_bound<W: AsRef<[i128]>>(
+    channels: impl IntoIterator<Item = W>,
+    x: Interval,
+) -> Option<Interval> {
+    let mut bound = Interval::point(0);
+    for channel in channels {
+        bound = bound.hull(dot_bound(channel.as_ref(), x)?);
+    }
+    Some(bound)
+}
+
 /// Whether every dot product of one channel's `taps` weights (the groups of
 /// `weights`, in order) with inputs in `x` fits 32 bits.
-pub(crate) fn accumulators_fit_32_bits(weights: &[i128], taps: usize, x: Span128) -> bool {
-    let mut bound: Span128 = (0, 0);
-    for channel in weights.chunks(taps.max(1)) {
-        match dot_bound(channel, x) {
-            Some(b) => bound = hull(bound, b),
-            None => return false,
-        }
-    }
-    signed_bits(bound.0, bound.1) <= 32
+pub(crate) fn accumulators_fit_32_bits(weights: &[i128], taps: usize, x: Interval) -> bool {
+    accumulator_bound(weights.chunks(taps.max(1)), x).is_some_and(|b| signed_bits(b) <= 32)
 }

@@ -349,7 +349,7 @@ impl CompiledPipeline {
 
     /// Checks `inputs` as the interpreter does and writes them into `ws`.
     pub fn load_inputs(&self, ws: &mut Workspace, inputs: &[Tensor]) -> Result<(), RunError> {
-        convert::check_inputs(&self.program, inputs)?;
+        crate::interp::check_inputs(&self.program, inputs)?;
         for (info, tensor) in self.program.inputs.iter().zip(inputs) {
             let b = self.plan.buffer_of[info.node].ok_or_else(|| missing(info.node, &info.name))?;
             convert::write_buffer(&self.plan.buffers[b], ws.bytes_mut(b), &tensor.data);

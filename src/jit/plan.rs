@@ -15,45 +15,7 @@
 //! bounds (halos are zero and never written).
 
 use super::JitError;
-use crate::ir::{Node, NodeId, Op, Program, Shape};
-
-/// `[C, H, W]` of a node's value: vectors are `[N, 1, 1]`, scalars `[1, 1, 1]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Dims {
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-}
-
-pub(crate) fn dims(shape: &Shape) -> Dims {
-    match *shape {
-        Shape::Scalar => Dims { c: 1, h: 1, w: 1 },
-        Shape::Vector(n) => Dims { c: n, h: 1, w: 1 },
-        Shape::Map { c, h, w } => Dims { c, h, w },
-        Shape::Weights { o, i, kh, kw } => Dims {
-            c: o,
-            h: 1,
-            w: i * kh * kw,
-        },
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Halo {
-    pub top: usize,
-    pub bottom: usize,
-    pub left: usize,
-    pub right: usize,
-}
-
-impl Halo {
-    fn cover(&mut self, other: Halo) {
-        self.top = self.top.max(other.top);
-        self.bottom = self.bottom.max(other.bottom);
-        self.left = self.left.max(other.left);
-        self.right = self.right.max(other.right);
-    }
-}
+use crate::ir::{Chw, Node, NodeId, Op, Pads, Pair, Program, Shape};
 
 /// Storage element: `bytes` wide, read back signed or unsigned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,8 +52,8 @@ impl Elem {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Buffer {
-    pub dims: Dims,
-    pub halo: Halo,
+    pub dims: Chw,
+    pub halo: Pads,
     pub elem: Elem,
     /// Constant contents (a `param` or `const`), in C order without halo.
     pub constant: Option<Vec<i128>>,
@@ -132,32 +94,6 @@ pub(crate) struct Plan {
     pub stages: Vec<Stage>,
 }
 
-pub(crate) fn is_elementwise(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Neg(_)
-            | Op::Relu(_)
-            | Op::Round(..)
-            | Op::Shr(..)
-            | Op::Shl(..)
-            | Op::Binary(..)
-            | Op::Cast { .. }
-    )
-}
-
-/// Operations that can be the core of a fused stage.
-fn is_core(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Conv { .. }
-            | Op::Deconv { .. }
-            | Op::Upsample { .. }
-            | Op::MaxPool { .. }
-            | Op::MaxPoolIndices { .. }
-            | Op::Concat(_)
-    )
-}
-
 pub(crate) fn unsupported(id: NodeId, node: &Node, reason: impl Into<String>) -> JitError {
     JitError::Unsupported {
         node: id,
@@ -170,7 +106,6 @@ pub(crate) fn unsupported(id: NodeId, node: &Node, reason: impl Into<String>) ->
 
 pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
     let n = program.nodes.len();
-    let mut uses = vec![0usize; n];
     let mut consumer = vec![None; n];
     for (id, node) in program.nodes.iter().enumerate() {
         for x in node.op.operands() {
@@ -181,7 +116,6 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
                     "operands are not in topological order",
                 ));
             }
-            uses[x] += 1;
             consumer[x] = Some(id);
         }
         if node.ranges.len() != node.shape.channels() {
@@ -197,28 +131,30 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
         }
         output[o.node] = true;
     }
+    let uses = program.use_counts();
     // Walk from the last node back: a node's consumer has been decided first.
+    // A stage computes its root pixel by pixel, so only a gather can be its
+    // core; an unpool (a scatter) is a stage of its own (`Fx::unpool`).
     let mut root: Vec<NodeId> = (0..n).collect();
     let mut core: Vec<Option<NodeId>> = vec![None; n];
     let mut materialized = vec![false; n];
     for id in (0..n).rev() {
         let node = &program.nodes[id];
-        let leaf = matches!(node.op, Op::Input { .. } | Op::Constant { .. });
         let fusable_into = match consumer[id] {
-            Some(u) if uses[id] == 1 && !output[id] && !leaf => {
-                is_elementwise(&program.nodes[u].op).then_some(u)
+            Some(u) if uses[id] == 1 && !output[id] && !node.op.is_leaf() => {
+                program.nodes[u].op.is_elementwise().then_some(u)
             }
             _ => None,
         };
         match fusable_into {
-            Some(u) if is_elementwise(&node.op) => root[id] = root[u],
-            Some(u) if is_core(&node.op) && core[root[u]].is_none() => {
+            Some(u) if node.op.is_elementwise() => root[id] = root[u],
+            Some(u) if node.op.is_gather() && core[root[u]].is_none() => {
                 root[id] = root[u];
                 core[root[u]] = Some(id);
             }
             _ => {
                 materialized[id] = true;
-                if is_core(&node.op) {
+                if node.op.is_gather() {
                     core[id] = Some(id);
                 }
             }
@@ -236,20 +172,14 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
             }
             _ => None,
         };
-        let d = dims(&node.shape);
         let halo = if matches!(node.shape, Shape::Map { .. }) {
-            Halo {
-                top: node.halo,
-                bottom: node.halo,
-                left: node.halo,
-                right: node.halo,
-            }
+            Pads::uniform(node.halo)
         } else {
-            Halo::default()
+            Pads::default()
         };
         buffer_of[id] = Some(buffers.len());
         buffers.push(Buffer {
-            dims: d,
+            dims: node.shape.chw(),
             halo,
             elem: Elem::for_range(range.lo.min(0), range.hi.max(0)),
             constant,
@@ -258,7 +188,7 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
     let mut stages = vec![];
     for id in 0..n {
         let node = &program.nodes[id];
-        if !materialized[id] || matches!(node.op, Op::Input { .. } | Op::Constant { .. }) {
+        if !materialized[id] || node.op.is_leaf() {
             continue;
         }
         stages.push(Stage {
@@ -289,33 +219,27 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
 }
 
 /// How far outside its operand's plane a core stage reads.
-fn read_halo(program: &Program, id: NodeId) -> Result<Option<(NodeId, Halo)>, JitError> {
+fn read_halo(program: &Program, id: NodeId) -> Result<Option<(NodeId, Pads)>, JitError> {
     let node = &program.nodes[id];
-    let d = dims(&node.shape);
+    let d = node.shape.chw();
     Ok(match &node.op {
         Op::Conv { x, w, geom } => {
-            let xd = dims(&program.nodes[*x].shape);
+            let xd = program.nodes[*x].shape.chw();
             let wd = weight_dims(program, id, *w)?;
-            let last_y = (d.h - 1) * geom.stride.h + (wd.2 - 1) * geom.dilation.h;
-            let last_x = (d.w - 1) * geom.stride.w + (wd.3 - 1) * geom.dilation.w;
-            Some((
-                *x,
-                Halo {
-                    top: geom.pad.top,
-                    bottom: (last_y + 1).saturating_sub(geom.pad.top + xd.h),
-                    left: geom.pad.left,
-                    right: (last_x + 1).saturating_sub(geom.pad.left + xd.w),
-                },
-            ))
+            let extent = Pair {
+                h: (wd.2 - 1) * geom.dilation.h + 1,
+                w: (wd.3 - 1) * geom.dilation.w + 1,
+            };
+            Some((*x, window_halo(d, xd, geom.stride, geom.pad, extent)))
         }
         Op::Deconv { x, w, geom } => {
-            let xd = dims(&program.nodes[*x].shape);
+            let xd = program.nodes[*x].shape.chw();
             let wd = weight_dims(program, id, *w)?;
             let rows = deconv_axis(d.h, geom.pad.top, wd.2, geom.dilation.h, geom.stride.h);
             let cols = deconv_axis(d.w, geom.pad.left, wd.3, geom.dilation.w, geom.stride.w);
             Some((
                 *x,
-                Halo {
+                Pads {
                     top: rows.halo_before(),
                     bottom: rows.halo_after(xd.h),
                     left: cols.halo_before(),
@@ -324,21 +248,25 @@ fn read_halo(program: &Program, id: NodeId) -> Result<Option<(NodeId, Halo)>, Ji
             ))
         }
         Op::MaxPool { x, geom } | Op::MaxPoolIndices { x, geom } => {
-            let xd = dims(&program.nodes[*x].shape);
-            let last_y = (d.h - 1) * geom.stride.h + geom.kernel.h - 1;
-            let last_x = (d.w - 1) * geom.stride.w + geom.kernel.w - 1;
-            Some((
-                *x,
-                Halo {
-                    top: geom.pad.top,
-                    bottom: (last_y + 1).saturating_sub(geom.pad.top + xd.h),
-                    left: geom.pad.left,
-                    right: (last_x + 1).saturating_sub(geom.pad.left + xd.w),
-                },
-            ))
+            let xd = program.nodes[*x].shape.chw();
+            Some((*x, window_halo(d, xd, geom.stride, geom.pad, geom.kernel)))
         }
         _ => None,
     })
+}
+
+/// The halo around an `input` plane that windows of `extent` pixels read
+/// for an `out` plane: the padding above and to the left, and below and to
+/// the right whatever the last window reaches past the plane.
+fn window_halo(out: Chw, input: Chw, stride: Pair, pad: Pads, extent: Pair) -> Pads {
+    let last_y = (out.h - 1) * stride.h + extent.h - 1;
+    let last_x = (out.w - 1) * stride.w + extent.w - 1;
+    Pads {
+        top: pad.top,
+        bottom: (last_y + 1).saturating_sub(pad.top + input.h),
+        left: pad.left,
+        right: (last_x + 1).saturating_sub(pad.left + input.w),
+    }
 }
 
 pub(crate) fn weight_dims(

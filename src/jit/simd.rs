@@ -40,10 +40,10 @@ use cranelift_codegen::isa::TargetIsa;
 
 use super::emit::{vflags, Fx, V};
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights, Pixel};
-use super::plan::{dims, is_elementwise, weight_dims, Stage};
-use super::range::{mul_range, shl_range, signed_bits, Span128};
+use super::plan::{weight_dims, Stage};
+use super::range::signed_bits;
 use super::{JitError, Simd};
-use crate::ir::{NodeId, Op, Rounding, Shape};
+use crate::ir::{Interval, NodeId, Op, Rounding, Shape};
 use crate::types::Quant;
 
 /// The vector features of the ISA Cranelift was configured for.
@@ -87,7 +87,7 @@ impl Fx<'_, '_> {
             let Op::Conv { x, w, geom } = self.program.nodes[k].op else {
                 return Ok(None);
             };
-            let d = dims(&self.program.nodes[stage.root].shape);
+            let d = self.program.nodes[stage.root].shape.chw();
             self.depthwise(stage, k, x, w, &geom, lo, hi)?;
             return Ok(Some(d.c * d.h));
         }
@@ -98,25 +98,27 @@ impl Fx<'_, '_> {
             return Ok(None);
         };
         let (cout, cin, _, _) = weight_dims(self.program, k, w)?;
-        let d = dims(&self.program.nodes[stage.root].shape);
+        let d = self.program.nodes[stage.root].shape.chw();
         self.pointwise(stage, k, x, w, (cout, cin), d.w, lo, hi)?;
         Ok(Some(d.h))
+    }
+
+    /// The core of `stage`, when vector code is enabled at all.
+    fn vector_core(&self, stage: &Stage) -> Option<NodeId> {
+        self.simd.vectors().then_some(stage.core).flatten()
     }
 
     /// The block range `qa..qb` of a depthwise stride-2 deconvolution whose
     /// middle columns the vector kernel can compute.
     fn vector_deconv(&self, stage: &Stage) -> Result<Option<(i64, i64)>, JitError> {
-        if !self.simd.vectors() {
-            return Ok(None);
-        }
-        let Some(k) = stage.core else {
+        let Some(k) = self.vector_core(stage) else {
             return Ok(None);
         };
         let Op::Deconv { x, w, geom } = &self.program.nodes[k].op else {
             return Ok(None);
         };
         let (cin, cout_g, kh, kw) = weight_dims(self.program, k, *w)?;
-        let d = dims(&self.program.nodes[k].shape);
+        let d = self.program.nodes[k].shape.chw();
         let plain = cout_g == 1
             && geom.groups == cin
             && geom.stride.w == 2
@@ -129,7 +131,7 @@ impl Fx<'_, '_> {
         if !plain || self.buffer(stage.root)?.elem.bytes != 1 {
             return Ok(None);
         }
-        if !accumulators_fit_32_bits(weights, kh * kw, (xr.lo, xr.hi))
+        if !accumulators_fit_32_bits(weights, kh * kw, xr)
             || !self.lane_friendly(stage.root, stage.root, k)
         {
             return Ok(None);
@@ -176,29 +178,15 @@ impl Fx<'_, '_> {
             let width = taps_x.iter().map(|&(_, m)| m + 1).max().unwrap_or(1);
             let mut words = vec![];
             for &(ky, m) in taps_y {
-                let mut word = self.b.ins().iconst(I32, 0);
-                for &(kx, mx) in taps_x {
-                    let byte = width - 1 - mx;
-                    let b = self.b.ins().load(
-                        cranelift_codegen::ir::types::I8,
-                        vflags(),
-                        w0,
-                        (ky * kw + kx) as i32,
-                    );
-                    let b = self.b.ins().uextend(I32, b);
-                    let b = self.b.ins().ishl_imm_s(b, (8 * byte) as i64);
-                    word = self.b.ins().bor(word, b);
-                }
-                let v = self.b.ins().splat(I32X4, word);
-                let v = self.b.ins().bitcast(I8X16, lane_flags(), v);
+                let bytes: Vec<(i32, usize)> = taps_x
+                    .iter()
+                    .map(|&(kx, mx)| ((ky * kw + kx) as i32, width - 1 - mx))
+                    .collect();
+                let v = self.packed_weights(w0, &bytes);
                 words.push((v, -(m as i64) * xstride - (width as i64 - 1)));
             }
             phases.push(words);
         }
-        let near: [u8; 16] = std::array::from_fn(|i| ((i / 4) + (i % 4)) as u8);
-        let far: [u8; 16] = std::array::from_fn(|i| (4 + (i / 4) + (i % 4)) as u8);
-        let lo8: [u8; 16] = std::array::from_fn(|i| ((i / 2) + 16 * (i % 2)) as u8);
-        let hi8: [u8; 16] = std::array::from_fn(|i| (8 + (i / 2) + 16 * (i % 2)) as u8);
         let elem = self.buffer(row.root)?.elem;
         let n = (qb - qa) / BLOCK as i64;
         self.for_range(0, n, |fx, j| {
@@ -207,27 +195,15 @@ impl Fx<'_, '_> {
             let src = fx.b.ins().iadd(x0, qx0);
             let mut outs = vec![];
             for words in &phases {
-                let zero = fx.b.ins().iconst(I32, 0);
-                let zero = fx.b.ins().splat(I32X4, zero);
-                let mut acc = [zero; 4];
+                let mut acc = fx.zero_quads();
                 for &(wv, off) in words {
-                    let l0 = fx.b.ins().load(I8X16, vflags(), src, off as i32);
-                    let l1 = fx.b.ins().load(I8X16, vflags(), src, (off + 8) as i32);
-                    let windows = [
-                        fx.shuffle(l0, l0, near),
-                        fx.shuffle(l0, l0, far),
-                        fx.shuffle(l1, l1, near),
-                        fx.shuffle(l1, l1, far),
-                    ];
-                    for (p, win) in windows.into_iter().enumerate() {
-                        acc[p] = fx.dot4(acc[p], wv, win);
-                    }
+                    fx.window_dots(&mut acc, src, off, wv);
                 }
                 let v = fx.lane_values(&stage, k, row.c, &acc, elem)?;
                 outs.push(v[0]);
             }
-            let lo = fx.shuffle(outs[0], outs[1], lo8);
-            let hi = fx.shuffle(outs[0], outs[1], hi8);
+            let lo = fx.shuffle(outs[0], outs[1], interleave_bytes(0));
+            let hi = fx.shuffle(outs[0], outs[1], interleave_bytes(8));
             let ox0 = fx.b.ins().imul_imm_s(qx0, 2);
             let ox0 = fx.b.ins().iadd_imm_s(ox0, -left);
             let dst = fx.b.ins().iadd(row.out_row, ox0);
@@ -240,18 +216,15 @@ impl Fx<'_, '_> {
     /// The depthwise conv at the core of `stage` if the sliding-window
     /// vector kernel applies: stride 1, dilation 1, rows of at most 4 taps.
     fn vector_depthwise(&self, stage: &Stage) -> Result<Option<NodeId>, JitError> {
-        if !self.simd.vectors() {
-            return Ok(None);
-        }
-        let Some(k) = stage.core else {
+        let Some(k) = self.vector_core(stage) else {
             return Ok(None);
         };
         let Op::Conv { x, w, geom } = &self.program.nodes[k].op else {
             return Ok(None);
         };
         let (cout, cin_g, kh, kw) = weight_dims(self.program, k, *w)?;
-        let d = dims(&self.program.nodes[k].shape);
-        let xd = dims(&self.program.nodes[*x].shape);
+        let d = self.program.nodes[k].shape.chw();
+        let xd = self.program.nodes[*x].shape.chw();
         let plain = cin_g == 1
             && geom.groups == cout
             && xd.c == cout
@@ -267,7 +240,7 @@ impl Fx<'_, '_> {
         if !plain || !d.w.is_multiple_of(BLOCK) {
             return Ok(None);
         }
-        if !accumulators_fit_32_bits(weights, kh * kw, (xr.lo, xr.hi))
+        if !accumulators_fit_32_bits(weights, kh * kw, xr)
             || self.buffer(stage.root)?.elem.bytes > 8
         {
             return Ok(None);
@@ -291,7 +264,7 @@ impl Fx<'_, '_> {
     ) -> Result<(), JitError> {
         let root = stage.root;
         let (_, _, kh, kw) = weight_dims(self.program, k, w)?;
-        let d = dims(&self.program.nodes[root].shape);
+        let d = self.program.nodes[root].shape.chw();
         let xstride = self.buffer(x)?.stride() as i64;
         let out_elem = self.buffer(root)?.elem;
         let out_plane = {
@@ -300,11 +273,6 @@ impl Fx<'_, '_> {
         };
         let wbase = self.base(w)?;
         let we = self.buffer(w)?.elem;
-        // Lane j of quad p reads bytes 4p + j .. 4p + j + 3 of the window
-        // starting at the block's first tap; quads 2 and 3 from a load 8
-        // bytes further.
-        let near: [u8; 16] = std::array::from_fn(|i| ((i / 4) + (i % 4)) as u8);
-        let far: [u8; 16] = std::array::from_fn(|i| (4 + (i / 4) + (i % 4)) as u8);
         let zero_c = self.i64(0);
         self.loop_carry(lo, hi, &[], |fx, r, _| {
             let c = fx.b.ins().udiv_imm_s(r, d.h as i64);
@@ -314,20 +282,10 @@ impl Fx<'_, '_> {
             let wrow = fx.b.ins().iadd(wbase, wrow);
             let mut packed = vec![];
             for ky in 0..kh {
-                let mut word = fx.b.ins().iconst(I32, 0);
-                for kx in 0..kw {
-                    let b = fx.b.ins().load(
-                        cranelift_codegen::ir::types::I8,
-                        vflags(),
-                        wrow,
-                        ((ky * kw + kx) * we.bytes) as i32,
-                    );
-                    let b = fx.b.ins().uextend(I32, b);
-                    let b = fx.b.ins().ishl_imm_s(b, (8 * kx) as i64);
-                    word = fx.b.ins().bor(word, b);
-                }
-                let v = fx.b.ins().splat(I32X4, word);
-                packed.push(fx.b.ins().bitcast(I8X16, lane_flags(), v));
+                let bytes: Vec<(i32, usize)> = (0..kw)
+                    .map(|kx| (((ky * kw + kx) * we.bytes) as i32, kx))
+                    .collect();
+                packed.push(fx.packed_weights(wrow, &bytes));
             }
             let iy = fx.b.ins().iadd_imm_s(y, -(g.pad.top as i64));
             let xrow = fx.row_addr(x, c, iy)?;
@@ -336,22 +294,9 @@ impl Fx<'_, '_> {
             fx.for_range(0, (d.w / BLOCK) as i64, |fx, xb| {
                 let col = fx.b.ins().imul_imm_s(xb, BLOCK as i64);
                 let src = fx.b.ins().iadd(xrow, col);
-                let zero = fx.b.ins().iconst(I32, 0);
-                let zero = fx.b.ins().splat(I32X4, zero);
-                let mut acc = [zero; 4];
-                for (ky, wv) in packed.iter().enumerate() {
-                    let off = ky as i64 * xstride;
-                    let l0 = fx.b.ins().load(I8X16, vflags(), src, off as i32);
-                    let l1 = fx.b.ins().load(I8X16, vflags(), src, (off + 8) as i32);
-                    let windows = [
-                        fx.shuffle(l0, l0, near),
-                        fx.shuffle(l0, l0, far),
-                        fx.shuffle(l1, l1, near),
-                        fx.shuffle(l1, l1, far),
-                    ];
-                    for (p, win) in windows.into_iter().enumerate() {
-                        acc[p] = fx.dot4(acc[p], *wv, win);
-                    }
+                let mut acc = fx.zero_quads();
+                for (ky, &wv) in packed.iter().enumerate() {
+                    fx.window_dots(&mut acc, src, ky as i64 * xstride, wv);
                 }
                 fx.lane_epilogue(stage, k, c, &acc, out0, out_plane, xb, out_elem)
             })?;
@@ -362,10 +307,7 @@ impl Fx<'_, '_> {
 
     /// The conv at the core of `stage` if the vector kernel applies to it.
     fn vector_conv(&self, stage: &Stage) -> Result<Option<NodeId>, JitError> {
-        if !self.simd.vectors() {
-            return Ok(None);
-        }
-        let Some(k) = stage.core else {
+        let Some(k) = self.vector_core(stage) else {
             return Ok(None);
         };
         let Op::Conv { x, w, geom } = &self.program.nodes[k].op else {
@@ -378,7 +320,7 @@ impl Fx<'_, '_> {
             && geom.stride.h == 1
             && geom.stride.w == 1
             && geom.pad == Default::default();
-        let d = dims(&self.program.nodes[k].shape);
+        let d = self.program.nodes[k].shape.chw();
         let xr = self.program.nodes[*x].range();
         let Some(weights) = u8_x_i8_weights(self.program, *x, *w) else {
             return Ok(None);
@@ -386,7 +328,7 @@ impl Fx<'_, '_> {
         if !plain || cin % 4 != 0 || !d.w.is_multiple_of(BLOCK) || cout == 0 {
             return Ok(None);
         }
-        if !accumulators_fit_32_bits(weights, cin, (xr.lo, xr.hi)) {
+        if !accumulators_fit_32_bits(weights, cin, xr) {
             return Ok(None);
         }
         let out = self.buffer(stage.root)?;
@@ -410,21 +352,17 @@ impl Fx<'_, '_> {
             return true;
         }
         let node = &self.program.nodes[n];
-        let fits = |r: Option<Span128>| r.is_some_and(|(lo, hi)| signed_bits(lo, hi) <= limit);
-        let r = node.range();
-        if !fits(Some((r.lo, r.hi))) {
+        let fits = |r: Option<Interval>| r.is_some_and(|r| signed_bits(r) <= limit);
+        if !fits(Some(node.range())) {
             return false;
         }
         if n != root && self.plan.buffer_of[n].is_some() {
             return !matches!(node.shape, Shape::Map { .. });
         }
-        if !is_elementwise(&node.op) {
+        if !node.op.is_elementwise() {
             return false;
         }
-        let range = |m: NodeId| {
-            let r = self.program.nodes[m].range();
-            (r.lo, r.hi)
-        };
+        let range = |m: NodeId| self.program.nodes[m].range();
         // A rounded product by a constant can run split on 32-bit lanes.
         if limit < 32 {
             let split = match &node.op {
@@ -452,15 +390,15 @@ impl Fx<'_, '_> {
         let ok = match &node.op {
             Op::Binary(_, a, b) => {
                 let (fa, fb) = (self.program.nodes[*a].frac, self.program.nodes[*b].frac);
-                fits(mul_range(range(*a), range(*b)))
-                    && fits(shl_range(range(*a), node.frac.saturating_sub(fa)))
-                    && fits(shl_range(range(*b), node.frac.saturating_sub(fb)))
+                fits(range(*a).checked_mul(range(*b)))
+                    && fits(range(*a).checked_shl(node.frac.saturating_sub(fa)))
+                    && fits(range(*b).checked_shl(node.frac.saturating_sub(fb)))
             }
-            Op::Shl(x, k) => fits(shl_range(range(*x), *k)),
+            Op::Shl(x, k) => fits(range(*x).checked_shl(*k)),
             Op::Cast { to, .. } => {
                 to.width < limit && to.frac_bits() >= -2 && {
                     let shift = i64::from(to.frac_bits()) - i64::from(self.program.nodes[n].frac);
-                    shift <= 0 || fits(shl_range(range(n), shift as u32))
+                    shift <= 0 || fits(range(n).checked_shl(shift as u32))
                 }
             }
             _ => true,
@@ -550,8 +488,7 @@ impl Fx<'_, '_> {
                             fx.b.ins().load(I8X16, vflags(), src, Offset32::new(off))
                         })
                         .collect();
-                    let lo8: [u8; 16] = std::array::from_fn(|i| ((i / 2) + 16 * (i % 2)) as u8);
-                    let hi8: [u8; 16] = std::array::from_fn(|i| (8 + (i / 2) + 16 * (i % 2)) as u8);
+                    let (lo8, hi8) = (interleave_bytes(0), interleave_bytes(8));
                     let lo16: [u8; 16] =
                         std::array::from_fn(|i| ((i / 4) * 2 + (i % 2) + 16 * ((i / 2) % 2)) as u8);
                     let hi16: [u8; 16] = std::array::from_fn(|i| {
@@ -630,6 +567,50 @@ impl Fx<'_, '_> {
             Ok(vec![])
         })?;
         Ok(())
+    }
+
+    /// Four accumulator quads (16 lanes of 32 bits) at zero.
+    fn zero_quads(&mut self) -> [Value; 4] {
+        let zero = self.b.ins().iconst(I32, 0);
+        let zero = self.b.ins().splat(I32X4, zero);
+        [zero; 4]
+    }
+
+    /// Weight bytes packed into every 32-bit lane: the byte at offset `at`
+    /// of `base` becomes byte `byte` of the word, the other bytes are zero.
+    fn packed_weights(&mut self, base: Value, bytes: &[(i32, usize)]) -> Value {
+        let mut word = self.b.ins().iconst(I32, 0);
+        for &(at, byte) in bytes {
+            let b = self
+                .b
+                .ins()
+                .load(cranelift_codegen::ir::types::I8, vflags(), base, at);
+            let b = self.b.ins().uextend(I32, b);
+            let b = self.b.ins().ishl_imm_s(b, (8 * byte) as i64);
+            word = self.b.ins().bor(word, b);
+        }
+        let v = self.b.ins().splat(I32X4, word);
+        self.b.ins().bitcast(I8X16, lane_flags(), v)
+    }
+
+    /// One tap row of a sliding-window dot product over 16 pixels: lane j of
+    /// quad p reads bytes 4p + j .. 4p + j + 3 of the window starting at
+    /// `src + off` (quads 2 and 3 from a load 8 bytes further), times the
+    /// packed `weights`, added to `acc`.
+    fn window_dots(&mut self, acc: &mut [Value; 4], src: Value, off: i64, weights: Value) {
+        let near: [u8; 16] = std::array::from_fn(|i| ((i / 4) + (i % 4)) as u8);
+        let far: [u8; 16] = std::array::from_fn(|i| (4 + (i / 4) + (i % 4)) as u8);
+        let l0 = self.b.ins().load(I8X16, vflags(), src, off as i32);
+        let l1 = self.b.ins().load(I8X16, vflags(), src, (off + 8) as i32);
+        let windows = [
+            self.shuffle(l0, l0, near),
+            self.shuffle(l0, l0, far),
+            self.shuffle(l1, l1, near),
+            self.shuffle(l1, l1, far),
+        ];
+        for (p, win) in windows.into_iter().enumerate() {
+            acc[p] = self.dot4(acc[p], weights, win);
+        }
     }
 
     /// `acc + dot4(w, x)` per 32-bit lane: `w` signed bytes, `x` unsigned
@@ -755,4 +736,10 @@ impl Fx<'_, '_> {
         }
         Ok(results)
     }
+}
+
+/// The shuffle mask interleaving the bytes of two vectors from byte `from`
+/// on (`0`: their low halves, `8`: their high halves): a0 b0 a1 b1 ...
+fn interleave_bytes(from: usize) -> [u8; 16] {
+    std::array::from_fn(|i| (from + (i / 2) + 16 * (i % 2)) as u8)
 }

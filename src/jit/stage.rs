@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::types::I64;
-use cranelift_codegen::ir::{condcodes::IntCC, InstBuilder, Value};
+use cranelift_codegen::ir::{condcodes::IntCC, InstBuilder, Type, Value};
 
 use super::emit::{Fx, V};
-use super::expr::{dot_bound, Pixel};
-use super::plan::{deconv_axis, dims, is_elementwise, unsupported, weight_dims, Stage};
-use super::range::{hull, ty_for, Span128};
+use super::expr::{accumulator_bound, Pixel};
+use super::plan::{deconv_axis, unsupported, weight_dims, Stage};
+use super::range::ty_for;
 use super::JitError;
-use crate::ir::{ConvGeom, NodeId, Op, PoolGeom, Resample, Shape};
+use crate::ir::{ConvGeom, Interval, NodeId, Op, PoolGeom, Resample, Shape};
 
 /// Taps up to this count are unrolled with their weights in registers.
 const UNROLL_TAPS: usize = 32;
@@ -21,7 +21,7 @@ impl Fx<'_, '_> {
     /// Items of a stage: output rows `C * H`, or channels for an unpool.
     pub fn items(&self, stage: &Stage) -> usize {
         let node = &self.program.nodes[stage.root];
-        let d = dims(&node.shape);
+        let d = node.shape.chw();
         if matches!(node.op, Op::MaxUnpool { .. }) {
             d.c
         } else {
@@ -41,7 +41,7 @@ impl Fx<'_, '_> {
                 return Err(unsupported(c, node, "a stage on a non-map value"));
             }
         }
-        let d = dims(&node.shape);
+        let d = node.shape.chw();
         self.loop_carry(lo, hi, &[], |fx, r, _| {
             fx.cache.clear();
             let c = fx.b.ins().udiv_imm_s(r, d.h as i64);
@@ -96,7 +96,7 @@ impl Fx<'_, '_> {
             }
             return Ok(());
         }
-        if Some(n) == core || !is_elementwise(&node.op) || self.cache.contains_key(&n) {
+        if Some(n) == core || !node.op.is_elementwise() || self.cache.contains_key(&n) {
             return Ok(());
         }
         for x in node.op.operands() {
@@ -131,9 +131,22 @@ impl Fx<'_, '_> {
         }
     }
 
-    fn xrange(&self, x: NodeId) -> Span128 {
-        let r = self.program.nodes[x].range();
-        (r.lo, r.hi)
+    fn xrange(&self, x: NodeId) -> Interval {
+        self.program.nodes[x].range()
+    }
+
+    /// The machine type of core `k`'s accumulator: it holds every partial
+    /// sum of each output channel's dot product (`channels`, one weight list
+    /// each) with inputs in `x`'s range.
+    fn accumulator_type<W: AsRef<[i128]>>(
+        &self,
+        k: NodeId,
+        x: NodeId,
+        channels: impl IntoIterator<Item = W>,
+    ) -> Result<Type, JitError> {
+        let bound = accumulator_bound(channels, self.xrange(x))
+            .ok_or_else(|| unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits"))?;
+        Ok(ty_for(&[bound]))
     }
 
     fn conv(
@@ -147,15 +160,7 @@ impl Fx<'_, '_> {
         let (cout, cin_g, kh, kw) = weight_dims(self.program, k, w)?;
         let taps = cin_g * kh * kw;
         let data = self.weights(k, w)?;
-        let mut bound: Span128 = (0, 0);
-        for o in 0..cout {
-            let b =
-                dot_bound(&data[o * taps..(o + 1) * taps], self.xrange(x)).ok_or_else(|| {
-                    unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits")
-                })?;
-            bound = hull(bound, b);
-        }
-        let acc_ty = ty_for(&[bound]);
+        let acc_ty = self.accumulator_type(k, x, data.chunks(taps.max(1)))?;
         let cout_g = cout / g.groups;
         let xbuf = self.buffer(x)?;
         let (xe, plane) = (xbuf.elem, (xbuf.rows() * xbuf.stride()) as i64);
@@ -179,7 +184,7 @@ impl Fx<'_, '_> {
             ci as i64 * plane + (ky * g.dilation.h) as i64 * xstride + (kx * g.dilation.w) as i64
         };
         let sw = g.stride.w as i64;
-        let w_out = dims(&self.program.nodes[k].shape).w as i64;
+        let w_out = self.program.nodes[k].shape.chw().w as i64;
         if taps <= UNROLL_TAPS {
             let mut ws = Vec::with_capacity(taps);
             for t in 0..taps {
@@ -246,26 +251,23 @@ impl Fx<'_, '_> {
     ) -> Result<(), JitError> {
         let (cin, cout_g, kh, kw) = weight_dims(self.program, k, w)?;
         let cin_g = cin / g.groups;
-        let d = dims(&self.program.nodes[k].shape);
+        let d = self.program.nodes[k].shape.chw();
         let rows = deconv_axis(d.h, g.pad.top, kh, g.dilation.h, g.stride.h);
         let cols = deconv_axis(d.w, g.pad.left, kw, g.dilation.w, g.stride.w);
         let data = self.weights(k, w)?;
-        let mut bound: Span128 = (0, 0);
         let per = kh * kw;
-        for o in 0..cout_g * g.groups {
+        // Weights are [Cin, Cout/groups, KH, KW]: gather each output
+        // channel's taps over its group's input channels.
+        let channels = (0..cout_g * g.groups).map(|o| {
             let (grp, oc) = (o / cout_g, o % cout_g);
-            let ws: Vec<i128> = (0..cin_g)
+            (0..cin_g)
                 .flat_map(|ci| {
                     let at = ((grp * cin_g + ci) * cout_g + oc) * per;
                     data[at..at + per].iter().copied()
                 })
-                .collect();
-            let b = dot_bound(&ws, self.xrange(x)).ok_or_else(|| {
-                unsupported(k, &self.program.nodes[k], "accumulator beyond 128 bits")
-            })?;
-            bound = hull(bound, b);
-        }
-        let acc_ty = ty_for(&[bound]);
+                .collect::<Vec<i128>>()
+        });
+        let acc_ty = self.accumulator_type(k, x, channels)?;
         let xbuf = self.buffer(x)?;
         let (xe, plane, xstride) = (
             xbuf.elem,
@@ -382,7 +384,7 @@ impl Fx<'_, '_> {
         (fh, fw): (usize, usize),
         mode: Resample,
     ) -> Result<(), JitError> {
-        let xd = dims(&self.program.nodes[x].shape);
+        let xd = self.program.nodes[x].shape.chw();
         let xe = self.buffer(x)?.elem;
         let w_out = (xd.w * fw) as i64;
         match mode {
@@ -397,13 +399,13 @@ impl Fx<'_, '_> {
                 })
             }
             Resample::Bilinear => {
-                let (lo, hi) = self.xrange(x);
+                let Interval { lo, hi } = self.xrange(x);
                 let scale = (2 * fh.max(1) * 2 * fw.max(1)) as i128;
                 let m = lo.unsigned_abs().max(hi.unsigned_abs()) as i128;
                 let b = m.checked_mul(scale).ok_or_else(|| {
                     unsupported(k, &self.program.nodes[k], "interpolation beyond 128 bits")
                 })?;
-                let ty = ty_for(&[(-b, b)]);
+                let ty = ty_for(&[Interval::new(-b, b)]);
                 let (y0, y1, wy0, wy1) = self.linear_taps(row.y, fh, xd.h);
                 let r0 = self.row_addr(x, row.c, y0)?;
                 let r1 = self.row_addr(x, row.c, y1)?;
@@ -462,10 +464,10 @@ impl Fx<'_, '_> {
         g: &PoolGeom,
         indices: bool,
     ) -> Result<(), JitError> {
-        let xd = dims(&self.program.nodes[x].shape);
+        let xd = self.program.nodes[x].shape.chw();
         let xe = self.buffer(x)?.elem;
-        let (lo, hi) = self.xrange(x);
-        let ty = ty_for(&[(lo - 1, hi)]);
+        let Interval { lo, hi } = self.xrange(x);
+        let ty = ty_for(&[Interval::new(lo - 1, hi)]);
         let mut ys = vec![];
         for ky in 0..g.kernel.h {
             let iy = self.b.ins().imul_imm_s(row.y, g.stride.h as i64);
@@ -478,7 +480,7 @@ impl Fx<'_, '_> {
             let flat = self.b.ins().imul_imm_s(iy, xd.w as i64);
             ys.push((ok, addr, flat));
         }
-        let w_out = dims(&self.program.nodes[k].shape).w as i64;
+        let w_out = self.program.nodes[k].shape.chw().w as i64;
         self.for_range(0, w_out, |fx, ox| {
             let mut best = fx.iconst(ty, lo - 1);
             let mut at = fx.i64(0);
@@ -516,7 +518,7 @@ impl Fx<'_, '_> {
         let mut at = 0;
         for &x in xs {
             offsets.push(at);
-            at += dims(&self.program.nodes[x].shape).c;
+            at += self.program.nodes[x].shape.chw().c;
         }
         let mut sel = self.i64(0);
         for &off in &offsets[1..] {
@@ -529,12 +531,12 @@ impl Fx<'_, '_> {
         }
         let f = self.program.nodes[k].frac;
         let r = self.program.nodes[k].range();
-        let w_out = dims(&self.program.nodes[k].shape).w as i64;
+        let w_out = self.program.nodes[k].shape.chw().w as i64;
         self.dispatch(sel, xs.len(), |fx, i| {
             let x = xs[i];
             let xe = fx.buffer(x)?.elem;
             let shift = f.saturating_sub(fx.program.nodes[x].frac);
-            let ty = ty_for(&[(r.lo, r.hi), fx.xrange(x)]);
+            let ty = ty_for(&[r, fx.xrange(x)]);
             let c = fx.b.ins().iadd_imm_s(row.c, -(offsets[i] as i64));
             let xrow = fx.row_addr(x, c, row.y)?;
             fx.for_range(0, w_out, |fx, ox| {
@@ -557,8 +559,8 @@ impl Fx<'_, '_> {
         lo: Value,
         hi: Value,
     ) -> Result<(), JitError> {
-        let out = dims(&self.program.nodes[root].shape);
-        let xd = dims(&self.program.nodes[x].shape);
+        let out = self.program.nodes[root].shape.chw();
+        let xd = self.program.nodes[x].shape.chw();
         let oe = self.buffer(root)?.elem;
         let xe = self.buffer(x)?.elem;
         let ie = self.buffer(idx)?.elem;
@@ -566,7 +568,7 @@ impl Fx<'_, '_> {
             .frac
             .saturating_sub(self.program.nodes[x].frac);
         let r = self.program.nodes[root].range();
-        let ty = ty_for(&[(r.lo, r.hi), self.xrange(x)]);
+        let ty = ty_for(&[r, self.xrange(x)]);
         let limit = (out.h * out.w) as i64;
         self.loop_carry(lo, hi, &[], |fx, c, _| {
             fx.for_range(0, out.h as i64, |fx, y| {

@@ -168,49 +168,30 @@ mod tests {
     #[test]
     fn fixed_targets_quantize_then_overflow() {
         let t = ScalarType::fixed(true, 8, 4);
-        // 2.53125 (frac 5) with each rounding mode, into ap_fixed<8,4> codes.
-        assert_eq!(
-            to_fixed(81, 5, with_modes(t, Quant::Rnd, Overflow::Wrap)),
-            41
-        );
-        assert_eq!(
-            to_fixed(-81, 5, with_modes(t, Quant::Rnd, Overflow::Wrap)),
-            -40
-        );
-        assert_eq!(
-            to_fixed(-81, 5, with_modes(t, Quant::Trn, Overflow::Wrap)),
-            -41
-        );
-        // Overflow on [-8, 7.9375]: 9 wraps to -7, saturates to 7.9375, ...
-        assert_eq!(
-            to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::Wrap)),
-            -7 * 16
-        );
-        assert_eq!(
-            to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::Sat)),
-            127
-        );
-        assert_eq!(
-            to_fixed(9, 0, with_modes(t, Quant::Trn, Overflow::SatZero)),
-            0
-        );
-        assert_eq!(
-            to_fixed(-9, 0, with_modes(t, Quant::Trn, Overflow::SatSym)),
-            -127
-        );
-        assert_eq!(
-            to_fixed(-8, 0, with_modes(t, Quant::Trn, Overflow::SatSym)),
-            -127
-        );
-        // Rounding up past the top overflows: 7.99 = 2046/256 -> 8 -> saturates.
-        assert_eq!(
-            to_fixed(2046, 8, with_modes(t, Quant::Rnd, Overflow::Sat)),
-            127
-        );
-        assert_eq!(
-            to_fixed(2046, 8, with_modes(t, Quant::Rnd, Overflow::Wrap)),
-            -128
-        );
+        #[rustfmt::skip]
+        let cases = [
+            // 2.53125 (frac 5) with each rounding mode, into ap_fixed<8,4> codes.
+            (81, 5, Quant::Rnd, Overflow::Wrap, 41),
+            (-81, 5, Quant::Rnd, Overflow::Wrap, -40),
+            (-81, 5, Quant::Trn, Overflow::Wrap, -41),
+            // Overflow on [-8, 7.9375]: 9 wraps to -7, saturates to 7.9375, ...
+            (9, 0, Quant::Trn, Overflow::Wrap, -7 * 16),
+            (9, 0, Quant::Trn, Overflow::Sat, 127),
+            (9, 0, Quant::Trn, Overflow::SatZero, 0),
+            (-9, 0, Quant::Trn, Overflow::SatSym, -127),
+            (-8, 0, Quant::Trn, Overflow::SatSym, -127),
+            // Rounding up past the top overflows: 7.99 = 2046/256 -> 8 -> saturates.
+            (2046, 8, Quant::Rnd, Overflow::Sat, 127),
+            (2046, 8, Quant::Rnd, Overflow::Wrap, -128),
+        ];
+        for (raw, frac, q, o, code) in cases {
+            let to = with_modes(t, q, o);
+            assert_eq!(
+                to_fixed(raw, frac, to),
+                code,
+                "{raw} at frac {frac} as {to}"
+            );
+        }
     }
 
     #[test]

@@ -10,15 +10,18 @@
 //! - [`round_to_int`]: `floor`, `round`, `trunc`.
 //! - [`cast_raw`]: the whole `x as T` conversion (`ir::Op::Cast`).
 //! - [`to_decimal`]: exact decimal text of a value, for messages and files.
+//! - [`bilinear_taps`]: the exact weights of bilinear upsampling.
 //!
 //! `docs/semantics.md` is the normative description; the unit tests pin the
 //! behaviour measured with the real ap_types headers.
 
+mod bilinear;
 mod cast;
 mod decimal;
 mod overflow;
 mod quantize;
 
+pub use bilinear::{bilinear_taps, Taps};
 pub use cast::{cast_raw, checked_cast_raw, CastError};
 pub use decimal::to_decimal;
 pub use overflow::{apply_overflow, code_bounds, fits};

@@ -131,7 +131,7 @@ pub struct Session<'io> {
 }
 
 /// A checked session and the sources its diagnostics point into.
-struct Checked {
+struct CheckedSession {
     program: Program,
     sources: SourceMap,
     warnings: Vec<Diagnostic>,
@@ -356,7 +356,12 @@ impl<'io> Session<'io> {
 
     /// Parses and checks `script` plus `extra` statements. Warnings about
     /// earlier inputs and unused names are left out.
-    fn check(&self, script: &Script, extra: &[String], label: &str) -> Result<Checked, String> {
+    fn check(
+        &self,
+        script: &Script,
+        extra: &[String],
+        label: &str,
+    ) -> Result<CheckedSession, String> {
         let composed = script.compose(extra, true);
         let mut sources = SourceMap::new();
         let id = sources.add("<session>", composed.text.clone());
@@ -375,7 +380,7 @@ impl<'io> Session<'io> {
             Ok(c) => {
                 let mut diags = remap(&c.diagnostics, &mut sources, id, &composed);
                 diags.retain(|d| keep(d, &sources));
-                Ok(Checked {
+                Ok(CheckedSession {
                     program: c.program,
                     sources,
                     warnings: diags,
@@ -429,7 +434,7 @@ impl<'io> Session<'io> {
         }
         match self.evaluate(&c.program) {
             Ok((values, note)) => {
-                if reads_input(&c.program, id) {
+                if c.program.reads_inputs()[id] {
                     out.push_str(&note);
                 }
                 if let Some(v) = values.get(id) {
@@ -597,23 +602,6 @@ fn header_comments(text: &str, start: usize) -> String {
         .map(|l| l.trim())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Whether node `id` depends on a pipeline input.
-fn reads_input(program: &Program, id: usize) -> bool {
-    let mut seen = vec![false; program.nodes.len()];
-    let mut stack = vec![id];
-    while let Some(n) = stack.pop() {
-        if n >= seen.len() || seen[n] {
-            continue;
-        }
-        seen[n] = true;
-        if matches!(program.nodes[n].op, crate::ir::Op::Input { .. }) {
-            return true;
-        }
-        stack.extend(program.nodes[n].op.operands());
-    }
-    false
 }
 
 fn node_named(program: &Program, name: &str) -> Option<usize> {

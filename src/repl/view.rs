@@ -4,6 +4,7 @@
 //! compact histogram over the proven range).
 
 use crate::ir::Node;
+use crate::notation::node_type;
 use crate::numeric::to_decimal;
 use crate::tensor::Tensor;
 use crate::types::narrowest;
@@ -15,27 +16,13 @@ const MAX_CHANNELS: usize = 16;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const BINS: usize = 16;
 
-/// `u8[16, 32, 64] pad 1`.
-pub fn notation(node: &Node) -> String {
-    let dims = node.shape.dims();
-    let mut s = node.ty.to_string();
-    if !dims.is_empty() {
-        let d: Vec<String> = dims.iter().map(|x| x.to_string()).collect();
-        s.push_str(&format!("[{}]", d.join(", ")));
-    }
-    if node.halo > 0 {
-        s.push_str(&format!(" pad {}", node.halo));
-    }
-    s
-}
-
 /// `u10[16, 32, 64]   range 0 .. 827   narrowest u10`.
 pub fn summary(node: &Node) -> String {
     let r = node.range();
     let narrow = narrowest(r.lo, r.hi, node.frac);
     format!(
         "{}   range {} .. {}   narrowest {}",
-        notation(node),
+        node_type(node),
         to_decimal(r.lo, node.frac),
         to_decimal(r.hi, node.frac),
         narrow

@@ -2,8 +2,9 @@
 //! largest difference, the first differing positions and a per-channel
 //! summary, as text a reviewer can read.
 
-use crate::data::unravel_index;
+use crate::notation::dims;
 use crate::numeric::to_decimal;
+use crate::tensor::unravel;
 
 /// Positions listed in full before "and N more".
 pub const FIRST_POSITIONS: usize = 8;
@@ -92,7 +93,7 @@ impl ValueDiff {
             ch.changed += 1;
             ch.largest = ch.largest.max(d);
             let change = || Change {
-                index: unravel_index(k, shape),
+                index: unravel(k, shape),
                 old: o,
                 new: n,
             };
@@ -204,16 +205,6 @@ fn percent(part: usize, total: usize) -> String {
     }
     let tenths = (part as u128 * 1000).div_ceil(total as u128);
     format!("{}.{}%", tenths / 10, tenths % 10)
-}
-
-pub fn dims(d: &[usize]) -> String {
-    format!(
-        "[{}]",
-        d.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
 }
 
 #[cfg(test)]

@@ -309,7 +309,7 @@ fn overflows(
                 span: node.span,
                 count,
                 total: operand.data.len(),
-                first_index: crate::data::unravel_index(k, &operand.shape),
+                first_index: crate::tensor::unravel(k, &operand.shape),
                 before: to_decimal(operand.data[k], operand.frac),
                 after: to_decimal(after, to.storage_frac()),
             });

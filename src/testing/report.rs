@@ -60,7 +60,7 @@ pub fn render(failure: &Failure, sources: &SourceMap) -> String {
                     place(sources, e.span),
                     e.count,
                     e.total,
-                    super::diff::dims(&e.first_index),
+                    crate::notation::dims(&e.first_index),
                     e.before,
                     e.after
                 ));

@@ -3,9 +3,10 @@
 //! Pure: the caller reads and writes the files; this module encodes,
 //! decodes and compares.
 
-use super::diff::{dims, ValueDiff};
+use super::diff::ValueDiff;
 use super::execute::{values, SnapshotValue};
 use crate::data;
+use crate::notation::dims;
 use crate::numeric::to_decimal;
 use crate::tensor::Tensor;
 use crate::types::{Overflow, Quant, ScalarType};

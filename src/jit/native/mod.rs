@@ -26,7 +26,7 @@ use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
-use super::plan::{dims, weight_dims, Plan, Stage};
+use super::plan::{weight_dims, Plan, Stage};
 use crate::ir::{NodeId, Op, Program};
 
 /// Whether the host can run the kernels of this module.
@@ -129,8 +129,8 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
     if !unit || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
         return None;
     }
-    let d = dims(&program.nodes[stage.root].shape);
-    let xd = dims(&program.nodes[*x].shape);
+    let d = program.nodes[stage.root].shape.chw();
+    let xd = program.nodes[*x].shape.chw();
     let taps = cin_g * kh * kw;
     let (kind, packed) = if kh == 1 && kw == 1 && geom.groups == 1 && geom.pad == Default::default()
     {
@@ -175,7 +175,7 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
         return None;
     };
     // Every accumulator within 32 bits.
-    if !accumulators_fit_32_bits(weights, taps, (xr.lo, xr.hi)) {
+    if !accumulators_fit_32_bits(weights, taps, xr) {
         return None;
     }
     let requant = match_tail(program, stage.root, k, cout)?;
@@ -234,12 +234,12 @@ fn plan_deconv(
     if !plain
         || xbuf.elem.bytes != 1
         || out.elem.bytes != 1
-        || !accumulators_fit_32_bits(weights, kh * kw, (xr.lo, xr.hi))
+        || !accumulators_fit_32_bits(weights, kh * kw, xr)
     {
         return None;
     }
-    let d = dims(&program.nodes[stage.root].shape);
-    let xd = dims(&program.nodes[x].shape);
+    let d = program.nodes[stage.root].shape.chw();
+    let xd = program.nodes[x].shape.chw();
     let pl = geom.pad.left as i64;
     let sw_i = sw as i64;
     // Taps of output column `col` (relative to a multiple of 16): (kx, input

@@ -153,7 +153,7 @@ pub(super) fn match_tail(
     let mut clamps = [(i128::from(i32::MIN), i128::from(i32::MAX)); 2];
     let mut mul: Option<Vec<i128>> = None;
     let mut shift: Option<(u32, Bias)> = None;
-    let mut mul_range = (0, 0);
+    let mut product = crate::ir::Interval::point(0);
     let mut shift_input = crate::ir::Interval::point(0);
     let mut frac = program.nodes[k].frac;
     for pair in chain.windows(2) {
@@ -218,7 +218,7 @@ pub(super) fn match_tail(
                         }
                         slot = Slot::Mul;
                         mul = Some(per_channel(program, other, channels, 0)?);
-                        mul_range = (r.lo, r.hi);
+                        product = r;
                         frac = node.frac;
                     }
                 }
@@ -284,7 +284,7 @@ pub(super) fn match_tail(
         (m, s) => {
             let (shift, bias) = s.unwrap_or((0, Bias::None));
             // Without a shift the product itself goes back to 32-bit lanes.
-            if shift == 0 && !fits_i32(mul_range.0, mul_range.1) {
+            if shift == 0 && !fits_i32(product.lo, product.hi) {
                 return None;
             }
             let bias = if shift == 0 { Bias::None } else { bias };

@@ -15,7 +15,19 @@
 //!   0; Cast gives `to.storage_frac()`; bilinear Upsample adds `log2(2f)` per
 //!   axis with factor `f > 1`; MaxPoolIndices is 0;
 //! - conv and deconv weights are always `Op::Constant` nodes;
-//! - `node.ty` holds every value of the node (its `storage_frac()` equals `frac`).
+//! - `node.ty` holds every value of the node (its `storage_frac()` equals `frac`);
+//! - `program.outputs[i].node` names a node, and a constant holds one value
+//!   per element.
+//!
+//! [`Program::verify`] checks each of them (`verify.rs`); [`analysis`] has the
+//! questions every backend asks (what kind of operation, how often read,
+//! what is live, a value as `[C, H, W]`).
+
+mod analysis;
+mod verify;
+
+pub use analysis::{Chw, OpKind};
+pub use verify::{Broken, Invariant};
 
 use crate::span::Span;
 use crate::types::{Overflow, Quant, ScalarType};
@@ -41,6 +53,37 @@ impl Interval {
     }
     pub fn contains(self, v: i128) -> bool {
         self.lo <= v && v <= self.hi
+    }
+    /// Every sum of a value of `self` and one of `other`; `None` when a bound
+    /// does not fit in i128.
+    pub fn checked_add(self, other: Interval) -> Option<Interval> {
+        Some(Interval::new(
+            self.lo.checked_add(other.lo)?,
+            self.hi.checked_add(other.hi)?,
+        ))
+    }
+    /// Every difference of a value of `self` and one of `other`.
+    pub fn checked_sub(self, other: Interval) -> Option<Interval> {
+        Some(Interval::new(
+            self.lo.checked_sub(other.hi)?,
+            self.hi.checked_sub(other.lo)?,
+        ))
+    }
+    /// Every product of a value of `self` and one of `other`; `None` when a
+    /// bound does not fit in i128.
+    pub fn checked_mul(self, other: Interval) -> Option<Interval> {
+        let p = [
+            self.lo.checked_mul(other.lo)?,
+            self.lo.checked_mul(other.hi)?,
+            self.hi.checked_mul(other.lo)?,
+            self.hi.checked_mul(other.hi)?,
+        ];
+        Some(Interval::new(*p.iter().min()?, *p.iter().max()?))
+    }
+    /// Every value times `2^n`; `None` when a bound does not fit in i128.
+    pub fn checked_shl(self, n: u32) -> Option<Interval> {
+        let s = |v: i128| crate::numeric::checked_shl(v, u64::from(n));
+        Some(Interval::new(s(self.lo)?, s(self.hi)?))
     }
 }
 
