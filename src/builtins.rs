@@ -28,7 +28,7 @@ pub enum Kind {
 
 /// What an omitted argument means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Default {
+pub enum IfOmitted {
     /// The argument must be given.
     Required,
     /// This number (for a pair, both of `(h, w)`; for `pad`, every side).
@@ -50,7 +50,7 @@ pub struct Word {
 #[derive(Clone, Copy, Debug)]
 pub struct Param {
     pub name: &'static str,
-    pub default: Default,
+    pub default: IfOmitted,
     /// The words the argument may be; empty when it is a number or a tensor.
     pub words: &'static [Word],
     /// What the argument may be, after its default in hover (`one number or (h, w)`).
@@ -83,13 +83,13 @@ pub struct Builtin {
 const fn req(name: &'static str) -> Param {
     Param {
         name,
-        default: Default::Required,
+        default: IfOmitted::Required,
         words: &[],
         note: "",
     }
 }
 
-const fn opt(name: &'static str, default: Default, note: &'static str) -> Param {
+const fn opt(name: &'static str, default: IfOmitted, note: &'static str) -> Param {
     Param {
         name,
         default,
@@ -106,24 +106,24 @@ const fn word(
 ) -> Param {
     Param {
         name,
-        default: Default::Word(default),
+        default: IfOmitted::Word(default),
         words,
         note,
     }
 }
 
-const STRIDE: Param = opt("stride", Default::Number(1), "one number or (h, w)");
-const POOL_STRIDE: Param = opt("stride", Default::Derived("the kernel size"), "");
+const STRIDE: Param = opt("stride", IfOmitted::Number(1), "one number or (h, w)");
+const POOL_STRIDE: Param = opt("stride", IfOmitted::Derived("the kernel size"), "");
 const PAD: Param = opt(
     "pad",
-    Default::Number(0),
+    IfOmitted::Number(0),
     "logical zero padding: one number, (h, w) or (top, bottom, left, right)",
 );
-const DILATION: Param = opt("dilation", Default::Number(1), "one number or (h, w)");
-const GROUPS: Param = opt("groups", Default::Number(1), "");
+const DILATION: Param = opt("dilation", IfOmitted::Number(1), "one number or (h, w)");
+const GROUPS: Param = opt("groups", IfOmitted::Number(1), "");
 const OUTPUT_PAD: Param = opt(
     "output_pad",
-    Default::Number(0),
+    IfOmitted::Number(0),
     "extra rows / columns at the bottom / right",
 );
 const MODE: Param = word(
@@ -367,16 +367,16 @@ impl Builtin {
 
 impl Param {
     pub fn required(&self) -> bool {
-        self.default == Default::Required
+        self.default == IfOmitted::Required
     }
 
     /// What an omitted argument means, then what it may be
     /// (`1; one number or (h, w)`); empty for a required parameter.
     pub fn describe(&self) -> String {
         let default = match self.default {
-            Default::Required => return String::new(),
-            Default::Number(n) => n.to_string(),
-            Default::Word(w) | Default::Derived(w) => w.to_string(),
+            IfOmitted::Required => return String::new(),
+            IfOmitted::Number(n) => n.to_string(),
+            IfOmitted::Word(w) | IfOmitted::Derived(w) => w.to_string(),
         };
         if self.note.is_empty() {
             default
@@ -423,7 +423,7 @@ mod tests {
     #[test]
     fn a_default_word_is_one_of_the_words() {
         for p in BUILTINS.iter().flat_map(|b| b.params) {
-            if let Default::Word(w) = p.default {
+            if let IfOmitted::Word(w) = p.default {
                 assert!(p.words.iter().any(|x| x.word == w), "`{}`: `{w}`", p.name);
             }
         }

@@ -4,7 +4,7 @@
 //! no built-in outside the table), the editor grammars, and the REPL's
 //! completion words.
 
-use convoy::builtins::{self, Builtin, Default, Returns, BUILTINS};
+use convoy::builtins::{self, Builtin, IfOmitted, Returns, BUILTINS};
 use convoy::diag::SourceMap;
 use convoy::{CheckOptions, Diagnostic, NoFiles};
 use std::collections::BTreeSet;
@@ -152,10 +152,10 @@ fn an_omitted_argument_means_the_default_the_table_gives() {
     for b in BUILTINS {
         for p in b.params {
             let explicit = match p.default {
-                Default::Required => continue,
-                Default::Number(n) => format!("{}: {n}", p.name),
-                Default::Word(w) => format!("{}: {w}", p.name),
-                Default::Derived(_) => derived
+                IfOmitted::Required => continue,
+                IfOmitted::Number(n) => format!("{}: {n}", p.name),
+                IfOmitted::Word(w) => format!("{}: {w}", p.name),
+                IfOmitted::Derived(_) => derived
                     .iter()
                     .find(|(s, q, _)| *s == b.name && *q == p.name)
                     .unwrap_or_else(|| {

@@ -7,7 +7,7 @@ use super::interval;
 use super::scope::{suggest, Value};
 use super::{Checker, MAX_ELEMENTS};
 use crate::ast::{Call, Ident};
-use crate::builtins::{self, Builtin, Default, Kind, Param};
+use crate::builtins::{self, Builtin, IfOmitted, Kind, Param};
 use crate::ir::{Elementwise, NodeId, Op, Pads, Pair, Rounding, Shape};
 use crate::span::Span;
 
@@ -63,7 +63,7 @@ impl Bound {
     /// What an omitted numeric parameter stands for.
     pub(super) fn number_default(&self, name: &str) -> Option<usize> {
         match self.param(name)?.default {
-            Default::Number(n) => Some(n),
+            IfOmitted::Number(n) => Some(n),
             other => {
                 debug_assert!(false, "`{name}` has no numeric default: {other:?}");
                 None
@@ -405,7 +405,7 @@ impl Checker<'_> {
         let allowed: Vec<&'static str> = param.words.iter().map(|w| w.word).collect();
         let Some(a) = b.arg(name) else {
             return match param.default {
-                Default::Word(w) => Some(w),
+                IfOmitted::Word(w) => Some(w),
                 _ => None,
             };
         };

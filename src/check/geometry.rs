@@ -282,7 +282,7 @@ impl Checker<'_> {
         w: usize,
     ) -> Option<(PoolGeom, usize, usize)> {
         let kernel = self.pair_arg(b, "kernel", 1)?;
-        // An omitted stride is the kernel size (`Default::Derived` in the table).
+        // An omitted stride is the kernel size (`IfOmitted::Derived` in the table).
         let stride = match b.arg("stride") {
             Some(_) => self.pair_arg(b, "stride", 1)?,
             None => kernel,
