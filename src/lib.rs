@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod ast;
+pub mod builtins;
 pub mod check;
 pub mod data;
 pub mod diag;

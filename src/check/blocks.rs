@@ -33,13 +33,13 @@ impl Checker<'_> {
             .iter()
             .map(|p| (p.name.node.as_str(), p.default.is_none()))
             .collect();
-        let Some(bound) = self.bind(&name, &sig, args, call.span) else {
+        let Some(bound) = self.bind(&name, &sig, false, args, call.span) else {
             return Value::Poison;
         };
         let outer_owner = self.owner.clone();
         self.block_stack.push(name.clone());
         self.scopes.push(Scope::default());
-        for (param, slot) in block.params.iter().zip(bound.args) {
+        for (param, slot) in block.params.iter().zip(bound.slots) {
             let value = match slot {
                 Some(a) => a.value,
                 None => match &param.default {

@@ -1,107 +1,18 @@
-//! Calls: built-in stages and functions, their signatures and arguments.
-//! Geometry of the stages is in `geometry`, block inlining in `blocks`.
+//! Calls: arguments bound to the parameters of a built-in stage (from the
+//! table in `crate::builtins`) or of a block. Geometry of the stages is in
+//! `geometry`, block inlining in `blocks`.
 
 use super::error::CheckError;
 use super::interval;
 use super::scope::{suggest, Value};
 use super::{Checker, MAX_ELEMENTS};
 use crate::ast::{Call, Ident};
+use crate::builtins::{self, Builtin, IfOmitted, Kind, Param};
 use crate::ir::{Elementwise, NodeId, Op, Pads, Pair, Rounding, Shape};
 use crate::span::Span;
 
-/// Every built-in stage and function, with its parameters in positional order.
-/// `true` marks a required parameter.
-const STAGES: &[(&str, &[(&str, bool)])] = &[
-    (
-        "conv",
-        &[
-            ("x", true),
-            ("w", true),
-            ("stride", false),
-            ("pad", false),
-            ("dilation", false),
-            ("groups", false),
-        ],
-    ),
-    (
-        "dwconv",
-        &[
-            ("x", true),
-            ("w", true),
-            ("stride", false),
-            ("pad", false),
-            ("dilation", false),
-        ],
-    ),
-    (
-        "deconv",
-        &[
-            ("x", true),
-            ("w", true),
-            ("stride", false),
-            ("pad", false),
-            ("output_pad", false),
-            ("dilation", false),
-            ("groups", false),
-        ],
-    ),
-    (
-        "dwdeconv",
-        &[
-            ("x", true),
-            ("w", true),
-            ("stride", false),
-            ("pad", false),
-            ("output_pad", false),
-            ("dilation", false),
-        ],
-    ),
-    (
-        "upsample",
-        &[("x", true), ("factor", true), ("mode", false)],
-    ),
-    (
-        "maxpool",
-        &[
-            ("x", true),
-            ("kernel", true),
-            ("stride", false),
-            ("pad", false),
-            ("indices", false),
-        ],
-    ),
-    (
-        "maxunpool",
-        &[
-            ("x", true),
-            ("indices", true),
-            ("kernel", true),
-            ("stride", false),
-            ("pad", false),
-        ],
-    ),
-    ("relu", &[("x", true)]),
-    ("clip", &[("x", true), ("lo", true), ("hi", true)]),
-    ("max", &[("a", true), ("b", true)]),
-    ("min", &[("a", true), ("b", true)]),
-    ("floor", &[("x", true)]),
-    ("round", &[("x", true)]),
-    ("trunc", &[("x", true)]),
-];
-
 /// The largest stride, dilation, kernel, factor or pad accepted.
 const MAX_GEOMETRY: i128 = 1 << 16;
-
-pub fn is_builtin(name: &str) -> bool {
-    name == "concat" || STAGES.iter().any(|(n, _)| *n == name)
-}
-
-pub fn builtin_names() -> impl Iterator<Item = &'static str> {
-    STAGES
-        .iter()
-        .map(|(n, _)| *n)
-        .chain(std::iter::once("concat"))
-}
 
 /// An evaluated argument.
 #[derive(Clone)]
@@ -111,14 +22,60 @@ pub(super) struct ArgVal {
 }
 
 /// Arguments bound to a signature's parameters, by position or by name.
+pub(super) struct Binding {
+    /// One slot per parameter, in order.
+    pub(super) slots: Vec<Option<ArgVal>>,
+    /// Positional arguments after the last parameter, for a variadic stage.
+    pub(super) rest: Vec<ArgVal>,
+}
+
+/// A built-in stage's arguments, read by parameter name.
 pub(super) struct Bound {
-    pub(super) args: Vec<Option<ArgVal>>,
+    pub(super) builtin: &'static Builtin,
+    args: Binding,
     pub(super) call_span: Span,
 }
 
 impl Bound {
-    pub(super) fn get(&self, i: usize) -> Option<ArgVal> {
-        self.args.get(i).cloned().flatten()
+    /// The parameter `name` of this stage; every name the checker asks for
+    /// is one the table lists.
+    pub(super) fn param(&self, name: &str) -> Option<&'static Param> {
+        let param = self.builtin.param(name);
+        debug_assert!(
+            param.is_some(),
+            "`{}` has no parameter `{name}`",
+            self.builtin.name
+        );
+        param
+    }
+
+    /// The argument given for the parameter `name`.
+    pub(super) fn arg(&self, name: &str) -> Option<ArgVal> {
+        let index = self.builtin.params.iter().position(|p| p.name == name);
+        debug_assert!(
+            index.is_some(),
+            "`{}` has no parameter `{name}`",
+            self.builtin.name
+        );
+        index.and_then(|i| self.args.slots.get(i).cloned().flatten())
+    }
+
+    /// What an omitted numeric parameter stands for.
+    pub(super) fn number_default(&self, name: &str) -> Option<usize> {
+        match self.param(name)?.default {
+            IfOmitted::Number(n) => Some(n),
+            other => {
+                debug_assert!(false, "`{name}` has no numeric default: {other:?}");
+                None
+            }
+        }
+    }
+
+    /// Every argument in order, the variadic ones last.
+    pub(super) fn all(self) -> Vec<ArgVal> {
+        let mut out: Vec<ArgVal> = self.args.slots.into_iter().flatten().collect();
+        out.extend(self.args.rest);
+        out
     }
 }
 
@@ -139,19 +96,25 @@ impl Checker<'_> {
                 },
             ));
         }
-        if name == "concat" {
-            return self.concat(args.into_iter().map(|(_, a)| a).collect(), call.span);
-        }
-        if let Some((_, sig)) = STAGES.iter().find(|(n, _)| *n == name) {
-            let Some(bound) = self.bind(name, sig, args, call.span) else {
+        if let Some(builtin) = builtins::find(name) {
+            let params: Vec<(&str, bool)> = builtin
+                .params
+                .iter()
+                .map(|p| (p.name, p.required()))
+                .collect();
+            let Some(args) = self.bind(name, &params, builtin.variadic, args, call.span) else {
                 return Value::Poison;
             };
-            return self.stage(name, bound);
+            return self.stage(Bound {
+                builtin,
+                args,
+                call_span: call.span,
+            });
         }
         if self.blocks.contains_key(name) {
             return self.inline_block(call, args);
         }
-        let candidates: Vec<String> = builtin_names()
+        let candidates: Vec<String> = builtins::names()
             .map(str::to_string)
             .chain(self.blocks.keys().cloned())
             .collect();
@@ -163,16 +126,19 @@ impl Checker<'_> {
         })
     }
 
-    /// Binds arguments to a signature, by position then by name; reports
-    /// unknown, duplicate, surplus and missing arguments.
+    /// Binds arguments to a signature `(name, required)`, by position then
+    /// by name; reports unknown, duplicate, surplus and missing arguments.
+    /// A variadic signature keeps surplus positional arguments in `rest`.
     pub(super) fn bind(
         &mut self,
         func: &str,
         sig: &[(&str, bool)],
+        variadic: bool,
         args: Vec<(Option<&Ident>, ArgVal)>,
         call_span: Span,
-    ) -> Option<Bound> {
+    ) -> Option<Binding> {
         let mut slots: Vec<Option<ArgVal>> = vec![None; sig.len()];
+        let mut rest = vec![];
         let mut ok = true;
         let mut position = 0;
         for (name, arg) in args {
@@ -180,6 +146,11 @@ impl Checker<'_> {
                 None => {
                     let i = position;
                     position += 1;
+                    if i >= sig.len() && variadic {
+                        ok &= arg.value != Value::Poison;
+                        rest.push(arg);
+                        continue;
+                    }
                     if i >= sig.len() {
                         self.error(CheckError::TooManyArguments {
                             span: arg.span,
@@ -227,49 +198,48 @@ impl Checker<'_> {
                 ok = false;
             }
         }
-        ok.then_some(Bound {
-            args: slots,
-            call_span,
-        })
+        ok.then_some(Binding { slots, rest })
     }
 
-    fn stage(&mut self, name: &str, b: Bound) -> Value {
+    fn stage(&mut self, b: Bound) -> Value {
         let span = b.call_span;
-        let first = b.get(0).map(|a| (a.value, a.span));
-        match name {
-            "conv" | "dwconv" => self.conv(&b, name == "dwconv", false),
-            "deconv" | "dwdeconv" => self.conv(&b, name == "dwdeconv", true),
-            "upsample" => self.upsample(&b),
-            "maxpool" => self.maxpool(&b),
-            "maxunpool" => self.maxunpool(&b),
-            "relu" => match first {
-                Some((v, s)) => self.unary(v, span, s, "relu", Op::Relu, interval::relu),
+        let name = b.builtin.name;
+        match b.builtin.kind {
+            Kind::Conv => self.conv(&b, false, false),
+            Kind::DwConv => self.conv(&b, true, false),
+            Kind::Deconv => self.conv(&b, false, true),
+            Kind::DwDeconv => self.conv(&b, true, true),
+            Kind::Upsample => self.upsample(&b),
+            Kind::MaxPool => self.maxpool(&b),
+            Kind::MaxUnpool => self.maxunpool(&b),
+            Kind::Relu => match b.arg("x") {
+                Some(x) => self.unary(x.value, span, x.span, name, Op::Relu, interval::relu),
                 None => Value::Poison,
             },
-            "floor" | "round" | "trunc" => {
-                let mode = match name {
-                    "floor" => Rounding::Floor,
-                    "round" => Rounding::Round,
+            Kind::Floor | Kind::Round | Kind::Trunc => {
+                let mode = match b.builtin.kind {
+                    Kind::Floor => Rounding::Floor,
+                    Kind::Round => Rounding::Round,
                     _ => Rounding::Trunc,
                 };
-                match first {
-                    Some((v, s)) => self.rounding(v, span, s, mode),
+                match b.arg("x") {
+                    Some(x) => self.rounding(x.value, span, x.span, mode),
                     None => Value::Poison,
                 }
             }
-            "max" | "min" => {
-                let (Some(a), Some(c)) = (b.get(0), b.get(1)) else {
+            Kind::Max | Kind::Min => {
+                let (Some(a), Some(c)) = (b.arg("a"), b.arg("b")) else {
                     return Value::Poison;
                 };
-                let kind = if name == "max" {
+                let kind = if b.builtin.kind == Kind::Max {
                     Elementwise::Max
                 } else {
                     Elementwise::Min
                 };
                 self.elementwise(kind, a.value, a.span, c.value, c.span, span, name)
             }
-            "clip" => {
-                let (Some(x), Some(lo), Some(hi)) = (b.get(0), b.get(1), b.get(2)) else {
+            Kind::Clip => {
+                let (Some(x), Some(lo), Some(hi)) = (b.arg("x"), b.arg("lo"), b.arg("hi")) else {
                     return Value::Poison;
                 };
                 let low = self.elementwise(
@@ -291,7 +261,7 @@ impl Checker<'_> {
                     "clip hi",
                 )
             }
-            _ => Value::Poison,
+            Kind::Concat => self.concat(b.all(), span),
         }
     }
 
@@ -329,19 +299,12 @@ impl Checker<'_> {
         }
     }
 
-    /// One number or an `(h, w)` pair.
-    pub(super) fn pair_arg(
-        &mut self,
-        a: Option<ArgVal>,
-        what: &'static str,
-        default: usize,
-        min: i128,
-    ) -> Option<Pair> {
-        let Some(a) = a else {
-            return Some(Pair {
-                h: default,
-                w: default,
-            });
+    /// The parameter `what`: one number or an `(h, w)` pair, the table's
+    /// default when omitted.
+    pub(super) fn pair_arg(&mut self, b: &Bound, what: &'static str, min: i128) -> Option<Pair> {
+        let Some(a) = b.arg(what) else {
+            let n = b.number_default(what)?;
+            return Some(Pair { h: n, w: n });
         };
         match &a.value {
             Value::Tuple(items) if items.len() == 2 => {
@@ -378,10 +341,17 @@ impl Checker<'_> {
         }
     }
 
-    /// One number, `(h, w)`, or `(top, bottom, left, right)`.
-    pub(super) fn pads_arg(&mut self, a: Option<ArgVal>) -> Option<Pads> {
-        let Some(a) = a else {
-            return Some(Pads::default());
+    /// The `pad` parameter: one number, `(h, w)`, or `(top, bottom, left,
+    /// right)`, the table's default when omitted.
+    pub(super) fn pads_arg(&mut self, b: &Bound) -> Option<Pads> {
+        let Some(a) = b.arg("pad") else {
+            let p = b.number_default("pad")?;
+            return Some(Pads {
+                top: p,
+                bottom: p,
+                left: p,
+                right: p,
+            });
         };
         let items = match &a.value {
             Value::Tuple(items) => items.clone(),
@@ -428,17 +398,19 @@ impl Checker<'_> {
         })
     }
 
-    pub(super) fn word_arg(
-        &mut self,
-        a: Option<ArgVal>,
-        allowed: &[&'static str],
-        default: &'static str,
-    ) -> Option<String> {
-        let Some(a) = a else {
-            return Some(default.to_string());
+    /// The parameter `name`: one of the words the table allows for it, its
+    /// default when omitted.
+    pub(super) fn word_arg(&mut self, b: &Bound, name: &str) -> Option<&'static str> {
+        let param = b.param(name)?;
+        let allowed: Vec<&'static str> = param.words.iter().map(|w| w.word).collect();
+        let Some(a) = b.arg(name) else {
+            return match param.default {
+                IfOmitted::Word(w) => Some(w),
+                _ => None,
+            };
         };
         match &a.value {
-            Value::Word(w) if allowed.contains(&w.as_str()) => Some(w.clone()),
+            Value::Word(w) if allowed.contains(&w.as_str()) => allowed.into_iter().find(|a| a == w),
             Value::Poison => None,
             other => {
                 let found = match other {
@@ -449,7 +421,7 @@ impl Checker<'_> {
                 self.error(CheckError::BadMode {
                     span: a.span,
                     found,
-                    allowed: allowed.to_vec(),
+                    allowed,
                 });
                 None
             }

@@ -1,5 +1,5 @@
 //! Expressions: names, literals, arithmetic, shifts and `as` conversions.
-//! Stage and block calls are in `stages`.
+//! Stage and block calls are in `calls`.
 
 use super::error::{CheckError, CheckWarning, RangeFact};
 use super::interval::{self, Overflowed};
@@ -10,9 +10,6 @@ use crate::ir::{CastOverflow, Elementwise, Interval, NodeId, Op, Rounding, Shape
 use crate::numeric;
 use crate::span::Span;
 use crate::types::{Overflow, Quant, ScalarType, MAX_TYPE_BITS};
-
-/// Words that may stand alone as arguments.
-pub const WORDS: [&str; 4] = ["nearest", "bilinear", "true", "false"];
 
 impl Checker<'_> {
     pub(super) fn eval(&mut self, e: &Expr) -> Value {
@@ -52,7 +49,7 @@ impl Checker<'_> {
         if let Some(v) = self.scope().lookup(name) {
             return v;
         }
-        if WORDS.contains(&name) {
+        if crate::builtins::is_word(name) {
             return Value::Word(name.to_string());
         }
         let candidates: Vec<String> = self.scope().names().map(str::to_string).collect();

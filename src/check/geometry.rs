@@ -13,10 +13,10 @@ use crate::span::Span;
 impl Checker<'_> {
     pub(super) fn conv(&mut self, b: &Bound, depthwise: bool, transposed: bool) -> Value {
         let span = b.call_span;
-        let Some((x, cin, h, w)) = self.map_arg(b.get(0), "input") else {
+        let Some((x, cin, h, w)) = self.map_arg(b.arg("x"), "input") else {
             return Value::Poison;
         };
-        let Some(warg) = b.get(1) else {
+        let Some(warg) = b.arg("w") else {
             return Value::Poison;
         };
         let Some(wid) = self.tensor(warg.value.clone(), warg.span) else {
@@ -34,27 +34,20 @@ impl Checker<'_> {
                 });
             }
         };
-        let stride = self.pair_arg(b.get(2), "stride", 1, 1);
-        let pad = self.pads_arg(b.get(3));
-        let (output_pad, dilation, groups_arg) = if transposed {
-            (
-                self.pair_arg(b.get(4), "output_pad", 0, 0),
-                self.pair_arg(b.get(5), "dilation", 1, 1),
-                b.get(6),
-            )
+        let stride = self.pair_arg(b, "stride", 1);
+        let pad = self.pads_arg(b);
+        let output_pad = if transposed {
+            self.pair_arg(b, "output_pad", 0)
         } else {
-            (
-                Some(Pair { h: 0, w: 0 }),
-                self.pair_arg(b.get(4), "dilation", 1, 1),
-                b.get(5),
-            )
+            Some(Pair { h: 0, w: 0 })
         };
+        let dilation = self.pair_arg(b, "dilation", 1);
         let groups = if depthwise {
             Some(cin)
         } else {
-            match groups_arg {
+            match b.arg("groups") {
                 Some(g) => self.int_arg(&g, "groups", 1),
-                None => Some(1),
+                None => b.number_default("groups"),
             }
         };
         let (Some(stride), Some(pad), Some(output_pad), Some(dilation), Some(groups)) =
@@ -224,11 +217,11 @@ impl Checker<'_> {
 
     pub(super) fn upsample(&mut self, b: &Bound) -> Value {
         let span = b.call_span;
-        let Some((x, c, h, w)) = self.map_arg(b.get(0), "input") else {
+        let Some((x, c, h, w)) = self.map_arg(b.arg("x"), "input") else {
             return Value::Poison;
         };
-        let factor = self.pair_arg(b.get(1), "factor", 1, 1);
-        let mode = self.word_arg(b.get(2), &["nearest", "bilinear"], "nearest");
+        let factor = self.pair_arg(b, "factor", 1);
+        let mode = self.word_arg(b, "mode");
         let (Some(factor), Some(mode)) = (factor, mode) else {
             return Value::Poison;
         };
@@ -240,7 +233,7 @@ impl Checker<'_> {
             let mut extra = 0;
             for f in [factor.h, factor.w] {
                 if !f.is_power_of_two() {
-                    let arg_span = b.get(1).map_or(span, |a| a.span);
+                    let arg_span = b.arg("factor").map_or(span, |a| a.span);
                     return self.error(CheckError::BilinearFactor {
                         span: arg_span,
                         factor: f,
@@ -287,19 +280,14 @@ impl Checker<'_> {
         span: Span,
         h: usize,
         w: usize,
-        kernel_at: usize,
     ) -> Option<(PoolGeom, usize, usize)> {
-        let kernel = self.pair_arg(b.get(kernel_at), "kernel", 1, 1)?;
-        let stride = self
-            .pair_arg(b.get(kernel_at + 1), "stride", 0, 1)
-            .map(|s| {
-                if b.get(kernel_at + 1).is_none() {
-                    kernel
-                } else {
-                    s
-                }
-            })?;
-        let pad = self.pads_arg(b.get(kernel_at + 2))?;
+        let kernel = self.pair_arg(b, "kernel", 1)?;
+        // An omitted stride is the kernel size (`IfOmitted::Derived` in the table).
+        let stride = match b.arg("stride") {
+            Some(_) => self.pair_arg(b, "stride", 1)?,
+            None => kernel,
+        };
+        let pad = self.pads_arg(b)?;
         for (p, k) in [
             (pad.top, kernel.h),
             (pad.bottom, kernel.h),
@@ -328,13 +316,13 @@ impl Checker<'_> {
 
     pub(super) fn maxpool(&mut self, b: &Bound) -> Value {
         let span = b.call_span;
-        let Some((x, c, h, w)) = self.map_arg(b.get(0), "input") else {
+        let Some((x, c, h, w)) = self.map_arg(b.arg("x"), "input") else {
             return Value::Poison;
         };
-        let Some((geom, _, _)) = self.pool_geom(b, span, h, w, 1) else {
+        let Some((geom, _, _)) = self.pool_geom(b, span, h, w) else {
             return Value::Poison;
         };
-        let Some(indices) = self.word_arg(b.get(4), &["true", "false"], "false") else {
+        let Some(indices) = self.word_arg(b, "indices") else {
             return Value::Poison;
         };
         let rows = self.axis(
@@ -396,16 +384,16 @@ impl Checker<'_> {
 
     pub(super) fn maxunpool(&mut self, b: &Bound) -> Value {
         let span = b.call_span;
-        let Some((x, c, h, w)) = self.map_arg(b.get(0), "input") else {
+        let Some((x, c, h, w)) = self.map_arg(b.arg("x"), "input") else {
             return Value::Poison;
         };
-        let Some(iarg) = b.get(1) else {
+        let Some(iarg) = b.arg("indices") else {
             return Value::Poison;
         };
         let Some(idx) = self.tensor(iarg.value.clone(), iarg.span) else {
             return Value::Poison;
         };
-        let Some((geom, _, _)) = self.pool_geom(b, span, h, w, 2) else {
+        let Some((geom, _, _)) = self.pool_geom(b, span, h, w) else {
             return Value::Poison;
         };
         // PyTorch max_unpool2d: (H - 1) * stride - pad_top - pad_bottom + kernel.
@@ -480,12 +468,9 @@ impl Checker<'_> {
                 None => return Value::Poison,
             }
         }
+        // The binding gave at least the two required maps.
         let Some(&first) = ids.first() else {
-            return self.error(CheckError::MissingArgument {
-                span,
-                func: "concat".into(),
-                name: "x".into(),
-            });
+            return Value::Poison;
         };
         let (h, w) = match self.nodes[first].shape {
             Shape::Map { h, w, .. } => (h, w),

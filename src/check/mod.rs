@@ -154,7 +154,7 @@ impl<'a> Checker<'a> {
     }
 
     fn add_block(&mut self, b: ast::BlockDecl) {
-        if calls::is_builtin(&b.name.node) {
+        if crate::builtins::is_builtin(&b.name.node) {
             self.errors.push(CheckError::BlockShadowsStage {
                 span: b.name.span,
                 name: b.name.node.clone(),

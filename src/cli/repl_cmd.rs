@@ -5,7 +5,7 @@
 //! transcript (each input after its prompt, then the answer) is printed as
 //! plain text, so sessions can be scripted and tested.
 
-use convoy::repl::{ReplIo, Session, COMMANDS, WORDS};
+use convoy::repl::{completion_words, ReplIo, Session, COMMANDS};
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
@@ -164,7 +164,7 @@ impl Completer for ReplHelper {
                 names
                     .iter()
                     .map(String::as_str)
-                    .chain(WORDS.iter().copied())
+                    .chain(completion_words())
                     .filter(|w| w.starts_with(word))
                     .map(str::to_string),
             );

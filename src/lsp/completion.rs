@@ -10,9 +10,10 @@ use super::items::{
     statement_keywords, types, words,
 };
 use super::lexer::{tokens, Kind, Token};
-use super::stages::{self, STAGES};
+use super::stages;
 use super::stdlib::StdLib;
 use crate::ast::BlockDecl;
+use crate::builtins::{self, BUILTINS};
 use lsp_types::{
     CompletionItem, CompletionItemKind, CompletionTextEdit, Position, Range, TextEdit,
 };
@@ -254,12 +255,12 @@ fn expression_items(cx: &Cx, env: &Env, piped: bool) -> Vec<CompletionItem> {
             .unwrap_or_else(|| what.to_string());
         out.push(item(&name, CompletionItemKind::VARIABLE, &detail));
     }
-    for s in STAGES {
+    for s in BUILTINS {
         let body = if piped {
             let rest: Vec<String> = s
                 .params
                 .iter()
-                .filter(|p| p.required)
+                .filter(|p| p.required())
                 .skip(1)
                 .enumerate()
                 .map(|(i, p)| format!("${{{}:{}}}", i + 1, p.name))
@@ -269,7 +270,7 @@ fn expression_items(cx: &Cx, env: &Env, piped: bool) -> Vec<CompletionItem> {
             s.snippet.to_string()
         };
         out.push(CompletionItem {
-            documentation: Some(markdown(s.markdown())),
+            documentation: Some(markdown(stages::markdown(s))),
             ..snippet(s.name, CompletionItemKind::FUNCTION, &s.signature(), &body)
         });
     }
@@ -326,12 +327,12 @@ fn expression_items(cx: &Cx, env: &Env, piped: bool) -> Vec<CompletionItem> {
 }
 
 fn named_arg_items(call: &CallCx, cx: &Cx, env: &Env) -> Vec<CompletionItem> {
-    let params: Vec<(String, String)> = if let Some(s) = stages::find(&call.func) {
+    let params: Vec<(String, String)> = if let Some(s) = builtins::find(&call.func) {
         s.params
             .iter()
             .enumerate()
-            .filter(|(i, p)| *i >= call.position || !p.required)
-            .map(|(_, p)| (p.name.to_string(), p.note.to_string()))
+            .filter(|(i, p)| *i >= call.position || !p.required())
+            .map(|(_, p)| (p.name.to_string(), p.describe()))
             .collect()
     } else if let Some(b) = find_block(cx, env, &call.func) {
         b.params
@@ -541,16 +542,16 @@ pub fn complete(src: &str, offset: usize, env: &Env) -> Vec<CompletionItem> {
             "load" => return vec![],
             _ => {}
         }
+        let builtin = builtins::find(&call.func);
         if let Some(arg) = &call.value_of {
-            return match arg.as_str() {
-                "mode" => words(&["nearest", "bilinear"]),
-                "indices" if call.func == "maxpool" => words(&["true", "false"]),
+            return match builtin.and_then(|b| b.param(arg)) {
+                Some(p) if !p.words.is_empty() => words(p.words),
                 _ => expression_items(&cx, env, false),
             };
         }
         let mut out = named_arg_items(&call, &cx, env);
-        if call.func == "upsample" && call.position == 2 {
-            out.extend(words(&["nearest", "bilinear"]));
+        if let Some(p) = builtin.and_then(|b| b.params.get(call.position)) {
+            out.extend(words(p.words));
         }
         out.extend(expression_items(&cx, env, false));
         return out;

@@ -9,6 +9,7 @@ use super::stages;
 use super::stdlib::StdLib;
 use super::symbols::{Def, DefKind, RefKind, Target};
 use crate::ast::{BlockDecl, ExprKind};
+use crate::builtins;
 use crate::check::decimal;
 use crate::ir::{Node, Op, Program, Shape};
 use crate::span::Span;
@@ -241,8 +242,8 @@ fn call_hover(a: &Analysis, std: &StdLib, name: &str, func_span: Span) -> String
         }
     }
     let nodes = last_per_owner(nodes);
-    let doc = if let Some(s) = stages::find(name) {
-        s.markdown()
+    let doc = if let Some(s) = builtins::find(name) {
+        stages::markdown(s)
     } else if let Some(b) = local_block(a, name) {
         block_markdown(b, a.sources.text(a.id), None)
     } else if let Some((m, b)) = imported_block(a, std, name) {
@@ -275,13 +276,13 @@ fn imported_block<'a>(
 }
 
 fn named_arg_hover(a: &Analysis, std: &StdLib, func: &str, arg: &str) -> String {
-    if let Some(s) = stages::find(func) {
-        return match s.params.iter().find(|p| p.name == arg) {
-            Some(p) if p.required => format!("`{arg}`: parameter of `{}`", s.signature()),
+    if let Some(s) = builtins::find(func) {
+        return match s.param(arg) {
+            Some(p) if p.required() => format!("`{arg}`: parameter of `{}`", s.signature()),
             Some(p) => format!(
                 "`{arg}`: parameter of `{}`\n\ndefault: {}",
                 s.signature(),
-                p.note
+                p.describe()
             ),
             None => format!("`{func}` has no parameter `{arg}`: {}", s.signature()),
         };

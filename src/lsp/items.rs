@@ -2,8 +2,8 @@
 //! and modes, the words stage arguments take.
 
 use super::completion::ItemKind;
-use super::stages::WORDS;
 use crate::ast::BlockDecl;
+use crate::builtins::Word;
 use crate::types::{Overflow, Quant};
 use lsp_types::{
     CompletionItem, CompletionItemKind, Documentation, InsertTextFormat, MarkupContent, MarkupKind,
@@ -168,10 +168,10 @@ pub fn block_snippet(b: &BlockDecl, piped: bool) -> String {
     format!("{}({})", b.name.node, required.join(", "))
 }
 
-pub fn words(names: &[&str]) -> Vec<CompletionItem> {
-    WORDS
+/// The words a stage argument may be, with what each means there.
+pub fn words(words: &[Word]) -> Vec<CompletionItem> {
+    words
         .iter()
-        .filter(|(w, _)| names.contains(w))
-        .map(|(w, doc)| item(w, CompletionItemKind::ENUM_MEMBER, doc))
+        .map(|w| item(w.word, CompletionItemKind::ENUM_MEMBER, w.doc))
         .collect()
 }

@@ -18,7 +18,7 @@ mod items;
 mod lexer;
 mod position;
 mod signature;
-pub mod stages;
+mod stages;
 pub mod stdlib;
 mod symbols;
 pub mod uri;

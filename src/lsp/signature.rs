@@ -2,7 +2,7 @@
 //! under the cursor.
 
 use super::completion::{call_context, context, find_block, Env};
-use super::stages;
+use crate::builtins;
 use lsp_types::{
     Documentation, MarkupContent, MarkupKind, ParameterInformation, ParameterLabel, SignatureHelp,
     SignatureInformation,
@@ -19,7 +19,7 @@ pub fn signature_help(src: &str, offset: usize, env: &Env) -> Option<SignatureHe
     let cx = context(src, offset.min(src.len())).ok()?;
     let call = call_context(&cx)?;
     let (label, params, doc): (String, Vec<String>, String) =
-        if let Some(s) = stages::find(&call.func) {
+        if let Some(s) = builtins::find(&call.func) {
             (
                 s.signature(),
                 s.params.iter().map(|p| p.name.to_string()).collect(),

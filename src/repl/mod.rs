@@ -35,51 +35,26 @@ pub struct Reply {
     pub quit: bool,
 }
 
-/// Stages, keywords and commands, for completion.
+/// Keywords, modes and initializers, for completion; [`completion_words`]
+/// adds the built-in stages, their parameters and words.
 pub const WORDS: &[&str] = &[
-    "conv",
-    "dwconv",
-    "deconv",
-    "dwdeconv",
-    "upsample",
-    "maxpool",
-    "maxunpool",
-    "relu",
-    "clip",
-    "max",
-    "min",
-    "concat",
-    "floor",
-    "round",
-    "trunc",
-    "nearest",
-    "bilinear",
-    "input",
-    "param",
-    "const",
-    "let",
-    "output",
-    "use",
-    "block",
-    "return",
-    "pipeline",
-    "as",
-    "sat",
-    "wrap",
-    "sat_zero",
-    "sat_sym",
-    "load",
-    "random",
-    "seed",
-    "stride",
-    "pad",
-    "dilation",
-    "groups",
-    "output_pad",
-    "indices",
-    "fixed",
-    "ufixed",
+    "input", "param", "const", "let", "output", "use", "block", "return", "pipeline", "as", "sat",
+    "wrap", "sat_zero", "sat_sym", "load", "random", "seed", "fixed", "ufixed",
 ];
+
+/// Every word the session completes: [`WORDS`] and, from the table of
+/// built-ins, the stages, their named parameters and their words.
+pub fn completion_words() -> Vec<&'static str> {
+    let builtins = crate::builtins::BUILTINS.iter().flat_map(|b| {
+        let named = b.params.iter().filter(|p| !p.required()).map(|p| p.name);
+        std::iter::once(b.name).chain(named)
+    });
+    let words = crate::builtins::words().into_iter().map(|w| w.word);
+    let mut out: Vec<&'static str> = WORDS.iter().copied().chain(builtins).chain(words).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
 
 pub const COMMANDS: &[(&str, &str)] = &[
     (
