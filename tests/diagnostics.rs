@@ -199,7 +199,7 @@ fn run_case(name: &str) {
     let path = cases_dir().join(format!("{name}.cnn"));
     let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file = format!("{name}.cnn");
-    let (snapshot, output) = match mode(name, &src) {
+    let (snapshot, text) = match mode(name, &src) {
         Mode::Check { pipeline } => {
             let mut sources = SourceMap::new();
             let id = sources.add(file, src.as_str());
@@ -236,7 +236,7 @@ fn run_case(name: &str) {
             )
         }
     };
-    insta::assert_snapshot!(snapshot, source_and_output(&src, &output));
+    insta::assert_snapshot!(snapshot, source_and_output(&src, &text));
 }
 
 /// `convoy ARGS` in a fresh folder holding the case (as `NAME.cnn`) and
@@ -467,15 +467,19 @@ fn every_case_file_is_listed() {
     );
 }
 
-/// The snapshots of this file: (name without `diagnostics__`, text).
+/// The snapshots of this file: (name, text). insta keeps them in
+/// `snapshots/` beside this file, named after this module's path, so this
+/// finds them wherever the file moves.
 fn snapshots() -> Vec<(String, String)> {
-    let dir = root().join("tests/snapshots");
+    let here = Path::new(file!()).parent().expect("the test file's folder");
+    let dir = root().join(here).join("snapshots");
+    let prefix = format!("{}__", module_path!().replace("::", "__"));
     let mut out = vec![];
-    for entry in std::fs::read_dir(&dir).expect("tests/snapshots") {
+    for entry in std::fs::read_dir(&dir).expect("the snapshots folder") {
         let path = entry.expect("entry").path();
         let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if let Some(name) = file
-            .strip_prefix("diagnostics__")
+            .strip_prefix(&prefix)
             .and_then(|n| n.strip_suffix(".snap"))
         {
             let text = std::fs::read_to_string(&path).expect("read a snapshot");
