@@ -1,161 +1,579 @@
-//! Rendered diagnostics (colour off) for the mistakes users make, one snapshot
-//! each: every case must fail to compile, or (for warnings) compile with
-//! the warning shown.
+//! Rendered diagnostics (colour off): one test and one snapshot per case
+//! file of `tests/cases/diagnostics/` (its README describes the format), and
+//! the checks that keep the table of codes honest: every code is used by
+//! exactly one message and shown by at least one snapshot, and every case
+//! file, test and snapshot belong together.
 
 mod common;
 
-use common::{compile, source_and_output, Files};
+use common::{root, source_and_output, Files};
 use convoy::data::{write_npy, Dtype, NpyData};
+use convoy::diag::{codes, render, Diagnostic, Report, SourceMap};
+use convoy::ir::Program;
+use convoy::{CheckOptions, Tensor};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-fn files() -> Files {
+/// One `#[test]` per case file, named after it; `CASES` lists them.
+macro_rules! cases {
+    ($($name:ident)*) => {
+        const CASES: &[&str] = &[$(stringify!($name)),*];
+        $(
+            #[test]
+            fn $name() {
+                run_case(stringify!($name));
+            }
+        )*
+    };
+}
+
+cases! {
+    // Syntax (E0xx).
+    bad_token
+    missing_equals_let
+    missing_equals_param
+    mode_after_fixed_cast
+    mode_order
+    number_too_large
+    spaced_type
+    stray_semicolons
+    test_line_not_understood
+    test_runs_twice
+    test_without_run
+    unclosed_brace
+    unknown_mode
+    width_too_large
+    width_zero
+    // Names, calls and geometry (E10x-E14x).
+    bad_halo
+    bad_upsample_mode
+    bilinear_factor_three
+    block_shadows_stage
+    broadcast_mismatch
+    concat_mismatch
+    deconv_empty_output
+    duplicate_argument
+    groups_do_not_divide
+    huge_tensor
+    input_in_block
+    kernel_too_large
+    missing_argument
+    mode_not_allowed
+    no_outputs
+    no_pipeline
+    not_a_tensor
+    not_a_tensor_output
+    not_an_integer
+    output_pad_too_large
+    parameter_too_large
+    pipeline_not_found
+    pool_pad_too_large
+    recursive_block
+    redefined
+    several_pipelines
+    too_many_arguments
+    tuple_arity
+    unknown_argument
+    unknown_name
+    unknown_stage
+    unknown_std_block
+    unknown_std_module
+    unpool_not_indices
+    unpool_plane_mismatch
+    weight_shape
+    weights_in_arithmetic
+    wrong_rank
+    zero_stride
+    zero_upsample
+    pad_tuple_of_three
+    // Values and types (E15x).
+    annotation_fraction
+    annotation_out_of_range
+    annotation_shape
+    cast_fixed_not_proven
+    cast_not_proven
+    const_not_scalar
+    const_out_of_range
+    inexact_literal
+    output_too_wide
+    shift_too_far
+    too_wide
+    // Data files of `load(...)` (E16x).
+    load_corrupt
+    load_float_into_int
+    load_missing_file
+    load_value_out_of_range
+    load_wrong_shape
+    several_errors_at_once
+    // Warnings and notes.
+    const_inexact
+    rows_never_read
+    sat_never_triggers
+    unused_declarations
+    wrap_can_trigger
+    // `convoy run`'s files (E2xx).
+    run_batch_mismatch
+    run_corrupt_input
+    run_duplicate_input
+    run_input_file_missing
+    run_input_value
+    run_input_wrong_shape
+    run_no_input_data
+    run_output_not_float64
+    run_unknown_input
+    // Run time (E3xx).
+    runtime_input_count
+    runtime_input_frac
+    runtime_input_length
+    runtime_input_range
+    runtime_input_shape
+    runtime_internal
+    runtime_missing_node
+    runtime_unpool_index
+    // HLS (E4xx).
+    hls_bad_parallel
+    hls_factor_not_dividing
+    hls_knob_not_applicable
+    hls_output_is_input
+    hls_testbench_input
+    hls_too_wide
+    hls_unknown_stage
+    hls_wide_constant
+    // `convoy test` (E5xx).
+    test_bad_npy
+    test_data_file
+    test_duplicate_input
+    test_duplicate_test
+    test_dtype
+    test_missing_input
+    test_pipeline_fails
+    test_shape
+    test_unknown_input
+    test_unknown_pipeline
+    test_unknown_stage
+    test_unknown_value
+    test_value
+    // JIT (E6xx).
+    jit_codegen
+    jit_foreign_workspace
+    jit_host
+    jit_inconsistent_program
+    jit_unsupported
+}
+
+fn cases_dir() -> PathBuf {
+    root().join("tests/cases/diagnostics")
+}
+
+/// How a case is run, from its `//! key: value` header.
+enum Mode {
+    /// Parse and check the script (the default).
+    Check { pipeline: Option<String> },
+    /// Run the `convoy` binary with these arguments in a scratch folder that
+    /// holds the script and the data files.
+    Cli(Vec<String>),
+    /// Check the script, then hand the program to this driver.
+    Api(String),
+}
+
+fn mode(name: &str, src: &str) -> Mode {
+    let mut mode = Mode::Check { pipeline: None };
+    for line in src.lines().map_while(|l| l.strip_prefix("//! ")) {
+        let (key, value) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("{name}: header line `{line}` is not `key: value`"));
+        mode = match key {
+            "pipeline" => Mode::Check {
+                pipeline: Some(value.to_string()),
+            },
+            "cli" => Mode::Cli(value.split_whitespace().map(String::from).collect()),
+            "api" => Mode::Api(value.to_string()),
+            _ => panic!("{name}: unknown header key `{key}`"),
+        };
+    }
+    mode
+}
+
+fn run_case(name: &str) {
+    let path = cases_dir().join(format!("{name}.cnn"));
+    let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file = format!("{name}.cnn");
+    let (snapshot, text) = match mode(name, &src) {
+        Mode::Check { pipeline } => {
+            let mut sources = SourceMap::new();
+            let id = sources.add(file, src.as_str());
+            let options = CheckOptions { pipeline };
+            match convoy::compile(&mut sources, id, &options, &data_files()) {
+                Err(d) => {
+                    let text = render(&sources, &d, false);
+                    assert!(text.contains("Error"), "{name} rendered no error:\n{text}");
+                    (format!("error_{name}"), text)
+                }
+                Ok(c) => {
+                    assert!(!c.diagnostics.is_empty(), "{name}: no error, no warning");
+                    (
+                        format!("warning_{name}"),
+                        render(&sources, &c.diagnostics, false),
+                    )
+                }
+            }
+        }
+        Mode::Cli(args) => (format!("error_{name}"), run_cli(name, &src, &args)),
+        Mode::Api(driver) => {
+            let mut sources = SourceMap::new();
+            let id = sources.add(file, src.as_str());
+            let checked = convoy::compile(&mut sources, id, &CheckOptions::default(), &NoData)
+                .unwrap_or_else(|d| panic!("{name}: {}", render(&sources, &d, false)));
+            let diagnostics = drive(&driver, checked.program);
+            assert!(
+                diagnostics.iter().any(Diagnostic::is_error),
+                "{name}: the driver reported no error"
+            );
+            (
+                format!("error_{name}"),
+                render(&sources, &diagnostics, false),
+            )
+        }
+    };
+    insta::assert_snapshot!(snapshot, source_and_output(&src, &text));
+}
+
+/// `convoy ARGS` in a fresh folder holding the case (as `NAME.cnn`) and
+/// every data file; the command must fail with exit code 1. Returns the command line
+/// and what it printed to stderr.
+fn run_cli(name: &str, src: &str, args: &[String]) -> String {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("diagnostics")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    std::fs::write(dir.join(format!("{name}.cnn")), src).expect("write the case");
+    for (file, bytes) in &data_files().0 {
+        std::fs::write(dir.join(file), bytes).expect("write a data file");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_convoy"))
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .expect("run convoy");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{name}: convoy {} exited with {:?}\n{stderr}",
+        args.join(" "),
+        out.status
+    );
+    format!("$ convoy {}\n{stderr}", args.join(" "))
+}
+
+/// The data files a case may name, generated here: in memory for `Check`
+/// cases, beside the script in a `Cli` case's folder.
+fn data_files() -> Files {
     let mut f = Files::default();
+    let mut add = |name: &str, shape: &[usize], data: NpyData, dtype: Dtype| {
+        f.0.insert(name.into(), write_npy(shape, &data, dtype));
+    };
     let w: Vec<i128> = (0..16 * 9).map(|i| (i % 7) - 3).collect();
-    f.0.insert(
-        "w.npy".into(),
-        write_npy(&[16, 1, 3, 3], &NpyData::Int(w.clone()), Dtype::I8),
-    );
-    f.0.insert(
-        "w_bad_shape.npy".into(),
-        write_npy(&[16, 9], &NpyData::Int(w), Dtype::I8),
-    );
+    add("w.npy", &[16, 1, 3, 3], NpyData::Int(w.clone()), Dtype::I8);
+    add("w_bad_shape.npy", &[16, 9], NpyData::Int(w), Dtype::I8);
     let big: Vec<i128> = (0..16).map(|i| i * 20).collect();
-    f.0.insert(
-        "b_big.npy".into(),
-        write_npy(&[16], &NpyData::Int(big), Dtype::I16),
-    );
+    add("b_big.npy", &[16], NpyData::Int(big), Dtype::I16);
     let fl: Vec<f64> = (0..16).map(|i| i as f64 * 0.1).collect();
-    f.0.insert(
-        "b_float.npy".into(),
-        write_npy(&[16], &NpyData::Float(fl), Dtype::F64),
+    add("b_float.npy", &[16], NpyData::Float(fl), Dtype::F64);
+    // An image [1, 2, 2], alone and in batches of 2 and 3.
+    add(
+        "x.npy",
+        &[1, 2, 2],
+        NpyData::Int(vec![1, 2, 3, 4]),
+        Dtype::U8,
     );
+    let batch = |n: i128| NpyData::Int((0..4 * n).collect());
+    add("x_batch2.npy", &[2, 1, 2, 2], batch(2), Dtype::U8);
+    add("x_batch3.npy", &[3, 1, 2, 2], batch(3), Dtype::U8);
+    add("x_3x3.npy", &[1, 3, 3], NpyData::Int(vec![0; 9]), Dtype::U8);
+    let x300 = NpyData::Int(vec![1, 2, 300, 4]);
+    add("x_300.npy", &[1, 2, 2], x300, Dtype::I16);
+    let xf = NpyData::Float(vec![0.5, 1.0, 1.5, 2.0]);
+    add("x_float.npy", &[1, 2, 2], xf, Dtype::F64);
+    // Two 60-bit values, more than float64's 53 significant bits.
+    let wide = NpyData::Int(vec![(1 << 59) + 1, 3]);
+    add("x_wide.npy", &[1, 1, 2], wide, Dtype::I64);
     f.0.insert("corrupt.npy".into(), b"\x93NUMPY garbage".to_vec());
     f
 }
 
-const HEAD: &str = "  input x: u8[16, 32, 64]\n  param w: i8[16, 1, 3, 3] = random(seed: 1)\n";
+/// `load(...)` for `Api` cases, whose scripts load nothing.
+struct NoData;
 
-fn pipeline(body: &str) -> String {
-    format!("pipeline p {{\n{HEAD}{body}\n}}\n")
-}
-
-/// Scripts that must be rejected.
-fn error_cases() -> Vec<(&'static str, String)> {
-    vec![
-        // Syntax.
-        ("missing_equals_let", pipeline("  let y relu(x)\n  output y")),
-        ("missing_equals_param", "pipeline p {\n  param w: i8[4] load(\"w.npy\")\n}\n".into()),
-        ("spaced_type", "pipeline p {\n  input x: u 8[4, 4, 4]\n  output x\n}\n".into()),
-        ("unknown_mode", "pipeline p {\n  const k: fixed<16, 4, round, sat> = 0.5\n}\n".into()),
-        ("stray_semicolons", pipeline("  let y = relu(x);\n  output y;")),
-        ("unclosed_brace", "pipeline p {\n  input x: u8[1, 2, 2]\n  output x\n".into()),
-        ("bad_token", pipeline("  let y = x ? 2\n  output y")),
-        ("width_zero", "pipeline p {\n  input x: u0[1, 2, 2]\n  output x\n}\n".into()),
-        ("width_too_large", "pipeline p {\n  input x: i65[1, 2, 2]\n  output x\n}\n".into()),
-        ("mode_order", "pipeline p {\n  const k: fixed<8, 4, sat, rnd> = 0.5\n}\n".into()),
-        ("mode_after_fixed_cast", pipeline("  let y = x as fixed<8, 4> sat\n  output y")),
-        // Names and calls.
-        ("unknown_name", pipeline("  let y = relu(xx)\n  output y")),
-        ("unknown_stage", pipeline("  let y = rellu(x)\n  output y")),
-        ("redefined", pipeline("  let y = relu(x)\n  let y = relu(x)\n  output y")),
-        ("unknown_argument", pipeline("  let y = dwconv(x, w, padding: 1)\n  output y")),
-        ("missing_argument", pipeline("  let y = conv(x)\n  output y")),
-        ("too_many_arguments", pipeline("  let y = relu(x, 2)\n  output y")),
-        ("duplicate_argument", pipeline("  let y = dwconv(x, w, pad: 1, pad: 2)\n  output y")),
-        ("no_outputs", pipeline("  let y = relu(x)")),
-        ("several_pipelines", "pipeline a {\n  input x: u8[1, 2, 2]\n  output x\n}\npipeline b {\n  input x: u8[1, 2, 2]\n  output x\n}\n".into()),
-        ("unknown_std_block", "use std::blocks::dsconvv\npipeline p {\n  input x: u8[1, 2, 2]\n  output x\n}\n".into()),
-        ("recursive_block", "block f(x) {\n  return f(x)\n}\npipeline p {\n  input x: u8[1, 2, 2]\n  let y = f(x)\n  output y\n}\n".into()),
-        ("input_in_block", "block f(x) {\n  input z: u8[1, 2, 2]\n  return x\n}\npipeline p {\n  input x: u8[1, 2, 2]\n  let y = f(x)\n  output y\n}\n".into()),
-        ("block_shadows_stage", "block relu(x) {\n  return x\n}\npipeline p {\n  input x: u8[1, 2, 2]\n  output x\n}\n".into()),
-        ("tuple_arity", pipeline("  let (a, b) = maxpool(x, 2)\n  output a")),
-        // Geometry.
-        ("groups_do_not_divide", pipeline("  param w3: i8[6, 5, 3, 3] = random(seed: 2)\n  let y = conv(x, w3, groups: 3)\n  output y")),
-        ("weight_shape", pipeline("  param w2: i8[8, 8, 3, 3] = random(seed: 2)\n  let y = conv(x, w2)\n  output y")),
-        ("kernel_too_large", "pipeline p {\n  input x: u8[1, 4, 4]\n  param w: i8[1, 1, 3, 3] = random(seed: 1)\n  let y = conv(x, w, dilation: 2)\n  output y\n}\n".into()),
-        ("zero_stride", pipeline("  let y = dwconv(x, w, stride: 0)\n  output y")),
-        ("zero_upsample", pipeline("  let y = upsample(x, 0, nearest)\n  output y")),
-        ("bilinear_factor_three", pipeline("  let y = upsample(x, 3, bilinear)\n  output y")),
-        ("output_pad_too_large", pipeline("  let y = dwdeconv(x, w, stride: 2, output_pad: 2)\n  output y")),
-        ("deconv_empty_output", "pipeline p {\n  input x: u8[1, 1, 1]\n  param w: i8[1, 1, 2, 2] = random(seed: 1)\n  let y = deconv(x, w, pad: 1)\n  output y\n}\n".into()),
-        ("pool_pad_too_large", pipeline("  let y = maxpool(x, 2, pad: 2)\n  output y")),
-        ("unpool_not_indices", pipeline("  let p = maxpool(x, 2)\n  let u = maxunpool(p, p, 2)\n  output u")),
-        ("unpool_plane_mismatch", "pipeline p {\n  input x: u8[2, 5, 5]\n  let (v, i) = maxpool(x, 2, indices: true)\n  let u = maxunpool(v, i, 2)\n  output u\n}\n".into()),
-        ("broadcast_mismatch", pipeline("  param b: i16[8] = random(seed: 3)\n  let y = x + b\n  output y")),
-        ("concat_mismatch", pipeline("  let p = maxpool(x, 2)\n  let y = concat(x, p)\n  output y")),
-        ("huge_tensor", "pipeline p {\n  input x: u8[100000, 100000, 100000]\n  output x\n}\n".into()),
-        ("weights_in_arithmetic", pipeline("  let y = w + 1\n  output y")),
-        ("pad_tuple_of_three", pipeline("  let y = dwconv(x, w, pad: (1, 1, 1))\n  output y")),
-        ("bad_upsample_mode", pipeline("  let y = upsample(x, 2, cubic)\n  output y")),
-        // Values and types.
-        ("cast_not_proven", pipeline("  let y = dwconv(x, w, pad: 1) as u8\n  output y")),
-        ("cast_fixed_not_proven", pipeline("  let y = x * 3 as i8\n  output y")),
-        ("annotation_out_of_range", pipeline("  let y: u8[16, 32, 64] = x + 1\n  output y")),
-        ("annotation_shape", pipeline("  let y: u8[16, 32, 32] = x\n  output y")),
-        ("annotation_fraction", pipeline("  let y: u8[16, 32, 64] = x * 0.5\n  output y")),
-        ("inexact_literal", pipeline("  let y = x * 0.1\n  output y")),
-        ("const_out_of_range", "pipeline p {\n  input x: u8[1, 2, 2]\n  const k: u8 = 300\n  let y = x * k\n  output y\n}\n".into()),
-        ("const_not_scalar", "pipeline p {\n  input x: u8[1, 2, 2]\n  const k: u8[2] = 3\n  output x\n}\n".into()),
-        ("shift_too_far", pipeline("  let y = x >> 200\n  output y")),
-        ("too_wide", "pipeline p {\n  input x: i64[1, 2, 2]\n  let y = x * x * x\n  output y\n}\n".into()),
-        ("output_too_wide", "pipeline p {\n  input x: u40[1, 2, 2]\n  let y = x * x\n  output y\n}\n".into()),
-        ("not_a_tensor_output", "pipeline p {\n  input x: u8[1, 2, 2]\n  let k = 3 + 4\n  let (v, i) = maxpool(x, 2, indices: true)\n  output v, i, zz\n}\n".into()),
-        // Data.
-        ("load_missing_file", pipeline("  param b: i16[16] = load(\"nope.npy\")\n  let y = x + b\n  output y")),
-        ("load_wrong_shape", pipeline("  param w2: i8[16, 1, 3, 3] = load(\"w_bad_shape.npy\")\n  let y = dwconv(x, w2)\n  output y")),
-        ("load_value_out_of_range", pipeline("  param b: i4[16] = load(\"b_big.npy\")\n  let y = x + b\n  output y")),
-        ("load_float_into_int", pipeline("  param b: i16[16] = load(\"b_float.npy\")\n  let y = x + b\n  output y")),
-        ("load_corrupt", pipeline("  param b: i16[16] = load(\"corrupt.npy\")\n  let y = x + b\n  output y")),
-        ("several_errors_at_once", pipeline("  let a = relu(nope)\n  let b = dwconv(x, w, stride: 0)\n  let c = x as u4\n  output a, b, c")),
-    ]
-}
-
-/// Scripts that compile, with warnings or notes worth pinning.
-fn warning_cases() -> Vec<(&'static str, String)> {
-    vec![
-        ("unused_declarations", pipeline("  param b: i16[16] = random(seed: 2)\n  let y = relu(x)\n  output x")),
-        ("sat_never_triggers", pipeline("  let y = x >> 1 as u8 sat\n  output y")),
-        ("wrap_can_trigger", pipeline("  let y = x * 3 as fixed<8, 8>\n  output y")),
-        ("rows_never_read", pipeline("  let y = dwconv(x, w, stride: 2)\n  output y")),
-        ("const_inexact", "pipeline p {\n  input x: u8[1, 2, 2]\n  const k: fixed<32, 1> = 0.0123\n  let y = trunc(x * k)\n  output y\n}\n".into()),
-    ]
-}
-
-#[test]
-fn errors_are_rendered() {
-    let cases = error_cases();
-    assert!(cases.len() >= 50);
-    let data = files();
-    for (name, src) in cases {
-        match compile(&format!("{name}.cnn"), &src, &data) {
-            Ok(_) => panic!("case {name} should not compile:\n{src}"),
-            Err(text) => {
-                assert!(
-                    text.contains("Error"),
-                    "case {name} rendered no error:\n{text}"
-                );
-                insta::assert_snapshot!(format!("error_{name}"), source_and_output(&src, &text));
-            }
-        }
+impl convoy::DataSource for NoData {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        Err(format!("{path}: Api cases load no files"))
     }
 }
 
-#[test]
-fn warnings_are_rendered() {
-    let data = files();
-    for (name, src) in warning_cases() {
-        match compile(&format!("{name}.cnn"), &src, &data) {
-            Ok((_, text)) => {
-                assert!(!text.is_empty(), "case {name} produced no warning");
-                insta::assert_snapshot!(format!("warning_{name}"), source_and_output(&src, &text));
-            }
-            Err(text) => panic!("case {name} should compile:\n{text}"),
+/// What the library reports when `program` is used as the `driver` says:
+/// public calls that go wrong, or, for errors no public call can cause,
+/// the error built by hand.
+fn drive(driver: &str, mut program: Program) -> Vec<Diagnostic> {
+    match driver {
+        "interpret_without_inputs" => vec![interpret(&program, vec![])],
+        "interpret_wrong_shape" => {
+            let mut inputs = zero_inputs(&program);
+            inputs[0].shape.reverse();
+            vec![interpret(&program, inputs)]
         }
+        "interpret_wrong_length" => {
+            let mut inputs = zero_inputs(&program);
+            inputs[0].data.pop();
+            vec![interpret(&program, inputs)]
+        }
+        "interpret_wrong_frac" => {
+            let mut inputs = zero_inputs(&program);
+            inputs[0].frac += 1;
+            vec![interpret(&program, inputs)]
+        }
+        "interpret_out_of_range" => {
+            let mut inputs = zero_inputs(&program);
+            inputs[0].data[1] = 300;
+            vec![interpret(&program, inputs)]
+        }
+        "interpret_output_without_node" => {
+            program.outputs[0].node = program.nodes.len();
+            vec![interpret(&program, zero_inputs(&program))]
+        }
+        "interpret_narrowed_range" => {
+            // The last node claims that every value is 0: a checker bug.
+            let last = program.nodes.last_mut().expect("nodes");
+            for r in &mut last.ranges {
+                *r = convoy::ir::Interval::point(0);
+            }
+            let mut inputs = zero_inputs(&program);
+            inputs[0].data.fill(7);
+            vec![interpret(&program, inputs)]
+        }
+        "interpret_indices_from_input" => {
+            // The maxunpool reads the second input as its indices: values
+            // no maxpool could produce (the checker refuses such scripts).
+            let idx = program.inputs[1].node;
+            for node in &mut program.nodes {
+                if let convoy::ir::Op::MaxUnpool { idx: i, .. } = &mut node.op {
+                    *i = idx;
+                }
+            }
+            let mut inputs = zero_inputs(&program);
+            inputs[1].data.fill(200);
+            vec![interpret(&program, inputs)]
+        }
+        "jit_without_ranges" => {
+            // A node without its per-channel ranges (a checker bug).
+            program.nodes.last_mut().expect("nodes").ranges.clear();
+            vec![jit_error(&program)]
+        }
+        "jit_output_without_node" => {
+            program.outputs[0].node = program.nodes.len();
+            vec![jit_error(&program)]
+        }
+        "jit_foreign_workspace" => {
+            let options = convoy::JitOptions::default();
+            let a = convoy::compile_jit(&program, &options).expect("compiles");
+            let b = convoy::compile_jit(&program, &options).expect("compiles");
+            let mut ws = b.workspace();
+            vec![a.execute(&mut ws).expect_err("foreign").diagnostic()]
+        }
+        // Cranelift rejecting generated code, or a host it does not support:
+        // no program can cause these on a supported machine.
+        "built_codegen_error" => vec![convoy::JitError::Codegen {
+            stage: program.outputs[0].name.clone(),
+            message: "Verifier errors".into(),
+        }
+        .diagnostic()],
+        "built_host_error" => vec![convoy::JitError::Host {
+            message: "the host is not supported by Cranelift".into(),
+        }
+        .diagnostic()],
+        "hls_wider_than_emittable" => {
+            // Checked programs stay far below the emitter's 128 bits.
+            let last = program.nodes.last_mut().expect("nodes");
+            last.ty.width = 200;
+            vec![emit_hls(&program, convoy::HlsOptions::default())]
+        }
+        "hls_testbench_input_shape" => {
+            let mut inputs = zero_inputs(&program);
+            inputs[0].shape.reverse();
+            let options = convoy::HlsOptions {
+                inputs: Some(inputs),
+                ..Default::default()
+            };
+            vec![emit_hls(&program, options)]
+        }
+        _ => panic!("no driver `{driver}`"),
+    }
+}
+
+fn zero_inputs(program: &Program) -> Vec<Tensor> {
+    program
+        .inputs
+        .iter()
+        .map(|i| {
+            let node = &program.nodes[i.node];
+            Tensor::zeros(node.shape.dims(), node.frac)
+        })
+        .collect()
+}
+
+fn interpret(program: &Program, inputs: Vec<Tensor>) -> Diagnostic {
+    convoy::interpret(program, &inputs)
+        .expect_err("the run fails")
+        .diagnostic()
+}
+
+fn jit_error(program: &Program) -> Diagnostic {
+    match convoy::compile_jit(program, &convoy::JitOptions::default()) {
+        Ok(_) => panic!("the JIT compiles it"),
+        Err(e) => e.diagnostic(),
+    }
+}
+
+fn emit_hls(program: &Program, options: convoy::HlsOptions) -> Diagnostic {
+    match convoy::emit_hls(program, &options) {
+        Ok(_) => panic!("the HLS emitter accepts it"),
+        Err(d) => d,
     }
 }
 
 #[test]
 fn several_errors_are_reported_in_one_run() {
-    let src = pipeline("  let a = relu(nope)\n  let b = dwconv(x, w, stride: 0)\n  let c = x * 3 as u4\n  output a, b, c");
-    let text = compile("many.cnn", &src, &files()).unwrap_err();
+    let src = "pipeline p {\n  input x: u8[16, 32, 64]\n  param w: i8[16, 1, 3, 3] = random(seed: 1)\n  let a = relu(nope)\n  let b = dwconv(x, w, stride: 0)\n  let c = x * 3 as u4\n  output a, b, c\n}\n";
+    let text = common::compile("many.cnn", src, &data_files()).unwrap_err();
     assert_eq!(text.matches("Error").count(), 3, "{text}");
+}
+
+/// Every `.cnn` file of the cases folder has its test, and every test its file.
+#[test]
+fn every_case_file_is_listed() {
+    let files: BTreeSet<String> = common::cnn_files(&cases_dir())
+        .iter()
+        .filter_map(|p| p.file_stem()?.to_str().map(String::from))
+        .collect();
+    let listed: BTreeSet<String> = CASES.iter().map(|c| c.to_string()).collect();
+    assert_eq!(CASES.len(), listed.len(), "a case is listed twice");
+    let unlisted: Vec<_> = files.difference(&listed).collect();
+    let missing: Vec<_> = listed.difference(&files).collect();
+    assert!(
+        unlisted.is_empty() && missing.is_empty(),
+        "files not in `cases!`: {unlisted:?}; listed without a file: {missing:?}"
+    );
+}
+
+/// The snapshots of this file: (name, text). insta keeps them in
+/// `snapshots/` beside this file, named after this module's path, so this
+/// finds them wherever the file moves.
+fn snapshots() -> Vec<(String, String)> {
+    let here = Path::new(file!()).parent().expect("the test file's folder");
+    let dir = root().join(here).join("snapshots");
+    let prefix = format!("{}__", module_path!().replace("::", "__"));
+    let mut out = vec![];
+    for entry in std::fs::read_dir(&dir).expect("the snapshots folder") {
+        let path = entry.expect("entry").path();
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(name) = file
+            .strip_prefix(&prefix)
+            .and_then(|n| n.strip_suffix(".snap"))
+        {
+            let text = std::fs::read_to_string(&path).expect("read a snapshot");
+            out.push((name.to_string(), text));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A snapshot without its case would never be checked again.
+#[test]
+fn every_snapshot_has_a_case() {
+    let orphans: Vec<String> = snapshots()
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let case = name
+                .strip_prefix("error_")
+                .or_else(|| name.strip_prefix("warning_"));
+            !case.is_some_and(|c| CASES.contains(&c))
+        })
+        .collect();
+    assert!(orphans.is_empty(), "snapshots without a case: {orphans:?}");
+}
+
+/// Every code of the table appears as `[CODE]` in the output of some
+/// snapshot, and every code a snapshot shows is in the table.
+#[test]
+fn every_code_is_shown_by_a_snapshot() {
+    let mut shown = BTreeSet::new();
+    for (_, text) in snapshots() {
+        let output = text.split_once("\nOUTPUT\n").map_or("", |(_, o)| o);
+        for part in output.split('[').skip(1) {
+            if let Some(code) = part.split(']').next().filter(|c| is_code(c)) {
+                shown.insert(code.to_string());
+            }
+        }
+    }
+    let table: BTreeSet<String> = codes::ALL.iter().map(|c| c.id.to_string()).collect();
+    let unshown: Vec<_> = table.difference(&shown).collect();
+    let unknown: Vec<_> = shown.difference(&table).collect();
+    assert!(
+        unshown.is_empty() && unknown.is_empty(),
+        "codes no snapshot shows: {unshown:?}; codes not in diag::codes: {unknown:?}"
+    );
+}
+
+/// Codes are unique in the table, and each is used by exactly one message:
+/// two diagnostics never share a code.
+#[test]
+fn every_code_is_unique_and_used_once() {
+    let mut seen = BTreeSet::new();
+    let twice: Vec<_> = codes::ALL
+        .iter()
+        .filter(|c| !seen.insert(c.id))
+        .map(|c| c.id)
+        .collect();
+    assert!(twice.is_empty(), "codes twice in the table: {twice:?}");
+    let used = code_uses(&root().join("src/diag/messages"));
+    let wrong: Vec<String> = codes::ALL
+        .iter()
+        .filter_map(|c| {
+            let n = used.iter().filter(|u| *u == c.id).count();
+            (n != 1).then(|| format!("{} used {n} times", c.id))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    let unknown: Vec<_> = used.iter().filter(|u| codes::find(u).is_none()).collect();
+    assert!(unknown.is_empty(), "codes not in the table: {unknown:?}");
+}
+
+/// Every code named in the code (comments left out) of the `.rs` files under
+/// `dir`, once per mention.
+fn code_uses(dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).expect("messages folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or("");
+            let words = code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            out.extend(words.filter(|w| is_code(w)).map(String::from));
+        }
+    }
+    assert!(!out.is_empty(), "no code found under {}", dir.display());
+    out
+}
+
+/// `E123`, `W001`, `N001`.
+fn is_code(word: &str) -> bool {
+    let b = word.as_bytes();
+    b.len() == 4 && matches!(b[0], b'E' | b'W' | b'N') && b[1..].iter().all(u8::is_ascii_digit)
 }

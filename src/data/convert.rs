@@ -88,78 +88,10 @@ pub enum ValueError {
     UnsupportedType { ty: ScalarType },
 }
 
+/// The words are in `diag` (one catalogue for every message).
 impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ValueError::WrongDtype {
-                dtype,
-                ty,
-                raw_mode: false,
-            } => write!(
-                f,
-                "{ty} reads float values, but the array holds {dtype}; \
-                 to read {dtype} as raw two's-complement codes of {ty}, use --raw"
-            ),
-            ValueError::WrongDtype {
-                dtype,
-                ty,
-                raw_mode: true,
-            } => write!(
-                f,
-                "with --raw, {ty} reads integer codes, but the array holds {dtype}"
-            ),
-            ValueError::Element {
-                index,
-                value,
-                ty,
-                problem,
-            } => {
-                write!(f, "element {index:?} is {value}: ")?;
-                describe_problem(f, *problem, ty)
-            }
-            ValueError::LengthMismatch { shape, len } => {
-                write!(f, "{len} values do not fill shape {shape:?}")
-            }
-            ValueError::UnsupportedType { ty } => {
-                write!(f, "{ty} cannot be exchanged through .npy files")
-            }
-        }
-    }
-}
-
-fn describe_problem(
-    f: &mut fmt::Formatter<'_>,
-    problem: ValueProblem,
-    ty: &ScalarType,
-) -> fmt::Result {
-    let Ok(info) = TypeInfo::new(ty) else {
-        return write!(f, "unsupported type {ty}");
-    };
-    let sf = ty.storage_frac();
-    match problem {
-        ValueProblem::OutOfRange => write!(
-            f,
-            "out of range for {ty} ({} to {})",
-            dyadic_to_string(info.code_lo << info.up, sf),
-            dyadic_to_string(info.code_hi << info.up, sf)
-        ),
-        ValueProblem::CodeOutOfRange => write!(
-            f,
-            "out of range for the raw codes of {ty} ({} to {})",
-            info.code_lo, info.code_hi
-        ),
-        ValueProblem::NotInteger => write!(f, "not an integer, as {ty} requires"),
-        ValueProblem::NotMultipleOfStep => write!(
-            f,
-            "not a multiple of 2^{}, the step of {ty}",
-            -ty.frac_bits()
-        ),
-        ValueProblem::NotFinite => write!(f, "{ty} holds only finite numbers"),
-        ValueProblem::InexactInFloat64 { significant_bits } => write!(
-            f,
-            "it has {significant_bits} significant bits and float64 holds only 53; \
-             write raw codes with --raw"
-        ),
+        f.write_str(&crate::diag::value_reason(self))
     }
 }
 
@@ -167,6 +99,13 @@ impl std::error::Error for ValueError {}
 
 /// Finest step supported: keeps every value of a 64-bit type a normal `f64`.
 const MAX_FRAC_BITS: i32 = 960;
+
+/// `ty`'s lowest and highest raw code and the left shift from a code to a
+/// raw value at `storage_frac()`, for messages; `None` for a type beyond
+/// data exchange.
+pub(crate) fn code_range(ty: &ScalarType) -> Option<(i128, i128, u32)> {
+    TypeInfo::new(ty).ok().map(|i| (i.code_lo, i.code_hi, i.up))
+}
 
 /// The facts about a type that conversions need, checked once.
 struct TypeInfo {

@@ -135,23 +135,6 @@ pub enum UnsupportedKind {
     Unknown,
 }
 
-impl UnsupportedKind {
-    pub fn describe(self) -> &'static str {
-        match self {
-            UnsupportedKind::Complex => "complex numbers",
-            UnsupportedKind::Object => "Python objects",
-            UnsupportedKind::Structured => "a structured (record) dtype",
-            UnsupportedKind::Bytes => "byte strings",
-            UnsupportedKind::Unicode => "unicode strings",
-            UnsupportedKind::Void => "raw void records",
-            UnsupportedKind::Datetime => "datetimes",
-            UnsupportedKind::Timedelta => "timedeltas",
-            UnsupportedKind::Size => "an unsupported element size",
-            UnsupportedKind::Unknown => "an unknown dtype",
-        }
-    }
-}
-
 /// Byte order of a file's elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ByteOrder {

@@ -1,4 +1,4 @@
-//! Errors of the `.npy` reader, as facts; `Display` renders them.
+//! Errors of the `.npy` reader, as facts; the words are in `diag`.
 
 use std::fmt;
 
@@ -78,81 +78,10 @@ pub enum NpyError {
     },
 }
 
+/// The words are in `diag` (one catalogue for every message).
 impl fmt::Display for NpyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NpyError::BadMagic => write!(f, "not a .npy file (it does not start with \\x93NUMPY)"),
-            NpyError::Truncated {
-                part,
-                needed,
-                available,
-            } => write!(
-                f,
-                "truncated .npy file: the {part} needs {needed} bytes, the file has {available}"
-            ),
-            NpyError::UnsupportedVersion { major, minor } => write!(
-                f,
-                ".npy format version {major}.{minor} is not supported (1.0, 2.0 and 3.0 are)"
-            ),
-            NpyError::HeaderSyntax {
-                offset,
-                expected,
-                found,
-            } => {
-                write!(f, "bad .npy header at byte {offset}: expected {expected}, found ")?;
-                match found {
-                    None => write!(f, "the end of the header"),
-                    Some(c) if c.is_ascii_graphic() => write!(f, "'{}'", char::from(*c)),
-                    Some(c) => write!(f, "byte {c:#04x}"),
-                }
-            }
-            NpyError::HeaderIntegerTooLarge { offset } => {
-                write!(f, "bad .npy header at byte {offset}: integer too large")
-            }
-            NpyError::HeaderTooDeep { offset } => {
-                write!(f, "bad .npy header at byte {offset}: nested too deeply")
-            }
-            NpyError::HeaderEncoding { offset } => write!(
-                f,
-                "bad .npy header at byte {offset}: string is not valid UTF-8"
-            ),
-            NpyError::HeaderNotDict { found } => {
-                write!(f, "bad .npy header: expected a dict, found {found}")
-            }
-            NpyError::MissingKey { key } => write!(f, "bad .npy header: no '{key}' key"),
-            NpyError::DuplicateKey { key } => {
-                write!(f, "bad .npy header: key '{key}' appears twice")
-            }
-            NpyError::UnknownKey { key } => write!(
-                f,
-                "bad .npy header: unexpected key '{key}' (expected 'descr', 'fortran_order', 'shape')"
-            ),
-            NpyError::BadValue {
-                key,
-                expected,
-                found,
-            } => write!(
-                f,
-                "bad .npy header: '{key}' should be {expected}, found {found}"
-            ),
-            NpyError::BadDimension { axis, value } => write!(
-                f,
-                "bad .npy header: shape entry {axis} is {value}, not a valid dimension"
-            ),
-            NpyError::UnsupportedDtype { descr, kind } => write!(
-                f,
-                "unsupported .npy dtype '{descr}' ({}); Convoy reads bool, int8..int64, uint8..uint64 and float16..float64",
-                kind.describe()
-            ),
-            NpyError::ElementCountOverflow { shape, itemsize } => write!(
-                f,
-                "absurd .npy shape {shape:?}: the size of {itemsize}-byte elements overflows"
-            ),
-            NpyError::DataLength { expected, found } => write!(
-                f,
-                ".npy data has {found} bytes, but the header's shape and dtype need {expected}"
-            ),
-        }
+        f.write_str(&crate::diag::npy_reason(self))
     }
 }
 

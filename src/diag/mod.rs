@@ -2,10 +2,11 @@
 //! no text); `messages` turns them into [`Diagnostic`]s and `render` prints
 //! those with ariadne. Nothing else in the crate writes diagnostic text.
 
+pub mod codes;
 mod messages;
 mod render;
 
-pub use messages::file_error;
+pub use messages::{cast_reason, fault_reason, file_error, npy_reason, value_reason};
 pub use render::render;
 
 use crate::span::{SourceId, Span};
@@ -28,7 +29,8 @@ pub struct Label {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// Stable short code, e.g. `E012`, for searching the docs.
+    /// Stable short code, e.g. `E012`, for searching the docs: the `id` of
+    /// one of [`codes::ALL`].
     pub code: &'static str,
     pub message: String,
     /// The first label is the primary location.

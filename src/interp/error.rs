@@ -1,10 +1,12 @@
 //! What can go wrong while running a checked program. Errors are data (node
-//! ids, spans, indices, raw values); `Display` gives a plain one-line message.
+//! ids, spans, indices, raw values); the words are in `diag::messages`, and
+//! `Display` gives the diagnostic's one-line message.
 
 use std::fmt;
 
+use crate::diag::Report;
 use crate::ir::{Interval, NodeId};
-use crate::numeric::{to_decimal, CastError};
+use crate::numeric::CastError;
 use crate::span::Span;
 use crate::types::ScalarType;
 
@@ -124,160 +126,18 @@ pub enum Fault {
     },
 }
 
-fn dims(shape: &[usize]) -> String {
-    let inner: Vec<String> = shape.iter().map(ToString::to_string).collect();
-    format!("[{}]", inner.join(", "))
-}
-
-fn range(r: Interval, frac: u32) -> String {
-    format!("{} ..= {}", to_decimal(r.lo, frac), to_decimal(r.hi, frac))
-}
-
-impl fmt::Display for Param {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Param::Stride => "stride",
-            Param::Dilation => "dilation",
-            Param::Groups => "groups",
-            Param::Kernel => "kernel size",
-            Param::Factor => "upsampling factor",
-        })
-    }
-}
-
+/// The words are in `diag` (one catalogue for every message): the
+/// diagnostic's message.
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::InputCount { expected, found } => {
-                write!(f, "the pipeline takes {expected} inputs, {found} given")
-            }
-            RunError::InputShape {
-                input,
-                expected,
-                found,
-            } => write!(
-                f,
-                "input `{input}` has shape {}, expected {}",
-                dims(found),
-                dims(expected)
-            ),
-            RunError::InputLength {
-                input,
-                expected,
-                found,
-            } => write!(
-                f,
-                "input `{input}` holds {found} values, its shape needs {expected}"
-            ),
-            RunError::InputFrac {
-                input,
-                expected,
-                found,
-            } => write!(
-                f,
-                "input `{input}` has {found} fraction bits, its type has {expected}"
-            ),
-            RunError::InputRange {
-                input,
-                ty,
-                index,
-                channel,
-                value,
-                frac,
-                range: r,
-            } => write!(
-                f,
-                "input `{input}` element {} is {}, outside the range {} of its type {ty} (channel {channel})",
-                dims(index),
-                to_decimal(*value, *frac),
-                range(*r, *frac)
-            ),
-            RunError::UnpoolIndex {
-                node,
-                channel,
-                position,
-                index,
-                limit,
-            } => write!(
-                f,
-                "`{}` in `{}`: index {index} at position {position} of channel {channel} is outside the output plane 0..{limit}",
-                node.label, node.owner
-            ),
-            RunError::MissingNode { name, node } => {
-                write!(f, "internal error: `{name}` refers to node {node}, which does not exist")
-            }
-            RunError::Internal { node, fault } => write!(
-                f,
-                "internal error in `{}` (node {}, `{}`): {fault}",
-                node.owner, node.id, node.label
-            ),
-        }
+        f.write_str(&self.diagnostic().message)
     }
 }
 
+/// The words are in `diag`.
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::OperandOrder { operand } => {
-                write!(f, "operand node {operand} is not computed before it")
-            }
-            Fault::OperandShape { operand, shape } => {
-                write!(
-                    f,
-                    "operand node {operand} has unsuitable shape {}",
-                    dims(shape)
-                )
-            }
-            Fault::OperandFrac { operand, frac } => {
-                write!(
-                    f,
-                    "operand node {operand} has unsuitable fraction bits {frac}"
-                )
-            }
-            Fault::ResultShape { declared, computed } => write!(
-                f,
-                "declared shape {} but the operation produces {}",
-                dims(declared),
-                dims(computed)
-            ),
-            Fault::ResultFrac { declared, computed } => write!(
-                f,
-                "declared {declared} fraction bits but the operation produces {computed}"
-            ),
-            Fault::RangeCount { declared, channels } => {
-                write!(f, "{declared} proven ranges for {channels} channels")
-            }
-            Fault::ConstantLength { expected, found } => {
-                write!(
-                    f,
-                    "constant holds {found} values, its shape needs {expected}"
-                )
-            }
-            Fault::InputIndex { index } => write!(f, "no input number {index}"),
-            Fault::Parameter { param, value } => write!(f, "unusable {param} {value}"),
-            Fault::EmptyOutput => write!(f, "the geometry leaves no output"),
-            Fault::EmptyWindow { channel, y, x } => write!(
-                f,
-                "pooling window at [{channel}, {y}, {x}] covers only padding"
-            ),
-            Fault::Cast { error, value, frac } => {
-                write!(f, "cast of {}: {error}", to_decimal(*value, *frac))
-            }
-            Fault::Overflow => write!(f, "an intermediate value exceeds 128 bits"),
-            Fault::OutOfRange {
-                index,
-                channel,
-                value,
-                frac,
-                range: r,
-            } => write!(
-                f,
-                "value {} at {} is outside the proven range {} of channel {channel}",
-                to_decimal(*value, *frac),
-                dims(index),
-                range(*r, *frac)
-            ),
-        }
+        f.write_str(&crate::diag::fault_reason(self))
     }
 }
 

@@ -109,23 +109,11 @@ pub enum JitError {
     Program { reason: String },
 }
 
+/// The words are in `diag` (one catalogue for every message): the
+/// diagnostic's message.
 impl std::fmt::Display for JitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JitError::Unsupported {
-                label,
-                owner,
-                reason,
-                ..
-            } => {
-                write!(f, "the JIT cannot compile `{label}` in `{owner}`: {reason}")
-            }
-            JitError::Codegen { stage, message } => {
-                write!(f, "code generation failed for `{stage}`: {message}")
-            }
-            JitError::Host { message } => write!(f, "unsupported host: {message}"),
-            JitError::Program { reason } => write!(f, "inconsistent program: {reason}"),
-        }
+        f.write_str(&crate::diag::Report::diagnostic(self).message)
     }
 }
 
@@ -493,14 +481,10 @@ impl From<RunError> for ExecError {
     }
 }
 
+/// The words are in `diag`: the diagnostic's message.
 impl std::fmt::Display for ExecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExecError::Run(e) => e.fmt(f),
-            ExecError::ForeignWorkspace => {
-                f.write_str("the workspace belongs to another compiled pipeline")
-            }
-        }
+        f.write_str(&crate::diag::Report::diagnostic(self).message)
     }
 }
 

@@ -19,12 +19,10 @@ pub enum CastError {
     TooLarge,
 }
 
+/// The words are in `diag` (one catalogue for every message).
 impl fmt::Display for CastError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CastError::Unproven => write!(f, "the value does not fit the target type"),
-            CastError::TooLarge => write!(f, "the scaled value does not fit in 128 bits"),
-        }
+        f.write_str(crate::diag::cast_reason(self))
     }
 }
 
