@@ -460,13 +460,13 @@ fn init(i: &Init) -> String {
 
 /// `u8[16, 32, 64] pad 1`.
 pub fn tensor_type(t: &TensorType) -> String {
-    let mut s = t.scalar.node.to_string();
-    if let Some(d) = &t.dims {
-        let d: Vec<String> = d.iter().map(|x| x.node.to_string()).collect();
-        s.push_str(&format!("[{}]", d.join(", ")));
-    }
-    if let Some(h) = &t.halo {
-        s.push_str(&format!(" pad {}", h.node));
-    }
-    s
+    let dims: Option<Vec<String>> = t
+        .dims
+        .as_ref()
+        .map(|d| d.iter().map(|x| x.node.to_string()).collect());
+    crate::notation::tensor_type(
+        t.scalar.node,
+        dims.as_deref(),
+        t.halo.as_ref().map(|h| h.node.to_string()),
+    )
 }

@@ -359,23 +359,7 @@ pub fn block_markdown(b: &BlockDecl, text: &str, module: Option<&str>) -> String
 
 /// `u8[16, 32, 64] pad 1`
 pub fn shape_text(n: &Node) -> String {
-    let dims = match n.shape {
-        Shape::Scalar => String::new(),
-        ref s => format!(
-            "[{}]",
-            s.dims()
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let pad = if n.halo > 0 {
-        format!(" pad {}", n.halo)
-    } else {
-        String::new()
-    };
-    format!("{}{dims}{pad}", n.ty)
+    crate::notation::node_type(n)
 }
 
 fn storage_text(n: &Node) -> String {
@@ -387,7 +371,7 @@ fn storage_text(n: &Node) -> String {
     if dims.is_empty() {
         return "one value".into();
     }
-    dims.iter().map(|d| format!("[{d}]")).collect()
+    crate::notation::array_dims(&dims)
 }
 
 fn thousands(v: u64) -> String {

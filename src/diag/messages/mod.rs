@@ -72,13 +72,7 @@ impl Diagnostic {
 }
 
 fn dims(d: &[usize]) -> String {
-    format!(
-        "[{}]",
-        d.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    crate::notation::dims(d)
 }
 
 fn range(r: &RangeFact) -> String {
