@@ -1,7 +1,10 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (`tests/it/`, and the test
+//! files not yet folded into it).
 #![allow(dead_code)]
 
+pub mod cpp;
 pub mod gen;
+pub mod tools;
 
 use convoy::diag::{render, SourceMap};
 use convoy::{CheckOptions, Checked, DataSource};
@@ -32,6 +35,40 @@ impl DataSource for Folder {
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `$CARGO_TARGET_TMPDIR/<path>`, emptied and created: a scratch folder
+/// for one test (`path` unique to it).
+pub fn scratch(path: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(path);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// Copies the folder `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// A process's standard output, as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A process's standard error, as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Parses and checks `src` named `name`; Err holds the rendered diagnostics (no colour).

@@ -3,9 +3,7 @@
 //! issue: paste the seed pipeline, see its ranges, run it on random data,
 //! change `factor` until values wrap, switch to `sat`, save the session.
 
-mod common;
-
-use common::root;
+use crate::common::root;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -47,7 +45,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-const SEED: &str = include_str!("../examples/seed.cnn");
+const SEED: &str = include_str!("../../examples/seed.cnn");
 
 #[test]
 fn the_seed_story() {
@@ -83,8 +81,8 @@ fn the_seed_story() {
     let mut sources = convoy::SourceMap::new();
     let id = sources.add("mine.cnn", saved_text.as_str());
     assert_eq!(convoy::format(&sources, id).unwrap(), saved_text);
-    let folder = common::Folder(root().join("examples"));
-    common::compile("mine.cnn", &saved_text, &folder).expect("the saved session checks");
+    let folder = crate::common::Folder(root().join("examples"));
+    crate::common::compile("mine.cnn", &saved_text, &folder).expect("the saved session checks");
     assert!(saved_text.contains("= 0.05") && saved_text.contains("as u8 sat"));
 }
 

@@ -1,10 +1,8 @@
 //! The checker's ranges are sound (no value ever leaves its proven range) and,
 //! for convolutions with all-positive weights, exact (the bound is reached).
 
-mod common;
-
-use common::gen::{random_program, Rng};
-use common::{compile, Files};
+use crate::common::gen::{random_program, Rng};
+use crate::common::{compile, Files};
 use convoy::data::{random_raw, write_npy, Dtype, NpyData};
 use convoy::ir::{Op, Program};
 use convoy::Tensor;

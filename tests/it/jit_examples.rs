@@ -1,9 +1,9 @@
 //! Every example (and, through them, the stdlib blocks) runs under the JIT
 //! and the interpreter on random inputs: the outputs must be bit-identical.
+//! One test per example.
 
-mod common;
-
-use common::{cnn_files, compile, root, Folder};
+use crate::cases::EXAMPLES;
+use crate::common::{compile, root, Folder};
 use convoy::data::random_raw;
 use convoy::ir::Program;
 use convoy::jit::JitOptions;
@@ -25,8 +25,14 @@ fn random_inputs(program: &Program, seed: u64) -> Vec<Tensor> {
         .collect()
 }
 
-/// Every JIT configuration must agree with the interpreter on `path`.
-fn check_file(path: &std::path::Path) {
+mod agree {
+    examples!(super::agree);
+}
+
+/// Every JIT configuration must agree with the interpreter on
+/// `examples/<name>.cnn`.
+fn agree(name: &str) {
+    let path = &root().join("examples").join(format!("{name}.cnn"));
     let src = std::fs::read_to_string(path).expect("read example");
     let dir = path.parent().expect("folder").to_path_buf();
     let (checked, _) = compile(&path.display().to_string(), &src, &Folder(dir))
@@ -89,30 +95,9 @@ fn check_file(path: &std::path::Path) {
     }
 }
 
-fn examples(bench: bool) -> Vec<std::path::PathBuf> {
-    cnn_files(&root().join("examples"))
-        .into_iter()
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with("bench_") == bench
-        })
-        .collect()
-}
-
 #[test]
-fn examples_agree_with_the_interpreter() {
-    let files = examples(false);
-    assert!(files.len() >= 4);
-    for f in &files {
-        check_file(f);
-    }
-}
-
-#[test]
-fn benchmark_pipelines_agree_with_the_interpreter() {
-    let files = examples(true);
-    assert_eq!(files.len(), 2);
-    for f in &files {
-        check_file(f);
-    }
+fn no_example_went_missing() {
+    let bench = EXAMPLES.iter().filter(|e| e.starts_with("bench_")).count();
+    assert!(EXAMPLES.len() - bench >= 4, "{EXAMPLES:?}");
+    assert_eq!(bench, 2, "{EXAMPLES:?}");
 }
