@@ -4,9 +4,9 @@
 //! `tests/it/snapshots/` (named `it__<module>__<name>.snap`).
 //!
 //! Tests over a folder of cases (every example, every ONNX fixture, ...)
-//! are one `#[test]` per case, declared by the macros that `build.rs` writes
-//! (see [`cases`]), so that a failure names its case and libtest spreads the
-//! cases over the cores.
+//! are one `#[test]` per case, declared by the macros of [`cases`]
+//! (`tests/case_lists/`), so that a failure names its case and libtest
+//! spreads the cases over the cores.
 //!
 //! A test that needs something from the machine (g++, the ap_types headers,
 //! Graphviz, Python, a CPU feature) asks [`common::tools`] for it: in CI
@@ -16,12 +16,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-/// The case lists written by `build.rs`: `examples!`, `small_examples!`,
-/// `stdlib_modules!`, `onnx_fixtures!` and their constants.
+/// The case lists: `examples!`, `small_examples!`, `stdlib_modules!`,
+/// `onnx_fixtures!` and their constants (`EXAMPLES`, ...).
 #[macro_use]
-mod cases {
-    include!(concat!(env!("OUT_DIR"), "/test_cases.rs"));
-}
+extern crate convoy_case_lists as cases;
 
 mod ap_fixed_modes;
 mod cli;

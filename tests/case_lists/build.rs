@@ -1,11 +1,12 @@
 //! Writes the case lists of the integration tests (`tests/it/`): for each
 //! folder of cases named below, a macro that declares one `#[test]` per case,
 //! so that `cargo test` runs every example, fixture, ... as its own test and
-//! a failure names its case. The library and the binary do not use them.
+//! a failure names its case.
 //!
-//! `$OUT_DIR/test_cases.rs` holds, for a case set `examples`:
+//! `$OUT_DIR/case_lists.rs` holds, for a case set `examples`:
 //!
 //! ```text
+//! #[macro_export]
 //! macro_rules! examples {
 //!     ($check:path) => {
 //!         #[test]
@@ -28,7 +29,7 @@ use std::path::{Path, PathBuf};
 struct CaseSet {
     /// The macro's name (the constant is its upper case).
     name: &'static str,
-    /// Relative to the package root.
+    /// Relative to the repository root.
     dir: &'static str,
     kind: Kind,
     /// Cases whose name starts with this are left out.
@@ -40,49 +41,62 @@ enum Kind {
     Folders { holding: &'static str },
 }
 
+impl CaseSet {
+    /// The files `<dir>/*.<ext>`, named by their stem.
+    const fn files(name: &'static str, dir: &'static str, ext: &'static str) -> CaseSet {
+        CaseSet {
+            name,
+            dir,
+            kind: Kind::Files { ext },
+            skip_prefix: None,
+        }
+    }
+
+    /// The folders `<dir>/*/` holding a file `holding`, named by the folder.
+    const fn folders(name: &'static str, dir: &'static str, holding: &'static str) -> CaseSet {
+        CaseSet {
+            name,
+            dir,
+            kind: Kind::Folders { holding },
+            skip_prefix: None,
+        }
+    }
+
+    const fn without_prefix(self, prefix: &'static str) -> CaseSet {
+        CaseSet {
+            skip_prefix: Some(prefix),
+            ..self
+        }
+    }
+}
+
+/// One line per folder of cases.
 const CASE_SETS: &[CaseSet] = &[
-    CaseSet {
-        name: "examples",
-        dir: "examples",
-        kind: Kind::Files { ext: "cnn" },
-        skip_prefix: None,
-    },
+    CaseSet::files("examples", "examples", "cnn"),
     // The `bench_*` examples are benchmark-sized (64 x 128 x 256 maps): C
     // simulation and emitted-code snapshots of them would dominate the time.
-    CaseSet {
-        name: "small_examples",
-        dir: "examples",
-        kind: Kind::Files { ext: "cnn" },
-        skip_prefix: Some("bench_"),
-    },
-    CaseSet {
-        name: "stdlib_modules",
-        dir: "stdlib",
-        kind: Kind::Files { ext: "cnn" },
-        skip_prefix: None,
-    },
-    CaseSet {
-        name: "onnx_fixtures",
-        dir: "tests/fixtures/onnx",
-        kind: Kind::Folders {
-            holding: "case.cnn",
-        },
-        skip_prefix: None,
-    },
+    CaseSet::files("small_examples", "examples", "cnn").without_prefix("bench_"),
+    CaseSet::files("stdlib_modules", "stdlib", "cnn"),
+    CaseSet::folders("onnx_fixtures", "tests/fixtures/onnx", "case.cnn"),
 ];
 
 fn main() {
-    let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    // This crate lives in `tests/case_lists/`.
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let root = manifest
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
     println!("cargo:rerun-if-changed=build.rs");
     let mut text = String::from("// Written by build.rs from the folders it names. Do not edit.\n");
     for set in CASE_SETS {
         let dir = root.join(set.dir);
-        println!("cargo:rerun-if-changed={}", set.dir);
+        println!("cargo:rerun-if-changed={}", dir.display());
         let cases = cases(&dir, set);
         text.push_str(&case_macro(set, &cases));
     }
-    let path = out.join("test_cases.rs");
+    let path = out.join("case_lists.rs");
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
@@ -132,13 +146,15 @@ fn case_macro(set: &CaseSet, cases: &[String]) -> String {
     }
     let list: Vec<String> = cases.iter().map(|c| format!("{c:?}")).collect();
     format!(
-        "\n/// One `#[test]` per case of `{dir}/`, calling `check(\"<case>\")`.\n\
-         #[allow(unused_macros)]\n\
+        "\n/// One `#[test]` per case of {dir}, calling `check(\"<case>\")`.\n\
+         #[macro_export]\n\
          macro_rules! {name} {{\n    ($check:path) => {{\n{tests}    }};\n}}\n\
-         /// The cases of `{dir}/`.\n\
-         #[allow(dead_code)]\n\
+         /// The cases of {dir}.\n\
          pub const {upper}: &[&str] = &[{list}];\n",
-        dir = set.dir,
+        dir = match set.skip_prefix {
+            Some(prefix) => format!("`{}/` but `{prefix}*`", set.dir),
+            None => format!("`{}/`", set.dir),
+        },
         name = set.name,
         upper = set.name.to_ascii_uppercase(),
         list = list.join(", ")
