@@ -84,15 +84,51 @@ pub fn compile(name: &str, src: &str, data: &dyn DataSource) -> Result<(Checked,
     }
 }
 
-/// The single input of `program`, random (seeded).
-pub fn random_input(program: &convoy::ir::Program, seed: u64) -> Vec<convoy::Tensor> {
-    let info = &program.inputs[0];
-    let node = &program.nodes[info.node];
-    vec![convoy::Tensor {
-        shape: node.shape.dims(),
-        frac: node.frac,
-        data: convoy::data::random_raw(seed, &node.ty, node.shape.len()),
-    }]
+/// One tensor per input of `program`, the values of input `k` (its node
+/// `node`) being `fill(k, node)`.
+pub fn inputs(
+    program: &convoy::ir::Program,
+    mut fill: impl FnMut(usize, &convoy::ir::Node) -> Vec<i128>,
+) -> Vec<convoy::Tensor> {
+    program
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(k, info)| {
+            let node = &program.nodes[info.node];
+            convoy::Tensor {
+                shape: node.shape.dims(),
+                frac: node.frac,
+                data: fill(k, node),
+            }
+        })
+        .collect()
+}
+
+/// Random inputs of `program`: input `k` from the seed `seed(k)`.
+pub fn random_inputs(
+    program: &convoy::ir::Program,
+    seed: impl Fn(usize) -> u64,
+) -> Vec<convoy::Tensor> {
+    inputs(program, |k, node| {
+        convoy::data::random_raw(seed(k), &node.ty, node.shape.len())
+    })
+}
+
+/// Runs `cmd` with `input` on its standard input; its output.
+pub fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// Compiles `program` with `options` and runs it on `inputs`: its stages

@@ -21,6 +21,7 @@ pub fn in_ci() -> bool {
 
 /// `found`, or the policy for a missing `tool` (`why` says what was
 /// looked for and how to get it).
+#[track_caller]
 pub fn require<T>(tool: &str, found: Result<T, String>) -> Option<T> {
     let why = match found {
         Ok(t) => return Some(t),
@@ -29,7 +30,7 @@ pub fn require<T>(tool: &str, found: Result<T, String>) -> Option<T> {
     let current = std::thread::current();
     let test = current.name().unwrap_or("a test");
     if in_ci() {
-        panic!("{tool} not found, and CI (CI is set) needs it: {why}");
+        panic!("{test}: {tool} not found ({why}); in CI (CI is set) a missing tool fails the test");
     }
     // Straight to the terminal: libtest captures `eprintln!` of passing
     // tests, and a skip must show in every run.
@@ -49,6 +50,7 @@ pub struct Cpp {
 }
 
 /// [`Cpp`], or the policy when either is missing.
+#[track_caller]
 pub fn cpp() -> Option<Cpp> {
     let cxx = require("a C++ compiler", compiler());
     let ap_types = require(
@@ -85,19 +87,21 @@ pub fn find_ap_types(env: Option<std::ffi::OsString>) -> Result<PathBuf, String>
         return Ok(dir);
     }
     Err(format!(
-        "the ap_types headers (ap_fixed.h, ap_int.h, hls_stream.h) are missing from {} ({origin}). \
-         Run `bash tools/fetch_ap_types.sh` at the repository root to download them \
-         into build/ap_types/, or point AP_TYPES at a folder that holds them",
+        "ap_fixed.h, ap_int.h or hls_stream.h is missing from {} ({origin}); run \
+         `bash tools/fetch_ap_types.sh` at the repository root to download them into \
+         build/ap_types/, or point AP_TYPES at a folder that holds them",
         dir.display()
     ))
 }
 
 /// `make`, which runs an emitted project's testbench.
+#[track_caller]
 pub fn make() -> Option<()> {
     require("make", runs("make", &["--version"]))
 }
 
 /// Graphviz's `dot`.
+#[track_caller]
 pub fn graphviz() -> Option<()> {
     require(
         "Graphviz `dot`",
@@ -107,6 +111,7 @@ pub fn graphviz() -> Option<()> {
 
 /// `python3` able to open a pseudo-terminal (its `pty` module drives the
 /// REPL like a user).
+#[track_caller]
 pub fn python_pty() -> Option<()> {
     require(
         "python3 with a pseudo-terminal",
@@ -116,6 +121,7 @@ pub fn python_pty() -> Option<()> {
 
 /// VNNI (`vpdpbusd`) for Cranelift's vector code: AVX-VNNI, or AVX512-VNNI
 /// with AVX512-VL.
+#[track_caller]
 pub fn vnni() -> Option<()> {
     let found = std::is_x86_feature_detected!("avxvnni")
         || (std::is_x86_feature_detected!("avx512vnni")
@@ -124,12 +130,14 @@ pub fn vnni() -> Option<()> {
 }
 
 /// SSSE3 and SSE4.1, which Cranelift's vector kernels need without VNNI.
+#[track_caller]
 pub fn sse41() -> Option<()> {
     let found = std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1");
     require("a CPU with SSE4.1", cpu(found))
 }
 
 /// AVX-512 F, BW, VBMI and VNNI: what the precompiled kernels run on.
+#[track_caller]
 pub fn avx512_kernels() -> Option<()> {
     let found = std::is_x86_feature_detected!("avx512f")
         && std::is_x86_feature_detected!("avx512bw")

@@ -3,11 +3,10 @@
 //! tests that pass; a changed weight; pending snapshots; pictures; tests
 //! that must fail; tests with mistakes).
 
-use crate::common::{copy_dir, root, stderr, stdout, tools};
+use crate::common::{copy_dir, root, run_with_stdin, stderr, stdout, tools};
 use convoy::data::{parse_npy, write_npy, NpyData};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/convoy_test").join(name)
@@ -21,20 +20,14 @@ fn scratch(name: &str, test: &str) -> PathBuf {
 }
 
 fn convoy_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convoy"))
-        .arg("test")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
+    run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_convoy"))
+            .arg("test")
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1"),
+        stdin.unwrap_or(""),
+    )
 }
 
 fn convoy(dir: &Path, args: &[&str]) -> Output {

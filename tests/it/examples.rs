@@ -3,10 +3,8 @@
 //! test per example.
 
 use crate::cases::EXAMPLES;
-use crate::common::{cnn_files, compile, root, source_and_output, Folder};
+use crate::common::{cnn_files, compile, random_inputs, root, source_and_output, Folder};
 use convoy::check::table;
-use convoy::data::random_raw;
-use convoy::Tensor;
 
 mod check_and_run {
     examples!(super::check_and_run);
@@ -37,19 +35,7 @@ fn check_and_run(name: &str) {
     if program.total_macs() > 50_000_000 {
         return; // the large benchmark maps are run by the backend tests
     }
-    let inputs: Vec<Tensor> = program
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(i, info)| {
-            let node = &program.nodes[info.node];
-            Tensor {
-                shape: node.shape.dims(),
-                frac: node.frac,
-                data: random_raw(100 + i as u64, &node.ty, node.shape.len()),
-            }
-        })
-        .collect();
+    let inputs = random_inputs(program, |i| 100 + i as u64);
     let outputs =
         convoy::interpret(program, &inputs).unwrap_or_else(|e| panic!("{name} failed to run: {e}"));
     assert_eq!(outputs.len(), program.outputs.len());

@@ -2,7 +2,7 @@
 //! Graphviz accepts every one (without Graphviz: a failure in CI, a skip
 //! elsewhere).
 
-use crate::common::{compile, root, source_and_output, tools, Folder};
+use crate::common::{compile, root, run_with_stdin, source_and_output, tools, Folder};
 
 pub(crate) const EXAMPLES: &[&str] = &[
     "seed",
@@ -59,21 +59,7 @@ fn graphviz_accepts_the_dot() {
     }
     for name in EXAMPLES {
         let (_, dot) = dot_of(name);
-        let mut child = std::process::Command::new("dot")
-            .arg("-Tsvg")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(dot.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = run_with_stdin(std::process::Command::new("dot").arg("-Tsvg"), &dot);
         assert!(
             out.status.success(),
             "{name}: {}",

@@ -3,27 +3,8 @@
 //! One test per example.
 
 use crate::cases::EXAMPLES;
-use crate::common::{compile, root, Folder};
-use convoy::data::random_raw;
-use convoy::ir::Program;
+use crate::common::{compile, random_inputs, root, Folder};
 use convoy::jit::JitOptions;
-use convoy::Tensor;
-
-fn random_inputs(program: &Program, seed: u64) -> Vec<Tensor> {
-    program
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(k, info)| {
-            let node = &program.nodes[info.node];
-            Tensor {
-                shape: node.shape.dims(),
-                frac: node.frac,
-                data: random_raw(seed * 31 + k as u64, &node.ty, node.shape.len()),
-            }
-        })
-        .collect()
-}
 
 mod agree {
     examples!(super::agree);
@@ -72,7 +53,7 @@ fn agree(name: &str) {
         2
     };
     for seed in 0..seeds {
-        let inputs = random_inputs(program, seed);
+        let inputs = random_inputs(program, |k| seed * 31 + k as u64);
         let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
         for jit in &jits {
             let got = jit

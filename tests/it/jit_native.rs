@@ -150,14 +150,17 @@ fn native_kernels_match_the_interpreter() {
             threads: 1 + (seed % 2) as usize,
             ..JitOptions::default()
         };
-        let stages =
-            match common::jit_agrees(program, &common::random_input(program, seed), &options) {
-                Ok(stages) => stages,
-                Err(e) => {
-                    failures.push(format!("seed {seed}: {e}\n{src}"));
-                    continue;
-                }
-            };
+        let stages = match common::jit_agrees(
+            program,
+            &common::random_inputs(program, |_| seed),
+            &options,
+        ) {
+            Ok(stages) => stages,
+            Err(e) => {
+                failures.push(format!("seed {seed}: {e}\n{src}"));
+                continue;
+            }
+        };
         native += stages.iter().filter(|s| s.native).count();
         pairs += stages
             .windows(2)

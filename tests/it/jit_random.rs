@@ -4,9 +4,7 @@
 
 use crate::common::gen::random_program;
 use crate::common::{self, compile, tools, Files};
-use convoy::data::random_raw;
 use convoy::jit::JitOptions;
-use convoy::Tensor;
 
 fn agree(seed: u64, options: &JitOptions) -> Result<(), String> {
     let src = random_program(seed);
@@ -14,18 +12,7 @@ fn agree(seed: u64, options: &JitOptions) -> Result<(), String> {
     let program = &checked.program;
     let jit =
         convoy::compile_jit(program, options).map_err(|e| format!("seed {seed}: {e}\n{src}"))?;
-    let inputs: Vec<Tensor> = program
-        .inputs
-        .iter()
-        .map(|info| {
-            let node = &program.nodes[info.node];
-            Tensor {
-                shape: node.shape.dims(),
-                frac: node.frac,
-                data: random_raw(seed ^ 0xABCD, &node.ty, node.shape.len()),
-            }
-        })
-        .collect();
+    let inputs = common::random_inputs(program, |_| seed ^ 0xABCD);
     let expected = convoy::interpret(program, &inputs).map_err(|e| format!("interp: {e}"))?;
     let got = jit
         .run(&inputs)
@@ -204,7 +191,7 @@ fn random_pointwise_and_depthwise_vector_kernels() {
                 native: false,
                 vnni,
             };
-            let inputs = common::random_input(program, seed);
+            let inputs = common::random_inputs(program, |_| seed);
             let stages = match common::jit_agrees(program, &inputs, &options) {
                 Ok(stages) => stages,
                 Err(e) => {
@@ -273,23 +260,7 @@ fn wide_values_on_128_bit_registers() {
                 }
             };
             let program = &checked.program;
-            let inputs: Vec<Tensor> = program
-                .inputs
-                .iter()
-                .enumerate()
-                .map(|(k, info)| {
-                    let node = &program.nodes[info.node];
-                    Tensor {
-                        shape: node.shape.dims(),
-                        frac: node.frac,
-                        data: random_raw(
-                            (i * 4 + j) as u64 * 7 + k as u64,
-                            &node.ty,
-                            node.shape.len(),
-                        ),
-                    }
-                })
-                .collect();
+            let inputs = common::random_inputs(program, |k| (i * 4 + j) as u64 * 7 + k as u64);
             let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
             for simd in [true, false] {
                 let options = JitOptions {

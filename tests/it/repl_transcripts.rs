@@ -3,29 +3,19 @@
 //! issue: paste the seed pipeline, see its ranges, run it on random data,
 //! change `factor` until values wrap, switch to `sat`, save the session.
 
-use crate::common::root;
-use std::io::Write;
+use crate::common::{root, run_with_stdin};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Runs `convoy repl` in `dir` with `input` on its standard input.
 fn transcript(dir: &Path, input: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convoy"))
-        .arg("repl")
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_convoy"))
+            .arg("repl")
+            .current_dir(dir)
+            .env("NO_COLOR", "1"),
+        input,
+    );
     assert!(
         out.status.success(),
         "{}",
