@@ -7,7 +7,7 @@
 //! pass.
 //!
 //! ```ignore
-//! let Some(headers) = tools::ap_types() else { return };
+//! let Some(cpp) = tools::cpp() else { return }; // g++ and the headers
 //! ```
 
 use std::io::Write as _;
