@@ -33,12 +33,22 @@ pub fn require<T>(tool: &str, found: Result<T, String>) -> Option<T> {
         panic!("{test}: {tool} not found ({why}); in CI (CI is set) a missing tool fails the test");
     }
     // Straight to the terminal: libtest captures `eprintln!` of passing
-    // tests, and a skip must show in every run.
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: {test}: {tool} not found ({why})"
-    );
+    // tests, and a skip must show in every run. `make test` lists the skips
+    // again at the end (from `skipped_list`).
+    let line = format!("SKIPPED: {test}: {tool} not found ({why})\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(skipped_list())
+        .and_then(|mut f| f.write_all(line.as_bytes()));
     None
+}
+
+/// Where [`require`] appends its `SKIPPED` lines: `skipped-tests.txt` in
+/// cargo's scratch folder for tests (`<target>/tmp/`).
+pub fn skipped_list() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.txt")
 }
 
 /// The C++ compiler (`$CXX`, else `g++`) and the ap_types headers: what
