@@ -2,7 +2,7 @@
 # Editor support, tested on a fresh machine with node/npm (vim is installed
 # with apt-get when missing):
 #   - both grammars list exactly the built-in stages and words of
-#     src/builtins.rs (two Rust tests of tests/builtins.rs, when cargo is here);
+#     src/builtins.rs (two Rust tests of tests/it/builtins.rs, when cargo is here);
 #   - VS Code: the TextMate grammar against assertion copies of the examples
 #     (vscode-tmgrammar-test), every token of every example and stdlib module
 #     scoped, the extension's wiring, its client library against the real
@@ -39,13 +39,13 @@ CONVOY_BIN="$(realpath "$CONVOY_BIN")"
 export CONVOY_BIN
 "$CONVOY_BIN" --version
 
-step "grammars list exactly the built-in stages and words (tests/builtins.rs)"
+step "grammars list exactly the built-in stages and words (tests/it/builtins.rs)"
 if command -v cargo >/dev/null; then
-  out="$(cd "$root" && cargo test --quiet --test builtins editor_grammar 2>&1)" \
+  out="$(cd "$root" && cargo test --quiet --test it builtins::editor_grammar 2>&1)" \
     || { echo "$out" >&2; exit 1; }
   if ! grep -q "test result: ok. 2 passed" <<<"$out"; then
     echo "$out" >&2
-    echo "expected the two editor_grammar tests of tests/builtins.rs to run" >&2
+    echo "expected the two editor_grammar tests of tests/it/builtins.rs to run" >&2
     exit 1
   fi
   ok
@@ -53,7 +53,7 @@ elif [ "${CI:-}" = true ]; then
   echo "cargo is required in CI" >&2
   exit 1
 else
-  echo "skipped: no cargo here (make test runs tests/builtins.rs)"
+  echo "skipped: no cargo here (make test runs tests/it/builtins.rs)"
 fi
 
 step "vscode: npm packages"

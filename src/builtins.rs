@@ -1,7 +1,7 @@
 //! The built-in stages, in one table that every tool reads: the checker
 //! binds arguments to these parameters, takes the defaults and the allowed
 //! words from them and dispatches on [`Kind`]; the language server shows
-//! them in completion, hover and signature help; `tests/builtins.rs` holds
+//! them in completion, hover and signature help; `tests/it/builtins.rs` holds
 //! the editor grammars to exactly these names. A stage added here without
 //! an implementation in the checker does not compile (its `Kind` is matched
 //! exhaustively there).

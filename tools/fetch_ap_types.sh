@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the open-source Xilinx ap_types headers (ap_int.h, ap_fixed.h, ...)
-# that the bit-exactness tests compile against (tests/reference_hls.rs,
-# tests/ap_fixed_modes.rs).
+# that the bit-exactness tests compile against (tests/it/reference_hls.rs,
+# tests/it/ap_fixed_modes.rs, tests/it/hls_csim.rs).
 #
 # They come from the hls4ml 1.3.0 wheel on PyPI (hls4ml/templates/vivado/
 # ap_types/) and are unpacked into build/ap_types/ at the repository root,

@@ -1,7 +1,7 @@
 //! Every diagnostic code, once: the code, a short title and the phase that
 //! reports it. `messages` builds diagnostics only from these constants, so a
 //! code is a compile-time name: writing one twice in this table does not
-//! compile, and `tests/diagnostics.rs` checks that each is used by exactly one
+//! compile, and `tests/it/diagnostics.rs` checks that each is used by exactly one
 //! message and shown by at least one snapshot.
 //!
 //! Codes are stable: users search for them. A retired code is not reused.

@@ -1,7 +1,10 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests (`tests/it/`, and the test
+//! files not yet folded into it).
 #![allow(dead_code)]
 
+pub mod cpp;
 pub mod gen;
+pub mod tools;
 
 use convoy::diag::{render, SourceMap};
 use convoy::{CheckOptions, Checked, DataSource};
@@ -34,6 +37,40 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `$CARGO_TARGET_TMPDIR/<path>`, emptied and created: a scratch folder
+/// for one test (`path` unique to it).
+pub fn scratch(path: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(path);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// Copies the folder `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// A process's standard output, as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A process's standard error, as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// Parses and checks `src` named `name`; Err holds the rendered diagnostics (no colour).
 pub fn compile(name: &str, src: &str, data: &dyn DataSource) -> Result<(Checked, String), String> {
     let mut sources = SourceMap::new();
@@ -47,15 +84,51 @@ pub fn compile(name: &str, src: &str, data: &dyn DataSource) -> Result<(Checked,
     }
 }
 
-/// The single input of `program`, random (seeded).
-pub fn random_input(program: &convoy::ir::Program, seed: u64) -> Vec<convoy::Tensor> {
-    let info = &program.inputs[0];
-    let node = &program.nodes[info.node];
-    vec![convoy::Tensor {
-        shape: node.shape.dims(),
-        frac: node.frac,
-        data: convoy::data::random_raw(seed, &node.ty, node.shape.len()),
-    }]
+/// One tensor per input of `program`, the values of input `k` (its node
+/// `node`) being `fill(k, node)`.
+pub fn inputs(
+    program: &convoy::ir::Program,
+    mut fill: impl FnMut(usize, &convoy::ir::Node) -> Vec<i128>,
+) -> Vec<convoy::Tensor> {
+    program
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(k, info)| {
+            let node = &program.nodes[info.node];
+            convoy::Tensor {
+                shape: node.shape.dims(),
+                frac: node.frac,
+                data: fill(k, node),
+            }
+        })
+        .collect()
+}
+
+/// Random inputs of `program`: input `k` from the seed `seed(k)`.
+pub fn random_inputs(
+    program: &convoy::ir::Program,
+    seed: impl Fn(usize) -> u64,
+) -> Vec<convoy::Tensor> {
+    inputs(program, |k, node| {
+        convoy::data::random_raw(seed(k), &node.ty, node.shape.len())
+    })
+}
+
+/// Runs `cmd` with `input` on its standard input; its output.
+pub fn run_with_stdin(cmd: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
 
 /// Compiles `program` with `options` and runs it on `inputs`: its stages

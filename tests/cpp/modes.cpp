@@ -1,5 +1,5 @@
 // The real ap_types headers as the oracle for Convoy's `x as T`
-// (convoy::numeric::cast_raw): tests/ap_fixed_modes.rs runs this program and
+// (convoy::numeric::cast_raw): tests/it/ap_fixed_modes.rs runs this program and
 // compares every result with Convoy's.
 //
 // Source values are ap_fixed<24, 12> raw codes (value = code / 2^12), read

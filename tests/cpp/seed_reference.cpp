@@ -1,6 +1,6 @@
 // The reference HLS design (shared/reference/000_f9750821a3517f7a.txt, end of
 // the file), compiled for the CPU with the open-source ap_types headers, as
-// the bit-exact oracle for examples/seed.cnn (tests/reference_hls.rs).
+// the bit-exact oracle for examples/seed.cnn (tests/it/reference_hls.rs).
 //
 // DW_CONV_3x3 and conv1x1 are transcribed from the reference: the same
 // ap_uint<8> [16][34][66] buffers with a one-pixel halo, ap_int<8> weights,
@@ -24,7 +24,7 @@
 // (h + 1, w + 1), the evident intent that seed.cnn expresses. The literal
 // version is kept as conv1x1_literal and run with --literal; since a 1x1 conv
 // reads and writes the same pixel, its interior differs from the intended one
-// exactly in the last row and column (tests/reference_hls.rs checks that).
+// exactly in the last row and column (tests/it/reference_hls.rs checks that).
 //
 // Usage: seed_reference PARAMS INPUT OUTPUT [--literal]
 //   PARAMS  whitespace-separated integers: w_dw (16*3*3, [co][kh][kw]),

@@ -4,9 +4,7 @@
 //! exactly one message and shown by at least one snapshot, and every case
 //! file, test and snapshot belong together.
 
-mod common;
-
-use common::{root, source_and_output, Files};
+use crate::common::{self, root, source_and_output, Files};
 use convoy::data::{write_npy, Dtype, NpyData};
 use convoy::diag::{codes, render, Diagnostic, Report, SourceMap};
 use convoy::ir::Program;
@@ -15,152 +13,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// One `#[test]` per case file, named after it; `CASES` lists them.
-macro_rules! cases {
-    ($($name:ident)*) => {
-        const CASES: &[&str] = &[$(stringify!($name)),*];
-        $(
-            #[test]
-            fn $name() {
-                run_case(stringify!($name));
-            }
-        )*
-    };
+/// One `#[test]` per case file of `tests/cases/diagnostics/`, named after it
+/// (`diagnostics::case::bad_token`).
+mod case {
+    diagnostic_cases!(super::run_case);
 }
 
-cases! {
-    // Syntax (E0xx).
-    bad_token
-    missing_equals_let
-    missing_equals_param
-    mode_after_fixed_cast
-    mode_order
-    number_too_large
-    spaced_type
-    stray_semicolons
-    test_line_not_understood
-    test_runs_twice
-    test_without_run
-    unclosed_brace
-    unknown_mode
-    width_too_large
-    width_zero
-    // Names, calls and geometry (E10x-E14x).
-    bad_halo
-    bad_upsample_mode
-    bilinear_factor_three
-    block_shadows_stage
-    broadcast_mismatch
-    concat_mismatch
-    deconv_empty_output
-    duplicate_argument
-    groups_do_not_divide
-    huge_tensor
-    input_in_block
-    kernel_too_large
-    missing_argument
-    mode_not_allowed
-    no_outputs
-    no_pipeline
-    not_a_tensor
-    not_a_tensor_output
-    not_an_integer
-    output_pad_too_large
-    parameter_too_large
-    pipeline_not_found
-    pool_pad_too_large
-    recursive_block
-    redefined
-    several_pipelines
-    too_many_arguments
-    tuple_arity
-    unknown_argument
-    unknown_name
-    unknown_stage
-    unknown_std_block
-    unknown_std_module
-    unpool_not_indices
-    unpool_plane_mismatch
-    weight_shape
-    weights_in_arithmetic
-    wrong_rank
-    zero_stride
-    zero_upsample
-    pad_tuple_of_three
-    // Values and types (E15x).
-    annotation_fraction
-    annotation_out_of_range
-    annotation_shape
-    cast_fixed_not_proven
-    cast_not_proven
-    const_not_scalar
-    const_out_of_range
-    inexact_literal
-    output_too_wide
-    shift_too_far
-    too_wide
-    // Data files of `load(...)` (E16x).
-    load_corrupt
-    load_float_into_int
-    load_missing_file
-    load_value_out_of_range
-    load_wrong_shape
-    several_errors_at_once
-    // Warnings and notes.
-    const_inexact
-    rows_never_read
-    sat_never_triggers
-    unused_declarations
-    wrap_can_trigger
-    // `convoy run`'s files (E2xx).
-    run_batch_mismatch
-    run_corrupt_input
-    run_duplicate_input
-    run_input_file_missing
-    run_input_value
-    run_input_wrong_shape
-    run_no_input_data
-    run_output_not_float64
-    run_unknown_input
-    // Run time (E3xx).
-    runtime_input_count
-    runtime_input_frac
-    runtime_input_length
-    runtime_input_range
-    runtime_input_shape
-    runtime_internal
-    runtime_missing_node
-    runtime_unpool_index
-    // HLS (E4xx).
-    hls_bad_parallel
-    hls_factor_not_dividing
-    hls_knob_not_applicable
-    hls_output_is_input
-    hls_testbench_input
-    hls_too_wide
-    hls_unknown_stage
-    hls_wide_constant
-    // `convoy test` (E5xx).
-    test_bad_npy
-    test_data_file
-    test_duplicate_input
-    test_duplicate_test
-    test_dtype
-    test_missing_input
-    test_pipeline_fails
-    test_shape
-    test_unknown_input
-    test_unknown_pipeline
-    test_unknown_stage
-    test_unknown_value
-    test_value
-    // JIT (E6xx).
-    jit_codegen
-    jit_foreign_workspace
-    jit_host
-    jit_inconsistent_program
-    jit_unsupported
-}
+use crate::cases::DIAGNOSTIC_CASES as CASES;
 
 fn cases_dir() -> PathBuf {
     root().join("tests/cases/diagnostics")
@@ -448,23 +307,6 @@ fn several_errors_are_reported_in_one_run() {
     let src = "pipeline p {\n  input x: u8[16, 32, 64]\n  param w: i8[16, 1, 3, 3] = random(seed: 1)\n  let a = relu(nope)\n  let b = dwconv(x, w, stride: 0)\n  let c = x * 3 as u4\n  output a, b, c\n}\n";
     let text = common::compile("many.cnn", src, &data_files()).unwrap_err();
     assert_eq!(text.matches("Error").count(), 3, "{text}");
-}
-
-/// Every `.cnn` file of the cases folder has its test, and every test its file.
-#[test]
-fn every_case_file_is_listed() {
-    let files: BTreeSet<String> = common::cnn_files(&cases_dir())
-        .iter()
-        .filter_map(|p| p.file_stem()?.to_str().map(String::from))
-        .collect();
-    let listed: BTreeSet<String> = CASES.iter().map(|c| c.to_string()).collect();
-    assert_eq!(CASES.len(), listed.len(), "a case is listed twice");
-    let unlisted: Vec<_> = files.difference(&listed).collect();
-    let missing: Vec<_> = listed.difference(&files).collect();
-    assert!(
-        unlisted.is_empty() && missing.is_empty(),
-        "files not in `cases!`: {unlisted:?}; listed without a file: {missing:?}"
-    );
 }
 
 /// The snapshots of this file: (name, text). insta keeps them in

@@ -6,43 +6,26 @@
 //! again, so a testbench that compares nothing cannot pass.
 //!
 //! The headers come from `bash tools/fetch_ap_types.sh` (build/ap_types/)
-//! or `$AP_TYPES`; without them the test fails, it never skips.
+//! or `$AP_TYPES`; without them (or without g++) the tests fail in CI and
+//! say they are skipped elsewhere (`common::tools`).
 //!
-//! Random pipelines are batched: each batch is one translation unit that
-//! includes many projects, each inside its own namespace, and one `main`
-//! that runs every testbench, to keep g++ time within a few minutes.
+//! One test per example and style. Random pipelines are batched: each batch
+//! (one test) is one translation unit that includes many projects, each
+//! inside its own namespace, and one `main` that runs every testbench, to
+//! keep g++ time within a few minutes.
 
-mod common;
-
-use common::gen::random_program;
-use common::{cnn_files, compile, root, Files, Folder};
+use crate::cases::SMALL_EXAMPLES;
+use crate::common::gen::random_program;
+use crate::common::tools::{self, Cpp};
+use crate::common::{compile, root, Files, Folder};
 use convoy::hls::{self, HlsOptions, Parallel, Style};
 use convoy::ir::Program;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn ap_types() -> PathBuf {
-    let dir = match std::env::var_os("AP_TYPES") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => root().join("build").join("ap_types"),
-    };
-    assert!(
-        dir.join("ap_fixed.h").is_file() && dir.join("hls_stream.h").is_file(),
-        "the ap_types headers are missing from {}: run `bash tools/fetch_ap_types.sh` at the \
-         repository root (or set AP_TYPES to a folder holding ap_fixed.h, ap_int.h and hls_stream.h)",
-        dir.display()
-    );
-    dir
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("hls_csim")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+    crate::common::scratch(&format!("hls_csim/{name}"))
 }
 
 struct Emitted {
@@ -121,15 +104,11 @@ fn convoy_name(dir: &Path, name: &str) -> String {
     }
 }
 
-fn gxx() -> Command {
-    Command::new(std::env::var("CXX").unwrap_or_else(|_| "g++".into()))
-}
-
 /// Compiles and runs one project with its own Makefile's flags.
-fn compile_run(e: &Emitted, headers: &Path) -> Result<(), String> {
+fn compile_run(e: &Emitted, cpp: &Cpp) -> Result<(), String> {
     let name = &e.program.name;
     let exe = e.dir.join(format!("{name}_tb"));
-    let out = gxx()
+    let out = Command::new(&cpp.cxx)
         .args([
             "-O1",
             "-std=c++14",
@@ -138,7 +117,7 @@ fn compile_run(e: &Emitted, headers: &Path) -> Result<(), String> {
             "-Wno-unknown-pragmas",
         ])
         .arg("-isystem")
-        .arg(headers)
+        .arg(&cpp.ap_types)
         .arg(e.dir.join(format!("{name}.cpp")))
         .arg(e.dir.join(format!("{name}_tb.cpp")))
         .arg("-o")
@@ -177,73 +156,47 @@ fn compile_run(e: &Emitted, headers: &Path) -> Result<(), String> {
     check_csim_files(e)
 }
 
-/// Runs `jobs` on two threads; returns every failure.
-fn parallel<T: Sync>(jobs: &[T], f: impl Fn(&T) -> Result<(), String> + Sync) -> Vec<String> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failures = std::sync::Mutex::new(vec![]);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(job) = jobs.get(i) else { break };
-                if let Err(msg) = f(job) {
-                    failures.lock().expect("lock").push(msg);
-                }
-            });
-        }
-    });
-    failures.into_inner().expect("lock")
+mod array {
+    small_examples!(super::array_style);
 }
 
-fn styles() -> Vec<Style> {
-    match std::env::var("HLS_STYLE").as_deref() {
-        Ok("array") => vec![Style::Array],
-        Ok("stream") => vec![Style::Stream],
-        _ => vec![Style::Array, Style::Stream],
-    }
+mod stream {
+    small_examples!(super::stream_style);
 }
 
 #[test]
-fn examples_pass_csim_in_both_styles() {
-    let headers = ap_types();
-    let base = scratch("examples");
-    let mut jobs = vec![];
-    for path in cnn_files(&root().join("examples")) {
-        if is_bench(&path) {
-            continue;
-        }
-        let src = std::fs::read_to_string(&path).expect("read example");
-        let stem = path
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .to_string();
-        let folder = Folder(path.parent().expect("parent").to_path_buf());
-        let (checked, _) = compile(&stem, &src, &folder).unwrap_or_else(|e| panic!("{stem}: {e}"));
-        for style in styles() {
-            let dir = base.join(format!("{stem}_{}", style.name()));
-            std::fs::create_dir_all(&dir).expect("mkdir");
-            jobs.push(emit_into(
-                &dir,
-                &checked.program,
-                style,
-                BTreeMap::new(),
-                &format!("{stem} ({})", style.name()),
-            ));
-        }
+fn no_example_went_missing() {
+    assert!(SMALL_EXAMPLES.len() >= 7, "{SMALL_EXAMPLES:?}");
+}
+
+fn array_style(stem: &str) {
+    example_passes_csim(stem, Style::Array);
+}
+
+fn stream_style(stem: &str) {
+    example_passes_csim(stem, Style::Stream);
+}
+
+/// `examples/<stem>.cnn` emitted in `style`, compiled, run and compared.
+fn example_passes_csim(stem: &str, style: Style) {
+    let Some(cpp) = tools::cpp() else {
+        return;
+    };
+    let path = root().join("examples").join(format!("{stem}.cnn"));
+    let src = std::fs::read_to_string(&path).expect("read example");
+    let folder = Folder(path.parent().expect("parent").to_path_buf());
+    let (checked, _) = compile(stem, &src, &folder).unwrap_or_else(|e| panic!("{stem}: {e}"));
+    let dir = scratch(&format!("examples/{stem}_{}", style.name()));
+    let project = emit_into(
+        &dir,
+        &checked.program,
+        style,
+        BTreeMap::new(),
+        &format!("{stem} ({})", style.name()),
+    );
+    if let Err(msg) = compile_run(&project, &cpp) {
+        panic!("{msg}");
     }
-    assert!(
-        jobs.len() >= 7 * styles().len(),
-        "expected every example in every style"
-    );
-    let failures = parallel(&jobs, |e| compile_run(e, &headers));
-    assert!(
-        failures.is_empty(),
-        "{} of {} projects failed:\n{}",
-        failures.len(),
-        jobs.len(),
-        failures.join("\n\n")
-    );
 }
 
 /// One translation unit running many projects: each project's .cpp and
@@ -274,15 +227,14 @@ fn batch_source(projects: &[Emitted]) -> String {
     s
 }
 
-fn run_batch(batch: &(PathBuf, Vec<Emitted>), headers: &Path) -> Result<(), String> {
-    let (dir, projects) = batch;
+fn run_batch(dir: &Path, projects: &[Emitted], cpp: &Cpp) -> Result<(), String> {
     let src = dir.join("batch.cpp");
     std::fs::write(&src, batch_source(projects)).map_err(|e| e.to_string())?;
     let exe = dir.join("batch");
-    let out = gxx()
+    let out = Command::new(&cpp.cxx)
         .args(["-O1", "-std=c++14", "-w"])
         .arg("-I")
-        .arg(headers)
+        .arg(&cpp.ap_types)
         .arg(&src)
         .arg("-o")
         .arg(&exe)
@@ -369,26 +321,51 @@ fn random_parallel(program: &Program, seed: u64) -> BTreeMap<String, Parallel> {
     map
 }
 
-const RANDOM_PROGRAMS: u64 = 240;
-const BATCH: usize = 40;
+/// 240 random programs (half in each style), 40 to a translation unit and
+/// a test.
+#[test]
+fn random_pipelines_0_to_39_pass_csim() {
+    random_pipelines_pass_csim(0..40);
+}
 
 #[test]
-fn random_pipelines_pass_csim_in_both_styles() {
-    let headers = ap_types();
-    let base = scratch("random");
+fn random_pipelines_40_to_79_pass_csim() {
+    random_pipelines_pass_csim(40..80);
+}
+
+#[test]
+fn random_pipelines_80_to_119_pass_csim() {
+    random_pipelines_pass_csim(80..120);
+}
+
+#[test]
+fn random_pipelines_120_to_159_pass_csim() {
+    random_pipelines_pass_csim(120..160);
+}
+
+#[test]
+fn random_pipelines_160_to_199_pass_csim() {
+    random_pipelines_pass_csim(160..200);
+}
+
+#[test]
+fn random_pipelines_200_to_239_pass_csim() {
+    random_pipelines_pass_csim(200..240);
+}
+
+/// The programs of `seeds`, even seeds in the array style and odd ones in
+/// the stream style, with random parallelism, in one translation unit.
+fn random_pipelines_pass_csim(seeds: std::ops::Range<u64>) {
+    let Some(cpp) = tools::cpp() else {
+        return;
+    };
+    let base = scratch(&format!("random/{}_{}", seeds.start, seeds.end));
     let mut emitted = vec![];
-    let count: u64 = std::env::var("HLS_RANDOM")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RANDOM_PROGRAMS);
-    let only = styles();
-    for seed in 0..count {
+    for seed in seeds {
         let src = random_program(seed);
         let (checked, _) = compile("gen.cnn", &src, &Files::default())
             .unwrap_or_else(|e| panic!("seed {seed}:\n{src}\n{e}"));
-        let style = if only.len() == 1 {
-            only[0]
-        } else if seed % 2 == 0 {
+        let style = if seed % 2 == 0 {
             Style::Array
         } else {
             Style::Stream
@@ -421,31 +398,11 @@ fn random_pipelines_pass_csim_in_both_styles() {
             label: format!("seed {seed} ({})", style.name()),
         });
     }
-    let mut batches: Vec<(PathBuf, Vec<Emitted>)> = vec![];
-    let mut rest = emitted;
-    let mut n = 0;
-    while !rest.is_empty() {
-        let take = rest.len().min(BATCH);
-        let chunk: Vec<Emitted> = rest.drain(..take).collect();
-        let dir = base.join(format!("batch{n}"));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        batches.push((dir, chunk));
-        n += 1;
+    let dir = base.join("batch");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    if let Err(msg) = run_batch(&dir, &emitted, &cpp) {
+        panic!("random pipelines failed C simulation:\n{msg}");
     }
-    let failures = parallel(&batches, |b| run_batch(b, &headers));
-    assert!(
-        failures.is_empty(),
-        "random pipelines failed C simulation:\n{}",
-        failures.join("\n\n")
-    );
-}
-
-/// The `bench_*` examples are benchmark-sized (64 x 128 x 256 maps): their
-/// golden values (the interpreter, unoptimized in tests) and C simulation
-/// would dominate the suite's time, so they are skipped by name.
-fn is_bench(path: &std::path::Path) -> bool {
-    path.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with("bench_"))
 }
 
 /// Intermediates far wider than 64 bits (the random generator stays
@@ -483,7 +440,9 @@ const WIDE: &[&str] = &[
 
 #[test]
 fn wide_intermediates_pass_csim() {
-    let headers = ap_types();
+    let Some(cpp) = tools::cpp() else {
+        return;
+    };
     let base = scratch("wide");
     let mut projects = vec![];
     for (n, src) in WIDE.iter().enumerate() {
@@ -515,7 +474,7 @@ fn wide_intermediates_pass_csim() {
     }
     let dir = base.join("batch");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    if let Err(msg) = run_batch(&(dir, projects), &headers) {
+    if let Err(msg) = run_batch(&dir, &projects, &cpp) {
         panic!("{msg}");
     }
 }

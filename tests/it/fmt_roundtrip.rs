@@ -1,12 +1,12 @@
 //! `convoy fmt` never changes meaning and is idempotent: for every example,
 //! the stdlib, 2,000 generated programs, their whitespace-scrambled and
 //! comment-mutated variants, `parse(fmt(x))` equals `parse(x)` modulo spans,
-//! `fmt(fmt(x)) == fmt(x)`, and every comment's words survive in order.
+//! `fmt(fmt(x)) == fmt(x)`, and every comment's words survive in order. One
+//! test per file, the generated programs in four tests of 500.
 
-mod common;
-
-use common::gen::{random_program, Rng};
-use common::{cnn_files, root};
+use crate::cases::{EXAMPLES, STDLIB_MODULES};
+use crate::common::gen::{random_program, Rng};
+use crate::common::root;
 use convoy::diag::SourceMap;
 
 fn parse_dump(src: &str) -> Option<String> {
@@ -201,40 +201,47 @@ fn add_comments(src: &str, rng: &mut Rng, count: usize) -> String {
     out
 }
 
-fn examples_and_stdlib() -> Vec<(String, String)> {
-    let mut files = cnn_files(&root().join("examples"));
-    files.extend(cnn_files(&root().join("stdlib")));
-    files
-        .into_iter()
-        .map(|p| {
-            let src = std::fs::read_to_string(&p).unwrap();
-            (p.display().to_string(), src)
-        })
-        .collect()
+mod examples {
+    examples!(super::example);
+}
+
+mod stdlib {
+    stdlib_modules!(super::stdlib_module);
 }
 
 #[test]
-fn examples_and_stdlib_round_trip() {
-    let files = examples_and_stdlib();
-    assert!(files.len() >= 9);
-    for (name, src) in &files {
-        check_roundtrip(name, src);
-        let mut rng = Rng::new(name.len() as u64);
-        for k in 0..40 {
-            let mutated = add_comments(src, &mut rng, 1 + k % 6);
-            if parse_dump(&mutated).is_some() {
-                check_roundtrip(&format!("{name} with comments #{k}"), &mutated);
-            }
-            let scrambled = scramble(src, &mut rng);
-            check_roundtrip(&format!("{name} scrambled #{k}"), &scrambled);
+fn no_file_went_missing() {
+    assert!(EXAMPLES.len() + STDLIB_MODULES.len() >= 9);
+}
+
+fn example(name: &str) {
+    file_round_trips(&root().join("examples").join(format!("{name}.cnn")));
+}
+
+fn stdlib_module(name: &str) {
+    file_round_trips(&root().join("stdlib").join(format!("{name}.cnn")));
+}
+
+/// The file, 40 comment-mutated and 40 scrambled variants of it.
+fn file_round_trips(path: &std::path::Path) {
+    let src = std::fs::read_to_string(path).unwrap();
+    let name = path.display().to_string();
+    check_roundtrip(&name, &src);
+    let mut rng = Rng::new(name.len() as u64);
+    for k in 0..40 {
+        let mutated = add_comments(&src, &mut rng, 1 + k % 6);
+        if parse_dump(&mutated).is_some() {
+            check_roundtrip(&format!("{name} with comments #{k}"), &mutated);
         }
+        let scrambled = scramble(&src, &mut rng);
+        check_roundtrip(&format!("{name} scrambled #{k}"), &scrambled);
     }
 }
 
-#[test]
-fn generated_programs_round_trip() {
+/// Seeds `seeds` of the generator, scrambled and with comments added.
+fn generated_programs_round_trip(seeds: std::ops::Range<u64>) {
     let mut mutated_ok = 0;
-    for seed in 0..2000 {
+    for seed in seeds.clone() {
         let src = random_program(seed);
         check_roundtrip(&format!("seed {seed}"), &src);
         let mut rng = Rng::new(seed);
@@ -247,7 +254,27 @@ fn generated_programs_round_trip() {
         }
     }
     // Comments between tokens never break a program: every variant parsed.
-    assert_eq!(mutated_ok, 2000);
+    assert_eq!(mutated_ok, seeds.end - seeds.start);
+}
+
+#[test]
+fn generated_programs_0_to_499_round_trip() {
+    generated_programs_round_trip(0..500);
+}
+
+#[test]
+fn generated_programs_500_to_999_round_trip() {
+    generated_programs_round_trip(500..1000);
+}
+
+#[test]
+fn generated_programs_1000_to_1499_round_trip() {
+    generated_programs_round_trip(1000..1500);
+}
+
+#[test]
+fn generated_programs_1500_to_1999_round_trip() {
+    generated_programs_round_trip(1500..2000);
 }
 
 /// Handwritten corners: pipes, long argument lists, tuples, blocks with

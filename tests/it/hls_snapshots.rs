@@ -1,10 +1,10 @@
 //! The emitted C++ of every example, in both styles, pinned by insta
 //! snapshots (SOURCE, then the design, the weights header omitted when
-//! large). A change in the emitter shows up here as a reviewable diff.
+//! large). A change in the emitter shows up here as a reviewable diff. One
+//! test per example and style; the `bench_*` examples are left out (see
+//! `build.rs`).
 
-mod common;
-
-use common::{cnn_files, compile, root, source_and_output, Folder};
+use crate::common::{compile, root, source_and_output, Folder};
 use convoy::hls::{self, HlsOptions, Style};
 use convoy::SourceMap;
 
@@ -50,42 +50,20 @@ fn emitted(stem: &str, style: Style) -> (String, String) {
     (src, out)
 }
 
-#[test]
-fn examples_array_style() {
-    for path in cnn_files(&root().join("examples")) {
-        if is_bench(&path) {
-            continue;
-        }
-        let stem = path
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .to_string();
-        let (src, out) = emitted(&stem, Style::Array);
-        insta::assert_snapshot!(format!("hls_array_{stem}"), source_and_output(&src, &out));
-    }
+mod array {
+    small_examples!(super::array_style);
 }
 
-#[test]
-fn examples_stream_style() {
-    for path in cnn_files(&root().join("examples")) {
-        if is_bench(&path) {
-            continue;
-        }
-        let stem = path
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .to_string();
-        let (src, out) = emitted(&stem, Style::Stream);
-        insta::assert_snapshot!(format!("hls_stream_{stem}"), source_and_output(&src, &out));
-    }
+mod stream {
+    small_examples!(super::stream_style);
 }
 
-/// The `bench_*` examples are benchmark-sized (64 x 128 x 256 maps): their
-/// golden values (the interpreter, unoptimized in tests) and C simulation
-/// would dominate the suite's time, so they are skipped by name.
-fn is_bench(path: &std::path::Path) -> bool {
-    path.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with("bench_"))
+fn array_style(stem: &str) {
+    let (src, out) = emitted(stem, Style::Array);
+    insta::assert_snapshot!(format!("hls_array_{stem}"), source_and_output(&src, &out));
+}
+
+fn stream_style(stem: &str) {
+    let (src, out) = emitted(stem, Style::Stream);
+    insta::assert_snapshot!(format!("hls_stream_{stem}"), source_and_output(&src, &out));
 }

@@ -1,9 +1,7 @@
 //! `convoy run` uses the JIT by default: its files are byte-identical to the
 //! interpreter's, for single images and for batches; `convoy bench` reports.
 
-mod common;
-
-use common::{compile, root, Folder};
+use crate::common::{compile, root, Folder};
 use convoy::data::{random_raw, raw_to_npy};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,10 +11,7 @@ fn convoy() -> Command {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("convoy-jit-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    crate::common::scratch(&format!("jit_cli/{name}"))
 }
 
 /// Writes one random `.npy` per input of `example` (with `batch` images if
@@ -84,9 +79,11 @@ fn default_backend_matches_the_interpreter() {
         ("strided", None),
     ] {
         let example = root().join("examples").join(format!("{name}.cnn"));
-        if !example.exists() {
-            continue;
-        }
+        assert!(
+            example.is_file(),
+            "{} is gone: name another example here",
+            example.display()
+        );
         let dir = scratch(name);
         let inputs = write_inputs(&example, &dir, batch);
         run(&example, &inputs, &dir.join("jit"), &[]);

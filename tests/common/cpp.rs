@@ -1,69 +1,32 @@
 //! Shared by the tests that compare Convoy with C++ compiled against the real
-//! ap_types headers (tests/reference_hls.rs, tests/ap_fixed_modes.rs):
-//! locating the headers, compiling with g++, running a program, and a
-//! minimal .npy reader / writer and random generator that do not depend on
-//! Convoy's own code (the point is an independent check).
-//!
-//! Included with `#[path = "cpp/harness.rs"] mod harness;`.
-#![allow(dead_code)]
+//! ap_types headers (`reference_hls`, `ap_fixed_modes`): compiling with g++,
+//! running a program, and a minimal .npy reader / writer and random
+//! generator that do not depend on Convoy's own code (the point is an
+//! independent check). The compiler and the headers come from
+//! [`super::tools::cpp`].
 
+use super::tools::Cpp;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The ap_types headers: `$AP_TYPES`, or `<repo>/build/ap_types` (filled by
-/// `tools/fetch_ap_types.sh`). Panics, never skips, when they are missing.
-pub fn ap_types_dir() -> PathBuf {
-    find_ap_types(std::env::var_os("AP_TYPES")).unwrap_or_else(|msg| panic!("{msg}"))
-}
-
-/// [`ap_types_dir`] for a given value of `AP_TYPES`; Err is the message.
-pub fn find_ap_types(env: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
-    let (dir, origin) = match env {
-        Some(d) if !d.is_empty() => (PathBuf::from(d), "set by the AP_TYPES environment variable"),
-        _ => (
-            repo_root().join("build").join("ap_types"),
-            "the default location; AP_TYPES is unset",
-        ),
-    };
-    if dir.join("ap_fixed.h").is_file() && dir.join("ap_int.h").is_file() {
-        return Ok(dir);
-    }
-    Err(format!(
-        "the ap_types headers (ap_fixed.h, ap_int.h) are missing from {} ({origin}).\n\
-         Run `bash tools/fetch_ap_types.sh` at the repository root to download them \
-         into build/ap_types/, or point AP_TYPES at a folder that holds them.",
-        dir.display()
-    ))
-}
-
 /// A scratch folder for one test, emptied first.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("ap_types_tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-    dir
+    super::scratch(&format!("ap_types_tests/{name}"))
 }
 
-/// Compiles `tests/cpp/<source>` with `g++ -std=c++14 -I <ap_types>` and
+/// Compiles `tests/cpp/<source>` with `<cxx> -std=c++14 -I <ap_types>` and
 /// `flags` (the optimization level among them) into `<dir>/<name>-<hash>`,
 /// returning that path. The hash covers the compiler, the flags, the source
 /// and the headers, so an unchanged program is not rebuilt on the next run.
-/// Panics with g++'s output on failure. `$CXX` replaces g++.
-pub fn compile_cpp(source: &str, name: &str, dir: &Path, flags: &[&str]) -> PathBuf {
+/// Panics with the compiler's output on failure.
+pub fn compile_cpp(cpp: &Cpp, source: &str, name: &str, dir: &Path, flags: &[&str]) -> PathBuf {
     use std::hash::{Hash, Hasher};
-    let headers = ap_types_dir();
-    let src = repo_root().join("tests").join("cpp").join(source);
-    let compiler = std::env::var("CXX").unwrap_or_else(|_| "g++".into());
+    let headers = cpp.ap_types.clone();
+    let src = super::root().join("tests").join("cpp").join(source);
+    let compiler = &cpp.cxx;
 
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (&compiler, flags).hash(&mut hasher);
+    (compiler, flags).hash(&mut hasher);
     let mut inputs = vec![src.clone()];
     let mut stack = vec![headers.clone()];
     while let Some(d) = stack.pop() {
@@ -92,7 +55,7 @@ pub fn compile_cpp(source: &str, name: &str, dir: &Path, flags: &[&str]) -> Path
 
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     let partial = dir.join(format!("{name}.partial-{}", std::process::id()));
-    let out = Command::new(&compiler)
+    let out = Command::new(compiler)
         .args(["-std=c++14", "-w"])
         .args(flags)
         .arg("-I")

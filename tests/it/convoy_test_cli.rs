@@ -3,67 +3,35 @@
 //! tests that pass; a changed weight; pending snapshots; pictures; tests
 //! that must fail; tests with mistakes).
 
+use crate::common::{copy_dir, root, run_with_stdin, stderr, stdout, tools};
 use convoy::data::{parse_npy, write_npy, NpyData};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/convoy_test")
-        .join(name)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
+    root().join("tests/fixtures/convoy_test").join(name)
 }
 
 /// A fresh copy of fixture `name`, unique to `test`.
 fn scratch(name: &str, test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("convoy_test_cli")
-        .join(test);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::common::scratch(&format!("convoy_test_cli/{test}"));
     copy_dir(&fixture(name), &dir);
     dir
 }
 
 fn convoy_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convoy"))
-        .arg("test")
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
+    run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_convoy"))
+            .arg("test")
+            .args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1"),
+        stdin.unwrap_or(""),
+    )
 }
 
 fn convoy(dir: &Path, args: &[&str]) -> Output {
     convoy_in(dir, args, None)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The summary line, checked against cargo's exact form; returns its counts.
@@ -495,11 +463,11 @@ fn hls_csim_runs_or_says_it_is_unavailable() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(stderr(&o).contains("--hls-csim is not available: the ap_types headers were not found"));
-    let headers = Path::new(env!("CARGO_MANIFEST_DIR")).join("build/ap_types");
-    if !headers.join("ap_fixed.h").is_file() {
-        // Without headers (`bash tools/fetch_ap_types.sh`) only the refusal is testable.
+    // The rest needs g++ and the headers (`bash tools/fetch_ap_types.sh`).
+    let Some(cpp) = tools::cpp() else {
         return;
-    }
+    };
+    let headers = cpp.ap_types;
     let o = Command::new(env!("CARGO_BIN_EXE_convoy"))
         .args(["test", "--hls-csim", "--filter", "golden"])
         .current_dir(&dir)

@@ -1,8 +1,6 @@
 //! The `convoy` binary end to end: exit codes, files written, errors named.
 
-mod common;
-
-use common::root;
+use crate::common::{root, stderr};
 use convoy::data::{parse_npy, write_npy, Dtype, NpyData};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,10 +14,7 @@ fn convoy(args: &[&str]) -> Output {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("convoy-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::common::scratch(&format!("cli/{name}"))
 }
 
 fn write(path: &Path, shape: &[usize], data: NpyData, dtype: Dtype) {
@@ -33,10 +28,6 @@ fn u8_map(shape: &[usize], seed: u64) -> NpyData {
             .map(|i| ((i as u64 * 2654435761 + seed) % 256) as i128)
             .collect(),
     )
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -1,10 +1,8 @@
 //! The random program generator itself: its programs must check, so that the
 //! differential tests built on it really exercise the backends.
 
-mod common;
-
-use common::gen::random_program;
-use common::{compile, Files};
+use crate::common::gen::random_program;
+use crate::common::{compile, Files};
 
 #[test]
 fn generated_programs_check() {

@@ -3,31 +3,19 @@
 //! issue: paste the seed pipeline, see its ranges, run it on random data,
 //! change `factor` until values wrap, switch to `sat`, save the session.
 
-mod common;
-
-use common::root;
-use std::io::Write;
+use crate::common::{root, run_with_stdin};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Runs `convoy repl` in `dir` with `input` on its standard input.
 fn transcript(dir: &Path, input: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_convoy"))
-        .arg("repl")
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_convoy"))
+            .arg("repl")
+            .current_dir(dir)
+            .env("NO_COLOR", "1"),
+        input,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -47,7 +35,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-const SEED: &str = include_str!("../examples/seed.cnn");
+const SEED: &str = include_str!("../../examples/seed.cnn");
 
 #[test]
 fn the_seed_story() {
@@ -83,8 +71,8 @@ fn the_seed_story() {
     let mut sources = convoy::SourceMap::new();
     let id = sources.add("mine.cnn", saved_text.as_str());
     assert_eq!(convoy::format(&sources, id).unwrap(), saved_text);
-    let folder = common::Folder(root().join("examples"));
-    common::compile("mine.cnn", &saved_text, &folder).expect("the saved session checks");
+    let folder = crate::common::Folder(root().join("examples"));
+    crate::common::compile("mine.cnn", &saved_text, &folder).expect("the saved session checks");
     assert!(saved_text.contains("= 0.05") && saved_text.contains("as u8 sat"));
 }
 

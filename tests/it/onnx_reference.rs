@@ -1,5 +1,6 @@
 //! The interpreter against an independent implementation of the same
-//! semantics: the ONNX reference evaluator (`onnx.reference`).
+//! semantics: the ONNX reference evaluator (`onnx.reference`), one test per
+//! case.
 //!
 //! `tools/onnx_fixtures.py` writes one folder per case under
 //! `tests/fixtures/onnx/`: a script `case.cnn`, its inputs `<name>.npy`, the
@@ -15,10 +16,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::cases::ONNX_FIXTURES;
 use convoy::data::{parse_npy, NpyArray, NpyData};
 
 /// The suite must not pass vacuously.
@@ -29,21 +28,6 @@ fn fixtures_dir() -> PathBuf {
         .join("tests")
         .join("fixtures")
         .join("onnx")
-}
-
-/// A fresh scratch folder under the system temp dir.
-fn scratch_dir() -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "convoy_onnx_reference_{}_{}",
-        std::process::id(),
-        nanos
-    ));
-    fs::create_dir_all(&dir).expect("create the scratch folder");
-    dir
 }
 
 /// Names declared by `input NAME: ...` lines of a script.
@@ -206,70 +190,29 @@ fn run_case(case: &Path, scratch: &Path) -> Result<(), String> {
     }
 }
 
-#[test]
-fn interpreter_matches_onnx_reference() {
-    let root = fixtures_dir();
-    let mut cases: Vec<PathBuf> = fs::read_dir(&root)
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot list {}: {e} (run tools/onnx_fixtures.py)",
-                root.display()
-            )
-        })
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("case.cnn").is_file())
-        .collect();
-    cases.sort();
-    assert!(
-        cases.len() >= MIN_CASES,
-        "only {} ONNX reference cases in {} (expected at least {MIN_CASES}); regenerate them with tools/onnx_fixtures.py",
-        cases.len(),
-        root.display()
-    );
+mod fixture {
+    onnx_fixtures!(super::interpreter_matches_onnx_reference);
+}
 
-    let scratch = scratch_dir();
-    let next = AtomicUsize::new(0);
-    let failures: Mutex<Vec<(String, String)>> = Mutex::new(vec![]);
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(case) = cases.get(i) else { break };
-                if let Err(e) = run_case(case, &scratch) {
-                    let name = case
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    failures
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push((name, e));
-                }
-            });
-        }
-    });
+/// Runs `tests/fixtures/onnx/<name>/`; fails with every output that differs.
+fn interpreter_matches_onnx_reference(name: &str) {
+    let case = fixtures_dir().join(name);
+    let scratch = crate::common::scratch(&format!("onnx_reference/{name}"));
+    let result = run_case(&case, &scratch);
     let _ = fs::remove_dir_all(&scratch);
-
-    let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
-    failures.sort();
-    if !failures.is_empty() {
-        let mut report = String::new();
-        for (name, e) in &failures {
-            report.push_str(&format!("--- {name}\n{e}\n"));
-        }
-        panic!(
-            "{} of {} ONNX reference cases fail:\n{report}{} of {} ONNX reference cases fail",
-            failures.len(),
-            cases.len(),
-            failures.len(),
-            cases.len()
-        );
+    if let Err(e) = result {
+        panic!("ONNX reference case {name} fails:\n{e}");
     }
-    eprintln!("{} ONNX reference cases pass", cases.len());
+}
+
+#[test]
+fn no_case_went_missing() {
+    assert!(
+        ONNX_FIXTURES.len() >= MIN_CASES,
+        "only {} ONNX reference cases in {} (expected at least {MIN_CASES}); regenerate them with tools/onnx_fixtures.py",
+        ONNX_FIXTURES.len(),
+        fixtures_dir().display()
+    );
 }
 
 #[test]

@@ -1,10 +1,8 @@
 //! Thousands of random and mutated scripts go through parse + check: every one
 //! must end in a program or in diagnostics, never in a panic.
 
-mod common;
-
-use common::gen::{random_program, Rng};
-use common::{cnn_files, root, Files};
+use crate::common::gen::{random_program, Rng};
+use crate::common::{cnn_files, root, Files};
 use convoy::diag::{render, SourceMap};
 use convoy::CheckOptions;
 

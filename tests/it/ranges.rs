@@ -1,33 +1,10 @@
 //! The checker's ranges are sound (no value ever leaves its proven range) and,
 //! for convolutions with all-positive weights, exact (the bound is reached).
 
-mod common;
-
-use common::gen::{random_program, Rng};
-use common::{compile, Files};
+use crate::common::gen::{random_program, Rng};
+use crate::common::{compile, inputs, Files};
 use convoy::data::{random_raw, write_npy, Dtype, NpyData};
-use convoy::ir::{Op, Program};
-use convoy::Tensor;
-
-/// Inputs filled by `fill(channel-independent index)`.
-fn inputs(
-    program: &Program,
-    mut fill: impl FnMut(usize, &convoy::ir::Node) -> Vec<i128>,
-) -> Vec<Tensor> {
-    program
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(i, info)| {
-            let node = &program.nodes[info.node];
-            Tensor {
-                shape: node.shape.dims(),
-                frac: node.frac,
-                data: fill(i, node),
-            }
-        })
-        .collect()
-}
+use convoy::ir::Op;
 
 /// `interpret_all` checks every value against its node's proven per-channel
 /// range and fails if one leaves it; run it on random and extreme inputs.

@@ -2,9 +2,7 @@
 //! in the canonical layout (`convoy fmt --check examples stdlib` passes), and
 //! the command itself reports files that are not.
 
-mod common;
-
-use common::{cnn_files, root};
+use crate::common::{cnn_files, root};
 use std::process::Command;
 
 #[test]

@@ -1,10 +1,10 @@
 //! The vector kernels really become the instructions they were written for:
 //! `vpdpbusd` on hosts with VNNI (the CLIF pattern is fragile: operand order
-//! matters), and no vector dot product at all when SIMD is off.
+//! matters), and no vector dot product at all when SIMD is off. The checks
+//! of `vpdpbusd` need a CPU with VNNI, those of `pmaddwd` SSE4.1 (without
+//! them: a failure in CI, a skip elsewhere).
 
-mod common;
-
-use common::{compile, Files};
+use crate::common::{compile, tools, Files};
 use convoy::jit::JitOptions;
 
 const POINTWISE: &str = "
@@ -38,19 +38,13 @@ fn stage_code_with(simd: bool, vnni: bool) -> Vec<(bool, String)> {
         .collect()
 }
 
-fn host_has_vnni() -> bool {
-    std::is_x86_feature_detected!("avxvnni")
-        || (std::is_x86_feature_detected!("avx512vnni")
-            && std::is_x86_feature_detected!("avx512vl"))
-}
-
 #[test]
 fn pointwise_conv_uses_vpdpbusd() {
     let stages = stage_code(true);
     assert_eq!(stages.len(), 1);
     let (vector, code) = &stages[0];
-    if !host_has_vnni() {
-        assert!(!vector, "no VNNI: the scalar path must be chosen");
+    // (Without VNNI this stage takes the `pmaddwd` path checked below.)
+    if tools::vnni().is_none() {
         return;
     }
     assert!(vector, "the pointwise stage should take the vector path");
@@ -73,7 +67,7 @@ fn pointwise_conv_uses_vpdpbusd() {
 fn pointwise_conv_uses_pmaddwd_without_vnni() {
     let stages = stage_code_with(true, false);
     let (vector, code) = &stages[0];
-    if !(std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1")) {
+    if tools::sse41().is_none() {
         assert!(!vector, "no SSE4.1: the scalar path must be chosen");
         return;
     }
@@ -105,7 +99,7 @@ fn scalar_path_has_no_vector_dot_products() {
 
 #[test]
 fn depthwise_and_deconv_use_shuffled_windows_and_vpdpbusd() {
-    if !host_has_vnni() {
+    if tools::vnni().is_none() {
         return;
     }
     let src = "

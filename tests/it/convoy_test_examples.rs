@@ -3,29 +3,14 @@
 //! snapshots) pass on a copy of `examples/`, on both backends. Once they are
 //! moved into `examples/`, the copy already holds them and this still runs them.
 
-use std::path::{Path, PathBuf};
+use crate::common::{copy_dir, root, scratch};
 use std::process::Command;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
 
 #[test]
 fn prepared_example_tests_pass() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let prepared = root.join("tests/fixtures/convoy_test/for_examples");
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("convoy_test_examples");
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(&root.join("examples"), &dir);
+    let prepared = root().join("tests/fixtures/convoy_test/for_examples");
+    let dir = scratch("convoy_test_examples");
+    copy_dir(&root().join("examples"), &dir);
     let mut scripts = vec![];
     for e in std::fs::read_dir(&prepared).unwrap() {
         let path = e.unwrap().path();

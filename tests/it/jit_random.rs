@@ -2,13 +2,9 @@
 //! output padding, halos, widths, every quantization and overflow mode,
 //! chained stages): the JIT and the interpreter agree bit for bit.
 
-mod common;
-
-use common::gen::random_program;
-use common::{compile, Files};
-use convoy::data::random_raw;
+use crate::common::gen::random_program;
+use crate::common::{self, compile, tools, Files};
 use convoy::jit::JitOptions;
-use convoy::Tensor;
 
 fn agree(seed: u64, options: &JitOptions) -> Result<(), String> {
     let src = random_program(seed);
@@ -16,18 +12,7 @@ fn agree(seed: u64, options: &JitOptions) -> Result<(), String> {
     let program = &checked.program;
     let jit =
         convoy::compile_jit(program, options).map_err(|e| format!("seed {seed}: {e}\n{src}"))?;
-    let inputs: Vec<Tensor> = program
-        .inputs
-        .iter()
-        .map(|info| {
-            let node = &program.nodes[info.node];
-            Tensor {
-                shape: node.shape.dims(),
-                frac: node.frac,
-                data: random_raw(seed ^ 0xABCD, &node.ty, node.shape.len()),
-            }
-        })
-        .collect();
+    let inputs = common::random_inputs(program, |_| seed ^ 0xABCD);
     let expected = convoy::interpret(program, &inputs).map_err(|e| format!("interp: {e}"))?;
     let got = jit
         .run(&inputs)
@@ -206,7 +191,7 @@ fn random_pointwise_and_depthwise_vector_kernels() {
                 native: false,
                 vnni,
             };
-            let inputs = common::random_input(program, seed);
+            let inputs = common::random_inputs(program, |_| seed);
             let stages = match common::jit_agrees(program, &inputs, &options) {
                 Ok(stages) => stages,
                 Err(e) => {
@@ -222,7 +207,8 @@ fn random_pointwise_and_depthwise_vector_kernels() {
         }
     }
     common::assert_no_failures(&failures);
-    if std::is_x86_feature_detected!("avx512vnni") || std::is_x86_feature_detected!("avxvnni") {
+    // How many stages took the vector path: pinned for hosts with VNNI.
+    if tools::vnni().is_some() {
         assert!(vector > 200, "only {vector} stages took the vector path");
         assert!(
             deconvs > 10,
@@ -274,23 +260,7 @@ fn wide_values_on_128_bit_registers() {
                 }
             };
             let program = &checked.program;
-            let inputs: Vec<Tensor> = program
-                .inputs
-                .iter()
-                .enumerate()
-                .map(|(k, info)| {
-                    let node = &program.nodes[info.node];
-                    Tensor {
-                        shape: node.shape.dims(),
-                        frac: node.frac,
-                        data: random_raw(
-                            (i * 4 + j) as u64 * 7 + k as u64,
-                            &node.ty,
-                            node.shape.len(),
-                        ),
-                    }
-                })
-                .collect();
+            let inputs = common::random_inputs(program, |k| (i * 4 + j) as u64 * 7 + k as u64);
             let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
             for simd in [true, false] {
                 let options = JitOptions {

@@ -1,32 +1,19 @@
 //! Every example (and, through them, the stdlib blocks) runs under the JIT
 //! and the interpreter on random inputs: the outputs must be bit-identical.
+//! One test per example.
 
-mod common;
-
-use common::{cnn_files, compile, root, Folder};
-use convoy::data::random_raw;
-use convoy::ir::Program;
+use crate::cases::EXAMPLES;
+use crate::common::{compile, random_inputs, root, Folder};
 use convoy::jit::JitOptions;
-use convoy::Tensor;
 
-fn random_inputs(program: &Program, seed: u64) -> Vec<Tensor> {
-    program
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(k, info)| {
-            let node = &program.nodes[info.node];
-            Tensor {
-                shape: node.shape.dims(),
-                frac: node.frac,
-                data: random_raw(seed * 31 + k as u64, &node.ty, node.shape.len()),
-            }
-        })
-        .collect()
+mod agree {
+    examples!(super::agree);
 }
 
-/// Every JIT configuration must agree with the interpreter on `path`.
-fn check_file(path: &std::path::Path) {
+/// Every JIT configuration must agree with the interpreter on
+/// `examples/<name>.cnn`.
+fn agree(name: &str) {
+    let path = &root().join("examples").join(format!("{name}.cnn"));
     let src = std::fs::read_to_string(path).expect("read example");
     let dir = path.parent().expect("folder").to_path_buf();
     let (checked, _) = compile(&path.display().to_string(), &src, &Folder(dir))
@@ -66,7 +53,7 @@ fn check_file(path: &std::path::Path) {
         2
     };
     for seed in 0..seeds {
-        let inputs = random_inputs(program, seed);
+        let inputs = random_inputs(program, |k| seed * 31 + k as u64);
         let expected = convoy::interpret(program, &inputs).expect("interpreter runs");
         for jit in &jits {
             let got = jit
@@ -89,30 +76,9 @@ fn check_file(path: &std::path::Path) {
     }
 }
 
-fn examples(bench: bool) -> Vec<std::path::PathBuf> {
-    cnn_files(&root().join("examples"))
-        .into_iter()
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with("bench_") == bench
-        })
-        .collect()
-}
-
 #[test]
-fn examples_agree_with_the_interpreter() {
-    let files = examples(false);
-    assert!(files.len() >= 4);
-    for f in &files {
-        check_file(f);
-    }
-}
-
-#[test]
-fn benchmark_pipelines_agree_with_the_interpreter() {
-    let files = examples(true);
-    assert_eq!(files.len(), 2);
-    for f in &files {
-        check_file(f);
-    }
+fn no_example_went_missing() {
+    let bench = EXAMPLES.iter().filter(|e| e.starts_with("bench_")).count();
+    assert!(EXAMPLES.len() - bench >= 4, "{EXAMPLES:?}");
+    assert_eq!(bench, 2, "{EXAMPLES:?}");
 }

@@ -1,0 +1,55 @@
+//! The integration tests, as one test binary: one module per subject, the
+//! shared helpers in `tests/common/`, the C++ sources in `tests/cpp/`, the
+//! fixtures in `tests/fixtures/` and the insta snapshots in
+//! `tests/it/snapshots/` (named `it__<module>__<name>.snap`).
+//!
+//! Tests over a folder of cases (every example, every ONNX fixture, ...)
+//! are one `#[test]` per case, declared by the macros of [`cases`]
+//! (`tests/case_lists/`), so that a failure names its case and libtest
+//! spreads the cases over the cores.
+//!
+//! A test that needs something from the machine (g++, the ap_types headers,
+//! Graphviz, Python, a CPU feature) asks [`common::tools`] for it: in CI
+//! (`CI=true`) a missing tool fails the test; elsewhere the test prints
+//! `SKIPPED: <test>: <tool> not found` and returns.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+/// The case lists: `examples!`, `small_examples!`, `stdlib_modules!`,
+/// `onnx_fixtures!` and their constants (`EXAMPLES`, ...).
+#[macro_use]
+extern crate convoy_case_lists as cases;
+
+mod ap_fixed_modes;
+mod builtins;
+mod cli;
+mod convoy_test_cli;
+mod convoy_test_core;
+mod convoy_test_examples;
+mod convoy_test_syntax;
+mod diagnostics;
+mod examples;
+mod fmt_check;
+mod fmt_roundtrip;
+mod fuzz_scripts;
+mod gen_programs;
+mod graph_snapshots;
+mod hls_cli;
+mod hls_csim;
+mod hls_snapshots;
+mod jit_cli;
+mod jit_examples;
+mod jit_machine_code;
+mod jit_native;
+mod jit_random;
+mod lsp_protocol;
+mod lsp_server;
+mod onnx_reference;
+mod parse_snapshots;
+mod ranges;
+mod reference_hls;
+mod repl_pty;
+mod repl_session;
+mod repl_transcripts;
+mod snapshot_files;
