@@ -65,12 +65,20 @@ enum Command {
         pipeline: Option<String>,
         #[arg(long, value_enum, default_value = "jit")]
         backend: Backend,
-        /// Threads for the JIT (default: every core).
+        /// Threads (default: every core): across images when the batch has
+        /// at least as many images, else across the rows of each stage.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
         /// Read and write fixed-point values as raw two's-complement integers.
         #[arg(long)]
         raw: bool,
+        /// Print images/s, MB/s, peak memory and the time in I/O vs compute.
+        #[arg(long)]
+        stats: bool,
+        /// Megabytes of input and output data held at once (the batch is
+        /// streamed in chunks of that size).
+        #[arg(long, value_name = "MB", default_value_t = 64)]
+        memory: usize,
     },
     /// Language server over stdio, for editors (see editors/README.md).
     Lsp,
@@ -167,7 +175,19 @@ pub fn main() -> i32 {
             backend,
             threads,
             raw,
-        } => run_cmd::run(&file, &inputs, &out, pipeline, backend, threads, raw),
+            stats,
+            memory,
+        } => run_cmd::run(&run_cmd::Options {
+            file,
+            inputs,
+            out,
+            pipeline,
+            backend,
+            threads,
+            raw,
+            stats,
+            memory_mb: memory,
+        }),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Lsp => lsp_cmd::run(),
         Command::Fmt { files, check } => fmt_cmd::run(&files, check),

@@ -108,16 +108,17 @@ pub(crate) fn code_range(ty: &ScalarType) -> Option<(i128, i128, u32)> {
 }
 
 /// The facts about a type that conversions need, checked once.
-struct TypeInfo {
-    frac_bits: i32,
+#[derive(Clone, Debug)]
+pub(crate) struct TypeInfo {
+    pub frac_bits: i32,
     /// Left shift from a code to a raw value at storage_frac: max(0, -frac_bits).
-    up: u32,
-    code_lo: i128,
-    code_hi: i128,
+    pub up: u32,
+    pub code_lo: i128,
+    pub code_hi: i128,
 }
 
 impl TypeInfo {
-    fn new(ty: &ScalarType) -> Result<TypeInfo, ValueError> {
+    pub(crate) fn new(ty: &ScalarType) -> Result<TypeInfo, ValueError> {
         let frac_bits = ty.frac_bits();
         let up = (i64::from(ty.storage_frac()) - i64::from(frac_bits)).max(0);
         if !(1..=64).contains(&ty.width) || up > 62 || frac_bits > MAX_FRAC_BITS {

@@ -137,7 +137,7 @@ pub enum UnsupportedKind {
 
 /// Byte order of a file's elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ByteOrder {
+pub enum ByteOrder {
     Little,
     Big,
 }

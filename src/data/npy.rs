@@ -12,13 +12,10 @@
 //! allocating: a hostile header cannot make it allocate more than a small
 //! multiple of the input's length.
 
-use super::dtype::{parse_descr, ByteOrder, Dtype, UnsupportedKind};
+use super::dtype::{ByteOrder, Dtype};
 use super::float::{f16_to_f64, f64_to_f16};
 use super::npy_error::NpyError;
-use super::pyliteral::{self, Encoding, PyValue, SyntaxProblem};
-
-/// The magic string at the start of every `.npy` file.
-pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
+pub use super::npy_header::{parse_npy_header, write_npy_header, NpyHeader, MAGIC};
 
 /// Element values, in C (row-major) order.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,49 +50,9 @@ pub struct NpyArray {
 
 /// Parses a complete `.npy` file.
 pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, NpyError> {
-    if bytes.len() < MAGIC.len() {
-        // A prefix of the magic is a truncated file; anything else is not .npy.
-        return Err(if MAGIC.starts_with(bytes) && !bytes.is_empty() {
-            truncated("preamble", 10, bytes.len())
-        } else {
-            NpyError::BadMagic
-        });
-    }
-    if &bytes[..MAGIC.len()] != MAGIC {
-        return Err(NpyError::BadMagic);
-    }
-    if bytes.len() < 8 {
-        return Err(truncated("preamble", 10, bytes.len()));
-    }
-    let (major, minor) = (bytes[6], bytes[7]);
-    let (len_size, encoding) = match (major, minor) {
-        (1, 0) => (2, Encoding::Latin1),
-        (2, 0) => (4, Encoding::Latin1),
-        (3, 0) => (4, Encoding::Utf8),
-        _ => return Err(NpyError::UnsupportedVersion { major, minor }),
-    };
-    let header_start = 8 + len_size;
-    let Some(len_bytes) = bytes.get(8..header_start) else {
-        return Err(truncated("preamble", header_start, bytes.len()));
-    };
-    let header_len = len_bytes
-        .iter()
-        .rev()
-        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-    let header_end = header_start.saturating_add(header_len);
-    let Some(header) = bytes.get(header_start..header_end) else {
-        return Err(truncated("header", header_end, bytes.len()));
-    };
-    let header = parse_header(header, header_start, encoding)?;
-    let data = &bytes[header_end..];
-
-    let itemsize = header.dtype.itemsize();
-    let overflow = || NpyError::ElementCountOverflow {
-        shape: header.shape.clone(),
-        itemsize,
-    };
-    let count = element_count(&header.shape).ok_or_else(overflow)?;
-    let expected = count.checked_mul(itemsize).ok_or_else(overflow)?;
+    let header = parse_npy_header(bytes)?;
+    let data = &bytes[header.data_offset..];
+    let expected = header.data_len()?;
     // Checked before decoding, so allocation is bounded by the input's size.
     if data.len() != expected {
         return Err(NpyError::DataLength {
@@ -103,7 +60,6 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, NpyError> {
             found: data.len(),
         });
     }
-
     let mut values = decode(data, header.dtype, header.order);
     if header.fortran_order {
         values = match values {
@@ -118,130 +74,9 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, NpyError> {
     })
 }
 
-fn truncated(part: &'static str, needed: usize, available: usize) -> NpyError {
-    NpyError::Truncated {
-        part,
-        needed,
-        available,
-    }
-}
-
 /// The number of elements of `shape`, `None` if it overflows `usize`.
 pub fn element_count(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
-}
-
-struct Header {
-    dtype: Dtype,
-    order: ByteOrder,
-    fortran_order: bool,
-    shape: Vec<usize>,
-}
-
-fn parse_header(text: &[u8], start: usize, encoding: Encoding) -> Result<Header, NpyError> {
-    let literal = pyliteral::parse_literal(text, encoding).map_err(|e| {
-        let offset = start + e.offset;
-        match e.problem {
-            SyntaxProblem::Expected { expected, found } => NpyError::HeaderSyntax {
-                offset,
-                expected,
-                found,
-            },
-            SyntaxProblem::IntegerTooLarge => NpyError::HeaderIntegerTooLarge { offset },
-            SyntaxProblem::TooDeep => NpyError::HeaderTooDeep { offset },
-            SyntaxProblem::BadStringEncoding => NpyError::HeaderEncoding { offset },
-        }
-    })?;
-    let PyValue::Dict(entries) = literal else {
-        return Err(NpyError::HeaderNotDict {
-            found: literal.kind(),
-        });
-    };
-    let mut descr = None;
-    let mut fortran = None;
-    let mut shape = None;
-    for (key, value) in entries {
-        let slot = match &key {
-            PyValue::Str(k) if k == "descr" => &mut descr,
-            PyValue::Str(k) if k == "fortran_order" => &mut fortran,
-            PyValue::Str(k) if k == "shape" => &mut shape,
-            PyValue::Str(k) => return Err(NpyError::UnknownKey { key: k.clone() }),
-            other => {
-                return Err(NpyError::UnknownKey {
-                    key: format!("<{}>", other.kind()),
-                })
-            }
-        };
-        if slot.replace(value).is_some() {
-            let key = match key {
-                PyValue::Str(k) => k,
-                _ => String::new(),
-            };
-            return Err(NpyError::DuplicateKey { key });
-        }
-    }
-    let descr = descr.ok_or(NpyError::MissingKey { key: "descr" })?;
-    let fortran = fortran.ok_or(NpyError::MissingKey {
-        key: "fortran_order",
-    })?;
-    let shape = shape.ok_or(NpyError::MissingKey { key: "shape" })?;
-
-    let (dtype, order) = match descr {
-        PyValue::Str(s) => {
-            parse_descr(&s).map_err(|kind| NpyError::UnsupportedDtype { descr: s, kind })?
-        }
-        PyValue::List(_) => {
-            return Err(NpyError::UnsupportedDtype {
-                descr: "[...]".to_string(),
-                kind: UnsupportedKind::Structured,
-            })
-        }
-        other => {
-            return Err(NpyError::BadValue {
-                key: "descr",
-                expected: "a dtype string such as '<i2'",
-                found: other.kind(),
-            })
-        }
-    };
-    let fortran_order = match fortran {
-        PyValue::Bool(b) => b,
-        other => {
-            return Err(NpyError::BadValue {
-                key: "fortran_order",
-                expected: "True or False",
-                found: other.kind(),
-            })
-        }
-    };
-    let dims = match shape {
-        PyValue::Tuple(items) | PyValue::List(items) => items,
-        other => {
-            return Err(NpyError::BadValue {
-                key: "shape",
-                expected: "a tuple of integers",
-                found: other.kind(),
-            })
-        }
-    };
-    let mut shape = Vec::with_capacity(dims.len());
-    for (axis, dim) in dims.into_iter().enumerate() {
-        let PyValue::Int(value) = dim else {
-            return Err(NpyError::BadValue {
-                key: "shape",
-                expected: "a tuple of integers",
-                found: dim.kind(),
-            });
-        };
-        let d = usize::try_from(value).map_err(|_| NpyError::BadDimension { axis, value })?;
-        shape.push(d);
-    }
-    Ok(Header {
-        dtype,
-        order,
-        fortran_order,
-        shape,
-    })
 }
 
 /// Reads an unsigned integer of `chunk.len()` bytes (at most 8).
@@ -253,7 +88,7 @@ fn read_unsigned(chunk: &[u8], order: ByteOrder) -> u64 {
     }
 }
 
-fn decode(data: &[u8], dtype: Dtype, order: ByteOrder) -> NpyData {
+pub(crate) fn decode(data: &[u8], dtype: Dtype, order: ByteOrder) -> NpyData {
     let size = dtype.itemsize();
     let units = data.chunks_exact(size).map(|c| read_unsigned(c, order));
     let bits = 8 * size as u32;
@@ -319,43 +154,8 @@ pub fn write_npy(shape: &[usize], data: &NpyData, dtype: Dtype) -> Vec<u8> {
         Some(data.len()),
         "write_npy: data length does not match the shape"
     );
-    let mut dict = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
-        dtype.descr(),
-        shape_repr(shape)
-    );
-    // Like numpy >= 1.23: room to grow the first axis in place.
-    if let Some(first) = shape.first() {
-        let digits = first.to_string().len();
-        dict.push_str(&" ".repeat(21usize.saturating_sub(digits)));
-    }
-    // The padding makes magic, version, length field and header a multiple of
-    // 64 bytes; numpy pads a full 64 when already aligned.
-    let layout = |len_size: usize| {
-        let preamble = MAGIC.len() + 2 + len_size;
-        let padding = 64 - (preamble + dict.len() + 1) % 64;
-        (preamble, padding, dict.len() + padding + 1)
-    };
-    let (version, len_size) = if layout(2).2 <= usize::from(u16::MAX) {
-        (1u8, 2)
-    } else {
-        (2u8, 4)
-    };
-    let (preamble, padding, header_len) = layout(len_size);
-
-    let mut out = Vec::with_capacity(
-        (preamble + header_len).saturating_add(data.len().saturating_mul(dtype.itemsize())),
-    );
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[version, 0]);
-    if len_size == 2 {
-        out.extend_from_slice(&(header_len as u16).to_le_bytes());
-    } else {
-        out.extend_from_slice(&(header_len as u32).to_le_bytes());
-    }
-    out.extend_from_slice(dict.as_bytes());
-    out.resize(out.len() + padding, b' ');
-    out.push(b'\n');
+    let mut out = write_npy_header(shape, dtype);
+    out.reserve(data.len().saturating_mul(dtype.itemsize()));
     match data {
         NpyData::Int(values) => {
             for &v in values {
@@ -376,18 +176,6 @@ pub fn write_npy(shape: &[usize], data: &NpyData, dtype: Dtype) -> Vec<u8> {
         }
     }
     out
-}
-
-/// Python's `repr` of a shape tuple: `()`, `(3,)`, `(2, 3)`.
-fn shape_repr(shape: &[usize]) -> String {
-    match shape {
-        [] => "()".to_string(),
-        [d] => format!("({d},)"),
-        _ => {
-            let parts: Vec<String> = shape.iter().map(usize::to_string).collect();
-            format!("({})", parts.join(", "))
-        }
-    }
 }
 
 fn encode_int(out: &mut Vec<u8>, v: i128, dtype: Dtype) {

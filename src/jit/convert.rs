@@ -3,8 +3,26 @@
 
 use super::machine::Workspace;
 use super::plan::Buffer;
+use crate::data::{ElemType, ImageLayout};
 use crate::interp::{NodeRef, RunError};
 use crate::ir::{NodeId, Op, Program};
+
+/// Where an image's values sit in `buf`: its interior, inside the halo, in
+/// the buffer's own element width (for the data layer's readers and writers).
+pub(crate) fn layout_of(buf: &Buffer) -> ImageLayout {
+    ImageLayout {
+        channels: buf.dims.c,
+        height: buf.dims.h,
+        width: buf.dims.w,
+        row_stride: buf.stride(),
+        channel_stride: buf.rows() * buf.stride(),
+        origin: buf.offset(0, 0, 0),
+        elem: ElemType {
+            bytes: buf.elem.bytes,
+            signed: buf.elem.signed,
+        },
+    }
+}
 
 /// Writes C-order values into the interior of `buf` (the halo stays zero).
 pub(crate) fn write_buffer(buf: &Buffer, bytes: &mut [u8], values: &[i128]) {

@@ -35,6 +35,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
 
+use crate::data::ImageLayout;
 use crate::interp::RunError;
 use crate::ir::{NodeId, Program};
 use crate::span::Span;
@@ -413,6 +414,56 @@ impl CompiledPipeline {
                 })
             })
             .collect()
+    }
+
+    /// The layout of input `k`'s values in a [`Workspace`] (program input
+    /// order): the data layer reads files straight into it
+    /// ([`crate::data::ImageReader`]), skipping the per-value `Tensor`.
+    pub fn input_layout(&self, k: usize) -> Option<ImageLayout> {
+        let info = self.program.inputs.get(k)?;
+        let b = self.plan.buffer_of[info.node]?;
+        Some(convert::layout_of(&self.plan.buffers[b]))
+    }
+
+    /// The layout of output `k`'s values after [`Self::execute`].
+    pub fn output_layout(&self, k: usize) -> Option<ImageLayout> {
+        let info = self.program.outputs.get(k)?;
+        let b = self.plan.buffer_of[info.node]?;
+        Some(convert::layout_of(&self.plan.buffers[b]))
+    }
+
+    /// The bytes of input `k`'s buffer, to fill in [`Self::input_layout`]
+    /// (only the interior: the halo must stay zero). Values written here are
+    /// not checked: the caller guarantees they lie in the input's ranges,
+    /// as [`crate::data::ImageReader`] does.
+    pub fn input_bytes_mut<'w>(
+        &self,
+        ws: &'w mut Workspace,
+        k: usize,
+    ) -> Result<&'w mut [u8], ExecError> {
+        let b = self.buffer_of_io(ws, self.program.inputs.get(k).map(|i| i.node))?;
+        Ok(ws.bytes_mut(b))
+    }
+
+    /// The bytes of output `k`'s buffer, read in [`Self::output_layout`].
+    pub fn output_bytes<'w>(&self, ws: &'w Workspace, k: usize) -> Result<&'w [u8], ExecError> {
+        let b = self.buffer_of_io(ws, self.program.outputs.get(k).map(|o| o.node))?;
+        Ok(ws.bytes(b))
+    }
+
+    fn buffer_of_io(&self, ws: &Workspace, node: Option<NodeId>) -> Result<usize, ExecError> {
+        if ws.id != self.id {
+            return Err(ExecError::ForeignWorkspace);
+        }
+        let node = node.ok_or(ExecError::ForeignWorkspace)?;
+        self.plan.buffer_of[node]
+            .ok_or_else(|| ExecError::from(missing(node, &self.program.nodes[node].label)))
+    }
+
+    /// Runs every stage on one thread (for callers that spread images over
+    /// threads themselves).
+    pub fn execute_single_thread(&self, ws: &mut Workspace) -> Result<(), ExecError> {
+        self.execute_with(ws, 1)
     }
 
     /// Runs one image: the same contract and errors as [`crate::interpret`].

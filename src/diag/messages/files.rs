@@ -57,3 +57,15 @@ impl Report for crate::run::InputError {
 pub fn file_error(path: &str, reason: &str) -> Diagnostic {
     error(E210, format!("{path}: {reason}"))
 }
+
+impl crate::run::StreamError {
+    /// Every problem of a streamed run, in the order found.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        use crate::run::StreamError as E;
+        match self {
+            E::Input(errors) => errors.iter().map(Report::diagnostic).collect(),
+            E::Run(e) => vec![e.diagnostic()],
+            E::Io { path, reason } => vec![file_error(path, reason)],
+        }
+    }
+}

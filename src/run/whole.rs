@@ -1,7 +1,8 @@
-//! Running a checked program on data files: decoding `.npy` inputs (with an
-//! optional leading batch axis), running each image, encoding the outputs.
-//! Pure: the caller reads and writes the files.
+//! The whole-file path: every input decoded to exact tensors at once, every
+//! output encoded from them. `convoy emit` and `convoy bench` use it for a
+//! few images, and the tests hold the streaming driver to it byte for byte.
 
+use super::InputError;
 use crate::data::{self, NpyArray};
 use crate::ir::Program;
 use crate::tensor::Tensor;
@@ -11,44 +12,6 @@ pub struct InputFile {
     pub name: String,
     pub path: String,
     pub bytes: Vec<u8>,
-}
-
-/// What can be wrong with the data handed to a run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InputError {
-    Missing {
-        name: String,
-    },
-    Unknown {
-        name: String,
-        available: Vec<String>,
-    },
-    Duplicate {
-        name: String,
-    },
-    BadNpy {
-        path: String,
-        reason: String,
-    },
-    Shape {
-        path: String,
-        name: String,
-        declared: Vec<usize>,
-        found: Vec<usize>,
-    },
-    Value {
-        path: String,
-        name: String,
-        reason: String,
-    },
-    BatchMismatch {
-        first: (String, usize),
-        other: (String, usize),
-    },
-    Output {
-        name: String,
-        reason: String,
-    },
 }
 
 /// The decoded inputs: one `Vec<Tensor>` (in program input order) per image.
