@@ -1,5 +1,5 @@
 use super::*;
-use crate::data::dtype::{parse_descr, ByteOrder};
+use crate::data::dtype::{parse_descr, ByteOrder, UnsupportedKind};
 
 /// A `.npy` file with an arbitrary header text, unpadded, for hand-built cases.
 pub(crate) fn npy_file(major: u8, header: &str, data: &[u8]) -> Vec<u8> {

@@ -52,4 +52,5 @@ mod reference_hls;
 mod repl_pty;
 mod repl_session;
 mod repl_transcripts;
+mod run_stream;
 mod snapshot_files;
