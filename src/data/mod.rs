@@ -31,3 +31,6 @@ pub use view::ArrayView;
 
 #[cfg(test)]
 mod fuzz_tests;
+
+#[cfg(test)]
+mod image_tests;
