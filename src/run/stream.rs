@@ -171,8 +171,8 @@ pub fn run_batch<R: ImageRunner>(
         .map(|i| i.planned.image_bytes())
         .chain(writers.iter().map(ImageWriter::image_bytes))
         .sum();
-    let chunk = (options.memory_budget / per_image.max(1)).clamp(1, plan.images.max(1));
     let threads = runner.threads().max(1);
+    let chunk = chunk_images(plan, per_image, threads, options.memory_budget);
     let across_images = threads > 1 && plan.images >= threads;
     stats.image_threads = if across_images { threads } else { 1 };
     let mut scratches: Vec<R::Scratch> =
@@ -272,6 +272,23 @@ pub fn run_batch<R: ImageRunner>(
         progress(first);
     }
     Ok(stats)
+}
+
+/// Images per chunk: what the memory budget holds, but no more than a
+/// twentieth of the batch (so that the progress bar moves) unless that
+/// leaves fewer than four images per thread. Fortran-order files take one
+/// read per element position per chunk: they get the budget's whole chunk.
+fn chunk_images(plan: &BatchPlan, per_image: usize, threads: usize, budget: usize) -> usize {
+    let images = plan.images.max(1);
+    let by_memory = (budget / per_image.max(1)).clamp(1, images);
+    let fortran = plan
+        .inputs
+        .iter()
+        .any(|i| i.batched && i.header.fortran_order);
+    if fortran {
+        return by_memory;
+    }
+    by_memory.min(images.div_ceil(20).max(4 * threads))
 }
 
 fn write_error(output: &str, e: &std::io::Error) -> StreamError {
