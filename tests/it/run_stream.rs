@@ -778,3 +778,37 @@ fn a_full_disk_or_a_read_only_folder_leaves_nothing() {
 
 #[allow(dead_code)]
 const _EXAMPLES_ARE_LISTED: &[&str] = EXAMPLES;
+
+/// An input without a batch axis is read by every image of the others'
+/// batch; a batch of zero images writes empty outputs; batch sizes must agree.
+#[test]
+fn broadcast_inputs_empty_batches_and_mismatched_batches() {
+    let program = inline(
+        "pipeline p {\n  input a: u8[2, 3, 4]\n  input b: i8[2, 3, 4]\n  let y = a + b\n  output y\n}\n",
+    );
+    let batched = random_files(&program, Some(9), 1);
+    let single = random_files(&program, None, 2);
+    let files = vec![batched[0].clone(), single[1].clone()];
+    let expected = whole(&program, &files, false).unwrap();
+    for backend in [Backend::Jit { threads: 2 }, Backend::Interp { threads: 2 }] {
+        let got = stream(&program, &files, backend, 100, false).unwrap();
+        assert!(got == expected, "{backend:?}");
+    }
+    let empty = random_files(&program, Some(0), 1);
+    let expected = whole(&program, &empty, false).unwrap();
+    let got = stream(&program, &empty, Backend::Jit { threads: 2 }, 100, false).unwrap();
+    assert!(got == expected, "an empty batch");
+    assert_eq!(
+        data::parse_npy_header(&got[0]).unwrap().shape,
+        vec![0, 2, 3, 4]
+    );
+    let other = random_files(&program, Some(8), 3);
+    let files = vec![batched[0].clone(), other[1].clone()];
+    let expected = refused(whole(&program, &files, false), "mismatch");
+    let got = refused(
+        stream(&program, &files, Backend::Jit { threads: 0 }, 100, false),
+        "mismatch",
+    );
+    assert_eq!(got, expected);
+    assert!(got.contains("batch sizes differ"), "{got}");
+}
