@@ -7,7 +7,8 @@
 For each batch size N: writes N random seed images (u8[N, 16, 32, 64], the
 standard library's `random` with a fixed seed; numpy is not needed), then
 interleaves, `--rounds` times, `convoy bench examples/seed.cnn` (the
-kernel's median time per image) and `convoy run examples/seed.cnn --stats`
+kernel's median time per image, on one thread by default) and
+`convoy run examples/seed.cnn --stats`
 on the batch (wall time measured here, peak RSS of that child from
 `os.wait4`). Prints one line per batch size with medians and minima:
 
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import struct
 import subprocess
@@ -46,15 +48,15 @@ def write_batch(path, n, seed=1):
 
 
 def bench_median_us(convoy, threads):
-    args = [convoy, "bench", "examples/seed.cnn", "--iters", "200", "--format", "json"]
-    if threads:
-        args += ["--threads", str(threads)]
+    args = [convoy, "bench", "examples/seed.cnn", "--iters", "200", "--format", "json",
+            "--threads", str(threads)]
     out = subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return json.loads(out)["median_us"]
 
 
 def run_batch(convoy, path, out_dir, threads):
     """(wall seconds, peak RSS in MB, the --stats line)."""
+    shutil.rmtree(out_dir, ignore_errors=True)
     args = [convoy, "run", "examples/seed.cnn", "-i", f"x={path}", "-o", out_dir, "--stats"]
     if threads:
         args += ["--threads", str(threads)]
@@ -75,7 +77,10 @@ def main():
     p.add_argument("--convoy", default=os.path.join(ROOT, "target/release/convoy"))
     p.add_argument("--images", default="2000,20000")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="convoy run --threads (0: every core)")
+    p.add_argument("--bench-threads", type=int, default=1,
+                   help="convoy bench --threads: one image's kernels on this many threads "
+                        "(1: splitting a 20-us image's rows costs more than it gains)")
     p.add_argument("--dir", default="/tmp/convoy-batch")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
@@ -87,7 +92,7 @@ def main():
             write_batch(paths[n], n)
     bench, walls, rss, lines = [], {n: [] for n in sizes}, {n: [] for n in sizes}, {}
     for _ in range(a.rounds):
-        bench.append(bench_median_us(a.convoy, a.threads))
+        bench.append(bench_median_us(a.convoy, a.bench_threads))
         for n in sizes:
             out_dir = os.path.join(a.dir, f"out{n}")
             wall, mb, stats = run_batch(a.convoy, paths[n], out_dir, a.threads)
@@ -95,7 +100,7 @@ def main():
             rss[n].append(mb)
             lines[n] = stats
     us = statistics.median(bench)
-    print(f"bench: seed median {us:.1f} us per image (medians of {len(bench)} runs: "
+    print(f"bench --threads {a.bench_threads}: seed median {us:.1f} us per image (medians of {len(bench)} runs: "
           + ", ".join(f"{b:.1f}" for b in bench) + ")")
     for n in sizes:
         compute = us * n / 1e6

@@ -13,7 +13,7 @@
 use super::convert::{npy_to_raw, TypeInfo, ValueError};
 use super::dtype::{ByteOrder, Dtype};
 use super::float::f16_to_f64;
-use super::layout::{row_bounds, with_native, ElemType, ImageLayout, Native};
+use super::layout::{all_within, row_bounds, with_native, ElemType, ImageLayout, Native};
 use super::npy::{decode, NpyArray};
 use super::view::ArrayView;
 use crate::tensor::unravel;
@@ -46,6 +46,8 @@ pub struct ImageReader {
     codes: Vec<(i128, i128)>,
     /// 2^frac_bits, to turn a float into its code.
     scale: f64,
+    /// Integer elements of the buffer's width read as raw values: copied.
+    direct: bool,
     dims: Vec<usize>,
     layout: ImageLayout,
 }
@@ -84,6 +86,10 @@ impl ImageReader {
             })
             .collect();
         let scale = f64::from_bits(((1023 + info.frac_bits) as u64) << 52);
+        let direct = !dtype.is_float()
+            && dtype != Dtype::Bool
+            && dtype.itemsize() == layout.elem.bytes
+            && info.up == 0;
         Ok(ImageReader {
             dtype,
             ty: *ty,
@@ -91,6 +97,7 @@ impl ImageReader {
             info,
             codes,
             scale,
+            direct,
             dims: dims.to_vec(),
             layout,
         })
@@ -116,7 +123,20 @@ impl ImageReader {
         let src = image.c_order_le(scratch).ok_or(ReadFault::Payload)?;
         let size = self.dtype.itemsize();
         let (w, eb) = (l.width, l.elem.bytes);
+        let plane = l.height * w;
         for c in 0..l.channels {
+            // The common case: the file's integers are the buffer's elements;
+            // one bounds check over the channel's plane, then a copy per row.
+            let (lo, hi) = self.codes[c];
+            let values = &src[c * plane * size..(c + 1) * plane * size];
+            if self.direct && all_within(values, size, self.dtype_signed(), lo, hi) == Some(true) {
+                for y in 0..l.height {
+                    let start = l.row_start(c, y);
+                    dst[start..start + w * eb]
+                        .copy_from_slice(&values[y * w * size..(y + 1) * w * size]);
+                }
+                continue;
+            }
             for y in 0..l.height {
                 let first = (c * l.height + y) * w;
                 let row = &src[first * size..(first + w) * size];
@@ -129,6 +149,11 @@ impl ImageReader {
             }
         }
         Ok(())
+    }
+
+    /// Whether the file's integer elements are signed.
+    fn dtype_signed(&self) -> bool {
+        self.dtype.is_signed() && !self.dtype.is_float()
     }
 
     /// The fast path: `false` when some element needs a closer look.

@@ -74,60 +74,6 @@ impl ImageLayout {
     }
 }
 
-/// Fixed-width little-endian integers the readers and writers handle
-/// without widening: loads, bounds and stores stay in the element's own width.
-pub(crate) trait Native: Copy + Ord {
-    const BYTES: usize;
-    /// From exactly `BYTES` little-endian bytes.
-    fn load(bytes: &[u8]) -> Self;
-    fn wide(self) -> i128;
-    fn to_i64(self) -> Option<i64>;
-    /// The low bits of `v` (a value known to fit).
-    fn from_wide(v: i128) -> Self;
-    fn store(self, out: &mut [u8]);
-}
-
-macro_rules! native {
-    ($($t:ty),*) => {$(
-        impl Native for $t {
-            const BYTES: usize = std::mem::size_of::<$t>();
-            #[inline(always)]
-            fn load(bytes: &[u8]) -> Self {
-                let mut a = [0u8; std::mem::size_of::<$t>()];
-                a.copy_from_slice(bytes);
-                <$t>::from_le_bytes(a)
-            }
-            #[inline(always)]
-            fn wide(self) -> i128 {
-                self as i128
-            }
-            #[inline(always)]
-            fn to_i64(self) -> Option<i64> {
-                i64::try_from(self).ok()
-            }
-            #[inline(always)]
-            fn from_wide(v: i128) -> Self {
-                v as $t
-            }
-            #[inline(always)]
-            fn store(self, out: &mut [u8]) {
-                out.copy_from_slice(&self.to_le_bytes());
-            }
-        }
-    )*};
-}
-
-native!(u8, i8, u16, i16, u32, i32, u64, i64, i128);
-
-/// The smallest and largest element of a row of `T`s (`None` when empty).
-/// A plain fold over the row, which the compiler turns into vector min / max.
-#[inline]
-pub(crate) fn row_bounds<T: Native>(row: &[u8]) -> Option<(T, T)> {
-    let mut items = row.chunks_exact(T::BYTES).map(T::load);
-    let first = items.next()?;
-    Some(items.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v))))
-}
-
 /// Calls `$body` with `$t` the native type of an integer element
 /// (`ElemType` or an integer `Dtype` as `(bytes, signed)`).
 macro_rules! with_native {
@@ -174,6 +120,93 @@ macro_rules! with_native {
     };
 }
 pub(crate) use with_native;
+
+/// Fixed-width little-endian integers the readers and writers handle
+/// without widening: loads, bounds and stores stay in the element's own width.
+pub(crate) trait Native: Copy + Ord {
+    const BYTES: usize;
+    /// From exactly `BYTES` little-endian bytes.
+    fn load(bytes: &[u8]) -> Self;
+    fn wide(self) -> i128;
+    fn to_i64(self) -> Option<i64>;
+    /// The low bits of `v` (a value known to fit).
+    fn from_wide(v: i128) -> Self;
+    fn store(self, out: &mut [u8]);
+}
+
+macro_rules! native {
+    ($($t:ty),*) => {$(
+        impl Native for $t {
+            const BYTES: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn load(bytes: &[u8]) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(bytes);
+                <$t>::from_le_bytes(a)
+            }
+            #[inline(always)]
+            fn wide(self) -> i128 {
+                self as i128
+            }
+            #[inline(always)]
+            fn to_i64(self) -> Option<i64> {
+                i64::try_from(self).ok()
+            }
+            #[inline(always)]
+            fn from_wide(v: i128) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn store(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+
+native!(u8, i8, u16, i16, u32, i32, u64, i64, i128);
+
+/// The smallest and largest element of a row of `T`s (`None` when empty).
+/// Sixteen running minima and maxima, one per lane of a block, so that the
+/// compiler turns the loop into vector min / max; then the tail.
+#[inline]
+pub(crate) fn row_bounds<T: Native>(row: &[u8]) -> Option<(T, T)> {
+    const LANES: usize = 16;
+    let first = T::load(row.get(..T::BYTES)?);
+    let mut lo = [first; LANES];
+    let mut hi = [first; LANES];
+    let blocks = row.chunks_exact(LANES * T::BYTES);
+    let tail = blocks.remainder();
+    for block in blocks {
+        for (l, v) in block.chunks_exact(T::BYTES).enumerate() {
+            let v = T::load(v);
+            lo[l] = lo[l].min(v);
+            hi[l] = hi[l].max(v);
+        }
+    }
+    let mut min = lo.iter().copied().fold(first, T::min);
+    let mut max = hi.iter().copied().fold(first, T::max);
+    for v in tail.chunks_exact(T::BYTES).map(T::load) {
+        min = min.min(v);
+        max = max.max(v);
+    }
+    Some((min, max))
+}
+
+/// Whether every integer element of `bytes` (`bytes_per` wide, `signed`)
+/// lies in `lo..=hi`; `None` for a width without a native type.
+pub(crate) fn all_within(
+    bytes: &[u8],
+    bytes_per: usize,
+    signed: bool,
+    lo: i128,
+    hi: i128,
+) -> Option<bool> {
+    with_native!((bytes_per, signed), T => Some(match row_bounds::<T>(bytes) {
+        Some((min, max)) => min.wide() >= lo && max.wide() <= hi,
+        None => true,
+    }), else => None)
+}
 
 #[cfg(test)]
 mod tests {
