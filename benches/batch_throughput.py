@@ -13,8 +13,9 @@ on the batch (wall time measured here, peak RSS of that child from
 `os.wait4`). Prints one line per batch size with medians and minima:
 
     end to end, compute (bench median x N), their ratio, the issue's bound
-    1.5 x compute + 0.5 s, peak RSS, input + output file sizes, and the
-    bound 2 x files + 200 MB.
+    1.5 x compute + 0.5 s, the run's CPU time (user + system, all threads:
+    what the machine's other load does not inflate), peak RSS, input +
+    output file sizes, and the bound 2 x files + 200 MB.
 
 Only ratios within one run mean anything on a shared machine.
 """
@@ -55,7 +56,7 @@ def bench_median_us(convoy, threads):
 
 
 def run_batch(convoy, path, out_dir, threads):
-    """(wall seconds, peak RSS in MB, the --stats line)."""
+    """(wall seconds, CPU seconds, peak RSS in MB, the --stats line)."""
     shutil.rmtree(out_dir, ignore_errors=True)
     args = [convoy, "run", "examples/seed.cnn", "-i", f"x={path}", "-o", out_dir, "--stats"]
     if threads:
@@ -69,7 +70,7 @@ def run_batch(convoy, path, out_dir, threads):
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"convoy run failed:\n{err}")
     stats = next((l for l in out.splitlines() if l.startswith("stats:")), "")
-    return wall, usage.ru_maxrss / 1024, stats
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stats
 
 
 def main():
@@ -90,13 +91,15 @@ def main():
         paths[n] = os.path.join(a.dir, f"x{n}.npy")
         if not os.path.exists(paths[n]):
             write_batch(paths[n], n)
-    bench, walls, rss, lines = [], {n: [] for n in sizes}, {n: [] for n in sizes}, {}
+    bench, lines = [], {}
+    walls, cpus, rss = ({n: [] for n in sizes} for _ in range(3))
     for _ in range(a.rounds):
         bench.append(bench_median_us(a.convoy, a.bench_threads))
         for n in sizes:
             out_dir = os.path.join(a.dir, f"out{n}")
-            wall, mb, stats = run_batch(a.convoy, paths[n], out_dir, a.threads)
+            wall, cpu, mb, stats = run_batch(a.convoy, paths[n], out_dir, a.threads)
             walls[n].append(wall)
+            cpus[n].append(cpu)
             rss[n].append(mb)
             lines[n] = stats
     us = statistics.median(bench)
@@ -110,7 +113,8 @@ def main():
         rss_bound = 2 * files + 200
         print(f"{n} images: end to end {wall:.3f} s (min {min(walls[n]):.3f}), compute {compute:.3f} s, "
               f"ratio {wall / compute:.1f}x; bound 1.5 x compute + 0.5 s = {bound:.3f} s "
-              f"({'met' if wall <= bound else 'NOT met'}); peak RSS {statistics.median(rss[n]):.0f} MB "
+              f"({'met' if wall <= bound else 'NOT met'}); CPU time {statistics.median(cpus[n]):.3f} s "
+              f"(min {min(cpus[n]):.3f}); peak RSS {statistics.median(rss[n]):.0f} MB "
               f"(max {max(rss[n]):.0f}); files {files:.0f} MB, bound 2 x files + 200 MB = {rss_bound:.0f} MB")
         print(f"  last {lines[n]}")
 
