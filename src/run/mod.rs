@@ -15,6 +15,7 @@
 //! the CLI, memory for tests and later the Python package) and renames the
 //! outputs into place only when [`stream::run_batch`] succeeded.
 
+mod chunk;
 mod io;
 pub mod plan;
 pub mod runner;

@@ -8,15 +8,12 @@
 
 use std::time::{Duration, Instant};
 
+use super::chunk::{Chunk, InputState};
 use super::io::{ByteSink, ByteSource};
 use super::plan::{BatchPlan, PlannedInput};
 use super::runner::ImageRunner;
 use super::{InputError, StreamError};
-use crate::data::view::{c_strides, fortran_strides};
-use crate::data::{write_npy_header, ArrayView, ImageReader, ImageWriter, ReadFault, ValueError};
-use crate::interp::RunError;
-use crate::ir::Interval;
-use crate::tensor::unravel;
+use crate::data::{write_npy_header, ArrayView, ImageReader, ImageWriter};
 
 /// How a batch is streamed.
 #[derive(Clone, Copy, Debug)]
@@ -49,39 +46,6 @@ pub struct StreamStats {
     /// Decoding, running and encoding.
     pub compute_time: Duration,
     pub write_time: Duration,
-}
-
-/// One input's codec and, for a batched input, the chunk's bytes.
-struct InputState<'p, 's> {
-    planned: &'p PlannedInput<'s>,
-    reader: ImageReader,
-    /// The chunk's images (batched) or the single image (not batched).
-    bytes: Vec<u8>,
-    /// Images `bytes` holds.
-    held: usize,
-}
-
-impl InputState<'_, '_> {
-    fn view(&self) -> ArrayView<'_> {
-        let h = &self.planned.header;
-        if !self.planned.batched {
-            return ArrayView::of_npy(h, &self.bytes);
-        }
-        let mut shape = vec![self.held];
-        shape.extend_from_slice(&self.planned.dims);
-        let strides = if h.fortran_order {
-            fortran_strides(&shape)
-        } else {
-            c_strides(&shape)
-        };
-        ArrayView {
-            dtype: h.dtype,
-            order: h.order,
-            shape,
-            strides,
-            bytes: &self.bytes,
-        }
-    }
 }
 
 /// Runs every image of `plan` with `runner`, writing output `k` (program
@@ -198,7 +162,7 @@ pub fn run_batch<R: ImageRunner>(
         }
         let views: Vec<ArrayView> = inputs.iter().map(InputState::view).collect();
         let job = Chunk {
-            plan,
+            batched: plan.batched,
             runner,
             inputs: &inputs,
             views: &views,
@@ -206,59 +170,7 @@ pub fn run_batch<R: ImageRunner>(
             first,
             parallel: !across_images,
         };
-        let parts = scratches.len().min(n);
-        let per_part = n.div_ceil(parts);
-        // Each thread's slice of every output: images a..b of the chunk.
-        let mut slices: Vec<Vec<&mut [u8]>> = (0..parts).map(|_| vec![]).collect();
-        for (out, w) in outputs.iter_mut().zip(&writers) {
-            let step = (per_part * w.image_bytes()).max(1);
-            for (part, slice) in out.chunks_mut(step).enumerate() {
-                slices[part].push(slice);
-            }
-        }
-        for part in slices.iter_mut() {
-            // Outputs of zero bytes have no chunk slices: pad so every part
-            // has one slice per output.
-            while part.len() < writers.len() {
-                part.push(&mut []);
-            }
-        }
-        let result = if parts <= 1 {
-            job.run(&mut scratches[0], 0..n, &mut slices[0])
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (scratches.iter_mut())
-                    .zip(slices.iter_mut())
-                    .enumerate()
-                    .map(|(p, (scratch, slice))| {
-                        let job = &job;
-                        let range = p * per_part..((p + 1) * per_part).min(n);
-                        s.spawn(move || job.run(scratch, range, slice))
-                    })
-                    .collect();
-                // The first failing image in batch order wins.
-                let mut first_error: Result<(), (usize, StreamError)> = Ok(());
-                for h in handles {
-                    let r = h.join().unwrap_or_else(|_| {
-                        Err((
-                            usize::MAX,
-                            StreamError::Io {
-                                path: String::new(),
-                                reason: "a worker thread panicked".into(),
-                            },
-                        ))
-                    });
-                    if let Err((i, e)) = r {
-                        if first_error.as_ref().err().is_none_or(|f| i < f.0) {
-                            first_error = Err((i, e));
-                        }
-                    }
-                }
-                first_error
-            })
-        };
-        drop(slices);
-        result.map_err(|(_, e)| e)?;
+        job.run_on_threads(&mut scratches, n, &mut outputs)?;
         stats.compute_time += t.elapsed();
 
         let t = Instant::now();
@@ -328,128 +240,4 @@ fn read_images(
         source.read_at(offset, slot).map_err(io)?;
     }
     Ok(())
-}
-
-/// One chunk's work, shared by its threads.
-struct Chunk<'a, 'p, 's, R: ImageRunner> {
-    plan: &'a BatchPlan<'s>,
-    runner: &'a R,
-    inputs: &'a [InputState<'p, 's>],
-    views: &'a [ArrayView<'a>],
-    writers: &'a [ImageWriter],
-    /// The chunk's first image in the batch.
-    first: usize,
-    parallel: bool,
-}
-
-impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
-    /// Runs the chunk's images `range`, encoding output `k` of image `i` into
-    /// `outs[k]` (which starts at `range.start`).
-    fn run(
-        &self,
-        scratch: &mut R::Scratch,
-        range: std::ops::Range<usize>,
-        outs: &mut [&mut [u8]],
-    ) -> Result<(), (usize, StreamError)> {
-        let program = self.runner.program();
-        let mut gather = vec![];
-        for i in range.clone() {
-            let image = self.first + i;
-            let fail = |e: StreamError| (image, e);
-            for (k, (input, view)) in self.inputs.iter().zip(self.views).enumerate() {
-                let one = if input.planned.batched {
-                    view.image(i)
-                } else {
-                    Some(view.clone())
-                };
-                let one = one.ok_or_else(|| fail(payload_error(input)))?;
-                let dst = self.runner.input_bytes(scratch, k);
-                if let Err(fault) = input.reader.read(&one, dst, &mut gather) {
-                    return Err(fail(self.read_error(k, image, fault)));
-                }
-            }
-            self.runner
-                .run(scratch, self.parallel)
-                .map_err(|e| fail(StreamError::Run(e)))?;
-            for (k, writer) in self.writers.iter().enumerate() {
-                let size = writer.image_bytes();
-                let at = (i - range.start) * size;
-                let dst = &mut outs[k][at..at + size];
-                let src = self.runner.output_bytes(scratch, k);
-                writer.write(src, dst).map_err(|e| {
-                    let info = &program.outputs[k];
-                    fail(
-                        InputError::Output {
-                            name: info.name.clone(),
-                            reason: self.batch_index(e, image).to_string(),
-                        }
-                        .into(),
-                    )
-                })?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The error for image `image` of input `k`, as the whole-file path words it.
-    fn read_error(&self, k: usize, image: usize, fault: ReadFault) -> StreamError {
-        let input = &self.inputs[k];
-        match fault {
-            ReadFault::Value(e) => InputError::Value {
-                path: input.planned.path.clone(),
-                name: input.planned.name.clone(),
-                reason: self.batch_index(e, image).to_string(),
-            }
-            .into(),
-            ReadFault::Range { flat, channel, raw } => {
-                let program = self.runner.program();
-                let node = &program.nodes[program.inputs[k].node];
-                let range = node
-                    .ranges
-                    .get(channel)
-                    .copied()
-                    .unwrap_or(Interval { lo: 0, hi: 0 });
-                RunError::InputRange {
-                    input: input.planned.name.clone(),
-                    ty: node.ty,
-                    index: unravel(flat, &input.planned.dims),
-                    channel,
-                    value: raw,
-                    frac: node.frac,
-                    range,
-                }
-                .into()
-            }
-            ReadFault::Payload => payload_error(input),
-        }
-    }
-
-    /// Puts the image's position in front of an element's index when the
-    /// files have a batch axis.
-    fn batch_index(&self, e: ValueError, image: usize) -> ValueError {
-        match e {
-            ValueError::Element {
-                mut index,
-                value,
-                ty,
-                problem,
-            } if self.plan.batched => {
-                index.insert(0, image);
-                ValueError::Element {
-                    index,
-                    value,
-                    ty,
-                    problem,
-                }
-            }
-            other => other,
-        }
-    }
-}
-
-fn payload_error(input: &InputState) -> StreamError {
-    StreamError::Io {
-        path: input.planned.path.clone(),
-        reason: "the data is shorter than the header says".into(),
-    }
 }

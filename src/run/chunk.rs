@@ -1,0 +1,247 @@
+//! One chunk of a streamed batch: its images decoded from the chunk's
+//! input bytes into each thread's scratch, run, and encoded into the
+//! thread's part of the chunk's output bytes.
+
+use super::plan::PlannedInput;
+use super::runner::ImageRunner;
+use super::{InputError, StreamError};
+use crate::data::view::{c_strides, fortran_strides};
+use crate::data::{ArrayView, ImageReader, ImageWriter, ReadFault, ValueError};
+use crate::interp::RunError;
+use crate::ir::Interval;
+use crate::tensor::unravel;
+
+/// One input's codec and, for a batched input, the chunk's bytes.
+pub(super) struct InputState<'p, 's> {
+    pub planned: &'p PlannedInput<'s>,
+    pub reader: ImageReader,
+    /// The chunk's images (batched) or the single image (not batched).
+    pub bytes: Vec<u8>,
+    /// Images `bytes` holds.
+    pub held: usize,
+}
+
+impl InputState<'_, '_> {
+    pub fn view(&self) -> ArrayView<'_> {
+        let h = &self.planned.header;
+        if !self.planned.batched {
+            return ArrayView::of_npy(h, &self.bytes);
+        }
+        let mut shape = vec![self.held];
+        shape.extend_from_slice(&self.planned.dims);
+        let strides = if h.fortran_order {
+            fortran_strides(&shape)
+        } else {
+            c_strides(&shape)
+        };
+        ArrayView {
+            dtype: h.dtype,
+            order: h.order,
+            shape,
+            strides,
+            bytes: &self.bytes,
+        }
+    }
+}
+
+/// One chunk's work, shared by its threads.
+pub(super) struct Chunk<'a, 'p, 's, R: ImageRunner> {
+    /// Whether the files have a batch axis (errors then name the image).
+    pub batched: bool,
+    pub runner: &'a R,
+    pub inputs: &'a [InputState<'p, 's>],
+    pub views: &'a [ArrayView<'a>],
+    pub writers: &'a [ImageWriter],
+    /// The chunk's first image in the batch.
+    pub first: usize,
+    pub parallel: bool,
+}
+
+impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
+    /// Runs the chunk's `n` images, spread over one thread per scratch,
+    /// encoding output `k` into `outputs[k]` (resized to `n` images). The
+    /// error is that of the first failing image in batch order.
+    pub fn run_on_threads(
+        &self,
+        scratches: &mut [R::Scratch],
+        n: usize,
+        outputs: &mut [Vec<u8>],
+    ) -> Result<(), StreamError> {
+        let sizes: Vec<usize> = self.writers.iter().map(ImageWriter::image_bytes).collect();
+        for (out, size) in outputs.iter_mut().zip(&sizes) {
+            out.resize(n * size, 0);
+        }
+        let parts = scratches.len().min(n).max(1);
+        let per_part = n.div_ceil(parts);
+        let mut slices = split_outputs(outputs, &sizes, parts, per_part);
+        if parts == 1 {
+            return self
+                .run(&mut scratches[0], 0..n, &mut slices[0])
+                .map_err(|(_, e)| e);
+        }
+        let results: Vec<Result<(), (usize, StreamError)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (scratches.iter_mut())
+                .zip(slices.iter_mut())
+                .enumerate()
+                .map(|(p, (scratch, slice))| {
+                    let range = p * per_part..((p + 1) * per_part).min(n);
+                    s.spawn(move || self.run(scratch, range, slice))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err((
+                            usize::MAX,
+                            StreamError::Io {
+                                path: String::new(),
+                                reason: "a worker thread panicked".into(),
+                            },
+                        ))
+                    })
+                })
+                .collect()
+        });
+        match results
+            .into_iter()
+            .filter_map(Result::err)
+            .min_by_key(|(i, _)| *i)
+        {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs the chunk's images `range`, encoding output `k` of image `i` into
+    /// `outs[k]` (which starts at `range.start`).
+    fn run(
+        &self,
+        scratch: &mut R::Scratch,
+        range: std::ops::Range<usize>,
+        outs: &mut [&mut [u8]],
+    ) -> Result<(), (usize, StreamError)> {
+        let program = self.runner.program();
+        let mut gather = vec![];
+        for i in range.clone() {
+            let image = self.first + i;
+            let fail = |e: StreamError| (image, e);
+            for (k, (input, view)) in self.inputs.iter().zip(self.views).enumerate() {
+                let one = if input.planned.batched {
+                    view.image(i)
+                } else {
+                    Some(view.clone())
+                };
+                let one = one.ok_or_else(|| fail(payload_error(input)))?;
+                let dst = self.runner.input_bytes(scratch, k);
+                if let Err(fault) = input.reader.read(&one, dst, &mut gather) {
+                    return Err(fail(self.read_error(k, image, fault)));
+                }
+            }
+            self.runner
+                .run(scratch, self.parallel)
+                .map_err(|e| fail(StreamError::Run(e)))?;
+            for (k, writer) in self.writers.iter().enumerate() {
+                let size = writer.image_bytes();
+                let at = (i - range.start) * size;
+                let dst = &mut outs[k][at..at + size];
+                let src = self.runner.output_bytes(scratch, k);
+                writer.write(src, dst).map_err(|e| {
+                    let info = &program.outputs[k];
+                    fail(
+                        InputError::Output {
+                            name: info.name.clone(),
+                            reason: self.batch_index(e, image).to_string(),
+                        }
+                        .into(),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for image `image` of input `k`, as the whole-file path words it.
+    fn read_error(&self, k: usize, image: usize, fault: ReadFault) -> StreamError {
+        let input = &self.inputs[k];
+        match fault {
+            ReadFault::Value(e) => InputError::Value {
+                path: input.planned.path.clone(),
+                name: input.planned.name.clone(),
+                reason: self.batch_index(e, image).to_string(),
+            }
+            .into(),
+            ReadFault::Range { flat, channel, raw } => {
+                let program = self.runner.program();
+                let node = &program.nodes[program.inputs[k].node];
+                let range = node
+                    .ranges
+                    .get(channel)
+                    .copied()
+                    .unwrap_or(Interval { lo: 0, hi: 0 });
+                RunError::InputRange {
+                    input: input.planned.name.clone(),
+                    ty: node.ty,
+                    index: unravel(flat, &input.planned.dims),
+                    channel,
+                    value: raw,
+                    frac: node.frac,
+                    range,
+                }
+                .into()
+            }
+            ReadFault::Payload => payload_error(input),
+        }
+    }
+
+    /// Puts the image's position in front of an element's index when the
+    /// files have a batch axis.
+    fn batch_index(&self, e: ValueError, image: usize) -> ValueError {
+        match e {
+            ValueError::Element {
+                mut index,
+                value,
+                ty,
+                problem,
+            } if self.batched => {
+                index.insert(0, image);
+                ValueError::Element {
+                    index,
+                    value,
+                    ty,
+                    problem,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+fn payload_error(input: &InputState) -> StreamError {
+    StreamError::Io {
+        path: input.planned.path.clone(),
+        reason: "the data is shorter than the header says".into(),
+    }
+}
+
+/// Splits every output into `parts` consecutive slices of `per_part`
+/// images (the last may be shorter or empty): slice `[p][k]` is output
+/// `k`'s part for thread `p`.
+fn split_outputs<'o>(
+    outputs: &'o mut [Vec<u8>],
+    sizes: &[usize],
+    parts: usize,
+    per_part: usize,
+) -> Vec<Vec<&'o mut [u8]>> {
+    let mut slices: Vec<Vec<&mut [u8]>> = (0..parts).map(|_| vec![]).collect();
+    for (out, &size) in outputs.iter_mut().zip(sizes) {
+        let mut rest: &mut [u8] = out;
+        for part in slices.iter_mut() {
+            let take = (per_part * size).min(rest.len());
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(take);
+            part.push(head);
+            rest = tail;
+        }
+    }
+    slices
+}
