@@ -697,33 +697,49 @@ fn stats_line_and_backends_agree_through_the_cli() {
     );
 }
 
-/// A small tmpfs: full, and read-only. Needs root to mount it.
+/// A small tmpfs at `dir` with mount `options`, as root or through
+/// `sudo -n`; unmounted when dropped.
 fn tmpfs(dir: &Path, options: &str) -> Option<TmpfsMount> {
-    let mounted = if cfg!(target_os = "linux") {
-        Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+    let attempt = |prefix: &[&str]| -> Result<(), String> {
+        let mut args: Vec<&str> = prefix.to_vec();
+        args.extend(["mount", "-t", "tmpfs", "-o", options, "tmpfs"]);
+        let o = Command::new(args[0])
+            .args(&args[1..])
             .arg(dir)
             .output()
-            .map_err(|e| e.to_string())
-            .and_then(|o| {
-                if o.status.success() {
-                    Ok(())
-                } else {
-                    Err(stderr(&o))
-                }
-            })
+            .map_err(|e| e.to_string())?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(stderr(&o).trim().to_string())
+        }
+    };
+    let mounted = if cfg!(target_os = "linux") {
+        attempt(&[]).map(|()| false).or_else(|e| {
+            attempt(&["sudo", "-n"])
+                .map(|()| true)
+                .map_err(|e2| format!("{e}; with sudo -n: {e2}"))
+        })
     } else {
         Err("not Linux".to_string())
     };
-    crate::common::tools::require("mount (root, to mount a small tmpfs)", mounted)?;
-    Some(TmpfsMount(dir.to_path_buf()))
+    let sudo =
+        crate::common::tools::require("mount (root or sudo -n, to mount a small tmpfs)", mounted)?;
+    Some(TmpfsMount(dir.to_path_buf(), sudo))
 }
 
-struct TmpfsMount(PathBuf);
+struct TmpfsMount(PathBuf, bool);
 
 impl Drop for TmpfsMount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).output();
+        let _ = if self.1 {
+            Command::new("sudo")
+                .args(["-n", "umount"])
+                .arg(&self.0)
+                .output()
+        } else {
+            Command::new("umount").arg(&self.0).output()
+        };
     }
 }
 
