@@ -157,9 +157,6 @@ pub fn run_batch<R: ImageRunner>(
         stats.read_time += t.elapsed();
 
         let t = Instant::now();
-        for (out, w) in outputs.iter_mut().zip(&writers) {
-            out.resize(n * w.image_bytes(), 0);
-        }
         let views: Vec<ArrayView> = inputs.iter().map(InputState::view).collect();
         let job = Chunk {
             batched: plan.batched,
