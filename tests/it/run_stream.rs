@@ -828,3 +828,39 @@ fn broadcast_inputs_empty_batches_and_mismatched_batches() {
     assert_eq!(got, expected);
     assert!(got.contains("batch sizes differ"), "{got}");
 }
+
+/// Files that are not valid `.npy` are refused from their headers with the
+/// whole-file path's words (the streamed run reads only the header first).
+#[test]
+fn broken_files_are_named_as_before() {
+    let program = inline("pipeline p {\n  input x: u8[2, 3, 4]\n  output x\n}\n");
+    let good = write_npy(&[5, 2, 3, 4], &NpyData::Int(vec![7; 120]), Dtype::U8);
+    let header_len = data::parse_npy_header(&good).unwrap().data_offset;
+    let mut long = good.clone();
+    long.push(0);
+    let mut version = good.clone();
+    version[6] = 9;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("not npy", b"hello world, not numpy".to_vec()),
+        ("magic only", b"\x93NUMPY".to_vec()),
+        ("preamble cut", good[..9].to_vec()),
+        ("header cut", good[..header_len - 5].to_vec()),
+        ("payload short", good[..good.len() - 1].to_vec()),
+        ("payload long", long),
+        ("version", version),
+        (
+            "shape",
+            write_npy(&[5, 2, 4, 3], &NpyData::Int(vec![7; 120]), Dtype::U8),
+        ),
+    ];
+    for (what, file) in cases {
+        let files = vec![("x".to_string(), file)];
+        let expected = refused(whole(&program, &files, false), what);
+        let got = refused(
+            stream(&program, &files, Backend::Jit { threads: 0 }, 100, false),
+            what,
+        );
+        assert_eq!(got, expected, "{what}");
+    }
+}
