@@ -699,7 +699,7 @@ pub fn static_array(ctx: &Ctx<'_>, id: NodeId) -> Result<String, super::HlsError
             None => {
                 return Err(super::HlsError::WideConstant {
                     span: node.span,
-                    name: name.to_string(),
+                    name: node.name.clone().unwrap_or_else(|| node.owner.clone()),
                     width: node.ty.width,
                 })
             }

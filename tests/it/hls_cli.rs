@@ -61,13 +61,13 @@ fn emit_writes_a_project_and_refuses_to_clobber_it() {
         "source line comment:\n{cpp}"
     );
     assert!(
-        cpp.contains("const x_t x[16][34][66]"),
+        cpp.contains("const cnv_x_t cnv_x[16][34][66]"),
         "halo-sized input:\n{cpp}"
     );
     let tcl = std::fs::read_to_string(dir.join("run_hls.tcl")).expect("tcl");
     for cmd in [
         "open_project",
-        "set_top seed",
+        "set_top cnv_seed",
         "add_files -tb",
         "set_part",
         "create_clock -period 5",
