@@ -162,6 +162,8 @@ pub fn header(ctx: &Ctx<'_>, stream: bool) -> String {
     }
     code.blank();
     if stream {
+        super::stream::beat_structs(ctx, &mut code);
+        code.blank();
         super::stream::top_prototype(ctx, &mut code);
     } else {
         code.line(format!("{};", top_signature(ctx)));

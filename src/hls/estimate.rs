@@ -13,7 +13,7 @@
 //!   after another, the stream style overlaps them (DATAFLOW), so its frame
 //!   interval is the slowest process and its latency the row-level schedule.
 
-use super::stream::network;
+use super::network::network;
 use super::{prepare, Ctx, HlsError, HlsOptions, Style};
 use crate::ir::{Chw, Op, Shape};
 use std::fmt;
@@ -28,8 +28,12 @@ pub struct StageEstimate {
     pub multipliers: usize,
     pub dsp: usize,
     pub bram18: usize,
-    /// Cycles between two output values of one PE (1 unless `simd` folds the reduction).
+    /// Initiation interval of the stage's pipelined loop.
     pub ii: usize,
+    /// What sets the II (stream style: the memory with the most accesses per
+    /// iteration), and those accesses per iteration.
+    pub limiting: String,
+    pub accesses: usize,
     /// Cycles to compute one frame.
     pub cycles: u64,
 }
@@ -98,9 +102,11 @@ pub fn estimate(program: &crate::ir::Program, options: &HlsOptions) -> Result<Es
 }
 
 fn model(ctx: &Ctx<'_>) -> Estimate {
+    if ctx.options.style == Style::Stream {
+        return stream_model(ctx);
+    }
     let p = ctx.program;
-    let stream = ctx.options.style == Style::Stream;
-    let net = network(ctx);
+    let stream = false;
     let mut stages = vec![];
     for (n, k) in ctx.plan.kernels.iter().enumerate() {
         let par = ctx.parallel[n];
@@ -147,15 +153,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
             multipliers += count * par.pe;
             dsp += count * par.pe * dsp_per_product(wa, wb);
         }
-        let mut bram = 0;
-        if stream {
-            for lb in &net.buffers[n] {
-                let node = ctx.node(lb.node);
-                let Chw { c: ic, w, .. } = node.shape.chw();
-                // Rows are partitioned (one memory per row).
-                bram += lb.rows * bram18(w * ic, node.ty.width);
-            }
-        }
+        let bram = 0;
         let cycles = ((c / par.pe) * oh * ow * fold) as u64;
         stages.push(StageEstimate {
             stage: k.stage.clone(),
@@ -166,6 +164,12 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
             dsp,
             bram18: bram,
             ii: fold,
+            limiting: if fold > 1 {
+                "simd folds the reduction".into()
+            } else {
+                "-".into()
+            },
+            accesses: 0,
             cycles,
         });
     }
@@ -189,12 +193,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
         .map(|i| i.node)
         .chain(p.outputs.iter().map(|o| o.node))
         .collect();
-    let bram18_buffers = if stream {
-        net.fifos
-            .iter()
-            .map(|f| bram18(f.depth, ctx.node(f.node).ty.width))
-            .sum()
-    } else {
+    let bram18_buffers = {
         (0..p.nodes.len())
             .filter(|&id| ctx.plan.materialized[id] && !io.contains(&id))
             .map(|id| {
@@ -208,16 +207,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
     // Pipeline fill: a few cycles per kernel for the multiply-add tree.
     let fill = |s: &StageEstimate| 8 + (usize::BITS - s.multipliers.max(1).leading_zeros()) as u64;
     let (latency, interval) = if stream {
-        let interval = stages.iter().map(|s| s.cycles).max().unwrap_or(1);
-        let finish = p
-            .outputs
-            .iter()
-            .filter_map(|o| net.done.get(&o.node).and_then(|rows| rows.last()))
-            .copied()
-            .max()
-            .unwrap_or(interval);
-        let latency = finish + stages.iter().map(fill).sum::<u64>();
-        (latency, interval)
+        (0, 0)
     } else {
         let total: u64 = stages.iter().map(|s| s.cycles + fill(s)).sum();
         (total, total)
@@ -231,6 +221,92 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
         bram18_weights,
         latency,
         interval,
+    }
+}
+
+/// The stream style: each stage's loop as scheduled (trip count x II, the II
+/// from the ports its memories need), multipliers as the products one
+/// iteration issues, BRAM for the line buffers, weight words and FIFOs the
+/// design declares, and the interval and latency of the cycle replay
+/// (inputs and outputs at one beat per cycle, so both bound it).
+fn stream_model(ctx: &Ctx<'_>) -> Estimate {
+    let p = ctx.program;
+    let net = network(ctx);
+    let mut stages = vec![];
+    let mut bram18_weights = 0;
+    for (n, k) in ctx.plan.kernels.iter().enumerate() {
+        let s = &net.stages[n];
+        let mut multipliers = 0;
+        let mut dsp = 0;
+        for &b in &k.body {
+            let node = ctx.node(b);
+            let (count, wa, wb) = match &node.op {
+                Op::Conv { x, w, .. } | Op::Deconv { x, w, .. } => {
+                    let bits = ctx.node(*w).ty.width;
+                    let words = s.groups * s.rows.count * s.cols.count * s.chunks;
+                    let (kh, kw) = match ctx.node(*w).shape {
+                        Shape::Weights { kh, kw, .. } => (kh, kw),
+                        _ => (1, 1),
+                    };
+                    let words = words.max(s.groups * kh * kw * s.chunks);
+                    bram18_weights += bram18(words, bits * (s.pe * s.lanes) as u32);
+                    (s.lanes, ctx.node(*x).ty.width, bits)
+                }
+                Op::Binary(crate::ir::Elementwise::Mul, a, bb) => {
+                    (1, ctx.node(*a).ty.width, ctx.node(*bb).ty.width)
+                }
+                Op::Upsample {
+                    mode: crate::ir::Resample::Bilinear,
+                    x,
+                    ..
+                } => (2, ctx.node(*x).ty.width, 8),
+                _ => continue,
+            };
+            multipliers += count * s.pe;
+            dsp += count * s.pe * dsp_per_product(wa, wb);
+        }
+        let bram: usize = s
+            .windows
+            .iter()
+            .map(|w| {
+                let node = ctx.node(w.node);
+                let Chw { c, w: width, .. } = node.shape.chw();
+                bram18(w.slots * width, node.ty.width * c as u32)
+            })
+            .sum();
+        stages.push(StageEstimate {
+            stage: k.stage.clone(),
+            kernel: ctx.name(k.out).to_string(),
+            pe: s.pe,
+            simd: ctx.parallel[n].simd,
+            multipliers,
+            dsp,
+            bram18: bram,
+            ii: s.ii,
+            limiting: s.limiting.clone(),
+            accesses: s.busiest,
+            cycles: (s.trip() * s.ii) as u64,
+        });
+    }
+    let bram18_buffers = net
+        .fifos
+        .iter()
+        .filter(|f| !f.port)
+        .map(|f| {
+            let node = ctx.node(f.node);
+            bram18(f.depth, node.ty.width * node.shape.chw().c as u32)
+        })
+        .sum();
+    let latency = net.replay.frame_end.first().copied().unwrap_or(0);
+    Estimate {
+        pipeline: p.name.clone(),
+        style: Style::Stream,
+        clock_ns: ctx.options.clock_ns,
+        stages,
+        bram18_buffers,
+        bram18_weights,
+        latency,
+        interval: net.replay.interval,
     }
 }
 

@@ -619,7 +619,7 @@ fn div(var: &str, k: usize) -> String {
 }
 
 /// The input channel of reduction index `ic` for output channel `oc`.
-fn group_channel(groups: usize, cig: usize, cog: usize, ic: &str) -> String {
+pub(crate) fn group_channel(groups: usize, cig: usize, cog: usize, ic: &str) -> String {
     if groups == 1 {
         ic.to_string()
     } else if cig == 1 && cog == 1 {
@@ -657,7 +657,7 @@ fn table(code: &mut Code, name: &str, ty: &str, values: &[String]) {
     ));
 }
 
-fn weight(k: i128, bits: u32) -> String {
+pub(crate) fn weight(k: i128, bits: u32) -> String {
     value_literal(k, bits, &ScalarType::fixed(false, bits + 1, 1)).unwrap_or_else(|| k.to_string())
 }
 

@@ -183,11 +183,14 @@ fn testbench(ctx: &Ctx<'_>) -> String {
             c * h * w
         ));
         if stream {
-            code.line("// Stream order: rows, then columns, then channels.");
-            code.line(format!("for (int tb_y = 0; tb_y < {h}; tb_y++) for (int tb_x = 0; tb_x < {w}; tb_x++) for (int tb_c = 0; tb_c < {c}; tb_c++)"));
-            code.line(format!(
-                "  {n}.write(from_code<{t}>(tb_codes_{n}[(tb_c * {h} + tb_y) * {w} + tb_x]));"
+            code.line("// Stream order: rows, then columns; one beat holds a pixel's channels.");
+            code.open(format!(
+                "for (int tb_y = 0; tb_y < {h}; tb_y++) for (int tb_x = 0; tb_x < {w}; tb_x++)"
             ));
+            code.line(format!("{}_beat tb_b;", n));
+            code.line(format!("for (int tb_c = 0; tb_c < {c}; tb_c++) tb_b.ch[tb_c] = from_code<{t}>(tb_codes_{n}[(tb_c * {h} + tb_y) * {w} + tb_x]);"));
+            code.line(format!("{n}.write(tb_b);"));
+            code.close();
         } else {
             code.line(format!("for (int tb_c = 0; tb_c < {c}; tb_c++) for (int tb_y = 0; tb_y < {h}; tb_y++) for (int tb_x = 0; tb_x < {w}; tb_x++)"));
             let (y, x) = if halo > 0 {
@@ -225,10 +228,12 @@ fn testbench(ctx: &Ctx<'_>) -> String {
         ));
         code.line(format!("std::vector<code_t> tb_got({});", c * h * w));
         if stream {
-            code.line(format!("for (int tb_y = 0; tb_y < {h}; tb_y++) for (int tb_x = 0; tb_x < {w}; tb_x++) for (int tb_c = 0; tb_c < {c}; tb_c++)"));
-            code.line(format!(
-                "  tb_got[(tb_c * {h} + tb_y) * {w} + tb_x] = code_of({n}.read(), {signed});"
+            code.open(format!(
+                "for (int tb_y = 0; tb_y < {h}; tb_y++) for (int tb_x = 0; tb_x < {w}; tb_x++)"
             ));
+            code.line(format!("const {n}_beat tb_b = {n}.read();"));
+            code.line(format!("for (int tb_c = 0; tb_c < {c}; tb_c++) tb_got[(tb_c * {h} + tb_y) * {w} + tb_x] = code_of(tb_b.ch[tb_c], {signed});"));
+            code.close();
         } else {
             let (y, x) = if halo > 0 {
                 (format!("tb_y + {halo}"), format!("tb_x + {halo}"))
@@ -269,8 +274,8 @@ fn testbench(ctx: &Ctx<'_>) -> String {
 fn declare_buffer(ctx: &Ctx<'_>, id: NodeId, stream: bool, _input: bool, code: &mut Code) {
     if stream {
         code.line(format!(
-            "static hls::stream<{}> {}(\"{}\");",
-            ctx.type_name(id),
+            "static hls::stream<{}_beat> {}(\"{}\");",
+            ctx.name(id),
             ctx.name(id),
             ctx.name(id)
         ));
