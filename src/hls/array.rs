@@ -278,6 +278,13 @@ fn top(ctx: &Ctx<'_>, code: &mut Code) {
     let p = ctx.program;
     code.line("// The pipeline: one call per stage, intermediate maps in on-chip buffers.");
     code.open(top_signature(ctx));
+    for info in &p.inputs {
+        code.pragma(format!("INTERFACE bram port={}", ctx.name(info.node)));
+    }
+    for out in &p.outputs {
+        code.pragma(format!("INTERFACE bram port={}", ctx.name(out.node)));
+    }
+    code.pragma("INTERFACE s_axilite port=return bundle=control");
     let io: Vec<NodeId> = p
         .inputs
         .iter()

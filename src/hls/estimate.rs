@@ -64,6 +64,43 @@ impl Estimate {
     pub fn frames_per_second(&self) -> f64 {
         1e9 / (self.clock_ns * self.interval.max(1) as f64)
     }
+
+    /// The estimate as one JSON object (`convoy estimate --format json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let stages: Vec<serde_json::Value> = self
+            .stages
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "stage": s.stage,
+                    "kernel": s.kernel,
+                    "pe": s.pe,
+                    "simd": s.simd,
+                    "multipliers": s.multipliers,
+                    "dsp": s.dsp,
+                    "bram18k": s.bram18,
+                    "ii": s.ii,
+                    "ii_limited_by": s.limiting,
+                    "accesses_per_iteration": s.accesses,
+                    "cycles": s.cycles,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "pipeline": self.pipeline,
+            "style": self.style.name(),
+            "clock_ns": self.clock_ns,
+            "stages": stages,
+            "bram18k_buffers": self.bram18_buffers,
+            "bram18k_weights": self.bram18_weights,
+            "multipliers": self.stages.iter().map(|s| s.multipliers).sum::<usize>(),
+            "dsp": self.dsp(),
+            "bram18k": self.bram18(),
+            "latency_cycles": self.latency,
+            "interval_cycles": self.interval,
+            "frames_per_second": self.frames_per_second(),
+        })
+    }
 }
 
 /// BRAM18 blocks for `depth` words of `width` bits (0 for memories of at
@@ -259,7 +296,7 @@ fn stream_model(ctx: &Ctx<'_>) -> Estimate {
                     mode: crate::ir::Resample::Bilinear,
                     x,
                     ..
-                } => (2, ctx.node(*x).ty.width, 8),
+                } => (3, ctx.node(*x).ty.width, 8),
                 _ => continue,
             };
             multipliers += count * s.pe;
@@ -271,7 +308,7 @@ fn stream_model(ctx: &Ctx<'_>) -> Estimate {
             .map(|w| {
                 let node = ctx.node(w.node);
                 let Chw { c, w: width, .. } = node.shape.chw();
-                bram18(w.slots * width, node.ty.width * c as u32)
+                w.copies * bram18(w.slots * width, node.ty.width * c as u32)
             })
             .sum();
         stages.push(StageEstimate {
@@ -321,13 +358,13 @@ impl fmt::Display for Estimate {
         )?;
         writeln!(
             f,
-            "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}",
+            "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}  II set by",
             "stage", "kernel", "pe", "simd", "mults", "DSP", "BRAM18K", "II", "cycles"
         )?;
         for s in &self.stages {
             writeln!(
                 f,
-                "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}",
+                "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}  {}",
                 s.stage,
                 s.kernel,
                 s.pe,
@@ -336,7 +373,8 @@ impl fmt::Display for Estimate {
                 s.dsp,
                 s.bram18,
                 s.ii,
-                s.cycles
+                s.cycles,
+                s.limiting
             )?;
         }
         let label = if self.style == Style::Stream {

@@ -39,8 +39,8 @@ pub struct Network {
     pub replay: ReplayResult,
 }
 
-/// Frames replayed to size the FIFOs (the second sees the first's tail).
-const FRAMES: usize = 2;
+/// Frames replayed to size the FIFOs (later frames see the earlier ones' tails).
+const FRAMES: usize = 3;
 
 /// `pe` of kernel `n` in the stream style: as given, except that a kernel
 /// without weights handles a whole pixel per step unless its stage says otherwise.
@@ -251,7 +251,9 @@ fn size_fifos(ctx: &Ctx<'_>, net: &mut Network) {
         // Twice over: the second pass sees every other FIFO at its final size.
         for _ in 0..2 {
             for &f in &internal {
-                let d = smallest_safe_depth(&net.processes, &fifos, f, FRAMES, free.interval);
+                // Within 1% of the interval with unbounded FIFOs.
+                let limit = free.interval + free.interval / 100;
+                let d = smallest_safe_depth(&net.processes, &fifos, f, FRAMES, limit);
                 fifos[f].depth = d.max(2);
             }
         }

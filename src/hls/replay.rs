@@ -62,8 +62,6 @@ pub fn replay(processes: &[ReplayProcess], fifos: &[ReplayFifo], frames: usize) 
     let sink_total: Vec<usize> = fifos.iter().map(|f| f.sink.unwrap_or(0) * frames).collect();
     let sinks: Vec<usize> = (0..n).filter(|&f| fifos[f].sink.is_some()).collect();
     let mut frame_end = vec![0u64; frames];
-    let mut frame_sunk = vec![0usize; frames];
-    let per_frame: usize = fifos.iter().filter_map(|f| f.sink).sum();
     let mut delta: Vec<isize> = vec![0; n];
     // Runs of iterations that touch no FIFO run back to back: replay them in one go.
     let runs: Vec<Vec<u32>> = processes
@@ -100,11 +98,11 @@ pub fn replay(processes: &[ReplayProcess], fifos: &[ReplayFifo], frames: usize) 
                 sunk[f] += 1;
                 delta[f] -= 1;
                 moved = true;
-                let total: usize = sinks.iter().map(|&s| sunk[s]).sum();
-                if let Some(frame) = (total - 1).checked_div(per_frame) {
+                // A frame ends when every output has delivered its last beat of it.
+                if let Some(beats) = fifo.sink.filter(|&b| b > 0 && sunk[f].is_multiple_of(b)) {
+                    let frame = sunk[f] / beats - 1;
                     if frame < frames {
-                        frame_sunk[frame] += 1;
-                        frame_end[frame] = cycle + 1;
+                        frame_end[frame] = frame_end[frame].max(cycle + 1);
                     }
                 }
             }

@@ -56,6 +56,9 @@ pub struct Window {
     pub free: Vec<usize>,
     /// Rows of the line buffer (a power of two: the slot is `iy & (slots - 1)`).
     pub slots: usize,
+    /// Copies of the line buffer, each written with every pixel and read at
+    /// one tap per step (bilinear upsampling reads its two columns at once).
+    pub copies: usize,
 }
 
 /// One iteration of the loop.
@@ -85,7 +88,9 @@ pub struct StageSchedule {
     /// Input channels per step (simd) and steps to cover them.
     pub lanes: usize,
     pub chunks: usize,
-    /// Steps per channel group: row taps x column taps x chunks.
+    /// Column taps visited one per step (1 when a step reads them all).
+    pub col_steps: usize,
+    /// Steps per channel group: row taps x column steps x chunks.
     pub fold: usize,
     /// Initiation interval the memories' ports allow, and the array that sets it.
     pub ii: usize,
@@ -217,6 +222,11 @@ fn axis_taps(ctx: &Ctx<'_>, core: NodeId, vertical: bool) -> Taps {
     Taps { per_out, count }
 }
 
+/// Tap slots visited for output coordinate `o` (at least one).
+pub fn visited(taps: &Taps, o: usize) -> usize {
+    taps.per_out.get(o).map_or(1, |l| l.len().max(1))
+}
+
 /// The schedule of kernel `k` with `pe` output channels and `simd` input
 /// channels per step.
 pub fn schedule(ctx: &Ctx<'_>, k: &Kernel, pe: usize, simd: Option<usize>) -> StageSchedule {
@@ -244,7 +254,11 @@ pub fn schedule(ctx: &Ctx<'_>, k: &Kernel, pe: usize, simd: Option<usize>) -> St
     let mut windows = vec![];
     for &node in &windowed {
         let pixel_read = k.pixel_reads.contains(&node);
-        windows.push(window(ctx, node, &rows, &cols, pixel_read, oh, ow));
+        let mut w = window(ctx, node, &rows, &cols, pixel_read, oh, ow);
+        if core == CoreKind::Bilinear {
+            w.copies = cols.count;
+        }
+        windows.push(w);
     }
     let mut direct: Vec<NodeId> = vec![];
     let concat_parts: Vec<NodeId> = if core == CoreKind::Concat {
@@ -266,21 +280,40 @@ pub fn schedule(ctx: &Ctx<'_>, k: &Kernel, pe: usize, simd: Option<usize>) -> St
         .filter(|_| matches!(core, CoreKind::Conv | CoreKind::Deconv));
     let lanes = cig.map_or(1, |cig| simd.unwrap_or(cig).min(cig).max(1));
     let chunks = cig.map_or(1, |cig| cig / lanes);
-    let fold = rows.count.max(1) * cols.count.max(1) * chunks;
+    let col_steps = if core == CoreKind::Bilinear {
+        1
+    } else {
+        cols.count.max(1)
+    };
+    let fold = rows.count.max(1) * col_steps * chunks;
     let groups = c / pe.max(1);
     // Ports: a line buffer is stored once per iteration (one port) and read
     // at one tap, plus once more when the epilogue reads the output pixel.
-    let mut busiest = 1;
-    let mut limiting = "tables".to_string();
+    let mut busiest = 0;
+    let mut limiting = "no memory".to_string();
+    if matches!(core, CoreKind::Conv | CoreKind::Deconv) {
+        busiest = 1;
+        limiting = "weight words (1 access)".to_string();
+    }
     for w in &windows {
+        // Per copy: one store, one tap; the first copy also serves the pixel read.
         let accesses = 1 + usize::from(w.tap_read) + usize::from(w.pixel_read);
         if accesses > busiest {
             busiest = accesses;
-            limiting = format!("line buffer of `{}`", ctx.name(w.node));
+            limiting = format!(
+                "line buffer of `{}` ({accesses} accesses)",
+                ctx.name(w.node)
+            );
         }
     }
-    let ii = busiest.div_ceil(2);
-    let steps = simulate(&windows, ctx, oh, ow, groups, fold);
+    let ii = busiest.div_ceil(2).max(1);
+    // Steps per output pixel: the taps of its row x those of its column
+    // (at least one slot each) x chunks; edges and stride phases visit fewer.
+    let per_row: Vec<usize> = (0..oh).map(|o| visited(&rows, o)).collect();
+    let per_col: Vec<usize> = (0..ow)
+        .map(|o| if col_steps == 1 { 1 } else { visited(&cols, o) })
+        .collect();
+    let steps = simulate(&windows, ctx, (&per_row, &per_col, chunks), groups);
     StageSchedule {
         core,
         rows,
@@ -291,6 +324,7 @@ pub fn schedule(ctx: &Ctx<'_>, k: &Kernel, pe: usize, simd: Option<usize>) -> St
         groups,
         lanes,
         chunks,
+        col_steps,
         fold,
         ii,
         limiting,
@@ -356,6 +390,7 @@ fn window(
         need_col,
         free,
         slots,
+        copies: 1,
     }
 }
 
@@ -363,11 +398,10 @@ fn window(
 fn simulate(
     windows: &[Window],
     ctx: &Ctx<'_>,
-    oh: usize,
-    ow: usize,
+    (per_row, per_col, chunks): (&[usize], &[usize], usize),
     groups: usize,
-    fold: usize,
 ) -> Vec<Step> {
+    let (oh, ow) = (per_row.len(), per_col.len());
     let dims: Vec<(usize, usize)> = windows
         .iter()
         .map(|w| {
@@ -377,7 +411,8 @@ fn simulate(
         .collect();
     let mut ry = vec![0usize; windows.len()];
     let mut rx = vec![0usize; windows.len()];
-    let (mut oy, mut ox, mut g, mut step) = (0usize, 0usize, 0usize, 0usize);
+    let (mut oy, mut ox, mut g) = (0usize, 0usize, 0usize);
+    let (mut ta, mut tb, mut tc) = (0usize, 0usize, 0usize);
     let mut steps = vec![];
     loop {
         let mut loads = 0u32;
@@ -395,11 +430,13 @@ fn simulate(
             // Everything read and computed (the tables guarantee progress otherwise).
             break;
         }
+        let last_step =
+            oy < oh && ta + 1 == per_row[oy] && tb + 1 == per_col[ox] && tc + 1 == chunks;
         steps.push(Step {
             loads,
             work,
-            first: work && g == 0 && step == 0,
-            last: work && g + 1 == groups && step + 1 == fold,
+            first: work && g == 0 && ta == 0 && tb == 0 && tc == 0,
+            last: work && g + 1 == groups && last_step,
         });
         for i in 0..windows.len() {
             if loads >> i & 1 == 1 {
@@ -411,9 +448,18 @@ fn simulate(
             }
         }
         if work {
-            step += 1;
-            if step == fold {
-                step = 0;
+            // The emitted counters: chunk, column tap, row tap, group, pixel.
+            if tc + 1 < chunks {
+                tc += 1;
+            } else if tb + 1 < per_col[ox] {
+                tc = 0;
+                tb += 1;
+            } else if ta + 1 < per_row[oy] {
+                tc = 0;
+                tb = 0;
+                ta += 1;
+            } else {
+                (ta, tb, tc) = (0, 0, 0);
                 g += 1;
                 if g == groups {
                     g = 0;

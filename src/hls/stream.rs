@@ -17,7 +17,7 @@ use super::cpp::{ap_type, identifier, value_literal};
 use super::network::{fifo_into, fifos_out_of, network, Network, Sink};
 use super::pixel::{acc_type, emit_epilogue, group_channel, operand, weight};
 use super::plan::Kernel;
-use super::schedule::{weight_tiles, CoreKind, StageSchedule, Window};
+use super::schedule::{visited, weight_tiles, CoreKind, StageSchedule, Window};
 use super::writer::Code;
 use super::{Ctx, HlsError};
 use crate::ir::{Chw, NodeId, Op};
@@ -223,6 +223,19 @@ fn lb(ctx: &Ctx<'_>, w: &Window) -> String {
     format!("lb_{}", ctx.name(w.node))
 }
 
+/// The names of a line buffer's copies.
+fn copies(ctx: &Ctx<'_>, w: &Window) -> Vec<String> {
+    (0..w.copies)
+        .map(|j| {
+            if j == 0 {
+                lb(ctx, w)
+            } else {
+                format!("lb{j}_{}", ctx.name(w.node))
+            }
+        })
+        .collect()
+}
+
 fn process(
     ctx: &Ctx<'_>,
     n: usize,
@@ -248,7 +261,7 @@ fn process(
         s.groups,
         s.fold,
         s.rows.count,
-        s.cols.count,
+        s.col_steps,
         s.chunks
     ));
     code.open(format!("static void stage_{name}({})", args.join(", ")));
@@ -295,13 +308,25 @@ fn process(
         tap_table(code, "iy_of", &iy);
         tap_table(code, "kx_of", &kx);
         tap_table(code, "ix_of", &ix);
+        code.line(
+            "// Tap slots each output row / column visits (fewer at edges and stride phases).",
+        );
+        code.line(format!(
+            "static const int ny_of[{oh}] = {{{}}};",
+            ints((0..oh).map(|o| visited(&s.rows, o) as isize))
+        ));
+        if s.col_steps != 1 {
+            code.line(format!(
+                "static const int nx_of[{ow}] = {{{}}};",
+                ints((0..ow).map(|o| visited(&s.cols, o) as isize))
+            ));
+        }
     }
     if s.core == CoreKind::Bilinear {
         bilinear_tables(ctx, k, code);
     }
     for w in &s.windows {
         let Chw { c: wc, h, w: ww } = ctx.node(w.node).shape.chw();
-        let b = lb(ctx, w);
         let wn = ctx.name(w.node);
         code.line(format!(
             "// Line buffer of `{}`: {} rows of {ww} pixels; row iy in slot iy & {}.",
@@ -309,13 +334,15 @@ fn process(
             w.slots,
             w.slots - 1
         ));
-        code.line(format!(
-            "{} {b}[{}][{ww}][{wc}];",
-            ctx.type_name(w.node),
-            w.slots
-        ));
-        code.pragma(format!("ARRAY_RESHAPE variable={b} complete dim=3"));
-        code.pragma(format!("DEPENDENCE variable={b} inter false"));
+        for copy in copies(ctx, w) {
+            code.line(format!(
+                "{} {copy}[{}][{ww}][{wc}];",
+                ctx.type_name(w.node),
+                w.slots
+            ));
+            code.pragma(format!("ARRAY_RESHAPE variable={copy} complete dim=3"));
+            code.pragma(format!("DEPENDENCE variable={copy} inter false"));
+        }
         code.line(format!(
             "static const int free_{wn}[{h}] = {{{}}};",
             ints(w.free.iter().map(|&v| v as isize))
@@ -380,11 +407,12 @@ fn process(
         ));
         code.open(format!("for (int c = 0; c < {wc}; c++)"));
         code.pragma("UNROLL");
-        code.line(format!(
-            "{}[ry_{wn} & {}][rx_{wn}][c] = b.ch[c];",
-            lb(ctx, w),
-            w.slots - 1
-        ));
+        for copy in copies(ctx, w) {
+            code.line(format!(
+                "{copy}[ry_{wn} & {}][rx_{wn}][c] = b.ch[c];",
+                w.slots - 1
+            ));
+        }
         code.close();
         code.open(format!("if (rx_{wn} == {})", ww - 1));
         code.line(format!("rx_{wn} = 0;"));
@@ -395,9 +423,20 @@ fn process(
         code.close();
     }
     code.open("if (work)");
-    let (fy, fx, nc) = (s.rows.count, s.cols.count, s.chunks);
+    let nc = s.chunks;
+    // The last row / column tap slot of the current pixel.
+    let (fy, fx) = if tapped {
+        let fx = if s.col_steps == 1 {
+            "0".to_string()
+        } else {
+            "nx_of[ox] - 1".to_string()
+        };
+        ("ny_of[oy] - 1".to_string(), fx)
+    } else {
+        ("0".to_string(), "0".to_string())
+    };
     let first_step = "ta == 0 && tb == 0 && tc == 0";
-    let last_step = format!("ta == {} && tb == {} && tc == {}", fy - 1, fx - 1, nc - 1);
+    let last_step = format!("ta == {fy} && tb == {fx} && tc == {}", nc - 1);
     if !s.direct.is_empty() {
         code.open(format!("if (oc0 == 0 && {first_step})"));
         for &d in &s.direct {
@@ -417,7 +456,19 @@ fn process(
         let wn = ctx.name(w.node);
         let wc = ctx.node(w.node).shape.chw().c;
         let t = ctx.type_name(w.node);
-        if w.tap_read {
+        if w.tap_read && w.copies > 1 {
+            code.line("// Both column taps at once, one from each copy of the line buffer.");
+            for (j, copy) in copies(ctx, w).iter().enumerate() {
+                code.line(format!("{t} px{j}_{wn}[{wc}];"));
+                code.open(format!("for (int c = 0; c < {wc}; c++)"));
+                code.pragma("UNROLL");
+                code.line(format!(
+                    "px{j}_{wn}[c] = {copy}[iy & {}][ix_of[ox][{j}]][c];",
+                    w.slots - 1
+                ));
+                code.close();
+            }
+        } else if w.tap_read {
             code.line(format!("{t} px_{wn}[{wc}];  // the tap's pixel, one word"));
             code.open(format!("for (int c = 0; c < {wc}; c++)"));
             code.pragma("UNROLL");
@@ -476,10 +527,10 @@ fn process(
     code.line("// Next step: chunk, column tap, row tap, channel group, then pixel.");
     code.open(format!("if (tc < {})", nc - 1));
     code.line("tc++;");
-    code.reopen(&format!("}} else if (tb < {}) {{", fx - 1));
+    code.reopen(&format!("}} else if (tb < {fx}) {{"));
     code.line("tc = 0;");
     code.line("tb++;");
-    code.reopen(&format!("}} else if (ta < {}) {{", fy - 1));
+    code.reopen(&format!("}} else if (ta < {fy}) {{"));
     code.line("tc = 0;");
     code.line("tb = 0;");
     code.line("ta++;");
@@ -594,9 +645,9 @@ fn core_step(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule, code: &mut Code, firs
         Op::Upsample { x, .. } if s.core == CoreKind::Bilinear => {
             let at = acc_type(&node.ty);
             code.line(format!("{at} a = ({first}) ? {at}(0) : acc[p];"));
+            let xn = ctx.name(*x);
             code.line(format!(
-                "a += wy_of[oy][ta] * wx_of[ox][tb] * px_{}[oc];",
-                ctx.name(*x)
+                "a += wy_of[oy][ta] * (wx_of[ox][0] * px0_{xn}[oc] + wx_of[ox][1] * px1_{xn}[oc]);"
             ));
             code.line("acc[p] = a;");
         }
