@@ -246,3 +246,45 @@ fn testbench_detects_a_wrong_result() {
         "{stdout}"
     );
 }
+
+/// `estimate --format json`: one object with each stage's II and what sets
+/// it, and an interval that `pe` divides (stream style).
+#[test]
+fn estimate_prints_json_for_scripts() {
+    let run = |pe: &str| {
+        let out = convoy(&[
+            "estimate",
+            &seed(),
+            "--style",
+            "stream",
+            "--format",
+            "json",
+            "--parallel",
+            &format!("dw=pe:{pe}"),
+            "--parallel",
+            &format!("pw=pe:{pe}"),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("estimate --format json is JSON");
+        v
+    };
+    let slow = run("1");
+    let fast = run("16");
+    let stages = fast["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 2, "{fast}");
+    for s in stages {
+        assert_eq!(s["ii"], 1, "{s}");
+        assert!(s["ii_limited_by"].is_string(), "{s}");
+        assert_eq!(s["pe"], 16, "{s}");
+    }
+    let interval = |v: &serde_json::Value| v["interval_cycles"].as_u64().expect("interval");
+    assert!(
+        interval(&slow) >= 12 * interval(&fast),
+        "{} vs {}",
+        interval(&slow),
+        interval(&fast)
+    );
+    // The input alone is 2048 beats of 16 channels.
+    assert!(interval(&fast) >= 2048, "{fast}");
+}
