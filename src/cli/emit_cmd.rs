@@ -42,6 +42,22 @@ pub struct DesignArgs {
     parallel: Vec<String>,
 }
 
+/// How `convoy estimate` prints.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EstimateFormat {
+    Text,
+    /// One JSON object, for scripts.
+    Json,
+}
+
+#[derive(Args)]
+pub struct EstimateArgs {
+    #[command(flatten)]
+    design: DesignArgs,
+    #[arg(long, value_enum, default_value = "text")]
+    format: EstimateFormat,
+}
+
 #[derive(Args)]
 pub struct EmitArgs {
     #[arg(value_enum)]
@@ -163,7 +179,8 @@ pub fn emit(args: &EmitArgs) -> i32 {
     0
 }
 
-pub fn estimate(design: &DesignArgs) -> i32 {
+pub fn estimate(args: &EstimateArgs) -> i32 {
+    let design = &args.design;
     let (sources, checked) = match load_program(&design.file, design.pipeline.clone()) {
         Ok(x) => x,
         Err(code) => return code,
@@ -178,7 +195,10 @@ pub fn estimate(design: &DesignArgs) -> i32 {
     };
     match hls::estimate(&checked.program, &options) {
         Ok(e) => {
-            print!("{e}");
+            match args.format {
+                EstimateFormat::Text => print!("{e}"),
+                EstimateFormat::Json => println!("{}", e.to_json()),
+            }
             0
         }
         Err(e) => {

@@ -108,7 +108,7 @@ enum Command {
     /// Emit a project for another tool: `emit hls FILE -o DIR` writes Vitis HLS C++.
     Emit(emit_cmd::EmitArgs),
     /// Resources (DSP, BRAM_18K), latency and frames/s of the HLS design.
-    Estimate(emit_cmd::DesignArgs),
+    Estimate(emit_cmd::EstimateArgs),
     /// Run the `test` declarations of .cnn files (golden, snapshot, range).
     Test {
         /// Files and folders (searched recursively for *.cnn); default: the current folder.

@@ -71,151 +71,14 @@ pub fn value_literal(raw: i128, frac: u32, ty: &ScalarType) -> Option<String> {
     })
 }
 
-const KEYWORDS: &[&str] = &[
-    "alignas",
-    "alignof",
-    "and",
-    "and_eq",
-    "asm",
-    "auto",
-    "bitand",
-    "bitor",
-    "bool",
-    "break",
-    "case",
-    "catch",
-    "char",
-    "class",
-    "compl",
-    "const",
-    "constexpr",
-    "const_cast",
-    "continue",
-    "decltype",
-    "default",
-    "delete",
-    "do",
-    "double",
-    "dynamic_cast",
-    "else",
-    "enum",
-    "explicit",
-    "export",
-    "extern",
-    "false",
-    "float",
-    "for",
-    "friend",
-    "goto",
-    "if",
-    "inline",
-    "int",
-    "long",
-    "mutable",
-    "namespace",
-    "new",
-    "noexcept",
-    "not",
-    "not_eq",
-    "nullptr",
-    "operator",
-    "or",
-    "or_eq",
-    "private",
-    "protected",
-    "public",
-    "register",
-    "reinterpret_cast",
-    "return",
-    "short",
-    "signed",
-    "sizeof",
-    "static",
-    "static_assert",
-    "static_cast",
-    "struct",
-    "switch",
-    "template",
-    "this",
-    "thread_local",
-    "throw",
-    "true",
-    "try",
-    "typedef",
-    "typeid",
-    "typename",
-    "union",
-    "unsigned",
-    "using",
-    "virtual",
-    "void",
-    "volatile",
-    "wchar_t",
-    "while",
-    "xor",
-    "xor_eq",
-    "main",
-    "std",
-    "hls",
-    "stream",
-    "printf",
-    "exit",
-    "abs",
-    "min",
-    "max",
-];
+/// The prefix of every name the emitted C++ derives from the script. No C,
+/// C++, POSIX, math.h or ap_types name starts with it, and the emitted code's
+/// own names (loop counters, `v<id>` temporaries, `tb_*`) never do, so a
+/// script name can meet neither.
+pub const PREFIX: &str = "cnv_";
 
-/// Names the emitted code uses for its own locals and loop counters.
-const LOCALS: &[&str] = &[
-    "oc",
-    "oy",
-    "ox",
-    "ic",
-    "ky",
-    "kx",
-    "iy",
-    "ix",
-    "ty",
-    "tx",
-    "py",
-    "px",
-    "p",
-    "s",
-    "g",
-    "acc",
-    "best",
-    "at",
-    "found",
-    "cand",
-    "win",
-    "line",
-    "phase",
-    "oc0",
-    "ic0",
-    "run",
-    "lo",
-    "hi",
-    "i",
-    "show",
-    "read_codes",
-    "code_of",
-    "from_code",
-    "code_t",
-    "row0",
-    "row1",
-    "col0",
-    "col1",
-    "wrow0",
-    "wrow1",
-    "wcol0",
-    "wcol1",
-    "jy",
-    "jx",
-];
-
-/// A C++ identifier for a script name: kept as written unless it collides
-/// with a keyword, a name the emitted code uses itself, or the `v<digits>`
-/// temporaries; those get a trailing underscore.
+/// The C++ identifier for a script name: `cnv_` and the name (characters a
+/// C++ identifier cannot hold become `_`).
 pub fn identifier(name: &str) -> String {
     let clean: String = name
         .chars()
@@ -227,20 +90,13 @@ pub fn identifier(name: &str) -> String {
             }
         })
         .collect();
-    let temp =
-        clean.len() > 1 && clean.starts_with('v') && clean[1..].chars().all(|c| c.is_ascii_digit());
-    let bad_start = clean.chars().next().is_none_or(|c| c.is_ascii_digit());
-    if bad_start {
-        return format!("n{clean}");
-    }
-    if KEYWORDS.contains(&clean.as_str())
-        || LOCALS.contains(&clean.as_str())
-        || temp
-        || clean.starts_with("ap_")
-        || clean.starts_with("tb_")
-    {
-        format!("{clean}_")
-    } else {
-        clean
-    }
+    format!("{PREFIX}{clean}")
+}
+
+/// The include guard of a generated header: `CONVOY_<NAME>_<KIND>`.
+pub fn guard(pipeline: &str, kind: &str) -> String {
+    format!(
+        "CONVOY_{}_{kind}",
+        identifier(pipeline)[PREFIX.len()..].to_ascii_uppercase()
+    )
 }

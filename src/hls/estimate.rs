@@ -13,7 +13,7 @@
 //!   after another, the stream style overlaps them (DATAFLOW), so its frame
 //!   interval is the slowest process and its latency the row-level schedule.
 
-use super::stream::network;
+use super::network::network;
 use super::{prepare, Ctx, HlsError, HlsOptions, Style};
 use crate::ir::{Chw, Op, Shape};
 use std::fmt;
@@ -28,8 +28,12 @@ pub struct StageEstimate {
     pub multipliers: usize,
     pub dsp: usize,
     pub bram18: usize,
-    /// Cycles between two output values of one PE (1 unless `simd` folds the reduction).
+    /// Initiation interval of the stage's pipelined loop.
     pub ii: usize,
+    /// What sets the II (stream style: the memory with the most accesses per
+    /// iteration), and those accesses per iteration.
+    pub limiting: String,
+    pub accesses: usize,
     /// Cycles to compute one frame.
     pub cycles: u64,
 }
@@ -59,6 +63,43 @@ impl Estimate {
     }
     pub fn frames_per_second(&self) -> f64 {
         1e9 / (self.clock_ns * self.interval.max(1) as f64)
+    }
+
+    /// The estimate as one JSON object (`convoy estimate --format json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let stages: Vec<serde_json::Value> = self
+            .stages
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "stage": s.stage,
+                    "kernel": s.kernel,
+                    "pe": s.pe,
+                    "simd": s.simd,
+                    "multipliers": s.multipliers,
+                    "dsp": s.dsp,
+                    "bram18k": s.bram18,
+                    "ii": s.ii,
+                    "ii_limited_by": s.limiting,
+                    "accesses_per_iteration": s.accesses,
+                    "cycles": s.cycles,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "pipeline": self.pipeline,
+            "style": self.style.name(),
+            "clock_ns": self.clock_ns,
+            "stages": stages,
+            "bram18k_buffers": self.bram18_buffers,
+            "bram18k_weights": self.bram18_weights,
+            "multipliers": self.stages.iter().map(|s| s.multipliers).sum::<usize>(),
+            "dsp": self.dsp(),
+            "bram18k": self.bram18(),
+            "latency_cycles": self.latency,
+            "interval_cycles": self.interval,
+            "frames_per_second": self.frames_per_second(),
+        })
     }
 }
 
@@ -98,9 +139,11 @@ pub fn estimate(program: &crate::ir::Program, options: &HlsOptions) -> Result<Es
 }
 
 fn model(ctx: &Ctx<'_>) -> Estimate {
+    if ctx.options.style == Style::Stream {
+        return stream_model(ctx);
+    }
     let p = ctx.program;
-    let stream = ctx.options.style == Style::Stream;
-    let net = network(ctx);
+    let stream = false;
     let mut stages = vec![];
     for (n, k) in ctx.plan.kernels.iter().enumerate() {
         let par = ctx.parallel[n];
@@ -147,15 +190,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
             multipliers += count * par.pe;
             dsp += count * par.pe * dsp_per_product(wa, wb);
         }
-        let mut bram = 0;
-        if stream {
-            for lb in &net.buffers[n] {
-                let node = ctx.node(lb.node);
-                let Chw { c: ic, w, .. } = node.shape.chw();
-                // Rows are partitioned (one memory per row).
-                bram += lb.rows * bram18(w * ic, node.ty.width);
-            }
-        }
+        let bram = 0;
         let cycles = ((c / par.pe) * oh * ow * fold) as u64;
         stages.push(StageEstimate {
             stage: k.stage.clone(),
@@ -166,6 +201,12 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
             dsp,
             bram18: bram,
             ii: fold,
+            limiting: if fold > 1 {
+                "simd folds the reduction".into()
+            } else {
+                "-".into()
+            },
+            accesses: 0,
             cycles,
         });
     }
@@ -189,12 +230,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
         .map(|i| i.node)
         .chain(p.outputs.iter().map(|o| o.node))
         .collect();
-    let bram18_buffers = if stream {
-        net.fifos
-            .iter()
-            .map(|f| bram18(f.depth, ctx.node(f.node).ty.width))
-            .sum()
-    } else {
+    let bram18_buffers = {
         (0..p.nodes.len())
             .filter(|&id| ctx.plan.materialized[id] && !io.contains(&id))
             .map(|id| {
@@ -208,16 +244,7 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
     // Pipeline fill: a few cycles per kernel for the multiply-add tree.
     let fill = |s: &StageEstimate| 8 + (usize::BITS - s.multipliers.max(1).leading_zeros()) as u64;
     let (latency, interval) = if stream {
-        let interval = stages.iter().map(|s| s.cycles).max().unwrap_or(1);
-        let finish = p
-            .outputs
-            .iter()
-            .filter_map(|o| net.done.get(&o.node).and_then(|rows| rows.last()))
-            .copied()
-            .max()
-            .unwrap_or(interval);
-        let latency = finish + stages.iter().map(fill).sum::<u64>();
-        (latency, interval)
+        (0, 0)
     } else {
         let total: u64 = stages.iter().map(|s| s.cycles + fill(s)).sum();
         (total, total)
@@ -234,6 +261,92 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
     }
 }
 
+/// The stream style: each stage's loop as scheduled (trip count x II, the II
+/// from the ports its memories need), multipliers as the products one
+/// iteration issues, BRAM for the line buffers, weight words and FIFOs the
+/// design declares, and the interval and latency of the cycle replay
+/// (inputs and outputs at one beat per cycle, so both bound it).
+fn stream_model(ctx: &Ctx<'_>) -> Estimate {
+    let p = ctx.program;
+    let net = network(ctx);
+    let mut stages = vec![];
+    let mut bram18_weights = 0;
+    for (n, k) in ctx.plan.kernels.iter().enumerate() {
+        let s = &net.stages[n];
+        let mut multipliers = 0;
+        let mut dsp = 0;
+        for &b in &k.body {
+            let node = ctx.node(b);
+            let (count, wa, wb) = match &node.op {
+                Op::Conv { x, w, .. } | Op::Deconv { x, w, .. } => {
+                    let bits = ctx.node(*w).ty.width;
+                    let words = s.groups * s.rows.count * s.cols.count * s.chunks;
+                    let (kh, kw) = match ctx.node(*w).shape {
+                        Shape::Weights { kh, kw, .. } => (kh, kw),
+                        _ => (1, 1),
+                    };
+                    let words = words.max(s.groups * kh * kw * s.chunks);
+                    bram18_weights += bram18(words, bits * (s.pe * s.lanes) as u32);
+                    (s.lanes, ctx.node(*x).ty.width, bits)
+                }
+                Op::Binary(crate::ir::Elementwise::Mul, a, bb) => {
+                    (1, ctx.node(*a).ty.width, ctx.node(*bb).ty.width)
+                }
+                Op::Upsample {
+                    mode: crate::ir::Resample::Bilinear,
+                    x,
+                    ..
+                } => (3, ctx.node(*x).ty.width, 8),
+                _ => continue,
+            };
+            multipliers += count * s.pe;
+            dsp += count * s.pe * dsp_per_product(wa, wb);
+        }
+        let bram: usize = s
+            .windows
+            .iter()
+            .map(|w| {
+                let node = ctx.node(w.node);
+                let Chw { c, w: width, .. } = node.shape.chw();
+                w.copies * bram18(w.slots * width, node.ty.width * c as u32)
+            })
+            .sum();
+        stages.push(StageEstimate {
+            stage: k.stage.clone(),
+            kernel: ctx.name(k.out).to_string(),
+            pe: s.pe,
+            simd: ctx.parallel[n].simd,
+            multipliers,
+            dsp,
+            bram18: bram,
+            ii: s.ii,
+            limiting: s.limiting.clone(),
+            accesses: s.busiest,
+            cycles: (s.trip() * s.ii) as u64,
+        });
+    }
+    let bram18_buffers = net
+        .fifos
+        .iter()
+        .filter(|f| !f.port)
+        .map(|f| {
+            let node = ctx.node(f.node);
+            bram18(f.depth, node.ty.width * node.shape.chw().c as u32)
+        })
+        .sum();
+    let latency = net.replay.frame_end.first().copied().unwrap_or(0);
+    Estimate {
+        pipeline: p.name.clone(),
+        style: Style::Stream,
+        clock_ns: ctx.options.clock_ns,
+        stages,
+        bram18_buffers,
+        bram18_weights,
+        latency,
+        interval: net.replay.interval,
+    }
+}
+
 impl fmt::Display for Estimate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -245,13 +358,13 @@ impl fmt::Display for Estimate {
         )?;
         writeln!(
             f,
-            "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}",
+            "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}  II set by",
             "stage", "kernel", "pe", "simd", "mults", "DSP", "BRAM18K", "II", "cycles"
         )?;
         for s in &self.stages {
             writeln!(
                 f,
-                "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}",
+                "{:<12} {:<14} {:>4} {:>5} {:>6} {:>5} {:>8} {:>4} {:>10}  {}",
                 s.stage,
                 s.kernel,
                 s.pe,
@@ -260,7 +373,8 @@ impl fmt::Display for Estimate {
                 s.dsp,
                 s.bram18,
                 s.ii,
-                s.cycles
+                s.cycles,
+                s.limiting
             )?;
         }
         let label = if self.style == Style::Stream {

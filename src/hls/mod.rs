@@ -20,9 +20,12 @@ mod array;
 mod cpp;
 mod error;
 pub mod estimate;
+mod network;
 mod pixel;
 mod plan;
 mod project;
+pub mod replay;
+mod schedule;
 mod stream;
 mod writer;
 
@@ -313,6 +316,7 @@ fn assign_names(program: &Program, plan: &Plan) -> Vec<String> {
         let taken = |n: &str, used: &HashSet<String>| {
             used.contains(n)
                 || used.contains(&format!("{n}_t"))
+                || used.contains(&format!("{n}_beat"))
                 || used.contains(&format!("stage_{n}"))
         };
         if taken(&name, &used) {
@@ -320,6 +324,7 @@ fn assign_names(program: &Program, plan: &Plan) -> Vec<String> {
         }
         used.insert(name.clone());
         used.insert(format!("{name}_t"));
+        used.insert(format!("{name}_beat"));
         used.insert(format!("stage_{name}"));
         names[id] = name;
     }

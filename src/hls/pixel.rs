@@ -366,7 +366,7 @@ pub fn emit_core(
             if phases_h {
                 code.open(format!("for (int jy = 0; jy < {}; jy++)", kh.div_ceil(sh)));
                 code.line(format!(
-                    "const int ky = ({}) % {sh} + jy * {sh};",
+                    "const int ky = unsigned({}) % {sh} + jy * {sh};",
                     affine(&[(OY, 1)], geom.pad.top as isize)
                 ));
             } else {
@@ -375,7 +375,7 @@ pub fn emit_core(
             if phases_w {
                 code.open(format!("for (int jx = 0; jx < {}; jx++)", kw.div_ceil(sw)));
                 code.line(format!(
-                    "const int kx = ({}) % {sw} + jx * {sw};",
+                    "const int kx = unsigned({}) % {sw} + jx * {sw};",
                     affine(&[(OX, 1)], geom.pad.left as isize)
                 ));
             } else {
@@ -399,10 +399,10 @@ pub fn emit_core(
             cond.push("ty >= 0".to_string());
             cond.push("tx >= 0".to_string());
             if sh > 1 && !phases_h {
-                cond.push(format!("ty % {sh} == 0"));
+                cond.push(format!("unsigned(ty) % {sh} == 0"));
             }
             if sw > 1 && !phases_w {
-                cond.push(format!("tx % {sw} == 0"));
+                cond.push(format!("unsigned(tx) % {sw} == 0"));
             }
             cond.push(format!("{} < {h}", div("ty", sh)));
             cond.push(format!("{} < {wd}", div("tx", sw)));
@@ -412,7 +412,7 @@ pub fn emit_core(
             } else if cog == 1 {
                 "0".to_string()
             } else {
-                format!("{OC} % {cog}")
+                format!("unsigned({OC}) % {cog}")
             };
             let wread = format!("{}[{ch}][{oc_in_group}][ky][kx]", ctx.name(*w));
             code.line(format!(
@@ -546,10 +546,10 @@ pub fn emit_core(
             ));
             let mut cond = vec!["ty >= 0".to_string(), "tx >= 0".to_string()];
             if geom.stride.h > 1 {
-                cond.push(format!("ty % {} == 0", geom.stride.h));
+                cond.push(format!("unsigned(ty) % {} == 0", geom.stride.h));
             }
             if geom.stride.w > 1 {
-                cond.push(format!("tx % {} == 0", geom.stride.w));
+                cond.push(format!("unsigned(tx) % {} == 0", geom.stride.w));
             }
             let (py, px) = (div("ty", geom.stride.h), div("tx", geom.stride.w));
             cond.push(format!("{py} < {ph}"));
@@ -610,24 +610,26 @@ fn minus(var: &str, k: usize) -> String {
     }
 }
 
+/// `var / k` for a non-negative `var` (the callers test it first), unsigned:
+/// no signed division in the emitted code.
 fn div(var: &str, k: usize) -> String {
     if k == 1 {
         var.to_string()
     } else {
-        format!("{var} / {k}")
+        format!("unsigned({var}) / {k}")
     }
 }
 
 /// The input channel of reduction index `ic` for output channel `oc`.
-fn group_channel(groups: usize, cig: usize, cog: usize, ic: &str) -> String {
+pub(crate) fn group_channel(groups: usize, cig: usize, cog: usize, ic: &str) -> String {
     if groups == 1 {
         ic.to_string()
     } else if cig == 1 && cog == 1 {
         OC.to_string()
     } else if cig == 1 {
-        format!("{OC} / {cog}")
+        format!("unsigned({OC}) / {cog}")
     } else {
-        format!("{OC} / {cog} * {cig} + {ic}")
+        format!("unsigned({OC}) / {cog} * {cig} + {ic}")
     }
 }
 
@@ -657,7 +659,7 @@ fn table(code: &mut Code, name: &str, ty: &str, values: &[String]) {
     ));
 }
 
-fn weight(k: i128, bits: u32) -> String {
+pub(crate) fn weight(k: i128, bits: u32) -> String {
     value_literal(k, bits, &ScalarType::fixed(false, bits + 1, 1)).unwrap_or_else(|| k.to_string())
 }
 
@@ -699,7 +701,7 @@ pub fn static_array(ctx: &Ctx<'_>, id: NodeId) -> Result<String, super::HlsError
             None => {
                 return Err(super::HlsError::WideConstant {
                     span: node.span,
-                    name: name.to_string(),
+                    name: node.name.clone().unwrap_or_else(|| node.owner.clone()),
                     width: node.ty.width,
                 })
             }

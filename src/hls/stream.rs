@@ -1,332 +1,57 @@
 //! The `stream` style: one DATAFLOW process per kernel, `hls::stream`
-//! FIFOs between them. Every stream carries its map in raster order with the
-//! channels innermost (row, column, channel), as hls4ml and FINN do.
+//! FIFOs between them. A beat is a whole pixel (every channel, struct
+//! `<name>_beat`); maps flow in raster order (row, then column).
 //!
-//! A process that reads a map through a window keeps only the rows it still
-//! needs in a circular line buffer of `R` rows: for each output row it first
-//! reads input rows up to `need[oy]` (the last row that output row touches),
-//! then computes the row. `R` and `need` come from the stage's geometry
-//! (conv taps with dilation, the stride phases of a transposed conv, pooling
-//! windows, upsampling taps), enumerated at emission time; FIFO depths come
-//! from a row-level timing model of the whole pipeline (docs/hls.md).
+//! Every process is one flattened loop pipelined at the II its memories'
+//! ports allow ([`schedule`](super::schedule)): in the same iteration it may
+//! store the next input pixel into a line buffer (hls4ml's
+//! `conv_2d_buffer_cl`, FINN's `ConvolutionInputGenerator`) and do one step
+//! of an output pixel: one tap, `pe` output channels by `simd` input
+//! channels, accumulators carried across steps (FINN's MVAU folding). Line
+//! buffers hold one pixel word per address (channels reshaped into the
+//! word), so each is written once and read once or twice per iteration;
+//! weights are stored as PE x SIMD words in the order the steps read them.
 
 use super::array::{check_io, header, Sources};
-use super::cpp::identifier;
-use super::pixel::{emit_pixel, open_channel_loop, open_pixel, WindowRead, OC, OX, OY};
+use super::cpp::{ap_type, identifier, value_literal};
+use super::network::{fifo_into, fifos_out_of, network, Network, Sink};
+use super::pixel::{acc_type, emit_epilogue, group_channel, operand, weight};
 use super::plan::Kernel;
+use super::schedule::{visited, weight_tiles, CoreKind, StageSchedule, Window};
 use super::writer::Code;
 use super::{Ctx, HlsError};
-use crate::ir::{Chw, NodeId, Op, Resample};
+use crate::ir::{Chw, NodeId, Op};
 use crate::numeric::bilinear_taps;
-use std::collections::BTreeMap;
 
-/// Where a materialized map goes: a kernel (by index) or the top's output port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Sink {
-    Kernel(usize),
-    Output,
+/// The beat type of a map: one pixel, all channels.
+pub fn beat_type(ctx: &Ctx<'_>, node: NodeId) -> String {
+    format!("{}_beat", ctx.name(node))
 }
 
-/// One FIFO: the map it carries, its reader, its name and depth.
-#[derive(Clone, Debug)]
-pub struct Fifo {
-    pub node: NodeId,
-    sink: Sink,
-    pub name: String,
-    pub depth: usize,
-}
-
-/// A map a kernel reads through its line buffer.
-#[derive(Clone, Debug)]
-pub struct LineBuffer {
-    pub node: NodeId,
-    /// Rows kept.
-    pub rows: usize,
-    /// For every output row, the last input row it reads (-1: none yet).
-    pub need: Vec<isize>,
-}
-
-/// The stream structure of a design, shared with the estimator.
-pub struct Network {
-    pub fifos: Vec<Fifo>,
-    /// Per kernel, its line buffers.
-    pub buffers: Vec<Vec<LineBuffer>>,
-    /// Row-level schedule: the cycle at which each row of each map is complete.
-    pub done: BTreeMap<NodeId, Vec<u64>>,
-}
-
-/// The input rows kernel `k` reads from `input` for each output row.
-fn rows_read(ctx: &Ctx<'_>, k: &Kernel, input: NodeId) -> Vec<Vec<usize>> {
-    let oh = ctx.node(k.out).shape.chw().h;
-    let h = ctx.node(input).shape.chw().h;
-    let mut rows: Vec<Vec<usize>> = vec![vec![]; oh];
-    let valid = |r: isize| (r >= 0 && (r as usize) < h).then_some(r as usize);
-    for (oy, list) in rows.iter_mut().enumerate() {
-        let oyi = oy as isize;
-        if k.pixel_reads.contains(&input) {
-            list.push(oy);
-        }
-        let Some(core) = k.core else { continue };
-        if !k.window_reads.contains(&input) {
-            continue;
-        }
-        match &ctx.node(core).op {
-            Op::Conv { geom, w, .. } => {
-                let kh = ctx.node(*w).shape.dims()[2];
-                for ky in 0..kh {
-                    list.extend(valid(
-                        oyi * geom.stride.h as isize + (ky * geom.dilation.h) as isize
-                            - geom.pad.top as isize,
-                    ));
-                }
-            }
-            Op::Deconv { geom, w, .. } => {
-                let kh = ctx.node(*w).shape.dims()[2];
-                for ky in 0..kh {
-                    let t = oyi + geom.pad.top as isize - (ky * geom.dilation.h) as isize;
-                    if t >= 0 && t % geom.stride.h as isize == 0 {
-                        list.extend(valid(t / geom.stride.h as isize));
-                    }
-                }
-            }
-            Op::Upsample { factor, mode, .. } => match mode {
-                Resample::Nearest => list.push(oy / factor.h),
-                Resample::Bilinear => {
-                    if let Some((taps, _)) = bilinear_taps(h, factor.h) {
-                        list.push(taps[oy][0].0);
-                        list.push(taps[oy][1].0);
-                    }
-                }
-            },
-            Op::MaxPool { geom, .. } | Op::MaxPoolIndices { geom, .. } => {
-                for ky in 0..geom.kernel.h {
-                    list.extend(valid(
-                        oyi * geom.stride.h as isize + ky as isize - geom.pad.top as isize,
-                    ));
-                }
-            }
-            Op::MaxUnpool { idx, .. } => {
-                let Op::MaxPoolIndices { geom, .. } = ctx.node(*idx).op else {
-                    continue;
-                };
-                for ky in 0..geom.kernel.h {
-                    let t = oyi + geom.pad.top as isize - ky as isize;
-                    if t >= 0 && t % geom.stride.h as isize == 0 {
-                        list.extend(valid(t / geom.stride.h as isize));
-                    }
-                }
-            }
-            Op::Concat(_) => list.push(oy),
-            _ => {}
+/// The beat structs of every streamed map (for the header).
+pub fn beat_structs(ctx: &Ctx<'_>, code: &mut Code) {
+    code.line("// One stream beat: a pixel, channel c in ch[c] (the AXI4-Stream TDATA packs");
+    code.line("// ch[0] in the lowest bits).");
+    for id in 0..ctx.program.nodes.len() {
+        if ctx.plan.materialized[id] {
+            let c = ctx.node(id).shape.chw().c;
+            code.line(format!(
+                "struct {} {{ {} ch[{c}]; }};",
+                beat_type(ctx, id),
+                ctx.type_name(id)
+            ));
         }
     }
-    rows
-}
-
-/// Line buffer of `input` in kernel `k`: `need` is the running maximum of
-/// the rows read, and `R` the most rows one output row spans back from it.
-fn line_buffer(ctx: &Ctx<'_>, k: &Kernel, input: NodeId) -> LineBuffer {
-    let rows = rows_read(ctx, k, input);
-    let mut need = Vec::with_capacity(rows.len());
-    let mut last: isize = -1;
-    let mut span = 1;
-    for list in &rows {
-        if let Some(&hi) = list.iter().max() {
-            last = last.max(hi as isize);
-        }
-        if let Some(&lo) = list.iter().min() {
-            span = span.max((last - lo as isize + 1) as usize);
-        }
-        need.push(last);
-    }
-    LineBuffer {
-        node: input,
-        rows: span,
-        need,
-    }
-}
-
-/// Whether kernel `k` reads `input` straight from its stream (same pixel,
-/// no window), without a line buffer.
-fn direct(k: &Kernel, input: NodeId) -> bool {
-    k.pixel_reads.contains(&input) && !k.window_reads.contains(&input)
-}
-
-/// The FIFOs, line buffers and depths of a design.
-pub fn network(ctx: &Ctx<'_>) -> Network {
-    let p = ctx.program;
-    let mut sinks: BTreeMap<NodeId, Vec<Sink>> = BTreeMap::new();
-    for (n, k) in ctx.plan.kernels.iter().enumerate() {
-        for &r in k.window_reads.iter().chain(&k.pixel_reads) {
-            if ctx.plan.is_static[r] {
-                continue;
-            }
-            let list = sinks.entry(r).or_default();
-            if !list.contains(&Sink::Kernel(n)) {
-                list.push(Sink::Kernel(n));
-            }
-        }
-    }
-    for out in &p.outputs {
-        sinks.entry(out.node).or_default().push(Sink::Output);
-    }
-    let buffers: Vec<Vec<LineBuffer>> = ctx
-        .plan
-        .kernels
-        .iter()
-        .map(|k| {
-            let mut inputs: Vec<NodeId> = vec![];
-            for &r in k.window_reads.iter().chain(&k.pixel_reads) {
-                if !ctx.plan.is_static[r] && !direct(k, r) && !inputs.contains(&r) {
-                    inputs.push(r);
-                }
-            }
-            inputs.into_iter().map(|r| line_buffer(ctx, k, r)).collect()
-        })
-        .collect();
-    // Row-level timing: when each row of each map is complete (cycles).
-    let mut done: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
-    for info in &p.inputs {
-        let Chw { c, h, w } = ctx.node(info.node).shape.chw();
-        done.insert(
-            info.node,
-            (1..=h as u64).map(|r| r * (w * c) as u64).collect(),
-        );
-    }
-    // For each (map, kernel): the time each row of the map is read.
-    let mut read_at: BTreeMap<(NodeId, usize), Vec<u64>> = BTreeMap::new();
-    for (n, k) in ctx.plan.kernels.iter().enumerate() {
-        let Chw { c, h: oh, w: ow } = ctx.node(k.out).shape.chw();
-        let par = ctx.parallel[n];
-        let fold = k
-            .core
-            .and_then(|core| super::reduction_channels(p, core))
-            .zip(par.simd)
-            .map_or(1, |(cig, s)| (cig / s).max(1));
-        let row_cost = ((ow * c / par.pe) * fold).max(1) as u64;
-        let mut needs: Vec<(NodeId, Vec<isize>)> = vec![];
-        for lb in &buffers[n] {
-            needs.push((lb.node, lb.need.clone()));
-        }
-        for &r in &k.pixel_reads {
-            if !ctx.plan.is_static[r] && direct(k, r) {
-                needs.push((r, (0..oh as isize).collect()));
-            }
-        }
-        let mut t = 0u64;
-        let mut rows_done = Vec::with_capacity(oh);
-        let mut reads: Vec<Vec<u64>> = needs
-            .iter()
-            .map(|(r, _)| vec![0; ctx.node(*r).shape.chw().h])
-            .collect();
-        let mut next: Vec<usize> = vec![0; needs.len()];
-        for oy in 0..oh {
-            let mut start = t;
-            for (r, need) in &needs {
-                if need[oy] >= 0 {
-                    let ready = done
-                        .get(r)
-                        .and_then(|d| d.get(need[oy] as usize))
-                        .copied()
-                        .unwrap_or(0);
-                    start = start.max(ready);
-                }
-            }
-            for (j, (_, need)) in needs.iter().enumerate() {
-                while (next[j] as isize) <= need[oy] {
-                    reads[j][next[j]] = start;
-                    next[j] += 1;
-                }
-            }
-            t = start + row_cost;
-            rows_done.push(t);
-        }
-        for (j, (r, _)) in needs.iter().enumerate() {
-            for row in next[j]..reads[j].len() {
-                reads[j][row] = t;
-            }
-            read_at.insert((*r, n), std::mem::take(&mut reads[j]));
-        }
-        done.insert(k.out, rows_done.clone());
-        if let Some(i) = k.indices {
-            done.insert(i, rows_done);
-        }
-    }
-    let mut fifos = vec![];
-    for (&node, list) in &sinks {
-        let Chw { c, h, w } = ctx.node(node).shape.chw();
-        let single = list.len() == 1;
-        for &sink in list {
-            let name = match sink {
-                Sink::Output => ctx.name(node).to_string(),
-                Sink::Kernel(_) if single => ctx.name(node).to_string(),
-                Sink::Kernel(n) => format!(
-                    "{}_to_{}",
-                    ctx.name(node),
-                    ctx.name(ctx.plan.kernels[n].out)
-                ),
-            };
-            let depth = match sink {
-                Sink::Output => 2,
-                Sink::Kernel(n) => {
-                    let produced = done.get(&node).cloned().unwrap_or_default();
-                    let reads = read_at.get(&(node, n)).cloned().unwrap_or_default();
-                    let mut rows_in_flight = 0;
-                    for (r, &t) in reads.iter().enumerate() {
-                        let ready = produced.iter().skip(r).filter(|&&d| d <= t).count();
-                        rows_in_flight = rows_in_flight.max(ready);
-                    }
-                    // A row is read as a whole before the output row that needs it.
-                    (rows_in_flight * w * c).max(2).min(h * w * c).max(2)
-                }
-            };
-            fifos.push(Fifo {
-                node,
-                sink,
-                name,
-                depth,
-            });
-        }
-    }
-    Network {
-        fifos,
-        buffers,
-        done,
-    }
-}
-
-struct StreamRead<'b> {
-    buffers: &'b [LineBuffer],
-}
-
-impl WindowRead for StreamRead<'_> {
-    fn at(&self, ctx: &Ctx<'_>, node: NodeId, c: &str, y: &str, x: &str) -> String {
-        if ctx.plan.is_static[node] {
-            return format!("{}[{c}][{y}][{x}]", ctx.name(node));
-        }
-        let rows = self
-            .buffers
-            .iter()
-            .find(|b| b.node == node)
-            .map_or(1, |b| b.rows);
-        if rows == 1 {
-            format!("{}_rows[{x}][{c}]", ctx.name(node))
-        } else {
-            let y = if y.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-                y.to_string()
-            } else {
-                format!("({y})")
-            };
-            format!("{}_rows[{y} % {rows}][{x}][{c}]", ctx.name(node))
-        }
-    }
-    fn halo(&self, _ctx: &Ctx<'_>, _node: NodeId) -> usize {
-        0
-    }
+    code.blank();
+    code.line("// Called at the start of every pipelined iteration; empty except in Convoy's");
+    code.line("// cycle replay (tests), which records what each iteration reads and writes.");
+    code.line("#ifndef CONVOY_ITERATION");
+    code.line("#define CONVOY_ITERATION(process)");
+    code.line("#endif");
 }
 
 fn stream_param(ctx: &Ctx<'_>, node: NodeId, name: &str) -> String {
-    format!("hls::stream<{}>& {name}", ctx.type_name(node))
+    format!("hls::stream<{}>& {name}", beat_type(ctx, node))
 }
 
 pub fn top_prototype(ctx: &Ctx<'_>, code: &mut Code) {
@@ -358,25 +83,23 @@ pub fn emit(ctx: &Ctx<'_>) -> Result<Sources, HlsError> {
         p.name, p.name
     ));
     code.line("//");
-    code.line("// One DATAFLOW process per stage; streams carry maps row by row, channels");
-    code.line("// innermost. Every value has the ap type of the range Convoy proved for it.");
+    code.line("// One DATAFLOW process per stage, each a single loop pipelined at II=1 that");
+    code.line("// stores input pixels into line buffers and computes output pixels in the same");
+    code.line("// iterations. A stream beat is a whole pixel. Every value has the ap type of the");
+    code.line("// range Convoy proved for it (docs/hls.md).");
     code.line(format!("#include \"{}.h\"", p.name));
     code.line(format!("#include \"{}_params.h\"", p.name));
-    // Splitters for inputs read by several processes.
-    for info in &p.inputs {
-        let outs: Vec<&Fifo> = net.fifos.iter().filter(|f| f.node == info.node).collect();
-        if outs.len() > 1 {
-            code.blank();
-            splitter(ctx, info.node, &outs, &mut code);
-        }
+    for (node, outs) in &net.splitters {
+        code.blank();
+        splitter(ctx, *node, outs, &net, &mut code);
     }
     for (n, k) in ctx.plan.kernels.iter().enumerate() {
         code.blank();
-        process(ctx, n, k, &net, &mut code);
+        process(ctx, n, k, &net, &mut code)?;
     }
     code.blank();
-    code.line("// The pipeline: all processes run concurrently, connected by FIFOs sized by");
-    code.line("// Convoy's row-level schedule (docs/hls.md).");
+    code.line("// The pipeline: all processes run concurrently; FIFO depths are the smallest");
+    code.line("// that keep Convoy's cycle replay free of deadlock at full rate (docs/hls.md).");
     code.open(top_signature(ctx));
     for info in &p.inputs {
         code.pragma(format!("INTERFACE axis port={}", ctx.name(info.node)));
@@ -384,38 +107,28 @@ pub fn emit(ctx: &Ctx<'_>) -> Result<Sources, HlsError> {
     for out in &p.outputs {
         code.pragma(format!("INTERFACE axis port={}", ctx.name(out.node)));
     }
+    code.pragma("INTERFACE s_axilite port=return bundle=control");
     code.pragma("DATAFLOW");
-    let inputs: Vec<NodeId> = p.inputs.iter().map(|i| i.node).collect();
-    for f in &net.fifos {
-        let port =
-            f.sink == Sink::Output || (inputs.contains(&f.node) && f.name == ctx.name(f.node));
-        if port {
-            continue;
-        }
+    for f in net.fifos.iter().filter(|f| !f.port) {
         code.line(format!(
             "hls::stream<{}> {}(\"{}\");",
-            ctx.type_name(f.node),
+            beat_type(ctx, f.node),
             f.name,
             f.name
         ));
         code.pragma(format!("STREAM variable={} depth={}", f.name, f.depth));
     }
-    for info in &p.inputs {
-        let outs: Vec<&Fifo> = net.fifos.iter().filter(|f| f.node == info.node).collect();
-        if outs.len() > 1 {
-            let args: Vec<&str> = std::iter::once(ctx.name(info.node))
-                .chain(outs.iter().map(|f| f.name.as_str()))
-                .collect();
-            code.line(format!(
-                "split_{}({});",
-                ctx.name(info.node),
-                args.join(", ")
-            ));
-        }
+    for (node, outs) in &net.splitters {
+        let args: Vec<&str> = std::iter::once(ctx.name(*node))
+            .chain(outs.iter().map(|&f| net.fifos[f].name.as_str()))
+            .collect();
+        code.line(format!("split_{}({});", ctx.name(*node), args.join(", ")));
     }
     for (n, k) in ctx.plan.kernels.iter().enumerate() {
-        let (ins, outs) = ports(ctx, n, k, &net);
-        let args: Vec<String> = ins.iter().chain(&outs).map(|(_, s)| s.clone()).collect();
+        let args: Vec<String> = ports(ctx, n, &net)
+            .iter()
+            .map(|&(_, f)| net.fifos[f].name.clone())
+            .collect();
         code.line(format!("stage_{}({});", ctx.name(k.out), args.join(", ")));
     }
     code.close();
@@ -425,149 +138,603 @@ pub fn emit(ctx: &Ctx<'_>) -> Result<Sources, HlsError> {
     })
 }
 
-fn splitter(ctx: &Ctx<'_>, node: NodeId, outs: &[&Fifo], code: &mut Code) {
+fn splitter(ctx: &Ctx<'_>, node: NodeId, outs: &[usize], net: &Network, code: &mut Code) {
     let name = ctx.name(node);
     let mut args = vec![stream_param(ctx, node, name)];
-    args.extend(outs.iter().map(|f| stream_param(ctx, node, &f.name)));
+    args.extend(
+        outs.iter()
+            .map(|&f| stream_param(ctx, node, &net.fifos[f].name)),
+    );
     code.line(format!(
-        "// Input `{name}` feeds {} processes: one copy each.",
+        "// Input `{}` feeds {} processes: one copy each.",
+        ctx.node(node).name.as_deref().unwrap_or(name),
         outs.len()
     ));
     code.open(format!("static void split_{name}({})", args.join(", ")));
-    let n = ctx.node(node).shape.len();
-    code.open(format!("for (int i = 0; i < {n}; i++)"));
+    let Chw { h, w, .. } = ctx.node(node).shape.chw();
+    code.open(format!("for (int t = 0; t < {}; t++)", h * w));
     code.pragma("PIPELINE II=1");
-    code.line(format!("const {} v0 = {name}.read();", ctx.type_name(node)));
-    for f in outs {
-        code.line(format!("{}.write(v0);", f.name));
+    code.line(format!("CONVOY_ITERATION(split_{name})"));
+    code.line(format!("const {} b = {name}.read();", beat_type(ctx, node)));
+    for &f in outs {
+        code.line(format!("{}.write(b);", net.fifos[f].name));
     }
     code.close().close();
 }
 
-/// `(map, stream name)` pairs of a process.
-type Ports = Vec<(NodeId, String)>;
-
-/// The streams a kernel reads (per node) and writes (stream names).
-fn ports(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network) -> (Ports, Ports) {
-    let mut ins: Vec<(NodeId, String)> = vec![];
-    for &r in k.window_reads.iter().chain(&k.pixel_reads) {
-        if ctx.plan.is_static[r] || ins.iter().any(|(x, _)| *x == r) {
-            continue;
-        }
-        if let Some(f) = net
-            .fifos
-            .iter()
-            .find(|f| f.node == r && f.sink == Sink::Kernel(n))
-        {
-            ins.push((r, f.name.clone()));
+/// The streams of kernel `n` in parameter order: windows, direct inputs, outputs.
+fn ports(ctx: &Ctx<'_>, n: usize, net: &Network) -> Vec<(NodeId, usize)> {
+    let s = &net.stages[n];
+    let mut list = vec![];
+    for node in s
+        .windows
+        .iter()
+        .map(|w| w.node)
+        .chain(s.direct.iter().copied())
+    {
+        if let Some(f) = fifo_into(net, node, n) {
+            list.push((node, f));
         }
     }
-    let mut outs = vec![];
-    for node in std::iter::once(k.out).chain(k.indices) {
-        for f in net.fifos.iter().filter(|f| f.node == node) {
-            outs.push((node, f.name.clone()));
-        }
+    for f in fifos_out_of(ctx, net, n) {
+        list.push((net.fifos[f].node, f));
     }
-    (ins, outs)
+    list
 }
 
-fn process(ctx: &Ctx<'_>, n: usize, k: &Kernel, net: &Network, code: &mut Code) {
-    let par = ctx.parallel[n];
+fn ints(values: impl IntoIterator<Item = isize>) -> String {
+    values
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `static const int name[n][m] = {{..}, ..};` of a tap table.
+fn tap_table(code: &mut Code, name: &str, rows: &[Vec<isize>]) {
+    let m = rows.first().map_or(1, Vec::len);
+    let body: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{{{}}}", ints(r.iter().copied())))
+        .collect();
+    code.line(format!(
+        "static const int {name}[{}][{m}] = {{{}}};",
+        rows.len(),
+        body.join(", ")
+    ));
+}
+
+/// Kernel indices (-1: no tap) and input coordinates (0 when unused) per output coordinate.
+fn tap_lists(taps: &super::schedule::Taps) -> (Vec<Vec<isize>>, Vec<Vec<isize>>) {
+    let mut ks = vec![];
+    let mut is = vec![];
+    for list in &taps.per_out {
+        let mut k: Vec<isize> = list.iter().map(|t| t.0 as isize).collect();
+        let mut i: Vec<isize> = list.iter().map(|t| t.1 as isize).collect();
+        k.resize(taps.count, -1);
+        i.resize(taps.count, 0);
+        ks.push(k);
+        is.push(i);
+    }
+    (ks, is)
+}
+
+fn lb(ctx: &Ctx<'_>, w: &Window) -> String {
+    format!("lb_{}", ctx.name(w.node))
+}
+
+/// The names of a line buffer's copies.
+fn copies(ctx: &Ctx<'_>, w: &Window) -> Vec<String> {
+    (0..w.copies)
+        .map(|j| {
+            if j == 0 {
+                lb(ctx, w)
+            } else {
+                format!("lb{j}_{}", ctx.name(w.node))
+            }
+        })
+        .collect()
+}
+
+fn process(
+    ctx: &Ctx<'_>,
+    n: usize,
+    k: &Kernel,
+    net: &Network,
+    code: &mut Code,
+) -> Result<(), HlsError> {
+    let s = &net.stages[n];
     let out = ctx.node(k.out);
     let name = ctx.name(k.out);
-    let (ins, outs) = ports(ctx, n, k, net);
-    let mut args: Vec<String> = ins
+    let ports = ports(ctx, n, net);
+    let args: Vec<String> = ports
         .iter()
-        .map(|(node, s)| stream_param(ctx, *node, s))
+        .map(|&(node, f)| stream_param(ctx, node, &net.fifos[f].name))
         .collect();
-    args.extend(outs.iter().map(|(node, s)| stream_param(ctx, *node, s)));
+    let Chw { c, h: oh, w: ow } = out.shape.chw();
     code.line(ctx.source_comment(k.out));
+    code.line(format!(
+        "// {} iterations at II={}: {} output pixels x {} channel groups x {} steps ({} x {} taps x {} chunks).",
+        s.trip(),
+        s.ii,
+        oh * ow,
+        s.groups,
+        s.fold,
+        s.rows.count,
+        s.col_steps,
+        s.chunks
+    ));
     code.open(format!("static void stage_{name}({})", args.join(", ")));
-    let buffers = &net.buffers[n];
     let stream_of = |node: NodeId| {
-        ins.iter()
-            .find(|(x, _)| *x == node)
-            .map(|(_, s)| s.clone())
+        ports
+            .iter()
+            .find(|(x, f)| *x == node && net.fifos[*f].sink == Sink::Kernel(n))
+            .map(|&(_, f)| net.fifos[f].name.clone())
             .unwrap_or_default()
     };
-    for lb in buffers {
-        let Chw { c, w, .. } = ctx.node(lb.node).shape.chw();
-        let bn = ctx.name(lb.node);
-        code.line(format!("// `{bn}`: the last {} row(s) of the map; output row oy needs rows up to {bn}_need[oy].", lb.rows));
-        let need: Vec<String> = lb.need.iter().map(|v| v.to_string()).collect();
+    // Weights as PE x SIMD words.
+    let tiles = weight_tiles(ctx, k, s);
+    if let Some((w, values, dims)) = &tiles {
+        let wn = ctx.node(*w);
+        let mut lits = Vec::with_capacity(values.len());
+        for &v in values {
+            lits.push(
+                value_literal(v, wn.frac, &wn.ty).ok_or_else(|| HlsError::WideConstant {
+                    span: wn.span,
+                    name: wn.name.clone().unwrap_or_else(|| wn.owner.clone()),
+                    width: wn.ty.width,
+                })?,
+            );
+        }
+        code.line("// Weights by channel group, kernel row, kernel column, chunk: one word of");
+        code.line("// pe x simd weights per step.");
+        let d: String = dims.iter().map(|d| format!("[{d}]")).collect();
         code.line(format!(
-            "static const int {bn}_need[{}] = {{{}}};",
-            need.len(),
-            need.join(", ")
+            "static const {} tiles{d} = {{{}}};",
+            ctx.type_name(*w),
+            lits.join(", ")
         ));
-        if lb.rows == 1 {
-            code.line(format!("{} {bn}_rows[{w}][{c}];", ctx.type_name(lb.node)));
-        } else {
+        code.pragma("ARRAY_RESHAPE variable=tiles complete dim=5");
+        code.pragma("ARRAY_RESHAPE variable=tiles complete dim=6");
+    }
+    let tapped = !s.rows.per_out.is_empty();
+    if tapped {
+        code.line(
+            "// Taps of each output row / column: kernel index (-1: none) and input coordinate.",
+        );
+        let (ky, iy) = tap_lists(&s.rows);
+        let (kx, ix) = tap_lists(&s.cols);
+        tap_table(code, "ky_of", &ky);
+        tap_table(code, "iy_of", &iy);
+        tap_table(code, "kx_of", &kx);
+        tap_table(code, "ix_of", &ix);
+        code.line(
+            "// Tap slots each output row / column visits (fewer at edges and stride phases).",
+        );
+        code.line(format!(
+            "static const int ny_of[{oh}] = {{{}}};",
+            ints((0..oh).map(|o| visited(&s.rows, o) as isize))
+        ));
+        if s.col_steps != 1 {
             code.line(format!(
-                "{} {bn}_rows[{}][{w}][{c}];",
-                ctx.type_name(lb.node),
-                lb.rows
+                "static const int nx_of[{ow}] = {{{}}};",
+                ints((0..ow).map(|o| visited(&s.cols, o) as isize))
             ));
-            code.pragma(format!("ARRAY_PARTITION variable={bn}_rows complete dim=1"));
         }
-        code.line(format!("int {bn}_next = 0;"));
     }
-    let Chw { c, h: oh, w: ow } = out.shape.chw();
-    code.open(format!("for (int {OY} = 0; {OY} < {oh}; {OY}++)"));
-    for lb in buffers {
-        let bn = ctx.name(lb.node);
-        let Chw { c: ic_n, w, .. } = ctx.node(lb.node).shape.chw();
-        let slot = if lb.rows == 1 {
-            String::new()
-        } else {
-            format!("[{bn}_next % {}]", lb.rows)
-        };
-        code.open(format!("while ({bn}_next <= {bn}_need[{OY}])"));
-        code.open(format!("for (int ix = 0; ix < {w}; ix++)"));
-        code.open(format!("for (int ic = 0; ic < {ic_n}; ic++)"));
-        code.pragma("PIPELINE II=1");
+    if s.core == CoreKind::Bilinear {
+        bilinear_tables(ctx, k, code);
+    }
+    for w in &s.windows {
+        let Chw { c: wc, h, w: ww } = ctx.node(w.node).shape.chw();
+        let wn = ctx.name(w.node);
         code.line(format!(
-            "{bn}_rows{slot}[ix][ic] = {}.read();",
-            stream_of(lb.node)
+            "// Line buffer of `{}`: {} rows of {ww} pixels; row iy in slot iy & {}.",
+            ctx.node(w.node).name.as_deref().unwrap_or(wn),
+            w.slots,
+            w.slots - 1
         ));
-        code.close().close();
-        code.line(format!("{bn}_next++;"));
+        for copy in copies(ctx, w) {
+            code.line(format!(
+                "{} {copy}[{}][{ww}][{wc}];",
+                ctx.type_name(w.node),
+                w.slots
+            ));
+            code.pragma(format!("ARRAY_RESHAPE variable={copy} complete dim=3"));
+            code.pragma(format!("DEPENDENCE variable={copy} inter false"));
+        }
+        code.line(format!(
+            "static const int free_{wn}[{h}] = {{{}}};",
+            ints(w.free.iter().map(|&v| v as isize))
+        ));
+        code.line(format!(
+            "static const int need_row_{wn}[{oh}] = {{{}}};",
+            ints(w.need_row.iter().copied())
+        ));
+        code.line(format!(
+            "static const int need_col_{wn}[{ow}] = {{{}}};",
+            ints(w.need_col.iter().copied())
+        ));
+        code.line(format!("int ry_{wn} = 0, rx_{wn} = 0;"));
+    }
+    for &d in &s.direct {
+        let dn = ctx.name(d);
+        let dc = ctx.node(d).shape.chw().c;
+        code.line(format!("{} in_{dn};", beat_type(ctx, d)));
+        code.line(format!("for (int c = 0; c < {dc}; c++) in_{dn}.ch[c] = 0;"));
+    }
+    code.line(format!("{} pix;", beat_type(ctx, k.out)));
+    if let Some(i) = k.indices {
+        code.line(format!("{} pix_at;", beat_type(ctx, i)));
+    }
+    let pe = s.pe;
+    let state = state_registers(ctx, k, s);
+    for (ty, reg, init) in &state {
+        code.line(format!("{ty} {reg}[{pe}];"));
+        code.pragma(format!("ARRAY_PARTITION variable={reg} complete"));
+        code.line(format!("for (int p = 0; p < {pe}; p++) {reg}[p] = {init};"));
+    }
+    let weighted = tiles.is_some();
+    code.line("int oy = 0, ox = 0, oc0 = 0, ta = 0, tb = 0, tc = 0;");
+    if weighted {
+        code.line("int g = 0;  // oc0 / pe");
+    }
+    code.open(format!("for (int t = 0; t < {}; t++)", s.trip()));
+    code.pragma(format!("PIPELINE II={}", s.ii));
+    code.line(format!("CONVOY_ITERATION(stage_{name})"));
+    let mut ready = vec![];
+    for w in &s.windows {
+        let wn = ctx.name(w.node);
+        let h = ctx.node(w.node).shape.chw().h;
+        code.line(format!(
+            "const bool load_{wn} = ry_{wn} < {h} && oy >= free_{wn}[ry_{wn}];"
+        ));
+        ready.push(format!(
+            "(ry_{wn} > need_row_{wn}[oy] || (ry_{wn} == need_row_{wn}[oy] && rx_{wn} > need_col_{wn}[ox]))"
+        ));
+    }
+    let mut work = vec![format!("oy < {oh}")];
+    work.extend(ready);
+    code.line(format!("const bool work = {};", work.join(" && ")));
+    for w in &s.windows {
+        let wn = ctx.name(w.node);
+        let Chw { c: wc, w: ww, .. } = ctx.node(w.node).shape.chw();
+        code.open(format!("if (load_{wn})"));
+        code.line(format!(
+            "const {} b = {}.read();",
+            beat_type(ctx, w.node),
+            stream_of(w.node)
+        ));
+        code.open(format!("for (int c = 0; c < {wc}; c++)"));
+        code.pragma("UNROLL");
+        for copy in copies(ctx, w) {
+            code.line(format!(
+                "{copy}[ry_{wn} & {}][rx_{wn}][c] = b.ch[c];",
+                w.slots - 1
+            ));
+        }
+        code.close();
+        code.open(format!("if (rx_{wn} == {})", ww - 1));
+        code.line(format!("rx_{wn} = 0;"));
+        code.line(format!("ry_{wn}++;"));
+        code.reopen("} else {");
+        code.line(format!("rx_{wn}++;"));
+        code.close();
         code.close();
     }
-    code.open(format!("for (int {OX} = 0; {OX} < {ow}; {OX}++)"));
-    open_channel_loop(code, c, par.pe);
-    open_pixel(ctx, k, par, code);
-    let read = StreamRead { buffers };
-    // A map read only here comes straight from its FIFO; one the core also
-    // windows is read from the line buffer.
-    let pixel = |r: NodeId| match (ctx.plan.is_static[r], direct(k, r)) {
-        (true, _) => None,
-        (false, true) => Some(format!("{}.read()", stream_of(r))),
-        (false, false) => Some(read.at(ctx, r, OC, OY, OX)),
-    };
-    emit_pixel(ctx, k, code, &read, &pixel, par.simd);
-    for (node, s) in &outs {
-        if *node == k.out {
-            code.line(format!("{s}.write(v{});", k.out));
+    code.open("if (work)");
+    let nc = s.chunks;
+    // The last row / column tap slot of the current pixel.
+    let (fy, fx) = if tapped {
+        let fx = if s.col_steps == 1 {
+            "0".to_string()
         } else {
-            code.line(format!("{s}.write({}(at));", ctx.type_name(*node)));
+            "nx_of[ox] - 1".to_string()
+        };
+        ("ny_of[oy] - 1".to_string(), fx)
+    } else {
+        ("0".to_string(), "0".to_string())
+    };
+    let first_step = "ta == 0 && tb == 0 && tc == 0";
+    let last_step = format!("ta == {fy} && tb == {fx} && tc == {}", nc - 1);
+    if !s.direct.is_empty() {
+        code.open(format!("if (oc0 == 0 && {first_step})"));
+        for &d in &s.direct {
+            code.line(format!("in_{} = {}.read();", ctx.name(d), stream_of(d)));
         }
-    }
-    if par.pe > 1 {
         code.close();
     }
-    code.close().close().close();
-    // Rows no output row needed are still in the FIFO: drain them.
-    for lb in buffers {
-        let bn = ctx.name(lb.node);
-        let Chw { c: ic_n, h, w } = ctx.node(lb.node).shape.chw();
-        if lb.need.last().copied().unwrap_or(-1) + 1 < h as isize {
-            code.open(format!("for (; {bn}_next < {h}; {bn}_next++)"));
-            code.open(format!("for (int i = 0; i < {}; i++)", w * ic_n));
-            code.pragma("PIPELINE II=1");
-            code.line(format!("{}.read();", stream_of(lb.node)));
-            code.close().close();
+    if tapped {
+        code.line("const int ky = ky_of[oy][ta], iy = iy_of[oy][ta];");
+        code.line("const int kx = kx_of[ox][tb], ix = ix_of[ox][tb];");
+        code.line("const bool hit = ky >= 0 && kx >= 0;");
+        code.line("(void)iy;");
+        code.line("(void)ix;");
+        code.line("(void)hit;");
+    }
+    for w in &s.windows {
+        let wn = ctx.name(w.node);
+        let wc = ctx.node(w.node).shape.chw().c;
+        let t = ctx.type_name(w.node);
+        if w.tap_read && w.copies > 1 {
+            code.line("// Both column taps at once, one from each copy of the line buffer.");
+            for (j, copy) in copies(ctx, w).iter().enumerate() {
+                code.line(format!("{t} px{j}_{wn}[{wc}];"));
+                code.open(format!("for (int c = 0; c < {wc}; c++)"));
+                code.pragma("UNROLL");
+                code.line(format!(
+                    "px{j}_{wn}[c] = {copy}[iy & {}][ix_of[ox][{j}]][c];",
+                    w.slots - 1
+                ));
+                code.close();
+            }
+        } else if w.tap_read {
+            code.line(format!("{t} px_{wn}[{wc}];  // the tap's pixel, one word"));
+            code.open(format!("for (int c = 0; c < {wc}; c++)"));
+            code.pragma("UNROLL");
+            code.line(format!(
+                "px_{wn}[c] = {}[iy & {}][ix][c];",
+                lb(ctx, w),
+                w.slots - 1
+            ));
+            code.close();
         }
+        if w.pixel_read {
+            code.line(format!(
+                "{t} at_{wn}[{wc}];  // the output pixel's position, one word"
+            ));
+            code.open(format!("for (int c = 0; c < {wc}; c++)"));
+            code.pragma("UNROLL");
+            code.line(format!(
+                "at_{wn}[c] = {}[oy & {}][ox][c];",
+                lb(ctx, w),
+                w.slots - 1
+            ));
+            code.close();
+        }
+    }
+    code.open(format!("for (int p = 0; p < {pe}; p++)"));
+    code.pragma("UNROLL");
+    code.line("const unsigned oc = oc0 + p;");
+    core_step(ctx, k, s, code, first_step);
+    code.open(format!("if ({last_step})"));
+    core_final(ctx, k, s, code);
+    for &r in &k.pixel_reads {
+        if ctx.plan.is_static[r] {
+            continue;
+        }
+        let src = if s.direct.contains(&r) {
+            format!("in_{}.ch[oc]", ctx.name(r))
+        } else {
+            format!("at_{}[oc]", ctx.name(r))
+        };
+        code.line(format!("const {} v{r} = {src};", ctx.type_name(r)));
+    }
+    emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
+    code.line(format!("pix.ch[oc] = v{};", k.out));
+    if let Some(i) = k.indices {
+        code.line(format!("pix_at.ch[oc] = {}(at[p]);", ctx.type_name(i)));
     }
     code.close();
+    code.close();
+    code.open(format!("if ({last_step} && oc0 == {})", c - pe));
+    for f in fifos_out_of(ctx, net, n) {
+        let fifo = &net.fifos[f];
+        let beat = if fifo.node == k.out { "pix" } else { "pix_at" };
+        code.line(format!("{}.write({beat});", fifo.name));
+    }
+    code.close();
+    code.line("// Next step: chunk, column tap, row tap, channel group, then pixel.");
+    code.open(format!("if (tc < {})", nc - 1));
+    code.line("tc++;");
+    code.reopen(&format!("}} else if (tb < {fx}) {{"));
+    code.line("tc = 0;");
+    code.line("tb++;");
+    code.reopen(&format!("}} else if (ta < {fy}) {{"));
+    code.line("tc = 0;");
+    code.line("tb = 0;");
+    code.line("ta++;");
+    code.reopen(&format!("}} else if (oc0 < {}) {{", c - pe));
+    code.line("tc = 0;");
+    code.line("tb = 0;");
+    code.line("ta = 0;");
+    code.line(format!("oc0 += {pe};"));
+    if weighted {
+        code.line("g++;");
+    }
+    code.reopen("} else {");
+    code.line("tc = 0;");
+    code.line("tb = 0;");
+    code.line("ta = 0;");
+    code.line("oc0 = 0;");
+    if weighted {
+        code.line("g = 0;");
+    }
+    code.open(format!("if (ox < {})", ow - 1));
+    code.line("ox++;");
+    code.reopen("} else {");
+    code.line("ox = 0;");
+    code.line("oy++;");
+    code.close();
+    code.close();
+    code.close(); // work
+    code.close(); // loop
+    code.close(); // function
+    Ok(())
+}
+
+/// Registers carried from step to step, per lane: `(type, name, initial value)`.
+fn state_registers(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule) -> Vec<(String, String, String)> {
+    let Some(core) = k.core else { return vec![] };
+    let node = ctx.node(core);
+    match (&node.op, s.core) {
+        (_, CoreKind::Conv | CoreKind::Deconv | CoreKind::Bilinear) => {
+            vec![(acc_type(&node.ty), "acc".into(), "0".into())]
+        }
+        (Op::MaxPool { x, .. } | Op::MaxPoolIndices { x, .. }, CoreKind::Pool) => {
+            let xt = ap_type(&ctx.node(*x).ty);
+            vec![
+                (xt, "best".into(), "0".into()),
+                ("bool".into(), "found".into(), "false".into()),
+                ("int".into(), "at".into(), "0".into()),
+            ]
+        }
+        (_, CoreKind::Unpool) => vec![(ap_type(&node.ty), "val".into(), "0".into())],
+        _ => vec![],
+    }
+}
+
+/// One step of the core for lane `p` (output channel `oc`).
+fn core_step(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule, code: &mut Code, first: &str) {
+    let Some(core) = k.core else { return };
+    let node = ctx.node(core);
+    match &node.op {
+        Op::Conv { x, w, geom } | Op::Deconv { x, w, geom } => {
+            let at = acc_type(&node.ty);
+            let cig = s.lanes * s.chunks;
+            let cog = match (&node.op, ctx.node(*w).shape.dims().as_slice()) {
+                (Op::Deconv { .. }, [_, i, ..]) => *i,
+                _ => node.shape.chw().c / geom.groups.max(1),
+            };
+            let ch = group_channel(geom.groups, cig, cog, "ic");
+            code.line(format!("{at} a = ({first}) ? {at}(0) : acc[p];"));
+            code.open("if (hit)");
+            code.open(format!("for (int s = 0; s < {}; s++)", s.lanes));
+            code.pragma("UNROLL");
+            code.line(format!("const unsigned ic = tc * {} + s;", s.lanes));
+            code.line("(void)ic;");
+            code.line(format!(
+                "a += tiles[g][ky][kx][tc][p][s] * px_{}[{ch}];",
+                ctx.name(*x)
+            ));
+            code.close().close();
+            code.line("acc[p] = a;");
+        }
+        Op::MaxPool { x, .. } | Op::MaxPoolIndices { x, .. } => {
+            let xt = ap_type(&ctx.node(*x).ty);
+            let xw = ctx.node(*x).shape.chw().w;
+            code.line("// Max-pool: padding never wins, the first maximum does.");
+            code.line(format!("const bool fresh = {first};"));
+            code.line(format!("{xt} b = fresh ? {xt}(0) : best[p];"));
+            code.line("bool f = fresh ? false : found[p];");
+            code.line("int a = fresh ? 0 : at[p];");
+            code.open("if (hit)");
+            code.line(format!("const {xt} cand = px_{}[oc];", ctx.name(*x)));
+            code.open("if (!f || cand > b)");
+            code.line("b = cand;");
+            code.line(format!("a = iy * {xw} + ix;"));
+            code.line("f = true;");
+            code.close().close();
+            code.line("best[p] = b;");
+            code.line("found[p] = f;");
+            code.line("at[p] = a;");
+        }
+        Op::MaxUnpool { x, idx, out } => {
+            let t = ap_type(&node.ty);
+            code.line("// Max-unpool: the last window (C order) whose index hits this pixel wins.");
+            code.line(format!("{t} v = ({first}) ? {t}(0) : val[p];"));
+            code.open(format!(
+                "if (hit && px_{}[oc] == oy * {} + ox)",
+                ctx.name(*idx),
+                out.w
+            ));
+            code.line(format!("v = px_{}[oc];", ctx.name(*x)));
+            code.close();
+            code.line("val[p] = v;");
+        }
+        Op::Upsample { x, .. } if s.core == CoreKind::Bilinear => {
+            let at = acc_type(&node.ty);
+            code.line(format!("{at} a = ({first}) ? {at}(0) : acc[p];"));
+            let xn = ctx.name(*x);
+            code.line(format!(
+                "a += wy_of[oy][ta] * (wx_of[ox][0] * px0_{xn}[oc] + wx_of[ox][1] * px1_{xn}[oc]);"
+            ));
+            code.line("acc[p] = a;");
+        }
+        _ => {}
+    }
+}
+
+/// The core's value at the last step of lane `p`: `v<core>`.
+fn core_final(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule, code: &mut Code) {
+    let Some(core) = k.core else { return };
+    let node = ctx.node(core);
+    let t = ap_type(&node.ty);
+    let v = format!("v{core}");
+    match &node.op {
+        Op::Conv { .. } | Op::Deconv { .. } => {
+            code.line(format!(
+                "const {} {v} = acc[p];  // {}",
+                acc_type(&node.ty),
+                node.label
+            ));
+        }
+        Op::MaxPool { .. } => {
+            code.line(format!("const {t} {v} = best[p];"));
+        }
+        Op::MaxPoolIndices { .. } => {
+            code.line(format!("const {t} {v} = at[p];"));
+        }
+        Op::MaxUnpool { .. } => {
+            code.line(format!("const {t} {v} = val[p];"));
+        }
+        Op::Upsample { x, .. } => {
+            if s.core == CoreKind::Bilinear {
+                code.line(format!("const {t} {v} = acc[p];  // {}", node.label));
+            } else {
+                code.line(format!("const {t} {v} = px_{}[oc];", ctx.name(*x)));
+            }
+        }
+        Op::Concat(parts) => {
+            code.line(format!("{t} {v};  // concat"));
+            let mut start = 0;
+            for (i, &part) in parts.iter().enumerate() {
+                let pc = ctx.node(part).shape.chw().c;
+                let ch = if start == 0 {
+                    "oc".to_string()
+                } else {
+                    format!("oc - {start}")
+                };
+                let read = format!("in_{}.ch[{ch}]", ctx.name(part));
+                if parts.len() == 1 {
+                    code.line(format!("{v} = {read};"));
+                } else if i == 0 {
+                    code.open(format!("if (oc < {})", start + pc));
+                    code.line(format!("{v} = {read};"));
+                } else if i + 1 == parts.len() {
+                    code.reopen("} else {");
+                    code.line(format!("{v} = {read};"));
+                    code.close();
+                } else {
+                    code.reopen(&format!("}} else if (oc < {}) {{", start + pc));
+                    code.line(format!("{v} = {read};"));
+                }
+                start += pc;
+            }
+        }
+        _ => {}
+    }
+}
+
+fn bilinear_tables(ctx: &Ctx<'_>, k: &Kernel, code: &mut Code) {
+    let Some(core) = k.core else { return };
+    let Op::Upsample { x, factor, .. } = ctx.node(core).op else {
+        return;
+    };
+    let Chw { h, w, .. } = ctx.node(x).shape.chw();
+    for (name, size, f) in [("wy_of", h, factor.h), ("wx_of", w, factor.w)] {
+        let Some((taps, bits)) = bilinear_taps(size, f) else {
+            continue;
+        };
+        let rows: Vec<String> = taps
+            .iter()
+            .map(|t| format!("{{{}, {}}}", weight(t[0].1, bits), weight(t[1].1, bits)))
+            .collect();
+        code.line(format!(
+            "static const ap_ufixed<{}, 1> {name}[{}][2] = {{{}}};",
+            bits + 1,
+            taps.len(),
+            rows.join(", ")
+        ));
+    }
 }

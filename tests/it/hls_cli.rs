@@ -61,13 +61,13 @@ fn emit_writes_a_project_and_refuses_to_clobber_it() {
         "source line comment:\n{cpp}"
     );
     assert!(
-        cpp.contains("const x_t x[16][34][66]"),
+        cpp.contains("const cnv_x_t cnv_x[16][34][66]"),
         "halo-sized input:\n{cpp}"
     );
     let tcl = std::fs::read_to_string(dir.join("run_hls.tcl")).expect("tcl");
     for cmd in [
         "open_project",
-        "set_top seed",
+        "set_top cnv_seed",
         "add_files -tb",
         "set_part",
         "create_clock -period 5",
@@ -245,4 +245,46 @@ fn testbench_detects_a_wrong_result() {
             && stdout.contains("FAIL"),
         "{stdout}"
     );
+}
+
+/// `estimate --format json`: one object with each stage's II and what sets
+/// it, and an interval that `pe` divides (stream style).
+#[test]
+fn estimate_prints_json_for_scripts() {
+    let run = |pe: &str| {
+        let out = convoy(&[
+            "estimate",
+            &seed(),
+            "--style",
+            "stream",
+            "--format",
+            "json",
+            "--parallel",
+            &format!("dw=pe:{pe}"),
+            "--parallel",
+            &format!("pw=pe:{pe}"),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("estimate --format json is JSON");
+        v
+    };
+    let slow = run("1");
+    let fast = run("16");
+    let stages = fast["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 2, "{fast}");
+    for s in stages {
+        assert_eq!(s["ii"], 1, "{s}");
+        assert!(s["ii_limited_by"].is_string(), "{s}");
+        assert_eq!(s["pe"], 16, "{s}");
+    }
+    let interval = |v: &serde_json::Value| v["interval_cycles"].as_u64().expect("interval");
+    assert!(
+        interval(&slow) >= 12 * interval(&fast),
+        "{} vs {}",
+        interval(&slow),
+        interval(&fast)
+    );
+    // The input alone is 2048 beats of 16 channels.
+    assert!(interval(&fast) >= 2048, "{fast}");
 }

@@ -68,7 +68,7 @@ fn emit_into(
 fn check_csim_files(e: &Emitted) -> Result<(), String> {
     for out in &e.program.outputs {
         let node = &e.program.nodes[out.node];
-        let name = convoy_name(&e.dir, &out.name);
+        let name = &out.name;
         let golden =
             std::fs::read_to_string(e.dir.join("tb_data").join(format!("{name}.golden.txt")))
                 .map_err(|err| format!("{}: golden file of {}: {err}", e.label, out.name))?;
@@ -88,20 +88,6 @@ fn check_csim_files(e: &Emitted) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The C++ name of an output: its script name unless sanitized (the
-/// golden file tells).
-fn convoy_name(dir: &Path, name: &str) -> String {
-    if dir
-        .join("tb_data")
-        .join(format!("{name}.golden.txt"))
-        .is_file()
-    {
-        name.to_string()
-    } else {
-        format!("{name}_")
-    }
 }
 
 /// Compiles and runs one project with its own Makefile's flags.
@@ -210,7 +196,7 @@ fn batch_source(projects: &[Emitted]) -> String {
         let n = &e.program.name;
         let guard = n.to_ascii_uppercase();
         s.push_str(&format!(
-            "#undef {guard}_H\n#undef {guard}_PARAMS_H\n#undef TB_DATA\n#define TB_DATA \"{}/tb_data\"\nnamespace p{i} {{\n#include \"{}/{n}.cpp\"\n#include \"{}/{n}_tb.cpp\"\n}}\n",
+            "#undef CONVOY_{guard}_H\n#undef CONVOY_{guard}_PARAMS_H\n#undef TB_DATA\n#define TB_DATA \"{}/tb_data\"\nnamespace p{i} {{\n#include \"{}/{n}.cpp\"\n#include \"{}/{n}_tb.cpp\"\n}}\n",
             e.dir.display(),
             e.dir.display(),
             e.dir.display()
@@ -477,4 +463,123 @@ fn wide_intermediates_pass_csim() {
     if let Err(msg) = run_batch(&dir, &projects, &cpp) {
         panic!("{msg}");
     }
+}
+
+/// Names that clash with C, C++, POSIX, math.h or ap_types when emitted as
+/// written (math.h's Bessel functions, `size_t` / `div_t` typedefs once `_t`
+/// is appended, macros, keywords, the emitted code's own locals).
+const HOSTILE_NAMES: &[&str] = &[
+    "y0",
+    "y1",
+    "yn",
+    "j0",
+    "j1",
+    "jn",
+    "exp",
+    "log",
+    "pow",
+    "sin",
+    "index",
+    "size",
+    "time",
+    "mode",
+    "int8",
+    "div",
+    "ldiv",
+    "NULL",
+    "errno",
+    "stdin",
+    "EOF",
+    "assert",
+    "abs",
+    "min",
+    "max",
+    "printf",
+    "exit",
+    "main",
+    "std",
+    "hls",
+    "stream",
+    "ap_int",
+    "ap_fixed",
+    "int8_t",
+    "uint8_t",
+    "FILE",
+    "INFINITY",
+    "NAN",
+    "M_PI",
+    "signal",
+    "unix",
+    "linux",
+    "oc",
+    "oy",
+    "ox",
+    "v1",
+    "tb_errors",
+    "code_t",
+    "show",
+    "new",
+    "delete",
+    "class",
+    "int",
+    "for",
+    "default",
+    "register",
+    "sizeof",
+    "CONVOY_MAIN_H",
+];
+
+/// One pipeline per chunk of [`HOSTILE_NAMES`]: the pipeline, its input,
+/// its parameters and every stage carry hostile names, through a conv, a
+/// max-pool, an upsampling and elementwise stages.
+fn hostile_program(names: &[&str]) -> String {
+    let (pipe, input, w, b) = (names[0], names[1], names[2], names[3]);
+    let mut src = format!(
+        "pipeline {pipe} {{\n  input {input}: u8[2, 4, 6]\n  param {w}: i8[2, 2, 3, 3] = random(seed: 1)\n  param {b}: i16[2] = random(seed: 2)\n"
+    );
+    let stages = &names[4..];
+    let mut prev = input.to_string();
+    for (i, s) in stages.iter().enumerate() {
+        let expr = match i % 4 {
+            0 => format!("(relu(conv({prev}, {w}, pad: 1) + {b}) >> 6) as u8 sat"),
+            1 => format!("maxpool({prev}, 2)"),
+            2 => format!("upsample({prev}, 2, nearest)"),
+            _ => format!("({prev} + {input}) >> 1 as u8 wrap"),
+        };
+        src.push_str(&format!("  let {s} = {expr}\n"));
+        prev = s.to_string();
+    }
+    let outs: Vec<&str> = stages.iter().rev().take(2).copied().collect();
+    src.push_str(&format!("  output {}\n}}\n", outs.join(", ")));
+    src
+}
+
+#[test]
+fn hostile_names_pass_csim_in_both_styles() {
+    let Some(cpp) = tools::cpp() else {
+        return;
+    };
+    let base = scratch("hostile_names");
+    let mut projects = vec![];
+    for (n, chunk) in HOSTILE_NAMES.chunks(12).enumerate() {
+        if chunk.len() < 8 {
+            continue;
+        }
+        let src = hostile_program(chunk);
+        let (checked, _) =
+            compile("names.cnn", &src, &Files::default()).unwrap_or_else(|e| panic!("{src}\n{e}"));
+        for style in [Style::Array, Style::Stream] {
+            let dir = base.join(format!("n{n}_{}", style.name()));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            let label = format!("names {n} ({})", style.name());
+            let e = emit_into(&dir, &checked.program, style, BTreeMap::new(), &label);
+            // Each project on its own, with its own -Wall -Wextra check, as
+            // `make csim` builds it.
+            if let Err(msg) = compile_run(&e, &cpp) {
+                panic!("{msg}\n{src}");
+            }
+            projects.push(e);
+        }
+    }
+    assert!(projects.len() >= 8, "{}", projects.len());
 }

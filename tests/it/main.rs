@@ -37,6 +37,7 @@ mod gen_programs;
 mod graph_snapshots;
 mod hls_cli;
 mod hls_csim;
+mod hls_replay;
 mod hls_snapshots;
 mod jit_cli;
 mod jit_examples;
