@@ -93,3 +93,39 @@ impl From<RunError> for StreamError {
         StreamError::Run(ExecError::from(e))
     }
 }
+
+/// Matches named files to `program`'s inputs, in the program's input order:
+/// every input given exactly once, no unknown name. All mismatches are
+/// reported together.
+fn match_inputs<'f, F>(
+    program: &crate::ir::Program,
+    files: &'f [F],
+    name: impl Fn(&F) -> &String,
+) -> Result<Vec<&'f F>, Vec<InputError>> {
+    let mut errors = vec![];
+    let mut by_input: Vec<Option<&F>> = vec![None; program.inputs.len()];
+    for f in files {
+        match program.inputs.iter().position(|i| i.name == *name(f)) {
+            Some(i) if by_input[i].is_some() => errors.push(InputError::Duplicate {
+                name: name(f).clone(),
+            }),
+            Some(i) => by_input[i] = Some(f),
+            None => errors.push(InputError::Unknown {
+                name: name(f).clone(),
+                available: program.inputs.iter().map(|i| i.name.clone()).collect(),
+            }),
+        }
+    }
+    for (info, f) in program.inputs.iter().zip(&by_input) {
+        if f.is_none() {
+            errors.push(InputError::Missing {
+                name: info.name.clone(),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(by_input.into_iter().flatten().collect())
+    } else {
+        Err(errors)
+    }
+}

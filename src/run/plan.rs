@@ -48,32 +48,10 @@ pub fn plan_batch<'s>(
     program: &Program,
     files: &[InputSpec<'s>],
 ) -> Result<BatchPlan<'s>, StreamError> {
+    let by_input = super::match_inputs(program, files, |f| &f.name).map_err(StreamError::Input)?;
     let mut errors = vec![];
-    let mut by_input: Vec<Option<&InputSpec<'s>>> = vec![None; program.inputs.len()];
-    for f in files {
-        match program.inputs.iter().position(|i| i.name == f.name) {
-            Some(i) if by_input[i].is_some() => errors.push(InputError::Duplicate {
-                name: f.name.clone(),
-            }),
-            Some(i) => by_input[i] = Some(f),
-            None => errors.push(InputError::Unknown {
-                name: f.name.clone(),
-                available: program.inputs.iter().map(|i| i.name.clone()).collect(),
-            }),
-        }
-    }
-    for (info, f) in program.inputs.iter().zip(&by_input) {
-        if f.is_none() {
-            errors.push(InputError::Missing {
-                name: info.name.clone(),
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return Err(StreamError::Input(errors));
-    }
     let mut inputs = vec![];
-    for (info, f) in program.inputs.iter().zip(by_input.into_iter().flatten()) {
+    for (info, f) in program.inputs.iter().zip(by_input) {
         let bad = |e: NpyError| InputError::BadNpy {
             path: f.path.clone(),
             reason: e.to_string(),

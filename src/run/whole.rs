@@ -26,33 +26,11 @@ pub fn decode_inputs(
     files: &[InputFile],
     raw: bool,
 ) -> Result<Batch, Vec<InputError>> {
+    let by_input = super::match_inputs(program, files, |f| &f.name)?;
     let mut errors = vec![];
-    let mut by_input: Vec<Option<&InputFile>> = vec![None; program.inputs.len()];
-    for f in files {
-        match program.inputs.iter().position(|i| i.name == f.name) {
-            Some(i) if by_input[i].is_some() => errors.push(InputError::Duplicate {
-                name: f.name.clone(),
-            }),
-            Some(i) => by_input[i] = Some(f),
-            None => errors.push(InputError::Unknown {
-                name: f.name.clone(),
-                available: program.inputs.iter().map(|i| i.name.clone()).collect(),
-            }),
-        }
-    }
-    for (info, f) in program.inputs.iter().zip(&by_input) {
-        if f.is_none() {
-            errors.push(InputError::Missing {
-                name: info.name.clone(),
-            });
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     // (per input: batch size or None, raw values)
     let mut decoded: Vec<(Option<usize>, Vec<i128>, &InputFile)> = vec![];
-    for (info, f) in program.inputs.iter().zip(by_input.into_iter().flatten()) {
+    for (info, f) in program.inputs.iter().zip(by_input) {
         let node = &program.nodes[info.node];
         let arr: NpyArray = match data::parse_npy(&f.bytes) {
             Ok(a) => a,
