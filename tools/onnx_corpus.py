@@ -274,8 +274,72 @@ def ort_codes(model, x, out_codes):
     return np.rint(y.astype(np.float64) / s).astype(np.int64) + zp
 
 
+def refusals():
+    """Models `convoy import` must refuse, each for one reason (tests/it/import.rs)."""
+    f32 = lambda v: np.asarray(v, np.float32)  # noqa: E731
+
+    def save(name, nodes, inits, inp_shape, outs, opsets=(("", OPSET),), inp_type=TensorProto.FLOAT):
+        g = helper.make_graph(nodes, name,
+                              [helper.make_tensor_value_info("x", inp_type, inp_shape)],
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs],
+                              inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
+        m.ir_version = 8
+        onnx.save(m, os.path.join(OUT, f"refuse_{name}.onnx"))
+
+    def qdq_in(nodes, inits):
+        inits += [numpy_helper.from_array(f32(0.05), "s"), numpy_helper.from_array(np.uint8(128), "z")]
+        nodes += [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="x_q"),
+                  helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="x_dq")]
+
+    # Two unsupported nodes in parallel branches: both are listed.
+    nodes, inits = [], []
+    qdq_in(nodes, inits)
+    nodes += [helper.make_node("Softmax", ["xd"], ["sm"], name="softmax1"),
+              helper.make_node("MaxPool", ["xd"], ["mp"], name="pool1", kernel_shape=[2, 2], ceil_mode=1),
+              helper.make_node("QuantizeLinear", ["sm", "s", "z"], ["o1"], name="o1_q"),
+              helper.make_node("QuantizeLinear", ["mp", "s", "z"], ["o2"], name="o2_q")]
+    save("unknown_ops", nodes, inits, ["N", 4, 8, 8], ["o1", "o2"])
+    # A symbolic height and width.
+    nodes, inits = [], []
+    qdq_in(nodes, inits)
+    save("dynamic_shape", nodes, inits, ["N", 4, "H", "W"], ["xq"])
+    # Rank-2 input.
+    nodes, inits = [], []
+    qdq_in(nodes, inits)
+    save("layout", nodes, inits, ["N", 16], ["xq"])
+    # QLinearConv with three weight scales for eight output channels.
+    nodes, inits = [], []
+    inits += [numpy_helper.from_array(f32(0.05), "s"), numpy_helper.from_array(np.uint8(128), "z"),
+              numpy_helper.from_array(np.ones((8, 4, 3, 3), np.int8), "w"),
+              numpy_helper.from_array(f32([0.01, 0.02, 0.03]), "ws"),
+              numpy_helper.from_array(np.zeros(3, np.int8), "wz")]
+    nodes += [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="x_q"),
+              helper.make_node("QLinearConv", ["xq", "s", "z", "w", "ws", "wz", "s", "z"], ["y"],
+                               name="conv1", pads=[1, 1, 1, 1])]
+    save("scale_shape", nodes, inits, ["N", 4, 8, 8], ["y"])
+    # Weights stored in an external file.
+    nodes, inits = [], []
+    qdq_in(nodes, inits)
+    w = numpy_helper.from_array(np.ones((4, 4, 1, 1), np.int8), "w_external")
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    e = w.external_data.add()
+    e.key, e.value = "location", "weights.bin"
+    inits.append(w)
+    save("external", nodes, inits, ["N", 4, 8, 8], ["xq"])
+    # A requantization by 2^-120: more than Convoy's exact range.
+    nodes, inits = [], []
+    qdq_in(nodes, inits)
+    inits.append(numpy_helper.from_array(f32(2.0 ** -120), "tiny"))
+    nodes += [helper.make_node("Relu", ["xd"], ["r"], name="relu1"),
+              helper.make_node("QuantizeLinear", ["r", "tiny", "z"], ["rq"], name="relu1_q")]
+    save("too_wide", nodes, inits, ["N", 4, 8, 8], ["rq"])
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    refusals()
     summary = {}
     rng = np.random.default_rng(2026)
     for make in FLOAT_MODELS:

@@ -583,7 +583,10 @@ impl Lowering<'_> {
                     return unsupported("sizes that are not integers");
                 };
                 let (h2, w2) = (h2.max(0) as usize, w2.max(0) as usize);
-                if !h2.is_multiple_of(shape[1]) || !w2.is_multiple_of(shape[2]) || f[1] != Some(shape[0] as i64) {
+                if !h2.is_multiple_of(shape[1])
+                    || !w2.is_multiple_of(shape[2])
+                    || f[1] != Some(shape[0] as i64)
+                {
                     return unsupported("sizes that are not whole multiples of H and W");
                 }
                 (h2 / shape[1], w2 / shape[2])

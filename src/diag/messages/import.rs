@@ -68,9 +68,9 @@ impl Report for ImportError {
                 let mut d = error(
                     E704,
                     format!(
-                        "{file}: {} node{} compute in float without a quantizer",
+                        "{file}: {} node{} in float without a quantizer",
                         nodes.len(),
-                        if nodes.len() == 1 { "" } else { "s" }
+                        if nodes.len() == 1 { " computes" } else { "s compute" }
                     ),
                 );
                 for line in node_lines(nodes) {
