@@ -38,7 +38,7 @@ pub struct Lowering<'g> {
     /// Scale constants already declared, by `(codes name, zp, scale)`.
     scale_names: HashMap<(String, i64, i128, i32), String>,
     /// Float graph inputs already declared through their quantizer.
-    declared: HashMap<String, Codes>,
+    declared: HashMap<String, (Codes, (Dyadic, i64))>,
 }
 
 pub fn unsupported<T>(what: impl Into<String>) -> Res<T> {
@@ -149,7 +149,7 @@ impl<'g> Lowering<'g> {
         let mut out = [0usize; 3];
         for (o, dim) in out.iter_mut().zip(chw) {
             match dim {
-                Dim::Fixed(n) if *n > 0 => *o = *n as usize,
+                Dim::Fixed(n) if *n > 0 && *n <= 1 << 26 => *o = *n as usize,
                 _ => {
                     return Err(ImportError::DynamicShape {
                         file: self.file.clone(),
@@ -158,6 +158,19 @@ impl<'g> Lowering<'g> {
                     })
                 }
             }
+        }
+        if out
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .is_none_or(|n| n > 1 << 26)
+        {
+            return Err(ImportError::Layout {
+                file: self.file.clone(),
+                what: format!(
+                    "input `{name}` of shape {} has more than 2^26 values",
+                    shown(d)
+                ),
+            });
         }
         Ok(out)
     }
@@ -460,6 +473,9 @@ impl<'g> Lowering<'g> {
 
     /// A float graph input read by a quantizer becomes a pipeline input of
     /// the quantizer's integer type.
+    /// A second quantizer of the same input must be the same quantizer:
+    /// the pipeline's input holds one set of codes.
+    #[allow(clippy::too_many_arguments)]
     pub fn declare_input(
         &mut self,
         onnx_name: &str,
@@ -467,9 +483,15 @@ impl<'g> Lowering<'g> {
         lo: i64,
         hi: i64,
         ty: &str,
-    ) -> Codes {
-        if let Some(c) = self.declared.get(onnx_name) {
-            return c.clone();
+        quantizer: (Dyadic, i64),
+    ) -> Res<Codes> {
+        if let Some((c, q)) = self.declared.get(onnx_name) {
+            if *q != quantizer || c.lo != lo || c.hi != hi {
+                return unsupported(format!(
+                    "quantizes input `{onnx_name}` differently from its first quantizer"
+                ));
+            }
+            return Ok(c.clone());
         }
         let name = self.script.fresh(onnx_name);
         self.script.input(&name, ty, &shape);
@@ -479,8 +501,9 @@ impl<'g> Lowering<'g> {
             hi,
             shape,
         };
-        self.declared.insert(onnx_name.to_string(), c.clone());
-        c
+        self.declared
+            .insert(onnx_name.to_string(), (c.clone(), quantizer));
+        Ok(c)
     }
 }
 
@@ -526,7 +549,16 @@ pub fn int_range(t: i32) -> Option<(i64, i64, &'static str)> {
 
 fn konst(t: &Tensor) -> Res<Konst> {
     let dims: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
-    let count: usize = dims.iter().product();
+    // At most 2^26 elements, as a Convoy tensor.
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d).filter(|&n| n <= 1 << 26));
+    let Some(count) = count else {
+        return unsupported(format!(
+            "initializer `{}` of shape {dims:?} is too large",
+            t.name
+        ));
+    };
     let int = !matches!(t.data_type, dtype::FLOAT | dtype::DOUBLE);
     let values: Vec<Dyadic> = if int {
         t.ints.iter().map(|&v| Dyadic::from_int(v)).collect()

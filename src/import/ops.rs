@@ -472,7 +472,10 @@ impl Lowering<'_> {
         ) {
             return unsupported("auto_pad SAME_*");
         }
-        let k = pair(attr_ints(n, "kernel_shape"), 0)?;
+        if attr_ints(n, "kernel_shape").is_none() {
+            return unsupported("no kernel_shape");
+        }
+        let k = pair(attr_ints(n, "kernel_shape"), 1)?;
         let s = pair(attr_ints(n, "strides"), 1)?;
         let pads = match attr_ints(n, "pads") {
             None => [0usize; 4],

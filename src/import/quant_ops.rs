@@ -33,7 +33,9 @@ impl Lowering<'_> {
             }
         }
         let codes = match x {
-            Val::FloatInput { name, shape } => self.declare_input(&name, shape, lo, hi, ty),
+            Val::FloatInput { name, shape } => {
+                self.declare_input(&name, shape, lo, hi, ty, (scale, zp))?
+            }
             v => self.quantize(n, &v, scale, zp, (lo, hi, ty), Rounding::HalfEven, false)?,
         };
         Ok(vec![Val::Codes(codes)])
@@ -173,7 +175,9 @@ impl Lowering<'_> {
             .unwrap_or(Some(0))
             .ok_or_else(|| Fail::Unsupported("a zero point that is not an integer".into()))?;
         let codes = match x {
-            Val::FloatInput { name, shape } => self.declare_input(&name, shape, lo, hi, &ty),
+            Val::FloatInput { name, shape } => {
+                self.declare_input(&name, shape, lo, hi, &ty, (scale, zp))?
+            }
             v => self.quantize(n, &v, scale, zp, (lo, hi, &ty), rounding, true)?,
         };
         Ok(vec![Val::Affine { codes, zp, scale }])

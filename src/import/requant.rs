@@ -46,6 +46,9 @@ pub fn rounded_quotient(r: &Request, name: &str) -> Result<Lets, String> {
     let shifted = shift_text(r.value, -scale.exp)?;
     let vb = r.bound * 2f64.powi(-scale.exp);
     let mut lets = vec![];
+    if !vb.is_finite() {
+        return Err("the value divided by the scale is out of every range".into());
+    }
     if b == 1 {
         let v = add_int(&shifted, r.zp_before);
         let q = match r.rounding {
@@ -71,7 +74,7 @@ pub fn rounded_quotient(r: &Request, name: &str) -> Result<Lets, String> {
         )
     };
     let v_max = vb + zb.unsigned_abs() as f64 + 2.0;
-    if v_max > 2f64.powi(62) {
+    if !v_max.is_finite() || v_max > 2f64.powi(62) {
         return Err("the quotient needs more than 62 bits".into());
     }
     let k = (v_max / b as f64).ceil() as u128 + 1;

@@ -46,7 +46,7 @@ impl QConst {
     }
 
     pub fn centred(&self, i: usize) -> i64 {
-        self.codes[i] - self.zps[self.channel_of(i).min(self.zps.len() - 1)]
+        self.codes[i].saturating_sub(self.zps[self.channel_of(i).min(self.zps.len() - 1)])
     }
 
     pub fn scale_of_channel(&self, c: usize) -> Dyadic {

@@ -358,3 +358,35 @@ fn exact_reference_reproduces_the_expected_codes() {
     eprintln!("{total}");
     assert!(total.contains("of 12800 values"), "{text}");
 }
+
+/// Cut and corrupted models never panic the importer: every prefix length
+/// (by steps) and a few hundred random byte changes of three models give
+/// a script or an error.
+#[test]
+fn corrupted_models_never_panic() {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for model in ["cnn_basic_qdq_pc", "unet_level_qop_pt", "qonnx_w8_bipolar"] {
+        let bytes = std::fs::read(fixtures().join(format!("{model}.onnx"))).expect("model");
+        let step = (bytes.len() / 150).max(1);
+        for cut in (0..bytes.len()).step_by(step) {
+            assert!(
+                import(&bytes[..cut], model, "m").is_err() || cut > 0,
+                "{model}: empty file imported"
+            );
+        }
+        for _ in 0..300 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % b.len() as u64) as usize;
+                b[at] = next() as u8;
+            }
+            let _ = import(&b, model, "m");
+        }
+    }
+}
