@@ -135,7 +135,7 @@ def upsampling():
 FLOAT_MODELS = [cnn_basic, mobilenet_block, resnet_block, unet_level, upsampling]
 
 
-def quantize(model, fmt, per_channel, seed):
+def quantize(model, fmt, per_channel, seed, activation="u8"):
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
                                           QuantType, quantize_static)
     c, h, w = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:]]
@@ -154,8 +154,10 @@ def quantize(model, fmt, per_channel, seed):
     onnx.save(model, tmp_in)
     quantize_static(tmp_in, tmp_out, Reader(),
                     quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
-                    per_channel=per_channel, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
+                    per_channel=per_channel,
+                    activation_type=QuantType.QUInt8 if activation == "u8" else QuantType.QInt8,
+                    weight_type=QuantType.QInt8,
+                    extra_options={"ActivationSymmetric": activation == "s8sym"})
     q = onnx.load(tmp_out)
     os.remove(tmp_in)
     os.remove(tmp_out)
@@ -342,12 +344,18 @@ def main():
     refusals()
     summary = {}
     rng = np.random.default_rng(2026)
-    for make in FLOAT_MODELS:
-        base = make()
-        for fmt in ("qdq", "qop"):
-            for per_channel in (False, True):
+    variants = [(make, fmt, pc, "u8") for make in FLOAT_MODELS for fmt in ("qdq", "qop")
+                for pc in (False, True)]
+    # Signed activations, asymmetric and symmetric (zero point 0).
+    variants += [(cnn_basic, "qdq", True, "s8"), (resnet_block, "qop", False, "s8"),
+                 (unet_level, "qdq", False, "s8sym")]
+    for make, fmt, per_channel, activation in variants:
+            base = make()
+            if True:
                 name = f"{base.graph.name}_{fmt}_{'pc' if per_channel else 'pt'}"
-                q = quantize(base, fmt, per_channel, seed=7)
+                if activation != "u8":
+                    name += f"_{activation}"
+                q = quantize(base, fmt, per_channel, seed=7, activation=activation)
                 if not any(nd.op_type == "QuantizeLinear" and "x" in nd.input for nd in q.graph.node):
                     # onnxruntime left the model float (no QOperator ConvTranspose):
                     # `convoy import` must refuse it, naming the float nodes.
