@@ -61,11 +61,12 @@ class Builder:
         b = self.const(self.rng.normal(0, 0.1, size=cout).astype(np.float32), "b")
         return self.op("Conv", [x, w, b], "conv", group=group, kernel_shape=[k, k], **attrs)
 
-    def model(self, out, name):
+    def model(self, out, name, nhwc=False):
         c, h, w = self.shape
+        dims = ["N", h, w, c] if nhwc else ["N", c, h, w]
         g = helper.make_graph(
             self.nodes, name,
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c, h, w])],
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
             [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
             self.inits)
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
@@ -132,7 +133,23 @@ def upsampling():
     return b.model(y, "upsampling")
 
 
+def nhwc_net():
+    """An NHWC model: transposes to NCHW after the input and back before the output."""
+    b = Builder(6, 4, 8, 8)
+    y = b.op("Transpose", ["x"], "to_nchw", perm=[0, 3, 1, 2])
+    y = b.conv(y, 4, 8, 3, pads=[1, 1, 1, 1])
+    y = b.op("Relu", [y])
+    y = b.op("MaxPool", [y], kernel_shape=[2, 2], strides=[2, 2])
+    y = b.conv(y, 8, 4, 1)
+    y = b.op("Transpose", [y], "to_nhwc", perm=[0, 2, 3, 1])
+    return b.model(y, "nhwc_net", nhwc=True)
+
+
 FLOAT_MODELS = [cnn_basic, mobilenet_block, resnet_block, unet_level, upsampling]
+
+
+def base_channels(model):
+    return {"nhwc_net": 4}.get(model.graph.name, -1)
 
 
 def quantize(model, fmt, per_channel, seed, activation="u8"):
@@ -243,7 +260,11 @@ def input_codes(model, rng, n=2):
     g = model.graph
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     c, h, w = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim[1:]]
-    q = [nd for nd in g.node if "x" in nd.input and nd.op_type in ("QuantizeLinear", "Quant")][0]
+    q = [nd for nd in g.node if "x" in nd.input and nd.op_type in ("QuantizeLinear", "Quant")]
+    if not q:  # NHWC: the quantizer reads the transpose
+        t = [nd for nd in g.node if "x" in nd.input and nd.op_type == "Transpose"][0]
+        q = [nd for nd in g.node if t.output[0] in nd.input and nd.op_type == "QuantizeLinear"]
+    q = q[0]
     s = np.float32(inits[q.input[1]])
     if q.op_type == "QuantizeLinear":
         zp = inits[q.input[2]] if len(q.input) > 2 else np.uint8(0)
@@ -270,6 +291,8 @@ def ort_codes(model, x, out_codes):
     g = model.graph
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     dq = [nd for nd in g.node if nd.output[0] == g.output[0].name][0]
+    if dq.op_type == "Transpose":
+        dq = [nd for nd in g.node if nd.output[0] == dq.input[0]][0]
     assert dq.op_type == "DequantizeLinear", dq.op_type
     s = float(np.float32(inits[dq.input[1]]))
     zp = int(inits[dq.input[2]]) if len(dq.input) > 2 else 0
@@ -347,6 +370,7 @@ def main():
     variants = [(make, fmt, pc, "u8") for make in FLOAT_MODELS for fmt in ("qdq", "qop")
                 for pc in (False, True)]
     # Signed activations, asymmetric and symmetric (zero point 0).
+    variants += [(nhwc_net, "qdq", False, "u8"), (nhwc_net, "qop", True, "u8")]
     variants += [(cnn_basic, "qdq", True, "s8"), (resnet_block, "qop", False, "s8"),
                  (unet_level, "qdq", False, "s8sym")]
     for make, fmt, per_channel, activation in variants:
@@ -356,7 +380,10 @@ def main():
                 if activation != "u8":
                     name += f"_{activation}"
                 q = quantize(base, fmt, per_channel, seed=7, activation=activation)
-                if not any(nd.op_type == "QuantizeLinear" and "x" in nd.input for nd in q.graph.node):
+                quantized_in = {"x"} | {nd.output[0] for nd in q.graph.node
+                                        if nd.op_type == "Transpose" and "x" in nd.input}
+                if not any(nd.op_type == "QuantizeLinear" and quantized_in & set(nd.input)
+                           for nd in q.graph.node):
                     # onnxruntime left the model float (no QOperator ConvTranspose):
                     # `convoy import` must refuse it, naming the float nodes.
                     onnx.save(q, os.path.join(OUT, f"refuse_{name}.onnx"))
@@ -371,6 +398,10 @@ def main():
                 exp = np.asarray(list(expected.values())[0]).astype(np.int64)
                 got = ort_codes(q, x, exp)
                 diff = int(np.sum(got != exp))
+                if q.graph.input[0].type.tensor_type.shape.dim[3].dim_value == base_channels(base):
+                    # NHWC: Convoy reads and writes [C, H, W].
+                    codes = np.transpose(codes, (0, 3, 1, 2))
+                    exp = np.transpose(exp, (0, 3, 1, 2))
                 onnx.save(q, os.path.join(OUT, f"{name}.onnx"))
                 np.save(os.path.join(OUT, f"{name}.x.npy"), codes)
                 np.save(os.path.join(OUT, f"{name}.expected.npy"), exp.astype(np.int16))

@@ -26,7 +26,11 @@ DIR = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "import
 def float_input(model, codes):
     g = model.graph
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-    q = [nd for nd in g.node if "x" in nd.input and nd.op_type in ("QuantizeLinear", "Quant")][0]
+    q = [nd for nd in g.node if "x" in nd.input and nd.op_type in ("QuantizeLinear", "Quant")]
+    if not q:  # NHWC: the quantizer reads the transpose
+        t = [nd for nd in g.node if "x" in nd.input and nd.op_type == "Transpose"][0]
+        q = [nd for nd in g.node if t.output[0] in nd.input and nd.op_type == "QuantizeLinear"]
+    q = q[0]
     s = float(np.float32(inits[q.input[1]]))
     zp = int(inits[q.input[2]]) if len(q.input) > 2 else 0
     return ((codes.astype(np.int64) - zp).astype(np.float64) * s).astype(np.float32)
@@ -42,8 +46,12 @@ def main():
         model = onnx.load(path)
         codes = np.load(os.path.join(DIR, f"{name}.x.npy"))
         expected = np.load(os.path.join(DIR, f"{name}.expected.npy")).astype(np.int64)
+        nhwc = name.startswith("nhwc")
+        if nhwc:  # committed in Convoy's [C, H, W]; the model reads NHWC
+            codes = np.transpose(codes, (0, 2, 3, 1))
         x = float_input(model, codes)
-        exact = np.asarray(list(ref.run(model, x).values())[0]).astype(np.int64)
+        exact_model = np.asarray(list(ref.run(model, x).values())[0]).astype(np.int64)
+        exact = np.transpose(exact_model, (0, 3, 1, 2)) if nhwc else exact_model
         if exact.shape != expected.shape or np.any(exact != expected):
             print(f"{name}: the exact reference disagrees with {name}.expected.npy")
             bad += 1
@@ -51,8 +59,8 @@ def main():
         if any(nd.domain.startswith("qonnx") for nd in model.graph.node):
             print(f"{name}: reference reproduced ({exact.size} values; QONNX, no onnxruntime run)")
             continue
-        got = ort_codes(model, x, exact)
-        d = int(np.sum(got != exact))
+        got = ort_codes(model, x, exact_model)
+        d = int(np.sum(got != exact_model))
         total += exact.size
         differs += d
         print(f"{name}: reference reproduced; onnxruntime differs on {d} of {exact.size}")

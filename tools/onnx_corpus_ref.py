@@ -410,6 +410,17 @@ def run(model, x_float):
             q = np.where(x.n >= 0, 1, -1).astype(object)
             env[out] = ("dy", Dy(q * s.n, s.e))
             codes_of[out] = q
+        elif op == "Transpose":
+            kind, v = val(ins[0])
+            perm = a["perm"]
+            if kind == "codes":
+                env[out] = ("codes", np.transpose(v, perm))
+            elif kind == "float_input":
+                env[out] = ("float_input", np.transpose(v, perm))
+            else:
+                env[out] = ("dy", Dy(np.transpose(v.n, perm), v.e))
+                if ins[0] in codes_of:
+                    codes_of[out] = np.transpose(codes_of[ins[0]], perm)
         elif op == "Identity":
             env[out] = val(ins[0])
         else:

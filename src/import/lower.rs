@@ -39,6 +39,8 @@ pub struct Lowering<'g> {
     scale_names: HashMap<(String, i64, i128, i32), String>,
     /// Float graph inputs already declared through their quantizer.
     declared: HashMap<String, (Codes, (Dyadic, i64))>,
+    /// Outputs of a transpose back to NHWC: they may only be graph outputs.
+    pub nhwc_outputs: std::collections::HashSet<String>,
 }
 
 pub fn unsupported<T>(what: impl Into<String>) -> Res<T> {
@@ -66,6 +68,7 @@ impl<'g> Lowering<'g> {
             floats: vec![],
             scale_names: HashMap::new(),
             declared: HashMap::new(),
+            nhwc_outputs: Default::default(),
         })
     }
 
@@ -184,6 +187,20 @@ impl<'g> Lowering<'g> {
                 .any(|i| matches!(self.vals.get(i), Some(Val::Poisoned)))
             {
                 Err(Fail::Poisoned)
+            } else if let Some(t) = node.inputs.iter().find(|i| self.nhwc_outputs.contains(*i)) {
+                // Only (de)quantizers may stand between the transpose back
+                // to NHWC and the output.
+                if matches!(
+                    node.op_type.as_str(),
+                    "QuantizeLinear" | "DequantizeLinear" | "Identity"
+                ) {
+                    self.nhwc_outputs.extend(node.outputs.iter().cloned());
+                    self.node(node)
+                } else {
+                    Err(Fail::Unsupported(format!(
+                        "reads `{t}`, an NHWC transpose that is not a graph output"
+                    )))
+                }
             } else {
                 self.node(node)
             };
@@ -222,6 +239,11 @@ impl<'g> Lowering<'g> {
                             .let_(&n, &c.name, &format!("output `{}`", vi.name));
                         n
                     };
+                    if self.nhwc_outputs.contains(&vi.name) {
+                        self.script.comment(&format!(
+                            "output {name}: [C, H, W], the model's NHWC output before its transpose"
+                        ));
+                    }
                     if let Some(Val::Affine { zp, scale, .. }) = self.vals.get(&vi.name) {
                         self.script.comment(&format!(
                             "output {name}: the codes q of `{}`, whose value is (q - {zp}) * {}",
@@ -473,6 +495,20 @@ impl<'g> Lowering<'g> {
 
     /// A float graph input read by a quantizer becomes a pipeline input of
     /// the quantizer's integer type.
+    pub fn is_declared_input(&self, codes: &str) -> bool {
+        self.declared.values().any(|(c, _)| c.name == codes)
+    }
+
+    /// Gives a declared input (read NHWC) its `[C, H, W]` shape.
+    pub fn redeclare_input(&mut self, codes: &str, shape: [usize; 3]) {
+        for (c, _) in self.declared.values_mut() {
+            if c.name == codes {
+                c.shape = shape;
+            }
+        }
+        self.script.reshape_input(codes, &shape);
+    }
+
     /// A second quantizer of the same input must be the same quantizer:
     /// the pipeline's input holds one set of codes.
     #[allow(clippy::too_many_arguments)]

@@ -80,7 +80,7 @@ impl Lowering<'_> {
             ("ConvInteger" | "MatMulInteger", false) => {
                 unsupported("integer-only convolutions are not supported yet")
             }
-            ("Transpose", false) => unsupported("a transpose (NHWC models are not supported yet)"),
+            ("Transpose", false) => self.boundary_transpose(n),
             _ => unsupported("not an operator the importer knows"),
         }
     }
@@ -439,6 +439,47 @@ impl Lowering<'_> {
                 "reads the float input `{name}`, which no QuantizeLinear quantizes first"
             ))),
             _ => unsupported("an input that is not integer codes"),
+        }
+    }
+
+    /// NHWC models: a `Transpose` to NCHW right after a float input (the
+    /// pipeline's input is then the NCHW tensor), or back to NHWC right
+    /// before an output (the pipeline's output stays NCHW). Only the
+    /// layout label changes: Convoy's maps are `[C, H, W]`.
+    fn boundary_transpose(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &["perm"])?;
+        let perm = attr_ints(n, "perm");
+        let x = self.need(n, 0, "input")?;
+        let to_nchw = perm.as_deref() == Some(&[0, 3, 1, 2]);
+        let to_nhwc = perm.as_deref() == Some(&[0, 2, 3, 1]);
+        match x {
+            Val::FloatInput { name, shape } if to_nchw => {
+                // Read as [N, H, W, C]: `shape` holds (H, W, C).
+                Ok(vec![Val::FloatInput {
+                    name,
+                    shape: [shape[2], shape[0], shape[1]],
+                }])
+            }
+            Val::Codes(ref c) | Val::Affine { codes: ref c, .. }
+                if to_nchw && self.is_declared_input(&c.name) =>
+            {
+                // The quantized NHWC input: declare it as [C, H, W] instead.
+                let shape = [c.shape[2], c.shape[0], c.shape[1]];
+                self.redeclare_input(&c.name, shape);
+                let codes = Codes { shape, ..c.clone() };
+                Ok(vec![match x {
+                    Val::Affine { zp, scale, .. } => Val::Affine { codes, zp, scale },
+                    _ => Val::Codes(codes),
+                }])
+            }
+            Val::Codes(_) | Val::Affine { .. } if to_nhwc => {
+                let out = n.outputs.first().cloned().unwrap_or_default();
+                self.nhwc_outputs.insert(out);
+                Ok(vec![x])
+            }
+            _ => unsupported(
+                "a transpose other than NHWC -> NCHW after a float input or NCHW -> NHWC before an output",
+            ),
         }
     }
 

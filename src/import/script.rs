@@ -112,6 +112,17 @@ impl Script {
             .push(format!("input {name}: {ty}{}", crate::notation::dims(dims)));
     }
 
+    /// Changes the dimensions of the input `name`.
+    pub fn reshape_input(&mut self, name: &str, dims: &[usize]) {
+        let prefix = format!("input {name}: ");
+        for d in &mut self.decls {
+            if let Some(rest) = d.strip_prefix(&prefix) {
+                let ty = rest.split('[').next().unwrap_or(rest).to_string();
+                *d = format!("{prefix}{ty}{}", crate::notation::dims(dims));
+            }
+        }
+    }
+
     /// A param loaded from `<folder>/<name>.npy`.
     pub fn param(&mut self, name: &str, ty: &str, dims: &[usize], data: NpyData, dtype: Dtype) {
         let file = format!("{}/{name}.npy", self.folder);
