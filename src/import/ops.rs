@@ -854,7 +854,7 @@ impl Lowering<'_> {
 
     fn activation(&mut self, n: &Node) -> Res<Vec<Val>> {
         let x = self.need(n, 0, "input")?;
-        let (e, shape, bound) = self.real(&x)?;
+        let (e, shape, mut bound) = self.real(&x)?;
         let expr = match n.op_type.as_str() {
             "Relu" => {
                 only_attrs(n, &[])?;
@@ -876,6 +876,15 @@ impl Lowering<'_> {
                     None => attr_f(n, "max").and_then(|f| Dyadic::from_f64(f as f64)),
                     _ => return unsupported("a max that is not a constant"),
                 };
+                // A bound beyond the values' own (clip(x, 6, 8) of small x).
+                for b in [lo, hi].into_iter().flatten() {
+                    bound = bound.max(b.to_f64().abs());
+                }
+                if let (Some(l), Some(h)) = (lo, hi) {
+                    if l.to_f64() > h.to_f64() {
+                        return unsupported("a min above the max");
+                    }
+                }
                 match (lo, hi) {
                     (Some(l), Some(h)) => format!("clip({e}, {}, {})", l.decimal(), h.decimal()),
                     (Some(l), None) => format!("max({e}, {})", l.decimal()),
