@@ -38,6 +38,7 @@ fn agree(name: &str) {
             disasm: false,
             native: false,
             vnni: false,
+            ..JitOptions::default()
         },
     ];
     let jits: Vec<_> = configs

@@ -39,6 +39,7 @@ mod hls_cli;
 mod hls_csim;
 mod hls_snapshots;
 mod jit_cli;
+mod jit_conv;
 mod jit_examples;
 mod jit_machine_code;
 mod jit_native;

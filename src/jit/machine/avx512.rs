@@ -34,20 +34,25 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             *ptrs.add(stage.out.buffer),
         )
     };
-    match stage.kind {
+    match &stage.kind {
         // SAFETY: the caller's guarantees are the kernels' preconditions.
-        Kind::Pointwise { cin, groups } => unsafe { pointwise(stage, cin, groups, x, out, lo, hi) },
+        Kind::Pointwise { cin, groups } => unsafe {
+            pointwise(stage, *cin, *groups, x, out, lo, hi)
+        },
         Kind::Depthwise {
             kh,
             pad_top,
             pad_left,
-        } => unsafe { depthwise(stage, kh, (pad_top, pad_left), x, out, lo, hi) },
+        } => unsafe { depthwise(stage, *kh, (*pad_top, *pad_left), x, out, lo, hi) },
         Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
+        Kind::Direct(direct) => unsafe {
+            super::conv_avx512::direct(stage, direct, x, out, lo, hi)
+        },
     }
 }
 
 /// The byte mask of the first `n` (at most 64) lanes.
-fn lanes(n: usize) -> u64 {
+pub(super) fn lanes(n: usize) -> u64 {
     if n >= 64 {
         u64::MAX
     } else {
@@ -58,7 +63,7 @@ fn lanes(n: usize) -> u64 {
 /// Per-stage constants of the tail, broadcast once per call, and which of
 /// its steps are not the identity.
 #[cfg(target_arch = "x86_64")]
-struct Tail<'a> {
+pub(super) struct Tail<'a> {
     q: &'a Requant,
     pre: bool,
     clamp1: bool,
@@ -87,7 +92,7 @@ struct Tail<'a> {
 #[cfg(target_arch = "x86_64")]
 impl<'a> Tail<'a> {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn new(q: &'a Requant) -> Tail<'a> {
+    pub(super) fn new(q: &'a Requant) -> Tail<'a> {
         let shift = q.scale.as_ref().map_or(0, |s| s.shift);
         let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
         let odd = if shift >= 32 { shift - 32 } else { shift };
@@ -116,7 +121,7 @@ impl<'a> Tail<'a> {
 
     /// The constants of output channel `c`: (pre, mul, post).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn channel(&self, c: usize) -> [__m512i; 3] {
+    pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
         let q = self.q;
         let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
         [
@@ -129,7 +134,7 @@ impl<'a> Tail<'a> {
     /// Requantizes 16 accumulators of one channel to 16 bytes (the low byte
     /// of each 32-bit result).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn apply(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m128i {
+    pub(super) fn apply(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m128i {
         let mut v = acc;
         if self.pre {
             v = _mm512_add_epi32(v, pre);

@@ -20,14 +20,18 @@
 //! `machine::avx512` with the rest of the `unsafe` code. Every other stage,
 //! and every stage on other CPUs, is compiled by Cranelift.
 
+mod conv;
 mod requant;
 
+pub(crate) use conv::Direct;
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
+use super::pattern::{classify, ConvKind, ConvPattern, Operands};
 use super::plan::{weight_dims, Plan, Stage};
-use crate::ir::{NodeId, Op, Program};
+use super::Isa;
+use crate::ir::{NodeId, Program};
 
 /// Whether the host can run the kernels of this module.
 pub(crate) fn host_supported() -> bool {
@@ -44,8 +48,34 @@ pub(crate) fn host_supported() -> bool {
     }
 }
 
+/// Whether the host can run the AVX2 kernels (`vpdpbusd` on 256-bit
+/// vectors: AVX2 and AVX-VNNI), and whether `--isa avx2` may be forced
+/// (AVX2 alone: Cranelift's vectors without EVEX encodings).
+pub(crate) fn host_supports_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the host has AVX-VNNI, which the AVX2 direct kernel needs.
+pub(crate) fn host_supports_avx_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The convolution a native stage computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// 1x1, one group, stride 1, no padding. `groups` = input channels / 4,
     /// rounded up (missing channels read as zero).
@@ -69,6 +99,8 @@ pub(crate) enum Kind {
         in_w: usize,
         first: i64,
     },
+    /// Any other u8 x i8 convolution (`conv::Direct`).
+    Direct(Box<Direct>),
 }
 
 /// Where one buffer's rows are: byte offsets and strides (elements are bytes).
@@ -98,6 +130,9 @@ pub(crate) struct NativeStage {
     /// Transposed only: `[4][64]` byte indices of each lane's taps.
     pub windows: Vec<u8>,
     pub requant: Requant,
+    /// The instruction set of the kernel: `Avx512`, or `Avx2` (direct
+    /// convolutions only).
+    pub isa: Isa,
 }
 
 impl NativeStage {
@@ -105,35 +140,66 @@ impl NativeStage {
     /// depthwise stages.
     pub fn items(&self) -> usize {
         match self.kind {
-            Kind::Pointwise { .. } => self.height,
+            Kind::Pointwise { .. } | Kind::Direct(_) => self.height,
             Kind::Depthwise { .. } | Kind::Deconv { .. } => self.channels * self.height,
         }
     }
 }
 
-/// The native stage for `stage`, if a kernel computes it exactly.
-pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Option<NativeStage> {
-    let k = stage.core?;
-    if let Op::Deconv { x, w, geom } = &program.nodes[k].op {
-        return plan_deconv(program, plan, stage, (k, *x, *w), geom);
-    }
-    let Op::Conv { x, w, geom } = &program.nodes[k].op else {
+/// The native stage for `stage`, if a kernel computes it exactly: the
+/// convolution's [`ConvPattern`] picks the kernel, the tail must match
+/// [`Requant`].
+pub(crate) fn plan_native(
+    program: &Program,
+    plan: &Plan,
+    stage: &Stage,
+    isa: Isa,
+) -> Option<NativeStage> {
+    let pattern = classify(program, stage.core?)?;
+    if pattern.operands != Operands::U8xI8 {
         return None;
-    };
-    let (cout, cin_g, kh, kw) = weight_dims(program, k, *w).ok()?;
-    let weights = u8_x_i8_weights(program, *x, *w)?;
-    let xr = program.nodes[*x].range();
-    let unit = geom.stride.h == 1 && geom.stride.w == 1;
-    let xbuf = &plan.buffers[plan.buffer_of[*x]?];
+    }
+    if isa == Isa::Avx2 {
+        if !host_supports_avx_vnni() {
+            return None;
+        }
+        let requant = match_tail(program, stage.root, pattern.core, pattern.output.c)?;
+        return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
+    }
+    let (k, x, w) = (pattern.core, pattern.x, pattern.w);
+    match pattern.kind {
+        ConvKind::Transposed { depthwise: true } => {
+            plan_deconv(program, plan, stage, (k, x, w), &pattern.geom)
+        }
+        ConvKind::Transposed { depthwise: false } => None,
+        _ => {
+            let requant = match_tail(program, stage.root, k, pattern.output.c)?;
+            plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone())
+                .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa))
+        }
+    }
+}
+
+/// The pointwise kernel, or the depthwise one (stride 1, rows of at most 4
+/// taps), when the pattern is theirs.
+fn plan_pointwise_or_depthwise(
+    program: &Program,
+    plan: &Plan,
+    stage: &Stage,
+    pattern: &ConvPattern,
+    requant: Requant,
+) -> Option<NativeStage> {
+    let (x, geom) = (pattern.x, &pattern.geom);
+    let (cout, cin_g, kh, kw) = pattern.weights;
+    let weights = u8_x_i8_weights(program, x, pattern.w)?;
+    let xbuf = &plan.buffers[plan.buffer_of[x]?];
     let out = &plan.buffers[plan.buffer_of[stage.root]?];
-    if !unit || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
+    if !pattern.unit_stride() || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
         return None;
     }
     let d = program.nodes[stage.root].shape.chw();
-    let xd = program.nodes[*x].shape.chw();
-    let taps = cin_g * kh * kw;
-    let (kind, packed) = if kh == 1 && kw == 1 && geom.groups == 1 && geom.pad == Default::default()
-    {
+    let xd = pattern.input;
+    let (kind, packed) = if pattern.kind == ConvKind::Pointwise {
         let groups = cin_g.div_ceil(4);
         let mut packed = vec![0i32; cout * groups];
         for o in 0..cout {
@@ -143,12 +209,9 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
             }
         }
         (Kind::Pointwise { cin: cin_g, groups }, packed)
-    } else if cin_g == 1
-        && geom.groups == cout
-        && xd.c == cout
+    } else if pattern.kind == ConvKind::Depthwise
         && kw <= 4
-        && geom.dilation.h == 1
-        && geom.dilation.w == 1
+        && pattern.unit_dilation()
         // The halo must hold the padding (the plan makes it so; checked
         // here because the kernel reads it without bounds tests).
         && geom.pad.top <= xbuf.halo.top
@@ -174,14 +237,9 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
     } else {
         return None;
     };
-    // Every accumulator within 32 bits.
-    if !accumulators_fit_32_bits(weights, taps, xr) {
-        return None;
-    }
-    let requant = match_tail(program, stage.root, k, cout)?;
     Some(NativeStage {
         kind,
-        x: rows(plan, plan.buffer_of[*x]?),
+        x: rows(plan, plan.buffer_of[x]?),
         out: rows(plan, plan.buffer_of[stage.root]?),
         channels: d.c,
         height: d.h,
@@ -189,6 +247,7 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
         weights: packed,
         windows: vec![],
         requant,
+        isa: Isa::Avx512,
     })
 }
 
@@ -291,5 +350,6 @@ fn plan_deconv(
         weights: packed,
         windows,
         requant,
+        isa: Isa::Avx512,
     })
 }

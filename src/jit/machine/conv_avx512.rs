@@ -1,0 +1,373 @@
+//! The AVX-512 direct convolution (`native::conv` plans it and explains the
+//! layout): repack the input rows a window needs into quad rows, then one
+//! `vpdpbusd` per step, pixel vector and output channel, 16 pixels a vector,
+//! up to 4 vectors and 6 channels (24 accumulators) a register block.
+//!
+//! Memory: input rows are read with masked loads that stop at the end of
+//! the row's halo (`Direct::row_bytes`), so no load leaves the buffer; the
+//! repacked rows live in a scratch owned by the call, sized for the largest
+//! read (`Direct::cols`); stores are masked to the output row's width.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::avx512::{lanes, Tail};
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Direct, NativeStage};
+
+/// The window rows repacked for one call: `ring` slots of `quads * cols`
+/// dwords, each tagged with the input row it holds.
+#[cfg(target_arch = "x86_64")]
+pub(super) struct Window {
+    pub data: Vec<u8>,
+    pub tags: Vec<i64>,
+    /// Bytes of one slot.
+    pub slot: usize,
+    /// Phase rows of the current input row (strides above 1).
+    pub phases: Vec<u8>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Window {
+    pub(super) fn new(d: &Direct) -> Window {
+        let quads = d.groups * d.quads.len();
+        let slot = quads * d.cols * 4;
+        let cin = d.groups * d.cin_g;
+        let phases = if d.stride.1 > 1 {
+            vec![0u8; cin * d.stride.1 * d.phase_len]
+        } else {
+            vec![]
+        };
+        Window {
+            // 64 spare bytes: the last pixel vector of a row may start at
+            // the last dword of a slot.
+            data: vec![0u8; d.ring() * slot + 64],
+            tags: vec![i64::MIN; d.ring()],
+            slot,
+            phases,
+        }
+    }
+}
+
+/// Runs output rows `lo..hi` of a direct convolution.
+///
+/// # Safety
+/// As `avx512::run`: `x` and `out` are the stage's buffers with their
+/// planned sizes, `lo <= hi <= st.height`, the host has AVX-512 F, BW, VBMI
+/// and VNNI, and `native::conv::plan_direct` accepted the stage (every
+/// window inside the input's halo).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+pub(super) unsafe fn direct(
+    st: &NativeStage,
+    d: &Direct,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(&st.requant);
+    let mut win = Window::new(d);
+    let pv = st.width.div_ceil(16).min(4);
+    let chunk = 16 * pv;
+    let qg = d.quads.len();
+    let t = d.steps.len();
+    let mut rows = vec![std::ptr::null::<u8>(); d.kh];
+    let slot_of = |oy: usize, ky: usize| {
+        let iy = (oy * d.stride.0 + ky * d.dilation_h) as i64 - d.pad_top as i64;
+        (iy, iy.rem_euclid(d.ring() as i64) as usize)
+    };
+    for oy in lo..hi {
+        for ky in 0..d.kh {
+            let (iy, slot) = slot_of(oy, ky);
+            if win.tags[slot] != iy {
+                // SAFETY: row `iy` of every channel is inside the input's
+                // halo-padded buffer (`plan_direct` checked the windows).
+                unsafe { repack(st, d, x, iy, slot, &mut win) };
+                win.tags[slot] = iy;
+            }
+        }
+        for (ky, row) in rows.iter_mut().enumerate() {
+            *row = win.data[slot_of(oy, ky).1 * win.slot..].as_ptr();
+        }
+        for g in 0..d.groups {
+            let mut x0 = 0;
+            while x0 < st.width {
+                let spot = Spot {
+                    rows: &rows,
+                    quad0: g * qg,
+                    cols: d.cols,
+                    x0,
+                    mask: lanes(st.width - x0) & lanes(chunk),
+                    oy,
+                };
+                let mut o = g * d.cout_g;
+                let end = o + d.cout_g;
+                // SAFETY (each block): the reads stay within the window's
+                // slots (`Direct::cols` covers x0 + shift + chunk), the
+                // stores within output rows `oy` of channels `o..o + n`.
+                unsafe {
+                    while o < end {
+                        let n = (end - o).min(max_channels(pv));
+                        let w = &st.weights[o * t..(o + n) * t];
+                        dispatch(pv, n, st, d, &tail, &spot, w, o, out);
+                        o += n;
+                    }
+                }
+                x0 += chunk;
+            }
+        }
+    }
+}
+
+/// Channels per register block for `pv` pixel vectors: at most 24
+/// accumulators.
+fn max_channels(pv: usize) -> usize {
+    match pv {
+        1 => 16,
+        2 => 12,
+        3 => 8,
+        _ => 6,
+    }
+}
+
+/// Where a block reads and stores.
+#[cfg(target_arch = "x86_64")]
+struct Spot<'a> {
+    rows: &'a [*const u8],
+    quad0: usize,
+    cols: usize,
+    x0: usize,
+    mask: u64,
+    oy: usize,
+}
+
+/// Calls `block::<PV, N>` for the runtime `pv` and `n`.
+///
+/// # Safety
+/// See [`block`].
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn dispatch(
+    pv: usize,
+    n: usize,
+    st: &NativeStage,
+    d: &Direct,
+    tail: &Tail,
+    spot: &Spot,
+    w: &[i32],
+    o: usize,
+    out: *mut u8,
+) {
+    macro_rules! pick {
+        ($p:literal; $($n:literal)*) => {
+            match n {
+                // SAFETY: the caller's guarantees.
+                $($n => unsafe { block::<$p, $n>(st, d, tail, spot, w, o, out) },)*
+                _ => {}
+            }
+        };
+    }
+    match pv {
+        1 => pick!(1; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
+        2 => pick!(2; 1 2 3 4 5 6 7 8 9 10 11 12),
+        3 => pick!(3; 1 2 3 4 5 6 7 8),
+        _ => pick!(4; 1 2 3 4 5 6),
+    }
+}
+
+/// Output channels `o..o + N`, `16 PV` pixels from `spot.x0` of row
+/// `spot.oy`: one `vpdpbusd` per step, vector and channel.
+///
+/// # Safety
+/// The window rows hold `spot.cols` dwords per quad plus 64 spare bytes;
+/// `o + N <= st.channels`; `w` holds `N * steps` weights.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn block<const PV: usize, const N: usize>(
+    st: &NativeStage,
+    d: &Direct,
+    tail: &Tail,
+    spot: &Spot,
+    w: &[i32],
+    o: usize,
+    out: *mut u8,
+) {
+    let t = d.steps.len();
+    let mut acc = [[_mm512_setzero_si512(); PV]; N];
+    for (s, step) in d.steps.iter().enumerate() {
+        let at = ((spot.quad0 + step.quad) * spot.cols + spot.x0 + step.shift) * 4;
+        // SAFETY: `at + 64 PV` lies within the slot plus its spare bytes.
+        let base = unsafe { spot.rows[step.ky].add(at) };
+        let a: [__m512i; PV] =
+            std::array::from_fn(|p| unsafe { _mm512_loadu_si512(base.add(64 * p).cast()) });
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            let wv = _mm512_set1_epi32(w[j * t + s]);
+            for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
+                *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
+            }
+        }
+    }
+    for (j, acc_j) in acc.iter().enumerate() {
+        let c = o + j;
+        let k = tail.channel(c);
+        let mut q = [_mm_setzero_si128(); 4];
+        for (q, &a) in q.iter_mut().zip(acc_j) {
+            *q = tail.apply(a, k);
+        }
+        let v = _mm512_castsi128_si512(q[0]);
+        let v = _mm512_inserti32x4::<1>(v, q[1]);
+        let v = _mm512_inserti32x4::<2>(v, q[2]);
+        let v = _mm512_inserti32x4::<3>(v, q[3]);
+        let at = st.out.origin + c * st.out.plane + spot.oy * st.out.stride + spot.x0;
+        // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps the
+        // store within the row's width.
+        unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
+    }
+}
+
+/// Repacks input row `iy` (of every channel) into window slot `slot`.
+///
+/// # Safety
+/// Row `iy` of every input channel lies in the input's buffer, from padded
+/// column 0 for `d.row_bytes` bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn repack(
+    st: &NativeStage,
+    d: &Direct,
+    x: *const u8,
+    iy: i64,
+    slot: usize,
+    win: &mut Window,
+) {
+    let cin = d.groups * d.cin_g;
+    let sw = d.stride.1;
+    let row = |c: usize| -> *const u8 {
+        let at =
+            (st.x.origin + c * st.x.plane) as i64 + iy * st.x.stride as i64 - d.pad_left as i64;
+        // SAFETY: the caller's guarantee: the padded row starts in the buffer.
+        unsafe { x.offset(at as isize) }
+    };
+    // The phase rows: (pointer, readable bytes) per channel and phase.
+    let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize); cin * sw];
+    if sw == 1 {
+        for (c, pr) in phase_rows.iter_mut().enumerate() {
+            *pr = (row(c), d.row_bytes);
+        }
+    } else {
+        for c in 0..cin {
+            for p in 0..sw {
+                let at = (c * sw + p) * d.phase_len;
+                // SAFETY: as above, `row(c)` holds `row_bytes` bytes; the
+                // phase rows are `phase_len` bytes of `win.phases`.
+                unsafe {
+                    split_phase(
+                        row(c),
+                        d.row_bytes,
+                        sw,
+                        p,
+                        &mut win.phases[at..at + d.phase_len],
+                    )
+                };
+                phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), d.phase_len);
+            }
+        }
+    }
+    let base = slot * win.slot;
+    for g in 0..d.groups {
+        for (q, quad) in d.quads.iter().enumerate() {
+            let src: [(*const u8, usize); 4] = std::array::from_fn(|j| match quad[j] {
+                Some(s) => {
+                    let (p, len) = phase_rows[(g * d.cin_g + s.channel) * sw + s.phase];
+                    // SAFETY: `offset` may pass `len`; the loads below read
+                    // only bytes before `len`.
+                    (p.wrapping_add(s.offset), len.saturating_sub(s.offset))
+                }
+                None => (std::ptr::null(), 0),
+            });
+            let dst = base + ((g * d.quads.len() + q) * d.cols) * 4;
+            let mut u0 = 0;
+            while u0 < d.cols {
+                let load = |(p, len): (*const u8, usize)| {
+                    if len <= u0 {
+                        return _mm512_setzero_si512();
+                    }
+                    // SAFETY: the mask keeps the load within the `len`
+                    // readable bytes from `p`.
+                    unsafe { _mm512_maskz_loadu_epi8(lanes(len - u0), p.add(u0).cast()) }
+                };
+                let v = interleave(load(src[0]), load(src[1]), load(src[2]), load(src[3]));
+                for (k, v) in v.iter().enumerate() {
+                    let at = dst + 4 * u0 + 64 * k;
+                    // SAFETY: `at + 64 <= base + win.slot` (u0 < cols).
+                    unsafe { _mm512_storeu_si512(win.data.as_mut_ptr().add(at).cast(), *v) };
+                }
+                u0 += 64;
+            }
+        }
+    }
+}
+
+/// Four rows of 64 bytes as 64 dwords `[a_i b_i c_i d_i]`, in pixel order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn interleave(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
+    let t0 = _mm512_unpacklo_epi8(a, b);
+    let t1 = _mm512_unpackhi_epi8(a, b);
+    let t2 = _mm512_unpacklo_epi8(c, d);
+    let t3 = _mm512_unpackhi_epi8(c, d);
+    // Lane q of r_k: pixels 16q + 4k .. 16q + 4k + 3.
+    let r0 = _mm512_unpacklo_epi16(t0, t2);
+    let r1 = _mm512_unpackhi_epi16(t0, t2);
+    let r2 = _mm512_unpacklo_epi16(t1, t3);
+    let r3 = _mm512_unpackhi_epi16(t1, t3);
+    // A 4 x 4 transpose of 128-bit lanes.
+    let u0 = _mm512_shuffle_i32x4::<0x44>(r0, r1);
+    let u1 = _mm512_shuffle_i32x4::<0x44>(r2, r3);
+    let u2 = _mm512_shuffle_i32x4::<0xEE>(r0, r1);
+    let u3 = _mm512_shuffle_i32x4::<0xEE>(r2, r3);
+    [
+        _mm512_shuffle_i32x4::<0x88>(u0, u1),
+        _mm512_shuffle_i32x4::<0xDD>(u0, u1),
+        _mm512_shuffle_i32x4::<0x88>(u2, u3),
+        _mm512_shuffle_i32x4::<0xDD>(u2, u3),
+    ]
+}
+
+/// `dst[i] = src[i * s + p]` for the `len` readable bytes of `src` (zero
+/// past them), `s` in 2..=4.
+///
+/// # Safety
+/// `src` holds `len` readable bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn split_phase(src: *const u8, len: usize, s: usize, p: usize, dst: &mut [u8]) {
+    let idx: [u8; 64] = std::array::from_fn(|i| ((s * i + p) & 127) as u8);
+    let high: u64 = (0..64).fold(0, |m, i| m | (u64::from(s * i + p >= 128) << i));
+    // SAFETY: `idx` is 64 bytes.
+    let idx = unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) };
+    let load = |at: usize| {
+        if len <= at {
+            return _mm512_setzero_si512();
+        }
+        // SAFETY: the mask keeps the load within `len` bytes of `src`.
+        unsafe { _mm512_maskz_loadu_epi8(lanes(len - at), src.add(at).cast()) }
+    };
+    let mut i0 = 0;
+    while i0 + 64 <= dst.len() {
+        let at = i0 * s;
+        let v = _mm512_permutex2var_epi8(load(at), idx, load(at + 64));
+        let v = if s > 2 {
+            let w = _mm512_permutex2var_epi8(load(at + 128), idx, load(at + 192));
+            _mm512_mask_blend_epi8(high, v, w)
+        } else {
+            v
+        };
+        // SAFETY: `i0 + 64 <= dst.len()`.
+        unsafe { _mm512_storeu_si512(dst.as_mut_ptr().add(i0).cast(), v) };
+        i0 += 64;
+    }
+}
