@@ -13,7 +13,7 @@ pub fn run(
     out: &Path,
     pipeline: Option<String>,
     backend: Backend,
-    threads: Option<usize>,
+    (threads, isa): (Option<usize>, convoy::Isa),
     raw: bool,
 ) -> i32 {
     let (sources, checked) = match load_program(path, pipeline) {
@@ -47,6 +47,7 @@ pub fn run(
         Backend::Jit => {
             let options = convoy::JitOptions {
                 threads: threads.unwrap_or(0),
+                isa,
                 ..Default::default()
             };
             let compiled = match convoy::compile_jit(program, &options) {

@@ -74,15 +74,6 @@ impl ConvPattern {
             && self.geom.dilation.h >= 1
             && self.geom.dilation.w >= 1
     }
-
-    /// Stride 1 in both directions.
-    pub fn unit_stride(&self) -> bool {
-        self.geom.stride.h == 1 && self.geom.stride.w == 1
-    }
-
-    pub fn unit_dilation(&self) -> bool {
-        self.geom.dilation.h == 1 && self.geom.dilation.w == 1
-    }
 }
 
 /// Classifies the convolution or transposed convolution `core`; `None` for

@@ -291,14 +291,8 @@ unsafe fn repack(
             let dst = base + ((g * d.quads.len() + q) * d.cols) * 4;
             let mut u0 = 0;
             while u0 < d.cols {
-                let load = |(p, len): (*const u8, usize)| {
-                    if len <= u0 {
-                        return _mm512_setzero_si512();
-                    }
-                    // SAFETY: the mask keeps the load within the `len`
-                    // readable bytes from `p`.
-                    unsafe { _mm512_maskz_loadu_epi8(lanes(len - u0), p.add(u0).cast()) }
-                };
+                // SAFETY: `len` readable bytes from `p`.
+                let load = |(p, len): (*const u8, usize)| unsafe { load_upto(p, len, u0) };
                 let v = interleave(load(src[0]), load(src[1]), load(src[2]), load(src[3]));
                 for (k, v) in v.iter().enumerate() {
                     let at = dst + 4 * u0 + 64 * k;
@@ -308,6 +302,26 @@ unsafe fn repack(
                 u0 += 64;
             }
         }
+    }
+}
+
+/// The 64 bytes at `p + at`, of which only those before `p + len` are
+/// read (zero after): a plain load inside the row, a masked one at its end.
+///
+/// # Safety
+/// `p` holds `len` readable bytes (`p + at` may lie past them).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn load_upto(p: *const u8, len: usize, at: usize) -> __m512i {
+    if at + 64 <= len {
+        // SAFETY: 64 readable bytes from `p + at`.
+        unsafe { _mm512_loadu_si512(p.add(at).cast()) }
+    } else if at < len {
+        // SAFETY: the mask keeps the load within the readable bytes.
+        unsafe { _mm512_maskz_loadu_epi8(lanes(len - at), p.add(at).cast()) }
+    } else {
+        _mm512_setzero_si512()
     }
 }
 
@@ -349,13 +363,8 @@ unsafe fn split_phase(src: *const u8, len: usize, s: usize, p: usize, dst: &mut 
     let high: u64 = (0..64).fold(0, |m, i| m | (u64::from(s * i + p >= 128) << i));
     // SAFETY: `idx` is 64 bytes.
     let idx = unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) };
-    let load = |at: usize| {
-        if len <= at {
-            return _mm512_setzero_si512();
-        }
-        // SAFETY: the mask keeps the load within `len` bytes of `src`.
-        unsafe { _mm512_maskz_loadu_epi8(lanes(len - at), src.add(at).cast()) }
-    };
+    // SAFETY: `len` readable bytes from `src`.
+    let load = |at: usize| unsafe { load_upto(src, len, at) };
     let mut i0 = 0;
     while i0 + 64 <= dst.len() {
         let at = i0 * s;

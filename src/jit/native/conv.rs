@@ -217,7 +217,7 @@ pub(super) fn plan_direct(
 /// Whether every window of every output pixel lies in the input's
 /// halo-padded buffer (the plan sizes halos so; checked here because the
 /// kernel reads without bounds tests).
-fn window_in_halo(p: &ConvPattern, xbuf: &Buffer, d: crate::ir::Chw) -> bool {
+pub(super) fn window_in_halo(p: &ConvPattern, xbuf: &Buffer, d: crate::ir::Chw) -> bool {
     let (_, _, kh, kw) = p.weights;
     let g = p.geom;
     if d.h == 0 {

@@ -29,7 +29,7 @@ pub(crate) use requant::{Bias, Requant, Scale};
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
 use super::pattern::{classify, ConvKind, ConvPattern, Operands};
-use super::plan::{weight_dims, Plan, Stage};
+use super::plan::{self, weight_dims, Plan, Stage};
 use super::Isa;
 use crate::ir::{NodeId, Program};
 
@@ -87,6 +87,13 @@ pub(crate) enum Kind {
         kh: usize,
         pad_top: usize,
         pad_left: usize,
+        /// Row and column strides (1 to 4), row dilation.
+        stride: (usize, usize),
+        dilation_h: usize,
+        /// Byte offset, from column `stride_w * x0`, of the 128 bytes
+        /// each of the 4 pixel vectors gathers its windows from
+        /// (`windows[64 p ..]` indexes them).
+        bases: [usize; 4],
     },
     /// Depthwise transposed convolution (see `plan_deconv`): `first` is the
     /// input column, relative to `x0 / stride`, of byte 0 of the 128 bytes
@@ -189,17 +196,16 @@ fn plan_pointwise_or_depthwise(
     pattern: &ConvPattern,
     requant: Requant,
 ) -> Option<NativeStage> {
-    let (x, geom) = (pattern.x, &pattern.geom);
+    let x = pattern.x;
     let (cout, cin_g, kh, kw) = pattern.weights;
     let weights = u8_x_i8_weights(program, x, pattern.w)?;
     let xbuf = &plan.buffers[plan.buffer_of[x]?];
     let out = &plan.buffers[plan.buffer_of[stage.root]?];
-    if !pattern.unit_stride() || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
+    if xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
         return None;
     }
     let d = program.nodes[stage.root].shape.chw();
-    let xd = pattern.input;
-    let (kind, packed) = if pattern.kind == ConvKind::Pointwise {
+    let (kind, packed, windows) = if pattern.kind == ConvKind::Pointwise {
         let groups = cin_g.div_ceil(4);
         let mut packed = vec![0i32; cout * groups];
         for o in 0..cout {
@@ -208,17 +214,9 @@ fn plan_pointwise_or_depthwise(
                 packed[o * groups + i / 4] |= byte as i32;
             }
         }
-        (Kind::Pointwise { cin: cin_g, groups }, packed)
-    } else if pattern.kind == ConvKind::Depthwise
-        && kw <= 4
-        && pattern.unit_dilation()
-        // The halo must hold the padding (the plan makes it so; checked
-        // here because the kernel reads it without bounds tests).
-        && geom.pad.top <= xbuf.halo.top
-        && geom.pad.left <= xbuf.halo.left
-        && d.h + kh <= xd.h + xbuf.halo.bottom + geom.pad.top + 1
-        && d.w + kw <= xd.w + xbuf.halo.right + geom.pad.left + 1
-    {
+        (Kind::Pointwise { cin: cin_g, groups }, packed, vec![])
+    } else if pattern.kind == ConvKind::Depthwise && kw <= 4 {
+        let (kind, windows) = depthwise_windows(pattern, xbuf, d)?;
         let mut packed = vec![0i32; cout * kh];
         for c in 0..cout {
             for ky in 0..kh {
@@ -228,12 +226,7 @@ fn plan_pointwise_or_depthwise(
                 }
             }
         }
-        let kind = Kind::Depthwise {
-            kh,
-            pad_top: geom.pad.top,
-            pad_left: geom.pad.left,
-        };
-        (kind, packed)
+        (kind, packed, windows)
     } else {
         return None;
     };
@@ -245,10 +238,62 @@ fn plan_pointwise_or_depthwise(
         height: d.h,
         width: d.w,
         weights: packed,
-        windows: vec![],
+        windows,
         requant,
         isa: Isa::Avx512,
     })
+}
+
+/// The window gathers of a depthwise convolution with rows of at most 4
+/// taps: lane `j` of pixel vector `p` takes columns `stride_w (16 p + j) +
+/// t dilation_w` (`t < 4`) of the padded row, as byte indices into the 128
+/// bytes loaded at `bases[p]` (from column `stride_w x0`). `None` when an
+/// index reaches past 128 bytes, a window leaves the halo, or the loads of
+/// the last pixel vector would pass the buffer's spare bytes.
+fn depthwise_windows(
+    pattern: &ConvPattern,
+    xbuf: &plan::Buffer,
+    d: crate::ir::Chw,
+) -> Option<(Kind, Vec<u8>)> {
+    let g = pattern.geom;
+    let (_, _, kh, _) = pattern.weights;
+    let (sw, dw) = (g.stride.w, g.dilation.w);
+    if !(1..=4).contains(&sw)
+        || !(1..=4).contains(&g.stride.h)
+        || !conv::window_in_halo(pattern, xbuf, d)
+    {
+        return None;
+    }
+    let bases: [usize; 4] = std::array::from_fn(|p| (sw * 16 * p) & !63);
+    let mut windows = vec![0u8; 4 * 64];
+    for p in 0..4 {
+        for i in 0..64 {
+            let at = sw * (16 * p + i / 4) + (i % 4) * dw - bases[p];
+            windows[64 * p + i] = u8::try_from(at).ok().filter(|&v| v < 128)?;
+        }
+    }
+    // The last chunk's loads, from the last row of the last channel.
+    let last_row = (d.h - 1) * g.stride.h + (kh - 1) * g.dilation.h;
+    let x0 = 64 * (d.w.div_ceil(64) - 1);
+    let rows = xbuf.rows();
+    let end = ((d.c.max(1) - 1) * rows + xbuf.halo.top + last_row - g.pad.top) * xbuf.stride()
+        + xbuf.halo.left
+        - g.pad.left
+        + sw * x0
+        + bases[3]
+        + 128;
+    if end > xbuf.bytes() + super::machine::Workspace::SPARE {
+        return None;
+    }
+    let kind = Kind::Depthwise {
+        kh,
+        pad_top: g.pad.top,
+        pad_left: g.pad.left,
+        stride: (g.stride.h, sw),
+        dilation_h: g.dilation.h,
+        bases,
+    };
+    Some((kind, windows))
 }
 
 fn rows(plan: &Plan, b: usize) -> Rows {
