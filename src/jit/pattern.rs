@@ -63,11 +63,11 @@ pub(crate) struct ConvPattern {
 
 impl ConvPattern {
     /// Whether the direct kernels (`native::conv`) take this geometry:
-    /// a window of at most 11 x 11, strides of at most 4.
+    /// a window of at most 11 x 11, strides of at most 4 (transposed: its
+    /// stride phases, each a stride-1 convolution).
     pub fn direct_geometry(&self) -> bool {
         let (_, _, kh, kw) = self.weights;
-        !matches!(self.kind, ConvKind::Transposed { .. })
-            && (1..=MAX_KERNEL).contains(&kh)
+        (1..=MAX_KERNEL).contains(&kh)
             && (1..=MAX_KERNEL).contains(&kw)
             && (1..=MAX_STRIDE).contains(&self.geom.stride.h)
             && (1..=MAX_STRIDE).contains(&self.geom.stride.w)
@@ -110,16 +110,16 @@ pub(crate) fn classify(program: &Program, core: NodeId) -> Option<ConvPattern> {
     } else {
         ConvKind::Full
     };
-    // Each output channel's dot product, as `accumulators_fit_32_bits`
-    // chunks the weights; a transposed convolution with several channels per
-    // group is bounded by all its weights at once (sound, if loose).
-    let taps = match kind {
-        ConvKind::Transposed { depthwise: true } => kh * kw,
-        ConvKind::Transposed { depthwise: false } => o * i * kh * kw,
-        _ => i * kh * kw,
-    };
     let operands = match u8_x_i8_weights(program, x, w) {
-        Some(data) if accumulators_fit_32_bits(data, taps, program.nodes[x].range()) => {
+        Some(data)
+            if dots_fit_32_bits(
+                data,
+                kind,
+                (o, i, kh, kw),
+                geom.groups.max(1),
+                program.nodes[x].range(),
+            ) =>
+        {
             Operands::U8xI8
         }
         _ => Operands::Wide,
@@ -135,4 +135,35 @@ pub(crate) fn classify(program: &Program, core: NodeId) -> Option<ConvPattern> {
         input,
         output,
     })
+}
+
+/// Whether every output channel's dot product fits 32 bits. A transposed
+/// convolution's weights are `[in, out / groups, kh, kw]`: output channel
+/// `o` of group `g` sums the taps `[g * in_g + i][o % out_g]`.
+fn dots_fit_32_bits(
+    data: &[i128],
+    kind: ConvKind,
+    (o, i, kh, kw): (usize, usize, usize, usize),
+    groups: usize,
+    x: crate::ir::Interval,
+) -> bool {
+    let taps = kh * kw;
+    if !matches!(kind, ConvKind::Transposed { .. }) {
+        return accumulators_fit_32_bits(data, i * taps, x);
+    }
+    let (cin, cout_g) = (o, i);
+    let cin_g = cin / groups.max(1);
+    if data.len() != cin * cout_g * taps || cin_g * groups != cin {
+        return false;
+    }
+    let channels = (0..groups * cout_g).map(|oc| {
+        let (g, ol) = (oc / cout_g, oc % cout_g);
+        (0..cin_g)
+            .flat_map(|c| {
+                let at = ((g * cin_g + c) * cout_g + ol) * taps;
+                data[at..at + taps].iter().copied()
+            })
+            .collect::<Vec<i128>>()
+    });
+    super::expr::accumulator_bound(channels, x).is_some_and(|b| super::range::signed_bits(b) <= 32)
 }

@@ -28,6 +28,7 @@ enum Form {
     Grouped,
     FirstLayer,
     Depthwise,
+    Transposed,
 }
 
 /// A random convolution of `form` with a random tail.
@@ -50,24 +51,45 @@ fn program(seed: u64, form: Form) -> String {
         Form::Grouped => (rng.range(2, 4), rng.range(2, 9), rng.range(1, 10)),
         Form::FirstLayer => (1, rng.range(1, 4), rng.range(1, 40)),
         Form::Depthwise => (rng.range(1, 20), 1, 1),
+        Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
     };
     let (cin, cout) = (groups * cin_g, groups * cout_g);
+    let wshape = if form == Form::Transposed {
+        (cin, cout_g)
+    } else {
+        (cout, cin_g)
+    };
     let (eh, ew) = ((kh - 1) * dh + 1, (kw - 1) * dw + 1);
     let pads: Vec<i64> = (0..4)
         .map(|i| rng.range(0, if i < 2 { kh - 1 } else { kw - 1 }))
         .collect();
-    let h = rng.range(eh.max(1), eh + 12);
-    let w = rng.range(ew.max(1), if big { ew + 40 } else { ew + 150 });
+    let (h, w) = if form == Form::Transposed {
+        (rng.range(1, 10), rng.range(1, if big { 20 } else { 70 }))
+    } else {
+        (
+            rng.range(eh.max(1), eh + 12),
+            rng.range(ew.max(1), if big { ew + 40 } else { ew + 150 }),
+        )
+    };
     let halo = rng.range(0, 2);
     let in_ty = *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"]);
     let w_ty = *rng.pick(&["i8", "i8", "i5", "u7"]);
     let b_ty = *rng.pick(&["i16", "i8", "i24"]);
     let f = format!("fixed<{}, {}>", rng.range(12, 32), rng.range(1, 3));
     let m_ty = *rng.pick(&["i6", "u9", "fixed<16, 2>", "ufixed<20, 0>"]);
-    let conv = format!(
-        "conv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {groups})",
-        pads[0], pads[1], pads[2], pads[3]
-    );
+    let conv = if form == Form::Transposed {
+        format!(
+            "deconv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), output_pad: ({}, {}), dilation: ({dh}, {dw}), groups: {groups})",
+            pads[0], pads[1], pads[2], pads[3],
+            rng.range(0, sh.max(dh) - 1),
+            rng.range(0, sw.max(dw) - 1),
+        )
+    } else {
+        format!(
+            "conv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {groups})",
+            pads[0], pads[1], pads[2], pads[3]
+        )
+    };
     let sh_bits = rng.range(0, 14);
     let t = target(&mut rng);
     let q = *rng.pick(&QUANT);
@@ -88,7 +110,7 @@ fn program(seed: u64, form: Form) -> String {
     format!(
         "pipeline p {{
   input x: {in_ty}[{cin}, {h}, {w}] pad {halo}
-  param w: {w_ty}[{cout}, {cin_g}, {kh}, {kw}] = random(seed: {})
+  param w: {w_ty}[{}, {}, {kh}, {kw}] = random(seed: {})
   param b: {b_ty}[{cout}] = random(seed: {})
   param m: {m_ty}[{cout}] = random(seed: {})
   const f: {f} = 0.{:04}
@@ -96,6 +118,8 @@ fn program(seed: u64, form: Form) -> String {
   output y
 }}
 ",
+        wshape.0,
+        wshape.1,
         seed * 3 + 1,
         seed * 3 + 2,
         seed * 3 + 3,
@@ -182,4 +206,9 @@ fn first_layers_match_the_interpreter() {
 #[test]
 fn depthwise_convolutions_match_the_interpreter() {
     assert_kernels_ran(&check_form(Form::Depthwise, 120), 120);
+}
+
+#[test]
+fn transposed_convolutions_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::Transposed, 120), 120);
 }

@@ -42,7 +42,8 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     unsafe { direct(stage, d, x, out, lo, hi) }
 }
 
-/// Runs output rows `lo..hi` of a direct convolution.
+/// Runs output rows `lo..hi` of a direct convolution (one output column
+/// phase: `plan_direct` keeps transposed convolutions off this kernel).
 ///
 /// # Safety
 /// As `conv_avx512::direct`, with AVX2 and AVX-VNNI instead of AVX-512.
@@ -56,40 +57,44 @@ pub(super) unsafe fn direct(
     lo: usize,
     hi: usize,
 ) {
+    if d.out_phases != 1 {
+        return;
+    }
     let tail = Tail::new(&st.requant);
     let mut win = Window::new(d);
-    let pv = st.width.div_ceil(8).min(2);
+    let pv = d.q_width.div_ceil(8).min(2);
     let chunk = 8 * pv;
-    let qg = d.quads.len();
-    let t = d.steps.len();
-    let mut rows = vec![std::ptr::null::<u8>(); d.kh];
-    let slot_of = |oy: usize, ky: usize| {
-        let iy = (oy * d.stride.0 + ky * d.dilation_h) as i64 - d.pad_top as i64;
-        (iy, iy.rem_euclid(d.ring() as i64) as usize)
-    };
+    let ring = d.ring() as i64;
+    let rows_max = d.row_lists.iter().map(Vec::len).max().unwrap_or(0);
+    let mut rows = vec![std::ptr::null::<u8>(); rows_max];
     for oy in lo..hi {
-        for ky in 0..d.kh {
-            let (iy, slot) = slot_of(oy, ky);
+        let (ry, base) = d.row_phase(oy);
+        let list = &d.row_lists[ry];
+        for &r in list {
+            let iy = base + r;
+            let slot = iy.rem_euclid(ring) as usize;
             if win.tags[slot] != iy {
                 // SAFETY: row `iy` of every channel is inside the input's
-                // halo-padded buffer (`plan_direct` checked the windows).
+                // halo-padded buffer (`plan_direct` checked the rows).
                 unsafe { repack(st, d, x, iy, slot, &mut win) };
                 win.tags[slot] = iy;
             }
         }
-        for (ky, row) in rows.iter_mut().enumerate() {
-            *row = win.data[slot_of(oy, ky).1 * win.slot..].as_ptr();
+        for (row, &r) in rows.iter_mut().zip(list) {
+            let slot = (base + r).rem_euclid(ring) as usize;
+            *row = win.data[slot * win.slot..].as_ptr();
         }
         for g in 0..d.groups {
             let mut x0 = 0;
             while x0 < st.width {
                 let spot = Spot {
                     rows: &rows,
-                    quad0: g * qg,
+                    quad0: g * d.quads.len(),
                     cols: d.cols,
                     x0,
                     count: (st.width - x0).min(chunk),
                     oy,
+                    steps: &d.steps[ry],
                 };
                 let mut o = g * d.cout_g;
                 let end = o + d.cout_g;
@@ -97,7 +102,7 @@ pub(super) unsafe fn direct(
                 unsafe {
                     while o < end {
                         let n = (end - o).min(max_channels(pv));
-                        let w = &st.weights[o * t..(o + n) * t];
+                        let w = &st.weights[o * d.steps_total..(o + n) * d.steps_total];
                         dispatch(pv, n, st, d, &tail, &spot, w, o, out);
                         o += n;
                     }
@@ -117,6 +122,7 @@ struct Spot<'a> {
     x0: usize,
     count: usize,
     oy: usize,
+    steps: &'a [crate::jit::native::Step],
 }
 
 /// Calls `block::<PV, N>` for the runtime `pv` and `n`.
@@ -168,12 +174,12 @@ unsafe fn block<const PV: usize, const N: usize>(
     o: usize,
     out: *mut u8,
 ) {
-    let t = d.steps.len();
+    let t = d.steps_total;
     let mut acc = [[_mm256_setzero_si256(); PV]; N];
-    for (s, step) in d.steps.iter().enumerate() {
+    for (s, step) in spot.steps.iter().enumerate() {
         let at = ((spot.quad0 + step.quad) * spot.cols + spot.x0 + step.shift) * 4;
         // SAFETY: `at + 32 PV` lies within the slot.
-        let base = unsafe { spot.rows[step.ky].add(at) };
+        let base = unsafe { spot.rows[step.row].add(at) };
         let a: [__m256i; PV] =
             std::array::from_fn(|p| unsafe { _mm256_loadu_si256(base.add(32 * p).cast()) });
         for (j, acc_j) in acc.iter_mut().enumerate() {
@@ -232,22 +238,24 @@ unsafe fn repack(
     win: &mut Window,
 ) {
     let cin = d.groups * d.cin_g;
-    let sw = d.stride.1;
+    let sw = d.stride_w;
+    let (lo, hi) = d.readable;
+    // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
+    // readable (the pointer itself may lie before the buffer).
     let row = |c: usize| -> *const u8 {
-        let at =
-            (st.x.origin + c * st.x.plane) as i64 + iy * st.x.stride as i64 - d.pad_left as i64;
-        // SAFETY: the caller's guarantee: the padded row starts in the buffer.
-        unsafe { x.offset(at as isize) }
+        let at = (st.x.origin + c * st.x.plane) as i64 + iy * st.x.stride as i64 + d.col0;
+        x.wrapping_offset(at as isize)
     };
-    let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize); cin * sw];
+    let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];
     if sw == 1 {
         for (c, pr) in phase_rows.iter_mut().enumerate() {
-            *pr = (row(c), d.row_bytes);
+            *pr = (row(c), lo, hi);
         }
     } else {
         for c in 0..cin {
-            // SAFETY: `row(c)` holds `row_bytes` readable bytes.
-            let src = unsafe { std::slice::from_raw_parts(row(c), d.row_bytes) };
+            // SAFETY: `row(c)` holds `hi` readable bytes (`lo` is 0 for
+            // strided convolutions).
+            let src = unsafe { std::slice::from_raw_parts(row(c), hi) };
             for p in 0..sw {
                 let at = (c * sw + p) * d.phase_len;
                 let dst = &mut win.phases[at..at + d.phase_len];
@@ -259,30 +267,30 @@ unsafe fn repack(
                         *b = src.get(i * sw + p).copied().unwrap_or(0);
                     }
                 }
-                phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), d.phase_len);
+                phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), 0, d.phase_len);
             }
         }
     }
     let base = slot * win.slot;
     for g in 0..d.groups {
         for (q, quad) in d.quads.iter().enumerate() {
-            let src: [(*const u8, usize); 4] = std::array::from_fn(|j| match quad[j] {
+            let src: [(*const u8, usize, usize); 4] = std::array::from_fn(|j| match quad[j] {
                 Some(s) => {
-                    let (p, len) = phase_rows[(g * d.cin_g + s.channel) * sw + s.phase];
-                    (p.wrapping_add(s.offset), len.saturating_sub(s.offset))
+                    let (p, lo, hi) = phase_rows[(g * d.cin_g + s.channel) * sw + s.phase];
+                    (
+                        p.wrapping_add(s.offset),
+                        lo.saturating_sub(s.offset),
+                        hi.saturating_sub(s.offset),
+                    )
                 }
-                None => (std::ptr::null(), 0),
+                None => (std::ptr::null(), 0, 0),
             });
             let dst = base + ((g * d.quads.len() + q) * d.cols) * 4;
             let mut u0 = 0;
             while u0 < d.cols {
-                let load = |(p, len): (*const u8, usize)| {
-                    if len <= u0 {
-                        return _mm256_setzero_si256();
-                    }
-                    // SAFETY: `len - u0` readable bytes from `p + u0`.
-                    unsafe { load_upto(p.add(u0), len - u0) }
-                };
+                // SAFETY: bytes `lo..hi` readable from `p`.
+                let load =
+                    |(p, lo, hi): (*const u8, usize, usize)| unsafe { load_range(p, lo, hi, u0) };
                 let v = interleave(load(src[0]), load(src[1]), load(src[2]), load(src[3]));
                 for (k, v) in v.iter().enumerate() {
                     let at = dst + 4 * u0 + 32 * k;
@@ -293,6 +301,29 @@ unsafe fn repack(
             }
         }
     }
+}
+
+/// The 32 bytes at `p + at`, of which only those in `p + lo .. p + hi` are
+/// read (zero elsewhere).
+///
+/// # Safety
+/// Bytes `lo..hi` from `p` are readable.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn load_range(p: *const u8, lo: usize, hi: usize, at: usize) -> __m256i {
+    if lo <= at && at + 32 <= hi {
+        // SAFETY: 32 readable bytes.
+        return unsafe { _mm256_loadu_si256(p.wrapping_add(at).cast()) };
+    }
+    let mut buf = [0u8; 32];
+    for (i, b) in buf.iter_mut().enumerate() {
+        if (lo..hi).contains(&(at + i)) {
+            // SAFETY: byte `at + i` is readable.
+            *b = unsafe { *p.wrapping_add(at + i) };
+        }
+    }
+    // SAFETY: `buf` is 32 bytes.
+    unsafe { _mm256_loadu_si256(buf.as_ptr().cast()) }
 }
 
 /// Four rows of 32 bytes as 32 dwords `[a_i b_i c_i d_i]`, in pixel order.

@@ -34,8 +34,8 @@ impl Window {
         let quads = d.groups * d.quads.len();
         let slot = quads * d.cols * 4;
         let cin = d.groups * d.cin_g;
-        let phases = if d.stride.1 > 1 {
-            vec![0u8; cin * d.stride.1 * d.phase_len]
+        let phases = if d.stride_w > 1 {
+            vec![0u8; cin * d.stride_w * d.phase_len]
         } else {
             vec![]
         };
@@ -56,7 +56,7 @@ impl Window {
 /// As `avx512::run`: `x` and `out` are the stage's buffers with their
 /// planned sizes, `lo <= hi <= st.height`, the host has AVX-512 F, BW, VBMI
 /// and VNNI, and `native::conv::plan_direct` accepted the stage (every
-/// window inside the input's halo).
+/// input row an output row reads inside the input's halo-padded buffer).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 pub(super) unsafe fn direct(
@@ -69,53 +69,102 @@ pub(super) unsafe fn direct(
 ) {
     let tail = Tail::new(&st.requant);
     let mut win = Window::new(d);
-    let pv = st.width.div_ceil(16).min(4);
+    let pv = d.q_width.div_ceil(16).min(4);
     let chunk = 16 * pv;
-    let qg = d.quads.len();
-    let t = d.steps.len();
-    let mut rows = vec![std::ptr::null::<u8>(); d.kh];
-    let slot_of = |oy: usize, ky: usize| {
-        let iy = (oy * d.stride.0 + ky * d.dilation_h) as i64 - d.pad_top as i64;
-        (iy, iy.rem_euclid(d.ring() as i64) as usize)
-    };
+    let ring = d.ring() as i64;
+    let rows_max = d.row_lists.iter().map(Vec::len).max().unwrap_or(0);
+    let mut rows = vec![std::ptr::null::<u8>(); rows_max];
+    let phases = d.out_phases;
+    // Transposed (output columns shifted or interleaved): each block's
+    // phases land here before the interleaved copy.
+    let staged = phases > 1 || d.out_shift > 0;
+    let mut staging = vec![0u8; 16 * phases * 64];
     for oy in lo..hi {
-        for ky in 0..d.kh {
-            let (iy, slot) = slot_of(oy, ky);
+        let (ry, base) = d.row_phase(oy);
+        let list = &d.row_lists[ry];
+        for &r in list {
+            let iy = base + r;
+            let slot = iy.rem_euclid(ring) as usize;
             if win.tags[slot] != iy {
                 // SAFETY: row `iy` of every channel is inside the input's
-                // halo-padded buffer (`plan_direct` checked the windows).
+                // halo-padded buffer (`plan_direct` checked the rows).
                 unsafe { repack(st, d, x, iy, slot, &mut win) };
                 win.tags[slot] = iy;
             }
         }
-        for (ky, row) in rows.iter_mut().enumerate() {
-            *row = win.data[slot_of(oy, ky).1 * win.slot..].as_ptr();
+        for (row, &r) in rows.iter_mut().zip(list) {
+            let slot = (base + r).rem_euclid(ring) as usize;
+            *row = win.data[slot * win.slot..].as_ptr();
         }
         for g in 0..d.groups {
-            let mut x0 = 0;
-            while x0 < st.width {
-                let spot = Spot {
-                    rows: &rows,
-                    quad0: g * qg,
-                    cols: d.cols,
-                    x0,
-                    mask: lanes(st.width - x0) & lanes(chunk),
-                    oy,
-                };
+            let mut q0 = 0;
+            while q0 < d.q_width {
                 let mut o = g * d.cout_g;
                 let end = o + d.cout_g;
-                // SAFETY (each block): the reads stay within the window's
-                // slots (`Direct::cols` covers x0 + shift + chunk), the
-                // stores within output rows `oy` of channels `o..o + n`.
-                unsafe {
-                    while o < end {
-                        let n = (end - o).min(max_channels(pv));
-                        let w = &st.weights[o * t..(o + n) * t];
-                        dispatch(pv, n, st, d, &tail, &spot, w, o, out);
-                        o += n;
+                while o < end {
+                    let n = (end - o).min(max_channels(pv));
+                    let w = &st.weights[o * d.steps_total..(o + n) * d.steps_total];
+                    for rx in 0..phases {
+                        let p = ry * phases + rx;
+                        let (dst, plane, mask) = if !staged {
+                            let at = st.out.origin + o * st.out.plane + oy * st.out.stride + q0;
+                            let mask = lanes(st.width - q0) & lanes(chunk);
+                            (out.wrapping_add(at), st.out.plane, mask)
+                        } else {
+                            (staging[64 * rx..].as_mut_ptr(), 64 * phases, u64::MAX)
+                        };
+                        let spot = Spot {
+                            rows: &rows,
+                            quad0: g * d.quads.len(),
+                            cols: d.cols,
+                            x0: q0,
+                            steps: &d.steps[p],
+                            woff: d.step_offsets[p],
+                            dst,
+                            plane,
+                            mask,
+                        };
+                        // SAFETY: the reads stay within the window's slots
+                        // (`Direct::cols` covers q0 + shift + chunk); the
+                        // stores within output row `oy` of channels
+                        // `o..o + n` (masked to the width), or `staging`.
+                        unsafe { dispatch(pv, n, d, &tail, &spot, w, o) };
                     }
+                    if staged {
+                        scatter(st, d, &staging, (o, n), (oy, q0, chunk), out);
+                    }
+                    o += n;
                 }
-                x0 += chunk;
+                q0 += chunk;
+            }
+        }
+    }
+}
+
+/// Copies the staged phases of channels `c..c + n` (`chunk` block columns
+/// from `q0`) to their interleaved output columns in row `oy`.
+#[cfg(target_arch = "x86_64")]
+fn scatter(
+    st: &NativeStage,
+    d: &Direct,
+    staging: &[u8],
+    (c, n): (usize, usize),
+    (oy, q0, chunk): (usize, usize, usize),
+    out: *mut u8,
+) {
+    let phases = d.out_phases;
+    for j in 0..n {
+        let row = st.out.origin + (c + j) * st.out.plane + oy * st.out.stride;
+        let src = &staging[64 * phases * j..64 * phases * (j + 1)];
+        for i in 0..chunk {
+            for rx in 0..phases {
+                let z = (q0 + i) * phases + rx;
+                if z < d.out_shift || z - d.out_shift >= st.width {
+                    continue;
+                }
+                // SAFETY: column `z - out_shift` of row `oy` of channel
+                // `c + j` is inside the output.
+                unsafe { *out.add(row + z - d.out_shift) = src[64 * rx + i] };
             }
         }
     }
@@ -132,15 +181,20 @@ fn max_channels(pv: usize) -> usize {
     }
 }
 
-/// Where a block reads and stores.
+/// What a block reads (the window rows, from quad `quad0` of the group, at
+/// block column `x0`, by `steps` with the weights from `woff`) and where it
+/// stores (`dst` for its first channel, `plane` bytes per channel, `mask`).
 #[cfg(target_arch = "x86_64")]
 struct Spot<'a> {
     rows: &'a [*const u8],
     quad0: usize,
     cols: usize,
     x0: usize,
+    steps: &'a [crate::jit::native::Step],
+    woff: usize,
+    dst: *mut u8,
+    plane: usize,
     mask: u64,
-    oy: usize,
 }
 
 /// Calls `block::<PV, N>` for the runtime `pv` and `n`.
@@ -148,24 +202,13 @@ struct Spot<'a> {
 /// # Safety
 /// See [`block`].
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn dispatch(
-    pv: usize,
-    n: usize,
-    st: &NativeStage,
-    d: &Direct,
-    tail: &Tail,
-    spot: &Spot,
-    w: &[i32],
-    o: usize,
-    out: *mut u8,
-) {
+unsafe fn dispatch(pv: usize, n: usize, d: &Direct, tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
     macro_rules! pick {
         ($p:literal; $($n:literal)*) => {
             match n {
                 // SAFETY: the caller's guarantees.
-                $($n => unsafe { block::<$p, $n>(st, d, tail, spot, w, o, out) },)*
+                $($n => unsafe { block::<$p, $n>(d, tail, spot, w, o) },)*
                 _ => {}
             }
         };
@@ -178,41 +221,40 @@ unsafe fn dispatch(
     }
 }
 
-/// Output channels `o..o + N`, `16 PV` pixels from `spot.x0` of row
-/// `spot.oy`: one `vpdpbusd` per step, vector and channel.
+/// Output channels `o..o + N`, `16 PV` block columns from `spot.x0`: one
+/// `vpdpbusd` per step, vector and channel, then the tail and a masked
+/// store per channel.
 ///
 /// # Safety
 /// The window rows hold `spot.cols` dwords per quad plus 64 spare bytes;
-/// `o + N <= st.channels`; `w` holds `N * steps` weights.
+/// `spot.dst + j * spot.plane` may take the masked 64-byte store of channel
+/// `j < N`; `w` holds `N * d.steps_total` weights.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn block<const PV: usize, const N: usize>(
-    st: &NativeStage,
     d: &Direct,
     tail: &Tail,
     spot: &Spot,
     w: &[i32],
     o: usize,
-    out: *mut u8,
 ) {
-    let t = d.steps.len();
+    let t = d.steps_total;
     let mut acc = [[_mm512_setzero_si512(); PV]; N];
-    for (s, step) in d.steps.iter().enumerate() {
+    for (s, step) in spot.steps.iter().enumerate() {
         let at = ((spot.quad0 + step.quad) * spot.cols + spot.x0 + step.shift) * 4;
         // SAFETY: `at + 64 PV` lies within the slot plus its spare bytes.
-        let base = unsafe { spot.rows[step.ky].add(at) };
+        let base = unsafe { spot.rows[step.row].add(at) };
         let a: [__m512i; PV] =
             std::array::from_fn(|p| unsafe { _mm512_loadu_si512(base.add(64 * p).cast()) });
         for (j, acc_j) in acc.iter_mut().enumerate() {
-            let wv = _mm512_set1_epi32(w[j * t + s]);
+            let wv = _mm512_set1_epi32(w[j * t + spot.woff + s]);
             for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
                 *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
             }
         }
     }
     for (j, acc_j) in acc.iter().enumerate() {
-        let c = o + j;
-        let k = tail.channel(c);
+        let k = tail.channel(o + j);
         let mut q = [_mm_setzero_si128(); 4];
         for (q, &a) in q.iter_mut().zip(acc_j) {
             *q = tail.apply(a, k);
@@ -221,10 +263,8 @@ unsafe fn block<const PV: usize, const N: usize>(
         let v = _mm512_inserti32x4::<1>(v, q[1]);
         let v = _mm512_inserti32x4::<2>(v, q[2]);
         let v = _mm512_inserti32x4::<3>(v, q[3]);
-        let at = st.out.origin + c * st.out.plane + spot.oy * st.out.stride + spot.x0;
-        // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps the
-        // store within the row's width.
-        unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
+        // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
+        unsafe { _mm512_mask_storeu_epi8(spot.dst.add(j * spot.plane).cast(), spot.mask, v) };
     }
 }
 
@@ -244,55 +284,53 @@ unsafe fn repack(
     win: &mut Window,
 ) {
     let cin = d.groups * d.cin_g;
-    let sw = d.stride.1;
+    let sw = d.stride_w;
+    let (lo, hi) = d.readable;
+    // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
+    // readable (the pointer itself may lie before the buffer).
     let row = |c: usize| -> *const u8 {
-        let at =
-            (st.x.origin + c * st.x.plane) as i64 + iy * st.x.stride as i64 - d.pad_left as i64;
-        // SAFETY: the caller's guarantee: the padded row starts in the buffer.
-        unsafe { x.offset(at as isize) }
+        let at = (st.x.origin + c * st.x.plane) as i64 + iy * st.x.stride as i64 + d.col0;
+        x.wrapping_offset(at as isize)
     };
-    // The phase rows: (pointer, readable bytes) per channel and phase.
-    let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize); cin * sw];
+    // The phase rows: (pointer, readable range) per channel and phase.
+    let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];
     if sw == 1 {
         for (c, pr) in phase_rows.iter_mut().enumerate() {
-            *pr = (row(c), d.row_bytes);
+            *pr = (row(c), lo, hi);
         }
     } else {
         for c in 0..cin {
             for p in 0..sw {
                 let at = (c * sw + p) * d.phase_len;
-                // SAFETY: as above, `row(c)` holds `row_bytes` bytes; the
-                // phase rows are `phase_len` bytes of `win.phases`.
-                unsafe {
-                    split_phase(
-                        row(c),
-                        d.row_bytes,
-                        sw,
-                        p,
-                        &mut win.phases[at..at + d.phase_len],
-                    )
-                };
-                phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), d.phase_len);
+                // SAFETY: as above, `row(c)` has `lo..hi` readable (`lo` is
+                // 0 for strided convolutions); the phase rows are
+                // `phase_len` bytes of `win.phases`.
+                unsafe { split_phase(row(c), hi, sw, p, &mut win.phases[at..at + d.phase_len]) };
+                phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), 0, d.phase_len);
             }
         }
     }
     let base = slot * win.slot;
     for g in 0..d.groups {
         for (q, quad) in d.quads.iter().enumerate() {
-            let src: [(*const u8, usize); 4] = std::array::from_fn(|j| match quad[j] {
+            let src: [(*const u8, usize, usize); 4] = std::array::from_fn(|j| match quad[j] {
                 Some(s) => {
-                    let (p, len) = phase_rows[(g * d.cin_g + s.channel) * sw + s.phase];
-                    // SAFETY: `offset` may pass `len`; the loads below read
-                    // only bytes before `len`.
-                    (p.wrapping_add(s.offset), len.saturating_sub(s.offset))
+                    let (p, lo, hi) = phase_rows[(g * d.cin_g + s.channel) * sw + s.phase];
+                    // Readable bytes relative to the shifted pointer.
+                    (
+                        p.wrapping_add(s.offset),
+                        lo.saturating_sub(s.offset),
+                        hi.saturating_sub(s.offset),
+                    )
                 }
-                None => (std::ptr::null(), 0),
+                None => (std::ptr::null(), 0, 0),
             });
             let dst = base + ((g * d.quads.len() + q) * d.cols) * 4;
             let mut u0 = 0;
             while u0 < d.cols {
-                // SAFETY: `len` readable bytes from `p`.
-                let load = |(p, len): (*const u8, usize)| unsafe { load_upto(p, len, u0) };
+                // SAFETY: bytes `lo..hi` readable from `p`.
+                let load =
+                    |(p, lo, hi): (*const u8, usize, usize)| unsafe { load_range(p, lo, hi, u0) };
                 let v = interleave(load(src[0]), load(src[1]), load(src[2]), load(src[3]));
                 for (k, v) in v.iter().enumerate() {
                     let at = dst + 4 * u0 + 64 * k;
@@ -303,6 +341,27 @@ unsafe fn repack(
             }
         }
     }
+}
+
+/// The 64 bytes at `p + at`, of which only those in `p + lo .. p + hi` are
+/// read (zero elsewhere).
+///
+/// # Safety
+/// Bytes `lo..hi` from `p` are readable.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn load_range(p: *const u8, lo: usize, hi: usize, at: usize) -> __m512i {
+    if lo <= at {
+        // SAFETY: as `load_upto`, from `p` with `hi` readable bytes.
+        return unsafe { load_upto(p, hi, at) };
+    }
+    if at + 64 <= lo || hi <= at {
+        return _mm512_setzero_si512();
+    }
+    let mask = lanes(hi - at) & !lanes(lo - at);
+    // SAFETY: the mask keeps the load within `lo..hi`.
+    unsafe { _mm512_maskz_loadu_epi8(mask, p.wrapping_add(at).cast()) }
 }
 
 /// The 64 bytes at `p + at`, of which only those before `p + len` are

@@ -23,7 +23,7 @@
 mod conv;
 mod requant;
 
-pub(crate) use conv::Direct;
+pub(crate) use conv::{Direct, Step};
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
 
@@ -175,10 +175,15 @@ pub(crate) fn plan_native(
     }
     let (k, x, w) = (pattern.core, pattern.x, pattern.w);
     match pattern.kind {
-        ConvKind::Transposed { depthwise: true } => {
-            plan_deconv(program, plan, stage, (k, x, w), &pattern.geom)
+        ConvKind::Transposed { depthwise } => {
+            let depthwise = depthwise
+                .then(|| plan_deconv(program, plan, stage, (k, x, w), &pattern.geom))
+                .flatten();
+            depthwise.or_else(|| {
+                let requant = match_tail(program, stage.root, k, pattern.output.c)?;
+                conv::plan_direct(program, plan, &pattern, stage.root, requant, isa)
+            })
         }
-        ConvKind::Transposed { depthwise: false } => None,
         _ => {
             let requant = match_tail(program, stage.root, k, pattern.output.c)?;
             plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone())
