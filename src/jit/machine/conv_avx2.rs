@@ -201,7 +201,12 @@ unsafe fn block<const PV: usize, const N: usize>(
         let at = st.out.origin + c * st.out.plane + spot.oy * st.out.stride + spot.x0;
         // SAFETY: pixels (c, oy, x0 .. x0 + count) are inside the output row.
         let dst = unsafe { std::slice::from_raw_parts_mut(out.add(at), spot.count) };
-        dst.copy_from_slice(&bytes[..spot.count]);
+        if spot.count == 8 * PV {
+            // A constant length: one move, not a call.
+            dst.copy_from_slice(&bytes[..8 * PV]);
+        } else {
+            dst.copy_from_slice(&bytes[..spot.count]);
+        }
     }
 }
 
@@ -292,9 +297,10 @@ unsafe fn repack(
                 let load =
                     |(p, lo, hi): (*const u8, usize, usize)| unsafe { load_range(p, lo, hi, u0) };
                 let v = interleave(load(src[0]), load(src[1]), load(src[2]), load(src[3]));
-                for (k, v) in v.iter().enumerate() {
+                for (k, v) in v.iter().enumerate().take((d.cols - u0).div_ceil(8)) {
                     let at = dst + 4 * u0 + 32 * k;
-                    // SAFETY: `at + 32 <= base + win.slot` (u0 < cols, a multiple of 64).
+                    // SAFETY: `at + 32 <= base + win.slot` (u0 + 8 k < cols,
+                    // a multiple of 16).
                     unsafe { _mm256_storeu_si256(win.data.as_mut_ptr().add(at).cast(), *v) };
                 }
                 u0 += 32;

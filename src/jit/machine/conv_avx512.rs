@@ -332,9 +332,10 @@ unsafe fn repack(
                 let load =
                     |(p, lo, hi): (*const u8, usize, usize)| unsafe { load_range(p, lo, hi, u0) };
                 let v = interleave(load(src[0]), load(src[1]), load(src[2]), load(src[3]));
-                for (k, v) in v.iter().enumerate() {
+                for (k, v) in v.iter().enumerate().take((d.cols - u0).div_ceil(16)) {
                     let at = dst + 4 * u0 + 64 * k;
-                    // SAFETY: `at + 64 <= base + win.slot` (u0 < cols).
+                    // SAFETY: `at + 64 <= base + win.slot` (u0 + 16 k < cols,
+                    // a multiple of 16).
                     unsafe { _mm512_storeu_si512(win.data.as_mut_ptr().add(at).cast(), *v) };
                 }
                 u0 += 64;

@@ -83,7 +83,7 @@ pub(crate) struct Direct {
     /// Packed weights per output channel (the sum of the lists' lengths).
     pub steps_total: usize,
     /// Dwords per quad row: `q_width` rounded up to 64, plus the largest
-    /// shift, rounded up to 64.
+    /// shift, rounded up to 16 (what the widest block reads).
     pub cols: usize,
     /// Column of the input row (relative to interior column 0) that byte 0
     /// of phase row 0 holds, and the readable bytes from there: `lo..hi`.
@@ -268,7 +268,7 @@ fn plan_window(
         }
     }
     let max_shift = all_steps.iter().map(|s| s.shift).max().unwrap_or(0);
-    let cols = (d.w.next_multiple_of(64) + max_shift).next_multiple_of(64);
+    let cols = (d.w.next_multiple_of(64) + max_shift).next_multiple_of(16);
     let row_bytes = xbuf.stride() - (xbuf.halo.left - geom.pad.left);
     let direct = Direct {
         groups,
@@ -424,7 +424,7 @@ fn plan_transposed(
         steps,
         step_offsets: offsets,
         steps_total: total,
-        cols: (q_width.next_multiple_of(64) + max_shift).next_multiple_of(64),
+        cols: (q_width.next_multiple_of(64) + max_shift).next_multiple_of(16),
         col0: -(max_mx as i64),
         readable: (readable_from, max_mx + xbuf.dims.w + xbuf.halo.right),
         phase_len: 64,
