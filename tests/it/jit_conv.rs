@@ -107,9 +107,27 @@ fn program(seed: u64, form: Form) -> String {
         7 => format!("({conv} * f) as fixed<8, {}, {q}, sat>", rng.range(0, 8)),
         _ => format!("{conv} as {t}"),
     };
+    // Sometimes a residual map of the output's shape joins the tail, as in
+    // MobileNetV2 (`(x + p) as u8 sat`), after a saturating mid-chain cast.
+    let (residual_input, expr) = if form != Form::Transposed && rng.chance(30) {
+        let oh = (h + pads[0] + pads[1] - eh) / sh + 1;
+        let ow = (w + pads[2] + pads[3] - ew) / sw + 1;
+        let r_ty = *rng.pick(&["u8", "i8", "u6"]);
+        let cast = *rng.pick(&["i8 sat", "u8 sat", "i9 sat"]);
+        (
+            format!("  input r: {r_ty}[{cout}, {oh}, {ow}]\n"),
+            format!(
+                "(r + ((conv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {groups}) + b) >> {}) as {cast}) as u8 sat",
+                pads[0], pads[1], pads[2], pads[3], rng.range(4, 12)
+            ),
+        )
+    } else {
+        (String::new(), expr)
+    };
     format!(
         "pipeline p {{
   input x: {in_ty}[{cin}, {h}, {w}] pad {halo}
+{residual_input}
   param w: {w_ty}[{}, {}, {kh}, {kw}] = random(seed: {})
   param b: {b_ty}[{cout}] = random(seed: {})
   param m: {m_ty}[{cout}] = random(seed: {})

@@ -42,7 +42,11 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
         Kind::Depthwise { .. } => unsafe { depthwise(stage, x, out, lo, hi) },
         Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
         Kind::Direct(direct) => unsafe {
-            super::conv_avx512::direct(stage, direct, x, out, lo, hi)
+            // SAFETY: as above, the residual buffer has an entry too.
+            let res = stage.residual.as_ref().map_or(std::ptr::null(), |(r, _)| {
+                (*ptrs.add(r.buffer)).cast_const()
+            });
+            super::conv_avx512::direct(stage, direct, (x, res), out, lo, hi)
         },
     }
 }
@@ -64,6 +68,9 @@ pub(super) struct Tail<'a> {
     pre: bool,
     clamp1: bool,
     clamp2: bool,
+    /// The third clamp, after a residual (`Requant::residual`).
+    lo3: __m512i,
+    hi3: __m512i,
     lo1: __m512i,
     hi1: __m512i,
     lo2: __m512i,
@@ -97,6 +104,8 @@ impl<'a> Tail<'a> {
             pre: q.pre.iter().any(|&v| v != 0),
             clamp1: q.lo1 > i32::MIN || q.hi1 < i32::MAX,
             clamp2: q.lo2 > i32::MIN || q.hi2 < i32::MAX,
+            lo3: _mm512_set1_epi32(q.lo3),
+            hi3: _mm512_set1_epi32(q.hi3),
             lo1: _mm512_set1_epi32(q.lo1),
             hi1: _mm512_set1_epi32(q.hi1),
             lo2: _mm512_set1_epi32(q.lo2),
@@ -149,6 +158,33 @@ impl<'a> Tail<'a> {
         } else {
             v
         };
+        _mm512_cvtepi32_epi8(v)
+    }
+
+    /// [`Self::apply`] with the residual values `res` (32-bit lanes,
+    /// aligned) added after the second clamp, then the third clamp.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn apply_residual(
+        &self,
+        acc: __m512i,
+        [pre, mul, post]: [__m512i; 3],
+        res: __m512i,
+    ) -> __m128i {
+        let mut v = acc;
+        if self.pre {
+            v = _mm512_add_epi32(v, pre);
+        }
+        if self.clamp1 {
+            v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        }
+        if let Some(s) = &self.q.scale {
+            v = self.scale(v, mul, s);
+        }
+        let v = _mm512_add_epi32(v, post);
+        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2);
+        let v = _mm512_add_epi32(v, res);
+        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo3), self.hi3);
         _mm512_cvtepi32_epi8(v)
     }
 

@@ -62,7 +62,7 @@ impl Window {
 pub(super) unsafe fn direct(
     st: &NativeStage,
     d: &Direct,
-    x: *const u8,
+    (x, res): (*const u8, *const u8),
     out: *mut u8,
     lo: usize,
     hi: usize,
@@ -113,6 +113,14 @@ pub(super) unsafe fn direct(
                         } else {
                             (staging[64 * rx..].as_mut_ptr(), 64 * phases, u64::MAX)
                         };
+                        // The residual map's pixels of channel `o` (plain
+                        // convolutions only: `plan_direct` checks).
+                        let residual = st.residual.as_ref().map(|(r, signed)| ResidualAt {
+                            at: res.wrapping_add(r.origin + o * r.plane + oy * r.stride + q0),
+                            plane: r.plane,
+                            signed: *signed,
+                            align: st.requant.residual.map_or(0, |q| q.align),
+                        });
                         let spot = Spot {
                             rows: &rows,
                             quad0: g * d.quads.len(),
@@ -123,6 +131,7 @@ pub(super) unsafe fn direct(
                             dst,
                             plane,
                             mask,
+                            residual,
                         };
                         // SAFETY: the reads stay within the window's slots
                         // (`Direct::cols` covers q0 + shift + chunk); the
@@ -195,6 +204,16 @@ struct Spot<'a> {
     dst: *mut u8,
     plane: usize,
     mask: u64,
+    residual: Option<ResidualAt>,
+}
+
+/// The residual map's bytes of a block's first channel, at its first pixel.
+#[cfg(target_arch = "x86_64")]
+struct ResidualAt {
+    at: *const u8,
+    plane: usize,
+    signed: bool,
+    align: u32,
 }
 
 /// Calls `block::<PV, N>` for the runtime `pv` and `n`.
@@ -256,8 +275,27 @@ unsafe fn block<const PV: usize, const N: usize>(
     for (j, acc_j) in acc.iter().enumerate() {
         let k = tail.channel(o + j);
         let mut q = [_mm_setzero_si128(); 4];
-        for (q, &a) in q.iter_mut().zip(acc_j) {
-            *q = tail.apply(a, k);
+        match &spot.residual {
+            None => {
+                for (q, &a) in q.iter_mut().zip(acc_j) {
+                    *q = tail.apply(a, k);
+                }
+            }
+            Some(r) => {
+                let align = _mm_cvtsi32_si128(r.align as i32);
+                for (p, (q, &a)) in q.iter_mut().zip(acc_j).enumerate() {
+                    // SAFETY: pixel (o + j, oy, x0 + 16 p) of the residual
+                    // map lies in its buffer, whose spare bytes cover the 16
+                    // read from it.
+                    let bytes = unsafe { _mm_loadu_si128(r.at.add(j * r.plane + 16 * p).cast()) };
+                    let wide = if r.signed {
+                        _mm512_cvtepi8_epi32(bytes)
+                    } else {
+                        _mm512_cvtepu8_epi32(bytes)
+                    };
+                    *q = tail.apply_residual(a, k, _mm512_sll_epi32(wide, align));
+                }
+            }
         }
         let v = _mm512_castsi128_si512(q[0]);
         let v = _mm512_inserti32x4::<1>(v, q[1]);

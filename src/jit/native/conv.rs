@@ -149,7 +149,20 @@ pub(super) fn plan_direct(
     if xbuf.elem.bytes != 1 || xbuf.elem.signed || out.elem.bytes != 1 {
         return None;
     }
-    if transposed {
+    // A residual map: one byte per value, the output's own layout, added
+    // by the AVX-512 kernel of plain convolutions.
+    let residual = match requant.residual {
+        None => None,
+        Some(r) => {
+            let rb = plan.buffer_of[r.node]?;
+            let buf = &plan.buffers[rb];
+            if isa != Isa::Avx512 || transposed || buf.elem.bytes != 1 || buf.dims != d {
+                return None;
+            }
+            Some((super::rows(plan, rb), buf.elem.signed))
+        }
+    };
+    let mut stage = if transposed {
         // The AVX2 kernel stores whole rows only.
         if isa != Isa::Avx512 {
             return None;
@@ -160,7 +173,9 @@ pub(super) fn plan_direct(
             return None;
         }
         plan_window(program, plan, pattern, root, requant, isa)
-    }
+    }?;
+    stage.residual = residual;
+    Some(stage)
 }
 
 /// The quads and one kernel row's steps of a convolution whose column
@@ -462,6 +477,7 @@ fn stage(
         windows: vec![],
         requant,
         isa,
+        residual: None,
     }
 }
 

@@ -140,6 +140,9 @@ pub(crate) struct NativeStage {
     /// The instruction set of the kernel: `Avx512`, or `Avx2` (direct
     /// convolutions only).
     pub isa: Isa,
+    /// Where the tail's residual map is (`Requant::residual`; direct
+    /// AVX-512 convolutions only), and whether its bytes are signed.
+    pub residual: Option<(Rows, bool)>,
 }
 
 impl NativeStage {
@@ -175,6 +178,14 @@ pub(crate) fn plan_native(
     }
     let (k, x, w) = (pattern.core, pattern.x, pattern.w);
     match pattern.kind {
+        _ if match_tail(program, stage.root, k, pattern.output.c)?
+            .residual
+            .is_some() =>
+        {
+            // Only the direct kernel adds a residual map.
+            let requant = match_tail(program, stage.root, k, pattern.output.c)?;
+            conv::plan_direct(program, plan, &pattern, stage.root, requant, isa)
+        }
         ConvKind::Transposed { depthwise } => {
             let depthwise = depthwise
                 .then(|| plan_deconv(program, plan, stage, (k, x, w), &pattern.geom))
@@ -246,6 +257,7 @@ fn plan_pointwise_or_depthwise(
         windows,
         requant,
         isa: Isa::Avx512,
+        residual: None,
     })
 }
 
@@ -401,5 +413,6 @@ fn plan_deconv(
         windows,
         requant,
         isa: Isa::Avx512,
+        residual: None,
     })
 }
