@@ -7,7 +7,7 @@
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
 use super::plan::weight_dims;
-use crate::ir::{Chw, ConvGeom, NodeId, Op, Program};
+use crate::ir::{Chw, ConvGeom, Interval, NodeId, Op, Program};
 
 /// The largest kernel side and stride the direct kernels take.
 pub(crate) const MAX_KERNEL: usize = 11;
@@ -39,6 +39,10 @@ pub(crate) enum Operands {
     /// Inputs in `0..=255`, weights in `-128..=127`, every partial sum within
     /// 32 bits: `vpdpbusd`.
     U8xI8,
+    /// Inputs in `-128..=127`, weights in `-128..=127`: `vpdpbusd` on the
+    /// inputs plus 128, with `128 * sum(weights)` taken off in the tail
+    /// (direct kernels only).
+    I8xI8,
     /// Anything else: the scalar code (wider operands would take
     /// `vpdpwssd` / `vpmaddwd`; no kernel for them yet).
     Wide,
@@ -110,17 +114,20 @@ pub(crate) fn classify(program: &Program, core: NodeId) -> Option<ConvPattern> {
     } else {
         ConvKind::Full
     };
-    let operands = match u8_x_i8_weights(program, x, w) {
-        Some(data)
-            if dots_fit_32_bits(
-                data,
-                kind,
-                (o, i, kh, kw),
-                geom.groups.max(1),
-                program.nodes[x].range(),
-            ) =>
+    let xr = program.nodes[x].range();
+    let dims = (o, i, kh, kw);
+    let groups = geom.groups.max(1);
+    let operands = match (u8_x_i8_weights(program, x, w), &program.nodes[w].op) {
+        (Some(data), _) if dots_fit_32_bits(data, kind, dims, groups, xr) => Operands::U8xI8,
+        // Signed bytes as `x + 128` (unsigned), the weights' sums times 128
+        // taken off again: the dot products run on `x + 128` in `0..=255`.
+        (None, Op::Constant { data })
+            if xr.lo >= -128
+                && xr.hi <= 127
+                && data.iter().all(|&v| (-128..=127).contains(&v))
+                && dots_fit_32_bits(data, kind, dims, groups, Interval { lo: 0, hi: 255 }) =>
         {
-            Operands::U8xI8
+            Operands::I8xI8
         }
         _ => Operands::Wide,
     };

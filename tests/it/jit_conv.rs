@@ -72,7 +72,13 @@ fn program(seed: u64, form: Form) -> String {
         )
     };
     let halo = rng.range(0, 2);
-    let in_ty = *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"]);
+    // Signed inputs take the direct kernels' `x + 128` path (plain
+    // convolutions only).
+    let in_ty = if form == Form::Transposed {
+        *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"])
+    } else {
+        *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>", "i8", "fixed<8, 3>", "i4"])
+    };
     let w_ty = *rng.pick(&["i8", "i8", "i5", "u7"]);
     let b_ty = *rng.pick(&["i16", "i8", "i24"]);
     let f = format!("fixed<{}, {}>", rng.range(12, 32), rng.range(1, 3));

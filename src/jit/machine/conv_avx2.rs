@@ -276,6 +276,8 @@ unsafe fn repack(
             }
         }
     }
+    // Signed inputs as `x + 128` (see `Direct::flip`).
+    let flip = _mm256_set1_epi8(if d.flip { -128 } else { 0 });
     let base = slot * win.slot;
     for g in 0..d.groups {
         for (q, quad) in d.quads.iter().enumerate() {
@@ -294,8 +296,9 @@ unsafe fn repack(
             let mut u0 = 0;
             while u0 < d.cols {
                 // SAFETY: bytes `lo..hi` readable from `p`.
-                let load =
-                    |(p, lo, hi): (*const u8, usize, usize)| unsafe { load_range(p, lo, hi, u0) };
+                let load = |(p, lo, hi): (*const u8, usize, usize)| unsafe {
+                    _mm256_xor_si256(load_range(p, lo, hi, u0), flip)
+                };
                 let v = interleave(load(src[0]), load(src[1]), load(src[2]), load(src[3]));
                 for (k, v) in v.iter().enumerate().take((d.cols - u0).div_ceil(8)) {
                     let at = dst + 4 * u0 + 32 * k;

@@ -30,7 +30,7 @@
 
 use super::{Kind, NativeStage};
 use crate::ir::Program;
-use crate::jit::pattern::{ConvKind, ConvPattern};
+use crate::jit::pattern::{ConvKind, ConvPattern, Operands};
 use crate::jit::plan::{deconv_axis, Buffer, Plan};
 use crate::jit::Isa;
 
@@ -91,6 +91,9 @@ pub(crate) struct Direct {
     pub readable: (usize, usize),
     /// Bytes of one phase row (strides above 1), a multiple of 64.
     pub phase_len: usize,
+    /// Signed inputs: the repacking adds 128 (flips the top bit) and the
+    /// tail's `pre` takes `128 * sum(w)` off.
+    pub flip: bool,
 }
 
 impl Direct {
@@ -146,8 +149,22 @@ pub(super) fn plan_direct(
     let xb = plan.buffer_of[pattern.x]?;
     let xbuf = &plan.buffers[xb];
     let out = &plan.buffers[plan.buffer_of[root]?];
-    if xbuf.elem.bytes != 1 || xbuf.elem.signed || out.elem.bytes != 1 {
+    let flip = pattern.operands == Operands::I8xI8;
+    if xbuf.elem.bytes != 1 || xbuf.elem.signed != flip || out.elem.bytes != 1 {
         return None;
+    }
+    // (A transposed convolution's phases sum different taps: one
+    // correction per channel does not fit them.)
+    if flip && transposed {
+        return None;
+    }
+    let mut requant = requant;
+    if flip {
+        // `sum(x * w) = sum((x + 128) * w) - 128 * sum(w)` per output channel.
+        let sums = weight_sums(program, pattern, cout)?;
+        for (p, s) in requant.pre.iter_mut().zip(sums) {
+            *p = i32::try_from(i64::from(*p) - 128 * s).ok()?;
+        }
     }
     // A residual map: one byte per value, the output's own layout, added
     // by the AVX-512 kernel of plain convolutions.
@@ -175,7 +192,24 @@ pub(super) fn plan_direct(
         plan_window(program, plan, pattern, root, requant, isa)
     }?;
     stage.residual = residual;
+    if let Kind::Direct(d) = &mut stage.kind {
+        d.flip = flip;
+    }
     Some(stage)
+}
+
+/// Each output channel's sum of weights (for the signed-input correction)
+/// of a convolution (weights `[out, in / groups, kh, kw]`).
+fn weight_sums(program: &Program, pattern: &ConvPattern, cout: usize) -> Option<Vec<i64>> {
+    let weights = constant_weights(program, pattern)?;
+    let (_, cin_g, kh, kw) = pattern.weights;
+    let per = cin_g * kh * kw;
+    (0..cout)
+        .map(|o| {
+            let w = weights.get(o * per..(o + 1) * per)?;
+            Some(w.iter().map(|&v| v as i64).sum())
+        })
+        .collect()
 }
 
 /// The quads and one kernel row's steps of a convolution whose column
@@ -265,7 +299,7 @@ fn plan_window(
                 .map(move |&(quad, shift)| Step { row, quad, shift })
         })
         .collect();
-    let weights = super::u8_x_i8_weights(program, pattern.x, pattern.w)?;
+    let weights = constant_weights(program, pattern)?;
     let t = all_steps.len();
     let mut packed = vec![0i32; cout * t];
     for o in 0..cout {
@@ -307,6 +341,7 @@ fn plan_window(
         col0: -(geom.pad.left as i64),
         readable: (0, row_bytes),
         phase_len: row_bytes.div_ceil(sw).next_multiple_of(64),
+        flip: false,
     };
     let ob = plan.buffer_of[root]?;
     Some(stage(plan, (xb, ob), d, direct, packed, requant, isa))
@@ -350,7 +385,7 @@ fn plan_transposed(
             return None;
         }
     }
-    let weights = super::u8_x_i8_weights(program, pattern.x, pattern.w)?;
+    let weights = constant_weights(program, pattern)?;
     // Quads are shared by the column phases: collect them across phases.
     let mut quads: Vec<[Option<Source>; 4]> = vec![];
     let mut steps = vec![];
@@ -443,6 +478,7 @@ fn plan_transposed(
         col0: -(max_mx as i64),
         readable: (readable_from, max_mx + xbuf.dims.w + xbuf.halo.right),
         phase_len: 64,
+        flip: false,
     };
     let ob = plan.buffer_of[root]?;
     Some(stage(
@@ -496,4 +532,12 @@ pub(super) fn window_in_halo(p: &ConvPattern, xbuf: &Buffer, d: crate::ir::Chw) 
         && g.pad.left <= xbuf.halo.left
         && last_y < g.pad.top + xbuf.dims.h + xbuf.halo.bottom
         && last_x < g.pad.left + xbuf.dims.w + xbuf.halo.right
+}
+
+/// The weights' values (the pattern's operand check proved them bytes).
+fn constant_weights<'a>(program: &'a Program, pattern: &ConvPattern) -> Option<&'a [i128]> {
+    match &program.nodes[pattern.w].op {
+        crate::ir::Op::Constant { data } => Some(data),
+        _ => None,
+    }
 }

@@ -166,6 +166,11 @@ pub(crate) fn plan_native(
     isa: Isa,
 ) -> Option<NativeStage> {
     let pattern = classify(program, stage.core?)?;
+    if pattern.operands == Operands::I8xI8 {
+        // Only the direct kernels flip signed inputs.
+        let requant = match_tail(program, stage.root, pattern.core, pattern.output.c)?;
+        return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
+    }
     if pattern.operands != Operands::U8xI8 {
         return None;
     }
