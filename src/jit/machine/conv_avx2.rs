@@ -38,8 +38,15 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             *ptrs.add(stage.out.buffer),
         )
     };
-    // SAFETY: the caller's guarantees are the kernel's preconditions.
-    unsafe { direct(stage, d, x, out, lo, hi) }
+    // SAFETY: as above, the residual buffer has an entry too; the caller's
+    // guarantees are the kernel's preconditions.
+    let res = stage
+        .residual
+        .as_ref()
+        .map_or(std::ptr::null(), |(r, _)| unsafe {
+            (*ptrs.add(r.buffer)).cast_const()
+        });
+    unsafe { direct(stage, d, (x, res), out, lo, hi) }
 }
 
 /// Runs output rows `lo..hi` of a direct convolution (one output column
@@ -52,7 +59,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
 pub(super) unsafe fn direct(
     st: &NativeStage,
     d: &Direct,
-    x: *const u8,
+    (x, res): (*const u8, *const u8),
     out: *mut u8,
     lo: usize,
     hi: usize,
@@ -95,6 +102,10 @@ pub(super) unsafe fn direct(
                     count: (st.width - x0).min(chunk),
                     oy,
                     steps: &d.steps[ry],
+                    res,
+                    residual: st
+                        .residual
+                        .map(|(r, signed)| (r, signed, st.requant.residual.map_or(0, |q| q.align))),
                 };
                 let mut o = g * d.cout_g;
                 let end = o + d.cout_g;
@@ -123,6 +134,10 @@ struct Spot<'a> {
     count: usize,
     oy: usize,
     steps: &'a [crate::jit::native::Step],
+    /// The residual map (`NativeStage::residual`): its buffer, rows,
+    /// signedness and alignment.
+    res: *const u8,
+    residual: Option<(crate::jit::native::Rows, bool, u32)>,
 }
 
 /// Calls `block::<PV, N>` for the runtime `pv` and `n`.
@@ -189,12 +204,46 @@ unsafe fn block<const PV: usize, const N: usize>(
             }
         }
     }
+    // SAFETY: the caller's guarantees.
+    unsafe { finish::<PV, N>(&acc, st, tail, spot, (o, out)) }
+}
+
+/// The tail and the stores of a block's accumulators. Out of line: inlined,
+/// the tail's constants make the dot-product loop spill its accumulators.
+///
+/// # Safety
+/// As [`block`].
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn finish<const PV: usize, const N: usize>(
+    acc: &[[__m256i; PV]; N],
+    st: &NativeStage,
+    tail: &Tail,
+    spot: &Spot,
+    (o, out): (usize, *mut u8),
+) {
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
         let k = tail.channel(c);
         let mut bytes = [0u8; 16];
         for (p, &a) in acc_j.iter().enumerate() {
-            let v = tail.apply(a, k);
+            let v = match &spot.residual {
+                None => tail.apply(a, k),
+                Some((r, signed, align)) => {
+                    let at = r.origin + c * r.plane + spot.oy * r.stride + spot.x0 + 8 * p;
+                    // SAFETY: pixel (c, oy, x0 + 8 p) of the residual map
+                    // lies in its buffer, whose spare bytes cover the 8 read.
+                    let bytes = unsafe { _mm_loadl_epi64(spot.res.add(at).cast()) };
+                    let wide = if *signed {
+                        _mm256_cvtepi8_epi32(bytes)
+                    } else {
+                        _mm256_cvtepu8_epi32(bytes)
+                    };
+                    let shift = _mm_cvtsi32_si128(*align as i32);
+                    tail.apply_residual(a, k, Some(_mm256_sll_epi32(wide, shift)))
+                }
+            };
             // SAFETY: 8 bytes at 8p <= 8 of a 16-byte array.
             unsafe { _mm_storel_epi64(bytes.as_mut_ptr().add(8 * p).cast(), v) };
         }
@@ -474,7 +523,19 @@ impl<'a> Tail<'a> {
 
     /// 8 accumulators of one channel to 8 bytes (the low 8 of the result).
     #[target_feature(enable = "avx2,avxvnni")]
-    fn apply(&self, acc: __m256i, [pre, mul, post]: [__m256i; 3]) -> __m128i {
+    fn apply(&self, acc: __m256i, k: [__m256i; 3]) -> __m128i {
+        self.apply_residual(acc, k, None)
+    }
+
+    /// [`Self::apply`], with the residual values `res` (aligned) added after
+    /// the second clamp, then the third clamp.
+    #[target_feature(enable = "avx2,avxvnni")]
+    fn apply_residual(
+        &self,
+        acc: __m256i,
+        [pre, mul, post]: [__m256i; 3],
+        res: Option<__m256i>,
+    ) -> __m128i {
         let mut v = acc;
         if self.pre {
             v = _mm256_add_epi32(v, pre);
@@ -490,6 +551,14 @@ impl<'a> Tail<'a> {
             _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
         } else {
             v
+        };
+        let v = match res {
+            Some(r) => {
+                let lo3 = _mm256_set1_epi32(self.q.lo3);
+                let hi3 = _mm256_set1_epi32(self.q.hi3);
+                _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, r), lo3), hi3)
+            }
+            None => v,
         };
         let b = _mm256_shuffle_epi8(v, self.low_bytes);
         let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));

@@ -167,13 +167,13 @@ pub(super) fn plan_direct(
         }
     }
     // A residual map: one byte per value, the output's own layout, added
-    // by the AVX-512 kernel of plain convolutions.
+    // by the kernels of plain convolutions.
     let residual = match requant.residual {
         None => None,
         Some(r) => {
             let rb = plan.buffer_of[r.node]?;
             let buf = &plan.buffers[rb];
-            if isa != Isa::Avx512 || transposed || buf.elem.bytes != 1 || buf.dims != d {
+            if transposed || buf.elem.bytes != 1 || buf.dims != d {
                 return None;
             }
             Some((super::rows(plan, rb), buf.elem.signed))

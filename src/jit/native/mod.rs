@@ -141,7 +141,7 @@ pub(crate) struct NativeStage {
     /// convolutions only).
     pub isa: Isa,
     /// Where the tail's residual map is (`Requant::residual`; direct
-    /// AVX-512 convolutions only), and whether its bytes are signed.
+    /// convolutions only), and whether its bytes are signed.
     pub residual: Option<(Rows, bool)>,
 }
 
