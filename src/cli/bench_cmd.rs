@@ -59,6 +59,9 @@ pub struct BenchArgs {
     /// Cranelift's dot products without VNNI (`pmaddwd`, as on CPUs without it).
     #[arg(long)]
     no_vnni: bool,
+    /// Instruction set of the JIT's vector code (`avx2`: as on CPUs without AVX-512).
+    #[arg(long, value_enum, default_value = "auto")]
+    isa: super::IsaArg,
 }
 
 pub fn run(args: &BenchArgs) -> i32 {
@@ -73,6 +76,7 @@ pub fn run(args: &BenchArgs) -> i32 {
         asm,
         no_kernels,
         no_vnni,
+        isa,
     } = args;
     let (backend, threads, iters, format) = (*backend, *threads, *iters, *format);
     let (sources, checked) = match load_program(path, pipeline.clone()) {
@@ -99,6 +103,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 disasm: asm.is_some(),
                 native: !no_kernels,
                 vnni: !no_vnni,
+                isa: isa.isa(),
                 ..Default::default()
             };
             let compiled = match convoy::compile_jit(program, &options) {

@@ -20,6 +20,7 @@ mod expr;
 #[allow(unsafe_code)]
 mod machine;
 mod native;
+mod pattern;
 mod plan;
 mod pool;
 mod range;
@@ -60,6 +61,48 @@ pub struct JitOptions {
     /// it; off: the `pmaddwd` dot products that every x86-64 CPU with
     /// SSE4.1 runs (so that path is tested on VNNI machines too).
     pub vnni: bool,
+    /// Which instruction set the vector code may use (`convoy run --isa`,
+    /// `convoy bench --isa`): the best the CPU has, or one forced.
+    pub isa: Isa,
+}
+
+/// The instruction set of the vector code and the precompiled kernels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Isa {
+    /// The widest the CPU has (detected at run time).
+    #[default]
+    Auto,
+    /// AVX-512 F/BW/VBMI/VNNI kernels; compiling fails on CPUs without them.
+    Avx512,
+    /// No AVX-512: the AVX2 (AVX-VNNI) kernels and 128-bit Cranelift vectors
+    /// without EVEX encodings, as on a CPU without AVX-512.
+    Avx2,
+    /// Scalar Cranelift code only (the always-correct fallback).
+    Scalar,
+}
+
+impl Isa {
+    /// The words `--isa` takes.
+    pub const NAMES: [&'static str; 4] = ["auto", "avx512", "avx2", "scalar"];
+
+    pub fn from_name(name: &str) -> Option<Isa> {
+        match name {
+            "auto" => Some(Isa::Auto),
+            "avx512" => Some(Isa::Avx512),
+            "avx2" => Some(Isa::Avx2),
+            "scalar" => Some(Isa::Scalar),
+            _ => None,
+        }
+    }
+}
+
+/// Whether this CPU can run code compiled for `isa`.
+pub fn isa_supported(isa: Isa) -> bool {
+    match isa {
+        Isa::Auto | Isa::Scalar => true,
+        Isa::Avx512 => native::host_supported(),
+        Isa::Avx2 => native::host_supports_avx2(),
+    }
 }
 
 impl Default for JitOptions {
@@ -70,6 +113,7 @@ impl Default for JitOptions {
             disasm: false,
             native: true,
             vnni: true,
+            isa: Isa::Auto,
         }
     }
 }
@@ -168,16 +212,34 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         "false"
     };
     flags.set("enable_verifier", verify).map_err(|e| host(&e))?;
+    if !isa_supported(options.isa) {
+        return Err(JitError::Host {
+            message: format!("this CPU cannot run `--isa {:?}` code", options.isa).to_lowercase(),
+        });
+    }
     let mut isa_builder = cranelift_native::builder().map_err(|e| host(&e))?;
     if !options.vnni {
         for flag in ["has_avx_vnni", "has_avx512vnni"] {
             isa_builder.set(flag, "false").map_err(|e| host(&e))?;
         }
     }
+    if options.isa == Isa::Avx2 {
+        // As on a CPU without AVX-512: no EVEX encodings.
+        for flag in [
+            "has_avx512bitalg",
+            "has_avx512dq",
+            "has_avx512f",
+            "has_avx512vbmi",
+            "has_avx512vl",
+            "has_avx512vnni",
+        ] {
+            isa_builder.set(flag, "false").map_err(|e| host(&e))?;
+        }
+    }
     let isa = isa_builder
         .finish(settings::Flags::new(flags))
         .map_err(|e| host(&e))?;
-    let simd = if options.simd {
+    let simd = if options.simd && options.isa != Isa::Scalar {
         simd::features(&*isa)
     } else {
         Simd::default()
@@ -186,7 +248,13 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         isa,
         cranelift_module::default_libcall_names(),
     ));
-    let native_ok = options.simd && options.native && native::host_supported();
+    let native_isa = match options.isa {
+        _ if !options.simd || !options.native => None,
+        Isa::Auto if native::host_supported() => Some(Isa::Avx512),
+        Isa::Auto if native::host_supports_avx2() => Some(Isa::Avx2),
+        Isa::Avx512 | Isa::Avx2 => Some(options.isa),
+        Isa::Auto | Isa::Scalar => None,
+    };
     let mut code = vec![];
     let mut items = vec![];
     let mut stages = vec![];
@@ -204,9 +272,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             .iter()
             .map(|&n| program.nodes[n].macs)
             .sum();
-        if let Some(ns) = native_ok
-            .then(|| native::plan_native(program, &plan, stage))
-            .flatten()
+        if let Some(ns) = native_isa.and_then(|isa| native::plan_native(program, &plan, stage, isa))
         {
             items.push(ns.items());
             code.push(machine::StageCode::Native(Box::new(ns)));

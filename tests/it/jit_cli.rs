@@ -137,3 +137,49 @@ fn bench_reports_json() {
         assert!(text.contains(key), "{key} missing in {text}");
     }
 }
+
+/// `--isa scalar` keeps every stage off the vector kernels; `--isa avx512`
+/// (where the CPU has it) puts `strided.cnn`'s stride-2 and dilated
+/// convolutions on them; a forced set the CPU lacks is a diagnostic.
+#[test]
+fn bench_isa_forces_the_instruction_set() {
+    let bench = |isa: &str| {
+        convoy()
+            .args([
+                "bench",
+                "--iters",
+                "2",
+                "--threads",
+                "1",
+                "--format",
+                "json",
+                "--isa",
+                isa,
+            ])
+            .arg(root().join("examples/strided.cnn"))
+            .output()
+            .expect("convoy runs")
+    };
+    let out = bench("scalar");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("\"native\": true"), "{text}");
+    assert!(!text.contains("\"vector\": true"), "{text}");
+    let out = bench("avx512");
+    if convoy::jit::isa_supported(convoy::Isa::Avx512) {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.matches("\"native\": true").count(), 2, "{text}");
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("E602"));
+    }
+}

@@ -40,6 +40,7 @@ mod hls_csim;
 mod hls_replay;
 mod hls_snapshots;
 mod jit_cli;
+mod jit_conv;
 mod jit_examples;
 mod jit_machine_code;
 mod jit_native;

@@ -13,6 +13,8 @@
 //!   after every call returned (calls borrow it).
 
 mod avx512;
+mod conv_avx2;
+mod conv_avx512;
 
 use cranelift_jit::JITModule;
 use cranelift_module::FuncId;
@@ -132,9 +134,15 @@ impl Job {
                 // alive while jobs run; native stages exist only on hosts
                 // with the kernels' features (`native::host_supported`);
                 // the allocations carry `Workspace::SPARE` bytes.
+                // AVX2 stages run on hosts with AVX2 and AVX-VNNI
+                // (`native::host_supports_avx_vnni`).
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
-                    avx512::run(&*stage, self.ptrs, self.lo as usize, self.hi as usize)
+                    let (lo, hi) = (self.lo as usize, self.hi as usize);
+                    match (&*stage).isa {
+                        super::Isa::Avx2 => conv_avx2::run(&*stage, self.ptrs, lo, hi),
+                        _ => avx512::run(&*stage, self.ptrs, lo, hi),
+                    }
                 };
                 #[cfg(not(target_arch = "x86_64"))]
                 let _ = stage;
