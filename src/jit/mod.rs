@@ -378,13 +378,12 @@ impl CompiledPipeline {
             .machine
             .jobs(k, ws, &self.plan, parts)
             .map_err(|_| ExecError::ForeignWorkspace)?;
-        let status = if parts == 1 {
-            jobs.iter()
-                .map(|j| j.run())
-                .fold(-1, |a, b| if a >= 0 { a } else { b })
-        } else {
-            self.pool.run(jobs)
-        };
+        let status = self
+            .pool
+            .run(jobs)
+            .map_err(|pool::Panicked| ExecError::Panicked {
+                stage: Some(self.stages[k].name.clone()),
+            })?;
         if status >= 0 {
             return Err(ExecError::Run(Box::new(convert::unpool_error(
                 &self.program,
@@ -448,7 +447,9 @@ impl CompiledPipeline {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Ok(vec![])))
+                // Jobs catch their own panics; this is one elsewhere (a
+                // bug): the batch failed, it is not shorter.
+                .map(|h| h.join().unwrap_or(Err(ExecError::Panicked { stage: None })))
                 .collect()
         });
         let mut out = vec![];
@@ -473,6 +474,9 @@ pub enum ExecError {
     Run(Box<RunError>),
     /// A [`Workspace`] made by another pipeline was passed to this one.
     ForeignWorkspace,
+    /// Code run for a stage (`stage`, if known) panicked: a bug in Convoy.
+    /// No output of the run is given.
+    Panicked { stage: Option<String> },
 }
 
 impl From<RunError> for ExecError {
@@ -489,3 +493,59 @@ impl std::fmt::Display for ExecError {
 }
 
 impl std::error::Error for ExecError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+
+    fn pipeline(threads: usize) -> CompiledPipeline {
+        let src = "pipeline p {
+  input x: u8[16, 64, 64]
+  let y = relu(x - 3)
+  output y
+}";
+        let mut sources = SourceMap::new();
+        let id = sources.add("panic.cnn", src);
+        let file = crate::parse(&sources, id).expect("parses");
+        let checked = crate::check(&mut sources, &file, &Default::default(), &crate::NoFiles)
+            .expect("checks");
+        let options = JitOptions {
+            threads,
+            ..JitOptions::default()
+        };
+        compile(&checked.program, &options).expect("compiles")
+    }
+
+    fn panics() -> i64 {
+        panic!("injected panic in a JIT stage")
+    }
+
+    fn image(p: &CompiledPipeline) -> Vec<Tensor> {
+        let x = &p.program().nodes[p.program().inputs[0].node];
+        vec![Tensor {
+            shape: x.shape.dims(),
+            frac: x.frac,
+            data: vec![7; x.shape.len()],
+        }]
+    }
+
+    #[test]
+    fn a_panicking_stage_fails_the_run_and_the_batch() {
+        for threads in [1, 2] {
+            let mut p = pipeline(threads);
+            let images = vec![image(&p); 5];
+            assert_eq!(p.run_batch(&images).map(|o| o.len()), Ok(5));
+            p.machine.replace_stage(0, panics);
+            let stage = Some(p.stages[0].name.clone());
+            assert_eq!(
+                p.run(&images[0]),
+                Err(ExecError::Panicked {
+                    stage: stage.clone()
+                })
+            );
+            // Never a shorter batch: the whole batch fails.
+            assert_eq!(p.run_batch(&images), Err(ExecError::Panicked { stage }));
+        }
+    }
+}

@@ -35,6 +35,8 @@ pub(crate) enum StageCode {
 enum Callable {
     Jit(StageFn),
     Native(Box<NativeStage>),
+    #[cfg(test)]
+    Test(fn() -> i64),
 }
 
 /// Owns the JIT code of one pipeline.
@@ -104,6 +106,9 @@ enum Target {
     Jit(StageFn),
     /// Points into the `Machine`, which outlives every job.
     Native(*const NativeStage),
+    /// A plain function, for the pool's tests (e.g. one that panics).
+    #[cfg(test)]
+    Test(fn() -> i64),
 }
 
 /// One call of a stage on rows `lo..hi`, ready to run on any thread.
@@ -119,6 +124,11 @@ pub(crate) struct Job {
 // so the workspace it points into outlives the job, and the jobs of one stage
 // write disjoint rows.
 unsafe impl Send for Job {}
+
+// SAFETY: `Pool::run` shares a stage's jobs between threads only so that
+// each can claim some from a counter: every job is run by exactly one
+// thread, and `run` takes `&self` and mutates nothing of the job.
+unsafe impl Sync for Job {}
 
 impl Job {
     pub(crate) fn run(&self) -> i64 {
@@ -140,6 +150,19 @@ impl Job {
                 let _ = stage;
                 -1
             }
+            #[cfg(test)]
+            Target::Test(f) => f(),
+        }
+    }
+
+    /// A job that calls `f` (the pool's tests).
+    #[cfg(test)]
+    pub(crate) fn test(f: fn() -> i64) -> Job {
+        Job {
+            f: Target::Test(f),
+            ptrs: std::ptr::null(),
+            lo: 0,
+            hi: 0,
         }
     }
 }
@@ -211,12 +234,22 @@ impl Machine {
                 f: match code {
                     Callable::Jit(f) => Target::Jit(*f),
                     Callable::Native(stage) => Target::Native(&**stage),
+                    #[cfg(test)]
+                    Callable::Test(f) => Target::Test(*f),
                 },
                 ptrs,
                 lo: (items * p / parts) as i64,
                 hi: (items * (p + 1) / parts) as i64,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+impl Machine {
+    /// Makes stage `stage` call `f` instead (tests of failing stages).
+    pub(crate) fn replace_stage(&mut self, stage: usize, f: fn() -> i64) {
+        self.funcs[stage] = Callable::Test(f);
     }
 }
 

@@ -26,6 +26,7 @@ use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
+use super::machine::Workspace;
 use super::plan::{weight_dims, Plan, Stage};
 use crate::ir::{NodeId, Op, Program};
 
@@ -81,23 +82,26 @@ pub(crate) struct Rows {
     pub plane: usize,
 }
 
-/// One stage handed to a precompiled kernel.
+/// One stage handed to a precompiled kernel. Built only by [`plan_native`],
+/// which checks with [`NativeStage::fits`] that every byte the kernel reads
+/// or writes lies in the plan's buffers (the fields are private so that no
+/// stage skips that check).
 #[derive(Clone, Debug)]
 pub(crate) struct NativeStage {
-    pub kind: Kind,
-    pub x: Rows,
-    pub out: Rows,
+    kind: Kind,
+    x: Rows,
+    out: Rows,
     /// Output `[C, H, W]`.
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
     /// Packed little-endian weight quads: pointwise `[cout][groups]` (input
     /// channels `4g..4g+4`), depthwise `[c][kh]` (taps of one kernel row),
     /// transposed `[c][kh][16]` (each lane's taps).
-    pub weights: Vec<i32>,
+    weights: Vec<i32>,
     /// Transposed only: `[4][64]` byte indices of each lane's taps.
-    pub windows: Vec<u8>,
-    pub requant: Requant,
+    windows: Vec<u8>,
+    requant: Requant,
 }
 
 impl NativeStage {
@@ -108,6 +112,92 @@ impl NativeStage {
             Kind::Pointwise { .. } => self.height,
             Kind::Depthwise { .. } | Kind::Deconv { .. } => self.channels * self.height,
         }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn x(&self) -> Rows {
+        self.x
+    }
+    pub fn out(&self) -> Rows {
+        self.out
+    }
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    pub fn weights(&self) -> &[i32] {
+        &self.weights
+    }
+    pub fn windows(&self) -> &[u8] {
+        &self.windows
+    }
+    pub fn requant(&self) -> &Requant {
+        &self.requant
+    }
+
+    /// `self` if every access of its kernel stays inside the buffers of
+    /// `plan`: stores inside the output's planned bytes, loads inside the
+    /// input's planned bytes plus the workspace's spare bytes (the kernels'
+    /// vector loads run up to 127 bytes past the last byte they use), the
+    /// constants as long as the kernel indexes them. The kernels rely on it
+    /// (`machine::avx512` reads through raw pointers).
+    fn fits(self, plan: &Plan) -> Option<NativeStage> {
+        let bytes = |b: usize| plan.buffers.get(b).map(|buf| buf.bytes());
+        let (x_bytes, out_bytes) = (bytes(self.x.buffer)?, bytes(self.out.buffer)?);
+        let (c, h, w) = (self.channels, self.height, self.width);
+        let spare = Workspace::SPARE;
+        // Byte just past pixel (c, y, x) of `rows`, or None below 0.
+        let end = |r: Rows, c: usize, y: i64, x: i64| -> Option<usize> {
+            let at = r.origin as i64 + (c * r.plane) as i64 + y * r.stride as i64 + x;
+            usize::try_from(at).ok()
+        };
+        let chunks = w.div_ceil(64) as i64;
+        let x_ok = match self.kind {
+            Kind::Pointwise { cin, groups } => {
+                self.weights.len() >= c * groups
+                    && end(self.x, cin.max(1) - 1, h as i64 - 1, 64 * chunks)? <= x_bytes + spare
+            }
+            Kind::Depthwise {
+                kh,
+                pad_top,
+                pad_left,
+            } => {
+                let (pt, pl) = (pad_top as i64, pad_left as i64);
+                self.weights.len() >= c * kh
+                    && end(self.x, 0, -pt, -pl).is_some()
+                    && end(
+                        self.x,
+                        c - 1,
+                        h as i64 - 1 + kh as i64 - 1 - pt,
+                        64 * chunks + 64 - pl,
+                    )? <= x_bytes + spare
+            }
+            Kind::Deconv { kh, in_h, in_w, .. } => {
+                self.weights.len() >= c * kh * 16
+                    && self.windows.len() >= 4 * 64
+                    && end(self.x, c - 1, in_h as i64 - 1, in_w as i64)? <= x_bytes
+            }
+        };
+        let out_ok = end(self.out, c - 1, h as i64 - 1, w as i64)? <= out_bytes;
+        let consts_ok = [&self.requant.pre, &self.requant.post]
+            .iter()
+            .all(|v| v.len() >= c)
+            && self.requant.scale.as_ref().is_none_or(|s| s.mul.len() >= c);
+        let ok = c > 0
+            && h > 0
+            && w > 0
+            && self.x.buffer != self.out.buffer
+            && x_ok
+            && out_ok
+            && consts_ok;
+        ok.then_some(self)
     }
 }
 
@@ -179,7 +269,7 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
         return None;
     }
     let requant = match_tail(program, stage.root, k, cout)?;
-    Some(NativeStage {
+    NativeStage {
         kind,
         x: rows(plan, plan.buffer_of[*x]?),
         out: rows(plan, plan.buffer_of[stage.root]?),
@@ -189,7 +279,8 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
         weights: packed,
         windows: vec![],
         requant,
-    })
+    }
+    .fits(plan)
 }
 
 fn rows(plan: &Plan, b: usize) -> Rows {
@@ -274,7 +365,7 @@ fn plan_deconv(
         }
     }
     let requant = match_tail(program, stage.root, k, cin)?;
-    Some(NativeStage {
+    NativeStage {
         kind: Kind::Deconv {
             kh,
             stride: (sh, sw),
@@ -291,5 +382,63 @@ fn plan_deconv(
         weights: packed,
         windows,
         requant,
-    })
+    }
+    .fits(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+
+    fn program(src: &str) -> Program {
+        let mut sources = SourceMap::new();
+        let id = sources.add("native.cnn", src);
+        let file = crate::parse(&sources, id).expect("parses");
+        crate::check(&mut sources, &file, &Default::default(), &crate::NoFiles)
+            .expect("checks")
+            .program
+    }
+
+    /// Every kernel shape, and what each moved offset does to `fits`.
+    #[test]
+    fn stages_reaching_outside_their_buffers_are_refused() {
+        for conv in ["conv(x, w1)", "dwconv(x, w3, pad: 1)"] {
+            let p = program(&format!(
+                "pipeline p {{
+  input x: u8[8, 20, 70]
+  param w1: i8[8, 8, 1, 1] = random(seed: 1)
+  param w3: i8[8, 1, 3, 3] = random(seed: 2)
+  let y = (relu({conv}) >> 6) as u8 sat
+  output y
+}}"
+            ));
+            let plan = crate::jit::plan::plan(&p).expect("plans");
+            let stage = plan.stages.last().expect("a stage");
+            let ns = plan_native(&p, &plan, stage).expect("a native stage");
+            assert!(ns.clone().fits(&plan).is_some(), "{conv}");
+            let x_bytes = plan.buffers[ns.x.buffer].bytes();
+            let out_bytes = plan.buffers[ns.out.buffer].bytes();
+            let mut far = ns.clone();
+            far.x.origin += x_bytes;
+            assert!(far.fits(&plan).is_none(), "{conv}: input past the end");
+            let mut far = ns.clone();
+            far.out.origin += out_bytes / 2;
+            assert!(far.fits(&plan).is_none(), "{conv}: output past the end");
+            let mut tall = ns.clone();
+            tall.height += 1;
+            assert!(tall.fits(&plan).is_none(), "{conv}: one row too many");
+            let mut short = ns.clone();
+            short.weights.pop();
+            assert!(short.fits(&plan).is_none(), "{conv}: weights too short");
+            let mut same = ns.clone();
+            same.out.buffer = same.x.buffer;
+            assert!(same.fits(&plan).is_none(), "{conv}: in place");
+            if matches!(ns.kind, Kind::Depthwise { .. }) {
+                let mut before = ns.clone();
+                before.x.origin = 0;
+                assert!(before.fits(&plan).is_none(), "{conv}: before the start");
+            }
+        }
+    }
 }
