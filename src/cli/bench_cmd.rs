@@ -18,6 +18,7 @@ struct StageTime {
     median: Duration,
     vector: bool,
     native: bool,
+    row_kernel: bool,
 }
 
 struct BenchReport {
@@ -143,6 +144,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                     median: t.map(|t| t.0).unwrap_or_default(),
                     vector: info.vector,
                     native: info.native,
+                    row_kernel: info.row_kernel,
                 });
             }
             BenchReport {
@@ -288,7 +290,9 @@ fn text(r: &BenchReport) -> String {
             us(s.median),
             gmacs(s.macs, s.median),
             s.label,
-            if s.native {
+            if s.row_kernel {
+                "  [row kernel]"
+            } else if s.native {
                 "  [avx512 kernel]"
             } else if s.vector {
                 "  [vector]"

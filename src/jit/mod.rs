@@ -130,8 +130,11 @@ pub struct StageInfo {
     pub macs: u64,
     /// Whether the stage's dot products run on vectors.
     pub vector: bool,
-    /// Whether a precompiled AVX-512 kernel runs the stage (no Cranelift code).
+    /// Whether a precompiled kernel runs the stage (no Cranelift code): an
+    /// AVX-512 kernel, or a row kernel (`row_kernel`).
     pub native: bool,
+    /// Whether the row kernels (pooling, upsampling) run the stage.
+    pub row_kernel: bool,
     /// The machine code as Cranelift prints it, when asked for.
     pub disasm: Option<String>,
 }
@@ -186,6 +189,9 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         cranelift_module::default_libcall_names(),
     ));
     let native_ok = options.simd && options.native && native::host_supported();
+    // The row kernels are safe code on every host; `native` off keeps every
+    // stage on Cranelift (for tests and comparisons).
+    let rows_ok = options.simd && options.native;
     let mut code = vec![];
     let mut items = vec![];
     let mut stages = vec![];
@@ -203,6 +209,23 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             .iter()
             .map(|&n| program.nodes[n].macs)
             .sum();
+        if let Some(rs) = rows_ok
+            .then(|| native::plan_rows(program, &plan, stage))
+            .flatten()
+        {
+            items.push(rs.items());
+            code.push(machine::StageCode::Rows(Box::new(rs)));
+            stages.push(StageInfo {
+                name,
+                label,
+                macs,
+                vector: true,
+                native: true,
+                row_kernel: true,
+                disasm: None,
+            });
+            continue;
+        }
         if let Some(ns) = native_ok
             .then(|| native::plan_native(program, &plan, stage))
             .flatten()
@@ -215,6 +238,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 macs,
                 vector: true,
                 native: true,
+                row_kernel: false,
                 disasm: None,
             });
             continue;
@@ -265,6 +289,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             macs,
             vector,
             native: false,
+            row_kernel: false,
             disasm,
         });
     }

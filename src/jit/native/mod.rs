@@ -21,9 +21,11 @@
 //! and every stage on other CPUs, is compiled by Cranelift.
 
 mod requant;
+mod rowwise;
 
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
+pub(crate) use rowwise::{plan_rows, RowStage};
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
 use super::machine::Workspace;

@@ -1,0 +1,608 @@
+//! Row kernels for the stages that move and compare values rather than
+//! multiply them: max-pooling, nearest and bilinear upsampling, each with an
+//! optional requantization tail ([`Requant`]).
+//!
+//! The kernels are safe Rust over byte slices, written so that the compiler
+//! vectorizes their inner loops (contiguous rows, no bounds test per
+//! element: the window rows inside the input are computed once per output
+//! row, and the padding columns are filled once into a scratch row).
+//! `machine::rows` compiles them three times, for AVX-512 BW, AVX2 and the
+//! baseline, and picks one at run time; it also hands each job the slice of
+//! output rows it alone writes. A kernel bug can only give wrong values or a
+//! panic (caught by the pool, `ExecError::Panicked`), never touch memory
+//! outside the workspace.
+//!
+//! One work item is one output row `(c, y)`, in channel-major order, so the
+//! threads split rows of every channel.
+
+use super::requant::{match_tail, Bias, Requant};
+use crate::ir::{Op, Program, Resample};
+use crate::jit::plan::{Plan, Stage};
+use crate::numeric::bilinear_taps;
+
+/// Where a buffer's rows are, in elements of `bytes` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct View {
+    pub buffer: usize,
+    bytes: usize,
+    signed: bool,
+    origin: usize,
+    stride: usize,
+    plane: usize,
+    /// Interior `[C, H, W]`.
+    c: usize,
+    h: usize,
+    w: usize,
+}
+
+impl View {
+    fn of(plan: &Plan, b: usize) -> View {
+        let buf = &plan.buffers[b];
+        View {
+            buffer: b,
+            bytes: buf.elem.bytes,
+            signed: buf.elem.signed,
+            origin: buf.offset(0, 0, 0),
+            stride: buf.stride(),
+            plane: buf.rows() * buf.stride(),
+            c: buf.dims.c,
+            h: buf.dims.h,
+            w: buf.dims.w,
+        }
+    }
+
+    /// Byte range of interior row `(c, y)`.
+    fn row(&self, c: usize, y: usize) -> std::ops::Range<usize> {
+        let at = (self.origin + c * self.plane + y * self.stride) * self.bytes;
+        at..at + self.w * self.bytes
+    }
+}
+
+/// What a row stage computes.
+#[derive(Clone, Debug)]
+enum Kind {
+    /// Window maxima; padding never wins (it is the type's minimum here).
+    MaxPool {
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        pad: (usize, usize),
+    },
+    /// The flat position `iy * W + ix` of each window's first maximum.
+    MaxPoolIndices {
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        pad: (usize, usize),
+    },
+    /// `out[y][x] = in[y / fh][x / fw]`.
+    Nearest { factor: (usize, usize) },
+    /// Two taps per axis (`numeric::bilinear_taps`), weights as `i32`.
+    Bilinear {
+        rows: Vec<[(usize, i32); 2]>,
+        cols: Vec<[(usize, i32); 2]>,
+    },
+}
+
+/// One stage run by the row kernels.
+#[derive(Clone, Debug)]
+pub(crate) struct RowStage {
+    kind: Kind,
+    x: View,
+    out: View,
+    /// The elementwise chain above the core, if any (one-byte output).
+    tail: Option<Requant>,
+}
+
+/// The row stage for `stage`, if a row kernel computes it exactly.
+pub(crate) fn plan_rows(program: &Program, plan: &Plan, stage: &Stage) -> Option<RowStage> {
+    let k = stage.core?;
+    let node = &program.nodes[k];
+    let (x, kind) = match &node.op {
+        Op::MaxPool { x, geom } => (
+            *x,
+            Kind::MaxPool {
+                kernel: (geom.kernel.h, geom.kernel.w),
+                stride: (geom.stride.h, geom.stride.w),
+                pad: (geom.pad.top, geom.pad.left),
+            },
+        ),
+        Op::MaxPoolIndices { x, geom } => (
+            *x,
+            Kind::MaxPoolIndices {
+                kernel: (geom.kernel.h, geom.kernel.w),
+                stride: (geom.stride.h, geom.stride.w),
+                pad: (geom.pad.top, geom.pad.left),
+            },
+        ),
+        Op::Upsample {
+            x,
+            factor,
+            mode: Resample::Nearest,
+        } => (
+            *x,
+            Kind::Nearest {
+                factor: (factor.h, factor.w),
+            },
+        ),
+        Op::Upsample {
+            x,
+            factor,
+            mode: Resample::Bilinear,
+        } => {
+            let xd = program.nodes[*x].shape.chw();
+            let taps = |size: usize, f: usize| -> Option<Vec<[(usize, i32); 2]>> {
+                let (taps, _) = bilinear_taps(size, f)?;
+                taps.into_iter()
+                    .map(|t| {
+                        Some([
+                            (t[0].0, i32::try_from(t[0].1).ok()?),
+                            (t[1].0, i32::try_from(t[1].1).ok()?),
+                        ])
+                    })
+                    .collect()
+            };
+            (
+                *x,
+                Kind::Bilinear {
+                    rows: taps(xd.h, factor.h)?,
+                    cols: taps(xd.w, factor.w)?,
+                },
+            )
+        }
+        _ => return None,
+    };
+    let x = View::of(plan, plan.buffer_of[x]?);
+    let out = View::of(plan, plan.buffer_of[stage.root]?);
+    let d = program.nodes[stage.root].shape.chw();
+    if out.c != d.c || out.h != d.h || out.w != d.w || x.c != d.c || x.buffer == out.buffer {
+        return None;
+    }
+    let core_range = node.range();
+    let tail = if stage.root == k {
+        None
+    } else {
+        Some(match_tail(program, stage.root, k, d.c)?)
+    };
+    let fits_i32 = core_range.lo >= i128::from(i32::MIN) && core_range.hi <= i128::from(i32::MAX);
+    let ok = match &kind {
+        Kind::MaxPool {
+            kernel,
+            stride,
+            pad,
+        }
+        | Kind::MaxPoolIndices {
+            kernel,
+            stride,
+            pad,
+        } => {
+            // Every window holds an input pixel (the interpreter reports an
+            // empty one as an error; such programs stay on Cranelift).
+            let nonempty = |o: usize, n: usize, k: usize, s: usize, p: usize| {
+                (0..o).all(|i| i * s + k > p && i * s < p + n)
+            };
+            x.bytes == 1
+                && kernel.0 * kernel.1 > 0
+                && stride.0 * stride.1 > 0
+                && nonempty(d.h, x.h, kernel.0, stride.0, pad.0)
+                && nonempty(d.w, x.w, kernel.1, stride.1, pad.1)
+        }
+        Kind::Nearest { factor } => {
+            d.h == x.h * factor.0 && d.w == x.w * factor.1 && (tail.is_none() || x.bytes == 1)
+        }
+        Kind::Bilinear { rows, cols } => x.bytes == 1 && rows.len() == d.h && cols.len() == d.w,
+    };
+    let store_ok = match (&tail, &kind) {
+        (Some(_), Kind::MaxPoolIndices { .. }) => false,
+        (None, Kind::MaxPoolIndices { .. }) => {
+            matches!(out.bytes, 1 | 2 | 4) && (x.h * x.w) as u64 <= i32::MAX as u64
+        }
+        (Some(_), _) => out.bytes == 1 && fits_i32,
+        (None, Kind::Bilinear { .. }) => fits_i32 && matches!(out.bytes, 1 | 2 | 4),
+        (None, _) => out.bytes == x.bytes && out.signed == x.signed,
+    };
+    (ok && store_ok).then_some(RowStage { kind, x, out, tail })
+}
+
+impl RowStage {
+    /// Work items: output rows of every channel.
+    pub fn items(&self) -> usize {
+        self.out.c * self.out.h
+    }
+
+    /// The buffer the stage reads, and the one it writes.
+    pub fn buffers(&self) -> (usize, usize) {
+        (self.x.buffer, self.out.buffer)
+    }
+
+    /// Runs items `lo..hi`: reads `x` (the whole input buffer), writes the
+    /// interior rows of the items into `out`, the part of the output buffer
+    /// from byte `base` on. Returns -1 (the stage's codes: no failure).
+    #[inline(always)]
+    pub fn run(&self, lo: usize, hi: usize, x: &[u8], out: &mut [u8], base: usize) -> i64 {
+        match &self.kind {
+            Kind::MaxPool { .. } if self.x.signed => self.max_pool::<i8>(lo, hi, x, out, base),
+            Kind::MaxPool { .. } => self.max_pool::<u8>(lo, hi, x, out, base),
+            Kind::MaxPoolIndices { .. } if self.x.signed => {
+                self.max_pool_indices::<i8>(lo, hi, x, out, base)
+            }
+            Kind::MaxPoolIndices { .. } => self.max_pool_indices::<u8>(lo, hi, x, out, base),
+            Kind::Nearest { factor } => self.nearest(*factor, lo, hi, x, out, base),
+            Kind::Bilinear { rows, cols } if self.x.signed => {
+                self.bilinear::<i8>(rows, cols, lo, hi, x, out, base)
+            }
+            Kind::Bilinear { rows, cols } => self.bilinear::<u8>(rows, cols, lo, hi, x, out, base),
+        }
+        -1
+    }
+
+    fn out_row<'a>(&self, out: &'a mut [u8], base: usize, c: usize, y: usize) -> &'a mut [u8] {
+        let r = self.out.row(c, y);
+        &mut out[r.start - base..r.end - base]
+    }
+
+    #[inline(always)]
+    fn max_pool<T: Byte>(&self, lo: usize, hi: usize, x: &[u8], out: &mut [u8], base: usize) {
+        let Kind::MaxPool {
+            kernel: (kh, kw),
+            stride: (sh, sw),
+            pad: (pt, pl),
+        } = self.kind
+        else {
+            return;
+        };
+        let ow = self.out.w;
+        // Scratch row: input column `j - pl` at `j`, the type's minimum
+        // where that is padding.
+        let span = (ow - 1) * sw + kw;
+        let mut row = vec![T::MIN; span];
+        let inside = pl.min(span)..(pl + self.x.w).min(span);
+        let mut values = vec![T::MIN; ow];
+        let mut ints = vec![0i32; if self.tail.is_some() { ow } else { 0 }];
+        for item in lo..hi {
+            let (c, oy) = (item / self.out.h, item % self.out.h);
+            let y0 = (oy * sh).saturating_sub(pt);
+            let y1 = (oy * sh + kh).saturating_sub(pt).min(self.x.h);
+            let cols = inside.start - pl..inside.end - pl;
+            let dst = &mut row[inside.clone()];
+            for (n, iy) in (y0..y1).enumerate() {
+                let src = &x[self.x.row(c, iy)][cols.clone()];
+                if n == 0 {
+                    for (d, &s) in dst.iter_mut().zip(src) {
+                        *d = T::from_byte(s);
+                    }
+                } else {
+                    for (d, &s) in dst.iter_mut().zip(src) {
+                        *d = (*d).max(T::from_byte(s));
+                    }
+                }
+            }
+            window_max(&row, &mut values, kw, sw);
+            match &self.tail {
+                None => {
+                    let o = self.out_row(out, base, c, oy);
+                    for (d, v) in o.iter_mut().zip(&values) {
+                        *d = v.to_byte();
+                    }
+                }
+                Some(q) => {
+                    for (d, v) in ints.iter_mut().zip(&values) {
+                        *d = v.to_i32();
+                    }
+                    requant_row(q, c, &ints, self.out_row(out, base, c, oy));
+                }
+            }
+        }
+    }
+
+    /// Per window row and tap column, a compare and two selects per output
+    /// (strictly greater: the first maximum in raster order wins; padding
+    /// is `i32::MIN` in the scratch row and so never wins over a value).
+    #[inline(always)]
+    fn max_pool_indices<T: Byte>(
+        &self,
+        lo: usize,
+        hi: usize,
+        x: &[u8],
+        out: &mut [u8],
+        base: usize,
+    ) {
+        let Kind::MaxPoolIndices {
+            kernel: (kh, kw),
+            stride: (sh, sw),
+            pad: (pt, pl),
+        } = self.kind
+        else {
+            return;
+        };
+        let ow = self.out.w;
+        let span = (ow - 1) * sw + kw;
+        let mut row = vec![i32::MIN; span];
+        let inside = pl.min(span)..(pl + self.x.w).min(span);
+        let cols = inside.start - pl..inside.end - pl;
+        let (mut best, mut at) = (vec![0i32; ow], vec![0i32; ow]);
+        for item in lo..hi {
+            let (c, oy) = (item / self.out.h, item % self.out.h);
+            let y0 = (oy * sh).saturating_sub(pt);
+            let y1 = (oy * sh + kh).saturating_sub(pt).min(self.x.h);
+            best.fill(i32::MIN);
+            at.fill(0);
+            for iy in y0..y1 {
+                let src = &x[self.x.row(c, iy)][cols.clone()];
+                for (d, &s) in row[inside.clone()].iter_mut().zip(src) {
+                    *d = T::from_byte(s).to_i32();
+                }
+                // Position of scratch column 0 in the input plane.
+                let origin = (iy * self.x.w) as i32 - pl as i32;
+                for kx in 0..kw {
+                    let step = sw as i32;
+                    let taps = row[kx..].iter().step_by(sw);
+                    for (ox, ((b, a), &v)) in
+                        best.iter_mut().zip(at.iter_mut()).zip(taps).enumerate()
+                    {
+                        let here = origin + kx as i32 + ox as i32 * step;
+                        let wins = v > *b;
+                        *b = if wins { v } else { *b };
+                        *a = if wins { here } else { *a };
+                    }
+                }
+            }
+            let o = self.out_row(out, base, c, oy);
+            match self.out.bytes {
+                1 => o.iter_mut().zip(&at).for_each(|(d, &s)| *d = s as u8),
+                2 => {
+                    for (d, &s) in o.chunks_exact_mut(2).zip(&at) {
+                        d.copy_from_slice(&(s as i16).to_le_bytes());
+                    }
+                }
+                _ => {
+                    for (d, &s) in o.chunks_exact_mut(4).zip(&at) {
+                        d.copy_from_slice(&s.to_le_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn nearest(
+        &self,
+        (fh, fw): (usize, usize),
+        lo: usize,
+        hi: usize,
+        x: &[u8],
+        out: &mut [u8],
+        base: usize,
+    ) {
+        let e = self.x.bytes;
+        let mut requantized = vec![0u8; if self.tail.is_some() { self.x.w } else { 0 }];
+        let mut ints = vec![0i32; requantized.len()];
+        for item in lo..hi {
+            let (c, oy) = (item / self.out.h, item % self.out.h);
+            let o = self.out.row(c, oy);
+            // A row equal to the one above, written by this job: copy it.
+            if oy % fh != 0 && item > lo {
+                let above = self.out.row(c, oy - 1);
+                out.copy_within(above.start - base..above.end - base, o.start - base);
+                continue;
+            }
+            let mut src = &x[self.x.row(c, oy / fh)];
+            if let Some(q) = &self.tail {
+                for (d, &s) in ints.iter_mut().zip(src) {
+                    *d = if self.x.signed {
+                        i32::from(s as i8)
+                    } else {
+                        i32::from(s)
+                    };
+                }
+                requant_row(q, c, &ints, &mut requantized);
+                src = &requantized;
+            }
+            let dst = &mut out[o.start - base..o.end - base];
+            match (fw, e) {
+                (1, _) => dst.copy_from_slice(src),
+                (2, 1) => {
+                    for (d, &s) in dst.chunks_exact_mut(2).zip(src) {
+                        d[0] = s;
+                        d[1] = s;
+                    }
+                }
+                (_, 1) => {
+                    for (d, &s) in dst.chunks_exact_mut(fw).zip(src) {
+                        d.fill(s);
+                    }
+                }
+                _ => {
+                    for (d, s) in dst.chunks_exact_mut(fw * e).zip(src.chunks_exact(e)) {
+                        for part in d.chunks_exact_mut(e) {
+                            part.copy_from_slice(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn bilinear<T: Byte>(
+        &self,
+        rows: &[[(usize, i32); 2]],
+        cols: &[[(usize, i32); 2]],
+        lo: usize,
+        hi: usize,
+        x: &[u8],
+        out: &mut [u8],
+        base: usize,
+    ) {
+        let ow = self.out.w;
+        let (mut top, mut bottom, mut sum) = (vec![0i32; ow], vec![0i32; ow], vec![0i32; ow]);
+        let interpolate = |src: &[u8], dst: &mut [i32]| {
+            for (d, t) in dst.iter_mut().zip(cols) {
+                let a = T::from_byte(src[t[0].0]).to_i32();
+                let b = T::from_byte(src[t[1].0]).to_i32();
+                *d = a * t[0].1 + b * t[1].1;
+            }
+        };
+        for item in lo..hi {
+            let (c, oy) = (item / self.out.h, item % self.out.h);
+            let [(y0, w0), (y1, w1)] = rows[oy];
+            interpolate(&x[self.x.row(c, y0)], &mut top);
+            if w1 == 0 {
+                for (s, &t) in sum.iter_mut().zip(&top) {
+                    *s = t * w0;
+                }
+            } else {
+                interpolate(&x[self.x.row(c, y1)], &mut bottom);
+                for ((s, &t), &b) in sum.iter_mut().zip(&top).zip(&bottom) {
+                    *s = t * w0 + b * w1;
+                }
+            }
+            let o = self.out_row(out, base, c, oy);
+            match (&self.tail, self.out.bytes) {
+                (Some(q), _) => requant_row(q, c, &sum, o),
+                (None, 1) => o.iter_mut().zip(&sum).for_each(|(d, &s)| *d = s as u8),
+                (None, 2) => {
+                    for (d, &s) in o.chunks_exact_mut(2).zip(&sum) {
+                        d.copy_from_slice(&(s as i16).to_le_bytes());
+                    }
+                }
+                (None, _) => {
+                    for (d, &s) in o.chunks_exact_mut(4).zip(&sum) {
+                        d.copy_from_slice(&s.to_le_bytes());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `out[x] = max(row[x * stride + kx] for kx < k)`.
+#[inline(always)]
+fn window_max<T: Byte>(row: &[T], out: &mut [T], k: usize, stride: usize) {
+    match (k, stride) {
+        (2, 2) => {
+            for (o, pair) in out.iter_mut().zip(row.chunks_exact(2)) {
+                *o = pair[0].max(pair[1]);
+            }
+        }
+        (3, 2) => {
+            for (ox, o) in out.iter_mut().enumerate() {
+                let w = &row[2 * ox..2 * ox + 3];
+                *o = w[0].max(w[1]).max(w[2]);
+            }
+        }
+        (_, 1) => {
+            let n = out.len();
+            out.copy_from_slice(&row[..n]);
+            for kx in 1..k {
+                for (o, &v) in out.iter_mut().zip(&row[kx..kx + n]) {
+                    *o = (*o).max(v);
+                }
+            }
+        }
+        _ => {
+            for (ox, o) in out.iter_mut().enumerate() {
+                let w = &row[ox * stride..ox * stride + k];
+                *o = w.iter().copied().fold(T::MIN, T::max);
+            }
+        }
+    }
+}
+
+/// The requantization tail (see [`Requant`]) of one row of channel `c`,
+/// stored as bytes (the low byte of each result).
+#[inline(always)]
+fn requant_row(q: &Requant, c: usize, acc: &[i32], out: &mut [u8]) {
+    let (pre, post) = (i64::from(q.pre[c]), i64::from(q.post[c]));
+    let (lo1, hi1, lo2, hi2) = (
+        i64::from(q.lo1),
+        i64::from(q.hi1),
+        i64::from(q.lo2),
+        i64::from(q.hi2),
+    );
+    let Some(s) = &q.scale else {
+        for (o, &a) in out.iter_mut().zip(acc) {
+            let v = (i64::from(a) + pre).clamp(lo1, hi1);
+            *o = (v + post).clamp(lo2, hi2) as u8;
+        }
+        return;
+    };
+    let mul = i64::from(s.mul[c]);
+    let shift = s.shift;
+    let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+    let half_down = (half - 1).max(0);
+    let low_bits = (2 * half - 1).max(0);
+    for (o, &a) in out.iter_mut().zip(acc) {
+        let v = (i64::from(a) + pre).clamp(lo1, hi1);
+        let p = v * mul;
+        let negative = p < 0;
+        let bias = match s.bias {
+            Bias::None => 0,
+            Bias::TowardZero => {
+                if negative {
+                    low_bits
+                } else {
+                    0
+                }
+            }
+            Bias::Half => half,
+            Bias::HalfDown => half_down,
+            Bias::HalfTowardZero => {
+                if negative {
+                    half
+                } else {
+                    half_down
+                }
+            }
+            Bias::HalfAway => {
+                if negative {
+                    half_down
+                } else {
+                    half
+                }
+            }
+            Bias::HalfEven => half_down + ((p >> shift) & 1),
+        };
+        let r = (p + bias) >> shift;
+        *o = (r + post).clamp(lo2, hi2) as u8;
+    }
+}
+
+/// A one-byte element, compared as the buffer's type.
+trait Byte: Copy + Ord {
+    const MIN: Self;
+    fn from_byte(b: u8) -> Self;
+    fn to_byte(self) -> u8;
+    fn to_i32(self) -> i32;
+}
+
+impl Byte for u8 {
+    const MIN: u8 = 0;
+    #[inline(always)]
+    fn from_byte(b: u8) -> u8 {
+        b
+    }
+    #[inline(always)]
+    fn to_byte(self) -> u8 {
+        self
+    }
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        i32::from(self)
+    }
+}
+
+impl Byte for i8 {
+    const MIN: i8 = i8::MIN;
+    #[inline(always)]
+    fn from_byte(b: u8) -> i8 {
+        b as i8
+    }
+    #[inline(always)]
+    fn to_byte(self) -> u8 {
+        self as u8
+    }
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        i32::from(self)
+    }
+}

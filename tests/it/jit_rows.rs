@@ -1,0 +1,194 @@
+//! The row kernels (`jit::native::rowwise`: max-pooling, nearest and
+//! bilinear upsampling) against the interpreter: random kernels, strides,
+//! paddings (asymmetric, padding that never wins on signed values),
+//! factors, widths not a multiple of any vector width, element types of one
+//! to four bytes, halos, requantization tails in every rounding and
+//! overflow mode, maps large enough to be split across two threads. The
+//! kernels are safe code on every host, so the checks that they ran hold
+//! everywhere.
+
+use crate::common::gen::{Rng, QUANT};
+use crate::common::{self, compile, Files};
+use convoy::jit::JitOptions;
+
+fn target(rng: &mut Rng) -> String {
+    let q = *rng.pick(&QUANT);
+    let o = *rng.pick(&["wrap", "sat", "sat_sym", "sat_zero"]);
+    match rng.range(0, 4) {
+        0 => format!("u8 {}", rng.pick(&["sat", "wrap"])),
+        1 => format!("i8 {}", rng.pick(&["sat", "wrap", "sat_sym"])),
+        2 => format!("fixed<8, {}, {q}, {o}>", rng.range(-1, 8)),
+        3 => format!("ufixed<8, {}, {q}, {o}>", rng.range(0, 8)),
+        _ => format!("i{} sat", rng.range(9, 12)),
+    }
+}
+
+/// One pooling or upsampling stage, alone or with a tail.
+fn program(seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let kind = rng.range(0, 3);
+    let big = rng.chance(25);
+    let (c, h, w) = if big {
+        (rng.range(4, 12), rng.range(40, 70), rng.range(60, 130))
+    } else {
+        (rng.range(1, 9), rng.range(1, 20), rng.range(1, 150))
+    };
+    let types: &[&str] = if kind == 2 {
+        &["u8", "i8", "u5", "i16", "u12", "i32", "fixed<8, 2>"]
+    } else {
+        &["u8", "u8", "i8", "u5", "ufixed<8, 3>", "fixed<8, 2>"]
+    };
+    let in_ty = *rng.pick(types);
+    let halo = rng.range(0, 2);
+    let core = match kind {
+        0 | 1 => {
+            let (kh, kw) = (rng.range(1, 4), rng.range(1, 4));
+            let (sh, sw) = (rng.range(1, 3), rng.range(1, 3));
+            let pads: Vec<i64> = [kh, kh, kw, kw]
+                .iter()
+                .map(|&k| rng.range(0, k - 1))
+                .collect();
+            let args = format!(
+                "({kh}, {kw}), stride: ({sh}, {sw}), pad: ({}, {}, {}, {})",
+                pads[0], pads[1], pads[2], pads[3]
+            );
+            if kind == 1 {
+                // Values and indices: two stages of one window scan.
+                return format!(
+                    "pipeline p {{
+  input x: {in_ty}[{c}, {h}, {w}] pad {halo}
+  let (v, i) = maxpool(x, {args}, indices: true)
+  output v, i
+}}
+"
+                );
+            }
+            format!("maxpool(x, {args})")
+        }
+        2 => format!(
+            "upsample(x, ({}, {}), nearest)",
+            rng.range(1, 4),
+            rng.range(1, 4)
+        ),
+        _ => format!(
+            "upsample(x, ({}, {}), bilinear)",
+            rng.pick(&[1, 2, 4]),
+            rng.pick(&[1, 2, 4])
+        ),
+    };
+    let t = target(&mut rng);
+    let sh = rng.range(0, 6);
+    let expr = match rng.range(0, 6) {
+        0 | 1 => core,
+        2 => format!("round(({core} + b) * f) as {t}"),
+        3 => format!("(relu({core} - b) >> {sh}) as {t}"),
+        4 => format!("max({core} * m, {}) as {t}", rng.range(-20, 20)),
+        5 => format!("floor({core} * f) as {t}"),
+        _ => format!("{core} as {t}"),
+    };
+    format!(
+        "pipeline p {{
+  input x: {in_ty}[{c}, {h}, {w}] pad {halo}
+  param b: i8[{c}] = random(seed: {})
+  param m: i6[{c}] = random(seed: {})
+  const f: fixed<16, 1> = 0.{:04}
+  let y = {expr}
+  output y
+}}
+",
+        seed * 2 + 1,
+        seed * 2 + 2,
+        rng.range(1, 9999)
+    )
+}
+
+#[test]
+fn row_kernels_match_the_interpreter() {
+    let mut failures = vec![];
+    let (mut checked_ok, mut rows, mut split) = (0, 0, 0);
+    let mut kinds = [0; 4];
+    for seed in 0..700 {
+        let src = program(seed);
+        let checked = match compile("rows.cnn", &src, &Files::default()) {
+            Ok((c, _)) => c,
+            // Some random tails are rightly rejected (an unproven `as`).
+            Err(e) => {
+                if std::env::var("SHOW").is_ok() {
+                    eprintln!("{e}");
+                }
+                continue;
+            }
+        };
+        checked_ok += 1;
+        let program = &checked.program;
+        let threads = 1 + (seed % 2) as usize;
+        let options = JitOptions {
+            threads,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => {
+                for s in stages.iter().filter(|s| s.row_kernel) {
+                    rows += 1;
+                    let out = &program.outputs[0].node;
+                    if threads == 2 && program.nodes[*out].shape.len() >= 40_000 {
+                        split += 1;
+                    }
+                    let k = ["indices", "maxpool", "nearest", "bilinear"]
+                        .iter()
+                        .position(|k| s.label.contains(k))
+                        .unwrap_or(0);
+                    kinds[k] += 1;
+                }
+            }
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    assert!(checked_ok > 500, "only {checked_ok} programs checked");
+    assert!(rows > 450, "only {rows} stages ran on the row kernels");
+    assert!(
+        kinds.iter().all(|&n| n > 60),
+        "row kernels per kind (indices, maxpool, nearest, bilinear): {kinds:?}"
+    );
+    assert!(
+        split > 20,
+        "only {split} row stages split across two threads"
+    );
+}
+
+/// The stages of the examples that the row kernels exist for run on them.
+#[test]
+fn example_pooling_and_upsampling_run_on_the_row_kernels() {
+    let mut seen = 0;
+    for name in [
+        "unet",
+        "segnet",
+        "bilinear",
+        "encoder_decoder",
+        "unpool",
+        "resize_conv",
+    ] {
+        let path = common::root().join(format!("examples/{name}.cnn"));
+        let src = std::fs::read_to_string(&path).expect("read the example");
+        let dir = path.parent().expect("folder").to_path_buf();
+        let (checked, _) =
+            compile(&format!("{name}.cnn"), &src, &common::Folder(dir)).expect("checks");
+        let jit = convoy::compile_jit(&checked.program, &JitOptions::default()).expect("compiles");
+        for s in jit.stages() {
+            if s.label.starts_with("maxpool") || s.label.starts_with("upsample") {
+                assert!(
+                    s.row_kernel,
+                    "{name}: `{}` ({}) is not on a row kernel",
+                    s.name, s.label
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(
+        seen >= 9,
+        "only {seen} pooling and upsampling stages in the examples"
+    );
+}
