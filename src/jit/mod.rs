@@ -398,7 +398,13 @@ impl CompiledPipeline {
         let node = &self.program.nodes[stage.root];
         // Small stages are not worth waking a thread for.
         let work = self.stages[k].macs + node.shape.len() as u64;
-        let parts = if work < 40_000 { 1 } else { threads };
+        // Several jobs per thread: a worker that wakes late still finds
+        // some to take (the caller claims the rest itself).
+        let parts = if work < 40_000 || threads == 1 {
+            1
+        } else {
+            4 * threads
+        };
         let jobs = self
             .machine
             .jobs(k, ws, &self.plan, parts)

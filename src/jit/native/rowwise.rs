@@ -257,22 +257,40 @@ impl RowStage {
         let inside = pl.min(span)..(pl + self.x.w).min(span);
         let mut values = vec![T::MIN; ow];
         let mut ints = vec![0i32; if self.tail.is_some() { ow } else { 0 }];
+        // The common 2x2 / stride 2 window inside the plane: one pass,
+        // no scratch row.
+        let pairs = kh == 2 && kw == 2 && sh == 2 && sw == 2 && pl == 0 && 2 * ow <= self.x.w;
         for item in lo..hi {
             let (c, oy) = (item / self.out.h, item % self.out.h);
             let y0 = (oy * sh).saturating_sub(pt);
             let y1 = (oy * sh + kh).saturating_sub(pt).min(self.x.h);
+            if pairs && y1 == y0 + 2 && self.tail.is_none() {
+                let (r0, r1) = (&x[self.x.row(c, y0)], &x[self.x.row(c, y0 + 1)]);
+                let o = self.out_row(out, base, c, oy);
+                for ((d, a), b) in o.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+                    let m0 = T::from_byte(a[0]).max(T::from_byte(b[0]));
+                    let m1 = T::from_byte(a[1]).max(T::from_byte(b[1]));
+                    *d = m0.max(m1).to_byte();
+                }
+                continue;
+            }
             let cols = inside.start - pl..inside.end - pl;
             let dst = &mut row[inside.clone()];
-            for (n, iy) in (y0..y1).enumerate() {
+            let first = &x[self.x.row(c, y0)][cols.clone()];
+            if y1 > y0 + 1 {
+                let second = &x[self.x.row(c, y0 + 1)][cols.clone()];
+                for ((d, &a), &b) in dst.iter_mut().zip(first).zip(second) {
+                    *d = T::from_byte(a).max(T::from_byte(b));
+                }
+            } else {
+                for (d, &s) in dst.iter_mut().zip(first) {
+                    *d = T::from_byte(s);
+                }
+            }
+            for iy in y0 + 2..y1 {
                 let src = &x[self.x.row(c, iy)][cols.clone()];
-                if n == 0 {
-                    for (d, &s) in dst.iter_mut().zip(src) {
-                        *d = T::from_byte(s);
-                    }
-                } else {
-                    for (d, &s) in dst.iter_mut().zip(src) {
-                        *d = (*d).max(T::from_byte(s));
-                    }
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = (*d).max(T::from_byte(s));
                 }
             }
             window_max(&row, &mut values, kw, sw);
@@ -378,6 +396,16 @@ impl RowStage {
         for item in lo..hi {
             let (c, oy) = (item / self.out.h, item % self.out.h);
             let o = self.out.row(c, oy);
+            // Doubling both ways with both rows in this job: each block of
+            // 64 input bytes doubled once in registers, stored to both.
+            if (fh, fw, e) == (2, 2, 1) && oy % 2 == 0 && item + 1 < hi && self.tail.is_none() {
+                let next = self.out.row(c, oy + 1);
+                let (head, rest) = out.split_at_mut(next.start - base);
+                let first = &mut head[o.start - base..o.end - base];
+                let second = &mut rest[..next.end - next.start];
+                double_twice(&x[self.x.row(c, oy / 2)], first, second);
+                continue;
+            }
             // A row equal to the one above, written by this job: copy it.
             if oy % fh != 0 && item > lo {
                 let above = self.out.row(c, oy - 1);
@@ -399,12 +427,7 @@ impl RowStage {
             let dst = &mut out[o.start - base..o.end - base];
             match (fw, e) {
                 (1, _) => dst.copy_from_slice(src),
-                (2, 1) => {
-                    for (d, &s) in dst.chunks_exact_mut(2).zip(src) {
-                        d[0] = s;
-                        d[1] = s;
-                    }
-                }
+                (2, 1) => double(src, dst),
                 (_, 1) => {
                     for (d, &s) in dst.chunks_exact_mut(fw).zip(src) {
                         d.fill(s);
@@ -473,6 +496,33 @@ impl RowStage {
             }
         }
     }
+}
+
+/// Each byte of `src` twice.
+#[inline(always)]
+fn double(src: &[u8], dst: &mut [u8]) {
+    for (d, &s) in dst.chunks_exact_mut(2).zip(src) {
+        d[0] = s;
+        d[1] = s;
+    }
+}
+
+/// Each byte of `src` twice, into rows `a` and `b`: 64 bytes at a time
+/// through a buffer of fixed size, so that both stores are whole vectors.
+#[inline(always)]
+fn double_twice(src: &[u8], a: &mut [u8], b: &mut [u8]) {
+    let mut blocks = src.chunks_exact(64);
+    let mut at = 0;
+    for block in blocks.by_ref() {
+        let mut buf = [0u8; 128];
+        double(block, &mut buf);
+        a[at..at + 128].copy_from_slice(&buf);
+        b[at..at + 128].copy_from_slice(&buf);
+        at += 128;
+    }
+    let rest = blocks.remainder();
+    double(rest, &mut a[at..]);
+    double(rest, &mut b[at..]);
 }
 
 /// `out[x] = max(row[x * stride + kx] for kx < k)`.
