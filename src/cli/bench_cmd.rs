@@ -31,6 +31,8 @@ struct BenchReport {
     median: Duration,
     min: Duration,
     stages: Vec<StageTime>,
+    /// One core's `vpdpbusd` peak (GMAC/s), measured after the runs.
+    peak: Option<f64>,
 }
 
 #[derive(clap::Args)]
@@ -157,6 +159,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 median,
                 min,
                 stages,
+                peak: convoy::jit::vpdpbusd_peak(),
             }
         }
         Backend::Interp => {
@@ -182,6 +185,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 median,
                 min,
                 stages: vec![],
+                peak: None,
             }
         }
     };
@@ -283,12 +287,32 @@ fn text(r: &BenchReport) -> String {
         r.macs as f64 / 1e9,
         gmacs(r.macs, r.median)
     );
-    for s in &r.stages {
+    if let Some(peak) = r.peak {
+        // The threads' peak: one core's times the threads that ran.
+        let all = peak * r.threads as f64;
         out.push_str(&format!(
-            "  stage {:<12} {:>10.1} us {:>8.2} GMAC/s  {}{}\n",
+            "  vpdpbusd peak {:.1} GMAC/s per core (micro-benchmark), {:.1} GMAC/s on {} thread(s): the pipeline reaches {:.1}%\n",
+            peak,
+            all,
+            r.threads,
+            100.0 * gmacs(r.macs, r.median) / all
+        ));
+    }
+    for s in &r.stages {
+        // Stages run on all the threads: their share of the threads' peak.
+        let share = match r.peak {
+            Some(p) if s.macs > 0 => format!(
+                " ({:>4.1}% of peak)",
+                100.0 * gmacs(s.macs, s.median) / (p * r.threads as f64)
+            ),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  stage {:<12} {:>10.1} us {:>8.2} GMAC/s{}  {}{}\n",
             s.name,
             us(s.median),
             gmacs(s.macs, s.median),
+            share,
             s.label,
             if s.row_kernel {
                 "  [row kernel]"
@@ -323,7 +347,7 @@ fn json(r: &BenchReport) -> String {
         })
         .collect();
     format!(
-        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"gmacs\": {:.3}, \"stages\": [{}]}}",
+        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"gmacs\": {:.3}, \"vpdpbusd_peak_gmacs\": {}, \"stages\": [{}]}}",
         esc(&r.file),
         r.backend,
         r.threads,
@@ -333,6 +357,7 @@ fn json(r: &BenchReport) -> String {
         us(r.median),
         us(r.min),
         gmacs(r.macs, r.median),
+        r.peak.map_or("null".to_string(), |p| format!("{p:.3}")),
         stages.join(", ")
     )
 }

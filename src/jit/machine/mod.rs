@@ -13,7 +13,10 @@
 //!   after every call returned (calls borrow it).
 
 mod avx512;
+mod peak;
 mod rows;
+
+pub(crate) use peak::vpdpbusd_peak;
 
 use cranelift_jit::JITModule;
 use cranelift_module::FuncId;
