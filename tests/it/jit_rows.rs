@@ -102,6 +102,118 @@ fn program(seed: u64) -> String {
     )
 }
 
+/// A concatenation, a tail on one buffer, or two buffers added,
+/// subtracted or compared, with or without a tail.
+fn mixed_program(seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let (h, w) = if rng.chance(25) {
+        (rng.range(40, 70), rng.range(60, 130))
+    } else {
+        (rng.range(1, 20), rng.range(1, 150))
+    };
+    let (c1, c2) = (rng.range(1, 9), rng.range(1, 9));
+    let types = [
+        "u8",
+        "i8",
+        "u5",
+        "ufixed<8, 3>",
+        "i16",
+        "u12",
+        "fixed<8, 2>",
+    ];
+    let (t1, t2) = (*rng.pick(&types), *rng.pick(&types));
+    let kind = rng.range(0, 2);
+    let c = if kind == 0 { c1 + c2 + c1 } else { c1 };
+    let t2 = if kind == 2 && rng.chance(70) { t1 } else { t2 };
+    let c2 = if kind == 0 { c2 } else { c1 };
+    let core = match kind {
+        0 => "concat(x, y, x)".to_string(),
+        1 => "x".to_string(),
+        _ => rng
+            .pick(&["x + y", "x - y", "max(x, y)", "min(x, y)"])
+            .to_string(),
+    };
+    let t = target(&mut rng);
+    let sh = rng.range(0, 6);
+    let expr = match rng.range(if kind == 1 { 2 } else { 0 }, 7) {
+        0 | 1 => core,
+        2 => format!("round(({core} + b) * f) as {t}"),
+        3 => format!("(relu({core} - b) >> {sh}) as {t}"),
+        4 => format!("max({core} * m, {}) as {t}", rng.range(-20, 20)),
+        5 => format!("floor({core} * f) as {t}"),
+        _ => format!("relu({core}) as {t}"),
+    };
+    format!(
+        "pipeline p {{
+  input x: {t1}[{c1}, {h}, {w}] pad {}
+  input y: {t2}[{c2}, {h}, {w}]
+  param b: i8[{c}] = random(seed: {})
+  param m: i6[{c}] = random(seed: {})
+  const f: fixed<16, 1> = 0.{:04}
+  let z = {expr}
+  output z
+}}
+",
+        rng.range(0, 1),
+        seed * 2 + 1,
+        seed * 2 + 2,
+        rng.range(1, 9999)
+    )
+}
+
+#[test]
+fn concat_and_elementwise_row_kernels_match_the_interpreter() {
+    let mut failures = vec![];
+    let (mut checked_ok, mut split) = (0, 0);
+    let mut kinds = [0; 3];
+    for seed in 0..600 {
+        let src = mixed_program(seed);
+        let Ok((checked, _)) = compile("mixed.cnn", &src, &Files::default()) else {
+            continue;
+        };
+        checked_ok += 1;
+        let program = &checked.program;
+        let threads = 1 + (seed % 2) as usize;
+        let options = JitOptions {
+            threads,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |k| seed * 7 + k as u64);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => {
+                for s in stages.iter().filter(|s| s.row_kernel) {
+                    let out = program.outputs[0].node;
+                    if threads == 2 && program.nodes[out].shape.len() >= 40_000 {
+                        split += 1;
+                    }
+                    let k = if s.label.contains("concat") {
+                        0
+                    } else if ["x + y", "x - y", "max", "min"]
+                        .iter()
+                        .any(|o| src.contains(o))
+                    {
+                        2
+                    } else {
+                        1
+                    };
+                    kinds[k] += 1;
+                }
+            }
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    assert!(checked_ok > 300, "only {checked_ok} programs checked");
+    assert!(
+        kinds.iter().all(|&n| n > 40),
+        "row kernels per kind (concat, one buffer, two buffers): {kinds:?}"
+    );
+    assert!(
+        split > 8,
+        "only {split} row stages split across two threads"
+    );
+}
+
 #[test]
 fn row_kernels_match_the_interpreter() {
     let mut failures = vec![];

@@ -281,13 +281,18 @@ fn row_call(
     let bad = |why: &str| JitError::Program {
         reason: format!("row stage: {why}"),
     };
-    let (xb, ob) = stage.buffers();
-    let (Some(&x_len), Some(&out_size), Some(buf)) =
-        (ws.sizes.get(xb), ws.sizes.get(ob), plan.buffers.get(ob))
-    else {
+    let (xbs, ob) = stage.buffers();
+    let (Some(&out_size), Some(buf)) = (ws.sizes.get(ob), plan.buffers.get(ob)) else {
         return Err(bad("no such buffer"));
     };
-    if xb == ob || stage.items() != buf.dims.c * buf.dims.h {
+    let mut inputs = Vec::with_capacity(xbs.len());
+    for &xb in &xbs {
+        match ws.sizes.get(xb) {
+            Some(&len) if xb != ob => inputs.push((ws.ptrs[xb].cast_const(), len)),
+            _ => return Err(bad("an input is the output, or missing")),
+        }
+    }
+    if stage.items() != buf.dims.c * buf.dims.h {
         return Err(bad("inconsistent buffers"));
     }
     let e = buf.elem.bytes;
@@ -305,8 +310,7 @@ fn row_call(
         return Err(bad("rows outside the output"));
     }
     Ok(rows::RowCall {
-        x: ws.ptrs[xb].cast_const(),
-        x_len,
+        inputs,
         out: ws.ptrs[ob].wrapping_add(base),
         base,
         len: end - base,

@@ -35,8 +35,8 @@ fn level() -> Level {
 /// A job's view of the workspace: the input buffer, and the output bytes
 /// `base..base + len` that only this job writes.
 pub(super) struct RowCall {
-    pub x: *const u8,
-    pub x_len: usize,
+    /// Each input buffer: its start and length.
+    pub inputs: Vec<(*const u8, usize)>,
     pub out: *mut u8,
     pub base: usize,
     pub len: usize,
@@ -45,18 +45,21 @@ pub(super) struct RowCall {
 /// Runs items `lo..hi` of `stage`.
 ///
 /// # Safety
-/// `call.x` points to `x_len` initialized bytes that no thread writes
-/// during the call; `call.out` points to `len` initialized bytes that no
+/// each of `call.inputs` points to that many initialized bytes that no
+/// thread writes during the call; `call.out` points to `len` initialized bytes that no
 /// other thread reads or writes during the call.
 pub(super) unsafe fn run(stage: &RowStage, call: &RowCall, lo: usize, hi: usize) -> i64 {
     // SAFETY: the caller's guarantees: live, initialized, and the output
     // part exclusively ours.
-    let (x, out) = unsafe {
-        (
-            std::slice::from_raw_parts(call.x, call.x_len),
-            std::slice::from_raw_parts_mut(call.out, call.len),
-        )
+    let (xs, out) = unsafe {
+        let xs: Vec<&[u8]> = call
+            .inputs
+            .iter()
+            .map(|&(p, len)| std::slice::from_raw_parts(p, len))
+            .collect();
+        (xs, std::slice::from_raw_parts_mut(call.out, call.len))
     };
+    let x = xs.as_slice();
     match level() {
         // SAFETY: `level` found the features the copy is compiled for.
         #[cfg(target_arch = "x86_64")]
@@ -74,7 +77,7 @@ fn run_avx512(
     stage: &RowStage,
     lo: usize,
     hi: usize,
-    x: &[u8],
+    x: &[&[u8]],
     out: &mut [u8],
     base: usize,
 ) -> i64 {
@@ -83,6 +86,13 @@ fn run_avx512(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn run_avx2(stage: &RowStage, lo: usize, hi: usize, x: &[u8], out: &mut [u8], base: usize) -> i64 {
+fn run_avx2(
+    stage: &RowStage,
+    lo: usize,
+    hi: usize,
+    x: &[&[u8]],
+    out: &mut [u8],
+    base: usize,
+) -> i64 {
     stage.run(lo, hi, x, out, base)
 }

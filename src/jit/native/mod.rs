@@ -20,6 +20,7 @@
 //! `machine::avx512` with the rest of the `unsafe` code. Every other stage,
 //! and every stage on other CPUs, is compiled by Cranelift.
 
+mod elementwise;
 mod requant;
 mod rowwise;
 

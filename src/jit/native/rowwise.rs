@@ -15,8 +15,9 @@
 //! One work item is one output row `(c, y)`, in channel-major order, so the
 //! threads split rows of every channel.
 
+use super::elementwise::{concat_rows, map_rows, plan_concat, plan_elementwise};
 use super::requant::{match_tail, Bias, Requant};
-use crate::ir::{Op, Program, Resample};
+use crate::ir::{Elementwise, Op, Program, Resample};
 use crate::jit::plan::{Plan, Stage};
 use crate::numeric::bilinear_taps;
 
@@ -24,19 +25,19 @@ use crate::numeric::bilinear_taps;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct View {
     pub buffer: usize,
-    bytes: usize,
-    signed: bool,
-    origin: usize,
-    stride: usize,
-    plane: usize,
+    pub(super) bytes: usize,
+    pub(super) signed: bool,
+    pub(super) origin: usize,
+    pub(super) stride: usize,
+    pub(super) plane: usize,
     /// Interior `[C, H, W]`.
-    c: usize,
-    h: usize,
-    w: usize,
+    pub(super) c: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
 }
 
 impl View {
-    fn of(plan: &Plan, b: usize) -> View {
+    pub(super) fn of(plan: &Plan, b: usize) -> View {
         let buf = &plan.buffers[b];
         View {
             buffer: b,
@@ -52,7 +53,7 @@ impl View {
     }
 
     /// Byte range of interior row `(c, y)`.
-    fn row(&self, c: usize, y: usize) -> std::ops::Range<usize> {
+    pub(super) fn row(&self, c: usize, y: usize) -> std::ops::Range<usize> {
         let at = (self.origin + c * self.plane + y * self.stride) * self.bytes;
         at..at + self.w * self.bytes
     }
@@ -60,7 +61,7 @@ impl View {
 
 /// What a row stage computes.
 #[derive(Clone, Debug)]
-enum Kind {
+pub(super) enum Kind {
     /// Window maxima; padding never wins (it is the type's minimum here).
     MaxPool {
         kernel: (usize, usize),
@@ -73,6 +74,12 @@ enum Kind {
         stride: (usize, usize),
         pad: (usize, usize),
     },
+    /// Channels of every input after each other, each aligned by `shifts`.
+    Concat { shifts: Vec<u32> },
+    /// Only the tail, on the values of one buffer.
+    Map,
+    /// `x op other`, then the tail.
+    Binary(Elementwise),
     /// `out[y][x] = in[y / fh][x / fw]`.
     Nearest { factor: (usize, usize) },
     /// Two taps per axis (`numeric::bilinear_taps`), weights as `i32`.
@@ -85,8 +92,10 @@ enum Kind {
 /// One stage run by the row kernels.
 #[derive(Clone, Debug)]
 pub(crate) struct RowStage {
-    kind: Kind,
+    pub(super) kind: Kind,
     x: View,
+    /// The other inputs: the rest of a concatenation, the second operand.
+    others: Vec<View>,
     out: View,
     /// The elementwise chain above the core, if any (one-byte output).
     tail: Option<Requant>,
@@ -94,7 +103,12 @@ pub(crate) struct RowStage {
 
 /// The row stage for `stage`, if a row kernel computes it exactly.
 pub(crate) fn plan_rows(program: &Program, plan: &Plan, stage: &Stage) -> Option<RowStage> {
-    let k = stage.core?;
+    let Some(k) = stage.core else {
+        return plan_elementwise(program, plan, stage);
+    };
+    if let Op::Concat(xs) = &program.nodes[k].op {
+        return plan_concat(program, plan, stage, k, xs);
+    }
     let node = &program.nodes[k];
     let (x, kind) = match &node.op {
         Op::MaxPool { x, geom } => (
@@ -151,6 +165,7 @@ pub(crate) fn plan_rows(program: &Program, plan: &Plan, stage: &Stage) -> Option
         _ => return None,
     };
     let x = View::of(plan, plan.buffer_of[x]?);
+    let others = vec![];
     let out = View::of(plan, plan.buffer_of[stage.root]?);
     let d = program.nodes[stage.root].shape.chw();
     if out.c != d.c || out.h != d.h || out.w != d.w || x.c != d.c || x.buffer == out.buffer {
@@ -189,6 +204,7 @@ pub(crate) fn plan_rows(program: &Program, plan: &Plan, stage: &Stage) -> Option
             d.h == x.h * factor.0 && d.w == x.w * factor.1 && (tail.is_none() || x.bytes == 1)
         }
         Kind::Bilinear { rows, cols } => x.bytes == 1 && rows.len() == d.h && cols.len() == d.w,
+        _ => false,
     };
     let store_ok = match (&tail, &kind) {
         (Some(_), Kind::MaxPoolIndices { .. }) => false,
@@ -199,25 +215,45 @@ pub(crate) fn plan_rows(program: &Program, plan: &Plan, stage: &Stage) -> Option
         (None, Kind::Bilinear { .. }) => fits_i32 && matches!(out.bytes, 1 | 2 | 4),
         (None, _) => out.bytes == x.bytes && out.signed == x.signed,
     };
-    (ok && store_ok).then_some(RowStage { kind, x, out, tail })
+    (ok && store_ok).then(|| RowStage::new(kind, x, others, out, tail))
 }
 
 impl RowStage {
+    pub(super) fn new(
+        kind: Kind,
+        x: View,
+        others: Vec<View>,
+        out: View,
+        tail: Option<Requant>,
+    ) -> RowStage {
+        RowStage {
+            kind,
+            x,
+            others,
+            out,
+            tail,
+        }
+    }
+
     /// Work items: output rows of every channel.
     pub fn items(&self) -> usize {
         self.out.c * self.out.h
     }
 
-    /// The buffer the stage reads, and the one it writes.
-    pub fn buffers(&self) -> (usize, usize) {
-        (self.x.buffer, self.out.buffer)
+    /// The buffers the stage reads, and the one it writes.
+    pub fn buffers(&self) -> (Vec<usize>, usize) {
+        let mut inputs = vec![self.x.buffer];
+        inputs.extend(self.others.iter().map(|v| v.buffer));
+        (inputs, self.out.buffer)
     }
 
-    /// Runs items `lo..hi`: reads `x` (the whole input buffer), writes the
-    /// interior rows of the items into `out`, the part of the output buffer
-    /// from byte `base` on. Returns -1 (the stage's codes: no failure).
+    /// Runs items `lo..hi`: reads `xs` (the whole input buffers, in the
+    /// order of [`Self::buffers`]), writes the interior rows of the items
+    /// into `out`, the part of the output buffer from byte `base` on.
+    /// Returns -1 (the stage's codes: no failure).
     #[inline(always)]
-    pub fn run(&self, lo: usize, hi: usize, x: &[u8], out: &mut [u8], base: usize) -> i64 {
+    pub fn run(&self, lo: usize, hi: usize, xs: &[&[u8]], out: &mut [u8], base: usize) -> i64 {
+        let x = xs[0];
         match &self.kind {
             Kind::MaxPool { .. } if self.x.signed => self.max_pool::<i8>(lo, hi, x, out, base),
             Kind::MaxPool { .. } => self.max_pool::<u8>(lo, hi, x, out, base),
@@ -230,6 +266,47 @@ impl RowStage {
                 self.bilinear::<i8>(rows, cols, lo, hi, x, out, base)
             }
             Kind::Bilinear { rows, cols } => self.bilinear::<u8>(rows, cols, lo, hi, x, out, base),
+            Kind::Concat { shifts } => {
+                let views: Vec<View> = std::iter::once(self.x)
+                    .chain(self.others.iter().copied())
+                    .collect();
+                concat_rows(
+                    &views,
+                    shifts,
+                    &self.out,
+                    self.tail.as_ref(),
+                    lo,
+                    hi,
+                    xs,
+                    out,
+                    base,
+                )
+            }
+            Kind::Map => map_rows(
+                &self.x,
+                None,
+                &self.out,
+                self.tail.as_ref(),
+                lo,
+                hi,
+                xs,
+                out,
+                base,
+            ),
+            Kind::Binary(op) => {
+                let second = self.others.first().map(|v| (*v, *op));
+                map_rows(
+                    &self.x,
+                    second,
+                    &self.out,
+                    self.tail.as_ref(),
+                    lo,
+                    hi,
+                    xs,
+                    out,
+                    base,
+                )
+            }
         }
         -1
     }
@@ -561,7 +638,7 @@ fn window_max<T: Byte>(row: &[T], out: &mut [T], k: usize, stride: usize) {
 /// The requantization tail (see [`Requant`]) of one row of channel `c`,
 /// stored as bytes (the low byte of each result).
 #[inline(always)]
-fn requant_row(q: &Requant, c: usize, acc: &[i32], out: &mut [u8]) {
+pub(super) fn requant_row(q: &Requant, c: usize, acc: &[i32], out: &mut [u8]) {
     let (pre, post) = (i64::from(q.pre[c]), i64::from(q.post[c]));
     let (lo1, hi1, lo2, hi2) = (
         i64::from(q.lo1),
