@@ -18,7 +18,10 @@ fn level() -> Level {
     {
         static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
         *LEVEL.get_or_init(|| {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512vl")
             {
                 Level::Avx512
             } else if std::is_x86_feature_detected!("avx2") {
@@ -72,7 +75,7 @@ pub(super) unsafe fn run(stage: &RowStage, call: &RowCall, lo: usize, hi: usize)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx2")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
 fn run_avx512(
     stage: &RowStage,
     lo: usize,

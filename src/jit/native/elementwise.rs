@@ -134,7 +134,8 @@ pub(super) fn concat_rows(
     base: usize,
 ) {
     let mut values = vec![0i32; out.w];
-    for item in lo..hi {
+    let mut item = lo;
+    while item < hi {
         let (mut c, y) = (item / out.h, item % out.h);
         let oc = c;
         let mut k = 0;
@@ -143,13 +144,22 @@ pub(super) fn concat_rows(
             k += 1;
         }
         let v = &views[k];
+        if tail.is_none() && shifts[k] == 0 && v.bytes == out.bytes && v.signed == out.signed {
+            // Without side halos, the rest of the plane is one block.
+            let n = if v.stride == v.w && out.stride == out.w {
+                (out.h - y).min(hi - item)
+            } else {
+                1
+            };
+            let (from, to) = (v.row(c, y).start, v.row(c, y + n - 1).end);
+            let (at, end) = (out.row(oc, y).start, out.row(oc, y + n - 1).end);
+            dst[at - base..end - base].copy_from_slice(&xs[k][from..to]);
+            item += n;
+            continue;
+        }
         let src = &xs[k][v.row(c, y)];
         let o = out.row(oc, y);
         let o = &mut dst[o.start - base..o.end - base];
-        if tail.is_none() && shifts[k] == 0 && v.bytes == out.bytes && v.signed == out.signed {
-            o.copy_from_slice(src);
-            continue;
-        }
         read_row(v, src, &mut values);
         if shifts[k] > 0 {
             values.iter_mut().for_each(|x| *x <<= shifts[k]);
@@ -158,6 +168,7 @@ pub(super) fn concat_rows(
             Some(q) => requant_row(q, oc, &values, o),
             None => store_row(out.bytes, &values, o),
         }
+        item += 1;
     }
 }
 
