@@ -186,13 +186,20 @@ pub(super) fn map_rows(
     dst: &mut [u8],
     base: usize,
 ) {
-    let mut a = vec![0i32; out.w];
-    let mut b = vec![0i32; if second.is_some() { out.w } else { 0 }];
-    for item in lo..hi {
+    // Without side halos, the rest of a plane is one long row.
+    let flat = |v: &View| v.stride == v.w;
+    let whole = flat(x) && flat(out) && second.as_ref().is_none_or(|(v, _)| flat(v));
+    let (mut a, mut b) = (vec![], vec![]);
+    let mut item = lo;
+    while item < hi {
         let (c, y) = (item / out.h, item % out.h);
-        read_row(x, &xs[0][x.row(c, y)], &mut a);
+        let n = if whole { (out.h - y).min(hi - item) } else { 1 };
+        let span = |v: &View| v.row(c, y).start..v.row(c, y + n - 1).end;
+        a.resize(n * out.w, 0);
+        read_row(x, &xs[0][span(x)], &mut a);
         if let Some((v, op)) = &second {
-            read_row(v, &xs[1][v.row(c, y)], &mut b);
+            b.resize(n * out.w, 0);
+            read_row(v, &xs[1][span(v)], &mut b);
             let pairs = a.iter_mut().zip(&b);
             match op {
                 Elementwise::Add => pairs.for_each(|(p, &q)| *p += q),
@@ -202,12 +209,13 @@ pub(super) fn map_rows(
                 Elementwise::Mul => pairs.for_each(|(p, &q)| *p *= q),
             }
         }
-        let o = out.row(c, y);
+        let o = span(out);
         let o = &mut dst[o.start - base..o.end - base];
         match tail {
             Some(q) => requant_row(q, c, &a, o),
             None => store_row(out.bytes, &a, o),
         }
+        item += n;
     }
 }
 
