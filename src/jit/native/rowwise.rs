@@ -86,6 +86,9 @@ pub(super) enum Kind {
     Bilinear {
         rows: Vec<[(usize, i32); 2]>,
         cols: Vec<[(usize, i32); 2]>,
+        /// The columns as `factor` phases (see [`column_phases`]), when
+        /// they are exactly the taps of `cols`.
+        phases: Option<Vec<(usize, i32, i32)>>,
     },
 }
 
@@ -158,6 +161,7 @@ pub(crate) fn plan_rows(program: &Program, plan: &Plan, stage: &Stage) -> Option
                 *x,
                 Kind::Bilinear {
                     rows: taps(xd.h, factor.h)?,
+                    phases: column_phases(&taps(xd.w, factor.w)?, xd.w, factor.w),
                     cols: taps(xd.w, factor.w)?,
                 },
             )
@@ -203,7 +207,7 @@ pub(crate) fn plan_rows(program: &Program, plan: &Plan, stage: &Stage) -> Option
         Kind::Nearest { factor } => {
             d.h == x.h * factor.0 && d.w == x.w * factor.1 && (tail.is_none() || x.bytes == 1)
         }
-        Kind::Bilinear { rows, cols } => x.bytes == 1 && rows.len() == d.h && cols.len() == d.w,
+        Kind::Bilinear { rows, cols, .. } => x.bytes == 1 && rows.len() == d.h && cols.len() == d.w,
         _ => false,
     };
     let store_ok = match (&tail, &kind) {
@@ -262,10 +266,14 @@ impl RowStage {
             }
             Kind::MaxPoolIndices { .. } => self.max_pool_indices::<u8>(lo, hi, x, out, base),
             Kind::Nearest { factor } => self.nearest(*factor, lo, hi, x, out, base),
-            Kind::Bilinear { rows, cols } if self.x.signed => {
+            Kind::Bilinear { rows, cols, phases } if self.x.signed => {
+                let cols = (cols.as_slice(), phases.as_deref());
                 self.bilinear::<i8>(rows, cols, lo, hi, x, out, base)
             }
-            Kind::Bilinear { rows, cols } => self.bilinear::<u8>(rows, cols, lo, hi, x, out, base),
+            Kind::Bilinear { rows, cols, phases } => {
+                let cols = (cols.as_slice(), phases.as_deref());
+                self.bilinear::<u8>(rows, cols, lo, hi, x, out, base)
+            }
             Kind::Concat { shifts } => {
                 let views: Vec<View> = std::iter::once(self.x)
                     .chain(self.others.iter().copied())
@@ -526,7 +534,7 @@ impl RowStage {
     fn bilinear<T: Byte>(
         &self,
         rows: &[[(usize, i32); 2]],
-        cols: &[[(usize, i32); 2]],
+        cols: (&[[(usize, i32); 2]], Option<&[(usize, i32, i32)]>),
         lo: usize,
         hi: usize,
         x: &[u8],
@@ -535,11 +543,39 @@ impl RowStage {
     ) {
         let ow = self.out.w;
         let (mut top, mut bottom, mut sum) = (vec![0i32; ow], vec![0i32; ow], vec![0i32; ow]);
-        let interpolate = |src: &[u8], dst: &mut [i32]| {
-            for (d, t) in dst.iter_mut().zip(cols) {
-                let a = T::from_byte(src[t[0].0]).to_i32();
-                let b = T::from_byte(src[t[1].0]).to_i32();
-                *d = a * t[0].1 + b * t[1].1;
+        let (cols, phases) = cols;
+        // The input row with its edge values repeated once on each side.
+        let mut ext = vec![0i32; self.x.w + 2];
+        let mut interpolate = |src: &[u8], dst: &mut [i32]| match phases {
+            Some(phases) => {
+                let w = self.x.w;
+                for (e, &s) in ext[1..=w].iter_mut().zip(src) {
+                    *e = T::from_byte(s).to_i32();
+                }
+                ext[0] = ext[1];
+                ext[w + 1] = ext[w];
+                let f = phases.len();
+                if let [(d0, a0, b0), (d1, a1, b1)] = *phases {
+                    let (e0, e1) = (&ext[d0..], &ext[d1..]);
+                    for (j, o) in dst.chunks_exact_mut(2).enumerate() {
+                        o[0] = e0[j] * a0 + e0[j + 1] * b0;
+                        o[1] = e1[j] * a1 + e1[j + 1] * b1;
+                    }
+                } else {
+                    for (r, &(d, a, b)) in phases.iter().enumerate() {
+                        let e = &ext[d..];
+                        for (j, o) in dst.iter_mut().skip(r).step_by(f).enumerate() {
+                            *o = e[j] * a + e[j + 1] * b;
+                        }
+                    }
+                }
+            }
+            None => {
+                for (d, t) in dst.iter_mut().zip(cols) {
+                    let a = T::from_byte(src[t[0].0]).to_i32();
+                    let b = T::from_byte(src[t[1].0]).to_i32();
+                    *d = a * t[0].1 + b * t[1].1;
+                }
             }
         };
         for item in lo..hi {
@@ -600,6 +636,52 @@ fn double_twice(src: &[u8], a: &mut [u8], b: &mut [u8]) {
     let rest = blocks.remainder();
     double(rest, &mut a[at..]);
     double(rest, &mut b[at..]);
+}
+
+/// Output column `f j + r` of a bilinear row as phase `r`: `ext[j + d] a +
+/// ext[j + d + 1] b`, where `ext` is the input row with its first and last
+/// value repeated once before and after it (so `ext[e]` is input
+/// `clamp(e - 1)`). Every phase is then a contiguous loop over `j`. The
+/// phases are read off an interior column and kept only if every column's
+/// taps, per input column, give the same weights as `taps` (the clamped
+/// borders too); `None` otherwise.
+fn column_phases(taps: &[[(usize, i32); 2]], w: usize, f: usize) -> Option<Vec<(usize, i32, i32)>> {
+    if w < 3 || f < 2 || taps.len() != w * f {
+        return None;
+    }
+    let j = w / 2;
+    let phases: Vec<(usize, i32, i32)> = (0..f)
+        .map(|r| {
+            let [(i0, a), (i1, b)] = taps[f * j + r];
+            let ok = i1 == i0 + 1 || b == 0;
+            // ext index of tap 0 is i0 + 1, at j: d = i0 + 1 - j.
+            (i0 + 1).checked_sub(j).filter(|_| ok).map(|d| (d, a, b))
+        })
+        .collect::<Option<_>>()?;
+    let input = |e: usize| e.saturating_sub(1).min(w - 1);
+    for (ox, t) in taps.iter().enumerate() {
+        let (j, r) = (ox / f, ox % f);
+        let (d, a, b) = phases[r];
+        let mut want = [(t[0].0, t[0].1), (t[1].0, t[1].1)];
+        let mut got = [(input(j + d), a), (input(j + d + 1), b)];
+        if j + d + 1 > w + 1 {
+            return None;
+        }
+        for pairs in [&mut want, &mut got] {
+            if pairs[0].0 == pairs[1].0 {
+                pairs[0].1 += pairs[1].1;
+                pairs[1].1 = 0;
+            }
+            pairs.sort_unstable();
+        }
+        let nonzero = |p: &[(usize, i32); 2]| -> Vec<(usize, i32)> {
+            p.iter().copied().filter(|&(_, v)| v != 0).collect()
+        };
+        if nonzero(&want) != nonzero(&got) {
+            return None;
+        }
+    }
+    Some(phases)
 }
 
 /// `out[x] = max(row[x * stride + kx] for kx < k)`.
