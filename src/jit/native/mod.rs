@@ -22,6 +22,7 @@
 
 mod elementwise;
 mod requant;
+mod row_tail;
 mod rowwise;
 
 use requant::match_tail;
