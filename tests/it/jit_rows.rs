@@ -304,3 +304,111 @@ fn example_pooling_and_upsampling_run_on_the_row_kernels() {
         "only {seen} pooling and upsampling stages in the examples"
     );
 }
+
+/// Pooling with indices then unpooling (the scatter kernel), random
+/// kernels, types and map sizes, 1 and 2 threads.
+#[test]
+fn unpool_row_kernel_matches_the_interpreter() {
+    let mut failures = vec![];
+    let mut unpools = 0;
+    for seed in 0..200u64 {
+        let mut rng = Rng::new(seed ^ 0x5eed);
+        let k = rng.range(1, 3);
+        let s = rng.range(1, k);
+        let (c, oh, ow) = if rng.chance(25) {
+            (rng.range(4, 10), rng.range(20, 40), rng.range(30, 70))
+        } else {
+            (rng.range(1, 6), rng.range(1, 12), rng.range(1, 40))
+        };
+        let (h, w) = ((oh - 1) * s + k, (ow - 1) * s + k);
+        let ty = *rng.pick(&["u8", "i8", "i12", "ufixed<8, 3>", "u16"]);
+        let src = format!(
+            "pipeline p {{
+  input x: {ty}[{c}, {h}, {w}] pad {}
+  let (v, i) = maxpool(x, {k}, stride: {s}, indices: true)
+  let u = maxunpool(v, i, {k}, stride: {s})
+  output u
+}}
+",
+            rng.range(0, 1)
+        );
+        let Ok((checked, _)) = compile("unpool.cnn", &src, &Files::default()) else {
+            failures.push(format!("seed {seed}: does not check\n{src}"));
+            continue;
+        };
+        let program = &checked.program;
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => {
+                unpools += stages
+                    .iter()
+                    .filter(|s| s.row_kernel && s.label.contains("maxunpool"))
+                    .count()
+            }
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    assert!(
+        unpools > 150,
+        "only {unpools} unpools ran on the row kernel"
+    );
+}
+
+/// An index outside the plane (only a program the checker would refuse
+/// has one): the JIT reports what the interpreter reports, on 1 and 2
+/// threads, on the row kernel and on Cranelift's code.
+#[test]
+fn unpool_index_outside_the_plane_is_the_interpreters_error() {
+    let src = "pipeline p {
+  input x: u8[6, 40, 64]
+  input z: u16[6, 20, 32]
+  let (v, i) = maxpool(x, 2, indices: true)
+  let u = maxunpool(v, i, 2)
+  output u
+}
+";
+    let (checked, _) = compile("bad_unpool.cnn", src, &Files::default()).expect("checks");
+    let mut program = checked.program.clone();
+    let z = program.inputs[1].node;
+    for node in &mut program.nodes {
+        if let convoy::ir::Op::MaxUnpool { idx, .. } = &mut node.op {
+            *idx = z;
+        }
+    }
+    let mut inputs = common::random_inputs(&program, |k| k as u64 + 3);
+    // Indices inside the 40 x 64 plane, except three: the first of them
+    // (in C order) is the one reported.
+    let plane = 20 * 32;
+    for (k, v) in inputs[1].data.iter_mut().enumerate() {
+        *v = (k * 7 % 2560) as i128;
+    }
+    for k in [2 * plane + 300, 2 * plane + 7, 5 * plane] {
+        inputs[1].data[k] = 3000;
+    }
+    let expected = convoy::interpret(&program, &inputs);
+    for (threads, native) in [(1, true), (2, true), (1, false), (2, false)] {
+        let options = JitOptions {
+            threads,
+            native,
+            ..JitOptions::default()
+        };
+        let jit = convoy::compile_jit(&program, &options).expect("compiles");
+        if native {
+            assert!(jit
+                .stages()
+                .iter()
+                .any(|s| s.row_kernel && s.label.contains("maxunpool")));
+        }
+        let got = jit.run(&inputs).map_err(|e| e.to_string());
+        assert_eq!(
+            got,
+            expected.clone().map_err(|e| e.to_string()),
+            "{threads} threads, native {native}"
+        );
+    }
+}

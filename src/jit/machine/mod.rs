@@ -292,7 +292,10 @@ fn row_call(
             _ => return Err(bad("an input is the output, or missing")),
         }
     }
-    if stage.items() != buf.dims.c * buf.dims.h {
+    // Items are runs of `per` rows, in channel-major order.
+    let per = stage.rows_per_item().max(1);
+    let (lo, hi) = (lo * per, hi * per);
+    if stage.items() * per != buf.dims.c * buf.dims.h {
         return Err(bad("inconsistent buffers"));
     }
     let e = buf.elem.bytes;

@@ -10,7 +10,7 @@ use super::rowwise::{requant_row, Kind, RowStage, View};
 use crate::ir::{Elementwise, NodeId, Op, Program, Shape};
 use crate::jit::plan::{Plan, Stage};
 
-fn fits_i32(program: &Program, n: NodeId) -> bool {
+pub(super) fn fits_i32(program: &Program, n: NodeId) -> bool {
     let r = program.nodes[n].range();
     r.lo >= i128::from(i32::MIN) && r.hi <= i128::from(i32::MAX)
 }
@@ -221,7 +221,7 @@ pub(super) fn map_rows(
 
 /// A row of `v`'s elements as 32-bit values.
 #[inline(always)]
-fn read_row(v: &View, src: &[u8], dst: &mut [i32]) {
+pub(super) fn read_row(v: &View, src: &[u8], dst: &mut [i32]) {
     match (v.bytes, v.signed) {
         (1, false) => dst
             .iter_mut()

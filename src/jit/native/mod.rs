@@ -24,6 +24,7 @@ mod elementwise;
 mod requant;
 mod row_tail;
 mod rowwise;
+mod unpool;
 
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};

@@ -19,6 +19,7 @@ use super::elementwise::{concat_rows, map_rows, plan_concat, plan_elementwise};
 use super::requant::{match_tail, Requant};
 pub(super) use super::row_tail::requant_row;
 use super::row_tail::Byte;
+use super::unpool::{plan_unpool, unpool_planes};
 use crate::ir::{Elementwise, Op, Program, Resample};
 use crate::jit::plan::{Plan, Stage};
 use crate::numeric::bilinear_taps;
@@ -83,6 +84,9 @@ pub(super) enum Kind {
     },
     /// Channels of every input after each other, each aligned by `shifts`.
     Concat { shifts: Vec<u32> },
+    /// `maxunpool`: values scattered to their indices (the second input),
+    /// aligned by `shift`; one item is one plane.
+    Unpool { shift: u32 },
     /// Only the tail, on the values of one buffer.
     Map,
     /// `x op other`, then the tail.
@@ -114,6 +118,9 @@ pub(crate) struct RowStage {
 /// The row stage for `stage`, if a row kernel computes it exactly.
 pub(crate) fn plan_rows(program: &Program, plan: &Plan, stage: &Stage) -> Option<RowStage> {
     let Some(k) = stage.core else {
+        if let Op::MaxUnpool { .. } = program.nodes[stage.root].op {
+            return plan_unpool(program, plan, stage);
+        }
         return plan_elementwise(program, plan, stage);
     };
     if let Op::Concat(xs) = &program.nodes[k].op {
@@ -246,9 +253,18 @@ impl RowStage {
         }
     }
 
-    /// Work items: output rows of every channel.
+    /// Work items: output rows of every channel, or whole planes
+    /// ([`Self::rows_per_item`]).
     pub fn items(&self) -> usize {
-        self.out.c * self.out.h
+        self.out.c * self.out.h / self.rows_per_item()
+    }
+
+    /// Output rows per work item: 1, or a plane for a scatter.
+    pub fn rows_per_item(&self) -> usize {
+        match self.kind {
+            Kind::Unpool { .. } => self.out.h.max(1),
+            _ => 1,
+        }
     }
 
     /// The buffers the stage reads, and the one it writes.
@@ -296,6 +312,10 @@ impl RowStage {
                     out,
                     base,
                 )
+            }
+            Kind::Unpool { shift } => {
+                let idx = &self.others[0];
+                return unpool_planes(&self.x, idx, &self.out, *shift, lo, hi, xs, out, base);
             }
             Kind::Map => map_rows(
                 &self.x,
