@@ -462,6 +462,22 @@ impl RowStage {
                 }
                 // Position of scratch column 0 in the input plane.
                 let origin = (iy * self.x.w) as i32 - pl as i32;
+                if (kw, sw) == (2, 2) {
+                    // Both taps of a window in one pass, in raster order.
+                    let pairs = row.chunks_exact(2);
+                    for (ox, ((b, a), p)) in
+                        best.iter_mut().zip(at.iter_mut()).zip(pairs).enumerate()
+                    {
+                        let here = origin + 2 * ox as i32;
+                        let first = p[0] > *b;
+                        let m = if first { p[0] } else { *b };
+                        let i = if first { here } else { *a };
+                        let second = p[1] > m;
+                        *b = if second { p[1] } else { m };
+                        *a = if second { here + 1 } else { i };
+                    }
+                    continue;
+                }
                 for kx in 0..kw {
                     let step = sw as i32;
                     let taps = row[kx..].iter().step_by(sw);
