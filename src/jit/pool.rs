@@ -1,7 +1,9 @@
 //! A persistent pool of worker threads that runs the jobs of one stage.
 //!
-//! The jobs of a stage go into a [`Batch`]; the calling thread and the
-//! workers take them from one shared counter, so a slow or busy worker never
+//! The jobs of a stage go into a [`Batch`]; each thread (the caller and
+//! every worker) first claims the jobs of its own share, so that a thread
+//! keeps working on the same rows from run to run (and finds them in its
+//! cache), then any job still unclaimed: a slow or descheduled worker never
 //! holds up a job another thread could run. A job that panics is caught
 //! where it runs and reported as [`Panicked`]: no thread dies, every job
 //! still finishes or is never started, and `run` returns only once no
@@ -26,8 +28,10 @@ pub(crate) struct Panicked;
 /// The jobs of one stage and what became of them.
 struct Batch {
     jobs: Vec<Job>,
-    /// Index of the next job nobody has claimed.
-    next: AtomicUsize,
+    /// Whether a thread has taken job `k`.
+    claimed: Vec<AtomicBool>,
+    /// Threads that may take part: thread `t` owns the `t`-th share.
+    threads: usize,
     /// Jobs claimed or not, that have not returned yet.
     unfinished: AtomicUsize,
     /// The smallest failure code (`>= 0`) any job returned, or -1.
@@ -38,22 +42,31 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(jobs: Vec<Job>) -> Batch {
+    fn new(jobs: Vec<Job>, threads: usize) -> Batch {
         Batch {
             unfinished: AtomicUsize::new(jobs.len()),
+            claimed: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
+            threads: threads.max(1),
             jobs,
-            next: AtomicUsize::new(0),
             status: AtomicI64::new(-1),
             panicked: AtomicBool::new(false),
             finished: (Mutex::new(()), Condvar::new()),
         }
     }
 
-    /// Claims and runs jobs until none is left.
-    fn work(&self) {
-        loop {
-            let k = self.next.fetch_add(1, Ordering::AcqRel);
-            let Some(job) = self.jobs.get(k) else { return };
+    /// Claims and runs jobs until none is left: thread `me`'s share first,
+    /// then the others' from the last job back (the far end of a slow
+    /// thread's share, away from where it works).
+    fn work(&self, me: usize) {
+        let len = self.jobs.len();
+        let t = me % self.threads;
+        let (start, end) = (t * len / self.threads, (t + 1) * len / self.threads);
+        let others = (end..len).chain(0..start).rev();
+        for k in (start..end).chain(others) {
+            if self.claimed[k].swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            let job = &self.jobs[k];
             match catch_unwind(AssertUnwindSafe(|| job.run())) {
                 Ok(code) if code >= 0 => {
                     let _ = self
@@ -102,9 +115,12 @@ struct WaitForWorkers<'a>(&'a Batch);
 impl Drop for WaitForWorkers<'_> {
     fn drop(&mut self) {
         // Nobody may claim a job from now on; the claimed ones finish.
-        let len = self.0.jobs.len();
-        let claimed = self.0.next.swap(len, Ordering::AcqRel).min(len);
-        let never_started = len - claimed;
+        let never_started = self
+            .0
+            .claimed
+            .iter()
+            .filter(|c| !c.swap(true, Ordering::AcqRel))
+            .count();
         if never_started > 0
             && self.0.unfinished.fetch_sub(never_started, Ordering::AcqRel) == never_started
         {
@@ -152,7 +168,7 @@ impl Pool {
                 let shared = Arc::clone(&shared);
                 std::thread::Builder::new()
                     .name(format!("convoy-jit-{i}"))
-                    .spawn(move || worker(&shared))
+                    .spawn(move || worker(&shared, i))
                     .ok()
             })
             .collect();
@@ -171,14 +187,14 @@ impl Pool {
     /// failure code (`>= 0`) or -1, or [`Panicked`] if any job panicked.
     /// Returns only when no job runs any more.
     pub(crate) fn run(&self, jobs: Vec<Job>) -> Result<i64, Panicked> {
-        let batch = Arc::new(Batch::new(jobs));
+        let batch = Arc::new(Batch::new(jobs, self.threads()));
         if batch.jobs.len() <= 1 || self.workers.is_empty() {
-            batch.work();
+            batch.work(0);
         } else {
             let _one_stage_at_a_time = lock(&self.running);
             self.publish(Some(Arc::clone(&batch)));
             let guard = WaitForWorkers(&batch);
-            batch.work();
+            batch.work(0);
             drop(guard);
             self.publish(None);
         }
@@ -203,7 +219,7 @@ impl Pool {
 }
 
 /// A worker: waits for a new batch, helps with it, and so on until shutdown.
-fn worker(shared: &Shared) {
+fn worker(shared: &Shared, me: usize) {
     let mut seen = 0;
     loop {
         // Stages follow each other within microseconds: spin briefly before
@@ -228,7 +244,7 @@ fn worker(shared: &Shared) {
             state.batch.clone()
         };
         if let Some(batch) = batch {
-            batch.work();
+            batch.work(me);
         }
     }
 }
