@@ -56,7 +56,7 @@ pub struct BenchArgs {
     /// Also write the JIT's machine code, stage by stage, to this file (`-`: stdout).
     #[arg(long, value_name = "PATH")]
     asm: Option<PathBuf>,
-    /// Compile every stage with Cranelift: no precompiled AVX-512 kernels.
+    /// Compile every stage with Cranelift: no precompiled AVX-512 or row kernels.
     #[arg(long)]
     no_kernels: bool,
     /// Cranelift's dot products without VNNI (`pmaddwd`, as on CPUs without it).

@@ -60,7 +60,9 @@ pub struct JitOptions {
     /// Keep Cranelift's disassembly of every stage (see [`StageInfo::disasm`]).
     pub disasm: bool,
     /// Let the precompiled AVX-512 kernels run the stages they fit (with
-    /// `simd`, on CPUs with AVX-512 F/BW/VBMI/VNNI); off: Cranelift code only.
+    /// `simd`, on CPUs with AVX-512 F/BW/VBMI/VNNI), and the row kernels
+    /// the pooling, upsampling, concatenation and elementwise stages they
+    /// fit (with `simd`, on every host); off: Cranelift code only.
     pub native: bool,
     /// Let Cranelift's vector code use VNNI (`vpdpbusd`) where the CPU has
     /// it; off: the `pmaddwd` dot products that every x86-64 CPU with
