@@ -44,6 +44,13 @@ use crate::tensor::Tensor;
 
 pub use machine::Workspace;
 
+/// One core's `vpdpbusd` peak in GMAC/s, measured now by a micro-benchmark
+/// of 512-bit `vpdpbusd` with no loads (about 20 ms); `None` on CPUs
+/// without AVX-512 VNNI. `convoy bench` prints it next to the achieved GMAC/s.
+pub fn vpdpbusd_peak() -> Option<f64> {
+    machine::vpdpbusd_peak(400_000)
+}
+
 /// How to compile.
 #[derive(Clone, Copy, Debug)]
 pub struct JitOptions {
@@ -55,7 +62,9 @@ pub struct JitOptions {
     /// Keep Cranelift's disassembly of every stage (see [`StageInfo::disasm`]).
     pub disasm: bool,
     /// Let the precompiled AVX-512 kernels run the stages they fit (with
-    /// `simd`, on CPUs with AVX-512 F/BW/VBMI/VNNI); off: Cranelift code only.
+    /// `simd`, on CPUs with AVX-512 F/BW/VBMI/VNNI), and the row kernels
+    /// the pooling, upsampling, concatenation and elementwise stages they
+    /// fit (with `simd`, on every host); off: Cranelift code only.
     pub native: bool,
     /// Let Cranelift's vector code use VNNI (`vpdpbusd`) where the CPU has
     /// it; off: the `pmaddwd` dot products that every x86-64 CPU with
@@ -175,8 +184,11 @@ pub struct StageInfo {
     pub macs: u64,
     /// Whether the stage's dot products run on vectors.
     pub vector: bool,
-    /// Whether a precompiled AVX-512 kernel runs the stage (no Cranelift code).
+    /// Whether a precompiled kernel runs the stage (no Cranelift code): an
+    /// AVX-512 kernel, or a row kernel (`row_kernel`).
     pub native: bool,
+    /// Whether the row kernels (pooling, upsampling) run the stage.
+    pub row_kernel: bool,
     /// The machine code as Cranelift prints it, when asked for.
     pub disasm: Option<String>,
 }
@@ -255,6 +267,11 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         Isa::Avx512 | Isa::Avx2 => Some(options.isa),
         Isa::Auto | Isa::Scalar => None,
     };
+    // The row kernels are safe code on every host, compiled for the widest
+    // vectors the host and `options.isa` allow; `native` off or `--isa
+    // scalar` keeps every stage on Cranelift (for tests and comparisons).
+    let rows_isa =
+        (options.simd && options.native && options.isa != Isa::Scalar).then_some(options.isa);
     let mut code = vec![];
     let mut items = vec![];
     let mut stages = vec![];
@@ -272,6 +289,20 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             .iter()
             .map(|&n| program.nodes[n].macs)
             .sum();
+        if let Some(rs) = rows_isa.and_then(|isa| native::plan_rows(program, &plan, stage, isa)) {
+            items.push(rs.items());
+            code.push(machine::StageCode::Rows(Box::new(rs)));
+            stages.push(StageInfo {
+                name,
+                label,
+                macs,
+                vector: true,
+                native: true,
+                row_kernel: true,
+                disasm: None,
+            });
+            continue;
+        }
         if let Some(ns) = native_isa.and_then(|isa| native::plan_native(program, &plan, stage, isa))
         {
             items.push(ns.items());
@@ -282,6 +313,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 macs,
                 vector: true,
                 native: true,
+                row_kernel: false,
                 disasm: None,
             });
             continue;
@@ -332,6 +364,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             macs,
             vector,
             native: false,
+            row_kernel: false,
             disasm,
         });
     }
@@ -440,18 +473,23 @@ impl CompiledPipeline {
         let node = &self.program.nodes[stage.root];
         // Small stages are not worth waking a thread for.
         let work = self.stages[k].macs + node.shape.len() as u64;
-        let parts = if work < 40_000 { 1 } else { threads };
+        // Several jobs per thread: a worker that wakes late still finds
+        // some to take (the caller claims the rest itself).
+        let parts = if work < 40_000 || threads == 1 {
+            1
+        } else {
+            4 * threads
+        };
         let jobs = self
             .machine
             .jobs(k, ws, &self.plan, parts)
             .map_err(|_| ExecError::ForeignWorkspace)?;
-        let status = if parts == 1 {
-            jobs.iter()
-                .map(|j| j.run())
-                .fold(-1, |a, b| if a >= 0 { a } else { b })
-        } else {
-            self.pool.run(jobs)
-        };
+        let status = self
+            .pool
+            .run(jobs)
+            .map_err(|pool::Panicked| ExecError::Panicked {
+                stage: Some(self.stages[k].name.clone()),
+            })?;
         if status >= 0 {
             return Err(ExecError::Run(Box::new(convert::unpool_error(
                 &self.program,
@@ -565,7 +603,9 @@ impl CompiledPipeline {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Ok(vec![])))
+                // Jobs catch their own panics; this is one elsewhere (a
+                // bug): the batch failed, it is not shorter.
+                .map(|h| h.join().unwrap_or(Err(ExecError::Panicked { stage: None })))
                 .collect()
         });
         let mut out = vec![];
@@ -590,6 +630,9 @@ pub enum ExecError {
     Run(Box<RunError>),
     /// A [`Workspace`] made by another pipeline was passed to this one.
     ForeignWorkspace,
+    /// Code run for a stage (`stage`, if known) panicked: a bug in Convoy.
+    /// No output of the run is given.
+    Panicked { stage: Option<String> },
 }
 
 impl From<RunError> for ExecError {
@@ -606,3 +649,59 @@ impl std::fmt::Display for ExecError {
 }
 
 impl std::error::Error for ExecError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+
+    fn pipeline(threads: usize) -> CompiledPipeline {
+        let src = "pipeline p {
+  input x: u8[16, 64, 64]
+  let y = relu(x - 3)
+  output y
+}";
+        let mut sources = SourceMap::new();
+        let id = sources.add("panic.cnn", src);
+        let file = crate::parse(&sources, id).expect("parses");
+        let checked = crate::check(&mut sources, &file, &Default::default(), &crate::NoFiles)
+            .expect("checks");
+        let options = JitOptions {
+            threads,
+            ..JitOptions::default()
+        };
+        compile(&checked.program, &options).expect("compiles")
+    }
+
+    fn panics() -> i64 {
+        panic!("injected panic in a JIT stage")
+    }
+
+    fn image(p: &CompiledPipeline) -> Vec<Tensor> {
+        let x = &p.program().nodes[p.program().inputs[0].node];
+        vec![Tensor {
+            shape: x.shape.dims(),
+            frac: x.frac,
+            data: vec![7; x.shape.len()],
+        }]
+    }
+
+    #[test]
+    fn a_panicking_stage_fails_the_run_and_the_batch() {
+        for threads in [1, 2] {
+            let mut p = pipeline(threads);
+            let images = vec![image(&p); 5];
+            assert_eq!(p.run_batch(&images).map(|o| o.len()), Ok(5));
+            p.machine.replace_stage(0, panics);
+            let stage = Some(p.stages[0].name.clone());
+            assert_eq!(
+                p.run(&images[0]),
+                Err(ExecError::Panicked {
+                    stage: stage.clone()
+                })
+            );
+            // Never a shorter batch: the whole batch fails.
+            assert_eq!(p.run_batch(&images), Err(ExecError::Panicked { stage }));
+        }
+    }
+}

@@ -45,6 +45,7 @@ mod jit_examples;
 mod jit_machine_code;
 mod jit_native;
 mod jit_random;
+mod jit_rows;
 mod lsp_protocol;
 mod lsp_server;
 mod onnx_reference;

@@ -30,11 +30,11 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     // SAFETY: the caller guarantees `ptrs` has an entry for every buffer.
     let (x, out) = unsafe {
         (
-            (*ptrs.add(stage.x.buffer)).cast_const(),
-            *ptrs.add(stage.out.buffer),
+            (*ptrs.add(stage.x().buffer)).cast_const(),
+            *ptrs.add(stage.out().buffer),
         )
     };
-    match &stage.kind {
+    match stage.kind() {
         // SAFETY: the caller's guarantees are the kernels' preconditions.
         Kind::Pointwise { cin, groups } => unsafe {
             pointwise(stage, *cin, *groups, x, out, lo, hi)
@@ -43,7 +43,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
         Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
         Kind::Direct(direct) => unsafe {
             // SAFETY: as above, the residual buffer has an entry too.
-            let res = stage.residual.as_ref().map_or(std::ptr::null(), |(r, _)| {
+            let res = stage.residual().map_or(std::ptr::null(), |(r, _)| {
                 (*ptrs.add(r.buffer)).cast_const()
             });
             super::conv_avx512::direct(stage, direct, (x, res), out, lo, hi)
@@ -298,7 +298,7 @@ unsafe fn pointwise(
     lo: usize,
     hi: usize,
 ) {
-    let tail = Tail::new(&st.requant);
+    let tail = Tail::new(st.requant());
     // Interleaving four channel rows with byte then word unpacks leaves
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
     // accumulators come out in that order, and one byte permutation of the
@@ -308,7 +308,7 @@ unsafe fn pointwise(
     // SAFETY: `order` is 64 bytes.
     let order = unsafe { _mm512_loadu_si512(order.as_ptr().cast()) };
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
-    let chunks = st.width.div_ceil(64);
+    let chunks = st.width().div_ceil(64);
     for y in lo..hi {
         for chunk in 0..chunks {
             let x0 = 64 * chunk;
@@ -318,7 +318,7 @@ unsafe fn pointwise(
                     if ch >= cin {
                         return _mm512_setzero_si512();
                     }
-                    let at = st.x.origin + ch * st.x.plane + y * st.x.stride + x0;
+                    let at = st.x().origin + ch * st.x().plane + y * st.x().stride + x0;
                     // SAFETY: pixel (ch, y, x0) is inside the input; the 64
                     // bytes from it end at most 63 past the row's last pixel.
                     unsafe { _mm512_loadu_si512(x.add(at).cast()) }
@@ -336,16 +336,16 @@ unsafe fn pointwise(
             let spot = Spot {
                 y,
                 x0,
-                mask: lanes(st.width - x0),
+                mask: lanes(st.width() - x0),
                 order,
             };
             let mut o = 0;
             // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
-            while o + 6 <= st.channels {
+            while o + 6 <= st.channels() {
                 unsafe { block::<6>(st, &tail, &acts, o, &spot, out) };
                 o += 6;
             }
-            match st.channels - o {
+            match st.channels() - o {
                 1 => unsafe { block::<1>(st, &tail, &acts, o, &spot, out) },
                 2 => unsafe { block::<2>(st, &tail, &acts, o, &spot, out) },
                 3 => unsafe { block::<3>(st, &tail, &acts, o, &spot, out) },
@@ -370,7 +370,7 @@ struct Spot {
 /// `vpdpbusd` per accumulator and group of four input channels.
 ///
 /// # Safety
-/// See [`run`]; `o + N <= st.channels`.
+/// See [`run`]; `o + N <= st.channels()`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn block<const N: usize>(
@@ -383,7 +383,7 @@ unsafe fn block<const N: usize>(
 ) {
     let groups = acts.len() / 4;
     let mut acc = [[_mm512_setzero_si512(); 4]; N];
-    let w = &st.weights[o * groups..(o + N) * groups];
+    let w = &st.weights()[o * groups..(o + N) * groups];
     for (g, a) in acts.chunks_exact(4).enumerate() {
         for (j, acc_j) in acc.iter_mut().enumerate() {
             let wv = _mm512_set1_epi32(w[j * groups + g]);
@@ -397,7 +397,7 @@ unsafe fn block<const N: usize>(
         let k = tail.channel(c);
         let bytes = tail.apply4(acc_j, k);
         let v = _mm512_permutexvar_epi8(spot.order, bytes);
-        let at = st.out.origin + c * st.out.plane + spot.y * st.out.stride + spot.x0;
+        let at = st.out().origin + c * st.out().plane + spot.y * st.out().stride + spot.x0;
         // SAFETY: pixel (c, y, x0) is inside the output and the mask keeps
         // the store within the row's width.
         unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
@@ -409,38 +409,39 @@ unsafe fn block<const N: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
-    let Kind::Depthwise {
+    let &Kind::Depthwise {
         kh,
         pad_top,
         pad_left,
         stride: (sh, sw),
         dilation_h,
         bases,
-    } = st.kind
+    } = st.kind()
     else {
         return;
     };
-    let tail = Tail::new(&st.requant);
+    let tail = Tail::new(st.requant());
     // Windows of vector p: byte indices into the 128 bytes loaded at
     // `bases[p]` (see `native::depthwise_windows`).
     let windows: [__m512i; 4] = std::array::from_fn(|p| {
-        let idx = &st.windows[64 * p..64 * (p + 1)];
+        let idx = &st.windows()[64 * p..64 * (p + 1)];
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
-    let chunks = st.width.div_ceil(64);
+    let chunks = st.width().div_ceil(64);
     for item in lo..hi {
-        let (c, y) = (item / st.height, item % st.height);
+        let (c, y) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
-        let taps = &st.weights[c * kh..(c + 1) * kh];
+        let taps = &st.weights()[c * kh..(c + 1) * kh];
         // Row `sh y - pad_top`, column `-pad_left`: inside the halo.
-        let first =
-            st.x.origin + c * st.x.plane + sh * y * st.x.stride - pad_top * st.x.stride - pad_left;
+        let first = st.x().origin + c * st.x().plane + sh * y * st.x().stride
+            - pad_top * st.x().stride
+            - pad_left;
         for chunk in 0..chunks {
             let x0 = 64 * chunk;
             let mut acc = [_mm512_setzero_si512(); 4];
             for (ky, &tap) in taps.iter().enumerate() {
-                let row = first + ky * dilation_h * st.x.stride + sw * x0;
+                let row = first + ky * dilation_h * st.x().stride + sw * x0;
                 let wv = _mm512_set1_epi32(tap);
                 for (p, acc_p) in acc.iter_mut().enumerate() {
                     let at = row + bases[p];
@@ -458,10 +459,10 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
                 }
             }
             let bytes = tail.apply4(&acc, k);
-            let at = st.out.origin + c * st.out.plane + y * st.out.stride + x0;
+            let at = st.out().origin + c * st.out().plane + y * st.out().stride + x0;
             // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
             // the store within the row's width.
-            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
+            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width() - x0), bytes) };
         }
     }
 }
@@ -476,31 +477,31 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
-    let Kind::Deconv {
+    let &Kind::Deconv {
         kh,
         stride: (sh, sw),
         pad_top,
         in_h,
         in_w,
         first,
-    } = st.kind
+    } = st.kind()
     else {
         return;
     };
-    let tail = Tail::new(&st.requant);
+    let tail = Tail::new(st.requant());
     let windows: [__m512i; 4] = std::array::from_fn(|p| {
-        let idx = &st.windows[64 * p..64 * (p + 1)];
+        let idx = &st.windows()[64 * p..64 * (p + 1)];
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
-    let chunks = st.width.div_ceil(64);
+    let chunks = st.width().div_ceil(64);
     // Scratch row: input column `ix` at `ix - first`; zeros around it.
     let lead = (-first).max(0) as usize;
     let skip = first.max(0) as usize;
     let len = lead + in_w + 64 * chunks / sw + 128;
     let mut scratch = vec![0u8; kh * len];
     for item in lo..hi {
-        let (c, oy) = (item / st.height, item % st.height);
+        let (c, oy) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
         let mut rows = [0usize; 16];
         let mut n = 0;
@@ -512,7 +513,7 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
             let iy = (t - ky) / sh;
             let slot = &mut scratch[ky * len..(ky + 1) * len];
             if skip < in_w {
-                let at = st.x.origin + c * st.x.plane + iy * st.x.stride + skip;
+                let at = st.x().origin + c * st.x().plane + iy * st.x().stride + skip;
                 // SAFETY: input row (c, iy) holds `in_w` bytes from column 0.
                 let src = unsafe { std::slice::from_raw_parts(x.add(at), in_w - skip) };
                 slot[lead..lead + in_w - skip].copy_from_slice(src);
@@ -533,7 +534,7 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
                         _mm512_loadu_si512(bytes.as_ptr().add(64).cast()),
                     )
                 };
-                let w = &st.weights[(c * kh + ky) * 16..(c * kh + ky + 1) * 16];
+                let w = &st.weights()[(c * kh + ky) * 16..(c * kh + ky + 1) * 16];
                 // SAFETY: `w` is 16 lanes of 4 bytes.
                 let wv = unsafe { _mm512_loadu_si512(w.as_ptr().cast()) };
                 for (p, acc_p) in acc.iter_mut().enumerate() {
@@ -542,10 +543,10 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
                 }
             }
             let bytes = tail.apply4(&acc, k);
-            let at = st.out.origin + c * st.out.plane + oy * st.out.stride + x0;
+            let at = st.out().origin + c * st.out().plane + oy * st.out().stride + x0;
             // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps
             // the store within the row's width.
-            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
+            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width() - x0), bytes) };
         }
     }
 }

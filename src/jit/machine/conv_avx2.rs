@@ -28,24 +28,21 @@ fn max_channels(pv: usize) -> usize {
 /// As `avx512::run`, with AVX2 and AVX-VNNI instead of AVX-512.
 #[cfg(target_arch = "x86_64")]
 pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, hi: usize) {
-    let Kind::Direct(d) = &stage.kind else {
+    let Kind::Direct(d) = stage.kind() else {
         return;
     };
     // SAFETY: the caller guarantees `ptrs` has an entry for every buffer.
     let (x, out) = unsafe {
         (
-            (*ptrs.add(stage.x.buffer)).cast_const(),
-            *ptrs.add(stage.out.buffer),
+            (*ptrs.add(stage.x().buffer)).cast_const(),
+            *ptrs.add(stage.out().buffer),
         )
     };
     // SAFETY: as above, the residual buffer has an entry too; the caller's
     // guarantees are the kernel's preconditions.
-    let res = stage
-        .residual
-        .as_ref()
-        .map_or(std::ptr::null(), |(r, _)| unsafe {
-            (*ptrs.add(r.buffer)).cast_const()
-        });
+    let res = stage.residual().map_or(std::ptr::null(), |(r, _)| unsafe {
+        (*ptrs.add(r.buffer)).cast_const()
+    });
     unsafe { direct(stage, d, (x, res), out, lo, hi) }
 }
 
@@ -67,7 +64,7 @@ pub(super) unsafe fn direct(
     if d.out_phases != 1 {
         return;
     }
-    let tail = Tail::new(&st.requant);
+    let tail = Tail::new(st.requant());
     let mut win = Window::new(d);
     let pv = d.q_width.div_ceil(8).min(2);
     let chunk = 8 * pv;
@@ -93,19 +90,19 @@ pub(super) unsafe fn direct(
         }
         for g in 0..d.groups {
             let mut x0 = 0;
-            while x0 < st.width {
+            while x0 < st.width() {
                 let spot = Spot {
                     rows: &rows,
                     quad0: g * d.quads.len(),
                     cols: d.cols,
                     x0,
-                    count: (st.width - x0).min(chunk),
+                    count: (st.width() - x0).min(chunk),
                     oy,
                     steps: &d.steps[ry],
                     res,
-                    residual: st
-                        .residual
-                        .map(|(r, signed)| (r, signed, st.requant.residual.map_or(0, |q| q.align))),
+                    residual: st.residual().map(|(r, signed)| {
+                        (r, signed, st.requant().residual.map_or(0, |q| q.align))
+                    }),
                 };
                 let mut o = g * d.cout_g;
                 let end = o + d.cout_g;
@@ -113,7 +110,7 @@ pub(super) unsafe fn direct(
                 unsafe {
                     while o < end {
                         let n = (end - o).min(max_channels(pv));
-                        let w = &st.weights[o * d.steps_total..(o + n) * d.steps_total];
+                        let w = &st.weights()[o * d.steps_total..(o + n) * d.steps_total];
                         dispatch(pv, n, st, d, &tail, &spot, w, o, out);
                         o += n;
                     }
@@ -247,7 +244,7 @@ unsafe fn finish<const PV: usize, const N: usize>(
             // SAFETY: 8 bytes at 8p <= 8 of a 16-byte array.
             unsafe { _mm_storel_epi64(bytes.as_mut_ptr().add(8 * p).cast(), v) };
         }
-        let at = st.out.origin + c * st.out.plane + spot.oy * st.out.stride + spot.x0;
+        let at = st.out().origin + c * st.out().plane + spot.oy * st.out().stride + spot.x0;
         // SAFETY: pixels (c, oy, x0 .. x0 + count) are inside the output row.
         let dst = unsafe { std::slice::from_raw_parts_mut(out.add(at), spot.count) };
         if spot.count == 8 * PV {
@@ -297,7 +294,7 @@ unsafe fn repack(
     // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
     // readable (the pointer itself may lie before the buffer).
     let row = |c: usize| -> *const u8 {
-        let at = (st.x.origin + c * st.x.plane) as i64 + iy * st.x.stride as i64 + d.col0;
+        let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
         x.wrapping_offset(at as isize)
     };
     let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];

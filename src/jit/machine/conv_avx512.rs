@@ -67,7 +67,7 @@ pub(super) unsafe fn direct(
     lo: usize,
     hi: usize,
 ) {
-    let tail = Tail::new(&st.requant);
+    let tail = Tail::new(st.requant());
     let mut win = Window::new(d);
     let pv = d.q_width.div_ceil(16).min(4);
     let chunk = 16 * pv;
@@ -103,23 +103,24 @@ pub(super) unsafe fn direct(
                 let end = o + d.cout_g;
                 while o < end {
                     let n = (end - o).min(max_channels(pv));
-                    let w = &st.weights[o * d.steps_total..(o + n) * d.steps_total];
+                    let w = &st.weights()[o * d.steps_total..(o + n) * d.steps_total];
                     for rx in 0..phases {
                         let p = ry * phases + rx;
                         let (dst, plane, mask) = if !staged {
-                            let at = st.out.origin + o * st.out.plane + oy * st.out.stride + q0;
-                            let mask = lanes(st.width - q0) & lanes(chunk);
-                            (out.wrapping_add(at), st.out.plane, mask)
+                            let at =
+                                st.out().origin + o * st.out().plane + oy * st.out().stride + q0;
+                            let mask = lanes(st.width() - q0) & lanes(chunk);
+                            (out.wrapping_add(at), st.out().plane, mask)
                         } else {
                             (staging[64 * rx..].as_mut_ptr(), 64 * phases, u64::MAX)
                         };
                         // The residual map's pixels of channel `o` (plain
                         // convolutions only: `plan_direct` checks).
-                        let residual = st.residual.as_ref().map(|(r, signed)| ResidualAt {
+                        let residual = st.residual().as_ref().map(|(r, signed)| ResidualAt {
                             at: res.wrapping_add(r.origin + o * r.plane + oy * r.stride + q0),
                             plane: r.plane,
                             signed: *signed,
-                            align: st.requant.residual.map_or(0, |q| q.align),
+                            align: st.requant().residual.map_or(0, |q| q.align),
                         });
                         let spot = Spot {
                             rows: &rows,
@@ -163,12 +164,12 @@ fn scatter(
 ) {
     let phases = d.out_phases;
     for j in 0..n {
-        let row = st.out.origin + (c + j) * st.out.plane + oy * st.out.stride;
+        let row = st.out().origin + (c + j) * st.out().plane + oy * st.out().stride;
         let src = &staging[64 * phases * j..64 * phases * (j + 1)];
         for i in 0..chunk {
             for rx in 0..phases {
                 let z = (q0 + i) * phases + rx;
-                if z < d.out_shift || z - d.out_shift >= st.width {
+                if z < d.out_shift || z - d.out_shift >= st.width() {
                     continue;
                 }
                 // SAFETY: column `z - out_shift` of row `oy` of channel
@@ -379,7 +380,7 @@ unsafe fn repack(
     // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
     // readable (the pointer itself may lie before the buffer).
     let row = |c: usize| -> *const u8 {
-        let at = (st.x.origin + c * st.x.plane) as i64 + iy * st.x.stride as i64 + d.col0;
+        let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
         x.wrapping_offset(at as isize)
     };
     // The phase rows: (pointer, readable range) per channel and phase.

@@ -195,7 +195,7 @@ pub(super) fn plan_direct(
     if let Kind::Direct(d) = &mut stage.kind {
         d.flip = flip;
     }
-    Some(stage)
+    stage.fits(plan)
 }
 
 /// Each output channel's sum of weights (for the signed-input correction)

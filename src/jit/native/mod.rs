@@ -21,11 +21,17 @@
 //! and every stage on other CPUs, is compiled by Cranelift.
 
 mod conv;
+mod elementwise;
+mod fits;
 mod requant;
+mod row_tail;
+mod rowwise;
+mod unpool;
 
 pub(crate) use conv::{Direct, Step};
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
+pub(crate) use rowwise::{plan_rows, RowStage};
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
 use super::pattern::{classify, ConvKind, ConvPattern, Operands};
@@ -120,29 +126,32 @@ pub(crate) struct Rows {
     pub plane: usize,
 }
 
-/// One stage handed to a precompiled kernel.
+/// One stage handed to a precompiled kernel. Built only by [`plan_native`],
+/// which checks with [`NativeStage::fits`] that every byte the kernel reads
+/// or writes lies in the plan's buffers (the fields are private so that no
+/// stage skips that check).
 #[derive(Clone, Debug)]
 pub(crate) struct NativeStage {
-    pub kind: Kind,
-    pub x: Rows,
-    pub out: Rows,
+    kind: Kind,
+    x: Rows,
+    out: Rows,
     /// Output `[C, H, W]`.
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
     /// Packed little-endian weight quads: pointwise `[cout][groups]` (input
     /// channels `4g..4g+4`), depthwise `[c][kh]` (taps of one kernel row),
     /// transposed `[c][kh][16]` (each lane's taps).
-    pub weights: Vec<i32>,
+    weights: Vec<i32>,
     /// Transposed only: `[4][64]` byte indices of each lane's taps.
-    pub windows: Vec<u8>,
-    pub requant: Requant,
+    windows: Vec<u8>,
+    requant: Requant,
     /// The instruction set of the kernel: `Avx512`, or `Avx2` (direct
     /// convolutions only).
-    pub isa: Isa,
+    isa: Isa,
     /// Where the tail's residual map is (`Requant::residual`; direct
     /// convolutions only), and whether its bytes are signed.
-    pub residual: Option<(Rows, bool)>,
+    residual: Option<(Rows, bool)>,
 }
 
 impl NativeStage {
@@ -153,6 +162,40 @@ impl NativeStage {
             Kind::Pointwise { .. } | Kind::Direct(_) => self.height,
             Kind::Depthwise { .. } | Kind::Deconv { .. } => self.channels * self.height,
         }
+    }
+
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+    pub fn x(&self) -> Rows {
+        self.x
+    }
+    pub fn out(&self) -> Rows {
+        self.out
+    }
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    pub fn weights(&self) -> &[i32] {
+        &self.weights
+    }
+    pub fn windows(&self) -> &[u8] {
+        &self.windows
+    }
+    pub fn requant(&self) -> &Requant {
+        &self.requant
+    }
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+    pub fn residual(&self) -> Option<(Rows, bool)> {
+        self.residual
     }
 }
 
@@ -251,7 +294,7 @@ fn plan_pointwise_or_depthwise(
     } else {
         return None;
     };
-    Some(NativeStage {
+    NativeStage {
         kind,
         x: rows(plan, plan.buffer_of[x]?),
         out: rows(plan, plan.buffer_of[stage.root]?),
@@ -263,7 +306,8 @@ fn plan_pointwise_or_depthwise(
         requant,
         isa: Isa::Avx512,
         residual: None,
-    })
+    }
+    .fits(plan)
 }
 
 /// The window gathers of a depthwise convolution with rows of at most 4
@@ -400,7 +444,7 @@ fn plan_deconv(
         }
     }
     let requant = match_tail(program, stage.root, k, cin)?;
-    Some(NativeStage {
+    NativeStage {
         kind: Kind::Deconv {
             kh,
             stride: (sh, sw),
@@ -419,5 +463,63 @@ fn plan_deconv(
         requant,
         isa: Isa::Avx512,
         residual: None,
-    })
+    }
+    .fits(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+
+    fn program(src: &str) -> Program {
+        let mut sources = SourceMap::new();
+        let id = sources.add("native.cnn", src);
+        let file = crate::parse(&sources, id).expect("parses");
+        crate::check(&mut sources, &file, &Default::default(), &crate::NoFiles)
+            .expect("checks")
+            .program
+    }
+
+    /// Every kernel shape, and what each moved offset does to `fits`.
+    #[test]
+    fn stages_reaching_outside_their_buffers_are_refused() {
+        for conv in ["conv(x, w1)", "dwconv(x, w3, pad: 1)"] {
+            let p = program(&format!(
+                "pipeline p {{
+  input x: u8[8, 20, 70]
+  param w1: i8[8, 8, 1, 1] = random(seed: 1)
+  param w3: i8[8, 1, 3, 3] = random(seed: 2)
+  let y = (relu({conv}) >> 6) as u8 sat
+  output y
+}}"
+            ));
+            let plan = crate::jit::plan::plan(&p).expect("plans");
+            let stage = plan.stages.last().expect("a stage");
+            let ns = plan_native(&p, &plan, stage, Isa::Avx512).expect("a native stage");
+            assert!(ns.clone().fits(&plan).is_some(), "{conv}");
+            let x_bytes = plan.buffers[ns.x.buffer].bytes();
+            let out_bytes = plan.buffers[ns.out.buffer].bytes();
+            let mut far = ns.clone();
+            far.x.origin += x_bytes;
+            assert!(far.fits(&plan).is_none(), "{conv}: input past the end");
+            let mut far = ns.clone();
+            far.out.origin += out_bytes / 2;
+            assert!(far.fits(&plan).is_none(), "{conv}: output past the end");
+            let mut tall = ns.clone();
+            tall.height += 1;
+            assert!(tall.fits(&plan).is_none(), "{conv}: one row too many");
+            let mut short = ns.clone();
+            short.weights.pop();
+            assert!(short.fits(&plan).is_none(), "{conv}: weights too short");
+            let mut same = ns.clone();
+            same.out.buffer = same.x.buffer;
+            assert!(same.fits(&plan).is_none(), "{conv}: in place");
+            if matches!(ns.kind, Kind::Depthwise { .. }) {
+                let mut before = ns.clone();
+                before.x.origin = 0;
+                assert!(before.fits(&plan).is_none(), "{conv}: before the start");
+            }
+        }
+    }
 }
