@@ -175,6 +175,7 @@ codes! {
         E602 "unsupported host",
         E603 "inconsistent program",
         E610 "workspace of another pipeline",
+        E640 "JIT code panicked",
     }
     Import {
         E700 "not a readable ONNX model",
