@@ -182,3 +182,103 @@ fn add_int(v: &str, k: i64) -> String {
         k => format!("({v} - {})", k.unsigned_abs()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CheckOptions, NoFiles, SourceMap, Tensor};
+
+    /// `round(num / den)` exactly.
+    fn exact(num: i128, den: i128, rounding: Rounding) -> i128 {
+        let fl = num.div_euclid(den);
+        let rem = num.rem_euclid(den);
+        match rounding {
+            Rounding::Floor => fl,
+            Rounding::Ceil => fl + i128::from(rem != 0),
+            Rounding::HalfEven => {
+                if 2 * rem > den || (2 * rem == den && fl % 2 != 0) {
+                    fl + 1
+                } else {
+                    fl
+                }
+            }
+        }
+    }
+
+    /// Every value of a `fixed<16, 8>` input, divided by scales with odd
+    /// parts 1, 3, 5, 255, 13421773 (0.1f) ..., in every rounding mode,
+    /// with and without a zero point inside: the interpreter running the
+    /// written lets gives the exact rounded quotient, ties included.
+    #[test]
+    fn rounded_quotient_is_exact_on_every_input() {
+        let scales = [
+            Dyadic::new(1, -4),
+            Dyadic::new(3, -7),
+            Dyadic::new(5, -3),
+            Dyadic::new(255, -8),
+            Dyadic::from_f64(0.1f32 as f64).unwrap(),
+            Dyadic::from_f64(0.0371f32 as f64).unwrap(),
+            Dyadic::new(7, 2),
+        ];
+        let mut ties = 0;
+        for scale in scales {
+            for rounding in [Rounding::HalfEven, Rounding::Floor, Rounding::Ceil] {
+                for zp in [0i64, 3] {
+                    let req = Request {
+                        value: "x",
+                        bound: 128.0,
+                        scale,
+                        rounding,
+                        zp_before: zp,
+                    };
+                    let lets = rounded_quotient(&req, "q_r").expect("fits");
+                    let mut src =
+                        String::from("pipeline t {\n  input x: fixed<16, 8>[1, 256, 256]\n");
+                    for (n, e) in &lets.lets {
+                        src.push_str(&format!("  let {n} = {e}\n"));
+                    }
+                    src.push_str(&format!(
+                        "  output {}\n}}\n",
+                        lets.lets[lets.lets.len() - 1].0
+                    ));
+                    let mut sources = SourceMap::new();
+                    let id = sources.add("t.cnn".to_string(), src.clone());
+                    let checked =
+                        crate::compile(&mut sources, id, &CheckOptions::default(), &NoFiles)
+                            .unwrap_or_else(|d| {
+                                panic!("{src}\n{}", crate::diag::render(&sources, &d, false))
+                            });
+                    let raws: Vec<i128> = (-32768..32768).collect();
+                    let input = Tensor {
+                        shape: vec![1, 256, 256],
+                        frac: 8,
+                        data: raws.clone(),
+                    };
+                    let out = crate::interpret(&checked.program, &[input]).expect("runs");
+                    let frac = out[0].frac;
+                    for (k, &r) in raws.iter().enumerate() {
+                        // r / 2^8 / (b * 2^e) + zp = num / den.
+                        let (mut num, mut den) = (r, 256 * scale.mant);
+                        if scale.exp >= 0 {
+                            den <<= scale.exp;
+                        } else {
+                            num <<= -scale.exp;
+                        }
+                        num += zp as i128 * den;
+                        ties += i128::from(2 * num.rem_euclid(den) == den);
+                        let want = exact(num, den, rounding);
+                        assert_eq!(
+                            out[0].data[k] >> frac,
+                            want,
+                            "scale {} {rounding:?} zp {zp}: x = {r}/256\n{src}",
+                            scale.decimal()
+                        );
+                        assert_eq!(out[0].data[k] & ((1 << frac) - 1), 0);
+                    }
+                }
+            }
+        }
+        // The inputs hold many exact ties, so tie-breaking is tested.
+        assert!(ties > 10_000, "{ties} ties");
+    }
+}
