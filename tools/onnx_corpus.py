@@ -353,6 +353,15 @@ def refusals():
     e.key, e.value = "location", "weights.bin"
     inits.append(w)
     save("external", nodes, inits, ["N", 4, 8, 8], ["xq"])
+    # A float chain (conv, relu, pool) before the first quantizer: all three named.
+    nodes, inits = [], []
+    inits += [numpy_helper.from_array(np.full((4, 4, 3, 3), 0.1, np.float32), "wf"),
+              numpy_helper.from_array(f32(0.05), "s"), numpy_helper.from_array(np.uint8(0), "z")]
+    nodes += [helper.make_node("Conv", ["x", "wf"], ["c"], name="conv1", pads=[1, 1, 1, 1]),
+              helper.make_node("Relu", ["c"], ["r"], name="relu1"),
+              helper.make_node("MaxPool", ["r"], ["p"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+              helper.make_node("QuantizeLinear", ["p", "s", "z"], ["pq"], name="pool1_q")]
+    save("float_chain", nodes, inits, ["N", 4, 8, 8], ["pq"])
     # A requantization by 2^-120: more than Convoy's exact range.
     nodes, inits = [], []
     qdq_in(nodes, inits)

@@ -180,7 +180,25 @@ impl<'g> Lowering<'g> {
 
     /// Translates every node; unsupported ones are collected.
     pub fn nodes(&mut self, graph: &Graph) -> Result<(), ImportError> {
+        // Outputs of float nodes already reported: the float region goes on
+        // until a quantizer, and every node in it is named.
+        let mut float_region: std::collections::HashSet<String> = Default::default();
         for node in &graph.nodes {
+            if let Some(t) = node.inputs.iter().find(|i| float_region.contains(*i)) {
+                let quantizer = matches!(
+                    node.op_type.as_str(),
+                    "QuantizeLinear" | "Quant" | "BipolarQuant"
+                );
+                if !quantizer {
+                    self.floats
+                        .push(problem(node, format!("computes on the float `{t}`")));
+                    float_region.extend(node.outputs.iter().cloned());
+                }
+                for o in &node.outputs {
+                    self.vals.insert(o.clone(), Val::Poisoned);
+                }
+                continue;
+            }
             let result = if node
                 .inputs
                 .iter()
@@ -213,7 +231,10 @@ impl<'g> Lowering<'g> {
                 Err(fail) => {
                     match fail {
                         Fail::Unsupported(what) => self.problems.push(problem(node, what)),
-                        Fail::Float(what) => self.floats.push(problem(node, what)),
+                        Fail::Float(what) => {
+                            self.floats.push(problem(node, what));
+                            float_region.extend(node.outputs.iter().cloned());
+                        }
                         Fail::Poisoned => {}
                         Fail::Fatal(e) => return Err(e),
                     }
