@@ -1,5 +1,5 @@
 # Convoy's everyday targets. `make help` lists them.
-.PHONY: help demo test lint fmt fixtures ap-types clean-build editors
+.PHONY: help demo test lint fmt fixtures import-corpus ap-types clean-build editors
 
 AP_TYPES ?= $(CURDIR)/build/ap_types
 export AP_TYPES
@@ -35,3 +35,6 @@ editors:     ## editor support: TextMate grammar, VS Code package, Vim syntax
 
 fixtures:    ## regenerate the ONNX reference fixtures (needs build/venv with numpy and onnx)
 	build/venv/bin/python tools/onnx_fixtures.py
+
+import-corpus: ## regenerate the `convoy import` corpus (needs build/venv with numpy, onnx, onnxruntime)
+	build/venv/bin/python tools/onnx_corpus.py

@@ -19,6 +19,7 @@ pub mod diag;
 pub mod fmt;
 pub mod graph;
 pub mod hls;
+pub mod import;
 pub mod interp;
 pub mod ir;
 pub mod jit;

@@ -7,6 +7,7 @@ mod emit_cmd;
 mod files;
 mod fmt_cmd;
 mod graph_cmd;
+mod import_cmd;
 mod lsp_cmd;
 mod progress;
 mod repl_cmd;
@@ -161,6 +162,8 @@ enum Command {
     },
     /// Time a pipeline: compile time, median and min run time, GMAC/s.
     Bench(bench_cmd::BenchArgs),
+    /// Import a quantized ONNX model (QDQ, QOperator, QONNX) as a script and .npy files.
+    Import(import_cmd::ImportArgs),
 }
 
 pub fn main() -> i32 {
@@ -228,6 +231,7 @@ pub fn main() -> i32 {
         } => graph_cmd::run(&file, out.as_deref(), pipeline),
         Command::Repl { file } => repl_cmd::run(file.as_deref()),
         Command::Emit(args) => emit_cmd::emit(&args),
+        Command::Import(args) => import_cmd::run(&args),
         Command::Estimate(args) => emit_cmd::estimate(&args),
     }
 }

@@ -25,6 +25,8 @@ pub enum Phase {
     Testing,
     /// The Cranelift JIT (`jit`), compiling and running: E6xx.
     Jit,
+    /// `convoy import` (`import`), reading ONNX models: E700-E749.
+    Import,
 }
 
 /// One diagnostic code of the table.
@@ -174,6 +176,18 @@ codes! {
         E603 "inconsistent program",
         E610 "workspace of another pipeline",
         E640 "JIT code panicked",
+    }
+    Import {
+        E700 "not a readable ONNX model",
+        E701 "tensor data in an external file",
+        E702 "unsupported nodes",
+        E703 "dynamic input shape",
+        E704 "unquantized float region",
+        E705 "scale or zero point of the wrong shape",
+        E706 "unsupported model layout",
+        E707 "exact requantization too wide",
+        E708 "import output exists",
+        E709 "imported script does not check",
     }
 }
 

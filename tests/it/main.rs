@@ -39,6 +39,7 @@ mod hls_cli;
 mod hls_csim;
 mod hls_replay;
 mod hls_snapshots;
+mod import;
 mod jit_cli;
 mod jit_conv;
 mod jit_examples;
