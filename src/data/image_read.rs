@@ -129,7 +129,13 @@ impl ImageReader {
             // one bounds check over the channel's plane, then a copy per row.
             let (lo, hi) = self.codes[c];
             let values = &src[c * plane * size..(c + 1) * plane * size];
-            if self.direct && all_within(values, size, self.dtype_signed(), lo, hi) == Some(true) {
+            // A dtype whose every value is accepted (u8 data for a u8 input
+            // of full range) needs no bounds check at all.
+            let (dtype_lo, dtype_hi) = self.dtype_bounds();
+            if self.direct
+                && ((lo <= dtype_lo && dtype_hi <= hi)
+                    || all_within(values, size, self.dtype_signed(), lo, hi) == Some(true))
+            {
                 for y in 0..l.height {
                     let start = l.row_start(c, y);
                     dst[start..start + w * eb]
@@ -149,6 +155,16 @@ impl ImageReader {
             }
         }
         Ok(())
+    }
+
+    /// The smallest and largest value of the file's integer dtype.
+    fn dtype_bounds(&self) -> (i128, i128) {
+        let bits = 8 * self.dtype.itemsize() as u32;
+        if self.dtype_signed() {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        }
     }
 
     /// Whether the file's integer elements are signed.
