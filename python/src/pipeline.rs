@@ -7,9 +7,9 @@ use convoy::data::npy_dtype_for;
 use convoy::diag::{Diagnostic, Report, SourceMap};
 use convoy::hls::{self, HlsOptions, Style};
 use convoy::run::{plan_arrays, run_arrays, ArrayInput, ImageRunner, InterpRunner, JitRunner};
-use convoy::run::{InputError, OutputArray, StreamError};
+use convoy::run::{InputError, StreamError};
 use convoy::{Checked, CompiledPipeline, ExecError, JitOptions, RunError};
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use std::collections::BTreeMap;
@@ -160,16 +160,40 @@ impl Pipeline {
     }
 }
 
-fn run_with<R: ImageRunner>(
+/// Plans the run, allocates the outputs as numpy arrays (uninitialised:
+/// every byte is written), and runs into them with the GIL released. The
+/// outer error is Python's, the inner one the run's.
+fn run_into<'py, R: ImageRunner>(
+    py: Python<'py>,
     runner: &R,
     inputs: &[ArrayInput],
     raw: bool,
-) -> Result<Vec<(OutputArray, Vec<u8>)>, StreamError> {
-    let plan = plan_arrays(runner, inputs, raw, |name| format!("argument `{name}`"))?;
-    let mut buffers: Vec<Vec<u8>> = plan.outputs.iter().map(|o| vec![0; o.byte_len()]).collect();
-    let mut slices: Vec<&mut [u8]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
-    run_arrays(runner, &plan, &mut slices)?;
-    Ok(plan.outputs.into_iter().zip(buffers).collect())
+) -> PyResult<Result<Vec<OutputBytes<'py>>, StreamError>> {
+    let plan = match plan_arrays(runner, inputs, raw, |name| format!("argument `{name}`")) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let numpy = py.import("numpy")?;
+    let mut arrays = vec![];
+    for o in &plan.outputs {
+        let a = numpy.call_method1("empty", (o.byte_len(), "u1"))?;
+        arrays.push(a.cast_into::<PyArray1<u8>>()?);
+    }
+    let mut guards: Vec<PyReadwriteArray1<u8>> = arrays.iter().map(|a| a.readwrite()).collect();
+    let mut slices = vec![];
+    for g in &mut guards {
+        slices.push(g.as_slice_mut()?);
+    }
+    if let Err(e) = py.detach(|| run_arrays(runner, &plan, &mut slices)) {
+        return Ok(Err(e));
+    }
+    drop(guards);
+    Ok(Ok(plan
+        .outputs
+        .into_iter()
+        .zip(arrays)
+        .map(|(o, bytes)| (o.name, bytes, o.dtype.descr().to_string(), o.shape))
+        .collect()))
 }
 
 /// Warm-up (at least 2 runs and 0.2 s), then `iters` timed runs: (median, min).
@@ -290,18 +314,11 @@ impl Pipeline {
             }
         };
         let program = self.program();
-        let result = py.detach(|| match &jit {
-            Some(compiled) => run_with(&JitRunner { compiled }, &inputs, raw),
-            None => run_with(&InterpRunner { program, threads }, &inputs, raw),
-        });
-        let outputs = result.map_err(|e| self.run_failure(&e))?;
-        Ok(outputs
-            .into_iter()
-            .map(|(o, bytes)| {
-                let descr = o.dtype.descr().to_string();
-                (o.name, PyArray1::from_vec(py, bytes), descr, o.shape)
-            })
-            .collect())
+        let result = match &jit {
+            Some(compiled) => run_into(py, &JitRunner { compiled }, &inputs, raw)?,
+            None => run_into(py, &InterpRunner { program, threads }, &inputs, raw)?,
+        };
+        result.map_err(|e| self.run_failure(&e))
     }
 
     /// `convoy bench`'s measurement: one image of random inputs, `iters`

@@ -78,6 +78,15 @@ def test_batches_and_single_images(seed):
     assert np.array_equal(seed(x[:2], backend="interp"), y[:2])
 
 
+def test_empty_batch_and_read_only_input(seed):
+    y = seed(np.zeros((0, 16, 32, 64), np.uint8))
+    assert y.shape == (0, 16, 32, 64) and y.dtype == np.uint8
+    x = images(2, seed=4)
+    frozen = np.frombuffer(x.tobytes(), np.uint8).reshape(x.shape)
+    assert not frozen.flags.writeable
+    assert np.array_equal(seed(frozen), seed(x))
+
+
 def test_threads(seed):
     x = images(7, seed=1)
     y1 = seed(x, threads=1)

@@ -22,3 +22,16 @@ def test_walkthrough_runs(capsys):
     out = capsys.readouterr().out
     assert "<convoy.Pipeline seed(x: u8[16, 32, 64]) -> pw>" in out
     assert "dw wraps on" in out
+
+
+def test_readme_snippet_runs():
+    text = (ROOT / "README.md").read_text()
+    [block] = re.findall(r"```python\n(.*?)```", text, re.S)
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        namespace = {}
+        exec(compile(block, "README.md", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    assert namespace["y"].shape == (256, 16, 32, 64)

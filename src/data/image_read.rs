@@ -13,7 +13,9 @@
 use super::convert::{npy_to_raw, TypeInfo, ValueError};
 use super::dtype::{ByteOrder, Dtype};
 use super::float::f16_to_f64;
-use super::layout::{all_within, row_bounds, with_native, ElemType, ImageLayout, Native};
+use super::layout::{
+    all_within, int_range, row_bounds, with_native, ElemType, ImageLayout, Native,
+};
 use super::npy::{decode, NpyArray};
 use super::view::ArrayView;
 use crate::tensor::unravel;
@@ -131,7 +133,7 @@ impl ImageReader {
             let values = &src[c * plane * size..(c + 1) * plane * size];
             // A dtype whose every value is accepted (u8 data for a u8 input
             // of full range) needs no bounds check at all.
-            let (dtype_lo, dtype_hi) = self.dtype_bounds();
+            let (dtype_lo, dtype_hi) = int_range(size, self.dtype_signed());
             if self.direct
                 && ((lo <= dtype_lo && dtype_hi <= hi)
                     || all_within(values, size, self.dtype_signed(), lo, hi) == Some(true))
@@ -155,16 +157,6 @@ impl ImageReader {
             }
         }
         Ok(())
-    }
-
-    /// The smallest and largest value of the file's integer dtype.
-    fn dtype_bounds(&self) -> (i128, i128) {
-        let bits = 8 * self.dtype.itemsize() as u32;
-        if self.dtype_signed() {
-            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-        } else {
-            (0, (1i128 << bits) - 1)
-        }
     }
 
     /// Whether the file's integer elements are signed.
