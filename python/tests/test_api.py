@@ -213,3 +213,23 @@ def json_has_number(d):
     return any(isinstance(v, (int, float)) for v in d.values()) or any(
         json_has_number(v) for v in d.values() if isinstance(v, dict)
     )
+
+
+def test_concurrent_calls_from_python_threads(seed):
+    x = images(6, seed=5)
+    expected = seed(x, threads=1)
+    results = {}
+
+    def work(k):
+        # Single images (rows over the pool's threads) and a batch, at once.
+        results[k] = [seed(x[k % 6], threads=2) for _ in range(20)] + [seed(x, threads=2)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, outs in results.items():
+        for one in outs[:-1]:
+            assert np.array_equal(one, expected[k % 6])
+        assert np.array_equal(outs[-1], expected)
