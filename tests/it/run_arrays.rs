@@ -156,7 +156,7 @@ fn errors_name_the_array() {
             Err(e) => messages(e),
         }
     };
-    let complex = run("<c16", &shape, &bytes);
+    let complex = run("<c16", &shape, bytes);
     assert!(complex.starts_with("array `x`:"), "{complex}");
     assert!(complex.contains("complex"), "{complex}");
     let short = run(header.dtype.descr(), &shape, &bytes[1..]);
@@ -165,7 +165,7 @@ fn errors_name_the_array() {
     let wrong_len = wrong_shape.iter().product::<usize>() * header.dtype.itemsize();
     let wrong = run(header.dtype.descr(), &wrong_shape, &bytes[..wrong_len]);
     assert!(wrong.contains("does not match input `x`"), "{wrong}");
-    let ok = run(header.dtype.descr(), &shape, &bytes);
+    let ok = run(header.dtype.descr(), &shape, bytes);
     assert_eq!(ok, "");
     // A buffer of the wrong size is an error, not a panic.
     let inputs = [ArrayInput {
@@ -175,7 +175,7 @@ fn errors_name_the_array() {
         bytes,
     }];
     let plan = plan_arrays(&runner, &inputs, false, |n| n.to_string()).expect("plans");
-    let mut small = vec![0u8; 3];
+    let mut small = [0u8; 3];
     let err = run_arrays(&runner, &plan, &mut [&mut small[..]]).expect_err("too small");
     assert!(messages(err).contains("the buffer has 3 bytes"));
 }
