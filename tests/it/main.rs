@@ -56,5 +56,6 @@ mod reference_hls;
 mod repl_pty;
 mod repl_session;
 mod repl_transcripts;
+mod run_arrays;
 mod run_stream;
 mod snapshot_files;
