@@ -87,7 +87,8 @@ pub fn check(
             nodes: cx.nodes,
             inputs: cx.inputs,
             outputs: cx.outputs,
-        };
+        }
+        .share_subexpressions();
         Ok(Passed {
             program,
             warnings: cx.warnings,

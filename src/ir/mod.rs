@@ -24,6 +24,7 @@
 //! what is live, a value as `[C, H, W]`).
 
 mod analysis;
+mod share;
 mod verify;
 
 pub use analysis::{Chw, OpKind};
@@ -212,7 +213,7 @@ pub enum CastOverflow {
     Mode(Overflow),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     /// The pipeline's `index`-th input.
     Input {

@@ -54,4 +54,5 @@ mod repl_pty;
 mod repl_session;
 mod repl_transcripts;
 mod run_stream;
+mod shared_subexpressions;
 mod snapshot_files;
