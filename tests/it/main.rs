@@ -56,3 +56,4 @@ mod repl_transcripts;
 mod run_stream;
 mod shared_subexpressions;
 mod snapshot_files;
+mod tables;
