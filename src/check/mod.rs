@@ -11,6 +11,7 @@ mod expr;
 mod geometry;
 mod interval;
 mod literal;
+mod lookup;
 mod params;
 mod scope;
 pub mod table;

@@ -68,6 +68,10 @@ impl Op {
                 *x = f(*x);
                 *w = f(*w);
             }
+            Op::Lookup { x, table, .. } => {
+                *x = f(*x);
+                *table = f(*table);
+            }
             Op::MaxUnpool { x, idx, .. } => {
                 *x = f(*x);
                 *idx = f(*idx);

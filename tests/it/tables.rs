@@ -111,3 +111,48 @@ fn a_sixteen_bit_table_is_computed_whole() {
     assert_eq!(all[0], -128);
     assert_eq!(*all.last().expect("last"), 127);
 }
+
+/// Tables in a pipeline: the interpreter, the JIT (every configuration) and
+/// the checker's ranges agree.
+const PIPELINE: &str = "
+pipeline tables {
+  input x: fixed<8, 4>[4, 6, 6]
+  input y: u8[4, 6, 6]
+  param w: i8[4, 4, 3, 3] = random(seed: 5)
+  param lut: i8[256] = random(seed: 4)
+  let s = table(x, sigmoid, ufixed<8, 0, rnd_conv, sat>)
+  let g = table(x, gelu, fixed<10, 4, rnd, sat>) + table(x, tanh, fixed<8, 1, trn, wrap>)
+  let u = table(x as i8 wrap, lut)
+  let c = table((conv(y, w, pad: 1) >> 8) as i8 sat, silu, fixed<12, 6, rnd, sat>)
+  let l = table(y + 1, log, fixed<16, 4, rnd_inf, sat>)
+  let r = table(relu(conv(y, w, pad: 1) >> 9) as u8 sat, sqrt, ufixed<8, 5, rnd_conv, sat>)
+  output s, g, u, c, l, r
+}
+";
+
+fn pipeline() -> convoy::ir::Program {
+    crate::common::compile("tables.cnn", PIPELINE, &convoy::NoFiles)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0
+        .program
+}
+
+#[test]
+fn the_jit_agrees_with_the_interpreter_on_tables() {
+    use convoy::jit::JitOptions;
+    let p = pipeline();
+    for seed in 0..3u64 {
+        let inputs = crate::common::random_inputs(&p, |k| seed * 7 + k as u64);
+        for options in [
+            JitOptions::default(),
+            JitOptions {
+                native: false,
+                simd: false,
+                threads: 1,
+                ..JitOptions::default()
+            },
+        ] {
+            crate::common::jit_agrees(&p, &inputs, &options).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}

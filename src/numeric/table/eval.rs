@@ -179,7 +179,9 @@ pub fn exp_pt(x: &Big, q: u32) -> Option<Iv> {
         // e^x < 2^-16000: (0, 1 unit).
         return Some(Iv::new(Big::zero(), Big::from_i128(1)));
     }
-    let w = q + 72 + k.max(0) as u32 + 64 - (k.unsigned_abs().leading_zeros()).min(64);
+    // Rounded up to 256 bits so that ln 2 is computed once per size.
+    let w = (q + 72 + k.max(0) as u32 + 64 - (k.unsigned_abs().leading_zeros()).min(64))
+        .next_multiple_of(256);
     let xs = x.shl(w - q);
     let l2 = ln2(w);
     let kb = Big::from_i128(i128::from(k));

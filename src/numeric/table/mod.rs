@@ -199,6 +199,19 @@ fn decided_code(f: TableFn, raw: i128, frac: u32, to: &ScalarType) -> Result<Big
             if low.cmp(&high) == Ordering::Equal {
                 return Ok(round_twice(&low, to));
             }
+            // Beyond the register on one side: a saturating mode needs no
+            // more (twice the code, plus 2 for the rounding, still outside).
+            if to.overflow != Overflow::Wrap {
+                let (min, max) = to.code_bounds();
+                let above = Big::from_i128(max).mul_i(2).add(&Big::from_i128(4));
+                let below = Big::from_i128(min).mul_i(2).sub(&Big::from_i128(4));
+                if low.cmp(&above) == Ordering::Greater {
+                    return Ok(Big::from_i128(max).add(&Big::from_i128(1)));
+                }
+                if high.cmp(&below) == Ordering::Less {
+                    return Ok(Big::from_i128(min).sub(&Big::from_i128(1)));
+                }
+            }
         }
         q *= 2;
     }
