@@ -34,6 +34,7 @@ mod fmt_check;
 mod fmt_roundtrip;
 mod fuzz_scripts;
 mod gen_programs;
+mod geometry_warnings;
 mod graph_snapshots;
 mod hls_cli;
 mod hls_csim;
