@@ -41,6 +41,31 @@ pub enum Backend {
     Interp,
 }
 
+/// `--isa`: which instruction set the JIT's vector code may use.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum IsaArg {
+    /// The widest the CPU has, detected at run time.
+    #[default]
+    Auto,
+    /// AVX-512 kernels (fails on CPUs without AVX-512 F/BW/VBMI/VNNI).
+    Avx512,
+    /// AVX2 / AVX-VNNI kernels and 128-bit vectors, as on CPUs without AVX-512.
+    Avx2,
+    /// Scalar code only.
+    Scalar,
+}
+
+impl IsaArg {
+    pub fn isa(self) -> convoy::Isa {
+        match self {
+            IsaArg::Auto => convoy::Isa::Auto,
+            IsaArg::Avx512 => convoy::Isa::Avx512,
+            IsaArg::Avx2 => convoy::Isa::Avx2,
+            IsaArg::Scalar => convoy::Isa::Scalar,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a script: shapes, exact ranges, types; print the stage table.
@@ -79,6 +104,9 @@ enum Command {
         /// streamed in chunks of that size).
         #[arg(long, value_name = "MB", default_value_t = 64)]
         memory: usize,
+        /// Instruction set of the JIT's vector code.
+        #[arg(long, value_enum, default_value = "auto")]
+        isa: IsaArg,
     },
     /// Language server over stdio, for editors (see editors/README.md).
     Lsp,
@@ -177,6 +205,7 @@ pub fn main() -> i32 {
             raw,
             stats,
             memory,
+            isa,
         } => run_cmd::run(&run_cmd::Options {
             file,
             inputs,
@@ -187,6 +216,7 @@ pub fn main() -> i32 {
             raw,
             stats,
             memory_mb: memory,
+            isa: isa.isa(),
         }),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Lsp => lsp_cmd::run(),

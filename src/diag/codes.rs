@@ -178,6 +178,7 @@ codes! {
         E602 "unsupported host",
         E603 "inconsistent program",
         E610 "workspace of another pipeline",
+        E640 "JIT code panicked",
     }
 }
 

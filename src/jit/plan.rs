@@ -216,8 +216,15 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
     for buf in &mut buffers {
         // Planes a multiple of 4 KiB apart map every channel's row to the
         // same cache sets; vector kernels read 4 to 64 channels at once.
-        if buf.dims.h > 1 && (buf.rows() * buf.stride() * buf.elem.bytes) % 4096 == 0 {
-            buf.halo.right += 64 / buf.elem.bytes;
+        // One more zero row per plane breaks that at the least memory (a
+        // wider row would add to every row, up to half the buffer).
+        let plane = |b: &Buffer| b.rows() * b.stride() * b.elem.bytes;
+        if buf.dims.h > 1 && plane(buf) % 4096 == 0 {
+            buf.halo.bottom += 1;
+            if plane(buf) % 4096 == 0 {
+                buf.halo.bottom -= 1;
+                buf.halo.right += 64 / buf.elem.bytes;
+            }
         }
     }
     Ok(Plan {

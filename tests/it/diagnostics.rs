@@ -248,6 +248,12 @@ fn drive(driver: &str, mut program: Program) -> Vec<Diagnostic> {
             message: "Verifier errors".into(),
         }
         .diagnostic()],
+        // A panic in a kernel is caught and reported (`jit::pool`); no
+        // correct kernel panics, so the test builds the error.
+        "built_panicked" => vec![convoy::ExecError::Panicked {
+            stage: Some(program.outputs[0].name.clone()),
+        }
+        .diagnostic()],
         "built_host_error" => vec![convoy::JitError::Host {
             message: "the host is not supported by Cranelift".into(),
         }
