@@ -11,6 +11,7 @@ mod expr;
 mod geometry;
 mod interval;
 mod literal;
+mod lookup;
 mod params;
 mod scope;
 pub mod table;
@@ -87,7 +88,8 @@ pub fn check(
             nodes: cx.nodes,
             inputs: cx.inputs,
             outputs: cx.outputs,
-        };
+        }
+        .share_subexpressions();
         Ok(Passed {
             program,
             warnings: cx.warnings,

@@ -216,7 +216,11 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
                 par.pe
             ));
         }
+        let tables = super::pixel::kernel_tables(ctx, k);
         for &s in &k.statics {
+            if tables.contains(&s) {
+                continue;
+            }
             if ctx.node(s).shape.dims().len() >= 2
                 || matches!(ctx.node(s).shape, crate::ir::Shape::Vector(_))
             {
@@ -228,6 +232,7 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
             }
         }
     }
+    super::pixel::table_storage(ctx, k, par.pe, code);
     let halo = out.halo;
     if halo > 0 && is_output {
         code.line("// The caller's buffer: clear its halo.");

@@ -265,6 +265,7 @@ fn process(
         s.chunks
     ));
     code.open(format!("static void stage_{name}({})", args.join(", ")));
+    super::pixel::table_storage(ctx, k, s.pe, code);
     let stream_of = |node: NodeId| {
         ports
             .iter()

@@ -366,6 +366,8 @@ impl Fx<'_, '_> {
                     shift <= 0 || fits(range(n).checked_shl(shift as u32))
                 }
             }
+            // A table lookup is one scalar load per value.
+            Op::Lookup { .. } => false,
             _ => true,
         };
         ok && node
