@@ -57,11 +57,23 @@ pub(crate) struct Machine {
     id: u64,
 }
 
+/// 64 bytes aligned to 64: a buffer made of them starts on a cache line, so
+/// the kernels' 64-byte loads and stores of rows without side halos do not
+/// split lines (the allocator's large blocks start 16 bytes into a page).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Line([u8; Line::BYTES]);
+
+impl Line {
+    const BYTES: usize = 64;
+}
+
 /// Buffers of one image: one zeroed allocation per planned buffer.
 pub struct Workspace {
     pub(crate) id: u64,
-    /// 16-byte aligned storage; `u128` keeps every element naturally aligned.
-    pub(crate) data: Vec<Vec<u128>>,
+    /// Storage in whole cache lines: every element naturally aligned, and
+    /// each buffer starts on a line (see [`Line`]).
+    pub(crate) data: Vec<Vec<Line>>,
     pub(crate) sizes: Vec<usize>,
     ptrs: Vec<*mut u8>,
 }
@@ -76,9 +88,9 @@ impl Workspace {
 
     pub(crate) fn new(id: u64, plan: &Plan) -> Workspace {
         let sizes: Vec<usize> = plan.buffers.iter().map(|b| b.bytes()).collect();
-        let mut data: Vec<Vec<u128>> = sizes
+        let mut data: Vec<Vec<Line>> = sizes
             .iter()
-            .map(|&s| vec![0u128; (s + Self::SPARE).div_ceil(16)])
+            .map(|&s| vec![Line([0; Line::BYTES]); (s + Self::SPARE).div_ceil(Line::BYTES)])
             .collect();
         let ptrs = data
             .iter_mut()
@@ -95,15 +107,16 @@ impl Workspace {
     /// The bytes of buffer `b` (planned size, halo included).
     pub(crate) fn bytes(&self, b: usize) -> &[u8] {
         let d = &self.data[b];
-        let len = self.sizes[b].min(d.len() * 16);
-        // SAFETY: `d` holds `d.len() * 16` initialized bytes (u128 has no
-        // padding), `len` does not exceed them, and u8 has alignment 1.
+        let len = self.sizes[b].min(d.len() * Line::BYTES);
+        // SAFETY: `d` holds `d.len() * Line::BYTES` initialized bytes (a
+        // `Line` is a byte array, no padding), `len` does not exceed them,
+        // and u8 has alignment 1.
         unsafe { std::slice::from_raw_parts(d.as_ptr().cast::<u8>(), len) }
     }
 
     pub(crate) fn bytes_mut(&mut self, b: usize) -> &mut [u8] {
         let d = &mut self.data[b];
-        let len = self.sizes[b].min(d.len() * 16);
+        let len = self.sizes[b].min(d.len() * Line::BYTES);
         // SAFETY: as in `bytes`, and the borrow of `self` is exclusive.
         unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr().cast::<u8>(), len) }
     }
@@ -240,7 +253,9 @@ impl Machine {
                 .buffers
                 .iter()
                 .zip(ws.data.iter().zip(&ws.sizes))
-                .all(|(b, (d, &s))| s == b.bytes() && d.len() * 16 >= s + Workspace::SPARE);
+                .all(|(b, (d, &s))| {
+                    s == b.bytes() && d.len() * Line::BYTES >= s + Workspace::SPARE
+                });
         let (Some(code), Some(&items)) = (self.funcs.get(stage), self.items.get(stage)) else {
             return Err(JitError::Program {
                 reason: format!("no stage {stage}"),

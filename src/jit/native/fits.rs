@@ -29,8 +29,11 @@ impl NativeStage {
         let chunks = w.div_ceil(64) as i64;
         let x_ok = match &self.kind {
             &Kind::Pointwise { cin, groups } => {
+                // Loads of 64 bytes from each chunk of a row, or (rows
+                // back to back) from any pixel.
+                let last = (64 * chunks).max(w as i64 + 63);
                 self.weights.len() >= c * groups
-                    && end(self.x, cin.max(1) - 1, h as i64 - 1, 64 * chunks)? <= x_bytes + spare
+                    && end(self.x, cin.max(1) - 1, h as i64 - 1, last)? <= x_bytes + spare
             }
             &Kind::Depthwise {
                 kh,
