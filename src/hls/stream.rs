@@ -686,6 +686,27 @@ fn core_final(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule, code: &mut Code) {
                 code.line(format!("const {t} {v} = px_{}[oc];", ctx.name(*x)));
             }
         }
+        Op::Reduce { x, op } => {
+            let c = ctx.node(*x).shape.chw().c;
+            let xt = ap_type(&ctx.node(*x).ty);
+            let xn = ctx.name(*x);
+            code.line(format!(
+                "{xt} best = in_{xn}.ch[0];  // {}: the first maximum over the channels",
+                node.label
+            ));
+            code.line("int at = 0;");
+            code.open(format!("for (int ic = 1; ic < {c}; ic++)"));
+            code.pragma("UNROLL");
+            code.open(format!("if (in_{xn}.ch[ic] > best)"));
+            code.line(format!("best = in_{xn}.ch[ic];"));
+            code.line("at = ic;");
+            code.close().close();
+            let result = match op {
+                crate::ir::ChannelReduce::Max => "best",
+                crate::ir::ChannelReduce::ArgMax => "at",
+            };
+            code.line(format!("const {t} {v} = {result};"));
+        }
         Op::Concat(parts) => {
             code.line(format!("{t} {v};  // concat"));
             let mut start = 0;
