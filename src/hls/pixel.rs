@@ -412,7 +412,14 @@ pub fn emit_core(
                 code.open(format!("for (int kx = 0; kx < {kw}; kx++)"));
                 opened += 1;
             }
-            let wread = format!("{}[{OC}][{ic}][{ky}][{kx}]", ctx.name(*w));
+            // A kernel of ones (avgpool, sum) only adds: no weight read, no multiplier.
+            let ones =
+                matches!(&ctx.node(*w).op, Op::Constant { data } if data.iter().all(|&v| v == 1));
+            let wread = if ones {
+                String::new()
+            } else {
+                format!("{}[{OC}][{ic}][{ky}][{kx}] * ", ctx.name(*w))
+            };
             if covered {
                 // The input's zero halo covers the padding: read it, no bounds test.
                 let iy = affine(
@@ -424,7 +431,7 @@ pub fn emit_core(
                     halo as isize - geom.pad.left as isize,
                 );
                 code.line(format!(
-                    "{v} += {wread} * {};",
+                    "{v} += {wread}{};",
                     read.at_storage(ctx, *x, &ch, &iy, &ix)
                 ));
             } else {
@@ -437,7 +444,7 @@ pub fn emit_core(
                 code.line(format!("const int ix = {ix};"));
                 code.open(format!("if (iy >= 0 && iy < {h} && ix >= 0 && ix < {wd})"));
                 code.line(format!(
-                    "{v} += {wread} * {};",
+                    "{v} += {wread}{};",
                     read.at(ctx, *x, &ch, "iy", "ix")
                 ));
                 code.close();
@@ -679,7 +686,10 @@ pub fn emit_core(
                 read.at(ctx, *x, "0", OY, OX),
                 node.label
             ));
-            code.line("int at = 0;");
+            let argmax = *op == crate::ir::ChannelReduce::ArgMax;
+            if argmax {
+                code.line("int at = 0;");
+            }
             code.open(format!("for (int ic = 1; ic < {c}; ic++)"));
             code.line(format!(
                 "const {xt} cand = {};",
@@ -687,7 +697,9 @@ pub fn emit_core(
             ));
             code.open("if (cand > best)");
             code.line("best = cand;");
-            code.line("at = ic;");
+            if argmax {
+                code.line("at = ic;");
+            }
             code.close().close();
             let result = match op {
                 crate::ir::ChannelReduce::Max => "best",

@@ -302,8 +302,7 @@ impl Gen {
                 one(m.c, oh, ow)
             }
             1 => {
-                self.lines
-                    .push(format!("  let {y} = global_avgpool({x})"));
+                self.lines.push(format!("  let {y} = global_avgpool({x})"));
                 one(m.c, 1, 1)
             }
             2 => {
@@ -322,7 +321,8 @@ impl Gen {
                 one(1, m.h, m.w)
             }
             _ => {
-                self.lines.push(format!("  let {y} = argmax({x}, keep: true)"));
+                self.lines
+                    .push(format!("  let {y} = argmax({x}, keep: true)"));
                 one(1, m.h, m.w)
             }
         }
