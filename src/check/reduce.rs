@@ -186,7 +186,11 @@ impl Checker<'_> {
             return Value::Poison;
         };
         let wn = &self.nodes[wid];
-        let found = wn.shape.dims();
+        // A 2-D param `[O, I]` is held as `[O, I, 1, 1]`: shown as declared.
+        let found = match wn.shape {
+            Shape::Weights { o, i, kh: 1, kw: 1 } => vec![o, i],
+            ref s => s.dims(),
+        };
         let weights = match (&wn.shape, &wn.op) {
             (&Shape::Weights { o, i, kh, kw }, Op::Constant { data }) => {
                 if (i, kh, kw) == (c, h, w) {
