@@ -305,9 +305,12 @@ fn stream_model(ctx: &Ctx<'_>) -> Estimate {
                         _ => (1, 1),
                     };
                     let words = words.max(s.groups * kh * kw * s.chunks);
-                    bram18_weights += bram18(words, bits * (s.pe * s.lanes) as u32);
-                    // A kernel of ones (avgpool, sum) adds: no multiplier.
-                    let lanes = if all_ones(ctx, *w) { 0 } else { s.lanes };
+                    // A kernel of ones (avgpool, sum) adds: no multiplier, no weights read.
+                    let ones = all_ones(ctx, *w);
+                    if !ones {
+                        bram18_weights += bram18(words, bits * (s.pe * s.lanes) as u32);
+                    }
+                    let lanes = if ones { 0 } else { s.lanes };
                     (lanes, ctx.node(*x).ty.width, bits)
                 }
                 Op::Binary(crate::ir::Elementwise::Mul, a, bb) => {

@@ -463,11 +463,10 @@ pub fn random_program(seed: u64) -> String {
     let mut side: Option<(String, Map)> = None;
     let stages = g.rng.range(1, 4);
     for _ in 0..stages {
-        let attempt = match g.rng.range(0, 6) {
+        let attempt = match g.rng.range(0, 5) {
             0 | 1 => g.conv(&cur, m),
             2 => g.deconv(&cur, m),
             3 => g.pool(&cur, m),
-            4 => g.reduce(&cur, m),
             _ => g.upsample(&cur, m),
         };
         let Some((y, ym)) = attempt else {
@@ -495,7 +494,18 @@ pub fn random_program(seed: u64) -> String {
         cur = y;
     }
     if !outputs.contains(&cur) {
-        outputs.push(cur);
+        outputs.push(cur.clone());
+    }
+    // Average pooling, dense or a channel reduction after the last stage,
+    // drawn from a generator of its own: the stages above are the same
+    // program for a seed as before these stages existed.
+    let mut extra = Rng::new(seed ^ 0x0014_A5E5);
+    if extra.chance(45) {
+        std::mem::swap(&mut g.rng, &mut extra);
+        if let Some((y, _)) = g.reduce(&cur, m) {
+            outputs.push(y);
+        }
+        std::mem::swap(&mut g.rng, &mut extra);
     }
     format!(
         "pipeline g {{\n{}\n  output {}\n}}\n",
