@@ -263,6 +263,12 @@ impl Checker<'_> {
             }
             Kind::Concat => self.concat(b.all(), span),
             Kind::Table => self.table(&b),
+            Kind::DepthToSpace => self.depth_to_space(&b),
+            Kind::SpaceToDepth => self.space_to_depth(&b),
+            Kind::Flatten => self.flatten(&b),
+            Kind::Reshape => self.reshape(&b),
+            Kind::Slice => self.slice(&b),
+            Kind::Pad => self.pad(&b),
         }
     }
 

@@ -44,7 +44,8 @@ impl Op {
             | Op::Upsample { .. }
             | Op::MaxPool { .. }
             | Op::MaxPoolIndices { .. }
-            | Op::Concat(_) => OpKind::Gather,
+            | Op::Concat(_)
+            | Op::Remap { .. } => OpKind::Gather,
             Op::MaxUnpool { .. } => OpKind::Scatter,
         }
     }

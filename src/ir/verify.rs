@@ -138,6 +138,7 @@ fn expected_frac(program: &Program, node: &Node) -> Option<u32> {
         | Op::Shl(x, _)
         | Op::MaxPool { x, .. }
         | Op::MaxUnpool { x, .. }
+        | Op::Remap { x, .. }
         | Op::Upsample {
             x,
             mode: Resample::Nearest,

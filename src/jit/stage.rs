@@ -67,6 +67,7 @@ impl Fx<'_, '_> {
                 Some((k, Op::MaxPool { x, geom })) => fx.pool(&row, k, *x, geom, false),
                 Some((k, Op::MaxPoolIndices { x, geom })) => fx.pool(&row, k, *x, geom, true),
                 Some((k, Op::Concat(xs))) => fx.concat(&row, k, xs),
+                Some((k, Op::Remap { x, remap })) => fx.remap(&row, k, *x, remap),
                 Some((k, _)) => Err(unsupported(
                     k,
                     &fx.program.nodes[k],
@@ -106,7 +107,7 @@ impl Fx<'_, '_> {
     }
 
     /// The fused chain at pixel `x` of the row, stored to the root's buffer.
-    fn finish(&mut self, row: &Row, x: Value, core: Option<(NodeId, V)>) -> Result<(), JitError> {
+    pub(super) fn finish(&mut self, row: &Row, x: Value, core: Option<(NodeId, V)>) -> Result<(), JitError> {
         let px = Pixel {
             c: row.c,
             x,
