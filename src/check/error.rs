@@ -205,9 +205,14 @@ pub enum CheckError {
         to: Vec<usize>,
     },
     /// `reshape`'s sizes are not `[C, H, W]`.
-    BadReshapeShape { span: Span },
+    BadReshapeShape {
+        span: Span,
+    },
     /// A `slice` argument that is not a range `a..b`.
-    NotARange { span: Span, axis: &'static str },
+    NotARange {
+        span: Span,
+        axis: &'static str,
+    },
     /// A `slice` range reaching past the axis.
     SliceOutOfBounds {
         span: Span,

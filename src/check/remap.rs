@@ -21,7 +21,7 @@ impl Checker<'_> {
         let Some(r) = self.int_arg(&r_arg, "block size", 1) else {
             return Value::Poison;
         };
-        if c % (r * r) != 0 {
+        if !c.is_multiple_of(r * r) {
             return self.error(CheckError::BlockNotDividing {
                 span: r_arg.span,
                 r,
@@ -69,7 +69,7 @@ impl Checker<'_> {
             return Value::Poison;
         };
         for (axis, size) in [("rows", h), ("columns", w)] {
-            if size % r != 0 {
+            if !size.is_multiple_of(r) {
                 return self.error(CheckError::BlockNotDividing {
                     span: r_arg.span,
                     r,
@@ -83,7 +83,9 @@ impl Checker<'_> {
             return Value::Poison;
         }
         // Output channel (i r + j) C + c holds input channel c.
-        let ranges = (0..c * r * r).map(|oc| self.nodes[x].ranges[oc % c]).collect();
+        let ranges = (0..c * r * r)
+            .map(|oc| self.nodes[x].ranges[oc % c])
+            .collect();
         let shape = Shape::Map {
             c: c * r * r,
             h: h / r,
@@ -96,7 +98,7 @@ impl Checker<'_> {
         let Some((x, c, h, w)) = self.map_arg(b.arg("x"), "flatten input") else {
             return Value::Poison;
         };
-        self.reshape_to(x, [c, h, w], [c * h * w, 1, 1], b.call_span)
+        self.reshape_to(x, [c, h, w], [c * h * w, 1, 1], b.call_span, "flatten")
     }
 
     pub(super) fn reshape(&mut self, b: &Bound) -> Value {
@@ -130,11 +132,18 @@ impl Checker<'_> {
                 to: to.to_vec(),
             });
         }
-        self.reshape_to(x, [c, h, w], to, b.call_span)
+        self.reshape_to(x, [c, h, w], to, b.call_span, "reshape")
     }
 
     /// `x` (`[c, h, w]`) as `to`, the same count of elements in C order.
-    fn reshape_to(&mut self, x: NodeId, from: [usize; 3], to: [usize; 3], span: Span) -> Value {
+    fn reshape_to(
+        &mut self,
+        x: NodeId,
+        from: [usize; 3],
+        to: [usize; 3],
+        span: Span,
+        label: &str,
+    ) -> Value {
         let (in_plane, out_plane) = (from[1] * from[2], to[1] * to[2]);
         // Output channel oc holds the flat elements [oc P', (oc + 1) P'):
         // input channels from the first's to the last's.
@@ -151,7 +160,12 @@ impl Checker<'_> {
             h: to[1],
             w: to[2],
         };
-        self.remap_node(x, Remap::Reshape, shape, ranges, span)
+        let frac = self.nodes[x].frac;
+        let op = Op::Remap {
+            x,
+            remap: Remap::Reshape,
+        };
+        Value::Tensor(self.push(op, shape, frac, ranges, span, label.into()))
     }
 
     pub(super) fn slice(&mut self, b: &Bound) -> Value {
@@ -225,10 +239,7 @@ impl Checker<'_> {
                 None => return Value::Poison,
             },
         };
-        let (oh, ow) = (
-            h + pads.top + pads.bottom,
-            w + pads.left + pads.right,
-        );
+        let (oh, ow) = (h + pads.top + pads.bottom, w + pads.left + pads.right);
         if !self.check_size(span, &[c, oh, ow]) {
             return Value::Poison;
         }

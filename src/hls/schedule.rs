@@ -28,6 +28,8 @@ pub enum CoreKind {
     Nearest,
     Bilinear,
     Concat,
+    /// A rearrangement: each lane keeps the element its taps select.
+    Remap,
 }
 
 /// The taps of one axis: for every output coordinate, the (kernel index,
@@ -122,6 +124,7 @@ fn core_kind(op: Option<&Op>) -> CoreKind {
             ..
         }) => CoreKind::Bilinear,
         Some(Op::Concat(_)) => CoreKind::Concat,
+        Some(Op::Remap { .. }) => CoreKind::Remap,
         Some(_) => CoreKind::None,
     }
 }
@@ -143,6 +146,7 @@ fn axis_taps(ctx: &Ctx<'_>, core: NodeId, vertical: bool) -> Taps {
         }
     };
     match &node.op {
+        Op::Remap { .. } => per_out = super::remap::axis_taps(ctx, core, vertical),
         Op::Conv { x, w, geom } => {
             let dims = ctx.node(*w).shape.dims();
             let k = if vertical { dims[2] } else { dims[3] };

@@ -48,7 +48,7 @@ fn result_shape(node: &Node, from: Chw, remap: &Remap) -> Result<Chw, Fault> {
     match *remap {
         Remap::DepthToSpace { r, .. } => {
             nonzero(Param::Factor, &[r])?;
-            if from.c % (r * r) != 0 {
+            if !from.c.is_multiple_of(r * r) {
                 return Err(mismatch());
             }
             Ok(Chw {
@@ -59,7 +59,7 @@ fn result_shape(node: &Node, from: Chw, remap: &Remap) -> Result<Chw, Fault> {
         }
         Remap::SpaceToDepth { r } => {
             nonzero(Param::Factor, &[r])?;
-            if from.h % r != 0 || from.w % r != 0 {
+            if !from.h.is_multiple_of(r) || !from.w.is_multiple_of(r) {
                 return Err(mismatch());
             }
             Ok(Chw {

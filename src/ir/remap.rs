@@ -66,9 +66,8 @@ impl Remap {
             }
             Remap::Slice { start } => Source::At(start[0] + c, start[1] + y, start[2] + x),
             Remap::Pad { pads, value } => {
-                let inside = |o: usize, lead: usize, n: usize| {
-                    o.checked_sub(lead).filter(|&i| i < n)
-                };
+                let inside =
+                    |o: usize, lead: usize, n: usize| o.checked_sub(lead).filter(|&i| i < n);
                 match (inside(y, pads.top, from.h), inside(x, pads.left, from.w)) {
                     (Some(iy), Some(ix)) => Source::At(c, iy, ix),
                     _ => Source::Fill(value),
@@ -143,7 +142,10 @@ mod tests {
     #[test]
     fn reshape_keeps_c_order_and_pad_fills() {
         let r = Remap::Reshape;
-        assert_eq!(r.source(chw(2, 2, 3), chw(12, 1, 1), 7, 0, 0), Source::At(1, 0, 1));
+        assert_eq!(
+            r.source(chw(2, 2, 3), chw(12, 1, 1), 7, 0, 0),
+            Source::At(1, 0, 1)
+        );
         let p = Remap::Pad {
             pads: Pads {
                 top: 1,

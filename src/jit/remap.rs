@@ -135,7 +135,8 @@ impl Fx<'_, '_> {
                 let width = to.w as i64;
                 self.dispatch(inside, 2, |fx, band| {
                     if band == 0 {
-                        return fx.for_range(0, width, |fx, ox| fx.finish(row, ox, Some((k, fill))));
+                        return fx
+                            .for_range(0, width, |fx, ox| fx.finish(row, ox, Some((k, fill))));
                     }
                     fx.for_range(0, left, |fx, ox| fx.finish(row, ox, Some((k, fill))))?;
                     let xrow = fx.row_addr(x, row.c, iy)?;

@@ -107,7 +107,12 @@ impl Fx<'_, '_> {
     }
 
     /// The fused chain at pixel `x` of the row, stored to the root's buffer.
-    pub(super) fn finish(&mut self, row: &Row, x: Value, core: Option<(NodeId, V)>) -> Result<(), JitError> {
+    pub(super) fn finish(
+        &mut self,
+        row: &Row,
+        x: Value,
+        core: Option<(NodeId, V)>,
+    ) -> Result<(), JitError> {
         let px = Pixel {
             c: row.c,
             x,
