@@ -284,14 +284,14 @@ impl Report for CheckError {
                 axis,
                 end,
                 size,
-            } => error(E168, format!("the slice of {axis} ends at {end}, past {size}"))
-                .label(*span, format!("the {axis} are 0..{size}")),
+            } => error(E168, format!("the `{axis}` range ends at {end}, past the axis"))
+                .label(*span, format!("the `{axis}` indices are 0..{size}")),
             E::EmptySlice {
                 span,
                 axis,
                 start,
                 end,
-            } => error(E169, format!("the slice {start}..{end} of {axis} is empty"))
+            } => error(E169, format!("the `{axis}` range {start}..{end} is empty"))
                 .label(*span, "the end must be greater than the start"),
             E::PadValue { span, value, ty } => {
                 error(E170, format!("the pad value {value} is not a value of {ty}"))
