@@ -259,6 +259,13 @@ pub enum ExprKind {
     Pipe(Box<Expr>, Call),
     /// A scalar type given as an argument: `table(x, sigmoid, u8)`.
     Type(ScalarType),
+    /// `[C, H, W]`: the sizes of `reshape`.
+    List(Vec<Expr>),
+    /// `a..b`, `a..`, `..b`, `..` as an argument: a half-open range of indices.
+    Range {
+        start: Option<i128>,
+        end: Option<i128>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

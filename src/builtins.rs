@@ -31,6 +31,13 @@ pub enum Kind {
     Dense,
     Sum,
     ArgMax,
+    // Rearrangements (issue 14 item 3).
+    DepthToSpace,
+    SpaceToDepth,
+    Flatten,
+    Reshape,
+    Slice,
+    Pad,
 }
 
 /// What an omitted argument means.
@@ -219,6 +226,29 @@ const KEEP: Param = word(
     "false",
     "`true` or `false`: the result is `[1, H, W]` either way (ONNX keepdims)",
 );
+// Rearrangements (issue 14 item 3).
+const SHUFFLE_MODE: Param = word(
+    "mode",
+    &[
+        Word {
+            word: "dcr",
+            doc: "`depth_to_space` mode: depth, column, row (ONNX's default)",
+        },
+        Word {
+            word: "crd",
+            doc: "`depth_to_space` mode: column, row, depth (PyTorch `pixel_shuffle`)",
+        },
+    ],
+    "dcr",
+    "or `crd`",
+);
+const fn axis_range(name: &'static str) -> Param {
+    opt(
+        name,
+        IfOmitted::Derived("the whole axis"),
+        "a half-open range `a..b` (`a..`, `..b`)",
+    )
+}
 
 /// Every built-in stage and function.
 pub const BUILTINS: &[Builtin] = &[
@@ -456,6 +486,83 @@ pub const BUILTINS: &[Builtin] = &[
               unsigned type holding C - 1.",
         snippet: "argmax(${1:x})",
     },
+    // Rearrangements (issue 14 item 3).
+    Builtin {
+        kind: Kind::DepthToSpace,
+        name: "depth_to_space",
+        params: &[req("x"), req("r"), SHUFFLE_MODE],
+        variadic: false,
+        returns: Returns::One,
+        doc: "Pixel shuffle, ONNX `DepthToSpace`: `[C, H, W]` -> `[C/r^2, H r, W r]`, \
+              channels in `dcr` order (ONNX's default) or `crd` (PyTorch `pixel_shuffle`).",
+        snippet: "depth_to_space(${1:x}, ${2:2})",
+    },
+    Builtin {
+        kind: Kind::SpaceToDepth,
+        name: "space_to_depth",
+        params: &[req("x"), req("r")],
+        variadic: false,
+        returns: Returns::One,
+        doc: "ONNX `SpaceToDepth`: `[C, H, W]` -> `[C r^2, H/r, W/r]`; output channel \
+              `(i r + j) C + c` holds input `(c, y r + i, x r + j)`.",
+        snippet: "space_to_depth(${1:x}, ${2:2})",
+    },
+    Builtin {
+        kind: Kind::Flatten,
+        name: "flatten",
+        params: &[req("x")],
+        variadic: false,
+        returns: Returns::One,
+        doc: "ONNX `Flatten`: `[C, H, W]` -> `[C H W, 1, 1]` in C order.",
+        snippet: "flatten(${1:x})",
+    },
+    Builtin {
+        kind: Kind::Reshape,
+        name: "reshape",
+        params: &[req("x"), req("shape")],
+        variadic: false,
+        returns: Returns::One,
+        doc: "ONNX `Reshape`: the same elements in C order as `[C, H, W]` \
+              (`reshape(x, [64, 4, 4])`); the element count must agree.",
+        snippet: "reshape(${1:x}, [${2:C}, ${3:H}, ${4:W}])",
+    },
+    Builtin {
+        kind: Kind::Slice,
+        name: "slice",
+        params: &[
+            req("x"),
+            axis_range("channels"),
+            axis_range("rows"),
+            axis_range("cols"),
+        ],
+        variadic: false,
+        returns: Returns::One,
+        doc: "Crop, ONNX `Slice` with steps of 1: half-open ranges per axis \
+              (`slice(x, rows: 2..30, cols: 2..30)`), an omitted axis is whole.",
+        snippet: "slice(${1:x}, rows: ${2:1}..${3:9}, cols: ${4:1}..${5:9})",
+    },
+    Builtin {
+        kind: Kind::Pad,
+        name: "pad",
+        params: &[
+            req("x"),
+            opt(
+                "pad",
+                IfOmitted::Required,
+                "one number, (h, w) or (top, bottom, left, right)",
+            ),
+            opt(
+                "value",
+                IfOmitted::Number(0),
+                "a constant `x`'s type holds",
+            ),
+        ],
+        variadic: false,
+        returns: Returns::One,
+        doc: "ONNX `Pad` (constant mode) on the height and width: `value` on the \
+              sides, which `x`'s type must hold; the result's range includes it.",
+        snippet: "pad(${1:x}, ${2:1})",
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Builtin> {
@@ -609,7 +716,9 @@ mod tests {
                 "reciprocal",
                 "softplus",
                 "gelu",
-                "silu"
+                "silu",
+                "dcr",
+                "crd"
             ]
         );
         assert!(is_word("bilinear") && !is_word("conv"));

@@ -328,6 +328,101 @@ def upsample(x, factor, mode):
     return y
 
 
+# ---- rearrangements (DepthToSpace, SpaceToDepth, Flatten, Reshape, Slice, Pad) ----
+
+
+def depth_to_space(x, r, mode):
+    (y,) = onnx_op("DepthToSpace", [batch(x)], blocksize=r, mode=mode.upper())
+    y = check_exact(y[0])
+    assert np.array_equal(y, depth_to_space_loops(x, r, mode)), "DepthToSpace cross-check"
+    return y
+
+
+def space_to_depth(x, r):
+    (y,) = onnx_op("SpaceToDepth", [batch(x)], blocksize=r)
+    y = check_exact(y[0])
+    assert np.array_equal(y, space_to_depth_loops(x, r)), "SpaceToDepth cross-check"
+    return y
+
+
+def flatten(x):
+    (y,) = onnx_op("Flatten", [batch(x)], axis=1)
+    y = check_exact(y[0]).reshape(-1, 1, 1)
+    assert np.array_equal(y, reshape_loops(x, (x.size, 1, 1))), "Flatten cross-check"
+    return y
+
+
+def reshape(x, shape):
+    (y,) = onnx_op("Reshape", [batch(x), np.array([1, *shape], dtype=np.int64)])
+    y = check_exact(y[0])
+    assert np.array_equal(y, reshape_loops(x, shape)), "Reshape cross-check"
+    return y
+
+
+def slice_(x, starts, ends):
+    (y,) = onnx_op("Slice", [batch(x), np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),
+                             np.array([1, 2, 3], dtype=np.int64)])
+    y = check_exact(y[0])
+    ref = x[starts[0]:ends[0], starts[1]:ends[1], starts[2]:ends[2]]
+    assert np.array_equal(y, ref), "Slice cross-check"
+    return y
+
+
+def pad(x, pads, value):
+    t, b, l, r = pads
+    (y,) = onnx_op("Pad", [batch(x), np.array([0, 0, t, l, 0, 0, b, r], dtype=np.int64),
+                           np.array(float(value), dtype=np.float64)], mode="constant")
+    y = check_exact(y[0])
+    assert np.array_equal(y, pad_loops(x, pads, float(value))), "Pad cross-check"
+    return y
+
+
+def depth_to_space_loops(x, r, mode):
+    c, h, w = x.shape
+    co = c // (r * r)
+    y = np.zeros((co, h * r, w * r))
+    for oc in range(co):
+        for oy in range(h * r):
+            for ox in range(w * r):
+                i, j = oy % r, ox % r
+                ci = (i * r + j) * co + oc if mode == "dcr" else oc * r * r + i * r + j
+                y[oc, oy, ox] = x[ci, oy // r, ox // r]
+    return y
+
+
+def space_to_depth_loops(x, r):
+    c, h, w = x.shape
+    y = np.zeros((c * r * r, h // r, w // r))
+    for ci in range(c):
+        for iy in range(h):
+            for ix in range(w):
+                y[((iy % r) * r + ix % r) * c + ci, iy // r, ix // r] = x[ci, iy, ix]
+    return y
+
+
+def reshape_loops(x, shape):
+    flat = [x[c, i, j] for c in range(x.shape[0]) for i in range(x.shape[1]) for j in range(x.shape[2])]
+    y = np.zeros(shape)
+    n = 0
+    for c in range(shape[0]):
+        for i in range(shape[1]):
+            for j in range(shape[2]):
+                y[c, i, j] = flat[n]
+                n += 1
+    return y
+
+
+def pad_loops(x, pads, value):
+    t, b, l, r = pads
+    c, h, w = x.shape
+    y = np.full((c, h + t + b, w + l + r), value)
+    for ci in range(c):
+        for iy in range(h):
+            for ix in range(w):
+                y[ci, iy + t, ix + l] = x[ci, iy, ix]
+    return y
+
+
 def _ew_operand(a, like):
     a = f64(a)
     if a.ndim == 1 and like is not None and np.ndim(like) == 3:
@@ -1050,6 +1145,112 @@ def gen_reduce(rng, name, variant):
         assert np.array_equal(y[0, 0], np.argmax(f64(x), axis=0)), "ArgMax cross-check (first maximum)"
     c.output(y=y[0])
     c.covers = f"{variant} over channels {xt} in {cin}x{h}x{w}"
+REMAP_TYPES = [U(8), I(8), I(4), U(1), I(16), FixedT(True, 8, 3), FixedT(False, 6, 6), FixedT(True, 6, -1)]
+
+
+def gen_depth_to_space(rng, name, mode):
+    r = pick(rng, [1, 2, 2, 3])
+    co = int(rng.integers(1, 4))
+    h, w = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    xt = pick(rng, REMAP_TYPES)
+    c = Case(name, "")
+    x = c.input("x", xt, xt.random(rng, (co * r * r, h, w)), halo=random_halo(rng))
+    written = f", mode: {mode}" if mode == "crd" or rng.random() < 0.4 else ""
+    c.let(f"y = depth_to_space(x, {r}{written})")
+    c.output(y=depth_to_space(x, r, mode))
+    c.covers = f"depth_to_space {mode} {xt} in {co * r * r}x{h}x{w} block {r}"
+    return c
+
+
+def gen_space_to_depth(rng, name):
+    r = pick(rng, [1, 2, 2, 3])
+    cin = int(rng.integers(1, 4))
+    h, w = r * int(rng.integers(1, 5)), r * int(rng.integers(1, 5))
+    xt = pick(rng, REMAP_TYPES)
+    c = Case(name, "")
+    x = c.input("x", xt, xt.random(rng, (cin, h, w)), halo=random_halo(rng))
+    c.let(f"y = space_to_depth(x, {r})")
+    c.output(y=space_to_depth(x, r))
+    c.covers = f"space_to_depth {xt} in {cin}x{h}x{w} block {r}"
+    return c
+
+
+def gen_flatten_reshape(rng, name, op):
+    cin, h, w = int(rng.integers(1, 5)), int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    xt = pick(rng, REMAP_TYPES)
+    c = Case(name, "")
+    x = c.input("x", xt, xt.random(rng, (cin, h, w)), halo=random_halo(rng))
+    if op == "flatten":
+        c.let("y = flatten(x)")
+        c.output(y=flatten(x))
+        c.covers = f"flatten {xt} in {cin}x{h}x{w}"
+        return c
+    n = cin * h * w
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    oc = pick(rng, divisors)
+    oh = pick(rng, [d for d in divisors if (n // oc) % d == 0])
+    shape = (oc, oh, n // oc // oh)
+    c.let(f"y = reshape(x, [{shape[0]}, {shape[1]}, {shape[2]}])")
+    c.output(y=reshape(x, shape))
+    c.covers = f"reshape {xt} {cin}x{h}x{w} to {shape[0]}x{shape[1]}x{shape[2]}"
+    return c
+
+
+def gen_slice(rng, name):
+    dims = (int(rng.integers(1, 6)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+    xt = pick(rng, REMAP_TYPES)
+    c = Case(name, "")
+    x = c.input("x", xt, xt.random(rng, dims), halo=random_halo(rng))
+    starts, ends, args = [], [], []
+    for axis, n in zip(["channels", "rows", "cols"], dims):
+        a = int(rng.integers(0, n))
+        b = int(rng.integers(a + 1, n + 1))
+        starts.append(a)
+        ends.append(b)
+        if a == 0 and b == n and rng.random() < 0.5:
+            continue
+        text = (f"..{b}" if a == 0 and rng.random() < 0.5 else
+                f"{a}.." if b == n and rng.random() < 0.5 else f"{a}..{b}")
+        args.append(f"{axis}: {text}")
+    c.let("y = slice(x" + "".join(", " + t for t in args) + ")")
+    c.output(y=slice_(x, starts, ends))
+    c.covers = f"slice {xt} {dims[0]}x{dims[1]}x{dims[2]} [{starts}, {ends})"
+    return c
+
+
+def gen_pad(rng, name):
+    dims = (int(rng.integers(1, 4)), int(rng.integers(1, 7)), int(rng.integers(1, 7)))
+    xt = pick(rng, REMAP_TYPES)
+    c = Case(name, "")
+    x = c.input("x", xt, xt.random(rng, dims), halo=random_halo(rng))
+    pads = tuple(int(rng.integers(0, 4)) for _ in range(4))
+    if isinstance(xt, FixedT):
+        value = xt.value(int(rng.integers(xt.lo_code, xt.hi_code + 1)))
+    else:
+        value = Fraction(int(rng.integers(xt.lo, xt.hi + 1)))
+    written = f", value: {decimal_text(value)}" if value != 0 or rng.random() < 0.3 else ""
+    c.let(f"y = pad(x, {pads_text(pads, rng)}{written})")
+    c.output(y=pad(x, pads, value))
+    c.covers = f"pad {xt} {dims[0]}x{dims[1]}x{dims[2]} pads {pads} value {value}"
+    return c
+
+
+def gen_espcn_tail(rng, name):
+    """ESPCN's upscaler: conv to C r^2 channels, requantize, depth_to_space
+    (crd, as PyTorch's pixel_shuffle), then a crop of the border."""
+    r = 2
+    co, cin, h, w = 2, int(rng.integers(1, 4)), int(rng.integers(3, 6)), int(rng.integers(3, 6))
+    c = Case(name, "")
+    x = c.input("x", U(8), U(8).random(rng, (cin, h, w)))
+    wt = I(4)
+    wts = c.param("w", wt, wt.random(rng, (co * r * r, cin, 3, 3)))
+    acc = conv(x, wts, pads=(1, 1, 1, 1))
+    c.let("f = relu(conv(x, w, pad: 1)) >> 4 as u8 sat")
+    f = apply_exact(lambda v: Fraction(cast_int(Fraction(math.floor(max(v, 0) / 16)), 8, False, "sat")), acc)
+    up = depth_to_space(f, r, "crd")
+    c.let(f"y = slice(depth_to_space(f, {r}, mode: crd), rows: 1..{h * r - 1}, cols: 1..{w * r - 1})")
+    c.output(y=up[:, 1:h * r - 1, 1:w * r - 1])
+    c.covers = f"conv, requant, depth_to_space crd, slice: ESPCN tail on u8 {cin}x{h}x{w}"
     return c
 
 
@@ -1576,6 +1777,22 @@ def all_cases():
         add_case(f"upsample_nearest_{n:02}", "upsample nearest", lambda r, nm: gen_upsample(r, nm, "nearest"))
     for n in range(16):
         add_case(f"upsample_bilinear_{n:02}", "upsample bilinear", lambda r, nm: gen_upsample(r, nm, "bilinear"))
+    for mode in ["dcr", "crd"]:
+        for n in range(8):
+            add_case(f"depth_to_space_{mode}_{n:02}", f"depth_to_space {mode}",
+                     lambda r, nm, m=mode: gen_depth_to_space(r, nm, m))
+    for n in range(8):
+        add_case(f"space_to_depth_{n:02}", "space_to_depth", gen_space_to_depth)
+    for n in range(6):
+        add_case(f"flatten_{n:02}", "flatten", lambda r, nm: gen_flatten_reshape(r, nm, "flatten"))
+    for n in range(8):
+        add_case(f"reshape_{n:02}", "reshape", lambda r, nm: gen_flatten_reshape(r, nm, "reshape"))
+    for n in range(10):
+        add_case(f"slice_{n:02}", "slice", gen_slice)
+    for n in range(10):
+        add_case(f"pad_{n:02}", "pad constant", gen_pad)
+    for n in range(3):
+        add_case(f"espcn_tail_{n:02}", "pipeline: conv, depth_to_space, slice", gen_espcn_tail)
     for q, o in itertools.product(QUANT_MODES, OVERFLOW_MODES):
         add_case(f"cast_fixed_{q}_{o}", "cast sweep fixed",
                  lambda r, nm, q=q, o=o: gen_sweep(r, nm, q, o, FixedT(True, 8, 4), FixedT(True, 5, 3, q, o)))

@@ -274,6 +274,12 @@ impl Checker<'_> {
                 Some(_) => self.channel_reduce(b.arg("x"), crate::ir::ChannelReduce::ArgMax, span),
                 None => Value::Poison,
             },
+            Kind::DepthToSpace => self.depth_to_space(&b),
+            Kind::SpaceToDepth => self.space_to_depth(&b),
+            Kind::Flatten => self.flatten(&b),
+            Kind::Reshape => self.reshape(&b),
+            Kind::Slice => self.slice(&b),
+            Kind::Pad => self.pad(&b),
         }
     }
 

@@ -188,6 +188,51 @@ pub enum CheckError {
     BadHalo {
         span: Span,
     },
+    // Rearrangements (issue 14 item 3).
+    /// `depth_to_space` / `space_to_depth`: `r` (or `r^2`) does not divide an axis.
+    BlockNotDividing {
+        span: Span,
+        r: usize,
+        /// `r` or `r * r`.
+        divisor: usize,
+        axis: &'static str,
+        size: usize,
+    },
+    /// `reshape` to a shape with another element count.
+    ReshapeCount {
+        span: Span,
+        from: Vec<usize>,
+        to: Vec<usize>,
+    },
+    /// `reshape`'s sizes are not `[C, H, W]`.
+    BadReshapeShape {
+        span: Span,
+    },
+    /// A `slice` argument that is not a range `a..b`.
+    NotARange {
+        span: Span,
+        axis: &'static str,
+    },
+    /// A `slice` range reaching past the axis.
+    SliceOutOfBounds {
+        span: Span,
+        axis: &'static str,
+        end: i128,
+        size: usize,
+    },
+    /// A `slice` range holding no index.
+    EmptySlice {
+        span: Span,
+        axis: &'static str,
+        start: i128,
+        end: i128,
+    },
+    /// A `pad` value the operand's type cannot hold.
+    PadValue {
+        span: Span,
+        value: String,
+        ty: ScalarType,
+    },
     // Values and types.
     CastOutOfRange {
         span: Span,

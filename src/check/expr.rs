@@ -16,7 +16,13 @@ impl Checker<'_> {
         match &e.kind {
             ExprKind::Number(n) => self.number(n, e.span),
             ExprKind::Name(name) => self.name(name, e.span),
-            ExprKind::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i)).collect()),
+            ExprKind::Tuple(items) | ExprKind::List(items) => {
+                Value::Tuple(items.iter().map(|i| self.eval(i)).collect())
+            }
+            ExprKind::Range { start, end } => Value::Range {
+                start: *start,
+                end: *end,
+            },
             ExprKind::Call(call) => self.call(call, None),
             ExprKind::Type(ty) => Value::Type(*ty),
             ExprKind::Pipe(lhs, call) => {
@@ -110,6 +116,13 @@ impl Checker<'_> {
                 self.error(CheckError::NotATensor {
                     span,
                     what: "a tuple".into(),
+                });
+                None
+            }
+            Value::Range { .. } => {
+                self.error(CheckError::NotATensor {
+                    span,
+                    what: "a range".into(),
                 });
                 None
             }

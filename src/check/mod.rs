@@ -14,6 +14,7 @@ mod literal;
 mod lookup;
 mod params;
 mod reduce;
+mod remap;
 mod scope;
 pub mod table;
 

@@ -17,6 +17,11 @@ pub enum Value {
     Word(String),
     /// A scalar type given as an argument (`table(x, sigmoid, u8)`).
     Type(crate::types::ScalarType),
+    /// `a..b` (either end may be omitted): `slice`'s ranges.
+    Range {
+        start: Option<i128>,
+        end: Option<i128>,
+    },
     /// The result of an expression that already had an error; using it reports
     /// nothing more, so one mistake gives one message.
     Poison,

@@ -64,8 +64,13 @@ impl Nodes {
     fn expr(&mut self, e: &Expr, slot: bool) {
         self.push(e.span.start, e.span.end, key_expr(e), slot);
         match &e.kind {
-            ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Type(_) => {}
-            ExprKind::Tuple(items) => items.iter().for_each(|x| self.expr(x, true)),
+            ExprKind::Number(_)
+            | ExprKind::Name(_)
+            | ExprKind::Type(_)
+            | ExprKind::Range { .. } => {}
+            ExprKind::Tuple(items) | ExprKind::List(items) => {
+                items.iter().for_each(|x| self.expr(x, true))
+            }
             ExprKind::Call(c) => self.args(c),
             ExprKind::Neg(x) => self.expr(x, false),
             ExprKind::Binary(_, a, b) => {
@@ -332,7 +337,15 @@ impl<'a> StmtPrinter<'a> {
             ExprKind::Number(_) => text(number_text(self.text, e.span.start as usize)),
             ExprKind::Name(n) => text(n.clone()),
             ExprKind::Type(t) => text(t.to_string()),
-            ExprKind::Tuple(items) => {
+            ExprKind::Range { start, end } => {
+                let bound = |b: &Option<i128>| b.map_or(String::new(), |v| v.to_string());
+                text(format!("{}..{}", bound(start), bound(end)))
+            }
+            ExprKind::Tuple(items) | ExprKind::List(items) => {
+                let (open, close) = match e.kind {
+                    ExprKind::List(_) => ("[", "]"),
+                    _ => ("(", ")"),
+                };
                 let mut inner = vec![Doc::SoftLine];
                 for (i, x) in items.iter().enumerate() {
                     if i > 0 {
@@ -344,10 +357,10 @@ impl<'a> StmtPrinter<'a> {
                 }
                 inner.push(Doc::IfBreak(","));
                 Doc::Group(vec![
-                    text("("),
+                    text(open),
                     Doc::Indent(inner),
                     Doc::SoftLine,
-                    text(")"),
+                    text(close),
                 ])
             }
             ExprKind::Call(c) => self.call(c),

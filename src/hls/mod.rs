@@ -24,6 +24,7 @@ mod network;
 mod pixel;
 mod plan;
 mod project;
+mod remap;
 pub mod replay;
 mod schedule;
 mod stream;

@@ -707,6 +707,27 @@ pub fn emit_core(
             };
             code.line(format!("const {} {v} = {result};", ap_type(&node.ty)));
         }
+        Op::Remap { x, .. } => {
+            let Some(src) = super::remap::source(ctx, core) else {
+                return;
+            };
+            let t = ap_type(&node.ty);
+            for line in &src.prelude {
+                code.line(line.clone());
+            }
+            let read = read.at(ctx, *x, &src.ch, &src.iy, &src.ix);
+            match &src.inside {
+                None => {
+                    code.line(format!("const {t} {v} = {read};  // {}", node.label));
+                }
+                Some(cond) => {
+                    code.line(format!("{t} {v} = {};  // {}", src.fill, node.label));
+                    code.open(format!("if ({cond})"));
+                    code.line(format!("{v} = {read};"));
+                    code.close();
+                }
+            }
+        }
         Op::Concat(parts) => {
             code.line(format!("{} {v};  // concat", ap_type(&node.ty)));
             let mut start = 0;

@@ -28,6 +28,8 @@ pub enum CoreKind {
     Nearest,
     Bilinear,
     Concat,
+    /// A rearrangement: each lane keeps the element its taps select.
+    Remap,
 }
 
 /// The taps of one axis: for every output coordinate, the (kernel index,
@@ -124,6 +126,7 @@ fn core_kind(op: Option<&Op>) -> CoreKind {
         // A channel reduction reads its operand's beat at the same pixel,
         // as concatenation does.
         Some(Op::Concat(_) | Op::Reduce { .. }) => CoreKind::Concat,
+        Some(Op::Remap { .. }) => CoreKind::Remap,
         Some(_) => CoreKind::None,
     }
 }
@@ -145,6 +148,7 @@ fn axis_taps(ctx: &Ctx<'_>, core: NodeId, vertical: bool) -> Taps {
         }
     };
     match &node.op {
+        Op::Remap { .. } => per_out = super::remap::axis_taps(ctx, core, vertical),
         Op::Conv { x, w, geom } => {
             let dims = ctx.node(*w).shape.dims();
             let k = if vertical { dims[2] } else { dims[3] };

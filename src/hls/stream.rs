@@ -580,7 +580,9 @@ fn state_registers(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule) -> Vec<(String,
                 ("int".into(), "at".into(), "0".into()),
             ]
         }
-        (_, CoreKind::Unpool) => vec![(ap_type(&node.ty), "val".into(), "0".into())],
+        (_, CoreKind::Unpool | CoreKind::Remap) => {
+            vec![(ap_type(&node.ty), "val".into(), "0".into())]
+        }
         _ => vec![],
     }
 }
@@ -648,6 +650,29 @@ fn core_step(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule, code: &mut Code, firs
             code.close();
             code.line("val[p] = v;");
         }
+        Op::Remap { x, .. } => {
+            let Some(src) = super::remap::source(ctx, core) else {
+                return;
+            };
+            let t = ap_type(&node.ty);
+            code.line(format!(
+                "// {}: the lane keeps the element of the tap it reads.",
+                node.label
+            ));
+            code.line(format!("{t} v = ({first}) ? {t}({}) : val[p];", src.fill));
+            for line in &src.prelude {
+                code.line(line.clone());
+            }
+            let mut cond = vec!["hit".to_string()];
+            if !src.single_tap {
+                cond.push(format!("iy == int({})", src.iy));
+                cond.push(format!("ix == int({})", src.ix));
+            }
+            code.open(format!("if ({})", cond.join(" && ")));
+            code.line(format!("v = px_{}[{}];", ctx.name(*x), src.ch));
+            code.close();
+            code.line("val[p] = v;");
+        }
         Op::Upsample { x, .. } if s.core == CoreKind::Bilinear => {
             let at = acc_type(&node.ty);
             code.line(format!("{at} a = ({first}) ? {at}(0) : acc[p];"));
@@ -681,7 +706,7 @@ fn core_final(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule, code: &mut Code) {
         Op::MaxPoolIndices { .. } => {
             code.line(format!("const {t} {v} = at[p];"));
         }
-        Op::MaxUnpool { .. } => {
+        Op::MaxUnpool { .. } | Op::Remap { .. } => {
             code.line(format!("const {t} {v} = val[p];"));
         }
         Op::Upsample { x, .. } => {

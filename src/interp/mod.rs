@@ -13,6 +13,7 @@ mod conv;
 mod elementwise;
 mod error;
 mod pool;
+mod remap;
 mod resample;
 #[cfg(test)]
 mod testing;
@@ -309,6 +310,7 @@ fn evaluate(
             let args = xs.iter().map(|x| arg(*x)).collect::<Result<Vec<_>, _>>()?;
             elementwise::concat(node, &args)?
         }
+        Op::Remap { x, remap } => remap::remap(node, arg(*x)?, remap)?,
         Op::Lookup { x, table, offset } => {
             elementwise::lookup(node, arg(*x)?, arg(*table)?, *offset)?
         }

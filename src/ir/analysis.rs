@@ -46,7 +46,8 @@ impl Op {
             | Op::MaxPool { .. }
             | Op::MaxPoolIndices { .. }
             | Op::Reduce { .. }
-            | Op::Concat(_) => OpKind::Gather,
+            | Op::Concat(_)
+            | Op::Remap { .. } => OpKind::Gather,
             Op::MaxUnpool { .. } => OpKind::Scatter,
         }
     }

@@ -10,7 +10,7 @@
 //! - `ranges.len() == shape.channels()`, and every value of the node lies in its
 //!   channel's range, so every intermediate fits in 127 bits;
 //! - fractions: Neg, Relu, Shr, Shl, MaxPool, MaxUnpool, nearest Upsample keep the
-//!   operand's frac; Add, Sub, Max, Min and Concat align operands up to the node's
+//!   operand's frac (so does Remap); Add, Sub, Max, Min and Concat align operands up to the node's
 //!   frac (the largest); Mul, Conv and Deconv add the operands' fracs; Round gives
 //!   0; Cast gives `to.storage_frac()`; bilinear Upsample adds `log2(2f)` per
 //!   axis with factor `f > 1`; MaxPoolIndices is 0; Lookup has its table's frac;
@@ -25,10 +25,12 @@
 //! what is live, a value as `[C, H, W]`).
 
 mod analysis;
+mod remap;
 mod share;
 mod verify;
 
 pub use analysis::{Chw, OpKind};
+pub use remap::{Remap, ShuffleMode, Source};
 pub use verify::{Broken, Invariant};
 
 use crate::span::Span;
@@ -274,6 +276,13 @@ pub enum Op {
         out: Pair,
     },
     Concat(Vec<NodeId>),
+    /// A rearrangement (`depth_to_space`, `space_to_depth`, `flatten`,
+    /// `reshape`, `slice`, `pad`): each element one of `x`'s or the pad
+    /// value (`Remap::source`), same frac as `x`.
+    Remap {
+        x: NodeId,
+        remap: Remap,
+    },
     /// `table(x, ...)`: `table[raw_x - offset]`, elementwise. `table` is a
     /// constant `[N]` node holding the entries at this node's frac; the
     /// checker proved `offset <= raw_x < offset + N` for every value of `x`.
@@ -321,7 +330,8 @@ impl Op {
             | Op::MaxPool { x, .. }
             | Op::MaxPoolIndices { x, .. }
             | Op::DivRound { x, .. }
-            | Op::Reduce { x, .. } => vec![*x],
+            | Op::Reduce { x, .. }
+            | Op::Remap { x, .. } => vec![*x],
             Op::Binary(_, a, b) => vec![*a, *b],
             Op::Conv { x, w, .. } | Op::Deconv { x, w, .. } => vec![*x, *w],
             Op::MaxUnpool { x, idx, .. } => vec![*x, *idx],

@@ -61,7 +61,8 @@ impl Op {
             | Op::MaxPool { x, .. }
             | Op::MaxPoolIndices { x, .. }
             | Op::DivRound { x, .. }
-            | Op::Reduce { x, .. } => *x = f(*x),
+            | Op::Reduce { x, .. }
+            | Op::Remap { x, .. } => *x = f(*x),
             Op::Binary(_, a, b) => {
                 *a = f(*a);
                 *b = f(*b);

@@ -143,6 +143,7 @@ fn expected_frac(program: &Program, node: &Node) -> Option<u32> {
             x,
             op: crate::ir::ChannelReduce::Max,
         }
+        | Op::Remap { x, .. }
         | Op::Upsample {
             x,
             mode: Resample::Nearest,

@@ -24,6 +24,7 @@ mod pattern;
 mod plan;
 mod pool;
 mod range;
+mod remap;
 mod simd;
 mod stage;
 

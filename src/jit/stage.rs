@@ -68,6 +68,7 @@ impl Fx<'_, '_> {
                 Some((k, Op::MaxPoolIndices { x, geom })) => fx.pool(&row, k, *x, geom, true),
                 Some((k, Op::Concat(xs))) => fx.concat(&row, k, xs),
                 Some((k, Op::Reduce { x, op })) => fx.channel_reduce(&row, k, *x, *op),
+                Some((k, Op::Remap { x, remap })) => fx.remap(&row, k, *x, remap),
                 Some((k, _)) => Err(unsupported(
                     k,
                     &fx.program.nodes[k],
@@ -107,7 +108,12 @@ impl Fx<'_, '_> {
     }
 
     /// The fused chain at pixel `x` of the row, stored to the root's buffer.
-    fn finish(&mut self, row: &Row, x: Value, core: Option<(NodeId, V)>) -> Result<(), JitError> {
+    pub(super) fn finish(
+        &mut self,
+        row: &Row,
+        x: Value,
+        core: Option<(NodeId, V)>,
+    ) -> Result<(), JitError> {
         let px = Pixel {
             c: row.c,
             x,

@@ -319,7 +319,7 @@ impl<'a> Walker<'a> {
 
     fn expr(&mut self, e: &'a Expr) {
         match &e.kind {
-            ExprKind::Number(_) => {}
+            ExprKind::Number(_) | ExprKind::Range { .. } => {}
             ExprKind::Name(n) => self.out.refs.push(Ref {
                 name: n.clone(),
                 span: e.span,
@@ -327,7 +327,9 @@ impl<'a> Walker<'a> {
                 item: self.item,
                 def: None,
             }),
-            ExprKind::Tuple(items) => items.iter().for_each(|i| self.expr(i)),
+            ExprKind::Tuple(items) | ExprKind::List(items) => {
+                items.iter().for_each(|i| self.expr(i))
+            }
             ExprKind::Call(c) => self.call(c),
             ExprKind::Neg(x) => self.expr(x),
             ExprKind::Binary(_, a, b) => {

@@ -678,6 +678,7 @@ impl<'a> Converter<'a> {
                 }
                 ExprKind::Tuple(items)
             }
+            Rule::list => ExprKind::List(p.into_inner().map(|e| self.expr(e)).collect()),
             _ => ExprKind::Tuple(vec![]),
         };
         Expr { kind, span }
@@ -685,6 +686,22 @@ impl<'a> Converter<'a> {
 
     /// An argument: an expression, or a scalar type (`type_arg`).
     fn arg_value(&mut self, p: Pair<Rule>) -> Expr {
+        if p.as_rule() == Rule::range_arg {
+            let span = self.span(&p);
+            let (mut start, mut end) = (None, None);
+            for bound in p.into_inner() {
+                // Digits only; a bound too large for i128 is rejected as too large.
+                let v = bound.as_str().parse::<i128>().unwrap_or(i128::MAX);
+                match bound.as_rule() {
+                    Rule::range_start => start = Some(v),
+                    _ => end = Some(v),
+                }
+            }
+            return Expr {
+                kind: ExprKind::Range { start, end },
+                span,
+            };
+        }
         if p.as_rule() != Rule::type_arg {
             return self.expr(p);
         }

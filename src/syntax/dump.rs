@@ -220,5 +220,13 @@ pub fn expr(e: &Expr) -> String {
         },
         ExprKind::Pipe(lhs, c) => format!("(|> {} {})", expr(lhs), call(c)),
         ExprKind::Type(t) => format!("(type {t})"),
+        ExprKind::List(items) => format!(
+            "(list {})",
+            items.iter().map(expr).collect::<Vec<_>>().join(" ")
+        ),
+        ExprKind::Range { start, end } => {
+            let bound = |b: &Option<i128>| b.map_or(String::new(), |v| v.to_string());
+            format!("(range {}..{})", bound(start), bound(end))
+        }
     }
 }

@@ -358,6 +358,102 @@ impl Gen {
         ))
     }
 
+    /// A rearrangement: depth_to_space (both modes), space_to_depth,
+    /// flatten, reshape, slice or pad (a value in the padded type).
+    fn remap(&mut self, x: &str, m: Map) -> Option<(String, Map)> {
+        let y = self.name();
+        let (expr, out) = match self.rng.range(0, 6) {
+            0 => {
+                let r = if m.c % 4 == 0 { 2 } else { 1 };
+                let mode = *self.rng.pick(&["", ", mode: dcr", ", mode: crd"]);
+                let out = Map {
+                    c: m.c / (r * r),
+                    h: m.h * r,
+                    w: m.w * r,
+                };
+                (format!("depth_to_space({x}, {r}{mode})"), out)
+            }
+            1 => {
+                let r = if m.h % 2 == 0 && m.w % 2 == 0 { 2 } else { 1 };
+                let out = Map {
+                    c: m.c * r * r,
+                    h: m.h / r,
+                    w: m.w / r,
+                };
+                (format!("{x} |> space_to_depth({r})"), out)
+            }
+            2 if m.c * m.h * m.w <= 64 => {
+                let out = Map {
+                    c: m.c * m.h * m.w,
+                    h: 1,
+                    w: 1,
+                };
+                (format!("flatten({x})"), out)
+            }
+            3 => {
+                let (c, h, w) = *self.rng.pick(&[
+                    (m.c * m.h, 1, m.w),
+                    (1, m.c * m.h, m.w),
+                    (m.c, m.w, m.h),
+                    (m.c * m.w, m.h, 1),
+                ]);
+                (format!("reshape({x}, [{c}, {h}, {w}])"), Map { c, h, w })
+            }
+            4 => {
+                let mut parts = vec![];
+                let mut size = [m.c, m.h, m.w];
+                for (axis, name) in ["channels", "rows", "cols"].into_iter().enumerate() {
+                    let n = size[axis];
+                    if self.rng.chance(30) {
+                        continue;
+                    }
+                    let a = self.rng.range(0, n - 1);
+                    let b = self.rng.range(a + 1, n);
+                    let text = match self.rng.range(0, 3) {
+                        0 if a == 0 => format!("..{b}"),
+                        1 if b == n => format!("{a}.."),
+                        _ => format!("{a}..{b}"),
+                    };
+                    parts.push(format!(", {name}: {text}"));
+                    size[axis] = b - a;
+                }
+                let out = Map {
+                    c: size[0],
+                    h: size[1],
+                    w: size[2],
+                };
+                (format!("slice({x}{})", parts.concat()), out)
+            }
+            _ => {
+                let p: Vec<i64> = (0..4).map(|_| self.rng.range(0, 2)).collect();
+                let (pads, [t, b, l, r]) = match self.rng.range(0, 2) {
+                    0 => (format!("{}", p[0]), [p[0]; 4]),
+                    1 => (format!("({}, {})", p[0], p[1]), [p[0], p[0], p[1], p[1]]),
+                    _ => (
+                        format!("({}, {}, {}, {})", p[0], p[1], p[2], p[3]),
+                        [p[0], p[1], p[2], p[3]],
+                    ),
+                };
+                let out = Map {
+                    c: m.c,
+                    h: m.h + t + b,
+                    w: m.w + l + r,
+                };
+                if self.rng.chance(50) {
+                    let v = self.rng.range(-32, 31);
+                    (format!("pad({x} as i6 sat, {pads}, value: {v})"), out)
+                } else {
+                    (format!("pad({x}, {pads})"), out)
+                }
+            }
+        };
+        if out.h > 40 || out.w > 40 {
+            return None;
+        }
+        self.lines.push(format!("  let {y} = {expr}"));
+        Some((y, out))
+    }
+
     fn elementwise(&mut self, x: &str, m: Map, other: Option<(&str, Map)>) -> (String, Map) {
         let y = self.name();
         match self.rng.range(0, 6) {
@@ -463,11 +559,12 @@ pub fn random_program(seed: u64) -> String {
     let mut side: Option<(String, Map)> = None;
     let stages = g.rng.range(1, 4);
     for _ in 0..stages {
-        let attempt = match g.rng.range(0, 5) {
+        let attempt = match g.rng.range(0, 6) {
             0 | 1 => g.conv(&cur, m),
             2 => g.deconv(&cur, m),
             3 => g.pool(&cur, m),
-            _ => g.upsample(&cur, m),
+            4 => g.upsample(&cur, m),
+            _ => g.remap(&cur, m),
         };
         let Some((y, ym)) = attempt else {
             continue;

@@ -67,6 +67,12 @@ fn valid_call(b: &Builtin) -> &'static str {
         "dense" => "dense(x, wf)",
         "sum" => "sum(x)",
         "argmax" => "argmax(x)",
+        "depth_to_space" => "depth_to_space(x, 2)",
+        "space_to_depth" => "space_to_depth(x, 2)",
+        "flatten" => "flatten(x)",
+        "reshape" => "reshape(x, [4, 4, 16])",
+        "slice" => "slice(x)",
+        "pad" => "pad(x, 1)",
         other => panic!("`{other}` is in the table but this test has no call of it: add one"),
     }
 }
@@ -166,6 +172,9 @@ fn an_omitted_argument_means_the_default_the_table_gives() {
         ("maxunpool", "stride", "stride: 2"),
         ("table", "T", "T: i8"),
         ("avgpool", "stride", "stride: 2"),
+        ("slice", "channels", "channels: .."),
+        ("slice", "rows", "rows: 0..8"),
+        ("slice", "cols", "cols: 0..8"),
     ];
     for b in BUILTINS {
         for p in b.params {

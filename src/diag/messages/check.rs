@@ -251,6 +251,53 @@ impl Report for CheckError {
                 .label(*span, format!("declared {}, the value is {}", dims(declared), dims(found))),
             E::BadHalo { span } => error(E143, "a halo needs a map [C, H, W]")
                 .label(*span, "`pad` here"),
+            // Rearrangements (issue 14 item 3).
+            E::BlockNotDividing {
+                span,
+                r,
+                divisor,
+                axis,
+                size,
+            } => error(
+                E164,
+                format!("block size {r} does not fit {size} {axis}"),
+            )
+            .label(*span, format!("the {axis} must be a multiple of {divisor}")),
+            E::ReshapeCount { span, from, to } => error(
+                E165,
+                format!("cannot reshape {} to {}", dims(from), dims(to)),
+            )
+            .label(
+                *span,
+                format!(
+                    "{} elements here, {} there",
+                    from.iter().product::<usize>(),
+                    to.iter().product::<usize>()
+                ),
+            ),
+            E::BadReshapeShape { span } => error(E166, "`reshape` takes the sizes [C, H, W]")
+                .label(*span, "three positive integers in brackets, e.g. [64, 4, 4]"),
+            E::NotARange { span, axis } => error(E167, format!("`{axis}` is not a range"))
+                .label(*span, "a half-open range: `a..b`, `a..`, `..b` or `..`"),
+            E::SliceOutOfBounds {
+                span,
+                axis,
+                end,
+                size,
+            } => error(E168, format!("the `{axis}` range ends at {end}, past the axis"))
+                .label(*span, format!("the `{axis}` indices are 0..{size}")),
+            E::EmptySlice {
+                span,
+                axis,
+                start,
+                end,
+            } => error(E169, format!("the `{axis}` range {start}..{end} is empty"))
+                .label(*span, "the end must be greater than the start"),
+            E::PadValue { span, value, ty } => {
+                error(E170, format!("the pad value {value} is not a value of {ty}"))
+                    .label(*span, format!("the padded map is {ty}"))
+                    .help("convert the map first (`x as T`) to a type that holds it")
+            }
             E::CastOutOfRange {
                 span,
                 range: r,
