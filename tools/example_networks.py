@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Builds the example networks' weights and their onnxruntime goldens, offline.
+
+For each network NAME of `examples/NAME.cnn` this script draws the integer
+weights (fixed seeds, shaped like trained weights: Gaussian kernels scaled to
+the layer's fan-in, small biases, PReLU slopes near 0.25), writes them to
+`examples/NAME/*.npy` (the files the script `load()`s), builds the SAME
+network as an ONNX model with `onnx.helper`, runs onnxruntime (CPU) on a test
+image and writes the image and the outputs to `examples/NAME/golden/`. The
+`test NAME_onnxruntime` block of the example compares Convoy's outputs with
+those files value for value (`convoy test examples`).
+
+Nothing here computes a golden with Convoy: the values are onnxruntime's.
+The model is also written (`build/example_networks/NAME.onnx`, not
+committed) for inspection with Netron or `convoy import`.
+
+Exactness. onnxruntime computes requantizations in float32; each network is
+designed so that float32 gives the exact result, and says how:
+
+* integer convolutions are ConvInteger / QLinearConv (exact int32
+  accumulators; every accumulator here is far below 2^31);
+* float operations only ever see integers or dyadic rationals of at most
+  24 significant bits, so Cast, Add, Mul by a power of two, Floor, Clip,
+  MaxPool, MaxUnpool and a ConvTranspose with integer weights whose sums
+  stay below 2^24 are exact (`Net.float_conv_bound` asserts the sums);
+* a requantization `round_half_even(v * M)` (QLinearConv, QuantizeLinear)
+  uses multipliers `M = n * 2^-k` that float32 holds exactly, with at most
+  16 fraction bits in `v * M`: then `v * M` is a tie exactly when the
+  float32 product is, and otherwise lies at least 2^-16 away from the
+  nearest half while float32's rounding error is below 2^-17 for every
+  |v * M| < 256 (larger values saturate), so no rounding goes the other
+  way;
+* a transcendental function (QLinearSigmoid, Tanh) is computed by
+  onnxruntime in float32 and then rounded to 8 bits, while Convoy's table
+  is correctly rounded. They can differ only where the exact value lies
+  within float32's error of a rounding boundary: the script compares
+  onnxruntime's table with a float64 evaluation on every code and reports
+  the distance to the nearest boundary (no entry is closer than 1e-4, so
+  they agree).
+
+Every model also runs with onnxruntime's graph optimizations disabled; the
+outputs must be identical (they are), so the goldens do not depend on a
+fusion.
+
+    build/venv/bin/python tools/example_networks.py [NAME ...]   (make example-goldens)
+"""
+
+import math
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+EXAMPLES = os.path.join(ROOT, "examples")
+MODELS = os.path.join(ROOT, "build", "example_networks")
+OPSET = 17
+
+NP_TO_ONNX = {
+    np.dtype(np.uint8): TensorProto.UINT8,
+    np.dtype(np.int8): TensorProto.INT8,
+    np.dtype(np.int32): TensorProto.INT32,
+    np.dtype(np.int64): TensorProto.INT64,
+    np.dtype(np.float32): TensorProto.FLOAT,
+}
+
+
+def image(rng, c, h, w):
+    """A smooth, textured u8 test image: a few plane waves per channel, an
+    offset and sensor noise (random u8 noise would be unlike any camera)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    out = np.empty((c, h, w))
+    for ch in range(c):
+        plane = 110 + rng.uniform(-30, 30) + rng.normal(0, 6, (h, w))
+        for _ in range(3):
+            fy, fx = rng.uniform(-0.5, 0.5, 2)
+            plane += rng.uniform(15, 45) * np.sin(fy * yy + fx * xx + rng.uniform(0, 2 * np.pi))
+        out[ch] = plane
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+class Net:
+    """One network: its weights (written as .npy), its ONNX graph, its run."""
+
+    def __init__(self, name, seed):
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.nodes = []
+        self.inits = []
+        self.params = {}
+        self.n = 0
+        self.opsets = {"": OPSET}
+
+    # -- data ---------------------------------------------------------------
+
+    def param(self, name, array):
+        """A weight the example `load()`s from `NAME/<name>.npy`, and the
+        ONNX initializer of the same name."""
+        self.params[name] = array
+        self.inits.append(numpy_helper.from_array(array, name))
+        return name
+
+    def const(self, value, dtype):
+        self.n += 1
+        name = f"k{self.n}"
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def kernel(self, shape, std=None):
+        """int8 weights like a trained layer's: N(0, 1/sqrt(fan_in)) scaled
+        so the largest is about 100 (per-tensor symmetric quantization)."""
+        fan_in = int(np.prod(shape[1:]))
+        w = self.rng.normal(0, 1 / math.sqrt(fan_in), size=shape)
+        w *= 100 / np.abs(w).max()
+        return np.clip(np.rint(w), -127, 127).astype(np.int8)
+
+    def bias(self, n, std, dtype=np.int32):
+        return np.rint(self.rng.normal(0, std, size=n)).astype(dtype)
+
+    # -- graph --------------------------------------------------------------
+
+    def op(self, op, ins, domain="", **attrs):
+        self.n += 1
+        out = f"{op.lower()}{self.n}"
+        self.nodes.append(helper.make_node(op, ins, [out], domain=domain or None, **attrs))
+        if domain:
+            self.opsets[domain] = 1
+        return out
+
+    def ops(self, op, ins, n_out, **attrs):
+        self.n += 1
+        outs = [f"{op.lower()}{self.n}_{k}" for k in range(n_out)]
+        self.nodes.append(helper.make_node(op, ins, outs, **attrs))
+        return outs
+
+    def conv_int(self, x, w, b, x_zp=None, **attrs):
+        """ConvInteger (u8 or i8 input, i8 weights) plus an int32 bias."""
+        ins = [x, w] if x_zp is None else [x, w, x_zp]
+        acc = self.op("ConvInteger", ins, **attrs)
+        return self.op("Add", [acc, self.op("Reshape", [b, self.const([-1, 1, 1], np.int64)])])
+
+    def per_channel(self, v, dtype):
+        """A [C] vector as [C, 1, 1] for broadcasting over a map."""
+        return self.op("Reshape", [v, self.const([-1, 1, 1], np.int64)])
+
+    def to_float(self, x):
+        return self.op("Cast", [x], to=TensorProto.FLOAT)
+
+    def floor_shift_sat(self, v, shift, lo, hi, to):
+        """`(v >> shift) as T sat` on an integer value: floor(v / 2^shift)
+        (exact in float32 below 2^24), clamped to [lo, hi], cast to `to`."""
+        f = self.op("Floor", [self.op("Mul", [self.to_float(v), self.const(2.0 ** -shift, np.float32)])])
+        f = self.op("Clip", [f, self.const(lo, np.float32), self.const(hi, np.float32)])
+        return self.op("Cast", [f], to=to)
+
+    def float_conv_bound(self, w, x_max):
+        """Asserts that a float convolution with integer weights on integers
+        of magnitude <= x_max keeps every partial sum below 2^24 (exact)."""
+        bound = int(np.abs(w.astype(np.int64)).sum(axis=tuple(range(1, w.ndim))).max()) * x_max
+        # A transposed convolution sums over input channels: bound by the whole kernel.
+        bound = max(bound, int(np.abs(w.astype(np.int64)).sum()) * x_max)
+        assert bound < 2**24, f"{self.name}: float convolution sums may reach {bound}"
+
+    # -- run ----------------------------------------------------------------
+
+    def run(self, inputs, outputs):
+        """Runs the graph on one image per input (batch axis added here);
+        returns the outputs without their batch axis."""
+        g_in = [helper.make_tensor_value_info(n, NP_TO_ONNX[a.dtype], [1, *a.shape]) for n, a in inputs.items()]
+        opsets = [helper.make_opsetid(d, v) for d, v in self.opsets.items()]
+        # The outputs' types from shape inference (contrib ops infer too).
+        probe = helper.make_model(helper.make_graph(self.nodes, self.name, g_in, [], self.inits), opset_imports=opsets)
+        known = {v.name: v.type.tensor_type.elem_type for v in onnx.shape_inference.infer_shapes(probe).graph.value_info}
+        g_out = [helper.make_tensor_value_info(o, known[o], None) for o in outputs.values()]
+        graph = helper.make_graph(self.nodes, self.name, g_in, g_out, self.inits)
+        model = helper.make_model(graph, opset_imports=opsets)
+        model.ir_version = 8
+        os.makedirs(MODELS, exist_ok=True)
+        onnx.save(model, os.path.join(MODELS, f"{self.name}.onnx"))
+        feeds = {n: a[None] for n, a in inputs.items()}
+        results = []
+        for level in (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, ort.GraphOptimizationLevel.ORT_DISABLE_ALL):
+            so = ort.SessionOptions()
+            so.graph_optimization_level = level
+            so.intra_op_num_threads = 1
+            sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            results.append(sess.run(list(outputs.values()), feeds))
+        for a, b in zip(*results):
+            assert a.dtype == b.dtype and np.array_equal(a, b), f"{self.name}: optimizations change the result"
+        return {k: r[0] for k, r in zip(outputs, results[0])}
+
+    def write(self, inputs, goldens):
+        folder = os.path.join(EXAMPLES, self.name)
+        os.makedirs(os.path.join(folder, "golden"), exist_ok=True)
+        for name, a in self.params.items():
+            np.save(os.path.join(folder, f"{name}.npy"), a)
+        for name, a in {**inputs, **goldens}.items():
+            np.save(os.path.join(folder, "golden", f"{name}.npy"), a)
+        total = sum(a.size for a in goldens.values())
+        print(f"{self.name}: {total} golden values ({', '.join(f'{k} {list(v.shape)} {v.dtype}' for k, v in goldens.items())})")
+        for k, v in goldens.items():
+            flat = v.reshape(-1)
+            print(f"    {k}: min {flat.min()} max {flat.max()} distinct {len(np.unique(flat))}")
+
+
+def stats(label, v, lo, hi):
+    v = np.asarray(v)
+    print(f"    {label}: {np.mean(v <= lo) * 100:.1f}% at {lo}, {np.mean(v >= hi) * 100:.1f}% at {hi}")
+
+
+# ---------------------------------------------------------------------------
+# The networks
+# ---------------------------------------------------------------------------
+
+
+def requant():
+    """Per-channel requantization, as QLinearConv with a per-channel weight
+    scale: u8 x (scale 2^-8), i8 w (scale n_c * 2^-12), int32 bias, u8 y
+    (scale 2^-4, zero point 0: the clamp at 0 is the relu); then a linear
+    1x1 layer to u8 with zero point 128. The multiplier x_s * w_s[c] / y_s
+    is n_c * 2^-16 exactly in float32 (`m1`, `m2`: ufixed<16, 0>)."""
+    net = Net("requant", 1401)
+    x = image(net.rng, 16, 16, 16)
+    w1 = net.kernel((32, 16, 3, 3))
+    w2 = net.kernel((16, 32, 1, 1))
+    # Per-channel multipliers from the channel's accumulator spread on the
+    # image (a calibration): the scale that maps 3 standard deviations to 255.
+    def multipliers(acc, target):
+        sd = acc.reshape(acc.shape[0], -1).std(axis=1) + 1
+        return np.clip(np.rint(target / (3 * sd) * 2**16), 1, 2**16 - 1).astype(np.int64)
+
+    def conv_ref(xx, w, pad):
+        xp = np.pad(xx.astype(np.int64), ((0, 0), (pad, pad), (pad, pad)))
+        o, i, kh, kw = w.shape
+        h, ww = xx.shape[1], xx.shape[2]
+        out = np.zeros((o, h, ww), np.int64)
+        for ky in range(kh):
+            for kx in range(kw):
+                out += np.einsum("oi,ihw->ohw", w[:, :, ky, kx].astype(np.int64), xp[:, ky:ky + h, kx:kx + ww])
+        return out
+
+    acc1 = conv_ref(x, w1, 1)
+    b1 = np.rint(-acc1.mean(axis=(1, 2)) + net.rng.normal(0, 0.5, 32) * acc1.std(axis=(1, 2))).astype(np.int32)
+    n1 = multipliers(acc1, 200)
+    y1_est = np.clip(np.rint((acc1 + b1[:, None, None]) * n1[:, None, None] / 2**16), 0, 255)
+    acc2 = conv_ref(y1_est, w2, 0)
+    b2 = np.rint(-acc2.mean(axis=(1, 2)) + net.rng.normal(0, 0.2, 16) * acc2.std(axis=(1, 2))).astype(np.int32)
+    n2 = multipliers(acc2, 127)
+    net.param("w1", w1)
+    net.param("b1", b1)
+    net.param("w2", w2)
+    net.param("b2", b2)
+    net.params["m1"] = (n1 / 2**16).astype(np.float64)
+    net.params["m2"] = (n2 / 2**16).astype(np.float64)
+    xs, ys = net.const(2.0**-8, np.float32), net.const(2.0**-4, np.float32)
+    zu = net.const(0, np.uint8)
+    w1s = net.const(n1 * 2.0**-12, np.float32)
+    w2s = net.const(n2 * 2.0**-16, np.float32)  # layer 2: x and y scales both 2^-4
+    zw = net.const(np.zeros(32, np.int8), np.int8)
+    zw2 = net.const(np.zeros(16, np.int8), np.int8)
+    y1 = net.op("QLinearConv", ["x", xs, zu, "w1", w1s, zw, ys, zu, "b1"], pads=[1, 1, 1, 1])
+    y2 = net.op("QLinearConv", [y1, ys, zu, "w2", w2s, zw2, ys, net.const(128, np.uint8), "b2"])
+    out = net.run({"x": x}, {"y1": y1, "y2": y2})
+    stats("y1", out["y1"], 0, 255)
+    stats("y2", out["y2"], 0, 255)
+    net.write({"x": x}, out)
+
+
+NETWORKS = {"requant": requant}
+
+
+def main():
+    names = sys.argv[1:] or list(NETWORKS)
+    for name in names:
+        NETWORKS[name]()
+
+
+if __name__ == "__main__":
+    main()
