@@ -174,6 +174,11 @@ class Net:
         # The outputs' types from shape inference (contrib ops infer too).
         probe = helper.make_model(helper.make_graph(self.nodes, self.name, g_in, [], self.inits), opset_imports=opsets)
         known = {v.name: v.type.tensor_type.elem_type for v in onnx.shape_inference.infer_shapes(probe).graph.value_info}
+        for n in inputs:
+            known[n] = NP_TO_ONNX[inputs[n].dtype]
+        for node in self.nodes:  # contrib ops (QLinearSigmoid ...): their input's type
+            for o in node.output:
+                known.setdefault(o, known.get(node.input[0]))
         g_out = [helper.make_tensor_value_info(o, known[o], None) for o in outputs.values()]
         graph = helper.make_graph(self.nodes, self.name, g_in, g_out, self.inits)
         model = helper.make_model(graph, opset_imports=opsets)
@@ -206,6 +211,28 @@ class Net:
             print(f"    {k}: min {flat.min()} max {flat.max()} distinct {len(np.unique(flat))}")
 
 
+def conv_ref(x, w, pad):
+    """Integer convolution (stride 1, square zero padding), for calibrating
+    biases and scales only: the goldens come from onnxruntime."""
+    xp = np.pad(x.astype(np.int64), ((0, 0), (pad, pad), (pad, pad)))
+    o, i, kh, kw = w.shape
+    h = x.shape[1] + 2 * pad - kh + 1
+    ww = x.shape[2] + 2 * pad - kw + 1
+    out = np.zeros((o, h, ww), np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            out += np.einsum("oi,ihw->ohw", w[:, :, ky, kx].astype(np.int64), xp[:, ky:ky + h, kx:kx + ww])
+    return out
+
+
+def centering_bias(rng, acc, spread):
+    """A bias that centres each channel's accumulator on the image, plus
+    `spread` standard deviations of noise (as batch norm folding leaves)."""
+    c = acc.shape[0]
+    sd = acc.reshape(c, -1).std(axis=1)
+    return np.rint(-acc.reshape(c, -1).mean(axis=1) + rng.normal(0, spread, c) * sd).astype(np.int32)
+
+
 def stats(label, v, lo, hi):
     v = np.asarray(v)
     print(f"    {label}: {np.mean(v <= lo) * 100:.1f}% at {lo}, {np.mean(v >= hi) * 100:.1f}% at {hi}")
@@ -232,22 +259,12 @@ def requant():
         sd = acc.reshape(acc.shape[0], -1).std(axis=1) + 1
         return np.clip(np.rint(target / (3 * sd) * 2**16), 1, 2**16 - 1).astype(np.int64)
 
-    def conv_ref(xx, w, pad):
-        xp = np.pad(xx.astype(np.int64), ((0, 0), (pad, pad), (pad, pad)))
-        o, i, kh, kw = w.shape
-        h, ww = xx.shape[1], xx.shape[2]
-        out = np.zeros((o, h, ww), np.int64)
-        for ky in range(kh):
-            for kx in range(kw):
-                out += np.einsum("oi,ihw->ohw", w[:, :, ky, kx].astype(np.int64), xp[:, ky:ky + h, kx:kx + ww])
-        return out
-
     acc1 = conv_ref(x, w1, 1)
-    b1 = np.rint(-acc1.mean(axis=(1, 2)) + net.rng.normal(0, 0.5, 32) * acc1.std(axis=(1, 2))).astype(np.int32)
+    b1 = centering_bias(net.rng, acc1, 0.5)
     n1 = multipliers(acc1, 200)
     y1_est = np.clip(np.rint((acc1 + b1[:, None, None]) * n1[:, None, None] / 2**16), 0, 255)
     acc2 = conv_ref(y1_est, w2, 0)
-    b2 = np.rint(-acc2.mean(axis=(1, 2)) + net.rng.normal(0, 0.2, 16) * acc2.std(axis=(1, 2))).astype(np.int32)
+    b2 = centering_bias(net.rng, acc2, 0.2)
     n2 = multipliers(acc2, 127)
     net.param("w1", w1)
     net.param("b1", b1)
@@ -269,7 +286,64 @@ def requant():
     net.write({"x": x}, out)
 
 
-NETWORKS = {"requant": requant}
+def check_rounding(label, x, codes, f, scale, zp):
+    """onnxruntime's float32 `f` rounded to codes, against float64: equal on
+    every value, and the exact value never near a rounding boundary (so the
+    correctly rounded table, Convoy's, gives the same codes)."""
+    v = np.vectorize(f)(x.astype(np.float64)) / scale + zp
+    margin = np.abs(v - np.floor(v) - 0.5).min()
+    expect = np.clip(np.rint(v), np.iinfo(codes.dtype).min, np.iinfo(codes.dtype).max)
+    assert np.array_equal(expect, codes), f"{label}: onnxruntime differs from float64"
+    assert margin > 1e-6, f"{label}: a value lies {margin} from a rounding boundary"
+    print(f"    {label}: float64 agrees; nearest rounding boundary {margin:.2e} away")
+
+
+def activations():
+    """PReLU, sigmoid, tanh and hard-swish on one convolution. PReLU: the
+    ConvInteger accumulator plus bias, PRelu (slopes k / 64), QuantizeLinear
+    (scale 2^8, i8). The activations read p at scale 1/16: QLinearSigmoid
+    (y scale 1/256, zero point -128), DequantizeLinear -> Tanh ->
+    QuantizeLinear (scale 1/128), and hard-swish h * clip(h + 3, 0, 6) * k6
+    with k6 = 171/1024 (1/6 to 10 bits) -> QuantizeLinear (scale 1/16): every
+    float value there has at most 21 significant bits, so it is exact.
+    Goldens of fixed-point outputs are real values (code - zp) * scale."""
+    net = Net("activations", 1402)
+    x = image(net.rng, 8, 12, 12)
+    w = net.kernel((8, 8, 3, 3))
+    acc = conv_ref(x, w, 1)
+    b = centering_bias(net.rng, acc, 0.3)
+    slope = np.rint(net.rng.uniform(0.1, 0.4, 8) * 64) / 64
+    net.param("w", w)
+    net.param("b", b)
+    net.params["slope"] = slope
+    a = net.to_float(net.conv_int("x", "w", "b", pads=[1, 1, 1, 1]))
+    pr = net.op("PRelu", [a, net.const(slope.reshape(8, 1, 1), np.float32)])
+    z8 = net.const(0, np.int8)
+    p = net.op("QuantizeLinear", [pr, net.const(256.0, np.float32), z8])
+    s16 = net.const(1 / 16, np.float32)
+    sg = net.op("QLinearSigmoid", [p, s16, z8, net.const(1 / 256, np.float32), net.const(-128, np.int8)],
+                domain="com.microsoft")
+    h = net.op("DequantizeLinear", [p, s16, z8])
+    th = net.op("QuantizeLinear", [net.op("Tanh", [h]), net.const(1 / 128, np.float32), z8])
+    r6 = net.op("Clip", [net.op("Add", [h, net.const(3.0, np.float32)]), net.const(0.0, np.float32),
+                         net.const(6.0, np.float32)])
+    hs_v = net.op("Mul", [net.op("Mul", [h, r6]), net.const(171 / 1024, np.float32)])
+    hs = net.op("QuantizeLinear", [hs_v, s16, z8])
+    out = net.run({"x": x}, {"p": p, "sg": sg, "th": th, "hs": hs})
+    stats("p", out["p"], -128, 127)
+    hv = out["p"].astype(np.float64) / 16
+    check_rounding("sigmoid", hv, out["sg"], lambda t: 1 / (1 + math.exp(-t)), 1 / 256, -128)
+    check_rounding("tanh", hv, out["th"], math.tanh, 1 / 128, 0)
+    goldens = {
+        "p": out["p"],
+        "sg": (out["sg"].astype(np.float64) + 128) / 256,
+        "th": out["th"].astype(np.float64) / 128,
+        "hs": out["hs"].astype(np.float64) / 16,
+    }
+    net.write({"x": x}, goldens)
+
+
+NETWORKS = {"requant": requant, "activations": activations}
 
 
 def main():
