@@ -68,6 +68,9 @@ NP_TO_ONNX = {
 }
 
 
+ort.set_default_logger_severity(3)
+
+
 def image(rng, c, h, w):
     """A smooth, textured u8 test image: a few plane waves per channel, an
     offset and sensor noise (random u8 noise would be unlike any camera)."""
@@ -102,6 +105,11 @@ class Net:
         self.params[name] = array
         self.inits.append(numpy_helper.from_array(array, name))
         return name
+
+    def save(self, name, array):
+        """A weight the example `load()`s that the ONNX graph uses in another
+        form (a float copy, a derived scale)."""
+        self.params[name] = array
 
     def const(self, value, dtype):
         self.n += 1
@@ -270,8 +278,8 @@ def requant():
     net.param("b1", b1)
     net.param("w2", w2)
     net.param("b2", b2)
-    net.params["m1"] = (n1 / 2**16).astype(np.float64)
-    net.params["m2"] = (n2 / 2**16).astype(np.float64)
+    net.save("m1", (n1 / 2**16).astype(np.float64))
+    net.save("m2", (n2 / 2**16).astype(np.float64))
     xs, ys = net.const(2.0**-8, np.float32), net.const(2.0**-4, np.float32)
     zu = net.const(0, np.uint8)
     w1s = net.const(n1 * 2.0**-12, np.float32)
@@ -315,7 +323,7 @@ def activations():
     slope = np.rint(net.rng.uniform(0.1, 0.4, 8) * 64) / 64
     net.param("w", w)
     net.param("b", b)
-    net.params["slope"] = slope
+    net.save("slope", slope)
     a = net.to_float(net.conv_int("x", "w", "b", pads=[1, 1, 1, 1]))
     pr = net.op("PRelu", [a, net.const(slope.reshape(8, 1, 1), np.float32)])
     z8 = net.const(0, np.int8)
@@ -343,7 +351,83 @@ def activations():
     net.write({"x": x}, goldens)
 
 
-NETWORKS = {"requant": requant, "activations": activations}
+def deconv_ref(x, w, stride, pad, output_pad):
+    """Integer transposed convolution (groups 1), for calibration only."""
+    ci, h, ww = x.shape
+    _, co, kh, kw = w.shape
+    full = np.zeros((co, (h - 1) * stride + kh, (ww - 1) * stride + kw), np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            full[:, ky:ky + (h - 1) * stride + 1:stride, kx:kx + (ww - 1) * stride + 1:stride] += np.einsum(
+                "io,ihw->ohw", w[:, :, ky, kx].astype(np.int64), x.astype(np.int64))
+    ho = (h - 1) * stride - 2 * pad + kh + output_pad
+    wo = (ww - 1) * stride - 2 * pad + kw + output_pad
+    out = np.zeros((co, ho, wo), np.int64)
+    part = full[:, pad:pad + ho, pad:pad + wo]
+    out[:, :part.shape[1], :part.shape[2]] = part
+    return out
+
+
+def shift_for(v, target):
+    """The power of two that brings the spread of `v` near `target`."""
+    return max(0, round(math.log2(max(np.abs(v).std(), 1) / target)))
+
+
+def fsrcnn():
+    """FSRCNN x2 (Dong et al. 2016; d = 12, s = 6, m = 2) on a 16x16 luma
+    patch: feature extraction 5x5, shrinking 1x1, two 3x3 mapping layers,
+    expanding 1x1, each with a per-channel PReLU, then a 9x9 stride-2
+    transposed convolution to 32x32. Each layer is ConvInteger + bias ->
+    PRelu (slopes k / 64) -> QuantizeLinear (scale 2^k, i8): the float
+    values have at most 6 + k <= 16 fraction bits and lie below 2^24 (see
+    the module's note). The transposed convolution is a float ConvTranspose
+    on the i8 codes and integer weights (sums below 2^24, asserted) ->
+    QuantizeLinear (scale 2^k, u8)."""
+    net = Net("fsrcnn", 1403)
+    x = image(net.rng, 1, 16, 16)
+    layers = [("f", 12, 1, 5), ("s", 6, 12, 1), ("m1", 6, 6, 3), ("m2", 6, 6, 3), ("e", 12, 6, 1)]
+    cur_ref, cur = x, "x"
+    shifts, lets = {}, {}
+    for name, co, ci, k in layers:
+        w = net.kernel((co, ci, k, k))
+        acc = conv_ref(cur_ref, w, k // 2)
+        b = centering_bias(net.rng, acc, 0.3)
+        slope = np.rint(net.rng.uniform(0.1, 0.3, co) * 64) / 64
+        v = acc + b[:, None, None]
+        pr = np.where(v > 0, v, v * slope[:, None, None])
+        k_shift = shift_for(pr, 40)
+        shifts[name] = k_shift
+        assert 6 + k_shift <= 16
+        net.param(f"w_{name}", w)
+        net.param(f"b_{name}", b)
+        net.save(f"a_{name}", slope)
+        a = net.to_float(net.conv_int(cur, f"w_{name}", f"b_{name}", pads=[k // 2] * 4))
+        prl = net.op("PRelu", [a, net.const(slope.reshape(co, 1, 1), np.float32)])
+        cur = net.op("QuantizeLinear", [prl, net.const(2.0**k_shift, np.float32), net.const(0, np.int8)])
+        lets[name] = cur
+        cur_ref = np.clip(np.rint(pr / 2**k_shift), -128, 127).astype(np.int64)  # calibration only
+    w_d = net.kernel((12, 1, 9, 9))
+    acc = deconv_ref(cur_ref, w_d, 2, 4, 1)
+    b_d = centering_bias(net.rng, acc, 0.0) + 0  # the image's mean is added back below
+    mean = int(np.rint(x.mean()))
+    k_d = shift_for(acc, 40)
+    b_d = (b_d + mean * 2**k_d).astype(np.int32)
+    shifts["d"] = k_d
+    net.float_conv_bound(w_d, 128)
+    net.save("w_d", w_d)
+    net.save("b_d", b_d)
+    d = net.op("ConvTranspose", [net.to_float(cur), net.const(w_d, np.float32), net.const(b_d, np.float32)],
+               strides=[2, 2], pads=[4, 4, 4, 4], output_padding=[1, 1])
+    y = net.op("QuantizeLinear", [d, net.const(2.0**k_d, np.float32), net.const(0, np.uint8)])
+    # The calibration's result, written in examples/fsrcnn.cnn.
+    assert shifts == {"f": 7, "s": 6, "m1": 7, "m2": 7, "e": 5, "d": 8}, shifts
+    out = net.run({"x": x}, {**lets, "y": y})
+    stats("y", out["y"], 0, 255)
+    # The i8 layers are `fixed<8, 8, rnd_conv, sat>` lets: float64 goldens.
+    net.write({"x": x}, {k: v.astype(np.float64) if k in lets else v for k, v in out.items()})
+
+
+NETWORKS = {"requant": requant, "activations": activations, "fsrcnn": fsrcnn}
 
 
 def main():
