@@ -117,12 +117,12 @@ class Net:
         self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
-    def kernel(self, shape, std=None):
+    def kernel(self, shape, peak=100):
         """int8 weights like a trained layer's: N(0, 1/sqrt(fan_in)) scaled
-        so the largest is about 100 (per-tensor symmetric quantization)."""
+        so the largest is `peak` (per-tensor symmetric quantization)."""
         fan_in = int(np.prod(shape[1:]))
         w = self.rng.normal(0, 1 / math.sqrt(fan_in), size=shape)
-        w *= 100 / np.abs(w).max()
+        w *= peak / np.abs(w).max()
         return np.clip(np.rint(w), -127, 127).astype(np.int8)
 
     def bias(self, n, std, dtype=np.int32):
@@ -219,18 +219,33 @@ class Net:
             print(f"    {k}: min {flat.min()} max {flat.max()} distinct {len(np.unique(flat))}")
 
 
-def conv_ref(x, w, pad):
-    """Integer convolution (stride 1, square zero padding), for calibrating
-    biases and scales only: the goldens come from onnxruntime."""
+def conv_ref(x, w, pad, stride=1, groups=1):
+    """Integer convolution (square zero padding), for calibrating biases,
+    shifts and scales only: the goldens come from onnxruntime."""
     xp = np.pad(x.astype(np.int64), ((0, 0), (pad, pad), (pad, pad)))
     o, i, kh, kw = w.shape
-    h = x.shape[1] + 2 * pad - kh + 1
-    ww = x.shape[2] + 2 * pad - kw + 1
+    h = (x.shape[1] + 2 * pad - kh) // stride + 1
+    ww = (x.shape[2] + 2 * pad - kw) // stride + 1
     out = np.zeros((o, h, ww), np.int64)
-    for ky in range(kh):
-        for kx in range(kw):
-            out += np.einsum("oi,ihw->ohw", w[:, :, ky, kx].astype(np.int64), xp[:, ky:ky + h, kx:kx + ww])
+    og = o // groups
+    for g in range(groups):
+        xg = xp[g * i:(g + 1) * i]
+        wg = w[g * og:(g + 1) * og].astype(np.int64)
+        for ky in range(kh):
+            for kx in range(kw):
+                win = xg[:, ky:ky + (h - 1) * stride + 1:stride, kx:kx + (ww - 1) * stride + 1:stride]
+                out[g * og:(g + 1) * og] += np.einsum("oi,ihw->ohw", wg[:, :, ky, kx], win)
     return out
+
+
+def floor_sat(v, shift, lo, hi):
+    """`(v >> shift) as T sat` (calibration model)."""
+    return np.clip(np.floor_divide(v, 2**shift), lo, hi)
+
+
+def maxpool2_ref(x):
+    c, h, w = x.shape
+    return x.reshape(c, h // 2, 2, w // 2, 2).max(axis=(2, 4))
 
 
 def centering_bias(rng, acc, spread):
@@ -427,7 +442,95 @@ def fsrcnn():
     net.write({"x": x}, {k: v.astype(np.float64) if k in lets else v for k, v in out.items()})
 
 
-NETWORKS = {"requant": requant, "activations": activations, "fsrcnn": fsrcnn}
+class Floor:
+    """The floor-shift requantization of the standard-library blocks,
+    `(relu(conv(x, w) + b) >> shift) as u8 sat`, in ONNX: ConvInteger plus
+    the int32 bias, Cast to float (exact: |v| < 2^24), Mul by 2^-shift
+    (exact), Floor, Clip to the target's range (the clamp at 0 is the
+    relu), Cast. Also the numpy model used to calibrate shifts."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def conv(self, x, w, b, shift, lo=0, hi=255, to=TensorProto.UINT8, **attrs):
+        acc = self.net.op("ConvInteger", [x, w], **attrs)
+        if b is not None:
+            acc = self.net.op("Add", [acc, self.net.per_channel(b, np.int32)])
+        return self.net.floor_shift_sat(acc, shift, lo, hi, to)
+
+
+def layer(net, name, x_ref, shape, target=60, pad=0, stride=1, groups=1, spread=0.3, bias=True):
+    """Draws a layer's weights (and bias) and the shift that brings its
+    accumulator's spread near `target`; returns (w, b, shift, acc)."""
+    w = net.kernel(shape)
+    acc = conv_ref(x_ref, w, pad, stride, groups)
+    b = centering_bias(net.rng, acc, spread) if bias else None
+    if b is not None:
+        acc = acc + b[:, None, None]
+    return w, b, shift_for(np.maximum(acc, 0), target), acc
+
+
+def mobilenet_v2():
+    """Two MobileNetV2 inverted residuals (stride 1, expansion 4, the residual
+    add) and the first block of the next stage (stride 2, 24 channels, no
+    residual), as std::blocks::inverted_residual / inverted_residual_down
+    compute them: floor shifts (`Floor`), u8 saturation (`Clip`), the
+    projection to i8, `x + p` saturated to u8 (Add, Clip)."""
+    net = Net("mobilenet_v2", 1404)
+    fl = Floor(net)
+    x = image(net.rng, 16, 16, 16)
+    cur, cur_ref = "x", x.astype(np.int64)
+    outs = {}
+    shifts = {}
+    for blk, co, stride in [("a", 16, 1), ("b", 16, 1), ("c", 24, 2)]:
+        ci = cur_ref.shape[0]
+        w_exp = net.kernel((64, ci, 1, 1))
+        acc = conv_ref(cur_ref, w_exp, 0)
+        b_exp = centering_bias(net.rng, acc, 0.5)
+        shift = shift_for(acc, 50)
+        e = floor_sat(acc + b_exp[:, None, None], shift, 0, 255)
+        # Expansion and depthwise share the block's `shift`: the depthwise
+        # kernel's peak is chosen so that its accumulator suits it.
+        state = net.rng.bit_generator.state
+        probe = conv_ref(e, net.kernel((64, 1, 3, 3)), 1, stride, 64)
+        net.rng.bit_generator.state = state
+        peak = int(np.clip(100 * 50 * 2**shift / (probe.std() + 1), 16, 127))
+        w_dw = net.kernel((64, 1, 3, 3), peak)
+        acc = conv_ref(e, w_dw, 1, stride, 64)
+        b_dw = centering_bias(net.rng, acc, 0.5)
+        d = floor_sat(acc + b_dw[:, None, None], shift, 0, 255)
+        w_proj = net.kernel((co, 64, 1, 1))
+        acc = conv_ref(d, w_proj, 0)
+        b_proj = centering_bias(net.rng, acc, 0.2 if stride == 1 else 0.5)
+        proj_shift = shift_for(acc, 25 if stride == 1 else 50)
+        shifts[blk] = (shift, proj_shift)
+        for n, a in [("exp", w_exp), ("eb", b_exp), ("dw", w_dw), ("db", b_dw), ("proj", w_proj), ("pb", b_proj)]:
+            net.param(f"{blk}_{n}", a)
+        e_o = fl.conv(cur, f"{blk}_exp", f"{blk}_eb", shift)
+        d_o = fl.conv(e_o, f"{blk}_dw", f"{blk}_db", shift, pads=[1] * 4, strides=[stride] * 2, group=64)
+        if stride == 1:
+            p_ref = floor_sat(acc + b_proj[:, None, None], proj_shift, -128, 127)
+            p_o = fl.conv(d_o, f"{blk}_proj", f"{blk}_pb", proj_shift, lo=-128, hi=127, to=TensorProto.INT8)
+            s_o = net.op("Add", [net.to_float(cur), net.to_float(p_o)])
+            s_o = net.op("Clip", [s_o, net.const(0.0, np.float32), net.const(255.0, np.float32)])
+            cur = net.op("Cast", [s_o], to=TensorProto.UINT8)
+            cur_ref = np.clip(cur_ref + p_ref, 0, 255)
+            stats(f"{blk}.p", p_ref, -128, 127)
+        else:
+            cur = fl.conv(d_o, f"{blk}_proj", f"{blk}_pb", proj_shift)
+            cur_ref = floor_sat(acc + b_proj[:, None, None], proj_shift, 0, 255)
+        stats(f"{blk}.e", e, 0, 255)
+        stats(f"{blk}.d", d, 0, 255)
+        stats(f"{blk}", cur_ref, 0, 255)
+        outs[{"a": "r1", "b": "r2", "c": "r3"}[blk]] = cur
+    # The calibration's result, written in examples/mobilenet_v2.cnn.
+    assert shifts == {"a": (7, 6), "b": (8, 5), "c": (8, 4)}, shifts
+    out = net.run({"x": x}, outs)
+    assert np.array_equal(out["r3"], cur_ref), "the calibration model differs from onnxruntime"
+    net.write({"x": x}, out)
+
+
+NETWORKS = {"requant": requant, "activations": activations, "fsrcnn": fsrcnn, "mobilenet_v2": mobilenet_v2}
 
 
 def main():
