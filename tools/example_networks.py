@@ -244,8 +244,20 @@ def floor_sat(v, shift, lo, hi):
 
 
 def maxpool2_ref(x):
+    """2x2 max-pooling with PyTorch's per-plane indices (first maximum)."""
     c, h, w = x.shape
-    return x.reshape(c, h // 2, 2, w // 2, 2).max(axis=(2, 4))
+    win = x.reshape(c, h // 2, 2, w // 2, 2).transpose(0, 1, 3, 2, 4).reshape(c, h // 2, w // 2, 4)
+    k = win.argmax(axis=3)
+    oy, ox = np.mgrid[0:h // 2, 0:w // 2]
+    return win.max(axis=3), (2 * oy + k // 2) * w + 2 * ox + k % 2
+
+
+def maxunpool2_ref(v, idx):
+    c, h, w = v.shape
+    out = np.zeros((c, 4 * h * w), np.int64)
+    for ch in range(c):
+        out[ch, idx[ch].reshape(-1)] = v[ch].reshape(-1)
+    return out.reshape(c, 2 * h, 2 * w)
 
 
 def centering_bias(rng, acc, spread):
@@ -530,7 +542,141 @@ def mobilenet_v2():
     net.write({"x": x}, out)
 
 
-NETWORKS = {"requant": requant, "activations": activations, "fsrcnn": fsrcnn, "mobilenet_v2": mobilenet_v2}
+def dsconv_layer(net, prefix, x_ref, co, target=50):
+    """std::blocks::dsconv's weights: depthwise 3x3 and pointwise 1x1 with
+    one shift, the smaller of the two layers' own; the depthwise kernel's
+    peak is lowered to suit it; returns (names, shift, output of the
+    calibration model)."""
+    ci = x_ref.shape[0]
+
+    def draw_pair(dw_peak, shift):
+        w_dw = net.kernel((ci, 1, 3, 3), dw_peak)
+        acc = conv_ref(x_ref, w_dw, 1, 1, ci)
+        b_dw = centering_bias(net.rng, acc, 0.5)
+        dw = floor_sat(acc + b_dw[:, None, None], shift, 0, 255)
+        w_pw = net.kernel((co, ci, 1, 1))
+        acc = conv_ref(dw, w_pw, 0)
+        b_pw = centering_bias(net.rng, acc, 0.5)
+        return w_dw, b_dw, w_pw, b_pw, acc + b_pw[:, None, None]
+
+    state = net.rng.bit_generator.state
+    shift = shift_for(conv_ref(x_ref, net.kernel((ci, 1, 3, 3)), 1, 1, ci), target)
+    *_, acc = draw_pair(100, shift)
+    net.rng.bit_generator.state = state
+    pw_shift = min(shift, shift_for(np.maximum(acc, 0), target))
+    w_dw, b_dw, w_pw, b_pw, acc = draw_pair(100 / 2 ** (shift - pw_shift), pw_shift)
+    names = [f"{prefix}_dw", f"{prefix}_db", f"{prefix}_pw", f"{prefix}_pb"]
+    for n, a in zip(names, [w_dw, b_dw, w_pw, b_pw]):
+        net.param(n, a)
+    return names, pw_shift, floor_sat(acc, pw_shift, 0, 255)
+
+
+def dsconv_onnx(fl, x, names, shift):
+    c = fl.net.params[names[0]].shape[0]
+    dw = fl.conv(x, names[0], names[1], shift, pads=[1] * 4, group=c)
+    return fl.conv(dw, names[2], names[3], shift)
+
+
+def unet():
+    """One U-Net level from standard-library blocks: dsconv (the skip),
+    2x2 max-pooling, ds_deconv (a depthwise 4x4 stride-2 transposed
+    convolution, then a 1x1 conv) back up, concatenation with the skip, a
+    3x3 head. ConvInteger / Floor / Clip as in mobilenet_v2; the transposed
+    convolution is a float ConvTranspose (group 16) on u8 codes and integer
+    weights, sums below 2^24 (asserted); MaxPool and Concat on u8."""
+    net = Net("unet", 1405)
+    fl = Floor(net)
+    x = image(net.rng, 8, 32, 32)
+    enc, s_enc, skip = dsconv_layer(net, "e", x, 16)
+    down = maxpool2_ref(skip)[0]
+    w_up = net.kernel((16, 1, 4, 4))
+    up_acc = np.concatenate([deconv_ref(down[c:c + 1], w_up[c:c + 1], 2, 1, 0) for c in range(16)])
+    s_up = shift_for(up_acc, 60)
+    up = floor_sat(up_acc, s_up, 0, 255)
+    w_pw, b_pw, s_pw, acc = layer(net, "d", up, (8, 16, 1, 1), spread=0.5)
+    upc = floor_sat(acc, s_pw, 0, 255)
+    cat = np.concatenate([upc, skip])
+    w_h = net.kernel((4, 24, 3, 3))
+    acc = conv_ref(cat, w_h, 1)
+    s_h = shift_for(np.maximum(acc, 0), 60)
+    shifts = {"enc": s_enc, "up": s_up, "pw": s_pw, "head": s_h}
+    assert shifts == {"enc": 5, "up": 6, "pw": 6, "head": 7}, shifts
+    net.float_conv_bound(w_up, 255)
+    net.param("d_up", w_up)
+    net.param("d_pw", w_pw)
+    net.param("d_pb", b_pw)
+    net.param("h_w", w_h)
+    skip_o = dsconv_onnx(fl, "x", enc, s_enc)
+    down_o = net.op("MaxPool", [skip_o], kernel_shape=[2, 2], strides=[2, 2])
+    up_o = net.op("ConvTranspose", [net.to_float(down_o), net.const(w_up, np.float32)], group=16,
+                  strides=[2, 2], pads=[1, 1, 1, 1])
+    up_o = net.op("Floor", [net.op("Mul", [up_o, net.const(2.0**-s_up, np.float32)])])
+    up_o = net.op("Clip", [up_o, net.const(0.0, np.float32), net.const(255.0, np.float32)])
+    up_o = fl.conv(net.op("Cast", [up_o], to=TensorProto.UINT8), "d_pw", "d_pb", s_pw)
+    cat_o = net.op("Concat", [up_o, skip_o], axis=1)
+    head = fl.conv(cat_o, "h_w", None, s_h, pads=[1] * 4)
+    out = net.run({"x": x}, {"skip": skip_o, "up": up_o, "head": head})
+    assert np.array_equal(out["head"], floor_sat(acc, s_h, 0, 255)), "the calibration model differs"
+    for k in out:
+        stats(k, out[k], 0, 255)
+    net.write({"x": x}, out)
+
+
+def segnet():
+    """A two-level SegNet: each encoder level is a dsconv and a 2x2
+    max-pooling with indices; each decoder level (std::blocks::segnet_up)
+    max-unpools to exactly those positions and densifies with a 3x3 conv.
+    MaxPool on u8 returns ONNX's flat indices (first maximum in raster
+    order, as Convoy and PyTorch), MaxUnpool runs on the codes as floats
+    (it has no integer kernel; exact)."""
+    net = Net("segnet", 1406)
+    fl = Floor(net)
+    x = image(net.rng, 8, 32, 32)
+    e1, s1, enc1 = dsconv_layer(net, "e1", x, 16)
+    p1, i1 = maxpool2_ref(enc1)
+    e2, s2, enc2 = dsconv_layer(net, "e2", p1, 32)
+    p2, i2 = maxpool2_ref(enc2)
+    u2 = maxunpool2_ref(p2, i2)
+    w2, b2, t2, acc = layer(net, "d2", u2, (16, 32, 3, 3), pad=1, spread=0.5)
+    dec2 = floor_sat(acc, t2, 0, 255)
+    u1 = maxunpool2_ref(dec2, i1)
+    w1, b1, t1, acc = layer(net, "d1", u1, (8, 16, 3, 3), pad=1, spread=0.5)
+    shifts = {"e1": s1, "e2": s2, "d2": t2, "d1": t1}
+    assert shifts == {"e1": 4, "e2": 5, "d2": 8, "d1": 7}, shifts
+    for n, a in [("d2_w", w2), ("d2_b", b2), ("d1_w", w1), ("d1_b", b1)]:
+        net.param(n, a)
+    enc1_o = dsconv_onnx(fl, "x", e1, s1)
+    p1_o, i1_o = net.ops("MaxPool", [enc1_o], 2, kernel_shape=[2, 2], strides=[2, 2])
+    enc2_o = dsconv_onnx(fl, p1_o, e2, s2)
+    p2_o, i2_o = net.ops("MaxPool", [enc2_o], 2, kernel_shape=[2, 2], strides=[2, 2])
+
+    def segnet_up(v, idx, w, b, shift):
+        u = net.op("MaxUnpool", [net.to_float(v), idx], kernel_shape=[2, 2], strides=[2, 2])
+        return fl.conv(net.op("Cast", [u], to=TensorProto.UINT8), w, b, shift, pads=[1] * 4)
+
+    dec2_o = segnet_up(p2_o, i2_o, "d2_w", "d2_b", t2)
+    dec1_o = segnet_up(dec2_o, i1_o, "d1_w", "d1_b", t1)
+    out = net.run({"x": x}, {"enc1": enc1_o, "enc2": enc2_o, "dec2": dec2_o, "dec": dec1_o})
+    assert np.array_equal(out["dec"], floor_sat(acc, t1, 0, 255)), "the calibration model differs"
+    # Ties: windows whose maximum appears more than once (the first wins).
+    for name, v in [("enc1", enc1), ("enc2", enc2)]:
+        c, h, w = v.shape
+        win = v.reshape(c, h // 2, 2, w // 2, 2).transpose(0, 1, 3, 2, 4).reshape(c, h // 2, w // 2, 4)
+        ties = int(((win == win.max(axis=3, keepdims=True)).sum(axis=3) > 1).sum())
+        print(f"    {name}: {ties} pooling windows with a tied maximum")
+    for k in out:
+        stats(k, out[k], 0, 255)
+    net.write({"x": x}, out)
+
+
+NETWORKS = {
+    "requant": requant,
+    "activations": activations,
+    "fsrcnn": fsrcnn,
+    "mobilenet_v2": mobilenet_v2,
+    "unet": unet,
+    "segnet": segnet,
+}
 
 
 def main():
