@@ -669,6 +669,46 @@ def segnet():
     net.write({"x": x}, out)
 
 
+# ---------------------------------------------------------------------------
+# Data of the workaround versions (tests/cases/workarounds/), written as users
+# had to before tables, shared subexpressions, pixel shuffle, pooling and
+# dense existed. They must compute the same values (their `test` blocks read
+# the examples' goldens); `convoy estimate` compares their cost.
+# ---------------------------------------------------------------------------
+
+WORKAROUNDS = os.path.join(ROOT, "tests", "cases", "workarounds")
+
+
+def table_codes(f, in_scale, out_scale, out_lo, out_hi):
+    """The 256-entry table of an i8 input: f(k * in_scale) / out_scale
+    rounded to nearest even, clamped; float64 with a margin check (no exact
+    value within 1e-9 of a rounding boundary, so these are the correctly
+    rounded codes)."""
+    k = np.arange(-128, 128)
+    v = np.array([f(float(t) * in_scale) for t in k]) / out_scale
+    assert np.abs(v - np.floor(v) - 0.5).min() > 1e-9
+    return np.clip(np.rint(v), out_lo, out_hi).astype(np.int64)
+
+
+def workaround_activations():
+    """Sigmoid and tanh of the i8 map p (scale 1/16) as an exact 256-entry
+    table built from relu steps: each channel replicated 255 times by a
+    grouped 1x1 conv of ones, `clip(rep - k, 0, 1)` is [p > k] for the
+    thresholds k = -128 .. 126, and a grouped 1x1 conv with the table's
+    differences T[k + 1] - T[k] sums the steps onto T[-128]."""
+    folder = os.path.join(WORKAROUNDS, "activations")
+    os.makedirs(folder, exist_ok=True)
+    c = 8
+    sg = table_codes(lambda t: 1 / (1 + math.exp(-t)), 1 / 16, 1 / 256, 0, 255)
+    th = table_codes(math.tanh, 1 / 16, 1 / 128, -128, 127)
+    np.save(os.path.join(folder, "ones.npy"), np.ones((c * 255, 1, 1, 1), np.uint8))
+    np.save(os.path.join(folder, "thr.npy"), np.tile(np.arange(-128, 127), c).astype(np.int8))
+    for name, t in [("sg", sg), ("th", th)]:
+        d = np.diff(t)
+        np.save(os.path.join(folder, f"d_{name}.npy"), np.tile(d, (c, 1)).reshape(c, 255, 1, 1).astype(np.int8))
+        print(f"workaround activations: {name} table from {t[0]} with steps {d.min()} .. {d.max()}")
+
+
 NETWORKS = {
     "requant": requant,
     "activations": activations,
@@ -676,6 +716,7 @@ NETWORKS = {
     "mobilenet_v2": mobilenet_v2,
     "unet": unet,
     "segnet": segnet,
+    "workaround_activations": workaround_activations,
 }
 
 
