@@ -184,9 +184,12 @@ class Net:
         known = {v.name: v.type.tensor_type.elem_type for v in onnx.shape_inference.infer_shapes(probe).graph.value_info}
         for n in inputs:
             known[n] = NP_TO_ONNX[inputs[n].dtype]
-        for node in self.nodes:  # contrib ops (QLinearSigmoid ...): their input's type
+        # Shape inference stops at contrib ops (QLinearSigmoid ...): those
+        # keep their input's type, and so does what follows, but for these.
+        fixed = {"MatMulInteger": TensorProto.INT32, "ConvInteger": TensorProto.INT32, "ArgMax": TensorProto.INT64}
+        for node in self.nodes:
             for o in node.output:
-                known.setdefault(o, known.get(node.input[0]))
+                known.setdefault(o, fixed.get(node.op_type, known.get(node.input[0])))
         g_out = [helper.make_tensor_value_info(o, known[o], None) for o in outputs.values()]
         graph = helper.make_graph(self.nodes, self.name, g_in, g_out, self.inits)
         model = helper.make_model(graph, opset_imports=opsets)
@@ -669,6 +672,104 @@ def segnet():
     net.write({"x": x}, out)
 
 
+def qlinear_conv(net, x, w, b, x_scale_exp, n, y_scale_exp, y_zp=0, **attrs):
+    """QLinearConv, per tensor: x scale 2^x_scale_exp, w scale chosen so that
+    the multiplier x_s * w_s / y_s is n * 2^-16 exactly (float32 holds
+    every factor and the product); u8 output with zero point `y_zp`."""
+    w_s = n * 2.0 ** (-16 + y_scale_exp - x_scale_exp)
+    assert float(np.float32(w_s)) == w_s
+    zu = net.const(0, np.uint8)
+    ins = [x, net.const(2.0**x_scale_exp, np.float32), zu, w, net.const(w_s, np.float32), net.const(0, np.int8),
+           net.const(2.0**y_scale_exp, np.float32), net.const(y_zp, np.uint8), b]
+    return net.op("QLinearConv", ins, **attrs)
+
+
+def multiplier(acc, target):
+    """A per-tensor multiplier n * 2^-16 mapping 3 standard deviations of the
+    accumulator to `target` (a calibration)."""
+    return int(np.clip(np.rint(target / (3 * acc.std() + 1) * 2**16), 1, 2**16 - 1))
+
+
+def espcn():
+    """ESPCN x2 (Shi et al. 2016) on a 16x16 luma patch: conv 5x5 1 -> 16,
+    conv 3x3 16 -> 8, conv 3x3 8 -> 4 (each QLinearConv: per-tensor
+    multiplier n * 2^-16, zero point 0, so the clamp at 0 is the relu), then
+    DepthToSpace (blocksize 2; with one output channel DCR and CRD, PyTorch's
+    pixel_shuffle, are the same) to 32x32."""
+    net = Net("espcn", 1407)
+    x = image(net.rng, 1, 16, 16)
+    cur, cur_ref, mult = "x", x.astype(np.int64), {}
+    for name, co, ci, k, target in [("c1", 16, 1, 5, 200), ("c2", 8, 16, 3, 200), ("c3", 4, 8, 3, 160)]:
+        w = net.kernel((co, ci, k, k))
+        acc = conv_ref(cur_ref, w, k // 2)
+        b = centering_bias(net.rng, acc, 0.5 if name != "c3" else 0.0)
+        if name == "c3":  # the residual luma's mean comes back in the bias
+            b = b + int(np.rint(x.mean() * 3 * acc.std() / target))
+        n = multiplier(acc, target)
+        mult[name] = n
+        net.param(f"w_{name}", w)
+        net.param(f"b_{name}", b)
+        cur = qlinear_conv(net, cur, f"w_{name}", f"b_{name}", -8, n, -8, pads=[k // 2] * 4)
+        cur_ref = np.clip(np.rint((acc + b[:, None, None]) * n / 2**16), 0, 255)
+    print(f"    multipliers (n / 2^16) {mult}")
+    assert mult == ESPCN_MULTIPLIERS, mult
+    y = net.op("DepthToSpace", [cur], blocksize=2, mode="DCR")
+    out = net.run({"x": x}, {"c3": cur, "y": y})
+    stats("c3", out["c3"], 0, 255)
+    net.write({"x": x}, out)
+
+
+ESPCN_MULTIPLIERS = {"c1": 334, "c2": 563, "c3": 336}  # written in examples/espcn.cnn
+
+
+def classifier():
+    """A classifier tail on a [32, 7, 7] feature map: a 1x1 conv to 64
+    channels (QLinearConv, multiplier n * 2^-16, relu by the zero point),
+    global average pooling (QLinearGlobalAveragePool with equal input and
+    output scales and zero points: the exact average rounded to nearest
+    even; 49 is odd, so no average is a tie), a dense layer to 10 logits
+    (Flatten, MatMulInteger, + int32 bias) and ArgMax (first maximum)."""
+    net = Net("classifier", 1408)
+    x = image(net.rng, 32, 7, 7)
+    w1 = net.kernel((64, 32, 1, 1))
+    acc = conv_ref(x, w1, 0)
+    b1 = centering_bias(net.rng, acc, 0.5)
+    n1 = multiplier(acc, 200)
+    f = np.clip(np.rint((acc + b1[:, None, None]) * n1 / 2**16), 0, 255)
+    g = np.rint(f.mean(axis=(1, 2)))
+    wd = net.kernel((10, 64))
+    logits = wd.astype(np.int64) @ g.astype(np.int64)
+    bd = np.rint(-(logits - logits.mean()) * 0.5 + net.rng.normal(0, logits.std(), 10)).astype(np.int32)
+    print(f"    multiplier {n1} / 2^16")
+    assert n1 == CLASSIFIER_MULTIPLIER, n1
+    net.param("w1", w1)
+    net.param("b1", b1)
+    net.param("wd", wd)
+    net.param("bd", bd)
+    f_o = qlinear_conv(net, "x", "w1", "b1", -8, n1, -4)
+    s4, zu = net.const(2.0**-4, np.float32), net.const(0, np.uint8)
+    g_o = net.op("QLinearGlobalAveragePool", [f_o, s4, zu, s4, zu], domain="com.microsoft", channels_last=0)
+    flat = net.op("Flatten", [g_o], axis=1)
+    wt = net.const(wd.T.copy(), np.int8)
+    mm = net.op("MatMulInteger", [flat, wt, net.const(0, np.uint8), net.const(0, np.int8)])
+    lg = net.op("Add", [mm, "bd"])
+    cls = net.op("ArgMax", [lg], axis=1, keepdims=1)
+    out = net.run({"x": x}, {"f": f_o, "g": g_o, "logits": lg, "class": cls})
+    assert np.array_equal(out["f"], f), "the calibration model differs"
+    assert np.array_equal(out["g"].reshape(-1), g), "onnxruntime's average differs from the exact one"
+    goldens = {
+        "f": out["f"],
+        "g": out["g"].reshape(64, 1, 1),
+        "logits": out["logits"].reshape(10, 1, 1),
+        "class": out["class"].reshape(1, 1, 1).astype(np.uint8),
+    }
+    print(f"    logits {out['logits'].reshape(-1).tolist()} class {int(out['class'].reshape(-1)[0])}")
+    net.write({"x": x}, goldens)
+
+
+CLASSIFIER_MULTIPLIER = 201  # written in examples/classifier.cnn
+
+
 # ---------------------------------------------------------------------------
 # Data of the workaround versions (tests/cases/workarounds/), written as users
 # had to before tables, shared subexpressions, pixel shuffle, pooling and
@@ -709,6 +810,34 @@ def workaround_activations():
         print(f"workaround activations: {name} table from {t[0]} with steps {d.min()} .. {d.max()}")
 
 
+def workaround_espcn():
+    """Pixel shuffle as a stride-2 2x2 transposed convolution by one-hot u1
+    weights: input channel i * 2 + j lands at offset (i, j) of each 2x2
+    block (DepthToSpace DCR with one output channel)."""
+    folder = os.path.join(WORKAROUNDS, "espcn")
+    os.makedirs(folder, exist_ok=True)
+    w = np.zeros((4, 1, 2, 2), np.uint8)
+    for ci in range(4):
+        w[ci, 0, ci // 2, ci % 2] = 1
+    np.save(os.path.join(folder, "shuffle.npy"), w)
+
+
+def workaround_classifier():
+    """Global average pooling as an all-ones 7x7 depthwise conv, the dense
+    layer as a 1x1 conv of the weights seen as [10, 64, 1, 1], argmax as a
+    one-hot transposed convolution that lays the logits out on a row, then
+    a (1, 10) max-pooling with indices."""
+    folder = os.path.join(WORKAROUNDS, "classifier")
+    os.makedirs(folder, exist_ok=True)
+    np.save(os.path.join(folder, "ones.npy"), np.ones((64, 1, 7, 7), np.uint8))
+    wd = np.load(os.path.join(EXAMPLES, "classifier", "wd.npy"))
+    np.save(os.path.join(folder, "wd4.npy"), wd.reshape(10, 64, 1, 1))
+    onehot = np.zeros((10, 1, 1, 10), np.uint8)
+    for c in range(10):
+        onehot[c, 0, 0, c] = 1
+    np.save(os.path.join(folder, "onehot.npy"), onehot)
+
+
 NETWORKS = {
     "requant": requant,
     "activations": activations,
@@ -716,7 +845,11 @@ NETWORKS = {
     "mobilenet_v2": mobilenet_v2,
     "unet": unet,
     "segnet": segnet,
+    "espcn": espcn,
+    "classifier": classifier,
     "workaround_activations": workaround_activations,
+    "workaround_espcn": workaround_espcn,
+    "workaround_classifier": workaround_classifier,
 }
 
 
