@@ -3,10 +3,10 @@
 //! `examples/NAME.cnn`, written as it had to be before tables, shared
 //! subexpressions, pixel shuffle, average pooling, dense and argmax). Each
 //! workaround computes the example's onnxruntime goldens (its `test` block
-//! reads them), and the example's HLS design has fewer stages and no more
-//! multipliers in both styles (fewer in the stream style), as
-//! `convoy estimate` counts them (the table of examples/README.md,
-//! `python3 tools/workaround_costs.py`).
+//! reads them), and in both HLS styles the example's design has no more
+//! stages and no more multipliers than the workaround's, and fewer of one
+//! of them, as `convoy estimate` counts them (the table of
+//! examples/README.md, `python3 tools/workaround_costs.py`).
 
 use crate::common::root;
 use std::path::Path;
@@ -61,7 +61,10 @@ fn every_workaround_computes_the_examples_goldens() {
         String::from_utf8_lossy(&o.stderr)
     );
     for name in &names {
-        assert!(out.contains(&format!("{name}.cnn::{name}_workaround ... ok")), "{out}");
+        assert!(
+            out.contains(&format!("{name}.cnn::{name}_workaround ... ok")),
+            "{out}"
+        );
     }
 }
 
@@ -74,12 +77,11 @@ fn every_example_costs_less_than_its_workaround() {
             let (old_stages, old_mults) = estimate(&old, style);
             let (new_stages, new_mults) = estimate(&new, style);
             assert!(
-                new_stages < old_stages,
-                "{name}, {style}: {new_stages} stages, the workaround {old_stages}"
-            );
-            assert!(
-                new_mults <= old_mults && (style == "array" || new_mults < old_mults),
-                "{name}, {style}: {new_mults} multipliers, the workaround {old_mults}"
+                new_stages <= old_stages
+                    && new_mults <= old_mults
+                    && (new_stages < old_stages || new_mults < old_mults),
+                "{name}, {style}: {new_stages} stages and {new_mults} multipliers, \
+                 the workaround {old_stages} and {old_mults}"
             );
         }
     }
