@@ -9,6 +9,12 @@
 //! examples/README.md, `python3 tools/workaround_costs.py`).
 
 use crate::common::root;
+
+/// Networks whose example waits for its operators in
+/// `tests/cases/pending_examples/` (README there): their workarounds are
+/// checked against the goldens, their cost once the example is in
+/// `examples/`. The test fails if a pending example is already there.
+const PENDING: &[&str] = &["classifier", "espcn"];
 use std::path::Path;
 use std::process::Command;
 
@@ -71,11 +77,18 @@ fn every_workaround_computes_the_examples_goldens() {
 #[test]
 fn every_example_costs_less_than_its_workaround() {
     for name in workarounds() {
+        let example = root().join(format!("examples/{name}.cnn"));
+        if PENDING.contains(&name.as_str()) {
+            assert!(
+                !example.exists(),
+                "{name} is in examples/: remove it from PENDING"
+            );
+            continue;
+        }
         let old = root().join(format!("tests/cases/workarounds/{name}.cnn"));
-        let new = root().join(format!("examples/{name}.cnn"));
         for style in ["array", "stream"] {
             let (old_stages, old_mults) = estimate(&old, style);
-            let (new_stages, new_mults) = estimate(&new, style);
+            let (new_stages, new_mults) = estimate(&example, style);
             assert!(
                 new_stages <= old_stages
                     && new_mults <= old_mults
