@@ -25,6 +25,12 @@ pub enum Kind {
     Trunc,
     Concat,
     Table,
+    // Issue 14, items 2 and 4: pooling by averages, dense, channel reductions.
+    AvgPool,
+    GlobalAvgPool,
+    Dense,
+    Sum,
+    ArgMax,
 }
 
 /// What an omitted argument means.
@@ -189,6 +195,31 @@ const TABLE_F: Param = Param {
     note: "a function, or a param `[2^W]` of entries in the order of x's codes",
 };
 
+const BOOLEAN: &[Word] = &[
+    Word {
+        word: "true",
+        doc: "yes",
+    },
+    Word {
+        word: "false",
+        doc: "no",
+    },
+];
+
+const COUNT_PAD: Param = word(
+    "count_include_pad",
+    BOOLEAN,
+    "false",
+    "`true` divides every window by KH * KW, `false` by its real pixels (ONNX)",
+);
+
+const KEEP: Param = word(
+    "keep",
+    BOOLEAN,
+    "false",
+    "`true` or `false`: the result is `[1, H, W]` either way (ONNX keepdims)",
+);
+
 /// Every built-in stage and function.
 pub const BUILTINS: &[Builtin] = &[
     Builtin {
@@ -289,10 +320,19 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin {
         kind: Kind::Max,
         name: "max",
-        params: &[req("a"), req("b")],
+        params: &[
+            req("a"),
+            opt(
+                "b",
+                IfOmitted::Derived("none: the maximum over `a`'s channels"),
+                "",
+            ),
+        ],
         variadic: false,
         returns: Returns::One,
-        doc: "Elementwise maximum, broadcasting a `[C]` vector or a scalar.",
+        doc: "Elementwise maximum, broadcasting a `[C]` vector or a scalar. With one \
+              argument, the maximum over the channels of each pixel (ONNX `ReduceMax` \
+              on axis 1): `[C, H, W]` -> `[1, H, W]`.",
         snippet: "max(${1:a}, ${2:b})",
     },
     Builtin {
@@ -360,6 +400,61 @@ pub const BUILTINS: &[Builtin] = &[
               of a user table `table(x, lut)` (`lut: T[2^W]`). Computed at check time; \
               a ROM in HLS.",
         snippet: "table(${1:x}, ${2|sigmoid,tanh,exp,log,sqrt,reciprocal,softplus,gelu,silu|}, ${3:ufixed<8, 0, rnd, sat>})",
+    },
+    // Issue 14, items 2 and 4.
+    Builtin {
+        kind: Kind::AvgPool,
+        name: "avgpool",
+        params: &[req("x"), req("kernel"), POOL_STRIDE, PAD, COUNT_PAD],
+        variadic: false,
+        returns: Returns::One,
+        doc: "Average pooling, ONNX `AveragePool` / PyTorch `avg_pool2d`: each window's \
+              sum divided by its count, rounded to the nearest value of `x`'s type, ties \
+              to even (the integers of `QLinearAveragePool` with equal scales). The \
+              count is KH * KW with `count_include_pad: true`, else the window's real pixels.",
+        snippet: "avgpool(${1:x}, ${2:2})",
+    },
+    Builtin {
+        kind: Kind::GlobalAvgPool,
+        name: "global_avgpool",
+        params: &[req("x")],
+        variadic: false,
+        returns: Returns::One,
+        doc: "ONNX `GlobalAveragePool`: the mean of each channel, rounded to the nearest \
+              value of `x`'s type, ties to even. `[C, H, W]` -> `[C, 1, 1]`.",
+        snippet: "global_avgpool(${1:x})",
+    },
+    Builtin {
+        kind: Kind::Dense,
+        name: "dense",
+        params: &[req("x"), req("w")],
+        variadic: false,
+        returns: Returns::One,
+        doc: "Fully connected layer, ONNX `Flatten` + `Gemm` (`transB = 1`) / PyTorch \
+              `linear`: `x: [C, H, W]` flattened in C, H, W order, `w: [O, C*H*W]` -> \
+              `[O, 1, 1]` (a convolution whose kernel is the whole map).",
+        snippet: "dense(${1:x}, ${2:w})",
+    },
+    Builtin {
+        kind: Kind::Sum,
+        name: "sum",
+        params: &[req("x")],
+        variadic: false,
+        returns: Returns::One,
+        doc: "The sum over the channels of each pixel, exact (ONNX `ReduceSum` on axis 1): \
+              `[C, H, W]` -> `[1, H, W]`.",
+        snippet: "sum(${1:x})",
+    },
+    Builtin {
+        kind: Kind::ArgMax,
+        name: "argmax",
+        params: &[req("x"), KEEP],
+        variadic: false,
+        returns: Returns::One,
+        doc: "The first channel holding each pixel's maximum (ONNX `ArgMax` on axis 1, \
+              `select_last_index = 0`): `[C, H, W]` -> `[1, H, W]` of the narrowest \
+              unsigned type holding C - 1.",
+        snippet: "argmax(${1:x})",
     },
 ];
 

@@ -917,6 +917,142 @@ def gen_upsample(rng, name, mode):
     return c
 
 
+# ---- average pooling, dense, reductions over channels (issue 14) ----
+
+
+def round_half_even_at(v: np.ndarray, frac: int) -> np.ndarray:
+    """Each float64 value rounded to a multiple of 2^-frac, ties to even.
+    Exact: an average of codes is either exactly a half (representable) or
+    at least 1 / (2 count) codes away from one, far above float64's error."""
+    return np.round(f64(v) * 2.0**frac) / 2.0**frac
+
+
+def avgpool_loops(x, kernel, stride, pads, include):
+    """Exact rounded averages (Fraction), for the cross-check."""
+    c, h, w = np.shape(x)
+    t, b, l, r = pads
+    ho = (h + t + b - kernel[0]) // stride[0] + 1
+    wo = (w + l + r - kernel[1]) // stride[1] + 1
+    out = np.zeros((c, ho, wo), dtype=object)
+    for ch, oy, ox in itertools.product(range(c), range(ho), range(wo)):
+        total, real = Fraction(0), 0
+        for ky, kx in itertools.product(range(kernel[0]), range(kernel[1])):
+            y, xx = oy * stride[0] - t + ky, ox * stride[1] - l + kx
+            if 0 <= y < h and 0 <= xx < w:
+                total += Fraction(float(x[ch][y][xx]))
+                real += 1
+        out[ch, oy, ox] = total / (kernel[0] * kernel[1] if include else real)
+    return out
+
+
+def avgpool(x, kernel, stride, pads, include, frac):
+    (y,) = onnx_op("AveragePool", [batch(x)], kernel_shape=list(kernel), strides=list(stride),
+                   pads=onnx_pads(pads), count_include_pad=int(include))
+    y = round_half_even_at(y[0], frac)
+    exact = avgpool_loops(x, kernel, stride, pads, include)
+    want = np.vectorize(lambda f: float(round(f * 2**frac) / Fraction(2**frac)))(exact)  # round(): half even
+    assert np.array_equal(y, f64(want)), "AveragePool cross-check"
+    return exact_array([Fraction(v) for v in y.ravel()], y.shape) if y.size else y
+
+
+def gen_avgpool(rng, name, variant):
+    """avgpool (count_include_pad 0 / 1) or global_avgpool; low-variance
+    inputs make exact ties frequent."""
+    xt = pick(rng, [U(8), I(8), U(4), I(6), FixedT(True, 8, 3), FixedT(False, 6, 2)])
+    frac = getattr(xt, "frac", 0)
+    cin = int(rng.integers(1, 4))
+    c = Case(name, "")
+    if variant == "global":
+        h, w = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+        kernel, stride, pads, include, explicit = (h, w), (1, 1), (0, 0, 0, 0), False, False
+    else:
+        kernel, stride, explicit, pads, (h, w) = random_pool_geom(rng, max_hw=10)
+        include = variant == "include"
+    xv = xt.random(rng, (cin, h, w))
+    if rng.random() < 0.5:  # few distinct values: many ties
+        base = xt.random(rng, (1, 1, 1), extremes=False)
+        step = 2.0 ** -frac
+        xv = np.minimum(np.maximum(f64(base) + step * rng.integers(0, 2, (cin, h, w)), f64(xv).min()), f64(xv).max())
+        if xt.dtype() != np.float64:
+            xv = xv.astype(xt.dtype())
+    x = c.input("x", xt, xv, halo=random_halo(rng))
+    y = avgpool(x, kernel, stride, pads, include, frac)
+    if variant == "global":
+        c.let("y = global_avgpool(x)")
+    else:
+        call = f"avgpool(x, {pair_text(kernel, rng)}"
+        if explicit:
+            call += f", stride: {pair_text(stride, rng)}"
+        if pads != (0, 0, 0, 0) or rng.random() < 0.15:
+            call += f", pad: {pads_text(pads, rng)}"
+        if include or rng.random() < 0.3:
+            call += f", count_include_pad: {'true' if include else 'false'}"
+        c.let(f"y = {call})")
+    c.output(y=y)
+    what = "global_avgpool" if variant == "global" else f"avgpool count_include_pad {int(include)}"
+    c.covers = (f"{what} {xt} in {cin}x{h}x{w} k {kernel} stride {stride} pads(t,b,l,r) {pads}; "
+                f"round half to even")
+    return c
+
+
+def gen_dense(rng, name, variant):
+    """dense(x, w): Flatten + Gemm (transB) or Flatten + MatMul, float64."""
+    xt = pick(rng, [U(8), I(8), I(4), FixedT(True, 8, 3)])
+    wt = pick(rng, [I(8), I(4), I(3)])
+    if variant == "vector":
+        cin, h, w = int(rng.integers(1, 40)), 1, 1
+    else:
+        cin, h, w = int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    o = int(rng.integers(1, 7))
+    c = Case(name, "")
+    x = c.input("x", xt, xt.random(rng, (cin, h, w)), halo=random_halo(rng))
+    four_d = variant == "four_d"
+    wshape = (o, cin, h, w) if four_d else (o, cin * h * w)
+    wv = c.param("w", wt, wt.random(rng, wshape))
+    (flat,) = onnx_op("Flatten", [batch(x)], axis=1)
+    w2 = f64(wv).reshape(o, -1)
+    if variant == "matmul":
+        (y,) = onnx_op("MatMul", [flat, w2.T.copy()])
+    else:
+        (y,) = onnx_op("Gemm", [flat, w2], transB=1)
+    loops = np.array([sum(Fraction(float(a)) * Fraction(float(b)) for a, b in zip(f64(x).ravel(), row))
+                      for row in w2], dtype=object)
+    assert np.array_equal(f64(y[0]), f64(loops.astype(float))), "Gemm cross-check"
+    c.let("y = dense(x, w)")
+    c.output(y=exact_array([Fraction(v) for v in y[0]], (o, 1, 1)))
+    op = "MatMul" if variant == "matmul" else "Gemm transB"
+    c.covers = f"dense ({op}) {xt} x {wt} w{list(wshape)}, in {cin}x{h}x{w} out {o}"
+    return c
+
+
+def gen_reduce(rng, name, variant):
+    """sum / max / argmax over channels: ReduceSum, ReduceMax, ArgMax on axis 1."""
+    ties = variant.endswith("ties")
+    xt = pick(rng, [U(1), U(2), I(2)] if ties else [U(8), I(8), I(4), I(16), FixedT(True, 8, 3)])
+    cin, h, w = int(rng.integers(1, 9)), int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    c = Case(name, "")
+    x = c.input("x", xt, xt.random(rng, (cin, h, w)), halo=random_halo(rng))
+    axes = np.array([1], dtype=np.int64)
+    if variant.startswith("sum"):
+        (y,) = onnx_op("ReduceSum", [batch(x), axes], keepdims=1)
+        c.let("y = sum(x)")
+        assert np.array_equal(y[0], f64(x).sum(axis=0, keepdims=True)), "ReduceSum cross-check"
+    elif variant.startswith("max"):
+        (y,) = onnx_op("ReduceMax", [batch(x), axes], keepdims=1)
+        c.let("y = max(x)")
+        assert np.array_equal(y[0], f64(x).max(axis=0, keepdims=True)), "ReduceMax cross-check"
+    else:
+        keep = variant.startswith("argmax_keep")
+        (y,) = onnx_op("ArgMax", [batch(x)], out_types=[TensorProto.INT64], axis=1,
+                       keepdims=int(keep), select_last_index=0)
+        y = y.reshape(1, 1, h, w)  # keepdims 0: [1, H, W], the same values in the same order
+        c.let("y = argmax(x, keep: true)" if keep else pick(rng, ["y = argmax(x)", "y = argmax(x, keep: false)"]))
+        assert np.array_equal(y[0, 0], np.argmax(f64(x), axis=0)), "ArgMax cross-check (first maximum)"
+    c.output(y=y[0])
+    c.covers = f"{variant} over channels {xt} in {cin}x{h}x{w}"
+    return c
+
+
 def gen_sweep(rng, name, q, o, src: FixedT, dst):
     """`x as T` over every code of the input type (ties, overflow both ways,
     the exact minimum)."""
@@ -1425,6 +1561,17 @@ def all_cases():
         add_case(f"maxpool_ties_{n:02}", "maxpool indices ties", lambda r, nm: gen_maxpool(r, nm, True, tie_types=True))
     for n, middle in enumerate(["none", "shift", "conv"] * 6):
         add_case(f"maxunpool_{middle}_{n:02}", "maxunpool", lambda r, nm, m=middle: gen_unpool(r, nm, m))
+    for variant, count in [("exclude", 12), ("include", 8), ("global", 8)]:
+        for n in range(count):
+            add_case(f"avgpool_{variant}_{n:02}", f"avgpool {variant}",
+                     lambda r, nm, v=variant: gen_avgpool(r, nm, v))
+    for variant, count in [("gemm", 6), ("matmul", 4), ("vector", 4), ("four_d", 3)]:
+        for n in range(count):
+            add_case(f"dense_{variant}_{n:02}", "dense", lambda r, nm, v=variant: gen_dense(r, nm, v))
+    for variant in ["sum", "max", "argmax", "argmax_keep", "argmax_ties", "argmax_keep_ties", "max_ties"]:
+        for n in range(3):
+            add_case(f"reduce_{variant}_{n:02}", "channel reduction",
+                     lambda r, nm, v=variant: gen_reduce(r, nm, v))
     for n in range(14):
         add_case(f"upsample_nearest_{n:02}", "upsample nearest", lambda r, nm: gen_upsample(r, nm, "nearest"))
     for n in range(16):

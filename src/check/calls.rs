@@ -227,6 +227,9 @@ impl Checker<'_> {
                     None => Value::Poison,
                 }
             }
+            Kind::Max if b.arg("b").is_none() => {
+                self.channel_reduce(b.arg("a"), crate::ir::ChannelReduce::Max, span)
+            }
             Kind::Max | Kind::Min => {
                 let (Some(a), Some(c)) = (b.arg("a"), b.arg("b")) else {
                     return Value::Poison;
@@ -263,6 +266,14 @@ impl Checker<'_> {
             }
             Kind::Concat => self.concat(b.all(), span),
             Kind::Table => self.table(&b),
+            Kind::AvgPool => self.avgpool(&b, false),
+            Kind::GlobalAvgPool => self.avgpool(&b, true),
+            Kind::Dense => self.dense(&b),
+            Kind::Sum => self.channel_sum(&b),
+            Kind::ArgMax => match self.word_arg(&b, "keep") {
+                Some(_) => self.channel_reduce(b.arg("x"), crate::ir::ChannelReduce::ArgMax, span),
+                None => Value::Poison,
+            },
         }
     }
 

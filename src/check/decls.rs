@@ -128,6 +128,13 @@ impl Checker<'_> {
                 h: *h,
                 w: *w,
             },
+            // `dense` weights `[O, I]` are held as `[O, I, 1, 1]`.
+            [o, i] => Shape::Weights {
+                o: *o,
+                i: *i,
+                kh: 1,
+                kw: 1,
+            },
             [o, i, kh, kw] => Shape::Weights {
                 o: *o,
                 i: *i,
@@ -140,7 +147,7 @@ impl Checker<'_> {
 
     pub(super) fn param(&mut self, d: &ast::ParamDecl) {
         self.owner = d.name.node.clone();
-        let Some(shape) = self.declared_shape(&d.ty, &[0, 1, 3, 4]) else {
+        let Some(shape) = self.declared_shape(&d.ty, &[0, 1, 2, 3, 4]) else {
             return self.declare(&d.name, Value::Poison);
         };
         let ty = d.ty.scalar.node;
@@ -360,7 +367,7 @@ impl Checker<'_> {
 fn rank_names(ranks: &[usize]) -> &'static str {
     match ranks {
         [1, 3] => "a vector [N] or a map [C, H, W]",
-        [0, 1, 3, 4] => "a scalar, [N], [C, H, W] or [O, I, KH, KW]",
+        [0, 1, 2, 3, 4] => "a scalar, [N], [O, I], [C, H, W] or [O, I, KH, KW]",
         [3] => "a map [C, H, W]",
         [4] => "weights [O, I, KH, KW]",
         _ => "another shape",

@@ -248,6 +248,14 @@ pub enum CheckError {
         span: Span,
         user: bool,
     },
+    // Issue 14, items 2 and 4.
+    /// `dense` weights that are neither `[O, C*H*W]` nor `[O, C, H, W]`.
+    DenseWeights {
+        span: Span,
+        input: Vec<usize>,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     // Data.
     LoadFailed {
         span: Span,

@@ -7,13 +7,13 @@ use super::error::{CheckError, CheckWarning, UnpoolMismatch};
 use super::interval::{self, Overflowed};
 use super::scope::Value;
 use super::Checker;
-use crate::ir::{ConvGeom, Interval, Op, Pair, PoolGeom, Resample, Shape};
+use crate::ir::{ConvGeom, Interval, NodeId, Op, Pair, PoolGeom, Resample, Shape};
 use crate::span::Span;
 
 impl Checker<'_> {
     pub(super) fn conv(&mut self, b: &Bound, depthwise: bool, transposed: bool) -> Value {
         let span = b.call_span;
-        let Some((x, cin, h, w)) = self.map_arg(b.arg("x"), "input") else {
+        let Some((x, cin, _, _)) = self.map_arg(b.arg("x"), "input") else {
             return Value::Poison;
         };
         let Some(warg) = b.arg("w") else {
@@ -77,6 +77,53 @@ impl Checker<'_> {
                 found: vec![d0, d1, kh, kw],
             });
         }
+        let geom = ConvGeom {
+            stride,
+            pad,
+            dilation,
+            groups,
+            output_pad,
+        };
+        let label = match (transposed, depthwise) {
+            (false, false) => "conv",
+            (false, true) => "dwconv",
+            (true, false) => "deconv",
+            (true, true) => "dwdeconv",
+        };
+        self.conv_node(span, x, wid, geom, transposed, label)
+    }
+
+    /// The node of a convolution of map `x` by constant weights `wid`
+    /// (shapes and groups already checked): output size, exact ranges, MACs.
+    pub(super) fn conv_node(
+        &mut self,
+        span: Span,
+        x: NodeId,
+        wid: NodeId,
+        geom: ConvGeom,
+        transposed: bool,
+        label: &str,
+    ) -> Value {
+        let (
+            Shape::Map { c: cin, h, w },
+            Shape::Weights {
+                o: d0,
+                i: d1,
+                kh,
+                kw,
+            },
+        ) = (self.nodes[x].shape.clone(), self.nodes[wid].shape.clone())
+        else {
+            return Value::Poison;
+        };
+        let ConvGeom {
+            stride,
+            pad,
+            dilation,
+            groups,
+            output_pad,
+        } = geom;
+        let cout = if transposed { d1 * groups } else { d0 };
         let rows = self.axis(
             span,
             "height",
@@ -123,23 +170,15 @@ impl Checker<'_> {
         let Ok((ranges, macs)) = conv_ranges(&xn.ranges, &kernel, &rows, &cols) else {
             return self.too_wide(span);
         };
-        let geom = ConvGeom {
-            stride,
-            pad,
-            dilation,
-            groups,
-            output_pad,
-        };
         let shape = Shape::Map {
             c: cout,
             h: rows.out_len,
             w: cols.out_len,
         };
-        let (op, label) = match (transposed, depthwise) {
-            (false, false) => (Op::Conv { x, w: wid, geom }, "conv"),
-            (false, true) => (Op::Conv { x, w: wid, geom }, "dwconv"),
-            (true, false) => (Op::Deconv { x, w: wid, geom }, "deconv"),
-            (true, true) => (Op::Deconv { x, w: wid, geom }, "dwdeconv"),
+        let op = if transposed {
+            Op::Deconv { x, w: wid, geom }
+        } else {
+            Op::Conv { x, w: wid, geom }
         };
         let id = self.push(op, shape, frac, ranges, span, label.into());
         self.nodes[id].macs = macs;
@@ -148,7 +187,7 @@ impl Checker<'_> {
 
     /// Geometry of one axis; reports impossible sizes.
     #[allow(clippy::too_many_arguments)]
-    fn axis(
+    pub(super) fn axis(
         &mut self,
         span: Span,
         name: &'static str,
@@ -277,7 +316,7 @@ impl Checker<'_> {
         ))
     }
 
-    fn pool_geom(
+    pub(super) fn pool_geom(
         &mut self,
         b: &Bound,
         span: Span,

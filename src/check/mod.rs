@@ -13,6 +13,7 @@ mod interval;
 mod literal;
 mod lookup;
 mod params;
+mod reduce;
 mod scope;
 pub mod table;
 

@@ -36,7 +36,12 @@ impl Checker<'_> {
                         return None;
                     }
                 };
-                if arr.shape != shape.dims() {
+                // A `[O, I]` declaration is held as `[O, I, 1, 1]`.
+                let matrix = match *shape {
+                    Shape::Weights { o, i, kh: 1, kw: 1 } => arr.shape == [o, i],
+                    _ => false,
+                };
+                if arr.shape != shape.dims() && !matrix {
                     self.error(CheckError::NpyShape {
                         span,
                         path: path.node.clone(),

@@ -122,6 +122,7 @@ codes! {
         E182 "table entry without a value",
         E183 "table output type missing",
         E184 "user table given another type",
+        E185 "dense weights of the wrong shape",
         W001 "never used",
         W002 "saturation never triggers",
         W003 "cast can wrap",

@@ -15,7 +15,7 @@
 
 use super::network::network;
 use super::{prepare, Ctx, HlsError, HlsOptions, Style};
-use crate::ir::{Chw, Op, Shape};
+use crate::ir::{Chw, NodeId, Op, Shape};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -138,6 +138,22 @@ pub fn estimate(program: &crate::ir::Program, options: &HlsOptions) -> Result<Es
     Ok(model(&ctx))
 }
 
+/// Constant weights that are all 1: a convolution by them only adds.
+fn all_ones(ctx: &Ctx<'_>, w: NodeId) -> bool {
+    matches!(&ctx.node(w).op, Op::Constant { data } if data.iter().all(|&v| v == 1))
+}
+
+/// The one product of an average's division: the operand (raised to be
+/// non-negative) times the invariant reciprocal (`numeric::Reciprocal`).
+fn reciprocal_product(ctx: &Ctx<'_>, x: NodeId, divisor: u64) -> (usize, u32, u32) {
+    let r = ctx.node(x).range();
+    let top = (r.hi.max(0) as u128 + r.lo.unsigned_abs() * 2).max(1);
+    let bits = 128 - top.leading_zeros();
+    let m_bits = crate::numeric::Reciprocal::new(divisor, bits)
+        .map_or(bits, |rc| 128 - rc.m.leading_zeros());
+    (1, bits, m_bits)
+}
+
 fn model(ctx: &Ctx<'_>) -> Estimate {
     if ctx.options.style == Style::Stream {
         return stream_model(ctx);
@@ -171,15 +187,18 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
                     let cig = super::reduction_channels(p, b).unwrap_or(1);
                     let lanes = par.simd.unwrap_or(cig).min(cig);
                     fold = cig / lanes.max(1);
-                    (
-                        lanes * kh * kw,
-                        ctx.node(*x).ty.width,
-                        ctx.node(*w).ty.width,
-                    )
+                    // A kernel of ones (avgpool, sum) adds: no multiplier.
+                    let taps = if all_ones(ctx, *w) {
+                        0
+                    } else {
+                        lanes * kh * kw
+                    };
+                    (taps, ctx.node(*x).ty.width, ctx.node(*w).ty.width)
                 }
                 Op::Binary(crate::ir::Elementwise::Mul, a, bb) => {
                     (1, ctx.node(*a).ty.width, ctx.node(*bb).ty.width)
                 }
+                Op::DivRound { x, divisor } => reciprocal_product(ctx, *x, *divisor),
                 Op::Upsample {
                     mode: crate::ir::Resample::Bilinear,
                     x,
@@ -286,12 +305,18 @@ fn stream_model(ctx: &Ctx<'_>) -> Estimate {
                         _ => (1, 1),
                     };
                     let words = words.max(s.groups * kh * kw * s.chunks);
-                    bram18_weights += bram18(words, bits * (s.pe * s.lanes) as u32);
-                    (s.lanes, ctx.node(*x).ty.width, bits)
+                    // A kernel of ones (avgpool, sum) adds: no multiplier, no weights read.
+                    let ones = all_ones(ctx, *w);
+                    if !ones {
+                        bram18_weights += bram18(words, bits * (s.pe * s.lanes) as u32);
+                    }
+                    let lanes = if ones { 0 } else { s.lanes };
+                    (lanes, ctx.node(*x).ty.width, bits)
                 }
                 Op::Binary(crate::ir::Elementwise::Mul, a, bb) => {
                     (1, ctx.node(*a).ty.width, ctx.node(*bb).ty.width)
                 }
+                Op::DivRound { x, divisor } => reciprocal_product(ctx, *x, *divisor),
                 Op::Upsample {
                     mode: crate::ir::Resample::Bilinear,
                     x,

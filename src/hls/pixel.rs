@@ -191,7 +191,73 @@ pub fn elementwise(ctx: &Ctx<'_>, id: NodeId, arg: &dyn Fn(NodeId) -> String) ->
             };
             format!("{}[{index}]", ctx.name(*table))
         }
+        Op::DivRound { x, divisor } => div_round(ctx, id, *x, *divisor, &arg(*x)),
         other => format!("/* unexpected {other:?} */ 0"),
+    }
+}
+
+/// `raw / d` to the nearest integer, ties to even, as one expression of
+/// exact ap arithmetic (`numeric::div_round_even`): `u = raw + K >= 0` with
+/// `K` a multiple of `2 d`, `q = (u * m) >> s` by the invariant reciprocal
+/// (`numeric::Reciprocal`: one multiplier, no divider), `r = u - q d`, and
+/// `q + (2 r + q[0] > d) - K / d`.
+fn div_round(ctx: &Ctx<'_>, id: NodeId, x: NodeId, d: u64, a: &str) -> String {
+    let xt = ctx.node(x).ty;
+    let r = ctx.node(x).range();
+    let raw = if xt.fixed {
+        let w = xt.width;
+        let kind = if xt.signed { "ap_int" } else { "ap_uint" };
+        format!("{kind}<{w}>(({a}).range({}, 0))", w - 1)
+    } else {
+        format!("({a})")
+    };
+    let two_d = 2 * i128::from(d);
+    let k = if r.lo < 0 {
+        (-r.lo + two_d - 1) / two_d * two_d
+    } else {
+        0
+    };
+    let top = (r.hi + k).max(1) as u128;
+    let b = 128 - top.leading_zeros();
+    let u = if k == 0 {
+        format!("ap_uint<{b}>({raw})")
+    } else {
+        format!("ap_uint<{b}>(ap_int<{}>({raw}) + {k})", b + 1)
+    };
+    let q = match crate::numeric::Reciprocal::new(d, b) {
+        Some(rc) => {
+            let mb = 128 - rc.m.leading_zeros();
+            format!(
+                "ap_uint<{b}>((ap_uint<{}>({u}) * ap_uint<{mb}>(\"{}\", 10)) >> {})",
+                b + mb,
+                rc.m,
+                rc.shift
+            )
+        }
+        None => format!("ap_uint<{b}>({u} / {d})"),
+    };
+    let rem = format!(
+        "ap_uint<{}>(ap_uint<{}>({u}) - ap_uint<{}>({q}) * {d})",
+        b + 2,
+        b + 1,
+        b + 1
+    );
+    let up = format!("((({rem}) << 1) + {q}[0] > {d})");
+    let wide = b + 3;
+    let mut result = format!("ap_int<{wide}>({q}) + ap_int<{wide}>({up})");
+    if k > 0 {
+        result = format!("{result} - {}", k / i128::from(d));
+    }
+    let t = &ctx.node(id).ty;
+    let f = ctx.node(id).frac;
+    if f == 0 {
+        format!("{}({result})", ap_type(t))
+    } else {
+        format!(
+            "{}(ap_fixed<{}, {wide}>(ap_int<{wide}>({result})) >> {f})",
+            ap_type(t),
+            wide + f
+        )
     }
 }
 
@@ -346,7 +412,14 @@ pub fn emit_core(
                 code.open(format!("for (int kx = 0; kx < {kw}; kx++)"));
                 opened += 1;
             }
-            let wread = format!("{}[{OC}][{ic}][{ky}][{kx}]", ctx.name(*w));
+            // A kernel of ones (avgpool, sum) only adds: no weight read, no multiplier.
+            let ones =
+                matches!(&ctx.node(*w).op, Op::Constant { data } if data.iter().all(|&v| v == 1));
+            let wread = if ones {
+                String::new()
+            } else {
+                format!("{}[{OC}][{ic}][{ky}][{kx}] * ", ctx.name(*w))
+            };
             if covered {
                 // The input's zero halo covers the padding: read it, no bounds test.
                 let iy = affine(
@@ -358,7 +431,7 @@ pub fn emit_core(
                     halo as isize - geom.pad.left as isize,
                 );
                 code.line(format!(
-                    "{v} += {wread} * {};",
+                    "{v} += {wread}{};",
                     read.at_storage(ctx, *x, &ch, &iy, &ix)
                 ));
             } else {
@@ -371,7 +444,7 @@ pub fn emit_core(
                 code.line(format!("const int ix = {ix};"));
                 code.open(format!("if (iy >= 0 && iy < {h} && ix >= 0 && ix < {wd})"));
                 code.line(format!(
-                    "{v} += {wread} * {};",
+                    "{v} += {wread}{};",
                     read.at(ctx, *x, &ch, "iy", "ix")
                 ));
                 code.close();
@@ -604,6 +677,35 @@ pub fn emit_core(
             ));
             code.line(format!("{v} = {};", read.at(ctx, *x, OC, &py, &px)));
             code.close().close().close().close();
+        }
+        Op::Reduce { x, op } => {
+            let c = ctx.node(*x).shape.chw().c;
+            let xt = ap_type(&ctx.node(*x).ty);
+            code.line(format!(
+                "{xt} best = {};  // {}: the first maximum over the channels",
+                read.at(ctx, *x, "0", OY, OX),
+                node.label
+            ));
+            let argmax = *op == crate::ir::ChannelReduce::ArgMax;
+            if argmax {
+                code.line("int at = 0;");
+            }
+            code.open(format!("for (int ic = 1; ic < {c}; ic++)"));
+            code.line(format!(
+                "const {xt} cand = {};",
+                read.at(ctx, *x, "ic", OY, OX)
+            ));
+            code.open("if (cand > best)");
+            code.line("best = cand;");
+            if argmax {
+                code.line("at = ic;");
+            }
+            code.close().close();
+            let result = match op {
+                crate::ir::ChannelReduce::Max => "best",
+                crate::ir::ChannelReduce::ArgMax => "at",
+            };
+            code.line(format!("const {} {v} = {result};", ap_type(&node.ty)));
         }
         Op::Concat(parts) => {
             code.line(format!("{} {v};  // concat", ap_type(&node.ty)));

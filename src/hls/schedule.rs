@@ -121,7 +121,9 @@ fn core_kind(op: Option<&Op>) -> CoreKind {
             mode: Resample::Bilinear,
             ..
         }) => CoreKind::Bilinear,
-        Some(Op::Concat(_)) => CoreKind::Concat,
+        // A channel reduction reads its operand's beat at the same pixel,
+        // as concatenation does.
+        Some(Op::Concat(_) | Op::Reduce { .. }) => CoreKind::Concat,
         Some(_) => CoreKind::None,
     }
 }

@@ -604,10 +604,15 @@ fn core_step(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule, code: &mut Code, firs
             code.pragma("UNROLL");
             code.line(format!("const unsigned ic = tc * {} + s;", s.lanes));
             code.line("(void)ic;");
-            code.line(format!(
-                "a += tiles[g][ky][kx][tc][p][s] * px_{}[{ch}];",
-                ctx.name(*x)
-            ));
+            // A kernel of ones (avgpool, sum) only adds: no weight read, no multiplier.
+            let ones =
+                matches!(&ctx.node(*w).op, Op::Constant { data } if data.iter().all(|&v| v == 1));
+            let weight = if ones {
+                ""
+            } else {
+                "tiles[g][ky][kx][tc][p][s] * "
+            };
+            code.line(format!("a += {weight}px_{}[{ch}];", ctx.name(*x)));
             code.close().close();
             code.line("acc[p] = a;");
         }
@@ -685,6 +690,32 @@ fn core_final(ctx: &Ctx<'_>, k: &Kernel, s: &StageSchedule, code: &mut Code) {
             } else {
                 code.line(format!("const {t} {v} = px_{}[oc];", ctx.name(*x)));
             }
+        }
+        Op::Reduce { x, op } => {
+            let c = ctx.node(*x).shape.chw().c;
+            let xt = ap_type(&ctx.node(*x).ty);
+            let xn = ctx.name(*x);
+            code.line(format!(
+                "{xt} best = in_{xn}.ch[0];  // {}: the first maximum over the channels",
+                node.label
+            ));
+            let argmax = *op == crate::ir::ChannelReduce::ArgMax;
+            if argmax {
+                code.line("int at = 0;");
+            }
+            code.open(format!("for (int ic = 1; ic < {c}; ic++)"));
+            code.pragma("UNROLL");
+            code.open(format!("if (in_{xn}.ch[ic] > best)"));
+            code.line(format!("best = in_{xn}.ch[ic];"));
+            if argmax {
+                code.line("at = ic;");
+            }
+            code.close().close();
+            let result = match op {
+                crate::ir::ChannelReduce::Max => "best",
+                crate::ir::ChannelReduce::ArgMax => "at",
+            };
+            code.line(format!("const {t} {v} = {result};"));
         }
         Op::Concat(parts) => {
             code.line(format!("{t} {v};  // concat"));

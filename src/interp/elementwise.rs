@@ -46,6 +46,46 @@ pub(super) fn relu(node: &Node, x: Arg<'_>) -> Result<Vec<i128>, Fault> {
     map_values(node, x, x.frac(), |v| Ok(v.max(0)))
 }
 
+/// `raw_x / divisor` to the nearest integer, ties to even (average
+/// pooling's division), same frac.
+pub(super) fn div_round(node: &Node, x: Arg<'_>, divisor: u64) -> Result<Vec<i128>, Fault> {
+    let d = i128::from(divisor.max(1));
+    map_values(node, x, x.frac(), |v| {
+        Ok(crate::numeric::div_round_even(v, d))
+    })
+}
+
+/// Over the channels of each pixel: the largest value, or the first
+/// channel holding it (`[C, H, W]` -> `[1, H, W]`).
+pub(super) fn reduce(
+    node: &Node,
+    x: Arg<'_>,
+    op: crate::ir::ChannelReduce,
+) -> Result<Vec<i128>, Fault> {
+    let Chw { c, h, w } = x.map_chw()?;
+    expect_shape(node, Shape::Map { c: 1, h, w })?;
+    let argmax = op == crate::ir::ChannelReduce::ArgMax;
+    expect_frac(node, if argmax { 0 } else { x.frac() })?;
+    let plane = h * w;
+    let data = &x.value.data;
+    Ok((0..plane)
+        .map(|p| {
+            let (mut best, mut at) = (data[p], 0usize);
+            for ch in 1..c {
+                let v = data[ch * plane + p];
+                if v > best {
+                    (best, at) = (v, ch);
+                }
+            }
+            if argmax {
+                at as i128
+            } else {
+                best
+            }
+        })
+        .collect())
+}
+
 /// `floor(x)`, `round(x)` (half away from zero), `trunc(x)`: integers, frac 0.
 pub(super) fn round(node: &Node, x: Arg<'_>, rounding: Rounding) -> Result<Vec<i128>, Fault> {
     map_values(node, x, 0, |v| Ok(round_to_int(v, x.frac(), rounding)))

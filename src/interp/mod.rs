@@ -312,6 +312,8 @@ fn evaluate(
         Op::Lookup { x, table, offset } => {
             elementwise::lookup(node, arg(*x)?, arg(*table)?, *offset)?
         }
+        Op::DivRound { x, divisor } => elementwise::div_round(node, arg(*x)?, *divisor)?,
+        Op::Reduce { x, op } => elementwise::reduce(node, arg(*x)?, *op)?,
     };
     Ok(data)
 }

@@ -38,12 +38,14 @@ impl Op {
             | Op::Shl(..)
             | Op::Binary(..)
             | Op::Cast { .. }
-            | Op::Lookup { .. } => OpKind::Elementwise,
+            | Op::Lookup { .. }
+            | Op::DivRound { .. } => OpKind::Elementwise,
             Op::Conv { .. }
             | Op::Deconv { .. }
             | Op::Upsample { .. }
             | Op::MaxPool { .. }
             | Op::MaxPoolIndices { .. }
+            | Op::Reduce { .. }
             | Op::Concat(_) => OpKind::Gather,
             Op::MaxUnpool { .. } => OpKind::Scatter,
         }

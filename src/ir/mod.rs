@@ -14,6 +14,7 @@
 //!   frac (the largest); Mul, Conv and Deconv add the operands' fracs; Round gives
 //!   0; Cast gives `to.storage_frac()`; bilinear Upsample adds `log2(2f)` per
 //!   axis with factor `f > 1`; MaxPoolIndices is 0; Lookup has its table's frac;
+//!   DivRound and a channel Max keep the operand's frac, ArgMax is 0;
 //! - conv and deconv weights are always `Op::Constant` nodes;
 //! - `node.ty` holds every value of the node (its `storage_frac()` equals `frac`);
 //! - `program.outputs[i].node` names a node, and a constant holds one value
@@ -281,6 +282,28 @@ pub enum Op {
         table: NodeId,
         offset: i128,
     },
+    /// `raw_x / divisor` rounded to the nearest integer, ties to even
+    /// (`numeric::div_round_even`), same frac: average pooling's division.
+    DivRound {
+        x: NodeId,
+        divisor: u64,
+    },
+    /// A reduction over the channels of `x` at each pixel: `[C, H, W]` ->
+    /// `[1, H, W]`.
+    Reduce {
+        x: NodeId,
+        op: ChannelReduce,
+    },
+}
+
+/// What [`Op::Reduce`] computes over a pixel's channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChannelReduce {
+    /// The largest value (same frac).
+    Max,
+    /// The first channel holding the largest value (ONNX `ArgMax`,
+    /// `select_last_index = 0`), frac 0.
+    ArgMax,
 }
 
 impl Op {
@@ -296,7 +319,9 @@ impl Op {
             | Op::Cast { x, .. }
             | Op::Upsample { x, .. }
             | Op::MaxPool { x, .. }
-            | Op::MaxPoolIndices { x, .. } => vec![*x],
+            | Op::MaxPoolIndices { x, .. }
+            | Op::DivRound { x, .. }
+            | Op::Reduce { x, .. } => vec![*x],
             Op::Binary(_, a, b) => vec![*a, *b],
             Op::Conv { x, w, .. } | Op::Deconv { x, w, .. } => vec![*x, *w],
             Op::MaxUnpool { x, idx, .. } => vec![*x, *idx],

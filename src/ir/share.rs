@@ -59,7 +59,9 @@ impl Op {
             | Op::Cast { x, .. }
             | Op::Upsample { x, .. }
             | Op::MaxPool { x, .. }
-            | Op::MaxPoolIndices { x, .. } => *x = f(*x),
+            | Op::MaxPoolIndices { x, .. }
+            | Op::DivRound { x, .. }
+            | Op::Reduce { x, .. } => *x = f(*x),
             Op::Binary(_, a, b) => {
                 *a = f(*a);
                 *b = f(*b);

@@ -138,6 +138,11 @@ fn expected_frac(program: &Program, node: &Node) -> Option<u32> {
         | Op::Shl(x, _)
         | Op::MaxPool { x, .. }
         | Op::MaxUnpool { x, .. }
+        | Op::DivRound { x, .. }
+        | Op::Reduce {
+            x,
+            op: crate::ir::ChannelReduce::Max,
+        }
         | Op::Upsample {
             x,
             mode: Resample::Nearest,
@@ -147,7 +152,12 @@ fn expected_frac(program: &Program, node: &Node) -> Option<u32> {
         Op::Binary(_, a, b) => largest(&[*a, *b]),
         Op::Concat(xs) => largest(xs),
         Op::Conv { x, w, .. } | Op::Deconv { x, w, .. } => Some(frac(*x)? + frac(*w)?),
-        Op::Round(..) | Op::MaxPoolIndices { .. } => Some(0),
+        Op::Round(..)
+        | Op::MaxPoolIndices { .. }
+        | Op::Reduce {
+            op: crate::ir::ChannelReduce::ArgMax,
+            ..
+        } => Some(0),
         Op::Lookup { table, .. } => frac(*table),
         Op::Cast { to, .. } => Some(to.storage_frac()),
         Op::Upsample {

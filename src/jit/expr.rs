@@ -197,11 +197,63 @@ impl Fx<'_, '_> {
                 let addr = self.elem_addr(base, index, elem);
                 self.load(elem, addr, 0)
             }
+            Op::DivRound { x, divisor } => {
+                let a = self.value(*x, px, root)?;
+                self.div_round(n, a, range_of(self, *x), *divisor)?
+            }
             _ => {
                 return Err(unsupported(n, node, "not an elementwise operation"));
             }
         };
         Ok(v)
+    }
+
+    /// `raw / d` to the nearest integer, ties to even (`numeric::div_round_even`):
+    /// `a` is first made non-negative by adding `K`, a multiple of `2 d`
+    /// (so the quotient keeps its parity), `q = floor(n / d)` is one
+    /// multiply by the invariant reciprocal and a shift
+    /// (`numeric::Reciprocal`), `r = n - q d`, and `q` goes up when
+    /// `2 r + (q & 1) > d` (past the half, or on it with `q` odd).
+    fn div_round(&mut self, n: NodeId, a: V, r: Interval, d: u64) -> Result<V, JitError> {
+        let node = &self.program.nodes[n];
+        let too_wide = || unsupported(n, node, "an average wider than 62 bits");
+        if a.ty.is_vector() {
+            return Err(unsupported(n, node, "a division in vector lanes"));
+        }
+        let two_d = 2 * i128::from(d);
+        let k = if r.lo < 0 {
+            (-r.lo + two_d - 1) / two_d * two_d
+        } else {
+            0
+        };
+        let top = r.hi.checked_add(k).ok_or_else(too_wide)?;
+        if top >= 1 << 62 || signed_bits(r) > 62 {
+            return Err(too_wide());
+        }
+        let bits = 128 - (top as u128).leading_zeros();
+        let i64t = cranelift_codegen::ir::types::I64;
+        let v = self.retype(a, i64t);
+        let v = self.add_imm(v, k as i64);
+        let q = match crate::numeric::Reciprocal::new(d, bits) {
+            Some(rc) if bits + 128 - rc.m.leading_zeros() <= 63 => {
+                let m = self.b.ins().imul_imm_s(v, rc.m as i64);
+                self.b.ins().ushr_imm_s(m, i64::from(rc.shift))
+            }
+            _ => self.b.ins().udiv_imm_s(v, d as i64),
+        };
+        let qd = self.b.ins().imul_imm_s(q, d as i64);
+        let rem = self.b.ins().isub(v, qd);
+        let twice = self.b.ins().ishl_imm_s(rem, 1);
+        let odd = self.b.ins().band_imm_s(q, 1);
+        let t = self.b.ins().iadd(twice, odd);
+        let up = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThan, t, d as i64);
+        let up = self.b.ins().uextend(i64t, up);
+        let q = self.b.ins().iadd(q, up);
+        let q = self.add_imm(q, -((k / i128::from(d)) as i64));
+        Ok(V { v: q, ty: i64t })
     }
 
     /// A read of materialized node `n` at the pixel, broadcast by shape.

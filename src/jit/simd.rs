@@ -368,6 +368,8 @@ impl Fx<'_, '_> {
             }
             // A table lookup is one scalar load per value.
             Op::Lookup { .. } => false,
+            // A division with a remainder test, scalar.
+            Op::DivRound { .. } => false,
             _ => true,
         };
         ok && node

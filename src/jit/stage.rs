@@ -12,7 +12,7 @@ use super::expr::{accumulator_bound, Pixel};
 use super::plan::{deconv_axis, unsupported, weight_dims, Stage};
 use super::range::ty_for;
 use super::JitError;
-use crate::ir::{ConvGeom, Interval, NodeId, Op, PoolGeom, Resample, Shape};
+use crate::ir::{ChannelReduce, ConvGeom, Interval, NodeId, Op, PoolGeom, Resample, Shape};
 
 /// Taps up to this count are unrolled with their weights in registers.
 const UNROLL_TAPS: usize = 32;
@@ -67,6 +67,7 @@ impl Fx<'_, '_> {
                 Some((k, Op::MaxPool { x, geom })) => fx.pool(&row, k, *x, geom, false),
                 Some((k, Op::MaxPoolIndices { x, geom })) => fx.pool(&row, k, *x, geom, true),
                 Some((k, Op::Concat(xs))) => fx.concat(&row, k, xs),
+                Some((k, Op::Reduce { x, op })) => fx.channel_reduce(&row, k, *x, *op),
                 Some((k, _)) => Err(unsupported(
                     k,
                     &fx.program.nodes[k],
@@ -508,6 +509,53 @@ impl Fx<'_, '_> {
                 V { v: at, ty: I64 }
             } else {
                 V { v: best, ty }
+            };
+            fx.finish(row, ox, Some((k, v)))
+        })
+    }
+
+    /// The maximum over the channels of `x` at each pixel of the row, or
+    /// the first channel holding it (`argmax`): one row address per channel,
+    /// the channels compared in order with a strict `>`.
+    fn channel_reduce(
+        &mut self,
+        row: &Row,
+        k: NodeId,
+        x: NodeId,
+        op: ChannelReduce,
+    ) -> Result<(), JitError> {
+        let xd = self.program.nodes[x].shape.chw();
+        let xe = self.buffer(x)?.elem;
+        let ty = ty_for(&[self.xrange(x)]);
+        let mut addrs = vec![];
+        for ch in 0..xd.c {
+            let c = self.i64(ch as i64);
+            addrs.push(self.row_addr(x, c, row.y)?);
+        }
+        let w_out = self.program.nodes[k].shape.chw().w as i64;
+        self.for_range(0, w_out, |fx, ox| {
+            let mut best = None;
+            let mut at = fx.i64(0);
+            for (ch, &addr) in addrs.iter().enumerate() {
+                let a = fx.elem_addr(addr, ox, xe);
+                let v = fx.load(xe, a, 0);
+                let v = fx.retype(v, ty);
+                best = Some(match best {
+                    None => v,
+                    Some(b) => {
+                        let gt = fx.b.ins().icmp(IntCC::SignedGreaterThan, v, b);
+                        if op == ChannelReduce::ArgMax {
+                            let here = fx.i64(ch as i64);
+                            at = fx.sel(gt, here, at);
+                        }
+                        fx.sel(gt, v, b)
+                    }
+                });
+            }
+            let v = match (op, best) {
+                (ChannelReduce::ArgMax, _) => V { v: at, ty: I64 },
+                (ChannelReduce::Max, Some(b)) => V { v: b, ty },
+                (ChannelReduce::Max, None) => fx.constant(0),
             };
             fx.finish(row, ox, Some((k, v)))
         })

@@ -11,6 +11,8 @@
 //! - [`cast_raw`]: the whole `x as T` conversion (`ir::Op::Cast`).
 //! - [`to_decimal`]: exact decimal text of a value, for messages and files.
 //! - [`bilinear_taps`]: the exact weights of bilinear upsampling.
+//! - [`div_round_even`]: average pooling's division; [`Reciprocal`] its
+//!   floor by an invariant multiplier.
 //!
 //! `docs/semantics.md` is the normative description; the unit tests pin the
 //! behaviour measured with the real ap_types headers.
@@ -18,6 +20,7 @@
 mod bilinear;
 mod cast;
 mod decimal;
+mod divide;
 mod overflow;
 mod quantize;
 pub mod table;
@@ -25,6 +28,7 @@ pub mod table;
 pub use bilinear::{bilinear_taps, Taps};
 pub use cast::{cast_raw, checked_cast_raw, CastError};
 pub use decimal::to_decimal;
+pub use divide::{div_round_even, Reciprocal};
 pub use overflow::{apply_overflow, code_bounds, fits};
 pub use quantize::{
     checked_quantize, checked_shl, floor_shr, quantize, quantize_rational, round_to_int,

@@ -275,6 +275,59 @@ impl Gen {
         ))
     }
 
+    /// Average pooling, dense layers and reductions over channels.
+    fn reduce(&mut self, x: &str, m: Map) -> Option<(String, Map)> {
+        let y = self.name();
+        let one = |c: i64, h: i64, w: i64| Some((y.clone(), Map { c, h, w }));
+        match self.rng.range(0, 5) {
+            0 => {
+                let (kh, kw) = (self.rng.range(1, 4), self.rng.range(1, 4));
+                let (sh, sw) = (self.rng.range(1, 3), self.rng.range(1, 3));
+                let pads = [
+                    self.rng.range(0, kh - 1),
+                    self.rng.range(0, kh - 1),
+                    self.rng.range(0, kw - 1),
+                    self.rng.range(0, kw - 1),
+                ];
+                if kh > m.h + pads[0] + pads[1] || kw > m.w + pads[2] + pads[3] {
+                    return None;
+                }
+                let include = *self.rng.pick(&["true", "false"]);
+                self.lines.push(format!(
+                    "  let {y} = avgpool({x}, ({kh}, {kw}), stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), count_include_pad: {include})",
+                    pads[0], pads[1], pads[2], pads[3]
+                ));
+                let oh = (m.h + pads[0] + pads[1] - kh) / sh + 1;
+                let ow = (m.w + pads[2] + pads[3] - kw) / sw + 1;
+                one(m.c, oh, ow)
+            }
+            1 => {
+                self.lines.push(format!("  let {y} = global_avgpool({x})"));
+                one(m.c, 1, 1)
+            }
+            2 => {
+                let inputs = m.c * m.h * m.w;
+                if inputs > 120 {
+                    return None;
+                }
+                let o = self.rng.range(1, 6);
+                let w = self.param("i4", &[o, inputs]);
+                self.lines.push(format!("  let {y} = dense({x}, {w})"));
+                one(o, 1, 1)
+            }
+            3 => {
+                let f = *self.rng.pick(&["sum", "max", "argmax"]);
+                self.lines.push(format!("  let {y} = {f}({x})"));
+                one(1, m.h, m.w)
+            }
+            _ => {
+                self.lines
+                    .push(format!("  let {y} = argmax({x}, keep: true)"));
+                one(1, m.h, m.w)
+            }
+        }
+    }
+
     fn upsample(&mut self, x: &str, m: Map) -> Option<(String, Map)> {
         let y = self.name();
         let (fh, fw) = if self.rng.chance(50) {
@@ -441,7 +494,18 @@ pub fn random_program(seed: u64) -> String {
         cur = y;
     }
     if !outputs.contains(&cur) {
-        outputs.push(cur);
+        outputs.push(cur.clone());
+    }
+    // Average pooling, dense or a channel reduction after the last stage,
+    // drawn from a generator of its own: the stages above are the same
+    // program for a seed as before these stages existed.
+    let mut extra = Rng::new(seed ^ 0x0014_A5E5);
+    if extra.chance(45) {
+        std::mem::swap(&mut g.rng, &mut extra);
+        if let Some((y, _)) = g.reduce(&cur, m) {
+            outputs.push(y);
+        }
+        std::mem::swap(&mut g.rng, &mut extra);
     }
     format!(
         "pipeline g {{\n{}\n  output {}\n}}\n",

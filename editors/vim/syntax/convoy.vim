@@ -40,6 +40,7 @@ syn keyword convoyOverflow wrap sat sat_zero sat_sym
 
 " Calls: stages, initializers, blocks; named arguments `stride:`.
 syn keyword convoyStage conv dwconv deconv dwdeconv upsample maxpool maxunpool relu clip max min floor round trunc concat table
+syn keyword convoyStage avgpool global_avgpool dense sum argmax
 syn keyword convoyInit load random
 syn match convoyCall "\<\h\w*\ze\s*("
 syn match convoyNamedArg "\<\h\w*\ze\s*:\%(:\)\@!"

@@ -355,6 +355,17 @@ impl Report for CheckError {
                     .label(*span, "not the table's type")
                     .help("the entries have the param's type: remove this one")
             }
+            E::DenseWeights {
+                span,
+                input,
+                expected,
+                found,
+            } => error(
+                E185,
+                format!("dense weights for a {} input are {}", dims(input), dims(expected)),
+            )
+            .label(*span, format!("found {}", shape_words(found)))
+            .help("a param `[O, C*H*W]` (ONNX Flatten order: C, H, W), or `[O, C, H, W]`"),
             E::ShiftAmount { span, amount } => {
                 error(E157, format!("cannot shift by {amount}")).label(*span, "shift amounts are 0 to 126")
             }
