@@ -14,7 +14,7 @@ use crate::common::root;
 /// `tests/cases/pending_examples/` (README there): their workarounds are
 /// checked against the goldens, their cost once the example is in
 /// `examples/`. The test fails if a pending example is already there.
-const PENDING: &[&str] = &["classifier", "espcn"];
+const PENDING: &[&str] = &["espcn"];
 use std::path::Path;
 use std::process::Command;
 
