@@ -1,5 +1,5 @@
 # Convoy's everyday targets. `make help` lists them.
-.PHONY: help demo test lint fmt fixtures import-corpus ap-types clean-build editors python-test
+.PHONY: help demo test lint fmt fixtures import-corpus example-goldens ap-types clean-build editors python-test
 
 AP_TYPES ?= $(CURDIR)/build/ap_types
 export AP_TYPES
@@ -48,6 +48,9 @@ editors:     ## editor support: TextMate grammar, VS Code package, Vim syntax
 
 fixtures:    ## regenerate the ONNX reference fixtures (needs build/venv with numpy and onnx)
 	build/venv/bin/python tools/onnx_fixtures.py
+
+example-goldens: ## regenerate the example networks' weights and onnxruntime goldens (needs build/venv with numpy, onnx, onnxruntime)
+	build/venv/bin/python tools/example_networks.py
 
 import-corpus: ## regenerate the `convoy import` corpus (needs build/venv with numpy, onnx, onnxruntime)
 	build/venv/bin/python tools/onnx_corpus.py

@@ -62,3 +62,4 @@ mod run_stream;
 mod shared_subexpressions;
 mod snapshot_files;
 mod tables;
+mod workarounds;
