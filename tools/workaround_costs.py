@@ -33,9 +33,6 @@ def main():
     print("|---|---|---|---|---|---|")
     for name in names:
         example = os.path.join(ROOT, "examples", f"{name}.cnn")
-        if not os.path.exists(example):
-            print(f"| {name} | | example pending (tests/cases/pending_examples/) | | | |")
-            continue
         for style in ("array", "stream"):
             old = estimate(convoy, os.path.join(folder, f"{name}.cnn"), style)
             new = estimate(convoy, example, style)

@@ -10,11 +10,6 @@
 
 use crate::common::root;
 
-/// Networks whose example waits for its operators in
-/// `tests/cases/pending_examples/` (README there): their workarounds are
-/// checked against the goldens, their cost once the example is in
-/// `examples/`. The test fails if a pending example is already there.
-const PENDING: &[&str] = &["espcn"];
 use std::path::Path;
 use std::process::Command;
 
@@ -78,13 +73,6 @@ fn every_workaround_computes_the_examples_goldens() {
 fn every_example_costs_less_than_its_workaround() {
     for name in workarounds() {
         let example = root().join(format!("examples/{name}.cnn"));
-        if PENDING.contains(&name.as_str()) {
-            assert!(
-                !example.exists(),
-                "{name} is in examples/: remove it from PENDING"
-            );
-            continue;
-        }
         let old = root().join(format!("tests/cases/workarounds/{name}.cnn"));
         for style in ["array", "stream"] {
             let (old_stages, old_mults) = estimate(&old, style);
