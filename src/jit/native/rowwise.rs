@@ -1,6 +1,7 @@
 //! Row kernels for the stages that move and compare values rather than
 //! multiply them: max-pooling, nearest and bilinear upsampling, each with an
-//! optional requantization tail ([`Requant`]).
+//! optional requantization tail ([`Requant`]), and rearrangements without
+//! one (`remap.rs`).
 //!
 //! The kernels are safe Rust over byte slices, written so that the compiler
 //! vectorizes their inner loops (contiguous rows, no bounds test per

@@ -38,8 +38,29 @@ impl RowStage {
         out: &mut [u8],
         base: usize,
     ) {
+        // The element size as a constant: element copies are fixed-size
+        // moves (a byte store for u8 / i8), not calls of `memcpy`.
+        match self.out.bytes {
+            1 => self.remap_rows_of::<1>(remap, lo, hi, x, out, base),
+            2 => self.remap_rows_of::<2>(remap, lo, hi, x, out, base),
+            4 => self.remap_rows_of::<4>(remap, lo, hi, x, out, base),
+            8 => self.remap_rows_of::<8>(remap, lo, hi, x, out, base),
+            _ => self.remap_rows_of::<16>(remap, lo, hi, x, out, base),
+        }
+    }
+
+    #[inline(always)]
+    fn remap_rows_of<const B: usize>(
+        &self,
+        remap: &Remap,
+        lo: usize,
+        hi: usize,
+        x: &[u8],
+        out: &mut [u8],
+        base: usize,
+    ) {
         let (xv, ov) = (&self.x, &self.out);
-        let b = ov.bytes;
+        let b = B;
         // Element `i` of a row as a byte range.
         let el = |i: usize| i * b..(i + 1) * b;
         for item in lo..hi {
@@ -54,9 +75,11 @@ impl RowStage {
                 Remap::Pad { pads, value } => {
                     // Two's complement, little endian: the low bytes of any
                     // value the buffer's element holds.
-                    let fill = value.to_le_bytes();
-                    for px in dst.chunks_exact_mut(b) {
-                        px.copy_from_slice(&fill[..b]);
+                    let bytes = value.to_le_bytes();
+                    let mut fill = [0u8; B];
+                    fill.copy_from_slice(&bytes[..B]);
+                    for px in dst.chunks_exact_mut(B) {
+                        px.copy_from_slice(&fill);
                     }
                     if let Some(iy) = y.checked_sub(pads.top).filter(|&iy| iy < xv.h) {
                         let at = pads.left * b;
@@ -70,7 +93,7 @@ impl RowStage {
                 Remap::Reshape => {
                     let plane = xv.h * xv.w;
                     let flat0 = (c * ov.h + y) * ov.w;
-                    for (ox, px) in dst.chunks_exact_mut(b).enumerate() {
+                    for (ox, px) in dst.chunks_exact_mut(B).enumerate() {
                         let flat = flat0 + ox;
                         let src = &x[xv.row(flat / plane, flat % plane / xv.w)];
                         px.copy_from_slice(&src[el(flat % xv.w)]);
@@ -84,8 +107,9 @@ impl RowStage {
                             ShuffleMode::Crd => (c * r + i) * r + j,
                         };
                         let src = &x[xv.row(ci, y / r)];
-                        for (q, px) in src.chunks_exact(b).enumerate() {
-                            dst[el(q * r + j)].copy_from_slice(px);
+                        for (q, px) in src.chunks_exact(B).enumerate() {
+                            let at = (q * r + j) * B;
+                            dst[at..at + B].copy_from_slice(px);
                         }
                     }
                 }
@@ -93,8 +117,9 @@ impl RowStage {
                     let (block, ci) = (c / xv.c, c % xv.c);
                     let src = &x[xv.row(ci, y * r + block / r)];
                     let bj = block % r;
-                    for (ox, px) in dst.chunks_exact_mut(b).enumerate() {
-                        px.copy_from_slice(&src[el(ox * r + bj)]);
+                    for (ox, px) in dst.chunks_exact_mut(B).enumerate() {
+                        let at = (ox * r + bj) * B;
+                        px.copy_from_slice(&src[at..at + B]);
                     }
                 }
             }
