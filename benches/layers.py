@@ -49,6 +49,8 @@ LAYERS = {
     "upsample2": ("nearest", dict(c=64, h=64, w=64, f=2)),
     "bilinear2": ("bilinear", dict(c=64, h=64, w=64, f=2)),
     "concat": ("concat", dict(c=32, h=64, w=64)),
+    "depth_to_space2": ("depth_to_space", dict(c=256, h=64, w=64, r=2)),
+    "pad1": ("pad", dict(c=64, h=64, w=64, p=1)),
     "residual_add": ("add", dict(c=64, h=64, w=64)),
 }
 
@@ -107,6 +109,20 @@ pipeline {name} {{
   output y
 }}
 """
+    if kind == "depth_to_space":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = depth_to_space(x, {p['r']})
+  output y
+}}
+"""
+    if kind == "pad":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = pad(x, {p['p']}, value: 7)
+  output y
+}}
+"""
     if kind == "concat":
         return f"""pipeline {name} {{
   input x: u8[{p['c']}, {p['h']}, {p['w']}]
@@ -162,6 +178,16 @@ def onnx_model(kind, p, nhwc):
         core = helper.make_node("Resize", ["xc", "", "scales"], ["yc"], mode="linear",
                                 coordinate_transformation_mode="half_pixel")
         out_chw = (c, h * p["f"], w * p["f"])
+    elif kind == "depth_to_space":
+        c, h, w, r = p["c"], p["h"], p["w"], p["r"]
+        core = helper.make_node("DepthToSpace", ["xc"], ["yc"], blocksize=r, mode="DCR")
+        out_chw = (c // (r * r), h * r, w * r)
+    elif kind == "pad":
+        c, h, w, q = p["c"], p["h"], p["w"], p["p"]
+        inits = [numpy_helper.from_array(np.array([0, 0, q, q, 0, 0, q, q], np.int64), "pads"),
+                 numpy_helper.from_array(np.array(7, np.uint8), "value")]
+        core = helper.make_node("Pad", ["xc", "pads", "value"], ["yc"], mode="constant")
+        out_chw = (c, h + 2 * q, w + 2 * q)
     elif kind in ("concat", "add"):
         # Two inputs: NCHW only (the layout does not change what they do).
         c, h, w = p["c"], p["h"], p["w"]

@@ -412,3 +412,87 @@ fn unpool_index_outside_the_plane_is_the_interpreters_error() {
         );
     }
 }
+
+/// A rearrangement alone on a random input, as an output (no tail): the
+/// row kernel of `jit::native::rowwise::remap`.
+fn remap_program(seed: u64) -> String {
+    let mut rng = Rng::new(seed ^ 0x5EED);
+    let ty = *rng.pick(&[
+        "u8",
+        "i8",
+        "i12",
+        "u16",
+        "i32",
+        "fixed<8, 3>",
+        "fixed<40, 12>",
+    ]);
+    let r = rng.range(1, 3);
+    let (c, h, w) = (
+        rng.range(1, 4) * r * r,
+        rng.range(1, 20) * r,
+        rng.range(1, 40) * r,
+    );
+    let halo = if rng.chance(30) { " pad 1" } else { "" };
+    let call = match rng.range(0, 6) {
+        0 => format!(
+            "depth_to_space(x, {r}, mode: {})",
+            rng.pick(&["dcr", "crd"])
+        ),
+        1 => format!("space_to_depth(x, {r})"),
+        2 => "flatten(x)".to_string(),
+        3 => format!("reshape(x, [{}, {}, {}])", c * h, 1, w),
+        4 => {
+            let (y0, x0) = (rng.range(0, h - 1), rng.range(0, w - 1));
+            format!(
+                "slice(x, channels: {}.., rows: {y0}.., cols: {x0}..{w})",
+                c - 1
+            )
+        }
+        _ => format!(
+            "pad(x, ({}, {}, {}, {}), value: {})",
+            rng.range(0, 3),
+            rng.range(0, 3),
+            rng.range(0, 3),
+            rng.range(0, 3),
+            if ty.starts_with('u') { 1 } else { -1 }
+        ),
+    };
+    format!(
+        "pipeline g {{\n  input x: {ty}[{c}, {h}, {w}]{halo}\n  let y = {call}\n  output y\n}}\n"
+    )
+}
+
+#[test]
+fn rearrangement_row_kernels_match_the_interpreter() {
+    let mut failures = vec![];
+    let mut kinds = std::collections::BTreeMap::new();
+    for seed in 0..300 {
+        let src = remap_program(seed);
+        let (checked, _) =
+            compile("remap.cnn", &src, &Files::default()).unwrap_or_else(|e| panic!("{src}\n{e}"));
+        let program = &checked.program;
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => {
+                for s in &stages {
+                    if !s.row_kernel {
+                        failures.push(format!(
+                            "seed {seed}: `{}` not on a row kernel\n{src}",
+                            s.label
+                        ));
+                    }
+                    let kind = s.label.split(' ').next().unwrap_or("").to_string();
+                    *kinds.entry(kind).or_insert(0) += 1;
+                }
+            }
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
+    assert!(kinds.values().all(|&n| n > 25), "{kinds:?}");
+}

@@ -1,6 +1,7 @@
 //! Row kernels for the stages that move and compare values rather than
 //! multiply them: max-pooling, nearest and bilinear upsampling, each with an
-//! optional requantization tail ([`Requant`]).
+//! optional requantization tail ([`Requant`]), and rearrangements without
+//! one (`remap.rs`).
 //!
 //! The kernels are safe Rust over byte slices, written so that the compiler
 //! vectorizes their inner loops (contiguous rows, no bounds test per
@@ -21,8 +22,9 @@ pub(super) use super::row_tail::requant_row;
 use super::row_tail::Byte;
 use super::unpool::{plan_unpool, unpool_planes};
 
+mod remap;
 mod resample;
-use crate::ir::{Elementwise, Op, Program, Resample};
+use crate::ir::{Elementwise, Op, Program, Remap, Resample};
 use crate::jit::plan::{Plan, Stage};
 use crate::jit::Isa;
 use crate::numeric::bilinear_taps;
@@ -97,6 +99,8 @@ pub(super) enum Kind {
     Binary(Elementwise),
     /// `out[y][x] = in[y / fh][x / fw]`.
     Nearest { factor: (usize, usize) },
+    /// A rearrangement (`ir::Remap`), no tail: rows copied.
+    Remap { remap: Remap },
     /// Two taps per axis (`numeric::bilinear_taps`), weights as `i32`.
     Bilinear {
         rows: Vec<[(usize, i32); 2]>,
@@ -144,6 +148,9 @@ fn plan_row_kernel(program: &Program, plan: &Plan, stage: &Stage) -> Option<RowS
     };
     if let Op::Concat(xs) = &program.nodes[k].op {
         return plan_concat(program, plan, stage, k, xs);
+    }
+    if let Op::Remap { .. } = &program.nodes[k].op {
+        return remap::plan_remap(program, plan, stage, k);
     }
     let node = &program.nodes[k];
     let (x, kind) = match &node.op {
@@ -314,6 +321,7 @@ impl RowStage {
             }
             Kind::MaxPoolIndices { .. } => self.max_pool_indices::<u8>(lo, hi, x, out, base),
             Kind::Nearest { factor } => self.nearest(*factor, lo, hi, x, out, base),
+            Kind::Remap { remap } => self.remap_rows(remap, lo, hi, x, out, base),
             Kind::Bilinear { rows, cols, phases } if self.x.signed => {
                 let cols = (cols.as_slice(), phases.as_deref());
                 self.bilinear::<i8>(rows, cols, lo, hi, x, out, base)
