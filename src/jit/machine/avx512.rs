@@ -233,21 +233,11 @@ impl<'a> Tail<'a> {
         _mm512_permutexvar_epi8(self.swap, join(q))
     }
 
-    /// Whether [`Self::pack`] applies (else [`Self::apply`]).
-    pub(super) fn packs(&self) -> bool {
-        self.packs.is_some()
-    }
-
-    /// The byte permutation from pack order to join order (and back).
-    pub(super) fn swap(&self) -> __m512i {
-        self.swap
-    }
-
     /// The tail up to the post-add: 32-bit results before the second
     /// clamp.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn scaled(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m512i {
+    fn scaled(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m512i {
         let mut v = acc;
         if self.pre {
             v = _mm512_add_epi32(v, pre);
@@ -263,10 +253,10 @@ impl<'a> Tail<'a> {
 
     /// Four vectors of [`Self::scaled`] results, second clamp applied, as
     /// bytes in pack order (see [`Self::apply4_packed`]). Only when
-    /// [`Self::packs`].
+    /// `packs` is set.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn pack(&self, r: [__m512i; 4]) -> __m512i {
+    fn pack(&self, r: [__m512i; 4]) -> __m512i {
         let Some(p) = self.packs else {
             return _mm512_setzero_si512();
         };

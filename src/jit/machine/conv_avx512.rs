@@ -250,7 +250,6 @@ unsafe fn dispatch(pv: usize, n: usize, d: &Direct, tail: &Tail, spot: &Spot, w:
 /// `spot.dst + j * spot.plane` may take the masked 64-byte store of channel
 /// `j < N`; `w` holds `N * d.steps_total` weights.
 #[cfg(target_arch = "x86_64")]
-#[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn block<const PV: usize, const N: usize>(
     d: &Direct,
@@ -260,24 +259,15 @@ unsafe fn block<const PV: usize, const N: usize>(
     o: usize,
 ) {
     let t = d.steps_total;
-    // Checked once here, so that the loop has no bounds test: a panic path
-    // inside it makes LLVM keep the 24 accumulators in memory (a store per
-    // `vpdpbusd`, twice as slow).
-    let rows_ok = spot.steps.iter().all(|step| step.row < spot.rows.len());
-    if !rows_ok || spot.woff + spot.steps.len() > t || w.len() < N * t {
-        return;
-    }
     let mut acc = [[_mm512_setzero_si512(); PV]; N];
     for (s, step) in spot.steps.iter().enumerate() {
         let at = ((spot.quad0 + step.quad) * spot.cols + spot.x0 + step.shift) * 4;
-        // SAFETY: `step.row < rows.len()` (checked above); `at + 64 PV`
-        // lies within the slot plus its spare bytes.
-        let base = unsafe { spot.rows.get_unchecked(step.row).add(at) };
+        // SAFETY: `at + 64 PV` lies within the slot plus its spare bytes.
+        let base = unsafe { spot.rows[step.row].add(at) };
         let a: [__m512i; PV] =
             std::array::from_fn(|p| unsafe { _mm512_loadu_si512(base.add(64 * p).cast()) });
         for (j, acc_j) in acc.iter_mut().enumerate() {
-            // SAFETY: `j * t + woff + s < N * t <= w.len()` (checked above).
-            let wv = _mm512_set1_epi32(unsafe { *w.get_unchecked(j * t + spot.woff + s) });
+            let wv = _mm512_set1_epi32(w[j * t + spot.woff + s]);
             for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
                 *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
             }
@@ -285,9 +275,9 @@ unsafe fn block<const PV: usize, const N: usize>(
     }
     // SAFETY (both): the caller's guarantees.
     if spot.residual.is_some() {
-        unsafe { finish_residual::<PV, N>(acc, tail, spot, o) }
+        unsafe { finish_residual::<PV, N>(&acc, tail, spot, o) }
     } else {
-        unsafe { finish::<PV, N>(acc, tail, spot, o) }
+        unsafe { finish::<PV, N>(&acc, tail, spot, o) }
     }
 }
 
@@ -301,26 +291,13 @@ unsafe fn block<const PV: usize, const N: usize>(
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn finish<const PV: usize, const N: usize>(
-    acc: [[__m512i; PV]; N],
+    acc: &[[__m512i; PV]; N],
     tail: &Tail,
     spot: &Spot,
     o: usize,
 ) {
     for (j, acc_j) in acc.iter().enumerate() {
         let k = tail.channel(o + j);
-        if tail.packs() {
-            // Saturating packs narrow the four vectors at once; one byte
-            // permutation restores pixel order (vectors past `PV` are
-            // zeros the mask does not store).
-            let mut r = [_mm512_setzero_si512(); 4];
-            for (r, &a) in r.iter_mut().zip(acc_j) {
-                *r = tail.scaled(a, k);
-            }
-            let v = _mm512_permutexvar_epi8(tail.swap(), tail.pack(r));
-            // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
-            unsafe { _mm512_mask_storeu_epi8(spot.dst.add(j * spot.plane).cast(), spot.mask, v) };
-            continue;
-        }
         let mut q = [_mm_setzero_si128(); 4];
         for (q, &a) in q.iter_mut().zip(acc_j) {
             *q = tail.apply(a, k);
@@ -338,7 +315,7 @@ unsafe fn finish<const PV: usize, const N: usize>(
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn finish_residual<const PV: usize, const N: usize>(
-    acc: [[__m512i; PV]; N],
+    acc: &[[__m512i; PV]; N],
     tail: &Tail,
     spot: &Spot,
     o: usize,
@@ -436,7 +413,7 @@ unsafe fn repack(
     // The input row a later output row repacks next (`row_step` rows on):
     // its lines reach the cache while this one's are repacked and used.
     for c in 0..cin {
-        let next = row(c).wrapping_offset((d.row_step * st.x().stride) as isize);
+        let next = row(c).wrapping_add(d.row_step * st.x().stride);
         for at in (lo..hi).step_by(64) {
             _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(at).cast());
         }

@@ -204,11 +204,29 @@ mod tests {
         let half = if s.0 == 0 { 0 } else { 1i64 << (s.0 - 1) };
         let b = match s.1 {
             Bias::None => 0,
-            Bias::TowardZero => (if v < 0 { (1 << s.0) - 1 } else { 0 }),
+            Bias::TowardZero => {
+                if v < 0 {
+                    (1 << s.0) - 1
+                } else {
+                    0
+                }
+            }
             Bias::Half => half,
             Bias::HalfDown => (half - 1).max(0),
-            Bias::HalfTowardZero => (if v < 0 { half } else { (half - 1).max(0) }),
-            Bias::HalfAway => (if v < 0 { (half - 1).max(0) } else { half }),
+            Bias::HalfTowardZero => {
+                if v < 0 {
+                    half
+                } else {
+                    (half - 1).max(0)
+                }
+            }
+            Bias::HalfAway => {
+                if v < 0 {
+                    (half - 1).max(0)
+                } else {
+                    half
+                }
+            }
             Bias::HalfEven => (half - 1).max(0) + ((v >> s.0) & 1),
         };
         let r = (v + b) >> s.0;
@@ -274,7 +292,9 @@ mod tests {
         assert!(Lanes16::of(&q, (0, 32767)).is_none());
         assert!(Lanes16::of(&q, (0, 510)).is_some());
         let mut wide = q.clone();
-        wide.scale.as_mut().map(|s| s.mul[0] = 3);
+        if let Some(s) = wide.scale.as_mut() {
+            s.mul[0] = 3;
+        }
         assert!(Lanes16::of(&wide, (0, 510)).is_none());
         let mut post = q;
         post.post[0] = 40000;
