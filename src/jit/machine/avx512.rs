@@ -90,6 +90,23 @@ pub(super) struct Tail<'a> {
     half_down32: __m512i,
     low_bits32: __m512i,
     ones32: __m512i,
+    /// The second clamp and the narrowing to bytes as saturating packs
+    /// (see [`Packs`]), when the clamp lies within a byte type's range.
+    packs: Option<Packs>,
+    /// The byte permutation between pack order and join order (it swaps
+    /// the vector index and the 128-bit lane index; its own inverse).
+    swap: __m512i,
+}
+
+/// Saturating packs (`vpackssdw`, then `vpackuswb` or `vpacksswb`) clamp
+/// 32-bit results to the byte type's range exactly; a narrower second clamp
+/// follows on the bytes.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Packs {
+    signed: bool,
+    /// The second clamp on bytes, when narrower than the type's range.
+    clamp: Option<(__m512i, __m512i)>,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -121,6 +138,8 @@ impl<'a> Tail<'a> {
             half_down32: _mm512_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
             low_bits32: _mm512_set1_epi32((2 * half - 1).clamp(0, i64::from(i32::MAX)) as i32),
             ones32: _mm512_set1_epi32(1),
+            packs: Packs::of(q),
+            swap: swap_quarters(),
         }
     }
 
@@ -141,18 +160,8 @@ impl<'a> Tail<'a> {
     /// of each 32-bit result).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn apply(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m128i {
-        let mut v = acc;
-        if self.pre {
-            v = _mm512_add_epi32(v, pre);
-        }
-        if self.clamp1 {
-            v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
-        }
-        if let Some(s) = &self.q.scale {
-            v = self.scale(v, mul, s);
-        }
-        let v = _mm512_add_epi32(v, post);
+    pub(super) fn apply(&self, acc: __m512i, k: [__m512i; 3]) -> __m128i {
+        let v = self.scaled(acc, k);
         let v = if self.clamp2 {
             _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
         } else {
@@ -188,16 +197,84 @@ impl<'a> Tail<'a> {
         _mm512_cvtepi32_epi8(v)
     }
 
-    /// [`Self::apply`] on 64 accumulators, joined in order. (A loop, not a
-    /// closure: closures do not inherit the target features, and a call per
-    /// 16 lanes would cost more than the tail itself.)
+    /// [`Self::apply`] on 64 accumulators, joined in order: byte `16 p +
+    /// j` is lane `j` of vector `p`. (A loop, not a closure: closures do
+    /// not inherit the target features, and a call per 16 lanes would cost
+    /// more than the tail itself.)
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+    pub(super) fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+        if self.packs.is_some() {
+            return _mm512_permutexvar_epi8(self.swap, self.apply4_packed(acc, k));
+        }
         let mut q = [_mm_setzero_si128(); 4];
         for (q, &a) in q.iter_mut().zip(acc) {
             *q = self.apply(a, k);
         }
         join(q)
+    }
+
+    /// [`Self::apply`] on 64 accumulators in pack order: byte `16 L + 4 p
+    /// + i` is lane `4 L + i` of vector `p` (128-bit lane `L`).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn apply4_packed(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+        if self.packs.is_some() {
+            let r: [__m512i; 4] = [
+                self.scaled(acc[0], k),
+                self.scaled(acc[1], k),
+                self.scaled(acc[2], k),
+                self.scaled(acc[3], k),
+            ];
+            return self.pack(r);
+        }
+        let mut q = [_mm_setzero_si128(); 4];
+        for (q, &a) in q.iter_mut().zip(acc) {
+            *q = self.apply(a, k);
+        }
+        _mm512_permutexvar_epi8(self.swap, join(q))
+    }
+
+    /// The tail up to the post-add: 32-bit results before the second
+    /// clamp.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn scaled(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m512i {
+        let mut v = acc;
+        if self.pre {
+            v = _mm512_add_epi32(v, pre);
+        }
+        if self.clamp1 {
+            v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        }
+        if let Some(s) = &self.q.scale {
+            v = self.scale(v, mul, s);
+        }
+        _mm512_add_epi32(v, post)
+    }
+
+    /// Four vectors of [`Self::scaled`] results, second clamp applied, as
+    /// bytes in pack order (see [`Self::apply4_packed`]). Only when
+    /// `packs` is set.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn pack(&self, r: [__m512i; 4]) -> __m512i {
+        let Some(p) = self.packs else {
+            return _mm512_setzero_si512();
+        };
+        let w01 = _mm512_packs_epi32(r[0], r[1]);
+        let w23 = _mm512_packs_epi32(r[2], r[3]);
+        if p.signed {
+            let b = _mm512_packs_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => _mm512_min_epi8(_mm512_max_epi8(b, lo), hi),
+                None => b,
+            }
+        } else {
+            let b = _mm512_packus_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => _mm512_min_epu8(_mm512_max_epu8(b, lo), hi),
+                None => b,
+            }
+        }
     }
 
     /// `(v * mul + bias) >> shift` per 32-bit lane: signed 32 x 32 -> 64-bit
@@ -275,6 +352,41 @@ impl<'a> Tail<'a> {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+impl Packs {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn of(q: &Requant) -> Option<Packs> {
+        let (lo, hi) = (q.lo2, q.hi2);
+        // A residual adds after the second clamp: the 32-bit results stay.
+        if q.residual.is_some() || lo > hi {
+            return None;
+        }
+        let (signed, min, max) = if 0 <= lo && hi <= 255 {
+            (false, 0, 255)
+        } else if -128 <= lo && hi <= 127 {
+            (true, -128, 127)
+        } else {
+            return None;
+        };
+        let clamp = (lo != min || hi != max).then(|| {
+            (
+                _mm512_set1_epi8(lo as u8 as i8),
+                _mm512_set1_epi8(hi as u8 as i8),
+            )
+        });
+        Some(Packs { signed, clamp })
+    }
+}
+
+/// The byte permutation that swaps `p` and `L` in `16 p + 4 L + i`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn swap_quarters() -> __m512i {
+    let idx: [u8; 64] = std::array::from_fn(|x| (16 * ((x % 16) / 4) + 4 * (x / 16) + x % 4) as u8);
+    // SAFETY: `idx` is 64 bytes.
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+
 /// Four 16-byte quarters as one 64-byte vector, in order.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
@@ -301,12 +413,8 @@ unsafe fn pointwise(
     let tail = Tail::new(st.requant());
     // Interleaving four channel rows with byte then word unpacks leaves
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
-    // accumulators come out in that order, and one byte permutation of the
-    // joined results restores pixel order.
-    let order: [u8; 64] =
-        std::array::from_fn(|p| (16 * ((p % 16) / 4) + 4 * (p / 16) + p % 4) as u8);
-    // SAFETY: `order` is 64 bytes.
-    let order = unsafe { _mm512_loadu_si512(order.as_ptr().cast()) };
+    // accumulators come out in that order, which is the tail's pack order
+    // (`Tail::apply4_packed`): its bytes are in pixel order.
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
     // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
     // length): each row, or all rows `lo..hi` at once when neither buffer
@@ -346,7 +454,6 @@ unsafe fn pointwise(
             let spot = Spot {
                 offset: out_offset(at_x),
                 mask: lanes(len - x0),
-                order,
             };
             let mut o = 0;
             // Four channels per block (16 accumulators): six (24) left the
@@ -373,7 +480,6 @@ unsafe fn pointwise(
 struct Spot {
     offset: usize,
     mask: u64,
-    order: __m512i,
 }
 
 /// Output channels `o..o + N` of 64 pixels: `4 N` accumulators, one
@@ -405,8 +511,7 @@ unsafe fn block<const N: usize>(
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
         let k = tail.channel(c);
-        let bytes = tail.apply4(acc_j, k);
-        let v = _mm512_permutexvar_epi8(spot.order, bytes);
+        let v = tail.apply4_packed(acc_j, k);
         let at = st.out().origin + c * st.out().plane + spot.offset;
         // SAFETY: the run's pixels are inside the output and the mask keeps
         // the store within the run (this job's rows).

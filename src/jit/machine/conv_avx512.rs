@@ -391,14 +391,31 @@ unsafe fn repack(
         }
     } else {
         for c in 0..cin {
+            let at = c * sw * d.phase_len;
+            // SAFETY: as above, `row(c)` has `lo..hi` readable (`lo` is 0
+            // for strided convolutions); the phase rows are `sw` runs of
+            // `phase_len` bytes of `win.phases`.
+            unsafe {
+                split_phases(
+                    row(c),
+                    hi,
+                    sw,
+                    d.phase_len,
+                    &mut win.phases[at..at + sw * d.phase_len],
+                )
+            };
             for p in 0..sw {
                 let at = (c * sw + p) * d.phase_len;
-                // SAFETY: as above, `row(c)` has `lo..hi` readable (`lo` is
-                // 0 for strided convolutions); the phase rows are
-                // `phase_len` bytes of `win.phases`.
-                unsafe { split_phase(row(c), hi, sw, p, &mut win.phases[at..at + d.phase_len]) };
                 phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), 0, d.phase_len);
             }
+        }
+    }
+    // The input row a later output row repacks next (`row_step` rows on):
+    // its lines reach the cache while this one's are repacked and used.
+    for c in 0..cin {
+        let next = row(c).wrapping_add(d.row_step * st.x().stride);
+        for at in (lo..hi).step_by(64) {
+            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(at).cast());
         }
     }
     // Signed inputs as `x + 128` (see `Direct::flip`).
@@ -505,32 +522,47 @@ fn interleave(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
     ]
 }
 
-/// `dst[i] = src[i * s + p]` for the `len` readable bytes of `src` (zero
-/// past them), `s` in 2..=4.
+/// `dst[p * len + i] = src[i * s + p]` for every phase `p < s` (`s` in
+/// 2..=4, `len` a multiple of 64) of the `have` readable bytes of `src`
+/// (zero past them): each 64-byte block of the source is loaded once for
+/// all its phases.
 ///
 /// # Safety
-/// `src` holds `len` readable bytes.
+/// `src` holds `have` readable bytes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn split_phase(src: *const u8, len: usize, s: usize, p: usize, dst: &mut [u8]) {
-    let idx: [u8; 64] = std::array::from_fn(|i| ((s * i + p) & 127) as u8);
-    let high: u64 = (0..64).fold(0, |m, i| m | (u64::from(s * i + p >= 128) << i));
-    // SAFETY: `idx` is 64 bytes.
-    let idx = unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) };
-    // SAFETY: `len` readable bytes from `src`.
-    let load = |at: usize| unsafe { load_upto(src, len, at) };
+unsafe fn split_phases(src: *const u8, have: usize, s: usize, len: usize, dst: &mut [u8]) {
+    // Per phase: indices into (v0, v1) and into (v2, v3), and which bytes
+    // come from the second pair (source bytes 128 and on).
+    let index = |p: usize| {
+        let idx: [u8; 64] = std::array::from_fn(|i| ((s * i + p) & 127) as u8);
+        let high: u64 = (0..64).fold(0, |m, i| m | (u64::from(s * i + p >= 128) << i));
+        // SAFETY: `idx` is 64 bytes.
+        (unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }, high)
+    };
+    let phases: [(__m512i, u64); 4] = std::array::from_fn(|p| index(p.min(s - 1)));
+    // SAFETY: `have` readable bytes from `src`.
+    let load = |at: usize| unsafe { load_upto(src, have, at) };
     let mut i0 = 0;
-    while i0 + 64 <= dst.len() {
+    while i0 + 64 <= len {
         let at = i0 * s;
-        let v = _mm512_permutex2var_epi8(load(at), idx, load(at + 64));
-        let v = if s > 2 {
-            let w = _mm512_permutex2var_epi8(load(at + 128), idx, load(at + 192));
-            _mm512_mask_blend_epi8(high, v, w)
+        let (v0, v1) = (load(at), load(at + 64));
+        let (v2, v3) = if s > 2 {
+            (load(at + 128), load(at + 192))
         } else {
-            v
+            (_mm512_setzero_si512(), _mm512_setzero_si512())
         };
-        // SAFETY: `i0 + 64 <= dst.len()`.
-        unsafe { _mm512_storeu_si512(dst.as_mut_ptr().add(i0).cast(), v) };
+        for (p, &(idx, high)) in phases.iter().enumerate().take(s) {
+            let v = _mm512_permutex2var_epi8(v0, idx, v1);
+            let v = if s > 2 {
+                let w = _mm512_permutex2var_epi8(v2, idx, v3);
+                _mm512_mask_blend_epi8(high, v, w)
+            } else {
+                v
+            };
+            // SAFETY: `p * len + i0 + 64 <= s * len = dst.len()`.
+            unsafe { _mm512_storeu_si512(dst.as_mut_ptr().add(p * len + i0).cast(), v) };
+        }
         i0 += 64;
     }
 }

@@ -5,6 +5,7 @@
 //! concatenation of buffers. Values go through 32-bit rows, which the
 //! compiler vectorizes; the checker's ranges prove they fit.
 
+use super::lanes16::Lanes16;
 use super::requant::{match_tail, Requant};
 use super::rowwise::{requant_row, Kind, RowStage, View};
 use crate::ir::{Elementwise, NodeId, Op, Program, Shape};
@@ -73,7 +74,21 @@ pub(super) fn plan_elementwise(program: &Program, plan: &Plan, stage: &Stage) ->
         Some(_) => out.bytes == 1,
         None => matches!(kind, Kind::Binary(_)) && matches!(out.bytes, 1 | 2 | 4),
     };
-    store_ok.then(|| RowStage::new(kind, x, others, out, tail))
+    if !store_ok {
+        return None;
+    }
+    // Byte inputs: the tail on 16-bit lanes when the ranges allow.
+    let bytes = std::iter::once(&x).chain(&others).all(|v| v.bytes == 1);
+    let lanes16 = match &tail {
+        Some(q) if bytes => {
+            let r = program.nodes[k].range();
+            Lanes16::of(q, (r.lo, r.hi))
+        }
+        _ => None,
+    };
+    let mut stage = RowStage::new(kind, x, others, out, tail);
+    stage.lanes16 = lanes16;
+    Some(stage)
 }
 
 /// A concatenation, with or without a tail.
@@ -179,7 +194,7 @@ pub(super) fn map_rows(
     x: &View,
     second: Option<(View, Elementwise)>,
     out: &View,
-    tail: Option<&Requant>,
+    (tail, lanes16): (Option<&Requant>, Option<&Lanes16>),
     lo: usize,
     hi: usize,
     xs: &[&[u8]],
@@ -195,6 +210,16 @@ pub(super) fn map_rows(
         let (c, y) = (item / out.h, item % out.h);
         let n = if whole { (out.h - y).min(hi - item) } else { 1 };
         let span = |v: &View| v.row(c, y).start..v.row(c, y + n - 1).end;
+        if let Some(t) = lanes16 {
+            let o = span(out);
+            let second = second
+                .as_ref()
+                .map(|(v, op)| (&xs[1][span(v)], v.signed, *op));
+            let a = (&xs[0][span(x)], x.signed);
+            super::lanes16::run_row(t, c, a, second, &mut dst[o.start - base..o.end - base]);
+            item += n;
+            continue;
+        }
         a.resize(n * out.w, 0);
         read_row(x, &xs[0][span(x)], &mut a);
         if let Some((v, op)) = &second {

@@ -23,6 +23,7 @@
 mod conv;
 mod elementwise;
 mod fits;
+mod lanes16;
 mod requant;
 mod row_tail;
 mod rowwise;

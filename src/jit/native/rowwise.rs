@@ -121,6 +121,9 @@ pub(crate) struct RowStage {
     out: View,
     /// The elementwise chain above the core, if any (one-byte output).
     tail: Option<Requant>,
+    /// The tail on 16-bit lanes, when byte inputs allow it (`Map` and
+    /// `Binary` stages; see `lanes16`).
+    pub(super) lanes16: Option<super::lanes16::Lanes16>,
     /// The widest vectors its compiled copy may use (`JitOptions::isa`:
     /// `Avx2` as on a CPU without AVX-512; `Auto` and `Avx512` the host's).
     isa: Isa,
@@ -276,6 +279,7 @@ impl RowStage {
             others,
             out,
             tail,
+            lanes16: None,
             isa: Isa::Auto,
         }
     }
@@ -354,7 +358,7 @@ impl RowStage {
                 &self.x,
                 None,
                 &self.out,
-                self.tail.as_ref(),
+                (self.tail.as_ref(), self.lanes16.as_ref()),
                 lo,
                 hi,
                 xs,
@@ -367,7 +371,7 @@ impl RowStage {
                     &self.x,
                     second,
                     &self.out,
-                    self.tail.as_ref(),
+                    (self.tail.as_ref(), self.lanes16.as_ref()),
                     lo,
                     hi,
                     xs,
