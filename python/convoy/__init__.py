@@ -269,7 +269,9 @@ class Pipeline:
     def bench(self, iters: int = 50, threads: Optional[int] = None) -> Dict[str, Any]:
         """``convoy bench``'s measurement of the JIT on one random image:
         ``median_us``, ``min_us``, ``gmacs``, ``macs``, ``threads``,
-        ``compile_ms``, ``iters``."""
+        ``compile_ms``, ``iters``, and ``runs``: every run made, warm-up
+        included (``time.thread_time()`` around the call over ``runs`` is
+        the loop's CPU time per run)."""
         return _native_call(self._native.bench, int(iters), 0 if threads is None else int(threads))
 
     def estimate(

@@ -196,12 +196,14 @@ fn run_into<'py, R: ImageRunner>(
         .collect()))
 }
 
-/// Warm-up (at least 2 runs and 0.2 s), then `iters` timed runs: (median, min).
-/// The loop of `convoy bench`, so that the figures compare.
+/// Warm-up (at least 2 runs and 0.2 s), then `iters` timed runs: (median,
+/// min, runs made in all, warm-up included). The loop of `convoy bench`, so
+/// that the figures compare; the count lets a caller divide the loop's CPU
+/// time by its runs.
 fn time(
     iters: usize,
     mut f: impl FnMut() -> Result<(), ExecError>,
-) -> Result<(Duration, Duration), ExecError> {
+) -> Result<(Duration, Duration, usize), ExecError> {
     let warm = Instant::now();
     let mut runs = 0;
     while runs < 2 || (warm.elapsed() < Duration::from_millis(200) && runs < iters) {
@@ -215,7 +217,7 @@ fn time(
         times.push(t.elapsed());
     }
     times.sort();
-    Ok((times[times.len() / 2], times[0]))
+    Ok((times[times.len() / 2], times[0], runs + iters))
 }
 
 #[pymethods]
@@ -339,11 +341,12 @@ impl Pipeline {
                 .map_err(ExecError::from)?;
             time(iters, || compiled.execute(&mut ws))
         });
-        let (median, min) = timed.map_err(|e| self.fail("run", &[e.diagnostic()]))?;
+        let (median, min, runs) = timed.map_err(|e| self.fail("run", &[e.diagnostic()]))?;
         let macs = self.program().total_macs();
         let d = PyDict::new(py);
         d.set_item("threads", compiled.threads())?;
         d.set_item("iters", iters)?;
+        d.set_item("runs", runs)?;
         d.set_item("compile_ms", compiled.compile_time.as_secs_f64() * 1e3)?;
         d.set_item("median_us", median.as_secs_f64() * 1e6)?;
         d.set_item("min_us", min.as_secs_f64() * 1e6)?;

@@ -14,7 +14,7 @@ use super::convert::{npy_to_raw, TypeInfo, ValueError};
 use super::dtype::{ByteOrder, Dtype};
 use super::float::f16_to_f64;
 use super::layout::{
-    all_within, int_range, row_bounds, with_native, ElemType, ImageLayout, Native,
+    all_within, copy_row, int_range, row_bounds, with_native, ElemType, ImageLayout, Native,
 };
 use super::npy::{decode, NpyArray};
 use super::view::ArrayView;
@@ -138,11 +138,7 @@ impl ImageReader {
                 && ((lo <= dtype_lo && dtype_hi <= hi)
                     || all_within(values, size, self.dtype_signed(), lo, hi) == Some(true))
             {
-                for y in 0..l.height {
-                    let start = l.row_start(c, y);
-                    dst[start..start + w * eb]
-                        .copy_from_slice(&values[y * w * size..(y + 1) * w * size]);
-                }
+                copy_plane_in(&l, c, values, dst);
                 continue;
             }
             for y in 0..l.height {
@@ -309,4 +305,20 @@ fn float_row(
         store_wide(slot, code << up);
     }
     true
+}
+
+/// Copies channel `c`'s plane, `values` (C order, the layout's element
+/// width), into its rows of `dst`: one copy when the layout's rows follow
+/// each other, else row by row around the halo.
+fn copy_plane_in(l: &ImageLayout, c: usize, values: &[u8], dst: &mut [u8]) {
+    let row = l.width * l.elem.bytes;
+    let start = l.row_start(c, 0);
+    if l.row_stride == l.width {
+        copy_row(&mut dst[start..start + values.len()], values);
+        return;
+    }
+    for (y, src) in values.chunks_exact(row.max(1)).enumerate() {
+        let start = l.row_start(c, y);
+        copy_row(&mut dst[start..start + row], src);
+    }
 }

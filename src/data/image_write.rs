@@ -11,7 +11,7 @@
 use super::convert::{npy_dtype_for, raw_to_npy, TypeInfo, ValueError};
 use super::dtype::Dtype;
 use super::layout::{
-    all_within, int_range, row_bounds, with_native, ElemType, ImageLayout, Native,
+    all_within, copy_row, int_range, row_bounds, with_native, ElemType, ImageLayout, Native,
 };
 use crate::tensor::unravel;
 use crate::types::ScalarType;
@@ -83,11 +83,8 @@ impl ImageWriter {
             // The common case: elements of the dtype's width; copy the rows,
             // then one bounds check over the written plane.
             if direct {
-                for y in 0..l.height {
-                    let start = l.row_start(c, y);
-                    let at = (c * plane + y * w) * size;
-                    dst[at..at + w * size].copy_from_slice(&src[start..start + w * eb]);
-                }
+                let plane_bytes = plane * size;
+                copy_plane_out(&l, c, src, &mut dst[c * plane_bytes..(c + 1) * plane_bytes]);
                 let written = &dst[c * plane * size..(c + 1) * plane * size];
                 let (lo, hi) = (self.info.code_lo, self.info.code_hi);
                 // Elements whose every value the type holds need no check.
@@ -213,4 +210,19 @@ fn float_row<E: Native>(row: &[u8], out: &mut [u8], i: &TypeInfo, scale: f64) ->
         slot.copy_from_slice(&((code as f64) * scale).to_le_bytes());
     }
     true
+}
+
+/// Copies channel `c`'s rows of `src` (the layout) into `out`, its plane in
+/// C order: one copy when the layout's rows follow each other, else row by row.
+fn copy_plane_out(l: &ImageLayout, c: usize, src: &[u8], out: &mut [u8]) {
+    let row = l.width * l.elem.bytes;
+    let start = l.row_start(c, 0);
+    if l.row_stride == l.width {
+        copy_row(out, &src[start..start + out.len()]);
+        return;
+    }
+    for (y, dst) in out.chunks_exact_mut(row.max(1)).enumerate() {
+        let start = l.row_start(c, y);
+        copy_row(dst, &src[start..start + row]);
+    }
 }

@@ -193,6 +193,29 @@ pub(crate) fn row_bounds<T: Native>(row: &[u8]) -> Option<(T, T)> {
     Some((min, max))
 }
 
+/// Copies `src` into `dst` (the same length). A row of an image is often
+/// short (64 bytes for a 64-pixel `u8` row): a library call per row then
+/// costs as much as the row, so rows up to 256 bytes are copied inline in
+/// 32-byte blocks (vector moves) and a byte tail; longer ones by one call.
+#[inline]
+pub(crate) fn copy_row(dst: &mut [u8], src: &[u8]) {
+    const BLOCK: usize = 32;
+    if dst.len() != src.len() || dst.len() > 8 * BLOCK {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut to = dst.chunks_exact_mut(BLOCK);
+    let mut from = src.chunks_exact(BLOCK);
+    for (d, s) in (&mut to).zip(&mut from) {
+        if let (Ok(d), Ok(s)) = (<&mut [u8; BLOCK]>::try_from(d), <&[u8; BLOCK]>::try_from(s)) {
+            *d = *s;
+        }
+    }
+    for (d, s) in to.into_remainder().iter_mut().zip(from.remainder()) {
+        *d = *s;
+    }
+}
+
 /// The smallest and largest integer `bytes_per` bytes hold (1..=8).
 pub(crate) fn int_range(bytes_per: usize, signed: bool) -> (i128, i128) {
     let bits = 8 * bytes_per.clamp(1, 8) as u32;
@@ -244,6 +267,18 @@ mod tests {
             ImageLayout::dense(2, 3, 4, ElemType::WIDE).span_bytes(),
             24 * 16
         );
+    }
+
+    #[test]
+    fn rows_copied_inline_and_by_call() {
+        // Blocks, tails, the longest inline row and the first by call.
+        for len in [0, 1, 31, 32, 33, 64, 66, 95, 256, 257, 1000] {
+            let src: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut dst = vec![0xAAu8; len + 2];
+            copy_row(&mut dst[1..len + 1], &src);
+            assert_eq!(&dst[1..len + 1], &src[..], "{len} bytes");
+            assert_eq!((dst[0], dst[len + 1]), (0xAA, 0xAA), "{len} bytes: outside");
+        }
     }
 
     #[test]
