@@ -2,6 +2,7 @@
 //! geometry checked, and the exact range of every value proven from the
 //! declared types and the real constant weights.
 
+mod attributes;
 mod blocks;
 mod calls;
 mod conv_range;
@@ -15,11 +16,12 @@ mod params;
 mod scope;
 pub mod table;
 
-pub use error::{CheckError, CheckWarning, RangeFact, UnpoolMismatch};
+pub use attributes::nearest_divisors;
+pub use error::{CheckError, CheckWarning, NoParallelForm, RangeFact, UnpoolMismatch};
 
 use crate::ast::{self, Item, Stmt};
 use crate::diag::SourceMap;
-use crate::ir::{InputInfo, Interval, Node, NodeId, Op, OutputInfo, Program, Shape};
+use crate::ir::{InputInfo, Interval, Node, NodeId, Op, OutputInfo, Program, Shape, StageHint};
 use crate::span::Span;
 use crate::types::{narrowest, ScalarType};
 use scope::{Scope, Value};
@@ -87,6 +89,7 @@ pub fn check(
             nodes: cx.nodes,
             inputs: cx.inputs,
             outputs: cx.outputs,
+            hints: cx.hints,
         };
         Ok(Passed {
             program,
@@ -106,6 +109,8 @@ pub(crate) struct Checker<'a> {
     nodes: Vec<Node>,
     inputs: Vec<InputInfo>,
     outputs: Vec<OutputInfo>,
+    /// `@hls(...)` of the stages checked so far.
+    hints: Vec<StageHint>,
     errors: Vec<CheckError>,
     warnings: Vec<CheckWarning>,
     /// Innermost last; names are looked up only in the innermost (blocks are closed).
@@ -124,6 +129,7 @@ impl<'a> Checker<'a> {
             nodes: vec![],
             inputs: vec![],
             outputs: vec![],
+            hints: vec![],
             errors: vec![],
             warnings: vec![],
             scopes: vec![Scope::default()],

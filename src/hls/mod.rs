@@ -331,7 +331,28 @@ fn assign_names(program: &Program, plan: &Plan) -> Vec<String> {
     names
 }
 
-/// Each kernel's parallelism from `options.parallel`, with the factors checked.
+/// The parallelism of each stage that has one: the script's `@hls(pe, simd)`
+/// (`Program::hints`), replaced stage by stage by `options.parallel` (the
+/// CLI's `--parallel STAGE=...`).
+pub fn stage_parallel(program: &Program, options: &HlsOptions) -> BTreeMap<String, Parallel> {
+    let mut chosen: BTreeMap<String, Parallel> = program
+        .hints
+        .iter()
+        .map(|h| {
+            let p = Parallel {
+                pe: h.pe.unwrap_or(1),
+                simd: h.simd,
+            };
+            (h.stage.clone(), p)
+        })
+        .collect();
+    for (stage, p) in &options.parallel {
+        chosen.insert(stage.clone(), *p);
+    }
+    chosen
+}
+
+/// Each kernel's parallelism (`stage_parallel`), with the factors checked.
 fn resolve_parallel(
     program: &Program,
     plan: &Plan,
@@ -350,10 +371,11 @@ fn resolve_parallel(
             });
         }
     }
+    let chosen = stage_parallel(program, options);
     plan.kernels
         .iter()
         .map(|k| {
-            let Some(p) = options.parallel.get(&k.stage).copied() else {
+            let Some(p) = chosen.get(&k.stage).copied() else {
                 return Ok(Parallel::default());
             };
             let node = &program.nodes[k.out];
@@ -393,15 +415,5 @@ fn resolve_parallel(
 
 /// Input channels per group of a conv or deconv (the reduction SIMD splits).
 pub(crate) fn reduction_channels(program: &Program, core: NodeId) -> Option<usize> {
-    match &program.nodes[core].op {
-        Op::Conv { w, .. } => match program.nodes[*w].shape {
-            Shape::Weights { i, .. } => Some(i),
-            _ => None,
-        },
-        Op::Deconv { x, geom, .. } => {
-            let c = program.nodes[*x].shape.chw().c;
-            Some(c / geom.groups.max(1))
-        }
-        _ => None,
-    }
+    crate::ir::reduction_channels(&program.nodes, core)
 }
