@@ -14,7 +14,7 @@
 //!   interval is the slowest process and its latency the row-level schedule.
 
 use super::network::network;
-use super::{prepare, Ctx, HlsError, HlsOptions, Style};
+use super::{prepare, Ctx, Golden, HlsError, HlsOptions, Style};
 use crate::ir::{Chw, Op, Shape};
 use std::fmt;
 
@@ -134,7 +134,8 @@ pub fn dsp_per_product(a: u32, b: u32) -> usize {
 }
 
 pub fn estimate(program: &crate::ir::Program, options: &HlsOptions) -> Result<Estimate, HlsError> {
-    let ctx = prepare(program, options)?;
+    // The model reads shapes, types and the plan, never values.
+    let ctx = prepare(program, options, Golden::Skip)?;
     Ok(model(&ctx))
 }
 

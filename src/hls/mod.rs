@@ -195,7 +195,7 @@ impl Ctx<'_> {
 
 /// Emits the HLS project for `program`.
 pub fn emit(program: &Program, options: &HlsOptions) -> Result<Project, HlsError> {
-    let ctx = prepare(program, options)?;
+    let ctx = prepare(program, options, Golden::Compute)?;
     let cpp = match options.style {
         Style::Array => array::emit(&ctx)?,
         Style::Stream => stream::emit(&ctx)?,
@@ -203,10 +203,19 @@ pub fn emit(program: &Program, options: &HlsOptions) -> Result<Project, HlsError
     project::files(&ctx, cpp)
 }
 
-/// Validation, the plan, names and golden values.
+/// Whether [`prepare`] runs the interpreter for the testbench's golden values
+/// and the static data (the emitters need them; the estimate does not).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Golden {
+    Compute,
+    Skip,
+}
+
+/// Validation, the plan, names and (with `Golden::Compute`) golden values.
 pub(crate) fn prepare<'a>(
     program: &'a Program,
     options: &'a HlsOptions,
+    golden: Golden,
 ) -> Result<Ctx<'a>, HlsError> {
     for info in &program.inputs {
         let node = &program.nodes[info.node];
@@ -241,9 +250,15 @@ pub(crate) fn prepare<'a>(
             }
             given.clone()
         }
+        None if golden == Golden::Skip => vec![],
         None => random_inputs(program, options.seed),
     };
-    let values = interpret_all(program, &inputs).map_err(|e| HlsError::Golden(Box::new(e)))?;
+    let values = match golden {
+        Golden::Compute => {
+            interpret_all(program, &inputs).map_err(|e| HlsError::Golden(Box::new(e)))?
+        }
+        Golden::Skip => vec![],
+    };
     let plan = Plan::new(program);
     let names = assign_names(program, &plan);
     let parallel = resolve_parallel(program, &plan, options)?;

@@ -288,3 +288,53 @@ fn estimate_prints_json_for_scripts() {
     // The input alone is 2048 beats of 16 channels.
     assert!(interval(&fast) >= 2048, "{fast}");
 }
+
+/// `@hls(pe: 16)` in the script (examples/seed_pe16.cnn) gives the design the
+/// CLI's `--parallel dw=pe:16` would; `--parallel` replaces the attribute of
+/// the stage it names and leaves the others.
+#[test]
+fn the_hls_attribute_sets_parallelism_and_parallel_overrides_it() {
+    let json = |args: &[&str]| {
+        let mut all = vec!["estimate", "--style", "stream", "--format", "json"];
+        all.extend_from_slice(args);
+        let out = convoy(&all);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let stage = |v: &serde_json::Value, name: &str| {
+        v["stages"]
+            .as_array()
+            .expect("stages")
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap_or_else(|| panic!("no stage {name}: {v}"))
+            .clone()
+    };
+    let pe16 = root().join("examples").join("seed_pe16.cnn");
+    let pe16 = pe16.to_str().expect("utf-8 path");
+    let annotated = json(&[pe16]);
+    let seed = seed();
+    let by_cli = json(&[
+        &seed,
+        "--parallel",
+        "dw=pe:16",
+        "--parallel",
+        "pw=pe:16,simd:16",
+    ]);
+    for name in ["dw", "pw"] {
+        let (a, c) = (stage(&annotated, name), stage(&by_cli, name));
+        assert_eq!(a["pe"], 16, "{a}");
+        for key in ["pe", "ii", "cycles", "multipliers", "dsp", "bram18k"] {
+            assert_eq!(a[key], c[key], "{name}.{key}: attribute {a} vs CLI {c}");
+        }
+    }
+    assert_eq!(annotated["interval_cycles"], by_cli["interval_cycles"]);
+    let overridden = json(&[pe16, "--parallel", "dw=pe:2"]);
+    assert_eq!(stage(&overridden, "dw")["pe"], 2, "{overridden}");
+    assert_eq!(stage(&overridden, "dw")["simd"], serde_json::Value::Null);
+    assert_eq!(stage(&overridden, "pw")["pe"], 16, "{overridden}");
+    assert_eq!(stage(&overridden, "pw")["simd"], 16, "{overridden}");
+    // The plain seed has no attribute: pe 1 everywhere.
+    let plain = json(&[&seed]);
+    assert_eq!(stage(&plain, "dw")["pe"], 1, "{plain}");
+}
