@@ -338,3 +338,71 @@ fn the_hls_attribute_sets_parallelism_and_parallel_overrides_it() {
     let plain = json(&[&seed]);
     assert_eq!(stage(&plain, "dw")["pe"], 1, "{plain}");
 }
+
+/// Stream style: the top-level ports are AXI4-Stream beats whose TLAST marks
+/// the last pixel of a frame. The testbench checks it: a design that puts
+/// TLAST on the wrong beat fails C simulation, naming the beats.
+#[test]
+fn testbench_detects_a_misplaced_tlast() {
+    let (Some(cpp), Some(())) = (tools::cpp(), tools::make()) else {
+        return;
+    };
+    let headers = cpp.ap_types;
+    let dir = scratch("tlast");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let script = dir.join("tiny.cnn");
+    std::fs::write(
+        &script,
+        "pipeline tiny {\n  input x: u8[2, 3, 3]\n  param w: i8[2, 1, 3, 3] = random(seed: 3)\n  let y = (dwconv(x, w, pad: 1) >> 4) as u8 sat\n  output y\n}\n",
+    )
+    .expect("write");
+    let proj = dir.join("proj");
+    let out = convoy(&[
+        "emit",
+        "hls",
+        &script.display().to_string(),
+        "--style",
+        "stream",
+        "-o",
+        &proj.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let make = |tag: &str| {
+        let out = Command::new("make")
+            .arg("-C")
+            .arg(&proj)
+            .arg("csim")
+            .env("AP_TYPES", &headers)
+            .output()
+            .unwrap_or_else(|e| panic!("make ({tag}): {e}"));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        (out.status.success(), text)
+    };
+    let (ok, text) = make("good");
+    assert!(ok && text.contains("PASS"), "{text}");
+    let readme = std::fs::read_to_string(proj.join("README.md")).expect("README");
+    assert!(
+        readme.contains("TLAST is set on the last pixel of each frame"),
+        "{readme}"
+    );
+    // TLAST one beat early: the testbench names both beats and fails.
+    let design = proj.join("tiny.cpp");
+    let text = std::fs::read_to_string(&design).expect("design");
+    let right = "to_axis_cnv_y(pix, oy == 2 && ox == 2)";
+    assert!(text.contains(right), "{text}");
+    std::fs::write(
+        &design,
+        text.replace(right, "to_axis_cnv_y(pix, oy == 2 && ox == 1)"),
+    )
+    .expect("write");
+    let (ok, text) = make("early TLAST");
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("y: beat 7 (row 2, column 1): TLAST 1, expected 0")
+            && text.contains("y: beat 8 (row 2, column 2): TLAST 0, expected 1")
+            && text.contains("2 beats with a wrong TLAST")
+            && text.contains("0 of 18 values differ")
+            && text.contains("FAIL"),
+        "{text}"
+    );
+}
