@@ -17,6 +17,7 @@
 //! - [`estimate`]: the resource and latency model.
 
 mod array;
+mod array_ports;
 mod cpp;
 mod error;
 pub mod estimate;
@@ -407,6 +408,20 @@ fn resolve_parallel(
             if let Some(simd) = p.simd {
                 let reduction = k.core.and_then(|core| reduction_channels(program, core));
                 let Some(cig) = reduction else {
+                    // `simd` is for the stage's conv or deconv: another loop
+                    // of the stage (its pooling, say) takes the whole pixel.
+                    let any = plan.kernels.iter().any(|o| {
+                        o.stage == k.stage
+                            && o.core
+                                .and_then(|core| reduction_channels(program, core))
+                                .is_some()
+                    });
+                    if any {
+                        return Ok(Parallel {
+                            pe: p.pe,
+                            simd: None,
+                        });
+                    }
                     return Err(HlsError::KnobNotApplicable {
                         span: node.span,
                         stage: k.stage.clone(),

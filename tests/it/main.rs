@@ -35,6 +35,7 @@ mod fmt_roundtrip;
 mod fuzz_scripts;
 mod gen_programs;
 mod graph_snapshots;
+mod hls_array_ports;
 mod hls_cli;
 mod hls_csim;
 mod hls_replay;
