@@ -1,5 +1,5 @@
 # Convoy's everyday targets. `make help` lists them.
-.PHONY: help demo test lint fmt fixtures ap-types clean-build editors
+.PHONY: help demo test lint fmt fixtures import-corpus ap-types clean-build editors python-test
 
 AP_TYPES ?= $(CURDIR)/build/ap_types
 export AP_TYPES
@@ -25,13 +25,29 @@ test: ap-types  ## the whole test suite, as CI runs it
 	cargo run --quiet -- test examples
 	@if [ -s $(SKIPPED_TESTS) ]; then echo "Skipped, a tool is missing:"; cat $(SKIPPED_TESTS); fi
 
-lint:        ## formatting and clippy, warnings are errors
+lint:        ## formatting and clippy, warnings are errors (the Python package's crate too)
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo run --quiet -- fmt --check examples stdlib
+	cd python && cargo fmt --all -- --check && cargo clippy --all-targets -- -D warnings
+
+# The Python package: a venv under build/, the wheel built by maturin.
+PYVENV ?= build/pyvenv
+
+python-test: ## the Python package: build the wheel, install it with pytest and Ray in build/pyvenv, run python/tests
+	test -x $(PYVENV)/bin/python || python3 -m venv $(PYVENV)
+	$(PYVENV)/bin/pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest numpy "ray[data]"
+	rm -rf build/wheels
+	cd python && $(CURDIR)/$(PYVENV)/bin/maturin build --release -i $(CURDIR)/$(PYVENV)/bin/python -o $(CURDIR)/build/wheels
+	$(PYVENV)/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps build/wheels/convoy-*.whl
+	cargo build --quiet
+	CONVOY_BIN=$(CURDIR)/target/debug/convoy $(PYVENV)/bin/python -m pytest -q python/tests
 
 editors:     ## editor support: TextMate grammar, VS Code package, Vim syntax
 	bash editors/test.sh
 
 fixtures:    ## regenerate the ONNX reference fixtures (needs build/venv with numpy and onnx)
 	build/venv/bin/python tools/onnx_fixtures.py
+
+import-corpus: ## regenerate the `convoy import` corpus (needs build/venv with numpy, onnx, onnxruntime)
+	build/venv/bin/python tools/onnx_corpus.py

@@ -14,7 +14,7 @@ Usage (from the repository root, after `cargo build --release`):
 
     python3 -m venv build/bench && build/bench/bin/pip install numpy onnx onnxruntime
     build/bench/bin/python benches/layers.py [--rounds 3] [--threads 1,2] [--only conv3x3,maxpool2]
-        [--json results.jsonl] [--convoy-args "--isa avx2"]
+        [--json results.jsonl] [--convoy-args "--isa avx2"] [--examples]
 
 Each round runs every layer once in each system for each thread count (Convoy first, then the
 peer, layer after layer), so slow and fast phases of a shared machine hit both alike. The table
@@ -47,7 +47,15 @@ LAYERS = {
     "dw3x3_s2": ("conv", dict(cin=96, cout=96, h=112, w=112, k=3, stride=2, pad=1, groups=96)),
     "maxpool2": ("maxpool", dict(c=64, h=128, w=128, k=2)),
     "upsample2": ("nearest", dict(c=64, h=64, w=64, f=2)),
+    "bilinear2": ("bilinear", dict(c=64, h=64, w=64, f=2)),
+    "concat": ("concat", dict(c=32, h=64, w=64)),
+    "residual_add": ("add", dict(c=64, h=64, w=64)),
 }
+
+# The examples, in Convoy alone (no onnxruntime graph of them): time, GMAC/s and the share of the
+# core's `vpdpbusd` peak that `convoy bench` measures.
+EXAMPLES = ["seed", "bench_dsconv_large", "bench_ds_deconv_large", "block", "mobilenet_v2", "strided",
+            "unet", "segnet", "encoder_decoder", "unpool", "resize_conv", "bilinear", "ds_deconv", "fixed_act"]
 
 
 def out_size(n, k, stride, pad):
@@ -92,6 +100,29 @@ pipeline {name} {{
   output y
 }}
 """
+    if kind == "bilinear":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = round(upsample(x, {p['f']}, bilinear)) as u8
+  output y
+}}
+"""
+    if kind == "concat":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  input z: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = concat(x, z)
+  output y
+}}
+"""
+    if kind == "add":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  input z: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = ((x + z) >> 1) as u8
+  output y
+}}
+"""
     raise ValueError(kind)
 
 
@@ -125,6 +156,33 @@ def onnx_model(kind, p, nhwc):
         core = helper.make_node("Resize", ["xc", "", "scales"], ["yc"], mode="nearest",
                                 coordinate_transformation_mode="asymmetric", nearest_mode="floor")
         out_chw = (c, h * p["f"], w * p["f"])
+    elif kind == "bilinear":
+        c, h, w = p["c"], p["h"], p["w"]
+        inits = [numpy_helper.from_array(np.array([1, 1, p["f"], p["f"]], np.float32), "scales")]
+        core = helper.make_node("Resize", ["xc", "", "scales"], ["yc"], mode="linear",
+                                coordinate_transformation_mode="half_pixel")
+        out_chw = (c, h * p["f"], w * p["f"])
+    elif kind in ("concat", "add"):
+        # Two inputs: NCHW only (the layout does not change what they do).
+        c, h, w = p["c"], p["h"], p["w"]
+        f = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)
+        zp = numpy_helper.from_array(np.array(0, np.uint8), "zp")
+        if kind == "concat":
+            core = helper.make_node("Concat", ["x", "z"], ["y"], axis=1)
+            out_c = 2 * c
+        else:
+            inits = [f("s", 1.0), zp, f("s2", 2.0)]
+            core = helper.make_node("QLinearAdd", ["x", "s", "zp", "z", "s", "zp", "s2", "zp"], ["y"],
+                                    domain="com.microsoft")
+            out_c = c
+        shape = [1, c, h, w]
+        graph = helper.make_graph(
+            [core], "layer",
+            [helper.make_tensor_value_info(n, TensorProto.UINT8, shape) for n in ("x", "z")],
+            [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, out_c, h, w])], inits)
+        opsets = [helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)]
+        model = helper.make_model(graph, opset_imports=opsets)
+        return model, shape
     else:
         raise ValueError(kind)
     nodes = [core]
@@ -148,7 +206,7 @@ class Peer:
     def __init__(self, kind, p, threads):
         self.sessions = []
         rng = np.random.default_rng(1)
-        for nhwc in (False, True):
+        for nhwc in ((False,) if kind in ("concat", "add") else (False, True)):
             model, x_shape = onnx_model(kind, p, nhwc)
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads
@@ -156,8 +214,8 @@ class Peer:
             so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-            x = rng.integers(0, 256, x_shape, dtype=np.uint8)
-            self.sessions.append((("nhwc" if nhwc else "nchw"), sess, {"x": x}))
+            feeds = {i.name: rng.integers(0, 256, x_shape, dtype=np.uint8) for i in sess.get_inputs()}
+            self.sessions.append((("nhwc" if nhwc else "nchw"), sess, feeds))
 
     def run(self, min_time):
         """(median_us, min_us, layout) of the faster graph."""
@@ -204,6 +262,7 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--convoy-args", default="", help="extra arguments for `convoy bench`")
     ap.add_argument("--json", default="")
+    ap.add_argument("--examples", action="store_true", help="also time every example in Convoy")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench_layers"))
     args = ap.parse_args()
 
@@ -249,6 +308,31 @@ def main():
                                                  convoy_min_us=c_min, ort_median_us=o_med, ort_min_us=o_min,
                                                  ort_layout=layout)) + "\n")
         print(f"round {rnd + 1}/{args.rounds} done", flush=True)
+
+    if args.examples:
+        ex = {}
+        for rnd in range(args.rounds):
+            for name in EXAMPLES:
+                for t in threads:
+                    path = os.path.join(ROOT, "examples", f"{name}.cnn")
+                    med, mn, detail = run_convoy(args.convoy, path, t, args.iters, extra)
+                    r = ex.setdefault((name, t), dict(med=[], mn=[], detail=detail))
+                    r["med"].append(med)
+                    r["mn"].append(mn)
+        print("\nExamples (Convoy alone): median of medians (minimum)\n")
+        print("| example | threads | Convoy | GMAC/s | share of the threads' vpdpbusd peak | kernels / vector / scalar stages |")
+        print("|---|---|---|---|---|---|")
+        for name in EXAMPLES:
+            for t in threads:
+                r = ex[name, t]
+                med, mn, d = float(np.median(r["med"])), min(r["mn"]), r["detail"]
+                gm = d["macs"] / med / 1e3
+                peak = d.get("vpdpbusd_peak_gmacs")
+                share = f"{100 * gm / (peak * t):.1f}%" if peak else "-"
+                kinds = [("kernel" if s.get("native") else ("vector" if s.get("vector") else "scalar"))
+                         for s in d["stages"]]
+                counts = "/".join(str(kinds.count(k)) for k in ("kernel", "vector", "scalar"))
+                print(f"| {name} | {t} | {med:.1f} us ({mn:.1f}) | {gm:.1f} | {share} | {counts} |")
 
     for t in threads:
         print(f"\n{t} thread{'s' if t > 1 else ''}: median of {args.rounds} medians (minimum over all runs)\n")

@@ -289,6 +289,8 @@ pub enum ExprKind {
     },
     /// `x |> f(a)`, which means `f(x, a)`.
     Pipe(Box<Expr>, Call),
+    /// A scalar type given as an argument: `table(x, sigmoid, u8)`.
+    Type(ScalarType),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -24,6 +24,7 @@ pub enum Kind {
     Round,
     Trunc,
     Concat,
+    Table,
 }
 
 /// What an omitted argument means.
@@ -156,6 +157,37 @@ const INDICES: Param = word(
     "false",
     "`true` also returns the flat index h * W + w of each maximum",
 );
+
+const fn table_fn(word: &'static str, doc: &'static str) -> Word {
+    Word { word, doc }
+}
+
+/// `table`'s functions (`numeric::table::TableFn`), or a user table.
+const TABLE_F: Param = Param {
+    name: "f",
+    default: IfOmitted::Required,
+    words: &[
+        table_fn("sigmoid", "`table` function: 1 / (1 + e^-x)"),
+        table_fn("tanh", "`table` function: hyperbolic tangent"),
+        table_fn("exp", "`table` function: e^x"),
+        table_fn(
+            "log",
+            "`table` function: natural logarithm (x > 0, else an error)",
+        ),
+        table_fn(
+            "sqrt",
+            "`table` function: square root (x >= 0, else an error)",
+        ),
+        table_fn(
+            "reciprocal",
+            "`table` function: 1 / x (x != 0, else an error)",
+        ),
+        table_fn("softplus", "`table` function: ln(1 + e^x)"),
+        table_fn("gelu", "`table` function: x Phi(x) (exact, with erf)"),
+        table_fn("silu", "`table` function: x / (1 + e^-x) (swish)"),
+    ],
+    note: "a function, or a param `[2^W]` of entries in the order of x's codes",
+};
 
 /// Every built-in stage and function.
 pub const BUILTINS: &[Builtin] = &[
@@ -307,6 +339,27 @@ pub const BUILTINS: &[Builtin] = &[
         returns: Returns::One,
         doc: "Concatenation along channels; heights and widths must agree.",
         snippet: "concat(${1:a}, ${2:b})",
+    },
+    Builtin {
+        kind: Kind::Table,
+        name: "table",
+        params: &[
+            req("x"),
+            TABLE_F,
+            opt(
+                "T",
+                IfOmitted::Derived("the user table's type"),
+                "the output type, required with a function",
+            ),
+        ],
+        variadic: false,
+        returns: Returns::One,
+        doc: "Lookup table, elementwise: `f(x)` for each value of `x` (at most 16 bits), \
+              correctly rounded to `T` with `T`'s quantization and overflow modes \
+              (`table(x, sigmoid, ufixed<8, 0, rnd_conv, sat>)`), or entry `code - min` \
+              of a user table `table(x, lut)` (`lut: T[2^W]`). Computed at check time; \
+              a ROM in HLS.",
+        snippet: "table(${1:x}, ${2|sigmoid,tanh,exp,log,sqrt,reciprocal,softplus,gelu,silu|}, ${3:ufixed<8, 0, rnd, sat>})",
     },
 ];
 
@@ -481,7 +534,24 @@ mod tests {
     #[test]
     fn words_are_listed_once_each() {
         let words: Vec<&str> = words().iter().map(|w| w.word).collect();
-        assert_eq!(words, ["nearest", "bilinear", "true", "false"]);
+        assert_eq!(
+            words,
+            [
+                "nearest",
+                "bilinear",
+                "true",
+                "false",
+                "sigmoid",
+                "tanh",
+                "exp",
+                "log",
+                "sqrt",
+                "reciprocal",
+                "softplus",
+                "gelu",
+                "silu"
+            ]
+        );
         assert!(is_word("bilinear") && !is_word("conv"));
     }
 

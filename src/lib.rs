@@ -19,6 +19,7 @@ pub mod diag;
 pub mod fmt;
 pub mod graph;
 pub mod hls;
+pub mod import;
 pub mod interp;
 pub mod ir;
 pub mod jit;
@@ -38,7 +39,7 @@ pub use check::{CheckOptions, DataSource, NoFiles};
 pub use diag::{Diagnostic, Severity, SourceMap};
 pub use hls::{HlsOptions, Project as HlsProject};
 pub use interp::{interpret, interpret_all, RunError};
-pub use jit::{compile as compile_jit, CompiledPipeline, ExecError, JitError, JitOptions};
+pub use jit::{compile as compile_jit, CompiledPipeline, ExecError, Isa, JitError, JitOptions};
 pub use tensor::Tensor;
 
 use diag::Report;

@@ -184,7 +184,7 @@ _ELEM = {np.dtype(np.float64): TensorProto.DOUBLE, np.dtype(np.float32): TensorP
          np.dtype(np.int64): TensorProto.INT64}
 
 
-def onnx_graph(nodes, inputs: dict, outputs: list) -> list[np.ndarray]:
+def onnx_graph(nodes, inputs: dict, outputs: list, opset: int = OPSET) -> list[np.ndarray]:
     """Runs a graph of `nodes` on named numpy `inputs`; `outputs` are
     (name, TensorProto type) pairs. Returns the outputs' arrays."""
     graph = oh.make_graph(
@@ -193,7 +193,7 @@ def onnx_graph(nodes, inputs: dict, outputs: list) -> list[np.ndarray]:
         [oh.make_tensor_value_info(n, _ELEM[a.dtype], list(a.shape)) for n, a in inputs.items()],
         [oh.make_tensor_value_info(n, t, None) for n, t in outputs],
     )
-    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", OPSET)])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)])
     model.ir_version = 8
     return ReferenceEvaluator(model).run(None, inputs)
 
@@ -936,6 +936,86 @@ def gen_sweep(rng, name, q, o, src: FixedT, dst):
     return c
 
 
+TABLE_FUNCS = ["sigmoid", "tanh", "exp", "log", "sqrt", "reciprocal", "softplus", "gelu", "silu"]
+TABLE_ONNX = {"sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "log": "Log", "sqrt": "Sqrt",
+              "reciprocal": "Reciprocal", "softplus": "Softplus", "gelu": "Gelu"}
+
+
+def table_onnx(fn, x):
+    """f(x) by the ONNX reference evaluator in float64 (`silu` is x * Sigmoid(x))."""
+    if fn == "silu":
+        return x * onnx_op("Sigmoid", [x])[0]
+    if fn == "gelu":
+        # ONNX Gelu (opset 20, approximate = "none") is x * 0.5 * (1 + Erf(x /
+        # sqrt 2)); the reference evaluator's Erf rounds to float32, so the
+        # graph runs with Erf in float64 (math.erf) and the rest as ONNX.
+        half = onnx_op("Div", [x, np.float64(math.sqrt(2))])[0]
+        erf = np.vectorize(math.erf, otypes=[np.float64])(half)
+        one_plus = onnx_op("Add", [erf, np.float64(1)])[0]
+        return onnx_op("Mul", [onnx_op("Mul", [x, np.float64(0.5)])[0], one_plus])[0]
+    return onnx_op(TABLE_ONNX[fn], [x])[0]
+
+
+def table_quantize(f: Fraction, err: Fraction, t: FixedT) -> Fraction:
+    """A float64 value of f(x) quantized as `T`. The float is within a few
+    units of 2^-52 of the exact value; the exact value is never a rounding
+    boundary (outside the exact points, where the float is exact too), so
+    the float rounds alike unless it lies within that error of a boundary,
+    which this asserts never happens."""
+    t2 = f * 2 ** (t.frac + 1)
+    near = abs(t2 - round(t2))
+    # Next to the boundary 0 only the sign matters, and every function's sign
+    # is known (the caller checks the float has it).
+    at_zero = round(t2) == 0
+    assert f == 0 or at_zero or abs(f) < Fraction(2) ** -3000 or near == 0 \
+        or near > err * 2 ** (t.frac + 1), \
+        f"a float value within its error of a rounding boundary: {float(f)}"
+    return cast_fixed(f, t.width, t.integer, t.signed, t.q, t.o)
+
+
+def gen_table_sweep(rng, name, fn, dst: FixedT):
+    """`table(x, f, T)` over every code of the input type, against the ONNX
+    operator in float64, quantized exactly."""
+    c = Case(name, "")
+    positive = fn in ("log", "sqrt", "reciprocal")
+    src = FixedT(not positive, 8, 4)
+    x = c.input("x", src, src.all_codes((1, 16, 16), rng))
+    arg = "x + 0.0625" if positive else "x"
+    xa = x + 0.0625 if positive else x
+    c.let(f"y = table({arg}, {fn}, {dst})")
+    vals = table_onnx(fn, batch(xa))[0]
+    vals = vals.ravel()
+    xs = f64(xa).ravel()
+    if fn == "gelu":
+        # gelu(x) = x + gelu(-x): the positive side as x plus a small negative
+        # number, so that values just below x are seen below it; gelu of a
+        # very negative x underflows to 0.0 in float64 (1 + erf(x / sqrt 2)
+        # cancels), where the exact value is negative and far below any LSB.
+        neg = table_onnx(fn, batch(-np.abs(f64(xa))))[0].ravel()
+        tiny = Fraction(1, 2**4000)
+        small = [-tiny if (g == 0 and xv != 0) else Fraction(float(g)) for g, xv in zip(neg, xs)]
+        exact = [Fraction(float(xv)) + g if xv > 0 else g for g, xv in zip(small, xs)]
+    else:
+        exact = [Fraction(float(v)) for v in vals]
+    # A bound on each value's float error: a few units of 2^-52 of |f| and
+    # |x| (erf and exp are within an ulp; each product or sum adds one); for
+    # gelu only the float part g, whose error is below |x| 2^-52.
+    def err(e, xv):
+        if fn == "gelu":
+            return abs(Fraction(float(xv))) * Fraction(2) ** -50
+        return (abs(e) + abs(Fraction(float(xv)))) * Fraction(2) ** -50
+    def sign(xv):
+        if fn in ("gelu", "silu", "tanh"):
+            return np.sign(xv)
+        return np.sign(xv - 1) if fn == "log" else 1
+    assert all(e == 0 or np.sign(float(e)) == sign(xv) for e, xv in zip(exact, xs)), "sign"
+    y = exact_array([table_quantize(e, err(e, xv), dst) for e, xv in zip(exact, xs)],
+                    table_onnx(fn, batch(xa))[0].shape)
+    c.output(y=y)
+    c.covers = f"table({fn}) over every {src} code{' + 1/16' if positive else ''}, as {dst}"
+    return c
+
+
 def gen_round_sweep(rng, name, fn):
     src = FixedT(True, 8, 5)
     c = Case(name, "")
@@ -1373,6 +1453,10 @@ def all_cases():
         add_case(f"sweep_{fn}", "floor/round/trunc", lambda r, nm, fn=fn: gen_round_sweep(r, nm, fn))
         for n in range(3):
             add_case(f"{fn}_conv_{n}", "floor/round/trunc", lambda r, nm, fn=fn: gen_round_chain(r, nm, fn))
+    for fn in TABLE_FUNCS:
+        for t in [FixedT(True, 12, 5, "rnd_conv", "sat"), FixedT(False, 8, 2, "trn", "wrap")]:
+            add_case(f"table_{fn}_{'s12' if t.signed else 'u8'}", "table",
+                     lambda r, nm, fn=fn, t=t: gen_table_sweep(r, nm, fn, t))
     for v in ELEMENTWISE:
         for n in range(2):
             add_case(f"ew_{v}_{n}", "elementwise", lambda r, nm, v=v: gen_elementwise(r, nm, v))

@@ -262,6 +262,7 @@ impl Checker<'_> {
                 )
             }
             Kind::Concat => self.concat(b.all(), span),
+            Kind::Table => self.table(&b),
         }
     }
 

@@ -274,6 +274,29 @@ pub enum CheckError {
         span: Span,
         amount: i128,
     },
+    // Lookup tables.
+    TableInputTooWide {
+        span: Span,
+        ty: ScalarType,
+    },
+    TableLength {
+        span: Span,
+        expected: u128,
+        found: Vec<usize>,
+        input: ScalarType,
+    },
+    TableEntry {
+        span: Span,
+        func: &'static str,
+        input: String,
+        reason: crate::numeric::table::TableError,
+    },
+    /// A function without an output type (`user: false`), or a user table
+    /// with one (`user: true`).
+    TableType {
+        span: Span,
+        user: bool,
+    },
     // Data.
     LoadFailed {
         span: Span,

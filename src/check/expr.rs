@@ -18,6 +18,7 @@ impl Checker<'_> {
             ExprKind::Name(name) => self.name(name, e.span),
             ExprKind::Tuple(items) => Value::Tuple(items.iter().map(|i| self.eval(i)).collect()),
             ExprKind::Call(call) => self.call(call, None),
+            ExprKind::Type(ty) => Value::Type(*ty),
             ExprKind::Pipe(lhs, call) => {
                 let first = self.eval(lhs);
                 self.call(call, Some((first, lhs.span)))
@@ -114,6 +115,13 @@ impl Checker<'_> {
             }
             Value::Word(w) => {
                 self.error(CheckError::NotATensor { span, what: w });
+                None
+            }
+            Value::Type(t) => {
+                self.error(CheckError::NotATensor {
+                    span,
+                    what: format!("the type {t}"),
+                });
                 None
             }
             Value::Int(_) => None,

@@ -195,7 +195,10 @@ impl Checker<'_> {
                 });
                 return None;
             }
-            let unread = (padded - effective) % stride;
+            // The last positions past the last window: a warning only when
+            // some of them are real pixels, not the zero padding after them
+            // (a 3x3, stride 2, pad 1 conv of an even map leaves only padding).
+            let unread = ((padded - effective) % stride).saturating_sub(after);
             if unread > 0 {
                 self.warnings.push(CheckWarning::RowsNeverRead {
                     span,

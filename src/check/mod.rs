@@ -12,6 +12,7 @@ mod expr;
 mod geometry;
 mod interval;
 mod literal;
+mod lookup;
 mod params;
 mod scope;
 pub mod table;
@@ -90,7 +91,8 @@ pub fn check(
             inputs: cx.inputs,
             outputs: cx.outputs,
             hints: cx.hints,
-        };
+        }
+        .share_subexpressions();
         Ok(Passed {
             program,
             warnings: cx.warnings,

@@ -15,6 +15,8 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// A bare word used as an argument: `nearest`, `bilinear`, `true`, `false`.
     Word(String),
+    /// A scalar type given as an argument (`table(x, sigmoid, u8)`).
+    Type(crate::types::ScalarType),
     /// The result of an expression that already had an error; using it reports
     /// nothing more, so one mistake gives one message.
     Poison,

@@ -18,6 +18,7 @@ struct StageTime {
     median: Duration,
     vector: bool,
     native: bool,
+    row_kernel: bool,
 }
 
 struct BenchReport {
@@ -30,6 +31,8 @@ struct BenchReport {
     median: Duration,
     min: Duration,
     stages: Vec<StageTime>,
+    /// One core's `vpdpbusd` peak (GMAC/s), measured after the runs.
+    peak: Option<f64>,
 }
 
 #[derive(clap::Args)]
@@ -53,12 +56,15 @@ pub struct BenchArgs {
     /// Also write the JIT's machine code, stage by stage, to this file (`-`: stdout).
     #[arg(long, value_name = "PATH")]
     asm: Option<PathBuf>,
-    /// Compile every stage with Cranelift: no precompiled AVX-512 kernels.
+    /// Compile every stage with Cranelift: no precompiled AVX-512 or row kernels.
     #[arg(long)]
     no_kernels: bool,
     /// Cranelift's dot products without VNNI (`pmaddwd`, as on CPUs without it).
     #[arg(long)]
     no_vnni: bool,
+    /// Instruction set of the JIT's vector code (`avx2`: as on CPUs without AVX-512).
+    #[arg(long, value_enum, default_value = "auto")]
+    isa: super::IsaArg,
 }
 
 pub fn run(args: &BenchArgs) -> i32 {
@@ -73,6 +79,7 @@ pub fn run(args: &BenchArgs) -> i32 {
         asm,
         no_kernels,
         no_vnni,
+        isa,
     } = args;
     let (backend, threads, iters, format) = (*backend, *threads, *iters, *format);
     let (sources, checked) = match load_program(path, pipeline.clone()) {
@@ -99,6 +106,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 disasm: asm.is_some(),
                 native: !no_kernels,
                 vnni: !no_vnni,
+                isa: isa.isa(),
                 ..Default::default()
             };
             let compiled = match convoy::compile_jit(program, &options) {
@@ -143,6 +151,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                     median: t.map(|t| t.0).unwrap_or_default(),
                     vector: info.vector,
                     native: info.native,
+                    row_kernel: info.row_kernel,
                 });
             }
             BenchReport {
@@ -155,6 +164,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 median,
                 min,
                 stages,
+                peak: convoy::jit::vpdpbusd_peak(),
             }
         }
         Backend::Interp => {
@@ -180,6 +190,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 median,
                 min,
                 stages: vec![],
+                peak: None,
             }
         }
     };
@@ -281,14 +292,36 @@ fn text(r: &BenchReport) -> String {
         r.macs as f64 / 1e9,
         gmacs(r.macs, r.median)
     );
-    for s in &r.stages {
+    if let Some(peak) = r.peak {
+        // The threads' peak: one core's times the threads that ran.
+        let all = peak * r.threads as f64;
         out.push_str(&format!(
-            "  stage {:<12} {:>10.1} us {:>8.2} GMAC/s  {}{}\n",
+            "  vpdpbusd peak {:.1} GMAC/s per core (micro-benchmark), {:.1} GMAC/s on {} thread(s): the pipeline reaches {:.1}%\n",
+            peak,
+            all,
+            r.threads,
+            100.0 * gmacs(r.macs, r.median) / all
+        ));
+    }
+    for s in &r.stages {
+        // Stages run on all the threads: their share of the threads' peak.
+        let share = match r.peak {
+            Some(p) if s.macs > 0 => format!(
+                " ({:>4.1}% of peak)",
+                100.0 * gmacs(s.macs, s.median) / (p * r.threads as f64)
+            ),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  stage {:<12} {:>10.1} us {:>8.2} GMAC/s{}  {}{}\n",
             s.name,
             us(s.median),
             gmacs(s.macs, s.median),
+            share,
             s.label,
-            if s.native {
+            if s.row_kernel {
+                "  [row kernel]"
+            } else if s.native {
                 "  [avx512 kernel]"
             } else if s.vector {
                 "  [vector]"
@@ -319,7 +352,7 @@ fn json(r: &BenchReport) -> String {
         })
         .collect();
     format!(
-        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"gmacs\": {:.3}, \"stages\": [{}]}}",
+        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"gmacs\": {:.3}, \"vpdpbusd_peak_gmacs\": {}, \"stages\": [{}]}}",
         esc(&r.file),
         r.backend,
         r.threads,
@@ -329,6 +362,7 @@ fn json(r: &BenchReport) -> String {
         us(r.median),
         us(r.min),
         gmacs(r.macs, r.median),
+        r.peak.map_or("null".to_string(), |p| format!("{p:.3}")),
         stages.join(", ")
     )
 }

@@ -7,6 +7,7 @@ mod emit_cmd;
 mod files;
 mod fmt_cmd;
 mod graph_cmd;
+mod import_cmd;
 mod lsp_cmd;
 mod progress;
 mod repl_cmd;
@@ -39,6 +40,31 @@ pub enum Backend {
     Jit,
     /// The reference interpreter: the executable specification.
     Interp,
+}
+
+/// `--isa`: which instruction set the JIT's vector code may use.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum IsaArg {
+    /// The widest the CPU has, detected at run time.
+    #[default]
+    Auto,
+    /// AVX-512 kernels (fails on CPUs without AVX-512 F/BW/VBMI/VNNI).
+    Avx512,
+    /// AVX2 / AVX-VNNI kernels and 128-bit vectors, as on CPUs without AVX-512.
+    Avx2,
+    /// Scalar code only.
+    Scalar,
+}
+
+impl IsaArg {
+    pub fn isa(self) -> convoy::Isa {
+        match self {
+            IsaArg::Auto => convoy::Isa::Auto,
+            IsaArg::Avx512 => convoy::Isa::Avx512,
+            IsaArg::Avx2 => convoy::Isa::Avx2,
+            IsaArg::Scalar => convoy::Isa::Scalar,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -79,6 +105,9 @@ enum Command {
         /// streamed in chunks of that size).
         #[arg(long, value_name = "MB", default_value_t = 64)]
         memory: usize,
+        /// Instruction set of the JIT's vector code.
+        #[arg(long, value_enum, default_value = "auto")]
+        isa: IsaArg,
     },
     /// Language server over stdio, for editors (see editors/README.md).
     Lsp,
@@ -133,6 +162,8 @@ enum Command {
     },
     /// Time a pipeline: compile time, median and min run time, GMAC/s.
     Bench(bench_cmd::BenchArgs),
+    /// Import a quantized ONNX model (QDQ, QOperator, QONNX) as a script and .npy files.
+    Import(import_cmd::ImportArgs),
 }
 
 pub fn main() -> i32 {
@@ -177,6 +208,7 @@ pub fn main() -> i32 {
             raw,
             stats,
             memory,
+            isa,
         } => run_cmd::run(&run_cmd::Options {
             file,
             inputs,
@@ -187,6 +219,7 @@ pub fn main() -> i32 {
             raw,
             stats,
             memory_mb: memory,
+            isa: isa.isa(),
         }),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Lsp => lsp_cmd::run(),
@@ -198,6 +231,7 @@ pub fn main() -> i32 {
         } => graph_cmd::run(&file, out.as_deref(), pipeline),
         Command::Repl { file } => repl_cmd::run(file.as_deref()),
         Command::Emit(args) => emit_cmd::emit(&args),
+        Command::Import(args) => import_cmd::run(&args),
         Command::Estimate(args) => emit_cmd::estimate(&args),
     }
 }

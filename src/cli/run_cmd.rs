@@ -25,6 +25,7 @@ pub struct Options {
     pub raw: bool,
     pub stats: bool,
     pub memory_mb: usize,
+    pub isa: convoy::Isa,
 }
 
 /// An input file read with positioned reads (several threads may share it).
@@ -104,6 +105,7 @@ pub fn run(o: &Options) -> i32 {
         Backend::Jit => {
             let jit_options = convoy::JitOptions {
                 threads: o.threads.unwrap_or(0),
+                isa: o.isa,
                 ..Default::default()
             };
             let compiled = match convoy::compile_jit(program, &jit_options) {

@@ -145,7 +145,7 @@ pub enum ByteOrder {
 /// Reads a numpy dtype string: an optional byte order (`<` little, `>` big,
 /// `|` not applicable, `=` native, which Convoy defines as little), a kind
 /// letter and a size in bytes.
-pub(crate) fn parse_descr(descr: &str) -> Result<(Dtype, ByteOrder), UnsupportedKind> {
+pub fn parse_descr(descr: &str) -> Result<(Dtype, ByteOrder), UnsupportedKind> {
     let (order, rest) = match descr.as_bytes().first() {
         Some(b'>') => (ByteOrder::Big, &descr[1..]),
         Some(b'<' | b'|' | b'=') => (ByteOrder::Little, &descr[1..]),

@@ -13,7 +13,9 @@
 use super::convert::{npy_to_raw, TypeInfo, ValueError};
 use super::dtype::{ByteOrder, Dtype};
 use super::float::f16_to_f64;
-use super::layout::{all_within, row_bounds, with_native, ElemType, ImageLayout, Native};
+use super::layout::{
+    all_within, int_range, row_bounds, with_native, ElemType, ImageLayout, Native,
+};
 use super::npy::{decode, NpyArray};
 use super::view::ArrayView;
 use crate::tensor::unravel;
@@ -129,7 +131,13 @@ impl ImageReader {
             // one bounds check over the channel's plane, then a copy per row.
             let (lo, hi) = self.codes[c];
             let values = &src[c * plane * size..(c + 1) * plane * size];
-            if self.direct && all_within(values, size, self.dtype_signed(), lo, hi) == Some(true) {
+            // A dtype whose every value is accepted (u8 data for a u8 input
+            // of full range) needs no bounds check at all.
+            let (dtype_lo, dtype_hi) = int_range(size, self.dtype_signed());
+            if self.direct
+                && ((lo <= dtype_lo && dtype_hi <= hi)
+                    || all_within(values, size, self.dtype_signed(), lo, hi) == Some(true))
+            {
                 for y in 0..l.height {
                     let start = l.row_start(c, y);
                     dst[start..start + w * eb]

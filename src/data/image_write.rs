@@ -10,7 +10,9 @@
 
 use super::convert::{npy_dtype_for, raw_to_npy, TypeInfo, ValueError};
 use super::dtype::Dtype;
-use super::layout::{all_within, row_bounds, with_native, ElemType, ImageLayout, Native};
+use super::layout::{
+    all_within, int_range, row_bounds, with_native, ElemType, ImageLayout, Native,
+};
 use crate::tensor::unravel;
 use crate::types::ScalarType;
 
@@ -88,7 +90,11 @@ impl ImageWriter {
                 }
                 let written = &dst[c * plane * size..(c + 1) * plane * size];
                 let (lo, hi) = (self.info.code_lo, self.info.code_hi);
-                if all_within(written, eb, l.elem.signed, lo, hi) == Some(true) {
+                // Elements whose every value the type holds need no check.
+                let (elem_lo, elem_hi) = int_range(eb, l.elem.signed);
+                if (lo <= elem_lo && elem_hi <= hi)
+                    || all_within(written, eb, l.elem.signed, lo, hi) == Some(true)
+                {
                     continue;
                 }
             }

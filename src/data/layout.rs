@@ -193,6 +193,16 @@ pub(crate) fn row_bounds<T: Native>(row: &[u8]) -> Option<(T, T)> {
     Some((min, max))
 }
 
+/// The smallest and largest integer `bytes_per` bytes hold (1..=8).
+pub(crate) fn int_range(bytes_per: usize, signed: bool) -> (i128, i128) {
+    let bits = 8 * bytes_per.clamp(1, 8) as u32;
+    if signed {
+        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+    } else {
+        (0, (1i128 << bits) - 1)
+    }
+}
+
 /// Whether every integer element of `bytes` (`bytes_per` wide, `signed`)
 /// lies in `lo..=hi`; `None` for a width without a native type.
 pub(crate) fn all_within(

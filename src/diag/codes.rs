@@ -25,6 +25,8 @@ pub enum Phase {
     Testing,
     /// The Cranelift JIT (`jit`), compiling and running: E6xx.
     Jit,
+    /// `convoy import` (`import`), reading ONNX models: E700-E749.
+    Import,
 }
 
 /// One diagnostic code of the table.
@@ -120,6 +122,11 @@ codes! {
         E172 "parallel factor not positive",
         E173 "parallel factor does not divide the stage",
         E174 "stage without a parallel form",
+        E180 "table input too wide",
+        E181 "user table of the wrong length",
+        E182 "table entry without a value",
+        E183 "table output type missing",
+        E184 "user table given another type",
         W001 "never used",
         W002 "saturation never triggers",
         W003 "cast can wrap",
@@ -178,6 +185,19 @@ codes! {
         E602 "unsupported host",
         E603 "inconsistent program",
         E610 "workspace of another pipeline",
+        E640 "JIT code panicked",
+    }
+    Import {
+        E700 "not a readable ONNX model",
+        E701 "tensor data in an external file",
+        E702 "unsupported nodes",
+        E703 "dynamic input shape",
+        E704 "unquantized float region",
+        E705 "scale or zero point of the wrong shape",
+        E706 "unsupported model layout",
+        E707 "exact requantization too wide",
+        E708 "import output exists",
+        E709 "imported script does not check",
     }
 }
 

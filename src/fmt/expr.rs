@@ -64,7 +64,7 @@ impl Nodes {
     fn expr(&mut self, e: &Expr, slot: bool) {
         self.push(e.span.start, e.span.end, key_expr(e), slot);
         match &e.kind {
-            ExprKind::Number(_) | ExprKind::Name(_) => {}
+            ExprKind::Number(_) | ExprKind::Name(_) | ExprKind::Type(_) => {}
             ExprKind::Tuple(items) => items.iter().for_each(|x| self.expr(x, true)),
             ExprKind::Call(c) => self.args(c),
             ExprKind::Neg(x) => self.expr(x, false),
@@ -338,6 +338,7 @@ impl<'a> StmtPrinter<'a> {
         match &e.kind {
             ExprKind::Number(_) => text(number_text(self.text, e.span.start as usize)),
             ExprKind::Name(n) => text(n.clone()),
+            ExprKind::Type(t) => text(t.to_string()),
             ExprKind::Tuple(items) => {
                 let mut inner = vec![Doc::SoftLine];
                 for (i, x) in items.iter().enumerate() {

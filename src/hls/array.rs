@@ -259,7 +259,11 @@ fn kernel(ctx: &Ctx<'_>, n: usize, k: &Kernel, code: &mut Code) {
     let Chw { c, h, w } = out.shape.chw();
     let is_output = ctx.program.outputs.iter().any(|o| o.node == k.out);
     if par.pe > 1 {
+        let tables = super::pixel::kernel_tables(ctx, k);
         for &s in &k.statics {
+            if tables.contains(&s) {
+                continue;
+            }
             if matches!(ctx.node(s).shape, crate::ir::Shape::Vector(_)) {
                 code.pragma(format!(
                     "ARRAY_PARTITION variable={} cyclic factor={} dim=1",
@@ -270,6 +274,7 @@ fn kernel(ctx: &Ctx<'_>, n: usize, k: &Kernel, code: &mut Code) {
         }
     }
     partition_weights(ctx, k, par, code);
+    super::pixel::table_storage(ctx, k, par.pe, code);
     let halo = out.halo;
     if halo > 0 && is_output {
         code.line("// The caller's buffer: clear its halo.");

@@ -176,7 +176,49 @@ pub fn elementwise(ctx: &Ctx<'_>, id: NodeId, arg: &dyn Fn(NodeId) -> String) ->
             };
             convert(&arg(*x), &ty_of(*x), to, *quant, o)
         }
+        Op::Lookup { x, table, offset } => {
+            // The raw value of x is the table index plus `offset`.
+            let frac = ctx.node(*x).frac;
+            let raw = if frac == 0 {
+                format!("{}.to_int()", arg(*x))
+            } else {
+                format!("({} * {}).to_int()", arg(*x), 1u64 << frac.min(62))
+            };
+            let index = match offset.cmp(&0) {
+                std::cmp::Ordering::Equal => raw,
+                std::cmp::Ordering::Greater => format!("{raw} - {offset}"),
+                std::cmp::Ordering::Less => format!("{raw} + {}", -offset),
+            };
+            format!("{}[{index}]", ctx.name(*table))
+        }
         other => format!("/* unexpected {other:?} */ 0"),
+    }
+}
+
+/// The lookup tables a kernel reads.
+pub fn kernel_tables(ctx: &Ctx<'_>, k: &Kernel) -> Vec<NodeId> {
+    k.body
+        .iter()
+        .filter_map(|&b| match ctx.node(b).op {
+            Op::Lookup { table, .. } => Some(table),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where each lookup table of the kernel lives: a ROM, in LUTRAM up to
+/// 4 Kbit (a few LUTs per entry, no block RAM for a 256-entry 8-bit table),
+/// else in block RAM; two ports when the kernel reads `pe` values per step.
+pub fn table_storage(ctx: &Ctx<'_>, k: &Kernel, pe: usize, code: &mut Code) {
+    for t in kernel_tables(ctx, k) {
+        let node = ctx.node(t);
+        let bits = node.shape.len() as u64 * u64::from(node.ty.width);
+        let impl_ = if bits <= 4096 { "lutram" } else { "bram" };
+        let ports = if pe > 1 { "rom_2p" } else { "rom_1p" };
+        code.pragma(format!(
+            "BIND_STORAGE variable={} type={ports} impl={impl_}",
+            ctx.name(t)
+        ));
     }
 }
 

@@ -7,8 +7,9 @@
 //! *materialized* (an array in the `array` style, a stream in the `stream`
 //! style) when it is an input, an output or a named `let`, when it is read
 //! by a spatial stage (conv, deconv, pooling, unpooling, upsampling, concat),
-//! or when more than one operation reads it. Everything else is fused into
-//! the kernel of the materialized node that reads it: a kernel is one
+//! or when operations of more than one kernel read it. Everything else is
+//! fused into the kernel that reads it (computed once there, however often
+//! the kernel reads it): a kernel is one
 //! spatial *core* at most (the conv of `relu(conv(x, w) + b) >> 7 as u8`),
 //! followed by an elementwise epilogue, one output pixel at a time.
 
@@ -66,12 +67,33 @@ impl Plan {
             }
             materialized[id] = matches!(node.op, Op::Input { .. })
                 || node.name.is_some()
-                || uses[id] != 1
+                || uses[id] == 0
                 || spatial_use[id];
         }
         for out in &program.outputs {
             if !is_static[out.node] {
                 materialized[out.node] = true;
+            }
+        }
+        // A value read by several operations is computed once: inside the
+        // kernel that reads it when every reader is in that kernel (PReLU's
+        // accumulator), else in a kernel of its own. Readers come later in
+        // topological order, so walking back decides them first.
+        let mut readers: Vec<Vec<NodeId>> = vec![vec![]; n];
+        for (u, node) in program.nodes.iter().enumerate().filter(|&(u, _)| live[u]) {
+            for o in node.op.operands() {
+                readers[o].push(u);
+            }
+        }
+        let mut kernel_of: Vec<NodeId> = (0..n).collect();
+        for id in (0..n).rev() {
+            if materialized[id] || is_static[id] || !live[id] {
+                continue;
+            }
+            let roots: Vec<NodeId> = readers[id].iter().map(|&u| kernel_of[u]).collect();
+            match roots.split_first() {
+                Some((&first, rest)) if rest.iter().all(|&r| r == first) => kernel_of[id] = first,
+                _ => materialized[id] = true,
             }
         }
         // At most one spatial core per kernel: materialize the extra ones.

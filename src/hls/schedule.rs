@@ -306,6 +306,18 @@ pub fn schedule(ctx: &Ctx<'_>, k: &Kernel, pe: usize, simd: Option<usize>) -> St
             );
         }
     }
+    // A lookup table is a ROM of two ports read once per lookup and lane.
+    let tables = super::pixel::kernel_tables(ctx, k);
+    for (i, &t) in tables.iter().enumerate() {
+        if tables[..i].contains(&t) {
+            continue;
+        }
+        let accesses = pe.max(1) * tables.iter().filter(|&&u| u == t).count();
+        if accesses > busiest {
+            busiest = accesses;
+            limiting = format!("table `{}` ({accesses} accesses)", ctx.name(t));
+        }
+    }
     let ii = busiest.div_ceil(2).max(1);
     // Steps per output pixel: the taps of its row x those of its column
     // (at least one slot each) x chunks; edges and stride phases visit fewer.

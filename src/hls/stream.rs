@@ -383,6 +383,7 @@ fn process(
         s.chunks
     ));
     code.open(format!("static void stage_{name}({})", args.join(", ")));
+    super::pixel::table_storage(ctx, k, s.pe, code);
     // `x.read()` of the FIFO bringing `node`, as a pixel beat.
     let read_of = |node: NodeId| {
         let fifo = ports

@@ -25,6 +25,22 @@ pub(super) fn neg(node: &Node, x: Arg<'_>) -> Result<Vec<i128>, Fault> {
     })
 }
 
+/// `table(x, ...)`: the entry `raw_x - offset` of the table, at its frac.
+pub(super) fn lookup(
+    node: &Node,
+    x: Arg<'_>,
+    table: Arg<'_>,
+    offset: i128,
+) -> Result<Vec<i128>, Fault> {
+    let entries = &table.value.data;
+    map_values(node, x, table.frac(), |v| {
+        v.checked_sub(offset)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| entries.get(i).copied())
+            .ok_or(Fault::TableIndex { value: v })
+    })
+}
+
 /// `relu(x) = max(x, 0)`.
 pub(super) fn relu(node: &Node, x: Arg<'_>) -> Result<Vec<i128>, Fault> {
     map_values(node, x, x.frac(), |v| Ok(v.max(0)))

@@ -116,6 +116,8 @@ pub enum Fault {
     },
     /// An intermediate value does not fit in `i128`.
     Overflow,
+    /// A `table` input with no entry (the checker proved there is one).
+    TableIndex { value: i128 },
     /// A value lies outside the node's proven range.
     OutOfRange {
         index: Vec<usize>,

@@ -309,6 +309,9 @@ fn evaluate(
             let args = xs.iter().map(|x| arg(*x)).collect::<Result<Vec<_>, _>>()?;
             elementwise::concat(node, &args)?
         }
+        Op::Lookup { x, table, offset } => {
+            elementwise::lookup(node, arg(*x)?, arg(*table)?, *offset)?
+        }
     };
     Ok(data)
 }

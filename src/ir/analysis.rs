@@ -37,7 +37,8 @@ impl Op {
             | Op::Shr(..)
             | Op::Shl(..)
             | Op::Binary(..)
-            | Op::Cast { .. } => OpKind::Elementwise,
+            | Op::Cast { .. }
+            | Op::Lookup { .. } => OpKind::Elementwise,
             Op::Conv { .. }
             | Op::Deconv { .. }
             | Op::Upsample { .. }

@@ -13,7 +13,7 @@
 //!   operand's frac; Add, Sub, Max, Min and Concat align operands up to the node's
 //!   frac (the largest); Mul, Conv and Deconv add the operands' fracs; Round gives
 //!   0; Cast gives `to.storage_frac()`; bilinear Upsample adds `log2(2f)` per
-//!   axis with factor `f > 1`; MaxPoolIndices is 0;
+//!   axis with factor `f > 1`; MaxPoolIndices is 0; Lookup has its table's frac;
 //! - conv and deconv weights are always `Op::Constant` nodes;
 //! - `node.ty` holds every value of the node (its `storage_frac()` equals `frac`);
 //! - `program.outputs[i].node` names a node, and a constant holds one value
@@ -24,6 +24,7 @@
 //! what is live, a value as `[C, H, W]`).
 
 mod analysis;
+mod share;
 mod verify;
 
 pub use analysis::{reduction_channels, Chw, OpKind};
@@ -212,7 +213,7 @@ pub enum CastOverflow {
     Mode(Overflow),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     /// The pipeline's `index`-th input.
     Input {
@@ -272,6 +273,14 @@ pub enum Op {
         out: Pair,
     },
     Concat(Vec<NodeId>),
+    /// `table(x, ...)`: `table[raw_x - offset]`, elementwise. `table` is a
+    /// constant `[N]` node holding the entries at this node's frac; the
+    /// checker proved `offset <= raw_x < offset + N` for every value of `x`.
+    Lookup {
+        x: NodeId,
+        table: NodeId,
+        offset: i128,
+    },
 }
 
 impl Op {
@@ -291,6 +300,7 @@ impl Op {
             Op::Binary(_, a, b) => vec![*a, *b],
             Op::Conv { x, w, .. } | Op::Deconv { x, w, .. } => vec![*x, *w],
             Op::MaxUnpool { x, idx, .. } => vec![*x, *idx],
+            Op::Lookup { x, table, .. } => vec![*x, *table],
             Op::Concat(xs) => xs.clone(),
         }
     }

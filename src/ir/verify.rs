@@ -148,6 +148,7 @@ fn expected_frac(program: &Program, node: &Node) -> Option<u32> {
         Op::Concat(xs) => largest(xs),
         Op::Conv { x, w, .. } | Op::Deconv { x, w, .. } => Some(frac(*x)? + frac(*w)?),
         Op::Round(..) | Op::MaxPoolIndices { .. } => Some(0),
+        Op::Lookup { table, .. } => frac(*table),
         Op::Cast { to, .. } => Some(to.storage_frac()),
         Op::Upsample {
             x,

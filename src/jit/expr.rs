@@ -184,6 +184,19 @@ impl Fx<'_, '_> {
                 self.cast(n, a, xr, frac, to, *quant, *overflow, code)?
             }
             Op::Constant { data } if data.len() == 1 => self.constant(data[0]),
+            Op::Lookup { x, table, offset } => {
+                // One load at `raw_x - offset` (the checker proved it in the table).
+                let a = self.value(*x, px, root)?;
+                if signed_bits(range_of(self, *x)) > 62 || a.ty.is_vector() {
+                    return Err(unsupported(n, node, "a table input wider than 62 bits"));
+                }
+                let index = self.retype(a, cranelift_codegen::ir::types::I64);
+                let index = self.add_imm(index, -(*offset as i64));
+                let elem = self.buffer(*table)?.elem;
+                let base = self.base(*table)?;
+                let addr = self.elem_addr(base, index, elem);
+                self.load(elem, addr, 0)
+            }
             _ => {
                 return Err(unsupported(n, node, "not an elementwise operation"));
             }

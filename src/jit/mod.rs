@@ -20,6 +20,7 @@ mod expr;
 #[allow(unsafe_code)]
 mod machine;
 mod native;
+mod pattern;
 mod plan;
 mod pool;
 mod range;
@@ -43,6 +44,13 @@ use crate::tensor::Tensor;
 
 pub use machine::Workspace;
 
+/// One core's `vpdpbusd` peak in GMAC/s, measured now by a micro-benchmark
+/// of 512-bit `vpdpbusd` with no loads (about 20 ms); `None` on CPUs
+/// without AVX-512 VNNI. `convoy bench` prints it next to the achieved GMAC/s.
+pub fn vpdpbusd_peak() -> Option<f64> {
+    machine::vpdpbusd_peak(400_000)
+}
+
 /// How to compile.
 #[derive(Clone, Copy, Debug)]
 pub struct JitOptions {
@@ -54,12 +62,56 @@ pub struct JitOptions {
     /// Keep Cranelift's disassembly of every stage (see [`StageInfo::disasm`]).
     pub disasm: bool,
     /// Let the precompiled AVX-512 kernels run the stages they fit (with
-    /// `simd`, on CPUs with AVX-512 F/BW/VBMI/VNNI); off: Cranelift code only.
+    /// `simd`, on CPUs with AVX-512 F/BW/VBMI/VNNI), and the row kernels
+    /// the pooling, upsampling, concatenation and elementwise stages they
+    /// fit (with `simd`, on every host); off: Cranelift code only.
     pub native: bool,
     /// Let Cranelift's vector code use VNNI (`vpdpbusd`) where the CPU has
     /// it; off: the `pmaddwd` dot products that every x86-64 CPU with
     /// SSE4.1 runs (so that path is tested on VNNI machines too).
     pub vnni: bool,
+    /// Which instruction set the vector code may use (`convoy run --isa`,
+    /// `convoy bench --isa`): the best the CPU has, or one forced.
+    pub isa: Isa,
+}
+
+/// The instruction set of the vector code and the precompiled kernels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Isa {
+    /// The widest the CPU has (detected at run time).
+    #[default]
+    Auto,
+    /// AVX-512 F/BW/VBMI/VNNI kernels; compiling fails on CPUs without them.
+    Avx512,
+    /// No AVX-512: the AVX2 (AVX-VNNI) kernels and 128-bit Cranelift vectors
+    /// without EVEX encodings, as on a CPU without AVX-512.
+    Avx2,
+    /// Scalar Cranelift code only (the always-correct fallback).
+    Scalar,
+}
+
+impl Isa {
+    /// The words `--isa` takes.
+    pub const NAMES: [&'static str; 4] = ["auto", "avx512", "avx2", "scalar"];
+
+    pub fn from_name(name: &str) -> Option<Isa> {
+        match name {
+            "auto" => Some(Isa::Auto),
+            "avx512" => Some(Isa::Avx512),
+            "avx2" => Some(Isa::Avx2),
+            "scalar" => Some(Isa::Scalar),
+            _ => None,
+        }
+    }
+}
+
+/// Whether this CPU can run code compiled for `isa`.
+pub fn isa_supported(isa: Isa) -> bool {
+    match isa {
+        Isa::Auto | Isa::Scalar => true,
+        Isa::Avx512 => native::host_supported(),
+        Isa::Avx2 => native::host_supports_avx2(),
+    }
 }
 
 impl Default for JitOptions {
@@ -70,6 +122,7 @@ impl Default for JitOptions {
             disasm: false,
             native: true,
             vnni: true,
+            isa: Isa::Auto,
         }
     }
 }
@@ -131,8 +184,11 @@ pub struct StageInfo {
     pub macs: u64,
     /// Whether the stage's dot products run on vectors.
     pub vector: bool,
-    /// Whether a precompiled AVX-512 kernel runs the stage (no Cranelift code).
+    /// Whether a precompiled kernel runs the stage (no Cranelift code): an
+    /// AVX-512 kernel, or a row kernel (`row_kernel`).
     pub native: bool,
+    /// Whether the row kernels (pooling, upsampling) run the stage.
+    pub row_kernel: bool,
     /// The machine code as Cranelift prints it, when asked for.
     pub disasm: Option<String>,
 }
@@ -168,16 +224,34 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         "false"
     };
     flags.set("enable_verifier", verify).map_err(|e| host(&e))?;
+    if !isa_supported(options.isa) {
+        return Err(JitError::Host {
+            message: format!("this CPU cannot run `--isa {:?}` code", options.isa).to_lowercase(),
+        });
+    }
     let mut isa_builder = cranelift_native::builder().map_err(|e| host(&e))?;
     if !options.vnni {
         for flag in ["has_avx_vnni", "has_avx512vnni"] {
             isa_builder.set(flag, "false").map_err(|e| host(&e))?;
         }
     }
+    if options.isa == Isa::Avx2 {
+        // As on a CPU without AVX-512: no EVEX encodings.
+        for flag in [
+            "has_avx512bitalg",
+            "has_avx512dq",
+            "has_avx512f",
+            "has_avx512vbmi",
+            "has_avx512vl",
+            "has_avx512vnni",
+        ] {
+            isa_builder.set(flag, "false").map_err(|e| host(&e))?;
+        }
+    }
     let isa = isa_builder
         .finish(settings::Flags::new(flags))
         .map_err(|e| host(&e))?;
-    let simd = if options.simd {
+    let simd = if options.simd && options.isa != Isa::Scalar {
         simd::features(&*isa)
     } else {
         Simd::default()
@@ -186,7 +260,18 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         isa,
         cranelift_module::default_libcall_names(),
     ));
-    let native_ok = options.simd && options.native && native::host_supported();
+    let native_isa = match options.isa {
+        _ if !options.simd || !options.native => None,
+        Isa::Auto if native::host_supported() => Some(Isa::Avx512),
+        Isa::Auto if native::host_supports_avx2() => Some(Isa::Avx2),
+        Isa::Avx512 | Isa::Avx2 => Some(options.isa),
+        Isa::Auto | Isa::Scalar => None,
+    };
+    // The row kernels are safe code on every host, compiled for the widest
+    // vectors the host and `options.isa` allow; `native` off or `--isa
+    // scalar` keeps every stage on Cranelift (for tests and comparisons).
+    let rows_isa =
+        (options.simd && options.native && options.isa != Isa::Scalar).then_some(options.isa);
     let mut code = vec![];
     let mut items = vec![];
     let mut stages = vec![];
@@ -204,9 +289,21 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             .iter()
             .map(|&n| program.nodes[n].macs)
             .sum();
-        if let Some(ns) = native_ok
-            .then(|| native::plan_native(program, &plan, stage))
-            .flatten()
+        if let Some(rs) = rows_isa.and_then(|isa| native::plan_rows(program, &plan, stage, isa)) {
+            items.push(rs.items());
+            code.push(machine::StageCode::Rows(Box::new(rs)));
+            stages.push(StageInfo {
+                name,
+                label,
+                macs,
+                vector: true,
+                native: true,
+                row_kernel: true,
+                disasm: None,
+            });
+            continue;
+        }
+        if let Some(ns) = native_isa.and_then(|isa| native::plan_native(program, &plan, stage, isa))
         {
             items.push(ns.items());
             code.push(machine::StageCode::Native(Box::new(ns)));
@@ -216,6 +313,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 macs,
                 vector: true,
                 native: true,
+                row_kernel: false,
                 disasm: None,
             });
             continue;
@@ -266,6 +364,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             macs,
             vector,
             native: false,
+            row_kernel: false,
             disasm,
         });
     }
@@ -374,18 +473,23 @@ impl CompiledPipeline {
         let node = &self.program.nodes[stage.root];
         // Small stages are not worth waking a thread for.
         let work = self.stages[k].macs + node.shape.len() as u64;
-        let parts = if work < 40_000 { 1 } else { threads };
+        // Several jobs per thread: a worker that wakes late still finds
+        // some to take (the caller claims the rest itself).
+        let parts = if work < 40_000 || threads == 1 {
+            1
+        } else {
+            4 * threads
+        };
         let jobs = self
             .machine
             .jobs(k, ws, &self.plan, parts)
             .map_err(|_| ExecError::ForeignWorkspace)?;
-        let status = if parts == 1 {
-            jobs.iter()
-                .map(|j| j.run())
-                .fold(-1, |a, b| if a >= 0 { a } else { b })
-        } else {
-            self.pool.run(jobs)
-        };
+        let status = self
+            .pool
+            .run(jobs)
+            .map_err(|pool::Panicked| ExecError::Panicked {
+                stage: Some(self.stages[k].name.clone()),
+            })?;
         if status >= 0 {
             return Err(ExecError::Run(Box::new(convert::unpool_error(
                 &self.program,
@@ -499,7 +603,9 @@ impl CompiledPipeline {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Ok(vec![])))
+                // Jobs catch their own panics; this is one elsewhere (a
+                // bug): the batch failed, it is not shorter.
+                .map(|h| h.join().unwrap_or(Err(ExecError::Panicked { stage: None })))
                 .collect()
         });
         let mut out = vec![];
@@ -524,6 +630,9 @@ pub enum ExecError {
     Run(Box<RunError>),
     /// A [`Workspace`] made by another pipeline was passed to this one.
     ForeignWorkspace,
+    /// Code run for a stage (`stage`, if known) panicked: a bug in Convoy.
+    /// No output of the run is given.
+    Panicked { stage: Option<String> },
 }
 
 impl From<RunError> for ExecError {
@@ -540,3 +649,59 @@ impl std::fmt::Display for ExecError {
 }
 
 impl std::error::Error for ExecError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+
+    fn pipeline(threads: usize) -> CompiledPipeline {
+        let src = "pipeline p {
+  input x: u8[16, 64, 64]
+  let y = relu(x - 3)
+  output y
+}";
+        let mut sources = SourceMap::new();
+        let id = sources.add("panic.cnn", src);
+        let file = crate::parse(&sources, id).expect("parses");
+        let checked = crate::check(&mut sources, &file, &Default::default(), &crate::NoFiles)
+            .expect("checks");
+        let options = JitOptions {
+            threads,
+            ..JitOptions::default()
+        };
+        compile(&checked.program, &options).expect("compiles")
+    }
+
+    fn panics() -> i64 {
+        panic!("injected panic in a JIT stage")
+    }
+
+    fn image(p: &CompiledPipeline) -> Vec<Tensor> {
+        let x = &p.program().nodes[p.program().inputs[0].node];
+        vec![Tensor {
+            shape: x.shape.dims(),
+            frac: x.frac,
+            data: vec![7; x.shape.len()],
+        }]
+    }
+
+    #[test]
+    fn a_panicking_stage_fails_the_run_and_the_batch() {
+        for threads in [1, 2] {
+            let mut p = pipeline(threads);
+            let images = vec![image(&p); 5];
+            assert_eq!(p.run_batch(&images).map(|o| o.len()), Ok(5));
+            p.machine.replace_stage(0, panics);
+            let stage = Some(p.stages[0].name.clone());
+            assert_eq!(
+                p.run(&images[0]),
+                Err(ExecError::Panicked {
+                    stage: stage.clone()
+                })
+            );
+            // Never a shorter batch: the whole batch fails.
+            assert_eq!(p.run_batch(&images), Err(ExecError::Panicked { stage }));
+        }
+    }
+}

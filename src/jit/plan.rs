@@ -2,10 +2,11 @@
 //! how every buffer is laid out.
 //!
 //! A node is *materialized* (owns a buffer) when it is an input, a constant,
-//! an output, read more than once, or read by a stage that needs random
-//! access (conv, deconv, pooling, upsampling, concat, unpool). Every other
-//! node is computed inside the loop of the one materialized node that reads
-//! it: elementwise chains collapse into one loop nest, and one producing
+//! an output, read by more than one stage, or read by a stage that needs
+//! random access (conv, deconv, pooling, upsampling, concat, unpool). Every
+//! other node is computed inside the loop of the stage that reads it (once,
+//! however often that stage reads it): elementwise chains collapse into one
+//! loop nest, and one producing
 //! stage (a conv, deconv, pool, upsample or concat) may sit at the bottom of
 //! that chain as the stage's *core*. Stages run in topological order.
 //!
@@ -106,7 +107,7 @@ pub(crate) fn unsupported(id: NodeId, node: &Node, reason: impl Into<String>) ->
 
 pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
     let n = program.nodes.len();
-    let mut consumer = vec![None; n];
+    let mut consumers: Vec<Vec<NodeId>> = vec![vec![]; n];
     for (id, node) in program.nodes.iter().enumerate() {
         for x in node.op.operands() {
             if x >= id {
@@ -116,7 +117,7 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
                     "operands are not in topological order",
                 ));
             }
-            consumer[x] = Some(id);
+            consumers[x].push(id);
         }
         if node.ranges.len() != node.shape.channels() {
             return Err(unsupported(id, node, "the node has no range per channel"));
@@ -131,20 +132,28 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
         }
         output[o.node] = true;
     }
-    let uses = program.use_counts();
-    // Walk from the last node back: a node's consumer has been decided first.
-    // A stage computes its root pixel by pixel, so only a gather can be its
-    // core; an unpool (a scatter) is a stage of its own (`Fx::unpool`).
+    // Walk from the last node back: a node's consumers have been decided
+    // first. A node goes into the stage of its consumers when they are all
+    // elementwise and in one stage (a value read twice by one stage, as
+    // PReLU reads its accumulator, is computed once there: the core's value
+    // is held per pixel, an elementwise node is pure and Cranelift's value
+    // numbering merges its copies). A stage computes its root pixel by
+    // pixel, so only a gather can be its core; an unpool (a scatter) is a
+    // stage of its own (`Fx::unpool`).
     let mut root: Vec<NodeId> = (0..n).collect();
     let mut core: Vec<Option<NodeId>> = vec![None; n];
     let mut materialized = vec![false; n];
     for id in (0..n).rev() {
         let node = &program.nodes[id];
-        let fusable_into = match consumer[id] {
-            Some(u) if uses[id] == 1 && !output[id] && !node.op.is_leaf() => {
-                program.nodes[u].op.is_elementwise().then_some(u)
-            }
-            _ => None,
+        let one_stage = |users: &[NodeId]| -> Option<NodeId> {
+            let (&first, rest) = users.split_first()?;
+            let all_elementwise = users.iter().all(|&u| program.nodes[u].op.is_elementwise());
+            (all_elementwise && rest.iter().all(|&u| root[u] == root[first])).then_some(first)
+        };
+        let fusable_into = if output[id] || node.op.is_leaf() {
+            None
+        } else {
+            one_stage(&consumers[id])
         };
         match fusable_into {
             Some(u) if node.op.is_elementwise() => root[id] = root[u],
@@ -207,8 +216,15 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
     for buf in &mut buffers {
         // Planes a multiple of 4 KiB apart map every channel's row to the
         // same cache sets; vector kernels read 4 to 64 channels at once.
-        if buf.dims.h > 1 && (buf.rows() * buf.stride() * buf.elem.bytes) % 4096 == 0 {
-            buf.halo.right += 64 / buf.elem.bytes;
+        // One more zero row per plane breaks that at the least memory (a
+        // wider row would add to every row, up to half the buffer).
+        let plane = |b: &Buffer| b.rows() * b.stride() * b.elem.bytes;
+        if buf.dims.h > 1 && plane(buf) % 4096 == 0 {
+            buf.halo.bottom += 1;
+            if plane(buf) % 4096 == 0 {
+                buf.halo.bottom -= 1;
+                buf.halo.right += 64 / buf.elem.bytes;
+            }
         }
     }
     Ok(Plan {

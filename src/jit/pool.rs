@@ -1,42 +1,181 @@
-//! A persistent pool of worker threads: the calling thread runs the first job
-//! of a stage itself and waits for the workers to finish the others.
+//! A persistent pool of worker threads that runs the jobs of one stage.
+//!
+//! The jobs of a stage go into a [`Batch`]; each thread (the caller and
+//! every worker) first claims the jobs of its own share, so that a thread
+//! keeps working on the same rows from run to run (and finds them in its
+//! cache), then any job still unclaimed: a slow or descheduled worker never
+//! holds up a job another thread could run. A job that panics is caught
+//! where it runs and reported as [`Panicked`]: no thread dies, every job
+//! still finishes or is never started, and `run` returns only once no
+//! thread runs any job of the batch any more (also when it unwinds, through
+//! [`WaitForWorkers`]), so the workspace the jobs write into is never freed
+//! under a worker. No wait depends on a thread that could be gone: the
+//! caller runs every job no worker has claimed itself, and a claimed job is
+//! always finished by the thread that claimed it.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Mutex;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::machine::Job;
 
+/// A job panicked (a bug in a kernel); the stage's output is not usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Panicked;
+
+/// The jobs of one stage and what became of them.
+struct Batch {
+    jobs: Vec<Job>,
+    /// Whether a thread has taken job `k`.
+    claimed: Vec<AtomicBool>,
+    /// Threads that may take part: thread `t` owns the `t`-th share.
+    threads: usize,
+    /// Jobs claimed or not, that have not returned yet.
+    unfinished: AtomicUsize,
+    /// The smallest failure code (`>= 0`) any job returned, or -1.
+    status: AtomicI64,
+    panicked: AtomicBool,
+    /// Signalled when `unfinished` reaches zero.
+    finished: (Mutex<()>, Condvar),
+}
+
+impl Batch {
+    fn new(jobs: Vec<Job>, threads: usize) -> Batch {
+        Batch {
+            unfinished: AtomicUsize::new(jobs.len()),
+            claimed: jobs.iter().map(|_| AtomicBool::new(false)).collect(),
+            threads: threads.max(1),
+            jobs,
+            status: AtomicI64::new(-1),
+            panicked: AtomicBool::new(false),
+            finished: (Mutex::new(()), Condvar::new()),
+        }
+    }
+
+    /// Claims and runs jobs until none is left: thread `me`'s share first,
+    /// then the others' from the last job back (the far end of a slow
+    /// thread's share, away from where it works).
+    fn work(&self, me: usize) {
+        let len = self.jobs.len();
+        let t = me % self.threads;
+        let (start, end) = (t * len / self.threads, (t + 1) * len / self.threads);
+        let others = (end..len).chain(0..start).rev();
+        for k in (start..end).chain(others) {
+            if self.claimed[k].swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            let job = &self.jobs[k];
+            match catch_unwind(AssertUnwindSafe(|| job.run())) {
+                Ok(code) if code >= 0 => {
+                    let _ = self
+                        .status
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                            Some(if s < 0 { code } else { s.min(code) })
+                        });
+                }
+                Ok(_) => {}
+                Err(_) => self.panicked.store(true, Ordering::Release),
+            }
+            if self.unfinished.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let _lock = lock(&self.finished.0);
+                self.finished.1.notify_all();
+            }
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.unfinished.load(Ordering::Acquire) == 0
+    }
+
+    /// Returns when every job has returned: spins briefly, then sleeps.
+    fn wait(&self) {
+        let start = Instant::now();
+        while start.elapsed() < SPIN {
+            if self.is_finished() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        let mut guard = lock(&self.finished.0);
+        while !self.is_finished() {
+            guard = match self.finished.1.wait(guard) {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+        }
+    }
+}
+
+/// Waits for the batch's jobs when dropped, so that even if `run` unwinds
+/// no worker still writes into a workspace its caller is about to free.
+struct WaitForWorkers<'a>(&'a Batch);
+
+impl Drop for WaitForWorkers<'_> {
+    fn drop(&mut self) {
+        // Nobody may claim a job from now on; the claimed ones finish.
+        let never_started = self
+            .0
+            .claimed
+            .iter()
+            .filter(|c| !c.swap(true, Ordering::AcqRel))
+            .count();
+        if never_started > 0
+            && self.0.unfinished.fetch_sub(never_started, Ordering::AcqRel) == never_started
+        {
+            return;
+        }
+        self.0.wait();
+    }
+}
+
+/// What the workers watch: the current batch, by generation.
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// `state.generation`, readable without the lock (for spinning).
+    generation: AtomicU64,
+}
+
+struct State {
+    generation: u64,
+    batch: Option<Arc<Batch>>,
+    shutdown: bool,
+}
+
 pub(crate) struct Pool {
-    workers: Vec<(Sender<Job>, JoinHandle<()>)>,
-    /// Locked for a whole `run`: one stage at a time per pool.
-    done: Mutex<Receiver<i64>>,
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
+    /// Held for a whole `run`: one stage at a time per pool.
+    running: Mutex<()>,
 }
 
 impl Pool {
     /// A pool where `threads - 1` workers help the calling thread.
     pub(crate) fn new(threads: usize) -> Pool {
-        let (done_tx, done) = channel::<i64>();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                generation: 0,
+                batch: None,
+                shutdown: false,
+            }),
+            wake: Condvar::new(),
+            generation: AtomicU64::new(0),
+        });
         let workers = (1..threads.max(1))
             .filter_map(|i| {
-                let (tx, rx) = channel::<Job>();
-                let done_tx = done_tx.clone();
+                let shared = Arc::clone(&shared);
                 std::thread::Builder::new()
                     .name(format!("convoy-jit-{i}"))
-                    .spawn(move || {
-                        while let Some(job) = wait(&rx) {
-                            if done_tx.send(job.run()).is_err() {
-                                break;
-                            }
-                        }
-                    })
+                    .spawn(move || worker(&shared, i))
                     .ok()
-                    .map(|h| (tx, h))
             })
             .collect();
         Pool {
+            shared,
             workers,
-            done: Mutex::new(done),
+            running: Mutex::new(()),
         }
     }
 
@@ -44,66 +183,141 @@ impl Pool {
         self.workers.len() + 1
     }
 
-    /// Runs every job (the first on this thread); returns the first failure
-    /// code (`>= 0`), or -1. Returns only when all jobs have finished.
-    pub(crate) fn run(&self, mut jobs: Vec<Job>) -> i64 {
-        if jobs.is_empty() {
-            return -1;
+    /// Runs every job, on this thread and the workers; returns the smallest
+    /// failure code (`>= 0`) or -1, or [`Panicked`] if any job panicked.
+    /// Returns only when no job runs any more.
+    pub(crate) fn run(&self, jobs: Vec<Job>) -> Result<i64, Panicked> {
+        let batch = Arc::new(Batch::new(jobs, self.threads()));
+        if batch.jobs.len() <= 1 || self.workers.is_empty() {
+            batch.work(0);
+        } else {
+            let _one_stage_at_a_time = lock(&self.running);
+            self.publish(Some(Arc::clone(&batch)));
+            let guard = WaitForWorkers(&batch);
+            batch.work(0);
+            drop(guard);
+            self.publish(None);
         }
-        let done = match self.done.lock() {
-            Ok(d) => d,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let first = jobs.remove(0);
-        let mut sent = 0;
-        let mut status = -1;
-        for (job, (tx, _)) in jobs.into_iter().zip(self.workers.iter().cycle()) {
-            match tx.send(job) {
-                Ok(()) => sent += 1,
-                // A dead worker hands the job back: run it here.
-                Err(back) => status = merge(status, back.0.run()),
+        if batch.panicked.load(Ordering::Acquire) {
+            return Err(Panicked);
+        }
+        Ok(batch.status.load(Ordering::Acquire))
+    }
+
+    fn publish(&self, batch: Option<Arc<Batch>>) {
+        let mut state = lock(&self.shared.state);
+        let wake = batch.is_some();
+        state.batch = batch;
+        if wake {
+            state.generation += 1;
+            self.shared
+                .generation
+                .store(state.generation, Ordering::Release);
+            self.shared.wake.notify_all();
+        }
+    }
+}
+
+/// A worker: waits for a new batch, helps with it, and so on until shutdown.
+fn worker(shared: &Shared, me: usize) {
+    let mut seen = 0;
+    loop {
+        // Stages follow each other within microseconds: spin briefly before
+        // sleeping, so that a parked thread's wake-up latency (tens of
+        // microseconds) is not paid on every stage of a small map.
+        let start = Instant::now();
+        while shared.generation.load(Ordering::Acquire) == seen && start.elapsed() < SPIN {
+            std::hint::spin_loop();
+        }
+        let batch = {
+            let mut state = lock(&shared.state);
+            while state.generation == seen && !state.shutdown {
+                state = match shared.wake.wait(state) {
+                    Ok(s) => s,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
             }
+            if state.shutdown {
+                return;
+            }
+            seen = state.generation;
+            state.batch.clone()
+        };
+        if let Some(batch) = batch {
+            batch.work(me);
         }
-        status = merge(status, first.run());
-        for _ in 0..sent {
-            // Workers never drop `done_tx` while they hold a job.
-            let r = wait(&done).unwrap_or(-1);
-            status = merge(status, r);
-        }
-        status
     }
 }
 
-/// Stages follow each other within microseconds: spin briefly before
-/// sleeping, so that a parked thread's wake-up latency (tens of
-/// microseconds) is not paid on every stage of a small map.
-fn wait<T>(rx: &Receiver<T>) -> Option<T> {
-    let start = std::time::Instant::now();
-    while start.elapsed() < SPIN {
-        match rx.try_recv() {
-            Ok(v) => return Some(v),
-            Err(std::sync::mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => return None,
-        }
-    }
-    rx.recv().ok()
-}
+const SPIN: Duration = Duration::from_micros(200);
 
-const SPIN: std::time::Duration = std::time::Duration::from_micros(200);
-
-fn merge(a: i64, b: i64) -> i64 {
-    match (a, b) {
-        (-1, b) => b,
-        (a, -1) => a,
-        (a, b) => a.min(b),
+/// Jobs catch their panics, so a poisoned lock only means a panic elsewhere
+/// while it was held; the data behind these locks stays consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for (tx, handle) in self.workers.drain(..) {
-            drop(tx);
+        lock(&self.shared.state).shutdown = true;
+        self.shared.wake.notify_all();
+        for handle in self.workers.drain(..) {
             let _ = handle.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    static RAN: AtomicUsize = AtomicUsize::new(0);
+
+    fn count() -> i64 {
+        RAN.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_micros(300));
+        -1
+    }
+
+    fn fails_at_7() -> i64 {
+        7
+    }
+
+    fn fails_at_3() -> i64 {
+        3
+    }
+
+    fn panics() -> i64 {
+        panic!("injected panic in a JIT job")
+    }
+
+    #[test]
+    fn every_job_runs_and_the_smallest_failure_wins() {
+        let pool = Pool::new(3);
+        let before = RAN.load(Ordering::SeqCst);
+        let mut jobs: Vec<Job> = (0..20).map(|_| Job::test(count)).collect();
+        jobs.push(Job::test(fails_at_7));
+        jobs.push(Job::test(fails_at_3));
+        assert_eq!(pool.run(jobs), Ok(3));
+        assert!(RAN.load(Ordering::SeqCst) - before >= 20);
+        assert_eq!(pool.run((0..4).map(|_| Job::test(count)).collect()), Ok(-1));
+    }
+
+    #[test]
+    fn a_panicking_job_is_an_error_and_the_pool_survives() {
+        for threads in [1, 2, 4] {
+            let pool = Pool::new(threads);
+            let mut jobs: Vec<Job> = (0..8).map(|_| Job::test(count)).collect();
+            jobs.insert(3, Job::test(panics));
+            assert_eq!(pool.run(jobs), Err(Panicked), "{threads} threads");
+            assert_eq!(pool.run(vec![Job::test(panics)]), Err(Panicked));
+            // The workers are still there and take the next stage.
+            assert_eq!(pool.run((0..6).map(|_| Job::test(count)).collect()), Ok(-1));
+            assert_eq!(pool.threads(), threads);
         }
     }
 }

@@ -39,7 +39,8 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::TargetIsa;
 
 use super::emit::{vflags, Fx, V};
-use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights, Pixel};
+use super::expr::Pixel;
+use super::pattern::{classify, ConvKind, ConvPattern, Operands};
 use super::plan::{weight_dims, Stage};
 use super::range::signed_bits;
 use super::{JitError, Simd};
@@ -103,37 +104,28 @@ impl Fx<'_, '_> {
         Ok(Some(d.h))
     }
 
-    /// The core of `stage`, when vector code is enabled at all.
-    fn vector_core(&self, stage: &Stage) -> Option<NodeId> {
-        self.simd.vectors().then_some(stage.core).flatten()
+    /// The classified u8 x i8 convolution at the core of `stage`, when
+    /// vector code is enabled at all.
+    fn vector_pattern(&self, stage: &Stage) -> Option<ConvPattern> {
+        let core = self.simd.vectors().then_some(stage.core).flatten()?;
+        classify(self.program, core).filter(|p| p.operands == Operands::U8xI8)
     }
 
     /// The block range `qa..qb` of a depthwise stride-2 deconvolution whose
     /// middle columns the vector kernel can compute.
     fn vector_deconv(&self, stage: &Stage) -> Result<Option<(i64, i64)>, JitError> {
-        let Some(k) = self.vector_core(stage) else {
+        let Some(p) = self.vector_pattern(stage) else {
             return Ok(None);
         };
-        let Op::Deconv { x, w, geom } = &self.program.nodes[k].op else {
-            return Ok(None);
-        };
-        let (cin, cout_g, kh, kw) = weight_dims(self.program, k, *w)?;
-        let d = self.program.nodes[k].shape.chw();
-        let plain = cout_g == 1
-            && geom.groups == cin
+        let (geom, kw, d) = (p.geom, p.weights.3, p.output);
+        let plain = p.kind == ConvKind::Transposed { depthwise: true }
             && geom.stride.w == 2
             && geom.dilation.w == 1
             && kw <= 8;
-        let xr = self.program.nodes[*x].range();
-        let Some(weights) = u8_x_i8_weights(self.program, *x, *w) else {
-            return Ok(None);
-        };
         if !plain || self.buffer(stage.root)?.elem.bytes != 1 {
             return Ok(None);
         }
-        if !accumulators_fit_32_bits(weights, kh * kw, xr)
-            || !self.lane_friendly(stage.root, stage.root, k)
-        {
+        if !self.lane_friendly(stage.root, stage.root, p.core) {
             return Ok(None);
         }
         let left = geom.pad.left as i64;
@@ -216,36 +208,22 @@ impl Fx<'_, '_> {
     /// The depthwise conv at the core of `stage` if the sliding-window
     /// vector kernel applies: stride 1, dilation 1, rows of at most 4 taps.
     fn vector_depthwise(&self, stage: &Stage) -> Result<Option<NodeId>, JitError> {
-        let Some(k) = self.vector_core(stage) else {
+        let Some(p) = self.vector_pattern(stage) else {
             return Ok(None);
         };
-        let Op::Conv { x, w, geom } = &self.program.nodes[k].op else {
-            return Ok(None);
-        };
-        let (cout, cin_g, kh, kw) = weight_dims(self.program, k, *w)?;
-        let d = self.program.nodes[k].shape.chw();
-        let xd = self.program.nodes[*x].shape.chw();
-        let plain = cin_g == 1
-            && geom.groups == cout
-            && xd.c == cout
+        let (geom, kw, d) = (p.geom, p.weights.3, p.output);
+        let plain = p.kind == ConvKind::Depthwise
             && kw <= 4
             && geom.stride.h == 1
             && geom.stride.w == 1
             && geom.dilation.h == 1
             && geom.dilation.w == 1;
-        let xr = self.program.nodes[*x].range();
-        let Some(weights) = u8_x_i8_weights(self.program, *x, *w) else {
-            return Ok(None);
-        };
-        if !plain || !d.w.is_multiple_of(BLOCK) {
+        if !plain || !d.w.is_multiple_of(BLOCK) || self.buffer(stage.root)?.elem.bytes > 8 {
             return Ok(None);
         }
-        if !accumulators_fit_32_bits(weights, kh * kw, xr)
-            || self.buffer(stage.root)?.elem.bytes > 8
-        {
-            return Ok(None);
-        }
-        Ok(self.lane_friendly(stage.root, stage.root, k).then_some(k))
+        Ok(self
+            .lane_friendly(stage.root, stage.root, p.core)
+            .then_some(p.core))
     }
 
     /// Depthwise rows: each kernel row is one 4-byte dot product per pixel
@@ -307,35 +285,22 @@ impl Fx<'_, '_> {
 
     /// The conv at the core of `stage` if the vector kernel applies to it.
     fn vector_conv(&self, stage: &Stage) -> Result<Option<NodeId>, JitError> {
-        let Some(k) = self.vector_core(stage) else {
+        let Some(p) = self.vector_pattern(stage) else {
             return Ok(None);
         };
-        let Op::Conv { x, w, geom } = &self.program.nodes[k].op else {
-            return Ok(None);
-        };
-        let (cout, cin, kh, kw) = weight_dims(self.program, k, *w)?;
-        let plain = kh == 1
-            && kw == 1
-            && geom.groups == 1
-            && geom.stride.h == 1
-            && geom.stride.w == 1
-            && geom.pad == Default::default();
-        let d = self.program.nodes[k].shape.chw();
-        let xr = self.program.nodes[*x].range();
-        let Some(weights) = u8_x_i8_weights(self.program, *x, *w) else {
-            return Ok(None);
-        };
-        if !plain || cin % 4 != 0 || !d.w.is_multiple_of(BLOCK) || cout == 0 {
-            return Ok(None);
-        }
-        if !accumulators_fit_32_bits(weights, cin, xr) {
+        let (cout, cin, _, _) = p.weights;
+        if p.kind != ConvKind::Pointwise
+            || cin % 4 != 0
+            || !p.output.w.is_multiple_of(BLOCK)
+            || cout == 0
+        {
             return Ok(None);
         }
         let out = self.buffer(stage.root)?;
-        if !self.lane_friendly(stage.root, stage.root, k) || out.elem.bytes > 8 {
+        if !self.lane_friendly(stage.root, stage.root, p.core) || out.elem.bytes > 8 {
             return Ok(None);
         }
-        Ok(Some(k))
+        Ok(Some(p.core))
     }
 
     /// Whether the chain above the core can run on 64-bit lanes: only the
@@ -401,6 +366,8 @@ impl Fx<'_, '_> {
                     shift <= 0 || fits(range(n).checked_shl(shift as u32))
                 }
             }
+            // A table lookup is one scalar load per value.
+            Op::Lookup { .. } => false,
             _ => true,
         };
         ok && node

@@ -341,6 +341,10 @@ impl<'a> Walker<'a> {
                     ty: ty.node,
                 });
             }
+            ExprKind::Type(ty) => self.out.types.push(TypeUse {
+                span: e.span,
+                ty: *ty,
+            }),
             ExprKind::Pipe(lhs, c) => {
                 self.expr(lhs);
                 // The pipe's whole expression is what a `let` holds.

@@ -20,6 +20,7 @@ mod cast;
 mod decimal;
 mod overflow;
 mod quantize;
+pub mod table;
 
 pub use bilinear::{bilinear_taps, Taps};
 pub use cast::{cast_raw, checked_cast_raw, CastError};

@@ -121,7 +121,7 @@ fn shr_round(raw: i128, n: u64, q: Quant) -> i128 {
 /// `half` compares `rem` with `den / 2`. The value is negative exactly when
 /// `floor < 0`. Callers have `den >= 2` whenever `inexact`, so `floor + 1`
 /// cannot overflow.
-fn round_quotient(floor: i128, inexact: bool, half: Ordering, q: Quant) -> i128 {
+pub(crate) fn round_quotient(floor: i128, inexact: bool, half: Ordering, q: Quant) -> i128 {
     if !inexact {
         return floor;
     }

@@ -59,18 +59,15 @@ pub(super) struct Chunk<'a, 'p, 's, R: ImageRunner> {
 
 impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
     /// Runs the chunk's `n` images, spread over one thread per scratch,
-    /// encoding output `k` into `outputs[k]` (resized to `n` images). The
-    /// error is that of the first failing image in batch order.
+    /// encoding output `k` into `outputs[k]` (`n` images long). The error is
+    /// that of the first failing image in batch order.
     pub fn run_on_threads(
         &self,
         scratches: &mut [R::Scratch],
         n: usize,
-        outputs: &mut [Vec<u8>],
+        outputs: &mut [&mut [u8]],
     ) -> Result<(), StreamError> {
         let sizes: Vec<usize> = self.writers.iter().map(ImageWriter::image_bytes).collect();
-        for (out, size) in outputs.iter_mut().zip(&sizes) {
-            out.resize(n * size, 0);
-        }
         let parts = scratches.len().min(n).max(1);
         let per_part = n.div_ceil(parts);
         let mut slices = split_outputs(outputs, &sizes, parts, per_part);
@@ -228,7 +225,7 @@ fn payload_error(input: &InputState) -> StreamError {
 /// images (the last may be shorter or empty): slice `[p][k]` is output
 /// `k`'s part for thread `p`.
 fn split_outputs<'o>(
-    outputs: &'o mut [Vec<u8>],
+    outputs: &'o mut [&mut [u8]],
     sizes: &[usize],
     parts: usize,
     per_part: usize,

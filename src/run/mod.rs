@@ -11,10 +11,14 @@
 //! interpreter to that loop. `whole` is the earlier path that decodes whole
 //! files into tensors (for a few images: `convoy emit`, `convoy bench`).
 //!
+//! `arrays` runs a batch already in memory (the Python package's numpy
+//! arrays) through the same codecs and threads, into caller-owned buffers.
+//!
 //! Pure: the caller hands in [`ByteSource`]s and [`ByteSink`]s (files for
-//! the CLI, memory for tests and later the Python package) and renames the
-//! outputs into place only when [`stream::run_batch`] succeeded.
+//! the CLI, memory for tests) and renames the outputs into place only when
+//! [`stream::run_batch`] succeeded.
 
+mod arrays;
 mod chunk;
 mod io;
 pub mod plan;
@@ -22,6 +26,7 @@ pub mod runner;
 pub mod stream;
 mod whole;
 
+pub use arrays::{plan_arrays, run_arrays, ArrayInput, ArrayPlan, OutputArray};
 pub use io::{ByteSink, ByteSource};
 pub use plan::{plan_batch, BatchPlan, InputSpec};
 pub use runner::{ImageRunner, InterpRunner, JitRunner};

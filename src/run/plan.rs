@@ -63,32 +63,51 @@ pub fn plan_batch<'s>(
                 continue;
             }
         };
-        let dims = program.nodes[info.node].shape.dims();
-        let batched = if header.shape == dims {
-            false
-        } else if header.shape.len() == dims.len() + 1 && header.shape[1..] == dims[..] {
-            true
-        } else {
-            errors.push(InputError::Shape {
-                path: f.path.clone(),
-                name: info.name.clone(),
-                declared: dims,
-                found: header.shape.clone(),
-            });
-            continue;
-        };
-        inputs.push(PlannedInput {
-            name: info.name.clone(),
-            path: f.path.clone(),
-            source: f.source,
-            header,
-            batched,
-            dims,
-        });
+        match planned_input(program, info, f.path.clone(), f.source, header) {
+            Ok(p) => inputs.push(p),
+            Err(e) => errors.push(e),
+        }
     }
     if !errors.is_empty() {
         return Err(StreamError::Input(errors));
     }
+    batch_plan(inputs)
+}
+
+/// One input's data described by `header`, matched to the input's declared
+/// shape: exactly it, or it under a leading batch axis.
+pub(super) fn planned_input<'s>(
+    program: &Program,
+    info: &crate::ir::InputInfo,
+    path: String,
+    source: &'s dyn ByteSource,
+    header: NpyHeader,
+) -> Result<PlannedInput<'s>, InputError> {
+    let dims = program.nodes[info.node].shape.dims();
+    let batched = if header.shape == dims {
+        false
+    } else if header.shape.len() == dims.len() + 1 && header.shape[1..] == dims[..] {
+        true
+    } else {
+        return Err(InputError::Shape {
+            path,
+            name: info.name.clone(),
+            declared: dims,
+            found: header.shape.clone(),
+        });
+    };
+    Ok(PlannedInput {
+        name: info.name.clone(),
+        path,
+        source,
+        header,
+        batched,
+        dims,
+    })
+}
+
+/// The batch of matched inputs: every batched one must have the same size.
+pub(super) fn batch_plan(inputs: Vec<PlannedInput<'_>>) -> Result<BatchPlan<'_>, StreamError> {
     let batches: Vec<&PlannedInput> = inputs.iter().filter(|i| i.batched).collect();
     if let (Some(first), Some(other)) = (
         batches.first(),

@@ -63,51 +63,7 @@ pub fn run_batch<R: ImageRunner>(
         images: plan.images,
         ..Default::default()
     };
-    // Codecs: a dtype the type cannot be read as is an error before any data.
-    let mut inputs = vec![];
-    let mut errors = vec![];
-    for (k, planned) in plan.inputs.iter().enumerate() {
-        let node = &program.nodes[program.inputs[k].node];
-        let ranges: Vec<(i128, i128)> = node.ranges.iter().map(|r| (r.lo, r.hi)).collect();
-        match ImageReader::new(
-            planned.header.dtype,
-            &node.ty,
-            options.raw,
-            &ranges,
-            &planned.dims,
-            runner.input_layout(k),
-        ) {
-            Ok(reader) => inputs.push(InputState {
-                planned,
-                reader,
-                bytes: vec![],
-                held: 0,
-            }),
-            Err(e) => errors.push(InputError::Value {
-                path: planned.path.clone(),
-                name: planned.name.clone(),
-                reason: e.to_string(),
-            }),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(StreamError::Input(errors));
-    }
-    let mut writers = vec![];
-    for (k, info) in program.outputs.iter().enumerate() {
-        let node = &program.nodes[info.node];
-        let writer = ImageWriter::new(
-            &node.ty,
-            options.raw,
-            &node.shape.dims(),
-            runner.output_layout(k),
-        )
-        .map_err(|e| InputError::Output {
-            name: info.name.clone(),
-            reason: e.to_string(),
-        })?;
-        writers.push(writer);
-    }
+    let (mut inputs, writers) = codecs(plan, runner, options.raw)?;
     // Headers first: the shapes are known before any image runs.
     for ((writer, info), sink) in writers.iter().zip(&program.outputs).zip(sinks.iter_mut()) {
         let mut shape = program.nodes[info.node].shape.dims();
@@ -167,7 +123,11 @@ pub fn run_batch<R: ImageRunner>(
             first,
             parallel: !across_images,
         };
-        job.run_on_threads(&mut scratches, n, &mut outputs)?;
+        for (out, writer) in outputs.iter_mut().zip(&writers) {
+            out.resize(n * writer.image_bytes(), 0);
+        }
+        let mut slices: Vec<&mut [u8]> = outputs.iter_mut().map(Vec::as_mut_slice).collect();
+        job.run_on_threads(&mut scratches, n, &mut slices)?;
         stats.compute_time += t.elapsed();
 
         let t = Instant::now();
@@ -181,6 +141,56 @@ pub fn run_batch<R: ImageRunner>(
         progress(first);
     }
     Ok(stats)
+}
+
+/// Each input's reader and each output's writer. A dtype the type cannot be
+/// read as is an error before any data is read.
+pub(super) fn codecs<'p, 's, R: ImageRunner>(
+    plan: &'p BatchPlan<'s>,
+    runner: &R,
+    raw: bool,
+) -> Result<(Vec<InputState<'p, 's>>, Vec<ImageWriter>), StreamError> {
+    let program = runner.program();
+    let mut inputs = vec![];
+    let mut errors = vec![];
+    for (k, planned) in plan.inputs.iter().enumerate() {
+        let node = &program.nodes[program.inputs[k].node];
+        let ranges: Vec<(i128, i128)> = node.ranges.iter().map(|r| (r.lo, r.hi)).collect();
+        match ImageReader::new(
+            planned.header.dtype,
+            &node.ty,
+            raw,
+            &ranges,
+            &planned.dims,
+            runner.input_layout(k),
+        ) {
+            Ok(reader) => inputs.push(InputState {
+                planned,
+                reader,
+                bytes: vec![],
+                held: 0,
+            }),
+            Err(e) => errors.push(InputError::Value {
+                path: planned.path.clone(),
+                name: planned.name.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(StreamError::Input(errors));
+    }
+    let mut writers = vec![];
+    for (k, info) in program.outputs.iter().enumerate() {
+        let node = &program.nodes[info.node];
+        let writer = ImageWriter::new(&node.ty, raw, &node.shape.dims(), runner.output_layout(k))
+            .map_err(|e| InputError::Output {
+            name: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+        writers.push(writer);
+    }
+    Ok((inputs, writers))
 }
 
 /// Images per chunk: what the memory budget holds, but no more than a

@@ -719,6 +719,27 @@ impl<'a> Converter<'a> {
         Expr { kind, span }
     }
 
+    /// An argument: an expression, or a scalar type (`type_arg`).
+    fn arg_value(&mut self, p: Pair<Rule>) -> Expr {
+        if p.as_rule() != Rule::type_arg {
+            return self.expr(p);
+        }
+        let span = self.span(&p);
+        match p.into_inner().next() {
+            Some(ty) => {
+                let ty = self.scalar_type(ty);
+                Expr {
+                    kind: ExprKind::Type(ty.node),
+                    span,
+                }
+            }
+            None => Expr {
+                kind: ExprKind::Tuple(vec![]),
+                span,
+            },
+        }
+    }
+
     fn call(&mut self, p: Pair<Rule>) -> Call {
         let span = self.span(&p);
         let mut inner = p.into_inner();
@@ -733,11 +754,11 @@ impl<'a> Converter<'a> {
                 match (it.next(), it.next()) {
                     (Some(name), Some(value)) => Arg {
                         name: Some(self.ident(name)),
-                        value: self.expr(value),
+                        value: self.arg_value(value),
                     },
                     (Some(value), None) => Arg {
                         name: None,
-                        value: self.expr(value),
+                        value: self.arg_value(value),
                     },
                     _ => Arg {
                         name: None,

@@ -228,5 +228,6 @@ pub fn expr(e: &Expr) -> String {
             None => format!("(as {} {})", ty.node, expr(value)),
         },
         ExprKind::Pipe(lhs, c) => format!("(|> {} {})", expr(lhs), call(c)),
+        ExprKind::Type(t) => format!("(type {t})"),
     }
 }

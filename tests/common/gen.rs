@@ -307,7 +307,40 @@ impl Gen {
 
     fn elementwise(&mut self, x: &str, m: Map, other: Option<(&str, Map)>) -> (String, Map) {
         let y = self.name();
-        match self.rng.range(0, 5) {
+        match self.rng.range(0, 6) {
+            5 => {
+                // A lookup table on a narrow value (|x| <= 16), into a random type.
+                let signed = self.rng.chance(60);
+                let w = self.rng.range(3, 9);
+                let i = self.rng.range(-1, 5.min(w + 1));
+                let q = *self.rng.pick(&QUANT);
+                let o = *self.rng.pick(&OVERFLOW);
+                let u = if signed { "" } else { "u" };
+                let narrow = format!("{x} as {u}fixed<{w}, {i}, {q}, sat>");
+                let f = *self.rng.pick(&[
+                    "sigmoid",
+                    "tanh",
+                    "exp",
+                    "log",
+                    "sqrt",
+                    "reciprocal",
+                    "softplus",
+                    "gelu",
+                    "silu",
+                ]);
+                let arg = match f {
+                    // Positive inputs for the functions with a domain.
+                    "log" | "sqrt" | "reciprocal" => format!("relu({narrow}) + 1"),
+                    _ => narrow,
+                };
+                let (ow, oi) = (self.rng.range(4, 16), self.rng.range(-2, 12));
+                let oq = *self.rng.pick(&QUANT);
+                let ou = if self.rng.chance(70) { "" } else { "u" };
+                self.lines.push(format!(
+                    "  let {y} = table({arg}, {f}, {ou}fixed<{ow}, {oi}, {oq}, {o}>)"
+                ));
+                (y, m)
+            }
             0 => {
                 let bt = *self.rng.pick(&["i8", "i12", "u5"]);
                 let b = self.param(bt, &[m.c]);

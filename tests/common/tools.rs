@@ -176,3 +176,24 @@ fn runs(program: &str, args: &[&str]) -> Result<(), String> {
         Err(e) => Err(format!("cannot run `{program}`: {e}")),
     }
 }
+
+/// `build/venv/bin/python` with numpy, onnx and onnxruntime (what
+/// `.ci/run` installs): the `convoy import` corpus scripts need them.
+pub fn python_onnxruntime() -> Option<PathBuf> {
+    let python = super::root().join("build/venv/bin/python");
+    let found = Command::new(&python)
+        .args(["-c", "import numpy, onnx, onnxruntime"])
+        .output()
+        .map_err(|e| format!("{}: {e}; run .ci/run or create the venv", python.display()))
+        .and_then(|o| {
+            if o.status.success() {
+                Ok(python.clone())
+            } else {
+                Err(format!(
+                    "{} cannot import numpy, onnx and onnxruntime; `build/venv/bin/python -m pip install numpy onnx onnxruntime`",
+                    python.display()
+                ))
+            }
+        });
+    require("python3 with numpy, onnx and onnxruntime", found)
+}

@@ -37,7 +37,8 @@ fn errors(text: &str) -> Vec<Diagnostic> {
 fn pipeline(body: &str) -> String {
     format!(
         "pipeline p {{\n  input x: u8[4, 8, 8]\n  param w: i8[4, 4, 3, 3] = random(seed: 1)\n  \
-         param wd: i8[4, 1, 3, 3] = random(seed: 2)\n  let (v, i) = maxpool(x, 2, indices: true)\n\
+         param wd: i8[4, 1, 3, 3] = random(seed: 2)\n  param lut: i8[256] = random(seed: 3)\n  \
+         let (v, i) = maxpool(x, 2, indices: true)\n\
          {body}\n}}\n"
     )
 }
@@ -60,6 +61,7 @@ fn valid_call(b: &Builtin) -> &'static str {
         "round" => "round(x)",
         "trunc" => "trunc(x)",
         "concat" => "concat(x, x)",
+        "table" => "table(x, lut)",
         other => panic!("`{other}` is in the table but this test has no call of it: add one"),
     }
 }
@@ -67,6 +69,15 @@ fn valid_call(b: &Builtin) -> &'static str {
 /// The call with one more argument.
 fn with_arg(call: &str, arg: &str) -> String {
     format!("{}, {arg})", call.trim_end_matches(')'))
+}
+
+/// A call giving the required word parameter `param` as `value` (no stage
+/// but `table` has one: its function).
+fn with_required_word(b: &Builtin, param: &str, value: &str) -> String {
+    match (b.name, param) {
+        ("table", "f") => format!("table(x + 1, {value}, u8)"),
+        _ => panic!("`{}`: add a call giving `{param}` here", b.name),
+    }
 }
 
 /// The checked nodes, without spans: what a call computes.
@@ -148,6 +159,7 @@ fn an_omitted_argument_means_the_default_the_table_gives() {
     let derived = [
         ("maxpool", "stride", "stride: 2"),
         ("maxunpool", "stride", "stride: 2"),
+        ("table", "T", "T: i8"),
     ];
     for b in BUILTINS {
         for p in b.params {
@@ -178,12 +190,19 @@ fn an_omitted_argument_means_the_default_the_table_gives() {
 fn word_parameters_take_exactly_the_words_the_table_lists() {
     for b in BUILTINS {
         for p in b.params.iter().filter(|p| !p.words.is_empty()) {
+            let given = |value: &str| {
+                if p.required() {
+                    with_required_word(b, p.name, value)
+                } else {
+                    with_arg(valid_call(b), &format!("{}: {value}", p.name))
+                }
+            };
             for w in p.words {
-                let call = with_arg(valid_call(b), &format!("{}: {}", p.name, w.word));
+                let call = given(w.word);
                 let text = pipeline(&format!("  let r = {call}\n  output x"));
                 assert_eq!(errors(&text), [], "{call}");
             }
-            let call = with_arg(valid_call(b), &format!("{}: 7", p.name));
+            let call = given("7");
             let text = pipeline(&format!("  let r = {call}\n  output x"));
             let d = errors(&text);
             let bad = d

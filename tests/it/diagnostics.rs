@@ -248,6 +248,12 @@ fn drive(driver: &str, mut program: Program) -> Vec<Diagnostic> {
             message: "Verifier errors".into(),
         }
         .diagnostic()],
+        // A panic in a kernel is caught and reported (`jit::pool`); no
+        // correct kernel panics, so the test builds the error.
+        "built_panicked" => vec![convoy::ExecError::Panicked {
+            stage: Some(program.outputs[0].name.clone()),
+        }
+        .diagnostic()],
         "built_host_error" => vec![convoy::JitError::Host {
             message: "the host is not supported by Cranelift".into(),
         }
@@ -353,7 +359,9 @@ fn every_snapshot_has_a_case() {
 #[test]
 fn every_code_is_shown_by_a_snapshot() {
     let mut shown = BTreeSet::new();
-    for (_, text) in snapshots() {
+    // `convoy import`'s errors are snapshotted beside their models
+    // (`tests/it/import.rs`), which need ONNX files rather than scripts.
+    for (_, text) in snapshots().into_iter().chain(crate::import::snapshots()) {
         let output = text.split_once("\nOUTPUT\n").map_or("", |(_, o)| o);
         for part in output.split('[').skip(1) {
             if let Some(code) = part.split(']').next().filter(|c| is_code(c)) {

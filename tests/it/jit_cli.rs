@@ -133,7 +133,84 @@ fn bench_reports_json() {
         "\"gmacs\"",
         "\"stages\"",
         "\"backend\": \"jit\"",
+        "\"vpdpbusd_peak_gmacs\"",
     ] {
         assert!(text.contains(key), "{key} missing in {text}");
+    }
+}
+
+/// `--isa scalar` keeps every stage off the vector kernels; `--isa avx512`
+/// (where the CPU has it) puts `strided.cnn`'s stride-2 and dilated
+/// convolutions on them; a forced set the CPU lacks is a diagnostic.
+#[test]
+fn bench_isa_forces_the_instruction_set() {
+    let bench = |isa: &str| {
+        convoy()
+            .args([
+                "bench",
+                "--iters",
+                "2",
+                "--threads",
+                "1",
+                "--format",
+                "json",
+                "--isa",
+                isa,
+            ])
+            .arg(root().join("examples/strided.cnn"))
+            .output()
+            .expect("convoy runs")
+    };
+    let out = bench("scalar");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("\"native\": true"), "{text}");
+    assert!(!text.contains("\"vector\": true"), "{text}");
+    let out = bench("avx512");
+    if convoy::jit::isa_supported(convoy::Isa::Avx512) {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.matches("\"native\": true").count(), 2, "{text}");
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("E602"));
+    }
+}
+
+/// The `vpdpbusd` peak of the core is measured and printed next to the
+/// achieved GMAC/s (a number where the CPU has AVX-512 VNNI).
+#[test]
+fn bench_prints_the_vpdpbusd_peak() {
+    let out = convoy()
+        .args(["bench", "--iters", "2", "--threads", "1"])
+        .arg(root().join("examples/seed.cnn"))
+        .output()
+        .expect("convoy runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    if crate::common::tools::avx512_kernels().is_some() {
+        let line = text
+            .lines()
+            .find(|l| l.contains("vpdpbusd peak"))
+            .unwrap_or_else(|| panic!("no peak in {text}"));
+        let peak: f64 = line
+            .split_whitespace()
+            .nth(2)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no number in {line}"));
+        // Debug builds (the test suite's) do not inline the intrinsics: the
+        // figure means something in release builds only.
+        assert!(peak > 0.0, "implausible peak {peak}: {line}");
+        assert!(text.contains("% of peak"), "no per-stage share in {text}");
+    } else {
+        assert!(!text.contains("vpdpbusd peak"), "{text}");
     }
 }

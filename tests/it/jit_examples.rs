@@ -4,7 +4,7 @@
 
 use crate::cases::EXAMPLES;
 use crate::common::{compile, random_inputs, root, Folder};
-use convoy::jit::JitOptions;
+use convoy::jit::{Isa, JitOptions};
 
 mod agree {
     examples!(super::agree);
@@ -21,6 +21,16 @@ fn agree(name: &str) {
     let program = &checked.program;
     // Default (AVX-512 kernels where they fit), Cranelift's vector code
     // only (with VNNI, then with pmaddwd), and scalar code only.
+    // Then every forced instruction set the host runs (`--isa`), on two
+    // threads.
+    let forced = [Isa::Avx512, Isa::Avx2, Isa::Scalar]
+        .into_iter()
+        .filter(|&isa| convoy::jit::isa_supported(isa))
+        .map(|isa| JitOptions {
+            threads: 2,
+            isa,
+            ..JitOptions::default()
+        });
     let configs = [
         JitOptions::default(),
         JitOptions {
@@ -38,12 +48,14 @@ fn agree(name: &str) {
             disasm: false,
             native: false,
             vnni: false,
+            ..JitOptions::default()
         },
     ];
     let jits: Vec<_> = configs
-        .iter()
+        .into_iter()
+        .chain(forced)
         .map(|o| {
-            convoy::compile_jit(program, o).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            convoy::compile_jit(program, &o).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         })
         .collect();
     // The large benchmark maps take the debug interpreter a while: one image.

@@ -30,6 +30,7 @@ fn stage_code_with(simd: bool, vnni: bool) -> Vec<(bool, String)> {
         // Cranelift's code is what this file inspects.
         native: false,
         vnni,
+        ..JitOptions::default()
     };
     let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
     jit.stages()
@@ -120,6 +121,7 @@ pipeline dw {
         // Cranelift's code is what this file inspects.
         native: false,
         vnni: true,
+        ..JitOptions::default()
     };
     let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
     assert_eq!(jit.stages().len(), 2);

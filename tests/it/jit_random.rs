@@ -61,6 +61,7 @@ fn random_pipelines_single_thread_scalar() {
             disasm: false,
             native: false,
             vnni: false,
+            ..JitOptions::default()
         },
     );
 }
@@ -190,6 +191,7 @@ fn random_pointwise_and_depthwise_vector_kernels() {
                 disasm: false,
                 native: false,
                 vnni,
+                ..JitOptions::default()
             };
             let inputs = common::random_inputs(program, |_| seed);
             let stages = match common::jit_agrees(program, &inputs, &options) {
@@ -269,6 +271,7 @@ fn wide_values_on_128_bit_registers() {
                     disasm: false,
                     native: simd,
                     vnni: simd,
+                    ..JitOptions::default()
                 };
                 match convoy::compile_jit(program, &options).map(|j| j.run(&inputs)) {
                     Ok(Ok(got)) if got == expected => {}

@@ -41,6 +41,9 @@ fn snapshots_in_use() -> BTreeSet<String> {
     for name in ["every_test_statement", "test_words_as_names"] {
         add("convoy_test_syntax", name.into());
     }
+    for name in crate::import::SNAPSHOTS {
+        add("import", name.to_string());
+    }
     for name in ["story", "story_saved", "exploring", "files"] {
         add("repl_transcripts", name.into());
     }

@@ -45,11 +45,11 @@ syn keyword convoyModeContained contained trn trn_zero rnd rnd_zero rnd_inf rnd_
 syn keyword convoyOverflow wrap sat sat_zero sat_sym
 
 " Calls: stages, initializers, blocks; named arguments `stride:`.
-syn keyword convoyStage conv dwconv deconv dwdeconv upsample maxpool maxunpool relu clip max min floor round trunc concat
+syn keyword convoyStage conv dwconv deconv dwdeconv upsample maxpool maxunpool relu clip max min floor round trunc concat table
 syn keyword convoyInit load random
 syn match convoyCall "\<\h\w*\ze\s*("
 syn match convoyNamedArg "\<\h\w*\ze\s*:\%(:\)\@!"
-syn keyword convoyWord nearest bilinear true false
+syn keyword convoyWord nearest bilinear true false sigmoid tanh exp log sqrt reciprocal softplus gelu silu
 
 syn match convoyNumber "\<\d\+\%(\.\d\+\)\=\%([eE][+-]\=\d\+\)\=\>"
 syn match convoyNumber "-\d\+" contained

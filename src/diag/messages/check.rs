@@ -391,6 +391,53 @@ impl Report for CheckError {
             E::ConstNotScalar { span } => {
                 error(E156, "a `const` is a scalar").label(*span, "remove the dimensions")
             }
+            E::TableInputTooWide { span, ty } => {
+                error(E180, format!("a table input is at most 16 bits; this one is {ty}"))
+                    .label(*span, "too many values for a table")
+                    .help("convert it first, e.g. `x as fixed<8, 4, rnd, sat>`")
+            }
+            E::TableLength {
+                span,
+                expected,
+                found,
+                input,
+            } => error(
+                E181,
+                format!("a table for {input} inputs has {expected} entries"),
+            )
+            .label(*span, format!("expected [{expected}], found {}", shape_words(found)))
+            .help("entry k is for the input's code min + k"),
+            E::TableEntry {
+                span,
+                func,
+                input,
+                reason,
+            } => {
+                use crate::numeric::table::TableError as T;
+                let why = match reason {
+                    T::Domain => format!("{input} is outside the domain of `{func}`"),
+                    T::TooLarge => format!("{func}({input}) is too large to wrap around"),
+                    T::Undecided => format!("{func}({input}) could not be rounded correctly"),
+                };
+                let help = match reason {
+                    T::Domain => "the input's proven range must lie in the domain: clip it first",
+                    T::TooLarge => "give the output type a saturating mode (`sat`)",
+                    T::Undecided => "use another output type",
+                };
+                error(E182, format!("no table entry for the input {input}"))
+                    .label(*span, why)
+                    .help(help)
+            }
+            E::TableType { span, user: false } => {
+                error(E183, "a table of a function needs its output type")
+                    .label(*span, "no output type")
+                    .help("add it: `table(x, sigmoid, ufixed<8, 0, rnd, sat>)`")
+            }
+            E::TableType { span, user: true } => {
+                error(E184, "a user table has its own type")
+                    .label(*span, "not the table's type")
+                    .help("the entries have the param's type: remove this one")
+            }
             E::ShiftAmount { span, amount } => {
                 error(E157, format!("cannot shift by {amount}")).label(*span, "shift amounts are 0 to 126")
             }

@@ -43,6 +43,18 @@ impl Report for ExecError {
             ExecError::ForeignWorkspace => {
                 error(E610, "the workspace belongs to another compiled pipeline").note(BUG)
             }
+            ExecError::Panicked { stage } => {
+                let at = match stage {
+                    Some(name) => format!(" computing `{name}`"),
+                    None => String::new(),
+                };
+                error(
+                    E640,
+                    format!("the JIT's code panicked{at}; no output was written"),
+                )
+                .note(BUG)
+                .help("run it with --backend interp")
+            }
         }
     }
 }

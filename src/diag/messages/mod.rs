@@ -8,6 +8,7 @@ mod check;
 mod data;
 mod files;
 mod hls;
+mod import;
 mod jit;
 mod parse;
 mod runtime;

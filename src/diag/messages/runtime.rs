@@ -142,6 +142,7 @@ pub fn fault_reason(fault: &Fault) -> String {
             )
         }
         Fault::Overflow => "an intermediate value exceeds 128 bits".to_string(),
+        Fault::TableIndex { value } => format!("the table has no entry for the raw input {value}"),
         Fault::OutOfRange {
             index,
             channel,

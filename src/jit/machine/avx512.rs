@@ -30,24 +30,29 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     // SAFETY: the caller guarantees `ptrs` has an entry for every buffer.
     let (x, out) = unsafe {
         (
-            (*ptrs.add(stage.x.buffer)).cast_const(),
-            *ptrs.add(stage.out.buffer),
+            (*ptrs.add(stage.x().buffer)).cast_const(),
+            *ptrs.add(stage.out().buffer),
         )
     };
-    match stage.kind {
+    match stage.kind() {
         // SAFETY: the caller's guarantees are the kernels' preconditions.
-        Kind::Pointwise { cin, groups } => unsafe { pointwise(stage, cin, groups, x, out, lo, hi) },
-        Kind::Depthwise {
-            kh,
-            pad_top,
-            pad_left,
-        } => unsafe { depthwise(stage, kh, (pad_top, pad_left), x, out, lo, hi) },
+        Kind::Pointwise { cin, groups } => unsafe {
+            pointwise(stage, *cin, *groups, x, out, lo, hi)
+        },
+        Kind::Depthwise { .. } => unsafe { depthwise(stage, x, out, lo, hi) },
         Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
+        Kind::Direct(direct) => unsafe {
+            // SAFETY: as above, the residual buffer has an entry too.
+            let res = stage.residual().map_or(std::ptr::null(), |(r, _)| {
+                (*ptrs.add(r.buffer)).cast_const()
+            });
+            super::conv_avx512::direct(stage, direct, (x, res), out, lo, hi)
+        },
     }
 }
 
 /// The byte mask of the first `n` (at most 64) lanes.
-fn lanes(n: usize) -> u64 {
+pub(super) fn lanes(n: usize) -> u64 {
     if n >= 64 {
         u64::MAX
     } else {
@@ -58,11 +63,14 @@ fn lanes(n: usize) -> u64 {
 /// Per-stage constants of the tail, broadcast once per call, and which of
 /// its steps are not the identity.
 #[cfg(target_arch = "x86_64")]
-struct Tail<'a> {
+pub(super) struct Tail<'a> {
     q: &'a Requant,
     pre: bool,
     clamp1: bool,
     clamp2: bool,
+    /// The third clamp, after a residual (`Requant::residual`).
+    lo3: __m512i,
+    hi3: __m512i,
     lo1: __m512i,
     hi1: __m512i,
     lo2: __m512i,
@@ -87,7 +95,7 @@ struct Tail<'a> {
 #[cfg(target_arch = "x86_64")]
 impl<'a> Tail<'a> {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn new(q: &'a Requant) -> Tail<'a> {
+    pub(super) fn new(q: &'a Requant) -> Tail<'a> {
         let shift = q.scale.as_ref().map_or(0, |s| s.shift);
         let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
         let odd = if shift >= 32 { shift - 32 } else { shift };
@@ -96,6 +104,8 @@ impl<'a> Tail<'a> {
             pre: q.pre.iter().any(|&v| v != 0),
             clamp1: q.lo1 > i32::MIN || q.hi1 < i32::MAX,
             clamp2: q.lo2 > i32::MIN || q.hi2 < i32::MAX,
+            lo3: _mm512_set1_epi32(q.lo3),
+            hi3: _mm512_set1_epi32(q.hi3),
             lo1: _mm512_set1_epi32(q.lo1),
             hi1: _mm512_set1_epi32(q.hi1),
             lo2: _mm512_set1_epi32(q.lo2),
@@ -115,8 +125,9 @@ impl<'a> Tail<'a> {
     }
 
     /// The constants of output channel `c`: (pre, mul, post).
+    #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn channel(&self, c: usize) -> [__m512i; 3] {
+    pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
         let q = self.q;
         let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
         [
@@ -128,8 +139,9 @@ impl<'a> Tail<'a> {
 
     /// Requantizes 16 accumulators of one channel to 16 bytes (the low byte
     /// of each 32-bit result).
+    #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn apply(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m128i {
+    pub(super) fn apply(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m128i {
         let mut v = acc;
         if self.pre {
             v = _mm512_add_epi32(v, pre);
@@ -149,6 +161,33 @@ impl<'a> Tail<'a> {
         _mm512_cvtepi32_epi8(v)
     }
 
+    /// [`Self::apply`] with the residual values `res` (32-bit lanes,
+    /// aligned) added after the second clamp, then the third clamp.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn apply_residual(
+        &self,
+        acc: __m512i,
+        [pre, mul, post]: [__m512i; 3],
+        res: __m512i,
+    ) -> __m128i {
+        let mut v = acc;
+        if self.pre {
+            v = _mm512_add_epi32(v, pre);
+        }
+        if self.clamp1 {
+            v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        }
+        if let Some(s) = &self.q.scale {
+            v = self.scale(v, mul, s);
+        }
+        let v = _mm512_add_epi32(v, post);
+        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2);
+        let v = _mm512_add_epi32(v, res);
+        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo3), self.hi3);
+        _mm512_cvtepi32_epi8(v)
+    }
+
     /// [`Self::apply`] on 64 accumulators, joined in order. (A loop, not a
     /// closure: closures do not inherit the target features, and a call per
     /// 16 lanes would cost more than the tail itself.)
@@ -164,6 +203,7 @@ impl<'a> Tail<'a> {
     /// `(v * mul + bias) >> shift` per 32-bit lane: signed 32 x 32 -> 64-bit
     /// products of the even lanes and (moved down) of the odd lanes, rounded
     /// on 64 bits, the 32-bit results blended back into place.
+    #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn scale(&self, v: __m512i, mul: __m512i, s: &Scale) -> __m512i {
         if s.narrow {
@@ -185,6 +225,7 @@ impl<'a> Tail<'a> {
     }
 
     /// `v + bias` on 32-bit lanes (see `native::Bias`).
+    #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn bias32(&self, v: __m512i, s: &Scale) -> __m512i {
         let negative = || _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
@@ -209,6 +250,7 @@ impl<'a> Tail<'a> {
     }
 
     /// `p + bias` on 64-bit lanes (see `native::Bias`).
+    #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn bias(&self, p: __m512i, s: &Scale) -> __m512i {
         let negative = || _mm512_cmplt_epi64_mask(p, _mm512_setzero_si512());
@@ -256,7 +298,7 @@ unsafe fn pointwise(
     lo: usize,
     hi: usize,
 ) {
-    let tail = Tail::new(&st.requant);
+    let tail = Tail::new(st.requant());
     // Interleaving four channel rows with byte then word unpacks leaves
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
     // accumulators come out in that order, and one byte permutation of the
@@ -266,19 +308,29 @@ unsafe fn pointwise(
     // SAFETY: `order` is 64 bytes.
     let order = unsafe { _mm512_loadu_si512(order.as_ptr().cast()) };
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
-    let chunks = st.width.div_ceil(64);
-    for y in lo..hi {
-        for chunk in 0..chunks {
-            let x0 = 64 * chunk;
+    // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
+    // length): each row, or all rows `lo..hi` at once when neither buffer
+    // has side halos (rows back to back: no partly empty chunk per row).
+    let (w, xs, os) = (st.width(), st.x().stride, st.out().stride);
+    let runs: Vec<(usize, usize)> = if xs == w && os == w {
+        vec![(lo * w, (hi - lo) * w)]
+    } else {
+        (lo..hi).map(|y| (y * xs, w)).collect()
+    };
+    let out_offset = |y_off: usize| y_off / xs * os + y_off % xs;
+    for &(start, len) in &runs {
+        for x0 in (0..len).step_by(64) {
+            let at_x = start + x0;
             for g in 0..groups {
                 let row = |i: usize| {
                     let ch = 4 * g + i;
                     if ch >= cin {
                         return _mm512_setzero_si512();
                     }
-                    let at = st.x.origin + ch * st.x.plane + y * st.x.stride + x0;
-                    // SAFETY: pixel (ch, y, x0) is inside the input; the 64
-                    // bytes from it end at most 63 past the row's last pixel.
+                    let at = st.x().origin + ch * st.x().plane + at_x;
+                    // SAFETY: pixel `at_x` of channel `ch` is inside the
+                    // input; the 64 bytes from it end at most 63 past the
+                    // run's last pixel (`fits` checked the spare bytes).
                     unsafe { _mm512_loadu_si512(x.add(at).cast()) }
                 };
                 let (c0, c1, c2, c3) = (row(0), row(1), row(2), row(3));
@@ -292,34 +344,34 @@ unsafe fn pointwise(
                 acts[4 * g + 3] = _mm512_unpackhi_epi16(t1, t3);
             }
             let spot = Spot {
-                y,
-                x0,
-                mask: lanes(st.width - x0),
+                offset: out_offset(at_x),
+                mask: lanes(len - x0),
                 order,
             };
             let mut o = 0;
+            // Four channels per block (16 accumulators): six (24) left the
+            // tail too few registers for its constants and ran 7-10% slower
+            // on 32 and 64 input channels; three lose the activations' reuse.
             // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
-            while o + 6 <= st.channels {
-                unsafe { block::<6>(st, &tail, &acts, o, &spot, out) };
-                o += 6;
+            while o + 4 <= st.channels() {
+                unsafe { block::<4>(st, &tail, &acts, o, &spot, out) };
+                o += 4;
             }
-            match st.channels - o {
+            match st.channels() - o {
                 1 => unsafe { block::<1>(st, &tail, &acts, o, &spot, out) },
                 2 => unsafe { block::<2>(st, &tail, &acts, o, &spot, out) },
                 3 => unsafe { block::<3>(st, &tail, &acts, o, &spot, out) },
-                4 => unsafe { block::<4>(st, &tail, &acts, o, &spot, out) },
-                5 => unsafe { block::<5>(st, &tail, &acts, o, &spot, out) },
                 _ => {}
             }
         }
     }
 }
 
-/// Where a pointwise block stores: row `y`, pixels `x0..x0 + 64` (masked).
+/// Where a pointwise block stores: 64 pixels (masked) from `offset` past
+/// each output plane's pixel (0, 0).
 #[cfg(target_arch = "x86_64")]
 struct Spot {
-    y: usize,
-    x0: usize,
+    offset: usize,
     mask: u64,
     order: __m512i,
 }
@@ -328,7 +380,7 @@ struct Spot {
 /// `vpdpbusd` per accumulator and group of four input channels.
 ///
 /// # Safety
-/// See [`run`]; `o + N <= st.channels`.
+/// See [`run`]; `o + N <= st.channels()`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn block<const N: usize>(
@@ -341,7 +393,7 @@ unsafe fn block<const N: usize>(
 ) {
     let groups = acts.len() / 4;
     let mut acc = [[_mm512_setzero_si512(); 4]; N];
-    let w = &st.weights[o * groups..(o + N) * groups];
+    let w = &st.weights()[o * groups..(o + N) * groups];
     for (g, a) in acts.chunks_exact(4).enumerate() {
         for (j, acc_j) in acc.iter_mut().enumerate() {
             let wv = _mm512_set1_epi32(w[j * groups + g]);
@@ -355,9 +407,9 @@ unsafe fn block<const N: usize>(
         let k = tail.channel(c);
         let bytes = tail.apply4(acc_j, k);
         let v = _mm512_permutexvar_epi8(spot.order, bytes);
-        let at = st.out.origin + c * st.out.plane + spot.y * st.out.stride + spot.x0;
-        // SAFETY: pixel (c, y, x0) is inside the output and the mask keeps
-        // the store within the row's width.
+        let at = st.out().origin + c * st.out().plane + spot.offset;
+        // SAFETY: the run's pixels are inside the output and the mask keeps
+        // the store within the run (this job's rows).
         unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
     }
 }
@@ -366,55 +418,61 @@ unsafe fn block<const N: usize>(
 /// See [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn depthwise(
-    st: &NativeStage,
-    kh: usize,
-    (pad_top, pad_left): (usize, usize),
-    x: *const u8,
-    out: *mut u8,
-    lo: usize,
-    hi: usize,
-) {
-    let tail = Tail::new(&st.requant);
-    // Window of pixel j in vector p: bytes 16p + j .. 16p + j + 3 of the
-    // 128 bytes loaded from the row (two 64-byte halves).
+unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
+    let &Kind::Depthwise {
+        kh,
+        pad_top,
+        pad_left,
+        stride: (sh, sw),
+        dilation_h,
+        bases,
+    } = st.kind()
+    else {
+        return;
+    };
+    let tail = Tail::new(st.requant());
+    // Windows of vector p: byte indices into the 128 bytes loaded at
+    // `bases[p]` (see `native::depthwise_windows`).
     let windows: [__m512i; 4] = std::array::from_fn(|p| {
-        let idx: [u8; 64] = std::array::from_fn(|i| (16 * p + i / 4 + i % 4) as u8);
+        let idx = &st.windows()[64 * p..64 * (p + 1)];
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
-    let chunks = st.width.div_ceil(64);
+    let chunks = st.width().div_ceil(64);
     for item in lo..hi {
-        let (c, y) = (item / st.height, item % st.height);
+        let (c, y) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
-        let taps = &st.weights[c * kh..(c + 1) * kh];
-        // Row `y + ky - pad_top`, column `-pad_left`: inside the halo.
-        let first =
-            st.x.origin + c * st.x.plane + y * st.x.stride - pad_top * st.x.stride - pad_left;
+        let taps = &st.weights()[c * kh..(c + 1) * kh];
+        // Row `sh y - pad_top`, column `-pad_left`: inside the halo.
+        let first = st.x().origin + c * st.x().plane + sh * y * st.x().stride
+            - pad_top * st.x().stride
+            - pad_left;
         for chunk in 0..chunks {
             let x0 = 64 * chunk;
             let mut acc = [_mm512_setzero_si512(); 4];
             for (ky, &tap) in taps.iter().enumerate() {
-                let at = first + ky * st.x.stride + x0;
-                // SAFETY: the window's first byte is in the halo-padded row;
-                // the 128 bytes read end at most 127 past the last byte used.
-                let (a, b) = unsafe {
-                    (
-                        _mm512_loadu_si512(x.add(at).cast()),
-                        _mm512_loadu_si512(x.add(at + 64).cast()),
-                    )
-                };
+                let row = first + ky * dilation_h * st.x().stride + sw * x0;
                 let wv = _mm512_set1_epi32(tap);
                 for (p, acc_p) in acc.iter_mut().enumerate() {
+                    let at = row + bases[p];
+                    // SAFETY: the window's first byte is in the halo-padded
+                    // row; `depthwise_windows` checked that the 128 bytes
+                    // read stay within the buffer and its spare bytes.
+                    let (a, b) = unsafe {
+                        (
+                            _mm512_loadu_si512(x.add(at).cast()),
+                            _mm512_loadu_si512(x.add(at + 64).cast()),
+                        )
+                    };
                     let win = _mm512_permutex2var_epi8(a, windows[p], b);
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
             let bytes = tail.apply4(&acc, k);
-            let at = st.out.origin + c * st.out.plane + y * st.out.stride + x0;
+            let at = st.out().origin + c * st.out().plane + y * st.out().stride + x0;
             // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
             // the store within the row's width.
-            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
+            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width() - x0), bytes) };
         }
     }
 }
@@ -429,31 +487,31 @@ unsafe fn depthwise(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
-    let Kind::Deconv {
+    let &Kind::Deconv {
         kh,
         stride: (sh, sw),
         pad_top,
         in_h,
         in_w,
         first,
-    } = st.kind
+    } = st.kind()
     else {
         return;
     };
-    let tail = Tail::new(&st.requant);
+    let tail = Tail::new(st.requant());
     let windows: [__m512i; 4] = std::array::from_fn(|p| {
-        let idx = &st.windows[64 * p..64 * (p + 1)];
+        let idx = &st.windows()[64 * p..64 * (p + 1)];
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
-    let chunks = st.width.div_ceil(64);
+    let chunks = st.width().div_ceil(64);
     // Scratch row: input column `ix` at `ix - first`; zeros around it.
     let lead = (-first).max(0) as usize;
     let skip = first.max(0) as usize;
     let len = lead + in_w + 64 * chunks / sw + 128;
     let mut scratch = vec![0u8; kh * len];
     for item in lo..hi {
-        let (c, oy) = (item / st.height, item % st.height);
+        let (c, oy) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
         let mut rows = [0usize; 16];
         let mut n = 0;
@@ -465,7 +523,7 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
             let iy = (t - ky) / sh;
             let slot = &mut scratch[ky * len..(ky + 1) * len];
             if skip < in_w {
-                let at = st.x.origin + c * st.x.plane + iy * st.x.stride + skip;
+                let at = st.x().origin + c * st.x().plane + iy * st.x().stride + skip;
                 // SAFETY: input row (c, iy) holds `in_w` bytes from column 0.
                 let src = unsafe { std::slice::from_raw_parts(x.add(at), in_w - skip) };
                 slot[lead..lead + in_w - skip].copy_from_slice(src);
@@ -486,7 +544,7 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
                         _mm512_loadu_si512(bytes.as_ptr().add(64).cast()),
                     )
                 };
-                let w = &st.weights[(c * kh + ky) * 16..(c * kh + ky + 1) * 16];
+                let w = &st.weights()[(c * kh + ky) * 16..(c * kh + ky + 1) * 16];
                 // SAFETY: `w` is 16 lanes of 4 bytes.
                 let wv = unsafe { _mm512_loadu_si512(w.as_ptr().cast()) };
                 for (p, acc_p) in acc.iter_mut().enumerate() {
@@ -495,10 +553,10 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
                 }
             }
             let bytes = tail.apply4(&acc, k);
-            let at = st.out.origin + c * st.out.plane + oy * st.out.stride + x0;
+            let at = st.out().origin + c * st.out().plane + oy * st.out().stride + x0;
             // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps
             // the store within the row's width.
-            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width - x0), bytes) };
+            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width() - x0), bytes) };
         }
     }
 }

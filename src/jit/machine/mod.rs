@@ -13,11 +13,17 @@
 //!   after every call returned (calls borrow it).
 
 mod avx512;
+mod conv_avx2;
+mod conv_avx512;
+mod peak;
+mod rows;
+
+pub(crate) use peak::vpdpbusd_peak;
 
 use cranelift_jit::JITModule;
 use cranelift_module::FuncId;
 
-use super::native::NativeStage;
+use super::native::{NativeStage, RowStage};
 use super::plan::Plan;
 use super::JitError;
 
@@ -29,12 +35,16 @@ type StageFn = unsafe extern "C" fn(*const *mut u8, i64, i64) -> i64;
 pub(crate) enum StageCode {
     Jit(FuncId),
     Native(Box<NativeStage>),
+    Rows(Box<RowStage>),
 }
 
 /// A stage ready to call.
 enum Callable {
     Jit(StageFn),
     Native(Box<NativeStage>),
+    Rows(Box<RowStage>),
+    #[cfg(test)]
+    Test(fn() -> i64),
 }
 
 /// Owns the JIT code of one pipeline.
@@ -47,11 +57,23 @@ pub(crate) struct Machine {
     id: u64,
 }
 
+/// 64 bytes aligned to 64: a buffer made of them starts on a cache line, so
+/// the kernels' 64-byte loads and stores of rows without side halos do not
+/// split lines (the allocator's large blocks start 16 bytes into a page).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Line([u8; Line::BYTES]);
+
+impl Line {
+    const BYTES: usize = 64;
+}
+
 /// Buffers of one image: one zeroed allocation per planned buffer.
 pub struct Workspace {
     pub(crate) id: u64,
-    /// 16-byte aligned storage; `u128` keeps every element naturally aligned.
-    pub(crate) data: Vec<Vec<u128>>,
+    /// Storage in whole cache lines: every element naturally aligned, and
+    /// each buffer starts on a line (see [`Line`]).
+    pub(crate) data: Vec<Vec<Line>>,
     pub(crate) sizes: Vec<usize>,
     ptrs: Vec<*mut u8>,
 }
@@ -66,9 +88,9 @@ impl Workspace {
 
     pub(crate) fn new(id: u64, plan: &Plan) -> Workspace {
         let sizes: Vec<usize> = plan.buffers.iter().map(|b| b.bytes()).collect();
-        let mut data: Vec<Vec<u128>> = sizes
+        let mut data: Vec<Vec<Line>> = sizes
             .iter()
-            .map(|&s| vec![0u128; (s + Self::SPARE).div_ceil(16)])
+            .map(|&s| vec![Line([0; Line::BYTES]); (s + Self::SPARE).div_ceil(Line::BYTES)])
             .collect();
         let ptrs = data
             .iter_mut()
@@ -85,15 +107,16 @@ impl Workspace {
     /// The bytes of buffer `b` (planned size, halo included).
     pub(crate) fn bytes(&self, b: usize) -> &[u8] {
         let d = &self.data[b];
-        let len = self.sizes[b].min(d.len() * 16);
-        // SAFETY: `d` holds `d.len() * 16` initialized bytes (u128 has no
-        // padding), `len` does not exceed them, and u8 has alignment 1.
+        let len = self.sizes[b].min(d.len() * Line::BYTES);
+        // SAFETY: `d` holds `d.len() * Line::BYTES` initialized bytes (a
+        // `Line` is a byte array, no padding), `len` does not exceed them,
+        // and u8 has alignment 1.
         unsafe { std::slice::from_raw_parts(d.as_ptr().cast::<u8>(), len) }
     }
 
     pub(crate) fn bytes_mut(&mut self, b: usize) -> &mut [u8] {
         let d = &mut self.data[b];
-        let len = self.sizes[b].min(d.len() * 16);
+        let len = self.sizes[b].min(d.len() * Line::BYTES);
         // SAFETY: as in `bytes`, and the borrow of `self` is exclusive.
         unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr().cast::<u8>(), len) }
     }
@@ -104,6 +127,11 @@ enum Target {
     Jit(StageFn),
     /// Points into the `Machine`, which outlives every job.
     Native(*const NativeStage),
+    /// Points into the `Machine`; the slices the job may touch.
+    Rows(*const RowStage, rows::RowCall),
+    /// A plain function, for the pool's tests (e.g. one that panics).
+    #[cfg(test)]
+    Test(fn() -> i64),
 }
 
 /// One call of a stage on rows `lo..hi`, ready to run on any thread.
@@ -120,6 +148,11 @@ pub(crate) struct Job {
 // write disjoint rows.
 unsafe impl Send for Job {}
 
+// SAFETY: `Pool::run` shares a stage's jobs between threads only so that
+// each can claim some from a counter: every job is run by exactly one
+// thread, and `run` takes `&self` and mutates nothing of the job.
+unsafe impl Sync for Job {}
+
 impl Job {
     pub(crate) fn run(&self) -> i64 {
         match self.f {
@@ -132,14 +165,40 @@ impl Job {
                 // alive while jobs run; native stages exist only on hosts
                 // with the kernels' features (`native::host_supported`);
                 // the allocations carry `Workspace::SPARE` bytes.
+                // AVX2 stages run on hosts with AVX2 and AVX-VNNI
+                // (`native::host_supports_avx_vnni`).
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
-                    avx512::run(&*stage, self.ptrs, self.lo as usize, self.hi as usize)
+                    let (lo, hi) = (self.lo as usize, self.hi as usize);
+                    match (*stage).isa() {
+                        super::Isa::Avx2 => conv_avx2::run(&*stage, self.ptrs, lo, hi),
+                        _ => avx512::run(&*stage, self.ptrs, lo, hi),
+                    }
                 };
                 #[cfg(not(target_arch = "x86_64"))]
                 let _ = stage;
                 -1
             }
+            // SAFETY: `stage` points into the Machine, alive while jobs run;
+            // `Machine::jobs` made `call` from the workspace's buffers: the
+            // input is not the output (no job of the stage writes it), and
+            // the output bytes are this job's rows alone.
+            Target::Rows(stage, ref call) => unsafe {
+                rows::run(&*stage, call, self.lo as usize, self.hi as usize)
+            },
+            #[cfg(test)]
+            Target::Test(f) => f(),
+        }
+    }
+
+    /// A job that calls `f` (the pool's tests).
+    #[cfg(test)]
+    pub(crate) fn test(f: fn() -> i64) -> Job {
+        Job {
+            f: Target::Test(f),
+            ptrs: std::ptr::null(),
+            lo: 0,
+            hi: 0,
         }
     }
 }
@@ -169,6 +228,7 @@ impl Machine {
                     Callable::Jit(unsafe { std::mem::transmute::<*const u8, StageFn>(code) })
                 }
                 StageCode::Native(stage) => Callable::Native(stage),
+                StageCode::Rows(stage) => Callable::Rows(stage),
             })
             .collect();
         Ok(Machine {
@@ -193,7 +253,9 @@ impl Machine {
                 .buffers
                 .iter()
                 .zip(ws.data.iter().zip(&ws.sizes))
-                .all(|(b, (d, &s))| s == b.bytes() && d.len() * 16 >= s + Workspace::SPARE);
+                .all(|(b, (d, &s))| {
+                    s == b.bytes() && d.len() * Line::BYTES >= s + Workspace::SPARE
+                });
         let (Some(code), Some(&items)) = (self.funcs.get(stage), self.items.get(stage)) else {
             return Err(JitError::Program {
                 reason: format!("no stage {stage}"),
@@ -206,17 +268,86 @@ impl Machine {
         }
         let parts = parts.clamp(1, items.max(1));
         let ptrs = ws.ptrs.as_ptr();
-        Ok((0..parts)
-            .map(|p| Job {
-                f: match code {
-                    Callable::Jit(f) => Target::Jit(*f),
-                    Callable::Native(stage) => Target::Native(&**stage),
-                },
+        let mut jobs = Vec::with_capacity(parts);
+        for p in 0..parts {
+            let (lo, hi) = (items * p / parts, items * (p + 1) / parts);
+            let f = match code {
+                Callable::Jit(f) => Target::Jit(*f),
+                Callable::Native(stage) => Target::Native(&**stage),
+                Callable::Rows(stage) => Target::Rows(&**stage, row_call(stage, ws, plan, lo, hi)?),
+                #[cfg(test)]
+                Callable::Test(f) => Target::Test(*f),
+            };
+            jobs.push(Job {
+                f,
                 ptrs,
-                lo: (items * p / parts) as i64,
-                hi: (items * (p + 1) / parts) as i64,
-            })
-            .collect())
+                lo: lo as i64,
+                hi: hi as i64,
+            });
+        }
+        Ok(jobs)
+    }
+}
+
+/// The slices a job of row stage `stage` on items `lo..hi` may touch: the
+/// whole input buffer, and the output bytes from the first item's row to
+/// the last one's, computed here from the plan's layout (rows of one
+/// buffer in channel-major order), so that the jobs of a stage own disjoint
+/// bytes whatever the stage says. Checked against the workspace's sizes.
+fn row_call(
+    stage: &RowStage,
+    ws: &Workspace,
+    plan: &Plan,
+    lo: usize,
+    hi: usize,
+) -> Result<rows::RowCall, JitError> {
+    let bad = |why: &str| JitError::Program {
+        reason: format!("row stage: {why}"),
+    };
+    let (xbs, ob) = stage.buffers();
+    let (Some(&out_size), Some(buf)) = (ws.sizes.get(ob), plan.buffers.get(ob)) else {
+        return Err(bad("no such buffer"));
+    };
+    let mut inputs = Vec::with_capacity(xbs.len());
+    for &xb in &xbs {
+        match ws.sizes.get(xb) {
+            Some(&len) if xb != ob => inputs.push((ws.ptrs[xb].cast_const(), len)),
+            _ => return Err(bad("an input is the output, or missing")),
+        }
+    }
+    // Items are runs of `per` rows, in channel-major order.
+    let per = stage.rows_per_item().max(1);
+    let (lo, hi) = (lo * per, hi * per);
+    if stage.items() * per != buf.dims.c * buf.dims.h {
+        return Err(bad("inconsistent buffers"));
+    }
+    let e = buf.elem.bytes;
+    let h = buf.dims.h.max(1);
+    let (base, end) = if lo < hi {
+        let last = hi - 1;
+        (
+            buf.offset(lo / h, lo % h, 0) * e,
+            (buf.offset(last / h, last % h, 0) + buf.dims.w) * e,
+        )
+    } else {
+        (0, 0)
+    };
+    if end > out_size || base > end {
+        return Err(bad("rows outside the output"));
+    }
+    Ok(rows::RowCall {
+        inputs,
+        out: ws.ptrs[ob].wrapping_add(base),
+        base,
+        len: end - base,
+    })
+}
+
+#[cfg(test)]
+impl Machine {
+    /// Makes stage `stage` call `f` instead (tests of failing stages).
+    pub(crate) fn replace_stage(&mut self, stage: usize, f: fn() -> i64) {
+        self.funcs[stage] = Callable::Test(f);
     }
 }
 

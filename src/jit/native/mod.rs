@@ -20,14 +20,24 @@
 //! `machine::avx512` with the rest of the `unsafe` code. Every other stage,
 //! and every stage on other CPUs, is compiled by Cranelift.
 
+mod conv;
+mod elementwise;
+mod fits;
 mod requant;
+mod row_tail;
+mod rowwise;
+mod unpool;
 
+pub(crate) use conv::{Direct, Step};
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
+pub(crate) use rowwise::{plan_rows, RowStage};
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
-use super::plan::{weight_dims, Plan, Stage};
-use crate::ir::{NodeId, Op, Program};
+use super::pattern::{classify, ConvKind, ConvPattern, Operands};
+use super::plan::{self, weight_dims, Plan, Stage};
+use super::Isa;
+use crate::ir::{NodeId, Program};
 
 /// Whether the host can run the kernels of this module.
 pub(crate) fn host_supported() -> bool {
@@ -44,8 +54,34 @@ pub(crate) fn host_supported() -> bool {
     }
 }
 
+/// Whether the host can run the AVX2 kernels (`vpdpbusd` on 256-bit
+/// vectors: AVX2 and AVX-VNNI), and whether `--isa avx2` may be forced
+/// (AVX2 alone: Cranelift's vectors without EVEX encodings).
+pub(crate) fn host_supports_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the host has AVX-VNNI, which the AVX2 direct kernel needs.
+pub(crate) fn host_supports_avx_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The convolution a native stage computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// 1x1, one group, stride 1, no padding. `groups` = input channels / 4,
     /// rounded up (missing channels read as zero).
@@ -57,6 +93,13 @@ pub(crate) enum Kind {
         kh: usize,
         pad_top: usize,
         pad_left: usize,
+        /// Row and column strides (1 to 4), row dilation.
+        stride: (usize, usize),
+        dilation_h: usize,
+        /// Byte offset, from column `stride_w * x0`, of the 128 bytes
+        /// each of the 4 pixel vectors gathers its windows from
+        /// (`windows[64 p ..]` indexes them).
+        bases: [usize; 4],
     },
     /// Depthwise transposed convolution (see `plan_deconv`): `first` is the
     /// input column, relative to `x0 / stride`, of byte 0 of the 128 bytes
@@ -69,6 +112,8 @@ pub(crate) enum Kind {
         in_w: usize,
         first: i64,
     },
+    /// Any other u8 x i8 convolution (`conv::Direct`).
+    Direct(Box<Direct>),
 }
 
 /// Where one buffer's rows are: byte offsets and strides (elements are bytes).
@@ -81,23 +126,32 @@ pub(crate) struct Rows {
     pub plane: usize,
 }
 
-/// One stage handed to a precompiled kernel.
+/// One stage handed to a precompiled kernel. Built only by [`plan_native`],
+/// which checks with [`NativeStage::fits`] that every byte the kernel reads
+/// or writes lies in the plan's buffers (the fields are private so that no
+/// stage skips that check).
 #[derive(Clone, Debug)]
 pub(crate) struct NativeStage {
-    pub kind: Kind,
-    pub x: Rows,
-    pub out: Rows,
+    kind: Kind,
+    x: Rows,
+    out: Rows,
     /// Output `[C, H, W]`.
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
     /// Packed little-endian weight quads: pointwise `[cout][groups]` (input
     /// channels `4g..4g+4`), depthwise `[c][kh]` (taps of one kernel row),
     /// transposed `[c][kh][16]` (each lane's taps).
-    pub weights: Vec<i32>,
+    weights: Vec<i32>,
     /// Transposed only: `[4][64]` byte indices of each lane's taps.
-    pub windows: Vec<u8>,
-    pub requant: Requant,
+    windows: Vec<u8>,
+    requant: Requant,
+    /// The instruction set of the kernel: `Avx512`, or `Avx2` (direct
+    /// convolutions only).
+    isa: Isa,
+    /// Where the tail's residual map is (`Requant::residual`; direct
+    /// convolutions only), and whether its bytes are signed.
+    residual: Option<(Rows, bool)>,
 }
 
 impl NativeStage {
@@ -105,35 +159,117 @@ impl NativeStage {
     /// depthwise stages.
     pub fn items(&self) -> usize {
         match self.kind {
-            Kind::Pointwise { .. } => self.height,
+            Kind::Pointwise { .. } | Kind::Direct(_) => self.height,
             Kind::Depthwise { .. } | Kind::Deconv { .. } => self.channels * self.height,
+        }
+    }
+
+    pub fn kind(&self) -> &Kind {
+        &self.kind
+    }
+    pub fn x(&self) -> Rows {
+        self.x
+    }
+    pub fn out(&self) -> Rows {
+        self.out
+    }
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+    pub fn height(&self) -> usize {
+        self.height
+    }
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    pub fn weights(&self) -> &[i32] {
+        &self.weights
+    }
+    pub fn windows(&self) -> &[u8] {
+        &self.windows
+    }
+    pub fn requant(&self) -> &Requant {
+        &self.requant
+    }
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+    pub fn residual(&self) -> Option<(Rows, bool)> {
+        self.residual
+    }
+}
+
+/// The native stage for `stage`, if a kernel computes it exactly: the
+/// convolution's [`ConvPattern`] picks the kernel, the tail must match
+/// [`Requant`].
+pub(crate) fn plan_native(
+    program: &Program,
+    plan: &Plan,
+    stage: &Stage,
+    isa: Isa,
+) -> Option<NativeStage> {
+    let pattern = classify(program, stage.core?)?;
+    if pattern.operands == Operands::I8xI8 {
+        // Only the direct kernels flip signed inputs.
+        let requant = match_tail(program, stage.root, pattern.core, pattern.output.c)?;
+        return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
+    }
+    if pattern.operands != Operands::U8xI8 {
+        return None;
+    }
+    if isa == Isa::Avx2 {
+        if !host_supports_avx_vnni() {
+            return None;
+        }
+        let requant = match_tail(program, stage.root, pattern.core, pattern.output.c)?;
+        return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
+    }
+    let (k, x, w) = (pattern.core, pattern.x, pattern.w);
+    match pattern.kind {
+        _ if match_tail(program, stage.root, k, pattern.output.c)?
+            .residual
+            .is_some() =>
+        {
+            // Only the direct kernel adds a residual map.
+            let requant = match_tail(program, stage.root, k, pattern.output.c)?;
+            conv::plan_direct(program, plan, &pattern, stage.root, requant, isa)
+        }
+        ConvKind::Transposed { depthwise } => {
+            let depthwise = depthwise
+                .then(|| plan_deconv(program, plan, stage, (k, x, w), &pattern.geom))
+                .flatten();
+            depthwise.or_else(|| {
+                let requant = match_tail(program, stage.root, k, pattern.output.c)?;
+                conv::plan_direct(program, plan, &pattern, stage.root, requant, isa)
+            })
+        }
+        _ => {
+            let requant = match_tail(program, stage.root, k, pattern.output.c)?;
+            plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone())
+                .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa))
         }
     }
 }
 
-/// The native stage for `stage`, if a kernel computes it exactly.
-pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Option<NativeStage> {
-    let k = stage.core?;
-    if let Op::Deconv { x, w, geom } = &program.nodes[k].op {
-        return plan_deconv(program, plan, stage, (k, *x, *w), geom);
-    }
-    let Op::Conv { x, w, geom } = &program.nodes[k].op else {
-        return None;
-    };
-    let (cout, cin_g, kh, kw) = weight_dims(program, k, *w).ok()?;
-    let weights = u8_x_i8_weights(program, *x, *w)?;
-    let xr = program.nodes[*x].range();
-    let unit = geom.stride.h == 1 && geom.stride.w == 1;
-    let xbuf = &plan.buffers[plan.buffer_of[*x]?];
+/// The pointwise kernel, or the depthwise one (stride 1, rows of at most 4
+/// taps), when the pattern is theirs.
+fn plan_pointwise_or_depthwise(
+    program: &Program,
+    plan: &Plan,
+    stage: &Stage,
+    pattern: &ConvPattern,
+    requant: Requant,
+) -> Option<NativeStage> {
+    let x = pattern.x;
+    let (cout, cin_g, kh, kw) = pattern.weights;
+    let weights = u8_x_i8_weights(program, x, pattern.w)?;
+    let xbuf = &plan.buffers[plan.buffer_of[x]?];
     let out = &plan.buffers[plan.buffer_of[stage.root]?];
-    if !unit || xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
+    if xbuf.elem.bytes != 1 || out.elem.bytes != 1 {
         return None;
     }
     let d = program.nodes[stage.root].shape.chw();
-    let xd = program.nodes[*x].shape.chw();
-    let taps = cin_g * kh * kw;
-    let (kind, packed) = if kh == 1 && kw == 1 && geom.groups == 1 && geom.pad == Default::default()
-    {
+    let (kind, packed, windows) = if pattern.kind == ConvKind::Pointwise {
         let groups = cin_g.div_ceil(4);
         let mut packed = vec![0i32; cout * groups];
         for o in 0..cout {
@@ -142,20 +278,9 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
                 packed[o * groups + i / 4] |= byte as i32;
             }
         }
-        (Kind::Pointwise { cin: cin_g, groups }, packed)
-    } else if cin_g == 1
-        && geom.groups == cout
-        && xd.c == cout
-        && kw <= 4
-        && geom.dilation.h == 1
-        && geom.dilation.w == 1
-        // The halo must hold the padding (the plan makes it so; checked
-        // here because the kernel reads it without bounds tests).
-        && geom.pad.top <= xbuf.halo.top
-        && geom.pad.left <= xbuf.halo.left
-        && d.h + kh <= xd.h + xbuf.halo.bottom + geom.pad.top + 1
-        && d.w + kw <= xd.w + xbuf.halo.right + geom.pad.left + 1
-    {
+        (Kind::Pointwise { cin: cin_g, groups }, packed, vec![])
+    } else if pattern.kind == ConvKind::Depthwise && kw <= 4 {
+        let (kind, windows) = depthwise_windows(pattern, xbuf, d)?;
         let mut packed = vec![0i32; cout * kh];
         for c in 0..cout {
             for ky in 0..kh {
@@ -165,31 +290,76 @@ pub(crate) fn plan_native(program: &Program, plan: &Plan, stage: &Stage) -> Opti
                 }
             }
         }
-        let kind = Kind::Depthwise {
-            kh,
-            pad_top: geom.pad.top,
-            pad_left: geom.pad.left,
-        };
-        (kind, packed)
+        (kind, packed, windows)
     } else {
         return None;
     };
-    // Every accumulator within 32 bits.
-    if !accumulators_fit_32_bits(weights, taps, xr) {
-        return None;
-    }
-    let requant = match_tail(program, stage.root, k, cout)?;
-    Some(NativeStage {
+    NativeStage {
         kind,
-        x: rows(plan, plan.buffer_of[*x]?),
+        x: rows(plan, plan.buffer_of[x]?),
         out: rows(plan, plan.buffer_of[stage.root]?),
         channels: d.c,
         height: d.h,
         width: d.w,
         weights: packed,
-        windows: vec![],
+        windows,
         requant,
-    })
+        isa: Isa::Avx512,
+        residual: None,
+    }
+    .fits(plan)
+}
+
+/// The window gathers of a depthwise convolution with rows of at most 4
+/// taps: lane `j` of pixel vector `p` takes columns `stride_w (16 p + j) +
+/// t dilation_w` (`t < 4`) of the padded row, as byte indices into the 128
+/// bytes loaded at `bases[p]` (from column `stride_w x0`). `None` when an
+/// index reaches past 128 bytes, a window leaves the halo, or the loads of
+/// the last pixel vector would pass the buffer's spare bytes.
+fn depthwise_windows(
+    pattern: &ConvPattern,
+    xbuf: &plan::Buffer,
+    d: crate::ir::Chw,
+) -> Option<(Kind, Vec<u8>)> {
+    let g = pattern.geom;
+    let (_, _, kh, _) = pattern.weights;
+    let (sw, dw) = (g.stride.w, g.dilation.w);
+    if !(1..=4).contains(&sw)
+        || !(1..=4).contains(&g.stride.h)
+        || !conv::window_in_halo(pattern, xbuf, d)
+    {
+        return None;
+    }
+    let bases: [usize; 4] = std::array::from_fn(|p| (sw * 16 * p) & !63);
+    let mut windows = vec![0u8; 4 * 64];
+    for p in 0..4 {
+        for i in 0..64 {
+            let at = sw * (16 * p + i / 4) + (i % 4) * dw - bases[p];
+            windows[64 * p + i] = u8::try_from(at).ok().filter(|&v| v < 128)?;
+        }
+    }
+    // The last chunk's loads, from the last row of the last channel.
+    let last_row = (d.h - 1) * g.stride.h + (kh - 1) * g.dilation.h;
+    let x0 = 64 * (d.w.div_ceil(64) - 1);
+    let rows = xbuf.rows();
+    let end = ((d.c.max(1) - 1) * rows + xbuf.halo.top + last_row - g.pad.top) * xbuf.stride()
+        + xbuf.halo.left
+        - g.pad.left
+        + sw * x0
+        + bases[3]
+        + 128;
+    if end > xbuf.bytes() + super::machine::Workspace::SPARE {
+        return None;
+    }
+    let kind = Kind::Depthwise {
+        kh,
+        pad_top: g.pad.top,
+        pad_left: g.pad.left,
+        stride: (g.stride.h, sw),
+        dilation_h: g.dilation.h,
+        bases,
+    };
+    Some((kind, windows))
 }
 
 fn rows(plan: &Plan, b: usize) -> Rows {
@@ -274,7 +444,7 @@ fn plan_deconv(
         }
     }
     let requant = match_tail(program, stage.root, k, cin)?;
-    Some(NativeStage {
+    NativeStage {
         kind: Kind::Deconv {
             kh,
             stride: (sh, sw),
@@ -291,5 +461,65 @@ fn plan_deconv(
         weights: packed,
         windows,
         requant,
-    })
+        isa: Isa::Avx512,
+        residual: None,
+    }
+    .fits(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::SourceMap;
+
+    fn program(src: &str) -> Program {
+        let mut sources = SourceMap::new();
+        let id = sources.add("native.cnn", src);
+        let file = crate::parse(&sources, id).expect("parses");
+        crate::check(&mut sources, &file, &Default::default(), &crate::NoFiles)
+            .expect("checks")
+            .program
+    }
+
+    /// Every kernel shape, and what each moved offset does to `fits`.
+    #[test]
+    fn stages_reaching_outside_their_buffers_are_refused() {
+        for conv in ["conv(x, w1)", "dwconv(x, w3, pad: 1)"] {
+            let p = program(&format!(
+                "pipeline p {{
+  input x: u8[8, 20, 70]
+  param w1: i8[8, 8, 1, 1] = random(seed: 1)
+  param w3: i8[8, 1, 3, 3] = random(seed: 2)
+  let y = (relu({conv}) >> 6) as u8 sat
+  output y
+}}"
+            ));
+            let plan = crate::jit::plan::plan(&p).expect("plans");
+            let stage = plan.stages.last().expect("a stage");
+            let ns = plan_native(&p, &plan, stage, Isa::Avx512).expect("a native stage");
+            assert!(ns.clone().fits(&plan).is_some(), "{conv}");
+            let x_bytes = plan.buffers[ns.x.buffer].bytes();
+            let out_bytes = plan.buffers[ns.out.buffer].bytes();
+            let mut far = ns.clone();
+            far.x.origin += x_bytes;
+            assert!(far.fits(&plan).is_none(), "{conv}: input past the end");
+            let mut far = ns.clone();
+            far.out.origin += out_bytes / 2;
+            assert!(far.fits(&plan).is_none(), "{conv}: output past the end");
+            let mut tall = ns.clone();
+            tall.height += 1;
+            assert!(tall.fits(&plan).is_none(), "{conv}: one row too many");
+            let mut short = ns.clone();
+            short.weights.pop();
+            assert!(short.fits(&plan).is_none(), "{conv}: weights too short");
+            let mut same = ns.clone();
+            same.out.buffer = same.x.buffer;
+            assert!(same.fits(&plan).is_none(), "{conv}: in place");
+            if matches!(ns.kind, Kind::Depthwise { .. }) {
+                let mut before = ns.clone();
+                before.x.origin = 0;
+                assert!(before.fits(&plan).is_none(), "{conv}: before the start");
+            }
+        }
+    }
 }

@@ -53,7 +53,9 @@ impl Bias {
 /// ```text
 /// v = clamp(acc + pre[c], lo1, hi1)                       32-bit lanes
 /// q = (v * mul[c] + bias) >> shift                        64-bit lanes
-/// out = low bits of clamp(q + post[c], lo2, hi2)          32-bit lanes, then the store width
+/// r = clamp(q + post[c], lo2, hi2)                        32-bit lanes
+/// out = low bits of clamp(r + (res << align), lo3, hi3)   with a residual map `res`
+/// out = low bits of r                                     without, at the store width
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Requant {
@@ -65,6 +67,19 @@ pub(crate) struct Requant {
     pub post: Vec<i32>,
     pub lo2: i32,
     pub hi2: i32,
+    /// A map of the output's shape added after the second clamp (a
+    /// residual connection), then the third clamp.
+    pub residual: Option<Residual>,
+    pub lo3: i32,
+    pub hi3: i32,
+}
+
+/// The residual operand of a tail: node `node` (a map of the output's
+/// shape, one byte per value), shifted left by `align` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Residual {
+    pub node: NodeId,
+    pub align: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +102,8 @@ enum Slot {
     Shift,
     Post,
     Clamp2,
+    Residual,
+    Clamp3,
 }
 
 fn fits_i32(lo: i128, hi: i128) -> bool {
@@ -150,7 +167,8 @@ pub(super) fn match_tail(
     let mut pre = vec![0i128; channels];
     let mut post = vec![0i128; channels];
     // The bounds of the clamp before the product, then after the post-add.
-    let mut clamps = [(i128::from(i32::MIN), i128::from(i32::MAX)); 2];
+    let mut clamps = [(i128::from(i32::MIN), i128::from(i32::MAX)); 3];
+    let mut residual = None;
     let mut mul: Option<Vec<i128>> = None;
     let mut shift: Option<(u32, Bias)> = None;
     let mut product = crate::ir::Interval::point(0);
@@ -168,6 +186,25 @@ pub(super) fn match_tail(
                     return None;
                 }
                 let other_frac = program.nodes[other].frac;
+                let constant = matches!(program.nodes[other].op, Op::Constant { .. });
+                if !constant {
+                    // A residual map: added once, after the second clamp.
+                    let same = program.nodes[other].shape == program.nodes[root].shape;
+                    if *op != Elementwise::Add || !same || slot > Slot::Clamp2 {
+                        return None;
+                    }
+                    let align = node.frac.checked_sub(other_frac)?;
+                    if align > 16 {
+                        return None;
+                    }
+                    slot = Slot::Residual;
+                    residual = Some(Residual { node: other, align });
+                    let r = program.nodes[n].range();
+                    if !fits_i32(r.lo, r.hi) {
+                        return None;
+                    }
+                    continue;
+                }
                 match op {
                     Elementwise::Add | Elementwise::Sub => {
                         if *op == Elementwise::Sub && *a != below {
@@ -238,8 +275,22 @@ pub(super) fn match_tail(
                 overflow,
                 ..
             } => {
-                if n != root || to.frac_bits() < 0 {
+                if to.frac_bits() < 0 {
                     return None;
+                }
+                if n != root {
+                    // Inside the chain: only a clamp (no bits dropped, no wrap).
+                    let (cl, ch) = code_bounds(to.signed, to.width);
+                    let bounds = match overflow {
+                        _ if to.frac_bits() as u32 != frac => return None,
+                        CastOverflow::Proven => (i128::MIN, i128::MAX),
+                        CastOverflow::Mode(Overflow::Sat) => (cl, ch),
+                        CastOverflow::Mode(Overflow::SatSym) if to.signed => (cl + 1, ch),
+                        CastOverflow::Mode(Overflow::SatSym) => (cl, ch),
+                        CastOverflow::Mode(_) => return None,
+                    };
+                    clamp_at(&mut slot, bounds, &mut clamps);
+                    continue;
                 }
                 let s = frac.checked_sub(to.frac_bits() as u32)?;
                 if s > 0 {
@@ -304,8 +355,8 @@ pub(super) fn match_tail(
         }
     };
     // Clamps commute only while their bounds do not cross.
-    let [(lo1, hi1), (lo2, hi2)] = clamps;
-    if lo1 > hi1 || lo2 > hi2 || pre.iter().chain(&post).any(|&v| !fits_i32(v, v)) {
+    let [(lo1, hi1), (lo2, hi2), (lo3, hi3)] = clamps;
+    if lo1 > hi1 || lo2 > hi2 || lo3 > hi3 || pre.iter().chain(&post).any(|&v| !fits_i32(v, v)) {
         return None;
     }
     Some(Requant {
@@ -316,6 +367,9 @@ pub(super) fn match_tail(
         post: to_i32(&post)?,
         lo2: clamp32(lo2),
         hi2: clamp32(hi2),
+        residual,
+        lo3: clamp32(lo3),
+        hi3: clamp32(hi3),
     })
 }
 
@@ -343,15 +397,18 @@ fn set_shift(slot: &mut Slot, shift: &mut Option<(u32, Bias)>, s: u32, bias: Bia
     Some(())
 }
 
-/// Narrows the first clamp (before the product) or the second (after the
-/// post-add), whichever the chain has reached.
-fn clamp_at(slot: &mut Slot, (lo, hi): (i128, i128), clamps: &mut [(i128, i128); 2]) {
+/// Narrows the first clamp (before the product), the second (after the
+/// post-add) or the third (after a residual), whichever the chain has reached.
+fn clamp_at(slot: &mut Slot, (lo, hi): (i128, i128), clamps: &mut [(i128, i128); 3]) {
     let k = if *slot <= Slot::Clamp1 {
         *slot = Slot::Clamp1;
         0
-    } else {
+    } else if *slot <= Slot::Clamp2 {
         *slot = Slot::Clamp2;
         1
+    } else {
+        *slot = Slot::Clamp3;
+        2
     };
     clamps[k] = (clamps[k].0.max(lo), clamps[k].1.min(hi));
 }

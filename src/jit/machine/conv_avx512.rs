@@ -1,0 +1,536 @@
+//! The AVX-512 direct convolution (`native::conv` plans it and explains the
+//! layout): repack the input rows a window needs into quad rows, then one
+//! `vpdpbusd` per step, pixel vector and output channel, 16 pixels a vector,
+//! up to 4 vectors and 6 channels (24 accumulators) a register block.
+//!
+//! Memory: input rows are read with masked loads that stop at the end of
+//! the row's halo (`Direct::row_bytes`), so no load leaves the buffer; the
+//! repacked rows live in a scratch owned by the call, sized for the largest
+//! read (`Direct::cols`); stores are masked to the output row's width.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::avx512::{lanes, Tail};
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Direct, NativeStage};
+
+/// The window rows repacked for one call: `ring` slots of `quads * cols`
+/// dwords, each tagged with the input row it holds.
+#[cfg(target_arch = "x86_64")]
+pub(super) struct Window {
+    pub data: Vec<u8>,
+    pub tags: Vec<i64>,
+    /// Bytes of one slot.
+    pub slot: usize,
+    /// Phase rows of the current input row (strides above 1).
+    pub phases: Vec<u8>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Window {
+    pub(super) fn new(d: &Direct) -> Window {
+        let quads = d.groups * d.quads.len();
+        let slot = quads * d.cols * 4;
+        let cin = d.groups * d.cin_g;
+        let phases = if d.stride_w > 1 {
+            vec![0u8; cin * d.stride_w * d.phase_len]
+        } else {
+            vec![]
+        };
+        Window {
+            // 64 spare bytes: the last pixel vector of a row may start at
+            // the last dword of a slot.
+            data: vec![0u8; d.ring() * slot + 64],
+            tags: vec![i64::MIN; d.ring()],
+            slot,
+            phases,
+        }
+    }
+}
+
+/// Runs output rows `lo..hi` of a direct convolution.
+///
+/// # Safety
+/// As `avx512::run`: `x` and `out` are the stage's buffers with their
+/// planned sizes, `lo <= hi <= st.height`, the host has AVX-512 F, BW, VBMI
+/// and VNNI, and `native::conv::plan_direct` accepted the stage (every
+/// input row an output row reads inside the input's halo-padded buffer).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+pub(super) unsafe fn direct(
+    st: &NativeStage,
+    d: &Direct,
+    (x, res): (*const u8, *const u8),
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(st.requant());
+    let mut win = Window::new(d);
+    let pv = d.q_width.div_ceil(16).min(4);
+    let chunk = 16 * pv;
+    let ring = d.ring() as i64;
+    let rows_max = d.row_lists.iter().map(Vec::len).max().unwrap_or(0);
+    let mut rows = vec![std::ptr::null::<u8>(); rows_max];
+    let phases = d.out_phases;
+    // Transposed (output columns shifted or interleaved): each block's
+    // phases land here before the interleaved copy.
+    let staged = phases > 1 || d.out_shift > 0;
+    let mut staging = vec![0u8; 16 * phases * 64];
+    for oy in lo..hi {
+        let (ry, base) = d.row_phase(oy);
+        let list = &d.row_lists[ry];
+        for &r in list {
+            let iy = base + r;
+            let slot = iy.rem_euclid(ring) as usize;
+            if win.tags[slot] != iy {
+                // SAFETY: row `iy` of every channel is inside the input's
+                // halo-padded buffer (`plan_direct` checked the rows).
+                unsafe { repack(st, d, x, iy, slot, &mut win) };
+                win.tags[slot] = iy;
+            }
+        }
+        for (row, &r) in rows.iter_mut().zip(list) {
+            let slot = (base + r).rem_euclid(ring) as usize;
+            *row = win.data[slot * win.slot..].as_ptr();
+        }
+        for g in 0..d.groups {
+            let mut q0 = 0;
+            while q0 < d.q_width {
+                let mut o = g * d.cout_g;
+                let end = o + d.cout_g;
+                while o < end {
+                    let n = (end - o).min(max_channels(pv));
+                    let w = &st.weights()[o * d.steps_total..(o + n) * d.steps_total];
+                    for rx in 0..phases {
+                        let p = ry * phases + rx;
+                        let (dst, plane, mask) = if !staged {
+                            let at =
+                                st.out().origin + o * st.out().plane + oy * st.out().stride + q0;
+                            let mask = lanes(st.width() - q0) & lanes(chunk);
+                            (out.wrapping_add(at), st.out().plane, mask)
+                        } else {
+                            (staging[64 * rx..].as_mut_ptr(), 64 * phases, u64::MAX)
+                        };
+                        // The residual map's pixels of channel `o` (plain
+                        // convolutions only: `plan_direct` checks).
+                        let residual = st.residual().as_ref().map(|(r, signed)| ResidualAt {
+                            at: res.wrapping_add(r.origin + o * r.plane + oy * r.stride + q0),
+                            plane: r.plane,
+                            signed: *signed,
+                            align: st.requant().residual.map_or(0, |q| q.align),
+                        });
+                        let spot = Spot {
+                            rows: &rows,
+                            quad0: g * d.quads.len(),
+                            cols: d.cols,
+                            x0: q0,
+                            steps: &d.steps[p],
+                            woff: d.step_offsets[p],
+                            dst,
+                            plane,
+                            mask,
+                            residual,
+                        };
+                        // SAFETY: the reads stay within the window's slots
+                        // (`Direct::cols` covers q0 + shift + chunk); the
+                        // stores within output row `oy` of channels
+                        // `o..o + n` (masked to the width), or `staging`.
+                        unsafe { dispatch(pv, n, d, &tail, &spot, w, o) };
+                    }
+                    if staged {
+                        scatter(st, d, &staging, (o, n), (oy, q0, chunk), out);
+                    }
+                    o += n;
+                }
+                q0 += chunk;
+            }
+        }
+    }
+}
+
+/// Copies the staged phases of channels `c..c + n` (`chunk` block columns
+/// from `q0`) to their interleaved output columns in row `oy`.
+#[cfg(target_arch = "x86_64")]
+fn scatter(
+    st: &NativeStage,
+    d: &Direct,
+    staging: &[u8],
+    (c, n): (usize, usize),
+    (oy, q0, chunk): (usize, usize, usize),
+    out: *mut u8,
+) {
+    let phases = d.out_phases;
+    for j in 0..n {
+        let row = st.out().origin + (c + j) * st.out().plane + oy * st.out().stride;
+        let src = &staging[64 * phases * j..64 * phases * (j + 1)];
+        for i in 0..chunk {
+            for rx in 0..phases {
+                let z = (q0 + i) * phases + rx;
+                if z < d.out_shift || z - d.out_shift >= st.width() {
+                    continue;
+                }
+                // SAFETY: column `z - out_shift` of row `oy` of channel
+                // `c + j` is inside the output.
+                unsafe { *out.add(row + z - d.out_shift) = src[64 * rx + i] };
+            }
+        }
+    }
+}
+
+/// Channels per register block for `pv` pixel vectors: at most 24
+/// accumulators.
+fn max_channels(pv: usize) -> usize {
+    match pv {
+        1 => 16,
+        2 => 12,
+        3 => 8,
+        _ => 6,
+    }
+}
+
+/// What a block reads (the window rows, from quad `quad0` of the group, at
+/// block column `x0`, by `steps` with the weights from `woff`) and where it
+/// stores (`dst` for its first channel, `plane` bytes per channel, `mask`).
+#[cfg(target_arch = "x86_64")]
+struct Spot<'a> {
+    rows: &'a [*const u8],
+    quad0: usize,
+    cols: usize,
+    x0: usize,
+    steps: &'a [crate::jit::native::Step],
+    woff: usize,
+    dst: *mut u8,
+    plane: usize,
+    mask: u64,
+    residual: Option<ResidualAt>,
+}
+
+/// The residual map's bytes of a block's first channel, at its first pixel.
+#[cfg(target_arch = "x86_64")]
+struct ResidualAt {
+    at: *const u8,
+    plane: usize,
+    signed: bool,
+    align: u32,
+}
+
+/// Calls `block::<PV, N>` for the runtime `pv` and `n`.
+///
+/// # Safety
+/// See [`block`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn dispatch(pv: usize, n: usize, d: &Direct, tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
+    macro_rules! pick {
+        ($p:literal; $($n:literal)*) => {
+            match n {
+                // SAFETY: the caller's guarantees.
+                $($n => unsafe { block::<$p, $n>(d, tail, spot, w, o) },)*
+                _ => {}
+            }
+        };
+    }
+    match pv {
+        1 => pick!(1; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
+        2 => pick!(2; 1 2 3 4 5 6 7 8 9 10 11 12),
+        3 => pick!(3; 1 2 3 4 5 6 7 8),
+        _ => pick!(4; 1 2 3 4 5 6),
+    }
+}
+
+/// Output channels `o..o + N`, `16 PV` block columns from `spot.x0`: one
+/// `vpdpbusd` per step, vector and channel, then the tail and a masked
+/// store per channel.
+///
+/// # Safety
+/// The window rows hold `spot.cols` dwords per quad plus 64 spare bytes;
+/// `spot.dst + j * spot.plane` may take the masked 64-byte store of channel
+/// `j < N`; `w` holds `N * d.steps_total` weights.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn block<const PV: usize, const N: usize>(
+    d: &Direct,
+    tail: &Tail,
+    spot: &Spot,
+    w: &[i32],
+    o: usize,
+) {
+    let t = d.steps_total;
+    let mut acc = [[_mm512_setzero_si512(); PV]; N];
+    for (s, step) in spot.steps.iter().enumerate() {
+        let at = ((spot.quad0 + step.quad) * spot.cols + spot.x0 + step.shift) * 4;
+        // SAFETY: `at + 64 PV` lies within the slot plus its spare bytes.
+        let base = unsafe { spot.rows[step.row].add(at) };
+        let a: [__m512i; PV] =
+            std::array::from_fn(|p| unsafe { _mm512_loadu_si512(base.add(64 * p).cast()) });
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            let wv = _mm512_set1_epi32(w[j * t + spot.woff + s]);
+            for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
+                *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
+            }
+        }
+    }
+    // SAFETY (both): the caller's guarantees.
+    if spot.residual.is_some() {
+        unsafe { finish_residual::<PV, N>(&acc, tail, spot, o) }
+    } else {
+        unsafe { finish::<PV, N>(&acc, tail, spot, o) }
+    }
+}
+
+/// The tail and the stores of a block's accumulators. Out of line: inlined,
+/// the tail's hoisted constants make the dot-product loop spill its
+/// accumulators (1.7x slower on a 3x3 convolution).
+///
+/// # Safety
+/// As [`block`].
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn finish<const PV: usize, const N: usize>(
+    acc: &[[__m512i; PV]; N],
+    tail: &Tail,
+    spot: &Spot,
+    o: usize,
+) {
+    for (j, acc_j) in acc.iter().enumerate() {
+        let k = tail.channel(o + j);
+        let mut q = [_mm_setzero_si128(); 4];
+        for (q, &a) in q.iter_mut().zip(acc_j) {
+            *q = tail.apply(a, k);
+        }
+        // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
+        unsafe { store(q, spot, j) };
+    }
+}
+
+/// [`finish`] with the residual map added (`spot.residual`).
+///
+/// # Safety
+/// As [`block`].
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn finish_residual<const PV: usize, const N: usize>(
+    acc: &[[__m512i; PV]; N],
+    tail: &Tail,
+    spot: &Spot,
+    o: usize,
+) {
+    let Some(r) = &spot.residual else {
+        return;
+    };
+    let align = _mm_cvtsi32_si128(r.align as i32);
+    for (j, acc_j) in acc.iter().enumerate() {
+        let k = tail.channel(o + j);
+        let mut q = [_mm_setzero_si128(); 4];
+        for (p, (q, &a)) in q.iter_mut().zip(acc_j).enumerate() {
+            // SAFETY: pixel (o + j, oy, x0 + 16 p) of the residual map lies
+            // in its buffer, whose spare bytes cover the 16 read from it.
+            let bytes = unsafe { _mm_loadu_si128(r.at.add(j * r.plane + 16 * p).cast()) };
+            let wide = if r.signed {
+                _mm512_cvtepi8_epi32(bytes)
+            } else {
+                _mm512_cvtepu8_epi32(bytes)
+            };
+            *q = tail.apply_residual(a, k, _mm512_sll_epi32(wide, align));
+        }
+        // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
+        unsafe { store(q, spot, j) };
+    }
+}
+
+/// Joins a channel's four quarters and stores them (masked).
+///
+/// # Safety
+/// `spot.dst + j * spot.plane` may take the masked 64-byte store.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn store(q: [__m128i; 4], spot: &Spot, j: usize) {
+    let v = _mm512_castsi128_si512(q[0]);
+    let v = _mm512_inserti32x4::<1>(v, q[1]);
+    let v = _mm512_inserti32x4::<2>(v, q[2]);
+    let v = _mm512_inserti32x4::<3>(v, q[3]);
+    // SAFETY: the caller's guarantee.
+    unsafe { _mm512_mask_storeu_epi8(spot.dst.add(j * spot.plane).cast(), spot.mask, v) };
+}
+
+/// Repacks input row `iy` (of every channel) into window slot `slot`.
+///
+/// # Safety
+/// Row `iy` of every input channel lies in the input's buffer, from padded
+/// column 0 for `d.row_bytes` bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn repack(
+    st: &NativeStage,
+    d: &Direct,
+    x: *const u8,
+    iy: i64,
+    slot: usize,
+    win: &mut Window,
+) {
+    let cin = d.groups * d.cin_g;
+    let sw = d.stride_w;
+    let (lo, hi) = d.readable;
+    // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
+    // readable (the pointer itself may lie before the buffer).
+    let row = |c: usize| -> *const u8 {
+        let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
+        x.wrapping_offset(at as isize)
+    };
+    // The phase rows: (pointer, readable range) per channel and phase.
+    let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];
+    if sw == 1 {
+        for (c, pr) in phase_rows.iter_mut().enumerate() {
+            *pr = (row(c), lo, hi);
+        }
+    } else {
+        for c in 0..cin {
+            for p in 0..sw {
+                let at = (c * sw + p) * d.phase_len;
+                // SAFETY: as above, `row(c)` has `lo..hi` readable (`lo` is
+                // 0 for strided convolutions); the phase rows are
+                // `phase_len` bytes of `win.phases`.
+                unsafe { split_phase(row(c), hi, sw, p, &mut win.phases[at..at + d.phase_len]) };
+                phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), 0, d.phase_len);
+            }
+        }
+    }
+    // Signed inputs as `x + 128` (see `Direct::flip`).
+    let flip = _mm512_set1_epi8(if d.flip { -128 } else { 0 });
+    let base = slot * win.slot;
+    for g in 0..d.groups {
+        for (q, quad) in d.quads.iter().enumerate() {
+            let src: [(*const u8, usize, usize); 4] = std::array::from_fn(|j| match quad[j] {
+                Some(s) => {
+                    let (p, lo, hi) = phase_rows[(g * d.cin_g + s.channel) * sw + s.phase];
+                    // Readable bytes relative to the shifted pointer.
+                    (
+                        p.wrapping_add(s.offset),
+                        lo.saturating_sub(s.offset),
+                        hi.saturating_sub(s.offset),
+                    )
+                }
+                None => (std::ptr::null(), 0, 0),
+            });
+            let dst = base + ((g * d.quads.len() + q) * d.cols) * 4;
+            let mut u0 = 0;
+            while u0 < d.cols {
+                // SAFETY: bytes `lo..hi` readable from `p`.
+                let load = |(p, lo, hi): (*const u8, usize, usize)| unsafe {
+                    _mm512_xor_si512(load_range(p, lo, hi, u0), flip)
+                };
+                let v = interleave(load(src[0]), load(src[1]), load(src[2]), load(src[3]));
+                for (k, v) in v.iter().enumerate().take((d.cols - u0).div_ceil(16)) {
+                    let at = dst + 4 * u0 + 64 * k;
+                    // SAFETY: `at + 64 <= base + win.slot` (u0 + 16 k < cols,
+                    // a multiple of 16).
+                    unsafe { _mm512_storeu_si512(win.data.as_mut_ptr().add(at).cast(), *v) };
+                }
+                u0 += 64;
+            }
+        }
+    }
+}
+
+/// The 64 bytes at `p + at`, of which only those in `p + lo .. p + hi` are
+/// read (zero elsewhere).
+///
+/// # Safety
+/// Bytes `lo..hi` from `p` are readable.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn load_range(p: *const u8, lo: usize, hi: usize, at: usize) -> __m512i {
+    if lo <= at {
+        // SAFETY: as `load_upto`, from `p` with `hi` readable bytes.
+        return unsafe { load_upto(p, hi, at) };
+    }
+    if at + 64 <= lo || hi <= at {
+        return _mm512_setzero_si512();
+    }
+    let mask = lanes(hi - at) & !lanes(lo - at);
+    // SAFETY: the mask keeps the load within `lo..hi`.
+    unsafe { _mm512_maskz_loadu_epi8(mask, p.wrapping_add(at).cast()) }
+}
+
+/// The 64 bytes at `p + at`, of which only those before `p + len` are
+/// read (zero after): a plain load inside the row, a masked one at its end.
+///
+/// # Safety
+/// `p` holds `len` readable bytes (`p + at` may lie past them).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn load_upto(p: *const u8, len: usize, at: usize) -> __m512i {
+    if at + 64 <= len {
+        // SAFETY: 64 readable bytes from `p + at`.
+        unsafe { _mm512_loadu_si512(p.add(at).cast()) }
+    } else if at < len {
+        // SAFETY: the mask keeps the load within the readable bytes.
+        unsafe { _mm512_maskz_loadu_epi8(lanes(len - at), p.add(at).cast()) }
+    } else {
+        _mm512_setzero_si512()
+    }
+}
+
+/// Four rows of 64 bytes as 64 dwords `[a_i b_i c_i d_i]`, in pixel order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn interleave(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
+    let t0 = _mm512_unpacklo_epi8(a, b);
+    let t1 = _mm512_unpackhi_epi8(a, b);
+    let t2 = _mm512_unpacklo_epi8(c, d);
+    let t3 = _mm512_unpackhi_epi8(c, d);
+    // Lane q of r_k: pixels 16q + 4k .. 16q + 4k + 3.
+    let r0 = _mm512_unpacklo_epi16(t0, t2);
+    let r1 = _mm512_unpackhi_epi16(t0, t2);
+    let r2 = _mm512_unpacklo_epi16(t1, t3);
+    let r3 = _mm512_unpackhi_epi16(t1, t3);
+    // A 4 x 4 transpose of 128-bit lanes.
+    let u0 = _mm512_shuffle_i32x4::<0x44>(r0, r1);
+    let u1 = _mm512_shuffle_i32x4::<0x44>(r2, r3);
+    let u2 = _mm512_shuffle_i32x4::<0xEE>(r0, r1);
+    let u3 = _mm512_shuffle_i32x4::<0xEE>(r2, r3);
+    [
+        _mm512_shuffle_i32x4::<0x88>(u0, u1),
+        _mm512_shuffle_i32x4::<0xDD>(u0, u1),
+        _mm512_shuffle_i32x4::<0x88>(u2, u3),
+        _mm512_shuffle_i32x4::<0xDD>(u2, u3),
+    ]
+}
+
+/// `dst[i] = src[i * s + p]` for the `len` readable bytes of `src` (zero
+/// past them), `s` in 2..=4.
+///
+/// # Safety
+/// `src` holds `len` readable bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn split_phase(src: *const u8, len: usize, s: usize, p: usize, dst: &mut [u8]) {
+    let idx: [u8; 64] = std::array::from_fn(|i| ((s * i + p) & 127) as u8);
+    let high: u64 = (0..64).fold(0, |m, i| m | (u64::from(s * i + p >= 128) << i));
+    // SAFETY: `idx` is 64 bytes.
+    let idx = unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) };
+    // SAFETY: `len` readable bytes from `src`.
+    let load = |at: usize| unsafe { load_upto(src, len, at) };
+    let mut i0 = 0;
+    while i0 + 64 <= dst.len() {
+        let at = i0 * s;
+        let v = _mm512_permutex2var_epi8(load(at), idx, load(at + 64));
+        let v = if s > 2 {
+            let w = _mm512_permutex2var_epi8(load(at + 128), idx, load(at + 192));
+            _mm512_mask_blend_epi8(high, v, w)
+        } else {
+            v
+        };
+        // SAFETY: `i0 + 64 <= dst.len()`.
+        unsafe { _mm512_storeu_si512(dst.as_mut_ptr().add(i0).cast(), v) };
+        i0 += 64;
+    }
+}

@@ -1,0 +1,543 @@
+//! Direct convolution for every u8 x i8 convolution the pointwise and
+//! depthwise kernels do not take: full KxK windows (up to 11 x 11), strides
+//! 1 to 4, any dilation, symmetric or asymmetric padding, groups, first
+//! layers of 1 to 4 input channels, depthwise with wide rows, and transposed
+//! convolutions of any groups.
+//!
+//! The structure is the implicit GEMM of MLAS / oneDNN, arranged for
+//! `vpdpbusd`: a 32-bit lane is one output pixel, and one instruction adds
+//! four products (a *quad* of input bytes times four weight bytes) to each of
+//! 16 pixels. Per input row the kernel repacks the bytes it needs once into
+//! quad rows (`quads`): byte `j` of dword `u` of a quad row is input channel
+//! `source[j].channel`, column `col0 + (u + source[j].offset) * stride +
+//! source[j].phase` of the row. Splitting the columns by stride phase turns
+//! every tap of a strided or dilated window into a contiguous load: output
+//! pixel `ox`, tap `kx` reads column `ox * s + kx * d - pad`, which is dword
+//! `ox + (kx * d) / s` of phase `(kx * d) % s`. The sum over a window is then
+//! a list of steps (input row, quad, dword shift), the same for every pixel,
+//! and the weights are packed once, here, in step order.
+//!
+//! Quads hold four input channels of one tap when a group has at least four
+//! channels; with fewer (first layers, depthwise) they hold several taps of
+//! a row (channel-major within a tap, taps in order), so a 3-channel first
+//! layer wastes one byte of 28, not one of 4.
+//!
+//! A transposed convolution is `sh * sw` such convolutions, one per output
+//! stride phase (`plan::deconv_axis`): output row `oy` with `oy + pad_top =
+//! qy * sh + ry` reads input rows `qy - m` for the taps `(ky, m)` of phase
+//! `ry`, and column phase `rx` computes the outputs `qx * sw + rx - pad_left`
+//! from input columns `qx - m`; no product touches an inserted zero.
+
+use super::{Kind, NativeStage};
+use crate::ir::Program;
+use crate::jit::pattern::{ConvKind, ConvPattern, Operands};
+use crate::jit::plan::{deconv_axis, Buffer, Plan};
+use crate::jit::Isa;
+
+/// Byte `j` of a quad: an input channel (within its group), read at a
+/// column phase, `offset` dwords further along the phase row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Source {
+    pub channel: usize,
+    pub phase: usize,
+    pub offset: usize,
+}
+
+/// One `vpdpbusd` per pixel vector: input row `row` (an index into the
+/// output row's list of input rows), quad `quad` of the group, dwords
+/// shifted by `shift`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Step {
+    pub row: usize,
+    pub quad: usize,
+    pub shift: usize,
+}
+
+/// A direct convolution's plan (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Direct {
+    pub groups: usize,
+    pub cin_g: usize,
+    pub cout_g: usize,
+    /// Output row `oy`: `t = oy + row_shift`, row phase `t % row_phases`,
+    /// input rows `(t / row_phases) * row_step + row_lists[phase][i]`.
+    pub row_shift: usize,
+    pub row_phases: usize,
+    pub row_step: usize,
+    pub row_lists: Vec<Vec<i64>>,
+    /// Input column stride of the quad rows (1 for transposed convolutions).
+    pub stride_w: usize,
+    /// Output column phases (the stride of a transposed convolution, else
+    /// 1): phase `rx` of block column `q` is output `q * out_phases + rx -
+    /// out_shift`.
+    pub out_phases: usize,
+    pub out_shift: usize,
+    /// Block columns per output row (pixels of one output column phase).
+    pub q_width: usize,
+    /// The quads of one group (every group has the same).
+    pub quads: Vec<[Option<Source>; 4]>,
+    /// Steps of each (row phase, column phase), `ry * out_phases + rx`, and
+    /// where each list's weights start in a channel's packed weights.
+    pub steps: Vec<Vec<Step>>,
+    pub step_offsets: Vec<usize>,
+    /// Packed weights per output channel (the sum of the lists' lengths).
+    pub steps_total: usize,
+    /// Dwords per quad row: `q_width` rounded up to 64, plus the largest
+    /// shift, rounded up to 16 (what the widest block reads).
+    pub cols: usize,
+    /// Column of the input row (relative to interior column 0) that byte 0
+    /// of phase row 0 holds, and the readable bytes from there: `lo..hi`.
+    pub col0: i64,
+    pub readable: (usize, usize),
+    /// Bytes of one phase row (strides above 1), a multiple of 64.
+    pub phase_len: usize,
+    /// Signed inputs: the repacking adds 128 (flips the top bit) and the
+    /// tail's `pre` takes `128 * sum(w)` off.
+    pub flip: bool,
+}
+
+impl Direct {
+    /// Rows the repacked window holds: the span of one output row's input
+    /// rows.
+    pub fn ring(&self) -> usize {
+        let all = self.row_lists.iter().flatten();
+        let lo = all.clone().copied().min().unwrap_or(0);
+        let hi = all.copied().max().unwrap_or(0);
+        (hi - lo + 1) as usize
+    }
+
+    /// The row phase of output row `oy` and the base its rows are relative to.
+    pub fn row_phase(&self, oy: usize) -> (usize, i64) {
+        let t = oy + self.row_shift;
+        (
+            t % self.row_phases,
+            ((t / self.row_phases) * self.row_step) as i64,
+        )
+    }
+}
+
+/// The direct plan of the u8 x i8 convolution `pattern`, fused into `stage`
+/// with the tail `requant`, when the buffers allow it.
+pub(super) fn plan_direct(
+    program: &Program,
+    plan: &Plan,
+    pattern: &ConvPattern,
+    root: crate::ir::NodeId,
+    requant: super::Requant,
+    isa: Isa,
+) -> Option<NativeStage> {
+    if !pattern.direct_geometry() {
+        return None;
+    }
+    let transposed = matches!(pattern.kind, ConvKind::Transposed { .. });
+    let geom = pattern.geom;
+    let groups = geom.groups.max(1);
+    // Output channels, input channels per group, kernel, as conv weights.
+    let (cout, cin_g, kh, kw) = if transposed {
+        let (cin, cout_g, kh, kw) = pattern.weights;
+        (cout_g * groups, cin / groups.max(1), kh, kw)
+    } else {
+        pattern.weights
+    };
+    let (xd, d) = (pattern.input, program.nodes[root].shape.chw());
+    if cout == 0 || cin_g == 0 || groups * cin_g != xd.c || cout % groups != 0 || d.w == 0 {
+        return None;
+    }
+    if d.h == 0 || d.c != cout {
+        return None;
+    }
+    let xb = plan.buffer_of[pattern.x]?;
+    let xbuf = &plan.buffers[xb];
+    let out = &plan.buffers[plan.buffer_of[root]?];
+    let flip = pattern.operands == Operands::I8xI8;
+    if xbuf.elem.bytes != 1 || xbuf.elem.signed != flip || out.elem.bytes != 1 {
+        return None;
+    }
+    // (A transposed convolution's phases sum different taps: one
+    // correction per channel does not fit them.)
+    if flip && transposed {
+        return None;
+    }
+    let mut requant = requant;
+    if flip {
+        // `sum(x * w) = sum((x + 128) * w) - 128 * sum(w)` per output channel.
+        let sums = weight_sums(program, pattern, cout)?;
+        for (p, s) in requant.pre.iter_mut().zip(sums) {
+            *p = i32::try_from(i64::from(*p) - 128 * s).ok()?;
+        }
+    }
+    // A residual map: one byte per value, the output's own layout, added
+    // by the kernels of plain convolutions.
+    let residual = match requant.residual {
+        None => None,
+        Some(r) => {
+            let rb = plan.buffer_of[r.node]?;
+            let buf = &plan.buffers[rb];
+            if transposed || buf.elem.bytes != 1 || buf.dims != d {
+                return None;
+            }
+            Some((super::rows(plan, rb), buf.elem.signed))
+        }
+    };
+    let mut stage = if transposed {
+        // The AVX2 kernel stores whole rows only.
+        if isa != Isa::Avx512 {
+            return None;
+        }
+        plan_transposed(program, plan, pattern, root, requant, (cout, cin_g, kh, kw))
+    } else {
+        if !window_in_halo(pattern, xbuf, d) {
+            return None;
+        }
+        plan_window(program, plan, pattern, root, requant, isa)
+    }?;
+    stage.residual = residual;
+    if let Kind::Direct(d) = &mut stage.kind {
+        d.flip = flip;
+    }
+    stage.fits(plan)
+}
+
+/// Each output channel's sum of weights (for the signed-input correction)
+/// of a convolution (weights `[out, in / groups, kh, kw]`).
+fn weight_sums(program: &Program, pattern: &ConvPattern, cout: usize) -> Option<Vec<i64>> {
+    let weights = constant_weights(program, pattern)?;
+    let (_, cin_g, kh, kw) = pattern.weights;
+    let per = cin_g * kh * kw;
+    (0..cout)
+        .map(|o| {
+            let w = weights.get(o * per..(o + 1) * per)?;
+            Some(w.iter().map(|&v| v as i64).sum())
+        })
+        .collect()
+}
+
+/// The quads and one kernel row's steps of a convolution whose column
+/// `kx` sits at phase and shift `tap(kx)`; per step, the (channel, kx) of
+/// each byte, for packing the weights.
+type RowSteps = (Vec<[Option<Source>; 4]>, Vec<(usize, usize)>, Vec<Elements>);
+
+/// The (channel, tap) of each byte of a step's quad.
+type Elements = [Option<(usize, usize)>; 4];
+
+fn row_steps(cin_g: usize, kxs: &[usize], tap: impl Fn(usize) -> (usize, usize)) -> RowSteps {
+    let mut quads: Vec<[Option<Source>; 4]> = vec![];
+    let mut steps = vec![];
+    let mut elements: Vec<Elements> = vec![];
+    if cin_g >= 4 || kxs.len() <= 1 {
+        // Quads of four channels, one per (channel quad, phase) in use.
+        let mut index = std::collections::HashMap::new();
+        for &kx in kxs {
+            let (phase, shift) = tap(kx);
+            for g4 in 0..cin_g.div_ceil(4) {
+                let quad = *index.entry((g4, phase)).or_insert_with(|| {
+                    quads.push(std::array::from_fn(|j| {
+                        let channel = 4 * g4 + j;
+                        (channel < cin_g).then_some(Source {
+                            channel,
+                            phase,
+                            offset: 0,
+                        })
+                    }));
+                    quads.len() - 1
+                });
+                steps.push((quad, shift));
+                elements.push(std::array::from_fn(|j| {
+                    let channel = 4 * g4 + j;
+                    (channel < cin_g).then_some((channel, kx))
+                }));
+            }
+        }
+    } else {
+        // Quads of taps: the (channel, kx) pairs of a kernel row in order.
+        let pairs: Vec<(usize, usize)> = kxs
+            .iter()
+            .flat_map(|&kx| (0..cin_g).map(move |c| (c, kx)))
+            .collect();
+        for chunk in pairs.chunks(4) {
+            quads.push(std::array::from_fn(|j| {
+                chunk.get(j).map(|&(channel, kx)| {
+                    let (phase, offset) = tap(kx);
+                    Source {
+                        channel,
+                        phase,
+                        offset,
+                    }
+                })
+            }));
+            steps.push((quads.len() - 1, 0));
+            elements.push(std::array::from_fn(|j| chunk.get(j).copied()));
+        }
+    }
+    (quads, steps, elements)
+}
+
+/// A plain convolution: one row phase, one column phase.
+fn plan_window(
+    program: &Program,
+    plan: &Plan,
+    pattern: &ConvPattern,
+    root: crate::ir::NodeId,
+    requant: super::Requant,
+    isa: Isa,
+) -> Option<NativeStage> {
+    let (cout, cin_g, kh, kw) = pattern.weights;
+    let geom = pattern.geom;
+    let groups = geom.groups.max(1);
+    let d = program.nodes[root].shape.chw();
+    let xb = plan.buffer_of[pattern.x]?;
+    let xbuf = &plan.buffers[xb];
+    let (sh, sw) = (geom.stride.h, geom.stride.w);
+    let (dh, dw) = (geom.dilation.h, geom.dilation.w);
+    let kxs: Vec<usize> = (0..kw).collect();
+    let (quads, steps, elements) = row_steps(cin_g, &kxs, |kx| ((kx * dw) % sw, (kx * dw) / sw));
+    // Every kernel row repeats the row's steps.
+    let all_steps: Vec<Step> = (0..kh)
+        .flat_map(|row| {
+            steps
+                .iter()
+                .map(move |&(quad, shift)| Step { row, quad, shift })
+        })
+        .collect();
+    let weights = constant_weights(program, pattern)?;
+    let t = all_steps.len();
+    let mut packed = vec![0i32; cout * t];
+    for o in 0..cout {
+        for ky in 0..kh {
+            for (s, el) in elements.iter().enumerate() {
+                let mut word = 0u32;
+                for (j, e) in el.iter().enumerate() {
+                    if let Some((c, kx)) = *e {
+                        let v = weights[((o * cin_g + c) * kh + ky) * kw + kx];
+                        word |= (v as i8 as u8 as u32) << (8 * j);
+                    }
+                }
+                packed[o * t + ky * steps.len() + s] = word as i32;
+            }
+        }
+    }
+    let max_shift = all_steps.iter().map(|s| s.shift).max().unwrap_or(0);
+    let cols = (d.w.next_multiple_of(64) + max_shift).next_multiple_of(16);
+    let row_bytes = xbuf.stride() - (xbuf.halo.left - geom.pad.left);
+    let direct = Direct {
+        groups,
+        cin_g,
+        cout_g: cout / groups,
+        row_shift: 0,
+        row_phases: 1,
+        row_step: sh,
+        row_lists: vec![(0..kh)
+            .map(|ky| (ky * dh) as i64 - geom.pad.top as i64)
+            .collect()],
+        stride_w: sw,
+        out_phases: 1,
+        out_shift: 0,
+        q_width: d.w,
+        quads,
+        steps: vec![all_steps],
+        step_offsets: vec![0],
+        steps_total: t,
+        cols,
+        col0: -(geom.pad.left as i64),
+        readable: (0, row_bytes),
+        phase_len: row_bytes.div_ceil(sw).next_multiple_of(64),
+        flip: false,
+    };
+    let ob = plan.buffer_of[root]?;
+    Some(stage(plan, (xb, ob), d, direct, packed, requant, isa))
+}
+
+/// A transposed convolution, phase by phase (see the module documentation).
+fn plan_transposed(
+    program: &Program,
+    plan: &Plan,
+    pattern: &ConvPattern,
+    root: crate::ir::NodeId,
+    requant: super::Requant,
+    (cout, cin_g, kh, kw): (usize, usize, usize, usize),
+) -> Option<NativeStage> {
+    let geom = pattern.geom;
+    let groups = geom.groups.max(1);
+    let cout_g = cout / groups;
+    let d = program.nodes[root].shape.chw();
+    let xb = plan.buffer_of[pattern.x]?;
+    let xbuf = &plan.buffers[xb];
+    let (sh, sw) = (geom.stride.h, geom.stride.w);
+    let rows = deconv_axis(d.h, geom.pad.top, kh, geom.dilation.h, sh);
+    let cols = deconv_axis(d.w, geom.pad.left, kw, geom.dilation.w, sw);
+    let max_mx = cols
+        .taps
+        .iter()
+        .flatten()
+        .map(|&(_, m)| m)
+        .max()
+        .unwrap_or(0);
+    // Every input row a row phase reads lies in the halo-padded buffer.
+    let last_q = (d.h - 1 + geom.pad.top) / sh;
+    if last_q >= xbuf.dims.h + xbuf.halo.bottom {
+        return None;
+    }
+    for taps in &rows.taps {
+        if taps
+            .iter()
+            .any(|&(_, m)| m > geom.pad.top / sh + xbuf.halo.top)
+        {
+            return None;
+        }
+    }
+    let weights = constant_weights(program, pattern)?;
+    // Quads are shared by the column phases: collect them across phases.
+    let mut quads: Vec<[Option<Source>; 4]> = vec![];
+    let mut steps = vec![];
+    let mut offsets = vec![];
+    let mut packed_lists: Vec<Vec<Elements>> = vec![];
+    let mut total = 0;
+    for ry in 0..sh {
+        for rx in 0..sw {
+            let kxs: Vec<usize> = cols.taps[rx].iter().map(|&(kx, _)| kx).collect();
+            let shift_of = |kx: usize| {
+                let m = cols.taps[rx]
+                    .iter()
+                    .find(|&&(k, _)| k == kx)
+                    .map_or(0, |t| t.1);
+                (0, max_mx - m)
+            };
+            let (q, row, elements) = row_steps(cin_g, &kxs, shift_of);
+            // Re-index this phase's quads into the shared list.
+            let map: Vec<usize> = q
+                .iter()
+                .map(|quad| match quads.iter().position(|x| x == quad) {
+                    Some(i) => i,
+                    None => {
+                        quads.push(*quad);
+                        quads.len() - 1
+                    }
+                })
+                .collect();
+            let mut list = vec![];
+            let mut els = vec![];
+            for (i, &(ky, _)) in rows.taps[ry].iter().enumerate() {
+                for (&(quad, shift), el) in row.iter().zip(&elements) {
+                    list.push(Step {
+                        row: i,
+                        quad: map[quad],
+                        shift,
+                    });
+                    els.push(el.map(|e| e.map(|(c, kx)| (c, ky * kw + kx))));
+                }
+            }
+            offsets.push(total);
+            total += list.len();
+            steps.push(list);
+            packed_lists.push(els);
+        }
+    }
+    let mut packed = vec![0i32; cout * total];
+    for o in 0..cout {
+        let (g, ol) = (o / cout_g, o % cout_g);
+        let mut at = o * total;
+        for els in &packed_lists {
+            for el in els {
+                let mut word = 0u32;
+                for (j, e) in el.iter().enumerate() {
+                    if let Some((c, tap)) = *e {
+                        let ci = g * cin_g + c;
+                        let v = weights[(ci * cout_g + ol) * kh * kw + tap];
+                        word |= (v as i8 as u8 as u32) << (8 * j);
+                    }
+                }
+                packed[at] = word as i32;
+                at += 1;
+            }
+        }
+    }
+    let q_width = (d.w + geom.pad.left).div_ceil(sw);
+    let max_shift = max_mx;
+    let readable_from = (max_mx as i64 - xbuf.halo.left as i64).max(0) as usize;
+    let direct = Direct {
+        groups,
+        cin_g,
+        cout_g,
+        row_shift: geom.pad.top,
+        row_phases: sh,
+        row_step: 1,
+        row_lists: rows
+            .taps
+            .iter()
+            .map(|t| t.iter().map(|&(_, m)| -(m as i64)).collect())
+            .collect(),
+        stride_w: 1,
+        out_phases: sw,
+        out_shift: geom.pad.left,
+        q_width,
+        quads,
+        steps,
+        step_offsets: offsets,
+        steps_total: total,
+        cols: (q_width.next_multiple_of(64) + max_shift).next_multiple_of(16),
+        col0: -(max_mx as i64),
+        readable: (readable_from, max_mx + xbuf.dims.w + xbuf.halo.right),
+        phase_len: 64,
+        flip: false,
+    };
+    let ob = plan.buffer_of[root]?;
+    Some(stage(
+        plan,
+        (xb, ob),
+        d,
+        direct,
+        packed,
+        requant,
+        Isa::Avx512,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stage(
+    plan: &Plan,
+    (xb, ob): (usize, usize),
+    d: crate::ir::Chw,
+    direct: Direct,
+    weights: Vec<i32>,
+    requant: super::Requant,
+    isa: Isa,
+) -> NativeStage {
+    NativeStage {
+        kind: Kind::Direct(Box::new(direct)),
+        x: super::rows(plan, xb),
+        out: super::rows(plan, ob),
+        channels: d.c,
+        height: d.h,
+        width: d.w,
+        weights,
+        windows: vec![],
+        requant,
+        isa,
+        residual: None,
+    }
+}
+
+/// Whether every window of every output pixel lies in the input's
+/// halo-padded buffer (the plan sizes halos so; checked here because the
+/// kernel reads without bounds tests).
+pub(super) fn window_in_halo(p: &ConvPattern, xbuf: &Buffer, d: crate::ir::Chw) -> bool {
+    let (_, _, kh, kw) = p.weights;
+    let g = p.geom;
+    if d.h == 0 {
+        return false;
+    }
+    let last_y = (d.h - 1) * g.stride.h + (kh - 1) * g.dilation.h;
+    let last_x = (d.w - 1) * g.stride.w + (kw - 1) * g.dilation.w;
+    g.pad.top <= xbuf.halo.top
+        && g.pad.left <= xbuf.halo.left
+        && last_y < g.pad.top + xbuf.dims.h + xbuf.halo.bottom
+        && last_x < g.pad.left + xbuf.dims.w + xbuf.halo.right
+}
+
+/// The weights' values (the pattern's operand check proved them bytes).
+fn constant_weights<'a>(program: &'a Program, pattern: &ConvPattern) -> Option<&'a [i128]> {
+    match &program.nodes[pattern.w].op {
+        crate::ir::Op::Constant { data } => Some(data),
+        _ => None,
+    }
+}

@@ -1,0 +1,126 @@
+//! [`NativeStage::fits`]: the check, where a native stage is built, that
+//! every byte its kernel reads or writes lies in the plan's buffers. The
+//! kernels in `machine/` read and write through raw pointers and rely on it.
+
+use super::{Direct, Kind, NativeStage, Rows};
+use crate::jit::machine::Workspace;
+use crate::jit::plan::Plan;
+
+/// Byte just past pixel (c, y, x) of `rows`, or None below 0.
+fn end(r: Rows, c: usize, y: i64, x: i64) -> Option<usize> {
+    let at = r.origin as i64 + (c * r.plane) as i64 + y * r.stride as i64 + x;
+    usize::try_from(at).ok()
+}
+
+impl NativeStage {
+    /// `self` if every access of its kernel stays inside the buffers of
+    /// `plan`: stores inside the output's planned bytes, loads inside the
+    /// input's (and the residual map's) planned bytes plus the workspace's
+    /// spare bytes (the kernels' vector loads run up to 127 bytes past the
+    /// last byte they use), the constants as long as the kernel indexes them.
+    pub(super) fn fits(self, plan: &Plan) -> Option<NativeStage> {
+        let bytes = |b: usize| plan.buffers.get(b).map(|buf| buf.bytes());
+        let (x_bytes, out_bytes) = (bytes(self.x.buffer)?, bytes(self.out.buffer)?);
+        let (c, h, w) = (self.channels, self.height, self.width);
+        if c == 0 || h == 0 || w == 0 || self.x.buffer == self.out.buffer {
+            return None;
+        }
+        let spare = Workspace::SPARE;
+        let chunks = w.div_ceil(64) as i64;
+        let x_ok = match &self.kind {
+            &Kind::Pointwise { cin, groups } => {
+                // Loads of 64 bytes from each chunk of a row, or (rows
+                // back to back) from any pixel.
+                let last = (64 * chunks).max(w as i64 + 63);
+                self.weights.len() >= c * groups
+                    && end(self.x, cin.max(1) - 1, h as i64 - 1, last)? <= x_bytes + spare
+            }
+            &Kind::Depthwise {
+                kh,
+                pad_top,
+                pad_left,
+                stride: (sh, sw),
+                dilation_h,
+                bases,
+            } => {
+                let (pt, pl) = (pad_top as i64, pad_left as i64);
+                // The last pixel vector's loads, from the last row read.
+                let last_row = ((h - 1) * sh + (kh.max(1) - 1) * dilation_h) as i64 - pt;
+                let last_col = (sw as i64) * 64 * (chunks - 1) + bases[3] as i64 + 128 - pl;
+                self.weights.len() >= c * kh
+                    && self.windows.len() >= 4 * 64
+                    && self.windows.iter().all(|&i| i < 128)
+                    && bases.iter().all(|&b| b <= bases[3])
+                    && end(self.x, 0, -pt, -pl).is_some()
+                    && end(self.x, c - 1, last_row, last_col)? <= x_bytes + spare
+            }
+            &Kind::Deconv { kh, in_h, in_w, .. } => {
+                self.weights.len() >= c * kh * 16
+                    && self.windows.len() >= 4 * 64
+                    && end(self.x, c - 1, in_h as i64 - 1, in_w as i64)? <= x_bytes
+            }
+            Kind::Direct(d) => self.direct_fits(d, x_bytes)?,
+        };
+        let residual_ok = match self.residual {
+            None => true,
+            Some((r, _)) => {
+                // The tail reads whole pixel vectors of the residual map.
+                let r_bytes = bytes(r.buffer)?;
+                r.buffer != self.out.buffer
+                    && end(r, c - 1, h as i64 - 1, 64 * chunks)? <= r_bytes + spare
+            }
+        };
+        let out_ok = end(self.out, c - 1, h as i64 - 1, w as i64)? <= out_bytes;
+        let consts_ok = [&self.requant.pre, &self.requant.post]
+            .iter()
+            .all(|v| v.len() >= c)
+            && self.requant.scale.as_ref().is_none_or(|s| s.mul.len() >= c);
+        (x_ok && residual_ok && out_ok && consts_ok).then_some(self)
+    }
+
+    /// A direct convolution's input rows (bytes `readable` from `col0` of
+    /// each row any output row reads, every input channel), its steps (rows,
+    /// quads, window columns and weights they index) and its packed weights.
+    fn direct_fits(&self, d: &Direct, x_bytes: usize) -> Option<bool> {
+        let lists = d.row_phases * d.out_phases;
+        let cin = d.groups * d.cin_g;
+        // A block reads dwords `x0 + shift ..` up to the block columns
+        // rounded up to 64.
+        let width = d.q_width.next_multiple_of(64);
+        let steps_ok = d.row_lists.len() == d.row_phases
+            && d.steps.len() == lists
+            && d.step_offsets.len() == lists
+            && d.steps.iter().enumerate().all(|(p, steps)| {
+                let rows = d.row_lists[p / d.out_phases.max(1)].len();
+                d.step_offsets[p] + steps.len() <= d.steps_total
+                    && steps.iter().all(|s| {
+                        s.row < rows && s.quad < d.quads.len() && s.shift + width <= d.cols
+                    })
+            })
+            && self.weights.len() >= self.channels * d.steps_total
+            && d.groups * d.cout_g == self.channels
+            && d.quads
+                .iter()
+                .flatten()
+                .flatten()
+                .all(|s| s.channel < d.cin_g);
+        if !steps_ok || cin == 0 {
+            return Some(false);
+        }
+        let (mut lo_row, mut hi_row) = (i64::MAX, i64::MIN);
+        for oy in 0..self.height {
+            let (ry, base) = d.row_phase(oy);
+            for &r in &d.row_lists[ry] {
+                lo_row = lo_row.min(base + r);
+                hi_row = hi_row.max(base + r);
+            }
+        }
+        if lo_row > hi_row {
+            return Some(true);
+        }
+        let (lo, hi) = d.readable;
+        let first = end(self.x, 0, lo_row, d.col0 + lo as i64).is_some();
+        let last = end(self.x, cin - 1, hi_row, d.col0 + hi as i64)?;
+        Some(first && last <= x_bytes)
+    }
+}

@@ -1,0 +1,238 @@
+//! The direct convolution kernels (`jit::native::conv`) against the
+//! interpreter: random full, grouped, first-layer and depthwise
+//! convolutions with random kernels (up to 11 x 11), strides (1 to 4),
+//! dilations, asymmetric paddings, channel counts that are no multiple of
+//! the vector width, every tail form, 1 and 2 threads, under every forced
+//! instruction set.
+
+use crate::common::gen::{Rng, QUANT};
+use crate::common::{self, compile, tools, Files};
+use convoy::jit::{Isa, JitOptions};
+
+fn target(rng: &mut Rng) -> String {
+    let q = *rng.pick(&QUANT);
+    let o = *rng.pick(&["wrap", "sat", "sat_sym", "sat_zero"]);
+    match rng.range(0, 4) {
+        0 => format!("u8 {}", rng.pick(&["sat", "wrap"])),
+        1 => format!("i8 {}", rng.pick(&["sat", "wrap", "sat_sym"])),
+        2 => format!("fixed<8, {}, {q}, {o}>", rng.range(-1, 8)),
+        3 => format!("ufixed<8, {}, {q}, {o}>", rng.range(0, 8)),
+        _ => format!("i{} sat", rng.range(9, 12)),
+    }
+}
+
+/// What a random convolution is meant to exercise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    Full,
+    Grouped,
+    FirstLayer,
+    Depthwise,
+    Transposed,
+}
+
+/// A random convolution of `form` with a random tail.
+fn program(seed: u64, form: Form) -> String {
+    let mut rng = Rng::new(seed);
+    let big = rng.chance(10);
+    let (kh, kw) = if big {
+        (rng.range(5, 11), rng.range(5, 11))
+    } else {
+        (rng.range(1, 5), rng.range(1, 5))
+    };
+    let (sh, sw) = (rng.range(1, 4), rng.range(1, 4));
+    let (dh, dw) = if rng.chance(25) {
+        (rng.range(1, 3), rng.range(1, 3))
+    } else {
+        (1, 1)
+    };
+    let (groups, cin_g, cout_g) = match form {
+        Form::Full => (1, rng.range(4, 24), rng.range(1, 40)),
+        Form::Grouped => (rng.range(2, 4), rng.range(2, 9), rng.range(1, 10)),
+        Form::FirstLayer => (1, rng.range(1, 4), rng.range(1, 40)),
+        Form::Depthwise => (rng.range(1, 20), 1, 1),
+        Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
+    };
+    let (cin, cout) = (groups * cin_g, groups * cout_g);
+    let wshape = if form == Form::Transposed {
+        (cin, cout_g)
+    } else {
+        (cout, cin_g)
+    };
+    let (eh, ew) = ((kh - 1) * dh + 1, (kw - 1) * dw + 1);
+    let pads: Vec<i64> = (0..4)
+        .map(|i| rng.range(0, if i < 2 { kh - 1 } else { kw - 1 }))
+        .collect();
+    let (h, w) = if form == Form::Transposed {
+        (rng.range(1, 10), rng.range(1, if big { 20 } else { 70 }))
+    } else {
+        (
+            rng.range(eh.max(1), eh + 12),
+            rng.range(ew.max(1), if big { ew + 40 } else { ew + 150 }),
+        )
+    };
+    let halo = rng.range(0, 2);
+    // Signed inputs take the direct kernels' `x + 128` path (plain
+    // convolutions only).
+    let in_ty = if form == Form::Transposed {
+        *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"])
+    } else {
+        *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>", "i8", "fixed<8, 3>", "i4"])
+    };
+    let w_ty = *rng.pick(&["i8", "i8", "i5", "u7"]);
+    let b_ty = *rng.pick(&["i16", "i8", "i24"]);
+    let f = format!("fixed<{}, {}>", rng.range(12, 32), rng.range(1, 3));
+    let m_ty = *rng.pick(&["i6", "u9", "fixed<16, 2>", "ufixed<20, 0>"]);
+    let conv = if form == Form::Transposed {
+        format!(
+            "deconv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), output_pad: ({}, {}), dilation: ({dh}, {dw}), groups: {groups})",
+            pads[0], pads[1], pads[2], pads[3],
+            rng.range(0, sh.max(dh) - 1),
+            rng.range(0, sw.max(dw) - 1),
+        )
+    } else {
+        format!(
+            "conv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {groups})",
+            pads[0], pads[1], pads[2], pads[3]
+        )
+    };
+    let sh_bits = rng.range(0, 14);
+    let t = target(&mut rng);
+    let q = *rng.pick(&QUANT);
+    let expr = match rng.range(0, 8) {
+        0 => format!("relu(b + trunc({conv} * f)) as {t}"),
+        1 => format!("(relu({conv} + b) >> {sh_bits}) as {t}"),
+        2 => format!("({conv} * f + b) as {t}"),
+        3 => format!("max({conv} - b, {}) as {t}", rng.range(-50, 50)),
+        4 => format!(
+            "(min(relu({conv} + b), {}) * m >> {sh_bits}) as {t}",
+            rng.range(0, 4000)
+        ),
+        5 => format!("round({conv} * m) as {t}"),
+        6 => format!("floor(({conv} + b) * f) as {t}"),
+        7 => format!("({conv} * f) as fixed<8, {}, {q}, sat>", rng.range(0, 8)),
+        _ => format!("{conv} as {t}"),
+    };
+    // Sometimes a residual map of the output's shape joins the tail, as in
+    // MobileNetV2 (`(x + p) as u8 sat`), after a saturating mid-chain cast.
+    let (residual_input, expr) = if form != Form::Transposed && rng.chance(30) {
+        let oh = (h + pads[0] + pads[1] - eh) / sh + 1;
+        let ow = (w + pads[2] + pads[3] - ew) / sw + 1;
+        let r_ty = *rng.pick(&["u8", "i8", "u6"]);
+        let cast = *rng.pick(&["i8 sat", "u8 sat", "i9 sat"]);
+        (
+            format!("  input r: {r_ty}[{cout}, {oh}, {ow}]\n"),
+            format!(
+                "(r + ((conv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {groups}) + b) >> {}) as {cast}) as u8 sat",
+                pads[0], pads[1], pads[2], pads[3], rng.range(4, 12)
+            ),
+        )
+    } else {
+        (String::new(), expr)
+    };
+    format!(
+        "pipeline p {{
+  input x: {in_ty}[{cin}, {h}, {w}] pad {halo}
+{residual_input}
+  param w: {w_ty}[{}, {}, {kh}, {kw}] = random(seed: {})
+  param b: {b_ty}[{cout}] = random(seed: {})
+  param m: {m_ty}[{cout}] = random(seed: {})
+  const f: {f} = 0.{:04}
+  let y = {expr}
+  output y
+}}
+",
+        wshape.0,
+        wshape.1,
+        seed * 3 + 1,
+        seed * 3 + 2,
+        seed * 3 + 3,
+        rng.range(1, 9999)
+    )
+}
+
+/// Every instruction set the host can run, forced in turn.
+fn isas() -> Vec<Isa> {
+    [Isa::Avx512, Isa::Avx2, Isa::Scalar]
+        .into_iter()
+        .filter(|&isa| convoy::jit::isa_supported(isa))
+        .collect()
+}
+
+/// Runs `count` random programs of `form` under every forced instruction
+/// set; returns how many stages ran on a native kernel per set.
+fn check_form(form: Form, count: u64) -> Vec<(Isa, usize)> {
+    let mut failures = vec![];
+    let mut native = vec![];
+    let mut checked_ok = 0;
+    for isa in isas() {
+        let mut n = 0;
+        for seed in 0..count {
+            let src = program(seed, form);
+            let Ok((checked, _)) = compile("conv.cnn", &src, &Files::default()) else {
+                continue;
+            };
+            checked_ok += 1;
+            let program = &checked.program;
+            let options = JitOptions {
+                threads: 1 + (seed % 2) as usize,
+                isa,
+                ..JitOptions::default()
+            };
+            let inputs = common::random_inputs(program, |_| seed);
+            match common::jit_agrees(program, &inputs, &options) {
+                Ok(stages) => n += stages.iter().filter(|s| s.native).count(),
+                Err(e) => failures.push(format!("{isa:?} seed {seed}: {e}\n{src}")),
+            }
+        }
+        native.push((isa, n));
+    }
+    eprintln!("{form:?}: {checked_ok} programs, native stages per isa {native:?}");
+    common::assert_no_failures(&failures);
+    assert!(
+        checked_ok as u64 > count / 2,
+        "only {checked_ok} programs checked"
+    );
+    native
+}
+
+/// The kernels ran on most programs of a form, where the host has them.
+fn assert_kernels_ran(native: &[(Isa, usize)], count: u64) {
+    for &(isa, n) in native {
+        match isa {
+            Isa::Scalar => assert_eq!(n, 0, "no native stage may run with --isa scalar"),
+            Isa::Avx512 if tools::avx512_kernels().is_some() => {
+                assert!(
+                    n as u64 > count / 3,
+                    "only {n} stages ran on {isa:?} kernels"
+                )
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn full_convolutions_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::Full, 120), 120);
+}
+
+#[test]
+fn grouped_convolutions_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::Grouped, 120), 120);
+}
+
+#[test]
+fn first_layers_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::FirstLayer, 120), 120);
+}
+
+#[test]
+fn depthwise_convolutions_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::Depthwise, 120), 120);
+}
+
+#[test]
+fn transposed_convolutions_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::Transposed, 120), 120);
+}

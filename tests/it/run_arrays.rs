@@ -1,0 +1,181 @@
+//! `convoy::run::run_arrays` (the Python package's path: numpy buffers in,
+//! caller-owned buffers out) against the streamed files of `convoy run`,
+//! byte for byte on every small example; and its errors, which name the
+//! array.
+
+use crate::common::{compile, root, Folder};
+use convoy::data::{self, parse_npy_header, raw_to_npy, NpyHeader};
+use convoy::ir::Program;
+use convoy::run::{
+    plan_arrays, plan_batch, run_arrays, run_batch, ArrayInput, ByteSink, ImageRunner, InputSpec,
+    InterpRunner, JitRunner, StreamError, StreamOptions,
+};
+use convoy::JitOptions;
+
+fn example(name: &str) -> Program {
+    let path = root().join("examples").join(format!("{name}.cnn"));
+    let src = std::fs::read_to_string(&path).expect("read the script");
+    let dir = path.parent().expect("folder").to_path_buf();
+    compile(&path.display().to_string(), &src, &Folder(dir))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .0
+        .program
+}
+
+/// One `.npy` file per input, `images` random images under a batch axis.
+fn random_files(program: &Program, images: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
+    (program.inputs.iter().enumerate())
+        .map(|(k, info)| {
+            let node = &program.nodes[info.node];
+            let raw = data::random_raw(seed * 17 + k as u64, &node.ty, images * node.shape.len());
+            let mut shape = node.shape.dims();
+            shape.insert(0, images);
+            let bytes = raw_to_npy(&shape, &raw, &node.ty, false).expect("encodable");
+            (info.name.clone(), bytes)
+        })
+        .collect()
+}
+
+fn messages(e: StreamError) -> String {
+    (e.diagnostics().iter())
+        .map(|d| d.message.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The streamed run's output payloads (headers dropped).
+fn streamed<R: ImageRunner>(runner: &R, files: &[(String, Vec<u8>)]) -> Vec<Vec<u8>> {
+    let specs: Vec<InputSpec> = (files.iter())
+        .map(|(name, bytes)| InputSpec {
+            name: name.clone(),
+            path: format!("{name}.npy"),
+            source: bytes,
+        })
+        .collect();
+    let plan = plan_batch(runner.program(), &specs).expect("plans");
+    let mut outs: Vec<Vec<u8>> = runner.program().outputs.iter().map(|_| vec![]).collect();
+    let mut sinks: Vec<&mut dyn ByteSink> =
+        outs.iter_mut().map(|o| o as &mut dyn ByteSink).collect();
+    run_batch(
+        &plan,
+        runner,
+        &mut sinks,
+        &StreamOptions::default(),
+        &mut |_| {},
+    )
+    .expect("streams");
+    outs.iter().map(|b| split_npy(b).1.to_vec()).collect()
+}
+
+/// A `.npy` file's header and payload.
+fn split_npy(file: &[u8]) -> (NpyHeader, &[u8]) {
+    let header = parse_npy_header(file).expect("an npy file");
+    let payload = &file[header.data_offset..];
+    (header, payload)
+}
+
+/// The in-memory run of the files' payloads: the outputs' bytes.
+fn in_memory<R: ImageRunner>(
+    runner: &R,
+    files: &[(String, Vec<u8>)],
+) -> Result<Vec<Vec<u8>>, String> {
+    let arrays: Vec<(String, String, Vec<usize>, &[u8])> = (files.iter())
+        .map(|(name, bytes)| {
+            let (header, payload) = split_npy(bytes);
+            let descr = header.dtype.descr().to_string();
+            (name.clone(), descr, header.shape, payload)
+        })
+        .collect();
+    let inputs: Vec<ArrayInput> = (arrays.iter())
+        .map(|(name, descr, shape, bytes)| ArrayInput {
+            name: name.clone(),
+            descr: descr.clone(),
+            shape: shape.clone(),
+            bytes,
+        })
+        .collect();
+    let plan = plan_arrays(runner, &inputs, false, |n| format!("array `{n}`")).map_err(messages)?;
+    let mut outs: Vec<Vec<u8>> = plan.outputs.iter().map(|o| vec![0; o.byte_len()]).collect();
+    let mut slices: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+    run_arrays(runner, &plan, &mut slices).map_err(messages)?;
+    Ok(outs)
+}
+
+mod every_example {
+    small_examples!(super::every_example);
+}
+
+/// Every example, 5 images: the JIT on 2 threads (images across threads)
+/// and on 1 (one image at a time, row threads off) and the interpreter give
+/// the bytes of the streamed run.
+fn every_example(name: &str) {
+    let program = example(name);
+    let files = random_files(&program, 5, 3);
+    for threads in [2, 1] {
+        let jit = convoy::compile_jit(
+            &program,
+            &JitOptions {
+                threads,
+                ..JitOptions::default()
+            },
+        )
+        .expect("compiles");
+        let runner = JitRunner { compiled: &jit };
+        let expected = streamed(&runner, &files);
+        let got = in_memory(&runner, &files).expect("runs");
+        assert!(got == expected, "{name}: jit {threads} thread(s) differs");
+    }
+    let files = random_files(&program, 2, 4);
+    let runner = InterpRunner {
+        program: &program,
+        threads: 2,
+    };
+    let expected = streamed(&runner, &files);
+    assert!(in_memory(&runner, &files).expect("runs") == expected);
+}
+
+#[test]
+fn errors_name_the_array() {
+    let program = example("seed");
+    let runner = InterpRunner {
+        program: &program,
+        threads: 1,
+    };
+    let files = random_files(&program, 1, 1);
+    let (header, bytes) = split_npy(&files[0].1);
+    let shape = header.shape.clone();
+    let run = |descr: &str, shape: &[usize], bytes: &[u8]| {
+        let inputs = [ArrayInput {
+            name: "x".into(),
+            descr: descr.into(),
+            shape: shape.to_vec(),
+            bytes,
+        }];
+        match plan_arrays(&runner, &inputs, false, |n| format!("array `{n}`")) {
+            Ok(_) => String::new(),
+            Err(e) => messages(e),
+        }
+    };
+    let complex = run("<c16", &shape, bytes);
+    assert!(complex.starts_with("array `x`:"), "{complex}");
+    assert!(complex.contains("complex"), "{complex}");
+    let short = run(header.dtype.descr(), &shape, &bytes[1..]);
+    assert!(short.contains("do not hold"), "{short}");
+    let wrong_shape = [shape[0], shape[1], 1];
+    let wrong_len = wrong_shape.iter().product::<usize>() * header.dtype.itemsize();
+    let wrong = run(header.dtype.descr(), &wrong_shape, &bytes[..wrong_len]);
+    assert!(wrong.contains("does not match input `x`"), "{wrong}");
+    let ok = run(header.dtype.descr(), &shape, bytes);
+    assert_eq!(ok, "");
+    // A buffer of the wrong size is an error, not a panic.
+    let inputs = [ArrayInput {
+        name: "x".into(),
+        descr: header.dtype.descr().into(),
+        shape: shape.clone(),
+        bytes,
+    }];
+    let plan = plan_arrays(&runner, &inputs, false, |n| n.to_string()).expect("plans");
+    let mut small = [0u8; 3];
+    let err = run_arrays(&runner, &plan, &mut [&mut small[..]]).expect_err("too small");
+    assert!(messages(err).contains("the buffer has 3 bytes"));
+}

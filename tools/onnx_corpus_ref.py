@@ -1,0 +1,444 @@
+"""Exact reference for quantized ONNX models (QDQ, QOperator, QONNX).
+
+A quantized model means its formula in exact arithmetic: every float32 is
+the rational it denotes, float ops on dequantized values are exact, and a
+quantizer rounds the exact quotient (QuantizeLinear: half to even; QONNX
+Quant: its rounding_mode) and saturates. This interpreter computes that
+with Python integers: a float tensor is an object array of integers `n`
+with one exponent `e` (value `n / 2^e`), which holds every value exactly
+because every intermediate is dyadic; quotients by a scale use
+fractions.Fraction. It shares no code with Convoy.
+"""
+
+from fractions import Fraction
+import math
+
+import numpy as np
+from onnx import numpy_helper
+
+
+class Dy:
+    """An exact dyadic tensor: ints * 2^-e."""
+
+    def __init__(self, ints, e):
+        self.n = np.asarray(ints, dtype=object)
+        self.e = int(e)
+
+    def at(self, e):
+        assert e >= self.e
+        return self.n * (1 << (e - self.e))
+
+    @staticmethod
+    def from_float(a):
+        a = np.asarray(a, dtype=np.float64)
+        fr = [Fraction(float(v)) for v in a.ravel()]
+        e = max([int(math.log2(f.denominator)) for f in fr] + [0])
+        ints = np.array([int(f * (1 << e)) for f in fr], dtype=object).reshape(a.shape)
+        return Dy(ints, e)
+
+    def fractions(self):
+        d = 1 << self.e
+        return np.array([Fraction(int(v), d) for v in self.n.ravel()], dtype=object).reshape(self.n.shape)
+
+
+def align(a, b):
+    e = max(a.e, b.e)
+    return a.at(e), b.at(e), e
+
+
+def fr(v):
+    return Fraction(float(np.asarray(v, dtype=np.float64).ravel()[0]))
+
+
+def round_mode(q, mode):
+    if mode == "ROUND":
+        return round(q)  # half to even on Fraction
+    if mode == "FLOOR":
+        return math.floor(q)
+    if mode == "CEIL":
+        return math.ceil(q)
+    raise ValueError(mode)
+
+
+def quantize(x, scale, zp, lo, hi, mode="ROUND", zp_inside=False):
+    s = fr(scale)
+    out = np.empty(x.n.shape, dtype=object)
+    d = 1 << x.e
+    for idx, v in np.ndenumerate(x.n):
+        q = Fraction(int(v), d) / s
+        if zp_inside:
+            r = round_mode(q + zp, mode)
+        else:
+            r = round_mode(q, mode) + zp
+        out[idx] = min(max(r, lo), hi)
+    return out
+
+
+def dequant_const(codes, scale, zp, axis):
+    codes = np.asarray(codes).astype(object)
+    scale = np.asarray(scale, dtype=np.float64)
+    zp = np.asarray(zp).astype(object) if zp is not None else np.zeros(scale.shape, dtype=object)
+    if scale.size == 1:
+        sd = Dy.from_float(scale.reshape(()))
+        z = zp.reshape(()).item() if zp.size == 1 else zp
+        return Dy((codes - z) * sd.n, sd.e)
+    sd = Dy.from_float(scale.ravel())
+    shape = [1] * codes.ndim
+    shape[axis] = -1
+    n = (codes - zp.reshape(shape)) * sd.n.reshape(shape)
+    return Dy(n, sd.e)
+
+
+def conv(x, w, b, strides, pads, dil, group):
+    """x: [N, C, H, W] ints, w: [O, C/g, KH, KW] ints; pads [t, l, b, r]."""
+    N, C, H, W = x.shape
+    O, Cg, KH, KW = w.shape
+    xp = np.zeros((N, C, H + pads[0] + pads[2], W + pads[1] + pads[3]), dtype=object)
+    xp[:, :, pads[0]:pads[0] + H, pads[1]:pads[1] + W] = x
+    OH = (xp.shape[2] - dil[0] * (KH - 1) - 1) // strides[0] + 1
+    OW = (xp.shape[3] - dil[1] * (KW - 1) - 1) // strides[1] + 1
+    out = np.zeros((N, O, OH, OW), dtype=object)
+    per = O // group
+    for o in range(O):
+        g = o // per
+        acc = np.zeros((N, OH, OW), dtype=object)
+        for i in range(Cg):
+            for ky in range(KH):
+                for kx in range(KW):
+                    wv = w[o, i, ky, kx]
+                    if wv == 0:
+                        continue
+                    ys = ky * dil[0]
+                    xs = kx * dil[1]
+                    patch = xp[:, g * Cg + i, ys:ys + strides[0] * (OH - 1) + 1:strides[0],
+                               xs:xs + strides[1] * (OW - 1) + 1:strides[1]]
+                    acc = acc + patch * wv
+        out[:, o] = acc
+    if b is not None:
+        out = out + b.reshape(1, -1, 1, 1)
+    return out
+
+
+def conv_transpose(x, w, b, strides, pads, dil, group, out_pad):
+    N, C, H, W = x.shape
+    _, Og, KH, KW = w.shape
+    O = Og * group
+    full_h = (H - 1) * strides[0] + dil[0] * (KH - 1) + 1 + out_pad[0]
+    full_w = (W - 1) * strides[1] + dil[1] * (KW - 1) + 1 + out_pad[1]
+    full = np.zeros((N, O, full_h, full_w), dtype=object)
+    cg = C // group
+    for ci in range(C):
+        g = ci // cg
+        for o in range(Og):
+            for ky in range(KH):
+                for kx in range(KW):
+                    wv = w[ci, o, ky, kx]
+                    if wv == 0:
+                        continue
+                    ys, xs = ky * dil[0], kx * dil[1]
+                    full[:, g * Og + o, ys:ys + strides[0] * (H - 1) + 1:strides[0],
+                         xs:xs + strides[1] * (W - 1) + 1:strides[1]] += x[:, ci] * wv
+    oh = full_h - pads[0] - pads[2]
+    ow = full_w - pads[1] - pads[3]
+    out = full[:, :, pads[0]:pads[0] + oh, pads[1]:pads[1] + ow]
+    if b is not None:
+        out = out + b.reshape(1, -1, 1, 1)
+    return out
+
+
+def maxpool(x, k, s, pads):
+    N, C, H, W = x.shape
+    OH = (H + pads[0] + pads[2] - k[0]) // s[0] + 1
+    OW = (W + pads[1] + pads[3] - k[1]) // s[1] + 1
+    out = np.empty((N, C, OH, OW), dtype=object)
+    for oy in range(OH):
+        for ox in range(OW):
+            y0, x0 = oy * s[0] - pads[0], ox * s[1] - pads[1]
+            ys = slice(max(y0, 0), min(y0 + k[0], H))
+            xs = slice(max(x0, 0), min(x0 + k[1], W))
+            win = x[:, :, ys, xs].reshape(N, C, -1)
+            for nn in range(N):
+                for c in range(C):
+                    out[nn, c, oy, ox] = max(win[nn, c])
+    return out
+
+
+def resize_axis_taps(size, f, mode, coord, nearest):
+    taps = []
+    for o in range(size * f):
+        if mode == "nearest":
+            if coord == "asymmetric":
+                xo = Fraction(o, f)
+            else:
+                xo = Fraction(2 * o + 1, 2 * f) - Fraction(1, 2)
+            if nearest == "floor":
+                i = math.floor(xo)
+            elif nearest == "round_prefer_ceil":
+                i = math.floor(xo + Fraction(1, 2))
+            else:
+                i = math.ceil(xo - Fraction(1, 2))
+            taps.append([(min(max(i, 0), size - 1), Fraction(1))])
+        else:
+            xo = Fraction(2 * o + 1, 2 * f) - Fraction(1, 2)
+            xo = max(xo, Fraction(0))
+            i0 = math.floor(xo)
+            lam = xo - i0
+            i0c = min(i0, size - 1)
+            i1 = min(i0 + 1, size - 1)
+            taps.append([(i0c, 1 - lam), (i1, lam)])
+    return taps
+
+
+def resize(x, fh, fw, mode, coord, nearest):
+    """x: Dy; returns Dy."""
+    N, C, H, W = x.n.shape
+    ty = resize_axis_taps(H, fh, mode, coord, nearest)
+    tx = resize_axis_taps(W, fw, mode, coord, nearest)
+    xf = x.fractions()
+    out = np.empty((N, C, H * fh, W * fw), dtype=object)
+    for oy in range(H * fh):
+        for ox in range(W * fw):
+            acc = np.zeros((N, C), dtype=object)
+            for (iy, wy) in ty[oy]:
+                for (ix, wx) in tx[ox]:
+                    acc = acc + xf[:, :, iy, ix] * (wy * wx)
+            out[:, :, oy, ox] = acc
+    return Dy.from_fractions(out)
+
+
+def _from_fractions(a):
+    flat = list(a.ravel())
+    e = max([int(math.log2(Fraction(v).denominator)) for v in flat] + [0])
+    ints = np.array([int(Fraction(v) * (1 << e)) for v in flat], dtype=object).reshape(a.shape)
+    return Dy(ints, e)
+
+
+Dy.from_fractions = staticmethod(_from_fractions)
+
+
+INT_RANGES = {np.uint8: (0, 255), np.int8: (-128, 127)}
+
+
+def attrs(node):
+    from onnx import helper
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def run(model, x_float):
+    """Runs the model on float input x_float ([N, C, H, W]); returns a dict of
+    output name -> integer codes (of the quantizer that produced it)."""
+    g = model.graph
+    env = {}
+    codes_of = {}  # float tensor name -> its codes, when it is (q - zp) * s
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    inp = [i for i in g.input if i.name not in inits][0]
+    env[inp.name] = ("float_input", x_float)
+
+    def val(name):
+        if name in env:
+            return env[name]
+        return ("const", inits[name])
+
+    def dy(name):
+        kind, v = val(name)
+        if kind == "dy":
+            return v
+        if kind == "float_input":
+            return Dy.from_float(v.astype(np.float32))
+        if kind == "const":
+            return Dy.from_float(np.asarray(v, dtype=np.float32))
+        raise ValueError(kind)
+
+    for node in g.node:
+        a = attrs(node)
+        op = node.op_type
+        ins = list(node.input)
+        out = node.output[0]
+        if op == "QuantizeLinear":
+            x = dy(ins[0])
+            zp_arr = inits[ins[2]] if len(ins) > 2 and ins[2] else np.array(0, np.uint8)
+            lo, hi = INT_RANGES[zp_arr.dtype.type]
+            q = quantize(x, inits[ins[1]], int(zp_arr.ravel()[0]), lo, hi)
+            env[out] = ("codes", q.astype(object))
+        elif op == "DequantizeLinear":
+            kind, v = val(ins[0])
+            zp = inits[ins[2]] if len(ins) > 2 and ins[2] else None
+            if kind == "const":
+                env[out] = ("dy", dequant_const(v, inits[ins[1]], zp, a.get("axis", 1)))
+            else:
+                s = Dy.from_float(np.asarray(inits[ins[1]], np.float32).reshape(()))
+                z = int(np.asarray(zp).ravel()[0]) if zp is not None else 0
+                env[out] = ("dy", Dy((v - z) * s.n, s.e))
+                codes_of[out] = v
+        elif op in ("Conv", "ConvTranspose", "QLinearConv"):
+            if op == "QLinearConv":
+                x = qlinear_in(env, inits, ins[0], ins[1], ins[2])
+                w = dequant_const(inits[ins[3]], inits[ins[4]], inits[ins[5]], 0)
+                b = None
+                if len(ins) > 8 and ins[8]:
+                    sx = Dy.from_float(np.asarray(inits[ins[1]], np.float32).reshape(()))
+                    sw = Dy.from_float(np.asarray(inits[ins[4]], np.float32).ravel())
+                    bs = inits[ins[8]].astype(object) * sw.n * sx.n
+                    b = Dy(bs if sw.n.size > 1 else bs, sx.e + sw.e)
+            else:
+                x = dy(ins[0])
+                w = dy(ins[1])
+                b = dy(ins[2]) if len(ins) > 2 and ins[2] else None
+            k = w.n.shape[2:]
+            strides = a.get("strides", [1, 1])
+            p = a.get("pads", [0, 0, 0, 0])
+            dil = a.get("dilations", [1, 1])
+            group = a.get("group", 1)
+            e = x.e + w.e
+            bn = None
+            if b is not None:
+                e = max(e, b.e)
+                bn = b.at(e)
+            if op == "ConvTranspose":
+                r = conv_transpose(x.n, w.n, None, strides, p, dil, group, a.get("output_padding", [0, 0]))
+            else:
+                r = conv(x.n, w.n, None, strides, p, dil, group)
+            r = r * (1 << (e - x.e - w.e))
+            if bn is not None:
+                r = r + bn.reshape(1, -1, 1, 1)
+            res = Dy(r, e)
+            if op == "QLinearConv":
+                zp = inits[ins[7]]
+                lo, hi = INT_RANGES[zp.dtype.type]
+                env[out] = ("codes", quantize(res, inits[ins[6]], int(zp.ravel()[0]), lo, hi))
+            else:
+                env[out] = ("dy", res)
+        elif op == "MaxPool":
+            kind, v = val(ins[0])
+            k = a["kernel_shape"]
+            s = a.get("strides", [1, 1])
+            p = a.get("pads", [0, 0, 0, 0])
+            if kind == "codes":
+                env[out] = ("codes", maxpool(v, k, s, p))
+            else:
+                x = dy(ins[0])
+                env[out] = ("dy", Dy(maxpool(x.n, k, s, p), x.e))
+        elif op == "Resize":
+            kind, v = val(ins[0])
+            if len(ins) > 2 and ins[2] and inits[ins[2]].size == 4:
+                sc = inits[ins[2]]
+                fh, fw = int(sc[2]), int(sc[3])
+            else:
+                sz = inits[ins[3]]
+                shp = v.shape if kind == "codes" else dy(ins[0]).n.shape
+                fh, fw = int(sz[2]) // shp[2], int(sz[3]) // shp[3]
+            mode = a.get("mode", b"nearest").decode()
+            coord = a.get("coordinate_transformation_mode", b"half_pixel").decode()
+            nearest = a.get("nearest_mode", b"round_prefer_floor").decode()
+            if kind == "codes":
+                r = resize(Dy(v, 0), fh, fw, mode, coord, nearest)
+                assert r.e == 0
+                env[out] = ("codes", r.n)
+            else:
+                env[out] = ("dy", resize(dy(ins[0]), fh, fw, mode, coord, nearest))
+        elif op in ("Concat", "QLinearConcat"):
+            if op == "QLinearConcat":
+                parts = [qlinear_in(env, inits, ins[i], ins[i + 1], ins[i + 2]) for i in range(2, len(ins), 3)]
+            else:
+                parts = [dy(i) for i in ins]
+            e = max(p.e for p in parts)
+            res = Dy(np.concatenate([p.at(e) for p in parts], axis=1), e)
+            if op == "QLinearConcat":
+                zp = inits[ins[1]]
+                lo, hi = INT_RANGES[zp.dtype.type]
+                env[out] = ("codes", quantize(res, inits[ins[0]], int(zp.ravel()[0]), lo, hi))
+            else:
+                env[out] = ("dy", res)
+        elif op in ("Add", "Mul", "Sub", "QLinearAdd", "QLinearMul"):
+            if op.startswith("QLinear"):
+                xa = qlinear_in(env, inits, ins[0], ins[1], ins[2])
+                xb = qlinear_in(env, inits, ins[3], ins[4], ins[5])
+            else:
+                xa, xb = dy(ins[0]), dy(ins[1])
+            if op.endswith("Mul"):
+                res = Dy(xa.n * xb.n, xa.e + xb.e)
+            else:
+                na, nb, e = align(xa, xb)
+                res = Dy(na + nb if op.endswith("Add") else na - nb, e)
+            if op.startswith("QLinear"):
+                zp = inits[ins[7]]
+                lo, hi = INT_RANGES[zp.dtype.type]
+                env[out] = ("codes", quantize(res, inits[ins[6]], int(zp.ravel()[0]), lo, hi))
+            else:
+                env[out] = ("dy", res)
+        elif op == "Relu":
+            x = dy(ins[0])
+            env[out] = ("dy", Dy(np.maximum(x.n, 0), x.e))
+        elif op == "Clip":
+            x = dy(ins[0])
+            lo = Dy.from_float(np.asarray(inits[ins[1]], np.float32).reshape(()))
+            hi = Dy.from_float(np.asarray(inits[ins[2]], np.float32).reshape(()))
+            e = max(x.e, lo.e, hi.e)
+            n = x.at(e)
+            n = np.minimum(np.maximum(n, lo.at(e).item()), hi.at(e).item())
+            env[out] = ("dy", Dy(n, e))
+        elif op == "LeakyRelu":
+            x = dy(ins[0])
+            al = Dy.from_float(np.float32(a.get("alpha", 0.01)))
+            e = x.e + al.e
+            n = np.maximum(x.at(e), x.n * al.n.item())
+            env[out] = ("dy", Dy(n, e))
+        elif op == "Quant":  # QONNX
+            kind, v = val(ins[0])
+            x = dy(ins[0])
+            scale = np.asarray(inits[ins[1]], np.float32)
+            zp = int(np.asarray(inits[ins[2]]).ravel()[0])
+            bits = int(np.asarray(inits[ins[3]]).ravel()[0])
+            signed = a.get("signed", 1)
+            narrow = a.get("narrow", 0)
+            mode = a.get("rounding_mode", b"ROUND").decode()
+            lo, hi = ((-(1 << (bits - 1)) + narrow, (1 << (bits - 1)) - 1) if signed
+                      else (0, (1 << bits) - 1 - narrow))
+            if kind == "const" and scale.size > 1:
+                outq = np.empty(x.n.shape, dtype=object)
+                for c in range(x.n.shape[0]):
+                    outq[c] = quantize(Dy(x.n[c], x.e), scale.ravel()[c], zp, lo, hi, mode, True)
+                env[out] = ("dy", dequant_const(outq, scale.ravel(), np.full(scale.size, zp), 0))
+            else:
+                q = quantize(x, scale, zp, lo, hi, mode, True)
+                s = Dy.from_float(scale.reshape(()))
+                env[out] = ("dy", Dy((q - zp) * s.n, s.e))
+                codes_of[out] = q
+        elif op == "BipolarQuant":
+            x = dy(ins[0])
+            s = Dy.from_float(np.asarray(inits[ins[1]], np.float32).reshape(()))
+            q = np.where(x.n >= 0, 1, -1).astype(object)
+            env[out] = ("dy", Dy(q * s.n, s.e))
+            codes_of[out] = q
+        elif op == "Transpose":
+            kind, v = val(ins[0])
+            perm = a["perm"]
+            if kind == "codes":
+                env[out] = ("codes", np.transpose(v, perm))
+            elif kind == "float_input":
+                env[out] = ("float_input", np.transpose(v, perm))
+            else:
+                env[out] = ("dy", Dy(np.transpose(v.n, perm), v.e))
+                if ins[0] in codes_of:
+                    codes_of[out] = np.transpose(codes_of[ins[0]], perm)
+        elif op == "Identity":
+            env[out] = val(ins[0])
+        else:
+            raise NotImplementedError(op)
+
+    result = {}
+    for o in g.output:
+        kind, v = env[o.name]
+        if kind == "codes":
+            result[o.name] = v
+        else:
+            result[o.name] = codes_of[o.name]
+    return result
+
+
+def qlinear_in(env, inits, x, s, z):
+    kind, v = env[x]
+    assert kind == "codes"
+    sd = Dy.from_float(np.asarray(inits[s], np.float32).reshape(()))
+    zp = int(np.asarray(inits[z]).ravel()[0])
+    return Dy((v - zp) * sd.n, sd.e)
