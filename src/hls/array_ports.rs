@@ -14,7 +14,9 @@
 //! An access counts once per distinct address: lanes that read the same
 //! element (every `pe` lane of an ungrouped conv reads the same input pixel)
 //! share the read. Windows whose taps fall into one bank (a dilation that
-//! shares a factor with the kernel size) cost their collisions.
+//! shares a factor with the kernel size) cost their collisions. A lookup
+//! table is one ROM of two ports read once per lane and lookup
+//! (`pixel::table_reads`, as in the stream schedule).
 
 use super::pixel::Reduction;
 use super::Ctx;
@@ -201,6 +203,10 @@ pub fn kernel_budget(ctx: &Ctx<'_>, n: usize) -> LoopBudget {
             Some((_, total)) => *total += per_bank,
             None => by_memory.push((a.node, per_bank)),
         }
+    }
+    // Lookup tables: ROMs of two ports, one bank, one read per lane and lookup.
+    for (t, reads) in super::pixel::table_reads(ctx, &ctx.plan.kernels[n], ctx.parallel[n].pe) {
+        by_memory.push((t, reads));
     }
     let mut worst = LoopBudget {
         ii: 1,

@@ -206,15 +206,30 @@ pub fn kernel_tables(ctx: &Ctx<'_>, k: &Kernel) -> Vec<NodeId> {
         .collect()
 }
 
+/// Each lookup table the kernel reads, once, with its reads per iteration of
+/// the kernel's pipelined loop when `lanes` output channels are computed in
+/// it: one per lane and lookup (the lanes look up different values).
+pub fn table_reads(ctx: &Ctx<'_>, k: &Kernel, lanes: usize) -> Vec<(NodeId, usize)> {
+    let mut out: Vec<(NodeId, usize)> = vec![];
+    for t in kernel_tables(ctx, k) {
+        match out.iter_mut().find(|(u, _)| *u == t) {
+            Some((_, n)) => *n += lanes.max(1),
+            None => out.push((t, lanes.max(1))),
+        }
+    }
+    out
+}
+
 /// Where each lookup table of the kernel lives: a ROM, in LUTRAM up to
 /// 4 Kbit (a few LUTs per entry, no block RAM for a 256-entry 8-bit table),
-/// else in block RAM; two ports when the kernel reads `pe` values per step.
-pub fn table_storage(ctx: &Ctx<'_>, k: &Kernel, pe: usize, code: &mut Code) {
-    for t in kernel_tables(ctx, k) {
+/// else in block RAM; one port when an iteration reads it once, else two
+/// (the schedules set the II to the reads per two ports).
+pub fn table_storage(ctx: &Ctx<'_>, k: &Kernel, lanes: usize, code: &mut Code) {
+    for (t, reads) in table_reads(ctx, k, lanes) {
         let node = ctx.node(t);
         let bits = node.shape.len() as u64 * u64::from(node.ty.width);
         let impl_ = if bits <= 4096 { "lutram" } else { "bram" };
-        let ports = if pe > 1 { "rom_2p" } else { "rom_1p" };
+        let ports = if reads > 1 { "rom_2p" } else { "rom_1p" };
         code.pragma(format!(
             "BIND_STORAGE variable={} type={ports} impl={impl_}",
             ctx.name(t)

@@ -28,10 +28,18 @@ fn load(stem: &str) -> Program {
 }
 
 /// `pe` up to 4 and the smallest folding `simd` on every stage with a conv
-/// or deconv reduction of more than one channel.
+/// or deconv reduction of more than one channel; `pe` up to 4 on every
+/// stage with a lookup table (a ROM read once per lane).
 fn folded(program: &Program) -> BTreeMap<String, Parallel> {
     let mut out = BTreeMap::new();
     for node in &program.nodes {
+        if matches!(node.op, Op::Lookup { .. }) && !node.owner.is_empty() {
+            let c = node.shape.chw().c;
+            let pe = (1..=4).rev().find(|p| c % p == 0).unwrap_or(1);
+            out.entry(node.owner.clone())
+                .or_insert(Parallel { pe, simd: None });
+            continue;
+        }
         let cig = match &node.op {
             Op::Conv { w, .. } => match program.nodes[*w].shape {
                 Shape::Weights { i, .. } => i,
@@ -174,6 +182,9 @@ fn read_function(text: &str) -> Function {
     let mut blocks: Vec<Option<(String, usize, bool)>> = vec![];
     let mut pipeline_depth: Option<usize> = None;
     let mut derived: HashMap<String, Vec<String>> = HashMap::new();
+    // Lookup tables (ROMs): indexed by values, not counters; every lane of
+    // the loops inside the pipelined one looks up its own value.
+    let mut roms: Vec<String> = vec![];
     for line in text.lines().skip(1).map(str::trim) {
         if line == "}" {
             blocks.pop();
@@ -184,6 +195,10 @@ fn read_function(text: &str) -> Function {
         }
         if line.starts_with('}') && line.ends_with('{') {
             // `} else {`: the same depth.
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("#pragma HLS BIND_STORAGE variable=") {
+            roms.extend(rest.split_whitespace().next().map(str::to_string));
             continue;
         }
         if let Some(ii) = line.strip_prefix("#pragma HLS PIPELINE II=") {
@@ -246,9 +261,10 @@ fn read_function(text: &str) -> Function {
                         used.push(w.to_string());
                         used.extend(derived.get(w).cloned().unwrap_or_default());
                     }
+                    let rom = roms.iter().any(|r| r == array);
                     let times: usize = inner
                         .iter()
-                        .filter(|(v, _, _)| used.contains(v))
+                        .filter(|(v, _, _)| rom || used.contains(v))
                         .map(|(_, n, _)| *n)
                         .product();
                     *f.accesses.entry(array.to_string()).or_insert(0) += times;
