@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Editor support, tested on a fresh machine with node/npm (vim is installed
 # with apt-get when missing):
-#   - both grammars list exactly the built-in stages and words of
-#     src/builtins.rs (two Rust tests of tests/it/builtins.rs, when cargo is here);
+#   - both grammars list exactly the built-in stages, words and attributes of
+#     src/builtins.rs (three Rust tests of tests/it/builtins.rs, when cargo is here);
 #   - VS Code: the TextMate grammar against assertion copies of the examples
 #     (vscode-tmgrammar-test), every token of every example and stdlib module
 #     scoped, the extension's wiring, its client library against the real
@@ -43,9 +43,9 @@ step "grammars list exactly the built-in stages and words (tests/it/builtins.rs)
 if command -v cargo >/dev/null; then
   out="$(cd "$root" && cargo test --quiet --test it builtins::editor_grammar 2>&1)" \
     || { echo "$out" >&2; exit 1; }
-  if ! grep -q "test result: ok. 2 passed" <<<"$out"; then
+  if ! grep -q "test result: ok. 3 passed" <<<"$out"; then
     echo "$out" >&2
-    echo "expected the two editor_grammar tests of tests/it/builtins.rs to run" >&2
+    echo "expected the three editor_grammar tests of tests/it/builtins.rs to run" >&2
     exit 1
   fi
   ok

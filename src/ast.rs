@@ -178,12 +178,44 @@ pub enum LetTarget {
     Tuple(Vec<Ident>),
 }
 
-/// `let y: u8[16, 32, 64] pad 1 = expr`
+/// `let y: u8[16, 32, 64] pad 1 = expr`, with its attributes written above it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LetDecl {
+    /// `@hls(pe: 16, simd: 4)` lines, in order (the span of the `let` covers them).
+    pub attributes: Vec<Attribute>,
     pub target: LetTarget,
     pub ty: Option<TensorType>,
     pub value: Expr,
+    pub span: Span,
+}
+
+/// `@hls(pe: 16, simd: 4)`: a hint for one backend that never changes a
+/// value. The checker knows the names and keys (`builtins::ATTRIBUTES`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    pub name: Ident,
+    pub args: Vec<AttributeArg>,
+    pub span: Span,
+}
+
+impl Attribute {
+    /// The canonical text, `@hls(pe: 16, simd: 4)` (the formatter writes it).
+    pub fn text(&self) -> String {
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| format!("{}: {}", a.key.node, a.value.node))
+            .collect();
+        format!("@{}({})", self.name.node, args.join(", "))
+    }
+}
+
+/// `pe: 16` inside an attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttributeArg {
+    pub key: Ident,
+    /// As written (the checker rejects zero and negative factors).
+    pub value: Spanned<i64>,
     pub span: Span,
 }
 

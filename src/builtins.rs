@@ -565,6 +565,41 @@ pub const BUILTINS: &[Builtin] = &[
     },
 ];
 
+/// An attribute written above a `let` (`@hls(pe: 16, simd: 4)`): its name,
+/// the integer keys it takes and what they mean. Attributes never change a
+/// value; the checker validates them and carries them in the program.
+pub struct Attribute {
+    pub name: &'static str,
+    pub keys: &'static [AttributeKey],
+    pub doc: &'static str,
+}
+
+pub struct AttributeKey {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every attribute the language knows (the editor grammars list exactly these).
+pub const ATTRIBUTES: &[Attribute] = &[Attribute {
+    name: "hls",
+    keys: &[
+        AttributeKey {
+            name: "pe",
+            doc: "output channels computed in parallel (processing elements); divides the stage's output channels",
+        },
+        AttributeKey {
+            name: "simd",
+            doc: "input channels of a conv or deconv's reduction consumed in parallel; divides the input channels per group",
+        },
+    ],
+    doc: "Parallelism of the stage in the HLS design (`convoy emit hls`, `convoy estimate`); \
+          `--parallel STAGE=pe:N,simd:M` overrides it. The interpreter and the JIT ignore it.",
+}];
+
+pub fn attribute(name: &str) -> Option<&'static Attribute> {
+    ATTRIBUTES.iter().find(|a| a.name == name)
+}
+
 pub fn find(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
 }

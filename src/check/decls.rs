@@ -207,9 +207,14 @@ impl Checker<'_> {
                 .join(", "),
         };
         let outer = self.owner.clone();
-        self.owner = self.qualified(&first);
+        let stage = self.qualified(&first);
+        self.owner = stage.clone();
+        let first_node = self.nodes.len();
         let value = self.eval(&d.value);
         self.owner = outer;
+        if !d.attributes.is_empty() {
+            self.let_attributes(d, &value, &stage, first_node);
+        }
         match &d.target {
             LetTarget::Name(name) => {
                 let value = match (&d.ty, value) {

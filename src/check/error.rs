@@ -12,8 +12,57 @@ pub struct RangeFact {
     pub frac: u32,
 }
 
+/// Why a `let` has no parallel form for `@hls`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoParallelForm {
+    /// The value is another statement's (`let y = x`, a block returning an
+    /// inner `let`): annotate that one.
+    NotComputedHere,
+    /// Computed from params and consts only: folded into constant data.
+    Static,
+    /// `simd` on a stage with no conv or deconv reduction.
+    NoReduction,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckError {
+    // `@hls(...)` attributes.
+    /// An attribute the language does not know (`@inline`).
+    UnknownAttribute {
+        span: Span,
+        name: String,
+        available: Vec<String>,
+    },
+    /// A key the attribute does not take, or one given twice (`previous`).
+    BadAttributeKey {
+        span: Span,
+        attribute: &'static str,
+        key: String,
+        available: Vec<String>,
+        previous: Option<Span>,
+    },
+    /// `pe: 0`, `simd: -2`.
+    FactorNotPositive {
+        span: Span,
+        key: &'static str,
+        value: i64,
+    },
+    /// `pe` that does not divide the output channels of a loop of the stage
+    /// (`at`), or `simd` that does not divide its input channels per group.
+    FactorNotDividing {
+        span: Span,
+        key: &'static str,
+        factor: usize,
+        extent: usize,
+        at: Span,
+    },
+    /// A factor on a `let` with no loop it could unroll.
+    NoParallelForm {
+        span: Span,
+        stage: String,
+        value: Span,
+        why: NoParallelForm,
+    },
     // Programs and names.
     NoPipeline,
     PipelineNotFound {

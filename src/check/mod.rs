@@ -2,6 +2,7 @@
 //! geometry checked, and the exact range of every value proven from the
 //! declared types and the real constant weights.
 
+mod attributes;
 mod blocks;
 mod calls;
 mod conv_range;
@@ -18,11 +19,12 @@ mod remap;
 mod scope;
 pub mod table;
 
-pub use error::{CheckError, CheckWarning, RangeFact, UnpoolMismatch};
+pub use attributes::nearest_divisors;
+pub use error::{CheckError, CheckWarning, NoParallelForm, RangeFact, UnpoolMismatch};
 
 use crate::ast::{self, Item, Stmt};
 use crate::diag::SourceMap;
-use crate::ir::{InputInfo, Interval, Node, NodeId, Op, OutputInfo, Program, Shape};
+use crate::ir::{InputInfo, Interval, Node, NodeId, Op, OutputInfo, Program, Shape, StageHint};
 use crate::span::Span;
 use crate::types::{narrowest, ScalarType};
 use scope::{Scope, Value};
@@ -90,6 +92,7 @@ pub fn check(
             nodes: cx.nodes,
             inputs: cx.inputs,
             outputs: cx.outputs,
+            hints: cx.hints,
         }
         .share_subexpressions();
         Ok(Passed {
@@ -110,6 +113,8 @@ pub(crate) struct Checker<'a> {
     nodes: Vec<Node>,
     inputs: Vec<InputInfo>,
     outputs: Vec<OutputInfo>,
+    /// `@hls(...)` of the stages checked so far.
+    hints: Vec<StageHint>,
     errors: Vec<CheckError>,
     warnings: Vec<CheckWarning>,
     /// Innermost last; names are looked up only in the innermost (blocks are closed).
@@ -128,6 +133,7 @@ impl<'a> Checker<'a> {
             nodes: vec![],
             inputs: vec![],
             outputs: vec![],
+            hints: vec![],
             errors: vec![],
             warnings: vec![],
             scopes: vec![Scope::default()],

@@ -231,6 +231,13 @@ impl<'a> StmtPrinter<'a> {
     pub fn stmt(&mut self, stmt: &Stmt, header: String) -> Doc {
         let mut out = vec![];
         self.start_comments(&mut out);
+        // Attributes, each on its own line above the `let`.
+        if let Stmt::Let(l) = stmt {
+            for a in &l.attributes {
+                out.push(text(a.text()));
+                out.push(Doc::HardLine);
+            }
+        }
         out.push(text(header));
         match stmt {
             Stmt::Input(_) | Stmt::Output(_) => {}

@@ -5,8 +5,12 @@
 //! design. Convolutions read the input's zero halo instead of testing
 //! bounds where it covers their padding.
 
+use super::array_ports::{kernel_budget, map_banks};
 use super::cpp::ap_type;
-use super::pixel::{emit_pixel, open_channel_loop, open_pixel, WindowRead, OC, OX, OY};
+use super::pixel::{
+    acc_type, emit_folded_step, emit_pixel, open_channel_loop, open_pixel, Reduction, WindowRead,
+    OC, OX, OY,
+};
 use super::plan::Kernel;
 use super::writer::Code;
 use super::{Ctx, HlsError, Parallel};
@@ -100,7 +104,7 @@ pub fn emit(ctx: &Ctx<'_>) -> Result<Sources, HlsError> {
     code.line(format!("#include \"{}_params.h\"", p.name));
     for (n, k) in ctx.plan.kernels.iter().enumerate() {
         code.blank();
-        kernel(ctx, k, ctx.parallel[n], &mut code);
+        kernel(ctx, n, k, &mut code);
     }
     code.blank();
     top(ctx, &mut code);
@@ -198,7 +202,53 @@ fn top_signature(ctx: &Ctx<'_>) -> String {
     )
 }
 
-fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
+/// `ARRAY_PARTITION` of a weight array so that each of an iteration's
+/// `pe x simd x taps` products reads its own bank (FINN's PE x SIMD
+/// partitions): the output-channel dimension cyclic by `pe`, the
+/// input-channel one cyclic by `simd` (completely when the whole reduction
+/// runs in one iteration), the taps completely.
+fn partition_weights(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
+    let Some(core) = k.core else { return };
+    let (w, deconv) = match ctx.node(core).op {
+        crate::ir::Op::Conv { w, .. } => (w, false),
+        crate::ir::Op::Deconv { w, .. } => (w, true),
+        _ => return,
+    };
+    let crate::ir::Shape::Weights { o, i, kh, kw } = ctx.node(w).shape else {
+        return;
+    };
+    let ic_lanes = match Reduction::of(ctx, k, par) {
+        Reduction::Folded { simd, .. } => Some(simd),
+        Reduction::Whole => None,
+    };
+    // Conv weights are [O][I/g][KH][KW]; deconv weights [I][O/g][KH][KW].
+    let (oc_dim, ic_dim, oc_extent, ic_extent) = if deconv { (2, 1, i, o) } else { (1, 2, o, i) };
+    let name = ctx.name(w);
+    let mut dims: Vec<(usize, String)> = vec![];
+    if par.pe > 1 && oc_extent > 1 {
+        dims.push((oc_dim, format!("cyclic factor={}", par.pe.min(oc_extent))));
+    }
+    match ic_lanes {
+        Some(s) if s > 1 => dims.push((ic_dim, format!("cyclic factor={s}"))),
+        None if ic_extent > 1 => dims.push((ic_dim, "complete".into())),
+        _ => {}
+    }
+    if kh > 1 {
+        dims.push((3, "complete".into()));
+    }
+    if kw > 1 {
+        dims.push((4, "complete".into()));
+    }
+    dims.sort();
+    for (dim, how) in dims {
+        code.pragma(format!("ARRAY_PARTITION variable={name} {how} dim={dim}"));
+    }
+}
+
+fn kernel(ctx: &Ctx<'_>, n: usize, k: &Kernel, code: &mut Code) {
+    let par = ctx.parallel[n];
+    let budget = kernel_budget(ctx, n);
+    let reduction = Reduction::of(ctx, k, par);
     let out = ctx.node(k.out);
     let name = ctx.name(k.out);
     let (reads, writes) = params(ctx, k);
@@ -209,21 +259,12 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
     let Chw { c, h, w } = out.shape.chw();
     let is_output = ctx.program.outputs.iter().any(|o| o.node == k.out);
     if par.pe > 1 {
-        for &wr in &writes {
-            code.pragma(format!(
-                "ARRAY_PARTITION variable={} cyclic factor={} dim=1",
-                ctx.name(wr),
-                par.pe
-            ));
-        }
         let tables = super::pixel::kernel_tables(ctx, k);
         for &s in &k.statics {
             if tables.contains(&s) {
                 continue;
             }
-            if ctx.node(s).shape.dims().len() >= 2
-                || matches!(ctx.node(s).shape, crate::ir::Shape::Vector(_))
-            {
+            if matches!(ctx.node(s).shape, crate::ir::Shape::Vector(_)) {
                 code.pragma(format!(
                     "ARRAY_PARTITION variable={} cyclic factor={} dim=1",
                     ctx.name(s),
@@ -232,6 +273,7 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
             }
         }
     }
+    partition_weights(ctx, k, par, code);
     super::pixel::table_storage(ctx, k, par.pe, code);
     let halo = out.halo;
     if halo > 0 && is_output {
@@ -251,12 +293,31 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
         }
         code.close().close().close().close();
     }
+    if let (Reduction::Folded { pe, .. }, Some(core)) = (reduction, k.core) {
+        code.line("// Accumulators carried across the pipelined ic0 iterations, one per lane.");
+        code.line(format!(
+            "{} acc_v{core}[{pe}];",
+            acc_type(&ctx.node(core).ty)
+        ));
+        code.pragma(format!("ARRAY_PARTITION variable=acc_v{core} complete"));
+    }
+    if budget.ii > 1 {
+        code.line(format!(
+            "// II={}: `{}` is accessed {} times per iteration (two ports).",
+            budget.ii, budget.memory, budget.accesses
+        ));
+    }
     open_channel_loop(code, c, par.pe);
     code.open(format!("for (int {OY} = 0; {OY} < {h}; {OY}++)"));
     code.open(format!("for (int {OX} = 0; {OX} < {w}; {OX}++)"));
-    open_pixel(ctx, k, par, code);
+    open_pixel(ctx, k, par, budget.ii, code);
     let pixel = |r: NodeId| Some(ArrayRead.at(ctx, r, OC, OY, OX));
-    emit_pixel(ctx, k, code, &ArrayRead, &pixel, par.simd);
+    let folded = matches!(reduction, Reduction::Folded { .. });
+    if folded {
+        emit_folded_step(ctx, k, code, &ArrayRead, &pixel, reduction);
+    } else {
+        emit_pixel(ctx, k, code, &ArrayRead, &pixel);
+    }
     code.line(format!(
         "{}[{OC}][{}][{}] = v{};",
         name,
@@ -273,8 +334,14 @@ fn kernel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
             plus(OX, ih)
         ));
     }
+    if folded {
+        code.close(); // if (ic0 == last)
+    }
     if par.pe > 1 {
         code.close();
+    }
+    if folded {
+        code.close(); // ic0
     }
     code.close().close().close().close();
 }
@@ -284,10 +351,16 @@ fn top(ctx: &Ctx<'_>, code: &mut Code) {
     code.line("// The pipeline: one call per stage, intermediate maps in on-chip buffers.");
     code.open(top_signature(ctx));
     for info in &p.inputs {
-        code.pragma(format!("INTERFACE bram port={}", ctx.name(info.node)));
+        code.pragma(format!(
+            "INTERFACE bram port={} storage_type=ram_2p",
+            ctx.name(info.node)
+        ));
     }
     for out in &p.outputs {
-        code.pragma(format!("INTERFACE bram port={}", ctx.name(out.node)));
+        code.pragma(format!(
+            "INTERFACE bram port={} storage_type=ram_2p",
+            ctx.name(out.node)
+        ));
     }
     code.pragma("INTERFACE s_axilite port=return bundle=control");
     let io: Vec<NodeId> = p
@@ -313,13 +386,17 @@ fn top(ctx: &Ctx<'_>, code: &mut Code) {
             ));
         }
     }
-    for (n, k) in ctx.plan.kernels.iter().enumerate() {
-        if ctx.parallel[n].pe > 1 && !io.contains(&k.out) {
-            code.pragma(format!(
-                "ARRAY_PARTITION variable={} cyclic factor={} dim=1",
-                ctx.name(k.out),
-                ctx.parallel[n].pe
-            ));
+    // Every map in as many banks as its busiest reader or writer touches
+    // in one iteration, per axis (src/hls/array_ports.rs).
+    for id in (0..p.nodes.len()).filter(|&id| ctx.plan.materialized[id]) {
+        for (d, banks) in map_banks(ctx, id).into_iter().enumerate() {
+            if banks > 1 {
+                code.pragma(format!(
+                    "ARRAY_PARTITION variable={} cyclic factor={banks} dim={}",
+                    ctx.name(id),
+                    d + 1
+                ));
+            }
         }
     }
     for k in &ctx.plan.kernels {

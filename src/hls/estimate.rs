@@ -14,7 +14,7 @@
 //!   interval is the slowest process and its latency the row-level schedule.
 
 use super::network::network;
-use super::{prepare, Ctx, HlsError, HlsOptions, Style};
+use super::{prepare, Ctx, Golden, HlsError, HlsOptions, Style};
 use crate::ir::{Chw, NodeId, Op, Shape};
 use std::fmt;
 
@@ -134,7 +134,8 @@ pub fn dsp_per_product(a: u32, b: u32) -> usize {
 }
 
 pub fn estimate(program: &crate::ir::Program, options: &HlsOptions) -> Result<Estimate, HlsError> {
-    let ctx = prepare(program, options)?;
+    // The model reads shapes, types and the plan, never values.
+    let ctx = prepare(program, options, Golden::Skip)?;
     Ok(model(&ctx))
 }
 
@@ -210,7 +211,18 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
             dsp += count * par.pe * dsp_per_product(wa, wb);
         }
         let bram = 0;
-        let cycles = ((c / par.pe) * oh * ow * fold) as u64;
+        // The pipelined loop runs `fold` iterations per pixel and lane group,
+        // each at the II its memories' ports allow.
+        let budget = super::array_ports::kernel_budget(ctx, n);
+        let cycles = ((c / par.pe) * oh * ow * fold * budget.ii) as u64;
+        let mut limiting = if budget.accesses > 0 {
+            format!("`{}` ({} accesses)", budget.memory, budget.accesses)
+        } else {
+            "-".to_string()
+        };
+        if fold > 1 {
+            limiting.push_str(&format!("; simd folds the reduction {fold}x"));
+        }
         stages.push(StageEstimate {
             stage: k.stage.clone(),
             kernel: ctx.name(k.out).to_string(),
@@ -219,13 +231,9 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
             multipliers,
             dsp,
             bram18: bram,
-            ii: fold,
-            limiting: if fold > 1 {
-                "simd folds the reduction".into()
-            } else {
-                "-".into()
-            },
-            accesses: 0,
+            ii: budget.ii,
+            limiting,
+            accesses: budget.accesses,
             cycles,
         });
     }
@@ -256,7 +264,10 @@ fn model(ctx: &Ctx<'_>) -> Estimate {
                 let node = ctx.node(id);
                 let Chw { c, h, w } = node.shape.chw();
                 let halo = node.halo;
-                bram18(c * (h + 2 * halo) * (w + 2 * halo), node.ty.width)
+                // One memory per bank of its partition (array_ports.rs).
+                let banks: usize = super::array_ports::map_banks(ctx, id).iter().product();
+                let words = c * (h + 2 * halo) * (w + 2 * halo);
+                banks * bram18(words.div_ceil(banks), node.ty.width)
             })
             .sum()
     };

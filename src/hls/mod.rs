@@ -17,6 +17,7 @@
 //! - [`estimate`]: the resource and latency model.
 
 mod array;
+mod array_ports;
 mod cpp;
 mod error;
 pub mod estimate;
@@ -196,7 +197,7 @@ impl Ctx<'_> {
 
 /// Emits the HLS project for `program`.
 pub fn emit(program: &Program, options: &HlsOptions) -> Result<Project, HlsError> {
-    let ctx = prepare(program, options)?;
+    let ctx = prepare(program, options, Golden::Compute)?;
     let cpp = match options.style {
         Style::Array => array::emit(&ctx)?,
         Style::Stream => stream::emit(&ctx)?,
@@ -204,10 +205,19 @@ pub fn emit(program: &Program, options: &HlsOptions) -> Result<Project, HlsError
     project::files(&ctx, cpp)
 }
 
-/// Validation, the plan, names and golden values.
+/// Whether [`prepare`] runs the interpreter for the testbench's golden values
+/// and the static data (the emitters need them; the estimate does not).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Golden {
+    Compute,
+    Skip,
+}
+
+/// Validation, the plan, names and (with `Golden::Compute`) golden values.
 pub(crate) fn prepare<'a>(
     program: &'a Program,
     options: &'a HlsOptions,
+    golden: Golden,
 ) -> Result<Ctx<'a>, HlsError> {
     for info in &program.inputs {
         let node = &program.nodes[info.node];
@@ -242,9 +252,15 @@ pub(crate) fn prepare<'a>(
             }
             given.clone()
         }
+        None if golden == Golden::Skip => vec![],
         None => random_inputs(program, options.seed),
     };
-    let values = interpret_all(program, &inputs).map_err(|e| HlsError::Golden(Box::new(e)))?;
+    let values = match golden {
+        Golden::Compute => {
+            interpret_all(program, &inputs).map_err(|e| HlsError::Golden(Box::new(e)))?
+        }
+        Golden::Skip => vec![],
+    };
     let plan = Plan::new(program);
     let names = assign_names(program, &plan);
     let parallel = resolve_parallel(program, &plan, options)?;
@@ -332,7 +348,28 @@ fn assign_names(program: &Program, plan: &Plan) -> Vec<String> {
     names
 }
 
-/// Each kernel's parallelism from `options.parallel`, with the factors checked.
+/// The parallelism of each stage that has one: the script's `@hls(pe, simd)`
+/// (`Program::hints`), replaced stage by stage by `options.parallel` (the
+/// CLI's `--parallel STAGE=...`).
+pub fn stage_parallel(program: &Program, options: &HlsOptions) -> BTreeMap<String, Parallel> {
+    let mut chosen: BTreeMap<String, Parallel> = program
+        .hints
+        .iter()
+        .map(|h| {
+            let p = Parallel {
+                pe: h.pe.unwrap_or(1),
+                simd: h.simd,
+            };
+            (h.stage.clone(), p)
+        })
+        .collect();
+    for (stage, p) in &options.parallel {
+        chosen.insert(stage.clone(), *p);
+    }
+    chosen
+}
+
+/// Each kernel's parallelism (`stage_parallel`), with the factors checked.
 fn resolve_parallel(
     program: &Program,
     plan: &Plan,
@@ -351,10 +388,11 @@ fn resolve_parallel(
             });
         }
     }
+    let chosen = stage_parallel(program, options);
     plan.kernels
         .iter()
         .map(|k| {
-            let Some(p) = options.parallel.get(&k.stage).copied() else {
+            let Some(p) = chosen.get(&k.stage).copied() else {
                 return Ok(Parallel::default());
             };
             let node = &program.nodes[k.out];
@@ -371,6 +409,20 @@ fn resolve_parallel(
             if let Some(simd) = p.simd {
                 let reduction = k.core.and_then(|core| reduction_channels(program, core));
                 let Some(cig) = reduction else {
+                    // `simd` is for the stage's conv or deconv: another loop
+                    // of the stage (its pooling, say) takes the whole pixel.
+                    let any = plan.kernels.iter().any(|o| {
+                        o.stage == k.stage
+                            && o.core
+                                .and_then(|core| reduction_channels(program, core))
+                                .is_some()
+                    });
+                    if any {
+                        return Ok(Parallel {
+                            pe: p.pe,
+                            simd: None,
+                        });
+                    }
                     return Err(HlsError::KnobNotApplicable {
                         span: node.span,
                         stage: k.stage.clone(),
@@ -394,15 +446,5 @@ fn resolve_parallel(
 
 /// Input channels per group of a conv or deconv (the reduction SIMD splits).
 pub(crate) fn reduction_channels(program: &Program, core: NodeId) -> Option<usize> {
-    match &program.nodes[core].op {
-        Op::Conv { w, .. } => match program.nodes[*w].shape {
-            Shape::Weights { i, .. } => Some(i),
-            _ => None,
-        },
-        Op::Deconv { x, geom, .. } => {
-            let c = program.nodes[*x].shape.chw().c;
-            Some(c / geom.groups.max(1))
-        }
-        _ => None,
-    }
+    crate::ir::reduction_channels(&program.nodes, core)
 }

@@ -272,15 +272,30 @@ pub fn kernel_tables(ctx: &Ctx<'_>, k: &Kernel) -> Vec<NodeId> {
         .collect()
 }
 
+/// Each lookup table the kernel reads, once, with its reads per iteration of
+/// the kernel's pipelined loop when `lanes` output channels are computed in
+/// it: one per lane and lookup (the lanes look up different values).
+pub fn table_reads(ctx: &Ctx<'_>, k: &Kernel, lanes: usize) -> Vec<(NodeId, usize)> {
+    let mut out: Vec<(NodeId, usize)> = vec![];
+    for t in kernel_tables(ctx, k) {
+        match out.iter_mut().find(|(u, _)| *u == t) {
+            Some((_, n)) => *n += lanes.max(1),
+            None => out.push((t, lanes.max(1))),
+        }
+    }
+    out
+}
+
 /// Where each lookup table of the kernel lives: a ROM, in LUTRAM up to
 /// 4 Kbit (a few LUTs per entry, no block RAM for a 256-entry 8-bit table),
-/// else in block RAM; two ports when the kernel reads `pe` values per step.
-pub fn table_storage(ctx: &Ctx<'_>, k: &Kernel, pe: usize, code: &mut Code) {
-    for t in kernel_tables(ctx, k) {
+/// else in block RAM; one port when an iteration reads it once, else two
+/// (the schedules set the II to the reads per two ports).
+pub fn table_storage(ctx: &Ctx<'_>, k: &Kernel, lanes: usize, code: &mut Code) {
+    for (t, reads) in table_reads(ctx, k, lanes) {
         let node = ctx.node(t);
         let bits = node.shape.len() as u64 * u64::from(node.ty.width);
         let impl_ = if bits <= 4096 { "lutram" } else { "bram" };
-        let ports = if pe > 1 { "rom_2p" } else { "rom_1p" };
+        let ports = if reads > 1 { "rom_2p" } else { "rom_1p" };
         code.pragma(format!(
             "BIND_STORAGE variable={} type={ports} impl={impl_}",
             ctx.name(t)
@@ -321,17 +336,53 @@ pub fn open_channel_loop(code: &mut Code, c: usize, pe: usize) {
     }
 }
 
-/// Inside the loops of an output pixel: `PIPELINE II=1` (unless the
-/// reduction is split in SIMD steps and pipelined itself), then, with
-/// `pe > 1`, the unrolled loop over the `pe` channels (closed by the caller).
-pub fn open_pixel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
-    let inner_pipeline = k
-        .core
-        .and_then(|core| super::reduction_channels(ctx.program, core))
-        .is_some_and(|cig| par.simd.is_some_and(|s| s < cig));
-    if !inner_pipeline {
-        code.pragma("PIPELINE II=1");
+/// How a conv or deconv's reduction runs in the pipelined loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// Every input channel in one iteration of the pixel loop.
+    Whole,
+    /// `simd` input channels per iteration of an `ic0` loop, the pipelined
+    /// one, inside the pixel loops: the `pe` accumulators `acc_v<core>[p]`
+    /// carry across its iterations, and the last one runs the epilogue (FINN's
+    /// MVAU folding). The `pe x simd` products of an iteration are unrolled.
+    Folded { simd: usize, pe: usize },
+}
+
+impl Reduction {
+    /// The reduction of kernel `k` at parallelism `par`.
+    pub fn of(ctx: &Ctx<'_>, k: &Kernel, par: Parallel) -> Reduction {
+        let cig = k
+            .core
+            .and_then(|core| super::reduction_channels(ctx.program, core));
+        match (cig, par.simd) {
+            (Some(cig), Some(simd)) if simd < cig => Reduction::Folded { simd, pe: par.pe },
+            _ => Reduction::Whole,
+        }
     }
+
+    /// The accumulator lane of the current output channel.
+    fn lane(pe: usize) -> &'static str {
+        if pe > 1 {
+            "p"
+        } else {
+            "0"
+        }
+    }
+}
+
+/// Inside the loops of an output pixel: the pipelined loop (the pixel loop
+/// itself, or the `ic0` loop of a folded reduction) at `ii`, then, with
+/// `pe > 1`, the unrolled loop over the `pe` channels (the caller closes
+/// both).
+pub fn open_pixel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, ii: usize, code: &mut Code) {
+    if let Reduction::Folded { simd, .. } = Reduction::of(ctx, k, par) {
+        let cig = k
+            .core
+            .and_then(|core| super::reduction_channels(ctx.program, core))
+            .unwrap_or(simd);
+        code.open(format!("for (int ic0 = 0; ic0 < {cig}; ic0 += {simd})"));
+    }
+    code.pragma(format!("PIPELINE II={ii}"));
     let pe = par.pe;
     if pe > 1 {
         code.open(format!("for (int p = 0; p < {pe}; p++)"));
@@ -340,23 +391,53 @@ pub fn open_pixel(ctx: &Ctx<'_>, k: &Kernel, par: Parallel, code: &mut Code) {
     }
 }
 
-/// One output pixel of kernel `k`: its pixel reads (`pixel` gives the
-/// expression reading each, `None` to skip it), the core through `read`,
-/// then the epilogue.
+/// One output pixel of kernel `k` with its whole reduction: its pixel reads
+/// (`pixel` gives the expression reading each, `None` to skip it), the core
+/// through `read`, then the epilogue.
 pub fn emit_pixel(
     ctx: &Ctx<'_>,
     k: &Kernel,
     code: &mut Code,
     read: &dyn WindowRead,
     pixel: &dyn Fn(NodeId) -> Option<String>,
-    simd: Option<usize>,
 ) {
     for &r in &k.pixel_reads {
         if let Some(value) = pixel(r) {
             code.line(format!("const {} v{r} = {value};", ctx.type_name(r)));
         }
     }
-    emit_core(ctx, k, code, read, simd);
+    emit_core(ctx, k, code, read, Reduction::Whole);
+    emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
+}
+
+/// One iteration of a folded reduction ([`Reduction::Folded`]): `simd`
+/// channels into the carried accumulator; on the last iteration the pixel
+/// reads and the epilogue, left open in `if (ic0 == last)` for the caller's
+/// writes (the caller closes it).
+pub fn emit_folded_step(
+    ctx: &Ctx<'_>,
+    k: &Kernel,
+    code: &mut Code,
+    read: &dyn WindowRead,
+    pixel: &dyn Fn(NodeId) -> Option<String>,
+    reduction: Reduction,
+) {
+    let (Reduction::Folded { simd, pe }, Some(core)) = (reduction, k.core) else {
+        return emit_pixel(ctx, k, code, read, pixel);
+    };
+    let cig = super::reduction_channels(ctx.program, core).unwrap_or(simd);
+    emit_core(ctx, k, code, read, reduction);
+    code.open(format!("if (ic0 == {})", cig - simd));
+    code.line(format!(
+        "const {} v{core} = acc_v{core}[{}];",
+        acc_type(&ctx.node(core).ty),
+        Reduction::lane(pe)
+    ));
+    for &r in &k.pixel_reads {
+        if let Some(value) = pixel(r) {
+            code.line(format!("const {} v{r} = {value};", ctx.type_name(r)));
+        }
+    }
     emit_epilogue(ctx, k, code, &|o| operand(ctx, o));
 }
 
@@ -367,11 +448,27 @@ pub fn emit_core(
     k: &Kernel,
     code: &mut Code,
     read: &dyn WindowRead,
-    simd: Option<usize>,
+    reduction: Reduction,
 ) {
     let Some(core) = k.core else { return };
     let node = ctx.node(core);
-    let v = format!("v{core}");
+    // The accumulator: a local, or the carried lane of a folded reduction.
+    let v = match reduction {
+        Reduction::Whole => format!("v{core}"),
+        Reduction::Folded { pe, .. } => format!("acc_v{core}[{}]", Reduction::lane(pe)),
+    };
+    let start_acc = |code: &mut Code| match reduction {
+        Reduction::Whole => {
+            code.line(format!(
+                "{} {v} = 0;  // {}",
+                acc_type(&node.ty),
+                node.label
+            ));
+        }
+        Reduction::Folded { .. } => {
+            code.line(format!("if (ic0 == 0) {v} = 0;  // {}", node.label));
+        }
+    };
     match &node.op {
         Op::Conv { x, w, geom } => {
             let Chw { h, w: wd, .. } = ctx.node(*x).shape.chw();
@@ -385,11 +482,7 @@ pub fn emit_core(
                 return;
             };
             let cog = cout / geom.groups;
-            code.line(format!(
-                "{} {v} = 0;  // {}",
-                acc_type(&node.ty),
-                node.label
-            ));
+            start_acc(code);
             // Loops of extent 1 are left out: their counter is the constant 0.
             let counter = |name: &'static str, extent: usize| if extent == 1 { "0" } else { name };
             let (ic, ky, kx) = (counter("ic", cig), counter("ky", kh), counter("kx", kw));
@@ -402,7 +495,7 @@ pub fn emit_core(
             let dx = if kw == 1 { 0 } else { geom.dilation.w };
             let mut opened = 0;
             if cig > 1 {
-                opened += reduction_loops(code, cig, simd);
+                opened += reduction_loops(code, cig, reduction);
             }
             if kh > 1 {
                 code.open(format!("for (int ky = 0; ky < {kh}; ky++)"));
@@ -459,16 +552,12 @@ pub fn emit_core(
                 return;
             };
             let cig = cin / geom.groups;
-            code.line(format!(
-                "{} {v} = 0;  // {}",
-                acc_type(&node.ty),
-                node.label
-            ));
+            start_acc(code);
             let ic = if cig == 1 { "0" } else { "ic" };
             let ch = group_channel(geom.groups, cig, cog, ic);
             let mut opened = 0;
             if cig > 1 {
-                opened += reduction_loops(code, cig, simd);
+                opened += reduction_loops(code, cig, reduction);
             }
             let (sh, sw) = (geom.stride.h, geom.stride.w);
             // Stride phases: without dilation, only taps congruent to the
@@ -798,18 +887,21 @@ pub(crate) fn group_channel(groups: usize, cig: usize, cog: usize, ic: &str) -> 
     }
 }
 
-/// Opens the loops over input channels; returns how many were opened.
-fn reduction_loops(code: &mut Code, cig: usize, simd: Option<usize>) -> usize {
-    match simd {
-        Some(s) if s < cig => {
-            code.open(format!("for (int ic0 = 0; ic0 < {cig}; ic0 += {s})"));
-            code.pragma("PIPELINE II=1");
-            code.open(format!("for (int s = 0; s < {s}; s++)"));
+/// Opens the loops over input channels; returns how many were opened. A
+/// folded reduction covers `simd` channels of the enclosing `ic0` loop.
+fn reduction_loops(code: &mut Code, cig: usize, reduction: Reduction) -> usize {
+    match reduction {
+        Reduction::Folded { simd: 1, .. } => {
+            code.line("const int ic = ic0;");
+            0
+        }
+        Reduction::Folded { simd, .. } => {
+            code.open(format!("for (int s = 0; s < {simd}; s++)"));
             code.pragma("UNROLL");
             code.line("const int ic = ic0 + s;");
-            2
+            1
         }
-        _ => {
+        Reduction::Whole => {
             code.open(format!("for (int ic = 0; ic < {cig}; ic++)"));
             1
         }

@@ -189,7 +189,11 @@ fn testbench(ctx: &Ctx<'_>) -> String {
             ));
             code.line(format!("{}_beat tb_b;", n));
             code.line(format!("for (int tb_c = 0; tb_c < {c}; tb_c++) tb_b.ch[tb_c] = from_code<{t}>(tb_codes_{n}[(tb_c * {h} + tb_y) * {w} + tb_x]);"));
-            code.line(format!("{n}.write(tb_b);"));
+            code.line(format!(
+                "{n}.write(to_axis_{n}(tb_b, tb_y == {} && tb_x == {}));",
+                h - 1,
+                w - 1
+            ));
             code.close();
         } else {
             code.line(format!("for (int tb_c = 0; tb_c < {c}; tb_c++) for (int tb_y = 0; tb_y < {h}; tb_y++) for (int tb_x = 0; tb_x < {w}; tb_x++)"));
@@ -213,6 +217,9 @@ fn testbench(ctx: &Ctx<'_>) -> String {
         args.join(", ")
     ));
     code.line("int tb_errors = 0;");
+    if stream {
+        code.line("int tb_side_errors = 0;  // AXI4-Stream TLAST, TKEEP, TSTRB");
+    }
     for out in &p.outputs {
         let id = out.node;
         let n = ctx.name(id);
@@ -231,8 +238,39 @@ fn testbench(ctx: &Ctx<'_>) -> String {
             code.open(format!(
                 "for (int tb_y = 0; tb_y < {h}; tb_y++) for (int tb_x = 0; tb_x < {w}; tb_x++)"
             ));
-            code.line(format!("const {n}_beat tb_b = {n}.read();"));
+            code.open(format!("if ({n}.empty())"));
+            code.line(format!(
+                "std::printf(\"{file}: the frame ends after %d of {} beats\\n\", tb_y * {w} + tb_x);",
+                h * w
+            ));
+            code.line("tb_errors++;");
+            code.line(format!("tb_y = {h};"));
+            code.line("break;");
+            code.close();
+            code.line(format!("const axis_{n} tb_a = {n}.read();"));
+            code.line(format!("const {n}_beat tb_b = from_axis_{n}(tb_a);"));
             code.line(format!("for (int tb_c = 0; tb_c < {c}; tb_c++) tb_got[(tb_c * {h} + tb_y) * {w} + tb_x] = code_of(tb_b.ch[tb_c], {signed});"));
+            code.line("// TLAST on the frame's last beat only; every byte valid.");
+            code.line(format!(
+                "const bool tb_last = tb_y == {} && tb_x == {};",
+                h - 1,
+                w - 1
+            ));
+            code.open("if ((tb_a.last == 1) != tb_last || !tb_a.keep.and_reduce() || !tb_a.strb.and_reduce())");
+            code.open("if (tb_side_errors < 10)");
+            code.line(format!(
+                "std::printf(\"{file}: beat %d (row %d, column %d): TLAST %d, expected %d; TKEEP 0x%s, TSTRB 0x%s\\n\", tb_y * {w} + tb_x, tb_y, tb_x, (int)tb_a.last, (int)tb_last, tb_a.keep.to_string(16).c_str(), tb_a.strb.to_string(16).c_str());"
+            ));
+            code.close();
+            code.line("tb_side_errors++;");
+            code.close();
+            code.close();
+            code.open(format!("if (!{n}.empty())"));
+            code.line(format!(
+                "std::printf(\"{file}: beats after the frame's {} (TLAST misplaced or missing)\\n\");",
+                h * w
+            ));
+            code.line("tb_errors++;");
             code.close();
         } else {
             let (y, x) = if halo > 0 {
@@ -265,6 +303,14 @@ fn testbench(ctx: &Ctx<'_>) -> String {
         code.line("tb_errors += tb_wrong;");
         code.close();
     }
+    if stream {
+        code.open("if (tb_side_errors > 0)");
+        code.line(
+            "std::printf(\"%d beats with a wrong TLAST, TKEEP or TSTRB\\n\", tb_side_errors);",
+        );
+        code.line("tb_errors += tb_side_errors;");
+        code.close();
+    }
     code.line("std::printf(tb_errors == 0 ? \"PASS\\n\" : \"FAIL\\n\");");
     code.line("return tb_errors == 0 ? 0 : 1;");
     code.close();
@@ -274,7 +320,7 @@ fn testbench(ctx: &Ctx<'_>) -> String {
 fn declare_buffer(ctx: &Ctx<'_>, id: NodeId, stream: bool, _input: bool, code: &mut Code) {
     if stream {
         code.line(format!(
-            "static hls::stream<{}_beat> {}(\"{}\");",
+            "static hls::stream<axis_{}> {}(\"{}\");",
             ctx.name(id),
             ctx.name(id),
             ctx.name(id)
@@ -360,16 +406,17 @@ fn readme(ctx: &Ctx<'_>) -> String {
         format!("`{name}` {}{dims}", ctx.node(node).ty)
     };
     let stream = ctx.options.style == Style::Stream;
-    // Stream style: `x` u8[16, 32, 64] as 2048 beats of 16 x 8 bits.
+    // Stream style: `x` u8[16, 32, 64] as 2048 beats of 16 x 8 bits (TDATA 128 bits).
     let beat_port = |name: &str, node: NodeId| {
         let n = ctx.node(node);
         let Chw { c, h, w } = n.shape.chw();
         format!(
-            "`{name}` (port `{}`) {}[{c}, {h}, {w}]: {} beats of {c} x {} bits",
+            "`{name}` (port `{}`) {}[{c}, {h}, {w}]: {} beats of {c} x {} bits (TDATA {} bits)",
             ctx.name(node),
             n.ty,
             h * w,
-            n.ty.width
+            n.ty.width,
+            super::stream::axis_bits(ctx, node)
         )
     };
     let port_of = |name: &str, node: NodeId| {
@@ -383,15 +430,24 @@ fn readme(ctx: &Ctx<'_>) -> String {
     let outputs: Vec<String> = p.outputs.iter().map(|o| port_of(&o.name, o.node)).collect();
     let interfaces = if stream {
         "Interfaces: every input and output is an AXI4-Stream (`axis`) port carrying\n\
-         one pixel per beat, in raster order (row 0 column 0, row 0 column 1, ...);\n\
-         a beat is the struct `cnv_<name>_beat`, channel c in `ch[c]`, packed into\n\
-         TDATA with channel 0 in the lowest bits, each channel the width of its ap\n\
-         type. No TLAST or TKEEP side channels yet: the frame length is fixed (the\n\
-         beat counts above). Block control: `s_axilite` (bundle `control`).\n"
+         one pixel per beat, in raster order (row 0 column 0, row 0 column 1, ...).\n\
+         A beat is `axis_cnv_<name>`: Vitis' `hls::axis<ap_uint<BITS>, 0, 0, 0>`\n\
+         (`ap_axi_sdata.h`, under `__SYNTHESIS__` or `-DCONVOY_VITIS`), in C\n\
+         simulation a struct with the same members `data`, `keep`, `strb`, `last`.\n\
+         TDATA holds the pixel, channel c in bits [c * W, c * W + W) (W the width of\n\
+         its ap type; zero bits up to a whole byte), TKEEP and TSTRB are all ones,\n\
+         and TLAST is set on the last pixel of each frame (row H-1, column W-1) of\n\
+         every output. The design ignores the TLAST of its inputs (a frame has the\n\
+         fixed beat counts above); the testbench sets it, and fails on an output beat\n\
+         whose TLAST, TKEEP or TSTRB is wrong and on a frame too short or too long.\n\
+         Block control: `s_axilite` (bundle `control`).\n"
     } else {
         "Interfaces: the top function takes whole arrays (halo included, C order:\n\
-         channel, row, column), each a BRAM port (`INTERFACE bram`: address, data,\n\
-         enable, one word per ap value); block control: `s_axilite` (bundle `control`).\n"
+         channel, row, column), each a BRAM port (`INTERFACE bram`,\n\
+         `storage_type=ram_2p`: address, data, enable, one word per ap value), split\n\
+         by its `ARRAY_PARTITION` pragmas (cyclic on channels, rows and columns) into\n\
+         as many ports as a pipelined loop touches elements per cycle; block control:\n\
+         `s_axilite` (bundle `control`).\n"
     };
     format!(
         "# `{n}`: HLS C++ generated by convoy ({style} style)\n\

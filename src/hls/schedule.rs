@@ -313,12 +313,7 @@ pub fn schedule(ctx: &Ctx<'_>, k: &Kernel, pe: usize, simd: Option<usize>) -> St
         }
     }
     // A lookup table is a ROM of two ports read once per lookup and lane.
-    let tables = super::pixel::kernel_tables(ctx, k);
-    for (i, &t) in tables.iter().enumerate() {
-        if tables[..i].contains(&t) {
-            continue;
-        }
-        let accesses = pe.max(1) * tables.iter().filter(|&&u| u == t).count();
+    for (t, accesses) in super::pixel::table_reads(ctx, k, pe) {
         if accesses > busiest {
             busiest = accesses;
             limiting = format!("table `{}` ({accesses} accesses)", ctx.name(t));

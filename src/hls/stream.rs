@@ -43,6 +43,8 @@ pub fn beat_structs(ctx: &Ctx<'_>, code: &mut Code) {
         }
     }
     code.blank();
+    axis_types(ctx, code);
+    code.blank();
     code.line("// Called at the start of every pipelined iteration; empty except in Convoy's");
     code.line("// cycle replay (tests), which records what each iteration reads and writes.");
     code.line("#ifndef CONVOY_ITERATION");
@@ -54,6 +56,118 @@ fn stream_param(ctx: &Ctx<'_>, node: NodeId, name: &str) -> String {
     format!("hls::stream<{}>& {name}", beat_type(ctx, node))
 }
 
+/// The AXI4-Stream beat of a top-level port (`axis_cnv_x`): TDATA, TKEEP,
+/// TSTRB, TLAST, as Vitis' `hls::axis<ap_uint<BITS>, 0, 0, 0>`.
+pub fn axis_type(ctx: &Ctx<'_>, node: NodeId) -> String {
+    format!("axis_{}", ctx.name(node))
+}
+
+/// TDATA bits of a port: the pixel's channels, rounded up to whole bytes.
+pub fn axis_bits(ctx: &Ctx<'_>, node: NodeId) -> usize {
+    let n = ctx.node(node);
+    (n.shape.chw().c * n.ty.width as usize).div_ceil(8) * 8
+}
+
+fn port_param(ctx: &Ctx<'_>, node: NodeId, name: &str) -> String {
+    format!("hls::stream<{}>& {name}", axis_type(ctx, node))
+}
+
+/// The parameter of FIFO `f`: a top-level port carries AXI beats.
+fn fifo_param(ctx: &Ctx<'_>, net: &Network, f: usize) -> String {
+    let fifo = &net.fifos[f];
+    if fifo.port {
+        port_param(ctx, fifo.node, &fifo.name)
+    } else {
+        stream_param(ctx, fifo.node, &fifo.name)
+    }
+}
+
+/// The top-level ports' AXI4-Stream beats and the conversions between an
+/// AXI beat and a pixel beat (the header's part). Under Vitis the beat is
+/// `hls::axis` from `ap_axi_sdata.h`; elsewhere (C simulation with the open
+/// ap_types, which lack that header) a struct with the same members.
+fn axis_types(ctx: &Ctx<'_>, code: &mut Code) {
+    let p = ctx.program;
+    let mut ports: Vec<NodeId> = vec![];
+    for id in p
+        .inputs
+        .iter()
+        .map(|i| i.node)
+        .chain(p.outputs.iter().map(|o| o.node))
+    {
+        if !ports.contains(&id) {
+            ports.push(id);
+        }
+    }
+    code.line("// Top-level AXI4-Stream beats: TDATA holds one pixel, channel c in bits");
+    code.line("// [c * W, c * W + W) (W the width of its ap type, zero bits up to a whole byte),");
+    code.line("// TKEEP and TSTRB all ones, TLAST set on the last pixel of each frame (the design");
+    code.line("// ignores the TLAST it receives: a frame has a fixed number of beats).");
+    code.line("#if defined(__SYNTHESIS__) || defined(CONVOY_VITIS)");
+    code.line("#include <ap_axi_sdata.h>");
+    for &id in &ports {
+        code.line(format!(
+            "typedef hls::axis<ap_uint<{}>, 0, 0, 0> {};",
+            axis_bits(ctx, id),
+            axis_type(ctx, id)
+        ));
+    }
+    code.line("#else");
+    code.line("template <int BITS>");
+    code.open("struct convoy_axis");
+    code.line("convoy_axis() : data(0), keep(0), strb(0), last(0) {}");
+    code.line("ap_uint<BITS> data;");
+    code.line("ap_uint<(BITS + 7) / 8> keep;");
+    code.line("ap_uint<(BITS + 7) / 8> strb;");
+    code.line("ap_uint<1> last;");
+    code.close_with("};");
+    for &id in &ports {
+        code.line(format!(
+            "typedef convoy_axis<{}> {};",
+            axis_bits(ctx, id),
+            axis_type(ctx, id)
+        ));
+    }
+    code.line("#endif");
+    for &id in &ports {
+        let (axis, beat) = (axis_type(ctx, id), beat_type(ctx, id));
+        let c = ctx.node(id).shape.chw().c;
+        let w = ctx.node(id).ty.width;
+        code.blank();
+        code.open(format!("static inline {beat} from_{axis}(const {axis}& a)"));
+        code.line(format!("{beat} b;"));
+        code.open(format!("for (int c = 0; c < {c}; c++)"));
+        code.pragma("UNROLL");
+        code.line(format!(
+            "b.ch[c].range({}, 0) = a.data.range(c * {w} + {}, c * {w});",
+            w - 1,
+            w - 1
+        ));
+        code.close();
+        code.line("return b;");
+        code.close();
+        code.blank();
+        code.open(format!(
+            "static inline {axis} to_{axis}(const {beat}& b, bool last)"
+        ));
+        code.line(format!("{axis} a;"));
+        code.line("a.data = 0;");
+        code.open(format!("for (int c = 0; c < {c}; c++)"));
+        code.pragma("UNROLL");
+        code.line(format!(
+            "a.data.range(c * {w} + {}, c * {w}) = ap_uint<{w}>(b.ch[c].range({}, 0));",
+            w - 1,
+            w - 1
+        ));
+        code.close();
+        code.line("a.keep = -1;");
+        code.line("a.strb = -1;");
+        code.line("a.last = last;");
+        code.line("return a;");
+        code.close();
+    }
+}
+
 pub fn top_prototype(ctx: &Ctx<'_>, code: &mut Code) {
     code.line(format!("{};", top_signature(ctx)));
 }
@@ -63,12 +177,12 @@ fn top_signature(ctx: &Ctx<'_>) -> String {
     let mut args: Vec<String> = p
         .inputs
         .iter()
-        .map(|i| stream_param(ctx, i.node, ctx.name(i.node)))
+        .map(|i| port_param(ctx, i.node, ctx.name(i.node)))
         .collect();
     args.extend(
         p.outputs
             .iter()
-            .map(|o| stream_param(ctx, o.node, ctx.name(o.node))),
+            .map(|o| port_param(ctx, o.node, ctx.name(o.node))),
     );
     format!("void {}({})", identifier(&p.name), args.join(", "))
 }
@@ -140,7 +254,7 @@ pub fn emit(ctx: &Ctx<'_>) -> Result<Sources, HlsError> {
 
 fn splitter(ctx: &Ctx<'_>, node: NodeId, outs: &[usize], net: &Network, code: &mut Code) {
     let name = ctx.name(node);
-    let mut args = vec![stream_param(ctx, node, name)];
+    let mut args = vec![port_param(ctx, node, name)];
     args.extend(
         outs.iter()
             .map(|&f| stream_param(ctx, node, &net.fifos[f].name)),
@@ -155,7 +269,11 @@ fn splitter(ctx: &Ctx<'_>, node: NodeId, outs: &[usize], net: &Network, code: &m
     code.open(format!("for (int t = 0; t < {}; t++)", h * w));
     code.pragma("PIPELINE II=1");
     code.line(format!("CONVOY_ITERATION(split_{name})"));
-    code.line(format!("const {} b = {name}.read();", beat_type(ctx, node)));
+    code.line(format!(
+        "const {} b = from_{}({name}.read());",
+        beat_type(ctx, node),
+        axis_type(ctx, node)
+    ));
     for &f in outs {
         code.line(format!("{}.write(b);", net.fifos[f].name));
     }
@@ -249,7 +367,7 @@ fn process(
     let ports = ports(ctx, n, net);
     let args: Vec<String> = ports
         .iter()
-        .map(|&(node, f)| stream_param(ctx, node, &net.fifos[f].name))
+        .map(|&(_, f)| fifo_param(ctx, net, f))
         .collect();
     let Chw { c, h: oh, w: ow } = out.shape.chw();
     code.line(ctx.source_comment(k.out));
@@ -266,12 +384,17 @@ fn process(
     ));
     code.open(format!("static void stage_{name}({})", args.join(", ")));
     super::pixel::table_storage(ctx, k, s.pe, code);
-    let stream_of = |node: NodeId| {
-        ports
+    // `x.read()` of the FIFO bringing `node`, as a pixel beat.
+    let read_of = |node: NodeId| {
+        let fifo = ports
             .iter()
             .find(|(x, f)| *x == node && net.fifos[*f].sink == Sink::Kernel(n))
-            .map(|&(_, f)| net.fifos[f].name.clone())
-            .unwrap_or_default()
+            .map(|&(_, f)| &net.fifos[f]);
+        match fifo {
+            Some(f) if f.port => format!("from_{}({}.read())", axis_type(ctx, node), f.name),
+            Some(f) => format!("{}.read()", f.name),
+            None => String::new(),
+        }
     };
     // Weights as PE x SIMD words.
     let tiles = weight_tiles(ctx, k, s);
@@ -402,9 +525,9 @@ fn process(
         let Chw { c: wc, w: ww, .. } = ctx.node(w.node).shape.chw();
         code.open(format!("if (load_{wn})"));
         code.line(format!(
-            "const {} b = {}.read();",
+            "const {} b = {};",
             beat_type(ctx, w.node),
-            stream_of(w.node)
+            read_of(w.node)
         ));
         code.open(format!("for (int c = 0; c < {wc}; c++)"));
         code.pragma("UNROLL");
@@ -441,7 +564,7 @@ fn process(
     if !s.direct.is_empty() {
         code.open(format!("if (oc0 == 0 && {first_step})"));
         for &d in &s.direct {
-            code.line(format!("in_{} = {}.read();", ctx.name(d), stream_of(d)));
+            code.line(format!("in_{} = {};", ctx.name(d), read_of(d)));
         }
         code.close();
     }
@@ -522,7 +645,18 @@ fn process(
     for f in fifos_out_of(ctx, net, n) {
         let fifo = &net.fifos[f];
         let beat = if fifo.node == k.out { "pix" } else { "pix_at" };
-        code.line(format!("{}.write({beat});", fifo.name));
+        if fifo.port {
+            // TLAST on the frame's last pixel.
+            code.line(format!(
+                "{}.write(to_{}({beat}, oy == {} && ox == {}));",
+                fifo.name,
+                axis_type(ctx, fifo.node),
+                oh - 1,
+                ow - 1
+            ));
+        } else {
+            code.line(format!("{}.write({beat});", fifo.name));
+        }
     }
     code.close();
     code.line("// Next step: chunk, column tap, row tap, channel group, then pixel.");

@@ -53,6 +53,7 @@ impl ProgramBuilder {
                 nodes: vec![],
                 inputs: vec![],
                 outputs: vec![],
+                hints: vec![],
             },
         }
     }

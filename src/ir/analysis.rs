@@ -3,7 +3,7 @@
 //! seen as a `[C, H, W]` map. The fusion planners of the JIT and of the HLS
 //! emitter both decide with these, so they classify operations alike.
 
-use super::{Op, Pads, Program, Shape};
+use super::{Node, NodeId, Op, Pads, Program, Shape};
 
 /// How an operation produces its values, which decides what a fusion
 /// planner may do with it.
@@ -71,6 +71,19 @@ impl Op {
     /// a stage fused pixel by pixel may have at its bottom.
     pub fn is_gather(&self) -> bool {
         self.kind() == OpKind::Gather
+    }
+}
+
+/// Input channels per group of a conv or deconv node: the reduction that
+/// SIMD lanes split (`None` for every other node).
+pub fn reduction_channels(nodes: &[Node], id: NodeId) -> Option<usize> {
+    match &nodes[id].op {
+        Op::Conv { w, .. } => match nodes[*w].shape {
+            Shape::Weights { i, .. } => Some(i),
+            _ => None,
+        },
+        Op::Deconv { x, geom, .. } => Some(nodes[*x].shape.chw().c / geom.groups.max(1)),
+        _ => None,
     }
 }
 
@@ -258,6 +271,7 @@ mod tests {
                 name: "y".into(),
                 node: 3,
             }],
+            hints: vec![],
         };
         assert_eq!(program.use_counts(), [2, 1, 2, 0, 0]);
         assert_eq!(program.reads_inputs(), [true, false, true, true, true]);

@@ -29,7 +29,7 @@ mod remap;
 mod share;
 mod verify;
 
-pub use analysis::{Chw, OpKind};
+pub use analysis::{reduction_channels, Chw, OpKind};
 pub use remap::{Remap, ShuffleMode, Source};
 pub use verify::{Broken, Invariant};
 
@@ -388,6 +388,19 @@ pub struct OutputInfo {
     pub node: NodeId,
 }
 
+/// `@hls(pe: N, simd: M)` on a `let`, validated by the checker: the HLS
+/// parallelism of the stage the `let` names (`Node::owner`). No backend that
+/// computes values reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageHint {
+    /// The stage, as in `Node::owner` (`y`, or `y.dw` inside a block).
+    pub stage: String,
+    pub pe: Option<usize>,
+    pub simd: Option<usize>,
+    /// The attribute(s), for messages.
+    pub span: Span,
+}
+
 /// A checked pipeline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
@@ -395,6 +408,8 @@ pub struct Program {
     pub nodes: Vec<Node>,
     pub inputs: Vec<InputInfo>,
     pub outputs: Vec<OutputInfo>,
+    /// HLS hints of the stages that have one, in source order.
+    pub hints: Vec<StageHint>,
 }
 
 impl Program {

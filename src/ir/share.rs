@@ -12,7 +12,9 @@
 //!
 //! Names: nodes bound to two different names stay apart (a test, the REPL
 //! and the language server find values by name); otherwise the kept node
-//! keeps its name, or takes the merged one's.
+//! keeps its name, or takes the merged one's. Stages: a node of a stage
+//! with an `@hls` attribute is merged only with nodes of that same stage
+//! (the attribute sets the parallelism of what the stage computes).
 
 use super::{Node, NodeId, Op, Program};
 use std::collections::HashMap;
@@ -94,11 +96,18 @@ impl Program {
             nodes,
             inputs,
             outputs,
+            hints,
         } = self;
         let mut kept: Vec<Node> = Vec::with_capacity(nodes.len());
         // Old id -> new id.
         let mut new_id: Vec<NodeId> = Vec::with_capacity(nodes.len());
         let mut classes: HashMap<u64, Vec<NodeId>> = HashMap::new();
+        // A stage with an `@hls` attribute keeps what it computes: merged
+        // into another stage, its conv would no longer be there for the
+        // `pe` / `simd` the checker validated against it.
+        let hinted = |stage: &str| hints.iter().any(|h| h.stage == stage);
+        let may_merge =
+            |a: &Node, b: &Node| a.owner == b.owner || !(hinted(&a.owner) || hinted(&b.owner));
         for mut node in nodes {
             node.op = node
                 .op
@@ -108,7 +117,7 @@ impl Program {
             match bucket
                 .iter()
                 .copied()
-                .find(|&k| same_values(&kept[k], &node))
+                .find(|&k| same_values(&kept[k], &node) && may_merge(&kept[k], &node))
             {
                 Some(k) => {
                     if kept[k].name.is_none() {
@@ -141,6 +150,7 @@ impl Program {
                     o
                 })
                 .collect(),
+            hints,
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct HoverText {
 const MAX_INSTANCES: usize = 4;
 
 pub fn hover(a: &Analysis, std: &StdLib, offset: usize) -> Option<HoverText> {
+    if let Some(h) = attribute_hover(a, offset) {
+        return Some(h);
+    }
     let syms = &a.symbols;
     if let Some(target) = syms.at(offset) {
         let (span, markdown) = match target {
@@ -210,9 +213,136 @@ fn def_hover(a: &Analysis, d: &Def) -> String {
                     d.name
                 );
             }
-            instances(&nodes)
+            let hls = (d.kind == DefKind::Let)
+                .then(|| hls_of_let(a, d))
+                .flatten()
+                .map(|h| format!("\n\n---\n\n{h}"))
+                .unwrap_or_default();
+            format!("{}{hls}", instances(&nodes))
         }
     }
+}
+
+/// The pipeline a pipeline-level `let` belongs to, and its program.
+fn pipeline_of<'a>(a: &'a Analysis, d: &Def) -> Option<&'a Program> {
+    let item = a.symbols.item_def(d.item)?;
+    (item.kind == DefKind::Pipeline)
+        .then(|| a.program(&item.name))
+        .flatten()
+}
+
+/// `@hls(...)` of a pipeline-level `let`: the parallelism the HLS design
+/// gives the stage and the estimated II of its loops.
+fn hls_of_let(a: &Analysis, d: &Def) -> Option<String> {
+    let program = pipeline_of(a, d)?;
+    program.hints.iter().find(|h| h.stage == d.name)?;
+    Some(hls_markdown(program, &d.name))
+}
+
+/// The stage's pe / simd (from its `@hls`) and, per loop, the II and cycles
+/// of `convoy estimate --style stream`.
+fn hls_markdown(program: &Program, stage: &str) -> String {
+    let hint = program.hints.iter().find(|h| h.stage == stage);
+    let factor = |v: Option<usize>, default: &str| v.map_or(default.to_string(), |v| v.to_string());
+    let mut out = format!(
+        "HLS: pe {}, simd {}",
+        factor(hint.and_then(|h| h.pe), "1"),
+        factor(hint.and_then(|h| h.simd), "all")
+    );
+    let options = crate::hls::HlsOptions {
+        style: crate::hls::Style::Stream,
+        ..crate::hls::HlsOptions::default()
+    };
+    match crate::hls::estimate(program, &options) {
+        Ok(e) => {
+            let loops: Vec<String> = e
+                .stages
+                .iter()
+                .filter(|s| s.stage == stage)
+                .map(|s| {
+                    format!(
+                        "\n- `{}`: estimated II {} ({}), {} cycles per frame",
+                        s.kernel,
+                        s.ii,
+                        s.limiting,
+                        thousands(s.cycles)
+                    )
+                })
+                .collect();
+            if loops.is_empty() {
+                out.push_str("\n- no loop of its own in the HLS design");
+            } else {
+                out.push_str(&loops.concat());
+                out.push_str(&format!(
+                    "\n- pipeline interval {} cycles (stream style)",
+                    thousands(e.interval)
+                ));
+            }
+        }
+        Err(_) => out.push_str("\n- no HLS estimate: the HLS backend does not take this pipeline"),
+    }
+    out
+}
+
+/// Hover over `@hls(pe: 16)`: what the attribute and its keys mean, and
+/// what they give the stage.
+fn attribute_hover(a: &Analysis, offset: usize) -> Option<HoverText> {
+    let file = a.file.as_ref()?;
+    for item in &file.items {
+        let (body, pipeline) = match item {
+            crate::ast::Item::Pipeline(p) => (&p.body, Some(p.name.node.as_str())),
+            crate::ast::Item::Block(b) => (&b.body, None),
+            crate::ast::Item::Use(_) => continue,
+        };
+        for stmt in body {
+            let crate::ast::Stmt::Let(l) = stmt else {
+                continue;
+            };
+            let Some(attr) = l.attributes.iter().find(|at| {
+                at.span.source == a.id
+                    && (at.span.start as usize) <= offset
+                    && offset <= at.span.end as usize
+            }) else {
+                continue;
+            };
+            let mut out = match builtins::attribute(&attr.name.node) {
+                Some(known) => {
+                    let keys: Vec<String> = known
+                        .keys
+                        .iter()
+                        .map(|k| format!("- `{}`: {}", k.name, k.doc))
+                        .collect();
+                    format!(
+                        "```convoy\n{}\n```\n{}\n\n{}",
+                        attr.text(),
+                        known.doc,
+                        keys.join("\n")
+                    )
+                }
+                None => format!("`@{}`: not an attribute", attr.name.node),
+            };
+            let stage = match &l.target {
+                crate::ast::LetTarget::Name(n) => n.node.clone(),
+                crate::ast::LetTarget::Tuple(ns) => ns
+                    .iter()
+                    .map(|n| n.node.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let program = pipeline.and_then(|p| a.program(p));
+            if let Some(p) = program.filter(|p| p.hints.iter().any(|h| h.stage == stage)) {
+                out.push_str(&format!(
+                    "\n\n---\n\n`{stage}`: {}",
+                    hls_markdown(p, &stage)
+                ));
+            }
+            return Some(HoverText {
+                markdown: out,
+                span: attr.span,
+            });
+        }
+    }
+    None
 }
 
 fn call_hover(a: &Analysis, std: &StdLib, name: &str, func_span: Span) -> String {

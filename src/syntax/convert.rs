@@ -330,6 +330,12 @@ impl<'a> Converter<'a> {
                 })
             }
             Rule::let_decl => {
+                let mut attributes = vec![];
+                while inner.peek().map(|q| q.as_rule()) == Some(Rule::attribute) {
+                    let a = inner.next()?;
+                    attributes.push(self.attribute(a)?);
+                }
+                inner.next(); // `let`
                 let target_pair = inner.next()?;
                 let idents: Vec<Ident> = target_pair.into_inner().map(|i| self.ident(i)).collect();
                 let target = if idents.len() == 1 {
@@ -344,6 +350,7 @@ impl<'a> Converter<'a> {
                 self.equals(&mut inner, "let");
                 let value = self.expr(inner.next()?);
                 Stmt::Let(LetDecl {
+                    attributes,
                     target,
                     ty,
                     value,
@@ -356,6 +363,35 @@ impl<'a> Converter<'a> {
             }),
             _ => return None,
         })
+    }
+
+    /// `@hls(pe: 16, simd: 4)`
+    fn attribute(&mut self, p: Pair<Rule>) -> Option<Attribute> {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let name = self.ident(inner.next()?);
+        let mut args = vec![];
+        for arg in inner {
+            let arg_span = self.span(&arg);
+            let mut parts = arg.into_inner();
+            let key = self.ident(parts.next()?);
+            let v = parts.next()?;
+            let v_span = self.span(&v);
+            let value = match v.as_str().parse::<i64>() {
+                Ok(x) => x,
+                Err(_) => {
+                    self.errors
+                        .push(ParseError::NumberTooLarge { span: v_span });
+                    0
+                }
+            };
+            args.push(AttributeArg {
+                key,
+                value: Spanned::new(value, v_span),
+                span: arg_span,
+            });
+        }
+        Some(Attribute { name, args, span })
     }
 
     /// Records a `missing_equals` marker as an error and skips it.

@@ -174,7 +174,16 @@ fn stmt(s: &Stmt) -> String {
                 d.ty.as_ref()
                     .map(|t| format!(": {}", tensor_type(t)))
                     .unwrap_or_default();
-            format!("let {target}{ty} = {} {}", expr(&d.value), at(d.span))
+            let attributes: String = d
+                .attributes
+                .iter()
+                .map(|a| format!("{} {} ", a.text(), at(a.span)))
+                .collect();
+            format!(
+                "{attributes}let {target}{ty} = {} {}",
+                expr(&d.value),
+                at(d.span)
+            )
         }
         Stmt::Output(o) => format!(
             "output {} {}",

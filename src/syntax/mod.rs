@@ -81,7 +81,7 @@ fn rule_name(rule: &Rule) -> Option<&'static str> {
         Rule::input_decl => "`input`",
         Rule::param_decl => "`param`",
         Rule::const_decl => "`const`",
-        Rule::let_decl => "`let`",
+        Rule::let_decl | Rule::let_word => "`let`",
         Rule::output_stmt => "`output`",
         Rule::return_stmt => "`return`",
         Rule::ident => "a name",
@@ -101,6 +101,8 @@ fn rule_name(rule: &Rule) -> Option<&'static str> {
         Rule::string => "a string",
         Rule::arg => "an argument",
         Rule::block_param => "a parameter",
+        Rule::attribute => "`@hls(...)`",
+        Rule::attribute_arg => "`key: N`",
         _ => return None,
     })
 }

@@ -446,6 +446,72 @@ fn editor_grammar_vim_lists_exactly_the_builtins_and_their_words() {
     );
 }
 
+fn table_attributes() -> BTreeSet<String> {
+    builtins::ATTRIBUTES
+        .iter()
+        .map(|a| a.name.to_string())
+        .collect()
+}
+
+fn table_attribute_keys() -> BTreeSet<String> {
+    builtins::ATTRIBUTES
+        .iter()
+        .flat_map(|a| a.keys)
+        .map(|k| k.name.to_string())
+        .collect()
+}
+
+#[test]
+fn editor_grammar_lists_exactly_the_attributes_and_their_keys() {
+    let path = "editors/vscode/syntaxes/convoy.tmLanguage.json";
+    let grammar: serde_json::Value =
+        serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for (scope, table) in [
+        ("storage.modifier.attribute.convoy", table_attributes()),
+        (
+            "variable.parameter.attribute.convoy",
+            table_attribute_keys(),
+        ),
+    ] {
+        let pattern =
+            textmate_match(&grammar, scope).unwrap_or_else(|| panic!("{path}: no {scope} pattern"));
+        assert_lists(alternatives(&pattern), table, &format!("{path}: {scope}"));
+    }
+    let path = "editors/vim/syntax/convoy.vim";
+    let syntax = read(path);
+    let names = syntax
+        .lines()
+        .find_map(|l| l.strip_prefix("syn match convoyAttribute \"@\\%("))
+        .and_then(|rest| rest.split_once("\\)"))
+        .map(|(inner, _)| inner.split("\\|").map(str::to_string).collect())
+        .unwrap_or_else(|| panic!("{path}: no `syn match convoyAttribute \"@\\%(...\\)` line"));
+    assert_lists(names, table_attributes(), &format!("{path}: attributes"));
+    assert_lists(
+        vim_keywords(&syntax, "convoyAttributeKey"),
+        table_attribute_keys(),
+        &format!("{path}: attribute keys"),
+    );
+}
+
+/// Every key of every attribute is accepted by the checker, and a key the
+/// table does not list is refused (E176).
+#[test]
+fn the_checker_takes_exactly_the_attribute_keys_of_the_table() {
+    let body = |attr: &str| {
+        pipeline(&format!(
+            "  {attr}\n  let r = conv(x, w, pad: 1) >> 4 as u8 sat\n  output r"
+        ))
+    };
+    for a in builtins::ATTRIBUTES {
+        for k in a.keys {
+            let d = errors(&body(&format!("@{}({}: 1)", a.name, k.name)));
+            assert!(d.is_empty(), "@{}({}: 1): {d:?}", a.name, k.name);
+        }
+        let d = errors(&body(&format!("@{}(lanes: 1)", a.name)));
+        assert!(d.iter().any(|d| d.code == "E176"), "{d:?}");
+    }
+}
+
 #[test]
 fn the_repl_completes_every_builtin_its_named_parameters_and_words() {
     let repl = convoy::repl::completion_words();

@@ -74,3 +74,38 @@ fn every_stdlib_block_is_used_by_an_example() {
         }
     }
 }
+
+/// `@hls(pe, simd)` changes no value: `seed_pe16.cnn` (the seed with the
+/// attribute on both stages) checks to the same nodes, ranges and types as
+/// `seed.cnn`, and the interpreter and the JIT compute the same outputs for
+/// both; only `Program::hints` differs.
+#[test]
+fn an_hls_attribute_changes_no_value() {
+    let load = |name: &str| {
+        let path = root().join("examples").join(format!("{name}.cnn"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        let folder = Folder(path.parent().unwrap().to_path_buf());
+        compile(&format!("{name}.cnn"), &src, &folder)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .0
+            .program
+    };
+    let (plain, annotated) = (load("seed"), load("seed_pe16"));
+    assert!(plain.hints.is_empty());
+    assert_eq!(annotated.hints.len(), 2);
+    assert_eq!(plain.nodes.len(), annotated.nodes.len());
+    for (a, b) in plain.nodes.iter().zip(&annotated.nodes) {
+        assert_eq!(
+            (&a.op, &a.shape, a.frac, &a.ranges, a.ty, a.halo, a.macs, &a.owner),
+            (&b.op, &b.shape, b.frac, &b.ranges, b.ty, b.halo, b.macs, &b.owner)
+        );
+    }
+    let inputs = random_inputs(&plain, |i| 7 + i as u64);
+    let expected = convoy::interpret(&plain, &inputs).expect("seed runs");
+    assert_eq!(
+        convoy::interpret(&annotated, &inputs).expect("seed_pe16 runs"),
+        expected
+    );
+    let jit = convoy::compile_jit(&annotated, &convoy::JitOptions::default()).expect("JIT");
+    assert_eq!(jit.run(&inputs).expect("JIT runs"), expected);
+}

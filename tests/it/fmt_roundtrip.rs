@@ -284,6 +284,7 @@ const CORNERS: &[&str] = &[
     "/// doc line\n/// second\nblock f(x, w, shift = 8, scale = -(1 + 2) * 3) {\n  let a = -(-x) - -x + (x - (x - x)) // arithmetic\n  let b = x as i16 as i32\n  return (a + b >> shift) as u8 sat\n}\n",
     "pipeline q {\n  input x: u8[1, 4, 4]\n  let (v,\n  // indices\n  i) = maxpool(x, 2, indices: true)\n  let u = maxunpool(v, i, 2)\n  let w = x |> upsample(2, nearest) as u8 |> maxpool(2)\n  let s = (x |> maxpool(2)) + 1 as u9\n  output u\n}\n",
     "pipeline t {\n  input x: u8[1, 4, 4]\n  let y = x\n  output y\n}\ntest keeps_tests {\n  run t with x = random(seed: 3)   \n  expect y fits u8 // static\n}\n",
+    "pipeline h {\n  input x: u8[16, 8, 8]\n  param w: i8[16, 16, 1, 1] = random(seed: 1)\n  @hls( pe : 4 ,simd:8,) // lanes\n  let y = conv(x, w) >> 8 as u8 sat\n  // pooled\n  @hls(pe: 2) @hls() let (m, i) = maxpool(y, 2, indices: true)\n  output m\n}\n",
     "pipeline r {\n  input x: u8[1, 4, 4]\n  let y = concat(x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x)\n  let z = concat(\n    // first\n    x,\n    x, // second\n    // third\n  )\n  output y\n}\n",
 ];
 
@@ -303,4 +304,17 @@ fn handwritten_corners_round_trip() {
             );
         }
     }
+}
+
+/// `@hls(...)` attributes: one per line above their `let`, keys in the order
+/// written, spacing canonical; comments stay with the line they trail.
+#[test]
+fn attributes_format_above_their_let() {
+    let src = "pipeline h {\n  input x: u8[16, 8, 8]\n  param w: i8[16, 16, 1, 1] = random(seed: 1)\n      @hls( pe : 4 ,simd:8,)   // four lanes\n  let y = conv(x, w) >> 8 as u8 sat\n  let zz = relu(y)\n  // pooled\n  @hls(pe: 2) @hls(simd: 2) let (m, i) = maxpool(conv(zz, w), kernel: 2, indices: true)\n  output m, i\n}\n";
+    let formatted = format(src);
+    check_roundtrip("attributes", src);
+    insta::assert_snapshot!(
+        "fmt_attributes",
+        crate::common::source_and_output(src, &formatted)
+    );
 }

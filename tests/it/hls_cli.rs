@@ -288,3 +288,121 @@ fn estimate_prints_json_for_scripts() {
     // The input alone is 2048 beats of 16 channels.
     assert!(interval(&fast) >= 2048, "{fast}");
 }
+
+/// `@hls(pe: 16)` in the script (examples/seed_pe16.cnn) gives the design the
+/// CLI's `--parallel dw=pe:16` would; `--parallel` replaces the attribute of
+/// the stage it names and leaves the others.
+#[test]
+fn the_hls_attribute_sets_parallelism_and_parallel_overrides_it() {
+    let json = |args: &[&str]| {
+        let mut all = vec!["estimate", "--style", "stream", "--format", "json"];
+        all.extend_from_slice(args);
+        let out = convoy(&all);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let stage = |v: &serde_json::Value, name: &str| {
+        v["stages"]
+            .as_array()
+            .expect("stages")
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap_or_else(|| panic!("no stage {name}: {v}"))
+            .clone()
+    };
+    let pe16 = root().join("examples").join("seed_pe16.cnn");
+    let pe16 = pe16.to_str().expect("utf-8 path");
+    let annotated = json(&[pe16]);
+    let seed = seed();
+    let by_cli = json(&[
+        &seed,
+        "--parallel",
+        "dw=pe:16",
+        "--parallel",
+        "pw=pe:16,simd:16",
+    ]);
+    for name in ["dw", "pw"] {
+        let (a, c) = (stage(&annotated, name), stage(&by_cli, name));
+        assert_eq!(a["pe"], 16, "{a}");
+        for key in ["pe", "ii", "cycles", "multipliers", "dsp", "bram18k"] {
+            assert_eq!(a[key], c[key], "{name}.{key}: attribute {a} vs CLI {c}");
+        }
+    }
+    assert_eq!(annotated["interval_cycles"], by_cli["interval_cycles"]);
+    let overridden = json(&[pe16, "--parallel", "dw=pe:2"]);
+    assert_eq!(stage(&overridden, "dw")["pe"], 2, "{overridden}");
+    assert_eq!(stage(&overridden, "dw")["simd"], serde_json::Value::Null);
+    assert_eq!(stage(&overridden, "pw")["pe"], 16, "{overridden}");
+    assert_eq!(stage(&overridden, "pw")["simd"], 16, "{overridden}");
+    // The plain seed has no attribute: pe 1 everywhere.
+    let plain = json(&[&seed]);
+    assert_eq!(stage(&plain, "dw")["pe"], 1, "{plain}");
+}
+
+/// Stream style: the top-level ports are AXI4-Stream beats whose TLAST marks
+/// the last pixel of a frame. The testbench checks it: a design that puts
+/// TLAST on the wrong beat fails C simulation, naming the beats.
+#[test]
+fn testbench_detects_a_misplaced_tlast() {
+    let (Some(cpp), Some(())) = (tools::cpp(), tools::make()) else {
+        return;
+    };
+    let headers = cpp.ap_types;
+    let dir = scratch("tlast");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let script = dir.join("tiny.cnn");
+    std::fs::write(
+        &script,
+        "pipeline tiny {\n  input x: u8[2, 3, 3]\n  param w: i8[2, 1, 3, 3] = random(seed: 3)\n  let y = (dwconv(x, w, pad: 1) >> 4) as u8 sat\n  output y\n}\n",
+    )
+    .expect("write");
+    let proj = dir.join("proj");
+    let out = convoy(&[
+        "emit",
+        "hls",
+        &script.display().to_string(),
+        "--style",
+        "stream",
+        "-o",
+        &proj.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let make = |tag: &str| {
+        let out = Command::new("make")
+            .arg("-C")
+            .arg(&proj)
+            .arg("csim")
+            .env("AP_TYPES", &headers)
+            .output()
+            .unwrap_or_else(|e| panic!("make ({tag}): {e}"));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        (out.status.success(), text)
+    };
+    let (ok, text) = make("good");
+    assert!(ok && text.contains("PASS"), "{text}");
+    let readme = std::fs::read_to_string(proj.join("README.md")).expect("README");
+    assert!(
+        readme.contains("TLAST is set on the last pixel of each frame"),
+        "{readme}"
+    );
+    // TLAST one beat early: the testbench names both beats and fails.
+    let design = proj.join("tiny.cpp");
+    let text = std::fs::read_to_string(&design).expect("design");
+    let right = "to_axis_cnv_y(pix, oy == 2 && ox == 2)";
+    assert!(text.contains(right), "{text}");
+    std::fs::write(
+        &design,
+        text.replace(right, "to_axis_cnv_y(pix, oy == 2 && ox == 1)"),
+    )
+    .expect("write");
+    let (ok, text) = make("early TLAST");
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("y: beat 7 (row 2, column 1): TLAST 1, expected 0")
+            && text.contains("y: beat 8 (row 2, column 2): TLAST 0, expected 1")
+            && text.contains("2 beats with a wrong TLAST")
+            && text.contains("0 of 18 values differ")
+            && text.contains("FAIL"),
+        "{text}"
+    );
+}

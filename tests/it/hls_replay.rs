@@ -358,7 +358,9 @@ fn replay_checks(
     );
     let estimate = hls::estimate(program, &options).expect("estimate");
     let (ib, ob) = io_beats(program);
-    let bound = ib.max(ob).max(largest_macs_per_cycle(program, &parallel));
+    // The parallelism the design has: the script's `@hls`, then `parallel`.
+    let effective = hls::stage_parallel(program, &options);
+    let bound = ib.max(ob).max(largest_macs_per_cycle(program, &effective));
     let ratio = r.interval as f64 / estimate.interval as f64;
     assert!(
         (0.9..=1.1).contains(&ratio),
@@ -421,22 +423,27 @@ fn example_replays(stem: &str) {
     );
 }
 
+/// `examples/seed_pe16.cnn` (`@hls(pe: 16)` on both stages) against the seed
+/// at pe 1: the attribute reaches the design, which replays at least 12x
+/// faster.
 #[test]
 fn seed_with_pe16_replays_twelve_times_faster_than_pe1() {
     let Some(cpp) = tools::cpp() else {
         return;
     };
-    let program = load("seed");
-    let par = |pe| {
-        ["dw", "pw"]
-            .iter()
-            .map(|s| (s.to_string(), Parallel { pe, simd: None }))
-            .collect::<BTreeMap<_, _>>()
-    };
-    let slow = replay_checks("seed_pe1", &program, par(1), &cpp);
-    let fast = replay_checks("seed_pe16", &program, par(16), &cpp);
+    let seed = load("seed");
+    assert!(seed.hints.is_empty(), "the plain seed has no @hls");
+    let pe16 = load("seed_pe16");
+    let pes: Vec<(String, Option<usize>)> =
+        pe16.hints.iter().map(|h| (h.stage.clone(), h.pe)).collect();
+    assert_eq!(
+        pes,
+        [("dw".to_string(), Some(16)), ("pw".to_string(), Some(16))]
+    );
+    let slow = replay_checks("seed_pe1", &seed, BTreeMap::new(), &cpp);
+    let fast = replay_checks("seed_pe16_attribute", &pe16, BTreeMap::new(), &cpp);
     println!(
-        "seed: pe 1 {} cycles, pe 16 {} cycles ({:.1}x)",
+        "seed: pe 1 {} cycles, pe 16 (@hls) {} cycles ({:.1}x)",
         slow.replayed,
         fast.replayed,
         slow.replayed as f64 / fast.replayed as f64
@@ -450,9 +457,11 @@ fn seed_with_pe16_replays_twelve_times_faster_than_pe1() {
 }
 
 /// The port budget, read from the emitted text: in every stage function,
-/// each line buffer (`lb_*`) and the weight words (`tiles`) are accessed at
-/// most 2 x II times per iteration (every access reads or writes one whole
-/// word: the channel dimension is reshaped into it).
+/// each line buffer (`lb_*`), the weight words (`tiles`) and each lookup
+/// table ROM (`BIND_STORAGE`) are accessed at most 2 x II times per
+/// iteration (every line buffer or weight access reads or writes one whole
+/// word: the channel dimension is reshaped into it; a table is read once per
+/// lookup and unrolled lane).
 #[test]
 fn every_pipelined_loop_fits_its_ports() {
     for stem in crate::cases::SMALL_EXAMPLES {
@@ -477,6 +486,9 @@ fn every_pipelined_loop_fits_its_ports() {
                     *accesses.entry(memory).or_default() += 1;
                 }
             }
+            for (table, n) in table_reads(function) {
+                accesses.insert(table, n);
+            }
             for (memory, n) in &accesses {
                 assert!(
                     *n <= 2 * ii,
@@ -492,4 +504,48 @@ fn every_pipelined_loop_fits_its_ports() {
             }
         }
     }
+}
+
+/// Reads per pipelined iteration of each lookup table a stage function binds
+/// to a ROM: every `NAME[` in the pipelined loop, times the trip counts of
+/// the unrolled loops around it (each lane looks up its own value).
+fn table_reads(function: &str) -> BTreeMap<String, usize> {
+    let tables: Vec<String> = function
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("#pragma HLS BIND_STORAGE variable="))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    let mut reads = BTreeMap::new();
+    let body = function.split_once("PIPELINE").map_or("", |(_, b)| b);
+    // Open blocks: the trip count of an unrolled loop, 1 for any other block.
+    let mut blocks: Vec<usize> = vec![];
+    let mut pending: Option<usize> = None;
+    for line in body.lines().map(str::trim) {
+        if line == "#pragma HLS UNROLL" {
+            if let (Some(top), Some(trips)) = (blocks.last_mut(), pending) {
+                *top = trips;
+            }
+            continue;
+        }
+        let lanes: usize = blocks.iter().product();
+        for t in &tables {
+            let n = line.matches(&format!("{t}[")).count();
+            if n > 0 {
+                *reads.entry(t.clone()).or_insert(0) += n * lanes;
+            }
+        }
+        if line.starts_with('}') {
+            blocks.pop();
+        }
+        if line.ends_with('{') {
+            pending = line
+                .strip_prefix("for (int ")
+                .and_then(|r| r.split("; ").nth(1))
+                .and_then(|cond| cond.split(" < ").nth(1))
+                .and_then(|n| n.parse().ok());
+            blocks.push(1);
+        }
+    }
+    reads
 }

@@ -332,3 +332,44 @@ fn names_in_a_test_are_those_of_its_pipeline() {
         .unwrap()
         .contains("ap_uint<8>"));
 }
+
+/// `@hls(pe, simd)`: hovering the `let` or the attribute shows the stage's
+/// pe / simd and the estimated II of its loops (as `convoy estimate`).
+#[test]
+fn hover_shows_the_hls_parallelism_and_estimated_ii() {
+    let text = "pipeline p {\n  input x: u8[16, 8, 8]\n  param w: i8[16, 16, 1, 1] = random(seed: 1)\n  @hls(pe: 4, simd: 8)\n  let y = conv(x, w) >> 8 as u8 sat\n  let z = relu(y)\n  output z\n}\n";
+    let mut h = Harness::new(&[]);
+    assert_eq!(h.open(URI, text), Vec::<Value>::new());
+    let estimate = {
+        let mut sources = convoy::diag::SourceMap::new();
+        let id = sources.add("m.cnn", text);
+        let checked = convoy::compile(
+            &mut sources,
+            id,
+            &convoy::check::CheckOptions::default(),
+            &convoy::check::NoFiles,
+        )
+        .unwrap();
+        let options = convoy::hls::HlsOptions {
+            style: convoy::hls::Style::Stream,
+            ..Default::default()
+        };
+        convoy::hls::estimate(&checked.program, &options).unwrap()
+    };
+    let y = estimate.stages.iter().find(|s| s.stage == "y").unwrap();
+    assert_eq!((y.pe, y.simd), (4, Some(8)));
+    let expected = format!("estimated II {} ({})", y.ii, y.limiting);
+    for marker in ["let y", "@hls(pe"] {
+        let hover = h.at("textDocument/hover", URI, text, marker);
+        let md = hover["contents"]["value"].as_str().unwrap();
+        assert!(md.contains("HLS: pe 4, simd 8"), "{marker}: {md}");
+        assert!(md.contains(&expected), "{marker}: {md}");
+    }
+    let hover = h.at("textDocument/hover", URI, text, "@hls(pe");
+    let md = hover["contents"]["value"].as_str().unwrap();
+    assert!(md.contains("`simd`: input channels"), "{md}");
+    // A `let` without the attribute says nothing about HLS.
+    let hover = h.at("textDocument/hover", URI, text, "let z");
+    let md = hover["contents"]["value"].as_str().unwrap();
+    assert!(!md.contains("HLS:"), "{md}");
+}

@@ -36,6 +36,7 @@ mod fuzz_scripts;
 mod gen_programs;
 mod geometry_warnings;
 mod graph_snapshots;
+mod hls_array_ports;
 mod hls_cli;
 mod hls_csim;
 mod hls_replay;

@@ -57,6 +57,7 @@ pub(crate) const SYNTAX_FEATURES: &[(&str, &str)] = &[
     ("fixed_types", "pipeline p {\n  input x: fixed<16, 6, rnd, sat>[4, 8, 8] pad 2\n  const k: ufixed<8, -2, rnd_conv> = -1.5e-3\n  let y: fixed<20, 10>[4, 8, 8] = x * k as fixed<12, 4, rnd_min_inf, sat_sym>\n}"),
     ("block_with_defaults", "/// Doubles.\n/// Twice.\nblock twice(x, shift = 1) {\n  let y = x << shift\n  return y\n}"),
     ("pads_four", "pipeline p { let y = conv(x, w, pad: (1, 0, 2, 1), stride: (2, 3), dilation: 2, groups: 4) }"),
+    ("hls_attributes", "pipeline p {\n  @hls(pe: 16, simd: 4)\n  @hls(pe: -1,)\n  let y = conv(x, w)\n  @other() let (a, b) = maxpool(x, 2, indices: true)\n}"),
     ("comments_everywhere", "// head\npipeline p { // after brace\n  input x: u8[1, 2, 2] // trailing\n  // alone\n  output x\n}"),
 ];
 

@@ -136,3 +136,30 @@ fn a_value_read_by_two_stages_is_stored_once() {
     assert!(m_conv > 0);
     assert_eq!(jit_stages(&p), 3);
 }
+
+/// A stage with `@hls` keeps its own conv: merged into an earlier stage's,
+/// the `simd` the checker accepted would meet no reduction in the HLS
+/// design (E406 after a clean check).
+#[test]
+fn a_stage_with_an_attribute_keeps_its_own_computation() {
+    let p = program(
+        "  let y = conv(x, w, pad: 1) >> 8 as u8 sat\n  @hls(pe: 2, simd: 2)\n  \
+         let z = conv(x, w, pad: 1) >> 8 as u8 sat\n  output y, z",
+    );
+    assert_eq!(convs(&p), 2, "z keeps its conv");
+    for style in [Style::Array, Style::Stream] {
+        let options = HlsOptions {
+            style,
+            ..HlsOptions::default()
+        };
+        let e = estimate(&p, &options).unwrap_or_else(|e| panic!("{e:?}"));
+        let z = e.stages.iter().find(|s| s.stage == "z").expect("stage z");
+        assert_eq!((z.pe, z.simd), (2, Some(2)), "{}", style.name());
+    }
+    // Without the attribute the two convs are one.
+    let plain = program(
+        "  let y = conv(x, w, pad: 1) >> 8 as u8 sat\n  \
+         let z = conv(x, w, pad: 1) >> 8 as u8 sat\n  output y, z",
+    );
+    assert_eq!(convs(&plain), 1);
+}

@@ -44,6 +44,7 @@ fn snapshots_in_use() -> BTreeSet<String> {
     for name in crate::import::SNAPSHOTS {
         add("import", name.to_string());
     }
+    add("fmt_roundtrip", "fmt_attributes".into());
     for name in ["story", "story_saved", "exploring", "files"] {
         add("repl_transcripts", name.into());
     }

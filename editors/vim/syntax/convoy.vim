@@ -31,6 +31,12 @@ syn keyword convoyCast as
 syn region convoyTest matchgroup=convoyItem start="^\s*\zstest\ze\s\+\h\w*\s*{" end="}" transparent contains=ALLBUT,convoyItemName,convoyDeclName,convoyPathSep,convoyTodo,convoyModeContained
 syn keyword convoyTestWord run with expect fits no in snapshot contained containedin=convoyTest
 
+" Attributes above a `let`: `@hls(pe: 16, simd: 4)` (src/builtins.rs lists them).
+syn match convoyAttributeError "@\h\=\w*"
+syn match convoyAttribute "@\%(hls\)\>"
+syn keyword convoyAttributeKey pe simd contained
+syn region convoyAttributeArgs start="\%(@\h\w*\s*\)\@<=(" end=")" oneline transparent contains=convoyNumber,convoyAttributeKey
+
 " Types: u8, i12, fixed<16, 6, rnd, sat>, ufixed<8, 3>.
 syn match convoyIntType "\<[ui]\d\+\>"
 syn region convoyFixed matchgroup=convoyType start="\<u\=fixed\s*<" end=">" oneline contains=convoyNumber,convoyModeContained,convoyBadMode
@@ -68,6 +74,9 @@ hi def link convoyStatement Statement
 hi def link convoyPad Keyword
 hi def link convoyCast Operator
 hi def link convoyTestWord Keyword
+hi def link convoyAttribute PreProc
+hi def link convoyAttributeError Error
+hi def link convoyAttributeKey Label
 hi def link convoyIntType Type
 hi def link convoyType Type
 hi def link convoyModeContained Constant

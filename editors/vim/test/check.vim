@@ -10,6 +10,8 @@ syntax on
 " (pattern, group): every match outside comments and strings has the group.
 let s:expect = [
       \ ['\<pipeline\>', 'convoyItem'],
+      \ ['@hls\>', 'convoyAttribute'],
+      \ ['@hls(\zs\%(pe\|simd\)\ze:', 'convoyAttributeKey'],
       \ ['\<block\>\ze\s\+\h', 'convoyItem'],
       \ ['\<\%(input\|param\|const\|let\)\>', 'convoyDecl'],
       \ ['\<output\>', 'convoyStatement'],

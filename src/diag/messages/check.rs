@@ -1,7 +1,7 @@
 //! The checker's errors (`check::CheckError`): E1xx.
 
 use super::{dims, error, list, range};
-use crate::check::{CheckError, UnpoolMismatch};
+use crate::check::{CheckError, NoParallelForm, UnpoolMismatch};
 use crate::diag::codes::*;
 use crate::diag::{Diagnostic, Report};
 use crate::types::ScalarType;
@@ -10,6 +10,89 @@ impl Report for CheckError {
     fn diagnostic(&self) -> Diagnostic {
         use CheckError as E;
         match self {
+            E::UnknownAttribute {
+                span,
+                name,
+                available,
+            } => error(E175, format!("unknown attribute `@{name}`"))
+                .label(*span, "not an attribute")
+                .note(format!("the attributes are {}", list(available))),
+            E::BadAttributeKey {
+                span,
+                attribute,
+                key,
+                available,
+                previous,
+            } => {
+                let message = match previous {
+                    Some(_) => format!("`{key}` is given twice in `@{attribute}`"),
+                    None => format!("`@{attribute}` takes no key `{key}`"),
+                };
+                let d = error(E176, message);
+                match previous {
+                    Some(first) => d
+                        .label(*span, "given again here")
+                        .label(*first, "first given here"),
+                    None => d
+                        .label(*span, "unknown key")
+                        .note(format!("`@{attribute}` takes {}", list(available))),
+                }
+            }
+            E::FactorNotPositive { span, key, value } => {
+                error(E177, format!("`{key}: {value}` is not a parallel factor"))
+                    .label(*span, "must be a positive integer")
+                    .help(format!("`{key}: 1` computes one at a time"))
+            }
+            E::FactorNotDividing {
+                span,
+                key,
+                factor,
+                extent,
+                at,
+            } => {
+                let what = if *key == "pe" {
+                    "output channels"
+                } else {
+                    "input channels per group"
+                };
+                let (below, above) = crate::check::nearest_divisors(*extent, *factor);
+                let round = match above {
+                    Some(a) => format!("`{key}: {below}` or `{key}: {a}`"),
+                    None => format!("`{key}: {below}`"),
+                };
+                error(
+                    E178,
+                    format!("`{key}: {factor}` does not divide the {extent} {what}"),
+                )
+                .label(*span, format!("{factor} does not divide {extent}"))
+                .label(*at, format!("{extent} {what} here"))
+                .help(format!("the nearest factors that divide are {round}"))
+            }
+            E::NoParallelForm {
+                span,
+                stage,
+                value,
+                why,
+            } => {
+                let (label, help) = match why {
+                    NoParallelForm::NotComputedHere => (
+                        format!("`{stage}` computes nothing of its own"),
+                        "put the attribute on the `let` that computes the value",
+                    ),
+                    NoParallelForm::Static => (
+                        format!("`{stage}` reads no input: it is folded into constant data"),
+                        "only stages computed from the inputs have loops to unroll",
+                    ),
+                    NoParallelForm::NoReduction => (
+                        format!("`{stage}` has no conv or deconv reduction"),
+                        "`simd` splits the input channels of a conv or deconv; `pe` applies to every stage",
+                    ),
+                };
+                error(E179, format!("`{stage}` has no parallel form for this factor"))
+                    .label(*span, "this factor")
+                    .label(*value, label)
+                    .help(help)
+            }
             E::NoPipeline => error(E100, "the file declares no pipeline")
                 .help("add `pipeline NAME { ... }`"),
             E::PipelineNotFound { name, available } => {
