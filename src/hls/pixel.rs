@@ -155,13 +155,20 @@ pub fn elementwise(ctx: &Ctx<'_>, id: NodeId, arg: &dyn Fn(NodeId) -> String) ->
             format!("{wide}({}) << {n}", arg(*a))
         }
         Op::Binary(op, a, b) => {
+            let (at, bt) = (ty_of(*a), ty_of(*b));
             let (a, b) = (arg(*a), arg(*b));
             match op {
                 Elementwise::Add => format!("{a} + {b}"),
                 Elementwise::Sub => format!("{a} - {b}"),
                 Elementwise::Mul => format!("{a} * {b}"),
-                Elementwise::Max => format!("{a} > {b} ? {t}({a}) : {t}({b})"),
-                Elementwise::Min => format!("{a} < {b} ? {t}({a}) : {t}({b})"),
+                Elementwise::Max => {
+                    let (ca, cb) = (comparable(&a, &at, &bt), comparable(&b, &bt, &at));
+                    format!("{ca} > {cb} ? {t}({a}) : {t}({b})")
+                }
+                Elementwise::Min => {
+                    let (ca, cb) = (comparable(&a, &at, &bt), comparable(&b, &bt, &at));
+                    format!("{ca} < {cb} ? {t}({a}) : {t}({b})")
+                }
             }
         }
         Op::Cast {
@@ -305,6 +312,22 @@ pub fn table_storage(ctx: &Ctx<'_>, k: &Kernel, lanes: usize, code: &mut Code) {
 
 /// A register of `width` bits with `int_bits` integer bits, signedness and
 /// kind of `like`, default modes.
+/// `src` (of type `ty`) as an operand of a comparison with a value of type
+/// `other`. The ap headers compare an unsigned operand of 32 bits or more
+/// with a signed one as C does unsigned integers: `ap_uint<43>(0) >
+/// ap_int<8>(-100)` is false. An unsigned operand facing a signed one is
+/// therefore first widened, exactly, to a signed type one bit wider.
+fn comparable(src: &str, ty: &ScalarType, other: &ScalarType) -> String {
+    if ty.signed || !other.signed {
+        return src.to_string();
+    }
+    let signed = ScalarType {
+        signed: true,
+        ..*ty
+    };
+    format!("{}({src})", widened(&signed, ty.width + 1, ty.int_bits + 1))
+}
+
 fn widened(like: &ScalarType, width: u32, int_bits: i32) -> String {
     if like.fixed || int_bits != width as i32 {
         fixed_type(like.signed, width, int_bits, Quant::Trn, Overflow::Wrap)
