@@ -145,6 +145,22 @@ pub fn header(ctx: &Ctx<'_>, stream: bool) -> String {
     code.line(format!("#ifndef {guard}"));
     code.line(format!("#define {guard}"));
     code.blank();
+    // A stream-style AXI beat carries a whole pixel; wider than ap_types'
+    // default limit of 1024 bits, the limit must be raised before the first
+    // include (every file of the project includes this header first).
+    let widest_beat = (0..p.nodes.len())
+        .filter(|&id| stream && ctx.plan.materialized[id])
+        .map(|id| super::stream::axis_bits(ctx, id))
+        .max()
+        .unwrap_or(0);
+    if widest_beat > 1024 {
+        code.line("#ifndef AP_INT_MAX_W");
+        code.line(format!(
+            "#define AP_INT_MAX_W {}",
+            widest_beat.div_ceil(1024) * 1024
+        ));
+        code.line("#endif");
+    }
     code.line("#include <ap_fixed.h>");
     code.line("#include <ap_int.h>");
     if stream {

@@ -139,9 +139,15 @@ fn kernel_accesses(ctx: &Ctx<'_>, n: usize) -> Vec<MapAccess> {
                         | Op::MaxUnpool { .. } => (rows.clone(), cols.clone()),
                         _ => (vec![0], vec![0]),
                     };
+                    // A channel reduction reads every channel of its pixel in
+                    // one iteration (its channel loop is unrolled).
+                    let channels = match op {
+                        Op::Reduce { .. } => range(ctx.node(o).shape.chw().c, 1),
+                        _ => lanes.clone(),
+                    };
                     out.push(MapAccess {
                         node: o,
-                        offsets: [lanes.clone(), r, c],
+                        offsets: [channels, r, c],
                     });
                 }
             }

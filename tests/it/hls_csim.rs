@@ -219,6 +219,10 @@ fn run_batch(dir: &Path, projects: &[Emitted], cpp: &Cpp) -> Result<(), String> 
     let exe = dir.join("batch");
     let out = Command::new(&cpp.cxx)
         .args(["-O1", "-std=c++14", "-w"])
+        // Every project of the batch shares one translation unit, so a
+        // wide AXI beat's raised limit (the design header defines it only
+        // before the first include) is set for all of them here.
+        .arg("-DAP_INT_MAX_W=4096")
         .arg("-I")
         .arg(&cpp.ap_types)
         .arg(&src)
