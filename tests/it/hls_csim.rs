@@ -449,22 +449,34 @@ fn wide_intermediates_pass_csim() {
             n == 2 || widest > 64,
             "program {n} should need more than 64 bits ({widest})"
         );
-        for style in [Style::Array, Style::Stream] {
-            let dir = base.join(format!("w{n}_{}", style.name()));
-            std::fs::create_dir_all(&dir).expect("mkdir");
-            let label = format!("wide{} ({})", n + 1, style.name());
-            projects.push(emit_into(
-                &dir,
-                &checked.program,
-                style,
-                BTreeMap::new(),
-                &label,
-            ));
-        }
+        projects.extend(emit_both_styles(
+            &base.join(format!("w{n}")),
+            &checked.program,
+            &format!("wide{}", n + 1),
+        ));
     }
+    run_batch_or_panic(&base, &projects, &cpp);
+}
+
+/// `program` emitted in the array and the stream style under `dir`, with the
+/// default parallelism, labelled `label (style)`.
+fn emit_both_styles(dir: &Path, program: &Program, label: &str) -> Vec<Emitted> {
+    [Style::Array, Style::Stream]
+        .into_iter()
+        .map(|style| {
+            let dir = dir.join(style.name());
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            let label = format!("{label} ({})", style.name());
+            emit_into(&dir, program, style, BTreeMap::new(), &label)
+        })
+        .collect()
+}
+
+/// Runs `projects` as one C simulation batch in `base/batch`.
+fn run_batch_or_panic(base: &Path, projects: &[Emitted], cpp: &Cpp) {
     let dir = base.join("batch");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    if let Err(msg) = run_batch(&dir, &projects, &cpp) {
+    if let Err(msg) = run_batch(&dir, projects, cpp) {
         panic!("{msg}");
     }
 }
@@ -495,24 +507,8 @@ fn mixed_sign_comparisons_pass_csim_in_both_styles() {
     let (checked, _) = compile("mixed.cnn", MIXED_SIGNS, &Files::default())
         .unwrap_or_else(|e| panic!("{MIXED_SIGNS}\n{e}"));
     let base = scratch("mixed_signs");
-    let mut projects = vec![];
-    for style in [Style::Array, Style::Stream] {
-        let dir = base.join(style.name());
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let label = format!("mixed signs ({})", style.name());
-        projects.push(emit_into(
-            &dir,
-            &checked.program,
-            style,
-            BTreeMap::new(),
-            &label,
-        ));
-    }
-    let dir = base.join("batch");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    if let Err(msg) = run_batch(&dir, &projects, &cpp) {
-        panic!("{msg}");
-    }
+    let projects = emit_both_styles(&base, &checked.program, "mixed signs");
+    run_batch_or_panic(&base, &projects, &cpp);
 }
 
 /// Names that clash with C, C++, POSIX, math.h or ap_types when emitted as
