@@ -394,10 +394,13 @@ fn textmate_match(grammar: &serde_json::Value, scope: &str) -> Option<String> {
     }
 }
 
-/// The words of `syn keyword GROUP ...` lines (options such as `contained` left out).
+/// The words of `syn keyword GROUP ...` lines (options such as `contained` left out), plus
+/// the word of each `syn match GROUP "\<WORD\ze\s*("` line (a stage whose name is also a
+/// keyword elsewhere, such as `pad`, is a keyword only when a call follows).
 fn vim_keywords(syntax: &str, group: &str) -> BTreeSet<String> {
     let prefix = format!("syn keyword {group} ");
-    let words: BTreeSet<String> = syntax
+    let call_prefix = format!("syn match {group} \"\\<");
+    let mut words: BTreeSet<String> = syntax
         .lines()
         .filter_map(|l| l.strip_prefix(&prefix))
         .flat_map(|rest| rest.split_whitespace())
@@ -405,6 +408,11 @@ fn vim_keywords(syntax: &str, group: &str) -> BTreeSet<String> {
         .filter(|w| !matches!(*w, "contained" | "skipwhite" | "skipempty"))
         .map(str::to_string)
         .collect();
+    words.extend(syntax.lines().filter_map(|l| {
+        let rest = l.strip_prefix(&call_prefix)?;
+        let word = rest.strip_suffix("\\ze\\s*(\"")?;
+        Some(word.to_string())
+    }));
     assert!(!words.is_empty(), "no `{prefix}` line");
     words
 }

@@ -47,16 +47,19 @@ syn keyword convoyOverflow wrap sat sat_zero sat_sym
 " Calls: stages, initializers, blocks; named arguments `stride:`.
 syn keyword convoyStage conv dwconv deconv dwdeconv upsample maxpool maxunpool relu clip max min floor round trunc concat table
 syn keyword convoyStage avgpool global_avgpool dense sum argmax
-syn keyword convoyStage depth_to_space space_to_depth flatten reshape slice pad
+syn keyword convoyStage depth_to_space space_to_depth flatten reshape slice
 syn keyword convoyInit load random
 syn match convoyCall "\<\h\w*\ze\s*("
+" `pad` is also a buffer's halo (`pad 1`) and a named argument (`pad: 1`): a stage only
+" when a call follows (after convoyCall, so that it wins).
+syn match convoyStage "\<pad\ze\s*("
 syn match convoyNamedArg "\<\h\w*\ze\s*:\%(:\)\@!"
 syn keyword convoyWord nearest bilinear true false sigmoid tanh exp log sqrt reciprocal softplus gelu silu dcr crd
 
 syn match convoyNumber "\<\d\+\%(\.\d\+\)\=\%([eE][+-]\=\d\+\)\=\>"
 syn match convoyNumber "-\d\+" contained
 
-syn match convoyOperator "|>\|>>\|<<\|==\|[-+*=]"
+syn match convoyOperator "|>\|>>\|<<\|==\|\.\.\|[-+*=]"
 syn match convoyError ";"
 
 hi def link convoyTodo Todo
