@@ -5,7 +5,9 @@ Every layer is u8 activations (x i8 weights for convolutions) with the requantiz
 real quantized networks end each layer with. Convoy runs `convoy bench` on a generated `.cnn`
 script; onnxruntime runs the same layer as a QLinearConv / MaxPool / Resize graph on uint8,
 both as an NCHW graph and as an NHWC graph (Transposes at the boundary, which onnxruntime's
-layout optimizer cancels against its own NHWC kernels); the faster of the two is the peer.
+layout optimizer cancels against its own NHWC kernels); the faster of the two (by minimum) is the
+peer. Both systems time runs for `--min-time` seconds per measurement (Convoy: `convoy bench
+--min-time`), so that a median covers the same stretch of a shared machine's slow and fast phases.
 
 The requantizations differ in detail (Convoy: `round((acc + b) * s) as u8 sat` with an exact
 fixed-point factor; onnxruntime: float scale, round half to even, saturate) but cost the same.
@@ -244,7 +246,9 @@ class Peer:
             self.sessions.append((("nhwc" if nhwc else "nchw"), sess, feeds))
 
     def run(self, min_time):
-        """(median_us, min_us, layout) of the faster graph."""
+        """(median_us, min_us, layout) of the faster graph: the one with the smaller minimum (a
+        median picked as the smaller of two would give the peer two draws of a noisy machine's
+        slow and fast phases against Convoy's one)."""
         best = None
         for layout, sess, feeds in self.sessions:
             for _ in range(3):
@@ -256,13 +260,14 @@ class Peer:
                 sess.run(None, feeds)
                 times.append(time.perf_counter() - t)
             r = (float(np.median(times)) * 1e6, min(times) * 1e6, layout)
-            if best is None or r[0] < best[0]:
+            if best is None or r[1] < best[1]:
                 best = r
         return best
 
 
-def run_convoy(binary, script, threads, iters, extra):
-    cmd = [binary, "bench", script, "--threads", str(threads), "--iters", str(iters), "--format", "json"]
+def run_convoy(binary, script, threads, iters, min_time, extra):
+    cmd = [binary, "bench", script, "--threads", str(threads), "--iters", str(iters),
+           "--min-time", str(min_time), "--format", "json"]
     cmd += extra
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
@@ -285,7 +290,8 @@ def main():
     ap.add_argument("--shape", action="append", default=[],
                     help="an extra conv layer NAME:cin,cout,h,w,k,stride,pad[,groups]")
     ap.add_argument("--iters", type=int, default=50)
-    ap.add_argument("--min-time", type=float, default=0.3)
+    ap.add_argument("--min-time", type=float, default=0.3,
+                    help="seconds of timed runs per measurement, in both systems (Convoy: `--min-time`)")
     ap.add_argument("--convoy-args", default="", help="extra arguments for `convoy bench`")
     ap.add_argument("--json", default="")
     ap.add_argument("--examples", action="store_true", help="also time every example in Convoy")
@@ -318,7 +324,7 @@ def main():
     for rnd in range(args.rounds):
         for name, (kind, p) in layers.items():
             for t in threads:
-                c_med, c_min, detail = run_convoy(args.convoy, scripts[name], t, args.iters, extra)
+                c_med, c_min, detail = run_convoy(args.convoy, scripts[name], t, args.iters, args.min_time, extra)
                 o_med, o_min, layout = peers[name, t].run(args.min_time)
                 r = results.setdefault((name, t), dict(c_med=[], c_min=[], o_med=[], o_min=[], layout=[], paths=set()))
                 r["c_med"].append(c_med)
@@ -341,7 +347,7 @@ def main():
             for name in EXAMPLES:
                 for t in threads:
                     path = os.path.join(ROOT, "examples", f"{name}.cnn")
-                    med, mn, detail = run_convoy(args.convoy, path, t, args.iters, extra)
+                    med, mn, detail = run_convoy(args.convoy, path, t, args.iters, args.min_time, extra)
                     r = ex.setdefault((name, t), dict(med=[], mn=[], detail=detail))
                     r["med"].append(med)
                     r["mn"].append(mn)

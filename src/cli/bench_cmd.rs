@@ -26,6 +26,8 @@ struct BenchReport {
     backend: &'static str,
     threads: usize,
     iters: usize,
+    /// Timed runs of the whole pipeline (more than `iters` under `--min-time`).
+    runs: usize,
     macs: u64,
     compile: Duration,
     median: Duration,
@@ -45,9 +47,13 @@ pub struct BenchArgs {
     /// Threads for the JIT (default: every core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Timed runs after warm-up.
+    /// Timed runs after warm-up (at least).
     #[arg(long, default_value_t = 50)]
     iters: usize,
+    /// Keep timing runs until this many seconds have passed (at most
+    /// 100,000 runs): a median over a window as long as a peer's.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    min_time: f64,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// An input, as NAME=PATH.npy (random data otherwise).
@@ -74,6 +80,7 @@ pub fn run(args: &BenchArgs) -> i32 {
         backend,
         threads,
         iters,
+        min_time,
         format,
         inputs,
         asm,
@@ -82,6 +89,10 @@ pub fn run(args: &BenchArgs) -> i32 {
         isa,
     } = args;
     let (backend, threads, iters, format) = (*backend, *threads, *iters, *format);
+    let window = Window {
+        iters: iters.max(1),
+        min_time: Duration::try_from_secs_f64(*min_time).unwrap_or_default(),
+    };
     let (sources, checked) = match load_program(path, pipeline.clone()) {
         Ok(x) => x,
         Err(code) => return code,
@@ -98,7 +109,6 @@ pub fn run(args: &BenchArgs) -> i32 {
             return 1;
         }
     };
-    let iters = iters.max(1);
     let report = match backend {
         Backend::Jit => {
             let options = convoy::JitOptions {
@@ -127,10 +137,10 @@ pub fn run(args: &BenchArgs) -> i32 {
                 print_diagnostics(&sources, &[e.diagnostic()]);
                 return 1;
             }
-            let whole = time(iters, || {
+            let whole = time(window, || {
                 compiled.execute(&mut ws).map_err(|e| e.diagnostic())
             });
-            let (median, min) = match whole {
+            let Timing { median, min, runs } = match whole {
                 Ok(t) => t,
                 Err(d) => {
                     print_diagnostics(&sources, &[d]);
@@ -139,7 +149,12 @@ pub fn run(args: &BenchArgs) -> i32 {
             };
             let mut stages = vec![];
             for (k, info) in compiled.stages().iter().enumerate() {
-                let t = time(iters, || {
+                // Stages: `iters` runs each, not the whole window again.
+                let each = Window {
+                    min_time: Duration::ZERO,
+                    ..window
+                };
+                let t = time(each, || {
                     compiled
                         .execute_stage(&mut ws, k)
                         .map_err(|e| e.diagnostic())
@@ -148,7 +163,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                     name: info.name.clone(),
                     label: info.label.clone(),
                     macs: info.macs,
-                    median: t.map(|t| t.0).unwrap_or_default(),
+                    median: t.map(|t| t.median).unwrap_or_default(),
                     vector: info.vector,
                     native: info.native,
                     row_kernel: info.row_kernel,
@@ -158,7 +173,8 @@ pub fn run(args: &BenchArgs) -> i32 {
                 file: path.display().to_string(),
                 backend: "jit",
                 threads: compiled.threads(),
-                iters,
+                iters: window.iters,
+                runs,
                 macs: program.total_macs(),
                 compile: compiled.compile_time,
                 median,
@@ -168,12 +184,12 @@ pub fn run(args: &BenchArgs) -> i32 {
             }
         }
         Backend::Interp => {
-            let t = time(iters, || {
+            let t = time(window, || {
                 convoy::interpret(program, &image)
                     .map(|_| ())
                     .map_err(|e| e.diagnostic())
             });
-            let (median, min) = match t {
+            let Timing { median, min, runs } = match t {
                 Ok(t) => t,
                 Err(d) => {
                     print_diagnostics(&sources, &[d]);
@@ -184,7 +200,8 @@ pub fn run(args: &BenchArgs) -> i32 {
                 file: path.display().to_string(),
                 backend: "interp",
                 threads: 1,
-                iters,
+                iters: window.iters,
+                runs,
                 macs: program.total_macs(),
                 compile: Duration::ZERO,
                 median,
@@ -246,25 +263,49 @@ fn bench_inputs(program: &Program, files: &[InputFile]) -> Result<Vec<Tensor>, V
     batch.images.into_iter().next().ok_or_else(Vec::new)
 }
 
-/// Warm-up (at least 2 runs and 0.2 s), then `iters` timed runs: (median, min).
-fn time(
+/// How many runs to time: at least `iters`, and for at least `min_time`.
+#[derive(Clone, Copy)]
+struct Window {
     iters: usize,
+    min_time: Duration,
+}
+
+/// At most this many timed runs, whatever `--min-time` asks.
+const MAX_RUNS: usize = 100_000;
+
+/// What [`time`] measured.
+struct Timing {
+    median: Duration,
+    min: Duration,
+    runs: usize,
+}
+
+/// Warm-up (at least 2 runs and 0.2 s), then the window's timed runs.
+fn time(
+    window: Window,
     mut f: impl FnMut() -> Result<(), Diagnostic>,
-) -> Result<(Duration, Duration), Diagnostic> {
+) -> Result<Timing, Diagnostic> {
     let warm = Instant::now();
     let mut runs = 0;
-    while runs < 2 || (warm.elapsed() < Duration::from_millis(200) && runs < iters) {
+    while runs < 2 || (warm.elapsed() < Duration::from_millis(200) && runs < window.iters) {
         f()?;
         runs += 1;
     }
-    let mut times = Vec::with_capacity(iters);
-    for _ in 0..iters {
+    let mut times = Vec::with_capacity(window.iters);
+    let start = Instant::now();
+    while times.len() < window.iters
+        || (start.elapsed() < window.min_time && times.len() < MAX_RUNS)
+    {
         let t = Instant::now();
         f()?;
         times.push(t.elapsed());
     }
     times.sort();
-    Ok((times[times.len() / 2], times[0]))
+    Ok(Timing {
+        median: times[times.len() / 2],
+        min: times[0],
+        runs: times.len(),
+    })
 }
 
 fn gmacs(macs: u64, t: Duration) -> f64 {
@@ -285,7 +326,7 @@ fn text(r: &BenchReport) -> String {
         r.file,
         r.backend,
         r.threads,
-        r.iters,
+        r.runs,
         r.compile.as_secs_f64() * 1e3,
         us(r.median),
         us(r.min),
@@ -352,11 +393,12 @@ fn json(r: &BenchReport) -> String {
         })
         .collect();
     format!(
-        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"gmacs\": {:.3}, \"vpdpbusd_peak_gmacs\": {}, \"stages\": [{}]}}",
+        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"runs\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"gmacs\": {:.3}, \"vpdpbusd_peak_gmacs\": {}, \"stages\": [{}]}}",
         esc(&r.file),
         r.backend,
         r.threads,
         r.iters,
+        r.runs,
         r.macs,
         r.compile.as_secs_f64() * 1e3,
         us(r.median),

@@ -139,6 +139,39 @@ fn bench_reports_json() {
     }
 }
 
+/// `--min-time` keeps timing past `--iters` until the window has passed:
+/// 0.3 s of a pipeline that runs in microseconds is many more than 2 runs.
+#[test]
+fn bench_min_time_times_a_window() {
+    let runs = |extra: &[&str]| {
+        let out = convoy()
+            .args([
+                "bench",
+                "--iters",
+                "2",
+                "--threads",
+                "1",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .arg(root().join("examples/seed.cnn"))
+            .output()
+            .expect("convoy runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let tail = text.split("\"runs\": ").nth(1).expect("a runs field");
+        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<usize>().expect("a count")
+    };
+    assert_eq!(runs(&[]), 2);
+    assert!(runs(&["--min-time", "0.3"]) > 2);
+}
+
 /// `--isa scalar` keeps every stage off the vector kernels; `--isa avx512`
 /// (where the CPU has it) puts `strided.cnn`'s stride-2 and dilated
 /// convolutions on them; a forced set the CPU lacks is a diagnostic.
