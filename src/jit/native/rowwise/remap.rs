@@ -5,7 +5,7 @@
 //! the result are stored alike (the same element bytes and signedness).
 
 use super::{Kind, RowStage, View};
-use crate::ir::{NodeId, Op, Program, Remap, ShuffleMode};
+use crate::ir::{NodeId, Op, Pads, Program, Remap, ShuffleMode};
 use crate::jit::plan::{Plan, Stage};
 
 pub(in crate::jit::native) fn plan_remap(
@@ -29,6 +29,7 @@ pub(in crate::jit::native) fn plan_remap(
 
 impl RowStage {
     /// Output rows `lo..hi` of a rearrangement.
+    #[inline(always)]
     pub(super) fn remap_rows(
         &self,
         remap: &Remap,
@@ -59,6 +60,9 @@ impl RowStage {
         out: &mut [u8],
         base: usize,
     ) {
+        if let Remap::Pad { pads, value } = *remap {
+            return self.pad_rows::<B>(pads, value, lo, hi, x, out, base);
+        }
         let (xv, ov) = (&self.x, &self.out);
         let b = B;
         // Element `i` of a row as a byte range.
@@ -68,27 +72,14 @@ impl RowStage {
             let o = ov.row(c, y);
             let dst = &mut out[o.start - base..o.end - base];
             match *remap {
+                Remap::Pad { .. } => {}
                 Remap::Slice { start } => {
                     let src = &x[xv.row(c + start[0], y + start[1])];
-                    dst.copy_from_slice(&src[start[2] * b..(start[2] + ov.w) * b]);
-                }
-                Remap::Pad { pads, value } => {
-                    // Two's complement, little endian: the low bytes of any
-                    // value the buffer's element holds.
-                    let bytes = value.to_le_bytes();
-                    let mut fill = [0u8; B];
-                    fill.copy_from_slice(&bytes[..B]);
-                    for px in dst.chunks_exact_mut(B) {
-                        px.copy_from_slice(&fill);
-                    }
-                    if let Some(iy) = y.checked_sub(pads.top).filter(|&iy| iy < xv.h) {
-                        let at = pads.left * b;
-                        dst[at..at + xv.w * b].copy_from_slice(&x[xv.row(c, iy)]);
-                    }
+                    copy_bytes(dst, &src[start[2] * b..(start[2] + ov.w) * b]);
                 }
                 Remap::Reshape if ov.w == xv.w => {
                     let n = c * ov.h + y;
-                    dst.copy_from_slice(&x[xv.row(n / xv.h, n % xv.h)]);
+                    copy_bytes(dst, &x[xv.row(n / xv.h, n % xv.h)]);
                 }
                 Remap::Reshape => {
                     let plane = xv.h * xv.w;
@@ -124,5 +115,99 @@ impl RowStage {
                 }
             }
         }
+    }
+}
+
+impl RowStage {
+    /// Output rows `lo..hi` of `pad`: each row filled with the value, then
+    /// the input row copied into it. Its own loop, with the row's position
+    /// stepped rather than divided out per row, since the rows are short
+    /// and many.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn pad_rows<const B: usize>(
+        &self,
+        pads: Pads,
+        value: i128,
+        lo: usize,
+        hi: usize,
+        x: &[u8],
+        out: &mut [u8],
+        base: usize,
+    ) {
+        let (xv, ov) = (&self.x, &self.out);
+        // Two's complement, little endian: the low bytes of any value the
+        // buffer's element holds.
+        let bytes = value.to_le_bytes();
+        let mut fill = [0u8; B];
+        fill.copy_from_slice(&bytes[..B]);
+        let (row_bytes, in_bytes, at) = (ov.w * B, xv.w * B, pads.left * B);
+        let h = ov.h.max(1);
+        let (mut c, mut y) = (lo / h, lo % h);
+        for _ in lo..hi {
+            let o = (ov.origin + c * ov.plane + y * ov.stride) * B - base;
+            let dst = &mut out[o..o + row_bytes];
+            fill_elements(dst, &fill);
+            if let Some(iy) = y.checked_sub(pads.top).filter(|&iy| iy < xv.h) {
+                let s = (xv.origin + c * xv.plane + iy * xv.stride) * B;
+                copy_bytes(&mut dst[at..at + in_bytes], &x[s..s + in_bytes]);
+            }
+            y += 1;
+            if y == h {
+                (c, y) = (c + 1, 0);
+            }
+        }
+    }
+}
+
+/// Bytes of a register: what the copies and fills below move at once.
+const VECTOR: usize = 64;
+
+/// `dst.copy_from_slice(src)` without a `memcpy` call per row when the row
+/// has at least 64 bytes: whole 64-byte blocks (one register move each in
+/// the AVX-512 copy of the kernels), then the last block again, overlapping,
+/// for the rest (it writes the same bytes).
+#[inline(always)]
+fn copy_bytes(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len();
+    if n < VECTOR || src.len() != n {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut i = 0;
+    while i + VECTOR <= n {
+        dst[i..i + VECTOR].copy_from_slice(&src[i..i + VECTOR]);
+        i += VECTOR;
+    }
+    if i < n {
+        dst[n - VECTOR..n].copy_from_slice(&src[n - VECTOR..n]);
+    }
+}
+
+/// Fills `dst` with copies of the element `fill` (`B` bytes, a power of
+/// two up to 16; `dst` holds whole elements), in 64-byte blocks of the
+/// repeated pattern when it has at least 64 bytes: every block starts on an
+/// element (offsets are multiples of 64, or `n - 64` with `n` a multiple
+/// of `B`).
+#[inline(always)]
+fn fill_elements<const B: usize>(dst: &mut [u8], fill: &[u8; B]) {
+    let mut block = [0u8; VECTOR];
+    for (k, byte) in block.iter_mut().enumerate() {
+        *byte = fill[k % B];
+    }
+    let n = dst.len();
+    if n < VECTOR {
+        for px in dst.chunks_exact_mut(B) {
+            px.copy_from_slice(fill);
+        }
+        return;
+    }
+    let mut i = 0;
+    while i + VECTOR <= n {
+        dst[i..i + VECTOR].copy_from_slice(&block);
+        i += VECTOR;
+    }
+    if i < n {
+        dst[n - VECTOR..n].copy_from_slice(&block);
     }
 }
