@@ -11,7 +11,10 @@
 //! [`WaitForWorkers`]), so the workspace the jobs write into is never freed
 //! under a worker. No wait depends on a thread that could be gone: the
 //! caller runs every job no worker has claimed itself, and a claimed job is
-//! always finished by the thread that claimed it.
+//! always finished by the thread that claimed it. Waits spin for a few
+//! microseconds, then yield the core between checks, then sleep: on a
+//! machine with fewer free cores than threads, the thread waited for may
+//! be queued behind the waiting one.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -91,12 +94,8 @@ impl Batch {
 
     /// Returns when every job has returned: spins briefly, then sleeps.
     fn wait(&self) {
-        let start = Instant::now();
-        while start.elapsed() < SPIN {
-            if self.is_finished() {
-                return;
-            }
-            std::hint::spin_loop();
+        if spin_until(|| self.is_finished()) {
+            return;
         }
         let mut guard = lock(&self.finished.0);
         while !self.is_finished() {
@@ -225,10 +224,7 @@ fn worker(shared: &Shared, me: usize) {
         // Stages follow each other within microseconds: spin briefly before
         // sleeping, so that a parked thread's wake-up latency (tens of
         // microseconds) is not paid on every stage of a small map.
-        let start = Instant::now();
-        while shared.generation.load(Ordering::Acquire) == seen && start.elapsed() < SPIN {
-            std::hint::spin_loop();
-        }
+        spin_until(|| shared.generation.load(Ordering::Acquire) != seen);
         let batch = {
             let mut state = lock(&shared.state);
             while state.generation == seen && !state.shutdown {
@@ -249,7 +245,34 @@ fn worker(shared: &Shared, me: usize) {
     }
 }
 
+/// How long a thread waits for the other threads before it sleeps.
 const SPIN: Duration = Duration::from_micros(200);
+/// How long of that it only spins; then it yields the core between checks.
+const PURE_SPIN: Duration = Duration::from_micros(10);
+
+/// Whether `done` became true within [`SPIN`]. After [`PURE_SPIN`] the
+/// thread yields between checks: when the pool has more threads than it
+/// gets cores (a shared machine, other processes), the thread it waits for
+/// may be queued behind it on the same core, and spinning on would keep it
+/// from running for a whole time slice.
+fn spin_until(done: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if done() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        let waited = start.elapsed();
+        if waited >= SPIN {
+            return done();
+        }
+        if waited >= PURE_SPIN {
+            std::thread::yield_now();
+        }
+    }
+}
 
 /// Jobs catch their panics, so a poisoned lock only means a panic elsewhere
 /// while it was held; the data behind these locks stays consistent.
@@ -305,6 +328,30 @@ mod tests {
         assert_eq!(pool.run(jobs), Ok(3));
         assert!(RAN.load(Ordering::SeqCst) - before >= 20);
         assert_eq!(pool.run((0..4).map(|_| Job::test(count)).collect()), Ok(-1));
+    }
+
+    static ONCE_EACH: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts its runs; busy for a few microseconds, so that the workers
+    /// take part.
+    fn tick() -> i64 {
+        ONCE_EACH.fetch_add(1, Ordering::SeqCst);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_micros(20) {
+            std::hint::spin_loop();
+        }
+        -1
+    }
+
+    /// More threads than cores (the waits yield): every job of every stage
+    /// runs exactly once, and every `run` returns.
+    #[test]
+    fn an_oversubscribed_pool_runs_each_job_once() {
+        let pool = Pool::new(8);
+        for _ in 0..300 {
+            assert_eq!(pool.run((0..16).map(|_| Job::test(tick)).collect()), Ok(-1));
+        }
+        assert_eq!(ONCE_EACH.load(Ordering::SeqCst), 300 * 16);
     }
 
     #[test]
