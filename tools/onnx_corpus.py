@@ -61,13 +61,13 @@ class Builder:
         b = self.const(self.rng.normal(0, 0.1, size=cout).astype(np.float32), "b")
         return self.op("Conv", [x, w, b], "conv", group=group, kernel_shape=[k, k], **attrs)
 
-    def model(self, out, name, nhwc=False):
+    def model(self, out, name, nhwc=False, out_type=TensorProto.FLOAT):
         c, h, w = self.shape
         dims = ["N", h, w, c] if nhwc else ["N", c, h, w]
         g = helper.make_graph(
             self.nodes, name,
             [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
-            [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
+            [helper.make_tensor_value_info(out, out_type, None)],
             self.inits)
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
         m.ir_version = 8
@@ -145,7 +145,78 @@ def nhwc_net():
     return b.model(y, "nhwc_net", nhwc=True)
 
 
+def espcn():
+    """ESPCN (Shi et al. 2016): tanh feature layers, a sub-pixel convolution
+    (DepthToSpace, PyTorch's CRD order) and a sigmoid output."""
+    b = Builder(8, 1, 6, 6)
+    y = b.conv("x", 1, 8, 5, pads=[2, 2, 2, 2])
+    y = b.op("Tanh", [y])
+    y = b.conv(y, 8, 4, 3, pads=[1, 1, 1, 1])
+    y = b.op("Tanh", [y])
+    y = b.conv(y, 4, 4, 3, pads=[1, 1, 1, 1])
+    y = b.op("DepthToSpace", [y], blocksize=2, mode="CRD")
+    y = b.op("Sigmoid", [y])
+    return b.model(y, "espcn")
+
+
+def segnet_level():
+    """A SegNet level: MaxPool with its indices, and MaxUnpool by them."""
+    b = Builder(9, 4, 8, 8)
+    e = b.conv("x", 4, 8, 3, pads=[1, 1, 1, 1])
+    e = b.op("Relu", [e])
+    pool = b.name("maxpool")
+    b.nodes.append(helper.make_node("MaxPool", [e], [pool, pool + "_idx"], name=pool,
+                                    kernel_shape=[2, 2], strides=[2, 2]))
+    d = b.conv(pool, 8, 8, 3, pads=[1, 1, 1, 1])
+    d = b.op("Relu", [d])
+    u = b.op("MaxUnpool", [d, pool + "_idx"], kernel_shape=[2, 2], strides=[2, 2])
+    y = b.conv(u, 8, 4, 3, pads=[1, 1, 1, 1])
+    return b.model(y, "segnet_level")
+
+
+def classifier():
+    """Average pooling, HardSwish, global pooling, Flatten, Gemm, MatMul, ArgMax."""
+    b = Builder(10, 3, 12, 12)
+    y = b.conv("x", 3, 8, 3, pads=[1, 1, 1, 1])
+    y = b.op("Relu", [y])
+    y = b.op("AveragePool", [y], kernel_shape=[2, 2], strides=[2, 2])
+    y = b.conv(y, 8, 16, 3, pads=[1, 1, 1, 1], strides=[2, 2])
+    y = b.op("HardSwish", [y])
+    y = b.op("GlobalAveragePool", [y])
+    y = b.op("Flatten", [y], axis=1)
+    w = b.weight([12, 16])
+    bias = b.const(b.rng.normal(0, 0.1, size=12).astype(np.float32), "b")
+    y = b.op("Gemm", [y, w, bias], transB=1)
+    y = b.op("Relu", [y])
+    y = b.op("MatMul", [y, b.weight([12, 10], scale=0.3)])
+    y = b.op("ArgMax", [y], axis=1, keepdims=1)
+    return b.model(y, "classifier", out_type=TensorProto.INT64)
+
+
+def rearrange():
+    """Pad, SpaceToDepth, Slice, Reshape, DepthToSpace (DCR) and a channel mean."""
+    b = Builder(11, 4, 8, 8)
+    y = b.conv("x", 4, 4, 3)
+    y = b.op("Relu", [y])
+    y = b.op("Pad", [y, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")], mode="constant")
+    y = b.op("SpaceToDepth", [y], blocksize=2)
+    y = b.op("Slice", [y, b.const(np.array([0, 1], np.int64), "starts"),
+                       b.const(np.array([12, 1 << 62], np.int64), "ends"),
+                       b.const(np.array([1, 2], np.int64), "axes")])
+    y = b.op("Reshape", [y, b.const(np.array([-1, 9, 4, 4], np.int64), "shape")])
+    y = b.conv(y, 9, 8, 1)
+    y = b.op("DepthToSpace", [y], blocksize=2)
+    y = b.op("ReduceMean", [y], axes=[1], keepdims=1)
+    y = b.conv(y, 1, 2, 1)
+    return b.model(y, "rearrange")
+
+
 FLOAT_MODELS = [cnn_basic, mobilenet_block, resnet_block, unet_level, upsampling]
+# The models of the operators of issue 14 (built after the others, with
+# their own input seed, so that the older fixtures stay as they were).
+LAYER_MODELS = [espcn, segnet_level, classifier, rearrange]
+# Images per model input (a classifier's output is one class per image).
+BATCH = {"classifier": 16}
 
 
 def base_channels(model):
@@ -291,6 +362,8 @@ def ort_codes(model, x, out_codes):
     g = model.graph
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     dq = [nd for nd in g.node if nd.output[0] == g.output[0].name][0]
+    if dq.op_type == "ArgMax":  # integer classes, no quantizer
+        return y.astype(np.int64)
     if dq.op_type == "Transpose":
         dq = [nd for nd in g.node if nd.output[0] == dq.input[0]][0]
     assert dq.op_type == "DequantizeLinear", dq.op_type
@@ -382,41 +455,43 @@ def main():
     variants += [(nhwc_net, "qdq", False, "u8"), (nhwc_net, "qop", True, "u8")]
     variants += [(cnn_basic, "qdq", True, "s8"), (resnet_block, "qop", False, "s8"),
                  (unet_level, "qdq", False, "s8sym")]
+
+    def emit(make, fmt, per_channel, activation, rng):
+        base = make()
+        name = f"{base.graph.name}_{fmt}_{'pc' if per_channel else 'pt'}"
+        if activation != "u8":
+            name += f"_{activation}"
+        q = quantize(base, fmt, per_channel, seed=7, activation=activation)
+        quantized_in = {"x"} | {nd.output[0] for nd in q.graph.node
+                                if nd.op_type == "Transpose" and "x" in nd.input}
+        if not any(nd.op_type == "QuantizeLinear" and quantized_in & set(nd.input)
+                   for nd in q.graph.node):
+            # onnxruntime left the model float (no QOperator ConvTranspose):
+            # `convoy import` must refuse it, naming the float nodes.
+            onnx.save(q, os.path.join(OUT, f"refuse_{name}.onnx"))
+            print(f"{name}: left float by onnxruntime; saved as refuse_{name}.onnx")
+            return
+        codes, x = input_codes(q, rng, BATCH.get(base.graph.name, 2))
+        try:
+            expected = ref.run(q, x)
+        except NotImplementedError as e:
+            print(f"{name}: the reference has no {e}; skipped")
+            return
+        exp = np.asarray(list(expected.values())[0]).astype(np.int64)
+        got = ort_codes(q, x, exp)
+        diff = int(np.sum(got != exp))
+        if q.graph.input[0].type.tensor_type.shape.dim[3].dim_value == base_channels(base):
+            # NHWC: Convoy reads and writes [C, H, W].
+            codes = np.transpose(codes, (0, 3, 1, 2))
+            exp = np.transpose(exp, (0, 3, 1, 2))
+        onnx.save(q, os.path.join(OUT, f"{name}.onnx"))
+        np.save(os.path.join(OUT, f"{name}.x.npy"), codes)
+        np.save(os.path.join(OUT, f"{name}.expected.npy"), exp.astype(np.int16))
+        summary[name] = {"values": int(exp.size), "onnxruntime_differs": diff,
+                         "ops": sorted({nd.op_type for nd in q.graph.node})}
+        print(f"{name}: {exp.size} values, onnxruntime differs on {diff}")
     for make, fmt, per_channel, activation in variants:
-            base = make()
-            if True:
-                name = f"{base.graph.name}_{fmt}_{'pc' if per_channel else 'pt'}"
-                if activation != "u8":
-                    name += f"_{activation}"
-                q = quantize(base, fmt, per_channel, seed=7, activation=activation)
-                quantized_in = {"x"} | {nd.output[0] for nd in q.graph.node
-                                        if nd.op_type == "Transpose" and "x" in nd.input}
-                if not any(nd.op_type == "QuantizeLinear" and quantized_in & set(nd.input)
-                           for nd in q.graph.node):
-                    # onnxruntime left the model float (no QOperator ConvTranspose):
-                    # `convoy import` must refuse it, naming the float nodes.
-                    onnx.save(q, os.path.join(OUT, f"refuse_{name}.onnx"))
-                    print(f"{name}: left float by onnxruntime; saved as refuse_{name}.onnx")
-                    continue
-                codes, x = input_codes(q, rng)
-                try:
-                    expected = ref.run(q, x)
-                except NotImplementedError as e:
-                    print(f"{name}: the reference has no {e}; skipped")
-                    continue
-                exp = np.asarray(list(expected.values())[0]).astype(np.int64)
-                got = ort_codes(q, x, exp)
-                diff = int(np.sum(got != exp))
-                if q.graph.input[0].type.tensor_type.shape.dim[3].dim_value == base_channels(base):
-                    # NHWC: Convoy reads and writes [C, H, W].
-                    codes = np.transpose(codes, (0, 3, 1, 2))
-                    exp = np.transpose(exp, (0, 3, 1, 2))
-                onnx.save(q, os.path.join(OUT, f"{name}.onnx"))
-                np.save(os.path.join(OUT, f"{name}.x.npy"), codes)
-                np.save(os.path.join(OUT, f"{name}.expected.npy"), exp.astype(np.int16))
-                summary[name] = {"values": int(exp.size), "onnxruntime_differs": diff,
-                                 "ops": sorted({nd.op_type for nd in q.graph.node})}
-                print(f"{name}: {exp.size} values, onnxruntime differs on {diff}")
+        emit(make, fmt, per_channel, activation, rng)
     for name, seed, bits, layers in QONNX_MODELS:
         m = qonnx_model(seed, bits, layers, name)
         codes, x = input_codes(m, rng)
@@ -427,6 +502,11 @@ def main():
         summary[name] = {"values": int(exp.size), "onnxruntime_differs": None,
                          "ops": sorted({nd.op_type for nd in m.graph.node})}
         print(f"{name}: {exp.size} values (QONNX: no onnxruntime run)")
+    rng = np.random.default_rng(2027)
+    for make in LAYER_MODELS:
+        for fmt in ("qdq", "qop"):
+            for per_channel in (False, True):
+                emit(make, fmt, per_channel, "u8", rng)
     total = sum(v["values"] for v in summary.values() if v["onnxruntime_differs"] is not None)
     differs = sum(v["onnxruntime_differs"] or 0 for v in summary.values())
     summary["_total"] = {"values_compared_with_onnxruntime": total, "onnxruntime_differs": differs}

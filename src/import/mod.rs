@@ -15,6 +15,7 @@
 
 mod error;
 mod exact;
+mod layers;
 mod lower;
 mod ops;
 mod proto;

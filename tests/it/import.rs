@@ -111,6 +111,10 @@ corpus! {
     cnn_basic_qdq_pc_s8 resnet_block_qop_pt_s8 unet_level_qdq_pt_s8sym
     nhwc_net_qdq_pt nhwc_net_qop_pc
     qonnx_w4a4 qonnx_w2a3_floor qonnx_w8_bipolar
+    espcn_qdq_pt espcn_qdq_pc espcn_qop_pt espcn_qop_pc
+    segnet_level_qdq_pt segnet_level_qdq_pc segnet_level_qop_pt segnet_level_qop_pc
+    classifier_qdq_pt classifier_qdq_pc classifier_qop_pt classifier_qop_pc
+    rearrange_qdq_pt rearrange_qdq_pc rearrange_qop_pt rearrange_qop_pc
 }
 
 /// Every model of the folder is in the list above (and the reverse).
@@ -358,7 +362,7 @@ fn exact_reference_reproduces_the_expected_codes() {
     );
     let total = text.lines().last().unwrap_or_default();
     eprintln!("{total}");
-    assert!(total.contains("of 14880 values"), "{text}");
+    assert!(total.contains("of 19168 values"), "{text}");
 }
 
 /// Cut and corrupted models never panic the importer: every prefix length

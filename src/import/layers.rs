@@ -1,0 +1,943 @@
+//! The operators that map to the stages of issue 14: average pooling (a sum
+//! whose divisor the next quantizer divides by exactly), dense layers
+//! (`Gemm`, `MatMul`, `QGemm`, `QLinearMatMul`), `ArgMax` and channel
+//! reductions, rearrangements (`Flatten`, `Reshape`, `DepthToSpace`,
+//! `SpaceToDepth`, `Pad`, `Slice`), `MaxPool` indices and `MaxUnpool`, and
+//! activations: `Sigmoid` / `Tanh` as lookup tables of the exact QDQ
+//! formula, `HardSwish` as its exact rational formula.
+
+use super::exact::Dyadic;
+use super::lower::{
+    attr_f, attr_i, attr_ints, attr_s, int_param, only_attrs, unsupported, Fail, Lowering, Res,
+};
+use super::ops::{node_base, pair, pair_text, Bias};
+use super::proto::Node;
+use super::values::{Codes, Func, Indices, QConst, Shortcut, Val};
+use crate::numeric::table::{quotient_code, TableFn};
+
+impl Lowering<'_> {
+    // ---- average pooling ----------------------------------------------------
+
+    /// `AveragePool` / `GlobalAveragePool` on a real value.
+    pub fn avgpool(&mut self, n: &Node, global: bool) -> Res<Vec<Val>> {
+        let x = self.need(n, 0, "input")?;
+        let window = self.pool_window(n, &x, global)?;
+        Ok(vec![self.pool_average(n, &x, &window)?])
+    }
+
+    /// `QLinearAveragePool` / `QLinearGlobalAveragePool` (com.microsoft):
+    /// inputs `x, x_scale, x_zp, y_scale, y_zp`.
+    pub fn qlinear_avgpool(&mut self, n: &Node, global: bool) -> Res<Vec<Val>> {
+        if attr_i(n, "channels_last", 0) != 0 {
+            return unsupported("channels_last = 1");
+        }
+        let x = self.dequantized(n, 0, 1, 2)?;
+        let window = self.pool_window(n, &x, global)?;
+        let out_scale = self.scale(n, 3)?;
+        let (zp, lo, hi, ty) = self.zero_point(n, 4)?;
+        let avg = self.pool_average(n, &x, &window)?;
+        self.requantize_to(n, avg, out_scale, (zp, lo, hi, ty))
+    }
+
+    fn pool_window(&self, n: &Node, x: &Val, global: bool) -> Res<Window> {
+        let shape = x
+            .shape()
+            .ok_or_else(|| Fail::Unsupported("an input that is not a map".into()))?;
+        if global {
+            only_attrs(n, &["channels_last"])?;
+            return Ok(Window {
+                kernel: (shape[1], shape[2]),
+                stride: (1, 1),
+                pads: [0; 4],
+                include_pad: true,
+                input: shape,
+                out: [shape[0], 1, 1],
+                global: true,
+            });
+        }
+        only_attrs(
+            n,
+            &[
+                "kernel_shape",
+                "strides",
+                "pads",
+                "ceil_mode",
+                "count_include_pad",
+                "auto_pad",
+                "channels_last",
+                "dilations",
+            ],
+        )?;
+        if attr_i(n, "ceil_mode", 0) != 0 {
+            return unsupported("ceil_mode = 1");
+        }
+        if pair(attr_ints(n, "dilations"), 1)? != (1, 1) {
+            return unsupported("dilations other than 1");
+        }
+        if !matches!(
+            attr_s(n, "auto_pad").as_deref(),
+            None | Some("NOTSET") | Some("VALID")
+        ) {
+            return unsupported("auto_pad SAME_*");
+        }
+        let Some(k) = attr_ints(n, "kernel_shape") else {
+            return unsupported("no kernel_shape");
+        };
+        let k = pair(Some(k), 1)?;
+        let s = pair(attr_ints(n, "strides"), 1)?;
+        let pads = four_pads(attr_ints(n, "pads"))?;
+        if pads[0] >= k.0 || pads[1] >= k.0 || pads[2] >= k.1 || pads[3] >= k.1 {
+            return unsupported("a pad as large as the kernel");
+        }
+        let oh = (shape[1] + pads[0] + pads[1])
+            .checked_sub(k.0)
+            .map(|v| v / s.0 + 1);
+        let ow = (shape[2] + pads[2] + pads[3])
+            .checked_sub(k.1)
+            .map(|v| v / s.1 + 1);
+        let (Some(oh), Some(ow)) = (oh, ow) else {
+            return unsupported("an empty output");
+        };
+        Ok(Window {
+            kernel: k,
+            stride: s,
+            pads,
+            include_pad: attr_i(n, "count_include_pad", 0) != 0,
+            input: shape,
+            out: [shape[0], oh, ow],
+            global: false,
+        })
+    }
+
+    /// The exact average: the window sum (a depthwise convolution by ones)
+    /// with the window size as its divisor, and, for codes, the `avgpool`
+    /// of the codes as the shortcut when the quantizer keeps the scale.
+    fn pool_average(&mut self, n: &Node, x: &Val, w: &Window) -> Res<Val> {
+        let count = (w.kernel.0 * w.kernel.1) as u64;
+        // Windows that reach the padding divide by fewer pixels.
+        let uniform = w.pads == [0; 4] || w.include_pad;
+        let shortcut = match x {
+            Val::Affine { codes, zp, scale } if w.pads == [0; 4] || !w.include_pad || *zp == 0 => {
+                Some(Shortcut {
+                    expr: if w.global {
+                        format!("global_avgpool({})", codes.name)
+                    } else {
+                        format!("avgpool({}, {})", codes.name, w.args())
+                    },
+                    zp: *zp,
+                    scale: *scale,
+                    lo: codes.lo,
+                    hi: codes.hi,
+                })
+            }
+            _ => None,
+        };
+        let (e, scale, bound, div) = match x {
+            Val::Affine { codes, zp, scale } => {
+                let (c, s, b) = self.affine_parts(codes, *zp, *scale)?;
+                (c, Some(s), b, 1)
+            }
+            other => {
+                let (e, _, b, d) = self.real_div(other)?;
+                (e, None, b, d)
+            }
+        };
+        if !uniform {
+            if shortcut.is_none() {
+                return unsupported(
+                    "count_include_pad = 0 with padding, on a value that is not dequantized codes",
+                );
+            }
+            // Only the shortcut computes it (div 0: nothing else may read it).
+            return Ok(self.pending_real(n, String::new(), (w.out, bound, 0), shortcut));
+        }
+        let ones = self.ones(n, [w.input[0], 1, w.kernel.0, w.kernel.1]);
+        let mut args = vec![e, ones];
+        if w.stride != (1, 1) {
+            args.push(format!("stride: {}", pair_text(w.stride)));
+        }
+        if w.pads != [0; 4] {
+            let p = w.pads;
+            args.push(format!("pad: ({}, {}, {}, {})", p[0], p[1], p[2], p[3]));
+        }
+        if w.input[0] > 1 {
+            args.push(format!("groups: {}", w.input[0]));
+        }
+        let sum = match scale {
+            Some(s) => format!("conv({}) * {s}", args.join(", ")),
+            None => format!("conv({})", args.join(", ")),
+        };
+        let div = div
+            .checked_mul(count)
+            .ok_or_else(|| Fail::Unsupported("a divisor beyond 64 bits".into()))?;
+        Ok(self.pending_real(n, sum, (w.out, bound * count as f64, div), shortcut))
+    }
+
+    /// A param of ones (the kernel of a window sum).
+    fn ones(&mut self, n: &Node, dims: [usize; 4]) -> String {
+        let count = dims.iter().product();
+        let q = QConst {
+            dims: dims.to_vec(),
+            codes: vec![1; count],
+            scales: vec![Dyadic::from_int(1)],
+            zps: vec![0],
+            axis: 0,
+        };
+        int_param(&mut self.script, &format!("{}_ones", node_base(n)), &q)
+    }
+
+    // ---- dense layers ---------------------------------------------------------
+
+    /// `Gemm(A, B, C)` and `MatMul(A, B)` on dequantized values: `dense`.
+    pub fn gemm(&mut self, n: &Node, matmul: bool) -> Res<Vec<Val>> {
+        if matmul {
+            only_attrs(n, &[])?;
+        } else {
+            only_attrs(n, &["alpha", "beta", "transA", "transB"])?;
+            for a in ["alpha", "beta"] {
+                if attr_f(n, a).is_some_and(|v| v != 1.0) {
+                    return unsupported(format!("{a} other than 1"));
+                }
+            }
+            if attr_i(n, "transA", 0) != 0 {
+                return unsupported("transA = 1");
+            }
+        }
+        let trans_b = !matmul && attr_i(n, "transB", 0) != 0;
+        let x = self.need(n, 0, "input")?;
+        let w = match self.need(n, 1, "weights")? {
+            Val::QConst(q) => q,
+            Val::Const(_) => {
+                return Err(Fail::Float(
+                    "its weights are float: they need a DequantizeLinear or a Quant".into(),
+                ))
+            }
+            Val::Poisoned => return Err(Fail::Poisoned),
+            _ => return unsupported("weights that are not a constant"),
+        };
+        let w = self.rows_of_outputs(n, w, trans_b)?;
+        let bias = if matmul {
+            None
+        } else {
+            match self.arg(n, 2)? {
+                None => None,
+                Some(Val::QConst(q)) => Some(Bias::Codes(q)),
+                Some(Val::Const(k)) => Some(Bias::Values(k.values)),
+                Some(_) => return unsupported("a bias that is not a constant"),
+            }
+        };
+        Ok(vec![self.conv(n, &x, &w, bias, false)?])
+    }
+
+    /// Weights as `[O, K]` with one scale per output row: `B` is `[K, O]`
+    /// (`MatMul`, `Gemm` without `transB`) or `[O, K]` (`transB = 1`).
+    fn rows_of_outputs(&self, n: &Node, w: QConst, transposed: bool) -> Res<QConst> {
+        if w.dims.len() != 2 {
+            return unsupported(format!("weights of shape {:?} (2-D only)", w.dims));
+        }
+        let per_channel = w.scales.len() > 1;
+        let out_axis = if transposed { 0 } else { 1 };
+        if per_channel && w.axis != out_axis {
+            return Err(self.scale_shape(
+                n,
+                format!(
+                    "{} weight scales along axis {} of {:?}, not along the outputs",
+                    w.scales.len(),
+                    w.axis,
+                    w.dims
+                ),
+            ));
+        }
+        if transposed {
+            return Ok(w);
+        }
+        let (k, o) = (w.dims[0], w.dims[1]);
+        let mut codes = vec![0; k * o];
+        for r in 0..k {
+            for c in 0..o {
+                codes[c * k + r] = w.codes[r * o + c];
+            }
+        }
+        Ok(QConst {
+            dims: vec![o, k],
+            codes,
+            axis: 0,
+            ..w
+        })
+    }
+
+    /// `QGemm` (com.microsoft): `A, a_scale, a_zp, B, b_scale, b_zp, C,
+    /// y_scale, y_zp`, and `QLinearMatMul`: `a, a_scale, a_zp, b, b_scale,
+    /// b_zp, y_scale, y_zp`.
+    pub fn qlinear_dense(&mut self, n: &Node, gemm: bool) -> Res<Vec<Val>> {
+        let trans_b = if gemm {
+            only_attrs(n, &["alpha", "transA", "transB"])?;
+            if attr_f(n, "alpha").is_some_and(|v| v != 1.0) {
+                return unsupported("alpha other than 1");
+            }
+            if attr_i(n, "transA", 0) != 0 {
+                return unsupported("transA = 1");
+            }
+            attr_i(n, "transB", 0) != 0
+        } else {
+            only_attrs(n, &[])?;
+            false
+        };
+        let x = self.dequantized(n, 0, 1, 2)?;
+        let w = match self.need(n, 3, "weights")? {
+            Val::Const(k) if k.int => k,
+            _ => return unsupported("weights that are not an integer initializer"),
+        };
+        let scales = self.consts(n, 4)?;
+        let zps = self.consts(n, 5)?;
+        if w.dims.len() != 2 {
+            return unsupported(format!("weights of shape {:?} (2-D only)", w.dims));
+        }
+        let outputs = if trans_b { w.dims[0] } else { w.dims[1] };
+        if (scales.len() != 1 && scales.len() != outputs)
+            || (zps.len() != 1 && zps.len() != scales.len())
+        {
+            return Err(self.scale_shape(
+                n,
+                format!(
+                    "{} weight scales and {} zero points for {outputs} outputs",
+                    scales.len(),
+                    zps.len()
+                ),
+            ));
+        }
+        let ints = |v: &[Dyadic]| -> Res<Vec<i64>> {
+            v.iter()
+                .map(|&d| super::lower::integer(d))
+                .collect::<Option<Vec<i64>>>()
+                .ok_or_else(|| Fail::Unsupported("codes that are not integers".into()))
+        };
+        let mut zps = ints(&zps)?;
+        if zps.len() == 1 {
+            zps = vec![zps[0]; scales.len()];
+        }
+        let wq = QConst {
+            dims: w.dims.clone(),
+            codes: ints(&w.values)?,
+            scales: scales.clone(),
+            zps,
+            axis: if trans_b { 0 } else { 1 },
+        };
+        let wq = self.rows_of_outputs(n, wq, trans_b)?;
+        let (y_scale, y_zp) = if gemm { (7, 8) } else { (6, 7) };
+        let bias = match (gemm, self.arg(n, 6)?) {
+            (true, Some(Val::Const(b))) if b.int => {
+                let x_scale = match &x {
+                    Val::Affine { scale, .. } => *scale,
+                    _ => Dyadic::from_int(1),
+                };
+                let s = scales
+                    .iter()
+                    .map(|s| s.mul(x_scale))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| self.too_wide(&n.name, "a scale product"))?;
+                let count = s.len();
+                Some(Bias::Codes(QConst {
+                    dims: b.dims.clone(),
+                    codes: ints(&b.values)?,
+                    scales: s,
+                    zps: vec![0; count],
+                    axis: 0,
+                }))
+            }
+            (true, None) | (false, _) => None,
+            (true, Some(_)) => return unsupported("a bias that is not an integer initializer"),
+        };
+        let real = self.conv(n, &x, &wq, bias, false)?;
+        if gemm && self.arg(n, y_scale)?.is_none() {
+            return Ok(vec![real]);
+        }
+        let out_scale = self.scale(n, y_scale)?;
+        let (zp, lo, hi, ty) = self.zero_point(n, y_zp)?;
+        self.requantize_to(n, real, out_scale, (zp, lo, hi, ty))
+    }
+
+    // ---- reductions over channels ---------------------------------------------
+
+    /// `ArgMax` over channels: the codes' order is the values' (positive
+    /// scales, positive divisors).
+    pub fn argmax(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &["axis", "keepdims", "select_last_index"])?;
+        if attr_i(n, "axis", 0) != 1 {
+            return unsupported(format!(
+                "axis = {} (channels, axis 1, only)",
+                attr_i(n, "axis", 0)
+            ));
+        }
+        if attr_i(n, "select_last_index", 0) != 0 {
+            return unsupported("select_last_index = 1");
+        }
+        let x = self.need(n, 0, "input")?;
+        let e = match &x {
+            Val::Codes(c) | Val::Affine { codes: c, .. } => c.name.clone(),
+            other => self.real_div(other)?.0,
+        };
+        let shape = x
+            .shape()
+            .ok_or_else(|| Fail::Unsupported("an input that is not a map".into()))?;
+        let name = self.script.fresh(n.outputs.first().map_or(&n.name, |s| s));
+        self.script.let_(
+            &name,
+            &format!("argmax({e})"),
+            &format!("{} {}", n.op_type, n.name),
+        );
+        Ok(vec![Val::Codes(Codes {
+            name,
+            lo: 0,
+            hi: shape[0] as i64 - 1,
+            shape: [1, shape[1], shape[2]],
+        })])
+    }
+
+    /// `ReduceMax`, `ReduceSum`, `ReduceMean` over the channel axis.
+    pub fn reduce(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &["axes", "keepdims", "noop_with_empty_axes"])?;
+        let axes = match self.arg(n, 1)? {
+            Some(Val::Const(k)) => k
+                .values
+                .iter()
+                .map(|&v| super::lower::integer(v))
+                .collect::<Option<Vec<i64>>>(),
+            None => attr_ints(n, "axes"),
+            Some(_) => return unsupported("axes that are not a constant"),
+        };
+        if axes.as_deref() != Some(&[1]) {
+            return unsupported(format!("axes {axes:?} (channels, [1], only)"));
+        }
+        let x = self.need(n, 0, "input")?;
+        let shape = x
+            .shape()
+            .ok_or_else(|| Fail::Unsupported("an input that is not a map".into()))?;
+        let out = [1, shape[1], shape[2]];
+        match n.op_type.as_str() {
+            "ReduceMax" => self.map_codes(n, x, out, |e| format!("max({e})")),
+            op => {
+                let (e, _, bound, div) = self.real_div(&x)?;
+                let c = shape[0] as u64;
+                let div = if op == "ReduceMean" { div * c } else { div };
+                let bound = bound * c as f64;
+                Ok(vec![self.let_real_div(
+                    n,
+                    format!("sum({e})"),
+                    out,
+                    bound,
+                    div,
+                )])
+            }
+        }
+    }
+
+    // ---- rearrangements ---------------------------------------------------------
+
+    pub fn flatten(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &["axis"])?;
+        if attr_i(n, "axis", 1) != 1 {
+            return unsupported("axis other than 1");
+        }
+        let x = self.need(n, 0, "input")?;
+        let [c, h, w] = self.map_shape(&x)?;
+        self.map_codes(n, x, [c * h * w, 1, 1], |e| format!("flatten({e})"))
+    }
+
+    /// A static `Reshape` of `[N, C, H, W]` to `[N, K]` or `[N, C', H', W']`
+    /// (`0` or `-1` for the batch).
+    pub fn reshape(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &["allowzero"])?;
+        let x = self.need(n, 0, "input")?;
+        let [c, h, w] = self.map_shape(&x)?;
+        let total = (c * h * w) as i64;
+        let dims = match self.arg(n, 1)? {
+            Some(Val::Const(k)) => k
+                .values
+                .iter()
+                .map(|&v| super::lower::integer(v))
+                .collect::<Option<Vec<i64>>>()
+                .ok_or_else(|| Fail::Unsupported("a shape that is not integers".into()))?,
+            _ => return unsupported("a shape that is not a constant (dynamic shape)"),
+        };
+        if dims.is_empty() || !(-1..=1).contains(&dims[0]) {
+            return unsupported(format!("shape {dims:?}: the batch axis must stay first"));
+        }
+        let mut rest: Vec<i64> = dims[1..].to_vec();
+        let known: i64 = rest.iter().filter(|&&d| d > 0).product();
+        let holes = rest.iter().filter(|&&d| d == -1).count();
+        if rest.iter().any(|&d| d == 0 || d < -1) || holes > 1 || known == 0 {
+            return unsupported(format!("shape {dims:?}"));
+        }
+        for d in &mut rest {
+            if *d == -1 {
+                *d = total / known;
+            }
+        }
+        if rest.iter().product::<i64>() != total {
+            return unsupported(format!("shape {dims:?} for {total} values per image"));
+        }
+        let out = match rest[..] {
+            [k] => [k as usize, 1, 1],
+            [a, b, d] => [a as usize, b as usize, d as usize],
+            _ => return unsupported(format!("shape {dims:?} (rank 2 or 4 only)")),
+        };
+        self.map_codes(n, x, out, |e| {
+            format!("reshape({e}, [{}, {}, {}])", out[0], out[1], out[2])
+        })
+    }
+
+    pub fn depth_to_space(&mut self, n: &Node, inverse: bool) -> Res<Vec<Val>> {
+        only_attrs(n, &["blocksize", "mode"])?;
+        let r = attr_i(n, "blocksize", 0);
+        if r < 1 {
+            return unsupported("no blocksize");
+        }
+        let r = r as usize;
+        let x = self.need(n, 0, "input")?;
+        let [c, h, w] = self.map_shape(&x)?;
+        if inverse {
+            if !h.is_multiple_of(r) || !w.is_multiple_of(r) {
+                return unsupported(format!("blocksize {r} for a {h} x {w} map"));
+            }
+            return self.map_codes(n, x, [c * r * r, h / r, w / r], |e| {
+                format!("space_to_depth({e}, {r})")
+            });
+        }
+        if !c.is_multiple_of(r * r) {
+            return unsupported(format!("blocksize {r} for {c} channels"));
+        }
+        let mode = match attr_s(n, "mode").as_deref() {
+            None | Some("DCR") => "",
+            Some("CRD") => ", mode: crd",
+            Some(other) => return unsupported(format!("mode = {other}")),
+        };
+        self.map_codes(n, x, [c / (r * r), h * r, w * r], |e| {
+            format!("depth_to_space({e}, {r}{mode})")
+        })
+    }
+
+    /// `Pad` in `constant` mode on the height and width; the pad value is
+    /// the code of the padded real value (`zp` for 0).
+    pub fn pad(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &["mode"])?;
+        if !matches!(attr_s(n, "mode").as_deref(), None | Some("constant")) {
+            return unsupported("a mode other than constant");
+        }
+        let pads = match self.arg(n, 1)? {
+            Some(Val::Const(k)) => k
+                .values
+                .iter()
+                .map(|&v| super::lower::integer(v))
+                .collect::<Option<Vec<i64>>>(),
+            _ => None,
+        };
+        let Some(p) = pads.filter(|p| p.len() == 8 && p.iter().all(|&v| v >= 0)) else {
+            return unsupported("pads that are not 8 constant, non-negative integers");
+        };
+        if self.arg(n, 3)?.is_some() {
+            return unsupported("the axes input");
+        }
+        if p[0] != 0 || p[1] != 0 || p[4] != 0 || p[5] != 0 {
+            return unsupported("padding of the batch or channel axis");
+        }
+        let value = match self.arg(n, 2)? {
+            None => Dyadic::ZERO,
+            Some(Val::Const(k)) if k.values.len() == 1 => k.values[0],
+            Some(Val::Affine { .. } | Val::Codes(_) | Val::QConst(_)) => {
+                return unsupported("a pad value that is not a plain constant")
+            }
+            Some(_) => return unsupported("a pad value that is not a constant"),
+        };
+        let x = self.need(n, 0, "input")?;
+        let [c, h, w] = self.map_shape(&x)?;
+        let (t, b, l, r) = (p[2] as usize, p[6] as usize, p[3] as usize, p[7] as usize);
+        let code = match &x {
+            // The code of `value` in the input's quantization (QDQ: a float
+            // value; QOperator: the code itself).
+            Val::Affine { zp, scale, codes } => {
+                let q = if value.is_zero() {
+                    Some(*zp)
+                } else {
+                    quotient(value, *scale).map(|q| q + zp)
+                };
+                match q {
+                    Some(q) if q >= codes.lo && q <= codes.hi => q.to_string(),
+                    _ => return unsupported("a pad value that is no code of the input"),
+                }
+            }
+            Val::Codes(_) => match super::lower::integer(value) {
+                Some(v) => v.to_string(),
+                None => return unsupported("a pad value that is not an integer code"),
+            },
+            _ if value.is_zero() => "0".into(),
+            _ => return unsupported("a pad value other than 0 on a computed value"),
+        };
+        let value_arg = if code == "0" {
+            String::new()
+        } else {
+            format!(", value: {code}")
+        };
+        self.map_codes(n, x, [c, h + t + b, w + l + r], |e| {
+            format!("pad({e}, ({t}, {b}, {l}, {r}){value_arg})")
+        })
+    }
+
+    /// A static `Slice` with steps of 1 on the channel, row and column axes.
+    pub fn slice(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &[])?;
+        let list = |me: &Self, i: usize| -> Res<Option<Vec<i64>>> {
+            match me.arg(n, i)? {
+                None => Ok(None),
+                Some(Val::Const(k)) => Ok(Some(
+                    k.values
+                        .iter()
+                        .map(|&v| super::lower::integer(v))
+                        .collect::<Option<Vec<i64>>>()
+                        .ok_or_else(|| Fail::Unsupported(format!("input {i} is not integers")))?,
+                )),
+                Some(_) => unsupported(format!("input {i} is not a constant (dynamic slice)")),
+            }
+        };
+        let starts = list(self, 1)?.unwrap_or_default();
+        let ends = list(self, 2)?.unwrap_or_default();
+        let axes = list(self, 3)?.unwrap_or_else(|| (0..starts.len() as i64).collect());
+        let steps = list(self, 4)?.unwrap_or_else(|| vec![1; starts.len()]);
+        if starts.len() != ends.len() || axes.len() != starts.len() || steps.len() != starts.len() {
+            return unsupported("starts, ends, axes and steps of different lengths");
+        }
+        let x = self.need(n, 0, "input")?;
+        let shape = self.map_shape(&x)?;
+        let mut ranges = [None, None, None];
+        for i in 0..starts.len() {
+            let axis = if axes[i] < 0 { axes[i] + 4 } else { axes[i] };
+            if !(1..=3).contains(&axis) {
+                return unsupported(format!("axis {} (channels, rows, columns only)", axes[i]));
+            }
+            if steps[i] != 1 {
+                return unsupported(format!("step {}", steps[i]));
+            }
+            let dim = shape[axis as usize - 1] as i64;
+            let clamp = |v: i64| if v < 0 { v + dim } else { v }.clamp(0, dim);
+            let (a, b) = (clamp(starts[i]), clamp(ends[i]));
+            if a >= b {
+                return unsupported("an empty slice");
+            }
+            ranges[axis as usize - 1] = Some((a as usize, b as usize));
+        }
+        let mut out = shape;
+        let mut args = vec![];
+        for (k, name) in ["channels", "rows", "cols"].iter().enumerate() {
+            if let Some((a, b)) = ranges[k] {
+                if (a, b) != (0, shape[k]) {
+                    out[k] = b - a;
+                    args.push(format!("{name}: {a}..{b}"));
+                }
+            }
+        }
+        if args.is_empty() {
+            return Ok(vec![x]);
+        }
+        self.map_codes(n, x, out, |e| format!("slice({e}, {})", args.join(", ")))
+    }
+
+    fn map_shape(&self, x: &Val) -> Res<[usize; 3]> {
+        match x {
+            Val::Poisoned => Err(Fail::Poisoned),
+            _ => x
+                .shape()
+                .ok_or_else(|| Fail::Unsupported("an input that is not a map".into())),
+        }
+    }
+
+    // ---- MaxPool indices, MaxUnpool --------------------------------------------
+
+    /// `MaxPool` with its `Indices` output: `maxpool(..., indices: true)`.
+    /// ONNX counts indices across the batch and the channels; they only
+    /// matter to the `MaxUnpool` that reads them, which undoes the same
+    /// offsets, so per-plane indices are the same meaning.
+    pub fn maxpool_indices(
+        &mut self,
+        n: &Node,
+        x: Val,
+        args: String,
+        (kernel, stride, pads): ((usize, usize), (usize, usize), [usize; 4]),
+        shape: [usize; 3],
+    ) -> Res<Vec<Val>> {
+        if attr_i(n, "storage_order", 0) != 0 {
+            return unsupported("storage_order = 1");
+        }
+        let input = self.map_shape(&x)?;
+        let (c, affine) = match x {
+            Val::Codes(c) => (c, None),
+            Val::Affine { codes, zp, scale } => (codes, Some((zp, scale))),
+            _ => return unsupported("indices of a value that is not codes"),
+        };
+        let v = self.script.fresh(&n.outputs[0]);
+        let idx = self.script.fresh(&n.outputs[1]);
+        self.script.let_(
+            &format!("({v}, {idx})"),
+            &format!("maxpool({}, {args}, indices: true)", c.name),
+            &format!("{} {}", n.op_type, n.name),
+        );
+        let codes = Codes {
+            name: v,
+            shape,
+            ..c
+        };
+        let values = match affine {
+            Some((zp, scale)) => Val::Affine { codes, zp, scale },
+            None => Val::Codes(codes),
+        };
+        Ok(vec![
+            values,
+            Val::Indices(Indices {
+                name: idx,
+                args,
+                kernel,
+                stride,
+                pads,
+                input,
+                shape,
+            }),
+        ])
+    }
+
+    /// `MaxUnpool(x, indices, output_shape)` of a `MaxPool` of this graph
+    /// with the same geometry, back to the pooled input's size.
+    pub fn maxunpool(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &["kernel_shape", "strides", "pads"])?;
+        let idx = match self.need(n, 1, "indices")? {
+            Val::Indices(i) => i,
+            Val::Poisoned => return Err(Fail::Poisoned),
+            _ => return unsupported("indices that no MaxPool of the model computes"),
+        };
+        let k = pair(attr_ints(n, "kernel_shape"), 1)?;
+        let s = pair(attr_ints(n, "strides"), 1)?;
+        let pads = four_pads(attr_ints(n, "pads"))?;
+        if (k, s, pads) != (idx.kernel, idx.stride, idx.pads) {
+            return unsupported("a kernel, stride or pads other than its MaxPool's");
+        }
+        let x = self.need(n, 0, "input")?;
+        if self.map_shape(&x)? != idx.shape {
+            return unsupported("an input of another shape than its indices");
+        }
+        let [c, h, w] = idx.input;
+        let default_h = (idx.shape[1] - 1) * s.0 + k.0;
+        let default_w = (idx.shape[2] - 1) * s.1 + k.1;
+        let default_h = default_h.checked_sub(pads[0] + pads[1]);
+        let default_w = default_w.checked_sub(pads[2] + pads[3]);
+        let wanted = match self.arg(n, 2)? {
+            None => None,
+            Some(Val::Const(k)) => Some(
+                k.values
+                    .iter()
+                    .map(|&v| super::lower::integer(v))
+                    .collect::<Vec<_>>(),
+            ),
+            Some(_) => return unsupported("an output_shape that is not a constant"),
+        };
+        let fits = (default_h, default_w) == (Some(h), Some(w))
+            && wanted.as_ref().is_none_or(|v| {
+                v.len() == 4 && v[1..] == [Some(c as i64), Some(h as i64), Some(w as i64)]
+            });
+        if !fits {
+            return unsupported(format!(
+                "an output shape other than its MaxPool's input [{c}, {h}, {w}]"
+            ));
+        }
+        let f = |e: &str| format!("maxunpool({e}, {}, {})", idx.name, idx.args);
+        match &x {
+            // Zero where nothing lands: the code of 0 is `zp`, so the codes
+            // unpool directly only when it is 0.
+            Val::Codes(_) => self.map_codes(n, x, idx.input, f),
+            Val::Affine { zp: 0, .. } => self.map_codes(n, x, idx.input, f),
+            Val::Affine { codes, zp, scale } => {
+                let (centred, s, bound) = self.affine_parts(codes, *zp, *scale)?;
+                let expr = format!("{} * {s}", f(&centred));
+                Ok(vec![self.let_real(n, expr, idx.input, bound)])
+            }
+            other => {
+                let (e, _, bound, div) = self.real_div(other)?;
+                Ok(vec![self.let_real_div(n, f(&e), idx.input, bound, div)])
+            }
+        }
+    }
+
+    // ---- activations ------------------------------------------------------------
+
+    /// `Sigmoid` / `Tanh` of dequantized codes: a table, once quantized.
+    pub fn transcendental(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &[])?;
+        let f = if n.op_type == "Tanh" {
+            Func::Tanh
+        } else {
+            Func::Sigmoid
+        };
+        match self.need(n, 0, "input")? {
+            Val::Affine { codes, zp, scale } => Ok(vec![Val::Table {
+                codes,
+                zp,
+                scale,
+                f,
+                from: super::lower::problem(n, String::new()),
+            }]),
+            Val::Poisoned => Err(Fail::Poisoned),
+            Val::FloatInput { name, .. } => Err(Fail::Float(format!(
+                "reads the float input `{name}`, which no QuantizeLinear quantizes first"
+            ))),
+            _ => unsupported(
+                "an input that is not dequantized codes (a table needs a DequantizeLinear before it)",
+            ),
+        }
+    }
+
+    /// `QLinearSigmoid` (com.microsoft): `x, x_scale, x_zp, y_scale, y_zp`.
+    pub fn qlinear_sigmoid(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &[])?;
+        let Val::Affine { codes, zp, scale } = self.dequantized(n, 0, 1, 2)? else {
+            return unsupported("an input that is not codes");
+        };
+        let out_scale = self.scale(n, 3)?;
+        let (out_zp, lo, hi, ty) = self.zero_point(n, 4)?;
+        let codes = self.table(
+            n,
+            &codes,
+            (zp, scale),
+            Func::Sigmoid,
+            (out_scale, out_zp, lo, hi, ty),
+        )?;
+        Ok(vec![Val::Codes(codes)])
+    }
+
+    /// `HardSwish(x) = x * clip(x + 3, 0, 6) / 6`, exactly: for `x = e / d`,
+    /// `e * clip(e + 3d, 0, 6d) / (6 d^2)`.
+    pub fn hardswish(&mut self, n: &Node) -> Res<Vec<Val>> {
+        only_attrs(n, &[])?;
+        let x = self.need(n, 0, "input")?;
+        let (e, shape, bound, div) = self.real_div(&x)?;
+        let d = div as i64;
+        let e = if e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            e
+        } else {
+            format!("({e})")
+        };
+        let expr = format!("{e} * clip({e} + {}, 0, {})", 3 * d, 6 * d);
+        let div = (6 * div)
+            .checked_mul(div)
+            .ok_or_else(|| Fail::Unsupported("a divisor beyond 64 bits".into()))?;
+        let bound = bound * (bound + 3.0 * d as f64).min(6.0 * d as f64);
+        Ok(vec![self.let_real_div(n, expr, shape, bound, div)])
+    }
+
+    /// The lookup table `codes -> saturate(round(f((c - zp) * scale) /
+    /// out_scale) + out_zp)`, every entry exact (`quotient_code`).
+    pub fn table(
+        &mut self,
+        n: &Node,
+        codes: &Codes,
+        (zp, scale): (i64, Dyadic),
+        f: Func,
+        (out_scale, out_zp, lo, hi, ty): (Dyadic, i64, i64, i64, &str),
+    ) -> Res<Codes> {
+        let span = (codes.hi - codes.lo + 1) as u64;
+        if !span.is_power_of_two() || span > 1 << 16 {
+            return unsupported(format!(
+                "a table of codes {} .. {} (a full type of at most 16 bits)",
+                codes.lo, codes.hi
+            ));
+        }
+        let tf = match f {
+            Func::Sigmoid => TableFn::Sigmoid,
+            Func::Tanh => TableFn::Tanh,
+        };
+        // x = (c - zp) * m * 2^e = raw / 2^frac.
+        let (raw_scale, frac) = if scale.exp >= 0 {
+            let m = (scale.exp < 60)
+                .then(|| scale.mant.checked_mul(1i128 << scale.exp))
+                .flatten()
+                .ok_or_else(|| self.too_wide(&n.name, "an input scale of 2^60 or more"))?;
+            (m, 0)
+        } else {
+            (scale.mant, scale.exp.unsigned_abs())
+        };
+        let mut entries = Vec::with_capacity(span as usize);
+        for c in codes.lo..=codes.hi {
+            let raw = (c - zp) as i128 * raw_scale;
+            let q = quotient_code(tf, raw, frac, out_scale.mant, out_scale.exp)
+                .map_err(|e| self.too_wide(&n.name, &format!("a table entry: {e:?}")))?;
+            entries.push(
+                q.saturating_add(out_zp as i128)
+                    .clamp(lo as i128, hi as i128),
+            );
+        }
+        let lut = self.script.fresh(&format!("{}_lut", node_base(n)));
+        self.script.param(
+            &lut,
+            ty,
+            &[span as usize],
+            crate::data::NpyData::Int(entries),
+            super::lower::narrowest_dtype(lo, hi),
+        );
+        let name = self.script.fresh(&format!("{}_q", node_base(n)));
+        self.script.let_(
+            &name,
+            &format!("table({}, {lut})", codes.name),
+            &format!("{} {}", n.op_type, n.name),
+        );
+        Ok(Codes {
+            name,
+            lo,
+            hi,
+            shape: codes.shape,
+        })
+    }
+}
+
+/// Pooling geometry.
+struct Window {
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    /// top, bottom, left, right
+    pads: [usize; 4],
+    include_pad: bool,
+    input: [usize; 3],
+    out: [usize; 3],
+    global: bool,
+}
+
+impl Window {
+    fn args(&self) -> String {
+        let mut a = vec![pair_text(self.kernel)];
+        if self.stride != self.kernel {
+            a.push(format!("stride: {}", pair_text(self.stride)));
+        }
+        if self.pads != [0; 4] {
+            let p = self.pads;
+            a.push(format!("pad: ({}, {}, {}, {})", p[0], p[1], p[2], p[3]));
+        }
+        if self.include_pad && self.pads != [0; 4] {
+            a.push("count_include_pad: true".into());
+        }
+        a.join(", ")
+    }
+}
+
+/// ONNX `pads` `[top, left, bottom, right]` as `[top, bottom, left, right]`.
+pub fn four_pads(p: Option<Vec<i64>>) -> Res<[usize; 4]> {
+    match p {
+        None => Ok([0; 4]),
+        Some(p) if p.len() == 4 && p.iter().all(|&v| v >= 0) => {
+            Ok([p[0] as usize, p[2] as usize, p[1] as usize, p[3] as usize])
+        }
+        Some(p) => unsupported(format!("pads {p:?}")),
+    }
+}
+
+/// `v / s` when it is an integer.
+fn quotient(v: Dyadic, s: Dyadic) -> Option<i64> {
+    if v.mant % s.mant != 0 {
+        return None;
+    }
+    super::lower::integer(Dyadic::new(v.mant / s.mant, v.exp - s.exp))
+}
