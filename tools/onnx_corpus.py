@@ -435,6 +435,36 @@ def refusals():
               helper.make_node("MaxPool", ["r"], ["p"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
               helper.make_node("QuantizeLinear", ["p", "s", "z"], ["pq"], name="pool1_q")]
     save("float_chain", nodes, inits, ["N", 4, 8, 8], ["pq"])
+    # The operators of issue 14 beyond what the importer takes, in parallel
+    # branches: all five listed in one error.
+    nodes, inits = [], []
+    qdq_in(nodes, inits)
+    inits += [numpy_helper.from_array(np.array([0, 0], np.int64), "st"),
+              numpy_helper.from_array(np.array([4, 8], np.int64), "en"),
+              numpy_helper.from_array(np.array([1, 2], np.int64), "ax"),
+              numpy_helper.from_array(np.array([1, 2], np.int64), "step")]
+    nodes += [helper.make_node("Sigmoid", ["xd"], ["sg"], name="sigmoid1"),
+              helper.make_node("Relu", ["sg"], ["sr"], name="relu_of_table"),
+              helper.make_node("QuantizeLinear", ["sr", "s", "z"], ["o1"], name="o1_q"),
+              helper.make_node("Slice", ["xd", "st", "en", "ax", "step"], ["sl"], name="slice_step2"),
+              helper.make_node("QuantizeLinear", ["sl", "s", "z"], ["o2"], name="o2_q"),
+              helper.make_node("ArgMax", ["xd"], ["am"], name="argmax_rows", axis=2),
+              helper.make_node("AveragePool", ["xd"], ["ap"], name="avgpool_ceil", kernel_shape=[3, 3],
+                               strides=[2, 2], ceil_mode=1),
+              helper.make_node("QuantizeLinear", ["ap", "s", "z"], ["o4"], name="o4_q"),
+              helper.make_node("BatchNormalization", ["xd", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn"],
+                               name="batchnorm1"),
+              helper.make_node("QuantizeLinear", ["bn", "s", "z"], ["o5"], name="o5_q")]
+    inits += [numpy_helper.from_array(np.full(4, v, np.float32), n)
+              for n, v in (("bn_s", 1.0), ("bn_b", 0.0), ("bn_m", 0.0), ("bn_v", 1.0))]
+    g = helper.make_graph(nodes, "layer_limits",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 8, 8])],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                           for o in ("o1", "o2", "o4", "o5")]
+                          + [helper.make_tensor_value_info("am", TensorProto.INT64, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    onnx.save(m, os.path.join(OUT, "refuse_layer_limits.onnx"))
     # A requantization by 2^-120: more than Convoy's exact range.
     nodes, inits = [], []
     qdq_in(nodes, inits)

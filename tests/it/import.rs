@@ -343,6 +343,7 @@ pub fn snapshots() -> Vec<(String, String)> {
 
 refusals! {
     unknown_ops dynamic_shape layout scale_shape external too_wide upsampling_qop_pt float_chain
+    layer_limits
 }
 
 #[test]
