@@ -139,7 +139,7 @@ fn corpus_list_is_the_folder() {
 /// compiled once (two at a time), then run once per image with that
 /// image's testbench data (the testbench also compares each output code
 /// with the interpreter's). `-O0`: compiling dominates (the images are
-/// small); about 10 minutes of one core for the 43 models.
+/// small); about 10 minutes of one core for the 42 models.
 #[test]
 fn hls_csim_of_imported_models() {
     let Some(cpp) = tools::cpp() else { return };
