@@ -325,6 +325,51 @@ QONNX_MODELS = [
 ]
 
 
+def qonnx_classifier():
+    """QONNX: 3-8 bit Quant around a conv, average pooling (a FLOOR Quant of
+    an exact average), Flatten and a Gemm with 3-bit per-row weights."""
+    rng = np.random.default_rng(14)
+    nodes, inits = [], []
+    dom = "qonnx.custom_op.general"
+
+    def const(a, n):
+        inits.append(numpy_helper.from_array(np.asarray(a), n))
+        return n
+
+    def quant(x, out, scale, bits, signed, narrow=0, mode="ROUND"):
+        nodes.append(helper.make_node(
+            "Quant", [x, const(np.asarray(scale, np.float32), out + "_s"), const(np.float32(0), out + "_z"),
+                      const(np.float32(bits), out + "_bits")], [out], name=out, domain=dom,
+            signed=signed, narrow=narrow, rounding_mode=mode))
+        return out
+
+    y = quant("x", "quant_x", 2.0 ** -5, 6, 0)
+    w = quant(const(rng.normal(0, 0.3, size=(8, 3, 3, 3)).astype(np.float32), "w1f"), "quant_w1",
+              np.float32(0.0625), 4, 1, narrow=1)
+    nodes.append(helper.make_node("Conv", [y, w, const(rng.normal(0, 0.2, 8).astype(np.float32), "b1")],
+                                  ["conv1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("Relu", ["conv1"], ["relu1"], name="relu1"))
+    y = quant("relu1", "quant_a1", np.float32(0.11), 4, 0)
+    nodes.append(helper.make_node("AveragePool", [y], ["pool1"], name="pool1", kernel_shape=[3, 3],
+                                  strides=[3, 3]))
+    y = quant("pool1", "quant_p1", np.float32(0.0517), 5, 0, mode="FLOOR")
+    nodes.append(helper.make_node("GlobalAveragePool", [y], ["gap"], name="gap"))
+    nodes.append(helper.make_node("Flatten", ["gap"], ["flat"], name="flat", axis=1))
+    y = quant("flat", "quant_f", np.float32(0.03), 8, 0)
+    ws = rng.uniform(0.05, 0.2, size=(5, 1)).astype(np.float32)
+    w = quant(const(rng.normal(0, 0.4, size=(5, 8)).astype(np.float32), "w2f"), "quant_w2", ws, 3, 1,
+              narrow=1)
+    nodes.append(helper.make_node("Gemm", [y, w, const(rng.normal(0, 0.1, 5).astype(np.float32), "b2")],
+                                  ["gemm"], name="gemm", transB=1))
+    y = quant("gemm", "quant_out", np.float32(0.02), 8, 1, mode="CEIL")
+    g = helper.make_graph(nodes, "qonnx_classifier",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 9, 9])],
+                          [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(dom, 1)])
+    m.ir_version = 8
+    return m
+
+
 def input_codes(model, rng, n=2):
     """Random integer codes for the model's input and the float input that
     quantizes exactly to them."""
@@ -537,6 +582,15 @@ def main():
         for fmt in ("qdq", "qop"):
             for per_channel in (False, True):
                 emit(make, fmt, per_channel, "u8", rng)
+    m = qonnx_classifier()
+    codes, x = input_codes(m, rng, 4)
+    exp = np.asarray(list(ref.run(m, x).values())[0]).astype(np.int64)
+    onnx.save(m, os.path.join(OUT, "qonnx_classifier.onnx"))
+    np.save(os.path.join(OUT, "qonnx_classifier.x.npy"), codes)
+    np.save(os.path.join(OUT, "qonnx_classifier.expected.npy"), exp.astype(np.int16))
+    summary["qonnx_classifier"] = {"values": int(exp.size), "onnxruntime_differs": None,
+                                   "ops": sorted({nd.op_type for nd in m.graph.node})}
+    print(f"qonnx_classifier: {exp.size} values (QONNX: no onnxruntime run)")
     total = sum(v["values"] for v in summary.values() if v["onnxruntime_differs"] is not None)
     differs = sum(v["onnxruntime_differs"] or 0 for v in summary.values())
     summary["_total"] = {"values_compared_with_onnxruntime": total, "onnxruntime_differs": differs}

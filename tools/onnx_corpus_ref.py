@@ -489,7 +489,7 @@ def run(model, x_float):
             env[out] = ("dy", Dy(n, e))
         elif op == "Quant":  # QONNX
             kind, v = val(ins[0])
-            x = dy(ins[0])
+            x = v if kind == "fr" else dy(ins[0])
             scale = np.asarray(inits[ins[1]], np.float32)
             zp = int(np.asarray(inits[ins[2]]).ravel()[0])
             bits = int(np.asarray(inits[ins[3]]).ravel()[0])
