@@ -370,6 +370,41 @@ def qonnx_classifier():
     return m
 
 
+def integer_ops():
+    """ConvInteger and MatMulInteger (integer-only products, as dynamic
+    quantization writes them) between QuantizeLinear and DequantizeLinear,
+    built by hand: x -> Q -> ConvInteger -> DQ(int32) -> Relu -> Q -> Flatten
+    -> MatMulInteger -> DQ -> Q."""
+    rng = np.random.default_rng(15)
+    f32 = lambda v: np.asarray(v, np.float32)  # noqa: E731
+    inits = [numpy_helper.from_array(f32(0.05), "x_s"), numpy_helper.from_array(np.uint8(128), "x_z"),
+             numpy_helper.from_array(rng.integers(90, 160, size=(6, 4, 3, 3)).astype(np.uint8), "w1"),
+             numpy_helper.from_array(np.uint8(125), "w1_z"),
+             numpy_helper.from_array(f32(0.05 * 0.0071), "c_s"), numpy_helper.from_array(np.int32(0), "c_z"),
+             numpy_helper.from_array(f32(0.37), "r_s"), numpy_helper.from_array(np.uint8(0), "r_z"),
+             numpy_helper.from_array(rng.integers(-127, 128, size=(54, 5)).astype(np.int8), "w2"),
+             numpy_helper.from_array(rng.integers(-3, 4, size=5).astype(np.int8), "w2_z"),
+             numpy_helper.from_array(f32(0.37 * 0.0113), "m_s"),
+             numpy_helper.from_array(f32(0.9), "o_s"), numpy_helper.from_array(np.uint8(100), "o_z")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "x_s", "x_z"], ["xq"], name="x_q"),
+             helper.make_node("ConvInteger", ["xq", "w1", "x_z", "w1_z"], ["c"], name="conv_int",
+                              pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("DequantizeLinear", ["c", "c_s", "c_z"], ["cd"], name="conv_dq"),
+             helper.make_node("Relu", ["cd"], ["r"], name="relu1"),
+             helper.make_node("QuantizeLinear", ["r", "r_s", "r_z"], ["rq"], name="relu1_q"),
+             helper.make_node("Flatten", ["rq"], ["flat"], name="flat", axis=1),
+             helper.make_node("MatMulInteger", ["flat", "w2", "r_z", "w2_z"], ["m"], name="matmul_int"),
+             helper.make_node("DequantizeLinear", ["m", "m_s"], ["md"], name="matmul_dq"),
+             helper.make_node("QuantizeLinear", ["md", "o_s", "o_z"], ["mq"], name="out_q"),
+             helper.make_node("DequantizeLinear", ["mq", "o_s", "o_z"], ["y"], name="out_dq")]
+    g = helper.make_graph(nodes, "integer_ops",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 6, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    return m
+
+
 def input_codes(model, rng, n=2):
     """Random integer codes for the model's input and the float input that
     quantizes exactly to them."""
@@ -591,6 +626,16 @@ def main():
     summary["qonnx_classifier"] = {"values": int(exp.size), "onnxruntime_differs": None,
                                    "ops": sorted({nd.op_type for nd in m.graph.node})}
     print(f"qonnx_classifier: {exp.size} values (QONNX: no onnxruntime run)")
+    m = integer_ops()
+    codes, x = input_codes(m, rng, 4)
+    exp = np.asarray(list(ref.run(m, x).values())[0]).astype(np.int64)
+    diff = int(np.sum(ort_codes(m, x, exp) != exp))
+    onnx.save(m, os.path.join(OUT, "integer_ops.onnx"))
+    np.save(os.path.join(OUT, "integer_ops.x.npy"), codes)
+    np.save(os.path.join(OUT, "integer_ops.expected.npy"), exp.astype(np.int16))
+    summary["integer_ops"] = {"values": int(exp.size), "onnxruntime_differs": diff,
+                              "ops": sorted({nd.op_type for nd in m.graph.node})}
+    print(f"integer_ops: {exp.size} values, onnxruntime differs on {diff}")
     total = sum(v["values"] for v in summary.values() if v["onnxruntime_differs"] is not None)
     differs = sum(v["onnxruntime_differs"] or 0 for v in summary.values())
     summary["_total"] = {"values_compared_with_onnxruntime": total, "onnxruntime_differs": differs}

@@ -627,6 +627,21 @@ def run(model, x_float):
                     sl[int(a0)] = slice(int(s0), int(min(e0, 1 << 40)))
                 r = x[tuple(sl)]
             env[out] = ("codes" if kind == "codes" else "fr", r)
+        elif op in ("ConvInteger", "MatMulInteger"):
+            kind, v = val(ins[0])
+            assert kind == "codes"
+            zx = int(np.asarray(inits[ins[2]]).ravel()[0]) if len(ins) > 2 and ins[2] else 0
+            w = inits[ins[1]].astype(object)
+            zw = inits[ins[3]].astype(object) if len(ins) > 3 and ins[3] else np.zeros(1, object)
+            x = v.astype(object) - zx
+            if op == "ConvInteger":
+                w = w - (zw.reshape(-1, 1, 1, 1) if zw.size > 1 else zw.reshape(()))
+                r = conv(x, w, None, a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0]),
+                         a.get("dilations", [1, 1]), a.get("group", 1))
+            else:
+                w = w - (zw.reshape(1, -1) if zw.size > 1 else zw.reshape(()))
+                r = x.reshape(x.shape[0], -1).dot(w)
+            env[out] = ("codes", r)
         elif op == "MaxUnpool":
             x = fracs(ins[0])
             kind, idx = val(ins[1])

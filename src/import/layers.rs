@@ -600,3 +600,88 @@ pub fn four_pads(p: Option<Vec<i64>>) -> Res<[usize; 4]> {
         Some(p) => unsupported(format!("pads {p:?}")),
     }
 }
+
+impl Lowering<'_> {
+    /// `ConvInteger(x, w, x_zp, w_zp)` and `MatMulInteger(a, b, a_zp,
+    /// b_zp)`: the exact integer sum of `(x - x_zp) * (w - w_zp)`, as codes
+    /// (onnxruntime's int32; refused if it could leave the int32 range).
+    pub fn integer_op(&mut self, n: &Node, conv: bool) -> Res<Vec<Val>> {
+        let codes = match self.need(n, 0, "input")? {
+            Val::Codes(c) => c,
+            Val::Poisoned => return Err(Fail::Poisoned),
+            _ => return unsupported("an input that is not integer codes"),
+        };
+        let zp_of = |me: &Self, i: usize| -> Res<Vec<i64>> {
+            match me.arg(n, i)? {
+                None => Ok(vec![0]),
+                Some(Val::Const(k)) if k.int => k
+                    .values
+                    .iter()
+                    .map(|&v| super::lower::integer(v))
+                    .collect::<Option<Vec<i64>>>()
+                    .ok_or_else(|| Fail::Unsupported("a zero point that is not an integer".into())),
+                Some(_) => unsupported(format!("input {i} is not an integer constant")),
+            }
+        };
+        let x_zp = zp_of(self, 2)?;
+        if x_zp.len() != 1 {
+            return Err(self.scale_shape(n, format!("{} input zero points", x_zp.len())));
+        }
+        let w = match self.need(n, 1, "weights")? {
+            Val::Const(k) if k.int => k,
+            _ => return unsupported("weights that are not an integer initializer"),
+        };
+        let w_zps = zp_of(self, 3)?;
+        let axis = if conv { 0 } else { 1 };
+        let channels = w.dims.get(axis).copied().unwrap_or(0);
+        if w_zps.len() != 1 && w_zps.len() != channels {
+            return Err(self.scale_shape(
+                n,
+                format!(
+                    "{} weight zero points for weights of shape {:?}",
+                    w_zps.len(),
+                    w.dims
+                ),
+            ));
+        }
+        let count = w_zps.len();
+        let wq = QConst {
+            dims: w.dims.clone(),
+            codes: w
+                .values
+                .iter()
+                .map(|&v| super::lower::integer(v))
+                .collect::<Option<Vec<i64>>>()
+                .ok_or_else(|| Fail::Unsupported("codes that are not integers".into()))?,
+            scales: vec![Dyadic::from_int(1); count],
+            zps: w_zps,
+            axis,
+        };
+        let wq = if conv {
+            wq
+        } else {
+            self.rows_of_outputs(n, wq, false)?
+        };
+        let x = Val::Affine {
+            codes,
+            zp: x_zp[0],
+            scale: Dyadic::from_int(1),
+        };
+        let (expr, shape, bound) = match self.conv(n, &x, &wq, None, false)? {
+            Val::Real(r) => (r.expr, r.shape, r.bound),
+            _ => return unsupported("an integer product that is not a map"),
+        };
+        if bound >= 2f64.powi(31) {
+            return Err(self.too_wide(&n.name, "the integer sums could leave int32"));
+        }
+        // The codes' range: a bound of the sums (it sizes the requantizations
+        // after a DequantizeLinear; the checker proves the exact one).
+        let b = bound.ceil() as i64;
+        Ok(vec![Val::Codes(Codes {
+            name: expr,
+            lo: -b,
+            hi: b,
+            shape,
+        })])
+    }
+}

@@ -77,9 +77,8 @@ impl Lowering<'_> {
             ("Sigmoid" | "Tanh", false) => self.transcendental(n),
             ("QLinearSigmoid", true) => self.qlinear_sigmoid(n),
             ("HardSwish", false) => self.hardswish(n),
-            ("ConvInteger" | "MatMulInteger", false) => {
-                unsupported("integer-only convolutions are not supported yet")
-            }
+            ("ConvInteger", false) => self.integer_op(n, true),
+            ("MatMulInteger", false) => self.integer_op(n, false),
             ("Transpose", false) => self.boundary_transpose(n),
             _ => unsupported("not an operator the importer knows"),
         }
@@ -435,6 +434,11 @@ impl Lowering<'_> {
         bias: Option<Bias>,
         [c_out, out_h, out_w]: [usize; 3],
     ) -> Res<Val> {
+        if bias.is_none() && scales.iter().all(|s| *s == Dyadic::from_int(1)) {
+            // An integer-only product (ConvInteger, MatMulInteger).
+            let b = bound.iter().copied().fold(0f64, f64::max);
+            return Ok(self.let_real(n, acc, [c_out, out_h, out_w], b));
+        }
         // One vector of products `x_scale * w_scale[o]` when it fits 64 bits,
         // else the two factors (per-channel scales far apart in exponent).
         let fits = super::exact::fixed_type_for(scales).is_some()
