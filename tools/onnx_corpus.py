@@ -194,11 +194,14 @@ def classifier():
 
 
 def rearrange():
-    """Pad, SpaceToDepth, Slice, Reshape, DepthToSpace (DCR) and a channel mean."""
+    """Pad, a padded AveragePool, SpaceToDepth, Slice, Reshape, DepthToSpace
+    (DCR) and a channel mean."""
     b = Builder(11, 4, 8, 8)
     y = b.conv("x", 4, 4, 3)
     y = b.op("Relu", [y])
     y = b.op("Pad", [y, b.const(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads")], mode="constant")
+    # Edge windows divide by their pixels inside the map (ONNX's default).
+    y = b.op("AveragePool", [y], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1])
     y = b.op("SpaceToDepth", [y], blocksize=2)
     y = b.op("Slice", [y, b.const(np.array([0, 1], np.int64), "starts"),
                        b.const(np.array([12, 1 << 62], np.int64), "ends"),
@@ -516,7 +519,7 @@ def refusals():
               helper.make_node("QuantizeLinear", ["p", "s", "z"], ["pq"], name="pool1_q")]
     save("float_chain", nodes, inits, ["N", 4, 8, 8], ["pq"])
     # The operators of issue 14 beyond what the importer takes, in parallel
-    # branches: all five listed in one error.
+    # branches: all five listed in one error (the padded AveragePool is imported).
     nodes, inits = [], []
     qdq_in(nodes, inits)
     inits += [numpy_helper.from_array(np.array([0, 0], np.int64), "st"),
@@ -532,15 +535,19 @@ def refusals():
               helper.make_node("AveragePool", ["xd"], ["ap"], name="avgpool_ceil", kernel_shape=[3, 3],
                                strides=[2, 2], ceil_mode=1),
               helper.make_node("QuantizeLinear", ["ap", "s", "z"], ["o4"], name="o4_q"),
+              helper.make_node("AveragePool", ["xd"], ["ap2"], name="avgpool_padded", kernel_shape=[3, 3],
+                               pads=[1, 1, 1, 1], strides=[1, 1]),
+              helper.make_node("QuantizeLinear", ["ap2", "s2", "z"], ["o6"], name="o6_q"),
               helper.make_node("BatchNormalization", ["xd", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn"],
                                name="batchnorm1"),
               helper.make_node("QuantizeLinear", ["bn", "s", "z"], ["o5"], name="o5_q")]
     inits += [numpy_helper.from_array(np.full(4, v, np.float32), n)
               for n, v in (("bn_s", 1.0), ("bn_b", 0.0), ("bn_m", 0.0), ("bn_v", 1.0))]
+    inits.append(numpy_helper.from_array(f32(0.07), "s2"))
     g = helper.make_graph(nodes, "layer_limits",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 8, 8])],
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
-                           for o in ("o1", "o2", "o4", "o5")]
+                           for o in ("o1", "o2", "o4", "o5", "o6")]
                           + [helper.make_tensor_value_info("am", TensorProto.INT64, None)], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
     m.ir_version = 8

@@ -141,15 +141,29 @@ impl Lowering<'_> {
                 (e, None, b, d)
             }
         };
-        if !uniform {
-            if shortcut.is_none() {
-                return unsupported(
-                    "count_include_pad = 0 with padding, on a value that is not dequantized codes",
-                );
-            }
-            // Only the shortcut computes it (div 0: nothing else may read it).
-            return Ok(self.pending_real(n, String::new(), (w.out, bound, 0), shortcut));
-        }
+        // Windows that reach the padding hold fewer pixels: the sum is
+        // multiplied by the integer map `L / count` and divided by `L` (the
+        // counts' least common multiple), exactly `sum / count`.
+        let (weights, count) = if uniform {
+            (None, count)
+        } else {
+            let counts = w.counts();
+            let l = counts.iter().fold(1u64, |a, &c| a / gcd(a, c) * c);
+            let m: Vec<i64> = counts.iter().map(|&c| (l / c) as i64).collect();
+            let per_plane = m.len();
+            let q = QConst {
+                dims: w.out.to_vec(),
+                codes: (0..w.out[0] * per_plane)
+                    .map(|i| m[i % per_plane])
+                    .collect(),
+                scales: vec![Dyadic::from_int(1)],
+                zps: vec![0],
+                axis: 0,
+            };
+            let max_m = m.iter().copied().max().unwrap_or(1) as f64;
+            let name = int_param(&mut self.script, &format!("{}_weights", node_base(n)), &q);
+            (Some((name, max_m)), l)
+        };
         let ones = self.ones(n, [w.input[0], 1, w.kernel.0, w.kernel.1]);
         let mut args = vec![e, ones];
         if w.stride != (1, 1) {
@@ -162,14 +176,19 @@ impl Lowering<'_> {
         if w.input[0] > 1 {
             args.push(format!("groups: {}", w.input[0]));
         }
-        let sum = match scale {
-            Some(s) => format!("conv({}) * {s}", args.join(", ")),
-            None => format!("conv({})", args.join(", ")),
-        };
+        let mut sum = format!("conv({})", args.join(", "));
+        let mut bound = bound * (w.kernel.0 * w.kernel.1) as f64;
+        if let Some((m, max_m)) = weights {
+            sum = format!("{sum} * {m}");
+            bound *= max_m;
+        }
+        if let Some(s) = scale {
+            sum = format!("{sum} * {s}");
+        }
         let div = div
             .checked_mul(count)
             .ok_or_else(|| Fail::Unsupported("a divisor beyond 64 bits".into()))?;
-        Ok(self.pending_real(n, sum, (w.out, bound * count as f64, div), shortcut))
+        Ok(self.pending_real(n, sum, (w.out, bound, div), shortcut))
     }
 
     /// A param of ones (the kernel of a window sum).
@@ -574,6 +593,37 @@ struct Window {
 }
 
 impl Window {
+    /// The pixels inside the map of each output window, row by row.
+    fn counts(&self) -> Vec<u64> {
+        let inside = |o: usize, k: usize, s: usize, pad: usize, size: usize| {
+            let start = (o * s) as i64 - pad as i64;
+            let lo = start.max(0);
+            let hi = (start + k as i64).min(size as i64);
+            (hi - lo).max(0) as u64
+        };
+        let mut v = vec![];
+        for oy in 0..self.out[1] {
+            for ox in 0..self.out[2] {
+                let h = inside(
+                    oy,
+                    self.kernel.0,
+                    self.stride.0,
+                    self.pads[0],
+                    self.input[1],
+                );
+                let w = inside(
+                    ox,
+                    self.kernel.1,
+                    self.stride.1,
+                    self.pads[2],
+                    self.input[2],
+                );
+                v.push((h * w).max(1));
+            }
+        }
+        v
+    }
+
     fn args(&self) -> String {
         let mut a = vec![pair_text(self.kernel)];
         if self.stride != self.kernel {
@@ -587,6 +637,14 @@ impl Window {
             a.push("count_include_pad: true".into());
         }
         a.join(", ")
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 

@@ -374,7 +374,7 @@ fn built_script_rejected() {
 /// The committed expected codes are the exact reference's: the reference
 /// runs again on every committed model and input, and onnxruntime runs on
 /// them too; the test prints how often onnxruntime differs from the exact
-/// meaning (61 of 19,188 values with onnxruntime 1.32, `docs/import.md`).
+/// meaning (69 of 19,188 values with onnxruntime 1.32, `docs/import.md`).
 #[test]
 fn exact_reference_reproduces_the_expected_codes() {
     let Some(python) = tools::python_onnxruntime() else {
