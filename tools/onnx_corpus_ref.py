@@ -62,10 +62,10 @@ def round_mode(q, mode):
 
 def quantize(x, scale, zp, lo, hi, mode="ROUND", zp_inside=False):
     s = fr(scale)
-    out = np.empty(x.n.shape, dtype=object)
-    d = 1 << x.e
-    for idx, v in np.ndenumerate(x.n):
-        q = Fraction(int(v), d) / s
+    vals = x.fractions() if isinstance(x, Dy) else x
+    out = np.empty(vals.shape, dtype=object)
+    for idx, v in np.ndenumerate(vals):
+        q = Fraction(v) / s
         if zp_inside:
             r = round_mode(q + zp, mode)
         else:
@@ -163,6 +163,92 @@ def maxpool(x, k, s, pads):
     return out
 
 
+def transcendental(f, x, scale, zp, lo, hi):
+    """round_half_even(f(x) / scale) + zp, saturated, for exact rationals x:
+    f evaluated with the decimal module at 80 digits (each operation
+    correctly rounded), and a code decided only when the quotient is
+    farther than 10^-60 from a tie (never seen otherwise: f is
+    transcendental at rational x != 0; f(0) is exact)."""
+    import decimal
+    ctx = decimal.Context(prec=80)
+    s = Fraction(float(np.asarray(scale, np.float64).ravel()[0]))
+    out = np.empty(x.shape, dtype=object)
+    for idx, v in np.ndenumerate(x):
+        v = Fraction(v)
+        if v == 0:
+            exact = Fraction(1, 2) if f == "Sigmoid" else Fraction(0)
+            out[idx] = min(max(round(exact / s) + zp, lo), hi)
+            continue
+        dv = ctx.divide(decimal.Decimal(v.numerator), decimal.Decimal(v.denominator))
+        if f == "Sigmoid":
+            y = ctx.divide(1, ctx.add(1, ctx.exp(ctx.minus(dv))))
+        else:
+            e2 = ctx.exp(ctx.multiply(2, dv))
+            y = ctx.divide(ctx.subtract(e2, 1), ctx.add(e2, 1))
+        q = ctx.divide(ctx.multiply(y, s.denominator), s.numerator)
+        fl = q.to_integral_value(rounding=decimal.ROUND_FLOOR)
+        part = ctx.subtract(q, fl)
+        assert abs(ctx.subtract(part, decimal.Decimal("0.5"))) > decimal.Decimal("1e-60"), "near a tie"
+        r = int(fl) + (1 if part > decimal.Decimal("0.5") else 0)
+        out[idx] = min(max(r + zp, lo), hi)
+    return out
+
+
+def pool_avg(x, k, s, pads, include_pad):
+    """Exact averages (Fractions) of x ([N, C, H, W] Fractions); pads [t, l, b, r]."""
+    N, C, H, W = x.shape
+    OH = (H + pads[0] + pads[2] - k[0]) // s[0] + 1
+    OW = (W + pads[1] + pads[3] - k[1]) // s[1] + 1
+    out = np.empty((N, C, OH, OW), dtype=object)
+    for oy in range(OH):
+        for ox in range(OW):
+            y0, x0 = oy * s[0] - pads[0], ox * s[1] - pads[1]
+            ys = slice(max(y0, 0), min(y0 + k[0], H))
+            xs = slice(max(x0, 0), min(x0 + k[1], W))
+            win = x[:, :, ys, xs].reshape(N, C, -1)
+            count = k[0] * k[1] if include_pad else win.shape[2]
+            for nn in range(N):
+                for c in range(C):
+                    out[nn, c, oy, ox] = Fraction(sum(win[nn, c], Fraction(0)), count)
+    return out
+
+
+def maxpool_indices(x, k, s, pads):
+    """ONNX MaxPool's Indices: flat positions over [N, C, H, W], the first
+    maximum of each window in raster order."""
+    N, C, H, W = x.shape
+    OH = (H + pads[0] + pads[2] - k[0]) // s[0] + 1
+    OW = (W + pads[1] + pads[3] - k[1]) // s[1] + 1
+    idx = np.empty((N, C, OH, OW), dtype=object)
+    for nn in range(N):
+        for c in range(C):
+            for oy in range(OH):
+                for ox in range(OW):
+                    best = None
+                    for ky in range(k[0]):
+                        for kx in range(k[1]):
+                            iy, ix = oy * s[0] - pads[0] + ky, ox * s[1] - pads[1] + kx
+                            if 0 <= iy < H and 0 <= ix < W and (best is None or x[nn, c, iy, ix] > best[0]):
+                                best = (x[nn, c, iy, ix], ((nn * C + c) * H + iy) * W + ix)
+                    idx[nn, c, oy, ox] = best[1]
+    return idx
+
+
+def depth_to_space(x, r, mode):
+    N, C, H, W = x.shape
+    if mode == "DCR":
+        t = x.reshape(N, r, r, C // (r * r), H, W).transpose(0, 3, 4, 1, 5, 2)
+    else:
+        t = x.reshape(N, C // (r * r), r, r, H, W).transpose(0, 1, 4, 2, 5, 3)
+    return t.reshape(N, C // (r * r), H * r, W * r)
+
+
+def space_to_depth(x, r):
+    N, C, H, W = x.shape
+    t = x.reshape(N, C, H // r, r, W // r, r).transpose(0, 3, 5, 1, 2, 4)
+    return t.reshape(N, C * r * r, H // r, W // r)
+
+
 def resize_axis_taps(size, f, mode, coord, nearest):
     taps = []
     for o in range(size * f):
@@ -239,6 +325,14 @@ def run(model, x_float):
             return env[name]
         return ("const", inits[name])
 
+    def fracs(name):
+        kind, v = val(name)
+        if kind == "fr":
+            return v
+        if kind == "codes":
+            raise ValueError("codes where a float is expected")
+        return dy(name).fractions()
+
     def dy(name):
         kind, v = val(name)
         if kind == "dy":
@@ -247,6 +341,9 @@ def run(model, x_float):
             return Dy.from_float(v.astype(np.float32))
         if kind == "const":
             return Dy.from_float(np.asarray(v, dtype=np.float32))
+        if kind == "fr":
+            assert all(Fraction(t).denominator & (Fraction(t).denominator - 1) == 0 for t in v.ravel())
+            return Dy.from_fractions(v)
         raise ValueError(kind)
 
     for node in g.node:
@@ -255,10 +352,13 @@ def run(model, x_float):
         ins = list(node.input)
         out = node.output[0]
         if op == "QuantizeLinear":
-            x = dy(ins[0])
             zp_arr = inits[ins[2]] if len(ins) > 2 and ins[2] else np.array(0, np.uint8)
             lo, hi = INT_RANGES[zp_arr.dtype.type]
-            q = quantize(x, inits[ins[1]], int(zp_arr.ravel()[0]), lo, hi)
+            kind, v = val(ins[0])
+            if kind == "func":
+                q = transcendental(v[0], v[1], inits[ins[1]], int(zp_arr.ravel()[0]), lo, hi)
+            else:
+                q = quantize(fracs(ins[0]), inits[ins[1]], int(zp_arr.ravel()[0]), lo, hi)
             env[out] = ("codes", q.astype(object))
         elif op == "DequantizeLinear":
             kind, v = val(ins[0])
@@ -315,9 +415,13 @@ def run(model, x_float):
             p = a.get("pads", [0, 0, 0, 0])
             if kind == "codes":
                 env[out] = ("codes", maxpool(v, k, s, p))
+                src = v
             else:
                 x = dy(ins[0])
                 env[out] = ("dy", Dy(maxpool(x.n, k, s, p), x.e))
+                src = x.n
+            if len(node.output) > 1:
+                env[node.output[1]] = ("indices", maxpool_indices(src, k, s, p))
         elif op == "Resize":
             kind, v = val(ins[0])
             if len(ins) > 2 and ins[2] and inits[ins[2]].size == 4:
@@ -385,7 +489,7 @@ def run(model, x_float):
             env[out] = ("dy", Dy(n, e))
         elif op == "Quant":  # QONNX
             kind, v = val(ins[0])
-            x = dy(ins[0])
+            x = v if kind == "fr" else dy(ins[0])
             scale = np.asarray(inits[ins[1]], np.float32)
             zp = int(np.asarray(inits[ins[2]]).ravel()[0])
             bits = int(np.asarray(inits[ins[3]]).ravel()[0])
@@ -423,6 +527,136 @@ def run(model, x_float):
                     codes_of[out] = np.transpose(codes_of[ins[0]], perm)
         elif op == "Identity":
             env[out] = val(ins[0])
+        elif op in ("Sigmoid", "Tanh"):
+            env[out] = ("func", (op, fracs(ins[0])))
+        elif op == "QLinearSigmoid":
+            x = qlinear_in(env, inits, ins[0], ins[1], ins[2]).fractions()
+            zp = inits[ins[4]]
+            lo, hi = INT_RANGES[zp.dtype.type]
+            env[out] = ("codes", transcendental("Sigmoid", x, inits[ins[3]], int(zp.ravel()[0]), lo, hi))
+        elif op == "HardSwish":
+            x = fracs(ins[0])
+            f = np.vectorize(lambda v: v * min(max(v + 3, 0), 6) / 6, otypes=[object])
+            env[out] = ("fr", f(x))
+        elif op in ("AveragePool", "GlobalAveragePool", "QLinearAveragePool", "QLinearGlobalAveragePool"):
+            x = qlinear_in(env, inits, ins[0], ins[1], ins[2]).fractions() if op.startswith("QLinear") \
+                else fracs(ins[0])
+            if op.endswith("GlobalAveragePool"):
+                k, st, p, inc = x.shape[2:], [1, 1], [0, 0, 0, 0], 1
+            else:
+                k, st = a["kernel_shape"], a.get("strides", [1, 1])
+                p, inc = a.get("pads", [0, 0, 0, 0]), a.get("count_include_pad", 0)
+            r = pool_avg(x, k, st, p, inc)
+            if op.startswith("QLinear"):
+                zp = inits[ins[4]]
+                lo, hi = INT_RANGES[zp.dtype.type]
+                env[out] = ("codes", quantize(r, inits[ins[3]], int(zp.ravel()[0]), lo, hi))
+            else:
+                env[out] = ("fr", r)
+        elif op in ("Gemm", "MatMul", "QGemm", "QLinearMatMul"):
+            if op in ("QGemm", "QLinearMatMul"):
+                x = qlinear_in(env, inits, ins[0], ins[1], ins[2]).fractions()
+                axis = 0 if a.get("transB", 0) else 1
+                w = dequant_const(inits[ins[3]], inits[ins[4]], inits[ins[5]], axis).fractions()
+            else:
+                x, w = fracs(ins[0]), fracs(ins[1])
+            if a.get("transB", 0):
+                w = w.T
+            x2 = x.reshape(x.shape[0], -1)
+            r = np.array([[sum((x2[i, kk] * w[kk, j] for kk in range(w.shape[0])), Fraction(0))
+                           for j in range(w.shape[1])] for i in range(x2.shape[0])], dtype=object)
+            if op == "Gemm" and len(ins) > 2 and ins[2]:
+                r = r + fracs(ins[2]).reshape(1, -1)
+            if op == "QGemm":
+                if len(ins) > 6 and ins[6]:
+                    sx = Fraction(float(np.float32(inits[ins[1]])))
+                    sw = np.asarray(inits[ins[4]], np.float32).ravel()
+                    b = inits[ins[6]].astype(object)
+                    r = r + np.array([b[j] * sx * Fraction(float(sw[j if sw.size > 1 else 0]))
+                                      for j in range(b.size)], dtype=object).reshape(1, -1)
+                zp = inits[ins[8]]
+                lo, hi = INT_RANGES[zp.dtype.type]
+                env[out] = ("codes", quantize(r, inits[ins[7]], int(zp.ravel()[0]), lo, hi))
+            elif op == "QLinearMatMul":
+                zp = inits[ins[7]]
+                lo, hi = INT_RANGES[zp.dtype.type]
+                env[out] = ("codes", quantize(r, inits[ins[6]], int(zp.ravel()[0]), lo, hi))
+            else:
+                env[out] = ("fr", r)
+        elif op == "ArgMax":
+            kind, v = val(ins[0])
+            x = v if kind == "codes" else fracs(ins[0])
+            assert a.get("axis", 0) == 1
+            r = np.argmax(x, axis=1)  # the first maximum
+            env[out] = ("codes", np.expand_dims(r, 1) if a.get("keepdims", 1) else r)
+        elif op in ("ReduceMax", "ReduceSum", "ReduceMean"):
+            kind, v = val(ins[0])
+            x = v if kind == "codes" else fracs(ins[0])
+            if op == "ReduceMax":
+                r = np.max(x, axis=1, keepdims=True)
+            else:
+                r = np.sum(x, axis=1, keepdims=True)
+                if op == "ReduceMean":
+                    r = np.vectorize(lambda t: Fraction(t, x.shape[1]), otypes=[object])(r)
+            env[out] = ("codes" if kind == "codes" else "fr", r)
+        elif op in ("Flatten", "Reshape", "DepthToSpace", "SpaceToDepth", "Pad", "Slice"):
+            kind, v = val(ins[0])
+            x = v if kind == "codes" else fracs(ins[0])
+            if op == "Flatten":
+                r = x.reshape(x.shape[0], -1)
+            elif op == "Reshape":
+                shape = [int(d) for d in inits[ins[1]]]
+                shape = [x.shape[0] if (i == 0 and d == 0) else d for i, d in enumerate(shape)]
+                r = x.reshape(shape)
+            elif op == "DepthToSpace":
+                r = depth_to_space(x, a["blocksize"], a.get("mode", b"DCR").decode())
+            elif op == "SpaceToDepth":
+                r = space_to_depth(x, a["blocksize"])
+            elif op == "Pad":
+                p = [int(d) for d in inits[ins[1]]]
+                cv = inits[ins[2]].ravel()[0] if len(ins) > 2 and ins[2] else 0
+                cv = int(cv) if kind == "codes" else Fraction(float(cv))
+                r = np.full((x.shape[0], x.shape[1], x.shape[2] + p[2] + p[6], x.shape[3] + p[3] + p[7]),
+                            cv, dtype=object)
+                r[:, :, p[2]:p[2] + x.shape[2], p[3]:p[3] + x.shape[3]] = x
+            else:
+                st, en = inits[ins[1]], inits[ins[2]]
+                ax = inits[ins[3]] if len(ins) > 3 and ins[3] else range(len(st))
+                sl = [slice(None)] * 4
+                for s0, e0, a0 in zip(st, en, ax):
+                    sl[int(a0)] = slice(int(s0), int(min(e0, 1 << 40)))
+                r = x[tuple(sl)]
+            env[out] = ("codes" if kind == "codes" else "fr", r)
+        elif op in ("ConvInteger", "MatMulInteger"):
+            kind, v = val(ins[0])
+            assert kind == "codes"
+            zx = int(np.asarray(inits[ins[2]]).ravel()[0]) if len(ins) > 2 and ins[2] else 0
+            w = inits[ins[1]].astype(object)
+            zw = inits[ins[3]].astype(object) if len(ins) > 3 and ins[3] else np.zeros(1, object)
+            x = v.astype(object) - zx
+            if op == "ConvInteger":
+                w = w - (zw.reshape(-1, 1, 1, 1) if zw.size > 1 else zw.reshape(()))
+                r = conv(x, w, None, a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0]),
+                         a.get("dilations", [1, 1]), a.get("group", 1))
+            else:
+                w = w - (zw.reshape(1, -1) if zw.size > 1 else zw.reshape(()))
+                r = x.reshape(x.shape[0], -1).dot(w)
+            env[out] = ("codes", r)
+        elif op == "MaxUnpool":
+            x = fracs(ins[0])
+            kind, idx = val(ins[1])
+            if len(ins) > 2 and ins[2]:
+                shape = [int(d) for d in inits[ins[2]]]
+                shape[0] = x.shape[0]
+            else:
+                k, st = a["kernel_shape"], a.get("strides", [1, 1])
+                p = a.get("pads", [0, 0, 0, 0])
+                shape = [x.shape[0], x.shape[1], (x.shape[2] - 1) * st[0] - p[0] - p[2] + k[0],
+                         (x.shape[3] - 1) * st[1] - p[1] - p[3] + k[1]]
+            r = np.full(int(np.prod(shape)), Fraction(0), dtype=object)
+            for i, v in zip(idx.ravel(), x.ravel()):
+                r[int(i)] = v
+            env[out] = ("fr", r.reshape(shape))
         else:
             raise NotImplementedError(op)
 

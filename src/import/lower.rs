@@ -11,7 +11,7 @@ use super::exact::{int_type_for, Dyadic};
 use super::proto::{dtype, AttrValue, Dim, Graph, Node, Tensor};
 use super::requant::{rounded_quotient, Request, Rounding};
 use super::script::Script;
-use super::values::{Codes, Konst, QConst, Real, Val};
+use super::values::{Codes, Konst, QConst, Real, Shortcut, Val};
 use std::collections::HashMap;
 
 /// Why a node produced no value.
@@ -279,6 +279,21 @@ impl<'g> Lowering<'g> {
                     op: r.from.op.clone(),
                     what: format!("its float result reaches output `{}` unquantized", vi.name),
                 }),
+                Some(Val::Table { from, .. }) => self.floats.push(NodeProblem {
+                    node: from.node.clone(),
+                    op: from.op.clone(),
+                    what: format!("its float result reaches output `{}` unquantized", vi.name),
+                }),
+                Some(Val::Indices(_)) => {
+                    return Err(ImportError::Layout {
+                        file: self.file.clone(),
+                        what: format!(
+                            "output `{}` is MaxPool indices, which Convoy counts per channel plane \
+                             (ONNX across channels)",
+                            vi.name
+                        ),
+                    })
+                }
                 Some(Val::FloatInput { .. }) => self.floats.push(NodeProblem {
                     node: vi.name.clone(),
                     op: "graph output".into(),
@@ -375,8 +390,37 @@ impl<'g> Lowering<'g> {
 
     /// The exact real value of `v` as an expression, with its shape and bound.
     pub fn real(&mut self, v: &Val) -> Res<(String, [usize; 3], f64)> {
+        let (e, shape, bound, div) = self.real_div(v)?;
+        if div != 1 {
+            return unsupported(format!(
+                "reads a value divided by {div} (an average or a HardSwish), which only a \
+                 quantizer, a pooling sum, ReLU or a rearrangement may read"
+            ));
+        }
+        Ok((e, shape, bound))
+    }
+
+    /// The exact value of `v` as `expr / div`, with its shape and a bound of
+    /// `|expr|`.
+    pub fn real_div(&mut self, v: &Val) -> Res<(String, [usize; 3], f64, u64)> {
         match v {
-            Val::Real(r) => Ok((r.expr.clone(), r.shape, r.bound)),
+            Val::Real(r) => Ok((r.expr.clone(), r.shape, r.bound, r.div)),
+            Val::Table { f, .. } => unsupported(format!(
+                "reads the result of a {f:?}, which only a quantizer may read (it is a lookup table)"
+            )),
+            Val::Indices(_) => unsupported("reads MaxPool indices (only MaxUnpool may)"),
+            other => {
+                let (e, s, b) = self.real_plain(other)?;
+                Ok((e, s, b, 1))
+            }
+        }
+    }
+
+    fn real_plain(&mut self, v: &Val) -> Res<(String, [usize; 3], f64)> {
+        match v {
+            Val::Real(_) | Val::Table { .. } | Val::Indices(_) => {
+                unsupported("a value read before its divisor or table (an importer bug)")
+            }
             Val::Affine { codes, zp, scale } => {
                 let (centred, s, bound) = self.affine_parts(codes, *zp, *scale)?;
                 Ok((format!("{centred} * {s}"), codes.shape, bound))
@@ -442,6 +486,18 @@ impl<'g> Lowering<'g> {
 
     /// Declares `real` as a `let` named after the node.
     pub fn let_real(&mut self, n: &Node, expr: String, shape: [usize; 3], bound: f64) -> Val {
+        self.let_real_div(n, expr, shape, bound, 1)
+    }
+
+    /// Declares `real / div` as a `let` (of `real`) named after the node.
+    pub fn let_real_div(
+        &mut self,
+        n: &Node,
+        expr: String,
+        shape: [usize; 3],
+        bound: f64,
+        div: u64,
+    ) -> Val {
         let name = self.script.fresh(if n.name.is_empty() {
             &n.op_type
         } else {
@@ -454,6 +510,27 @@ impl<'g> Lowering<'g> {
             shape,
             bound,
             from: problem(n, String::new()),
+            div,
+            shortcut: None,
+        })
+    }
+
+    /// `real / div` not yet declared: written where a quantizer reads it,
+    /// unless the shortcut's codes are what that quantizer computes.
+    pub fn pending_real(
+        &self,
+        n: &Node,
+        expr: String,
+        (shape, bound, div): ([usize; 3], f64, u64),
+        shortcut: Option<Shortcut>,
+    ) -> Val {
+        Val::Real(Real {
+            expr: format!("({expr})"),
+            shape,
+            bound,
+            from: problem(n, String::new()),
+            div,
+            shortcut,
         })
     }
 
@@ -470,7 +547,53 @@ impl<'g> Lowering<'g> {
         rounding: Rounding,
         zp_before: bool,
     ) -> Res<Codes> {
-        let (expr, shape, bound) = self.real(v)?;
+        if let Val::Table {
+            codes,
+            zp: z,
+            scale: s,
+            f,
+            ..
+        } = v
+        {
+            if zp_before || rounding != Rounding::HalfEven {
+                return unsupported("a lookup table quantized other than by QuantizeLinear");
+            }
+            return self.table(n, codes, (*z, *s), *f, (scale, zp, lo, hi, ty));
+        }
+        if let Val::Real(Real {
+            shortcut: Some(sc),
+            shape,
+            ..
+        }) = v
+        {
+            if !zp_before && sc.scale == scale && sc.zp == zp && sc.lo == lo && sc.hi == hi {
+                let name = self.script.fresh(n.outputs.first().map_or(&n.name, |s| s));
+                self.script
+                    .let_(&name, &sc.expr, &format!("{} {}", n.op_type, n.name));
+                return Ok(Codes {
+                    name,
+                    lo,
+                    hi,
+                    shape: *shape,
+                });
+            }
+        }
+        let (mut expr, shape, bound, div) = self.real_div(v)?;
+        if let Val::Real(r) = v {
+            if r.shortcut.is_some() || expr.starts_with('(') {
+                // A pending sum (an average's): named once, read twice below.
+                let name = self.script.fresh(&format!("{}_sum", r.from.node));
+                self.script.let_(
+                    &name,
+                    strip_outer(&expr),
+                    &format!("{} {}", r.from.op, r.from.node),
+                );
+                expr = name;
+            }
+        }
+        let scale = scale
+            .mul(Dyadic::from_int(div as i64))
+            .ok_or_else(|| self.too_wide(&n.name, "a scale times a divisor"))?;
         // Named after the float stage it rounds (`conv3_q`), else the node.
         let simple =
             !expr.is_empty() && expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -564,7 +687,7 @@ impl<'g> Lowering<'g> {
     }
 }
 
-fn problem(n: &Node, what: String) -> NodeProblem {
+pub fn problem(n: &Node, what: String) -> NodeProblem {
     NodeProblem {
         node: n.name.clone(),
         op: if n.domain.is_empty() || n.domain == "ai.onnx" {
@@ -732,5 +855,27 @@ pub fn only_attrs(n: &Node, known: &[&str]) -> Res<()> {
             "attribute `{}` is not supported",
             unknown.join("`, `")
         ))
+    }
+}
+
+/// `e` without one pair of parentheses around all of it.
+fn strip_outer(e: &str) -> &str {
+    let inner = e.strip_prefix('(').and_then(|r| r.strip_suffix(')'));
+    match inner {
+        Some(i) => {
+            let mut depth = 0i32;
+            for c in i.chars() {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                if depth < 0 {
+                    return e;
+                }
+            }
+            i
+        }
+        None => e,
     }
 }

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | decode | `proto.rs` | bytes -> ONNX `Model` (hand-written protobuf reader) |
 //! | values | `values.rs`, `exact.rs` | what a tensor is: codes, `(codes - zp) * scale`, an exact real, a constant; float32 scales as exact dyadic numbers |
-//! | recognize | `lower.rs`, `ops.rs`, `quant_ops.rs` | nodes -> values and script lines, every unsupported node collected |
+//! | recognize | `lower.rs`, `ops.rs`, `layers.rs`, `rearrange.rs`, `quant_ops.rs` | nodes -> values and script lines, every unsupported node collected |
 //! | requantize | `requant.rs` | an exact real and a scale -> the lets that round it exactly |
 //! | write | `script.rs` | declarations -> script text and `.npy` bytes (then `convoy fmt`) |
 //!
@@ -15,10 +15,12 @@
 
 mod error;
 mod exact;
+mod layers;
 mod lower;
 mod ops;
 mod proto;
 mod quant_ops;
+mod rearrange;
 mod requant;
 mod script;
 mod values;

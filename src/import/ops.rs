@@ -18,7 +18,7 @@ const QONNX_DOMAINS: &[&str] = &[
 ];
 
 /// Bias of a convolution: integer codes with scales, or exact float values.
-enum Bias {
+pub enum Bias {
     Codes(QConst),
     Values(Vec<Dyadic>),
 }
@@ -57,29 +57,28 @@ impl Lowering<'_> {
                 "folding is not supported yet (its 1/sqrt(var + eps) is not exact): \
                  fold it into the convolution before quantizing",
             ),
-            (
-                "AveragePool"
-                | "GlobalAveragePool"
-                | "QLinearAveragePool"
-                | "QLinearGlobalAveragePool"
-                | "Sigmoid"
-                | "QLinearSigmoid"
-                | "Tanh"
-                | "HardSwish"
-                | "DepthToSpace"
-                | "Flatten"
-                | "Reshape"
-                | "Gemm"
-                | "MatMul"
-                | "QLinearMatMul"
-                | "ArgMax"
-                | "Pad"
-                | "Slice",
-                _,
-            ) => unsupported("needs a Convoy stage the language does not have yet (issue 14)"),
-            ("ConvInteger" | "MatMulInteger", false) => {
-                unsupported("integer-only convolutions are not supported yet")
-            }
+            ("AveragePool", false) => self.avgpool(n, false),
+            ("GlobalAveragePool", false) => self.avgpool(n, true),
+            ("QLinearAveragePool", true) => self.qlinear_avgpool(n, false),
+            ("QLinearGlobalAveragePool", true) => self.qlinear_avgpool(n, true),
+            ("Gemm", false) => self.gemm(n, false),
+            ("MatMul", false) => self.gemm(n, true),
+            ("QGemm", true) => self.qlinear_dense(n, true),
+            ("QLinearMatMul", false) => self.qlinear_dense(n, false),
+            ("ArgMax", false) => self.argmax(n),
+            ("ReduceMax" | "ReduceSum" | "ReduceMean", false) => self.reduce(n),
+            ("Flatten", false) => self.flatten(n),
+            ("Reshape", false) => self.reshape(n),
+            ("DepthToSpace", false) => self.depth_to_space(n, false),
+            ("SpaceToDepth", false) => self.depth_to_space(n, true),
+            ("Pad", false) => self.pad(n),
+            ("Slice", false) => self.slice(n),
+            ("MaxUnpool", false) => self.maxunpool(n),
+            ("Sigmoid" | "Tanh", false) => self.transcendental(n),
+            ("QLinearSigmoid", true) => self.qlinear_sigmoid(n),
+            ("HardSwish", false) => self.hardswish(n),
+            ("ConvInteger", false) => self.integer_op(n, true),
+            ("MatMulInteger", false) => self.integer_op(n, false),
             ("Transpose", false) => self.boundary_transpose(n),
             _ => unsupported("not an operator the importer knows"),
         }
@@ -202,7 +201,7 @@ impl Lowering<'_> {
     }
 
     /// The exact real result of a (transposed) convolution.
-    fn conv(
+    pub fn conv(
         &mut self,
         n: &Node,
         x: &Val,
@@ -221,7 +220,9 @@ impl Lowering<'_> {
         if transposed {
             known.push("output_padding");
         }
-        only_attrs(n, &known)?;
+        if w.dims.len() != 2 {
+            only_attrs(n, &known)?;
+        }
         let (x_expr, x_scale, shape, x_max) = match x {
             Val::Affine { codes, zp, scale } => {
                 let m = (codes.hi - zp).abs().max((codes.lo - zp).abs()) as f64;
@@ -232,6 +233,9 @@ impl Lowering<'_> {
                 (e, Dyadic::new(1, 0), s, b)
             }
         };
+        if w.dims.len() == 2 && !transposed {
+            return self.dense(n, (x_expr, x_scale, shape, x_max), w, bias);
+        }
         if w.dims.len() != 4 {
             return unsupported(format!(
                 "weights of rank {} (2-D convolutions only)",
@@ -358,10 +362,94 @@ impl Lowering<'_> {
         }
         let stage = if transposed { "deconv" } else { "conv" };
         let acc = format!("{stage}({})", args.join(", "));
-        let scale_name = self.scale_values(n, "scale", &scales)?;
-        let mut bound: Vec<f64> = (0..c_out)
+        let bound: Vec<f64> = (0..c_out)
             .map(|o| tap_sum[o] * x_max * scales[o].to_f64())
             .collect();
+        let w_scales: Vec<Dyadic> = (0..c_out)
+            .map(|o| w.scale_of_channel(w_channel(o).min(w.scales.len() - 1)))
+            .collect();
+        self.scaled_accumulator(
+            n,
+            acc,
+            (&scales, &w_scales, x_scale),
+            bound,
+            bias,
+            [c_out, out_h, out_w],
+        )
+    }
+
+    /// A dense layer: `dense(x, w)` with `w` `[O, C*H*W]`, its scales and bias
+    /// as a convolution's.
+    fn dense(
+        &mut self,
+        n: &Node,
+        (x_expr, x_scale, shape, x_max): (String, Dyadic, [usize; 3], f64),
+        w: &QConst,
+        bias: Option<Bias>,
+    ) -> Res<Val> {
+        let (c_out, k) = (w.dims[0], w.dims[1]);
+        if k != shape.iter().product::<usize>() {
+            return unsupported(format!(
+                "weights {:?} for an input of {} values",
+                w.dims,
+                shape.iter().product::<usize>()
+            ));
+        }
+        let mut scales = Vec::with_capacity(c_out);
+        let mut bound = vec![0f64; c_out];
+        for (o, b) in bound.iter_mut().enumerate() {
+            let s = w
+                .scale_of_channel(o.min(w.scales.len() - 1))
+                .mul(x_scale)
+                .ok_or_else(|| self.too_wide(&n.name, "a scale product"))?;
+            let taps: f64 = (0..k)
+                .map(|i| w.centred(o * k + i).unsigned_abs() as f64)
+                .sum();
+            *b = taps * x_max * s.to_f64();
+            scales.push(s);
+        }
+        let w_name = int_param(&mut self.script, &format!("{}_w", node_base(n)), w);
+        let acc = format!("dense({x_expr}, {w_name})");
+        let w_scales: Vec<Dyadic> = (0..c_out)
+            .map(|o| w.scale_of_channel(o.min(w.scales.len() - 1)))
+            .collect();
+        self.scaled_accumulator(
+            n,
+            acc,
+            (&scales, &w_scales, x_scale),
+            bound,
+            bias,
+            [c_out, 1, 1],
+        )
+    }
+
+    /// `acc * scale[o] (+ bias)`: the exact real result of a convolution or
+    /// dense layer whose accumulator is `acc`.
+    fn scaled_accumulator(
+        &mut self,
+        n: &Node,
+        acc: String,
+        (scales, w_scales, x_scale): (&[Dyadic], &[Dyadic], Dyadic),
+        mut bound: Vec<f64>,
+        bias: Option<Bias>,
+        [c_out, out_h, out_w]: [usize; 3],
+    ) -> Res<Val> {
+        if bias.is_none() && scales.iter().all(|s| *s == Dyadic::from_int(1)) {
+            // An integer-only product (ConvInteger, MatMulInteger).
+            let b = bound.iter().copied().fold(0f64, f64::max);
+            return Ok(self.let_real(n, acc, [c_out, out_h, out_w], b));
+        }
+        // One vector of products `x_scale * w_scale[o]` when it fits 64 bits,
+        // else the two factors (per-channel scales far apart in exponent).
+        let fits = super::exact::fixed_type_for(scales).is_some()
+            && scales.iter().all(|v| v.mant_bits() <= 53);
+        let scale_name = if fits || x_scale == Dyadic::new(1, 0) {
+            self.scale_values(n, "scale", scales)?
+        } else {
+            let ws = self.scale_values(n, "w_scale", w_scales)?;
+            let xs = self.scale_values(n, "x_scale", &vec![x_scale; c_out])?;
+            format!("{ws} * {xs}")
+        };
         let expr = match bias {
             None => format!("{acc} * {scale_name}"),
             Some(Bias::Codes(b)) => {
@@ -418,7 +506,7 @@ impl Lowering<'_> {
         Ok(name)
     }
 
-    fn consts(&self, n: &Node, i: usize) -> Res<Vec<Dyadic>> {
+    pub fn consts(&self, n: &Node, i: usize) -> Res<Vec<Dyadic>> {
         match self.arg(n, i)? {
             Some(Val::Const(k)) => Ok(k.values),
             None => Ok(vec![Dyadic::ZERO]),
@@ -427,7 +515,7 @@ impl Lowering<'_> {
     }
 
     /// QOperator input `(codes, scale, zero point)` at `i, s, z`.
-    fn dequantized(&self, n: &Node, i: usize, s: usize, z: usize) -> Res<Val> {
+    pub fn dequantized(&self, n: &Node, i: usize, s: usize, z: usize) -> Res<Val> {
         match self.need(n, i, "input")? {
             Val::Codes(codes) => {
                 let scale = self.scale(n, s)?;
@@ -498,9 +586,6 @@ impl Lowering<'_> {
                 "auto_pad",
             ],
         )?;
-        if n.outputs.len() > 1 {
-            return unsupported("the Indices output (ONNX indices count across channels)");
-        }
         if attr_i(n, "ceil_mode", 0) != 0 {
             return unsupported("ceil_mode = 1");
         }
@@ -552,6 +637,9 @@ impl Lowering<'_> {
             ));
         }
         let out_shape = [shape[0], oh, ow];
+        if n.outputs.len() > 1 {
+            return self.maxpool_indices(n, x, args.join(", "), (k, s, pads), out_shape);
+        }
         // Max commutes with `(q - zp) * scale` for a positive scale: pool the codes.
         self.map_codes(n, x, out_shape, |e| {
             format!("maxpool({e}, {})", args.join(", "))
@@ -560,7 +648,7 @@ impl Lowering<'_> {
 
     /// Applies a stage that commutes with dequantization (it only moves or
     /// picks values) to codes, or to a real value.
-    fn map_codes(
+    pub fn map_codes(
         &mut self,
         n: &Node,
         x: Val,
@@ -572,8 +660,8 @@ impl Lowering<'_> {
             Val::Codes(c) => (c, None),
             Val::Affine { codes, zp, scale } => (codes, Some((zp, scale))),
             other => {
-                let (e, _, bound) = self.real(&other)?;
-                return Ok(vec![self.let_real(n, f(&e), shape, bound)]);
+                let (e, _, bound, div) = self.real_div(&other)?;
+                return Ok(vec![self.let_real_div(n, f(&e), shape, bound, div)]);
             }
         };
         let name = self.script.fresh(n.outputs.first().map_or(&n.name, |s| s));
@@ -781,7 +869,7 @@ impl Lowering<'_> {
 
     /// Quantizes `v` to `(scale, zp)`; codes already of that quantization
     /// pass through.
-    fn requantize_to(
+    pub fn requantize_to(
         &mut self,
         n: &Node,
         v: Val,
@@ -918,7 +1006,7 @@ fn leaky(e: &str, alpha: f32) -> Res<String> {
 }
 
 /// An attribute pair `[h, w]`, or `(default, default)` when absent.
-fn pair(v: Option<Vec<i64>>, default: usize) -> Res<(usize, usize)> {
+pub fn pair(v: Option<Vec<i64>>, default: usize) -> Res<(usize, usize)> {
     match v {
         None => Ok((default, default)),
         Some(p) if p.len() == 2 && p.iter().all(|&x| x >= 1 || (default == 0 && x >= 0)) => {
@@ -928,7 +1016,7 @@ fn pair(v: Option<Vec<i64>>, default: usize) -> Res<(usize, usize)> {
     }
 }
 
-fn pair_text((a, b): (usize, usize)) -> String {
+pub fn pair_text((a, b): (usize, usize)) -> String {
     if a == b {
         a.to_string()
     } else {
@@ -936,7 +1024,7 @@ fn pair_text((a, b): (usize, usize)) -> String {
     }
 }
 
-fn node_base(n: &Node) -> String {
+pub fn node_base(n: &Node) -> String {
     if n.name.is_empty() {
         n.outputs
             .first()

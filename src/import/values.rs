@@ -14,6 +14,20 @@ pub struct Codes {
     pub shape: [usize; 3],
 }
 
+/// Indices of a `maxpool(..., indices: true)` and how it pooled.
+#[derive(Clone, Debug)]
+pub struct Indices {
+    pub name: String,
+    /// The pooling arguments as written (`2, stride: 2`).
+    pub args: String,
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub pads: [usize; 4],
+    /// The shape of the pooled input.
+    pub input: [usize; 3],
+    pub shape: [usize; 3],
+}
+
 /// An initializer: exact values (integers are dyadic too).
 #[derive(Clone, Debug)]
 pub struct Konst {
@@ -64,6 +78,33 @@ pub struct Real {
     pub bound: f64,
     /// The node that computed it (named when it is left unquantized).
     pub from: NodeProblem,
+    /// The value is `expr / div` (an average, a HardSwish's `/ 6`): not a
+    /// dyadic number unless `div` is 1, so only a quantizer (which divides
+    /// by `scale * div` exactly) or a stage that commutes with a positive
+    /// divisor may read it.
+    pub div: u64,
+    /// Codes that equal this value quantized to a given quantization,
+    /// computed more simply (an `avgpool` of codes rounds as
+    /// `QuantizeLinear` does when the scales are equal).
+    pub shortcut: Option<Shortcut>,
+}
+
+/// `expr` is the value quantized to `(scale, zp)` with codes in `[lo, hi]`.
+#[derive(Clone, Debug)]
+pub struct Shortcut {
+    pub expr: String,
+    pub zp: i64,
+    pub scale: Dyadic,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// A function of dequantized codes that only a lookup table computes
+/// exactly (`Sigmoid`, `Tanh`): it must be quantized next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Sigmoid,
+    Tanh,
 }
 
 #[derive(Clone, Debug)]
@@ -78,6 +119,16 @@ pub enum Val {
         scale: Dyadic,
     },
     Real(Real),
+    /// `f((codes - zp) * scale)`, waiting for its quantizer.
+    Table {
+        codes: Codes,
+        zp: i64,
+        scale: Dyadic,
+        f: Func,
+        from: NodeProblem,
+    },
+    /// The `Indices` output of a `MaxPool`, for a `MaxUnpool`.
+    Indices(Indices),
     Const(Konst),
     QConst(QConst),
     /// A float graph input that no quantizer has read yet.
@@ -94,6 +145,7 @@ impl Val {
         match self {
             Val::Codes(c) | Val::Affine { codes: c, .. } => Some(c.shape),
             Val::Real(r) => Some(r.shape),
+            Val::Table { codes, .. } => Some(codes.shape),
             Val::FloatInput { shape, .. } => Some(*shape),
             _ => None,
         }

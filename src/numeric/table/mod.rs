@@ -218,6 +218,74 @@ fn decided_code(f: TableFn, raw: i128, frac: u32, to: &ScalarType) -> Result<Big
     Err(TableError::Undecided)
 }
 
+/// `f(raw / 2^frac) / (b * 2^e)` rounded to the nearest integer, ties to
+/// even, exactly (`b` odd and positive): the code a `QuantizeLinear` of
+/// scale `b * 2^e` gives `f` of a dequantized value, before its zero point
+/// (`convoy import`'s tables of `Sigmoid` and `Tanh`, `docs/import.md`).
+/// Saturates at the `i128` range. Only for `Sigmoid` and `Tanh`.
+pub fn quotient_code(
+    f: TableFn,
+    raw: i128,
+    frac: u32,
+    b: i128,
+    e: i32,
+) -> Result<i128, TableError> {
+    if b <= 0 || !matches!(f, TableFn::Sigmoid | TableFn::Tanh) || e.unsigned_abs() > 4000 {
+        return Err(TableError::TooLarge);
+    }
+    if let Some((num, den)) = exact_value(f, raw, frac)? {
+        // num / (den * b * 2^e), rounded half to even.
+        let (mut n, mut d) = (Big::from_i128(num), Big::from_i128(den).mul_i(b));
+        if e >= 0 {
+            d = d.shl(e as u32);
+        } else {
+            n = n.shl(e.unsigned_abs());
+        }
+        let fl = n.div_floor(&d);
+        let twice = n.sub(&fl.mul(&d)).mul_i(2);
+        let up = match twice.cmp(&d) {
+            Ordering::Greater => true,
+            Ordering::Equal => !fl.sub(&fl.shr_floor(1).shl(1)).is_zero(),
+            Ordering::Less => false,
+        };
+        let q = if up { fl.add(&Big::from_i128(1)) } else { fl };
+        return Ok(saturate_i128(&q));
+    }
+    let mut q = frac.max(e.unsigned_abs()) + 96;
+    while q <= 8192 {
+        let x = Big::from_i128(raw).shl(q - frac);
+        let v = match f {
+            TableFn::Sigmoid => eval::sigmoid_pt(&x, q),
+            _ => eval::tanh_pt(&x, q),
+        };
+        // 2y = f * 2^(1 - e) / b lies in the open (lo, hi) * 2^s / b.
+        let s = 1 - i64::from(e) - i64::from(q);
+        let (low, high) = if s >= 0 {
+            let d = Big::from_i128(b);
+            (
+                v.lo.shl(s as u32).div_floor(&d),
+                v.hi.shl(s as u32).div_ceil(&d),
+            )
+        } else {
+            let d = Big::from_i128(b).shl(s.unsigned_abs() as u32);
+            (v.lo.div_floor(&d), v.hi.div_ceil(&d))
+        };
+        let high = high.sub(&Big::from_i128(1));
+        if low.cmp(&high) == Ordering::Equal {
+            // floor(2y) = low and 2y is not an integer (f is transcendental
+            // here): y rounds to ceil(low / 2), never a tie.
+            return Ok(saturate_i128(&low.add(&Big::from_i128(1)).shr_floor(1)));
+        }
+        q *= 2;
+    }
+    Err(TableError::Undecided)
+}
+
+fn saturate_i128(v: &Big) -> i128 {
+    v.to_i128()
+        .unwrap_or(if v.is_neg() { i128::MIN } else { i128::MAX })
+}
+
 /// The code for a value `y / 2` with `floor(y) = fl2` and `y` not an
 /// integer: the floor of the value is `fl2 >> 1`, and the dropped part is
 /// above one half exactly when `fl2` is odd.
