@@ -11,7 +11,7 @@ use convoy::run::{InputError, StreamError};
 use convoy::{Checked, CompiledPipeline, ExecError, JitOptions, RunError};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PySlice};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -160,6 +160,9 @@ impl Pipeline {
     }
 }
 
+/// A cache line, in bytes.
+const LINE: usize = 64;
+
 /// Plans the run, allocates the outputs as numpy arrays (uninitialised:
 /// every byte is written), and runs into them with the GIL released. The
 /// outer error is Python's, the inner one the run's.
@@ -176,7 +179,17 @@ fn run_into<'py, R: ImageRunner>(
     let numpy = py.import("numpy")?;
     let mut arrays = vec![];
     for o in &plan.outputs {
-        let a = numpy.call_method1("empty", (o.byte_len(), "u1"))?;
+        // Each output starts on a cache line: the JIT may store its last
+        // stage straight into it, and its vector stores then split no lines.
+        let n = o.byte_len();
+        let block = numpy
+            .call_method1("empty", (n + LINE - 1, "u1"))?
+            .cast_into::<PyArray1<u8>>()?;
+        let skip = (block.data() as usize).wrapping_neg() % LINE;
+        let a = block.call_method1(
+            "__getitem__",
+            (PySlice::new(py, skip as isize, (skip + n) as isize, 1),),
+        )?;
         arrays.push(a.cast_into::<PyArray1<u8>>()?);
     }
     let mut guards: Vec<PyReadwriteArray1<u8>> = arrays.iter().map(|a| a.readwrite()).collect();

@@ -64,6 +64,26 @@ impl ImageWriter {
         self.layout.len() * self.dtype.itemsize()
     }
 
+    /// Whether the encoded image is the layout's bytes as they are: a dense
+    /// layout whose element is the dtype's (no float, no scaling) and holds
+    /// only values of the type, so [`Self::write`] would copy without a
+    /// check. A backend may then store the image straight into the file's
+    /// bytes.
+    pub fn is_plain_copy(&self) -> bool {
+        let l = &self.layout;
+        let e = l.elem;
+        let (elem_lo, elem_hi) = int_range(e.bytes, e.signed);
+        l.origin == 0
+            && l.row_stride == l.width
+            && l.channel_stride == l.height * l.width
+            && self.dtype != Dtype::F64
+            && self.dtype.itemsize() == e.bytes
+            && self.dtype.is_signed() == e.signed
+            && self.info.up == 0
+            && self.info.code_lo <= elem_lo
+            && elem_hi <= self.info.code_hi
+    }
+
     /// Encodes the image held in `src` (the layout) into `dst`
     /// ([`Self::image_bytes`] long). A value that cannot be written is
     /// [`raw_to_npy`]'s error, its index within the image.

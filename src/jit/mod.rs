@@ -565,6 +565,60 @@ impl CompiledPipeline {
             .ok_or_else(|| ExecError::from(missing(node, &self.program.nodes[node].label)))
     }
 
+    /// Whether output `k` can be computed straight into the caller's bytes
+    /// ([`Self::execute_into`]): its buffer has no halo (the bytes are the
+    /// dense [`Self::output_layout`]), a stage writes it, and nothing else
+    /// uses it: no stage reads it, it is no input or constant, and no other
+    /// output is the same buffer.
+    pub fn output_direct(&self, k: usize) -> bool {
+        let Some(b) = (self.program.outputs.get(k)).and_then(|o| self.plan.buffer_of[o.node])
+        else {
+            return false;
+        };
+        let buf = &self.plan.buffers[b];
+        let h = buf.halo;
+        let owned = |n: &NodeId| self.plan.buffer_of[*n] == Some(b);
+        h.top + h.bottom + h.left + h.right == 0
+            && buf.constant.is_none()
+            && self.plan.stages.iter().any(|s| owned(&s.root))
+            && !self.program.inputs.iter().any(|i| owned(&i.node))
+            && (self.program.outputs.iter())
+                .filter(|o| owned(&o.node))
+                .count()
+                == 1
+            && !(self.program.nodes.iter()).any(|n| n.op.operands().iter().any(owned))
+    }
+
+    /// Runs every stage as [`Self::execute`] (`parallel`) or
+    /// [`Self::execute_single_thread`] does, with output `k`'s values
+    /// stored in `outputs[k]` when it is given (in [`Self::output_layout`],
+    /// at least as many bytes) instead of the workspace: no copy after the
+    /// run. Only outputs for which [`Self::output_direct`] holds may be
+    /// given (else [`ExecError::ForeignWorkspace`]).
+    pub fn execute_into(
+        &self,
+        ws: &mut Workspace,
+        parallel: bool,
+        outputs: &mut [Option<&mut [u8]>],
+    ) -> Result<(), ExecError> {
+        let threads = if parallel { self.pool.threads() } else { 1 };
+        let mut at = vec![];
+        for (k, out) in outputs.iter_mut().enumerate() {
+            if let Some(bytes) = out {
+                if !self.output_direct(k) {
+                    return Err(ExecError::ForeignWorkspace);
+                }
+                let b = self.buffer_of_io(ws, self.program.outputs.get(k).map(|o| o.node))?;
+                at.push((b, &mut **bytes));
+            }
+        }
+        if at.is_empty() {
+            return self.execute_with(ws, threads);
+        }
+        ws.with_buffers_at(&mut at, |ws| self.execute_with(ws, threads))
+            .ok_or(ExecError::ForeignWorkspace)?
+    }
+
     /// Runs every stage on one thread (for callers that spread images over
     /// threads themselves).
     pub fn execute_single_thread(&self, ws: &mut Workspace) -> Result<(), ExecError> {

@@ -120,6 +120,11 @@ impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
     ) -> Result<(), (usize, StreamError)> {
         let program = self.runner.program();
         let mut gather = vec![];
+        // Outputs the backend stores straight into `outs` (no copy after
+        // the run): their encoding is the backend's bytes as they are.
+        let direct: Vec<bool> = (self.writers.iter().enumerate())
+            .map(|(k, w)| w.is_plain_copy() && self.runner.direct_output(k))
+            .collect();
         for i in range.clone() {
             let image = self.first + i;
             let fail = |e: StreamError| (image, e);
@@ -135,10 +140,22 @@ impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
                     return Err(fail(self.read_error(k, image, fault)));
                 }
             }
+            let mut into: Vec<Option<&mut [u8]>> = (self.writers.iter().zip(outs.iter_mut()))
+                .zip(&direct)
+                .map(|((writer, out), &direct)| {
+                    let size = writer.image_bytes();
+                    let at = (i - range.start) * size;
+                    direct.then(|| &mut out[at..at + size])
+                })
+                .collect();
             self.runner
-                .run(scratch, self.parallel)
+                .run_into(scratch, self.parallel, &mut into)
                 .map_err(|e| fail(StreamError::Run(e)))?;
+            drop(into);
             for (k, writer) in self.writers.iter().enumerate() {
+                if direct[k] {
+                    continue;
+                }
                 let size = writer.image_bytes();
                 let at = (i - range.start) * size;
                 let dst = &mut outs[k][at..at + size];

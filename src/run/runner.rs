@@ -22,6 +22,24 @@ pub trait ImageRunner: Sync {
     /// Runs the image whose inputs were written; `parallel`: the backend may
     /// use its own threads (only when images are not spread over threads).
     fn run(&self, scratch: &mut Self::Scratch, parallel: bool) -> Result<(), ExecError>;
+    /// Whether [`Self::run_into`] can store output `k` straight into the
+    /// caller's bytes (a dense [`Self::output_layout`]).
+    fn direct_output(&self, _k: usize) -> bool {
+        false
+    }
+    /// [`Self::run`], with output `k` stored in `outputs[k]` when given
+    /// (only outputs [`Self::direct_output`] allows) instead of the scratch.
+    fn run_into(
+        &self,
+        scratch: &mut Self::Scratch,
+        parallel: bool,
+        outputs: &mut [Option<&mut [u8]>],
+    ) -> Result<(), ExecError> {
+        if outputs.iter().any(Option::is_some) {
+            return Err(ExecError::ForeignWorkspace);
+        }
+        self.run(scratch, parallel)
+    }
     /// Threads the backend would use for one image (`--threads`).
     fn threads(&self) -> usize;
 }
@@ -68,6 +86,19 @@ impl ImageRunner for JitRunner<'_> {
         } else {
             self.compiled.execute_single_thread(ws)
         }
+    }
+
+    fn direct_output(&self, k: usize) -> bool {
+        self.compiled.output_direct(k)
+    }
+
+    fn run_into(
+        &self,
+        ws: &mut Workspace,
+        parallel: bool,
+        outputs: &mut [Option<&mut [u8]>],
+    ) -> Result<(), ExecError> {
+        self.compiled.execute_into(ws, parallel, outputs)
     }
 
     fn threads(&self) -> usize {

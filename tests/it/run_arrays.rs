@@ -132,6 +132,48 @@ fn every_example(name: &str) {
     };
     let expected = streamed(&runner, &files);
     assert!(in_memory(&runner, &files).expect("runs") == expected);
+    // The JIT's outputs, stored straight into the caller's bytes where they
+    // can be (`output_direct`), are the interpreter's.
+    let jit = convoy::compile_jit(&program, &JitOptions::default()).expect("compiles");
+    let got = in_memory(&JitRunner { compiled: &jit }, &files).expect("runs");
+    assert!(got == expected, "{name}: jit differs from the interpreter");
+}
+
+/// An output no stage reads is computed straight into the caller's bytes;
+/// one a later stage reads (with or without a halo), or whose buffer has a
+/// declared halo, is copied out of the workspace. Both give the interpreter's bytes, on one thread and on
+/// two (images across threads, each writing its own part of the output).
+#[test]
+fn outputs_go_straight_into_the_callers_bytes_when_nothing_else_reads_them() {
+    let src = "pipeline p {
+  input x: u8[4, 8, 64] pad 1
+  param w: i8[4, 1, 3, 3] = random(seed: 1)
+  let a = relu(dwconv(x, w, pad: 1) >> 4) as u8 wrap
+  let b = relu(dwconv(a, w, pad: 1) >> 4) as u8 wrap
+  let c: u8[4, 8, 64] pad 1 = a + 1 as u8 wrap
+  let e = (b >> 1) as u8 wrap
+  output a, b, c, e
+}";
+    let (checked, _) = compile("direct.cnn", src, &convoy::NoFiles).expect("compiles");
+    let program = checked.program;
+    let files = random_files(&program, 7, 5);
+    let interp = InterpRunner {
+        program: &program,
+        threads: 1,
+    };
+    let expected = in_memory(&interp, &files).expect("runs");
+    for threads in [1, 2] {
+        let options = JitOptions {
+            threads,
+            ..JitOptions::default()
+        };
+        let jit = convoy::compile_jit(&program, &options).expect("compiles");
+        let direct: Vec<bool> = (0..4).map(|k| jit.output_direct(k)).collect();
+        // a has the halo b's convolution reads, e reads b, c has a halo.
+        assert_eq!(direct, [false, false, false, true]);
+        let got = in_memory(&JitRunner { compiled: &jit }, &files).expect("runs");
+        assert!(got == expected, "{threads} thread(s): jit differs");
+    }
 }
 
 #[test]

@@ -120,6 +120,44 @@ impl Workspace {
         // SAFETY: as in `bytes`, and the borrow of `self` is exclusive.
         unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr().cast::<u8>(), len) }
     }
+
+    /// Runs `run` with each buffer `b` of `at` stored in the caller's
+    /// `bytes` (at least the buffer's planned size) instead of the
+    /// workspace's own storage, which the stages use again afterwards (also
+    /// when `run` panics). `None`, and nothing run, when a buffer does not
+    /// exist or its bytes are too short. The caller chooses only buffers no
+    /// stage reads (the stages' vector loads may run past the end of the
+    /// buffers they read, stores never leave the planned size): see
+    /// `CompiledPipeline::output_direct`.
+    pub(crate) fn with_buffers_at<R>(
+        &mut self,
+        at: &mut [(usize, &mut [u8])],
+        run: impl FnOnce(&mut Workspace) -> R,
+    ) -> Option<R> {
+        if at
+            .iter()
+            .any(|(b, bytes)| self.sizes.get(*b).is_none_or(|&s| bytes.len() < s))
+        {
+            return None;
+        }
+        /// Points every buffer back at the workspace's own storage.
+        struct Restore<'w>(&'w mut Workspace);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                let ws = &mut *self.0;
+                for (p, d) in ws.ptrs.iter_mut().zip(ws.data.iter_mut()) {
+                    *p = d.as_mut_ptr().cast::<u8>();
+                }
+            }
+        }
+        for (b, bytes) in at.iter_mut() {
+            self.ptrs[*b] = bytes.as_mut_ptr();
+        }
+        let guard = Restore(self);
+        let result = run(&mut *guard.0);
+        drop(guard);
+        Some(result)
+    }
 }
 
 /// What a job calls.
@@ -164,7 +202,9 @@ impl Job {
                 // SAFETY: as above, plus: `stage` points into the Machine,
                 // alive while jobs run; native stages exist only on hosts
                 // with the kernels' features (`native::host_supported`);
-                // the allocations carry `Workspace::SPARE` bytes.
+                // the allocations carry `Workspace::SPARE` bytes (except a
+                // buffer `Workspace::with_buffers_at` redirected, which no
+                // stage reads, so no load runs past its end).
                 // AVX2 stages run on hosts with AVX2 and AVX-VNNI
                 // (`native::host_supports_avx_vnni`).
                 #[cfg(target_arch = "x86_64")]
