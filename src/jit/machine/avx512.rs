@@ -96,6 +96,66 @@ pub(super) struct Tail<'a> {
     /// The byte permutation between pack order and join order (it swaps
     /// the vector index and the 128-bit lane index; its own inverse).
     swap: __m512i,
+    /// The tail in its fewest steps, when the stage allows it.
+    folded: Option<Folded>,
+}
+
+/// The wide-product tail of a stage without a first clamp or residual,
+/// narrowed by saturating packs, with everything added folded into one
+/// 64-bit constant per channel:
+///
+/// ```text
+/// (acc * mul + c) >> shift,  c = pre * mul + bias + (post << shift)
+/// ```
+///
+/// exact because `(v + pre) * mul + bias = v * mul + pre * mul + bias` and
+/// `(p >> s) + post = (p + (post << s)) >> s` (no step wraps: the plan
+/// proved every 32-bit value, and `c` is checked to leave 64-bit room). A
+/// rounding whose bias depends on the sign of the product folds only when
+/// the second clamp takes every product below zero to its lower bound
+/// anyway (`post <= lo2`: every rounding of a negative product is at most
+/// 0), where the bias of the non-negative side serves both.
+#[cfg(target_arch = "x86_64")]
+struct Folded {
+    c: Vec<i64>,
+    /// `shift >= 32`: the odd lanes' results land in the high half.
+    high: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Folded {
+    fn of(q: &Requant, packs: bool) -> Option<Folded> {
+        let s = q.scale.as_ref()?;
+        if s.narrow || !packs || q.residual.is_some() || q.lo1 > i32::MIN || q.hi1 < i32::MAX {
+            return None;
+        }
+        let half = if s.shift == 0 {
+            0
+        } else {
+            1i128 << (s.shift - 1)
+        };
+        let negatives_clamped = q.post.iter().all(|&p| p <= q.lo2);
+        let bias = match s.bias {
+            Bias::None => 0,
+            Bias::Half => half,
+            Bias::HalfDown => (half - 1).max(0),
+            Bias::TowardZero if negatives_clamped => 0,
+            Bias::HalfAway if negatives_clamped => half,
+            Bias::HalfTowardZero if negatives_clamped => (half - 1).max(0),
+            _ => return None,
+        };
+        let room = 1i128 << 62;
+        let c = (q.pre.iter().zip(&s.mul).zip(&q.post))
+            .map(|((&pre, &mul), &post)| {
+                let c = i128::from(pre) * i128::from(mul) + bias + (i128::from(post) << s.shift);
+                (-room < c && c < room).then_some(c as i64)
+            })
+            .collect::<Option<Vec<i64>>>()?;
+        Some(Folded {
+            c,
+            high: s.shift >= 32,
+        })
+    }
 }
 
 /// Saturating packs (`vpackssdw`, then `vpackuswb` or `vpacksswb`) clamp
@@ -116,6 +176,7 @@ impl<'a> Tail<'a> {
         let shift = q.scale.as_ref().map_or(0, |s| s.shift);
         let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
         let odd = if shift >= 32 { shift - 32 } else { shift };
+        let packs = Packs::of(q);
         Tail {
             q,
             pre: q.pre.iter().any(|&v| v != 0),
@@ -138,17 +199,26 @@ impl<'a> Tail<'a> {
             half_down32: _mm512_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
             low_bits32: _mm512_set1_epi32((2 * half - 1).clamp(0, i64::from(i32::MAX)) as i32),
             ones32: _mm512_set1_epi32(1),
-            packs: Packs::of(q),
+            packs,
             swap: swap_quarters(),
+            folded: Folded::of(q, packs.is_some()),
         }
     }
 
-    /// The constants of output channel `c`: (pre, mul, post).
+    /// The constants of output channel `c`: (pre, mul, post), or (c, mul,
+    /// 0) of the folded tail ([`Folded`]).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
         let q = self.q;
         let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
+        if let Some(f) = &self.folded {
+            return [
+                _mm512_set1_epi64(f.c[c]),
+                _mm512_set1_epi64(i64::from(mul)),
+                _mm512_setzero_si512(),
+            ];
+        }
         [
             _mm512_set1_epi32(q.pre[c]),
             _mm512_set1_epi64(i64::from(mul)),
@@ -161,13 +231,23 @@ impl<'a> Tail<'a> {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn apply(&self, acc: __m512i, k: [__m512i; 3]) -> __m128i {
-        let v = self.scaled(acc, k);
+        let v = match &self.folded {
+            Some(f) if f.high => self.folded::<true>(acc, k),
+            Some(_) => self.folded::<false>(acc, k),
+            None => self.scaled(acc, k),
+        };
         let v = if self.clamp2 {
             _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
         } else {
             v
         };
         _mm512_cvtepi32_epi8(v)
+    }
+
+    /// Whether [`Self::apply4`] is cheaper than four [`Self::apply`] (the
+    /// folded tail and its packs).
+    pub(super) fn packs_four(&self) -> bool {
+        self.folded.is_some()
     }
 
     /// [`Self::apply`] with the residual values `res` (32-bit lanes,
@@ -203,7 +283,7 @@ impl<'a> Tail<'a> {
     /// more than the tail itself.)
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
-        if self.packs.is_some() {
+        if self.packs.is_some() || self.folded.is_some() {
             return _mm512_permutexvar_epi8(self.swap, self.apply4_packed(acc, k));
         }
         let mut q = [_mm_setzero_si128(); 4];
@@ -217,6 +297,13 @@ impl<'a> Tail<'a> {
     /// + i` is lane `4 L + i` of vector `p` (128-bit lane `L`).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn apply4_packed(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+        if let Some(f) = &self.folded {
+            return if f.high {
+                self.pack(acc.map(|a| self.folded::<true>(a, k)))
+            } else {
+                self.pack(acc.map(|a| self.folded::<false>(a, k)))
+            };
+        }
         if self.packs.is_some() {
             let r: [__m512i; 4] = [
                 self.scaled(acc[0], k),
@@ -249,6 +336,23 @@ impl<'a> Tail<'a> {
             v = self.scale(v, mul, s);
         }
         _mm512_add_epi32(v, post)
+    }
+
+    /// The folded tail ([`Folded`]) up to the post-add, with the channel
+    /// constants `[c, mul, _]`; `HIGH`: `shift >= 32`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn folded<const HIGH: bool>(&self, acc: __m512i, [c, mul, _]: [__m512i; 3]) -> __m512i {
+        let even = _mm512_add_epi64(_mm512_mul_epi32(acc, mul), c);
+        let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), mul);
+        let odd = _mm512_add_epi64(odd, c);
+        let even = _mm512_srav_epi64(even, self.shift);
+        let odd = if HIGH {
+            _mm512_srav_epi64(odd, self.shift_odd)
+        } else {
+            _mm512_slli_epi64::<32>(_mm512_srav_epi64(odd, self.shift))
+        };
+        _mm512_mask_blend_epi32(0xAAAA, even, odd)
     }
 
     /// Four vectors of [`Self::scaled`] results, second clamp applied, as

@@ -296,6 +296,18 @@ unsafe fn finish<const PV: usize, const N: usize>(
     spot: &Spot,
     o: usize,
 ) {
+    if tail.packs_four() {
+        for (j, acc_j) in acc.iter().enumerate() {
+            let k = tail.channel(o + j);
+            // Pixel vectors past `PV` are zero: the mask drops their bytes.
+            let four =
+                std::array::from_fn(|p| acc_j.get(p).copied().unwrap_or(_mm512_setzero_si512()));
+            let v = tail.apply4(&four, k);
+            // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
+            unsafe { _mm512_mask_storeu_epi8(spot.dst.add(j * spot.plane).cast(), spot.mask, v) };
+        }
+        return;
+    }
     for (j, acc_j) in acc.iter().enumerate() {
         let k = tail.channel(o + j);
         let mut q = [_mm_setzero_si128(); 4];
