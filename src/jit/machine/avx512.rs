@@ -205,20 +205,12 @@ impl<'a> Tail<'a> {
         }
     }
 
-    /// The constants of output channel `c`: (pre, mul, post), or (c, mul,
-    /// 0) of the folded tail ([`Folded`]).
+    /// The constants of output channel `c`: (pre, mul, post).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
         let q = self.q;
         let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
-        if let Some(f) = &self.folded {
-            return [
-                _mm512_set1_epi64(f.c[c]),
-                _mm512_set1_epi64(i64::from(mul)),
-                _mm512_setzero_si512(),
-            ];
-        }
         [
             _mm512_set1_epi32(q.pre[c]),
             _mm512_set1_epi64(i64::from(mul)),
@@ -231,11 +223,7 @@ impl<'a> Tail<'a> {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn apply(&self, acc: __m512i, k: [__m512i; 3]) -> __m128i {
-        let v = match &self.folded {
-            Some(f) if f.high => self.folded::<true>(acc, k),
-            Some(_) => self.folded::<false>(acc, k),
-            None => self.scaled(acc, k),
-        };
+        let v = self.scaled(acc, k);
         let v = if self.clamp2 {
             _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
         } else {
@@ -244,10 +232,18 @@ impl<'a> Tail<'a> {
         _mm512_cvtepi32_epi8(v)
     }
 
-    /// Whether [`Self::apply4`] is cheaper than four [`Self::apply`] (the
-    /// folded tail and its packs).
-    pub(super) fn packs_four(&self) -> bool {
-        self.folded.is_some()
+    /// The folded form of this tail ([`Folded`]), when the stage has it.
+    pub(super) fn fast(&self) -> Option<Fast<'_>> {
+        let f = self.folded.as_ref()?;
+        Some(Fast {
+            c: &f.c,
+            mul: &self.q.scale.as_ref()?.mul,
+            high: f.high,
+            shift: self.shift,
+            shift_odd: self.shift_odd,
+            packs: self.packs?,
+            swap: self.swap,
+        })
     }
 
     /// [`Self::apply`] with the residual values `res` (32-bit lanes,
@@ -283,7 +279,7 @@ impl<'a> Tail<'a> {
     /// more than the tail itself.)
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
-        if self.packs.is_some() || self.folded.is_some() {
+        if self.packs.is_some() {
             return _mm512_permutexvar_epi8(self.swap, self.apply4_packed(acc, k));
         }
         let mut q = [_mm_setzero_si128(); 4];
@@ -297,13 +293,6 @@ impl<'a> Tail<'a> {
     /// + i` is lane `4 L + i` of vector `p` (128-bit lane `L`).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn apply4_packed(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
-        if let Some(f) = &self.folded {
-            return if f.high {
-                self.pack(acc.map(|a| self.folded::<true>(a, k)))
-            } else {
-                self.pack(acc.map(|a| self.folded::<false>(a, k)))
-            };
-        }
         if self.packs.is_some() {
             let r: [__m512i; 4] = [
                 self.scaled(acc[0], k),
@@ -338,46 +327,16 @@ impl<'a> Tail<'a> {
         _mm512_add_epi32(v, post)
     }
 
-    /// The folded tail ([`Folded`]) up to the post-add, with the channel
-    /// constants `[c, mul, _]`; `HIGH`: `shift >= 32`.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn folded<const HIGH: bool>(&self, acc: __m512i, [c, mul, _]: [__m512i; 3]) -> __m512i {
-        let even = _mm512_add_epi64(_mm512_mul_epi32(acc, mul), c);
-        let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), mul);
-        let odd = _mm512_add_epi64(odd, c);
-        let even = _mm512_srav_epi64(even, self.shift);
-        let odd = if HIGH {
-            _mm512_srav_epi64(odd, self.shift_odd)
-        } else {
-            _mm512_slli_epi64::<32>(_mm512_srav_epi64(odd, self.shift))
-        };
-        _mm512_mask_blend_epi32(0xAAAA, even, odd)
-    }
-
     /// Four vectors of [`Self::scaled`] results, second clamp applied, as
     /// bytes in pack order (see [`Self::apply4_packed`]). Only when
     /// `packs` is set.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn pack(&self, r: [__m512i; 4]) -> __m512i {
-        let Some(p) = self.packs else {
-            return _mm512_setzero_si512();
-        };
-        let w01 = _mm512_packs_epi32(r[0], r[1]);
-        let w23 = _mm512_packs_epi32(r[2], r[3]);
-        if p.signed {
-            let b = _mm512_packs_epi16(w01, w23);
-            match p.clamp {
-                Some((lo, hi)) => _mm512_min_epi8(_mm512_max_epi8(b, lo), hi),
-                None => b,
-            }
-        } else {
-            let b = _mm512_packus_epi16(w01, w23);
-            match p.clamp {
-                Some((lo, hi)) => _mm512_min_epu8(_mm512_max_epu8(b, lo), hi),
-                None => b,
-            }
+        match self.packs {
+            // SAFETY: this function's target features.
+            Some(p) => unsafe { pack_bytes(p, r) },
+            None => _mm512_setzero_si512(),
         }
     }
 
@@ -456,6 +415,124 @@ impl<'a> Tail<'a> {
     }
 }
 
+/// Four vectors of 32-bit results as bytes in pack order (see
+/// [`Tail::apply4_packed`]), the second clamp applied by the saturation of
+/// the packs and the byte clamp.
+///
+/// # Safety
+/// Only inlined into functions compiled with AVX-512 F and BW (always
+/// inlined: `#[target_feature]` functions cannot be).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn pack_bytes(p: Packs, r: [__m512i; 4]) -> __m512i {
+    // SAFETY: the caller's target features.
+    unsafe {
+        let w01 = _mm512_packs_epi32(r[0], r[1]);
+        let w23 = _mm512_packs_epi32(r[2], r[3]);
+        if p.signed {
+            let b = _mm512_packs_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => _mm512_min_epi8(_mm512_max_epi8(b, lo), hi),
+                None => b,
+            }
+        } else {
+            let b = _mm512_packus_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => _mm512_min_epu8(_mm512_max_epu8(b, lo), hi),
+                None => b,
+            }
+        }
+    }
+}
+
+/// The folded tail of a stage ([`Folded`]), its constants by value so that
+/// a kernel keeps them in registers; every method is always inlined into
+/// the kernel (a call per 64 results, with its arguments in memory, cost
+/// more than the tail).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Fast<'a> {
+    c: &'a [i64],
+    mul: &'a [i32],
+    high: bool,
+    shift: __m512i,
+    shift_odd: __m512i,
+    packs: Packs,
+    swap: __m512i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Fast<'_> {
+    /// The constants of output channel `c`: (c, mul).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn channel(&self, c: usize) -> [__m512i; 2] {
+        // SAFETY: the caller's target features.
+        unsafe {
+            [
+                _mm512_set1_epi64(self.c[c]),
+                _mm512_set1_epi64(i64::from(self.mul[c])),
+            ]
+        }
+    }
+
+    /// 16 accumulators to 32-bit results (before the second clamp).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    unsafe fn scaled(&self, acc: __m512i, [c, mul]: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let even = _mm512_add_epi64(_mm512_mul_epi32(acc, mul), c);
+            // (A shuffle, not a shift right: with the high halves known to
+            // be zero LLVM turns the signed product into three unsigned ones.)
+            let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(acc), mul);
+            let odd = _mm512_add_epi64(odd, c);
+            let even = _mm512_srav_epi64(even, self.shift);
+            let odd = if self.high {
+                _mm512_srav_epi64(odd, self.shift_odd)
+            } else {
+                _mm512_slli_epi64::<32>(_mm512_srav_epi64(odd, self.shift))
+            };
+            _mm512_mask_blend_epi32(0xAAAA, even, odd)
+        }
+    }
+
+    /// 64 accumulators of one channel to bytes in pack order (see
+    /// [`Tail::apply4_packed`]).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn packed4(&self, acc: &[__m512i; 4], k: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        // (No closure: closures do not inherit the caller's target features.)
+        unsafe {
+            let r = [
+                self.scaled(acc[0], k),
+                self.scaled(acc[1], k),
+                self.scaled(acc[2], k),
+                self.scaled(acc[3], k),
+            ];
+            pack_bytes(self.packs, r)
+        }
+    }
+
+    /// 64 accumulators of one channel to bytes in pixel order: byte `16 p +
+    /// j` is lane `j` of vector `p`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn ordered4(&self, acc: &[__m512i; 4], k: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4(acc, k)) }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 impl Packs {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
@@ -519,6 +596,7 @@ unsafe fn pointwise(
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
     // accumulators come out in that order, which is the tail's pack order
     // (`Tail::apply4_packed`): its bytes are in pixel order.
+    let fast = tail.fast();
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
     // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
     // length): each row, or all rows `lo..hi` at once when neither buffer
@@ -565,13 +643,13 @@ unsafe fn pointwise(
             // on 32 and 64 input channels; three lose the activations' reuse.
             // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
             while o + 4 <= st.channels() {
-                unsafe { block::<4>(st, &tail, &acts, o, &spot, out) };
+                unsafe { block::<4>(st, (&tail, fast), &acts, o, &spot, out) };
                 o += 4;
             }
             match st.channels() - o {
-                1 => unsafe { block::<1>(st, &tail, &acts, o, &spot, out) },
-                2 => unsafe { block::<2>(st, &tail, &acts, o, &spot, out) },
-                3 => unsafe { block::<3>(st, &tail, &acts, o, &spot, out) },
+                1 => unsafe { block::<1>(st, (&tail, fast), &acts, o, &spot, out) },
+                2 => unsafe { block::<2>(st, (&tail, fast), &acts, o, &spot, out) },
+                3 => unsafe { block::<3>(st, (&tail, fast), &acts, o, &spot, out) },
                 _ => {}
             }
         }
@@ -595,7 +673,7 @@ struct Spot {
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn block<const N: usize>(
     st: &NativeStage,
-    tail: &Tail,
+    (tail, fast): (&Tail, Option<Fast>),
     acts: &[__m512i],
     o: usize,
     spot: &Spot,
@@ -614,8 +692,11 @@ unsafe fn block<const N: usize>(
     }
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
-        let k = tail.channel(c);
-        let v = tail.apply4_packed(acc_j, k);
+        let v = match &fast {
+            // SAFETY: this function's target features.
+            Some(f) => unsafe { f.packed4(acc_j, f.channel(c)) },
+            None => tail.apply4_packed(acc_j, tail.channel(c)),
+        };
         let at = st.out().origin + c * st.out().plane + spot.offset;
         // SAFETY: the run's pixels are inside the output and the mask keeps
         // the store within the run (this job's rows).
@@ -647,6 +728,7 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
+    let fast = tail.fast();
     let chunks = st.width().div_ceil(64);
     for item in lo..hi {
         let (c, y) = (item / st.height(), item % st.height());
@@ -677,7 +759,14 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
-            let bytes = tail.apply4(&acc, k);
+            let bytes = match &fast {
+                // SAFETY: this function's target features.
+                // (The channel's constants made here, not hoisted: held
+                // across the loop LLVM loses that `mul` is a sign-extended
+                // dword and multiplies on 64 bits, three products a vector.)
+                Some(f) => unsafe { f.ordered4(&acc, f.channel(c)) },
+                None => tail.apply4(&acc, k),
+            };
             let at = st.out().origin + c * st.out().plane + y * st.out().stride + x0;
             // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
             // the store within the row's width.
@@ -719,6 +808,7 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
     let skip = first.max(0) as usize;
     let len = lead + in_w + 64 * chunks / sw + 128;
     let mut scratch = vec![0u8; kh * len];
+    let fast = tail.fast();
     for item in lo..hi {
         let (c, oy) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
@@ -761,7 +851,14 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
-            let bytes = tail.apply4(&acc, k);
+            let bytes = match &fast {
+                // SAFETY: this function's target features.
+                // (The channel's constants made here, not hoisted: held
+                // across the loop LLVM loses that `mul` is a sign-extended
+                // dword and multiplies on 64 bits, three products a vector.)
+                Some(f) => unsafe { f.ordered4(&acc, f.channel(c)) },
+                None => tail.apply4(&acc, k),
+            };
             let at = st.out().origin + c * st.out().plane + oy * st.out().stride + x0;
             // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps
             // the store within the row's width.
