@@ -36,11 +36,23 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     };
     match stage.kind() {
         // SAFETY: the caller's guarantees are the kernels' preconditions.
-        Kind::Pointwise { cin, groups } => unsafe {
-            pointwise(stage, *cin, *groups, x, out, lo, hi)
+        // Kernels with and without the folded tail are separate copies:
+        // with both paths in one, LLVM stopped inlining the general tail and
+        // the unfolded stages ran 10-15% slower.
+        Kind::Pointwise { cin, groups } if folds(stage.requant()) => unsafe {
+            pointwise::<true>(stage, *cin, *groups, x, out, lo, hi)
         },
-        Kind::Depthwise { .. } => unsafe { depthwise(stage, x, out, lo, hi) },
-        Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
+        Kind::Pointwise { cin, groups } => unsafe {
+            pointwise::<false>(stage, *cin, *groups, x, out, lo, hi)
+        },
+        Kind::Depthwise { .. } if folds(stage.requant()) => unsafe {
+            depthwise::<true>(stage, x, out, lo, hi)
+        },
+        Kind::Depthwise { .. } => unsafe { depthwise::<false>(stage, x, out, lo, hi) },
+        Kind::Deconv { .. } if folds(stage.requant()) => unsafe {
+            deconv::<true>(stage, x, out, lo, hi)
+        },
+        Kind::Deconv { .. } => unsafe { deconv::<false>(stage, x, out, lo, hi) },
         Kind::Direct(direct) => unsafe {
             // SAFETY: as above, the residual buffer has an entry too.
             let res = stage.residual().map_or(std::ptr::null(), |(r, _)| {
@@ -49,6 +61,12 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             super::conv_avx512::direct(stage, direct, (x, res), out, lo, hi)
         },
     }
+}
+
+/// Whether the tail `q` has the folded form ([`Folded`]).
+#[cfg(target_arch = "x86_64")]
+fn folds(q: &Requant) -> bool {
+    Folded::of(q, pack_range(q).is_some()).is_some()
 }
 
 /// The byte mask of the first `n` (at most 64) lanes.
@@ -538,17 +556,7 @@ impl Packs {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn of(q: &Requant) -> Option<Packs> {
         let (lo, hi) = (q.lo2, q.hi2);
-        // A residual adds after the second clamp: the 32-bit results stay.
-        if q.residual.is_some() || lo > hi {
-            return None;
-        }
-        let (signed, min, max) = if 0 <= lo && hi <= 255 {
-            (false, 0, 255)
-        } else if -128 <= lo && hi <= 127 {
-            (true, -128, 127)
-        } else {
-            return None;
-        };
+        let (signed, min, max) = pack_range(q)?;
         let clamp = (lo != min || hi != max).then(|| {
             (
                 _mm512_set1_epi8(lo as u8 as i8),
@@ -556,6 +564,24 @@ impl Packs {
             )
         });
         Some(Packs { signed, clamp })
+    }
+}
+
+/// Whether saturating packs narrow the tail `q` (see [`Packs`]): the byte
+/// type's signedness and range.
+#[cfg(target_arch = "x86_64")]
+fn pack_range(q: &Requant) -> Option<(bool, i32, i32)> {
+    let (lo, hi) = (q.lo2, q.hi2);
+    // A residual adds after the second clamp: the 32-bit results stay.
+    if q.residual.is_some() || lo > hi {
+        return None;
+    }
+    if 0 <= lo && hi <= 255 {
+        Some((false, 0, 255))
+    } else if -128 <= lo && hi <= 127 {
+        Some((true, -128, 127))
+    } else {
+        None
     }
 }
 
@@ -582,7 +608,7 @@ fn join(q: [__m128i; 4]) -> __m512i {
 /// See [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn pointwise(
+unsafe fn pointwise<const FAST: bool>(
     st: &NativeStage,
     cin: usize,
     groups: usize,
@@ -596,7 +622,7 @@ unsafe fn pointwise(
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
     // accumulators come out in that order, which is the tail's pack order
     // (`Tail::apply4_packed`): its bytes are in pixel order.
-    let fast = tail.fast();
+    let fast = if FAST { tail.fast() } else { None };
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
     // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
     // length): each row, or all rows `lo..hi` at once when neither buffer
@@ -643,13 +669,13 @@ unsafe fn pointwise(
             // on 32 and 64 input channels; three lose the activations' reuse.
             // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
             while o + 4 <= st.channels() {
-                unsafe { block::<4>(st, (&tail, fast), &acts, o, &spot, out) };
+                unsafe { block::<4, FAST>(st, (&tail, fast), &acts, o, &spot, out) };
                 o += 4;
             }
             match st.channels() - o {
-                1 => unsafe { block::<1>(st, (&tail, fast), &acts, o, &spot, out) },
-                2 => unsafe { block::<2>(st, (&tail, fast), &acts, o, &spot, out) },
-                3 => unsafe { block::<3>(st, (&tail, fast), &acts, o, &spot, out) },
+                1 => unsafe { block::<1, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
+                2 => unsafe { block::<2, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
+                3 => unsafe { block::<3, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
                 _ => {}
             }
         }
@@ -671,7 +697,7 @@ struct Spot {
 /// See [`run`]; `o + N <= st.channels()`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn block<const N: usize>(
+unsafe fn block<const N: usize, const FAST: bool>(
     st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
     acts: &[__m512i],
@@ -690,6 +716,9 @@ unsafe fn block<const N: usize>(
             }
         }
     }
+    // (Without `FAST` the general tail alone, as small as before: LLVM
+    // inlines it and this block into the kernel.)
+    let fast = if FAST { fast } else { None };
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
         let v = match &fast {
@@ -708,7 +737,13 @@ unsafe fn block<const N: usize>(
 /// See [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
+unsafe fn depthwise<const FAST: bool>(
+    st: &NativeStage,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
     let &Kind::Depthwise {
         kh,
         pad_top,
@@ -728,7 +763,7 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
-    let fast = tail.fast();
+    let fast = if FAST { tail.fast() } else { None };
     let chunks = st.width().div_ceil(64);
     for item in lo..hi {
         let (c, y) = (item / st.height(), item % st.height());
@@ -784,7 +819,13 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
 /// See [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
+unsafe fn deconv<const FAST: bool>(
+    st: &NativeStage,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
     let &Kind::Deconv {
         kh,
         stride: (sh, sw),
@@ -808,7 +849,7 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
     let skip = first.max(0) as usize;
     let len = lead + in_w + 64 * chunks / sw + 128;
     let mut scratch = vec![0u8; kh * len];
-    let fast = tail.fast();
+    let fast = if FAST { tail.fast() } else { None };
     for item in lo..hi {
         let (c, oy) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
