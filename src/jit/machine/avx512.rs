@@ -36,11 +36,23 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     };
     match stage.kind() {
         // SAFETY: the caller's guarantees are the kernels' preconditions.
-        Kind::Pointwise { cin, groups } => unsafe {
-            pointwise(stage, *cin, *groups, x, out, lo, hi)
+        // Kernels with and without the folded tail are separate copies:
+        // with both paths in one, LLVM stopped inlining the general tail and
+        // the unfolded stages ran 10-15% slower.
+        Kind::Pointwise { cin, groups } if folds(stage.requant()) => unsafe {
+            pointwise::<true>(stage, *cin, *groups, x, out, lo, hi)
         },
-        Kind::Depthwise { .. } => unsafe { depthwise(stage, x, out, lo, hi) },
-        Kind::Deconv { .. } => unsafe { deconv(stage, x, out, lo, hi) },
+        Kind::Pointwise { cin, groups } => unsafe {
+            pointwise::<false>(stage, *cin, *groups, x, out, lo, hi)
+        },
+        Kind::Depthwise { .. } if folds(stage.requant()) => unsafe {
+            depthwise::<true>(stage, x, out, lo, hi)
+        },
+        Kind::Depthwise { .. } => unsafe { depthwise::<false>(stage, x, out, lo, hi) },
+        Kind::Deconv { .. } if folds(stage.requant()) => unsafe {
+            deconv::<true>(stage, x, out, lo, hi)
+        },
+        Kind::Deconv { .. } => unsafe { deconv::<false>(stage, x, out, lo, hi) },
         Kind::Direct(direct) => unsafe {
             // SAFETY: as above, the residual buffer has an entry too.
             let res = stage.residual().map_or(std::ptr::null(), |(r, _)| {
@@ -49,6 +61,12 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             super::conv_avx512::direct(stage, direct, (x, res), out, lo, hi)
         },
     }
+}
+
+/// Whether the tail `q` has the folded form ([`Folded`]).
+#[cfg(target_arch = "x86_64")]
+fn folds(q: &Requant) -> bool {
+    Folded::of(q, pack_range(q).is_some()).is_some()
 }
 
 /// The byte mask of the first `n` (at most 64) lanes.
@@ -96,6 +114,66 @@ pub(super) struct Tail<'a> {
     /// The byte permutation between pack order and join order (it swaps
     /// the vector index and the 128-bit lane index; its own inverse).
     swap: __m512i,
+    /// The tail in its fewest steps, when the stage allows it.
+    folded: Option<Folded>,
+}
+
+/// The wide-product tail of a stage without a first clamp or residual,
+/// narrowed by saturating packs, with everything added folded into one
+/// 64-bit constant per channel:
+///
+/// ```text
+/// (acc * mul + c) >> shift,  c = pre * mul + bias + (post << shift)
+/// ```
+///
+/// exact because `(v + pre) * mul + bias = v * mul + pre * mul + bias` and
+/// `(p >> s) + post = (p + (post << s)) >> s` (no step wraps: the plan
+/// proved every 32-bit value, and `c` is checked to leave 64-bit room). A
+/// rounding whose bias depends on the sign of the product folds only when
+/// the second clamp takes every product below zero to its lower bound
+/// anyway (`post <= lo2`: every rounding of a negative product is at most
+/// 0), where the bias of the non-negative side serves both.
+#[cfg(target_arch = "x86_64")]
+struct Folded {
+    c: Vec<i64>,
+    /// `shift >= 32`: the odd lanes' results land in the high half.
+    high: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Folded {
+    fn of(q: &Requant, packs: bool) -> Option<Folded> {
+        let s = q.scale.as_ref()?;
+        if s.narrow || !packs || q.residual.is_some() || q.lo1 > i32::MIN || q.hi1 < i32::MAX {
+            return None;
+        }
+        let half = if s.shift == 0 {
+            0
+        } else {
+            1i128 << (s.shift - 1)
+        };
+        let negatives_clamped = q.post.iter().all(|&p| p <= q.lo2);
+        let bias = match s.bias {
+            Bias::None => 0,
+            Bias::Half => half,
+            Bias::HalfDown => (half - 1).max(0),
+            Bias::TowardZero if negatives_clamped => 0,
+            Bias::HalfAway if negatives_clamped => half,
+            Bias::HalfTowardZero if negatives_clamped => (half - 1).max(0),
+            _ => return None,
+        };
+        let room = 1i128 << 62;
+        let c = (q.pre.iter().zip(&s.mul).zip(&q.post))
+            .map(|((&pre, &mul), &post)| {
+                let c = i128::from(pre) * i128::from(mul) + bias + (i128::from(post) << s.shift);
+                (-room < c && c < room).then_some(c as i64)
+            })
+            .collect::<Option<Vec<i64>>>()?;
+        Some(Folded {
+            c,
+            high: s.shift >= 32,
+        })
+    }
 }
 
 /// Saturating packs (`vpackssdw`, then `vpackuswb` or `vpacksswb`) clamp
@@ -116,6 +194,7 @@ impl<'a> Tail<'a> {
         let shift = q.scale.as_ref().map_or(0, |s| s.shift);
         let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
         let odd = if shift >= 32 { shift - 32 } else { shift };
+        let packs = Packs::of(q);
         Tail {
             q,
             pre: q.pre.iter().any(|&v| v != 0),
@@ -138,8 +217,9 @@ impl<'a> Tail<'a> {
             half_down32: _mm512_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
             low_bits32: _mm512_set1_epi32((2 * half - 1).clamp(0, i64::from(i32::MAX)) as i32),
             ones32: _mm512_set1_epi32(1),
-            packs: Packs::of(q),
+            packs,
             swap: swap_quarters(),
+            folded: Folded::of(q, packs.is_some()),
         }
     }
 
@@ -168,6 +248,20 @@ impl<'a> Tail<'a> {
             v
         };
         _mm512_cvtepi32_epi8(v)
+    }
+
+    /// The folded form of this tail ([`Folded`]), when the stage has it.
+    pub(super) fn fast(&self) -> Option<Fast<'_>> {
+        let f = self.folded.as_ref()?;
+        Some(Fast {
+            c: &f.c,
+            mul: &self.q.scale.as_ref()?.mul,
+            high: f.high,
+            shift: self.shift,
+            shift_odd: self.shift_odd,
+            packs: self.packs?,
+            swap: self.swap,
+        })
     }
 
     /// [`Self::apply`] with the residual values `res` (32-bit lanes,
@@ -257,23 +351,10 @@ impl<'a> Tail<'a> {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn pack(&self, r: [__m512i; 4]) -> __m512i {
-        let Some(p) = self.packs else {
-            return _mm512_setzero_si512();
-        };
-        let w01 = _mm512_packs_epi32(r[0], r[1]);
-        let w23 = _mm512_packs_epi32(r[2], r[3]);
-        if p.signed {
-            let b = _mm512_packs_epi16(w01, w23);
-            match p.clamp {
-                Some((lo, hi)) => _mm512_min_epi8(_mm512_max_epi8(b, lo), hi),
-                None => b,
-            }
-        } else {
-            let b = _mm512_packus_epi16(w01, w23);
-            match p.clamp {
-                Some((lo, hi)) => _mm512_min_epu8(_mm512_max_epu8(b, lo), hi),
-                None => b,
-            }
+        match self.packs {
+            // SAFETY: this function's target features.
+            Some(p) => unsafe { pack_bytes(p, r) },
+            None => _mm512_setzero_si512(),
         }
     }
 
@@ -352,22 +433,130 @@ impl<'a> Tail<'a> {
     }
 }
 
+/// Four vectors of 32-bit results as bytes in pack order (see
+/// [`Tail::apply4_packed`]), the second clamp applied by the saturation of
+/// the packs and the byte clamp.
+///
+/// # Safety
+/// Only inlined into functions compiled with AVX-512 F and BW (always
+/// inlined: `#[target_feature]` functions cannot be).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn pack_bytes(p: Packs, r: [__m512i; 4]) -> __m512i {
+    // SAFETY: the caller's target features.
+    unsafe {
+        let w01 = _mm512_packs_epi32(r[0], r[1]);
+        let w23 = _mm512_packs_epi32(r[2], r[3]);
+        if p.signed {
+            let b = _mm512_packs_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => _mm512_min_epi8(_mm512_max_epi8(b, lo), hi),
+                None => b,
+            }
+        } else {
+            let b = _mm512_packus_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => _mm512_min_epu8(_mm512_max_epu8(b, lo), hi),
+                None => b,
+            }
+        }
+    }
+}
+
+/// The folded tail of a stage ([`Folded`]), its constants by value so that
+/// a kernel keeps them in registers; every method is always inlined into
+/// the kernel (a call per 64 results, with its arguments in memory, cost
+/// more than the tail).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Fast<'a> {
+    c: &'a [i64],
+    mul: &'a [i32],
+    high: bool,
+    shift: __m512i,
+    shift_odd: __m512i,
+    packs: Packs,
+    swap: __m512i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Fast<'_> {
+    /// The constants of output channel `c`: (c, mul).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn channel(&self, c: usize) -> [__m512i; 2] {
+        // SAFETY: the caller's target features.
+        unsafe {
+            [
+                _mm512_set1_epi64(self.c[c]),
+                _mm512_set1_epi64(i64::from(self.mul[c])),
+            ]
+        }
+    }
+
+    /// 16 accumulators to 32-bit results (before the second clamp).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    unsafe fn scaled(&self, acc: __m512i, [c, mul]: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let even = _mm512_add_epi64(_mm512_mul_epi32(acc, mul), c);
+            // (A shuffle, not a shift right: with the high halves known to
+            // be zero LLVM turns the signed product into three unsigned ones.)
+            let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(acc), mul);
+            let odd = _mm512_add_epi64(odd, c);
+            let even = _mm512_srav_epi64(even, self.shift);
+            let odd = if self.high {
+                _mm512_srav_epi64(odd, self.shift_odd)
+            } else {
+                _mm512_slli_epi64::<32>(_mm512_srav_epi64(odd, self.shift))
+            };
+            _mm512_mask_blend_epi32(0xAAAA, even, odd)
+        }
+    }
+
+    /// 64 accumulators of one channel to bytes in pack order (see
+    /// [`Tail::apply4_packed`]).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn packed4(&self, acc: &[__m512i; 4], k: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        // (No closure: closures do not inherit the caller's target features.)
+        unsafe {
+            let r = [
+                self.scaled(acc[0], k),
+                self.scaled(acc[1], k),
+                self.scaled(acc[2], k),
+                self.scaled(acc[3], k),
+            ];
+            pack_bytes(self.packs, r)
+        }
+    }
+
+    /// 64 accumulators of one channel to bytes in pixel order: byte `16 p +
+    /// j` is lane `j` of vector `p`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn ordered4(&self, acc: &[__m512i; 4], k: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4(acc, k)) }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 impl Packs {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     fn of(q: &Requant) -> Option<Packs> {
         let (lo, hi) = (q.lo2, q.hi2);
-        // A residual adds after the second clamp: the 32-bit results stay.
-        if q.residual.is_some() || lo > hi {
-            return None;
-        }
-        let (signed, min, max) = if 0 <= lo && hi <= 255 {
-            (false, 0, 255)
-        } else if -128 <= lo && hi <= 127 {
-            (true, -128, 127)
-        } else {
-            return None;
-        };
+        let (signed, min, max) = pack_range(q)?;
         let clamp = (lo != min || hi != max).then(|| {
             (
                 _mm512_set1_epi8(lo as u8 as i8),
@@ -375,6 +564,24 @@ impl Packs {
             )
         });
         Some(Packs { signed, clamp })
+    }
+}
+
+/// Whether saturating packs narrow the tail `q` (see [`Packs`]): the byte
+/// type's signedness and range.
+#[cfg(target_arch = "x86_64")]
+fn pack_range(q: &Requant) -> Option<(bool, i32, i32)> {
+    let (lo, hi) = (q.lo2, q.hi2);
+    // A residual adds after the second clamp: the 32-bit results stay.
+    if q.residual.is_some() || lo > hi {
+        return None;
+    }
+    if 0 <= lo && hi <= 255 {
+        Some((false, 0, 255))
+    } else if -128 <= lo && hi <= 127 {
+        Some((true, -128, 127))
+    } else {
+        None
     }
 }
 
@@ -401,7 +608,7 @@ fn join(q: [__m128i; 4]) -> __m512i {
 /// See [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn pointwise(
+unsafe fn pointwise<const FAST: bool>(
     st: &NativeStage,
     cin: usize,
     groups: usize,
@@ -415,6 +622,7 @@ unsafe fn pointwise(
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
     // accumulators come out in that order, which is the tail's pack order
     // (`Tail::apply4_packed`): its bytes are in pixel order.
+    let fast = if FAST { tail.fast() } else { None };
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
     // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
     // length): each row, or all rows `lo..hi` at once when neither buffer
@@ -461,13 +669,13 @@ unsafe fn pointwise(
             // on 32 and 64 input channels; three lose the activations' reuse.
             // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
             while o + 4 <= st.channels() {
-                unsafe { block::<4>(st, &tail, &acts, o, &spot, out) };
+                unsafe { block::<4, FAST>(st, (&tail, fast), &acts, o, &spot, out) };
                 o += 4;
             }
             match st.channels() - o {
-                1 => unsafe { block::<1>(st, &tail, &acts, o, &spot, out) },
-                2 => unsafe { block::<2>(st, &tail, &acts, o, &spot, out) },
-                3 => unsafe { block::<3>(st, &tail, &acts, o, &spot, out) },
+                1 => unsafe { block::<1, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
+                2 => unsafe { block::<2, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
+                3 => unsafe { block::<3, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
                 _ => {}
             }
         }
@@ -489,9 +697,9 @@ struct Spot {
 /// See [`run`]; `o + N <= st.channels()`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn block<const N: usize>(
+unsafe fn block<const N: usize, const FAST: bool>(
     st: &NativeStage,
-    tail: &Tail,
+    (tail, fast): (&Tail, Option<Fast>),
     acts: &[__m512i],
     o: usize,
     spot: &Spot,
@@ -508,10 +716,16 @@ unsafe fn block<const N: usize>(
             }
         }
     }
+    // (Without `FAST` the general tail alone, as small as before: LLVM
+    // inlines it and this block into the kernel.)
+    let fast = if FAST { fast } else { None };
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
-        let k = tail.channel(c);
-        let v = tail.apply4_packed(acc_j, k);
+        let v = match &fast {
+            // SAFETY: this function's target features.
+            Some(f) => unsafe { f.packed4(acc_j, f.channel(c)) },
+            None => tail.apply4_packed(acc_j, tail.channel(c)),
+        };
         let at = st.out().origin + c * st.out().plane + spot.offset;
         // SAFETY: the run's pixels are inside the output and the mask keeps
         // the store within the run (this job's rows).
@@ -523,7 +737,13 @@ unsafe fn block<const N: usize>(
 /// See [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
+unsafe fn depthwise<const FAST: bool>(
+    st: &NativeStage,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
     let &Kind::Depthwise {
         kh,
         pad_top,
@@ -543,6 +763,7 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
+    let fast = if FAST { tail.fast() } else { None };
     let chunks = st.width().div_ceil(64);
     for item in lo..hi {
         let (c, y) = (item / st.height(), item % st.height());
@@ -573,7 +794,14 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
-            let bytes = tail.apply4(&acc, k);
+            let bytes = match &fast {
+                // SAFETY: this function's target features.
+                // (The channel's constants made here, not hoisted: held
+                // across the loop LLVM loses that `mul` is a sign-extended
+                // dword and multiplies on 64 bits, three products a vector.)
+                Some(f) => unsafe { f.ordered4(&acc, f.channel(c)) },
+                None => tail.apply4(&acc, k),
+            };
             let at = st.out().origin + c * st.out().plane + y * st.out().stride + x0;
             // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
             // the store within the row's width.
@@ -591,7 +819,13 @@ unsafe fn depthwise(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi:
 /// See [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: usize) {
+unsafe fn deconv<const FAST: bool>(
+    st: &NativeStage,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
     let &Kind::Deconv {
         kh,
         stride: (sh, sw),
@@ -615,6 +849,7 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
     let skip = first.max(0) as usize;
     let len = lead + in_w + 64 * chunks / sw + 128;
     let mut scratch = vec![0u8; kh * len];
+    let fast = if FAST { tail.fast() } else { None };
     for item in lo..hi {
         let (c, oy) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
@@ -657,7 +892,14 @@ unsafe fn deconv(st: &NativeStage, x: *const u8, out: *mut u8, lo: usize, hi: us
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
-            let bytes = tail.apply4(&acc, k);
+            let bytes = match &fast {
+                // SAFETY: this function's target features.
+                // (The channel's constants made here, not hoisted: held
+                // across the loop LLVM loses that `mul` is a sign-extended
+                // dword and multiplies on 64 bits, three products a vector.)
+                Some(f) => unsafe { f.ordered4(&acc, f.channel(c)) },
+                None => tail.apply4(&acc, k),
+            };
             let at = st.out().origin + c * st.out().plane + oy * st.out().stride + x0;
             // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps
             // the store within the row's width.

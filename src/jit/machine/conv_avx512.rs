@@ -296,6 +296,18 @@ unsafe fn finish<const PV: usize, const N: usize>(
     spot: &Spot,
     o: usize,
 ) {
+    if let Some(f) = tail.fast() {
+        for (j, acc_j) in acc.iter().enumerate() {
+            // Pixel vectors past `PV` are zero: the mask drops their bytes.
+            let mut four = [_mm512_setzero_si512(); 4];
+            four[..PV].copy_from_slice(acc_j);
+            // SAFETY: this function's target features.
+            let v = unsafe { f.ordered4(&four, f.channel(o + j)) };
+            // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
+            unsafe { _mm512_mask_storeu_epi8(spot.dst.add(j * spot.plane).cast(), spot.mask, v) };
+        }
+        return;
+    }
     for (j, acc_j) in acc.iter().enumerate() {
         let k = tail.channel(o + j);
         let mut q = [_mm_setzero_si128(); 4];
