@@ -373,6 +373,57 @@ def qonnx_classifier():
     return m
 
 
+def qonnx_trunc():
+    """QONNX Trunc, as Brevitas exports it around average pooling: version 1
+    (FLOOR after a ReLU, ROUND with a zero point after an AveragePool) and
+    version 2 (CEIL, an output scale 4 times the input's, clamped to signed 4 bits)."""
+    rng = np.random.default_rng(15)
+    nodes, inits = [], []
+    dom = "qonnx.custom_op.general"
+
+    def const(a, n):
+        inits.append(numpy_helper.from_array(np.asarray(a), n))
+        return n
+
+    def quant(x, out, scale, bits, signed, narrow=0):
+        nodes.append(helper.make_node(
+            "Quant", [x, const(np.asarray(scale, np.float32), out + "_s"), const(np.float32(0), out + "_z"),
+                      const(np.float32(bits), out + "_bits")], [out], name=out, domain=dom,
+            signed=signed, narrow=narrow, rounding_mode="ROUND"))
+        return out
+
+    def trunc(x, out, scale, zp, bits_in, bits_out, mode, v2=None):
+        ins = [x, const(np.float32(scale), out + "_s"), const(np.float32(zp), out + "_z"),
+               const(np.float32(bits_in), out + "_in")]
+        attrs = {}
+        if v2 is not None:
+            out_scale, signed = v2
+            ins += [const(np.float32(out_scale), out + "_os"), const(np.float32(0), out + "_oz")]
+            attrs = {"signed": signed, "narrow": 0}
+        ins.append(const(np.float32(bits_out), out + "_out"))
+        nodes.append(helper.make_node("Trunc", ins, [out], name=out, domain=dom, rounding_mode=mode,
+                                      **attrs))
+        return out
+
+    y = quant("x", "quant_x", 2.0 ** -5, 6, 0)
+    w = quant(const(rng.normal(0, 0.3, size=(6, 3, 3, 3)).astype(np.float32), "w1f"), "quant_w1",
+              np.float32(0.0625), 4, 1, narrow=1)
+    nodes.append(helper.make_node("Conv", [y, w, const(rng.normal(0, 0.2, 6).astype(np.float32), "b1")],
+                                  ["conv1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("Relu", ["conv1"], ["relu1"], name="relu1"))
+    y = trunc("relu1", "trunc1", 0.0371, 0, 10, 9, "FLOOR")
+    nodes.append(helper.make_node("AveragePool", [y], ["pool1"], name="pool1", kernel_shape=[2, 2],
+                                  strides=[2, 2]))
+    y = trunc("pool1", "trunc2", 0.0371 / 4, 3, 9, 8, "ROUND")
+    y = trunc(y, "trunc3", 0.0371 / 4, 0, 8, 4, "CEIL", v2=(0.0371, 1))
+    g = helper.make_graph(nodes, "qonnx_trunc",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                          [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(dom, 1)])
+    m.ir_version = 8
+    return m
+
+
 def integer_ops():
     """ConvInteger and MatMulInteger (integer-only products, as dynamic
     quantization writes them) between QuantizeLinear and DequantizeLinear,
@@ -633,6 +684,15 @@ def main():
     summary["qonnx_classifier"] = {"values": int(exp.size), "onnxruntime_differs": None,
                                    "ops": sorted({nd.op_type for nd in m.graph.node})}
     print(f"qonnx_classifier: {exp.size} values (QONNX: no onnxruntime run)")
+    m = qonnx_trunc()
+    codes, x = input_codes(m, np.random.default_rng(1515), 4)  # its own: the others' inputs stay
+    exp = np.asarray(list(ref.run(m, x).values())[0]).astype(np.int64)
+    onnx.save(m, os.path.join(OUT, "qonnx_trunc.onnx"))
+    np.save(os.path.join(OUT, "qonnx_trunc.x.npy"), codes)
+    np.save(os.path.join(OUT, "qonnx_trunc.expected.npy"), exp.astype(np.int16))
+    summary["qonnx_trunc"] = {"values": int(exp.size), "onnxruntime_differs": None,
+                              "ops": sorted({nd.op_type for nd in m.graph.node})}
+    print(f"qonnx_trunc: {exp.size} values (QONNX: no onnxruntime run)")
     m = integer_ops()
     codes, x = input_codes(m, rng, 4)
     exp = np.asarray(list(ref.run(m, x).values())[0]).astype(np.int64)

@@ -23,6 +23,7 @@ mod quant_ops;
 mod rearrange;
 mod requant;
 mod script;
+mod trunc;
 mod values;
 
 pub use error::{ImportError, NodeProblem};

@@ -30,7 +30,7 @@ impl Lowering<'_> {
             return match n.op_type.as_str() {
                 "Quant" => self.qonnx_quant(n),
                 "BipolarQuant" => self.bipolar_quant(n),
-                "Trunc" => unsupported("QONNX `Trunc` is not supported yet"),
+                "Trunc" => self.qonnx_trunc(n),
                 _ => unsupported("not a QONNX operator the importer knows"),
             };
         }

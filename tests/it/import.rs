@@ -110,7 +110,7 @@ corpus! {
     upsampling_qdq_pt upsampling_qdq_pc
     cnn_basic_qdq_pc_s8 resnet_block_qop_pt_s8 unet_level_qdq_pt_s8sym
     nhwc_net_qdq_pt nhwc_net_qop_pc
-    qonnx_w4a4 qonnx_w2a3_floor qonnx_w8_bipolar qonnx_classifier integer_ops
+    qonnx_w4a4 qonnx_w2a3_floor qonnx_w8_bipolar qonnx_classifier qonnx_trunc integer_ops
     espcn_qdq_pt espcn_qdq_pc espcn_qop_pt espcn_qop_pc
     segnet_level_qdq_pt segnet_level_qdq_pc segnet_level_qop_pt segnet_level_qop_pc
     classifier_qdq_pt classifier_qdq_pc classifier_qop_pt classifier_qop_pc
