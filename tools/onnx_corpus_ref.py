@@ -470,6 +470,20 @@ def run(model, x_float):
                 env[out] = ("codes", quantize(res, inits[ins[6]], int(zp.ravel()[0]), lo, hi))
             else:
                 env[out] = ("dy", res)
+        elif op == "BatchNormalization":
+            # s = gamma / sqrt(var + eps), t = beta - mean * s, each step in
+            # float32; then x * s + t exactly.
+            x = dy(ins[0])
+            g_, b_, m_, v_ = (np.asarray(inits[i], np.float32) for i in ins[1:5])
+            eps = np.float32(a.get("epsilon", np.float32(1e-5)))
+            sc = g_ / np.sqrt(v_ + eps)
+            tc = b_ - m_ * sc
+            assert sc.dtype == np.float32 and tc.dtype == np.float32
+            sd = Dy.from_float(sc.reshape(1, -1, 1, 1))
+            td = Dy.from_float(tc.reshape(1, -1, 1, 1))
+            xs = Dy(x.n * sd.n, x.e + sd.e)
+            p_, q_, e = align(xs, td)
+            env[out] = ("dy", Dy(p_ + q_, e))
         elif op == "Relu":
             x = dy(ins[0])
             env[out] = ("dy", Dy(np.maximum(x.n, 0), x.e))
