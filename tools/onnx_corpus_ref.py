@@ -470,6 +470,20 @@ def run(model, x_float):
                 env[out] = ("codes", quantize(res, inits[ins[6]], int(zp.ravel()[0]), lo, hi))
             else:
                 env[out] = ("dy", res)
+        elif op == "BatchNormalization":
+            # s = gamma / sqrt(var + eps), t = beta - mean * s, each step in
+            # float32; then x * s + t exactly.
+            x = dy(ins[0])
+            g_, b_, m_, v_ = (np.asarray(inits[i], np.float32) for i in ins[1:5])
+            eps = np.float32(a.get("epsilon", np.float32(1e-5)))
+            sc = g_ / np.sqrt(v_ + eps)
+            tc = b_ - m_ * sc
+            assert sc.dtype == np.float32 and tc.dtype == np.float32
+            sd = Dy.from_float(sc.reshape(1, -1, 1, 1))
+            td = Dy.from_float(tc.reshape(1, -1, 1, 1))
+            xs = Dy(x.n * sd.n, x.e + sd.e)
+            p_, q_, e = align(xs, td)
+            env[out] = ("dy", Dy(p_ + q_, e))
         elif op == "Relu":
             x = dy(ins[0])
             env[out] = ("dy", Dy(np.maximum(x.n, 0), x.e))
@@ -508,6 +522,36 @@ def run(model, x_float):
                 s = Dy.from_float(scale.reshape(()))
                 env[out] = ("dy", Dy((q - zp) * s.n, s.e))
                 codes_of[out] = q
+        elif op == "Trunc":  # QONNX: version 1 (5 inputs) or 2 (7 inputs)
+            kind, v = val(ins[0])
+            x = v if kind == "fr" else dy(ins[0]).fractions()
+            s = fr(inits[ins[1]])
+            zp = int(np.asarray(inits[ins[2]]).ravel()[0])
+            mode = a.get("rounding_mode", b"FLOOR").decode().upper()
+            if len(ins) == 7:
+                so = fr(inits[ins[4]])
+                t = Fraction(2) ** round(math.log2(so / s))
+                bits = int(np.asarray(inits[ins[6]]).ravel()[0])
+                signed, narrow = a.get("signed", 1), a.get("narrow", 0)
+                lo, hi = ((-(1 << (bits - 1)) + narrow, (1 << (bits - 1)) - 1) if signed
+                          else (0, (1 << bits) - 1 - narrow))
+                zo = Fraction(zp) / t
+                assert zo.denominator == 1
+                zo = int(zo)
+            else:
+                t = Fraction(2) ** (int(np.asarray(inits[ins[3]]).ravel()[0])
+                                    - int(np.asarray(inits[ins[4]]).ravel()[0]))
+                lo, hi, so, zo = None, None, s, zp
+            q = np.empty(x.shape, dtype=object)
+            for idx, v in np.ndenumerate(x):
+                c = round(Fraction(v) / s + zp)  # half to even
+                y = c / t
+                if lo is not None:
+                    y = min(max(y, lo), hi)
+                q[idx] = round_mode(y, mode)
+            sd = Dy.from_float(np.float32(float(so)))
+            env[out] = ("dy", Dy((q - zo) * sd.n, sd.e))
+            codes_of[out] = q
         elif op == "BipolarQuant":
             x = dy(ins[0])
             s = Dy.from_float(np.asarray(inits[ins[1]], np.float32).reshape(()))

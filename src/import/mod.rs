@@ -13,6 +13,7 @@
 //! Pure: bytes in, text and bytes out; the CLI (`src/cli/import_cmd.rs`)
 //! reads the model and writes the files.
 
+mod batchnorm;
 mod error;
 mod exact;
 mod layers;
@@ -23,6 +24,7 @@ mod quant_ops;
 mod rearrange;
 mod requant;
 mod script;
+mod trunc;
 mod values;
 
 pub use error::{ImportError, NodeProblem};

@@ -30,7 +30,7 @@ impl Lowering<'_> {
             return match n.op_type.as_str() {
                 "Quant" => self.qonnx_quant(n),
                 "BipolarQuant" => self.bipolar_quant(n),
-                "Trunc" => unsupported("QONNX `Trunc` is not supported yet"),
+                "Trunc" => self.qonnx_trunc(n),
                 _ => unsupported("not a QONNX operator the importer knows"),
             };
         }
@@ -53,10 +53,7 @@ impl Lowering<'_> {
             ("Relu" | "Clip" | "LeakyRelu", false) => self.activation(n),
             ("QLinearLeakyRelu", true) => self.qlinear_leaky_relu(n),
             ("Identity", false) => Ok(vec![self.need(n, 0, "input")?]),
-            ("BatchNormalization", false) => unsupported(
-                "folding is not supported yet (its 1/sqrt(var + eps) is not exact): \
-                 fold it into the convolution before quantizing",
-            ),
+            ("BatchNormalization", false) => self.batch_norm(n),
             ("AveragePool", false) => self.avgpool(n, false),
             ("GlobalAveragePool", false) => self.avgpool(n, true),
             ("QLinearAveragePool", true) => self.qlinear_avgpool(n, false),
@@ -500,7 +497,7 @@ impl Lowering<'_> {
     }
 
     /// Exact dyadic values as a fixed-point vector param.
-    fn fixed_param(&mut self, n: &Node, suffix: &str, values: &[Dyadic]) -> Res<String> {
+    pub fn fixed_param(&mut self, n: &Node, suffix: &str, values: &[Dyadic]) -> Res<String> {
         let name = self.script.fresh(&format!("{}_{suffix}", node_base(n)));
         self.scale_param(&name, values)?;
         Ok(name)
