@@ -611,10 +611,11 @@ impl<'g> Lowering<'g> {
             zp_before: if zp_before { zp } else { 0 },
         };
         let q_name = self.script.fresh(&format!("{base}_r"));
-        for helper in ["u", "d", "s", "e"] {
-            self.script.fresh(&format!("{base}_{helper}"));
-        }
-        let lets = rounded_quotient(&request, &q_name).map_err(|w| self.too_wide(&n.name, &w))?;
+        let script = &mut self.script;
+        let lets = rounded_quotient(&request, &q_name, &mut |role| {
+            script.fresh(&format!("{base}_{role}"))
+        })
+        .map_err(|w| self.too_wide(&n.name, &w))?;
         let comment = format!("{} {}", n.op_type, n.name);
         for (k, (ln, e)) in lets.lets.iter().enumerate() {
             let c = if k == 0 { comment.as_str() } else { "" };

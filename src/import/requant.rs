@@ -36,7 +36,15 @@ pub struct Lets {
 }
 
 /// `Err(reason)` when the division needs more than Convoy's literals hold.
-pub fn rounded_quotient(r: &Request, name: &str) -> Result<Lets, String> {
+/// `helper(role)` names each intermediate let (`u`: the floor quotient, `d`:
+/// the distance to the midpoint, `s`: its sign, `e`: the remainder); the
+/// caller makes the names unused ones, so a model tensor of the same name
+/// cannot clash with them.
+pub fn rounded_quotient(
+    r: &Request,
+    name: &str,
+    helper: &mut dyn FnMut(&str) -> String,
+) -> Result<Lets, String> {
     let scale = r.scale;
     if scale.mant <= 0 {
         return Err(format!("scale {} is not positive", scale.decimal()));
@@ -86,7 +94,7 @@ pub fn rounded_quotient(r: &Request, name: &str) -> Result<Lets, String> {
             "dividing by {b} exactly over this range needs a multiplier of more than 63 bits"
         ));
     }
-    let u = format!("{}_u", base(name));
+    let u = helper("u");
     lets.push((
         u.clone(),
         format!(
@@ -100,11 +108,11 @@ pub fn rounded_quotient(r: &Request, name: &str) -> Result<Lets, String> {
         Rounding::Floor => u.clone(),
         Rounding::HalfEven => {
             // d = 2 v'' - (2u + 1) b: negative below the midpoint, zero on it.
-            let dn = format!("{}_d", base(name));
+            let dn = helper("d");
             lets.push((dn.clone(), format!("{v} * 2 - ({u} * 2 + 1) * {b}")));
             // s = sign(d) in {-1, 0, 1}: u + 1/2 + s/4 rounds (ties to even)
             // to u below the midpoint, u + 1 above it, the even one on it.
-            let sn = format!("{}_s", base(name));
+            let sn = helper("s");
             lets.push((
                 sn.clone(),
                 format!("clip(-floor(-{dn}), 0, 1) - clip(-floor({dn}), 0, 1)"),
@@ -113,7 +121,7 @@ pub fn rounded_quotient(r: &Request, name: &str) -> Result<Lets, String> {
             format!("({u} + 0.5 + {sn} * 0.25) as fixed<{w}, {w}, rnd_conv>")
         }
         Rounding::Ceil => {
-            let rn = format!("{}_e", base(name));
+            let rn = helper("e");
             lets.push((rn.clone(), format!("{v} - {u} * {b}")));
             format!("{u} + clip(-floor(-{rn}), 0, 1)")
         }
@@ -146,11 +154,6 @@ fn shift_text(value: &str, n: i32) -> Result<String, String> {
         }
         Ok(format!("({value} * {})", Dyadic::new(1, n).decimal()))
     }
-}
-
-/// `conv3` for the rounded value `conv3_r`: the helpers are `conv3_u` ...
-fn base(name: &str) -> &str {
-    name.strip_suffix("_r").unwrap_or(name)
 }
 
 fn strip_parens(v: &str) -> &str {
@@ -231,7 +234,8 @@ mod tests {
                         rounding,
                         zp_before: zp,
                     };
-                    let lets = rounded_quotient(&req, "q_r").expect("fits");
+                    let lets = rounded_quotient(&req, "q_r", &mut |role| format!("q_{role}"))
+                        .expect("fits");
                     let mut src =
                         String::from("pipeline t {\n  input x: fixed<16, 8>[1, 256, 256]\n");
                     for (n, e) in &lets.lets {

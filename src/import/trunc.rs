@@ -129,7 +129,11 @@ impl Lowering<'_> {
             rounding,
             zp_before: 0,
         };
-        let lets = rounded_quotient(&request, &r_name).map_err(|w| self.too_wide(&n.name, &w))?;
+        let script = &mut self.script;
+        let lets = rounded_quotient(&request, &r_name, &mut |role| {
+            script.fresh(&format!("{r_name}_{role}"))
+        })
+        .map_err(|w| self.too_wide(&n.name, &w))?;
         let comment = format!("{} {}: the truncation", n.op_type, n.name);
         for (i, (ln, e)) in lets.lets.iter().enumerate() {
             self.script.let_(ln, e, if i == 0 { &comment } else { "" });

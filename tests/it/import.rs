@@ -427,3 +427,47 @@ fn corrupted_models_never_panic() {
         }
     }
 }
+
+/// A model tensor named like one of the requantization's helper lets
+/// (`conv8_u`, the floor quotient of `conv8`'s requantization) keeps its name
+/// and the helper takes another: the script checks and computes the same
+/// codes. The fixture's `maxpool5` (read before `conv8`) is renamed in place
+/// to `conv8_u_` (same length, so the protobuf stays valid; the trailing `_`
+/// is trimmed from the script name).
+#[test]
+fn model_names_do_not_clash_with_helper_lets() {
+    let model = "cnn_basic_qdq_pt";
+    let bytes = std::fs::read(fixtures().join(format!("{model}.onnx"))).expect("model");
+    let (from, to) = (b"maxpool5", b"conv8_u_");
+    let mut renamed = bytes.clone();
+    let mut hits = 0;
+    let mut i = 0;
+    while i + from.len() <= renamed.len() {
+        if &renamed[i..i + from.len()] == from {
+            renamed[i..i + from.len()].copy_from_slice(to);
+            hits += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    assert!(hits >= 4, "the fixture names maxpool5 {hits} times");
+    let out = import(&renamed, "renamed.onnx", "renamed")
+        .unwrap_or_else(|e| panic!("{}", render(&SourceMap::new(), &[e.diagnostic()], false)));
+    assert!(
+        out.script.contains("let conv8_u ") && out.script.contains("let conv8_u_2"),
+        "the model's name and the helper's both appear:\n{}",
+        out.script
+    );
+    let (original, ..) = imported(model);
+    let files = Files(out.files.iter().cloned().collect());
+    let mut sources = SourceMap::new();
+    let id = sources.add("renamed.cnn".to_string(), out.script.clone());
+    let checked = convoy::compile(&mut sources, id, &CheckOptions::default(), &files)
+        .unwrap_or_else(|d| panic!("{}", render(&sources, &d, false)));
+    let x = convoy::hls::random_inputs(&original.program, 7);
+    assert_eq!(
+        convoy::interpret(&checked.program, &x).expect("runs")[0].data,
+        convoy::interpret(&original.program, &x).expect("runs")[0].data
+    );
+}
