@@ -67,44 +67,10 @@ impl Lowering<'_> {
                 "dilations",
             ],
         )?;
-        if attr_i(n, "ceil_mode", 0) != 0 {
-            return unsupported("ceil_mode = 1");
-        }
-        if pair(attr_ints(n, "dilations"), 1)? != (1, 1) {
-            return unsupported("dilations other than 1");
-        }
-        if !matches!(
-            attr_s(n, "auto_pad").as_deref(),
-            None | Some("NOTSET") | Some("VALID")
-        ) {
-            return unsupported("auto_pad SAME_*");
-        }
-        let Some(k) = attr_ints(n, "kernel_shape") else {
-            return unsupported("no kernel_shape");
-        };
-        let k = pair(Some(k), 1)?;
-        let s = pair(attr_ints(n, "strides"), 1)?;
-        let pads = four_pads(attr_ints(n, "pads"))?;
-        if pads[0] >= k.0 || pads[1] >= k.0 || pads[2] >= k.1 || pads[3] >= k.1 {
-            return unsupported("a pad as large as the kernel");
-        }
-        let oh = (shape[1] + pads[0] + pads[1])
-            .checked_sub(k.0)
-            .map(|v| v / s.0 + 1);
-        let ow = (shape[2] + pads[2] + pads[3])
-            .checked_sub(k.1)
-            .map(|v| v / s.1 + 1);
-        let (Some(oh), Some(ow)) = (oh, ow) else {
-            return unsupported("an empty output");
-        };
+        let window = pool_geometry(n, shape)?;
         Ok(Window {
-            kernel: k,
-            stride: s,
-            pads,
             include_pad: attr_i(n, "count_include_pad", 0) != 0,
-            input: shape,
-            out: [shape[0], oh, ow],
-            global: false,
+            ..window
         })
     }
 
@@ -581,15 +547,60 @@ impl Lowering<'_> {
 }
 
 /// Pooling geometry.
-struct Window {
-    kernel: (usize, usize),
-    stride: (usize, usize),
+pub struct Window {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
     /// top, bottom, left, right
-    pads: [usize; 4],
-    include_pad: bool,
-    input: [usize; 3],
-    out: [usize; 3],
-    global: bool,
+    pub pads: [usize; 4],
+    pub include_pad: bool,
+    pub input: [usize; 3],
+    pub out: [usize; 3],
+    pub global: bool,
+}
+
+/// The window of a local `AveragePool` / `MaxPool` over a `[C, H, W]` map:
+/// the limits both share (no ceil mode, dilation or SAME padding), kernel,
+/// strides, pads and the output size (`include_pad` false).
+pub fn pool_geometry(n: &Node, shape: [usize; 3]) -> Res<Window> {
+    if attr_i(n, "ceil_mode", 0) != 0 {
+        return unsupported("ceil_mode = 1");
+    }
+    if pair(attr_ints(n, "dilations"), 1)? != (1, 1) {
+        return unsupported("dilations other than 1");
+    }
+    if !matches!(
+        attr_s(n, "auto_pad").as_deref(),
+        None | Some("NOTSET") | Some("VALID")
+    ) {
+        return unsupported("auto_pad SAME_*");
+    }
+    let Some(k) = attr_ints(n, "kernel_shape") else {
+        return unsupported("no kernel_shape");
+    };
+    let k = pair(Some(k), 1)?;
+    let s = pair(attr_ints(n, "strides"), 1)?;
+    let pads = four_pads(attr_ints(n, "pads"))?;
+    if pads[0] >= k.0 || pads[1] >= k.0 || pads[2] >= k.1 || pads[3] >= k.1 {
+        return unsupported("a pad as large as the kernel");
+    }
+    let oh = (shape[1] + pads[0] + pads[1])
+        .checked_sub(k.0)
+        .map(|v| v / s.0 + 1);
+    let ow = (shape[2] + pads[2] + pads[3])
+        .checked_sub(k.1)
+        .map(|v| v / s.1 + 1);
+    let (Some(oh), Some(ow)) = (oh, ow) else {
+        return unsupported("an empty output");
+    };
+    Ok(Window {
+        kernel: k,
+        stride: s,
+        pads,
+        include_pad: false,
+        input: shape,
+        out: [shape[0], oh, ow],
+        global: false,
+    })
 }
 
 impl Window {

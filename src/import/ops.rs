@@ -3,6 +3,7 @@
 //! inputs, apply the float op exactly, quantize the result.
 
 use super::exact::Dyadic;
+use super::layers::pool_geometry;
 use super::lower::{
     attr_f, attr_i, attr_ints, attr_s, centred, int_param, only_attrs, unsupported, Fail, Lowering,
     Res,
@@ -583,46 +584,13 @@ impl Lowering<'_> {
                 "auto_pad",
             ],
         )?;
-        if attr_i(n, "ceil_mode", 0) != 0 {
-            return unsupported("ceil_mode = 1");
-        }
-        if pair(attr_ints(n, "dilations"), 1)? != (1, 1) {
-            return unsupported("dilations other than 1");
-        }
-        if !matches!(
-            attr_s(n, "auto_pad").as_deref(),
-            None | Some("NOTSET") | Some("VALID")
-        ) {
-            return unsupported("auto_pad SAME_*");
-        }
-        if attr_ints(n, "kernel_shape").is_none() {
-            return unsupported("no kernel_shape");
-        }
-        let k = pair(attr_ints(n, "kernel_shape"), 1)?;
-        let s = pair(attr_ints(n, "strides"), 1)?;
-        let pads = match attr_ints(n, "pads") {
-            None => [0usize; 4],
-            Some(p) if p.len() == 4 && p.iter().all(|&v| v >= 0) => {
-                [p[0] as usize, p[2] as usize, p[1] as usize, p[3] as usize]
-            }
-            Some(p) => return unsupported(format!("pads {p:?}")),
-        };
-        if pads[0] >= k.0 || pads[1] >= k.0 || pads[2] >= k.1 || pads[3] >= k.1 {
-            return unsupported("a pad as large as the kernel");
-        }
         let x = self.need(n, 0, "input")?;
         let shape = x
             .shape()
             .ok_or_else(|| Fail::Unsupported("an input that is not a map".into()))?;
-        let oh = (shape[1] + pads[0] + pads[1])
-            .checked_sub(k.0)
-            .map(|v| v / s.0 + 1);
-        let ow = (shape[2] + pads[2] + pads[3])
-            .checked_sub(k.1)
-            .map(|v| v / s.1 + 1);
-        let (Some(oh), Some(ow)) = (oh, ow) else {
-            return unsupported("an empty output");
-        };
+        let window = pool_geometry(n, shape)?;
+        let (k, s, pads) = (window.kernel, window.stride, window.pads);
+        let [_, oh, ow] = window.out;
         let mut args = vec![pair_text(k)];
         if s != k {
             args.push(format!("stride: {}", pair_text(s)));
