@@ -146,7 +146,9 @@ def conv_transpose(x, w, b, strides, pads, dil, group, out_pad):
     return out
 
 
-def maxpool(x, k, s, pads):
+def pooled(x, k, s, pads, reduce):
+    """reduce(the values of each window inside the map) over x ([N, C, H, W]);
+    pads [t, l, b, r]."""
     N, C, H, W = x.shape
     OH = (H + pads[0] + pads[2] - k[0]) // s[0] + 1
     OW = (W + pads[1] + pads[3] - k[1]) // s[1] + 1
@@ -159,8 +161,12 @@ def maxpool(x, k, s, pads):
             win = x[:, :, ys, xs].reshape(N, C, -1)
             for nn in range(N):
                 for c in range(C):
-                    out[nn, c, oy, ox] = max(win[nn, c])
+                    out[nn, c, oy, ox] = reduce(win[nn, c])
     return out
+
+
+def maxpool(x, k, s, pads):
+    return pooled(x, k, s, pads, max)
 
 
 def transcendental(f, x, scale, zp, lo, hi):
@@ -196,21 +202,10 @@ def transcendental(f, x, scale, zp, lo, hi):
 
 def pool_avg(x, k, s, pads, include_pad):
     """Exact averages (Fractions) of x ([N, C, H, W] Fractions); pads [t, l, b, r]."""
-    N, C, H, W = x.shape
-    OH = (H + pads[0] + pads[2] - k[0]) // s[0] + 1
-    OW = (W + pads[1] + pads[3] - k[1]) // s[1] + 1
-    out = np.empty((N, C, OH, OW), dtype=object)
-    for oy in range(OH):
-        for ox in range(OW):
-            y0, x0 = oy * s[0] - pads[0], ox * s[1] - pads[1]
-            ys = slice(max(y0, 0), min(y0 + k[0], H))
-            xs = slice(max(x0, 0), min(x0 + k[1], W))
-            win = x[:, :, ys, xs].reshape(N, C, -1)
-            count = k[0] * k[1] if include_pad else win.shape[2]
-            for nn in range(N):
-                for c in range(C):
-                    out[nn, c, oy, ox] = Fraction(sum(win[nn, c], Fraction(0)), count)
-    return out
+    def average(v):
+        count = k[0] * k[1] if include_pad else len(v)
+        return Fraction(sum(v, Fraction(0)), count)
+    return pooled(x, k, s, pads, average)
 
 
 def maxpool_indices(x, k, s, pads):
