@@ -10,6 +10,7 @@
 use crate::common::gen::{Rng, QUANT};
 use crate::common::{self, compile, Files};
 use convoy::jit::JitOptions;
+use convoy::Isa;
 
 fn target(rng: &mut Rng) -> String {
     let q = *rng.pick(&QUANT);
@@ -234,8 +235,11 @@ fn row_kernels_match_the_interpreter() {
         checked_ok += 1;
         let program = &checked.program;
         let threads = 1 + (seed % 2) as usize;
+        // Every other pair of seeds on the kernels' AVX2 copy.
+        let isa = if seed % 4 >= 2 { Isa::Avx2 } else { Isa::Auto };
         let options = JitOptions {
             threads,
+            isa,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);
@@ -495,4 +499,103 @@ fn rearrangement_row_kernels_match_the_interpreter() {
     common::assert_no_failures(&failures);
     assert_eq!(kinds.len(), 6, "{kinds:?}");
     assert!(kinds.values().all(|&n| n > 25), "{kinds:?}");
+}
+
+/// One average pooling (`avgpool` with any window, stride, padding and
+/// count mode, or `global_avgpool`), alone or with a tail.
+fn avgpool_program(seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let big = rng.chance(25);
+    let (c, h, w) = if big {
+        (rng.range(4, 12), rng.range(40, 70), rng.range(60, 130))
+    } else {
+        (rng.range(1, 9), rng.range(1, 20), rng.range(1, 150))
+    };
+    let in_ty = *rng.pick(&["u8", "u8", "i8", "u5", "ufixed<8, 3>", "fixed<8, 2>"]);
+    let halo = rng.range(0, 2);
+    let core = if rng.chance(20) {
+        String::from("global_avgpool(x)")
+    } else {
+        let (kh, kw) = (rng.range(1, 4).min(h), rng.range(1, 4).min(w));
+        let (sh, sw) = (rng.range(1, 3), rng.range(1, 3));
+        let pads: Vec<i64> = [kh, kh, kw, kw]
+            .iter()
+            .map(|&k| rng.range(0, k - 1))
+            .collect();
+        let include = *rng.pick(&["true", "false"]);
+        format!(
+            "avgpool(x, ({kh}, {kw}), stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), \
+             count_include_pad: {include})",
+            pads[0], pads[1], pads[2], pads[3]
+        )
+    };
+    let t = target(&mut rng);
+    let expr = match rng.range(0, 4) {
+        0 | 1 => core,
+        2 => format!("round(({core} + b) * f) as {t}"),
+        _ => format!("({core} - b) as {t}"),
+    };
+    format!(
+        "pipeline p {{
+  input x: {in_ty}[{c}, {h}, {w}] pad {halo}
+  param b: i8[{c}] = random(seed: {})
+  const f: fixed<16, 1> = 0.{:04}
+  let y = {expr}
+  output y
+}}
+",
+        seed * 2 + 1,
+        rng.range(1, 9999)
+    )
+}
+
+/// Average pooling on the row kernels, bit-exact with the interpreter: the
+/// window sums, the counts' map of `count_include_pad: false` and the
+/// rounded division (ties to even), 1 and 2 threads, AVX-512 and AVX2.
+#[test]
+fn avgpool_row_kernel_matches_the_interpreter() {
+    let mut failures = vec![];
+    let (mut checked_ok, mut rows, mut split) = (0, 0, 0);
+    for seed in 0..400 {
+        let src = avgpool_program(seed);
+        let checked = match compile("avgpool.cnn", &src, &Files::default()) {
+            Ok((c, _)) => c,
+            // Some random tails are rightly rejected (an unproven `as`).
+            Err(_) => continue,
+        };
+        checked_ok += 1;
+        let program = &checked.program;
+        let threads = 1 + (seed % 2) as usize;
+        let isa = if seed % 4 >= 2 { Isa::Avx2 } else { Isa::Auto };
+        let options = JitOptions {
+            threads,
+            isa,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => {
+                let pooled = stages
+                    .iter()
+                    .filter(|s| s.row_kernel && s.label.contains("avgpool"))
+                    .count();
+                rows += pooled;
+                let out = &program.outputs[0].node;
+                if pooled > 0 && threads == 2 && program.nodes[*out].shape.len() >= 4_000 {
+                    split += 1;
+                }
+            }
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    assert!(checked_ok > 250, "only {checked_ok} programs checked");
+    assert!(
+        rows > 200,
+        "only {rows} average poolings ran on the row kernels"
+    );
+    assert!(
+        split > 10,
+        "only {split} row stages split across two threads"
+    );
 }

@@ -22,6 +22,8 @@ pub(super) use super::row_tail::requant_row;
 use super::row_tail::Byte;
 use super::unpool::{plan_unpool, unpool_planes};
 
+mod avgpool;
+mod pieces;
 mod remap;
 mod resample;
 use crate::ir::{Elementwise, Op, Program, Remap, Resample};
@@ -101,6 +103,9 @@ pub(super) enum Kind {
     Nearest { factor: (usize, usize) },
     /// A rearrangement (`ir::Remap`), no tail: rows copied.
     Remap { remap: Remap },
+    /// Window sums, the counts' map and the exact rounded division
+    /// (`avgpool.rs`).
+    AvgPool(avgpool::AvgPool),
     /// Two taps per axis (`numeric::bilinear_taps`), weights as `i32`.
     Bilinear {
         rows: Vec<[(usize, i32); 2]>,
@@ -154,6 +159,9 @@ fn plan_row_kernel(program: &Program, plan: &Plan, stage: &Stage) -> Option<RowS
     }
     if let Op::Remap { .. } = &program.nodes[k].op {
         return remap::plan_remap(program, plan, stage, k);
+    }
+    if let Op::Conv { .. } = &program.nodes[k].op {
+        return avgpool::plan_avgpool(program, plan, stage, k);
     }
     let node = &program.nodes[k];
     let (x, kind) = match &node.op {
@@ -325,6 +333,8 @@ impl RowStage {
             }
             Kind::MaxPoolIndices { .. } => self.max_pool_indices::<u8>(lo, hi, x, out, base),
             Kind::Nearest { factor } => self.nearest(*factor, lo, hi, x, out, base),
+            Kind::AvgPool(p) if self.x.signed => self.avg_pool::<i8>(p, lo, hi, x, out, base),
+            Kind::AvgPool(p) => self.avg_pool::<u8>(p, lo, hi, x, out, base),
             Kind::Remap { remap } => self.remap_rows(remap, lo, hi, x, out, base),
             Kind::Bilinear { rows, cols, phases } if self.x.signed => {
                 let cols = (cols.as_slice(), phases.as_deref());

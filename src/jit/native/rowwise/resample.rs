@@ -2,6 +2,7 @@
 //! registers and stored twice, rows equal to the one above copied) and
 //! bilinear (columns as contiguous phases of the edge-extended input row).
 
+use super::pieces::{self, VECTOR};
 use super::{requant_row, Byte, Phase, RowStage, Taps};
 
 impl RowStage {
@@ -18,8 +19,10 @@ impl RowStage {
         let e = self.x.bytes;
         let mut requantized = vec![0u8; if self.tail.is_some() { self.x.w } else { 0 }];
         let mut ints = vec![0i32; requantized.len()];
-        for item in lo..hi {
-            let (c, oy) = (item / self.out.h, item % self.out.h);
+        let h = self.out.h.max(1);
+        let (mut c, mut oy) = (lo / h, lo % h);
+        let mut item = lo;
+        while item < hi {
             let o = self.out.row(c, oy);
             // Doubling both ways with both rows in this job: each block of
             // 64 input bytes doubled once in registers, stored to both.
@@ -29,40 +32,64 @@ impl RowStage {
                 let first = &mut head[o.start - base..o.end - base];
                 let second = &mut rest[..next.end - next.start];
                 double_twice(&x[self.x.row(c, oy / 2)], first, second);
+                (item, oy) = (item + 2, oy + 2);
+                if oy >= h {
+                    (c, oy) = (c + 1, oy - h);
+                }
                 continue;
             }
             // A row equal to the one above, written by this job: copy it.
             if oy % fh != 0 && item > lo {
                 let above = self.out.row(c, oy - 1);
                 out.copy_within(above.start - base..above.end - base, o.start - base);
-                continue;
+            } else {
+                let scratch = (ints.as_mut_slice(), requantized.as_mut_slice());
+                let dst = &mut out[o.start - base..o.end - base];
+                self.nearest_row((fw, e), (c, oy / fh), scratch, x, dst);
             }
-            let mut src = &x[self.x.row(c, oy / fh)];
-            if let Some(q) = &self.tail {
-                for (d, &s) in ints.iter_mut().zip(src) {
-                    *d = if self.x.signed {
-                        i32::from(s as i8)
-                    } else {
-                        i32::from(s)
-                    };
-                }
-                requant_row(q, c, &ints, &mut requantized);
-                src = &requantized;
+            (item, oy) = (item + 1, oy + 1);
+            if oy == h {
+                (c, oy) = (c + 1, 0);
             }
-            let dst = &mut out[o.start - base..o.end - base];
-            match (fw, e) {
-                (1, _) => dst.copy_from_slice(src),
-                (2, 1) => double(src, dst),
-                (_, 1) => {
-                    for (d, &s) in dst.chunks_exact_mut(fw).zip(src) {
-                        d.fill(s);
-                    }
+        }
+    }
+
+    /// Output row of input row `(c, iy)`, `fw` times as wide (`scratch`:
+    /// the tail's row of values and of results).
+    #[inline(always)]
+    fn nearest_row(
+        &self,
+        (fw, e): (usize, usize),
+        (c, iy): (usize, usize),
+        scratch: (&mut [i32], &mut [u8]),
+        x: &[u8],
+        dst: &mut [u8],
+    ) {
+        let mut src = &x[self.x.row(c, iy)];
+        if let Some(q) = &self.tail {
+            let (ints, requantized) = scratch;
+            for (d, &s) in ints.iter_mut().zip(src) {
+                *d = if self.x.signed {
+                    i32::from(s as i8)
+                } else {
+                    i32::from(s)
+                };
+            }
+            requant_row(q, c, ints, requantized);
+            src = requantized;
+        }
+        match (fw, e) {
+            (1, _) => dst.copy_from_slice(src),
+            (2, 1) => double(src, dst),
+            (_, 1) => {
+                for (d, &s) in dst.chunks_exact_mut(fw).zip(src) {
+                    d.fill(s);
                 }
-                _ => {
-                    for (d, s) in dst.chunks_exact_mut(fw * e).zip(src.chunks_exact(e)) {
-                        for part in d.chunks_exact_mut(e) {
-                            part.copy_from_slice(s);
-                        }
+            }
+            _ => {
+                for (d, s) in dst.chunks_exact_mut(fw * e).zip(src.chunks_exact(e)) {
+                    for part in d.chunks_exact_mut(e) {
+                        part.copy_from_slice(s);
                     }
                 }
             }
@@ -160,22 +187,32 @@ fn double(src: &[u8], dst: &mut [u8]) {
     }
 }
 
-/// Each byte of `src` twice, into rows `a` and `b`: 64 bytes at a time
-/// through a buffer of fixed size, so that both stores are whole vectors.
+/// Each byte of `src` twice, into rows `a` and `b`: 64 bytes at a time,
+/// doubled in registers and stored to both rows as whole vectors, each
+/// byte once; the last part through [`pieces`].
 #[inline(always)]
 fn double_twice(src: &[u8], a: &mut [u8], b: &mut [u8]) {
-    let mut blocks = src.chunks_exact(64);
-    let mut at = 0;
-    for block in blocks.by_ref() {
-        let mut buf = [0u8; 128];
+    let mut blocks = src.chunks_exact(VECTOR);
+    let mut a_out = a.chunks_exact_mut(2 * VECTOR);
+    let mut b_out = b.chunks_exact_mut(2 * VECTOR);
+    for ((block, a), b) in blocks.by_ref().zip(a_out.by_ref()).zip(b_out.by_ref()) {
+        let mut buf = [0u8; 2 * VECTOR];
         double(block, &mut buf);
-        a[at..at + 128].copy_from_slice(&buf);
-        b[at..at + 128].copy_from_slice(&buf);
-        at += 128;
+        a.copy_from_slice(&buf);
+        b.copy_from_slice(&buf);
     }
     let rest = blocks.remainder();
-    double(rest, &mut a[at..]);
-    double(rest, &mut b[at..]);
+    let (a, b) = (a_out.into_remainder(), b_out.into_remainder());
+    for (part, dst) in rest
+        .chunks(VECTOR / 2)
+        .zip(a.chunks_mut(VECTOR).zip(b.chunks_mut(VECTOR)))
+    {
+        let v = pieces::load(part);
+        let mut buf = [0u8; VECTOR];
+        double(&v[..VECTOR / 2], &mut buf);
+        pieces::store(dst.0, &buf);
+        pieces::store(dst.1, &buf);
+    }
 }
 
 /// Output column `f j + r` of a bilinear row as phase `r`: `ext[j + d] a +
