@@ -54,6 +54,9 @@ LAYERS = {
     "depth_to_space2": ("depth_to_space", dict(c=256, h=64, w=64, r=2)),
     "pad1": ("pad", dict(c=64, h=64, w=64, p=1)),
     "residual_add": ("add", dict(c=64, h=64, w=64)),
+    "avgpool2": ("avgpool", dict(c=64, h=64, w=64, k=2, stride=1, pad=1)),
+    "avgpool3": ("avgpool", dict(c=64, h=64, w=64, k=3, stride=1, pad=1)),
+    "global_avgpool": ("global_avgpool", dict(c=64, h=64, w=64)),
 }
 
 # The examples, in Convoy alone (no onnxruntime graph of them): time, GMAC/s and the share of the
@@ -94,6 +97,20 @@ pipeline {name} {{
         return f"""pipeline {name} {{
   input x: u8[{p['c']}, {p['h']}, {p['w']}]
   let y = maxpool(x, {p['k']})
+  output y
+}}
+"""
+    if kind == "avgpool":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = avgpool(x, {p['k']}, stride: {p['stride']}, pad: {p['pad']})
+  output y
+}}
+"""
+    if kind == "global_avgpool":
+        return f"""pipeline {name} {{
+  input x: u8[{p['c']}, {p['h']}, {p['w']}]
+  let y = global_avgpool(x)
   output y
 }}
 """
@@ -168,6 +185,22 @@ def onnx_model(kind, p, nhwc):
         c, h, w = p["c"], p["h"], p["w"]
         core = helper.make_node("MaxPool", ["xc"], ["yc"], kernel_shape=[p["k"]] * 2, strides=[p["k"]] * 2)
         out_chw = (c, h // p["k"], w // p["k"])
+    elif kind in ("avgpool", "global_avgpool"):
+        # onnxruntime's quantized average pooling (com.microsoft), scale 1 and zero point 0 in
+        # and out: the average of the codes, count_include_pad 0 as in Convoy's default.
+        c, h, w = p["c"], p["h"], p["w"]
+        f = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)
+        inits = [f("s", 1.0), numpy_helper.from_array(np.array(0, np.uint8), "zp")]
+        if kind == "avgpool":
+            k, st, q = p["k"], p["stride"], p["pad"]
+            core = helper.make_node("QLinearAveragePool", ["xc", "s", "zp", "s", "zp"], ["yc"],
+                                    domain="com.microsoft", kernel_shape=[k, k], strides=[st, st],
+                                    pads=[q] * 4, count_include_pad=0)
+            out_chw = (c, out_size(h, k, st, q), out_size(w, k, st, q))
+        else:
+            core = helper.make_node("QLinearGlobalAveragePool", ["xc", "s", "zp", "s", "zp"], ["yc"],
+                                    domain="com.microsoft")
+            out_chw = (c, 1, 1)
     elif kind == "nearest":
         c, h, w = p["c"], p["h"], p["w"]
         inits = [numpy_helper.from_array(np.array([1, 1, p["f"], p["f"]], np.float32), "scales")]
@@ -223,7 +256,8 @@ def onnx_model(kind, p, nhwc):
         x_shape, y_shape = [1, c, h, w], [1, *out_chw]
     graph = helper.make_graph(nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.UINT8, x_shape)],
                               [helper.make_tensor_value_info("y", TensorProto.UINT8, y_shape)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid("com.microsoft", 1)])
     onnx.checker.check_model(model)
     return model, x_shape
 
