@@ -207,6 +207,12 @@ impl RowStage {
                 for (s, pair) in sums.iter_mut().zip(row.chunks_exact(2)) {
                     *s = pair[0] + pair[1];
                 }
+            } else if kw >= 16 {
+                // Wide windows (`global_avgpool`: one window per row): each
+                // a contiguous sum.
+                for (ox, s) in sums.iter_mut().enumerate() {
+                    *s = row[ox * sw..ox * sw + kw].iter().sum();
+                }
             } else {
                 sums.fill(0);
                 for kx in 0..kw {
