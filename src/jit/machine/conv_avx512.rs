@@ -79,6 +79,7 @@ pub(super) unsafe fn direct(
     // phases land here before the interleaved copy.
     let staged = phases > 1 || d.out_shift > 0;
     let mut staging = vec![0u8; 16 * phases * 64];
+    let quad_map = quad_map(d);
     for oy in lo..hi {
         let (ry, base) = d.row_phase(oy);
         let list = &d.row_lists[ry];
@@ -88,7 +89,15 @@ pub(super) unsafe fn direct(
             if win.tags[slot] != iy {
                 // SAFETY: row `iy` of every channel is inside the input's
                 // halo-padded buffer (`plan_direct` checked the rows).
-                unsafe { repack(st, d, x, iy, slot, &mut win) };
+                unsafe {
+                    match (&quad_map, d.stride_w) {
+                        (Some(m), 1) => repack_quads::<1>(st, d, m, x, iy, slot, &mut win),
+                        (Some(m), 2) => repack_quads::<2>(st, d, m, x, iy, slot, &mut win),
+                        (Some(m), 3) => repack_quads::<3>(st, d, m, x, iy, slot, &mut win),
+                        (Some(m), 4) => repack_quads::<4>(st, d, m, x, iy, slot, &mut win),
+                        _ => repack(st, d, x, iy, slot, &mut win),
+                    }
+                };
                 win.tags[slot] = iy;
             }
         }
@@ -391,10 +400,7 @@ unsafe fn repack(
     let (lo, hi) = d.readable;
     // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
     // readable (the pointer itself may lie before the buffer).
-    let row = |c: usize| -> *const u8 {
-        let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
-        x.wrapping_offset(at as isize)
-    };
+    let row = |c: usize| input_row(st, d, x, iy, c);
     // The phase rows: (pointer, readable range) per channel and phase.
     let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];
     if sw == 1 {
@@ -422,14 +428,7 @@ unsafe fn repack(
             }
         }
     }
-    // The input row a later output row repacks next (`row_step` rows on):
-    // its lines reach the cache while this one's are repacked and used.
-    for c in 0..cin {
-        let next = row(c).wrapping_add(d.row_step * st.x().stride);
-        for at in (lo..hi).step_by(64) {
-            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(at).cast());
-        }
-    }
+    prefetch_next(st, d, x, iy);
     // Signed inputs as `x + 128` (see `Direct::flip`).
     let flip = _mm512_set1_epi8(if d.flip { -128 } else { 0 });
     let base = slot * win.slot;
@@ -460,6 +459,146 @@ unsafe fn repack(
                     // SAFETY: `at + 64 <= base + win.slot` (u0 + 16 k < cols,
                     // a multiple of 16).
                     unsafe { _mm512_storeu_si512(win.data.as_mut_ptr().add(at).cast(), *v) };
+                }
+                u0 += 64;
+            }
+        }
+    }
+}
+
+/// Byte `col0` of row `iy` of input channel `c` (the pointer itself may lie
+/// before the buffer; bytes `Direct::readable` from it are readable).
+#[cfg(target_arch = "x86_64")]
+fn input_row(st: &NativeStage, d: &Direct, x: *const u8, iy: i64, c: usize) -> *const u8 {
+    let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
+    x.wrapping_offset(at as isize)
+}
+
+/// Prefetches the input row a later output row repacks next (`row_step`
+/// rows after `iy`): its lines reach the cache while this one's are
+/// repacked and used.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn prefetch_next(st: &NativeStage, d: &Direct, x: *const u8, iy: i64) {
+    let (lo, hi) = d.readable;
+    for c in 0..d.groups * d.cin_g {
+        let next = input_row(st, d, x, iy, c).wrapping_add(d.row_step * st.x().stride);
+        for at in (lo..hi).step_by(64) {
+            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(at).cast());
+        }
+    }
+}
+
+/// Per channel quad `g4` of a group and column phase `p`, the index of the
+/// quad holding channels `4 g4 .. 4 g4 + 3` at phase `p`, when every quad
+/// is such a channel quad (groups of at least four channels, or 1-wide
+/// kernels) and the rows are readable from their first byte (plain
+/// convolutions): [`repack_quads`] then interleaves each channel quad once
+/// for all its phases.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn quad_map(d: &Direct) -> Option<Vec<[Option<usize>; 4]>> {
+    if d.readable.0 != 0 || !(1..=4).contains(&d.stride_w) {
+        return None;
+    }
+    let mut map = vec![[None; 4]; d.cin_g.div_ceil(4)];
+    for (q, quad) in d.quads.iter().enumerate() {
+        let first = quad[0]?;
+        let (g4, p) = (first.channel / 4, first.phase);
+        let expected = std::array::from_fn(|j| {
+            let channel = 4 * g4 + j;
+            (channel < d.cin_g).then_some(crate::jit::native::Source {
+                channel,
+                phase: p,
+                offset: 0,
+            })
+        });
+        if *quad != expected || first.channel % 4 != 0 || p >= d.stride_w {
+            return None;
+        }
+        let spot = &mut map[g4][p];
+        if spot.is_some() {
+            return None;
+        }
+        *spot = Some(q);
+    }
+    Some(map)
+}
+
+/// [`repack`] for quads of four channels at column stride `S` (see
+/// [`quad_map`]): per channel quad, 64 S input columns are interleaved
+/// into dwords once, then each phase's dwords `S u + p` are picked out by
+/// `vpermt2d` and stored in the phase's quad row.
+///
+/// # Safety
+/// As [`repack`]; `map` is `quad_map(d)` and `S` is `d.stride_w`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn repack_quads<const S: usize>(
+    st: &NativeStage,
+    d: &Direct,
+    map: &[[Option<usize>; 4]],
+    x: *const u8,
+    iy: i64,
+    slot: usize,
+    win: &mut Window,
+) {
+    let hi = d.readable.1;
+    prefetch_next(st, d, x, iy);
+    let flip = _mm512_set1_epi8(if d.flip { -128 } else { 0 });
+    // Per phase: dword indices `(S i + p) mod 32` into a pair of vectors,
+    // and the lanes taken from the second pair (`S i + p >= 32`).
+    let index = |p: usize| {
+        let idx: [i32; 16] = std::array::from_fn(|i| ((S * i + p) & 31) as i32);
+        let high = (0..16).fold(0u16, |m, i| m | (u16::from(S * i + p >= 32) << i));
+        // SAFETY: `idx` is 64 bytes.
+        (unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }, high)
+    };
+    let picks: [(__m512i, u16); 4] = std::array::from_fn(index);
+    let base = slot * win.slot;
+    let data = win.data.as_mut_ptr();
+    for g in 0..d.groups {
+        for (g4, phases) in map.iter().enumerate() {
+            let rows: [Option<*const u8>; 4] = std::array::from_fn(|j| {
+                let c = 4 * g4 + j;
+                (c < d.cin_g).then(|| input_row(st, d, x, iy, g * d.cin_g + c))
+            });
+            let mut u0 = 0;
+            while u0 < d.cols {
+                // Dwords of input columns `S u0 ..`, 16 a vector (zero past
+                // the readable bytes and for absent channels).
+                let mut v = [_mm512_setzero_si512(); 16];
+                for m in 0..S {
+                    // SAFETY: `hi` readable bytes from each row (`lo` is 0).
+                    let load = |r: Option<*const u8>| match r {
+                        Some(p) => {
+                            _mm512_xor_si512(unsafe { load_upto(p, hi, S * u0 + 64 * m) }, flip)
+                        }
+                        None => _mm512_setzero_si512(),
+                    };
+                    let q = interleave(load(rows[0]), load(rows[1]), load(rows[2]), load(rows[3]));
+                    v[4 * m..4 * m + 4].copy_from_slice(&q);
+                }
+                let vectors = (d.cols - u0).div_ceil(16).min(4);
+                for (p, quad) in phases.iter().enumerate().take(S) {
+                    let Some(q) = *quad else { continue };
+                    let (idx, high) = picks[p];
+                    let dst = base + ((g * d.quads.len() + q) * d.cols + u0) * 4;
+                    for k in 0..vectors {
+                        let out = if S == 1 {
+                            v[k]
+                        } else {
+                            let a = _mm512_permutex2var_epi32(v[S * k], idx, v[S * k + 1]);
+                            if S > 2 {
+                                let b = _mm512_permutex2var_epi32(v[S * k + 2], idx, v[S * k + 3]);
+                                _mm512_mask_blend_epi32(high, a, b)
+                            } else {
+                                a
+                            }
+                        };
+                        // SAFETY: `dst + 64 k + 64 <= base + win.slot`
+                        // (u0 + 16 k < cols, a multiple of 16).
+                        unsafe { _mm512_storeu_si512(data.add(dst + 64 * k).cast(), out) };
+                    }
                 }
                 u0 += 64;
             }
