@@ -91,8 +91,8 @@ pub(super) unsafe fn direct(
                 // halo-padded buffer (`plan_direct` checked the rows).
                 unsafe {
                     match (&quad_map, d.stride_w) {
-                        (Some(m), 1) => repack_quads::<1>(st, d, m, x, iy, slot, &mut win),
-                        (Some(m), 2) => repack_quads::<2>(st, d, m, x, iy, slot, &mut win),
+                        (Some(m), 1) => repack_pairs::<1>(st, d, m, x, iy, slot, &mut win),
+                        (Some(m), 2) => repack_pairs::<2>(st, d, m, x, iy, slot, &mut win),
                         (Some(m), 3) => repack_quads::<3>(st, d, m, x, iy, slot, &mut win),
                         (Some(m), 4) => repack_quads::<4>(st, d, m, x, iy, slot, &mut win),
                         _ => repack(st, d, x, iy, slot, &mut win),
@@ -553,21 +553,24 @@ unsafe fn repack_quads<const S: usize>(
         // SAFETY: `idx` is 64 bytes.
         (unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }, high)
     };
-    let picks: [(__m512i, u16); 4] = std::array::from_fn(index);
+    let mut picks = [(_mm512_setzero_si512(), 0u16); 4];
+    for (p, pick) in picks.iter_mut().enumerate() {
+        *pick = index(p);
+    }
     let base = slot * win.slot;
     let data = win.data.as_mut_ptr();
     for g in 0..d.groups {
         for (g4, phases) in map.iter().enumerate() {
-            let rows: [Option<*const u8>; 4] = std::array::from_fn(|j| {
-                let c = 4 * g4 + j;
-                (c < d.cin_g).then(|| input_row(st, d, x, iy, g * d.cin_g + c))
-            });
+            let rows = channel_rows(st, d, x, iy, g, g4);
             let mut u0 = 0;
             while u0 < d.cols {
+                let vectors = (d.cols - u0).div_ceil(16).min(4);
                 // Dwords of input columns `S u0 ..`, 16 a vector (zero past
-                // the readable bytes and for absent channels).
+                // the readable bytes and for absent channels); the last
+                // block loads only what its `vectors` read.
+                let needed = S * (vectors - 1) + if S > 2 { 4 } else { S };
                 let mut v = [_mm512_setzero_si512(); 16];
-                for m in 0..S {
+                for m in (0..S).take_while(|m| 4 * m < needed) {
                     // SAFETY: `hi` readable bytes from each row (`lo` is 0).
                     let load = |r: Option<*const u8>| match r {
                         Some(p) => {
@@ -578,7 +581,6 @@ unsafe fn repack_quads<const S: usize>(
                     let q = interleave(load(rows[0]), load(rows[1]), load(rows[2]), load(rows[3]));
                     v[4 * m..4 * m + 4].copy_from_slice(&q);
                 }
-                let vectors = (d.cols - u0).div_ceil(16).min(4);
                 for (p, quad) in phases.iter().enumerate().take(S) {
                     let Some(q) = *quad else { continue };
                     let (idx, high) = picks[p];
@@ -598,6 +600,112 @@ unsafe fn repack_quads<const S: usize>(
                         // SAFETY: `dst + 64 k + 64 <= base + win.slot`
                         // (u0 + 16 k < cols, a multiple of 16).
                         unsafe { _mm512_storeu_si512(data.add(dst + 64 * k).cast(), out) };
+                    }
+                }
+                u0 += 64;
+            }
+        }
+    }
+}
+
+/// The rows of channels `4 g4 .. 4 g4 + 3` of group `g` at input row `iy`
+/// (`None` past the group's channels).
+#[cfg(target_arch = "x86_64")]
+fn channel_rows(
+    st: &NativeStage,
+    d: &Direct,
+    x: *const u8,
+    iy: i64,
+    g: usize,
+    g4: usize,
+) -> [Option<*const u8>; 4] {
+    let mut rows = [None; 4];
+    for (j, r) in rows.iter_mut().enumerate() {
+        let c = 4 * g4 + j;
+        if c < d.cin_g {
+            *r = Some(input_row(st, d, x, iy, g * d.cin_g + c));
+        }
+    }
+    rows
+}
+
+/// [`repack_quads`] for strides `S` of 1 and 2, in half the shuffles: one
+/// `vpermb` of two channels' 64 loaded bytes picks the byte pairs of 32
+/// pixels of a phase (pixel `i` is column `S i + p`, or `i + 32 h` at
+/// stride 1), ordered so that `vpunpck{l,h}wd` of the two pairs' vectors
+/// are the quads of pixels `0..16` and `16..32` in order.
+///
+/// # Safety
+/// As [`repack_quads`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn repack_pairs<const S: usize>(
+    st: &NativeStage,
+    d: &Direct,
+    map: &[[Option<usize>; 4]],
+    x: *const u8,
+    iy: i64,
+    slot: usize,
+    win: &mut Window,
+) {
+    let hi = d.readable.1;
+    prefetch_next(st, d, x, iy);
+    let flip = _mm512_set1_epi8(if d.flip { -128 } else { 0 });
+    // Per phase `p` and half `h` (pixels `32 h ..`): byte `t` of 128-bit
+    // lane `l` is channel `t % 2` (second source from byte 64 on) of pixel
+    // `4 l + w` (word `w < 4`) or `16 + 4 l + w - 4`.
+    let mut picks = [[_mm512_setzero_si512(); 2]; 2];
+    for (p, halves) in picks.iter_mut().enumerate().take(S) {
+        for (h, pick) in halves.iter_mut().enumerate() {
+            let mut idx = [0u8; 64];
+            for (t, b) in idx.iter_mut().enumerate() {
+                let (l, w, j) = (t / 16, t % 16 / 2, t % 2);
+                let i = if w < 4 { 4 * l + w } else { 12 + 4 * l + w };
+                let col = if S == 1 { 32 * h + i } else { S * i + p };
+                *b = (col + 64 * j) as u8;
+            }
+            // SAFETY: `idx` is 64 bytes.
+            *pick = unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) };
+        }
+    }
+    let base = slot * win.slot;
+    let data = win.data.as_mut_ptr();
+    for g in 0..d.groups {
+        for (g4, phases) in map.iter().enumerate() {
+            let rows = channel_rows(st, d, x, iy, g, g4);
+            let mut u0 = 0;
+            while u0 < d.cols {
+                let vectors = (d.cols - u0).div_ceil(16).min(4);
+                let halves = vectors.div_ceil(2);
+                // Per channel, the 64 bytes of half `h` (stride 2) or of
+                // both halves (stride 1); zero for absent channels.
+                let mut ld = [[_mm512_setzero_si512(); 2]; 4];
+                for (j, r) in rows.iter().enumerate() {
+                    if let Some(r) = *r {
+                        for h in 0..if S == 1 { 1 } else { halves } {
+                            // SAFETY: `hi` readable bytes from the row.
+                            let v = unsafe { load_upto(r, hi, S * u0 + 64 * h) };
+                            ld[j][h] = _mm512_xor_si512(v, flip);
+                        }
+                    }
+                }
+                for (p, quad) in phases.iter().enumerate().take(S) {
+                    let Some(q) = *quad else { continue };
+                    let dst = base + ((g * d.quads.len() + q) * d.cols + u0) * 4;
+                    for h in 0..halves {
+                        let src = if S == 1 { 0 } else { h };
+                        let ab = _mm512_permutex2var_epi8(ld[0][src], picks[p][h], ld[1][src]);
+                        let cd = _mm512_permutex2var_epi8(ld[2][src], picks[p][h], ld[3][src]);
+                        let at = data.wrapping_add(dst + 128 * h);
+                        // SAFETY: `dst + 64 k + 64 <= base + win.slot` for
+                        // `k = 2 h (+ 1) < vectors` (u0 + 16 k < cols, a
+                        // multiple of 16).
+                        unsafe { _mm512_storeu_si512(at.cast(), _mm512_unpacklo_epi16(ab, cd)) };
+                        if 2 * h + 1 < vectors {
+                            let v = _mm512_unpackhi_epi16(ab, cd);
+                            // SAFETY: as above.
+                            unsafe { _mm512_storeu_si512(at.add(64).cast(), v) };
+                        }
                     }
                 }
                 u0 += 64;
