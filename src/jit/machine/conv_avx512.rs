@@ -680,22 +680,23 @@ unsafe fn repack_pairs<const S: usize>(
                 // Per channel, the 64 bytes of half `h` (stride 2) or of
                 // both halves (stride 1); zero for absent channels.
                 let mut ld = [[_mm512_setzero_si512(); 2]; 4];
-                for (j, r) in rows.iter().enumerate() {
+                for (r, ld) in rows.iter().zip(ld.iter_mut()) {
                     if let Some(r) = *r {
-                        for h in 0..if S == 1 { 1 } else { halves } {
+                        let n = if S == 1 { 1 } else { halves };
+                        for (h, ld) in ld.iter_mut().enumerate().take(n) {
                             // SAFETY: `hi` readable bytes from the row.
                             let v = unsafe { load_upto(r, hi, S * u0 + 64 * h) };
-                            ld[j][h] = _mm512_xor_si512(v, flip);
+                            *ld = _mm512_xor_si512(v, flip);
                         }
                     }
                 }
                 for (p, quad) in phases.iter().enumerate().take(S) {
                     let Some(q) = *quad else { continue };
                     let dst = base + ((g * d.quads.len() + q) * d.cols + u0) * 4;
-                    for h in 0..halves {
+                    for (h, &pick) in picks[p].iter().enumerate().take(halves) {
                         let src = if S == 1 { 0 } else { h };
-                        let ab = _mm512_permutex2var_epi8(ld[0][src], picks[p][h], ld[1][src]);
-                        let cd = _mm512_permutex2var_epi8(ld[2][src], picks[p][h], ld[3][src]);
+                        let ab = _mm512_permutex2var_epi8(ld[0][src], pick, ld[1][src]);
+                        let cd = _mm512_permutex2var_epi8(ld[2][src], pick, ld[3][src]);
                         let at = data.wrapping_add(dst + 128 * h);
                         // SAFETY: `dst + 64 k + 64 <= base + win.slot` for
                         // `k = 2 h (+ 1) < vectors` (u0 + 16 k < cols, a
