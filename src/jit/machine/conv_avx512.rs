@@ -80,6 +80,11 @@ pub(super) unsafe fn direct(
     let staged = phases > 1 || d.out_shift > 0;
     let mut staging = vec![0u8; 16 * phases * 64];
     let quad_map = quad_map(d);
+    let blocked = blocked_weights(st, d, max_channels(pv));
+    // Per step of the current row phase list: its window bytes at block
+    // column 0 (`Spot::steps`).
+    let steps_max = d.steps.iter().map(Vec::len).max().unwrap_or(0);
+    let mut step_at = vec![std::ptr::null::<u8>(); steps_max];
     for oy in lo..hi {
         let (ry, base) = d.row_phase(oy);
         let list = &d.row_lists[ry];
@@ -106,15 +111,24 @@ pub(super) unsafe fn direct(
             *row = win.data[slot * win.slot..].as_ptr();
         }
         for g in 0..d.groups {
+            if phases == 1 {
+                fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
+            }
             let mut q0 = 0;
             while q0 < d.q_width {
                 let mut o = g * d.cout_g;
                 let end = o + d.cout_g;
                 while o < end {
                     let n = (end - o).min(max_channels(pv));
-                    let w = &st.weights()[o * d.steps_total..(o + n) * d.steps_total];
                     for rx in 0..phases {
                         let p = ry * phases + rx;
+                        if phases > 1 {
+                            fill_steps(d, &rows, &d.steps[p], g, &mut step_at);
+                        }
+                        // Channel block `o..o + n`, phase `p`: step `s`,
+                        // channel `j` at `s * n + j` (`blocked_weights`).
+                        let w = &blocked[o * d.steps_total + n * d.step_offsets[p]..]
+                            [..n * d.steps[p].len()];
                         let (dst, plane, mask) = if !staged {
                             let at =
                                 st.out().origin + o * st.out().plane + oy * st.out().stride + q0;
@@ -132,12 +146,8 @@ pub(super) unsafe fn direct(
                             align: st.requant().residual.map_or(0, |q| q.align),
                         });
                         let spot = Spot {
-                            rows: &rows,
-                            quad0: g * d.quads.len(),
-                            cols: d.cols,
+                            steps: &step_at[..d.steps[p].len()],
                             x0: q0,
-                            steps: &d.steps[p],
-                            woff: d.step_offsets[p],
                             dst,
                             plane,
                             mask,
@@ -147,7 +157,7 @@ pub(super) unsafe fn direct(
                         // (`Direct::cols` covers q0 + shift + chunk); the
                         // stores within output row `oy` of channels
                         // `o..o + n` (masked to the width), or `staging`.
-                        unsafe { dispatch(pv, n, d, &tail, &spot, w, o) };
+                        unsafe { dispatch(pv, n, &tail, &spot, w, o) };
                     }
                     if staged {
                         scatter(st, d, &staging, (o, n), (oy, q0, chunk), out);
@@ -200,17 +210,13 @@ fn max_channels(pv: usize) -> usize {
     }
 }
 
-/// What a block reads (the window rows, from quad `quad0` of the group, at
-/// block column `x0`, by `steps` with the weights from `woff`) and where it
+/// What a block reads (per step, the window bytes of its first pixel
+/// vector at block column 0, read from block column `x0`) and where it
 /// stores (`dst` for its first channel, `plane` bytes per channel, `mask`).
 #[cfg(target_arch = "x86_64")]
 struct Spot<'a> {
-    rows: &'a [*const u8],
-    quad0: usize,
-    cols: usize,
+    steps: &'a [*const u8],
     x0: usize,
-    steps: &'a [crate::jit::native::Step],
-    woff: usize,
     dst: *mut u8,
     plane: usize,
     mask: u64,
@@ -232,12 +238,12 @@ struct ResidualAt {
 /// See [`block`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn dispatch(pv: usize, n: usize, d: &Direct, tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
+unsafe fn dispatch(pv: usize, n: usize, tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
     macro_rules! pick {
         ($p:literal; $($n:literal)*) => {
             match n {
                 // SAFETY: the caller's guarantees.
-                $($n => unsafe { block::<$p, $n>(d, tail, spot, w, o) },)*
+                $($n => unsafe { block::<$p, $n>(tail, spot, w, o) },)*
                 _ => {}
             }
         };
@@ -255,28 +261,25 @@ unsafe fn dispatch(pv: usize, n: usize, d: &Direct, tail: &Tail, spot: &Spot, w:
 /// store per channel.
 ///
 /// # Safety
-/// The window rows hold `spot.cols` dwords per quad plus 64 spare bytes;
-/// `spot.dst + j * spot.plane` may take the masked 64-byte store of channel
-/// `j < N`; `w` holds `N * d.steps_total` weights.
+/// Each step's bytes from block column `spot.x0` hold `64 PV` readable
+/// bytes (the window rows hold `Direct::cols` dwords per quad plus 64
+/// spare bytes); `spot.dst + j * spot.plane` may take the masked 64-byte
+/// store of channel `j < N`; `w` holds `N` weights per step.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn block<const PV: usize, const N: usize>(
-    d: &Direct,
-    tail: &Tail,
-    spot: &Spot,
-    w: &[i32],
-    o: usize,
-) {
-    let t = d.steps_total;
+unsafe fn block<const PV: usize, const N: usize>(tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
     let mut acc = [[_mm512_setzero_si512(); PV]; N];
-    for (s, step) in spot.steps.iter().enumerate() {
-        let at = ((spot.quad0 + step.quad) * spot.cols + spot.x0 + step.shift) * 4;
-        // SAFETY: `at + 64 PV` lies within the slot plus its spare bytes.
-        let base = unsafe { spot.rows[step.row].add(at) };
+    let steps = spot.steps.len().min(w.len() / N);
+    let (at, w) = (spot.steps.as_ptr(), w.as_ptr());
+    for s in 0..steps {
+        // SAFETY: `s < steps` is inside both lists; `x0 + 16 PV` dwords
+        // of the step's quad row lie within the slot plus its spare bytes.
+        let base = unsafe { (*at.add(s)).add(4 * spot.x0) };
         let a: [__m512i; PV] =
             std::array::from_fn(|p| unsafe { _mm512_loadu_si512(base.add(64 * p).cast()) });
         for (j, acc_j) in acc.iter_mut().enumerate() {
-            let wv = _mm512_set1_epi32(w[j * t + spot.woff + s]);
+            // SAFETY: `s N + j < w.len()`.
+            let wv = _mm512_set1_epi32(unsafe { *w.add(s * N + j) });
             for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
                 *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
             }
@@ -361,6 +364,52 @@ unsafe fn finish_residual<const PV: usize, const N: usize>(
         }
         // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
         unsafe { store(q, spot, j) };
+    }
+}
+
+/// The weights of `st` (`[channel][step]`, `Direct::steps_total` a
+/// channel) reordered for the kernel's channel blocks of `per` channels
+/// (the ones `direct` walks, from each group's first channel): block
+/// `o..o + n`, phase list `p` starts at `o * steps_total + n *
+/// step_offsets[p]` and holds step `s` of channel `o + j` at `s * n + j`,
+/// so one pointer serves a step's broadcasts.
+#[cfg(target_arch = "x86_64")]
+fn blocked_weights(st: &NativeStage, d: &Direct, per: usize) -> Vec<i32> {
+    let (t, w) = (d.steps_total, st.weights());
+    let mut out = vec![0; w.len()];
+    for g in 0..d.groups {
+        let end = (g + 1) * d.cout_g;
+        let mut o = g * d.cout_g;
+        while o < end {
+            let n = (end - o).min(per);
+            for (list, &off) in d.steps.iter().zip(&d.step_offsets) {
+                for s in 0..list.len() {
+                    for j in 0..n {
+                        out[o * t + n * off + s * n + j] = w[(o + j) * t + off + s];
+                    }
+                }
+            }
+            o += n;
+        }
+    }
+    out
+}
+
+/// The window bytes of each of `steps` (of group `g`) at block column 0:
+/// quad `quad` of the group in the slot of the step's input row, shifted by
+/// `shift` dwords.
+#[cfg(target_arch = "x86_64")]
+fn fill_steps(
+    d: &Direct,
+    rows: &[*const u8],
+    steps: &[crate::jit::native::Step],
+    g: usize,
+    out: &mut [*const u8],
+) {
+    let quad0 = g * d.quads.len();
+    for (at, step) in out.iter_mut().zip(steps) {
+        let off = ((quad0 + step.quad) * d.cols + step.shift) * 4;
+        *at = rows[step.row].wrapping_add(off);
     }
 }
 
