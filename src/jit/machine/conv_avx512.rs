@@ -368,13 +368,13 @@ unsafe fn finish_residual<const PV: usize, const N: usize>(
 }
 
 /// The weights of `st` (`[channel][step]`, `Direct::steps_total` a
-/// channel) reordered for the kernel's channel blocks of `per` channels
-/// (the ones `direct` walks, from each group's first channel): block
+/// channel) reordered for a kernel's channel blocks of `per` channels
+/// (the ones `direct` here and in `conv_avx2` walk, from each group's first channel): block
 /// `o..o + n`, phase list `p` starts at `o * steps_total + n *
 /// step_offsets[p]` and holds step `s` of channel `o + j` at `s * n + j`,
 /// so one pointer serves a step's broadcasts.
 #[cfg(target_arch = "x86_64")]
-fn blocked_weights(st: &NativeStage, d: &Direct, per: usize) -> Vec<i32> {
+pub(super) fn blocked_weights(st: &NativeStage, d: &Direct, per: usize) -> Vec<i32> {
     let (t, w) = (d.steps_total, st.weights());
     let mut out = vec![0; w.len()];
     for g in 0..d.groups {
@@ -399,7 +399,7 @@ fn blocked_weights(st: &NativeStage, d: &Direct, per: usize) -> Vec<i32> {
 /// quad `quad` of the group in the slot of the step's input row, shifted by
 /// `shift` dwords.
 #[cfg(target_arch = "x86_64")]
-fn fill_steps(
+pub(super) fn fill_steps(
     d: &Direct,
     rows: &[*const u8],
     steps: &[crate::jit::native::Step],
