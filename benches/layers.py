@@ -44,6 +44,7 @@ LAYERS = {
     "conv3x3": ("conv", dict(cin=32, cout=32, h=64, w=64, k=3, stride=1, pad=1)),
     "conv5x5": ("conv", dict(cin=32, cout=32, h=64, w=64, k=5, stride=1, pad=2)),
     "conv3x3_s2": ("conv", dict(cin=32, cout=64, h=128, w=128, k=3, stride=2, pad=1)),
+    "conv3x3_s2_56": ("conv", dict(cin=64, cout=128, h=56, w=56, k=3, stride=2, pad=1)),
     "first_layer": ("conv", dict(cin=3, cout=32, h=128, w=128, k=3, stride=1, pad=1)),
     "pw_expand": ("conv", dict(cin=32, cout=192, h=56, w=56, k=1, stride=1, pad=0)),
     "dw3x3_s2": ("conv", dict(cin=96, cout=96, h=112, w=112, k=3, stride=2, pad=1, groups=96)),

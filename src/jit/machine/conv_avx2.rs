@@ -9,7 +9,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::Window;
+use super::conv_avx512::{blocked_weights, fill_steps, Window};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Bias, Direct, Kind, NativeStage, Requant, Scale};
 
@@ -71,6 +71,8 @@ pub(super) unsafe fn direct(
     let ring = d.ring() as i64;
     let rows_max = d.row_lists.iter().map(Vec::len).max().unwrap_or(0);
     let mut rows = vec![std::ptr::null::<u8>(); rows_max];
+    let blocked = blocked_weights(st, d, max_channels(pv));
+    let mut step_at = vec![std::ptr::null::<u8>(); d.steps.iter().map(Vec::len).max().unwrap_or(0)];
     for oy in lo..hi {
         let (ry, base) = d.row_phase(oy);
         let list = &d.row_lists[ry];
@@ -89,16 +91,14 @@ pub(super) unsafe fn direct(
             *row = win.data[slot * win.slot..].as_ptr();
         }
         for g in 0..d.groups {
+            fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
             let mut x0 = 0;
             while x0 < st.width() {
                 let spot = Spot {
-                    rows: &rows,
-                    quad0: g * d.quads.len(),
-                    cols: d.cols,
+                    steps: &step_at[..d.steps[ry].len()],
                     x0,
                     count: (st.width() - x0).min(chunk),
                     oy,
-                    steps: &d.steps[ry],
                     res,
                     residual: st.residual().map(|(r, signed)| {
                         (r, signed, st.requant().residual.map_or(0, |q| q.align))
@@ -110,8 +110,9 @@ pub(super) unsafe fn direct(
                 unsafe {
                     while o < end {
                         let n = (end - o).min(max_channels(pv));
-                        let w = &st.weights()[o * d.steps_total..(o + n) * d.steps_total];
-                        dispatch(pv, n, st, d, &tail, &spot, w, o, out);
+                        // Step-major (`blocked_weights`; one row phase).
+                        let w = &blocked[o * d.steps_total..(o + n) * d.steps_total];
+                        dispatch(pv, n, st, &tail, &spot, w, o, out);
                         o += n;
                     }
                 }
@@ -121,16 +122,14 @@ pub(super) unsafe fn direct(
     }
 }
 
-/// Where a block reads and stores: `count` pixels from `x0`.
+/// Where a block reads and stores: `count` pixels from `x0` (each step's
+/// window bytes at column 0 in `steps`).
 #[cfg(target_arch = "x86_64")]
 struct Spot<'a> {
-    rows: &'a [*const u8],
-    quad0: usize,
-    cols: usize,
+    steps: &'a [*const u8],
     x0: usize,
     count: usize,
     oy: usize,
-    steps: &'a [crate::jit::native::Step],
     /// The residual map (`NativeStage::residual`): its buffer, rows,
     /// signedness and alignment.
     res: *const u8,
@@ -148,7 +147,6 @@ unsafe fn dispatch(
     pv: usize,
     n: usize,
     st: &NativeStage,
-    d: &Direct,
     tail: &Tail,
     spot: &Spot,
     w: &[i32],
@@ -159,7 +157,7 @@ unsafe fn dispatch(
         ($p:literal; $($n:literal)*) => {
             match n {
                 // SAFETY: the caller's guarantees.
-                $($n => unsafe { block::<$p, $n>(st, d, tail, spot, w, o, out) },)*
+                $($n => unsafe { block::<$p, $n>(st, tail, spot, w, o, out) },)*
                 _ => {}
             }
         };
@@ -179,23 +177,24 @@ unsafe fn dispatch(
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn block<const PV: usize, const N: usize>(
     st: &NativeStage,
-    d: &Direct,
     tail: &Tail,
     spot: &Spot,
     w: &[i32],
     o: usize,
     out: *mut u8,
 ) {
-    let t = d.steps_total;
     let mut acc = [[_mm256_setzero_si256(); PV]; N];
-    for (s, step) in spot.steps.iter().enumerate() {
-        let at = ((spot.quad0 + step.quad) * spot.cols + spot.x0 + step.shift) * 4;
-        // SAFETY: `at + 32 PV` lies within the slot.
-        let base = unsafe { spot.rows[step.row].add(at) };
+    let steps = spot.steps.len().min(w.len() / N);
+    let (at, w) = (spot.steps.as_ptr(), w.as_ptr());
+    for s in 0..steps {
+        // SAFETY: `s < steps` is inside both lists; `x0 + 8 PV` dwords of
+        // the step's quad row lie within the slot.
+        let base = unsafe { (*at.add(s)).add(4 * spot.x0) };
         let a: [__m256i; PV] =
             std::array::from_fn(|p| unsafe { _mm256_loadu_si256(base.add(32 * p).cast()) });
         for (j, acc_j) in acc.iter_mut().enumerate() {
-            let wv = _mm256_set1_epi32(w[j * t + s]);
+            // SAFETY: `s N + j < w.len()`.
+            let wv = _mm256_set1_epi32(unsafe { *w.add(s * N + j) });
             for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
                 *acc_p = _mm256_dpbusd_avx_epi32(*acc_p, a_p, wv);
             }

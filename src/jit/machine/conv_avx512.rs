@@ -79,6 +79,12 @@ pub(super) unsafe fn direct(
     // phases land here before the interleaved copy.
     let staged = phases > 1 || d.out_shift > 0;
     let mut staging = vec![0u8; 16 * phases * 64];
+    let quad_map = quad_map(d);
+    let blocked = blocked_weights(st, d, max_channels(pv));
+    // Per step of the current row phase list: its window bytes at block
+    // column 0 (`Spot::steps`).
+    let steps_max = d.steps.iter().map(Vec::len).max().unwrap_or(0);
+    let mut step_at = vec![std::ptr::null::<u8>(); steps_max];
     for oy in lo..hi {
         let (ry, base) = d.row_phase(oy);
         let list = &d.row_lists[ry];
@@ -88,7 +94,15 @@ pub(super) unsafe fn direct(
             if win.tags[slot] != iy {
                 // SAFETY: row `iy` of every channel is inside the input's
                 // halo-padded buffer (`plan_direct` checked the rows).
-                unsafe { repack(st, d, x, iy, slot, &mut win) };
+                unsafe {
+                    match (&quad_map, d.stride_w) {
+                        (Some(m), 1) => repack_pairs::<1>(st, d, m, x, iy, slot, &mut win),
+                        (Some(m), 2) => repack_pairs::<2>(st, d, m, x, iy, slot, &mut win),
+                        (Some(m), 3) => repack_quads::<3>(st, d, m, x, iy, slot, &mut win),
+                        (Some(m), 4) => repack_quads::<4>(st, d, m, x, iy, slot, &mut win),
+                        _ => repack(st, d, x, iy, slot, &mut win),
+                    }
+                };
                 win.tags[slot] = iy;
             }
         }
@@ -97,15 +111,24 @@ pub(super) unsafe fn direct(
             *row = win.data[slot * win.slot..].as_ptr();
         }
         for g in 0..d.groups {
+            if phases == 1 {
+                fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
+            }
             let mut q0 = 0;
             while q0 < d.q_width {
                 let mut o = g * d.cout_g;
                 let end = o + d.cout_g;
                 while o < end {
                     let n = (end - o).min(max_channels(pv));
-                    let w = &st.weights()[o * d.steps_total..(o + n) * d.steps_total];
                     for rx in 0..phases {
                         let p = ry * phases + rx;
+                        if phases > 1 {
+                            fill_steps(d, &rows, &d.steps[p], g, &mut step_at);
+                        }
+                        // Channel block `o..o + n`, phase `p`: step `s`,
+                        // channel `j` at `s * n + j` (`blocked_weights`).
+                        let w = &blocked[o * d.steps_total + n * d.step_offsets[p]..]
+                            [..n * d.steps[p].len()];
                         let (dst, plane, mask) = if !staged {
                             let at =
                                 st.out().origin + o * st.out().plane + oy * st.out().stride + q0;
@@ -123,12 +146,8 @@ pub(super) unsafe fn direct(
                             align: st.requant().residual.map_or(0, |q| q.align),
                         });
                         let spot = Spot {
-                            rows: &rows,
-                            quad0: g * d.quads.len(),
-                            cols: d.cols,
+                            steps: &step_at[..d.steps[p].len()],
                             x0: q0,
-                            steps: &d.steps[p],
-                            woff: d.step_offsets[p],
                             dst,
                             plane,
                             mask,
@@ -138,7 +157,7 @@ pub(super) unsafe fn direct(
                         // (`Direct::cols` covers q0 + shift + chunk); the
                         // stores within output row `oy` of channels
                         // `o..o + n` (masked to the width), or `staging`.
-                        unsafe { dispatch(pv, n, d, &tail, &spot, w, o) };
+                        unsafe { dispatch(pv, n, &tail, &spot, w, o) };
                     }
                     if staged {
                         scatter(st, d, &staging, (o, n), (oy, q0, chunk), out);
@@ -191,17 +210,13 @@ fn max_channels(pv: usize) -> usize {
     }
 }
 
-/// What a block reads (the window rows, from quad `quad0` of the group, at
-/// block column `x0`, by `steps` with the weights from `woff`) and where it
+/// What a block reads (per step, the window bytes of its first pixel
+/// vector at block column 0, read from block column `x0`) and where it
 /// stores (`dst` for its first channel, `plane` bytes per channel, `mask`).
 #[cfg(target_arch = "x86_64")]
 struct Spot<'a> {
-    rows: &'a [*const u8],
-    quad0: usize,
-    cols: usize,
+    steps: &'a [*const u8],
     x0: usize,
-    steps: &'a [crate::jit::native::Step],
-    woff: usize,
     dst: *mut u8,
     plane: usize,
     mask: u64,
@@ -223,12 +238,12 @@ struct ResidualAt {
 /// See [`block`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn dispatch(pv: usize, n: usize, d: &Direct, tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
+unsafe fn dispatch(pv: usize, n: usize, tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
     macro_rules! pick {
         ($p:literal; $($n:literal)*) => {
             match n {
                 // SAFETY: the caller's guarantees.
-                $($n => unsafe { block::<$p, $n>(d, tail, spot, w, o) },)*
+                $($n => unsafe { block::<$p, $n>(tail, spot, w, o) },)*
                 _ => {}
             }
         };
@@ -246,28 +261,25 @@ unsafe fn dispatch(pv: usize, n: usize, d: &Direct, tail: &Tail, spot: &Spot, w:
 /// store per channel.
 ///
 /// # Safety
-/// The window rows hold `spot.cols` dwords per quad plus 64 spare bytes;
-/// `spot.dst + j * spot.plane` may take the masked 64-byte store of channel
-/// `j < N`; `w` holds `N * d.steps_total` weights.
+/// Each step's bytes from block column `spot.x0` hold `64 PV` readable
+/// bytes (the window rows hold `Direct::cols` dwords per quad plus 64
+/// spare bytes); `spot.dst + j * spot.plane` may take the masked 64-byte
+/// store of channel `j < N`; `w` holds `N` weights per step.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn block<const PV: usize, const N: usize>(
-    d: &Direct,
-    tail: &Tail,
-    spot: &Spot,
-    w: &[i32],
-    o: usize,
-) {
-    let t = d.steps_total;
+unsafe fn block<const PV: usize, const N: usize>(tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
     let mut acc = [[_mm512_setzero_si512(); PV]; N];
-    for (s, step) in spot.steps.iter().enumerate() {
-        let at = ((spot.quad0 + step.quad) * spot.cols + spot.x0 + step.shift) * 4;
-        // SAFETY: `at + 64 PV` lies within the slot plus its spare bytes.
-        let base = unsafe { spot.rows[step.row].add(at) };
+    let steps = spot.steps.len().min(w.len() / N);
+    let (at, w) = (spot.steps.as_ptr(), w.as_ptr());
+    for s in 0..steps {
+        // SAFETY: `s < steps` is inside both lists; `x0 + 16 PV` dwords
+        // of the step's quad row lie within the slot plus its spare bytes.
+        let base = unsafe { (*at.add(s)).add(4 * spot.x0) };
         let a: [__m512i; PV] =
             std::array::from_fn(|p| unsafe { _mm512_loadu_si512(base.add(64 * p).cast()) });
         for (j, acc_j) in acc.iter_mut().enumerate() {
-            let wv = _mm512_set1_epi32(w[j * t + spot.woff + s]);
+            // SAFETY: `s N + j < w.len()`.
+            let wv = _mm512_set1_epi32(unsafe { *w.add(s * N + j) });
             for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
                 *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
             }
@@ -355,6 +367,52 @@ unsafe fn finish_residual<const PV: usize, const N: usize>(
     }
 }
 
+/// The weights of `st` (`[channel][step]`, `Direct::steps_total` a
+/// channel) reordered for a kernel's channel blocks of `per` channels
+/// (the ones `direct` here and in `conv_avx2` walk, from each group's first channel): block
+/// `o..o + n`, phase list `p` starts at `o * steps_total + n *
+/// step_offsets[p]` and holds step `s` of channel `o + j` at `s * n + j`,
+/// so one pointer serves a step's broadcasts.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn blocked_weights(st: &NativeStage, d: &Direct, per: usize) -> Vec<i32> {
+    let (t, w) = (d.steps_total, st.weights());
+    let mut out = vec![0; w.len()];
+    for g in 0..d.groups {
+        let end = (g + 1) * d.cout_g;
+        let mut o = g * d.cout_g;
+        while o < end {
+            let n = (end - o).min(per);
+            for (list, &off) in d.steps.iter().zip(&d.step_offsets) {
+                for s in 0..list.len() {
+                    for j in 0..n {
+                        out[o * t + n * off + s * n + j] = w[(o + j) * t + off + s];
+                    }
+                }
+            }
+            o += n;
+        }
+    }
+    out
+}
+
+/// The window bytes of each of `steps` (of group `g`) at block column 0:
+/// quad `quad` of the group in the slot of the step's input row, shifted by
+/// `shift` dwords.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn fill_steps(
+    d: &Direct,
+    rows: &[*const u8],
+    steps: &[crate::jit::native::Step],
+    g: usize,
+    out: &mut [*const u8],
+) {
+    let quad0 = g * d.quads.len();
+    for (at, step) in out.iter_mut().zip(steps) {
+        let off = ((quad0 + step.quad) * d.cols + step.shift) * 4;
+        *at = rows[step.row].wrapping_add(off);
+    }
+}
+
 /// Joins a channel's four quarters and stores them (masked).
 ///
 /// # Safety
@@ -391,10 +449,7 @@ unsafe fn repack(
     let (lo, hi) = d.readable;
     // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
     // readable (the pointer itself may lie before the buffer).
-    let row = |c: usize| -> *const u8 {
-        let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
-        x.wrapping_offset(at as isize)
-    };
+    let row = |c: usize| input_row(st, d, x, iy, c);
     // The phase rows: (pointer, readable range) per channel and phase.
     let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];
     if sw == 1 {
@@ -422,14 +477,7 @@ unsafe fn repack(
             }
         }
     }
-    // The input row a later output row repacks next (`row_step` rows on):
-    // its lines reach the cache while this one's are repacked and used.
-    for c in 0..cin {
-        let next = row(c).wrapping_add(d.row_step * st.x().stride);
-        for at in (lo..hi).step_by(64) {
-            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(at).cast());
-        }
-    }
+    prefetch_next(st, d, x, iy);
     // Signed inputs as `x + 128` (see `Direct::flip`).
     let flip = _mm512_set1_epi8(if d.flip { -128 } else { 0 });
     let base = slot * win.slot;
@@ -460,6 +508,255 @@ unsafe fn repack(
                     // SAFETY: `at + 64 <= base + win.slot` (u0 + 16 k < cols,
                     // a multiple of 16).
                     unsafe { _mm512_storeu_si512(win.data.as_mut_ptr().add(at).cast(), *v) };
+                }
+                u0 += 64;
+            }
+        }
+    }
+}
+
+/// Byte `col0` of row `iy` of input channel `c` (the pointer itself may lie
+/// before the buffer; bytes `Direct::readable` from it are readable).
+#[cfg(target_arch = "x86_64")]
+fn input_row(st: &NativeStage, d: &Direct, x: *const u8, iy: i64, c: usize) -> *const u8 {
+    let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
+    x.wrapping_offset(at as isize)
+}
+
+/// Prefetches the input row a later output row repacks next (`row_step`
+/// rows after `iy`): its lines reach the cache while this one's are
+/// repacked and used.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn prefetch_next(st: &NativeStage, d: &Direct, x: *const u8, iy: i64) {
+    let (lo, hi) = d.readable;
+    for c in 0..d.groups * d.cin_g {
+        let next = input_row(st, d, x, iy, c).wrapping_add(d.row_step * st.x().stride);
+        for at in (lo..hi).step_by(64) {
+            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(at).cast());
+        }
+    }
+}
+
+/// Per channel quad `g4` of a group and column phase `p`, the index of the
+/// quad holding channels `4 g4 .. 4 g4 + 3` at phase `p`, when every quad
+/// is such a channel quad (groups of at least four channels, or 1-wide
+/// kernels) and the rows are readable from their first byte (plain
+/// convolutions): [`repack_quads`] then interleaves each channel quad once
+/// for all its phases.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn quad_map(d: &Direct) -> Option<Vec<[Option<usize>; 4]>> {
+    if d.readable.0 != 0 || !(1..=4).contains(&d.stride_w) {
+        return None;
+    }
+    let mut map = vec![[None; 4]; d.cin_g.div_ceil(4)];
+    for (q, quad) in d.quads.iter().enumerate() {
+        let first = quad[0]?;
+        let (g4, p) = (first.channel / 4, first.phase);
+        let expected = std::array::from_fn(|j| {
+            let channel = 4 * g4 + j;
+            (channel < d.cin_g).then_some(crate::jit::native::Source {
+                channel,
+                phase: p,
+                offset: 0,
+            })
+        });
+        if *quad != expected || first.channel % 4 != 0 || p >= d.stride_w {
+            return None;
+        }
+        let spot = &mut map[g4][p];
+        if spot.is_some() {
+            return None;
+        }
+        *spot = Some(q);
+    }
+    Some(map)
+}
+
+/// [`repack`] for quads of four channels at column stride `S` (see
+/// [`quad_map`]): per channel quad, 64 S input columns are interleaved
+/// into dwords once, then each phase's dwords `S u + p` are picked out by
+/// `vpermt2d` and stored in the phase's quad row.
+///
+/// # Safety
+/// As [`repack`]; `map` is `quad_map(d)` and `S` is `d.stride_w`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn repack_quads<const S: usize>(
+    st: &NativeStage,
+    d: &Direct,
+    map: &[[Option<usize>; 4]],
+    x: *const u8,
+    iy: i64,
+    slot: usize,
+    win: &mut Window,
+) {
+    let hi = d.readable.1;
+    prefetch_next(st, d, x, iy);
+    let flip = _mm512_set1_epi8(if d.flip { -128 } else { 0 });
+    // Per phase: dword indices `(S i + p) mod 32` into a pair of vectors,
+    // and the lanes taken from the second pair (`S i + p >= 32`).
+    let index = |p: usize| {
+        let idx: [i32; 16] = std::array::from_fn(|i| ((S * i + p) & 31) as i32);
+        let high = (0..16).fold(0u16, |m, i| m | (u16::from(S * i + p >= 32) << i));
+        // SAFETY: `idx` is 64 bytes.
+        (unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }, high)
+    };
+    let mut picks = [(_mm512_setzero_si512(), 0u16); 4];
+    for (p, pick) in picks.iter_mut().enumerate() {
+        *pick = index(p);
+    }
+    let base = slot * win.slot;
+    let data = win.data.as_mut_ptr();
+    for g in 0..d.groups {
+        for (g4, phases) in map.iter().enumerate() {
+            let rows = channel_rows(st, d, x, iy, g, g4);
+            let mut u0 = 0;
+            while u0 < d.cols {
+                let vectors = (d.cols - u0).div_ceil(16).min(4);
+                // Dwords of input columns `S u0 ..`, 16 a vector (zero past
+                // the readable bytes and for absent channels); the last
+                // block loads only what its `vectors` read.
+                let needed = S * (vectors - 1) + if S > 2 { 4 } else { S };
+                let mut v = [_mm512_setzero_si512(); 16];
+                for m in (0..S).take_while(|m| 4 * m < needed) {
+                    // SAFETY: `hi` readable bytes from each row (`lo` is 0).
+                    let load = |r: Option<*const u8>| match r {
+                        Some(p) => {
+                            _mm512_xor_si512(unsafe { load_upto(p, hi, S * u0 + 64 * m) }, flip)
+                        }
+                        None => _mm512_setzero_si512(),
+                    };
+                    let q = interleave(load(rows[0]), load(rows[1]), load(rows[2]), load(rows[3]));
+                    v[4 * m..4 * m + 4].copy_from_slice(&q);
+                }
+                for (p, quad) in phases.iter().enumerate().take(S) {
+                    let Some(q) = *quad else { continue };
+                    let (idx, high) = picks[p];
+                    let dst = base + ((g * d.quads.len() + q) * d.cols + u0) * 4;
+                    for k in 0..vectors {
+                        let out = if S == 1 {
+                            v[k]
+                        } else {
+                            let a = _mm512_permutex2var_epi32(v[S * k], idx, v[S * k + 1]);
+                            if S > 2 {
+                                let b = _mm512_permutex2var_epi32(v[S * k + 2], idx, v[S * k + 3]);
+                                _mm512_mask_blend_epi32(high, a, b)
+                            } else {
+                                a
+                            }
+                        };
+                        // SAFETY: `dst + 64 k + 64 <= base + win.slot`
+                        // (u0 + 16 k < cols, a multiple of 16).
+                        unsafe { _mm512_storeu_si512(data.add(dst + 64 * k).cast(), out) };
+                    }
+                }
+                u0 += 64;
+            }
+        }
+    }
+}
+
+/// The rows of channels `4 g4 .. 4 g4 + 3` of group `g` at input row `iy`
+/// (`None` past the group's channels).
+#[cfg(target_arch = "x86_64")]
+fn channel_rows(
+    st: &NativeStage,
+    d: &Direct,
+    x: *const u8,
+    iy: i64,
+    g: usize,
+    g4: usize,
+) -> [Option<*const u8>; 4] {
+    let mut rows = [None; 4];
+    for (j, r) in rows.iter_mut().enumerate() {
+        let c = 4 * g4 + j;
+        if c < d.cin_g {
+            *r = Some(input_row(st, d, x, iy, g * d.cin_g + c));
+        }
+    }
+    rows
+}
+
+/// [`repack_quads`] for strides `S` of 1 and 2, in half the shuffles: one
+/// `vpermb` of two channels' 64 loaded bytes picks the byte pairs of 32
+/// pixels of a phase (pixel `i` is column `S i + p`, or `i + 32 h` at
+/// stride 1), ordered so that `vpunpck{l,h}wd` of the two pairs' vectors
+/// are the quads of pixels `0..16` and `16..32` in order.
+///
+/// # Safety
+/// As [`repack_quads`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn repack_pairs<const S: usize>(
+    st: &NativeStage,
+    d: &Direct,
+    map: &[[Option<usize>; 4]],
+    x: *const u8,
+    iy: i64,
+    slot: usize,
+    win: &mut Window,
+) {
+    let hi = d.readable.1;
+    prefetch_next(st, d, x, iy);
+    let flip = _mm512_set1_epi8(if d.flip { -128 } else { 0 });
+    // Per phase `p` and half `h` (pixels `32 h ..`): byte `t` of 128-bit
+    // lane `l` is channel `t % 2` (second source from byte 64 on) of pixel
+    // `4 l + w` (word `w < 4`) or `16 + 4 l + w - 4`.
+    let mut picks = [[_mm512_setzero_si512(); 2]; 2];
+    for (p, halves) in picks.iter_mut().enumerate().take(S) {
+        for (h, pick) in halves.iter_mut().enumerate() {
+            let mut idx = [0u8; 64];
+            for (t, b) in idx.iter_mut().enumerate() {
+                let (l, w, j) = (t / 16, t % 16 / 2, t % 2);
+                let i = if w < 4 { 4 * l + w } else { 12 + 4 * l + w };
+                let col = if S == 1 { 32 * h + i } else { S * i + p };
+                *b = (col + 64 * j) as u8;
+            }
+            // SAFETY: `idx` is 64 bytes.
+            *pick = unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) };
+        }
+    }
+    let base = slot * win.slot;
+    let data = win.data.as_mut_ptr();
+    for g in 0..d.groups {
+        for (g4, phases) in map.iter().enumerate() {
+            let rows = channel_rows(st, d, x, iy, g, g4);
+            let mut u0 = 0;
+            while u0 < d.cols {
+                let vectors = (d.cols - u0).div_ceil(16).min(4);
+                let halves = vectors.div_ceil(2);
+                // Per channel, the 64 bytes of half `h` (stride 2) or of
+                // both halves (stride 1); zero for absent channels.
+                let mut ld = [[_mm512_setzero_si512(); 2]; 4];
+                for (r, ld) in rows.iter().zip(ld.iter_mut()) {
+                    if let Some(r) = *r {
+                        let n = if S == 1 { 1 } else { halves };
+                        for (h, ld) in ld.iter_mut().enumerate().take(n) {
+                            // SAFETY: `hi` readable bytes from the row.
+                            let v = unsafe { load_upto(r, hi, S * u0 + 64 * h) };
+                            *ld = _mm512_xor_si512(v, flip);
+                        }
+                    }
+                }
+                for (p, quad) in phases.iter().enumerate().take(S) {
+                    let Some(q) = *quad else { continue };
+                    let dst = base + ((g * d.quads.len() + q) * d.cols + u0) * 4;
+                    for (h, &pick) in picks[p].iter().enumerate().take(halves) {
+                        let src = if S == 1 { 0 } else { h };
+                        let ab = _mm512_permutex2var_epi8(ld[0][src], pick, ld[1][src]);
+                        let cd = _mm512_permutex2var_epi8(ld[2][src], pick, ld[3][src]);
+                        let at = data.wrapping_add(dst + 128 * h);
+                        // SAFETY: `dst + 64 k + 64 <= base + win.slot` for
+                        // `k = 2 h (+ 1) < vectors` (u0 + 16 k < cols, a
+                        // multiple of 16).
+                        unsafe { _mm512_storeu_si512(at.cast(), _mm512_unpacklo_epi16(ab, cd)) };
+                        if 2 * h + 1 < vectors {
+                            let v = _mm512_unpackhi_epi16(ab, cd);
+                            // SAFETY: as above.
+                            unsafe { _mm512_storeu_si512(at.add(64).cast(), v) };
+                        }
+                    }
                 }
                 u0 += 64;
             }

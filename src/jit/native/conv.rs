@@ -17,6 +17,12 @@
 //! a list of steps (input row, quad, dword shift), the same for every pixel,
 //! and the weights are packed once, here, in step order.
 //!
+//! When every quad is four channels of one phase (groups of four channels
+//! or more), the AVX-512 kernel interleaves each channel quad once per
+//! input row and picks every phase's dwords from the interleaved bytes; it
+//! splits rows into phase rows only for quads of taps (the AVX2 kernel
+//! always does).
+//!
 //! Quads hold four input channels of one tap when a group has at least four
 //! channels; with fewer (first layers, depthwise) they hold several taps of
 //! a row (channel-major within a tap, taps in order), so a 3-channel first

@@ -29,7 +29,7 @@ mod row_tail;
 mod rowwise;
 mod unpool;
 
-pub(crate) use conv::{Direct, Step};
+pub(crate) use conv::{Direct, Source, Step};
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
 pub(crate) use rowwise::{plan_rows, RowStage};
