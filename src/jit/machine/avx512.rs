@@ -566,6 +566,11 @@ impl Fast<'_> {
         self.packs.signed
     }
 
+    /// Whether a byte clamp narrower than the pack's range follows it.
+    pub(super) fn clamps(&self) -> bool {
+        self.packs.clamp.is_some()
+    }
+
     /// Whether the high halves shift right (`Folded::shr > 0`).
     pub(super) fn shifts(&self) -> bool {
         self.shifts
@@ -588,13 +593,13 @@ impl Fast<'_> {
     }
 
     /// [`Self::packed4`] with its form fixed: `SIGNED` is [`Self::signed`],
-    /// `SHR` is [`Self::shifts`], `bytes` is [`Self::byte_clamp`] (always
-    /// applied): no test in the kernel's loop.
+    /// `SHR` is [`Self::shifts`], `CLAMP` is [`Self::clamps`], `bytes` is
+    /// [`Self::byte_clamp`]: no test in the kernel's loop.
     ///
     /// # Safety
     /// As [`pack_bytes`]; the form is this tail's.
     #[inline(always)]
-    pub(super) unsafe fn packed4_as<const SIGNED: bool, const SHR: bool>(
+    pub(super) unsafe fn packed4_as<const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
         &self,
         acc: &[__m512i; 4],
         k: [__m512i; 2],
@@ -606,10 +611,15 @@ impl Fast<'_> {
                 _mm512_packs_epi32(self.scaled::<SHR>(acc[0], k), self.scaled::<SHR>(acc[1], k));
             let w23 =
                 _mm512_packs_epi32(self.scaled::<SHR>(acc[2], k), self.scaled::<SHR>(acc[3], k));
-            if SIGNED {
-                _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), lo), hi)
-            } else {
-                _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), lo), hi)
+            match (SIGNED, CLAMP) {
+                (true, true) => {
+                    _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), lo), hi)
+                }
+                (true, false) => _mm512_packs_epi16(w01, w23),
+                (false, true) => {
+                    _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), lo), hi)
+                }
+                (false, false) => _mm512_packus_epi16(w01, w23),
             }
         }
     }

@@ -36,17 +36,23 @@ pub(super) unsafe fn pointwise(
     let tail = Tail::new(st.requant());
     let args = (cin, groups, x, out, lo, hi);
     // One copy of the kernel per form of the folded tail, so that its inner
-    // loops test nothing: the pack's signedness and whether the high halves
-    // shift. Without the folded tail, the general one.
+    // loops test nothing: the pack's signedness, whether the high halves
+    // shift, whether a byte clamp follows the pack. Without the folded tail,
+    // the general one.
     // SAFETY (each): the caller's guarantees.
-    match tail.fast() {
-        Some(f) => match (f.signed(), f.shifts()) {
-            (false, false) => unsafe { drive::<true, false, false>(st, &tail, Some(f), args) },
-            (false, true) => unsafe { drive::<true, false, true>(st, &tail, Some(f), args) },
-            (true, false) => unsafe { drive::<true, true, false>(st, &tail, Some(f), args) },
-            (true, true) => unsafe { drive::<true, true, true>(st, &tail, Some(f), args) },
-        },
-        None => unsafe { drive::<false, false, false>(st, &tail, None, args) },
+    let Some(f) = tail.fast() else {
+        return unsafe { drive::<false, false, false, false>(st, &tail, None, args) };
+    };
+    let t = Some(f);
+    match (f.signed(), f.shifts(), f.clamps()) {
+        (false, false, false) => unsafe { drive::<true, false, false, false>(st, &tail, t, args) },
+        (false, false, true) => unsafe { drive::<true, false, false, true>(st, &tail, t, args) },
+        (false, true, false) => unsafe { drive::<true, false, true, false>(st, &tail, t, args) },
+        (false, true, true) => unsafe { drive::<true, false, true, true>(st, &tail, t, args) },
+        (true, false, false) => unsafe { drive::<true, true, false, false>(st, &tail, t, args) },
+        (true, false, true) => unsafe { drive::<true, true, false, true>(st, &tail, t, args) },
+        (true, true, false) => unsafe { drive::<true, true, true, false>(st, &tail, t, args) },
+        (true, true, true) => unsafe { drive::<true, true, true, true>(st, &tail, t, args) },
     }
 }
 
@@ -54,14 +60,14 @@ pub(super) unsafe fn pointwise(
 type Args = (usize, usize, *const u8, *mut u8, usize, usize);
 
 /// The kernel: `FAST` with the folded tail `fast` (whose pack is signed
-/// when `SIGNED`, whose high halves shift when `SHR`), else the general
-/// `tail`.
+/// when `SIGNED`, whose high halves shift when `SHR`, with a byte clamp
+/// when `CLAMP`), else the general `tail`.
 ///
 /// # Safety
 /// See `avx512::run`; `fast` is `Some` when `FAST`, with that form.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool>(
+unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
     st: &NativeStage,
     tail: &Tail,
     fast: Option<Fast>,
@@ -122,14 +128,16 @@ unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool>(
             // on 32 and 64 input channels; three lose the activations' reuse.
             // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
             while o + 4 <= channels {
-                unsafe { block::<4, FAST, SIGNED, SHR>(st, (tail, fast), &acts, o, &spot, out) };
+                unsafe {
+                    block::<4, FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acts, o, &spot, out)
+                };
                 o += 4;
             }
             let f = (tail, fast);
             match channels - o {
-                1 => unsafe { block::<1, FAST, SIGNED, SHR>(st, f, &acts, o, &spot, out) },
-                2 => unsafe { block::<2, FAST, SIGNED, SHR>(st, f, &acts, o, &spot, out) },
-                3 => unsafe { block::<3, FAST, SIGNED, SHR>(st, f, &acts, o, &spot, out) },
+                1 => unsafe { block::<1, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
+                2 => unsafe { block::<2, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
+                3 => unsafe { block::<3, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
                 _ => {}
             }
         }
@@ -152,7 +160,13 @@ struct Spot {
 /// See `avx512::run`; `o + N <= st.channels()`; `fast` as [`drive`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn block<const N: usize, const FAST: bool, const SIGNED: bool, const SHR: bool>(
+unsafe fn block<
+    const N: usize,
+    const FAST: bool,
+    const SIGNED: bool,
+    const SHR: bool,
+    const CLAMP: bool,
+>(
     st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
     acts: &[__m512i],
@@ -174,21 +188,52 @@ unsafe fn block<const N: usize, const FAST: bool, const SIGNED: bool, const SHR:
             }
         }
     }
-    for (j, acc_j) in acc.iter().enumerate() {
-        let c = o + j;
-        let v = if FAST {
-            // SAFETY: `fast` is `Some` with this form when `FAST` (the
-            // caller's guarantee); this function's target features.
-            unsafe {
-                let f = fast.unwrap_unchecked();
-                f.packed4_as::<SIGNED, SHR>(acc_j, f.channel(c), spot.bytes)
-            }
-        } else {
-            tail.apply4_packed(acc_j, tail.channel(c))
-        };
-        let at = st.out().origin + c * st.out().plane + spot.offset;
-        // SAFETY: the run's pixels are inside the output and the mask keeps
-        // the store within the run (this job's rows).
-        unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
+    // Written out per channel (LLVM kept a loop over them, the accumulators
+    // stored and loaded back).
+    // SAFETY (each): the caller's guarantees, `j < N`.
+    unsafe {
+        finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[0], o, spot, out);
+        if N > 1 {
+            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[1 % N], o + 1, spot, out);
+        }
+        if N > 2 {
+            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[2 % N], o + 2, spot, out);
+        }
+        if N > 3 {
+            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[3 % N], o + 3, spot, out);
+        }
     }
+    debug_assert!(N <= 4);
+}
+
+/// The tail and the store of output channel `c`'s 64 accumulators.
+///
+/// # Safety
+/// As [`block`], `c < st.channels()`; only inlined into functions compiled
+/// with AVX-512 F, BW and VNNI (always inlined: `#[target_feature]`
+/// functions cannot be).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn finish<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
+    st: &NativeStage,
+    (tail, fast): (&Tail, Option<Fast>),
+    acc: &[__m512i; 4],
+    c: usize,
+    spot: &Spot,
+    out: *mut u8,
+) {
+    // SAFETY: the caller's target features; `fast` is `Some` with this form
+    // when `FAST` (the caller's guarantee).
+    let v = unsafe {
+        if FAST {
+            let f = fast.unwrap_unchecked();
+            f.packed4_as::<SIGNED, SHR, CLAMP>(acc, f.channel(c), spot.bytes)
+        } else {
+            tail.apply4_packed(acc, tail.channel(c))
+        }
+    };
+    let at = st.out().origin + c * st.out().plane + spot.offset;
+    // SAFETY: the run's pixels are inside the output and the mask keeps
+    // the store within the run (this job's rows).
+    unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
 }
