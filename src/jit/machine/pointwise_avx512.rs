@@ -102,6 +102,11 @@ unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLA
                         return _mm512_setzero_si512();
                     }
                     let at = st.x().origin + ch * st.x().plane + at_x;
+                    // The next chunk's bytes, fetched while this one
+                    // computes: the planes are far apart (a plane's size,
+                    // often a multiple of 4 KiB), too many streams for the
+                    // hardware prefetcher. (A prefetch never faults.)
+                    _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(at + 64).cast());
                     // SAFETY: pixel `at_x` of channel `ch` is inside the
                     // input; the 64 bytes from it end at most 63 past the
                     // run's last pixel (`fits` checked the spare bytes).
@@ -234,6 +239,10 @@ unsafe fn finish<const FAST: bool, const SIGNED: bool, const SHR: bool, const CL
     };
     let at = st.out().origin + c * st.out().plane + spot.offset;
     // SAFETY: the run's pixels are inside the output and the mask keeps
-    // the store within the run (this job's rows).
-    unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
+    // the store within the run (this job's rows); the prefetch (of the next
+    // chunk's line, as for the input) never faults.
+    unsafe {
+        _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v);
+        _mm_prefetch::<_MM_HINT_ET0>(out.wrapping_add(at + 64).cast_const().cast());
+    }
 }
