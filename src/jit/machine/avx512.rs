@@ -94,7 +94,8 @@ pub(super) struct Tail<'a> {
     /// `shift >= 32` (the result lands in the high half directly).
     shift: __m512i,
     shift_odd: __m512i,
-    /// `2^(shift-1)`, `2^(shift-1) - 1`, `2^shift - 1`, 1.
+    /// `2^(shift-1)`, `2^(shift-1) - 1`, `2^shift - 1`, 1; times
+    /// `2^(32 - shift)` in the high-half form (`high`).
     half: __m512i,
     half_down: __m512i,
     low_bits: __m512i,
@@ -113,6 +114,16 @@ pub(super) struct Tail<'a> {
     swap: __m512i,
     /// The tail in its fewest steps, when the stage allows it.
     folded: Option<Folded>,
+    /// The product's shift split at bit 32, as in [`Folded`] (`mul' = mul
+    /// << (32 - shift)` and the rounding constants likewise when `shift <=
+    /// 32`; `vpsrad` by `shift - 32` after when above): the result is the
+    /// high half of the rounded 64-bit product. Not for `HalfEven` (its bias
+    /// reads bit `shift`) nor for factors that do not scale within 32 bits.
+    high: bool,
+    /// Each channel's factor, scaled as above when `high`.
+    muls: Vec<i32>,
+    /// `shift - 32` when `high` and `shift > 32` (else 0), for `vpsrad`.
+    shr: __m128i,
 }
 
 /// The wide-product tail of a stage without a first clamp or residual,
@@ -206,6 +217,19 @@ impl<'a> Tail<'a> {
         let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
         let odd = if shift >= 32 { shift - 32 } else { shift };
         let packs = Packs::of(q);
+        let up = 32u32.saturating_sub(shift);
+        let scaled = q.scale.as_ref().and_then(|s| {
+            let fits = !s.narrow && s.shift > 0 && s.bias != Bias::HalfEven;
+            (s.mul
+                .iter()
+                .map(|&m| i32::try_from(i64::from(m) << up).ok()))
+            .collect::<Option<Vec<i32>>>()
+            .filter(|_| fits)
+        });
+        let high = scaled.is_some();
+        let muls = scaled.unwrap_or_else(|| q.scale.as_ref().map_or(vec![], |s| s.mul.clone()));
+        // The rounding constants at the product's scale.
+        let at = |v: i64| if high { v << up } else { v };
         Tail {
             q,
             pre: q.pre.iter().any(|&v| v != 0),
@@ -219,10 +243,10 @@ impl<'a> Tail<'a> {
             hi2: _mm512_set1_epi32(q.hi2),
             shift: _mm512_set1_epi64(i64::from(shift)),
             shift_odd: _mm512_set1_epi64(i64::from(odd)),
-            half: _mm512_set1_epi64(half),
-            half_down: _mm512_set1_epi64((half - 1).max(0)),
-            low_bits: _mm512_set1_epi64((2 * half - 1).max(0)),
-            ones: _mm512_set1_epi64(1),
+            half: _mm512_set1_epi64(at(half)),
+            half_down: _mm512_set1_epi64(at((half - 1).max(0))),
+            low_bits: _mm512_set1_epi64(at((2 * half - 1).max(0))),
+            ones: _mm512_set1_epi64(at(1)),
             shift32: _mm512_set1_epi32(shift.min(31) as i32),
             half32: _mm512_set1_epi32(half.min(1 << 30) as i32),
             half_down32: _mm512_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
@@ -231,6 +255,13 @@ impl<'a> Tail<'a> {
             packs,
             swap: swap_quarters(),
             folded: Folded::of(q, packs.is_some()),
+            high,
+            muls,
+            shr: _mm_cvtsi32_si128(if high {
+                shift.saturating_sub(32) as i32
+            } else {
+                0
+            }),
         }
     }
 
@@ -239,7 +270,7 @@ impl<'a> Tail<'a> {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
         let q = self.q;
-        let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
+        let mul = if q.scale.is_some() { self.muls[c] } else { 1 };
         [
             _mm512_set1_epi32(q.pre[c]),
             _mm512_set1_epi64(i64::from(mul)),
@@ -380,6 +411,16 @@ impl<'a> Tail<'a> {
         }
         let even = _mm512_mul_epi32(v, mul);
         let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), mul);
+        if self.high {
+            // Even lane 2i takes dword 2i + 1 (the high half) of `even`.
+            let r =
+                _mm512_mask_shuffle_epi32::<0xF5>(self.bias(odd, s), 0x5555, self.bias(even, s));
+            return if s.shift > 32 {
+                _mm512_sra_epi32(r, self.shr)
+            } else {
+                r
+            };
+        }
         if s.shift == 0 {
             return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
         }
