@@ -120,6 +120,10 @@ pub(super) struct Tail<'a> {
     /// high half of the rounded 64-bit product. Not for `HalfEven` (its bias
     /// reads bit `shift`) nor for factors that do not scale within 32 bits.
     high: bool,
+    /// Byte permutations of [`Self::low_bytes`] into join order and pack
+    /// order.
+    join_bytes: __m512i,
+    pack_bytes: __m512i,
     /// Each channel's factor, scaled as above when `high`.
     muls: Vec<i32>,
     /// `shift - 32` when `high` and `shift > 32` (else 0), for `vpsrad`.
@@ -256,6 +260,10 @@ impl<'a> Tail<'a> {
             swap: swap_quarters(),
             folded: Folded::of(q, packs.is_some()),
             high,
+            // Join order: byte `16 p + j` is lane `j` of vector `p`; pack
+            // order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`.
+            join_bytes: byte_table(|b| (b / 16) % 2 * 64 + 4 * (b % 16)),
+            pack_bytes: byte_table(|b| (b % 16) / 4 % 2 * 64 + 4 * (4 * (b / 16) + b % 4)),
             muls,
             shr: _mm_cvtsi32_si128(if high {
                 shift.saturating_sub(32) as i32
@@ -342,11 +350,7 @@ impl<'a> Tail<'a> {
         if self.packs.is_some() {
             return _mm512_permutexvar_epi8(self.swap, self.apply4_packed(acc, k));
         }
-        let mut q = [_mm_setzero_si128(); 4];
-        for (q, &a) in q.iter_mut().zip(acc) {
-            *q = self.apply(a, k);
-        }
-        join(q)
+        self.low_bytes(acc, k, self.join_bytes, 0xFFFF_FFFF_0000_0000)
     }
 
     /// [`Self::apply`] on 64 accumulators in pack order: byte `16 L + 4 p
@@ -362,11 +366,28 @@ impl<'a> Tail<'a> {
             ];
             return self.pack(r);
         }
-        let mut q = [_mm_setzero_si128(); 4];
-        for (q, &a) in q.iter_mut().zip(acc) {
-            *q = self.apply(a, k);
+        self.low_bytes(acc, k, self.pack_bytes, 0xFF00_FF00_FF00_FF00)
+    }
+
+    /// [`Self::apply`] on 64 accumulators without packs: the low bytes of
+    /// the four vectors of results gathered by two two-source byte
+    /// permutations `idx` (a byte's source lane in vector `p` or `p + 1`,
+    /// `p` even) joined by the blend `upper` (the bytes of vectors 2 and 3).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn low_bytes(&self, acc: &[__m512i; 4], k: [__m512i; 3], idx: __m512i, upper: u64) -> __m512i {
+        let mut r = [_mm512_setzero_si512(); 4];
+        for (r, &a) in r.iter_mut().zip(acc) {
+            let v = self.scaled(a, k);
+            *r = if self.clamp2 {
+                _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
+            } else {
+                v
+            };
         }
-        _mm512_permutexvar_epi8(self.swap, join(q))
+        let low = _mm512_permutex2var_epi8(r[0], idx, r[1]);
+        let high = _mm512_permutex2var_epi8(r[2], idx, r[3]);
+        _mm512_mask_blend_epi8(upper, low, high)
     }
 
     /// The tail up to the post-add: 32-bit results before the second
@@ -711,6 +732,15 @@ fn pack_range(q: &Requant) -> Option<(bool, i32, i32)> {
     }
 }
 
+/// A vector of 64 byte indices, `f(b)` at byte `b`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn byte_table(f: impl Fn(usize) -> usize) -> __m512i {
+    let idx: [u8; 64] = std::array::from_fn(|b| f(b) as u8);
+    // SAFETY: `idx` is 64 bytes.
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+
 /// The byte permutation that swaps `p` and `L` in `16 p + 4 L + i`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
@@ -718,16 +748,6 @@ fn swap_quarters() -> __m512i {
     let idx: [u8; 64] = std::array::from_fn(|x| (16 * ((x % 16) / 4) + 4 * (x / 16) + x % 4) as u8);
     // SAFETY: `idx` is 64 bytes.
     unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
-}
-
-/// Four 16-byte quarters as one 64-byte vector, in order.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-fn join(q: [__m128i; 4]) -> __m512i {
-    let v = _mm512_castsi128_si512(q[0]);
-    let v = _mm512_inserti32x4::<1>(v, q[1]);
-    let v = _mm512_inserti32x4::<2>(v, q[2]);
-    _mm512_inserti32x4::<3>(v, q[3])
 }
 
 /// # Safety
