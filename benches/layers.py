@@ -47,6 +47,8 @@ LAYERS = {
     "conv3x3_s2_56": ("conv", dict(cin=64, cout=128, h=56, w=56, k=3, stride=2, pad=1)),
     "first_layer": ("conv", dict(cin=3, cout=32, h=128, w=128, k=3, stride=1, pad=1)),
     "pw_expand": ("conv", dict(cin=32, cout=192, h=56, w=56, k=1, stride=1, pad=0)),
+    "pw_dsconv": ("conv", dict(cin=64, cout=128, h=128, w=256, k=1, stride=1, pad=0)),
+    "pw_project": ("conv", dict(cin=96, cout=24, h=28, w=28, k=1, stride=1, pad=0)),
     "dw3x3_s2": ("conv", dict(cin=96, cout=96, h=112, w=112, k=3, stride=2, pad=1, groups=96)),
     "maxpool2": ("maxpool", dict(c=64, h=128, w=128, k=2)),
     "upsample2": ("nearest", dict(c=64, h=64, w=64, f=2)),
@@ -328,6 +330,8 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.3,
                     help="seconds of timed runs per measurement, in both systems (Convoy: `--min-time`)")
     ap.add_argument("--convoy-args", default="", help="extra arguments for `convoy bench`")
+    ap.add_argument("--baseline", default="",
+                    help="a second (older) convoy binary, timed after the first in every round: old vs new")
     ap.add_argument("--json", default="")
     ap.add_argument("--examples", action="store_true", help="also time every example in Convoy")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench_layers"))
@@ -367,6 +371,10 @@ def main():
                 r["o_med"].append(o_med)
                 r["o_min"].append(o_min)
                 r["layout"].append(layout)
+                if args.baseline:
+                    b_med, b_min, _ = run_convoy(args.baseline, scripts[name], t, args.iters, args.min_time, extra)
+                    r.setdefault("b_med", []).append(b_med)
+                    r.setdefault("b_min", []).append(b_min)
                 r["paths"].update("kernel" if s.get("native") else ("vector" if s.get("vector") else "scalar")
                                   for s in detail["stages"])
                 if args.json:
@@ -419,6 +427,12 @@ def main():
             print(f"| {name} | {shape} | {c:.1f} us ({cm:.1f}) | {gm} | {o:.1f} us ({om:.1f}, {layout}) | "
                   f"{o / c:.2f}x | {om / cm:.2f}x | {'/'.join(sorted(r['paths']))} |")
         print(f"\ngeometric mean of the ratios: {geomean(ratios):.2f}x (medians), {geomean(ratios_min):.2f}x (minima)")
+        if args.baseline:
+            print(f"\nbaseline {args.baseline}: baseline time / Convoy time, medians (minima)\n")
+            for name in layers:
+                r = results[name, t]
+                b, c = float(np.median(r["b_med"])), float(np.median(r["c_med"]))
+                print(f"| {name} | {b:.1f} us | {c:.1f} us | {b / c:.2f}x ({min(r['b_min']) / min(r['c_min']):.2f}x) |")
 
 
 if __name__ == "__main__":

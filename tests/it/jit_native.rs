@@ -206,3 +206,86 @@ fn benchmark_stages_run_on_the_kernels() {
     let jit = convoy::compile_jit(&checked.program, &off).expect("compiles");
     assert!(jit.stages().iter().all(|s| !s.native));
 }
+
+/// A pointwise convolution whose tail has the folded form in each of its
+/// variants (see `Folded` in `jit::machine::avx512`): shifts below, at and
+/// above 32 bits (the high halves shifted or not), factors too large to
+/// scale up (the general tail instead), unsigned and signed packs, with and
+/// without a byte clamp after them; channel counts around the register
+/// block's (16, 32, 64, 96 input channels and others, outputs not a
+/// multiple of 4), odd widths, halos.
+fn folded_pointwise_program(seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let cin = if rng.chance(50) {
+        *rng.pick(&[16, 32, 64, 96, 4, 8])
+    } else {
+        rng.range(1, 100)
+    };
+    let cout = rng.range(1, 40);
+    let (h, w) = (rng.range(1, 4), rng.range(1, 200));
+    let halo = rng.range(0, 1);
+    // 32 - ib fraction bits: shifts of about 30 to 44 with the factor's
+    // value anywhere below its maximum 2^(ib - 1).
+    let ib = rng.range(-12, 2);
+    let code = rng.range(1, (1 << 31) - 1) >> rng.range(0, 30);
+    let value = code as f64 * 2f64.powi(ib as i32 - 32);
+    let conv = "(conv(x, w) + b) * f";
+    let expr = match rng.range(0, 5) {
+        0 => format!("round({conv}) as u8 sat"),
+        1 => format!("floor({conv}) as i8 sat"),
+        2 => format!("({conv}) as fixed<8, {}, rnd, sat>", rng.range(1, 8)),
+        3 => format!("min(relu(floor({conv})), {}) as u8", rng.range(1, 254)),
+        4 => format!("min(max(floor({conv}), {}), 100) as i8", rng.range(-127, 0)),
+        _ => format!(
+            "({conv}) as ufixed<8, {}, rnd_min_inf, sat>",
+            rng.range(0, 8)
+        ),
+    };
+    format!(
+        "pipeline p {{
+  input x: u8[{cin}, {h}, {w}] pad {halo}
+  param w: i8[{cout}, {cin}, 1, 1] = random(seed: {})
+  param b: i16[{cout}] = random(seed: {})
+  const f: fixed<32, {ib}> = {value:.20}
+  let y = {expr}
+  output y
+}}
+",
+        seed * 2 + 1,
+        seed * 2 + 2,
+    )
+}
+
+#[test]
+fn folded_pointwise_tails_match_the_interpreter() {
+    let mut failures = vec![];
+    let (mut native, mut checked_ok) = (0, 0);
+    for seed in 0..300 {
+        let src = folded_pointwise_program(seed);
+        let checked = match compile("folded.cnn", &src, &Files::default()) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                failures.push(format!("seed {seed}: does not check\n{src}\n{e}"));
+                continue;
+            }
+        };
+        checked_ok += 1;
+        let program = &checked.program;
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => native += stages.iter().filter(|s| s.native).count(),
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    if tools::avx512_kernels().is_some() {
+        assert!(
+            native > 250,
+            "only {native} of {checked_ok} stages ran on the kernels"
+        );
+    }
+}

@@ -39,11 +39,8 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
         // Kernels with and without the folded tail are separate copies:
         // with both paths in one, LLVM stopped inlining the general tail and
         // the unfolded stages ran 10-15% slower.
-        Kind::Pointwise { cin, groups } if folds(stage.requant()) => unsafe {
-            pointwise::<true>(stage, *cin, *groups, x, out, lo, hi)
-        },
         Kind::Pointwise { cin, groups } => unsafe {
-            pointwise::<false>(stage, *cin, *groups, x, out, lo, hi)
+            super::pointwise_avx512::pointwise(stage, *cin, *groups, x, out, lo, hi)
         },
         Kind::Depthwise { .. } if folds(stage.requant()) => unsafe {
             depthwise::<true>(stage, x, out, lo, hi)
@@ -97,7 +94,8 @@ pub(super) struct Tail<'a> {
     /// `shift >= 32` (the result lands in the high half directly).
     shift: __m512i,
     shift_odd: __m512i,
-    /// `2^(shift-1)`, `2^(shift-1) - 1`, `2^shift - 1`, 1.
+    /// `2^(shift-1)`, `2^(shift-1) - 1`, `2^shift - 1`, 1; times
+    /// `2^(32 - shift)` in the high-half form (`high`).
     half: __m512i,
     half_down: __m512i,
     low_bits: __m512i,
@@ -116,28 +114,50 @@ pub(super) struct Tail<'a> {
     swap: __m512i,
     /// The tail in its fewest steps, when the stage allows it.
     folded: Option<Folded>,
+    /// The product's shift split at bit 32, as in [`Folded`] (`mul' = mul
+    /// << (32 - shift)` and the rounding constants likewise when `shift <=
+    /// 32`; `vpsrad` by `shift - 32` after when above): the result is the
+    /// high half of the rounded 64-bit product. Not for `HalfEven` (its bias
+    /// reads bit `shift`) nor for factors that do not scale within 32 bits.
+    high: bool,
+    /// Byte permutations of [`Self::low_bytes`] into join order and pack
+    /// order.
+    join_bytes: __m512i,
+    pack_bytes: __m512i,
+    /// Each channel's factor, scaled as above when `high`.
+    muls: Vec<i32>,
+    /// `shift - 32` when `high` and `shift > 32` (else 0), for `vpsrad`.
+    shr: __m128i,
 }
 
 /// The wide-product tail of a stage without a first clamp or residual,
 /// narrowed by saturating packs, with everything added folded into one
-/// 64-bit constant per channel:
+/// 64-bit constant per channel and the shift split at bit 32:
 ///
 /// ```text
 /// (acc * mul + c) >> shift,  c = pre * mul + bias + (post << shift)
+///   = high32(acc * mul' + c') >> shr
+/// mul' = mul << (32 - shift), c' = c << (32 - shift), shr = 0   (shift <= 32)
+/// mul' = mul,                 c' = c,                 shr = shift - 32   (shift > 32)
 /// ```
 ///
-/// exact because `(v + pre) * mul + bias = v * mul + pre * mul + bias` and
-/// `(p >> s) + post = (p + (post << s)) >> s` (no step wraps: the plan
-/// proved every 32-bit value, and `c` is checked to leave 64-bit room). A
-/// rounding whose bias depends on the sign of the product folds only when
-/// the second clamp takes every product below zero to its lower bound
-/// anyway (`post <= lo2`: every rounding of a negative product is at most
-/// 0), where the bias of the non-negative side serves both.
+/// exact because `(v + pre) * mul + bias = v * mul + pre * mul + bias`,
+/// `(p >> s) + post = (p + (post << s)) >> s`, `floor(p / 2^s) = floor(p
+/// 2^(32-s) / 2^32)` and `floor(floor(p / 2^32) / 2^r) = floor(p /
+/// 2^(32+r))` (no step wraps: the plan proved every 32-bit value, `mul'`
+/// is checked to stay a 32-bit value and `c'` within 2^62, so `acc * mul' +
+/// c'` stays within 2^63). The high half of the 64-bit sum is the result:
+/// no 64-bit shift, and the even and odd lanes join with one masked
+/// shuffle. A rounding whose bias depends on the sign of the product folds
+/// only when the second clamp takes every product below zero to its lower
+/// bound anyway (`post <= lo2`: every rounding of a negative product is at
+/// most 0), where the bias of the non-negative side serves both.
 #[cfg(target_arch = "x86_64")]
 struct Folded {
     c: Vec<i64>,
-    /// `shift >= 32`: the odd lanes' results land in the high half.
-    high: bool,
+    mul: Vec<i32>,
+    /// The arithmetic shift of the high halves, `shift - 32` or 0.
+    shr: u32,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -162,16 +182,22 @@ impl Folded {
             Bias::HalfTowardZero if negatives_clamped => (half - 1).max(0),
             _ => return None,
         };
+        let up = 32u32.saturating_sub(s.shift);
         let room = 1i128 << 62;
         let c = (q.pre.iter().zip(&s.mul).zip(&q.post))
             .map(|((&pre, &mul), &post)| {
                 let c = i128::from(pre) * i128::from(mul) + bias + (i128::from(post) << s.shift);
+                let c = c.checked_mul(1i128 << up)?;
                 (-room < c && c < room).then_some(c as i64)
             })
             .collect::<Option<Vec<i64>>>()?;
+        let mul = (s.mul.iter())
+            .map(|&m| i32::try_from(i64::from(m) << up).ok())
+            .collect::<Option<Vec<i32>>>()?;
         Some(Folded {
             c,
-            high: s.shift >= 32,
+            mul,
+            shr: s.shift.saturating_sub(32),
         })
     }
 }
@@ -195,6 +221,19 @@ impl<'a> Tail<'a> {
         let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
         let odd = if shift >= 32 { shift - 32 } else { shift };
         let packs = Packs::of(q);
+        let up = 32u32.saturating_sub(shift);
+        let scaled = q.scale.as_ref().and_then(|s| {
+            let fits = !s.narrow && s.shift > 0 && s.bias != Bias::HalfEven;
+            (s.mul
+                .iter()
+                .map(|&m| i32::try_from(i64::from(m) << up).ok()))
+            .collect::<Option<Vec<i32>>>()
+            .filter(|_| fits)
+        });
+        let high = scaled.is_some();
+        let muls = scaled.unwrap_or_else(|| q.scale.as_ref().map_or(vec![], |s| s.mul.clone()));
+        // The rounding constants at the product's scale.
+        let at = |v: i64| if high { v << up } else { v };
         Tail {
             q,
             pre: q.pre.iter().any(|&v| v != 0),
@@ -208,10 +247,10 @@ impl<'a> Tail<'a> {
             hi2: _mm512_set1_epi32(q.hi2),
             shift: _mm512_set1_epi64(i64::from(shift)),
             shift_odd: _mm512_set1_epi64(i64::from(odd)),
-            half: _mm512_set1_epi64(half),
-            half_down: _mm512_set1_epi64((half - 1).max(0)),
-            low_bits: _mm512_set1_epi64((2 * half - 1).max(0)),
-            ones: _mm512_set1_epi64(1),
+            half: _mm512_set1_epi64(at(half)),
+            half_down: _mm512_set1_epi64(at((half - 1).max(0))),
+            low_bits: _mm512_set1_epi64(at((2 * half - 1).max(0))),
+            ones: _mm512_set1_epi64(at(1)),
             shift32: _mm512_set1_epi32(shift.min(31) as i32),
             half32: _mm512_set1_epi32(half.min(1 << 30) as i32),
             half_down32: _mm512_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
@@ -220,6 +259,17 @@ impl<'a> Tail<'a> {
             packs,
             swap: swap_quarters(),
             folded: Folded::of(q, packs.is_some()),
+            high,
+            // Join order: byte `16 p + j` is lane `j` of vector `p`; pack
+            // order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`.
+            join_bytes: byte_table(|b| (b / 16) % 2 * 64 + 4 * (b % 16)),
+            pack_bytes: byte_table(|b| (b % 16) / 4 % 2 * 64 + 4 * (4 * (b / 16) + b % 4)),
+            muls,
+            shr: _mm_cvtsi32_si128(if high {
+                shift.saturating_sub(32) as i32
+            } else {
+                0
+            }),
         }
     }
 
@@ -228,7 +278,7 @@ impl<'a> Tail<'a> {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
         let q = self.q;
-        let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
+        let mul = if q.scale.is_some() { self.muls[c] } else { 1 };
         [
             _mm512_set1_epi32(q.pre[c]),
             _mm512_set1_epi64(i64::from(mul)),
@@ -251,14 +301,14 @@ impl<'a> Tail<'a> {
     }
 
     /// The folded form of this tail ([`Folded`]), when the stage has it.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn fast(&self) -> Option<Fast<'_>> {
         let f = self.folded.as_ref()?;
         Some(Fast {
             c: &f.c,
-            mul: &self.q.scale.as_ref()?.mul,
-            high: f.high,
-            shift: self.shift,
-            shift_odd: self.shift_odd,
+            mul: &f.mul,
+            shifts: f.shr > 0,
+            shr: _mm_cvtsi32_si128(f.shr as i32),
             packs: self.packs?,
             swap: self.swap,
         })
@@ -300,11 +350,7 @@ impl<'a> Tail<'a> {
         if self.packs.is_some() {
             return _mm512_permutexvar_epi8(self.swap, self.apply4_packed(acc, k));
         }
-        let mut q = [_mm_setzero_si128(); 4];
-        for (q, &a) in q.iter_mut().zip(acc) {
-            *q = self.apply(a, k);
-        }
-        join(q)
+        self.low_bytes(acc, k, self.join_bytes, 0xFFFF_FFFF_0000_0000)
     }
 
     /// [`Self::apply`] on 64 accumulators in pack order: byte `16 L + 4 p
@@ -320,11 +366,28 @@ impl<'a> Tail<'a> {
             ];
             return self.pack(r);
         }
-        let mut q = [_mm_setzero_si128(); 4];
-        for (q, &a) in q.iter_mut().zip(acc) {
-            *q = self.apply(a, k);
+        self.low_bytes(acc, k, self.pack_bytes, 0xFF00_FF00_FF00_FF00)
+    }
+
+    /// [`Self::apply`] on 64 accumulators without packs: the low bytes of
+    /// the four vectors of results gathered by two two-source byte
+    /// permutations `idx` (a byte's source lane in vector `p` or `p + 1`,
+    /// `p` even) joined by the blend `upper` (the bytes of vectors 2 and 3).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn low_bytes(&self, acc: &[__m512i; 4], k: [__m512i; 3], idx: __m512i, upper: u64) -> __m512i {
+        let mut r = [_mm512_setzero_si512(); 4];
+        for (r, &a) in r.iter_mut().zip(acc) {
+            let v = self.scaled(a, k);
+            *r = if self.clamp2 {
+                _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
+            } else {
+                v
+            };
         }
-        _mm512_permutexvar_epi8(self.swap, join(q))
+        let low = _mm512_permutex2var_epi8(r[0], idx, r[1]);
+        let high = _mm512_permutex2var_epi8(r[2], idx, r[3]);
+        _mm512_mask_blend_epi8(upper, low, high)
     }
 
     /// The tail up to the post-add: 32-bit results before the second
@@ -369,6 +432,16 @@ impl<'a> Tail<'a> {
         }
         let even = _mm512_mul_epi32(v, mul);
         let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), mul);
+        if self.high {
+            // Even lane 2i takes dword 2i + 1 (the high half) of `even`.
+            let r =
+                _mm512_mask_shuffle_epi32::<0xF5>(self.bias(odd, s), 0x5555, self.bias(even, s));
+            return if s.shift > 32 {
+                _mm512_sra_epi32(r, self.shr)
+            } else {
+                r
+            };
+        }
         if s.shift == 0 {
             return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
         }
@@ -472,16 +545,16 @@ unsafe fn pack_bytes(p: Packs, r: [__m512i; 4]) -> __m512i {
 pub(super) struct Fast<'a> {
     c: &'a [i64],
     mul: &'a [i32],
-    high: bool,
-    shift: __m512i,
-    shift_odd: __m512i,
+    /// `Folded::shr > 0`, and the count for `vpsrad`.
+    shifts: bool,
+    shr: __m128i,
     packs: Packs,
     swap: __m512i,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Fast<'_> {
-    /// The constants of output channel `c`: (c, mul).
+    /// The constants of output channel `c`: (c', mul').
     ///
     /// # Safety
     /// As [`pack_bytes`].
@@ -496,12 +569,14 @@ impl Fast<'_> {
         }
     }
 
-    /// 16 accumulators to 32-bit results (before the second clamp).
+    /// 16 accumulators to 32-bit results (before the second clamp): the
+    /// high halves of the even and the odd lanes' 64-bit sums, joined by a
+    /// masked shuffle, shifted by `shr` when `SHR`.
     ///
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    unsafe fn scaled(&self, acc: __m512i, [c, mul]: [__m512i; 2]) -> __m512i {
+    unsafe fn scaled<const SHR: bool>(&self, acc: __m512i, [c, mul]: [__m512i; 2]) -> __m512i {
         // SAFETY: the caller's target features.
         unsafe {
             let even = _mm512_add_epi64(_mm512_mul_epi32(acc, mul), c);
@@ -509,13 +584,13 @@ impl Fast<'_> {
             // be zero LLVM turns the signed product into three unsigned ones.)
             let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(acc), mul);
             let odd = _mm512_add_epi64(odd, c);
-            let even = _mm512_srav_epi64(even, self.shift);
-            let odd = if self.high {
-                _mm512_srav_epi64(odd, self.shift_odd)
+            // Even lane 2i takes dword 2i + 1 of `even`; odd lanes keep `odd`'s.
+            let r = _mm512_mask_shuffle_epi32::<0xF5>(odd, 0x5555, even);
+            if SHR {
+                _mm512_sra_epi32(r, self.shr)
             } else {
-                _mm512_slli_epi64::<32>(_mm512_srav_epi64(odd, self.shift))
-            };
-            _mm512_mask_blend_epi32(0xAAAA, even, odd)
+                r
+            }
         }
     }
 
@@ -529,13 +604,85 @@ impl Fast<'_> {
         // SAFETY: the caller's target features.
         // (No closure: closures do not inherit the caller's target features.)
         unsafe {
-            let r = [
-                self.scaled(acc[0], k),
-                self.scaled(acc[1], k),
-                self.scaled(acc[2], k),
-                self.scaled(acc[3], k),
-            ];
+            let r = if self.shifts {
+                [
+                    self.scaled::<true>(acc[0], k),
+                    self.scaled::<true>(acc[1], k),
+                    self.scaled::<true>(acc[2], k),
+                    self.scaled::<true>(acc[3], k),
+                ]
+            } else {
+                [
+                    self.scaled::<false>(acc[0], k),
+                    self.scaled::<false>(acc[1], k),
+                    self.scaled::<false>(acc[2], k),
+                    self.scaled::<false>(acc[3], k),
+                ]
+            };
             pack_bytes(self.packs, r)
+        }
+    }
+
+    /// Whether the pack saturates to signed bytes.
+    pub(super) fn signed(&self) -> bool {
+        self.packs.signed
+    }
+
+    /// Whether a byte clamp narrower than the pack's range follows it.
+    pub(super) fn clamps(&self) -> bool {
+        self.packs.clamp.is_some()
+    }
+
+    /// Whether the high halves shift right (`Folded::shr > 0`).
+    pub(super) fn shifts(&self) -> bool {
+        self.shifts
+    }
+
+    /// The second clamp on bytes: the pack's own range when it has none.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn byte_clamp(&self) -> (__m512i, __m512i) {
+        // SAFETY: the caller's target features.
+        unsafe {
+            self.packs.clamp.unwrap_or(if self.packs.signed {
+                (_mm512_set1_epi8(i8::MIN), _mm512_set1_epi8(i8::MAX))
+            } else {
+                (_mm512_setzero_si512(), _mm512_set1_epi8(-1))
+            })
+        }
+    }
+
+    /// [`Self::packed4`] with its form fixed: `SIGNED` is [`Self::signed`],
+    /// `SHR` is [`Self::shifts`], `CLAMP` is [`Self::clamps`], `bytes` is
+    /// [`Self::byte_clamp`]: no test in the kernel's loop.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`]; the form is this tail's.
+    #[inline(always)]
+    pub(super) unsafe fn packed4_as<const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
+        &self,
+        acc: &[__m512i; 4],
+        k: [__m512i; 2],
+        (lo, hi): (__m512i, __m512i),
+    ) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let w01 =
+                _mm512_packs_epi32(self.scaled::<SHR>(acc[0], k), self.scaled::<SHR>(acc[1], k));
+            let w23 =
+                _mm512_packs_epi32(self.scaled::<SHR>(acc[2], k), self.scaled::<SHR>(acc[3], k));
+            match (SIGNED, CLAMP) {
+                (true, true) => {
+                    _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), lo), hi)
+                }
+                (true, false) => _mm512_packs_epi16(w01, w23),
+                (false, true) => {
+                    _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), lo), hi)
+                }
+                (false, false) => _mm512_packus_epi16(w01, w23),
+            }
         }
     }
 
@@ -585,6 +732,15 @@ fn pack_range(q: &Requant) -> Option<(bool, i32, i32)> {
     }
 }
 
+/// A vector of 64 byte indices, `f(b)` at byte `b`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn byte_table(f: impl Fn(usize) -> usize) -> __m512i {
+    let idx: [u8; 64] = std::array::from_fn(|b| f(b) as u8);
+    // SAFETY: `idx` is 64 bytes.
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+
 /// The byte permutation that swaps `p` and `L` in `16 p + 4 L + i`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
@@ -592,145 +748,6 @@ fn swap_quarters() -> __m512i {
     let idx: [u8; 64] = std::array::from_fn(|x| (16 * ((x % 16) / 4) + 4 * (x / 16) + x % 4) as u8);
     // SAFETY: `idx` is 64 bytes.
     unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
-}
-
-/// Four 16-byte quarters as one 64-byte vector, in order.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-fn join(q: [__m128i; 4]) -> __m512i {
-    let v = _mm512_castsi128_si512(q[0]);
-    let v = _mm512_inserti32x4::<1>(v, q[1]);
-    let v = _mm512_inserti32x4::<2>(v, q[2]);
-    _mm512_inserti32x4::<3>(v, q[3])
-}
-
-/// # Safety
-/// See [`run`].
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn pointwise<const FAST: bool>(
-    st: &NativeStage,
-    cin: usize,
-    groups: usize,
-    x: *const u8,
-    out: *mut u8,
-    lo: usize,
-    hi: usize,
-) {
-    let tail = Tail::new(st.requant());
-    // Interleaving four channel rows with byte then word unpacks leaves
-    // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
-    // accumulators come out in that order, which is the tail's pack order
-    // (`Tail::apply4_packed`): its bytes are in pixel order.
-    let fast = if FAST { tail.fast() } else { None };
-    let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
-    // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
-    // length): each row, or all rows `lo..hi` at once when neither buffer
-    // has side halos (rows back to back: no partly empty chunk per row).
-    let (w, xs, os) = (st.width(), st.x().stride, st.out().stride);
-    let runs: Vec<(usize, usize)> = if xs == w && os == w {
-        vec![(lo * w, (hi - lo) * w)]
-    } else {
-        (lo..hi).map(|y| (y * xs, w)).collect()
-    };
-    let out_offset = |y_off: usize| y_off / xs * os + y_off % xs;
-    for &(start, len) in &runs {
-        for x0 in (0..len).step_by(64) {
-            let at_x = start + x0;
-            for g in 0..groups {
-                let row = |i: usize| {
-                    let ch = 4 * g + i;
-                    if ch >= cin {
-                        return _mm512_setzero_si512();
-                    }
-                    let at = st.x().origin + ch * st.x().plane + at_x;
-                    // SAFETY: pixel `at_x` of channel `ch` is inside the
-                    // input; the 64 bytes from it end at most 63 past the
-                    // run's last pixel (`fits` checked the spare bytes).
-                    unsafe { _mm512_loadu_si512(x.add(at).cast()) }
-                };
-                let (c0, c1, c2, c3) = (row(0), row(1), row(2), row(3));
-                let t0 = _mm512_unpacklo_epi8(c0, c1);
-                let t1 = _mm512_unpackhi_epi8(c0, c1);
-                let t2 = _mm512_unpacklo_epi8(c2, c3);
-                let t3 = _mm512_unpackhi_epi8(c2, c3);
-                acts[4 * g] = _mm512_unpacklo_epi16(t0, t2);
-                acts[4 * g + 1] = _mm512_unpackhi_epi16(t0, t2);
-                acts[4 * g + 2] = _mm512_unpacklo_epi16(t1, t3);
-                acts[4 * g + 3] = _mm512_unpackhi_epi16(t1, t3);
-            }
-            let spot = Spot {
-                offset: out_offset(at_x),
-                mask: lanes(len - x0),
-            };
-            let mut o = 0;
-            // Four channels per block (16 accumulators): six (24) left the
-            // tail too few registers for its constants and ran 7-10% slower
-            // on 32 and 64 input channels; three lose the activations' reuse.
-            // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
-            while o + 4 <= st.channels() {
-                unsafe { block::<4, FAST>(st, (&tail, fast), &acts, o, &spot, out) };
-                o += 4;
-            }
-            match st.channels() - o {
-                1 => unsafe { block::<1, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
-                2 => unsafe { block::<2, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
-                3 => unsafe { block::<3, FAST>(st, (&tail, fast), &acts, o, &spot, out) },
-                _ => {}
-            }
-        }
-    }
-}
-
-/// Where a pointwise block stores: 64 pixels (masked) from `offset` past
-/// each output plane's pixel (0, 0).
-#[cfg(target_arch = "x86_64")]
-struct Spot {
-    offset: usize,
-    mask: u64,
-}
-
-/// Output channels `o..o + N` of 64 pixels: `4 N` accumulators, one
-/// `vpdpbusd` per accumulator and group of four input channels.
-///
-/// # Safety
-/// See [`run`]; `o + N <= st.channels()`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn block<const N: usize, const FAST: bool>(
-    st: &NativeStage,
-    (tail, fast): (&Tail, Option<Fast>),
-    acts: &[__m512i],
-    o: usize,
-    spot: &Spot,
-    out: *mut u8,
-) {
-    let groups = acts.len() / 4;
-    let mut acc = [[_mm512_setzero_si512(); 4]; N];
-    let w = &st.weights()[o * groups..(o + N) * groups];
-    for (g, a) in acts.chunks_exact(4).enumerate() {
-        for (j, acc_j) in acc.iter_mut().enumerate() {
-            let wv = _mm512_set1_epi32(w[j * groups + g]);
-            for (p, acc_p) in acc_j.iter_mut().enumerate() {
-                *acc_p = _mm512_dpbusd_epi32(*acc_p, a[p], wv);
-            }
-        }
-    }
-    // (Without `FAST` the general tail alone, as small as before: LLVM
-    // inlines it and this block into the kernel.)
-    let fast = if FAST { fast } else { None };
-    for (j, acc_j) in acc.iter().enumerate() {
-        let c = o + j;
-        let v = match &fast {
-            // SAFETY: this function's target features.
-            Some(f) => unsafe { f.packed4(acc_j, f.channel(c)) },
-            None => tail.apply4_packed(acc_j, tail.channel(c)),
-        };
-        let at = st.out().origin + c * st.out().plane + spot.offset;
-        // SAFETY: the run's pixels are inside the output and the mask keeps
-        // the store within the run (this job's rows).
-        unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v) };
-    }
 }
 
 /// # Safety

@@ -1,0 +1,248 @@
+//! The AVX-512 pointwise (1x1) convolution (`native::plan_pointwise_or_depthwise`
+//! plans it): 64 pixels at a time, every input channel's 64 bytes interleaved
+//! once into `vpdpbusd` operands (four channels a dword), then register blocks
+//! of four output channels x four pixel vectors (16 accumulators, one
+//! `vpdpbusd` each per group of four input channels, the group's weights
+//! broadcast), each channel's 64 results requantized and stored as one
+//! 64-byte vector.
+//!
+//! Memory: as `avx512::run` (loads may run up to 63 bytes past the last
+//! pixel, which the workspace's spare bytes cover; stores are masked).
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::avx512::{lanes, Fast, Tail};
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::NativeStage;
+
+/// Runs rows `lo..hi` of the pointwise stage `st` (`cin` input channels in
+/// `groups` groups of four).
+///
+/// # Safety
+/// See `avx512::run`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+pub(super) unsafe fn pointwise(
+    st: &NativeStage,
+    cin: usize,
+    groups: usize,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(st.requant());
+    let args = (cin, groups, x, out, lo, hi);
+    // One copy of the kernel per form of the folded tail, so that its inner
+    // loops test nothing: the pack's signedness, whether the high halves
+    // shift, whether a byte clamp follows the pack. Without the folded tail,
+    // the general one.
+    // SAFETY (each): the caller's guarantees.
+    let Some(f) = tail.fast() else {
+        return unsafe { drive::<false, false, false, false>(st, &tail, None, args) };
+    };
+    let t = Some(f);
+    match (f.signed(), f.shifts(), f.clamps()) {
+        (false, false, false) => unsafe { drive::<true, false, false, false>(st, &tail, t, args) },
+        (false, false, true) => unsafe { drive::<true, false, false, true>(st, &tail, t, args) },
+        (false, true, false) => unsafe { drive::<true, false, true, false>(st, &tail, t, args) },
+        (false, true, true) => unsafe { drive::<true, false, true, true>(st, &tail, t, args) },
+        (true, false, false) => unsafe { drive::<true, true, false, false>(st, &tail, t, args) },
+        (true, false, true) => unsafe { drive::<true, true, false, true>(st, &tail, t, args) },
+        (true, true, false) => unsafe { drive::<true, true, true, false>(st, &tail, t, args) },
+        (true, true, true) => unsafe { drive::<true, true, true, true>(st, &tail, t, args) },
+    }
+}
+
+/// `cin`, `groups`, `x`, `out`, `lo`, `hi` of [`pointwise`].
+type Args = (usize, usize, *const u8, *mut u8, usize, usize);
+
+/// The kernel: `FAST` with the folded tail `fast` (whose pack is signed
+/// when `SIGNED`, whose high halves shift when `SHR`, with a byte clamp
+/// when `CLAMP`), else the general `tail`.
+///
+/// # Safety
+/// See `avx512::run`; `fast` is `Some` when `FAST`, with that form.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
+    st: &NativeStage,
+    tail: &Tail,
+    fast: Option<Fast>,
+    (cin, groups, x, out, lo, hi): Args,
+) {
+    // Interleaving four channel rows with byte then word unpacks leaves
+    // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
+    // accumulators come out in that order, which is the tail's pack order
+    // (`Tail::apply4_packed`): its bytes are in pixel order.
+    let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
+    let bytes = fast.map_or((_mm512_setzero_si512(), _mm512_set1_epi8(-1)), |f| {
+        f.byte_clamp()
+    });
+    // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
+    // length): each row, or all rows `lo..hi` at once when neither buffer
+    // has side halos (rows back to back: no partly empty chunk per row).
+    let (w, xs, os) = (st.width(), st.x().stride, st.out().stride);
+    let runs: Vec<(usize, usize)> = if xs == w && os == w {
+        vec![(lo * w, (hi - lo) * w)]
+    } else {
+        (lo..hi).map(|y| (y * xs, w)).collect()
+    };
+    let out_offset = |y_off: usize| y_off / xs * os + y_off % xs;
+    let channels = st.channels();
+    for &(start, len) in &runs {
+        for x0 in (0..len).step_by(64) {
+            let at_x = start + x0;
+            for g in 0..groups {
+                let row = |i: usize| {
+                    let ch = 4 * g + i;
+                    if ch >= cin {
+                        return _mm512_setzero_si512();
+                    }
+                    let at = st.x().origin + ch * st.x().plane + at_x;
+                    // The next chunk's bytes, fetched while this one
+                    // computes: the planes are far apart (a plane's size,
+                    // often a multiple of 4 KiB), too many streams for the
+                    // hardware prefetcher. (A prefetch never faults.)
+                    _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(at + 64).cast());
+                    // SAFETY: pixel `at_x` of channel `ch` is inside the
+                    // input; the 64 bytes from it end at most 63 past the
+                    // run's last pixel (`fits` checked the spare bytes).
+                    unsafe { _mm512_loadu_si512(x.add(at).cast()) }
+                };
+                let (c0, c1, c2, c3) = (row(0), row(1), row(2), row(3));
+                let t0 = _mm512_unpacklo_epi8(c0, c1);
+                let t1 = _mm512_unpackhi_epi8(c0, c1);
+                let t2 = _mm512_unpacklo_epi8(c2, c3);
+                let t3 = _mm512_unpackhi_epi8(c2, c3);
+                acts[4 * g] = _mm512_unpacklo_epi16(t0, t2);
+                acts[4 * g + 1] = _mm512_unpackhi_epi16(t0, t2);
+                acts[4 * g + 2] = _mm512_unpacklo_epi16(t1, t3);
+                acts[4 * g + 3] = _mm512_unpackhi_epi16(t1, t3);
+            }
+            let spot = Spot {
+                offset: out_offset(at_x),
+                mask: lanes(len - x0),
+                bytes,
+            };
+            let mut o = 0;
+            // Four channels per block (16 accumulators): six (24) left the
+            // tail too few registers for its constants and ran 7-10% slower
+            // on 32 and 64 input channels; three lose the activations' reuse.
+            // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
+            while o + 4 <= channels {
+                unsafe {
+                    block::<4, FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acts, o, &spot, out)
+                };
+                o += 4;
+            }
+            let f = (tail, fast);
+            match channels - o {
+                1 => unsafe { block::<1, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
+                2 => unsafe { block::<2, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
+                3 => unsafe { block::<3, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Where a pointwise block stores: 64 pixels (masked) from `offset` past
+/// each output plane's pixel (0, 0); the folded tail's byte clamp.
+#[cfg(target_arch = "x86_64")]
+struct Spot {
+    offset: usize,
+    mask: u64,
+    bytes: (__m512i, __m512i),
+}
+
+/// Output channels `o..o + N` of 64 pixels: `4 N` accumulators, one
+/// `vpdpbusd` per accumulator and group of four input channels.
+///
+/// # Safety
+/// See `avx512::run`; `o + N <= st.channels()`; `fast` as [`drive`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn block<
+    const N: usize,
+    const FAST: bool,
+    const SIGNED: bool,
+    const SHR: bool,
+    const CLAMP: bool,
+>(
+    st: &NativeStage,
+    (tail, fast): (&Tail, Option<Fast>),
+    acts: &[__m512i],
+    o: usize,
+    spot: &Spot,
+    out: *mut u8,
+) {
+    let groups = acts.len() / 4;
+    let mut acc = [[_mm512_setzero_si512(); 4]; N];
+    let w = &st.weights()[o * groups..(o + N) * groups];
+    for g in 0..groups {
+        // SAFETY: `g < groups`, so `4 g + 3 < acts.len()` and `j groups +
+        // g < N groups = w.len()` (no bounds tests in the loop).
+        let a: [__m512i; 4] = std::array::from_fn(|p| unsafe { *acts.get_unchecked(4 * g + p) });
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            let wv = _mm512_set1_epi32(unsafe { *w.get_unchecked(j * groups + g) });
+            for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
+                *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
+            }
+        }
+    }
+    // Written out per channel (LLVM kept a loop over them, the accumulators
+    // stored and loaded back).
+    // SAFETY (each): the caller's guarantees, `j < N`.
+    unsafe {
+        finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[0], o, spot, out);
+        if N > 1 {
+            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[1 % N], o + 1, spot, out);
+        }
+        if N > 2 {
+            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[2 % N], o + 2, spot, out);
+        }
+        if N > 3 {
+            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[3 % N], o + 3, spot, out);
+        }
+    }
+    debug_assert!(N <= 4);
+}
+
+/// The tail and the store of output channel `c`'s 64 accumulators.
+///
+/// # Safety
+/// As [`block`], `c < st.channels()`; only inlined into functions compiled
+/// with AVX-512 F, BW and VNNI (always inlined: `#[target_feature]`
+/// functions cannot be).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn finish<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
+    st: &NativeStage,
+    (tail, fast): (&Tail, Option<Fast>),
+    acc: &[__m512i; 4],
+    c: usize,
+    spot: &Spot,
+    out: *mut u8,
+) {
+    // SAFETY: the caller's target features; `fast` is `Some` with this form
+    // when `FAST` (the caller's guarantee).
+    let v = unsafe {
+        if FAST {
+            let f = fast.unwrap_unchecked();
+            f.packed4_as::<SIGNED, SHR, CLAMP>(acc, f.channel(c), spot.bytes)
+        } else {
+            tail.apply4_packed(acc, tail.channel(c))
+        }
+    };
+    let at = st.out().origin + c * st.out().plane + spot.offset;
+    // SAFETY: the run's pixels are inside the output and the mask keeps
+    // the store within the run (this job's rows); the prefetch (of the next
+    // chunk's line, as for the input) never faults.
+    unsafe {
+        _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v);
+        _mm_prefetch::<_MM_HINT_ET0>(out.wrapping_add(at + 64).cast_const().cast());
+    }
+}
