@@ -19,6 +19,8 @@ struct StageTime {
     vector: bool,
     native: bool,
     row_kernel: bool,
+    /// `[avx512 kernel]` or `[avx2 kernel]`: which precompiled kernel runs it.
+    kernel: &'static str,
 }
 
 struct BenchReport {
@@ -167,6 +169,10 @@ pub fn run(args: &BenchArgs) -> i32 {
                     vector: info.vector,
                     native: info.native,
                     row_kernel: info.row_kernel,
+                    kernel: match info.kernel_isa {
+                        Some(convoy::Isa::Avx2) => "  [avx2 kernel]",
+                        _ => "  [avx512 kernel]",
+                    },
                 });
             }
             BenchReport {
@@ -363,7 +369,7 @@ fn text(r: &BenchReport) -> String {
             if s.row_kernel {
                 "  [row kernel]"
             } else if s.native {
-                "  [avx512 kernel]"
+                s.kernel
             } else if s.vector {
                 "  [vector]"
             } else {

@@ -190,6 +190,9 @@ pub struct StageInfo {
     pub native: bool,
     /// Whether the row kernels (pooling, upsampling) run the stage.
     pub row_kernel: bool,
+    /// The instruction set of the precompiled kernel that runs the stage
+    /// (`Avx512` or `Avx2`), `None` on Cranelift code and row kernels.
+    pub kernel_isa: Option<Isa>,
     /// The machine code as Cranelift prints it, when asked for.
     pub disasm: Option<String>,
 }
@@ -300,6 +303,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 vector: true,
                 native: true,
                 row_kernel: true,
+                kernel_isa: None,
                 disasm: None,
             });
             continue;
@@ -315,6 +319,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 vector: true,
                 native: true,
                 row_kernel: false,
+                kernel_isa: native_isa,
                 disasm: None,
             });
             continue;
@@ -366,6 +371,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             vector,
             native: false,
             row_kernel: false,
+            kernel_isa: None,
             disasm,
         });
     }
