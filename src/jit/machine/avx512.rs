@@ -814,9 +814,17 @@ unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
                 }
                 let row = first + dy * stride + (sw * x0) as isize;
                 let wv = _mm512_set1_epi32(tap);
+                // Vectors whose 128 bytes start where the previous one's
+                // do (all four at column stride 1) share its loads: with
+                // `BORDERS`, 8 masked loads a kernel row needed 8 masks in
+                // 7 mask registers, and their moves competed with the
+                // byte permutations for port 5.
+                let mut last: Option<(usize, __m512i, __m512i)> = None;
                 for (p, acc_p) in acc.iter_mut().enumerate() {
                     let at = x.wrapping_offset(row + bases[p] as isize);
-                    let (a, b) = if BORDERS {
+                    let (a, b) = if let Some((_, a, b)) = last.filter(|l| l.0 == bases[p]) {
+                        (a, b)
+                    } else if BORDERS {
                         let (ma, mb) = chunk_masks[p];
                         // SAFETY: the row is one of the input's; the masks
                         // keep its columns `0..in_w` alone, which `fits`
@@ -840,6 +848,7 @@ unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
                             )
                         }
                     };
+                    last = Some((bases[p], a, b));
                     let win = _mm512_permutex2var_epi8(a, windows[p], b);
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
