@@ -202,6 +202,10 @@ pub struct CompiledPipeline {
     pool: pool::Pool,
     stages: Vec<StageInfo>,
     id: u64,
+    /// Per input and per output: whether [`CompiledPipeline::execute_into`]
+    /// may take the caller's bytes for it (decided once: the checks walk
+    /// every node, and `execute_into` asks per image).
+    direct: (Vec<bool>, Vec<bool>),
     /// Wall time of [`compile`].
     pub compile_time: Duration,
 }
@@ -379,15 +383,25 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
     } else {
         options.threads
     };
-    Ok(CompiledPipeline {
+    let mut compiled = CompiledPipeline {
         program: program.clone(),
         plan,
         machine,
         pool: pool::Pool::new(threads),
         stages,
         id,
+        direct: (vec![], vec![]),
         compile_time: start.elapsed(),
-    })
+    };
+    compiled.direct = (
+        (0..program.inputs.len())
+            .map(|k| compiled.input_reads_within(k))
+            .collect(),
+        (0..program.outputs.len())
+            .map(|k| compiled.output_unread(k))
+            .collect(),
+    );
+    Ok(compiled)
 }
 
 /// The nodes computed by the stage storing `root`: it and its fused chain.
@@ -574,6 +588,10 @@ impl CompiledPipeline {
     /// uses it: no stage reads it, it is no input or constant, and no other
     /// output is the same buffer.
     pub fn output_direct(&self, k: usize) -> bool {
+        self.direct.1.get(k) == Some(&true)
+    }
+
+    fn output_unread(&self, k: usize) -> bool {
         let Some(b) = (self.program.outputs.get(k)).and_then(|o| self.plan.buffer_of[o.node])
         else {
             return false;
@@ -602,6 +620,10 @@ impl CompiledPipeline {
     /// there when every reader that needs the padding pads at the borders
     /// itself (`native::unpad_inputs`, the AVX-512 depthwise kernel).
     pub fn input_direct(&self, k: usize) -> bool {
+        self.direct.0.get(k) == Some(&true)
+    }
+
+    fn input_reads_within(&self, k: usize) -> bool {
         let Some(b) = (self.program.inputs.get(k)).and_then(|i| self.plan.buffer_of[i.node]) else {
             return false;
         };
