@@ -87,6 +87,36 @@ def test_empty_batch_and_read_only_input(seed):
     assert np.array_equal(seed(frozen), seed(x))
 
 
+def test_input_read_in_place_stays_inside_the_array(seed):
+    """The seed's input is read in place (its first stage pads at the
+    borders itself): the array fills whole pages between two pages that
+    fault on any access, so a load before its first byte or after its last
+    one would crash. Unaligned arrays read the same."""
+    import ctypes
+    import mmap
+
+    page = mmap.PAGESIZE
+    x = images(2, seed=6)
+    assert x.nbytes % page == 0
+    inner = x.nbytes // page
+    m = mmap.mmap(-1, (inner + 2) * page)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    prot_none = 0
+    assert libc.mprotect(base, page, prot_none) == 0
+    assert libc.mprotect(base + (inner + 1) * page, page, prot_none) == 0
+    fenced = np.frombuffer(m, np.uint8, count=x.size, offset=page).reshape(x.shape)
+    fenced[...] = x
+    expected = seed(x, backend="interp")
+    for threads in [1, 2]:
+        assert np.array_equal(seed(fenced, threads=threads), expected)
+        assert np.array_equal(seed(fenced[1], threads=threads), expected[1])
+    odd = np.empty(x.nbytes + 1, np.uint8)[1:].reshape(x.shape)
+    odd[...] = x
+    assert np.array_equal(seed(odd), expected)
+
+
 def test_threads(seed):
     x = images(7, seed=1)
     y1 = seed(x, threads=1)

@@ -155,6 +155,41 @@ impl ImageReader {
         Ok(())
     }
 
+    /// The image's own bytes when they already are `dst` as [`Self::read`]
+    /// would write it, so that a backend can read them in place: integers
+    /// of the buffer's width taken as raw values (no conversion), C order
+    /// and little-endian, a layout without halo or gaps, elements aligned
+    /// to their width, and every value within its channel's accepted codes
+    /// (checked here by minimum and maximum, as `read` does). `None`: read
+    /// the image with [`Self::read`], which also words any error.
+    pub fn in_place<'v>(&self, image: &ArrayView<'v>) -> Option<&'v [u8]> {
+        let l = self.layout;
+        let dense =
+            l.origin == 0 && l.row_stride == l.width && l.channel_stride == l.height * l.width;
+        let size = self.dtype.itemsize();
+        if !self.direct
+            || !dense
+            || image.dtype != self.dtype
+            || image.len() != l.len()
+            || !image.is_c_contiguous_le()
+        {
+            return None;
+        }
+        let bytes = image.bytes.get(..l.span_bytes())?;
+        if !(bytes.as_ptr() as usize).is_multiple_of(size) {
+            return None;
+        }
+        let plane = l.height * l.width * size;
+        let signed = self.dtype_signed();
+        let (dtype_lo, dtype_hi) = int_range(size, signed);
+        let accepted = |(c, &(lo, hi)): (usize, &(i128, i128))| {
+            (lo <= dtype_lo && dtype_hi <= hi)
+                || all_within(&bytes[c * plane..(c + 1) * plane], size, signed, lo, hi)
+                    == Some(true)
+        };
+        self.codes.iter().enumerate().all(accepted).then_some(bytes)
+    }
+
     /// Whether the file's integer elements are signed.
     fn dtype_signed(&self) -> bool {
         self.dtype.is_signed() && !self.dtype.is_float()

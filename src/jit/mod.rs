@@ -205,6 +205,10 @@ pub struct CompiledPipeline {
     pool: pool::Pool,
     stages: Vec<StageInfo>,
     id: u64,
+    /// Per input and per output: whether [`CompiledPipeline::execute_into`]
+    /// may take the caller's bytes for it (decided once: the checks walk
+    /// every node, and `execute_into` asks per image).
+    direct: (Vec<bool>, Vec<bool>),
     /// Wall time of [`compile`].
     pub compile_time: Duration,
 }
@@ -271,6 +275,9 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         Isa::Avx512 | Isa::Avx2 => Some(options.isa),
         Isa::Auto | Isa::Scalar => None,
     };
+    // Inputs whose padded readers all pad at the borders lose their halo:
+    // the caller's arrays can then be read in place (`input_direct`).
+    let plan = native::unpad_inputs(program, plan, native_isa);
     // The row kernels are safe code on every host, compiled for the widest
     // vectors the host and `options.isa` allow; `native` off or `--isa
     // scalar` keeps every stage on Cranelift (for tests and comparisons).
@@ -382,15 +389,25 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
     } else {
         options.threads
     };
-    Ok(CompiledPipeline {
+    let mut compiled = CompiledPipeline {
         program: program.clone(),
         plan,
         machine,
         pool: pool::Pool::new(threads),
         stages,
         id,
+        direct: (vec![], vec![]),
         compile_time: start.elapsed(),
-    })
+    };
+    compiled.direct = (
+        (0..program.inputs.len())
+            .map(|k| compiled.input_reads_within(k))
+            .collect(),
+        (0..program.outputs.len())
+            .map(|k| compiled.output_unread(k))
+            .collect(),
+    );
+    Ok(compiled)
 }
 
 /// The nodes computed by the stage storing `root`: it and its fused chain.
@@ -577,6 +594,10 @@ impl CompiledPipeline {
     /// uses it: no stage reads it, it is no input or constant, and no other
     /// output is the same buffer.
     pub fn output_direct(&self, k: usize) -> bool {
+        self.direct.1.get(k) == Some(&true)
+    }
+
+    fn output_unread(&self, k: usize) -> bool {
         let Some(b) = (self.program.outputs.get(k)).and_then(|o| self.plan.buffer_of[o.node])
         else {
             return false;
@@ -595,19 +616,67 @@ impl CompiledPipeline {
             && !(self.program.nodes.iter()).any(|n| n.op.operands().iter().any(owned))
     }
 
+    /// Whether input `k` can be read straight from the caller's bytes
+    /// ([`Self::execute_into`]): its buffer has no halo and no gap (the
+    /// bytes are the dense [`Self::input_layout`], as a C-order array's
+    /// image is), it is no output or constant, and every stage that reads
+    /// it loads only inside its planned bytes
+    /// (`NativeStage::reads_within_buffers`: a caller's array has no spare
+    /// bytes after it for vector loads to run into). A padded input gets
+    /// there when every reader that needs the padding pads at the borders
+    /// itself (`native::unpad_inputs`, the AVX-512 depthwise kernel).
+    pub fn input_direct(&self, k: usize) -> bool {
+        self.direct.0.get(k) == Some(&true)
+    }
+
+    fn input_reads_within(&self, k: usize) -> bool {
+        let Some(b) = (self.program.inputs.get(k)).and_then(|i| self.plan.buffer_of[i.node]) else {
+            return false;
+        };
+        let buf = &self.plan.buffers[b];
+        let h = buf.halo;
+        let owned = |n: NodeId| self.plan.buffer_of[n] == Some(b);
+        let reads = |s: &plan::Stage| {
+            (stage_nodes(&self.program, &self.plan, s.root).iter())
+                .any(|&n| self.program.nodes[n].op.operands().into_iter().any(owned))
+        };
+        h.top + h.bottom + h.left + h.right == 0
+            && buf.constant.is_none()
+            && !self.plan.stages.iter().any(|s| owned(s.root))
+            && !self.program.outputs.iter().any(|o| owned(o.node))
+            && (self.plan.stages.iter().enumerate())
+                .all(|(s, stage)| !reads(stage) || self.machine.reads_within_buffers(s))
+    }
+
     /// Runs every stage as [`Self::execute`] (`parallel`) or
-    /// [`Self::execute_single_thread`] does, with output `k`'s values
-    /// stored in `outputs[k]` when it is given (in [`Self::output_layout`],
-    /// at least as many bytes) instead of the workspace: no copy after the
-    /// run. Only outputs for which [`Self::output_direct`] holds may be
-    /// given (else [`ExecError::ForeignWorkspace`]).
+    /// [`Self::execute_single_thread`] does, with input `k` read from
+    /// `inputs[k]` when it is given (its values in [`Self::input_layout`],
+    /// at least as many bytes, already checked against the input's ranges
+    /// as [`Self::input_bytes_mut`] requires) instead of the workspace: no
+    /// copy before the run; and output `k`'s values stored in `outputs[k]`
+    /// when it is given (in [`Self::output_layout`], at least as many
+    /// bytes): no copy after the run. Only inputs for which
+    /// [`Self::input_direct`] holds and outputs for which
+    /// [`Self::output_direct`] holds may be given (else
+    /// [`ExecError::ForeignWorkspace`]).
     pub fn execute_into(
         &self,
         ws: &mut Workspace,
         parallel: bool,
+        inputs: &[Option<&[u8]>],
         outputs: &mut [Option<&mut [u8]>],
     ) -> Result<(), ExecError> {
         let threads = if parallel { self.pool.threads() } else { 1 };
+        let mut from = vec![];
+        for (k, bytes) in inputs.iter().enumerate() {
+            if let Some(bytes) = bytes {
+                if !self.input_direct(k) {
+                    return Err(ExecError::ForeignWorkspace);
+                }
+                let b = self.buffer_of_io(ws, self.program.inputs.get(k).map(|i| i.node))?;
+                from.push((b, *bytes));
+            }
+        }
         let mut at = vec![];
         for (k, out) in outputs.iter_mut().enumerate() {
             if let Some(bytes) = out {
@@ -618,10 +687,10 @@ impl CompiledPipeline {
                 at.push((b, &mut **bytes));
             }
         }
-        if at.is_empty() {
+        if from.is_empty() && at.is_empty() {
             return self.execute_with(ws, threads);
         }
-        ws.with_buffers_at(&mut at, |ws| self.execute_with(ws, threads))
+        ws.with_buffers_at(&from, &mut at, |ws| self.execute_with(ws, threads))
             .ok_or(ExecError::ForeignWorkspace)?
     }
 

@@ -214,18 +214,7 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
         }
     }
     for buf in &mut buffers {
-        // Planes a multiple of 4 KiB apart map every channel's row to the
-        // same cache sets; vector kernels read 4 to 64 channels at once.
-        // One more zero row per plane breaks that at the least memory (a
-        // wider row would add to every row, up to half the buffer).
-        let plane = |b: &Buffer| b.rows() * b.stride() * b.elem.bytes;
-        if buf.dims.h > 1 && plane(buf) % 4096 == 0 {
-            buf.halo.bottom += 1;
-            if plane(buf) % 4096 == 0 {
-                buf.halo.bottom -= 1;
-                buf.halo.right += 64 / buf.elem.bytes;
-            }
-        }
+        spread_planes(buf);
     }
     Ok(Plan {
         buffers,
@@ -234,8 +223,23 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
     })
 }
 
+/// Planes a multiple of 4 KiB apart map every channel's row to the same
+/// cache sets; vector kernels read 4 to 64 channels at once. One more zero
+/// row per plane breaks that at the least memory (a wider row would add to
+/// every row, up to half the buffer).
+pub(crate) fn spread_planes(buf: &mut Buffer) {
+    let plane = |b: &Buffer| b.rows() * b.stride() * b.elem.bytes;
+    if buf.dims.h > 1 && plane(buf) % 4096 == 0 {
+        buf.halo.bottom += 1;
+        if plane(buf) % 4096 == 0 {
+            buf.halo.bottom -= 1;
+            buf.halo.right += 64 / buf.elem.bytes;
+        }
+    }
+}
+
 /// How far outside its operand's plane a core stage reads.
-fn read_halo(program: &Program, id: NodeId) -> Result<Option<(NodeId, Pads)>, JitError> {
+pub(crate) fn read_halo(program: &Program, id: NodeId) -> Result<Option<(NodeId, Pads)>, JitError> {
     let node = &program.nodes[id];
     let d = node.shape.chw();
     Ok(match &node.op {

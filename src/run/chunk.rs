@@ -125,9 +125,15 @@ impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
         let direct: Vec<bool> = (self.writers.iter().enumerate())
             .map(|(k, w)| w.is_plain_copy() && self.runner.direct_output(k))
             .collect();
+        // Inputs the backend may read straight from the images' bytes (no
+        // copy before the run) when an image's layout and values allow.
+        let direct_in: Vec<bool> = (0..self.inputs.len())
+            .map(|k| self.runner.direct_input(k))
+            .collect();
         for i in range.clone() {
             let image = self.first + i;
             let fail = |e: StreamError| (image, e);
+            let mut from: Vec<Option<&[u8]>> = vec![None; self.inputs.len()];
             for (k, (input, view)) in self.inputs.iter().zip(self.views).enumerate() {
                 let one = if input.planned.batched {
                     view.image(i)
@@ -135,6 +141,12 @@ impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
                     Some(view.clone())
                 };
                 let one = one.ok_or_else(|| fail(payload_error(input)))?;
+                if direct_in[k] {
+                    from[k] = input.reader.in_place(&one);
+                    if from[k].is_some() {
+                        continue;
+                    }
+                }
                 let dst = self.runner.input_bytes(scratch, k);
                 if let Err(fault) = input.reader.read(&one, dst, &mut gather) {
                     return Err(fail(self.read_error(k, image, fault)));
@@ -149,7 +161,7 @@ impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
                 })
                 .collect();
             self.runner
-                .run_into(scratch, self.parallel, &mut into)
+                .run_into(scratch, self.parallel, &from, &mut into)
                 .map_err(|e| fail(StreamError::Run(e)))?;
             drop(into);
             for (k, writer) in self.writers.iter().enumerate() {

@@ -27,15 +27,23 @@ pub trait ImageRunner: Sync {
     fn direct_output(&self, _k: usize) -> bool {
         false
     }
-    /// [`Self::run`], with output `k` stored in `outputs[k]` when given
+    /// Whether [`Self::run_into`] can read input `k` straight from the
+    /// caller's bytes (a dense [`Self::input_layout`]).
+    fn direct_input(&self, _k: usize) -> bool {
+        false
+    }
+    /// [`Self::run`], with input `k` read from `inputs[k]` when given (only
+    /// inputs [`Self::direct_input`] allows, values in the input's
+    /// layout and ranges) and output `k` stored in `outputs[k]` when given
     /// (only outputs [`Self::direct_output`] allows) instead of the scratch.
     fn run_into(
         &self,
         scratch: &mut Self::Scratch,
         parallel: bool,
+        inputs: &[Option<&[u8]>],
         outputs: &mut [Option<&mut [u8]>],
     ) -> Result<(), ExecError> {
-        if outputs.iter().any(Option::is_some) {
+        if inputs.iter().any(Option::is_some) || outputs.iter().any(Option::is_some) {
             return Err(ExecError::ForeignWorkspace);
         }
         self.run(scratch, parallel)
@@ -92,13 +100,18 @@ impl ImageRunner for JitRunner<'_> {
         self.compiled.output_direct(k)
     }
 
+    fn direct_input(&self, k: usize) -> bool {
+        self.compiled.input_direct(k)
+    }
+
     fn run_into(
         &self,
         ws: &mut Workspace,
         parallel: bool,
+        inputs: &[Option<&[u8]>],
         outputs: &mut [Option<&mut [u8]>],
     ) -> Result<(), ExecError> {
-        self.compiled.execute_into(ws, parallel, outputs)
+        self.compiled.execute_into(ws, parallel, inputs, outputs)
     }
 
     fn threads(&self) -> usize {

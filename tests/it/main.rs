@@ -59,6 +59,7 @@ mod repl_pty;
 mod repl_session;
 mod repl_transcripts;
 mod run_arrays;
+mod run_in_place;
 mod run_stream;
 mod shared_subexpressions;
 mod snapshot_files;

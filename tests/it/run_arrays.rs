@@ -12,7 +12,7 @@ use convoy::run::{
 };
 use convoy::JitOptions;
 
-fn example(name: &str) -> Program {
+pub(crate) fn example(name: &str) -> Program {
     let path = root().join("examples").join(format!("{name}.cnn"));
     let src = std::fs::read_to_string(&path).expect("read the script");
     let dir = path.parent().expect("folder").to_path_buf();
@@ -23,7 +23,7 @@ fn example(name: &str) -> Program {
 }
 
 /// One `.npy` file per input, `images` random images under a batch axis.
-fn random_files(program: &Program, images: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn random_files(program: &Program, images: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
     (program.inputs.iter().enumerate())
         .map(|(k, info)| {
             let node = &program.nodes[info.node];
@@ -75,7 +75,7 @@ fn split_npy(file: &[u8]) -> (NpyHeader, &[u8]) {
 }
 
 /// The in-memory run of the files' payloads: the outputs' bytes.
-fn in_memory<R: ImageRunner>(
+pub(crate) fn in_memory<R: ImageRunner>(
     runner: &R,
     files: &[(String, Vec<u8>)],
 ) -> Result<Vec<Vec<u8>>, String> {

@@ -42,10 +42,14 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
         Kind::Pointwise { cin, groups } => unsafe {
             super::pointwise_avx512::pointwise(stage, *cin, *groups, x, out, lo, hi)
         },
-        Kind::Depthwise { .. } if folds(stage.requant()) => unsafe {
-            depthwise::<true>(stage, x, out, lo, hi)
+        Kind::Depthwise { borders, .. } => unsafe {
+            match (folds(stage.requant()), borders.is_some()) {
+                (true, false) => depthwise::<true, false>(stage, x, out, lo, hi),
+                (false, false) => depthwise::<false, false>(stage, x, out, lo, hi),
+                (true, true) => depthwise::<true, true>(stage, x, out, lo, hi),
+                (false, true) => depthwise::<false, true>(stage, x, out, lo, hi),
+            }
         },
-        Kind::Depthwise { .. } => unsafe { depthwise::<false>(stage, x, out, lo, hi) },
         Kind::Deconv { .. } if folds(stage.requant()) => unsafe {
             deconv::<true>(stage, x, out, lo, hi)
         },
@@ -750,11 +754,19 @@ fn swap_quarters() -> __m512i {
     unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
 }
 
+/// Depthwise convolution, 64 output pixels of one row and channel at a
+/// time: per kernel row, 128 input bytes loaded for each of the 4 pixel
+/// vectors, their windows gathered by `vpermt2b`, one `vpdpbusd`.
+/// `BORDERS` (`Kind::Depthwise::borders`): the input has no halo; kernel
+/// rows outside it are skipped (their taps would multiply zeros) and the
+/// loads are masked to its columns, so masked-off bytes read as the zero
+/// padding and are never touched (AVX-512 masked loads suppress faults).
+///
 /// # Safety
-/// See [`run`].
+/// See [`run`]; with `BORDERS` the input needs no spare bytes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn depthwise<const FAST: bool>(
+unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
     st: &NativeStage,
     x: *const u8,
     out: *mut u8,
@@ -768,10 +780,12 @@ unsafe fn depthwise<const FAST: bool>(
         stride: (sh, sw),
         dilation_h,
         bases,
+        borders,
     } = st.kind()
     else {
         return;
     };
+    let (in_h, in_w) = borders.unwrap_or((usize::MAX, usize::MAX));
     let tail = Tail::new(st.requant());
     // Windows of vector p: byte indices into the 128 bytes loaded at
     // `bases[p]` (see `native::depthwise_windows`).
@@ -782,31 +796,76 @@ unsafe fn depthwise<const FAST: bool>(
     });
     let fast = if FAST { tail.fast() } else { None };
     let chunks = st.width().div_ceil(64);
+    // With `BORDERS`: per chunk and pixel vector, the masks of the two
+    // 64-byte loads, keeping the input's columns 0..in_w.
+    let masks: Vec<[(u64, u64); 4]> = if BORDERS {
+        (0..chunks)
+            .map(|chunk| {
+                std::array::from_fn(|p| {
+                    let first = (sw * 64 * chunk + bases[p]) as i64 - pad_left as i64;
+                    column_masks(first, in_w as i64)
+                })
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let (stride, plane) = (st.x().stride as isize, st.x().plane as isize);
     for item in lo..hi {
         let (c, y) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
         let taps = &st.weights()[c * kh..(c + 1) * kh];
-        // Row `sh y - pad_top`, column `-pad_left`: inside the halo.
-        let first = st.x().origin + c * st.x().plane + sh * y * st.x().stride
-            - pad_top * st.x().stride
-            - pad_left;
+        // Input row of kernel row 0 (above the input when negative: in the
+        // halo, or skipped with `BORDERS`).
+        let top = (sh * y) as isize - pad_top as isize;
+        // Offset of that row's column `-pad_left`.
+        let first = st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
         for chunk in 0..chunks {
             let x0 = 64 * chunk;
+            let chunk_masks = masks.get(chunk).copied().unwrap_or_default();
             let mut acc = [_mm512_setzero_si512(); 4];
             for (ky, &tap) in taps.iter().enumerate() {
-                let row = first + ky * dilation_h * st.x().stride + sw * x0;
+                let dy = (ky * dilation_h) as isize;
+                if BORDERS && !(0..in_h as isize).contains(&(top + dy)) {
+                    continue;
+                }
+                let row = first + dy * stride + (sw * x0) as isize;
                 let wv = _mm512_set1_epi32(tap);
+                // Vectors whose 128 bytes start where the previous one's
+                // do (all four at column stride 1) share its loads: with
+                // `BORDERS`, 8 masked loads a kernel row needed 8 masks in
+                // 7 mask registers, and their moves competed with the
+                // byte permutations for port 5.
+                let mut last: Option<(usize, __m512i, __m512i)> = None;
                 for (p, acc_p) in acc.iter_mut().enumerate() {
-                    let at = row + bases[p];
-                    // SAFETY: the window's first byte is in the halo-padded
-                    // row; `depthwise_windows` checked that the 128 bytes
-                    // read stay within the buffer and its spare bytes.
-                    let (a, b) = unsafe {
-                        (
-                            _mm512_loadu_si512(x.add(at).cast()),
-                            _mm512_loadu_si512(x.add(at + 64).cast()),
-                        )
+                    let at = x.wrapping_offset(row + bases[p] as isize);
+                    let (a, b) = if let Some((_, a, b)) = last.filter(|l| l.0 == bases[p]) {
+                        (a, b)
+                    } else if BORDERS {
+                        let (ma, mb) = chunk_masks[p];
+                        // SAFETY: the row is one of the input's; the masks
+                        // keep its columns `0..in_w` alone, which `fits`
+                        // checked lie in the buffer (masked-off bytes are
+                        // not accessed).
+                        unsafe {
+                            (
+                                _mm512_maskz_loadu_epi8(ma, at.cast()),
+                                _mm512_maskz_loadu_epi8(mb, at.wrapping_add(64).cast()),
+                            )
+                        }
+                    } else {
+                        // SAFETY: the window's first byte is in the
+                        // halo-padded row; `depthwise_windows` checked that
+                        // the 128 bytes read stay within the buffer and its
+                        // spare bytes.
+                        unsafe {
+                            (
+                                _mm512_loadu_si512(at.cast()),
+                                _mm512_loadu_si512(at.wrapping_add(64).cast()),
+                            )
+                        }
                     };
+                    last = Some((bases[p], a, b));
                     let win = _mm512_permutex2var_epi8(a, windows[p], b);
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
@@ -825,6 +884,25 @@ unsafe fn depthwise<const FAST: bool>(
             unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width() - x0), bytes) };
         }
     }
+}
+
+/// The masks of two 64-byte loads of a row from column `first` (negative:
+/// before the row) that keep columns `0..width`.
+fn column_masks(first: i64, width: i64) -> (u64, u64) {
+    let from = (-first).clamp(0, 128) as u32;
+    let to = (width - first).clamp(0, 128) as u32;
+    if to <= from {
+        return (0, 0);
+    }
+    let below = |n: u32| {
+        if n >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << n) - 1
+        }
+    };
+    let keep = below(to) & !below(from);
+    (keep as u64, (keep >> 64) as u64)
 }
 
 /// Depthwise transposed convolution (see `native::plan_deconv`): for each
@@ -921,6 +999,31 @@ unsafe fn deconv<const FAST: bool>(
             // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps
             // the store within the row's width.
             unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width() - x0), bytes) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_masks;
+
+    /// Bit `i` of the two masks (128 bits) keeps column `first + i`.
+    #[test]
+    fn border_masks_keep_the_rows_columns() {
+        for first in -130..200i64 {
+            for width in [1i64, 5, 63, 64, 65, 127, 128, 129, 190] {
+                let (a, b) = column_masks(first, width);
+                let keep = u128::from(a) | (u128::from(b) << 64);
+                for i in 0..128 {
+                    let col = first + i as i64;
+                    let inside = (0..width).contains(&col);
+                    assert_eq!(
+                        keep >> i & 1 == 1,
+                        inside,
+                        "first {first} width {width} bit {i}"
+                    );
+                }
+            }
         }
     }
 }

@@ -122,22 +122,29 @@ impl Workspace {
         unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr().cast::<u8>(), len) }
     }
 
-    /// Runs `run` with each buffer `b` of `at` stored in the caller's
-    /// `bytes` (at least the buffer's planned size) instead of the
-    /// workspace's own storage, which the stages use again afterwards (also
-    /// when `run` panics). `None`, and nothing run, when a buffer does not
-    /// exist or its bytes are too short. The caller chooses only buffers no
-    /// stage reads (the stages' vector loads may run past the end of the
-    /// buffers they read, stores never leave the planned size): see
-    /// `CompiledPipeline::output_direct`.
+    /// Runs `run` with each buffer `b` of `outputs` stored in the caller's
+    /// `bytes`, and each of `inputs` read from the caller's bytes (each at
+    /// least the buffer's planned size), instead of the workspace's own
+    /// storage, which the stages use again afterwards (also when `run`
+    /// panics). `None`, and nothing run, when a buffer does not exist, is
+    /// given twice, or its bytes are too short. The caller chooses only
+    /// output buffers no stage reads, and input buffers no stage writes
+    /// whose readers never load past their planned size (the stages'
+    /// vector loads may run past the end of the buffers they read, stores
+    /// never leave the planned size): see `CompiledPipeline::output_direct`
+    /// and `CompiledPipeline::input_direct`.
     pub(crate) fn with_buffers_at<R>(
         &mut self,
-        at: &mut [(usize, &mut [u8])],
+        inputs: &[(usize, &[u8])],
+        outputs: &mut [(usize, &mut [u8])],
         run: impl FnOnce(&mut Workspace) -> R,
     ) -> Option<R> {
-        if at
-            .iter()
-            .any(|(b, bytes)| self.sizes.get(*b).is_none_or(|&s| bytes.len() < s))
+        let given: Vec<(usize, usize)> = (inputs.iter().map(|(b, bytes)| (*b, bytes.len())))
+            .chain(outputs.iter().map(|(b, bytes)| (*b, bytes.len())))
+            .collect();
+        let twice = |k: usize| given[..k].iter().any(|(b, _)| *b == given[k].0);
+        if (0..given.len())
+            .any(|k| twice(k) || self.sizes.get(given[k].0).is_none_or(|&s| given[k].1 < s))
         {
             return None;
         }
@@ -151,8 +158,13 @@ impl Workspace {
                 }
             }
         }
-        for (b, bytes) in at.iter_mut() {
+        for (b, bytes) in outputs.iter_mut() {
             self.ptrs[*b] = bytes.as_mut_ptr();
+        }
+        for (b, bytes) in inputs {
+            // Only read: no stage writes an input buffer (the caller's
+            // promise above), so the shared bytes are never written.
+            self.ptrs[*b] = bytes.as_ptr().cast_mut();
         }
         let guard = Restore(self);
         let result = run(&mut *guard.0);
@@ -204,8 +216,10 @@ impl Job {
                 // alive while jobs run; native stages exist only on hosts
                 // with the kernels' features (`native::host_supported`);
                 // the allocations carry `Workspace::SPARE` bytes (except a
-                // buffer `Workspace::with_buffers_at` redirected, which no
-                // stage reads, so no load runs past its end).
+                // buffer `Workspace::with_buffers_at` redirected: an output
+                // no stage reads, or an input read only by kernels whose
+                // loads stay within its planned bytes,
+                // `NativeStage::reads_within_buffers`).
                 // AVX2 stages run on hosts with AVX2 and AVX-VNNI
                 // (`native::host_supports_avx_vnni`).
                 #[cfg(target_arch = "x86_64")]
@@ -278,6 +292,18 @@ impl Machine {
             items,
             id,
         })
+    }
+
+    /// Whether stage `stage` reads only inside its buffers' planned bytes
+    /// (never the spare bytes after them), so that a buffer it reads may be
+    /// a caller's bytes ([`Workspace::with_buffers_at`]): row kernels (safe
+    /// slices of the planned sizes) and the native kernels that say so.
+    pub(crate) fn reads_within_buffers(&self, stage: usize) -> bool {
+        match self.funcs.get(stage) {
+            Some(Callable::Rows(_)) => true,
+            Some(Callable::Native(ns)) => ns.reads_within_buffers(),
+            _ => false,
+        }
     }
 
     /// Splits stage `stage` into at most `parts` jobs on `ws`.

@@ -42,17 +42,29 @@ impl NativeStage {
                 stride: (sh, sw),
                 dilation_h,
                 bases,
+                borders,
             } => {
                 let (pt, pl) = (pad_top as i64, pad_left as i64);
                 // The last pixel vector's loads, from the last row read.
                 let last_row = ((h - 1) * sh + (kh.max(1) - 1) * dilation_h) as i64 - pt;
                 let last_col = (sw as i64) * 64 * (chunks - 1) + bases[3] as i64 + 128 - pl;
+                let loads_ok = match borders {
+                    // Masked loads of the input's own rows and columns
+                    // only: its last byte bounds them, no spare bytes.
+                    Some((in_h, in_w)) => {
+                        in_w <= self.x.stride
+                            && end(self.x, c - 1, in_h as i64 - 1, in_w as i64)? <= x_bytes
+                    }
+                    None => {
+                        end(self.x, 0, -pt, -pl).is_some()
+                            && end(self.x, c - 1, last_row, last_col)? <= x_bytes + spare
+                    }
+                };
                 self.weights.len() >= c * kh
                     && self.windows.len() >= 4 * 64
                     && self.windows.iter().all(|&i| i < 128)
                     && bases.iter().all(|&b| b <= bases[3])
-                    && end(self.x, 0, -pt, -pl).is_some()
-                    && end(self.x, c - 1, last_row, last_col)? <= x_bytes + spare
+                    && loads_ok
             }
             &Kind::Deconv { kh, in_h, in_w, .. } => {
                 self.weights.len() >= c * kh * 16

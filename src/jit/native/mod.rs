@@ -23,6 +23,7 @@
 mod conv;
 mod elementwise;
 mod fits;
+mod in_place;
 mod lanes16;
 mod requant;
 mod row_tail;
@@ -30,6 +31,7 @@ mod rowwise;
 mod unpool;
 
 pub(crate) use conv::{Direct, Source, Step};
+pub(crate) use in_place::unpad_inputs;
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
 pub(crate) use rowwise::{plan_rows, RowStage};
@@ -87,9 +89,13 @@ pub(crate) enum Kind {
     /// 1x1, one group, stride 1, no padding. `groups` = input channels / 4,
     /// rounded up (missing channels read as zero).
     Pointwise { cin: usize, groups: usize },
-    /// One input channel per output channel, stride 1, dilation 1,
-    /// `kw <= 4`; `pad_top` / `pad_left` shift the window, the halo holds
-    /// the zeros.
+    /// One input channel per output channel, strides 1 to 4, column
+    /// dilation 1 to 4, `kw <= 4`; `pad_top` / `pad_left` shift the window.
+    /// The zero padding comes from the input's halo, or, when `borders`
+    /// holds the input's `(H, W)` (a buffer without the halo: a pipeline
+    /// input read in place from the caller's array), from the kernel
+    /// itself: rows outside the input are skipped, columns outside it
+    /// masked off the loads (`depthwise_windows`).
     Depthwise {
         kh: usize,
         pad_top: usize,
@@ -101,6 +107,8 @@ pub(crate) enum Kind {
         /// each of the 4 pixel vectors gathers its windows from
         /// (`windows[64 p ..]` indexes them).
         bases: [usize; 4],
+        /// The input's `(H, W)` when the kernel pads at the borders.
+        borders: Option<(usize, usize)>,
     },
     /// Depthwise transposed convolution (see `plan_deconv`): `first` is the
     /// input column, relative to `x0 / stride`, of byte 0 of the 128 bytes
@@ -281,7 +289,8 @@ fn plan_pointwise_or_depthwise(
         }
         (Kind::Pointwise { cin: cin_g, groups }, packed, vec![])
     } else if pattern.kind == ConvKind::Depthwise && kw <= 4 {
-        let (kind, windows) = depthwise_windows(pattern, xbuf, d)?;
+        let input = matches!(program.nodes[x].op, crate::ir::Op::Input { .. });
+        let (kind, windows) = depthwise_windows(pattern, xbuf, d, input)?;
         let mut packed = vec![0i32; cout * kh];
         for c in 0..cout {
             for ky in 0..kh {
@@ -315,22 +324,29 @@ fn plan_pointwise_or_depthwise(
 /// taps: lane `j` of pixel vector `p` takes columns `stride_w (16 p + j) +
 /// t dilation_w` (`t < 4`) of the padded row, as byte indices into the 128
 /// bytes loaded at `bases[p]` (from column `stride_w x0`). `None` when an
-/// index reaches past 128 bytes, a window leaves the halo, or the loads of
-/// the last pixel vector would pass the buffer's spare bytes.
+/// index reaches past 128 bytes, or the loads of the last pixel vector
+/// would pass the buffer's spare bytes.
+///
+/// When the windows leave the input's halo (a pipeline input planned
+/// without one, `in_place::unpad_inputs`), or the input is a pipeline
+/// input (`pipeline_input`: its buffer may be a caller's array, with no
+/// spare bytes after it), the kernel pads at the borders
+/// (`Kind::Depthwise::borders`): it loads only the input's own bytes, with
+/// masked loads, so it needs neither the halo nor the spare bytes.
 fn depthwise_windows(
     pattern: &ConvPattern,
     xbuf: &plan::Buffer,
     d: crate::ir::Chw,
+    pipeline_input: bool,
 ) -> Option<(Kind, Vec<u8>)> {
     let g = pattern.geom;
     let (_, _, kh, _) = pattern.weights;
     let (sw, dw) = (g.stride.w, g.dilation.w);
-    if !(1..=4).contains(&sw)
-        || !(1..=4).contains(&g.stride.h)
-        || !conv::window_in_halo(pattern, xbuf, d)
-    {
+    if !(1..=4).contains(&sw) || !(1..=4).contains(&g.stride.h) {
         return None;
     }
+    let borders = (pipeline_input || !conv::window_in_halo(pattern, xbuf, d))
+        .then_some((xbuf.dims.h, xbuf.dims.w));
     let bases: [usize; 4] = std::array::from_fn(|p| (sw * 16 * p) & !63);
     let mut windows = vec![0u8; 4 * 64];
     for p in 0..4 {
@@ -339,18 +355,21 @@ fn depthwise_windows(
             windows[64 * p + i] = u8::try_from(at).ok().filter(|&v| v < 128)?;
         }
     }
-    // The last chunk's loads, from the last row of the last channel.
-    let last_row = (d.h - 1) * g.stride.h + (kh - 1) * g.dilation.h;
-    let x0 = 64 * (d.w.div_ceil(64) - 1);
-    let rows = xbuf.rows();
-    let end = ((d.c.max(1) - 1) * rows + xbuf.halo.top + last_row - g.pad.top) * xbuf.stride()
-        + xbuf.halo.left
-        - g.pad.left
-        + sw * x0
-        + bases[3]
-        + 128;
-    if end > xbuf.bytes() + super::machine::Workspace::SPARE {
-        return None;
+    if borders.is_none() {
+        // The last chunk's loads, from the last row of the last channel
+        // (the halo covers the padding: no term is negative).
+        let last_row = (d.h - 1) * g.stride.h + (kh - 1) * g.dilation.h;
+        let x0 = 64 * (d.w.div_ceil(64) - 1);
+        let rows = xbuf.rows();
+        let end = ((d.c.max(1) - 1) * rows + xbuf.halo.top + last_row - g.pad.top) * xbuf.stride()
+            + xbuf.halo.left
+            - g.pad.left
+            + sw * x0
+            + bases[3]
+            + 128;
+        if end > xbuf.bytes() + super::machine::Workspace::SPARE {
+            return None;
+        }
     }
     let kind = Kind::Depthwise {
         kh,
@@ -359,6 +378,7 @@ fn depthwise_windows(
         stride: (g.stride.h, sw),
         dilation_h: g.dilation.h,
         bases,
+        borders,
     };
     Some((kind, windows))
 }
@@ -482,10 +502,16 @@ mod tests {
             .program
     }
 
-    /// Every kernel shape, and what each moved offset does to `fits`.
+    /// Every kernel shape, and what each moved offset does to `fits`: the
+    /// depthwise kernel reading a pipeline input pads at the borders, the
+    /// one reading a computed map takes the padding from its halo.
     #[test]
     fn stages_reaching_outside_their_buffers_are_refused() {
-        for conv in ["conv(x, w1)", "dwconv(x, w3, pad: 1)"] {
+        for conv in [
+            "conv(x, w1)",
+            "dwconv(x, w3, pad: 1)",
+            "dwconv(max(x, 3), w3, pad: 1)",
+        ] {
             let p = program(&format!(
                 "pipeline p {{
   input x: u8[8, 20, 70]
@@ -495,7 +521,10 @@ mod tests {
   output y
 }}"
             ));
+            // As `jit::compile` plans: inputs without a halo their
+            // readers do not need.
             let plan = crate::jit::plan::plan(&p).expect("plans");
+            let plan = unpad_inputs(&p, plan, Some(Isa::Avx512));
             let stage = plan.stages.last().expect("a stage");
             let ns = plan_native(&p, &plan, stage, Isa::Avx512).expect("a native stage");
             assert!(ns.clone().fits(&plan).is_some(), "{conv}");
@@ -516,10 +545,20 @@ mod tests {
             let mut same = ns.clone();
             same.out.buffer = same.x.buffer;
             assert!(same.fits(&plan).is_none(), "{conv}: in place");
-            if matches!(ns.kind, Kind::Depthwise { .. }) {
+            let from_input = conv.starts_with("dwconv(x");
+            assert_eq!(ns.pads_at_borders(), from_input, "{conv}");
+            if matches!(ns.kind, Kind::Depthwise { .. }) && !from_input {
                 let mut before = ns.clone();
                 before.x.origin = 0;
                 assert!(before.fits(&plan).is_none(), "{conv}: before the start");
+            }
+            if from_input {
+                // Masked loads: the input's last byte bounds them.
+                let mut wide = ns.clone();
+                if let Kind::Depthwise { borders, .. } = &mut wide.kind {
+                    *borders = borders.map(|(h, w)| (h, w + 1));
+                }
+                assert!(wide.fits(&plan).is_none(), "{conv}: one column too many");
             }
         }
     }
