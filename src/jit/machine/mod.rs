@@ -15,11 +15,8 @@
 mod avx512;
 mod conv_avx2;
 mod conv_avx512;
-mod pad_row;
 mod peak;
 mod rows;
-
-pub(crate) use pad_row::PadRows;
 
 pub(crate) use peak::vpdpbusd_peak;
 

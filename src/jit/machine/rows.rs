@@ -35,21 +35,6 @@ fn level() -> Level {
     Level::Baseline
 }
 
-/// The copy run for a stage compiled for `isa`: `--isa avx2` runs the
-/// AVX2 copy, as on a CPU without AVX-512.
-fn level_for(isa: crate::jit::Isa) -> Level {
-    match (level(), isa) {
-        (Level::Avx512, crate::jit::Isa::Avx2) => Level::Avx2,
-        (level, _) => level,
-    }
-}
-
-/// Whether a stage compiled for `isa` runs the AVX-512 copy (and may use
-/// the AVX-512 BW writers, `pad_row`).
-pub(super) fn runs_avx512(isa: crate::jit::Isa) -> bool {
-    level_for(isa) == Level::Avx512
-}
-
 /// A job's view of the workspace: the input buffer, and the output bytes
 /// `base..base + len` that only this job writes.
 pub(super) struct RowCall {
@@ -78,7 +63,11 @@ pub(super) unsafe fn run(stage: &RowStage, call: &RowCall, lo: usize, hi: usize)
         (xs, std::slice::from_raw_parts_mut(call.out, call.len))
     };
     let x = xs.as_slice();
-    let level = level_for(stage.isa());
+    // `--isa avx2` runs the AVX2 copy, as on a CPU without AVX-512.
+    let level = match (level(), stage.isa()) {
+        (Level::Avx512, crate::jit::Isa::Avx2) => Level::Avx2,
+        (level, _) => level,
+    };
     match level {
         // SAFETY: `level` found the features the copy is compiled for.
         #[cfg(target_arch = "x86_64")]

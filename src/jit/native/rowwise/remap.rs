@@ -120,8 +120,7 @@ impl RowStage {
 
 impl RowStage {
     /// Output rows `lo..hi` of `pad`: each row filled with the value, then
-    /// the input row copied into it (with AVX-512 BW, both in one pass:
-    /// `machine::PadRows`). Its own loop, with the row's position
+    /// the input row copied into it. Its own loop, with the row's position
     /// stepped rather than divided out per row, since the rows are short
     /// and many.
     #[inline(always)]
@@ -143,25 +142,15 @@ impl RowStage {
         let mut fill = [0u8; B];
         fill.copy_from_slice(&bytes[..B]);
         let (row_bytes, in_bytes, at) = (ov.w * B, xv.w * B, pads.left * B);
-        // With AVX-512 BW: each output chunk written once, the input bytes
-        // loaded over the fill (`machine::PadRows`).
-        let writer = crate::jit::machine::PadRows::new(self.isa());
-        let block: [u8; VECTOR] = std::array::from_fn(|k| fill[k % B]);
         let h = ov.h.max(1);
         let (mut c, mut y) = (lo / h, lo % h);
         for _ in lo..hi {
             let o = (ov.origin + c * ov.plane + y * ov.stride) * B - base;
             let dst = &mut out[o..o + row_bytes];
-            let src = match y.checked_sub(pads.top).filter(|&iy| iy < xv.h) {
-                Some(iy) => {
-                    let s = (xv.origin + c * xv.plane + iy * xv.stride) * B;
-                    &x[s..s + in_bytes]
-                }
-                None => &[],
-            };
-            if !writer.is_some_and(|w| w.write(dst, src, at, &block)) {
-                fill_elements(dst, &fill);
-                copy_bytes(&mut dst[at..at + src.len()], src);
+            fill_elements(dst, &fill);
+            if let Some(iy) = y.checked_sub(pads.top).filter(|&iy| iy < xv.h) {
+                let s = (xv.origin + c * xv.plane + iy * xv.stride) * B;
+                copy_bytes(&mut dst[at..at + in_bytes], &x[s..s + in_bytes]);
             }
             y += 1;
             if y == h {
