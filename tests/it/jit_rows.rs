@@ -599,3 +599,53 @@ fn avgpool_row_kernel_matches_the_interpreter() {
         "only {split} row stages split across two threads"
     );
 }
+
+/// `pad` alone, on the row kernel's AVX-512 and AVX2 copies: pads from none to wider than a 64-byte chunk on each side,
+/// widths around and past 64 bytes, any fill value.
+#[test]
+fn pad_row_kernel_matches_the_interpreter() {
+    let mut failures = vec![];
+    for seed in 0..120 {
+        let mut rng = Rng::new(seed ^ 0xBAD);
+        let (ty, fill) = *rng.pick(&[
+            ("u8", (0, 255)),
+            ("i8", (-128, 127)),
+            ("u16", (0, 65535)),
+            ("i32", (-100_000, 100_000)),
+            ("fixed<40, 12>", (-1000, 1000)),
+        ]);
+        let mut pad = || match rng.range(0, 3) {
+            0 => 0,
+            1 => rng.range(1, 3),
+            _ => rng.range(60, 70),
+        };
+        let pads = [pad(), pad(), pad(), pad()];
+        let (c, h, w) = (rng.range(1, 3), rng.range(1, 6), rng.range(1, 140));
+        let value = rng.range(fill.0, fill.1);
+        let halo = if rng.chance(30) { " pad 1" } else { "" };
+        let src = format!(
+            "pipeline g {{\n  input x: {ty}[{c}, {h}, {w}]{halo}\n  \
+             let y = pad(x, ({}, {}, {}, {}), value: {value})\n  output y\n}}\n",
+            pads[0], pads[1], pads[2], pads[3]
+        );
+        let (checked, _) =
+            compile("pad.cnn", &src, &Files::default()).unwrap_or_else(|e| panic!("{src}\n{e}"));
+        let program = &checked.program;
+        let isa = if seed % 4 >= 2 { Isa::Avx2 } else { Isa::Auto };
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            isa,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => {
+                if !stages.iter().all(|s| s.row_kernel) {
+                    failures.push(format!("seed {seed}: not on a row kernel\n{src}"));
+                }
+            }
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+}
