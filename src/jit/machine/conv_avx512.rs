@@ -12,7 +12,8 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::avx512::{lanes, Tail};
+use super::avx512::lanes;
+use super::tail_avx512::Tail;
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Direct, NativeStage};
 

@@ -18,6 +18,7 @@ mod conv_avx512;
 mod peak;
 mod pointwise_avx512;
 mod rows;
+mod tail_avx512;
 
 pub(crate) use peak::vpdpbusd_peak;
 

@@ -13,7 +13,8 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::avx512::{lanes, Fast, Tail};
+use super::avx512::lanes;
+use super::tail_avx512::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::NativeStage;
 

@@ -1,0 +1,695 @@
+//! The requantization tails of the AVX-512 kernels: 32-bit accumulators
+//! of 16 lanes to output bytes, exactly as `jit::native::requant` and the
+//! interpreter define them. [`Tail`] is the general form (any factor,
+//! rounding and pack); [`Fast`] the folded form (`Tail::fast`): the result
+//! is the high half of `acc * mul' + c'`, the shift split at bit 32, so no
+//! 64-bit shift is needed. The kernels (`avx512.rs`, `pointwise_avx512.rs`,
+//! `conv_avx512.rs`) call them on their accumulators; everything here works
+//! on registers and reads no memory but its own constant tables.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Bias, Requant, Scale};
+
+/// Per-stage constants of the tail, broadcast once per call, and which of
+/// its steps are not the identity.
+#[cfg(target_arch = "x86_64")]
+pub(super) struct Tail<'a> {
+    q: &'a Requant,
+    pre: bool,
+    clamp1: bool,
+    clamp2: bool,
+    /// The third clamp, after a residual (`Requant::residual`).
+    lo3: __m512i,
+    hi3: __m512i,
+    lo1: __m512i,
+    hi1: __m512i,
+    lo2: __m512i,
+    hi2: __m512i,
+    /// `shift` for the even lanes; for the odd lanes `shift - 32` when
+    /// `shift >= 32` (the result lands in the high half directly).
+    shift: __m512i,
+    shift_odd: __m512i,
+    /// `2^(shift-1)`, `2^(shift-1) - 1`, `2^shift - 1`, 1; times
+    /// `2^(32 - shift)` in the high-half form (`high`).
+    half: __m512i,
+    half_down: __m512i,
+    low_bits: __m512i,
+    ones: __m512i,
+    /// The same constants on 32-bit lanes, for `Scale::narrow`.
+    shift32: __m512i,
+    half32: __m512i,
+    half_down32: __m512i,
+    low_bits32: __m512i,
+    ones32: __m512i,
+    /// The second clamp and the narrowing to bytes as saturating packs
+    /// (see [`Packs`]), when the clamp lies within a byte type's range.
+    packs: Option<Packs>,
+    /// The byte permutation between pack order and join order (it swaps
+    /// the vector index and the 128-bit lane index; its own inverse).
+    swap: __m512i,
+    /// The tail in its fewest steps, when the stage allows it.
+    folded: Option<Folded>,
+    /// The product's shift split at bit 32, as in [`Folded`] (`mul' = mul
+    /// << (32 - shift)` and the rounding constants likewise when `shift <=
+    /// 32`; `vpsrad` by `shift - 32` after when above): the result is the
+    /// high half of the rounded 64-bit product. Not for `HalfEven` (its bias
+    /// reads bit `shift`) nor for factors that do not scale within 32 bits.
+    high: bool,
+    /// Byte permutations of [`Self::low_bytes`] into join order and pack
+    /// order.
+    join_bytes: __m512i,
+    pack_bytes: __m512i,
+    /// Each channel's factor, scaled as above when `high`.
+    muls: Vec<i32>,
+    /// `shift - 32` when `high` and `shift > 32` (else 0), for `vpsrad`.
+    shr: __m128i,
+}
+
+/// The wide-product tail of a stage without a first clamp or residual,
+/// narrowed by saturating packs, with everything added folded into one
+/// 64-bit constant per channel and the shift split at bit 32:
+///
+/// ```text
+/// (acc * mul + c) >> shift,  c = pre * mul + bias + (post << shift)
+///   = high32(acc * mul' + c') >> shr
+/// mul' = mul << (32 - shift), c' = c << (32 - shift), shr = 0   (shift <= 32)
+/// mul' = mul,                 c' = c,                 shr = shift - 32   (shift > 32)
+/// ```
+///
+/// exact because `(v + pre) * mul + bias = v * mul + pre * mul + bias`,
+/// `(p >> s) + post = (p + (post << s)) >> s`, `floor(p / 2^s) = floor(p
+/// 2^(32-s) / 2^32)` and `floor(floor(p / 2^32) / 2^r) = floor(p /
+/// 2^(32+r))` (no step wraps: the plan proved every 32-bit value, `mul'`
+/// is checked to stay a 32-bit value and `c'` within 2^62, so `acc * mul' +
+/// c'` stays within 2^63). The high half of the 64-bit sum is the result:
+/// no 64-bit shift, and the even and odd lanes join with one masked
+/// shuffle. A rounding whose bias depends on the sign of the product folds
+/// only when the second clamp takes every product below zero to its lower
+/// bound anyway (`post <= lo2`: every rounding of a negative product is at
+/// most 0), where the bias of the non-negative side serves both.
+#[cfg(target_arch = "x86_64")]
+struct Folded {
+    c: Vec<i64>,
+    mul: Vec<i32>,
+    /// The arithmetic shift of the high halves, `shift - 32` or 0.
+    shr: u32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Folded {
+    fn of(q: &Requant, packs: bool) -> Option<Folded> {
+        let s = q.scale.as_ref()?;
+        if s.narrow || !packs || q.residual.is_some() || q.lo1 > i32::MIN || q.hi1 < i32::MAX {
+            return None;
+        }
+        let half = if s.shift == 0 {
+            0
+        } else {
+            1i128 << (s.shift - 1)
+        };
+        let negatives_clamped = q.post.iter().all(|&p| p <= q.lo2);
+        let bias = match s.bias {
+            Bias::None => 0,
+            Bias::Half => half,
+            Bias::HalfDown => (half - 1).max(0),
+            Bias::TowardZero if negatives_clamped => 0,
+            Bias::HalfAway if negatives_clamped => half,
+            Bias::HalfTowardZero if negatives_clamped => (half - 1).max(0),
+            _ => return None,
+        };
+        let up = 32u32.saturating_sub(s.shift);
+        let room = 1i128 << 62;
+        let c = (q.pre.iter().zip(&s.mul).zip(&q.post))
+            .map(|((&pre, &mul), &post)| {
+                let c = i128::from(pre) * i128::from(mul) + bias + (i128::from(post) << s.shift);
+                let c = c.checked_mul(1i128 << up)?;
+                (-room < c && c < room).then_some(c as i64)
+            })
+            .collect::<Option<Vec<i64>>>()?;
+        let mul = (s.mul.iter())
+            .map(|&m| i32::try_from(i64::from(m) << up).ok())
+            .collect::<Option<Vec<i32>>>()?;
+        Some(Folded {
+            c,
+            mul,
+            shr: s.shift.saturating_sub(32),
+        })
+    }
+}
+
+/// Saturating packs (`vpackssdw`, then `vpackuswb` or `vpacksswb`) clamp
+/// 32-bit results to the byte type's range exactly; a narrower second clamp
+/// follows on the bytes.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Packs {
+    signed: bool,
+    /// The second clamp on bytes, when narrower than the type's range.
+    clamp: Option<(__m512i, __m512i)>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> Tail<'a> {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn new(q: &'a Requant) -> Tail<'a> {
+        let shift = q.scale.as_ref().map_or(0, |s| s.shift);
+        let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+        let odd = if shift >= 32 { shift - 32 } else { shift };
+        let packs = Packs::of(q);
+        let up = 32u32.saturating_sub(shift);
+        let scaled = q.scale.as_ref().and_then(|s| {
+            let fits = !s.narrow && s.shift > 0 && s.bias != Bias::HalfEven;
+            (s.mul
+                .iter()
+                .map(|&m| i32::try_from(i64::from(m) << up).ok()))
+            .collect::<Option<Vec<i32>>>()
+            .filter(|_| fits)
+        });
+        let high = scaled.is_some();
+        let muls = scaled.unwrap_or_else(|| q.scale.as_ref().map_or(vec![], |s| s.mul.clone()));
+        // The rounding constants at the product's scale.
+        let at = |v: i64| if high { v << up } else { v };
+        Tail {
+            q,
+            pre: q.pre.iter().any(|&v| v != 0),
+            clamp1: q.lo1 > i32::MIN || q.hi1 < i32::MAX,
+            clamp2: q.lo2 > i32::MIN || q.hi2 < i32::MAX,
+            lo3: _mm512_set1_epi32(q.lo3),
+            hi3: _mm512_set1_epi32(q.hi3),
+            lo1: _mm512_set1_epi32(q.lo1),
+            hi1: _mm512_set1_epi32(q.hi1),
+            lo2: _mm512_set1_epi32(q.lo2),
+            hi2: _mm512_set1_epi32(q.hi2),
+            shift: _mm512_set1_epi64(i64::from(shift)),
+            shift_odd: _mm512_set1_epi64(i64::from(odd)),
+            half: _mm512_set1_epi64(at(half)),
+            half_down: _mm512_set1_epi64(at((half - 1).max(0))),
+            low_bits: _mm512_set1_epi64(at((2 * half - 1).max(0))),
+            ones: _mm512_set1_epi64(at(1)),
+            shift32: _mm512_set1_epi32(shift.min(31) as i32),
+            half32: _mm512_set1_epi32(half.min(1 << 30) as i32),
+            half_down32: _mm512_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
+            low_bits32: _mm512_set1_epi32((2 * half - 1).clamp(0, i64::from(i32::MAX)) as i32),
+            ones32: _mm512_set1_epi32(1),
+            packs,
+            swap: swap_quarters(),
+            folded: Folded::of(q, packs.is_some()),
+            high,
+            // Join order: byte `16 p + j` is lane `j` of vector `p`; pack
+            // order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`.
+            join_bytes: byte_table(|b| (b / 16) % 2 * 64 + 4 * (b % 16)),
+            pack_bytes: byte_table(|b| (b % 16) / 4 % 2 * 64 + 4 * (4 * (b / 16) + b % 4)),
+            muls,
+            shr: _mm_cvtsi32_si128(if high {
+                shift.saturating_sub(32) as i32
+            } else {
+                0
+            }),
+        }
+    }
+
+    /// The constants of output channel `c`: (pre, mul, post).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
+        let q = self.q;
+        let mul = if q.scale.is_some() { self.muls[c] } else { 1 };
+        [
+            _mm512_set1_epi32(q.pre[c]),
+            _mm512_set1_epi64(i64::from(mul)),
+            _mm512_set1_epi32(q.post[c]),
+        ]
+    }
+
+    /// Requantizes 16 accumulators of one channel to 16 bytes (the low byte
+    /// of each 32-bit result).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn apply(&self, acc: __m512i, k: [__m512i; 3]) -> __m128i {
+        let v = self.scaled(acc, k);
+        let v = if self.clamp2 {
+            _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
+        } else {
+            v
+        };
+        _mm512_cvtepi32_epi8(v)
+    }
+
+    /// The folded form of this tail ([`Folded`]), when the stage has it.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn fast(&self) -> Option<Fast<'_>> {
+        let f = self.folded.as_ref()?;
+        Some(Fast {
+            c: &f.c,
+            mul: &f.mul,
+            shifts: f.shr > 0,
+            shr: _mm_cvtsi32_si128(f.shr as i32),
+            packs: self.packs?,
+            swap: self.swap,
+        })
+    }
+
+    /// [`Self::apply`] with the residual values `res` (32-bit lanes,
+    /// aligned) added after the second clamp, then the third clamp.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn apply_residual(
+        &self,
+        acc: __m512i,
+        [pre, mul, post]: [__m512i; 3],
+        res: __m512i,
+    ) -> __m128i {
+        let mut v = acc;
+        if self.pre {
+            v = _mm512_add_epi32(v, pre);
+        }
+        if self.clamp1 {
+            v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        }
+        if let Some(s) = &self.q.scale {
+            v = self.scale(v, mul, s);
+        }
+        let v = _mm512_add_epi32(v, post);
+        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2);
+        let v = _mm512_add_epi32(v, res);
+        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo3), self.hi3);
+        _mm512_cvtepi32_epi8(v)
+    }
+
+    /// [`Self::apply`] on 64 accumulators, joined in order: byte `16 p +
+    /// j` is lane `j` of vector `p`. (A loop, not a closure: closures do
+    /// not inherit the target features, and a call per 16 lanes would cost
+    /// more than the tail itself.)
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+        if self.packs.is_some() {
+            return _mm512_permutexvar_epi8(self.swap, self.apply4_packed(acc, k));
+        }
+        self.low_bytes(acc, k, self.join_bytes, 0xFFFF_FFFF_0000_0000)
+    }
+
+    /// [`Self::apply`] on 64 accumulators in pack order: byte `16 L + 4 p
+    /// + i` is lane `4 L + i` of vector `p` (128-bit lane `L`).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn apply4_packed(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+        if self.packs.is_some() {
+            let r: [__m512i; 4] = [
+                self.scaled(acc[0], k),
+                self.scaled(acc[1], k),
+                self.scaled(acc[2], k),
+                self.scaled(acc[3], k),
+            ];
+            return self.pack(r);
+        }
+        self.low_bytes(acc, k, self.pack_bytes, 0xFF00_FF00_FF00_FF00)
+    }
+
+    /// [`Self::apply`] on 64 accumulators without packs: the low bytes of
+    /// the four vectors of results gathered by two two-source byte
+    /// permutations `idx` (a byte's source lane in vector `p` or `p + 1`,
+    /// `p` even) joined by the blend `upper` (the bytes of vectors 2 and 3).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn low_bytes(&self, acc: &[__m512i; 4], k: [__m512i; 3], idx: __m512i, upper: u64) -> __m512i {
+        let mut r = [_mm512_setzero_si512(); 4];
+        for (r, &a) in r.iter_mut().zip(acc) {
+            let v = self.scaled(a, k);
+            *r = if self.clamp2 {
+                _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
+            } else {
+                v
+            };
+        }
+        let low = _mm512_permutex2var_epi8(r[0], idx, r[1]);
+        let high = _mm512_permutex2var_epi8(r[2], idx, r[3]);
+        _mm512_mask_blend_epi8(upper, low, high)
+    }
+
+    /// The tail up to the post-add: 32-bit results before the second
+    /// clamp.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn scaled(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m512i {
+        let mut v = acc;
+        if self.pre {
+            v = _mm512_add_epi32(v, pre);
+        }
+        if self.clamp1 {
+            v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo1), self.hi1);
+        }
+        if let Some(s) = &self.q.scale {
+            v = self.scale(v, mul, s);
+        }
+        _mm512_add_epi32(v, post)
+    }
+
+    /// Four vectors of [`Self::scaled`] results, second clamp applied, as
+    /// bytes in pack order (see [`Self::apply4_packed`]). Only when
+    /// `packs` is set.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn pack(&self, r: [__m512i; 4]) -> __m512i {
+        match self.packs {
+            // SAFETY: this function's target features.
+            Some(p) => unsafe { pack_bytes(p, r) },
+            None => _mm512_setzero_si512(),
+        }
+    }
+
+    /// `(v * mul + bias) >> shift` per 32-bit lane: signed 32 x 32 -> 64-bit
+    /// products of the even lanes and (moved down) of the odd lanes, rounded
+    /// on 64 bits, the 32-bit results blended back into place.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn scale(&self, v: __m512i, mul: __m512i, s: &Scale) -> __m512i {
+        if s.narrow {
+            return _mm512_srav_epi32(self.bias32(v, s), self.shift32);
+        }
+        let even = _mm512_mul_epi32(v, mul);
+        let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), mul);
+        if self.high {
+            // Even lane 2i takes dword 2i + 1 (the high half) of `even`.
+            let r =
+                _mm512_mask_shuffle_epi32::<0xF5>(self.bias(odd, s), 0x5555, self.bias(even, s));
+            return if s.shift > 32 {
+                _mm512_sra_epi32(r, self.shr)
+            } else {
+                r
+            };
+        }
+        if s.shift == 0 {
+            return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64::<32>(odd));
+        }
+        let even = _mm512_srav_epi64(self.bias(even, s), self.shift);
+        let odd = _mm512_srav_epi64(self.bias(odd, s), self.shift_odd);
+        let odd = if s.shift >= 32 {
+            odd
+        } else {
+            _mm512_slli_epi64::<32>(odd)
+        };
+        _mm512_mask_blend_epi32(0xAAAA, even, odd)
+    }
+
+    /// `v + bias` on 32-bit lanes (see `native::Bias`).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn bias32(&self, v: __m512i, s: &Scale) -> __m512i {
+        let negative = || _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
+        match s.bias {
+            Bias::None => v,
+            Bias::TowardZero => _mm512_mask_add_epi32(v, negative(), v, self.low_bits32),
+            Bias::Half => _mm512_add_epi32(v, self.half32),
+            Bias::HalfDown => _mm512_add_epi32(v, self.half_down32),
+            Bias::HalfTowardZero => {
+                let down = _mm512_add_epi32(v, self.half_down32);
+                _mm512_mask_add_epi32(down, negative(), down, self.ones32)
+            }
+            Bias::HalfAway => {
+                let up = _mm512_add_epi32(v, self.half32);
+                _mm512_mask_sub_epi32(up, negative(), up, self.ones32)
+            }
+            Bias::HalfEven => {
+                let odd = _mm512_and_si512(_mm512_srav_epi32(v, self.shift32), self.ones32);
+                _mm512_add_epi32(_mm512_add_epi32(v, self.half_down32), odd)
+            }
+        }
+    }
+
+    /// `p + bias` on 64-bit lanes (see `native::Bias`).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn bias(&self, p: __m512i, s: &Scale) -> __m512i {
+        let negative = || _mm512_cmplt_epi64_mask(p, _mm512_setzero_si512());
+        match s.bias {
+            Bias::None => p,
+            Bias::TowardZero => _mm512_mask_add_epi64(p, negative(), p, self.low_bits),
+            Bias::Half => _mm512_add_epi64(p, self.half),
+            Bias::HalfDown => _mm512_add_epi64(p, self.half_down),
+            Bias::HalfTowardZero => {
+                let down = _mm512_add_epi64(p, self.half_down);
+                _mm512_mask_add_epi64(down, negative(), down, self.ones)
+            }
+            Bias::HalfAway => {
+                let up = _mm512_add_epi64(p, self.half);
+                _mm512_mask_sub_epi64(up, negative(), up, self.ones)
+            }
+            Bias::HalfEven => {
+                let odd = _mm512_and_si512(_mm512_srav_epi64(p, self.shift), self.ones);
+                _mm512_add_epi64(_mm512_add_epi64(p, self.half_down), odd)
+            }
+        }
+    }
+}
+
+/// Four vectors of 32-bit results as bytes in pack order (see
+/// [`Tail::apply4_packed`]), the second clamp applied by the saturation of
+/// the packs and the byte clamp.
+///
+/// # Safety
+/// Only inlined into functions compiled with AVX-512 F and BW (always
+/// inlined: `#[target_feature]` functions cannot be).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn pack_bytes(p: Packs, r: [__m512i; 4]) -> __m512i {
+    // SAFETY: the caller's target features.
+    unsafe {
+        let w01 = _mm512_packs_epi32(r[0], r[1]);
+        let w23 = _mm512_packs_epi32(r[2], r[3]);
+        if p.signed {
+            let b = _mm512_packs_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => _mm512_min_epi8(_mm512_max_epi8(b, lo), hi),
+                None => b,
+            }
+        } else {
+            let b = _mm512_packus_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => _mm512_min_epu8(_mm512_max_epu8(b, lo), hi),
+                None => b,
+            }
+        }
+    }
+}
+
+/// The folded tail of a stage ([`Folded`]), its constants by value so that
+/// a kernel keeps them in registers; every method is always inlined into
+/// the kernel (a call per 64 results, with its arguments in memory, cost
+/// more than the tail).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Fast<'a> {
+    c: &'a [i64],
+    mul: &'a [i32],
+    /// `Folded::shr > 0`, and the count for `vpsrad`.
+    shifts: bool,
+    shr: __m128i,
+    packs: Packs,
+    swap: __m512i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Fast<'_> {
+    /// The constants of output channel `c`: (c', mul').
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn channel(&self, c: usize) -> [__m512i; 2] {
+        // SAFETY: the caller's target features.
+        unsafe {
+            [
+                _mm512_set1_epi64(self.c[c]),
+                _mm512_set1_epi64(i64::from(self.mul[c])),
+            ]
+        }
+    }
+
+    /// 16 accumulators to 32-bit results (before the second clamp): the
+    /// high halves of the even and the odd lanes' 64-bit sums, joined by a
+    /// masked shuffle, shifted by `shr` when `SHR`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    unsafe fn scaled<const SHR: bool>(&self, acc: __m512i, [c, mul]: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let even = _mm512_add_epi64(_mm512_mul_epi32(acc, mul), c);
+            // (A shuffle, not a shift right: with the high halves known to
+            // be zero LLVM turns the signed product into three unsigned ones.)
+            let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(acc), mul);
+            let odd = _mm512_add_epi64(odd, c);
+            // Even lane 2i takes dword 2i + 1 of `even`; odd lanes keep `odd`'s.
+            let r = _mm512_mask_shuffle_epi32::<0xF5>(odd, 0x5555, even);
+            if SHR {
+                _mm512_sra_epi32(r, self.shr)
+            } else {
+                r
+            }
+        }
+    }
+
+    /// 64 accumulators of one channel to bytes in pack order (see
+    /// [`Tail::apply4_packed`]).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn packed4(&self, acc: &[__m512i; 4], k: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        // (No closure: closures do not inherit the caller's target features.)
+        unsafe {
+            let r = if self.shifts {
+                [
+                    self.scaled::<true>(acc[0], k),
+                    self.scaled::<true>(acc[1], k),
+                    self.scaled::<true>(acc[2], k),
+                    self.scaled::<true>(acc[3], k),
+                ]
+            } else {
+                [
+                    self.scaled::<false>(acc[0], k),
+                    self.scaled::<false>(acc[1], k),
+                    self.scaled::<false>(acc[2], k),
+                    self.scaled::<false>(acc[3], k),
+                ]
+            };
+            pack_bytes(self.packs, r)
+        }
+    }
+
+    /// Whether the pack saturates to signed bytes.
+    pub(super) fn signed(&self) -> bool {
+        self.packs.signed
+    }
+
+    /// Whether a byte clamp narrower than the pack's range follows it.
+    pub(super) fn clamps(&self) -> bool {
+        self.packs.clamp.is_some()
+    }
+
+    /// Whether the high halves shift right (`Folded::shr > 0`).
+    pub(super) fn shifts(&self) -> bool {
+        self.shifts
+    }
+
+    /// The second clamp on bytes: the pack's own range when it has none.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn byte_clamp(&self) -> (__m512i, __m512i) {
+        // SAFETY: the caller's target features.
+        unsafe {
+            self.packs.clamp.unwrap_or(if self.packs.signed {
+                (_mm512_set1_epi8(i8::MIN), _mm512_set1_epi8(i8::MAX))
+            } else {
+                (_mm512_setzero_si512(), _mm512_set1_epi8(-1))
+            })
+        }
+    }
+
+    /// [`Self::packed4`] with its form fixed: `SIGNED` is [`Self::signed`],
+    /// `SHR` is [`Self::shifts`], `CLAMP` is [`Self::clamps`], `bytes` is
+    /// [`Self::byte_clamp`]: no test in the kernel's loop.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`]; the form is this tail's.
+    #[inline(always)]
+    pub(super) unsafe fn packed4_as<const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
+        &self,
+        acc: &[__m512i; 4],
+        k: [__m512i; 2],
+        (lo, hi): (__m512i, __m512i),
+    ) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let w01 =
+                _mm512_packs_epi32(self.scaled::<SHR>(acc[0], k), self.scaled::<SHR>(acc[1], k));
+            let w23 =
+                _mm512_packs_epi32(self.scaled::<SHR>(acc[2], k), self.scaled::<SHR>(acc[3], k));
+            match (SIGNED, CLAMP) {
+                (true, true) => {
+                    _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), lo), hi)
+                }
+                (true, false) => _mm512_packs_epi16(w01, w23),
+                (false, true) => {
+                    _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), lo), hi)
+                }
+                (false, false) => _mm512_packus_epi16(w01, w23),
+            }
+        }
+    }
+
+    /// 64 accumulators of one channel to bytes in pixel order: byte `16 p +
+    /// j` is lane `j` of vector `p`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn ordered4(&self, acc: &[__m512i; 4], k: [__m512i; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4(acc, k)) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Packs {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    fn of(q: &Requant) -> Option<Packs> {
+        let (lo, hi) = (q.lo2, q.hi2);
+        let (signed, min, max) = pack_range(q)?;
+        let clamp = (lo != min || hi != max).then(|| {
+            (
+                _mm512_set1_epi8(lo as u8 as i8),
+                _mm512_set1_epi8(hi as u8 as i8),
+            )
+        });
+        Some(Packs { signed, clamp })
+    }
+}
+
+/// Whether saturating packs narrow the tail `q` (see [`Packs`]): the byte
+/// type's signedness and range.
+#[cfg(target_arch = "x86_64")]
+fn pack_range(q: &Requant) -> Option<(bool, i32, i32)> {
+    let (lo, hi) = (q.lo2, q.hi2);
+    // A residual adds after the second clamp: the 32-bit results stay.
+    if q.residual.is_some() || lo > hi {
+        return None;
+    }
+    if 0 <= lo && hi <= 255 {
+        Some((false, 0, 255))
+    } else if -128 <= lo && hi <= 127 {
+        Some((true, -128, 127))
+    } else {
+        None
+    }
+}
+
+/// A vector of 64 byte indices, `f(b)` at byte `b`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn byte_table(f: impl Fn(usize) -> usize) -> __m512i {
+    let idx: [u8; 64] = std::array::from_fn(|b| f(b) as u8);
+    // SAFETY: `idx` is 64 bytes.
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+
+/// The byte permutation that swaps `p` and `L` in `16 p + 4 L + i`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn swap_quarters() -> __m512i {
+    let idx: [u8; 64] = std::array::from_fn(|x| (16 * ((x % 16) / 4) + 4 * (x / 16) + x % 4) as u8);
+    // SAFETY: `idx` is 64 bytes.
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+
+/// Whether the tail `q` has the folded form ([`Folded`]).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn folds(q: &Requant) -> bool {
+    Folded::of(q, pack_range(q).is_some()).is_some()
+}
