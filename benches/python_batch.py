@@ -52,7 +52,7 @@ def main():
     p(x, threads=args.threads)  # compile and warm up
     threads = [] if args.threads is None else ["--threads", str(args.threads)]
     hot = x[: args.hot_images].copy()
-    call_us, cpu_us, one_us, cli_median, cli_min, in_median = [], [], [], [], [], []
+    call_us, cpu_us, one_us, cli_median, cli_min, cli_mean, in_median = [], [], [], [], [], [], []
     hot_cpu_us, loop_cpu_us = [], []
     for _ in range(args.rounds):
         t, c = time.perf_counter(), time.thread_time()
@@ -72,12 +72,13 @@ def main():
             p(x[i], threads=args.threads)
         one_us.append((time.perf_counter() - t) / 50 * 1e6)
         out = subprocess.run(
-            [args.convoy, "bench", args.pipeline, "--format", "json", *threads],
+            [args.convoy, "bench", args.pipeline, "--format", "json", "--iters", str(args.images), *threads],
             check=True, capture_output=True, text=True,
         ).stdout
         b = json.loads(out)
         cli_median.append(b["median_us"])
         cli_min.append(b["min_us"])
+        cli_mean.append(b["mean_us"])
         # The bench's loop measured as the batch is: its CPU time over all
         # its runs (a median keeps only the runs nothing disturbed).
         c = time.thread_time()
@@ -102,6 +103,11 @@ def main():
     print(f"p.bench():            median of medians {med(in_median):.1f} us")
     print(f"ratio p(x) / convoy bench: median {med(call_us) / med(cli_median):.3f}, "
           f"min {min(call_us) / min(cli_min):.3f}")
+    # Throughput against throughput: the batch's time per image against the
+    # bench window's length over its runs (both keep every stall).
+    print(f"convoy bench mean (throughput): median {med(cli_mean):.1f} us, min {min(cli_mean):.1f} us")
+    print(f"ratio p(x) / convoy bench mean: median {med(call_us) / med(cli_mean):.3f}, "
+          f"min {min(call_us) / min(cli_mean):.3f}")
 
 
 if __name__ == "__main__":

@@ -268,7 +268,8 @@ class Pipeline:
 
     def bench(self, iters: int = 50, threads: Optional[int] = None) -> Dict[str, Any]:
         """``convoy bench``'s measurement of the JIT on one random image:
-        ``median_us``, ``min_us``, ``gmacs``, ``macs``, ``threads``,
+        ``median_us``, ``min_us``, ``mean_us`` (the timed runs' total over
+        their count: the throughput a batch sees), ``gmacs``, ``macs``, ``threads``,
         ``compile_ms``, ``iters``, and ``runs``: every run made, warm-up
         included (``time.thread_time()`` around the call over ``runs`` is
         the loop's CPU time per run)."""

@@ -209,14 +209,10 @@ fn run_into<'py, R: ImageRunner>(
         .collect()))
 }
 
-/// Warm-up (at least 2 runs and 0.2 s), then `iters` timed runs: (median,
-/// min, runs made in all, warm-up included). The loop of `convoy bench`, so
+/// Warm-up (at least 2 runs and 0.2 s), then `iters` timed runs. The loop of `convoy bench`, so
 /// that the figures compare; the count lets a caller divide the loop's CPU
 /// time by its runs.
-fn time(
-    iters: usize,
-    mut f: impl FnMut() -> Result<(), ExecError>,
-) -> Result<(Duration, Duration, usize), ExecError> {
+fn time(iters: usize, mut f: impl FnMut() -> Result<(), ExecError>) -> Result<Timing, ExecError> {
     let warm = Instant::now();
     let mut runs = 0;
     while runs < 2 || (warm.elapsed() < Duration::from_millis(200) && runs < iters) {
@@ -224,13 +220,29 @@ fn time(
         runs += 1;
     }
     let mut times = Vec::with_capacity(iters);
+    let start = Instant::now();
     for _ in 0..iters {
         let t = Instant::now();
         f()?;
         times.push(t.elapsed());
     }
+    let mean = start.elapsed() / iters as u32;
     times.sort();
-    Ok((times[times.len() / 2], times[0], runs + iters))
+    Ok(Timing {
+        median: times[times.len() / 2],
+        min: times[0],
+        mean,
+        runs: runs + iters,
+    })
+}
+
+/// What [`time`] measured: the median, minimum and mean of the timed runs
+/// (the mean is the throughput a batch sees), and every run made.
+struct Timing {
+    median: Duration,
+    min: Duration,
+    mean: Duration,
+    runs: usize,
 }
 
 #[pymethods]
@@ -354,7 +366,12 @@ impl Pipeline {
                 .map_err(ExecError::from)?;
             time(iters, || compiled.execute(&mut ws))
         });
-        let (median, min, runs) = timed.map_err(|e| self.fail("run", &[e.diagnostic()]))?;
+        let Timing {
+            median,
+            min,
+            mean,
+            runs,
+        } = timed.map_err(|e| self.fail("run", &[e.diagnostic()]))?;
         let macs = self.program().total_macs();
         let d = PyDict::new(py);
         d.set_item("threads", compiled.threads())?;
@@ -363,6 +380,7 @@ impl Pipeline {
         d.set_item("compile_ms", compiled.compile_time.as_secs_f64() * 1e3)?;
         d.set_item("median_us", median.as_secs_f64() * 1e6)?;
         d.set_item("min_us", min.as_secs_f64() * 1e6)?;
+        d.set_item("mean_us", mean.as_secs_f64() * 1e6)?;
         d.set_item("macs", macs)?;
         d.set_item("gmacs", macs as f64 / median.as_secs_f64().max(1e-12) / 1e9)?;
         Ok(d)

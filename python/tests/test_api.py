@@ -237,6 +237,7 @@ def test_estimate_emit_and_bench(seed, tmp_path):
         seed.estimate(parallel={"pw": "pe:zero"})
     b = seed.bench(iters=3, threads=1)
     assert b["median_us"] > 0 and b["min_us"] <= b["median_us"] and b["macs"] == 810048
+    assert b["min_us"] <= b["mean_us"]
     # At least two warm-up runs, then the three timed ones.
     assert b["iters"] == 3 and b["runs"] >= 5
 

@@ -1,4 +1,4 @@
-//! `convoy bench FILE`: compile time, median and min run time after warm-up,
+//! `convoy bench FILE`: compile time, median, min and mean run time after warm-up,
 //! and GMAC/s for the pipeline and for each generated stage.
 
 use super::files::{load_program, print_diagnostics, read_input_files, write_all};
@@ -34,6 +34,9 @@ struct BenchReport {
     compile: Duration,
     median: Duration,
     min: Duration,
+    /// The timed window's length over its runs: the throughput a batch
+    /// sees, stalls and all (a median keeps only the undisturbed runs).
+    mean: Duration,
     stages: Vec<StageTime>,
     /// One core's `vpdpbusd` peak (GMAC/s), measured after the runs.
     peak: Option<f64>,
@@ -142,7 +145,12 @@ pub fn run(args: &BenchArgs) -> i32 {
             let whole = time(window, || {
                 compiled.execute(&mut ws).map_err(|e| e.diagnostic())
             });
-            let Timing { median, min, runs } = match whole {
+            let Timing {
+                median,
+                min,
+                mean,
+                runs,
+            } = match whole {
                 Ok(t) => t,
                 Err(d) => {
                     print_diagnostics(&sources, &[d]);
@@ -185,6 +193,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 compile: compiled.compile_time,
                 median,
                 min,
+                mean,
                 stages,
                 peak: convoy::jit::vpdpbusd_peak(),
             }
@@ -195,7 +204,12 @@ pub fn run(args: &BenchArgs) -> i32 {
                     .map(|_| ())
                     .map_err(|e| e.diagnostic())
             });
-            let Timing { median, min, runs } = match t {
+            let Timing {
+                median,
+                min,
+                mean,
+                runs,
+            } = match t {
                 Ok(t) => t,
                 Err(d) => {
                     print_diagnostics(&sources, &[d]);
@@ -212,6 +226,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 compile: Duration::ZERO,
                 median,
                 min,
+                mean,
                 stages: vec![],
                 peak: None,
             }
@@ -283,6 +298,7 @@ const MAX_RUNS: usize = 100_000;
 struct Timing {
     median: Duration,
     min: Duration,
+    mean: Duration,
     runs: usize,
 }
 
@@ -306,10 +322,12 @@ fn time(
         f()?;
         times.push(t.elapsed());
     }
+    let mean = start.elapsed() / times.len() as u32;
     times.sort();
     Ok(Timing {
         median: times[times.len() / 2],
         min: times[0],
+        mean,
         runs: times.len(),
     })
 }
@@ -328,7 +346,7 @@ fn us(t: Duration) -> f64 {
 
 fn text(r: &BenchReport) -> String {
     let mut out = format!(
-        "{}: backend {}, {} thread(s), {} timed runs\n  compile {:.2} ms\n  run     median {:.1} us, min {:.1} us\n  {:.3} GMAC per image, {:.2} GMAC/s (median)\n",
+        "{}: backend {}, {} thread(s), {} timed runs\n  compile {:.2} ms\n  run     median {:.1} us, min {:.1} us, mean {:.1} us (throughput {:.0} images/s)\n  {:.3} GMAC per image, {:.2} GMAC/s (median)\n",
         r.file,
         r.backend,
         r.threads,
@@ -336,6 +354,8 @@ fn text(r: &BenchReport) -> String {
         r.compile.as_secs_f64() * 1e3,
         us(r.median),
         us(r.min),
+        us(r.mean),
+        1e6 / us(r.mean).max(1e-9),
         r.macs as f64 / 1e9,
         gmacs(r.macs, r.median)
     );
@@ -399,7 +419,7 @@ fn json(r: &BenchReport) -> String {
         })
         .collect();
     format!(
-        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"runs\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"gmacs\": {:.3}, \"vpdpbusd_peak_gmacs\": {}, \"stages\": [{}]}}",
+        "{{\"file\": \"{}\", \"backend\": \"{}\", \"threads\": {}, \"iters\": {}, \"runs\": {}, \"macs\": {}, \"compile_ms\": {:.3}, \"median_us\": {:.3}, \"min_us\": {:.3}, \"mean_us\": {:.3}, \"gmacs\": {:.3}, \"vpdpbusd_peak_gmacs\": {}, \"stages\": [{}]}}",
         esc(&r.file),
         r.backend,
         r.threads,
@@ -409,6 +429,7 @@ fn json(r: &BenchReport) -> String {
         r.compile.as_secs_f64() * 1e3,
         us(r.median),
         us(r.min),
+        us(r.mean),
         gmacs(r.macs, r.median),
         r.peak.map_or("null".to_string(), |p| format!("{p:.3}")),
         stages.join(", ")

@@ -130,6 +130,7 @@ fn bench_reports_json() {
         "\"compile_ms\"",
         "\"median_us\"",
         "\"min_us\"",
+        "\"mean_us\"",
         "\"gmacs\"",
         "\"stages\"",
         "\"backend\": \"jit\"",
