@@ -16,7 +16,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::tail_avx512::{folds, Tail};
+use super::tail_avx512::{folds, mirrors, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Kind, NativeStage};
 
@@ -45,17 +45,38 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             super::pointwise_avx512::pointwise(stage, *cin, *groups, x, out, lo, hi)
         },
         Kind::Depthwise { borders, .. } => unsafe {
-            match (folds(stage.requant()), borders.is_some()) {
-                (true, false) => depthwise::<true, false>(stage, x, out, lo, hi),
-                (false, false) => depthwise::<false, false>(stage, x, out, lo, hi),
-                (true, true) => depthwise::<true, true>(stage, x, out, lo, hi),
-                (false, true) => depthwise::<false, true>(stage, x, out, lo, hi),
+            let q = stage.requant();
+            let tail = if folds(q) {
+                Form::Folded
+            } else if mirrors(q) {
+                Form::Mirrored
+            } else {
+                Form::General
+            };
+            let masked = borders.is_some();
+            let f = (stage, x, out, lo, hi);
+            match (tail as u8, masked, adjacent(stage)) {
+                (0, false, false) => depthwise::<0, false>(stage, x, out, lo, hi),
+                (0, true, false) => depthwise::<0, true>(stage, x, out, lo, hi),
+                (1, false, false) => depthwise::<1, false>(stage, x, out, lo, hi),
+                (1, true, false) => depthwise::<1, true>(stage, x, out, lo, hi),
+                (_, false, false) => depthwise::<2, false>(stage, x, out, lo, hi),
+                (_, true, false) => depthwise::<2, true>(stage, x, out, lo, hi),
+                (0, false, true) => super::depthwise_avx512::loaded::<0, false>(f),
+                (0, true, true) => super::depthwise_avx512::loaded::<0, true>(f),
+                (1, false, true) => super::depthwise_avx512::loaded::<1, false>(f),
+                (1, true, true) => super::depthwise_avx512::loaded::<1, true>(f),
+                (_, false, true) => super::depthwise_avx512::loaded::<2, false>(f),
+                (_, true, true) => super::depthwise_avx512::loaded::<2, true>(f),
             }
         },
         Kind::Deconv { .. } if folds(stage.requant()) => unsafe {
-            deconv::<true>(stage, x, out, lo, hi)
+            deconv::<true, false>(stage, x, out, lo, hi)
         },
-        Kind::Deconv { .. } => unsafe { deconv::<false>(stage, x, out, lo, hi) },
+        Kind::Deconv { .. } if mirrors(stage.requant()) => unsafe {
+            deconv::<false, true>(stage, x, out, lo, hi)
+        },
+        Kind::Deconv { .. } => unsafe { deconv::<false, false>(stage, x, out, lo, hi) },
         Kind::Direct(direct) => unsafe {
             // SAFETY: as above, the residual buffer has an entry too.
             let res = stage.residual().map_or(std::ptr::null(), |(r, _)| {
@@ -63,6 +84,50 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             });
             super::conv_avx512::direct(stage, direct, (x, res), out, lo, hi)
         },
+    }
+}
+
+/// The form of a stage's tail a kernel is compiled for (its `FORM`).
+#[derive(Clone, Copy)]
+pub(super) enum Form {
+    General = 0,
+    Folded = 1,
+    Mirrored = 2,
+}
+
+/// Whether the depthwise stage `st` has column stride 1 and adjacent taps:
+/// then the 4 bytes of lane `j` of the vector loaded from the window of
+/// pixel `x0 + p` are the window of pixel `x0 + 4 j + p`
+/// (`depthwise_avx512::loaded`).
+fn adjacent(st: &NativeStage) -> bool {
+    let Kind::Depthwise { stride, .. } = st.kind() else {
+        return false;
+    };
+    // Vector 0 of the gathered windows: lane `k` takes bytes `k .. k + 4`.
+    let taps =
+        (st.windows().iter().take(64).enumerate()).all(|(i, &b)| usize::from(b) == i / 4 + i % 4);
+    stride.1 == 1 && taps
+}
+
+/// Stores the bytes of `v` that `mask` selects at `dst`: a plain store
+/// when it selects all 64 (a masked store to memory is much slower on Zen
+/// 4).
+///
+/// # Safety
+/// The selected bytes are writable; only inlined into functions compiled
+/// with AVX-512 F and BW (always inlined: `#[target_feature]` functions
+/// cannot be).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn store(dst: *mut u8, mask: u64, v: __m512i) {
+    // SAFETY: the caller's guarantees; with every byte selected the plain
+    // store writes the same bytes.
+    unsafe {
+        if mask == u64::MAX {
+            _mm512_storeu_si512(dst.cast(), v);
+        } else {
+            _mm512_mask_storeu_epi8(dst.cast(), mask, v);
+        }
     }
 }
 
@@ -78,16 +143,18 @@ pub(super) fn lanes(n: usize) -> u64 {
 /// Depthwise convolution, 64 output pixels of one row and channel at a
 /// time: per kernel row, 128 input bytes loaded for each of the 4 pixel
 /// vectors, their windows gathered by `vpermt2b`, one `vpdpbusd`.
-/// `BORDERS` (`Kind::Depthwise::borders`): the input has no halo; kernel
-/// rows outside it are skipped (their taps would multiply zeros) and the
-/// loads are masked to its columns, so masked-off bytes read as the zero
-/// padding and are never touched (AVX-512 masked loads suppress faults).
+/// `FORM` is the tail's [`Form`]. With `MASKED` (`Kind::Depthwise::borders`)
+/// the input has no halo; kernel rows outside it are skipped (their taps
+/// would multiply zeros) and the loads are masked to its columns, so
+/// masked-off bytes read as the zero padding and are never touched
+/// (AVX-512 masked loads suppress faults).
 ///
 /// # Safety
-/// See [`run`]; with `BORDERS` the input needs no spare bytes.
+/// See [`run`]; with `MASKED` the input needs no spare bytes; `FORM` and
+/// `MASKED` are the stage's.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
+unsafe fn depthwise<const FORM: u8, const MASKED: bool>(
     st: &NativeStage,
     x: *const u8,
     out: *mut u8,
@@ -106,6 +173,7 @@ unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
     else {
         return;
     };
+    let masked = MASKED;
     let (in_h, in_w) = borders.unwrap_or((usize::MAX, usize::MAX));
     let tail = Tail::new(st.requant());
     // Windows of vector p: byte indices into the 128 bytes loaded at
@@ -115,11 +183,20 @@ unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
-    let fast = if FAST { tail.fast() } else { None };
+    let fast = if FORM == Form::Folded as u8 {
+        tail.fast()
+    } else {
+        None
+    };
+    let mirror = if FORM == Form::Mirrored as u8 {
+        tail.mirror()
+    } else {
+        None
+    };
     let chunks = st.width().div_ceil(64);
-    // With `BORDERS`: per chunk and pixel vector, the masks of the two
+    // With masked loads: per chunk and pixel vector, the masks of the two
     // 64-byte loads, keeping the input's columns 0..in_w.
-    let masks: Vec<[(u64, u64); 4]> = if BORDERS {
+    let masks: Vec<[(u64, u64); 4]> = if masked {
         (0..chunks)
             .map(|chunk| {
                 std::array::from_fn(|p| {
@@ -137,7 +214,7 @@ unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
         let k = tail.channel(c);
         let taps = &st.weights()[c * kh..(c + 1) * kh];
         // Input row of kernel row 0 (above the input when negative: in the
-        // halo, or skipped with `BORDERS`).
+        // halo, or skipped with masked loads).
         let top = (sh * y) as isize - pad_top as isize;
         // Offset of that row's column `-pad_left`.
         let first = st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
@@ -147,14 +224,14 @@ unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
             let mut acc = [_mm512_setzero_si512(); 4];
             for (ky, &tap) in taps.iter().enumerate() {
                 let dy = (ky * dilation_h) as isize;
-                if BORDERS && !(0..in_h as isize).contains(&(top + dy)) {
+                if masked && !(0..in_h as isize).contains(&(top + dy)) {
                     continue;
                 }
                 let row = first + dy * stride + (sw * x0) as isize;
                 let wv = _mm512_set1_epi32(tap);
                 // Vectors whose 128 bytes start where the previous one's
                 // do (all four at column stride 1) share its loads: with
-                // `BORDERS`, 8 masked loads a kernel row needed 8 masks in
+                // masks, 8 masked loads a kernel row needed 8 masks in
                 // 7 mask registers, and their moves competed with the
                 // byte permutations for port 5.
                 let mut last: Option<(usize, __m512i, __m512i)> = None;
@@ -162,7 +239,7 @@ unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
                     let at = x.wrapping_offset(row + bases[p] as isize);
                     let (a, b) = if let Some((_, a, b)) = last.filter(|l| l.0 == bases[p]) {
                         (a, b)
-                    } else if BORDERS {
+                    } else if masked {
                         let (ma, mb) = chunk_masks[p];
                         // SAFETY: the row is one of the input's; the masks
                         // keep its columns `0..in_w` alone, which `fits`
@@ -191,25 +268,26 @@ unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
-            let bytes = match &fast {
-                // SAFETY: this function's target features.
-                // (The channel's constants made here, not hoisted: held
-                // across the loop LLVM loses that `mul` is a sign-extended
-                // dword and multiplies on 64 bits, three products a vector.)
-                Some(f) => unsafe { f.ordered4(&acc, f.channel(c)) },
-                None => tail.apply4(&acc, k),
+            // SAFETY: this function's target features; `c` is a channel.
+            // (The channel's constants made here, not hoisted: held
+            // across the loop LLVM loses that `mul` is a sign-extended
+            // dword and multiplies on 64 bits, three products a vector.)
+            let bytes = match (&fast, &mirror) {
+                (Some(f), _) => unsafe { f.ordered4(&acc, f.channel(c)) },
+                (None, Some(m)) => unsafe { m.ordered4(&acc, c) },
+                (None, None) => tail.apply4(&acc, k),
             };
             let at = st.out().origin + c * st.out().plane + y * st.out().stride + x0;
             // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
             // the store within the row's width.
-            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width() - x0), bytes) };
+            unsafe { store(out.add(at), lanes(st.width() - x0), bytes) };
         }
     }
 }
 
 /// The masks of two 64-byte loads of a row from column `first` (negative:
 /// before the row) that keep columns `0..width`.
-fn column_masks(first: i64, width: i64) -> (u64, u64) {
+pub(super) fn column_masks(first: i64, width: i64) -> (u64, u64) {
     let from = (-first).clamp(0, 128) as u32;
     let to = (width - first).clamp(0, 128) as u32;
     if to <= from {
@@ -235,7 +313,7 @@ fn column_masks(first: i64, width: i64) -> (u64, u64) {
 /// See [`run`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn deconv<const FAST: bool>(
+unsafe fn deconv<const FAST: bool, const MIRROR: bool>(
     st: &NativeStage,
     x: *const u8,
     out: *mut u8,
@@ -266,6 +344,7 @@ unsafe fn deconv<const FAST: bool>(
     let len = lead + in_w + 64 * chunks / sw + 128;
     let mut scratch = vec![0u8; kh * len];
     let fast = if FAST { tail.fast() } else { None };
+    let mirror = if MIRROR { tail.mirror() } else { None };
     for item in lo..hi {
         let (c, oy) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
@@ -308,18 +387,19 @@ unsafe fn deconv<const FAST: bool>(
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
-            let bytes = match &fast {
-                // SAFETY: this function's target features.
+            let bytes = match (&fast, &mirror) {
+                // SAFETY: this function's target features; `c` is a channel.
                 // (The channel's constants made here, not hoisted: held
                 // across the loop LLVM loses that `mul` is a sign-extended
                 // dword and multiplies on 64 bits, three products a vector.)
-                Some(f) => unsafe { f.ordered4(&acc, f.channel(c)) },
-                None => tail.apply4(&acc, k),
+                (Some(f), _) => unsafe { f.ordered4(&acc, f.channel(c)) },
+                (None, Some(m)) => unsafe { m.ordered4(&acc, c) },
+                (None, None) => tail.apply4(&acc, k),
             };
             let at = st.out().origin + c * st.out().plane + oy * st.out().stride + x0;
             // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps
             // the store within the row's width.
-            unsafe { _mm512_mask_storeu_epi8(out.add(at).cast(), lanes(st.width() - x0), bytes) };
+            unsafe { store(out.add(at), lanes(st.width() - x0), bytes) };
         }
     }
 }

@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::avx512::lanes;
-use super::tail_avx512::{Fast, Tail};
+use super::tail_avx512::{Fast, Mirror, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::NativeStage;
 
@@ -36,52 +36,115 @@ pub(super) unsafe fn pointwise(
 ) {
     let tail = Tail::new(st.requant());
     let args = (cin, groups, x, out, lo, hi);
-    // One copy of the kernel per form of the folded tail, so that its inner
-    // loops test nothing: the pack's signedness, whether the high halves
-    // shift, whether a byte clamp follows the pack. Without the folded tail,
-    // the general one.
-    // SAFETY (each): the caller's guarantees.
+    // One copy of the kernel per form of the folded or mirrored tail, so
+    // that its inner loops test nothing: the pack's signedness, whether the
+    // high halves shift, whether a byte clamp follows the pack. Without
+    // either, the general one.
+    // SAFETY (each): the caller's guarantees; each form is the tail's.
+    if let Some(m) = tail.mirror() {
+        let b = unsafe { m.byte_clamp() };
+        return match (m.signed(), m.clamps()) {
+            (false, false) => unsafe { drive(st, Mirrored::<false, false>(m, b), args) },
+            (false, true) => unsafe { drive(st, Mirrored::<false, true>(m, b), args) },
+            (true, false) => unsafe { drive(st, Mirrored::<true, false>(m, b), args) },
+            (true, true) => unsafe { drive(st, Mirrored::<true, true>(m, b), args) },
+        };
+    }
     let Some(f) = tail.fast() else {
-        return unsafe { drive::<false, false, false, false>(st, &tail, None, args) };
+        return unsafe { drive(st, General(&tail), args) };
     };
-    let t = Some(f);
+    let b = unsafe { f.byte_clamp() };
     match (f.signed(), f.shifts(), f.clamps()) {
-        (false, false, false) => unsafe { drive::<true, false, false, false>(st, &tail, t, args) },
-        (false, false, true) => unsafe { drive::<true, false, false, true>(st, &tail, t, args) },
-        (false, true, false) => unsafe { drive::<true, false, true, false>(st, &tail, t, args) },
-        (false, true, true) => unsafe { drive::<true, false, true, true>(st, &tail, t, args) },
-        (true, false, false) => unsafe { drive::<true, true, false, false>(st, &tail, t, args) },
-        (true, false, true) => unsafe { drive::<true, true, false, true>(st, &tail, t, args) },
-        (true, true, false) => unsafe { drive::<true, true, true, false>(st, &tail, t, args) },
-        (true, true, true) => unsafe { drive::<true, true, true, true>(st, &tail, t, args) },
+        (false, false, false) => unsafe { drive(st, Folded::<false, false, false>(f, b), args) },
+        (false, false, true) => unsafe { drive(st, Folded::<false, false, true>(f, b), args) },
+        (false, true, false) => unsafe { drive(st, Folded::<false, true, false>(f, b), args) },
+        (false, true, true) => unsafe { drive(st, Folded::<false, true, true>(f, b), args) },
+        (true, false, false) => unsafe { drive(st, Folded::<true, false, false>(f, b), args) },
+        (true, false, true) => unsafe { drive(st, Folded::<true, false, true>(f, b), args) },
+        (true, true, false) => unsafe { drive(st, Folded::<true, true, false>(f, b), args) },
+        (true, true, true) => unsafe { drive(st, Folded::<true, true, true>(f, b), args) },
+    }
+}
+
+/// A form of the tail: 64 accumulators of one output channel to bytes in
+/// pack order (`Tail::apply4_packed`).
+#[cfg(target_arch = "x86_64")]
+trait Finish: Copy {
+    /// # Safety
+    /// Only inlined into functions compiled with AVX-512 F, BW, VBMI and
+    /// VNNI; `c` is one of the stage's channels.
+    unsafe fn bytes(&self, acc: &[__m512i; 4], c: usize) -> __m512i;
+}
+
+/// The general tail.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct General<'a>(&'a Tail<'a>);
+
+/// The folded tail of the form `SIGNED`, `SHR`, `CLAMP` (`Fast::packed4_as`)
+/// and its byte clamp.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Folded<'a, const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
+    Fast<'a>,
+    (__m512i, __m512i),
+);
+
+/// The mirrored tail of the form `SIGNED`, `CLAMP` (`Mirror::packed4_as`)
+/// and its byte clamp.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Mirrored<'a, const SIGNED: bool, const CLAMP: bool>(Mirror<'a>, (__m512i, __m512i));
+
+#[cfg(target_arch = "x86_64")]
+impl Finish for General<'_> {
+    #[inline(always)]
+    unsafe fn bytes(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe { self.0.apply4_packed(acc, self.0.channel(c)) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<const SIGNED: bool, const SHR: bool, const CLAMP: bool> Finish
+    for Folded<'_, SIGNED, SHR, CLAMP>
+{
+    #[inline(always)]
+    unsafe fn bytes(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
+        // SAFETY: the caller's target features; the form is the tail's
+        // (`pointwise` chose it).
+        unsafe {
+            self.0
+                .packed4_as::<SIGNED, SHR, CLAMP>(acc, self.0.channel(c), self.1)
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<const SIGNED: bool, const CLAMP: bool> Finish for Mirrored<'_, SIGNED, CLAMP> {
+    #[inline(always)]
+    unsafe fn bytes(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
+        // SAFETY: the caller's target features and channel; the form is
+        // the tail's (`pointwise` chose it).
+        unsafe { self.0.packed4_as::<SIGNED, CLAMP>(acc, c, self.1) }
     }
 }
 
 /// `cin`, `groups`, `x`, `out`, `lo`, `hi` of [`pointwise`].
 type Args = (usize, usize, *const u8, *mut u8, usize, usize);
 
-/// The kernel: `FAST` with the folded tail `fast` (whose pack is signed
-/// when `SIGNED`, whose high halves shift when `SHR`, with a byte clamp
-/// when `CLAMP`), else the general `tail`.
+/// The kernel, with the tail `fin`.
 ///
 /// # Safety
-/// See `avx512::run`; `fast` is `Some` when `FAST`, with that form.
+/// See `avx512::run`; `fin` is of the stage's tail.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
-    st: &NativeStage,
-    tail: &Tail,
-    fast: Option<Fast>,
-    (cin, groups, x, out, lo, hi): Args,
-) {
+unsafe fn drive<F: Finish>(st: &NativeStage, fin: F, (cin, groups, x, out, lo, hi): Args) {
     // Interleaving four channel rows with byte then word unpacks leaves
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
     // accumulators come out in that order, which is the tail's pack order
     // (`Tail::apply4_packed`): its bytes are in pixel order.
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups];
-    let bytes = fast.map_or((_mm512_setzero_si512(), _mm512_set1_epi8(-1)), |f| {
-        f.byte_clamp()
-    });
     // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
     // length): each row, or all rows `lo..hi` at once when neither buffer
     // has side halos (rows back to back: no partly empty chunk per row).
@@ -126,7 +189,6 @@ unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLA
             let spot = Spot {
                 offset: out_offset(at_x),
                 mask: lanes(len - x0),
-                bytes,
             };
             let mut o = 0;
             // Four channels per block (16 accumulators): six (24) left the
@@ -134,16 +196,13 @@ unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLA
             // on 32 and 64 input channels; three lose the activations' reuse.
             // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
             while o + 4 <= channels {
-                unsafe {
-                    block::<4, FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acts, o, &spot, out)
-                };
+                unsafe { block::<4, F>(st, fin, &acts, o, &spot, out) };
                 o += 4;
             }
-            let f = (tail, fast);
             match channels - o {
-                1 => unsafe { block::<1, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
-                2 => unsafe { block::<2, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
-                3 => unsafe { block::<3, FAST, SIGNED, SHR, CLAMP>(st, f, &acts, o, &spot, out) },
+                1 => unsafe { block::<1, F>(st, fin, &acts, o, &spot, out) },
+                2 => unsafe { block::<2, F>(st, fin, &acts, o, &spot, out) },
+                3 => unsafe { block::<3, F>(st, fin, &acts, o, &spot, out) },
                 _ => {}
             }
         }
@@ -151,30 +210,23 @@ unsafe fn drive<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLA
 }
 
 /// Where a pointwise block stores: 64 pixels (masked) from `offset` past
-/// each output plane's pixel (0, 0); the folded tail's byte clamp.
+/// each output plane's pixel (0, 0).
 #[cfg(target_arch = "x86_64")]
 struct Spot {
     offset: usize,
     mask: u64,
-    bytes: (__m512i, __m512i),
 }
 
 /// Output channels `o..o + N` of 64 pixels: `4 N` accumulators, one
 /// `vpdpbusd` per accumulator and group of four input channels.
 ///
 /// # Safety
-/// See `avx512::run`; `o + N <= st.channels()`; `fast` as [`drive`].
+/// See `avx512::run`; `o + N <= st.channels()`; `fin` as [`drive`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn block<
-    const N: usize,
-    const FAST: bool,
-    const SIGNED: bool,
-    const SHR: bool,
-    const CLAMP: bool,
->(
+unsafe fn block<const N: usize, F: Finish>(
     st: &NativeStage,
-    (tail, fast): (&Tail, Option<Fast>),
+    fin: F,
     acts: &[__m512i],
     o: usize,
     spot: &Spot,
@@ -198,15 +250,15 @@ unsafe fn block<
     // stored and loaded back).
     // SAFETY (each): the caller's guarantees, `j < N`.
     unsafe {
-        finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[0], o, spot, out);
+        finish(st, fin, &acc[0], o, spot, out);
         if N > 1 {
-            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[1 % N], o + 1, spot, out);
+            finish(st, fin, &acc[1 % N], o + 1, spot, out);
         }
         if N > 2 {
-            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[2 % N], o + 2, spot, out);
+            finish(st, fin, &acc[2 % N], o + 2, spot, out);
         }
         if N > 3 {
-            finish::<FAST, SIGNED, SHR, CLAMP>(st, (tail, fast), &acc[3 % N], o + 3, spot, out);
+            finish(st, fin, &acc[3 % N], o + 3, spot, out);
         }
     }
     debug_assert!(N <= 4);
@@ -220,30 +272,22 @@ unsafe fn block<
 /// functions cannot be).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn finish<const FAST: bool, const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
+unsafe fn finish<F: Finish>(
     st: &NativeStage,
-    (tail, fast): (&Tail, Option<Fast>),
+    fin: F,
     acc: &[__m512i; 4],
     c: usize,
     spot: &Spot,
     out: *mut u8,
 ) {
-    // SAFETY: the caller's target features; `fast` is `Some` with this form
-    // when `FAST` (the caller's guarantee).
-    let v = unsafe {
-        if FAST {
-            let f = fast.unwrap_unchecked();
-            f.packed4_as::<SIGNED, SHR, CLAMP>(acc, f.channel(c), spot.bytes)
-        } else {
-            tail.apply4_packed(acc, tail.channel(c))
-        }
-    };
+    // SAFETY: the caller's target features and channel.
+    let v = unsafe { fin.bytes(acc, c) };
     let at = st.out().origin + c * st.out().plane + spot.offset;
     // SAFETY: the run's pixels are inside the output and the mask keeps
     // the store within the run (this job's rows); the prefetch (of the next
     // chunk's line, as for the input) never faults.
     unsafe {
-        _mm512_mask_storeu_epi8(out.add(at).cast(), spot.mask, v);
+        super::avx512::store(out.add(at), spot.mask, v);
         _mm_prefetch::<_MM_HINT_ET0>(out.wrapping_add(at + 64).cast_const().cast());
     }
 }

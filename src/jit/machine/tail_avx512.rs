@@ -52,6 +52,8 @@ pub(super) struct Tail<'a> {
     swap: __m512i,
     /// The tail in its fewest steps, when the stage allows it.
     folded: Option<Folded>,
+    /// Else the mirrored form of a rounding symmetric about zero.
+    mirrored: Option<Mirrored>,
     /// The product's shift split at bit 32, as in [`Folded`] (`mul' = mul
     /// << (32 - shift)` and the rounding constants likewise when `shift <=
     /// 32`; `vpsrad` by `shift - 32` after when above): the result is the
@@ -197,6 +199,7 @@ impl<'a> Tail<'a> {
             packs,
             swap: swap_quarters(),
             folded: Folded::of(q, packs.is_some()),
+            mirrored: Mirrored::of(q, packs.is_some()),
             high,
             // Join order: byte `16 p + j` is lane `j` of vector `p`; pack
             // order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`.
@@ -247,6 +250,27 @@ impl<'a> Tail<'a> {
             mul: &f.mul,
             shifts: f.shr > 0,
             shr: _mm_cvtsi32_si128(f.shr as i32),
+            packs: self.packs?,
+            swap: self.swap,
+        })
+    }
+
+    /// The mirrored form of this tail ([`Mirrored`]), when the stage has
+    /// it and not the folded one.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn mirror(&self) -> Option<Mirror<'_>> {
+        if self.folded.is_some() {
+            return None;
+        }
+        let m = self.mirrored.as_ref()?;
+        Some(Mirror {
+            mul: &m.mul,
+            post: &m.post,
+            pre: self.pre.then_some(&self.q.pre[..]),
+            rounding: _mm512_set1_epi64(m.rounding),
+            rounds: m.rounding != 0,
+            shifts: m.shr > 0,
+            shr: _mm_cvtsi32_si128(m.shr as i32),
             packs: self.packs?,
             swap: self.swap,
         })
@@ -583,13 +607,7 @@ impl Fast<'_> {
     #[inline(always)]
     pub(super) unsafe fn byte_clamp(&self) -> (__m512i, __m512i) {
         // SAFETY: the caller's target features.
-        unsafe {
-            self.packs.clamp.unwrap_or(if self.packs.signed {
-                (_mm512_set1_epi8(i8::MIN), _mm512_set1_epi8(i8::MAX))
-            } else {
-                (_mm512_setzero_si512(), _mm512_set1_epi8(-1))
-            })
-        }
+        unsafe { byte_clamp(self.packs) }
     }
 
     /// [`Self::packed4`] with its form fixed: `SIGNED` is [`Self::signed`],
@@ -633,6 +651,228 @@ impl Fast<'_> {
     pub(super) unsafe fn ordered4(&self, acc: &[__m512i; 4], k: [__m512i; 2]) -> __m512i {
         // SAFETY: the caller's target features.
         unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4(acc, k)) }
+    }
+}
+
+/// The tail of a stage whose rounding is symmetric about zero (`trunc`,
+/// ties away from zero, ties toward zero) when [`Folded`] does not apply
+/// (a positive post-add lifts rounded negative products above the lower
+/// clamp): the magnitude rounds down, and the sign comes back on 16-bit
+/// lanes after the first pack:
+///
+/// ```text
+/// q = sign(v) floor((|v| mul + b) / 2^shift),   v = acc + pre
+///   = sign(v) (high32(|v| mul' + b') >> shr)    (mul', b', shr as in Folded)
+/// r = clamp2(post + q) = clamp2(sat16(post +- sat16(t)))
+/// ```
+///
+/// exact because with `mul >= 0` the product has the sign of `v`, and each
+/// of these roundings is the mirror image of rounding `|p|` down after
+/// adding `b` (0; `2^(shift-1)`; `2^(shift-1) - 1`). `|v| <= 2^31` and
+/// `mul' < 2^31` keep the unsigned product and `b' < 2^62` below `2^63`, so
+/// `t < 2^31`. On 16 bits, with `|post| <= 2^14` and the second clamp
+/// within a byte type's range, a saturated `t` or sum lies beyond the
+/// clamp on the same side as the exact value, so the packs' saturation
+/// and the byte clamp give the exact result.
+#[cfg(target_arch = "x86_64")]
+struct Mirrored {
+    mul: Vec<i32>,
+    post: Vec<i16>,
+    /// `b'`, the same for every channel.
+    rounding: i64,
+    shr: u32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Mirrored {
+    fn of(q: &Requant, packs: bool) -> Option<Mirrored> {
+        let s = q.scale.as_ref()?;
+        let clamp1 = q.lo1 > i32::MIN || q.hi1 < i32::MAX;
+        if s.narrow || !packs || q.residual.is_some() || clamp1 || s.shift == 0 {
+            return None;
+        }
+        let half = 1i64 << (s.shift - 1);
+        let b = match s.bias {
+            Bias::TowardZero => 0,
+            Bias::HalfAway => half,
+            Bias::HalfTowardZero => half - 1,
+            _ => return None,
+        };
+        let up = 32u32.saturating_sub(s.shift);
+        let mul = (s.mul.iter())
+            .map(|&m| (m >= 0).then(|| i32::try_from(i64::from(m) << up).ok())?)
+            .collect::<Option<Vec<i32>>>()?;
+        let post = (q.post.iter())
+            .map(|&p| (p.unsigned_abs() <= 1 << 14).then_some(p as i16))
+            .collect::<Option<Vec<i16>>>()?;
+        Some(Mirrored {
+            mul,
+            post,
+            rounding: b << up,
+            shr: s.shift.saturating_sub(32),
+        })
+    }
+}
+
+/// The mirrored tail of a stage ([`Mirrored`]), its constants by value;
+/// every method is always inlined into the kernel, as [`Fast`]'s.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Mirror<'a> {
+    mul: &'a [i32],
+    post: &'a [i16],
+    /// The pre-add, when not all zero.
+    pre: Option<&'a [i32]>,
+    rounding: __m512i,
+    rounds: bool,
+    shifts: bool,
+    shr: __m128i,
+    packs: Packs,
+    swap: __m512i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Mirror<'_> {
+    /// `t` of 16 values `v`: the high halves of `|v| mul' + b'` (even and
+    /// odd lanes, joined by a masked shuffle), shifted by `shr`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    unsafe fn magnitude(&self, v: __m512i, mul: __m512i) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let a = _mm512_abs_epi32(v);
+            let mut even = _mm512_mul_epu32(a, mul);
+            let mut odd = _mm512_mul_epu32(_mm512_shuffle_epi32::<0xF5>(a), mul);
+            if self.rounds {
+                even = _mm512_add_epi64(even, self.rounding);
+                odd = _mm512_add_epi64(odd, self.rounding);
+            }
+            let t = _mm512_mask_shuffle_epi32::<0xF5>(odd, 0x5555, even);
+            if self.shifts {
+                _mm512_srl_epi32(t, self.shr)
+            } else {
+                t
+            }
+        }
+    }
+
+    /// 64 accumulators of output channel `c` to bytes in pack order (see
+    /// [`Tail::apply4_packed`]), `SIGNED` and `CLAMP` as
+    /// [`Fast::packed4_as`], `bytes` the byte clamp ([`Self::byte_clamp`]).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`]; `SIGNED` and `CLAMP` are this tail's form; `c` is
+    /// one of the stage's channels.
+    #[inline(always)]
+    pub(super) unsafe fn packed4_as<const SIGNED: bool, const CLAMP: bool>(
+        &self,
+        acc: &[__m512i; 4],
+        c: usize,
+        (lo, hi): (__m512i, __m512i),
+    ) -> __m512i {
+        // SAFETY: the caller's target features and channel.
+        unsafe {
+            let mul = _mm512_set1_epi64(i64::from(*self.mul.get_unchecked(c)));
+            let post = _mm512_set1_epi16(*self.post.get_unchecked(c));
+            let v = match self.pre {
+                Some(pre) => {
+                    let p = _mm512_set1_epi32(*pre.get_unchecked(c));
+                    // (No closure: closures do not inherit the target features.)
+                    [
+                        _mm512_add_epi32(acc[0], p),
+                        _mm512_add_epi32(acc[1], p),
+                        _mm512_add_epi32(acc[2], p),
+                        _mm512_add_epi32(acc[3], p),
+                    ]
+                }
+                None => *acc,
+            };
+            let t01 = _mm512_packs_epi32(self.magnitude(v[0], mul), self.magnitude(v[1], mul));
+            let t23 = _mm512_packs_epi32(self.magnitude(v[2], mul), self.magnitude(v[3], mul));
+            // The signs of `v` in the same word order (the pack keeps them).
+            let n01 = _mm512_movepi16_mask(_mm512_packs_epi32(v[0], v[1]));
+            let n23 = _mm512_movepi16_mask(_mm512_packs_epi32(v[2], v[3]));
+            let r01 = _mm512_mask_subs_epi16(_mm512_adds_epi16(post, t01), n01, post, t01);
+            let r23 = _mm512_mask_subs_epi16(_mm512_adds_epi16(post, t23), n23, post, t23);
+            match (SIGNED, CLAMP) {
+                (true, true) => {
+                    _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(r01, r23), lo), hi)
+                }
+                (true, false) => _mm512_packs_epi16(r01, r23),
+                (false, true) => {
+                    _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(r01, r23), lo), hi)
+                }
+                (false, false) => _mm512_packus_epi16(r01, r23),
+            }
+        }
+    }
+
+    /// [`Self::packed4_as`] in pixel order (byte `16 p + j` is lane `j` of
+    /// vector `p`), its form tested here.
+    ///
+    /// # Safety
+    /// As [`Self::packed4_as`].
+    #[inline(always)]
+    pub(super) unsafe fn ordered4(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
+        // SAFETY: the caller's guarantees.
+        unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4(acc, c)) }
+    }
+
+    /// [`Self::packed4_as`], its form tested here.
+    ///
+    /// # Safety
+    /// As [`Self::packed4_as`].
+    #[inline(always)]
+    pub(super) unsafe fn packed4(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
+        // SAFETY: the caller's guarantees; the form is this tail's.
+        unsafe {
+            let bytes = self.byte_clamp();
+            match (self.packs.signed, self.packs.clamp.is_some()) {
+                (true, true) => self.packed4_as::<true, true>(acc, c, bytes),
+                (true, false) => self.packed4_as::<true, false>(acc, c, bytes),
+                (false, true) => self.packed4_as::<false, true>(acc, c, bytes),
+                (false, false) => self.packed4_as::<false, false>(acc, c, bytes),
+            }
+        }
+    }
+
+    /// Whether the pack saturates to signed bytes.
+    pub(super) fn signed(&self) -> bool {
+        self.packs.signed
+    }
+
+    /// Whether a byte clamp narrower than the pack's range follows it.
+    pub(super) fn clamps(&self) -> bool {
+        self.packs.clamp.is_some()
+    }
+
+    /// The second clamp on bytes, as [`Fast::byte_clamp`].
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn byte_clamp(&self) -> (__m512i, __m512i) {
+        // SAFETY: the caller's target features.
+        unsafe { byte_clamp(self.packs) }
+    }
+}
+
+/// The second clamp on bytes: the pack's own range when it has none.
+///
+/// # Safety
+/// As [`pack_bytes`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn byte_clamp(packs: Packs) -> (__m512i, __m512i) {
+    // SAFETY: the caller's target features.
+    unsafe {
+        packs.clamp.unwrap_or(if packs.signed {
+            (_mm512_set1_epi8(i8::MIN), _mm512_set1_epi8(i8::MAX))
+        } else {
+            (_mm512_setzero_si512(), _mm512_set1_epi8(-1))
+        })
     }
 }
 
@@ -692,4 +932,12 @@ fn swap_quarters() -> __m512i {
 #[cfg(target_arch = "x86_64")]
 pub(super) fn folds(q: &Requant) -> bool {
     Folded::of(q, pack_range(q).is_some()).is_some()
+}
+
+/// Whether the tail `q` has the mirrored form ([`Mirrored`]) and not the
+/// folded one.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn mirrors(q: &Requant) -> bool {
+    let packs = pack_range(q).is_some();
+    Folded::of(q, packs).is_none() && Mirrored::of(q, packs).is_some()
 }

@@ -312,7 +312,20 @@ pub(super) fn match_tail(
                         clamp_at(&mut slot, (low, ch), &mut clamps)
                     }
                     // The store keeps the low 8 bits, which is the wrap to an 8-bit type.
-                    CastOverflow::Mode(Overflow::Wrap) if to.width == 8 => {}
+                    // When the value is proven within the type's range the wrap is
+                    // the identity, and so is a clamp to that range: the clamp lets
+                    // the kernels narrow by saturating packs.
+                    CastOverflow::Mode(Overflow::Wrap) if to.width == 8 => {
+                        let below_range = program.nodes[below].range();
+                        let (lo, hi) = if s > 0 {
+                            ((below_range.lo >> s) - 1, (below_range.hi >> s) + 1)
+                        } else {
+                            (below_range.lo, below_range.hi)
+                        };
+                        if cl <= lo && hi <= ch {
+                            clamp_at(&mut slot, (cl, ch), &mut clamps);
+                        }
+                    }
                     CastOverflow::Mode(_) => return None,
                 }
                 frac = to.frac_bits() as u32;

@@ -1,0 +1,146 @@
+//! The AVX-512 depthwise convolution at column stride 1 with adjacent taps
+//! (`native::depthwise_windows`; at most 4 taps a kernel row), the common
+//! 3x3 and 2x2 forms: the 4 bytes of lane `j` of the 64 loaded from the
+//! window of pixel `x0 + p` are the window of pixel `x0 + 4 j + p`, so one
+//! load per pixel vector and kernel row is the `vpdpbusd` operand, without
+//! the byte permutations of the general kernel (`avx512::depthwise`).
+//!
+//! Memory: as `avx512::depthwise`: the loads, from `p` bytes past the
+//! window of pixel `x0`, lie within the 128 bytes the general kernel loads
+//! there (`depthwise_windows` checked them against the buffer and its spare
+//! bytes); with `MASKED` (an input without a halo) rows outside the input
+//! are skipped and the loads masked to its columns.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::avx512::{column_masks, lanes, store, Form};
+#[cfg(target_arch = "x86_64")]
+use super::tail_avx512::Tail;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Kind, NativeStage};
+
+/// Runs items `lo..hi` (channel rows) of the depthwise stage `st` with
+/// input `x` and output `out`; `FORM` is the tail's [`Form`], `MASKED`
+/// whether the input lacks the halo (`Kind::Depthwise::borders`).
+///
+/// # Safety
+/// See `avx512::run`; the stage has column stride 1 and adjacent taps
+/// (`avx512::adjacent`); `FORM` and `MASKED` are the stage's.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool>(
+    (st, x, out, lo, hi): (&NativeStage, *const u8, *mut u8, usize, usize),
+) {
+    let &Kind::Depthwise {
+        kh,
+        pad_top,
+        pad_left,
+        stride: (sh, _),
+        dilation_h,
+        borders,
+        ..
+    } = st.kind()
+    else {
+        return;
+    };
+    let (in_h, in_w) = borders.unwrap_or((usize::MAX, usize::MAX));
+    let tail = Tail::new(st.requant());
+    let fast = if FORM == Form::Folded as u8 {
+        tail.fast()
+    } else {
+        None
+    };
+    let mirror = if FORM == Form::Mirrored as u8 {
+        tail.mirror()
+    } else {
+        None
+    };
+    // Pack order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`,
+    // pixel `16 L + 4 i + p`; byte `m` of each 16-byte lane takes byte
+    // `4 (m % 4) + m / 4` to put the pixels in order.
+    let transpose = {
+        let idx: [u8; 64] = std::array::from_fn(|b| (4 * (b % 4) + b % 16 / 4) as u8);
+        // SAFETY: `idx` is 64 bytes.
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    };
+    let chunks = st.width().div_ceil(64);
+    // With `MASKED`: per chunk, the masks of the 4 loads (columns from
+    // `x0 + p - pad_left`) that keep the input's columns `0..in_w`.
+    let masks: Vec<[u64; 4]> = if MASKED {
+        (0..chunks)
+            .map(|chunk| {
+                std::array::from_fn(|p| {
+                    let first = (64 * chunk + p) as i64 - pad_left as i64;
+                    column_masks(first, in_w as i64).0
+                })
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let (stride, plane) = (st.x().stride as isize, st.x().plane as isize);
+    for item in lo..hi {
+        let (c, y) = (item / st.height(), item % st.height());
+        let k = tail.channel(c);
+        let taps = &st.weights()[c * kh..(c + 1) * kh];
+        // Input row of kernel row 0 (above the input when negative: in the
+        // halo, or skipped with `MASKED`).
+        let top = (sh * y) as isize - pad_top as isize;
+        // Offset of that row's column `-pad_left`.
+        let first = st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
+        for chunk in 0..chunks {
+            let x0 = 64 * chunk;
+            let m = masks.get(chunk).copied().unwrap_or([u64::MAX; 4]);
+            let mut acc = [_mm512_setzero_si512(); 4];
+            for (ky, &tap) in taps.iter().enumerate() {
+                let dy = (ky * dilation_h) as isize;
+                if MASKED && !(0..in_h as isize).contains(&(top + dy)) {
+                    continue;
+                }
+                let at = x.wrapping_offset(first + dy * stride + x0 as isize);
+                let wv = _mm512_set1_epi32(tap);
+                // SAFETY (each load): see the module's memory note; with
+                // `MASKED` the masks keep the row's columns `0..in_w`,
+                // which `fits` checked lie in the buffer.
+                let win: [__m512i; 4] = if MASKED {
+                    unsafe {
+                        [
+                            _mm512_maskz_loadu_epi8(m[0], at.cast()),
+                            _mm512_maskz_loadu_epi8(m[1], at.wrapping_add(1).cast()),
+                            _mm512_maskz_loadu_epi8(m[2], at.wrapping_add(2).cast()),
+                            _mm512_maskz_loadu_epi8(m[3], at.wrapping_add(3).cast()),
+                        ]
+                    }
+                } else {
+                    unsafe {
+                        [
+                            _mm512_loadu_si512(at.cast()),
+                            _mm512_loadu_si512(at.wrapping_add(1).cast()),
+                            _mm512_loadu_si512(at.wrapping_add(2).cast()),
+                            _mm512_loadu_si512(at.wrapping_add(3).cast()),
+                        ]
+                    }
+                };
+                acc[0] = _mm512_dpbusd_epi32(acc[0], win[0], wv);
+                acc[1] = _mm512_dpbusd_epi32(acc[1], win[1], wv);
+                acc[2] = _mm512_dpbusd_epi32(acc[2], win[2], wv);
+                acc[3] = _mm512_dpbusd_epi32(acc[3], win[3], wv);
+            }
+            // SAFETY: this function's target features; `c` is a channel.
+            // (The channel's constants made here, not hoisted: see
+            // `avx512::depthwise`.)
+            let packed = match (&fast, &mirror) {
+                (Some(f), _) => unsafe { f.packed4(&acc, f.channel(c)) },
+                (None, Some(m)) => unsafe { m.packed4(&acc, c) },
+                (None, None) => tail.apply4_packed(&acc, k),
+            };
+            let bytes = _mm512_shuffle_epi8(packed, transpose);
+            let at = st.out().origin + c * st.out().plane + y * st.out().stride + x0;
+            // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
+            // the store within the row's width.
+            unsafe { store(out.add(at), lanes(st.width() - x0), bytes) };
+        }
+    }
+}
