@@ -42,6 +42,7 @@ mod hls_csim;
 mod hls_replay;
 mod hls_snapshots;
 mod import;
+mod jit_avx2;
 mod jit_cli;
 mod jit_conv;
 mod jit_examples;

@@ -1,7 +1,8 @@
 //! The AVX2 direct convolution, for CPUs without AVX-512 (or with
 //! `--isa avx2`): the plan and layout of `conv_avx512` on 256-bit vectors,
-//! 8 pixels a vector, `vpdpbusd ymm` from AVX-VNNI (`vpmaddubsw` would
-//! saturate on u8 x i8 pairs). AVX2 has no byte-masked loads or stores, so
+//! 8 pixels a vector, `vpdpbusd ymm` from AVX-VNNI when the host has it,
+//! else two `vpmaddwd` on the 16-bit halves of each quad (`block_wide`;
+//! `vpmaddubsw` would saturate on u8 x i8 pairs). AVX2 has no byte-masked loads or stores, so
 //! the last bytes of a row go through a zeroed stack copy, and the output's
 //! last pixels through a byte copy.
 
@@ -11,32 +12,55 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::conv_avx512::{blocked_weights, fill_steps, Window};
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::{Bias, Direct, Kind, NativeStage, Requant, Scale};
+use super::tail_avx2::Tail;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Direct, Kind, NativeStage};
 
-/// Channels per register block for `pv` pixel vectors (16 registers).
-fn max_channels(pv: usize) -> usize {
-    if pv == 1 {
-        12
-    } else {
-        6
+/// Channels per register block for `pv` pixel vectors (16 registers):
+/// with `vnni`, the accumulators and the pixel vectors; without, the
+/// pixel vectors' two halves and the weights' two halves too.
+fn max_channels(pv: usize, vnni: bool) -> usize {
+    match (pv, vnni) {
+        (1, true) => 12,
+        (_, true) => 6,
+        (1, false) => 10,
+        _ => 4,
     }
 }
 
-/// Runs items `lo..hi` of an AVX2 stage (a direct convolution).
+/// Runs items `lo..hi` of an AVX2 stage: a pointwise, depthwise or
+/// direct convolution.
 ///
 /// # Safety
 /// As `avx512::run`, with AVX2 and AVX-VNNI instead of AVX-512.
 #[cfg(target_arch = "x86_64")]
 pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, hi: usize) {
-    let Kind::Direct(d) = stage.kind() else {
-        return;
-    };
     // SAFETY: the caller guarantees `ptrs` has an entry for every buffer.
     let (x, out) = unsafe {
         (
             (*ptrs.add(stage.x().buffer)).cast_const(),
             *ptrs.add(stage.out().buffer),
         )
+    };
+    let fast = super::tail_avx2::folds(stage.requant());
+    let d = match stage.kind() {
+        Kind::Direct(d) => d,
+        // SAFETY (each): the caller's guarantees are the kernels'.
+        &Kind::Pointwise { cin, groups } => {
+            return unsafe { super::pointwise_avx2::pointwise(stage, cin, groups, x, out, lo, hi) }
+        }
+        Kind::Depthwise { borders, .. } => {
+            use super::depthwise_avx2::depthwise;
+            return unsafe {
+                match (fast, borders.is_some()) {
+                    (true, false) => depthwise::<true, false>(stage, x, out, lo, hi),
+                    (false, false) => depthwise::<false, false>(stage, x, out, lo, hi),
+                    (true, true) => depthwise::<true, true>(stage, x, out, lo, hi),
+                    (false, true) => depthwise::<false, true>(stage, x, out, lo, hi),
+                }
+            };
+        }
+        Kind::Deconv { .. } => return,
     };
     // SAFETY: as above, the residual buffer has an entry too; the caller's
     // guarantees are the kernel's preconditions.
@@ -50,9 +74,9 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
 /// phase: `plan_direct` keeps transposed convolutions off this kernel).
 ///
 /// # Safety
-/// As `conv_avx512::direct`, with AVX2 and AVX-VNNI instead of AVX-512.
+/// As `conv_avx512::direct`, with AVX2 instead of AVX-512.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avxvnni")]
+#[target_feature(enable = "avx2")]
 pub(super) unsafe fn direct(
     st: &NativeStage,
     d: &Direct,
@@ -71,7 +95,15 @@ pub(super) unsafe fn direct(
     let ring = d.ring() as i64;
     let rows_max = d.row_lists.iter().map(Vec::len).max().unwrap_or(0);
     let mut rows = vec![std::ptr::null::<u8>(); rows_max];
-    let blocked = blocked_weights(st, d, max_channels(pv));
+    // `vpdpbusd` with AVX-VNNI, else `vpmaddwd` on the halves of the
+    // quads (`block_wide`).
+    let vnni = std::is_x86_feature_detected!("avxvnni");
+    let blocked = blocked_weights(st, d, max_channels(pv, vnni));
+    let halves: Vec<(i32, i32)> = if vnni {
+        vec![]
+    } else {
+        blocked.iter().map(|&w| super::pointwise_avx2::halves(w)).collect()
+    };
     let mut step_at = vec![std::ptr::null::<u8>(); d.steps.iter().map(Vec::len).max().unwrap_or(0)];
     for oy in lo..hi {
         let (ry, base) = d.row_phase(oy);
@@ -109,10 +141,14 @@ pub(super) unsafe fn direct(
                 // SAFETY (each block): as in `conv_avx512::direct`.
                 unsafe {
                     while o < end {
-                        let n = (end - o).min(max_channels(pv));
+                        let n = (end - o).min(max_channels(pv, vnni));
                         // Step-major (`blocked_weights`; one row phase).
-                        let w = &blocked[o * d.steps_total..(o + n) * d.steps_total];
-                        dispatch(pv, n, st, &tail, &spot, w, o, out);
+                        let at = o * d.steps_total..(o + n) * d.steps_total;
+                        if vnni {
+                            dispatch(pv, n, st, &tail, &spot, &blocked[at], o, out);
+                        } else {
+                            dispatch_wide(pv, n, st, &tail, &spot, &halves[at], o, out);
+                        }
                         o += n;
                     }
                 }
@@ -142,7 +178,7 @@ struct Spot<'a> {
 /// See [`block`].
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,avxvnni")]
+#[target_feature(enable = "avx2")]
 unsafe fn dispatch(
     pv: usize,
     n: usize,
@@ -166,6 +202,87 @@ unsafe fn dispatch(
         1 => pick!(1; 1 2 3 4 5 6 7 8 9 10 11 12),
         _ => pick!(2; 1 2 3 4 5 6),
     }
+}
+
+/// Calls `block_wide::<PV, N>` for the runtime `pv` and `n`.
+///
+/// # Safety
+/// See [`block_wide`].
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn dispatch_wide(
+    pv: usize,
+    n: usize,
+    st: &NativeStage,
+    tail: &Tail,
+    spot: &Spot,
+    h: &[(i32, i32)],
+    o: usize,
+    out: *mut u8,
+) {
+    macro_rules! pick {
+        ($p:literal; $($n:literal)*) => {
+            match n {
+                // SAFETY: the caller's guarantees.
+                $($n => unsafe { block_wide::<$p, $n>(st, tail, spot, h, o, out) },)*
+                _ => {}
+            }
+        };
+    }
+    match pv {
+        1 => pick!(1; 1 2 3 4 5 6 7 8 9 10),
+        _ => pick!(2; 1 2 3 4),
+    }
+}
+
+/// [`block`] without AVX-VNNI: each quad of activations split into its
+/// even and odd bytes as words, multiplied by the weights' halves
+/// (`pointwise_avx2::halves`) by two `vpmaddwd`, exact for any operands.
+///
+/// # Safety
+/// As [`block`], without AVX-VNNI; `h` holds the halves of `block`'s `w`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn block_wide<const PV: usize, const N: usize>(
+    st: &NativeStage,
+    tail: &Tail,
+    spot: &Spot,
+    h: &[(i32, i32)],
+    o: usize,
+    out: *mut u8,
+) {
+    let mut acc = [[_mm256_setzero_si256(); PV]; N];
+    let steps = spot.steps.len().min(h.len() / N);
+    let (at, h) = (spot.steps.as_ptr(), h.as_ptr());
+    let low = _mm256_set1_epi16(0xFF);
+    for s in 0..steps {
+        // SAFETY: `s < steps` is inside both lists; `x0 + 8 PV` dwords of
+        // the step's quad row lie within the slot.
+        let base = unsafe { (*at.add(s)).add(4 * spot.x0) };
+        let mut even = [_mm256_setzero_si256(); PV];
+        let mut odd = [_mm256_setzero_si256(); PV];
+        for p in 0..PV {
+            // SAFETY: as above.
+            let a = unsafe { _mm256_loadu_si256(base.add(32 * p).cast()) };
+            even[p] = _mm256_and_si256(a, low);
+            odd[p] = _mm256_srli_epi16::<8>(a);
+        }
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            // SAFETY: `s N + j < h.len()`.
+            let (e, o) = unsafe { *h.add(s * N + j) };
+            let (we, wo) = (_mm256_set1_epi32(e), _mm256_set1_epi32(o));
+            for p in 0..PV {
+                let sum = _mm256_add_epi32(
+                    _mm256_madd_epi16(even[p], we),
+                    _mm256_madd_epi16(odd[p], wo),
+                );
+                acc_j[p] = _mm256_add_epi32(acc_j[p], sum);
+            }
+        }
+    }
+    // SAFETY: the caller's guarantees.
+    unsafe { finish::<PV, N>(&acc, st, tail, spot, (o, out)) }
 }
 
 /// Output channels `o..o + N`, `8 PV` pixels from `spot.x0` of row
@@ -211,7 +328,7 @@ unsafe fn block<const PV: usize, const N: usize>(
 /// As [`block`].
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
-#[target_feature(enable = "avx2,avxvnni")]
+#[target_feature(enable = "avx2")]
 unsafe fn finish<const PV: usize, const N: usize>(
     acc: &[[__m256i; PV]; N],
     st: &NativeStage,
@@ -260,7 +377,7 @@ unsafe fn finish<const PV: usize, const N: usize>(
 /// # Safety
 /// `p` holds `len` readable bytes.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avxvnni")]
+#[target_feature(enable = "avx2")]
 unsafe fn load_upto(p: *const u8, len: usize) -> __m256i {
     if len >= 32 {
         // SAFETY: 32 readable bytes.
@@ -278,7 +395,7 @@ unsafe fn load_upto(p: *const u8, len: usize) -> __m256i {
 /// # Safety
 /// As `conv_avx512::repack`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avxvnni")]
+#[target_feature(enable = "avx2")]
 unsafe fn repack(
     st: &NativeStage,
     d: &Direct,
@@ -363,7 +480,7 @@ unsafe fn repack(
 /// # Safety
 /// Bytes `lo..hi` from `p` are readable.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avxvnni")]
+#[target_feature(enable = "avx2")]
 unsafe fn load_range(p: *const u8, lo: usize, hi: usize, at: usize) -> __m256i {
     if lo <= at && at + 32 <= hi {
         // SAFETY: 32 readable bytes.
@@ -382,7 +499,7 @@ unsafe fn load_range(p: *const u8, lo: usize, hi: usize, at: usize) -> __m256i {
 
 /// Four rows of 32 bytes as 32 dwords `[a_i b_i c_i d_i]`, in pixel order.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avxvnni")]
+#[target_feature(enable = "avx2")]
 fn interleave(a: __m256i, b: __m256i, c: __m256i, d: __m256i) -> [__m256i; 4] {
     let t0 = _mm256_unpacklo_epi8(a, b);
     let t1 = _mm256_unpackhi_epi8(a, b);
@@ -406,7 +523,7 @@ fn interleave(a: __m256i, b: __m256i, c: __m256i, d: __m256i) -> [__m256i; 4] {
 /// # Safety
 /// `dst.len()` is a multiple of 32.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avxvnni")]
+#[target_feature(enable = "avx2")]
 unsafe fn split_half(src: &[u8], p: usize, dst: &mut [u8]) {
     let pick: [i8; 32] = std::array::from_fn(|i| {
         let i = i % 16;
@@ -437,205 +554,4 @@ unsafe fn split_half(src: &[u8], p: usize, dst: &mut [u8]) {
         unsafe { _mm256_storeu_si256(dst.as_mut_ptr().add(i0).cast(), v) };
         i0 += 32;
     }
-}
-
-/// The requantization tail (`native::Requant`) on 8 lanes; AVX2 has no
-/// 64-bit arithmetic shift, so `sra64` builds one from logical shifts.
-#[cfg(target_arch = "x86_64")]
-struct Tail<'a> {
-    q: &'a Requant,
-    pre: bool,
-    clamp1: bool,
-    clamp2: bool,
-    lo1: __m256i,
-    hi1: __m256i,
-    lo2: __m256i,
-    hi2: __m256i,
-    shift: __m256i,
-    shift_odd: __m256i,
-    half: __m256i,
-    half_down: __m256i,
-    low_bits: __m256i,
-    ones: __m256i,
-    shift32: __m256i,
-    half32: __m256i,
-    half_down32: __m256i,
-    low_bits32: __m256i,
-    ones32: __m256i,
-    /// Byte 0 of each dword, per 128-bit lane, into its low 4 bytes.
-    low_bytes: __m256i,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl<'a> Tail<'a> {
-    #[target_feature(enable = "avx2,avxvnni")]
-    fn new(q: &'a Requant) -> Tail<'a> {
-        let shift = q.scale.as_ref().map_or(0, |s| s.shift);
-        let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
-        let odd = if shift >= 32 { shift - 32 } else { shift };
-        let low: [i8; 32] = std::array::from_fn(|i| {
-            let i = i % 16;
-            if i < 4 {
-                (4 * i) as i8
-            } else {
-                -1
-            }
-        });
-        Tail {
-            q,
-            pre: q.pre.iter().any(|&v| v != 0),
-            clamp1: q.lo1 > i32::MIN || q.hi1 < i32::MAX,
-            clamp2: q.lo2 > i32::MIN || q.hi2 < i32::MAX,
-            lo1: _mm256_set1_epi32(q.lo1),
-            hi1: _mm256_set1_epi32(q.hi1),
-            lo2: _mm256_set1_epi32(q.lo2),
-            hi2: _mm256_set1_epi32(q.hi2),
-            shift: _mm256_set1_epi64x(i64::from(shift)),
-            shift_odd: _mm256_set1_epi64x(i64::from(odd)),
-            half: _mm256_set1_epi64x(half),
-            half_down: _mm256_set1_epi64x((half - 1).max(0)),
-            low_bits: _mm256_set1_epi64x((2 * half - 1).max(0)),
-            ones: _mm256_set1_epi64x(1),
-            shift32: _mm256_set1_epi32(shift.min(31) as i32),
-            half32: _mm256_set1_epi32(half.min(1 << 30) as i32),
-            half_down32: _mm256_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
-            low_bits32: _mm256_set1_epi32((2 * half - 1).clamp(0, i64::from(i32::MAX)) as i32),
-            ones32: _mm256_set1_epi32(1),
-            // SAFETY: `low` is 32 bytes.
-            low_bytes: unsafe { _mm256_loadu_si256(low.as_ptr().cast()) },
-        }
-    }
-
-    #[target_feature(enable = "avx2,avxvnni")]
-    fn channel(&self, c: usize) -> [__m256i; 3] {
-        let q = self.q;
-        let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
-        [
-            _mm256_set1_epi32(q.pre[c]),
-            _mm256_set1_epi64x(i64::from(mul)),
-            _mm256_set1_epi32(q.post[c]),
-        ]
-    }
-
-    /// 8 accumulators of one channel to 8 bytes (the low 8 of the result).
-    #[target_feature(enable = "avx2,avxvnni")]
-    fn apply(&self, acc: __m256i, k: [__m256i; 3]) -> __m128i {
-        self.apply_residual(acc, k, None)
-    }
-
-    /// [`Self::apply`], with the residual values `res` (aligned) added after
-    /// the second clamp, then the third clamp.
-    #[target_feature(enable = "avx2,avxvnni")]
-    fn apply_residual(
-        &self,
-        acc: __m256i,
-        [pre, mul, post]: [__m256i; 3],
-        res: Option<__m256i>,
-    ) -> __m128i {
-        let mut v = acc;
-        if self.pre {
-            v = _mm256_add_epi32(v, pre);
-        }
-        if self.clamp1 {
-            v = _mm256_min_epi32(_mm256_max_epi32(v, self.lo1), self.hi1);
-        }
-        if let Some(s) = &self.q.scale {
-            v = self.scale(v, mul, s);
-        }
-        let v = _mm256_add_epi32(v, post);
-        let v = if self.clamp2 {
-            _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
-        } else {
-            v
-        };
-        let v = match res {
-            Some(r) => {
-                let lo3 = _mm256_set1_epi32(self.q.lo3);
-                let hi3 = _mm256_set1_epi32(self.q.hi3);
-                _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, r), lo3), hi3)
-            }
-            None => v,
-        };
-        let b = _mm256_shuffle_epi8(v, self.low_bytes);
-        let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
-        _mm256_castsi256_si128(b)
-    }
-
-    #[target_feature(enable = "avx2,avxvnni")]
-    fn scale(&self, v: __m256i, mul: __m256i, s: &Scale) -> __m256i {
-        if s.narrow {
-            return _mm256_srav_epi32(self.bias32(v, s), self.shift32);
-        }
-        let even = _mm256_mul_epi32(v, mul);
-        let odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(v), mul);
-        if s.shift == 0 {
-            return _mm256_blend_epi32::<0xAA>(even, _mm256_slli_epi64::<32>(odd));
-        }
-        let even = sra64(self.bias(even, s), self.shift);
-        let odd = sra64(self.bias(odd, s), self.shift_odd);
-        let odd = if s.shift >= 32 {
-            odd
-        } else {
-            _mm256_slli_epi64::<32>(odd)
-        };
-        _mm256_blend_epi32::<0xAA>(even, odd)
-    }
-
-    #[target_feature(enable = "avx2,avxvnni")]
-    fn bias32(&self, v: __m256i, s: &Scale) -> __m256i {
-        let negative = || _mm256_cmpgt_epi32(_mm256_setzero_si256(), v);
-        let add_if =
-            |m: __m256i, x: __m256i, y: __m256i| _mm256_add_epi32(x, _mm256_and_si256(m, y));
-        match s.bias {
-            Bias::None => v,
-            Bias::TowardZero => add_if(negative(), v, self.low_bits32),
-            Bias::Half => _mm256_add_epi32(v, self.half32),
-            Bias::HalfDown => _mm256_add_epi32(v, self.half_down32),
-            Bias::HalfTowardZero => add_if(
-                negative(),
-                _mm256_add_epi32(v, self.half_down32),
-                self.ones32,
-            ),
-            Bias::HalfAway => {
-                let up = _mm256_add_epi32(v, self.half32);
-                _mm256_sub_epi32(up, _mm256_and_si256(negative(), self.ones32))
-            }
-            Bias::HalfEven => {
-                let odd = _mm256_and_si256(_mm256_srav_epi32(v, self.shift32), self.ones32);
-                _mm256_add_epi32(_mm256_add_epi32(v, self.half_down32), odd)
-            }
-        }
-    }
-
-    #[target_feature(enable = "avx2,avxvnni")]
-    fn bias(&self, p: __m256i, s: &Scale) -> __m256i {
-        let negative = || _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
-        let add_if =
-            |m: __m256i, x: __m256i, y: __m256i| _mm256_add_epi64(x, _mm256_and_si256(m, y));
-        match s.bias {
-            Bias::None => p,
-            Bias::TowardZero => add_if(negative(), p, self.low_bits),
-            Bias::Half => _mm256_add_epi64(p, self.half),
-            Bias::HalfDown => _mm256_add_epi64(p, self.half_down),
-            Bias::HalfTowardZero => {
-                add_if(negative(), _mm256_add_epi64(p, self.half_down), self.ones)
-            }
-            Bias::HalfAway => {
-                let up = _mm256_add_epi64(p, self.half);
-                _mm256_sub_epi64(up, _mm256_and_si256(negative(), self.ones))
-            }
-            Bias::HalfEven => {
-                let odd = _mm256_and_si256(sra64(p, self.shift), self.ones);
-                _mm256_add_epi64(_mm256_add_epi64(p, self.half_down), odd)
-            }
-        }
-    }
-}
-
-/// Arithmetic shift right of 64-bit lanes: `!((!x) >> s)` for negative `x`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avxvnni")]
-fn sra64(x: __m256i, s: __m256i) -> __m256i {
-    let sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
-    _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(x, sign), s), sign)
 }

@@ -15,13 +15,27 @@
 mod avx512;
 mod conv_avx2;
 mod conv_avx512;
+mod depthwise_avx2;
 mod depthwise_avx512;
 mod peak;
+mod pointwise_avx2;
 mod pointwise_avx512;
 mod rows;
+mod tail_avx2;
 mod tail_avx512;
 
 pub(crate) use peak::vpdpbusd_peak;
+
+/// Whether the AVX2 kernels compute native stage `stage` (planned for
+/// AVX-512): every pointwise stage, the depthwise ones whose windows fit
+/// their lanes.
+pub(crate) fn avx2_fits(stage: &NativeStage) -> bool {
+    match stage.kind() {
+        super::native::Kind::Pointwise { .. } => true,
+        super::native::Kind::Depthwise { .. } => depthwise_avx2::fits_lanes(stage),
+        _ => false,
+    }
+}
 
 use cranelift_jit::JITModule;
 use cranelift_module::FuncId;
@@ -222,8 +236,8 @@ impl Job {
                 // no stage reads, or an input read only by kernels whose
                 // loads stay within its planned bytes,
                 // `NativeStage::reads_within_buffers`).
-                // AVX2 stages run on hosts with AVX2 and AVX-VNNI
-                // (`native::host_supports_avx_vnni`).
+                // AVX2 stages run on hosts with AVX2 (`isa_supported`);
+                // the kernels check for AVX-VNNI themselves.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
                     let (lo, hi) = (self.lo as usize, self.hi as usize);

@@ -58,24 +58,12 @@ pub(crate) fn host_supported() -> bool {
 }
 
 /// Whether the host can run the AVX2 kernels (`vpdpbusd` on 256-bit
-/// vectors: AVX2 and AVX-VNNI), and whether `--isa avx2` may be forced
-/// (AVX2 alone: Cranelift's vectors without EVEX encodings).
+/// vectors with AVX-VNNI, else `vpmaddwd`), and whether `--isa avx2` may
+/// be forced (Cranelift's vectors without EVEX encodings).
 pub(crate) fn host_supports_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Whether the host has AVX-VNNI, which the AVX2 direct kernel needs.
-pub(crate) fn host_supports_avx_vnni() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -155,8 +143,8 @@ pub(crate) struct NativeStage {
     /// Transposed only: `[4][64]` byte indices of each lane's taps.
     windows: Vec<u8>,
     requant: Requant,
-    /// The instruction set of the kernel: `Avx512`, or `Avx2` (direct
-    /// convolutions only).
+    /// The instruction set of the kernel: `Avx512`, or `Avx2` (direct,
+    /// pointwise and depthwise convolutions).
     isa: Isa,
     /// Where the tail's residual map is (`Requant::residual`; direct
     /// convolutions only), and whether its bytes are signed.
@@ -227,11 +215,18 @@ pub(crate) fn plan_native(
         return None;
     }
     if isa == Isa::Avx2 {
-        if !host_supports_avx_vnni() {
-            return None;
-        }
         let requant = match_tail(program, stage.root, pattern.core, pattern.output.c)?;
-        return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
+        // The pointwise and depthwise kernels have AVX2 forms (no residual
+        // map, depthwise windows of 4 pixels within 16 bytes); every AVX2
+        // kernel runs with or without AVX-VNNI.
+        let small = matches!(pattern.kind, ConvKind::Pointwise | ConvKind::Depthwise)
+            && requant.residual.is_none();
+        return small
+            .then(|| plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone()))
+            .flatten()
+            .filter(|ns| crate::jit::machine::avx2_fits(ns))
+            .map(|ns| NativeStage { isa, ..ns })
+            .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa));
     }
     let (k, x, w) = (pattern.core, pattern.x, pattern.w);
     match pattern.kind {

@@ -1,0 +1,319 @@
+//! The AVX2 pointwise (1x1) convolution (`native::plan_native` plans it for
+//! `Isa::Avx2`): `pointwise_avx512` on 256-bit vectors. 32 pixels at a
+//! time, every input channel's 32 bytes interleaved once into `vpdpbusd`
+//! operands (four channels a dword), then register blocks of two output
+//! channels x four pixel vectors (8 accumulators), each channel's 32
+//! results requantized and packed into one 32-byte vector in pixel order.
+//!
+//! The products: `vpdpbusd ymm` when the host has AVX-VNNI; else (AVX2
+//! alone) `vpmaddwd` on 16-bit halves, exact for any operands: the
+//! activations' even and odd bytes of each dword zero-extended to words
+//! (once per chunk, for every output channel), the weights' sign-extended
+//! (once per stage), two `vpmaddwd` and two `vpaddd` per 32 products.
+//! (`vpmaddubsw` would take u8 x i8 pairs directly, but saturates to 16
+//! bits: a pair of products up to 255 x 128 each overflows.)
+//!
+//! Memory: loads may run up to 31 bytes past the last pixel (the planned
+//! 64 of the AVX-512 kernel, `NativeStage::fits`, cover them); AVX2 has no
+//! byte-masked stores, so a run's last partial vector goes through a stack
+//! copy.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::tail_avx2::{Fast, Tail};
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::NativeStage;
+
+/// Output channels per register block.
+const BLOCK: usize = 2;
+
+/// Runs rows `lo..hi` of the pointwise stage `st` (`cin` input channels in
+/// `groups` groups of four).
+///
+/// # Safety
+/// As `avx512::run`, with AVX2 and AVX-VNNI instead of AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn pointwise(
+    st: &NativeStage,
+    cin: usize,
+    groups: usize,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(st.requant());
+    let args = (cin, groups, x, out, lo, hi);
+    let vnni = std::is_x86_feature_detected!("avxvnni");
+    let fast = tail.fast();
+    // SAFETY (each): the caller's guarantees; AVX-VNNI checked.
+    match (fast.is_some(), vnni) {
+        (true, true) => unsafe { drive_vnni::<true>(st, &tail, fast, args) },
+        (false, true) => unsafe { drive_vnni::<false>(st, &tail, fast, args) },
+        (true, false) => unsafe { drive_wide::<true>(st, &tail, fast, args) },
+        (false, false) => unsafe { drive_wide::<false>(st, &tail, fast, args) },
+    }
+}
+
+/// [`drive`] with `vpdpbusd`.
+///
+/// # Safety
+/// As [`drive`]; the host has AVX-VNNI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn drive_vnni<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
+    // SAFETY: the caller's guarantees.
+    unsafe { drive::<FAST, true>(st, tail, fast, a) }
+}
+
+/// [`drive`] with `vpmaddwd`.
+///
+/// # Safety
+/// As [`drive`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn drive_wide<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
+    // SAFETY: the caller's guarantees.
+    unsafe { drive::<FAST, false>(st, tail, fast, a) }
+}
+
+/// The 16-bit halves of weight quads `[w0 w1 w2 w3]`: `(w0, w2)` and `(w1,
+/// w3)` as sign-extended words.
+pub(super) fn halves(w: i32) -> (i32, i32) {
+    let b = w.to_le_bytes().map(|v| i32::from(v as i8) & 0xFFFF);
+    (b[0] | b[2] << 16, b[1] | b[3] << 16)
+}
+
+/// `cin`, `groups`, `x`, `out`, `lo`, `hi` of [`pointwise`].
+type Args = (usize, usize, *const u8, *mut u8, usize, usize);
+
+/// The kernel: `FAST` with the folded tail `fast`, else the general `tail`;
+/// `VNNI` with `vpdpbusd`, else `vpmaddwd`.
+///
+/// # Safety
+/// As [`pointwise`]; `fast` is `Some` when `FAST`; only inlined into
+/// functions compiled with AVX2 (and AVX-VNNI when `VNNI`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn drive<const FAST: bool, const VNNI: bool>(
+    st: &NativeStage,
+    tail: &Tail,
+    fast: Option<Fast>,
+    (cin, groups, x, out, lo, hi): Args,
+) {
+    // Interleaving four channel rows with byte then word unpacks leaves
+    // 128-bit lane L of vector k holding pixels 16L + 4k .. 16L + 4k + 3:
+    // the tail's pack order (`Tail::packed4`), so its bytes are in pixel
+    // order.
+    // Per group: the four vectors of quads, or (not `VNNI`) their even
+    // bytes and their odd bytes as words; the weights' halves likewise.
+    let per = if VNNI { 4 } else { 8 };
+    // Two halves of 32 pixels: the 64 pixels of a cache line of each
+    // channel's plane are used at once (with 32, each line was loaded
+    // twice: the planes lie a multiple of 4 KiB apart, in the same L1
+    // sets, and the line left before its second half was used).
+    let mut acts = vec![_mm256_setzero_si256(); 2 * per * groups];
+    let weights: Vec<(i32, i32)> = if VNNI {
+        vec![]
+    } else {
+        st.weights().iter().map(|&w| halves(w)).collect()
+    };
+    let low = _mm256_set1_epi16(0xFF);
+    // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
+    // length): each row, or all rows `lo..hi` at once when neither buffer
+    // has side halos.
+    let (w, xs, os) = (st.width(), st.x().stride, st.out().stride);
+    let runs: Vec<(usize, usize)> = if xs == w && os == w {
+        vec![(lo * w, (hi - lo) * w)]
+    } else {
+        (lo..hi).map(|y| (y * xs, w)).collect()
+    };
+    let out_offset = |y_off: usize| y_off / xs * os + y_off % xs;
+    let channels = st.channels();
+    for &(start, len) in &runs {
+        for x0 in (0..len).step_by(64) {
+            let halves = if len - x0 > 32 { 2 } else { 1 };
+            for g in 0..groups {
+                for h in 0..halves {
+                    let at_x = start + x0 + 32 * h;
+                    let row = |i: usize| {
+                        let ch = 4 * g + i;
+                        if ch >= cin {
+                            return _mm256_setzero_si256();
+                        }
+                        let at = st.x().origin + ch * st.x().plane + at_x;
+                        // The next chunks' bytes (the planes are far
+                        // apart: too many streams for the hardware
+                        // prefetcher; a prefetch never faults).
+                        _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(at + 64).cast());
+                        // SAFETY: pixel `at_x` of channel `ch` is inside the
+                        // input; the 32 bytes from it end at most 31 past
+                        // the run's last pixel (`fits` checked 63 spare
+                        // bytes).
+                        unsafe { _mm256_loadu_si256(x.add(at).cast()) }
+                    };
+                    let (c0, c1, c2, c3) = (row(0), row(1), row(2), row(3));
+                    let t0 = _mm256_unpacklo_epi8(c0, c1);
+                    let t1 = _mm256_unpackhi_epi8(c0, c1);
+                    let t2 = _mm256_unpacklo_epi8(c2, c3);
+                    let t3 = _mm256_unpackhi_epi8(c2, c3);
+                    let v = [
+                        _mm256_unpacklo_epi16(t0, t2),
+                        _mm256_unpackhi_epi16(t0, t2),
+                        _mm256_unpacklo_epi16(t1, t3),
+                        _mm256_unpackhi_epi16(t1, t3),
+                    ];
+                    let at = (h * groups + g) * per;
+                    for (k, &v) in v.iter().enumerate() {
+                        if VNNI {
+                            acts[at + k] = v;
+                        } else {
+                            acts[at + k] = _mm256_and_si256(v, low);
+                            acts[at + 4 + k] = _mm256_srli_epi16::<8>(v);
+                        }
+                    }
+                }
+            }
+            for h in 0..halves {
+                let at_x = start + x0 + 32 * h;
+                let spot = Spot {
+                    offset: out_offset(at_x),
+                    count: (len - x0 - 32 * h).min(32),
+                };
+                let f = (tail, fast);
+                let ops = (&acts[h * per * groups..(h + 1) * per * groups], &weights[..]);
+                let mut o = 0;
+                // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
+                while o + BLOCK <= channels {
+                    unsafe { block::<BLOCK, FAST, VNNI>(st, f, ops, o, &spot, out) };
+                    o += BLOCK;
+                }
+                if o < channels {
+                    unsafe { block::<1, FAST, VNNI>(st, f, ops, o, &spot, out) };
+                }
+            }
+        }
+    }
+}
+
+/// Where a pointwise block stores: `count` (at most 32) pixels from
+/// `offset` past each output plane's pixel (0, 0).
+#[cfg(target_arch = "x86_64")]
+struct Spot {
+    offset: usize,
+    count: usize,
+}
+
+/// Output channels `o..o + N` of 32 pixels: `4 N` accumulators, one
+/// `vpdpbusd` (two `vpmaddwd`) per accumulator and group of four input
+/// channels.
+///
+/// # Safety
+/// As [`drive`]; `o + N <= st.channels()`; `acts` and `halves` as `drive`
+/// made them.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn block<const N: usize, const FAST: bool, const VNNI: bool>(
+    st: &NativeStage,
+    (tail, fast): (&Tail, Option<Fast>),
+    (acts, halves): (&[__m256i], &[(i32, i32)]),
+    o: usize,
+    spot: &Spot,
+    out: *mut u8,
+) {
+    let per = if VNNI { 4 } else { 8 };
+    let groups = acts.len() / per;
+    let mut acc = [[_mm256_setzero_si256(); 4]; N];
+    let w = &st.weights()[o * groups..(o + N) * groups];
+    let h = if VNNI {
+        &[][..]
+    } else {
+        &halves[o * groups..(o + N) * groups]
+    };
+    for g in 0..groups {
+        // SAFETY: `g < groups`, so `per g + per - 1 < acts.len()` and `j
+        // groups + g < N groups = w.len() = h.len()` (`h` when not `VNNI`).
+        unsafe {
+            if VNNI {
+                let a: [__m256i; 4] = std::array::from_fn(|p| *acts.get_unchecked(4 * g + p));
+                for (j, acc_j) in acc.iter_mut().enumerate() {
+                    let wv = _mm256_set1_epi32(*w.get_unchecked(j * groups + g));
+                    for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
+                        *acc_p = _mm256_dpbusd_avx_epi32(*acc_p, a_p, wv);
+                    }
+                }
+            } else {
+                let a = acts.as_ptr().add(8 * g);
+                let wv: [(__m256i, __m256i); N] = std::array::from_fn(|j| {
+                    let (even, odd) = *h.get_unchecked(j * groups + g);
+                    (_mm256_set1_epi32(even), _mm256_set1_epi32(odd))
+                });
+                // Pixel vectors outside: each activation vector loaded once.
+                for p in 0..4 {
+                    let (ae, ao) = (*a.add(p), *a.add(4 + p));
+                    for (acc_j, &(we, wo)) in acc.iter_mut().zip(&wv) {
+                        let e = _mm256_madd_epi16(ae, we);
+                        let o = _mm256_madd_epi16(ao, wo);
+                        acc_j[p] = _mm256_add_epi32(acc_j[p], _mm256_add_epi32(e, o));
+                    }
+                }
+            }
+        }
+    }
+    for (j, acc_j) in acc.iter().enumerate() {
+        // SAFETY: the caller's guarantees, `o + j < st.channels()`.
+        unsafe { finish::<FAST>(st, (tail, fast), acc_j, o + j, spot, out) };
+    }
+}
+
+/// The tail and the store of output channel `c`'s 32 accumulators.
+///
+/// # Safety
+/// As [`block`], `c < st.channels()`; only inlined into functions compiled
+/// with AVX2 and AVX-VNNI.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn finish<const FAST: bool>(
+    st: &NativeStage,
+    (tail, fast): (&Tail, Option<Fast>),
+    acc: &[__m256i; 4],
+    c: usize,
+    spot: &Spot,
+    out: *mut u8,
+) {
+    // SAFETY: the caller's target features; `fast` is `Some` when `FAST`.
+    let v = unsafe {
+        if FAST {
+            let f = fast.unwrap_unchecked();
+            f.packed4(acc, f.channel(c))
+        } else {
+            tail.packed4(acc, tail.channel(c))
+        }
+    };
+    let at = st.out().origin + c * st.out().plane + spot.offset;
+    // SAFETY: the run's pixels `offset .. offset + count` are inside the
+    // output plane (this job's rows).
+    unsafe { store(out.add(at), v, spot.count) };
+}
+
+/// The first `count` (at most 32) bytes of `v` to `dst`.
+///
+/// # Safety
+/// `dst` holds `count` writable bytes; AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn store(dst: *mut u8, v: __m256i, count: usize) {
+    // SAFETY: the caller's guarantees.
+    unsafe {
+        if count >= 32 {
+            _mm256_storeu_si256(dst.cast(), v);
+        } else {
+            let mut bytes = [0u8; 32];
+            _mm256_storeu_si256(bytes.as_mut_ptr().cast(), v);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, count);
+        }
+    }
+}

@@ -1,0 +1,486 @@
+//! The requantization tails of the AVX2 kernels: 32-bit accumulators of 8
+//! lanes to output bytes, exactly as `jit::native::requant` and the
+//! interpreter define them. [`Tail`] is the general form (any factor,
+//! rounding and pack; AVX2 has no 64-bit arithmetic shift, so `sra64`
+//! builds one from logical shifts); [`Fast`] the folded form of
+//! `tail_avx512` (the result is the high half of `acc * mul' + c'`), on
+//! 256-bit vectors, narrowed by saturating packs.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Bias, Requant, Scale};
+
+/// The requantization tail (`native::Requant`) on 8 lanes; AVX2 has no
+/// 64-bit arithmetic shift, so `sra64` builds one from logical shifts.
+#[cfg(target_arch = "x86_64")]
+pub(super) struct Tail<'a> {
+    q: &'a Requant,
+    pre: bool,
+    clamp1: bool,
+    clamp2: bool,
+    lo1: __m256i,
+    hi1: __m256i,
+    lo2: __m256i,
+    hi2: __m256i,
+    shift: __m256i,
+    shift_odd: __m256i,
+    half: __m256i,
+    half_down: __m256i,
+    low_bits: __m256i,
+    ones: __m256i,
+    shift32: __m256i,
+    half32: __m256i,
+    half_down32: __m256i,
+    low_bits32: __m256i,
+    ones32: __m256i,
+    /// Byte 0 of each dword, per 128-bit lane, into its low 4 bytes.
+    low_bytes: __m256i,
+    /// Byte 0 of each dword, per 128-bit lane, into bytes `4 p ..
+    /// 4 p + 4` of the lane (the others zero): [`Self::packed4`] without
+    /// packs.
+    pick: [__m256i; 4],
+    /// The second clamp and the narrowing as saturating packs, when the
+    /// clamp lies within a byte type's range.
+    packs: Option<Packs>,
+    /// The folded form, when the stage has it.
+    folded: Option<Folded>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> Tail<'a> {
+    #[target_feature(enable = "avx2")]
+    pub(super) fn new(q: &'a Requant) -> Tail<'a> {
+        let shift = q.scale.as_ref().map_or(0, |s| s.shift);
+        let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+        let odd = if shift >= 32 { shift - 32 } else { shift };
+        let low: [i8; 32] = std::array::from_fn(|i| {
+            let i = i % 16;
+            if i < 4 {
+                (4 * i) as i8
+            } else {
+                -1
+            }
+        });
+        let pick = |p: usize| {
+            let idx: [i8; 32] = std::array::from_fn(|b| {
+                let b = b % 16;
+                if b / 4 == p {
+                    (4 * (b % 4)) as i8
+                } else {
+                    -1
+                }
+            });
+            // SAFETY: `idx` is 32 bytes.
+            unsafe { _mm256_loadu_si256(idx.as_ptr().cast()) }
+        };
+        let packs = Packs::of(q);
+        Tail {
+            pick: [pick(0), pick(1), pick(2), pick(3)],
+            packs,
+            folded: Folded::of(q, packs.is_some()),
+            q,
+            pre: q.pre.iter().any(|&v| v != 0),
+            clamp1: q.lo1 > i32::MIN || q.hi1 < i32::MAX,
+            clamp2: q.lo2 > i32::MIN || q.hi2 < i32::MAX,
+            lo1: _mm256_set1_epi32(q.lo1),
+            hi1: _mm256_set1_epi32(q.hi1),
+            lo2: _mm256_set1_epi32(q.lo2),
+            hi2: _mm256_set1_epi32(q.hi2),
+            shift: _mm256_set1_epi64x(i64::from(shift)),
+            shift_odd: _mm256_set1_epi64x(i64::from(odd)),
+            half: _mm256_set1_epi64x(half),
+            half_down: _mm256_set1_epi64x((half - 1).max(0)),
+            low_bits: _mm256_set1_epi64x((2 * half - 1).max(0)),
+            ones: _mm256_set1_epi64x(1),
+            shift32: _mm256_set1_epi32(shift.min(31) as i32),
+            half32: _mm256_set1_epi32(half.min(1 << 30) as i32),
+            half_down32: _mm256_set1_epi32((half - 1).clamp(0, 1 << 30) as i32),
+            low_bits32: _mm256_set1_epi32((2 * half - 1).clamp(0, i64::from(i32::MAX)) as i32),
+            ones32: _mm256_set1_epi32(1),
+            // SAFETY: `low` is 32 bytes.
+            low_bytes: unsafe { _mm256_loadu_si256(low.as_ptr().cast()) },
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn channel(&self, c: usize) -> [__m256i; 3] {
+        let q = self.q;
+        let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
+        [
+            _mm256_set1_epi32(q.pre[c]),
+            _mm256_set1_epi64x(i64::from(mul)),
+            _mm256_set1_epi32(q.post[c]),
+        ]
+    }
+
+    /// 8 accumulators of one channel to 8 bytes (the low 8 of the result).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn apply(&self, acc: __m256i, k: [__m256i; 3]) -> __m128i {
+        self.apply_residual(acc, k, None)
+    }
+
+    /// [`Self::apply`], with the residual values `res` (aligned) added after
+    /// the second clamp, then the third clamp.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn apply_residual(
+        &self,
+        acc: __m256i,
+        [pre, mul, post]: [__m256i; 3],
+        res: Option<__m256i>,
+    ) -> __m128i {
+        let v = self.scaled(acc, [pre, mul, post]);
+        let v = if self.clamp2 {
+            _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
+        } else {
+            v
+        };
+        let v = match res {
+            Some(r) => {
+                let lo3 = _mm256_set1_epi32(self.q.lo3);
+                let hi3 = _mm256_set1_epi32(self.q.hi3);
+                _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, r), lo3), hi3)
+            }
+            None => v,
+        };
+        let b = _mm256_shuffle_epi8(v, self.low_bytes);
+        let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+        _mm256_castsi256_si128(b)
+    }
+
+    /// The tail up to the post-add: 32-bit results before the second clamp.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn scaled(&self, acc: __m256i, [pre, mul, post]: [__m256i; 3]) -> __m256i {
+        let mut v = acc;
+        if self.pre {
+            v = _mm256_add_epi32(v, pre);
+        }
+        if self.clamp1 {
+            v = _mm256_min_epi32(_mm256_max_epi32(v, self.lo1), self.hi1);
+        }
+        if let Some(s) = &self.q.scale {
+            v = self.scale(v, mul, s);
+        }
+        _mm256_add_epi32(v, post)
+    }
+
+    /// 32 accumulators of one channel (four vectors) to bytes in pack
+    /// order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`
+    /// (128-bit lane `L`), as `vpackssdw` then `vpackuswb` leave them.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 3]) -> __m256i {
+        if let Some(p) = self.packs {
+            let r = [
+                self.scaled(acc[0], k),
+                self.scaled(acc[1], k),
+                self.scaled(acc[2], k),
+                self.scaled(acc[3], k),
+            ];
+            // SAFETY: this function's target features.
+            return unsafe { pack_bytes(p, r) };
+        }
+        let mut bytes = _mm256_setzero_si256();
+        for (&a, &pick) in acc.iter().zip(&self.pick) {
+            let v = self.scaled(a, k);
+            let v = if self.clamp2 {
+                _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
+            } else {
+                v
+            };
+            bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(v, pick));
+        }
+        bytes
+    }
+
+    /// The folded form of this tail ([`Folded`]), when the stage has it.
+    pub(super) fn fast(&self) -> Option<Fast<'_>> {
+        let f = self.folded.as_ref()?;
+        Some(Fast {
+            c: &f.c,
+            mul: &f.mul,
+            shr: f.shr,
+            packs: self.packs?,
+        })
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn scale(&self, v: __m256i, mul: __m256i, s: &Scale) -> __m256i {
+        if s.narrow {
+            return _mm256_srav_epi32(self.bias32(v, s), self.shift32);
+        }
+        let even = _mm256_mul_epi32(v, mul);
+        let odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(v), mul);
+        if s.shift == 0 {
+            return _mm256_blend_epi32::<0xAA>(even, _mm256_slli_epi64::<32>(odd));
+        }
+        let even = sra64(self.bias(even, s), self.shift);
+        let odd = sra64(self.bias(odd, s), self.shift_odd);
+        let odd = if s.shift >= 32 {
+            odd
+        } else {
+            _mm256_slli_epi64::<32>(odd)
+        };
+        _mm256_blend_epi32::<0xAA>(even, odd)
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn bias32(&self, v: __m256i, s: &Scale) -> __m256i {
+        let negative = || _mm256_cmpgt_epi32(_mm256_setzero_si256(), v);
+        let add_if =
+            |m: __m256i, x: __m256i, y: __m256i| _mm256_add_epi32(x, _mm256_and_si256(m, y));
+        match s.bias {
+            Bias::None => v,
+            Bias::TowardZero => add_if(negative(), v, self.low_bits32),
+            Bias::Half => _mm256_add_epi32(v, self.half32),
+            Bias::HalfDown => _mm256_add_epi32(v, self.half_down32),
+            Bias::HalfTowardZero => add_if(
+                negative(),
+                _mm256_add_epi32(v, self.half_down32),
+                self.ones32,
+            ),
+            Bias::HalfAway => {
+                let up = _mm256_add_epi32(v, self.half32);
+                _mm256_sub_epi32(up, _mm256_and_si256(negative(), self.ones32))
+            }
+            Bias::HalfEven => {
+                let odd = _mm256_and_si256(_mm256_srav_epi32(v, self.shift32), self.ones32);
+                _mm256_add_epi32(_mm256_add_epi32(v, self.half_down32), odd)
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn bias(&self, p: __m256i, s: &Scale) -> __m256i {
+        let negative = || _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
+        let add_if =
+            |m: __m256i, x: __m256i, y: __m256i| _mm256_add_epi64(x, _mm256_and_si256(m, y));
+        match s.bias {
+            Bias::None => p,
+            Bias::TowardZero => add_if(negative(), p, self.low_bits),
+            Bias::Half => _mm256_add_epi64(p, self.half),
+            Bias::HalfDown => _mm256_add_epi64(p, self.half_down),
+            Bias::HalfTowardZero => {
+                add_if(negative(), _mm256_add_epi64(p, self.half_down), self.ones)
+            }
+            Bias::HalfAway => {
+                let up = _mm256_add_epi64(p, self.half);
+                _mm256_sub_epi64(up, _mm256_and_si256(negative(), self.ones))
+            }
+            Bias::HalfEven => {
+                let odd = _mm256_and_si256(sra64(p, self.shift), self.ones);
+                _mm256_add_epi64(_mm256_add_epi64(p, self.half_down), odd)
+            }
+        }
+    }
+}
+
+/// Arithmetic shift right of 64-bit lanes: `!((!x) >> s)` for negative `x`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sra64(x: __m256i, s: __m256i) -> __m256i {
+    let sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
+    _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(x, sign), s), sign)
+}
+
+/// The folded tail of `tail_avx512` (its `Folded`: the same conditions and
+/// constants, repeated here for the 256-bit kernels): for a stage without a
+/// first clamp or residual, narrowed by saturating packs,
+/// `(acc * mul + c) >> shift = high32(acc * mul' + c') >> shr`, with
+/// `mul' = mul << (32 - shift)`, `c' = c << (32 - shift)`, `shr = 0` when
+/// `shift <= 32`, else `mul' = mul`, `c' = c`, `shr = shift - 32`, and `c =
+/// pre * mul + bias + (post << shift)` (exact: no step wraps, `mul'` is
+/// checked to stay a 32-bit value and `c'` within 2^62). A sign-dependent
+/// rounding folds only when the second clamp takes every negative product
+/// to its lower bound anyway (`post <= lo2`).
+#[cfg(target_arch = "x86_64")]
+struct Folded {
+    c: Vec<i64>,
+    mul: Vec<i32>,
+    shr: u32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Folded {
+    fn of(q: &Requant, packs: bool) -> Option<Folded> {
+        let s = q.scale.as_ref()?;
+        if s.narrow || !packs || q.residual.is_some() || q.lo1 > i32::MIN || q.hi1 < i32::MAX {
+            return None;
+        }
+        let half = if s.shift == 0 {
+            0
+        } else {
+            1i128 << (s.shift - 1)
+        };
+        let negatives_clamped = q.post.iter().all(|&p| p <= q.lo2);
+        let bias = match s.bias {
+            Bias::None => 0,
+            Bias::Half => half,
+            Bias::HalfDown => (half - 1).max(0),
+            Bias::TowardZero if negatives_clamped => 0,
+            Bias::HalfAway if negatives_clamped => half,
+            Bias::HalfTowardZero if negatives_clamped => (half - 1).max(0),
+            _ => return None,
+        };
+        let up = 32u32.saturating_sub(s.shift);
+        let room = 1i128 << 62;
+        let c = (q.pre.iter().zip(&s.mul).zip(&q.post))
+            .map(|((&pre, &mul), &post)| {
+                let c = i128::from(pre) * i128::from(mul) + bias + (i128::from(post) << s.shift);
+                let c = c.checked_mul(1i128 << up)?;
+                (-room < c && c < room).then_some(c as i64)
+            })
+            .collect::<Option<Vec<i64>>>()?;
+        let mul = (s.mul.iter())
+            .map(|&m| i32::try_from(i64::from(m) << up).ok())
+            .collect::<Option<Vec<i32>>>()?;
+        Some(Folded {
+            c,
+            mul,
+            shr: s.shift.saturating_sub(32),
+        })
+    }
+}
+
+/// Whether the tail `q` has the folded form ([`Folded`]).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn folds(q: &Requant) -> bool {
+    Folded::of(q, Packs::of(q).is_some()).is_some()
+}
+
+/// Saturating packs (`vpackssdw`, then `vpackuswb` or `vpacksswb`) clamp
+/// 32-bit results to the byte type's range exactly; a narrower second clamp
+/// follows on the bytes.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Packs {
+    signed: bool,
+    /// The second clamp on bytes, when narrower than the type's range.
+    clamp: Option<(i8, i8)>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Packs {
+    fn of(q: &Requant) -> Option<Packs> {
+        let (lo, hi) = (q.lo2, q.hi2);
+        // A residual adds after the second clamp: the 32-bit results stay.
+        if q.residual.is_some() || lo > hi {
+            return None;
+        }
+        let (signed, min, max) = if 0 <= lo && hi <= 255 {
+            (false, 0, 255)
+        } else if -128 <= lo && hi <= 127 {
+            (true, -128, 127)
+        } else {
+            return None;
+        };
+        let clamp = (lo != min || hi != max).then_some((lo as u8 as i8, hi as u8 as i8));
+        Some(Packs { signed, clamp })
+    }
+}
+
+/// Four vectors of 32-bit results as bytes in pack order (see
+/// [`Tail::packed4`]), the second clamp applied by the saturation of the
+/// packs and the byte clamp.
+///
+/// # Safety
+/// Only inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn pack_bytes(p: Packs, r: [__m256i; 4]) -> __m256i {
+    // SAFETY: the caller's target features.
+    unsafe {
+        let w01 = _mm256_packs_epi32(r[0], r[1]);
+        let w23 = _mm256_packs_epi32(r[2], r[3]);
+        if p.signed {
+            let b = _mm256_packs_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => {
+                    _mm256_min_epi8(_mm256_max_epi8(b, _mm256_set1_epi8(lo)), _mm256_set1_epi8(hi))
+                }
+                None => b,
+            }
+        } else {
+            let b = _mm256_packus_epi16(w01, w23);
+            match p.clamp {
+                Some((lo, hi)) => {
+                    _mm256_min_epu8(_mm256_max_epu8(b, _mm256_set1_epi8(lo)), _mm256_set1_epi8(hi))
+                }
+                None => b,
+            }
+        }
+    }
+}
+
+/// The folded tail of a stage ([`Folded`]); every method is always inlined
+/// into the kernel (a call per 32 results would cost more than the tail).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Fast<'a> {
+    c: &'a [i64],
+    mul: &'a [i32],
+    /// The arithmetic shift of the high halves, `shift - 32` or 0.
+    shr: u32,
+    packs: Packs,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Fast<'_> {
+    /// The constants of output channel `c`: (c', mul').
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn channel(&self, c: usize) -> [__m256i; 2] {
+        // SAFETY: the caller's target features.
+        unsafe {
+            [
+                _mm256_set1_epi64x(self.c[c]),
+                _mm256_set1_epi64x(i64::from(self.mul[c])),
+            ]
+        }
+    }
+
+    /// 8 accumulators to 32-bit results (before the second clamp): the high
+    /// halves of the even and the odd lanes' 64-bit sums, joined by a
+    /// shuffle and a blend, shifted by `shr`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    unsafe fn scaled(&self, acc: __m256i, [c, mul]: [__m256i; 2]) -> __m256i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let even = _mm256_add_epi64(_mm256_mul_epi32(acc, mul), c);
+            let odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(acc), mul);
+            let odd = _mm256_add_epi64(odd, c);
+            // Even lane 2i takes dword 2i + 1 of `even`; odd lanes keep `odd`'s.
+            let r = _mm256_blend_epi32::<0xAA>(_mm256_shuffle_epi32::<0xF5>(even), odd);
+            if self.shr > 0 {
+                _mm256_sra_epi32(r, _mm_cvtsi32_si128(self.shr as i32))
+            } else {
+                r
+            }
+        }
+    }
+
+    /// 32 accumulators of one channel to bytes in pack order (see
+    /// [`Tail::packed4`]).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 2]) -> __m256i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let r = [
+                self.scaled(acc[0], k),
+                self.scaled(acc[1], k),
+                self.scaled(acc[2], k),
+                self.scaled(acc[3], k),
+            ];
+            pack_bytes(self.packs, r)
+        }
+    }
+}

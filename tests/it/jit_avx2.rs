@@ -1,0 +1,151 @@
+//! The AVX2 pointwise and depthwise kernels (`machine::pointwise_avx2`,
+//! `machine::depthwise_avx2`, `--isa avx2`) against the interpreter:
+//! random 1x1 and depthwise convolutions with random channel counts, widths
+//! (partial vectors of 32 pixels, rows back to back or with side halos),
+//! depthwise strides, dilations and paddings (from the input's halo, or at
+//! the borders of a pipeline input without one), every tail form (folded,
+//! general, signed and unsigned packs, narrower clamps, wrapping casts), 1
+//! and 2 threads. `vpmaddwd` on hosts without AVX-VNNI, `vpdpbusd` with it.
+
+use crate::common::gen::{Rng, QUANT};
+use crate::common::{self, compile, Files};
+use convoy::jit::{Isa, JitOptions};
+
+/// A random tail over the convolution `conv`.
+fn tail(rng: &mut Rng, conv: &str) -> String {
+    let t = match rng.range(0, 6) {
+        0 => "u8 sat".to_string(),
+        1 => "i8 sat".to_string(),
+        2 => format!("u{} sat", rng.range(4, 7)),
+        3 => format!("u8 {}", rng.pick(&["wrap", "sat"])),
+        4 => format!(
+            "fixed<8, {}, {}, {}>",
+            rng.range(0, 8),
+            rng.pick(&QUANT),
+            rng.pick(&["wrap", "sat", "sat_sym"])
+        ),
+        _ => "i8 wrap".to_string(),
+    };
+    match rng.range(0, 6) {
+        0 => format!("round(({conv} + b) * s) as {t}"),
+        1 => format!("relu(b + trunc({conv} * s)) as {t}"),
+        2 => format!("(relu({conv} + b) >> {}) as {t}", rng.range(0, 12)),
+        3 => format!("floor(({conv} + b) * s) as {t}"),
+        4 => format!("(min(relu({conv} + b), {}) * m >> 6) as {t}", rng.range(0, 4000)),
+        _ => format!("({conv} * s + b) as {t}"),
+    }
+}
+
+/// A random pointwise (`depthwise` false) or depthwise convolution on
+/// unsigned inputs with a random tail.
+fn program(seed: u64, depthwise: bool) -> String {
+    let mut rng = Rng::new(seed);
+    let (cin, cout) = if depthwise {
+        let c = rng.range(1, 20);
+        (c, c)
+    } else {
+        (rng.range(1, 40), rng.range(1, 40))
+    };
+    let (kh, kw) = if depthwise {
+        (rng.range(1, 5), rng.range(1, 4))
+    } else {
+        (1, 1)
+    };
+    let (sh, sw, dh, dw) = if depthwise {
+        let d = if rng.chance(25) { (1, 2) } else { (1, 1) };
+        (rng.range(1, 4), rng.range(1, 3), d.0, d.1)
+    } else {
+        (1, 1, 1, 1)
+    };
+    let pads: Vec<i64> = (0..4)
+        .map(|i| rng.range(0, if i < 2 { kh - 1 } else { kw - 1 }))
+        .collect();
+    let h = rng.range((kh - 1) * dh + 1, (kh - 1) * dh + 12);
+    let w = rng.range((kw - 1) * dw + 1, (kw - 1) * dw + 150);
+    let halo = rng.range(0, 2);
+    let in_ty = *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"]);
+    let w_ty = *rng.pick(&["i8", "i8", "i5", "u7"]);
+    let s_ty = format!("fixed<{}, 1>", rng.range(12, 40));
+    // The input itself (the depthwise kernel pads at its borders), or a
+    // computed map (its halo holds the padding).
+    let (let_x, x) = if rng.chance(50) {
+        (format!("  let x1 = max(x, {})\n", rng.range(0, 9)), "x1")
+    } else {
+        (String::new(), "x")
+    };
+    let groups = if depthwise { cin } else { 1 };
+    let conv = format!(
+        "conv({x}, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {groups})",
+        pads[0], pads[1], pads[2], pads[3]
+    );
+    let expr = tail(&mut rng, &conv);
+    format!(
+        "pipeline p {{
+  input x: {in_ty}[{cin}, {h}, {w}] pad {halo}
+  param w: {w_ty}[{cout}, {}, {kh}, {kw}] = random(seed: {})
+  param b: i16[{cout}] = random(seed: {})
+  param m: u9[{cout}] = random(seed: {})
+  const s: {s_ty} = 0.{:04}
+{let_x}  let y = {expr}
+  output y
+}}
+",
+        cin / groups,
+        seed * 3 + 1,
+        seed * 3 + 2,
+        seed * 3 + 3,
+        rng.range(1, 9999)
+    )
+}
+
+/// Runs `count` random programs under `--isa avx2`; returns how many
+/// stages ran on an AVX2 kernel.
+fn check(depthwise: bool, count: u64) -> usize {
+    if !convoy::jit::isa_supported(Isa::Avx2) {
+        return 0;
+    }
+    let mut failures = vec![];
+    let (mut checked_ok, mut avx2) = (0, 0);
+    for seed in 0..count {
+        let src = program(seed, depthwise);
+        let Ok((checked, _)) = compile("avx2.cnn", &src, &Files::default()) else {
+            continue;
+        };
+        checked_ok += 1;
+        let program = &checked.program;
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            isa: Isa::Avx2,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => {
+                avx2 += (stages.iter())
+                    .filter(|s| s.native && s.kernel_isa == Some(Isa::Avx2))
+                    .count()
+            }
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    eprintln!("{checked_ok} programs, {avx2} stages on AVX2 kernels");
+    common::assert_no_failures(&failures);
+    assert!(checked_ok as u64 > count / 2, "only {checked_ok} checked");
+    avx2
+}
+
+#[test]
+fn avx2_pointwise_convolutions_match_the_interpreter() {
+    let n = check(false, 150);
+    if convoy::jit::isa_supported(Isa::Avx2) {
+        assert!(n > 50, "only {n} stages ran on the AVX2 kernels");
+    }
+}
+
+#[test]
+fn avx2_depthwise_convolutions_match_the_interpreter() {
+    let n = check(true, 150);
+    if convoy::jit::isa_supported(Isa::Avx2) {
+        assert!(n > 50, "only {n} stages ran on the AVX2 kernels");
+    }
+}
