@@ -430,7 +430,7 @@ fn remap_program(seed: u64) -> String {
         "fixed<8, 3>",
         "fixed<40, 12>",
     ]);
-    let r = rng.range(1, 3);
+    let r = *rng.pick(&[1, 2, 2, 3]);
     let (c, h, w) = (
         rng.range(1, 4) * r * r,
         rng.range(1, 20) * r,
@@ -623,9 +623,16 @@ fn pad_row_kernel_matches_the_interpreter() {
         let (c, h, w) = (rng.range(1, 3), rng.range(1, 6), rng.range(1, 140));
         let value = rng.range(fill.0, fill.1);
         let halo = if rng.chance(30) { " pad 1" } else { "" };
+        // A padded max pooling after it gives the pad's rows a halo: rows
+        // not back to back, filled one by one.
+        let tail = if rng.chance(30) {
+            "let z = maxpool(y, 3, stride: 1, pad: 1)\n  output z"
+        } else {
+            "output y"
+        };
         let src = format!(
             "pipeline g {{\n  input x: {ty}[{c}, {h}, {w}]{halo}\n  \
-             let y = pad(x, ({}, {}, {}, {}), value: {value})\n  output y\n}}\n",
+             let y = pad(x, ({}, {}, {}, {}), value: {value})\n  {tail}\n}}\n",
             pads[0], pads[1], pads[2], pads[3]
         );
         let (checked, _) =
@@ -640,7 +647,9 @@ fn pad_row_kernel_matches_the_interpreter() {
         let inputs = common::random_inputs(program, |_| seed);
         match common::jit_agrees(program, &inputs, &options) {
             Ok(stages) => {
-                if !stages.iter().all(|s| s.row_kernel) {
+                // The pad (the pooling after it may run elsewhere).
+                let pad = stages.iter().find(|s| s.label.starts_with("pad"));
+                if !pad.is_some_and(|s| s.row_kernel) {
                     failures.push(format!("seed {seed}: not on a row kernel\n{src}"));
                 }
             }

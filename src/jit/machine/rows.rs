@@ -79,6 +79,8 @@ pub(super) unsafe fn run(stage: &RowStage, call: &RowCall, lo: usize, hi: usize)
     }
 }
 
+// Rearrangements run in functions of their own (`RowStage::is_remap`).
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
 fn run_avx512(
@@ -89,7 +91,24 @@ fn run_avx512(
     out: &mut [u8],
     base: usize,
 ) -> i64 {
+    if stage.is_remap() {
+        return remap_avx512(stage, lo, hi, x, out, base);
+    }
     stage.run(lo, hi, x, out, base)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
+#[inline(never)]
+fn remap_avx512(
+    stage: &RowStage,
+    lo: usize,
+    hi: usize,
+    x: &[&[u8]],
+    out: &mut [u8],
+    base: usize,
+) -> i64 {
+    stage.run_remap(lo, hi, x, out, base)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -102,5 +121,22 @@ fn run_avx2(
     out: &mut [u8],
     base: usize,
 ) -> i64 {
+    if stage.is_remap() {
+        return remap_avx2(stage, lo, hi, x, out, base);
+    }
     stage.run(lo, hi, x, out, base)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline(never)]
+fn remap_avx2(
+    stage: &RowStage,
+    lo: usize,
+    hi: usize,
+    x: &[&[u8]],
+    out: &mut [u8],
+    base: usize,
+) -> i64 {
+    stage.run_remap(lo, hi, x, out, base)
 }

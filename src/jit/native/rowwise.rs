@@ -318,6 +318,31 @@ impl RowStage {
         (inputs, self.out.buffer)
     }
 
+    /// Whether the stage is a rearrangement: the machine compiles
+    /// [`Self::run_remap`] as a function of its own, so that its short row
+    /// copies get inlined whatever the size of the other kernels (inlined
+    /// into one function, they ran out of the inliner's budget: iterator
+    /// and `memcpy` calls per row).
+    pub fn is_remap(&self) -> bool {
+        matches!(self.kind, Kind::Remap { .. })
+    }
+
+    /// [`Self::run`] for a rearrangement (nothing for any other stage).
+    #[inline(always)]
+    pub fn run_remap(
+        &self,
+        lo: usize,
+        hi: usize,
+        xs: &[&[u8]],
+        out: &mut [u8],
+        base: usize,
+    ) -> i64 {
+        if let (Kind::Remap { remap }, Some(x)) = (&self.kind, xs.first()) {
+            self.remap_rows(remap, lo, hi, x, out, base);
+        }
+        -1
+    }
+
     /// Runs items `lo..hi`: reads `xs` (the whole input buffers, in the
     /// order of [`Self::buffers`]), writes the interior rows of the items
     /// into `out`, the part of the output buffer from byte `base` on.

@@ -37,6 +37,31 @@ pub(super) fn store(dst: &mut [u8], v: &[u8; VECTOR]) {
     debug_assert_eq!(at, n);
 }
 
+/// `dst.copy_from_slice(src)` for a piece of at most 64 bytes, as the
+/// length's binary digits in fixed-size moves, straight from `src` to
+/// `dst` (no register in between to fill first).
+#[inline(always)]
+pub(super) fn copy(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len();
+    debug_assert!(n <= VECTOR && src.len() == n);
+    let mut at = 0;
+    macro_rules! part {
+        ($size:expr) => {
+            if n - at >= $size {
+                dst[at..at + $size].copy_from_slice(&src[at..at + $size]);
+                at += $size;
+            }
+        };
+    }
+    part!(32);
+    part!(16);
+    part!(8);
+    part!(4);
+    part!(2);
+    part!(1);
+    debug_assert_eq!(at, n);
+}
+
 /// The first `src.len()` (at most 64) bytes of a piece from `src`, the
 /// rest zero; moves as in [`store`].
 #[inline(always)]

@@ -4,6 +4,7 @@
 //! strided element copies). Only without a tail, and when the operand and
 //! the result are stored alike (the same element bytes and signedness).
 
+use super::pieces::{self, VECTOR};
 use super::{Kind, RowStage, View};
 use crate::ir::{NodeId, Op, Pads, Program, Remap, ShuffleMode};
 use crate::jit::plan::{Plan, Stage};
@@ -67,8 +68,10 @@ impl RowStage {
         let b = B;
         // Element `i` of a row as a byte range.
         let el = |i: usize| i * b..(i + 1) * b;
-        for item in lo..hi {
-            let (c, y) = (item / ov.h, item % ov.h);
+        // The row's position stepped, not divided out per row.
+        let h = ov.h.max(1);
+        let (mut c, mut y) = (lo / h, lo % h);
+        for _ in lo..hi {
             let o = ov.row(c, y);
             let dst = &mut out[o.start - base..o.end - base];
             match *remap {
@@ -92,15 +95,35 @@ impl RowStage {
                 }
                 Remap::DepthToSpace { r, mode } => {
                     let i = y % r;
-                    for j in 0..r {
+                    let source = |j: usize| {
                         let ci = match mode {
                             ShuffleMode::Dcr => (i * r + j) * ov.c + c,
                             ShuffleMode::Crd => (c * r + i) * r + j,
                         };
-                        let src = &x[xv.row(ci, y / r)];
-                        for (q, px) in src.chunks_exact(B).enumerate() {
-                            let at = (q * r + j) * B;
-                            dst[at..at + B].copy_from_slice(px);
+                        &x[xv.row(ci, y / r)]
+                    };
+                    if r == 2 {
+                        // Both sources interleaved in one pass (the
+                        // compiler's byte shuffles), each byte stored once.
+                        // Index loops over slices cut to length first (no
+                        // bounds test per element, no iterator calls).
+                        let n = xv.w * B;
+                        let (s0, s1) = (&source(0)[..n], &source(1)[..n]);
+                        let dst = &mut dst[..2 * n];
+                        let mut q = 0;
+                        while q < n {
+                            for k in 0..B {
+                                dst[2 * q + k] = s0[q + k];
+                                dst[2 * q + B + k] = s1[q + k];
+                            }
+                            q += B;
+                        }
+                    } else {
+                        for j in 0..r {
+                            let src = source(j);
+                            for (run, px) in dst.chunks_exact_mut(r * B).zip(src.chunks_exact(B)) {
+                                run[el(j)].copy_from_slice(px);
+                            }
                         }
                     }
                 }
@@ -108,21 +131,26 @@ impl RowStage {
                     let (block, ci) = (c / xv.c, c % xv.c);
                     let src = &x[xv.row(ci, y * r + block / r)];
                     let bj = block % r;
-                    for (ox, px) in dst.chunks_exact_mut(B).enumerate() {
-                        let at = (ox * r + bj) * B;
-                        px.copy_from_slice(&src[at..at + B]);
+                    for (px, run) in dst.chunks_exact_mut(B).zip(src.chunks_exact(r * B)) {
+                        px.copy_from_slice(&run[el(bj)]);
                     }
                 }
+            }
+            y += 1;
+            if y == h {
+                (c, y) = (c + 1, 0);
             }
         }
     }
 }
 
 impl RowStage {
-    /// Output rows `lo..hi` of `pad`: each row filled with the value, then
-    /// the input row copied into it. Its own loop, with the row's position
-    /// stepped rather than divided out per row, since the rows are short
-    /// and many.
+    /// Output rows `lo..hi` of `pad`, a channel at a time: its rows filled
+    /// with the value (one span at the speed of a `memset` when the rows
+    /// are stored back to back, else row by row), then the input rows
+    /// copied over their middles. Rows and sources are walked by iterators
+    /// (no position multiplied out or bounds checked per row): the rows are
+    /// short and many, and a row costs little more than its one copy.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn pad_rows<const B: usize>(
@@ -137,77 +165,112 @@ impl RowStage {
     ) {
         let (xv, ov) = (&self.x, &self.out);
         // Two's complement, little endian: the low bytes of any value the
-        // buffer's element holds.
+        // buffer's element holds, repeated over a register.
         let bytes = value.to_le_bytes();
-        let mut fill = [0u8; B];
-        fill.copy_from_slice(&bytes[..B]);
-        let (row_bytes, in_bytes, at) = (ov.w * B, xv.w * B, pads.left * B);
+        let mut block = [0u8; VECTOR];
+        for (k, byte) in block.iter_mut().enumerate() {
+            *byte = bytes[k % B];
+        }
+        let (row_bytes, in_bytes, left) = (ov.w * B, xv.w * B, pads.left * B);
+        let (out_step, in_step) = (ov.stride * B, xv.stride * B);
+        let dense = out_step == row_bytes;
         let h = ov.h.max(1);
-        let (mut c, mut y) = (lo / h, lo % h);
-        for _ in lo..hi {
-            let o = (ov.origin + c * ov.plane + y * ov.stride) * B - base;
-            let dst = &mut out[o..o + row_bytes];
-            fill_elements(dst, &fill);
-            if let Some(iy) = y.checked_sub(pads.top).filter(|&iy| iy < xv.h) {
-                let s = (xv.origin + c * xv.plane + iy * xv.stride) * B;
-                copy_bytes(&mut dst[at..at + in_bytes], &x[s..s + in_bytes]);
+        for c in lo / h..hi.div_ceil(h) {
+            // This job's rows `y0..y1` of channel `c`.
+            let (y0, y1) = (lo.max(c * h) - c * h, hi.min(c * h + h) - c * h);
+            if y0 >= y1 {
+                continue;
             }
-            y += 1;
-            if y == h {
-                (c, y) = (c + 1, 0);
+            let first = (ov.origin + c * ov.plane + y0 * ov.stride) * B - base;
+            let span = &mut out[first..first + (y1 - y0 - 1) * out_step + row_bytes];
+            if dense {
+                fill(span, &block);
+            } else {
+                for row in span.chunks_mut(out_step) {
+                    fill(&mut row[..row_bytes], &block);
+                }
+            }
+            // The input rows `iy0..iy1` land on output rows `top + iy`.
+            let iy0 = y0.max(pads.top) - pads.top;
+            let iy1 = y1.saturating_sub(pads.top).min(xv.h);
+            if iy0 >= iy1 {
+                continue;
+            }
+            let n = iy1 - iy0;
+            let rows = &mut span[(iy0 + pads.top - y0) * out_step..];
+            let from = (xv.origin + c * xv.plane + iy0 * xv.stride) * B;
+            if dense && in_step == in_bytes {
+                // Both back to back: exact chunks, no length worked out per row.
+                let rows = rows[..n * row_bytes].chunks_exact_mut(row_bytes);
+                let sources = x[from..from + n * in_bytes].chunks_exact(in_bytes);
+                copy_rows(rows, sources, left, in_bytes);
+            } else {
+                let rows = rows.chunks_mut(out_step).take(n);
+                copy_rows(rows, x[from..].chunks(in_step), left, in_bytes);
             }
         }
     }
 }
 
-/// Bytes of a register: what the copies and fills below move at once.
-const VECTOR: usize = 64;
+/// Each source's first `len` bytes into its row at `left`.
+#[inline(always)]
+fn copy_rows<'a>(
+    rows: impl Iterator<Item = &'a mut [u8]>,
+    sources: impl Iterator<Item = &'a [u8]>,
+    left: usize,
+    len: usize,
+) {
+    for (row, src) in rows.zip(sources) {
+        copy_bytes(&mut row[left..left + len], &src[..len]);
+    }
+}
 
-/// `dst.copy_from_slice(src)` without a `memcpy` call per row when the row
-/// has at least 64 bytes: whole 64-byte blocks (one register move each in
-/// the AVX-512 copy of the kernels), then the last block again, overlapping,
-/// for the rest (it writes the same bytes).
+/// `dst.copy_from_slice(src)` without a `memcpy` call per row: whole
+/// 64-byte blocks (one register move each in the AVX-512 copy of the
+/// kernels), then the last 64 bytes again, overlapping (the same bytes),
+/// or, for rows under 64 bytes, fixed-size moves ([`pieces::copy`]).
 #[inline(always)]
 fn copy_bytes(dst: &mut [u8], src: &[u8]) {
     let n = dst.len();
-    if n < VECTOR || src.len() != n {
+    if src.len() != n {
+        // Panics (a kernel bug, reported as such): lengths always agree.
         dst.copy_from_slice(src);
         return;
     }
+    if n < VECTOR {
+        pieces::copy(dst, src);
+        return;
+    }
+    // Index loops, not iterator adapters: the kernel is one large function,
+    // and calls the inliner leaves out cost more than the copies.
     let mut i = 0;
     while i + VECTOR <= n {
         dst[i..i + VECTOR].copy_from_slice(&src[i..i + VECTOR]);
         i += VECTOR;
     }
     if i < n {
-        dst[n - VECTOR..n].copy_from_slice(&src[n - VECTOR..n]);
+        dst[n - VECTOR..].copy_from_slice(&src[n - VECTOR..]);
     }
 }
 
-/// Fills `dst` with copies of the element `fill` (`B` bytes, a power of
-/// two up to 16; `dst` holds whole elements), in 64-byte blocks of the
-/// repeated pattern when it has at least 64 bytes: every block starts on an
-/// element (offsets are multiples of 64, or `n - 64` with `n` a multiple
-/// of `B`).
+/// Fills `dst` from the repeated element pattern `block`, in 64-byte
+/// blocks, the last one overlapping the one before (or fixed-size moves
+/// under 64 bytes). `dst` starts on an element and holds whole elements,
+/// so every block starts on one (64 is a multiple of the element's bytes,
+/// and so is `dst.len() - 64`).
 #[inline(always)]
-fn fill_elements<const B: usize>(dst: &mut [u8], fill: &[u8; B]) {
-    let mut block = [0u8; VECTOR];
-    for (k, byte) in block.iter_mut().enumerate() {
-        *byte = fill[k % B];
-    }
+fn fill(dst: &mut [u8], block: &[u8; VECTOR]) {
     let n = dst.len();
     if n < VECTOR {
-        for px in dst.chunks_exact_mut(B) {
-            px.copy_from_slice(fill);
-        }
+        pieces::store(dst, block);
         return;
     }
     let mut i = 0;
     while i + VECTOR <= n {
-        dst[i..i + VECTOR].copy_from_slice(&block);
+        dst[i..i + VECTOR].copy_from_slice(block);
         i += VECTOR;
     }
     if i < n {
-        dst[n - VECTOR..n].copy_from_slice(&block);
+        dst[n - VECTOR..].copy_from_slice(block);
     }
 }
