@@ -3,7 +3,8 @@
 //! convolutions with random kernels (up to 11 x 11), strides (1 to 4),
 //! dilations, asymmetric paddings, channel counts that are no multiple of
 //! the vector width, every tail form, 1 and 2 threads, under every forced
-//! instruction set.
+//! instruction set; narrow maps (outputs 1 to ~45 pixels wide) with many
+//! output channels, whose register blocks end in partial channel blocks.
 
 use crate::common::gen::{Rng, QUANT};
 use crate::common::{self, compile, tools, Files};
@@ -29,6 +30,8 @@ enum Form {
     FirstLayer,
     Depthwise,
     Transposed,
+    /// Full, output rows of 1 to ~45 pixels, 40 to 140 output channels.
+    Narrow,
 }
 
 /// A random convolution of `form` with a random tail.
@@ -52,6 +55,7 @@ fn program(seed: u64, form: Form) -> String {
         Form::FirstLayer => (1, rng.range(1, 4), rng.range(1, 40)),
         Form::Depthwise => (rng.range(1, 20), 1, 1),
         Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
+        Form::Narrow => (1, rng.range(4, 40), rng.range(40, 140)),
     };
     let (cin, cout) = (groups * cin_g, groups * cout_g);
     let wshape = if form == Form::Transposed {
@@ -65,6 +69,11 @@ fn program(seed: u64, form: Form) -> String {
         .collect();
     let (h, w) = if form == Form::Transposed {
         (rng.range(1, 10), rng.range(1, if big { 20 } else { 70 }))
+    } else if form == Form::Narrow {
+        (
+            rng.range(eh.max(1), eh + 8),
+            rng.range(ew.max(1), ew + 39 * sw),
+        )
     } else {
         (
             rng.range(eh.max(1), eh + 12),
@@ -235,4 +244,9 @@ fn depthwise_convolutions_match_the_interpreter() {
 #[test]
 fn transposed_convolutions_match_the_interpreter() {
     assert_kernels_ran(&check_form(Form::Transposed, 120), 120);
+}
+
+#[test]
+fn narrow_maps_with_many_channels_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::Narrow, 80), 80);
 }

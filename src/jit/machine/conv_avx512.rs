@@ -15,7 +15,7 @@ use std::arch::x86_64::*;
 use super::avx512::lanes;
 use super::tail_avx512::Tail;
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::{Direct, NativeStage};
+use crate::jit::native::{avx512_channels, Direct, NativeStage};
 
 /// The window rows repacked for one call: `ring` slots of `quads * cols`
 /// dwords, each tagged with the input row it holds.
@@ -27,6 +27,8 @@ pub(super) struct Window {
     pub slot: usize,
     /// Phase rows of the current input row (strides above 1).
     pub phases: Vec<u8>,
+    /// The most input rows an output row reads.
+    pub rows_max: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -47,8 +49,55 @@ impl Window {
             tags: vec![i64::MIN; d.ring()],
             slot,
             phases,
+            rows_max: d.row_lists.iter().map(Vec::len).max().unwrap_or(0),
         }
     }
+}
+
+/// Repacks the input rows output row `oy` reads that the window does not
+/// hold yet, and points `rows` at the slot of each (in `row_lists`
+/// order); returns the row phase of `oy`.
+///
+/// # Safety
+/// As [`direct`]: `oy < st.height`, `map` is `quad_map(d)`, and `rows`
+/// has `win.rows_max` entries.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn window_rows(
+    st: &NativeStage,
+    d: &Direct,
+    map: &Option<Vec<[Option<usize>; 4]>>,
+    x: *const u8,
+    oy: usize,
+    win: &mut Window,
+    rows: &mut [*const u8],
+) -> usize {
+    let ring = d.ring() as i64;
+    let (ry, base) = d.row_phase(oy);
+    let list = &d.row_lists[ry];
+    for &r in list {
+        let iy = base + r;
+        let slot = iy.rem_euclid(ring) as usize;
+        if win.tags[slot] != iy {
+            // SAFETY: row `iy` of every channel is inside the input's
+            // halo-padded buffer (`plan_direct` checked the rows).
+            unsafe {
+                match (map, d.stride_w) {
+                    (Some(m), 1) => repack_pairs::<1>(st, d, m, x, iy, slot, win),
+                    (Some(m), 2) => repack_pairs::<2>(st, d, m, x, iy, slot, win),
+                    (Some(m), 3) => repack_quads::<3>(st, d, m, x, iy, slot, win),
+                    (Some(m), 4) => repack_quads::<4>(st, d, m, x, iy, slot, win),
+                    _ => repack(st, d, x, iy, slot, win),
+                }
+            };
+            win.tags[slot] = iy;
+        }
+    }
+    for (row, &r) in rows.iter_mut().zip(list) {
+        let slot = (base + r).rem_euclid(ring) as usize;
+        *row = win.data[slot * win.slot..].as_ptr();
+    }
+    ry
 }
 
 /// Runs output rows `lo..hi` of a direct convolution.
@@ -72,45 +121,28 @@ pub(super) unsafe fn direct(
     let mut win = Window::new(d);
     let pv = d.q_width.div_ceil(16).min(4);
     let chunk = 16 * pv;
-    let ring = d.ring() as i64;
-    let rows_max = d.row_lists.iter().map(Vec::len).max().unwrap_or(0);
-    let mut rows = vec![std::ptr::null::<u8>(); rows_max];
+    let mut rows = vec![std::ptr::null::<u8>(); win.rows_max];
     let phases = d.out_phases;
     // Transposed (output columns shifted or interleaved): each block's
     // phases land here before the interleaved copy.
     let staged = phases > 1 || d.out_shift > 0;
     let mut staging = vec![0u8; 16 * phases * 64];
     let quad_map = quad_map(d);
-    let blocked = blocked_weights(st, d, max_channels(pv));
+    let per = avx512_channels(d);
+    let own;
+    let blocked = if d.blocked.is_empty() {
+        own = blocked_weights(st, d, per);
+        &own
+    } else {
+        &d.blocked
+    };
     // Per step of the current row phase list: its window bytes at block
     // column 0 (`Spot::steps`).
     let steps_max = d.steps.iter().map(Vec::len).max().unwrap_or(0);
     let mut step_at = vec![std::ptr::null::<u8>(); steps_max];
     for oy in lo..hi {
-        let (ry, base) = d.row_phase(oy);
-        let list = &d.row_lists[ry];
-        for &r in list {
-            let iy = base + r;
-            let slot = iy.rem_euclid(ring) as usize;
-            if win.tags[slot] != iy {
-                // SAFETY: row `iy` of every channel is inside the input's
-                // halo-padded buffer (`plan_direct` checked the rows).
-                unsafe {
-                    match (&quad_map, d.stride_w) {
-                        (Some(m), 1) => repack_pairs::<1>(st, d, m, x, iy, slot, &mut win),
-                        (Some(m), 2) => repack_pairs::<2>(st, d, m, x, iy, slot, &mut win),
-                        (Some(m), 3) => repack_quads::<3>(st, d, m, x, iy, slot, &mut win),
-                        (Some(m), 4) => repack_quads::<4>(st, d, m, x, iy, slot, &mut win),
-                        _ => repack(st, d, x, iy, slot, &mut win),
-                    }
-                };
-                win.tags[slot] = iy;
-            }
-        }
-        for (row, &r) in rows.iter_mut().zip(list) {
-            let slot = (base + r).rem_euclid(ring) as usize;
-            *row = win.data[slot * win.slot..].as_ptr();
-        }
+        // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
+        let ry = unsafe { window_rows(st, d, &quad_map, x, oy, &mut win, &mut rows) };
         for g in 0..d.groups {
             if phases == 1 {
                 fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
@@ -120,7 +152,7 @@ pub(super) unsafe fn direct(
                 let mut o = g * d.cout_g;
                 let end = o + d.cout_g;
                 while o < end {
-                    let n = (end - o).min(max_channels(pv));
+                    let n = (end - o).min(per);
                     for rx in 0..phases {
                         let p = ry * phases + rx;
                         if phases > 1 {
@@ -197,17 +229,6 @@ fn scatter(
                 unsafe { *out.add(row + z - d.out_shift) = src[64 * rx + i] };
             }
         }
-    }
-}
-
-/// Channels per register block for `pv` pixel vectors: at most 24
-/// accumulators.
-fn max_channels(pv: usize) -> usize {
-    match pv {
-        1 => 16,
-        2 => 12,
-        3 => 8,
-        _ => 6,
     }
 }
 
@@ -368,32 +389,12 @@ unsafe fn finish_residual<const PV: usize, const N: usize>(
     }
 }
 
-/// The weights of `st` (`[channel][step]`, `Direct::steps_total` a
-/// channel) reordered for a kernel's channel blocks of `per` channels
-/// (the ones `direct` here and in `conv_avx2` walk, from each group's first channel): block
-/// `o..o + n`, phase list `p` starts at `o * steps_total + n *
-/// step_offsets[p]` and holds step `s` of channel `o + j` at `s * n + j`,
-/// so one pointer serves a step's broadcasts.
+/// The weights of `st` reordered for a kernel's channel blocks of `per`
+/// channels (`native::conv::blocked_weights`): per call for `conv_avx2`;
+/// the AVX-512 kernel reads `Direct::blocked`, made once by the plan.
 #[cfg(target_arch = "x86_64")]
 pub(super) fn blocked_weights(st: &NativeStage, d: &Direct, per: usize) -> Vec<i32> {
-    let (t, w) = (d.steps_total, st.weights());
-    let mut out = vec![0; w.len()];
-    for g in 0..d.groups {
-        let end = (g + 1) * d.cout_g;
-        let mut o = g * d.cout_g;
-        while o < end {
-            let n = (end - o).min(per);
-            for (list, &off) in d.steps.iter().zip(&d.step_offsets) {
-                for s in 0..list.len() {
-                    for j in 0..n {
-                        out[o * t + n * off + s * n + j] = w[(o + j) * t + off + s];
-                    }
-                }
-            }
-            o += n;
-        }
-    }
-    out
+    crate::jit::native::blocked_weights(d, st.weights(), per)
 }
 
 /// The window bytes of each of `steps` (of group `g`) at block column 0:

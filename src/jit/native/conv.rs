@@ -100,6 +100,10 @@ pub(crate) struct Direct {
     /// Signed inputs: the repacking adds 128 (flips the top bit) and the
     /// tail's `pre` takes `128 * sum(w)` off.
     pub flip: bool,
+    /// The packed weights in the AVX-512 kernel's channel-block order
+    /// ([`blocked_weights`] for [`avx512_channels`]), made once here;
+    /// empty for the AVX2 kernel.
+    pub blocked: Vec<i32>,
 }
 
 impl Direct {
@@ -348,6 +352,7 @@ fn plan_window(
         readable: (0, row_bytes),
         phase_len: row_bytes.div_ceil(sw).next_multiple_of(64),
         flip: false,
+        blocked: vec![],
     };
     let ob = plan.buffer_of[root]?;
     Some(stage(plan, (xb, ob), d, direct, packed, requant, isa))
@@ -485,6 +490,7 @@ fn plan_transposed(
         readable: (readable_from, max_mx + xbuf.dims.w + xbuf.halo.right),
         phase_len: 64,
         flip: false,
+        blocked: vec![],
     };
     let ob = plan.buffer_of[root]?;
     Some(stage(
@@ -503,11 +509,14 @@ fn stage(
     plan: &Plan,
     (xb, ob): (usize, usize),
     d: crate::ir::Chw,
-    direct: Direct,
+    mut direct: Direct,
     weights: Vec<i32>,
     requant: super::Requant,
     isa: Isa,
 ) -> NativeStage {
+    if isa == Isa::Avx512 {
+        direct.blocked = blocked_weights(&direct, &weights, avx512_channels(&direct));
+    }
     NativeStage {
         kind: Kind::Direct(Box::new(direct)),
         x: super::rows(plan, xb),
@@ -521,6 +530,43 @@ fn stage(
         isa,
         residual: None,
     }
+}
+
+/// Output channels per AVX-512 register block (at most 24 accumulators):
+/// `pv` pixel vectors of 16 lanes.
+pub(crate) fn avx512_channels(d: &Direct) -> usize {
+    match d.q_width.div_ceil(16).min(4) {
+        1 => 16,
+        2 => 12,
+        3 => 8,
+        _ => 6,
+    }
+}
+
+/// The weights `w` (`[channel][step]`, `Direct::steps_total` a channel)
+/// reordered for a kernel's channel blocks of `per` channels (from each
+/// group's first channel): block `o..o + n`, phase list `p` starts at `o *
+/// steps_total + n * step_offsets[p]` and holds step `s` of channel `o +
+/// j` at `s * n + j`, so one pointer serves a step's broadcasts.
+pub(crate) fn blocked_weights(d: &Direct, w: &[i32], per: usize) -> Vec<i32> {
+    let t = d.steps_total;
+    let mut out = vec![0; w.len()];
+    for g in 0..d.groups {
+        let end = (g + 1) * d.cout_g;
+        let mut o = g * d.cout_g;
+        while o < end {
+            let n = (end - o).min(per);
+            for (list, &off) in d.steps.iter().zip(&d.step_offsets) {
+                for s in 0..list.len() {
+                    for j in 0..n {
+                        out[o * t + n * off + s * n + j] = w[(o + j) * t + off + s];
+                    }
+                }
+            }
+            o += n;
+        }
+    }
+    out
 }
 
 /// Whether every window of every output pixel lies in the input's

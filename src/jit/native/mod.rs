@@ -30,7 +30,7 @@ mod row_tail;
 mod rowwise;
 mod unpool;
 
-pub(crate) use conv::{Direct, Source, Step};
+pub(crate) use conv::{avx512_channels, blocked_weights, Direct, Source, Step};
 pub(crate) use in_place::unpad_inputs;
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
