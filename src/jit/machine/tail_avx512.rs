@@ -825,23 +825,27 @@ impl Mirror<'_> {
     #[inline(always)]
     pub(super) unsafe fn ordered4(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
         // SAFETY: the caller's guarantees.
-        unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4(acc, c)) }
+        unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4::<false>(acc, c)) }
     }
 
-    /// [`Self::packed4_as`], its form tested here.
+    /// [`Self::packed4_as`], its pack's form tested here.
     ///
     /// # Safety
-    /// As [`Self::packed4_as`].
+    /// As [`Self::packed4_as`] (`PLAIN` only when the tail is).
     #[inline(always)]
-    pub(super) unsafe fn packed4(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
+    pub(super) unsafe fn packed4<const PLAIN: bool>(
+        &self,
+        acc: &[__m512i; 4],
+        c: usize,
+    ) -> __m512i {
         // SAFETY: the caller's guarantees; the form is this tail's.
         unsafe {
             let bytes = self.byte_clamp();
             match (self.packs.signed, self.packs.clamp.is_some()) {
-                (true, true) => self.packed4_as::<true, true, false>(acc, c, bytes),
-                (true, false) => self.packed4_as::<true, false, false>(acc, c, bytes),
-                (false, true) => self.packed4_as::<false, true, false>(acc, c, bytes),
-                (false, false) => self.packed4_as::<false, false, false>(acc, c, bytes),
+                (true, true) => self.packed4_as::<true, true, PLAIN>(acc, c, bytes),
+                (true, false) => self.packed4_as::<true, false, PLAIN>(acc, c, bytes),
+                (false, true) => self.packed4_as::<false, true, PLAIN>(acc, c, bytes),
+                (false, false) => self.packed4_as::<false, false, PLAIN>(acc, c, bytes),
             }
         }
     }
@@ -952,6 +956,16 @@ pub(super) fn folds(q: &Requant) -> bool {
 /// folded one.
 #[cfg(target_arch = "x86_64")]
 pub(super) fn mirrors(q: &Requant) -> bool {
+    mirrored_plain(q).is_some()
+}
+
+/// Whether the mirrored form of the tail `q` (when it has that form and
+/// not the folded one) is plain ([`Mirror::plain`]).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn mirrored_plain(q: &Requant) -> Option<bool> {
     let packs = pack_range(q).is_some();
-    Folded::of(q, packs).is_none() && Mirrored::of(q, packs).is_some()
+    if Folded::of(q, packs).is_some() {
+        return None;
+    }
+    Mirrored::of(q, packs).map(|m| m.rounding == 0 && m.shr == 0)
 }
