@@ -16,7 +16,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::tail_avx512::{folds, mirrors, Tail};
+use super::tail_avx512::{folds, mirrored_plain, mirrors, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Kind, NativeStage};
 
@@ -48,10 +48,12 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             let q = stage.requant();
             let tail = if folds(q) {
                 Form::Folded
-            } else if mirrors(q) {
-                Form::Mirrored
             } else {
-                Form::General
+                match mirrored_plain(q) {
+                    Some(true) => Form::MirroredPlain,
+                    Some(false) => Form::Mirrored,
+                    None => Form::General,
+                }
             };
             let masked = borders.is_some();
             let f = (stage, x, out, lo, hi);
@@ -66,8 +68,10 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
                 (0, true, true) => super::depthwise_avx512::loaded::<0, true>(f),
                 (1, false, true) => super::depthwise_avx512::loaded::<1, false>(f),
                 (1, true, true) => super::depthwise_avx512::loaded::<1, true>(f),
-                (_, false, true) => super::depthwise_avx512::loaded::<2, false>(f),
-                (_, true, true) => super::depthwise_avx512::loaded::<2, true>(f),
+                (2, false, true) => super::depthwise_avx512::loaded::<2, false>(f),
+                (2, true, true) => super::depthwise_avx512::loaded::<2, true>(f),
+                (_, false, true) => super::depthwise_avx512::loaded::<3, false>(f),
+                (_, true, true) => super::depthwise_avx512::loaded::<3, true>(f),
             }
         },
         Kind::Deconv { .. } if folds(stage.requant()) => unsafe {
@@ -93,6 +97,8 @@ pub(super) enum Form {
     General = 0,
     Folded = 1,
     Mirrored = 2,
+    /// Mirrored without a rounding constant or shift (`Mirror::plain`).
+    MirroredPlain = 3,
 }
 
 /// Whether the depthwise stage `st` has column stride 1 and adjacent taps:

@@ -52,7 +52,8 @@ pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool>(
     } else {
         None
     };
-    let mirror = if FORM == Form::Mirrored as u8 {
+    let plain = FORM == Form::MirroredPlain as u8;
+    let mirror = if FORM == Form::Mirrored as u8 || plain {
         tail.mirror()
     } else {
         None
@@ -133,7 +134,8 @@ pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool>(
             // `avx512::depthwise`.)
             let packed = match (&fast, &mirror) {
                 (Some(f), _) => unsafe { f.packed4(&acc, f.channel(c)) },
-                (None, Some(m)) => unsafe { m.packed4(&acc, c) },
+                (None, Some(m)) if plain => unsafe { m.packed4::<true>(&acc, c) },
+                (None, Some(m)) => unsafe { m.packed4::<false>(&acc, c) },
                 (None, None) => tail.apply4_packed(&acc, k),
             };
             let bytes = _mm512_shuffle_epi8(packed, transpose);

@@ -43,11 +43,23 @@ pub(super) unsafe fn pointwise(
     // SAFETY (each): the caller's guarantees; each form is the tail's.
     if let Some(m) = tail.mirror() {
         let b = unsafe { m.byte_clamp() };
-        return match (m.signed(), m.clamps()) {
-            (false, false) => unsafe { drive(st, Mirrored::<false, false>(m, b), args) },
-            (false, true) => unsafe { drive(st, Mirrored::<false, true>(m, b), args) },
-            (true, false) => unsafe { drive(st, Mirrored::<true, false>(m, b), args) },
-            (true, true) => unsafe { drive(st, Mirrored::<true, true>(m, b), args) },
+        return match (m.signed(), m.clamps(), m.plain()) {
+            (false, false, false) => unsafe {
+                drive(st, Mirrored::<false, false, false>(m, b), args)
+            },
+            (false, false, true) => unsafe {
+                drive(st, Mirrored::<false, false, true>(m, b), args)
+            },
+            (false, true, false) => unsafe {
+                drive(st, Mirrored::<false, true, false>(m, b), args)
+            },
+            (false, true, true) => unsafe { drive(st, Mirrored::<false, true, true>(m, b), args) },
+            (true, false, false) => unsafe {
+                drive(st, Mirrored::<true, false, false>(m, b), args)
+            },
+            (true, false, true) => unsafe { drive(st, Mirrored::<true, false, true>(m, b), args) },
+            (true, true, false) => unsafe { drive(st, Mirrored::<true, true, false>(m, b), args) },
+            (true, true, true) => unsafe { drive(st, Mirrored::<true, true, true>(m, b), args) },
         };
     }
     let Some(f) = tail.fast() else {
@@ -90,11 +102,14 @@ struct Folded<'a, const SIGNED: bool, const SHR: bool, const CLAMP: bool>(
     (__m512i, __m512i),
 );
 
-/// The mirrored tail of the form `SIGNED`, `CLAMP` (`Mirror::packed4_as`)
-/// and its byte clamp.
+/// The mirrored tail of the form `SIGNED`, `CLAMP`, `PLAIN`
+/// (`Mirror::packed4_as`) and its byte clamp.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
-struct Mirrored<'a, const SIGNED: bool, const CLAMP: bool>(Mirror<'a>, (__m512i, __m512i));
+struct Mirrored<'a, const SIGNED: bool, const CLAMP: bool, const PLAIN: bool>(
+    Mirror<'a>,
+    (__m512i, __m512i),
+);
 
 #[cfg(target_arch = "x86_64")]
 impl Finish for General<'_> {
@@ -121,12 +136,14 @@ impl<const SIGNED: bool, const SHR: bool, const CLAMP: bool> Finish
 }
 
 #[cfg(target_arch = "x86_64")]
-impl<const SIGNED: bool, const CLAMP: bool> Finish for Mirrored<'_, SIGNED, CLAMP> {
+impl<const SIGNED: bool, const CLAMP: bool, const PLAIN: bool> Finish
+    for Mirrored<'_, SIGNED, CLAMP, PLAIN>
+{
     #[inline(always)]
     unsafe fn bytes(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
         // SAFETY: the caller's target features and channel; the form is
         // the tail's (`pointwise` chose it).
-        unsafe { self.0.packed4_as::<SIGNED, CLAMP>(acc, c, self.1) }
+        unsafe { self.0.packed4_as::<SIGNED, CLAMP, PLAIN>(acc, c, self.1) }
     }
 }
 

@@ -734,23 +734,24 @@ pub(super) struct Mirror<'a> {
 #[cfg(target_arch = "x86_64")]
 impl Mirror<'_> {
     /// `t` of 16 values `v`: the high halves of `|v| mul' + b'` (even and
-    /// odd lanes, joined by a masked shuffle), shifted by `shr`.
+    /// odd lanes, joined by a masked shuffle), shifted by `shr`. `PLAIN`:
+    /// the tail has neither `b'` nor `shr` (tested here otherwise).
     ///
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    unsafe fn magnitude(&self, v: __m512i, mul: __m512i) -> __m512i {
+    unsafe fn magnitude<const PLAIN: bool>(&self, v: __m512i, mul: __m512i) -> __m512i {
         // SAFETY: the caller's target features.
         unsafe {
             let a = _mm512_abs_epi32(v);
             let mut even = _mm512_mul_epu32(a, mul);
             let mut odd = _mm512_mul_epu32(_mm512_shuffle_epi32::<0xF5>(a), mul);
-            if self.rounds {
+            if !PLAIN && self.rounds {
                 even = _mm512_add_epi64(even, self.rounding);
                 odd = _mm512_add_epi64(odd, self.rounding);
             }
             let t = _mm512_mask_shuffle_epi32::<0xF5>(odd, 0x5555, even);
-            if self.shifts {
+            if !PLAIN && self.shifts {
                 _mm512_srl_epi32(t, self.shr)
             } else {
                 t
@@ -760,13 +761,14 @@ impl Mirror<'_> {
 
     /// 64 accumulators of output channel `c` to bytes in pack order (see
     /// [`Tail::apply4_packed`]), `SIGNED` and `CLAMP` as
-    /// [`Fast::packed4_as`], `bytes` the byte clamp ([`Self::byte_clamp`]).
+    /// [`Fast::packed4_as`], `PLAIN` as [`Self::plain`], `bytes` the byte
+    /// clamp ([`Self::byte_clamp`]).
     ///
     /// # Safety
-    /// As [`pack_bytes`]; `SIGNED` and `CLAMP` are this tail's form; `c` is
-    /// one of the stage's channels.
+    /// As [`pack_bytes`]; `SIGNED`, `CLAMP` and `PLAIN` are this tail's
+    /// form; `c` is one of the stage's channels.
     #[inline(always)]
-    pub(super) unsafe fn packed4_as<const SIGNED: bool, const CLAMP: bool>(
+    pub(super) unsafe fn packed4_as<const SIGNED: bool, const CLAMP: bool, const PLAIN: bool>(
         &self,
         acc: &[__m512i; 4],
         c: usize,
@@ -789,8 +791,14 @@ impl Mirror<'_> {
                 }
                 None => *acc,
             };
-            let t01 = _mm512_packs_epi32(self.magnitude(v[0], mul), self.magnitude(v[1], mul));
-            let t23 = _mm512_packs_epi32(self.magnitude(v[2], mul), self.magnitude(v[3], mul));
+            let t01 = _mm512_packs_epi32(
+                self.magnitude::<PLAIN>(v[0], mul),
+                self.magnitude::<PLAIN>(v[1], mul),
+            );
+            let t23 = _mm512_packs_epi32(
+                self.magnitude::<PLAIN>(v[2], mul),
+                self.magnitude::<PLAIN>(v[3], mul),
+            );
             // The signs of `v` in the same word order (the pack keeps them).
             let n01 = _mm512_movepi16_mask(_mm512_packs_epi32(v[0], v[1]));
             let n23 = _mm512_movepi16_mask(_mm512_packs_epi32(v[2], v[3]));
@@ -817,23 +825,27 @@ impl Mirror<'_> {
     #[inline(always)]
     pub(super) unsafe fn ordered4(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
         // SAFETY: the caller's guarantees.
-        unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4(acc, c)) }
+        unsafe { _mm512_permutexvar_epi8(self.swap, self.packed4::<false>(acc, c)) }
     }
 
-    /// [`Self::packed4_as`], its form tested here.
+    /// [`Self::packed4_as`], its pack's form tested here.
     ///
     /// # Safety
-    /// As [`Self::packed4_as`].
+    /// As [`Self::packed4_as`] (`PLAIN` only when the tail is).
     #[inline(always)]
-    pub(super) unsafe fn packed4(&self, acc: &[__m512i; 4], c: usize) -> __m512i {
+    pub(super) unsafe fn packed4<const PLAIN: bool>(
+        &self,
+        acc: &[__m512i; 4],
+        c: usize,
+    ) -> __m512i {
         // SAFETY: the caller's guarantees; the form is this tail's.
         unsafe {
             let bytes = self.byte_clamp();
             match (self.packs.signed, self.packs.clamp.is_some()) {
-                (true, true) => self.packed4_as::<true, true>(acc, c, bytes),
-                (true, false) => self.packed4_as::<true, false>(acc, c, bytes),
-                (false, true) => self.packed4_as::<false, true>(acc, c, bytes),
-                (false, false) => self.packed4_as::<false, false>(acc, c, bytes),
+                (true, true) => self.packed4_as::<true, true, PLAIN>(acc, c, bytes),
+                (true, false) => self.packed4_as::<true, false, PLAIN>(acc, c, bytes),
+                (false, true) => self.packed4_as::<false, true, PLAIN>(acc, c, bytes),
+                (false, false) => self.packed4_as::<false, false, PLAIN>(acc, c, bytes),
             }
         }
     }
@@ -846,6 +858,12 @@ impl Mirror<'_> {
     /// Whether a byte clamp narrower than the pack's range follows it.
     pub(super) fn clamps(&self) -> bool {
         self.packs.clamp.is_some()
+    }
+
+    /// Whether the tail neither adds a rounding constant to the products
+    /// (`trunc`) nor shifts the high halves.
+    pub(super) fn plain(&self) -> bool {
+        !self.rounds && !self.shifts
     }
 
     /// The second clamp on bytes, as [`Fast::byte_clamp`].
@@ -938,6 +956,16 @@ pub(super) fn folds(q: &Requant) -> bool {
 /// folded one.
 #[cfg(target_arch = "x86_64")]
 pub(super) fn mirrors(q: &Requant) -> bool {
+    mirrored_plain(q).is_some()
+}
+
+/// Whether the mirrored form of the tail `q` (when it has that form and
+/// not the folded one) is plain ([`Mirror::plain`]).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn mirrored_plain(q: &Requant) -> Option<bool> {
     let packs = pack_range(q).is_some();
-    Folded::of(q, packs).is_none() && Mirrored::of(q, packs).is_some()
+    if Folded::of(q, packs).is_some() {
+        return None;
+    }
+    Mirrored::of(q, packs).map(|m| m.rounding == 0 && m.shr == 0)
 }
