@@ -396,17 +396,19 @@ unsafe fn pack_bytes(p: Packs, r: [__m256i; 4]) -> __m256i {
         if p.signed {
             let b = _mm256_packs_epi16(w01, w23);
             match p.clamp {
-                Some((lo, hi)) => {
-                    _mm256_min_epi8(_mm256_max_epi8(b, _mm256_set1_epi8(lo)), _mm256_set1_epi8(hi))
-                }
+                Some((lo, hi)) => _mm256_min_epi8(
+                    _mm256_max_epi8(b, _mm256_set1_epi8(lo)),
+                    _mm256_set1_epi8(hi),
+                ),
                 None => b,
             }
         } else {
             let b = _mm256_packus_epi16(w01, w23);
             match p.clamp {
-                Some((lo, hi)) => {
-                    _mm256_min_epu8(_mm256_max_epu8(b, _mm256_set1_epi8(lo)), _mm256_set1_epi8(hi))
-                }
+                Some((lo, hi)) => _mm256_min_epu8(
+                    _mm256_max_epu8(b, _mm256_set1_epi8(lo)),
+                    _mm256_set1_epi8(hi),
+                ),
                 None => b,
             }
         }
