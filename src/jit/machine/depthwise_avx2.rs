@@ -244,7 +244,8 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const VNNI: bool>(
             let bytes = match &fast {
                 // SAFETY: this function's target features.
                 Some(f) => unsafe { f.packed4(&acc, f.channel(c)) },
-                None => tail.packed4(&acc, tail.channel(c)),
+                // SAFETY: as above.
+                None => unsafe { tail.packed4(&acc, tail.channel(c)) },
             };
             let bytes = _mm256_permutevar8x32_epi32(bytes, order);
             // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the output.
