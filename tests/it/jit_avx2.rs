@@ -31,7 +31,10 @@ fn tail(rng: &mut Rng, conv: &str) -> String {
         1 => format!("relu(b + trunc({conv} * s)) as {t}"),
         2 => format!("(relu({conv} + b) >> {}) as {t}", rng.range(0, 12)),
         3 => format!("floor(({conv} + b) * s) as {t}"),
-        4 => format!("(min(relu({conv} + b), {}) * m >> 6) as {t}", rng.range(0, 4000)),
+        4 => format!(
+            "(min(relu({conv} + b), {}) * m >> 6) as {t}",
+            rng.range(0, 4000)
+        ),
         _ => format!("({conv} * s + b) as {t}"),
     }
 }
@@ -148,4 +151,58 @@ fn avx2_depthwise_convolutions_match_the_interpreter() {
     if convoy::jit::isa_supported(Isa::Avx2) {
         assert!(n > 50, "only {n} stages ran on the AVX2 kernels");
     }
+}
+
+/// Products shifted by more than 32 bits (fractional inputs times a
+/// 31-bit factor): the folded tail's high halves shift right too.
+#[test]
+fn avx2_tails_shifting_past_32_bits_match_the_interpreter() {
+    if !convoy::jit::isa_supported(Isa::Avx2) {
+        return;
+    }
+    let mut failures = vec![];
+    let mut avx2 = 0;
+    for seed in 0..24u64 {
+        let mut rng = Rng::new(seed);
+        let c = rng.range(1, 12);
+        let (cout, cin_g, k, groups) = if seed % 2 == 0 {
+            (rng.range(1, 20), c, 1, 1)
+        } else {
+            (c, 1, 3, c)
+        };
+        let pad = if k == 3 { 1 } else { 0 };
+        let src = format!(
+            "pipeline p {{
+  input x: ufixed<8, {}>[{c}, {}, {}] pad 1
+  param w: i8[{cout}, {cin_g}, {k}, {k}] = random(seed: {})
+  param b: i16[{cout}] = random(seed: {})
+  const s: fixed<32, 1> = 0.{:04}
+  let y = {}((conv(x, w, pad: {pad}, groups: {groups}) + b) * s) as {}
+  output y
+}}
+",
+            rng.range(1, 5),
+            rng.range(3, 9),
+            rng.range(3, 90),
+            seed + 1,
+            seed + 2,
+            rng.range(100, 9999),
+            rng.pick(&["round", "floor", "trunc"]),
+            rng.pick(&["u8 sat", "i8 sat", "u6 sat"]),
+        );
+        let (checked, _) = compile("avx2.cnn", &src, &Files::default()).expect("checks");
+        let program = &checked.program;
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            isa: Isa::Avx2,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => avx2 += stages.iter().filter(|s| s.native).count(),
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    assert!(avx2 > 12, "only {avx2} stages ran on the AVX2 kernels");
 }

@@ -102,7 +102,10 @@ pub(super) unsafe fn direct(
     let halves: Vec<(i32, i32)> = if vnni {
         vec![]
     } else {
-        blocked.iter().map(|&w| super::pointwise_avx2::halves(w)).collect()
+        blocked
+            .iter()
+            .map(|&w| super::pointwise_avx2::halves(w))
+            .collect()
     };
     let mut step_at = vec![std::ptr::null::<u8>(); d.steps.iter().map(Vec::len).max().unwrap_or(0)];
     for oy in lo..hi {

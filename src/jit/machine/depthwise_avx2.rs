@@ -41,7 +41,10 @@ fn geometry(st: &NativeStage) -> Option<(usize, usize, usize)> {
     let dw = usize::from(*w.get(1)?) - usize::from(w[0]);
     // Byte t of every weight dword is tap t of a kernel row.
     let used = st.weights().iter().fold(0u32, |m, &v| m | v as u32);
-    let taps = (0..4).rev().find(|t| used >> (8 * t) & 0xFF != 0).map_or(1, |t| t + 1);
+    let taps = (0..4)
+        .rev()
+        .find(|t| used >> (8 * t) & 0xFF != 0)
+        .map_or(1, |t| t + 1);
     (3 * sw + (taps - 1) * dw <= 15).then_some((sw, dw, taps))
 }
 
@@ -228,7 +231,9 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const VNNI: bool>(
                     };
                     *acc_k = if VNNI {
                         // SAFETY: the caller's target features.
-                        unsafe { _mm256_dpbusd_avx_epi32(*acc_k, _mm256_shuffle_epi8(v, table), wv) }
+                        unsafe {
+                            _mm256_dpbusd_avx_epi32(*acc_k, _mm256_shuffle_epi8(v, table), wv)
+                        }
                     } else {
                         let e = _mm256_madd_epi16(_mm256_shuffle_epi8(v, even), we);
                         let o = _mm256_madd_epi16(_mm256_shuffle_epi8(v, odd), wo);
@@ -239,7 +244,8 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const VNNI: bool>(
             let bytes = match &fast {
                 // SAFETY: this function's target features.
                 Some(f) => unsafe { f.packed4(&acc, f.channel(c)) },
-                None => tail.packed4(&acc, tail.channel(c)),
+                // SAFETY: as above.
+                None => unsafe { tail.packed4(&acc, tail.channel(c)) },
             };
             let bytes = _mm256_permutevar8x32_epi32(bytes, order);
             // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the output.

@@ -184,7 +184,10 @@ unsafe fn drive<const FAST: bool, const VNNI: bool>(
                     count: (len - x0 - 32 * h).min(32),
                 };
                 let f = (tail, fast);
-                let ops = (&acts[h * per * groups..(h + 1) * per * groups], &weights[..]);
+                let ops = (
+                    &acts[h * per * groups..(h + 1) * per * groups],
+                    &weights[..],
+                );
                 let mut o = 0;
                 // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
                 while o + BLOCK <= channels {

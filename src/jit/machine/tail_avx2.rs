@@ -130,7 +130,8 @@ impl<'a> Tail<'a> {
         [pre, mul, post]: [__m256i; 3],
         res: Option<__m256i>,
     ) -> __m128i {
-        let v = self.scaled(acc, [pre, mul, post]);
+        // SAFETY: this function's target features.
+        let v = unsafe { self.scaled(acc, [pre, mul, post]) };
         let v = if self.clamp2 {
             _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
         } else {
@@ -150,48 +151,52 @@ impl<'a> Tail<'a> {
     }
 
     /// The tail up to the post-add: 32-bit results before the second clamp.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn scaled(&self, acc: __m256i, [pre, mul, post]: [__m256i; 3]) -> __m256i {
-        let mut v = acc;
-        if self.pre {
-            v = _mm256_add_epi32(v, pre);
+    #[inline(always)]
+    unsafe fn scaled(&self, acc: __m256i, [pre, mul, post]: [__m256i; 3]) -> __m256i {
+        // SAFETY: only inlined into functions compiled with AVX2.
+        unsafe {
+            let mut v = acc;
+            if self.pre {
+                v = _mm256_add_epi32(v, pre);
+            }
+            if self.clamp1 {
+                v = _mm256_min_epi32(_mm256_max_epi32(v, self.lo1), self.hi1);
+            }
+            if let Some(s) = &self.q.scale {
+                v = self.scale(v, mul, s);
+            }
+            _mm256_add_epi32(v, post)
         }
-        if self.clamp1 {
-            v = _mm256_min_epi32(_mm256_max_epi32(v, self.lo1), self.hi1);
-        }
-        if let Some(s) = &self.q.scale {
-            v = self.scale(v, mul, s);
-        }
-        _mm256_add_epi32(v, post)
     }
 
     /// 32 accumulators of one channel (four vectors) to bytes in pack
     /// order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`
     /// (128-bit lane `L`), as `vpackssdw` then `vpackuswb` leave them.
-    #[target_feature(enable = "avx2")]
-    pub(super) fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 3]) -> __m256i {
-        if let Some(p) = self.packs {
-            let r = [
-                self.scaled(acc[0], k),
-                self.scaled(acc[1], k),
-                self.scaled(acc[2], k),
-                self.scaled(acc[3], k),
-            ];
-            // SAFETY: this function's target features.
-            return unsafe { pack_bytes(p, r) };
+    #[inline(always)]
+    pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 3]) -> __m256i {
+        // SAFETY: only inlined into functions compiled with AVX2.
+        unsafe {
+            if let Some(p) = self.packs {
+                let r = [
+                    self.scaled(acc[0], k),
+                    self.scaled(acc[1], k),
+                    self.scaled(acc[2], k),
+                    self.scaled(acc[3], k),
+                ];
+                return pack_bytes(p, r);
+            }
+            let mut bytes = _mm256_setzero_si256();
+            for (&a, &pick) in acc.iter().zip(&self.pick) {
+                let v = self.scaled(a, k);
+                let v = if self.clamp2 {
+                    _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
+                } else {
+                    v
+                };
+                bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(v, pick));
+            }
+            bytes
         }
-        let mut bytes = _mm256_setzero_si256();
-        for (&a, &pick) in acc.iter().zip(&self.pick) {
-            let v = self.scaled(a, k);
-            let v = if self.clamp2 {
-                _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
-            } else {
-                v
-            };
-            bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(v, pick));
-        }
-        bytes
     }
 
     /// The folded form of this tail ([`Folded`]), when the stage has it.
@@ -205,72 +210,81 @@ impl<'a> Tail<'a> {
         })
     }
 
-    #[target_feature(enable = "avx2")]
-    fn scale(&self, v: __m256i, mul: __m256i, s: &Scale) -> __m256i {
-        if s.narrow {
-            return _mm256_srav_epi32(self.bias32(v, s), self.shift32);
-        }
-        let even = _mm256_mul_epi32(v, mul);
-        let odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(v), mul);
-        if s.shift == 0 {
-            return _mm256_blend_epi32::<0xAA>(even, _mm256_slli_epi64::<32>(odd));
-        }
-        let even = sra64(self.bias(even, s), self.shift);
-        let odd = sra64(self.bias(odd, s), self.shift_odd);
-        let odd = if s.shift >= 32 {
-            odd
-        } else {
-            _mm256_slli_epi64::<32>(odd)
-        };
-        _mm256_blend_epi32::<0xAA>(even, odd)
-    }
-
-    #[target_feature(enable = "avx2")]
-    fn bias32(&self, v: __m256i, s: &Scale) -> __m256i {
-        let negative = || _mm256_cmpgt_epi32(_mm256_setzero_si256(), v);
-        let add_if =
-            |m: __m256i, x: __m256i, y: __m256i| _mm256_add_epi32(x, _mm256_and_si256(m, y));
-        match s.bias {
-            Bias::None => v,
-            Bias::TowardZero => add_if(negative(), v, self.low_bits32),
-            Bias::Half => _mm256_add_epi32(v, self.half32),
-            Bias::HalfDown => _mm256_add_epi32(v, self.half_down32),
-            Bias::HalfTowardZero => add_if(
-                negative(),
-                _mm256_add_epi32(v, self.half_down32),
-                self.ones32,
-            ),
-            Bias::HalfAway => {
-                let up = _mm256_add_epi32(v, self.half32);
-                _mm256_sub_epi32(up, _mm256_and_si256(negative(), self.ones32))
+    #[inline(always)]
+    unsafe fn scale(&self, v: __m256i, mul: __m256i, s: &Scale) -> __m256i {
+        // SAFETY: only inlined into functions compiled with AVX2.
+        unsafe {
+            if s.narrow {
+                return _mm256_srav_epi32(self.bias32(v, s), self.shift32);
             }
-            Bias::HalfEven => {
-                let odd = _mm256_and_si256(_mm256_srav_epi32(v, self.shift32), self.ones32);
-                _mm256_add_epi32(_mm256_add_epi32(v, self.half_down32), odd)
+            let even = _mm256_mul_epi32(v, mul);
+            let odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(v), mul);
+            if s.shift == 0 {
+                return _mm256_blend_epi32::<0xAA>(even, _mm256_slli_epi64::<32>(odd));
             }
+            let even = sra64(self.bias(even, s), self.shift);
+            let odd = sra64(self.bias(odd, s), self.shift_odd);
+            let odd = if s.shift >= 32 {
+                odd
+            } else {
+                _mm256_slli_epi64::<32>(odd)
+            };
+            _mm256_blend_epi32::<0xAA>(even, odd)
         }
     }
 
-    #[target_feature(enable = "avx2")]
-    fn bias(&self, p: __m256i, s: &Scale) -> __m256i {
-        let negative = || _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
-        let add_if =
-            |m: __m256i, x: __m256i, y: __m256i| _mm256_add_epi64(x, _mm256_and_si256(m, y));
-        match s.bias {
-            Bias::None => p,
-            Bias::TowardZero => add_if(negative(), p, self.low_bits),
-            Bias::Half => _mm256_add_epi64(p, self.half),
-            Bias::HalfDown => _mm256_add_epi64(p, self.half_down),
-            Bias::HalfTowardZero => {
-                add_if(negative(), _mm256_add_epi64(p, self.half_down), self.ones)
+    #[inline(always)]
+    unsafe fn bias32(&self, v: __m256i, s: &Scale) -> __m256i {
+        // SAFETY: only inlined into functions compiled with AVX2.
+        unsafe {
+            let negative = || _mm256_cmpgt_epi32(_mm256_setzero_si256(), v);
+            let add_if =
+                |m: __m256i, x: __m256i, y: __m256i| _mm256_add_epi32(x, _mm256_and_si256(m, y));
+            match s.bias {
+                Bias::None => v,
+                Bias::TowardZero => add_if(negative(), v, self.low_bits32),
+                Bias::Half => _mm256_add_epi32(v, self.half32),
+                Bias::HalfDown => _mm256_add_epi32(v, self.half_down32),
+                Bias::HalfTowardZero => add_if(
+                    negative(),
+                    _mm256_add_epi32(v, self.half_down32),
+                    self.ones32,
+                ),
+                Bias::HalfAway => {
+                    let up = _mm256_add_epi32(v, self.half32);
+                    _mm256_sub_epi32(up, _mm256_and_si256(negative(), self.ones32))
+                }
+                Bias::HalfEven => {
+                    let odd = _mm256_and_si256(_mm256_srav_epi32(v, self.shift32), self.ones32);
+                    _mm256_add_epi32(_mm256_add_epi32(v, self.half_down32), odd)
+                }
             }
-            Bias::HalfAway => {
-                let up = _mm256_add_epi64(p, self.half);
-                _mm256_sub_epi64(up, _mm256_and_si256(negative(), self.ones))
-            }
-            Bias::HalfEven => {
-                let odd = _mm256_and_si256(sra64(p, self.shift), self.ones);
-                _mm256_add_epi64(_mm256_add_epi64(p, self.half_down), odd)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn bias(&self, p: __m256i, s: &Scale) -> __m256i {
+        // SAFETY: only inlined into functions compiled with AVX2.
+        unsafe {
+            let negative = || _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
+            let add_if =
+                |m: __m256i, x: __m256i, y: __m256i| _mm256_add_epi64(x, _mm256_and_si256(m, y));
+            match s.bias {
+                Bias::None => p,
+                Bias::TowardZero => add_if(negative(), p, self.low_bits),
+                Bias::Half => _mm256_add_epi64(p, self.half),
+                Bias::HalfDown => _mm256_add_epi64(p, self.half_down),
+                Bias::HalfTowardZero => {
+                    add_if(negative(), _mm256_add_epi64(p, self.half_down), self.ones)
+                }
+                Bias::HalfAway => {
+                    let up = _mm256_add_epi64(p, self.half);
+                    _mm256_sub_epi64(up, _mm256_and_si256(negative(), self.ones))
+                }
+                Bias::HalfEven => {
+                    let odd = _mm256_and_si256(sra64(p, self.shift), self.ones);
+                    _mm256_add_epi64(_mm256_add_epi64(p, self.half_down), odd)
+                }
             }
         }
     }
@@ -278,10 +292,13 @@ impl<'a> Tail<'a> {
 
 /// Arithmetic shift right of 64-bit lanes: `!((!x) >> s)` for negative `x`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn sra64(x: __m256i, s: __m256i) -> __m256i {
-    let sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
-    _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(x, sign), s), sign)
+#[inline(always)]
+unsafe fn sra64(x: __m256i, s: __m256i) -> __m256i {
+    // SAFETY: only inlined into functions compiled with AVX2.
+    unsafe {
+        let sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
+        _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(x, sign), s), sign)
+    }
 }
 
 /// The folded tail of `tail_avx512` (its `Folded`: the same conditions and
@@ -396,17 +413,19 @@ unsafe fn pack_bytes(p: Packs, r: [__m256i; 4]) -> __m256i {
         if p.signed {
             let b = _mm256_packs_epi16(w01, w23);
             match p.clamp {
-                Some((lo, hi)) => {
-                    _mm256_min_epi8(_mm256_max_epi8(b, _mm256_set1_epi8(lo)), _mm256_set1_epi8(hi))
-                }
+                Some((lo, hi)) => _mm256_min_epi8(
+                    _mm256_max_epi8(b, _mm256_set1_epi8(lo)),
+                    _mm256_set1_epi8(hi),
+                ),
                 None => b,
             }
         } else {
             let b = _mm256_packus_epi16(w01, w23);
             match p.clamp {
-                Some((lo, hi)) => {
-                    _mm256_min_epu8(_mm256_max_epu8(b, _mm256_set1_epi8(lo)), _mm256_set1_epi8(hi))
-                }
+                Some((lo, hi)) => _mm256_min_epu8(
+                    _mm256_max_epu8(b, _mm256_set1_epi8(lo)),
+                    _mm256_set1_epi8(hi),
+                ),
                 None => b,
             }
         }

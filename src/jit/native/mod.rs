@@ -224,7 +224,7 @@ pub(crate) fn plan_native(
         return small
             .then(|| plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone()))
             .flatten()
-            .filter(|ns| crate::jit::machine::avx2_fits(ns))
+            .filter(crate::jit::machine::avx2_fits)
             .map(|ns| NativeStage { isa, ..ns })
             .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa));
     }
