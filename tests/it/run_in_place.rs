@@ -131,7 +131,11 @@ fn inputs_read_in_place_give_the_interpreters_bytes() {
                     |what: &str| format!("{isa:?} {threads} thread(s) seed {seed}: {what}\n{src}");
                 let jit = convoy::compile_jit(program, &options).expect("compiles");
                 let direct = jit.input_direct(0);
-                if direct && !(isa == Isa::Avx512 && first_depthwise_alone) {
+                // The AVX-512 and AVX2 depthwise kernels pad at the
+                // borders (masked loads; zero-padded scratch rows): no
+                // other reader may take the input without its halo.
+                let pads_itself = matches!(isa, Isa::Avx512 | Isa::Avx2) && first_depthwise_alone;
+                if direct && !pads_itself {
                     failures.push(fail("read in place, but a reader needs the halo"));
                 }
                 n += usize::from(direct && threads == 1);
