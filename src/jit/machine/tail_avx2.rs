@@ -10,6 +10,8 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
+use super::tail_avx512::Folded;
+#[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Bias, Requant, Scale};
 
 /// The requantization tail (`native::Requant`) on 8 lanes; AVX2 has no
@@ -298,65 +300,6 @@ unsafe fn sra64(x: __m256i, s: __m256i) -> __m256i {
     unsafe {
         let sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
         _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(x, sign), s), sign)
-    }
-}
-
-/// The folded tail of `tail_avx512` (its `Folded`: the same conditions and
-/// constants, repeated here for the 256-bit kernels): for a stage without a
-/// first clamp or residual, narrowed by saturating packs,
-/// `(acc * mul + c) >> shift = high32(acc * mul' + c') >> shr`, with
-/// `mul' = mul << (32 - shift)`, `c' = c << (32 - shift)`, `shr = 0` when
-/// `shift <= 32`, else `mul' = mul`, `c' = c`, `shr = shift - 32`, and `c =
-/// pre * mul + bias + (post << shift)` (exact: no step wraps, `mul'` is
-/// checked to stay a 32-bit value and `c'` within 2^62). A sign-dependent
-/// rounding folds only when the second clamp takes every negative product
-/// to its lower bound anyway (`post <= lo2`).
-#[cfg(target_arch = "x86_64")]
-struct Folded {
-    c: Vec<i64>,
-    mul: Vec<i32>,
-    shr: u32,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Folded {
-    fn of(q: &Requant, packs: bool) -> Option<Folded> {
-        let s = q.scale.as_ref()?;
-        if s.narrow || !packs || q.residual.is_some() || q.lo1 > i32::MIN || q.hi1 < i32::MAX {
-            return None;
-        }
-        let half = if s.shift == 0 {
-            0
-        } else {
-            1i128 << (s.shift - 1)
-        };
-        let negatives_clamped = q.post.iter().all(|&p| p <= q.lo2);
-        let bias = match s.bias {
-            Bias::None => 0,
-            Bias::Half => half,
-            Bias::HalfDown => (half - 1).max(0),
-            Bias::TowardZero if negatives_clamped => 0,
-            Bias::HalfAway if negatives_clamped => half,
-            Bias::HalfTowardZero if negatives_clamped => (half - 1).max(0),
-            _ => return None,
-        };
-        let up = 32u32.saturating_sub(s.shift);
-        let room = 1i128 << 62;
-        let c = (q.pre.iter().zip(&s.mul).zip(&q.post))
-            .map(|((&pre, &mul), &post)| {
-                let c = i128::from(pre) * i128::from(mul) + bias + (i128::from(post) << s.shift);
-                let c = c.checked_mul(1i128 << up)?;
-                (-room < c && c < room).then_some(c as i64)
-            })
-            .collect::<Option<Vec<i64>>>()?;
-        let mul = (s.mul.iter())
-            .map(|&m| i32::try_from(i64::from(m) << up).ok())
-            .collect::<Option<Vec<i32>>>()?;
-        Some(Folded {
-            c,
-            mul,
-            shr: s.shift.saturating_sub(32),
-        })
     }
 }
 

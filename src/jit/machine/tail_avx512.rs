@@ -93,16 +93,18 @@ pub(super) struct Tail<'a> {
 /// bound anyway (`post <= lo2`: every rounding of a negative product is at
 /// most 0), where the bias of the non-negative side serves both.
 #[cfg(target_arch = "x86_64")]
-struct Folded {
-    c: Vec<i64>,
-    mul: Vec<i32>,
+pub(super) struct Folded {
+    pub c: Vec<i64>,
+    pub mul: Vec<i32>,
     /// The arithmetic shift of the high halves, `shift - 32` or 0.
-    shr: u32,
+    pub shr: u32,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Folded {
-    fn of(q: &Requant, packs: bool) -> Option<Folded> {
+    /// The folded constants of `q` (the AVX2 tails use them too), when it
+    /// folds; `packs`: whether the kernel narrows by saturating packs.
+    pub(super) fn of(q: &Requant, packs: bool) -> Option<Folded> {
         let s = q.scale.as_ref()?;
         if s.narrow || !packs || q.residual.is_some() || q.lo1 > i32::MIN || q.hi1 < i32::MAX {
             return None;
