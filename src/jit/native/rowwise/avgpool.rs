@@ -256,7 +256,10 @@ impl RowStage {
     /// of 64 columns summed over up to 256 rows in 16-bit lanes held in
     /// registers (a byte times 256 rows fits: `[-32768, 32512]` signed,
     /// `[0, 65280]` unsigned, so the wrapping sums are exact), then added
-    /// to the `i32` row.
+    /// to the `i32` row. Full blocks have a fixed length, so that the
+    /// lanes stay in registers (a block of variable length kept them on
+    /// the stack: a store and a load per row); the last, shorter block
+    /// takes the general loop.
     #[inline(always)]
     fn column_sums<T: Byte>(
         &self,
@@ -266,29 +269,55 @@ impl RowStage {
         x: &[u8],
         acc: &mut [i32],
     ) {
-        const BLOCK: usize = 64;
         let signed = self.x.signed;
         let mut y = ys.start;
         while y < ys.end {
             let end = (y + 256).min(ys.end);
-            for (b, out) in acc.chunks_mut(BLOCK).enumerate() {
+            let mut blocks = acc.chunks_exact_mut(BLOCK);
+            let mut from = cols.start;
+            for out in &mut blocks {
                 let mut lanes = [0u16; BLOCK];
-                let from = cols.start + b * BLOCK;
+                for iy in y..end {
+                    let row = &x[self.x.row(c, iy)][from..from + BLOCK];
+                    let row: &[u8; BLOCK] = row.try_into().expect("a block of 64 bytes");
+                    add_lanes::<T>(&mut lanes, row);
+                }
+                widen_into(signed, &lanes, out);
+                from += BLOCK;
+            }
+            let out = blocks.into_remainder();
+            if !out.is_empty() {
+                let mut lanes = [0u16; BLOCK];
                 for iy in y..end {
                     let row = &x[self.x.row(c, iy)][from..from + out.len()];
-                    for (l, &v) in lanes.iter_mut().zip(row) {
-                        *l = l.wrapping_add(T::from_byte(v).to_i32() as u16);
-                    }
+                    add_lanes::<T>(&mut lanes[..out.len()], row);
                 }
-                for (o, &l) in out.iter_mut().zip(&lanes) {
-                    *o += if signed {
-                        i32::from(l as i16)
-                    } else {
-                        i32::from(l)
-                    };
-                }
+                widen_into(signed, &lanes[..out.len()], out);
             }
             y = end;
         }
+    }
+}
+
+/// Columns per block of 16-bit partial sums (two 512-bit registers).
+const BLOCK: usize = 64;
+
+/// `lanes[j] += x[j]` as 16-bit wrapping sums of the bytes' values.
+#[inline(always)]
+fn add_lanes<T: Byte>(lanes: &mut [u16], row: &[u8]) {
+    for (l, &v) in lanes.iter_mut().zip(row) {
+        *l = l.wrapping_add(T::from_byte(v).to_i32() as u16);
+    }
+}
+
+/// `out[j] += lanes[j]`, the 16-bit sums read as signed or unsigned.
+#[inline(always)]
+fn widen_into(signed: bool, lanes: &[u16], out: &mut [i32]) {
+    for (o, &l) in out.iter_mut().zip(lanes) {
+        *o += if signed {
+            i32::from(l as i16)
+        } else {
+            i32::from(l)
+        };
     }
 }
