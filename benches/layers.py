@@ -99,7 +99,7 @@ pipeline {name} {{
     if kind == "maxpool":
         return f"""pipeline {name} {{
   input x: u8[{p['c']}, {p['h']}, {p['w']}]
-  let y = maxpool(x, {p['k']})
+  let y = maxpool(x, {p['k']}, stride: {p.get('stride', p['k'])}, pad: {p.get('pad', 0)})
   output y
 }}
 """
@@ -186,8 +186,9 @@ def onnx_model(kind, p, nhwc):
         out_chw = (oc, oh, ow)
     elif kind == "maxpool":
         c, h, w = p["c"], p["h"], p["w"]
-        core = helper.make_node("MaxPool", ["xc"], ["yc"], kernel_shape=[p["k"]] * 2, strides=[p["k"]] * 2)
-        out_chw = (c, h // p["k"], w // p["k"])
+        k, st, q = p["k"], p.get("stride", p["k"]), p.get("pad", 0)
+        core = helper.make_node("MaxPool", ["xc"], ["yc"], kernel_shape=[k, k], strides=[st, st], pads=[q] * 4)
+        out_chw = (c, out_size(h, k, st, q), out_size(w, k, st, q))
     elif kind in ("avgpool", "global_avgpool"):
         # onnxruntime's quantized average pooling (com.microsoft), scale 1 and zero point 0 in
         # and out: the average of the codes, count_include_pad 0 as in Convoy's default.
@@ -326,6 +327,9 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated layer names")
     ap.add_argument("--shape", action="append", default=[],
                     help="an extra conv layer NAME:cin,cout,h,w,k,stride,pad[,groups]")
+    ap.add_argument("--layer", action="append", default=[],
+                    help="an extra layer of any kind NAME:KIND:key=value,... with the keys of LAYERS "
+                         "(e.g. mp3:maxpool:c=64,h=112,w=112,k=3,stride=2,pad=1)")
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--min-time", type=float, default=0.3,
                     help="seconds of timed runs per measurement, in both systems (Convoy: `--min-time`)")
@@ -343,6 +347,9 @@ def main():
         v = [int(t) for t in nums.split(",")]
         keys = ["cin", "cout", "h", "w", "k", "stride", "pad", "groups"]
         layers[name] = ("conv", dict(zip(keys, v)))
+    for spec in args.layer:
+        name, kind, params = spec.split(":")
+        layers[name] = (kind, {k: int(v) for k, v in (t.split("=") for t in params.split(","))})
     if args.only:
         layers = {k: layers[k] for k in args.only.split(",")}
     threads = [int(t) for t in args.threads.split(",")]
