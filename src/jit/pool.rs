@@ -14,7 +14,10 @@
 //! always finished by the thread that claimed it. Waits spin for a few
 //! microseconds, then yield the core between checks, then sleep: on a
 //! machine with fewer free cores than threads, the thread waited for may
-//! be queued behind the waiting one.
+//! be queued behind the waiting one. A thread is woken (a system call) only
+//! when it sleeps: stages that follow each other within microseconds cost
+//! no system call at all, and a stage of one job (or a pool of one thread)
+//! runs on the calling thread without a batch ([`run_here`]).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -40,7 +43,11 @@ struct Batch {
     /// The smallest failure code (`>= 0`) any job returned, or -1.
     status: AtomicI64,
     panicked: AtomicBool,
-    /// Signalled when `unfinished` reaches zero.
+    /// Whether the caller sleeps on `finished`: only then does the job
+    /// that finishes the batch take the lock and wake it (a wake is a
+    /// system call, paid per stage otherwise).
+    sleeping: AtomicBool,
+    /// Signalled when `unfinished` reaches zero and `sleeping` is set.
     finished: (Mutex<()>, Condvar),
 }
 
@@ -53,6 +60,7 @@ impl Batch {
             jobs,
             status: AtomicI64::new(-1),
             panicked: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
             finished: (Mutex::new(()), Condvar::new()),
         }
     }
@@ -69,8 +77,7 @@ impl Batch {
             if self.claimed[k].swap(true, Ordering::AcqRel) {
                 continue;
             }
-            let job = &self.jobs[k];
-            match catch_unwind(AssertUnwindSafe(|| job.run())) {
+            match run_caught(&self.jobs[k]) {
                 Ok(code) if code >= 0 => {
                     let _ = self
                         .status
@@ -79,9 +86,13 @@ impl Batch {
                         });
                 }
                 Ok(_) => {}
-                Err(_) => self.panicked.store(true, Ordering::Release),
+                Err(Panicked) => self.panicked.store(true, Ordering::Release),
             }
-            if self.unfinished.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SeqCst here and on `sleeping`: either the caller sees the
+            // batch finished before it sleeps, or this sees it sleeping.
+            if self.unfinished.fetch_sub(1, Ordering::SeqCst) == 1
+                && self.sleeping.load(Ordering::SeqCst)
+            {
                 let _lock = lock(&self.finished.0);
                 self.finished.1.notify_all();
             }
@@ -89,7 +100,7 @@ impl Batch {
     }
 
     fn is_finished(&self) -> bool {
-        self.unfinished.load(Ordering::Acquire) == 0
+        self.unfinished.load(Ordering::SeqCst) == 0
     }
 
     /// Returns when every job has returned: spins briefly, then sleeps.
@@ -98,6 +109,9 @@ impl Batch {
             return;
         }
         let mut guard = lock(&self.finished.0);
+        // Set under the lock: a job that finishes the batch after the check
+        // below sees it, and its wake waits for this thread's `wait`.
+        self.sleeping.store(true, Ordering::SeqCst);
         while !self.is_finished() {
             guard = match self.finished.1.wait(guard) {
                 Ok(g) => g,
@@ -135,6 +149,9 @@ struct Shared {
     wake: Condvar,
     /// `state.generation`, readable without the lock (for spinning).
     generation: AtomicU64,
+    /// Workers asleep on `wake` (changed under `state`'s lock): a new
+    /// batch wakes them only if there are any (a wake is a system call).
+    sleepers: AtomicUsize,
 }
 
 struct State {
@@ -161,6 +178,7 @@ impl Pool {
             }),
             wake: Condvar::new(),
             generation: AtomicU64::new(0),
+            sleepers: AtomicUsize::new(0),
         });
         let workers = (1..threads.max(1))
             .filter_map(|i| {
@@ -186,10 +204,11 @@ impl Pool {
     /// failure code (`>= 0`) or -1, or [`Panicked`] if any job panicked.
     /// Returns only when no job runs any more.
     pub(crate) fn run(&self, jobs: Vec<Job>) -> Result<i64, Panicked> {
+        if jobs.len() <= 1 || self.workers.is_empty() {
+            return run_here(&jobs);
+        }
         let batch = Arc::new(Batch::new(jobs, self.threads()));
-        if batch.jobs.len() <= 1 || self.workers.is_empty() {
-            batch.work(0);
-        } else {
+        {
             let _one_stage_at_a_time = lock(&self.running);
             self.publish(Some(Arc::clone(&batch)));
             let guard = WaitForWorkers(&batch);
@@ -212,9 +231,39 @@ impl Pool {
             self.shared
                 .generation
                 .store(state.generation, Ordering::Release);
-            self.shared.wake.notify_all();
+            // A worker counts itself under the lock before it sleeps, and
+            // checks the generation under it first: none sleeps through
+            // this batch uncounted.
+            if self.shared.sleepers.load(Ordering::Relaxed) > 0 {
+                self.shared.wake.notify_all();
+            }
         }
     }
+}
+
+/// Runs `jobs` on this thread, one after the other (no batch, no lock, no
+/// worker woken): the smallest failure code (`>= 0`) or -1, or
+/// [`Panicked`] if any job panicked (the others still run).
+pub(crate) fn run_here(jobs: &[Job]) -> Result<i64, Panicked> {
+    let mut status = -1;
+    let mut panicked = false;
+    for job in jobs {
+        match run_caught(job) {
+            Ok(code) if code >= 0 => status = if status < 0 { code } else { status.min(code) },
+            Ok(_) => {}
+            Err(Panicked) => panicked = true,
+        }
+    }
+    if panicked {
+        Err(Panicked)
+    } else {
+        Ok(status)
+    }
+}
+
+/// Runs `job`, its panic caught.
+fn run_caught(job: &Job) -> Result<i64, Panicked> {
+    catch_unwind(AssertUnwindSafe(|| job.run())).map_err(|_| Panicked)
 }
 
 /// A worker: waits for a new batch, helps with it, and so on until shutdown.
@@ -228,10 +277,12 @@ fn worker(shared: &Shared, me: usize) {
         let batch = {
             let mut state = lock(&shared.state);
             while state.generation == seen && !state.shutdown {
+                shared.sleepers.fetch_add(1, Ordering::Relaxed);
                 state = match shared.wake.wait(state) {
                     Ok(s) => s,
                     Err(poisoned) => poisoned.into_inner(),
                 };
+                shared.sleepers.fetch_sub(1, Ordering::Relaxed);
             }
             if state.shutdown {
                 return;
@@ -352,6 +403,38 @@ mod tests {
             assert_eq!(pool.run((0..16).map(|_| Job::test(tick)).collect()), Ok(-1));
         }
         assert_eq!(ONCE_EACH.load(Ordering::SeqCst), 300 * 16);
+    }
+
+    static WORKER_RAN: AtomicUsize = AtomicUsize::new(0);
+
+    /// Busy for 2 ms; counts its runs on a worker thread.
+    fn slow() -> i64 {
+        let on_worker =
+            (std::thread::current().name()).is_some_and(|n| n.starts_with("convoy-jit-"));
+        WORKER_RAN.fetch_add(usize::from(on_worker), Ordering::SeqCst);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(2) {
+            std::hint::spin_loop();
+        }
+        -1
+    }
+
+    /// A worker that fell asleep between stages (the pause is longer than
+    /// its spin) is woken for the next one: it runs some of its jobs.
+    #[test]
+    fn a_sleeping_worker_wakes_for_the_next_stage() {
+        let pool = Pool::new(2);
+        for _ in 0..10 {
+            // Until the worker sleeps (it may not have started yet).
+            let start = Instant::now();
+            while pool.shared.sleepers.load(Ordering::SeqCst) == 0
+                && start.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(SPIN);
+            }
+            assert_eq!(pool.run((0..8).map(|_| Job::test(slow)).collect()), Ok(-1));
+        }
+        assert!(WORKER_RAN.load(Ordering::SeqCst) > 0);
     }
 
     #[test]

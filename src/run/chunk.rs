@@ -2,6 +2,9 @@
 //! input bytes into each thread's scratch, run, and encoded into the
 //! thread's part of the chunk's output bytes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
 use super::plan::PlannedInput;
 use super::runner::ImageRunner;
 use super::{InputError, StreamError};
@@ -61,6 +64,11 @@ impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
     /// Runs the chunk's `n` images, spread over one thread per scratch,
     /// encoding output `k` into `outputs[k]` (`n` images long). The error is
     /// that of the first failing image in batch order.
+    ///
+    /// The images go in blocks to whichever thread is free (blocks claimed
+    /// in batch order): a thread the OS runs less on a shared machine, or
+    /// images that take longer, do not hold up the others, as a fixed
+    /// share per thread would.
     pub fn run_on_threads(
         &self,
         scratches: &mut [R::Scratch],
@@ -69,20 +77,45 @@ impl<R: ImageRunner> Chunk<'_, '_, '_, R> {
     ) -> Result<(), StreamError> {
         let sizes: Vec<usize> = self.writers.iter().map(ImageWriter::image_bytes).collect();
         let parts = scratches.len().min(n).max(1);
-        let per_part = n.div_ceil(parts);
-        let mut slices = split_outputs(outputs, &sizes, parts, per_part);
         if parts == 1 {
+            let mut slices = split_outputs(outputs, &sizes, 1, n);
             return self
                 .run(&mut scratches[0], 0..n, &mut slices[0])
                 .map_err(|(_, e)| e);
         }
+        // About eight blocks per thread, of at most 16 images.
+        let per_block = n.div_ceil(8 * parts).clamp(1, 16);
+        let blocks = n.div_ceil(per_block);
+        let queue = Mutex::new(
+            split_outputs(outputs, &sizes, blocks, per_block)
+                .into_iter()
+                .enumerate(),
+        );
+        let failed = AtomicBool::new(false);
         let results: Vec<Result<(), (usize, StreamError)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (scratches.iter_mut())
-                .zip(slices.iter_mut())
-                .enumerate()
-                .map(|(p, (scratch, slice))| {
-                    let range = p * per_part..((p + 1) * per_part).min(n);
-                    s.spawn(move || self.run(scratch, range, slice))
+            let handles: Vec<_> = (scratches.iter_mut().take(parts))
+                .map(|scratch| {
+                    let (queue, failed) = (&queue, &failed);
+                    s.spawn(move || {
+                        // Blocks before a failing one were all claimed
+                        // before it and run to their end (or fail earlier):
+                        // the smallest failing image is the batch's first.
+                        while !failed.load(Ordering::Relaxed) {
+                            let next = match queue.lock() {
+                                Ok(mut q) => q.next(),
+                                Err(poisoned) => poisoned.into_inner().next(),
+                            };
+                            let Some((b, mut slice)) = next else {
+                                return Ok(());
+                            };
+                            let range = b * per_block..((b + 1) * per_block).min(n);
+                            if let Err(e) = self.run(scratch, range, &mut slice) {
+                                failed.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                        Ok(())
+                    })
                 })
                 .collect();
             handles

@@ -221,3 +221,53 @@ fn errors_name_the_array() {
     let err = run_arrays(&runner, &plan, &mut [&mut small[..]]).expect_err("too small");
     assert!(messages(err).contains("the buffer has 3 bytes"));
 }
+
+/// Images go to whichever thread is free, in blocks: with bad values in
+/// images 5, 6 and 17 of 20, the error names image 5 (the first in
+/// batch order) on one thread and on two, for the JIT and the interpreter.
+#[test]
+fn the_first_bad_image_in_batch_order_is_the_error_on_any_threads() {
+    let program = example("seed");
+    let node = &program.nodes[program.inputs[0].node];
+    let (images, len) = (20, node.shape.len());
+    let raw = data::random_raw(5, &node.ty, images * len);
+    let mut codes: Vec<i16> = raw.iter().map(|&v| v as i16).collect();
+    for (image, at) in [(17, 7), (6, 3), (5, 2 * len / 3)] {
+        codes[image * len + at] = 300;
+    }
+    let bytes: Vec<u8> = codes.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut shape = node.shape.dims();
+    shape.insert(0, images);
+    let run = |runner: &dyn Fn(&[ArrayInput]) -> String| {
+        runner(&[ArrayInput {
+            name: "x".into(),
+            descr: "<i2".into(),
+            shape: shape.clone(),
+            bytes: &bytes,
+        }])
+    };
+    fn message<R: ImageRunner>(runner: &R, inputs: &[ArrayInput]) -> String {
+        let plan = plan_arrays(runner, inputs, false, |n| format!("array `{n}`")).expect("plans");
+        let mut outs: Vec<Vec<u8>> = plan.outputs.iter().map(|o| vec![0; o.byte_len()]).collect();
+        let mut slices: Vec<&mut [u8]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+        run_arrays(runner, &plan, &mut slices).map_or_else(messages, |()| String::new())
+    }
+    for threads in [1, 2] {
+        let options = JitOptions {
+            threads,
+            ..JitOptions::default()
+        };
+        let jit = convoy::compile_jit(&program, &options).expect("compiles");
+        let got = run(&|inputs| message(&JitRunner { compiled: &jit }, inputs));
+        assert!(got.contains("[5,"), "jit, {threads} thread(s): {got}");
+        let interp = InterpRunner {
+            program: &program,
+            threads,
+        };
+        let got = run(&|inputs| message(&interp, inputs));
+        assert!(
+            got.contains("[5,"),
+            "interpreter, {threads} thread(s): {got}"
+        );
+    }
+}
