@@ -3,9 +3,9 @@
 //! 3x3 and 2x2 forms: the 4 bytes of lane `j` of the 64 loaded from the
 //! window of pixel `x0 + p` are the window of pixel `x0 + 4 j + p`, so one
 //! load per pixel vector and kernel row is the `vpdpbusd` operand, without
-//! the byte permutations of the general kernel (`avx512::depthwise`).
+//! the byte permutations of the general kernel (`depthwise_gather::gathered`).
 //!
-//! Memory: as `avx512::depthwise`: the loads, from `p` bytes past the
+//! Memory: as `depthwise_gather::gathered`: the loads, from `p` bytes past the
 //! window of pixel `x0`, lie within the 128 bytes the general kernel loads
 //! there (`depthwise_windows` checked them against the buffer and its spare
 //! bytes); with `MASKED` (an input without a halo) rows outside the input
@@ -131,7 +131,7 @@ pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool>(
             }
             // SAFETY: this function's target features; `c` is a channel.
             // (The channel's constants made here, not hoisted: see
-            // `avx512::depthwise`.)
+            // `depthwise_gather::gathered`.)
             let packed = match (&fast, &mirror) {
                 (Some(f), _) => unsafe { f.packed4(&acc, f.channel(c)) },
                 (None, Some(m)) if plain => unsafe { m.packed4::<true>(&acc, c) },
