@@ -58,20 +58,20 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             let masked = borders.is_some();
             let f = (stage, x, out, lo, hi);
             match (tail as u8, masked, adjacent(stage)) {
-                (0, false, false) => gathered::<0, false>(f),
-                (0, true, false) => gathered::<0, true>(f),
-                (1, false, false) => gathered::<1, false>(f),
-                (1, true, false) => gathered::<1, true>(f),
-                (_, false, false) => gathered::<2, false>(f),
-                (_, true, false) => gathered::<2, true>(f),
-                (0, false, true) => super::depthwise_avx512::loaded::<0, false>(f),
-                (0, true, true) => super::depthwise_avx512::loaded::<0, true>(f),
-                (1, false, true) => super::depthwise_avx512::loaded::<1, false>(f),
-                (1, true, true) => super::depthwise_avx512::loaded::<1, true>(f),
-                (2, false, true) => super::depthwise_avx512::loaded::<2, false>(f),
-                (2, true, true) => super::depthwise_avx512::loaded::<2, true>(f),
-                (_, false, true) => super::depthwise_avx512::loaded::<3, false>(f),
-                (_, true, true) => super::depthwise_avx512::loaded::<3, true>(f),
+                (0, false, None) => gathered::<0, false>(f),
+                (0, true, None) => gathered::<0, true>(f),
+                (1, false, None) => gathered::<1, false>(f),
+                (1, true, None) => gathered::<1, true>(f),
+                (_, false, None) => gathered::<2, false>(f),
+                (_, true, None) => gathered::<2, true>(f),
+                (0, false, Some(sw)) => loaded::<0, false>(f, sw),
+                (0, true, Some(sw)) => loaded::<0, true>(f, sw),
+                (1, false, Some(sw)) => loaded::<1, false>(f, sw),
+                (1, true, Some(sw)) => loaded::<1, true>(f, sw),
+                (2, false, Some(sw)) => loaded::<2, false>(f, sw),
+                (2, true, Some(sw)) => loaded::<2, true>(f, sw),
+                (_, false, Some(sw)) => loaded::<3, false>(f, sw),
+                (_, true, Some(sw)) => loaded::<3, true>(f, sw),
             }
         },
         Kind::Deconv { .. } if folds(stage.requant()) => unsafe {
@@ -116,6 +116,28 @@ unsafe fn gathered<const FORM: u8, const MASKED: bool>(
     }
 }
 
+/// The depthwise kernel by plain loads (`depthwise_avx512::loaded`) for
+/// the column stride `sw` (1, 2 or 4).
+///
+/// # Safety
+/// See [`run`]; `FORM` and `MASKED` are the stage's, `sw` is its column
+/// stride and its taps are adjacent ([`adjacent`]).
+#[cfg(target_arch = "x86_64")]
+unsafe fn loaded<const FORM: u8, const MASKED: bool>(
+    f: (&NativeStage, *const u8, *mut u8, usize, usize),
+    sw: usize,
+) {
+    use super::depthwise_avx512::loaded;
+    // SAFETY: the caller's guarantees.
+    unsafe {
+        match sw {
+            1 => loaded::<FORM, MASKED, 1>(f),
+            2 => loaded::<FORM, MASKED, 2>(f),
+            _ => loaded::<FORM, MASKED, 4>(f),
+        }
+    }
+}
+
 /// The form of a stage's tail a kernel is compiled for (its `FORM`).
 #[derive(Clone, Copy)]
 pub(super) enum Form {
@@ -126,18 +148,24 @@ pub(super) enum Form {
     MirroredPlain = 3,
 }
 
-/// Whether the depthwise stage `st` has column stride 1 and adjacent taps:
-/// then the 4 bytes of lane `j` of the vector loaded from the window of
-/// pixel `x0 + p` are the window of pixel `x0 + 4 j + p`
+/// The column stride of the depthwise stage `st` when it is 1, 2 or 4 and
+/// its taps are adjacent (column dilation 1): then lane `j` of the vector
+/// loaded from column `o` (from `stride_w x0`) is the window of pixel
+/// `x0 + (o + 4 j) / stride_w` for `o` a multiple of the stride
 /// (`depthwise_avx512::loaded`).
-fn adjacent(st: &NativeStage) -> bool {
-    let Kind::Depthwise { stride, .. } = st.kind() else {
-        return false;
+fn adjacent(st: &NativeStage) -> Option<usize> {
+    let Kind::Depthwise { stride, bases, .. } = st.kind() else {
+        return None;
     };
-    // Vector 0 of the gathered windows: lane `k` takes bytes `k .. k + 4`.
-    let taps =
-        (st.windows().iter().take(64).enumerate()).all(|(i, &b)| usize::from(b) == i / 4 + i % 4);
-    stride.1 == 1 && taps
+    let sw = stride.1;
+    // Lane `k` of vector `p` takes bytes `sw (16 p + k) .. + 4` from
+    // column `stride_w x0` (indices from `bases[p]`).
+    let w = st.windows();
+    let taps = (0..256).all(|i| {
+        let (p, k, t) = (i / 64, i % 64 / 4, i % 4);
+        usize::from(w[i]) + bases[p] == sw * (16 * p + k) + t
+    });
+    (matches!(sw, 1 | 2 | 4) && taps).then_some(sw)
 }
 
 /// Stores the bytes of `v` that `mask` selects at `dst`: a plain store
