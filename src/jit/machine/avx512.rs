@@ -101,17 +101,22 @@ unsafe fn gathered<const FORM: u8, const MASKED: bool>(
     f: (&NativeStage, *const u8, *mut u8, usize, usize),
 ) {
     use super::depthwise_gather::gathered;
-    let Kind::Depthwise { stride, .. } = f.0.kind() else {
+    let Kind::Depthwise { stride, quads, .. } = f.0.kind() else {
         return;
     };
     // SAFETY: the caller's guarantees; `SW` is the stage's column stride
-    // (1 to 4, `native::depthwise_windows`).
+    // (1 to 4, `native::depthwise_windows`), `Q` its quads a kernel row
+    // (1 or 2, `NativeStage::fits`).
     unsafe {
-        match stride.1 {
-            1 => gathered::<FORM, MASKED, 1>(f),
-            2 => gathered::<FORM, MASKED, 2>(f),
-            3 => gathered::<FORM, MASKED, 3>(f),
-            _ => gathered::<FORM, MASKED, 4>(f),
+        match (stride.1, quads.0) {
+            (1, 1) => gathered::<FORM, MASKED, 1, 1>(f),
+            (2, 1) => gathered::<FORM, MASKED, 2, 1>(f),
+            (3, 1) => gathered::<FORM, MASKED, 3, 1>(f),
+            (_, 1) => gathered::<FORM, MASKED, 4, 1>(f),
+            (1, _) => gathered::<FORM, MASKED, 1, 2>(f),
+            (2, _) => gathered::<FORM, MASKED, 2, 2>(f),
+            (3, _) => gathered::<FORM, MASKED, 3, 2>(f),
+            (_, _) => gathered::<FORM, MASKED, 4, 2>(f),
         }
     }
 }
@@ -128,12 +133,19 @@ unsafe fn loaded<const FORM: u8, const MASKED: bool>(
     sw: usize,
 ) {
     use super::depthwise_avx512::loaded;
-    // SAFETY: the caller's guarantees.
+    let Kind::Depthwise { quads, .. } = f.0.kind() else {
+        return;
+    };
+    // SAFETY: the caller's guarantees; `Q` is the stage's quads a kernel
+    // row (1 or 2, `NativeStage::fits`).
     unsafe {
-        match sw {
-            1 => loaded::<FORM, MASKED, 1>(f),
-            2 => loaded::<FORM, MASKED, 2>(f),
-            _ => loaded::<FORM, MASKED, 4>(f),
+        match (sw, quads.0) {
+            (1, 1) => loaded::<FORM, MASKED, 1, 1>(f),
+            (2, 1) => loaded::<FORM, MASKED, 2, 1>(f),
+            (_, 1) => loaded::<FORM, MASKED, 4, 1>(f),
+            (1, _) => loaded::<FORM, MASKED, 1, 2>(f),
+            (2, _) => loaded::<FORM, MASKED, 2, 2>(f),
+            (_, _) => loaded::<FORM, MASKED, 4, 2>(f),
         }
     }
 }
@@ -301,14 +313,16 @@ unsafe fn deconv<const FAST: bool, const MIRROR: bool>(
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
+            // A copy for the tails (see `depthwise_avx512::loaded`).
+            let sums = acc;
             let bytes = match (&fast, &mirror) {
                 // SAFETY: this function's target features; `c` is a channel.
                 // (The channel's constants made here, not hoisted: held
                 // across the loop LLVM loses that `mul` is a sign-extended
                 // dword and multiplies on 64 bits, three products a vector.)
-                (Some(f), _) => unsafe { f.ordered4(&acc, f.channel(c)) },
-                (None, Some(m)) => unsafe { m.ordered4(&acc, c) },
-                (None, None) => tail.apply4(&acc, k),
+                (Some(f), _) => unsafe { f.ordered4(&sums, f.channel(c)) },
+                (None, Some(m)) => unsafe { m.ordered4(&sums, c) },
+                (None, None) => tail.apply4(&sums, k),
             };
             let at = st.out().origin + c * st.out().plane + oy * st.out().stride + x0;
             // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps

@@ -41,7 +41,7 @@ pub(super) const fn offset(sw: usize, p: usize) -> usize {
 /// adjacent taps (`avx512::adjacent`); `FORM` and `MASKED` are the stage's.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool, const SW: usize>(
+pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool, const SW: usize, const Q: usize>(
     (st, x, out, lo, hi): (&NativeStage, *const u8, *mut u8, usize, usize),
 ) {
     let &Kind::Depthwise {
@@ -50,6 +50,7 @@ pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool, const SW: usize>
         pad_left,
         stride: (sh, sw),
         dilation_h,
+        quads: (_, step),
         borders,
         ..
     } = st.kind()
@@ -89,12 +90,14 @@ pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool, const SW: usize>
     let chunks = st.width().div_ceil(64);
     // With `MASKED`: per chunk, the masks of the 4 loads (columns from
     // `x0 + p - pad_left`) that keep the input's columns `0..in_w`.
-    let masks: Vec<[u64; 4]> = if MASKED {
+    let masks: Vec<[[u64; 4]; Q]> = if MASKED {
         (0..chunks)
             .map(|chunk| {
-                std::array::from_fn(|p| {
-                    let first = (SW * 64 * chunk + offset(SW, p)) as i64 - pad_left as i64;
-                    column_masks(first, in_w as i64).0
+                std::array::from_fn(|q| {
+                    std::array::from_fn(|p| {
+                        let first = SW * 64 * chunk + offset(SW, p) + q * step;
+                        column_masks(first as i64 - pad_left as i64, in_w as i64).0
+                    })
                 })
             })
             .collect()
@@ -105,7 +108,7 @@ pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool, const SW: usize>
     for item in lo..hi {
         let (c, y) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
-        let taps = &st.weights()[c * kh..(c + 1) * kh];
+        let taps = &st.weights()[c * kh * Q..(c + 1) * kh * Q];
         // Input row of kernel row 0 (above the input when negative: in the
         // halo, or skipped with `MASKED`).
         let top = (sh * y) as isize - pad_top as isize;
@@ -113,50 +116,69 @@ pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool, const SW: usize>
         let first = st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
         for chunk in 0..chunks {
             let x0 = 64 * chunk;
-            let m = masks.get(chunk).copied().unwrap_or([u64::MAX; 4]);
+            let masks = masks.get(chunk).copied().unwrap_or([[u64::MAX; 4]; Q]);
             let mut acc = [_mm512_setzero_si512(); 4];
-            for (ky, &tap) in taps.iter().enumerate() {
+            for (ky, row) in taps.chunks_exact(Q).enumerate() {
                 let dy = (ky * dilation_h) as isize;
                 if MASKED && !(0..in_h as isize).contains(&(top + dy)) {
                     continue;
                 }
-                let at = x.wrapping_offset(first + dy * stride + (SW * x0) as isize);
-                let wv = _mm512_set1_epi32(tap);
-                // SAFETY (each load): see the module's memory note; with
-                // `MASKED` the masks keep the row's columns `0..in_w`,
-                // which `fits` checked lie in the buffer.
-                let win: [__m512i; 4] = if MASKED {
-                    unsafe {
-                        [
-                            _mm512_maskz_loadu_epi8(m[0], at.wrapping_add(offset(SW, 0)).cast()),
-                            _mm512_maskz_loadu_epi8(m[1], at.wrapping_add(offset(SW, 1)).cast()),
-                            _mm512_maskz_loadu_epi8(m[2], at.wrapping_add(offset(SW, 2)).cast()),
-                            _mm512_maskz_loadu_epi8(m[3], at.wrapping_add(offset(SW, 3)).cast()),
-                        ]
-                    }
-                } else {
-                    unsafe {
-                        [
-                            _mm512_loadu_si512(at.wrapping_add(offset(SW, 0)).cast()),
-                            _mm512_loadu_si512(at.wrapping_add(offset(SW, 1)).cast()),
-                            _mm512_loadu_si512(at.wrapping_add(offset(SW, 2)).cast()),
-                            _mm512_loadu_si512(at.wrapping_add(offset(SW, 3)).cast()),
-                        ]
-                    }
-                };
-                acc[0] = _mm512_dpbusd_epi32(acc[0], win[0], wv);
-                acc[1] = _mm512_dpbusd_epi32(acc[1], win[1], wv);
-                acc[2] = _mm512_dpbusd_epi32(acc[2], win[2], wv);
-                acc[3] = _mm512_dpbusd_epi32(acc[3], win[3], wv);
+                for (q, &tap) in row.iter().enumerate() {
+                    let at = x.wrapping_offset(first + dy * stride + (SW * x0 + q * step) as isize);
+                    let m = masks[q];
+                    let wv = _mm512_set1_epi32(tap);
+                    // SAFETY (each load): see the module's memory note; with
+                    // `MASKED` the masks keep the row's columns `0..in_w`,
+                    // which `fits` checked lie in the buffer.
+                    let win: [__m512i; 4] = if MASKED {
+                        unsafe {
+                            [
+                                _mm512_maskz_loadu_epi8(
+                                    m[0],
+                                    at.wrapping_add(offset(SW, 0)).cast(),
+                                ),
+                                _mm512_maskz_loadu_epi8(
+                                    m[1],
+                                    at.wrapping_add(offset(SW, 1)).cast(),
+                                ),
+                                _mm512_maskz_loadu_epi8(
+                                    m[2],
+                                    at.wrapping_add(offset(SW, 2)).cast(),
+                                ),
+                                _mm512_maskz_loadu_epi8(
+                                    m[3],
+                                    at.wrapping_add(offset(SW, 3)).cast(),
+                                ),
+                            ]
+                        }
+                    } else {
+                        unsafe {
+                            [
+                                _mm512_loadu_si512(at.wrapping_add(offset(SW, 0)).cast()),
+                                _mm512_loadu_si512(at.wrapping_add(offset(SW, 1)).cast()),
+                                _mm512_loadu_si512(at.wrapping_add(offset(SW, 2)).cast()),
+                                _mm512_loadu_si512(at.wrapping_add(offset(SW, 3)).cast()),
+                            ]
+                        }
+                    };
+                    acc[0] = _mm512_dpbusd_epi32(acc[0], win[0], wv);
+                    acc[1] = _mm512_dpbusd_epi32(acc[1], win[1], wv);
+                    acc[2] = _mm512_dpbusd_epi32(acc[2], win[2], wv);
+                    acc[3] = _mm512_dpbusd_epi32(acc[3], win[3], wv);
+                }
             }
+            // A copy for the tails, which take a reference (the general
+            // one not inlined): with the loop's own array passed, LLVM
+            // kept it in memory and stored every `vpdpbusd`'s result.
+            let sums = acc;
             // SAFETY: this function's target features; `c` is a channel.
             // (The channel's constants made here, not hoisted: see
             // `depthwise_gather::gathered`.)
             let packed = match (&fast, &mirror) {
-                (Some(f), _) => unsafe { f.packed4(&acc, f.channel(c)) },
-                (None, Some(m)) if plain => unsafe { m.packed4::<true>(&acc, c) },
-                (None, Some(m)) => unsafe { m.packed4::<false>(&acc, c) },
-                (None, None) => tail.apply4_packed(&acc, k),
+                (Some(f), _) => unsafe { f.packed4(&sums, f.channel(c)) },
+                (None, Some(m)) if plain => unsafe { m.packed4::<true>(&sums, c) },
+                (None, Some(m)) => unsafe { m.packed4::<false>(&sums, c) },
+                (None, None) => tail.apply4_packed(&sums, k),
             };
             let bytes = if SW == 1 {
                 _mm512_shuffle_epi8(packed, order)

@@ -45,7 +45,12 @@ const fn block(sw: usize, p: usize) -> usize {
 /// See `avx512::run`; `FORM`, `MASKED` and `SW` are the stage's.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-pub(super) unsafe fn gathered<const FORM: u8, const MASKED: bool, const SW: usize>(
+pub(super) unsafe fn gathered<
+    const FORM: u8,
+    const MASKED: bool,
+    const SW: usize,
+    const Q: usize,
+>(
     (st, x, out, lo, hi): (&NativeStage, *const u8, *mut u8, usize, usize),
 ) {
     let &Kind::Depthwise {
@@ -54,6 +59,7 @@ pub(super) unsafe fn gathered<const FORM: u8, const MASKED: bool, const SW: usiz
         pad_left,
         stride: (sh, sw),
         dilation_h,
+        quads: (_, step),
         bases,
         borders,
     } = st.kind()
@@ -83,12 +89,14 @@ pub(super) unsafe fn gathered<const FORM: u8, const MASKED: bool, const SW: usiz
     let chunks = st.width().div_ceil(64);
     // With `MASKED`: per chunk, the masks of the `SW + 1` block loads that
     // keep the input's columns `0..in_w` (block 4 unused below stride 4).
-    let masks: Vec<[u64; 5]> = if MASKED {
+    let masks: Vec<[[u64; 5]; Q]> = if MASKED {
         (0..chunks)
             .map(|chunk| {
-                std::array::from_fn(|b| {
-                    let first = (SW * 64 * chunk + 64 * b) as i64 - pad_left as i64;
-                    column_masks(first, in_w as i64).0
+                std::array::from_fn(|q| {
+                    std::array::from_fn(|b| {
+                        let first = SW * 64 * chunk + 64 * b + q * step;
+                        column_masks(first as i64 - pad_left as i64, in_w as i64).0
+                    })
                 })
             })
             .collect()
@@ -99,7 +107,7 @@ pub(super) unsafe fn gathered<const FORM: u8, const MASKED: bool, const SW: usiz
     for item in lo..hi {
         let (c, y) = (item / st.height(), item % st.height());
         let k = tail.channel(c);
-        let taps = &st.weights()[c * kh..(c + 1) * kh];
+        let taps = &st.weights()[c * kh * Q..(c + 1) * kh * Q];
         // Input row of kernel row 0 (above the input when negative: in the
         // halo, or skipped with `MASKED`).
         let top = (sh * y) as isize - pad_top as isize;
@@ -107,33 +115,37 @@ pub(super) unsafe fn gathered<const FORM: u8, const MASKED: bool, const SW: usiz
         let first = st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
         for chunk in 0..chunks {
             let x0 = 64 * chunk;
-            let m = masks.get(chunk).copied().unwrap_or([u64::MAX; 5]);
+            let masks = masks.get(chunk).copied().unwrap_or([[u64::MAX; 5]; Q]);
             let mut acc = [_mm512_setzero_si512(); 4];
-            for (ky, &tap) in taps.iter().enumerate() {
+            for (ky, row) in taps.chunks_exact(Q).enumerate() {
                 let dy = (ky * dilation_h) as isize;
                 if MASKED && !(0..in_h as isize).contains(&(top + dy)) {
                     continue;
                 }
-                let at = x.wrapping_offset(first + dy * stride + (SW * x0) as isize);
-                let wv = _mm512_set1_epi32(tap);
-                // SAFETY (each load): see the module's memory note.
-                let blocks: [__m512i; 5] = std::array::from_fn(|b| {
-                    if b > SW {
-                        _mm512_setzero_si512()
-                    } else if MASKED {
-                        unsafe { _mm512_maskz_loadu_epi8(m[b], at.wrapping_add(64 * b).cast()) }
-                    } else {
-                        unsafe { _mm512_loadu_si512(at.wrapping_add(64 * b).cast()) }
+                for (q, &tap) in row.iter().enumerate() {
+                    let at = x.wrapping_offset(first + dy * stride + (SW * x0 + q * step) as isize);
+                    let m = masks[q];
+                    let wv = _mm512_set1_epi32(tap);
+                    // SAFETY (each load): see the module's memory note.
+                    let blocks: [__m512i; 5] = std::array::from_fn(|b| {
+                        if b > SW {
+                            _mm512_setzero_si512()
+                        } else if MASKED {
+                            unsafe { _mm512_maskz_loadu_epi8(m[b], at.wrapping_add(64 * b).cast()) }
+                        } else {
+                            unsafe { _mm512_loadu_si512(at.wrapping_add(64 * b).cast()) }
+                        }
+                    });
+                    for p in 0..4 {
+                        let b = block(SW, p);
+                        let win = _mm512_permutex2var_epi8(blocks[b], windows[p], blocks[b + 1]);
+                        acc[p] = _mm512_dpbusd_epi32(acc[p], win, wv);
                     }
-                });
-                for p in 0..4 {
-                    let b = block(SW, p);
-                    let win = _mm512_permutex2var_epi8(blocks[b], windows[p], blocks[b + 1]);
-                    acc[p] = _mm512_dpbusd_epi32(acc[p], win, wv);
                 }
             }
-            // A copy for the tails, which take a reference: the loop's own
-            // accumulators stay in registers.
+            // A copy for the tails, which take a reference (the general
+            // one not inlined): with the loop's own array passed, LLVM
+            // kept it in memory and stored every `vpdpbusd`'s result.
             let sums = acc;
             // SAFETY: this function's target features; `c` is a channel.
             // (The channel's constants made here, not hoisted: held
