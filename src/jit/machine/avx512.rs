@@ -58,20 +58,20 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             let masked = borders.is_some();
             let f = (stage, x, out, lo, hi);
             match (tail as u8, masked, adjacent(stage)) {
-                (0, false, false) => depthwise::<0, false>(stage, x, out, lo, hi),
-                (0, true, false) => depthwise::<0, true>(stage, x, out, lo, hi),
-                (1, false, false) => depthwise::<1, false>(stage, x, out, lo, hi),
-                (1, true, false) => depthwise::<1, true>(stage, x, out, lo, hi),
-                (_, false, false) => depthwise::<2, false>(stage, x, out, lo, hi),
-                (_, true, false) => depthwise::<2, true>(stage, x, out, lo, hi),
-                (0, false, true) => super::depthwise_avx512::loaded::<0, false>(f),
-                (0, true, true) => super::depthwise_avx512::loaded::<0, true>(f),
-                (1, false, true) => super::depthwise_avx512::loaded::<1, false>(f),
-                (1, true, true) => super::depthwise_avx512::loaded::<1, true>(f),
-                (2, false, true) => super::depthwise_avx512::loaded::<2, false>(f),
-                (2, true, true) => super::depthwise_avx512::loaded::<2, true>(f),
-                (_, false, true) => super::depthwise_avx512::loaded::<3, false>(f),
-                (_, true, true) => super::depthwise_avx512::loaded::<3, true>(f),
+                (0, false, None) => gathered::<0, false>(f),
+                (0, true, None) => gathered::<0, true>(f),
+                (1, false, None) => gathered::<1, false>(f),
+                (1, true, None) => gathered::<1, true>(f),
+                (_, false, None) => gathered::<2, false>(f),
+                (_, true, None) => gathered::<2, true>(f),
+                (0, false, Some(sw)) => loaded::<0, false>(f, sw),
+                (0, true, Some(sw)) => loaded::<0, true>(f, sw),
+                (1, false, Some(sw)) => loaded::<1, false>(f, sw),
+                (1, true, Some(sw)) => loaded::<1, true>(f, sw),
+                (2, false, Some(sw)) => loaded::<2, false>(f, sw),
+                (2, true, Some(sw)) => loaded::<2, true>(f, sw),
+                (_, false, Some(sw)) => loaded::<3, false>(f, sw),
+                (_, true, Some(sw)) => loaded::<3, true>(f, sw),
             }
         },
         Kind::Deconv { .. } if folds(stage.requant()) => unsafe {
@@ -91,6 +91,65 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     }
 }
 
+/// The general depthwise kernel (`depthwise_gather`) for the stage's
+/// column stride.
+///
+/// # Safety
+/// See [`run`]; `FORM` and `MASKED` are the stage's.
+#[cfg(target_arch = "x86_64")]
+unsafe fn gathered<const FORM: u8, const MASKED: bool>(
+    f: (&NativeStage, *const u8, *mut u8, usize, usize),
+) {
+    use super::depthwise_gather::gathered;
+    let Kind::Depthwise { stride, quads, .. } = f.0.kind() else {
+        return;
+    };
+    // SAFETY: the caller's guarantees; `SW` is the stage's column stride
+    // (1 to 4, `native::depthwise_windows`), `Q` its quads a kernel row
+    // (1 or 2, `NativeStage::fits`).
+    unsafe {
+        match (stride.1, quads.0) {
+            (1, 1) => gathered::<FORM, MASKED, 1, 1>(f),
+            (2, 1) => gathered::<FORM, MASKED, 2, 1>(f),
+            (3, 1) => gathered::<FORM, MASKED, 3, 1>(f),
+            (_, 1) => gathered::<FORM, MASKED, 4, 1>(f),
+            (1, _) => gathered::<FORM, MASKED, 1, 2>(f),
+            (2, _) => gathered::<FORM, MASKED, 2, 2>(f),
+            (3, _) => gathered::<FORM, MASKED, 3, 2>(f),
+            (_, _) => gathered::<FORM, MASKED, 4, 2>(f),
+        }
+    }
+}
+
+/// The depthwise kernel by plain loads (`depthwise_avx512::loaded`) for
+/// the column stride `sw` (1, 2 or 4).
+///
+/// # Safety
+/// See [`run`]; `FORM` and `MASKED` are the stage's, `sw` is its column
+/// stride and its taps are adjacent ([`adjacent`]).
+#[cfg(target_arch = "x86_64")]
+unsafe fn loaded<const FORM: u8, const MASKED: bool>(
+    f: (&NativeStage, *const u8, *mut u8, usize, usize),
+    sw: usize,
+) {
+    use super::depthwise_avx512::loaded;
+    let Kind::Depthwise { quads, .. } = f.0.kind() else {
+        return;
+    };
+    // SAFETY: the caller's guarantees; `Q` is the stage's quads a kernel
+    // row (1 or 2, `NativeStage::fits`).
+    unsafe {
+        match (sw, quads.0) {
+            (1, 1) => loaded::<FORM, MASKED, 1, 1>(f),
+            (2, 1) => loaded::<FORM, MASKED, 2, 1>(f),
+            (_, 1) => loaded::<FORM, MASKED, 4, 1>(f),
+            (1, _) => loaded::<FORM, MASKED, 1, 2>(f),
+            (2, _) => loaded::<FORM, MASKED, 2, 2>(f),
+            (_, _) => loaded::<FORM, MASKED, 4, 2>(f),
+        }
+    }
+}
+
 /// The form of a stage's tail a kernel is compiled for (its `FORM`).
 #[derive(Clone, Copy)]
 pub(super) enum Form {
@@ -101,18 +160,24 @@ pub(super) enum Form {
     MirroredPlain = 3,
 }
 
-/// Whether the depthwise stage `st` has column stride 1 and adjacent taps:
-/// then the 4 bytes of lane `j` of the vector loaded from the window of
-/// pixel `x0 + p` are the window of pixel `x0 + 4 j + p`
+/// The column stride of the depthwise stage `st` when it is 1, 2 or 4 and
+/// its taps are adjacent (column dilation 1): then lane `j` of the vector
+/// loaded from column `o` (from `stride_w x0`) is the window of pixel
+/// `x0 + (o + 4 j) / stride_w` for `o` a multiple of the stride
 /// (`depthwise_avx512::loaded`).
-fn adjacent(st: &NativeStage) -> bool {
-    let Kind::Depthwise { stride, .. } = st.kind() else {
-        return false;
+fn adjacent(st: &NativeStage) -> Option<usize> {
+    let Kind::Depthwise { stride, bases, .. } = st.kind() else {
+        return None;
     };
-    // Vector 0 of the gathered windows: lane `k` takes bytes `k .. k + 4`.
-    let taps =
-        (st.windows().iter().take(64).enumerate()).all(|(i, &b)| usize::from(b) == i / 4 + i % 4);
-    stride.1 == 1 && taps
+    let sw = stride.1;
+    // Lane `k` of vector `p` takes bytes `sw (16 p + k) .. + 4` from
+    // column `stride_w x0` (indices from `bases[p]`).
+    let w = st.windows();
+    let taps = (0..256).all(|i| {
+        let (p, k, t) = (i / 64, i % 64 / 4, i % 4);
+        usize::from(w[i]) + bases[p] == sw * (16 * p + k) + t
+    });
+    (matches!(sw, 1 | 2 | 4) && taps).then_some(sw)
 }
 
 /// Stores the bytes of `v` that `mask` selects at `dst`: a plain store
@@ -143,151 +208,6 @@ pub(super) fn lanes(n: usize) -> u64 {
         u64::MAX
     } else {
         (1u64 << n) - 1
-    }
-}
-
-/// Depthwise convolution, 64 output pixels of one row and channel at a
-/// time: per kernel row, 128 input bytes loaded for each of the 4 pixel
-/// vectors, their windows gathered by `vpermt2b`, one `vpdpbusd`.
-/// `FORM` is the tail's [`Form`]. With `MASKED` (`Kind::Depthwise::borders`)
-/// the input has no halo; kernel rows outside it are skipped (their taps
-/// would multiply zeros) and the loads are masked to its columns, so
-/// masked-off bytes read as the zero padding and are never touched
-/// (AVX-512 masked loads suppress faults).
-///
-/// # Safety
-/// See [`run`]; with `MASKED` the input needs no spare bytes; `FORM` and
-/// `MASKED` are the stage's.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn depthwise<const FORM: u8, const MASKED: bool>(
-    st: &NativeStage,
-    x: *const u8,
-    out: *mut u8,
-    lo: usize,
-    hi: usize,
-) {
-    let &Kind::Depthwise {
-        kh,
-        pad_top,
-        pad_left,
-        stride: (sh, sw),
-        dilation_h,
-        bases,
-        borders,
-    } = st.kind()
-    else {
-        return;
-    };
-    let masked = MASKED;
-    let (in_h, in_w) = borders.unwrap_or((usize::MAX, usize::MAX));
-    let tail = Tail::new(st.requant());
-    // Windows of vector p: byte indices into the 128 bytes loaded at
-    // `bases[p]` (see `native::depthwise_windows`).
-    let windows: [__m512i; 4] = std::array::from_fn(|p| {
-        let idx = &st.windows()[64 * p..64 * (p + 1)];
-        // SAFETY: `idx` is 64 bytes.
-        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
-    });
-    let fast = if FORM == Form::Folded as u8 {
-        tail.fast()
-    } else {
-        None
-    };
-    let mirror = if FORM == Form::Mirrored as u8 {
-        tail.mirror()
-    } else {
-        None
-    };
-    let chunks = st.width().div_ceil(64);
-    // With masked loads: per chunk and pixel vector, the masks of the two
-    // 64-byte loads, keeping the input's columns 0..in_w.
-    let masks: Vec<[(u64, u64); 4]> = if masked {
-        (0..chunks)
-            .map(|chunk| {
-                std::array::from_fn(|p| {
-                    let first = (sw * 64 * chunk + bases[p]) as i64 - pad_left as i64;
-                    column_masks(first, in_w as i64)
-                })
-            })
-            .collect()
-    } else {
-        vec![]
-    };
-    let (stride, plane) = (st.x().stride as isize, st.x().plane as isize);
-    for item in lo..hi {
-        let (c, y) = (item / st.height(), item % st.height());
-        let k = tail.channel(c);
-        let taps = &st.weights()[c * kh..(c + 1) * kh];
-        // Input row of kernel row 0 (above the input when negative: in the
-        // halo, or skipped with masked loads).
-        let top = (sh * y) as isize - pad_top as isize;
-        // Offset of that row's column `-pad_left`.
-        let first = st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
-        for chunk in 0..chunks {
-            let x0 = 64 * chunk;
-            let chunk_masks = masks.get(chunk).copied().unwrap_or_default();
-            let mut acc = [_mm512_setzero_si512(); 4];
-            for (ky, &tap) in taps.iter().enumerate() {
-                let dy = (ky * dilation_h) as isize;
-                if masked && !(0..in_h as isize).contains(&(top + dy)) {
-                    continue;
-                }
-                let row = first + dy * stride + (sw * x0) as isize;
-                let wv = _mm512_set1_epi32(tap);
-                // Vectors whose 128 bytes start where the previous one's
-                // do (all four at column stride 1) share its loads: with
-                // masks, 8 masked loads a kernel row needed 8 masks in
-                // 7 mask registers, and their moves competed with the
-                // byte permutations for port 5.
-                let mut last: Option<(usize, __m512i, __m512i)> = None;
-                for (p, acc_p) in acc.iter_mut().enumerate() {
-                    let at = x.wrapping_offset(row + bases[p] as isize);
-                    let (a, b) = if let Some((_, a, b)) = last.filter(|l| l.0 == bases[p]) {
-                        (a, b)
-                    } else if masked {
-                        let (ma, mb) = chunk_masks[p];
-                        // SAFETY: the row is one of the input's; the masks
-                        // keep its columns `0..in_w` alone, which `fits`
-                        // checked lie in the buffer (masked-off bytes are
-                        // not accessed).
-                        unsafe {
-                            (
-                                _mm512_maskz_loadu_epi8(ma, at.cast()),
-                                _mm512_maskz_loadu_epi8(mb, at.wrapping_add(64).cast()),
-                            )
-                        }
-                    } else {
-                        // SAFETY: the window's first byte is in the
-                        // halo-padded row; `depthwise_windows` checked that
-                        // the 128 bytes read stay within the buffer and its
-                        // spare bytes.
-                        unsafe {
-                            (
-                                _mm512_loadu_si512(at.cast()),
-                                _mm512_loadu_si512(at.wrapping_add(64).cast()),
-                            )
-                        }
-                    };
-                    last = Some((bases[p], a, b));
-                    let win = _mm512_permutex2var_epi8(a, windows[p], b);
-                    *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
-                }
-            }
-            // SAFETY: this function's target features; `c` is a channel.
-            // (The channel's constants made here, not hoisted: held
-            // across the loop LLVM loses that `mul` is a sign-extended
-            // dword and multiplies on 64 bits, three products a vector.)
-            let bytes = match (&fast, &mirror) {
-                (Some(f), _) => unsafe { f.ordered4(&acc, f.channel(c)) },
-                (None, Some(m)) => unsafe { m.ordered4(&acc, c) },
-                (None, None) => tail.apply4(&acc, k),
-            };
-            let at = st.out().origin + c * st.out().plane + y * st.out().stride + x0;
-            // SAFETY: pixel (c, y, x0) is inside the output; the mask keeps
-            // the store within the row's width.
-            unsafe { store(out.add(at), lanes(st.width() - x0), bytes) };
-        }
     }
 }
 
@@ -393,14 +313,16 @@ unsafe fn deconv<const FAST: bool, const MIRROR: bool>(
                     *acc_p = _mm512_dpbusd_epi32(*acc_p, win, wv);
                 }
             }
+            // A copy for the tails (see `depthwise_avx512::loaded`).
+            let sums = acc;
             let bytes = match (&fast, &mirror) {
                 // SAFETY: this function's target features; `c` is a channel.
                 // (The channel's constants made here, not hoisted: held
                 // across the loop LLVM loses that `mul` is a sign-extended
                 // dword and multiplies on 64 bits, three products a vector.)
-                (Some(f), _) => unsafe { f.ordered4(&acc, f.channel(c)) },
-                (None, Some(m)) => unsafe { m.ordered4(&acc, c) },
-                (None, None) => tail.apply4(&acc, k),
+                (Some(f), _) => unsafe { f.ordered4(&sums, f.channel(c)) },
+                (None, Some(m)) => unsafe { m.ordered4(&sums, c) },
+                (None, None) => tail.apply4(&sums, k),
             };
             let at = st.out().origin + c * st.out().plane + oy * st.out().stride + x0;
             // SAFETY: pixel (c, oy, x0) is inside the output; the mask keeps

@@ -32,9 +32,12 @@ use crate::jit::native::{Kind, NativeStage};
 /// bytes. `plan_native` plans AVX2 depthwise stages only when they do.
 fn geometry(st: &NativeStage) -> Option<(usize, usize, usize)> {
     let &Kind::Depthwise {
-        stride: (_, sw), ..
+        stride: (_, sw),
+        quads: (1, _),
+        ..
     } = st.kind()
     else {
+        // (Rows of more than 4 taps: the direct kernel.)
         return None;
     };
     let w = st.windows();

@@ -17,6 +17,7 @@ mod conv_avx2;
 mod conv_avx512;
 mod depthwise_avx2;
 mod depthwise_avx512;
+mod depthwise_gather;
 mod peak;
 mod pointwise_avx2;
 mod pointwise_avx512;

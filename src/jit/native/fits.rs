@@ -41,13 +41,19 @@ impl NativeStage {
                 pad_left,
                 stride: (sh, sw),
                 dilation_h,
+                quads: (quads, step),
                 bases,
                 borders,
             } => {
                 let (pt, pl) = (pad_top as i64, pad_left as i64);
-                // The last pixel vector's loads, from the last row read.
+                // The last pixel vector's loads, from the last row read,
+                // for the last quad of taps.
                 let last_row = ((h - 1) * sh + (kh.max(1) - 1) * dilation_h) as i64 - pt;
-                let last_col = (sw as i64) * 64 * (chunks - 1) + bases[3] as i64 + 128 - pl;
+                let last_col = (sw as i64) * 64 * (chunks - 1)
+                    + bases[3] as i64
+                    + 128
+                    + ((quads.max(1) - 1) * step) as i64
+                    - pl;
                 let loads_ok = match borders {
                     // Masked loads of the input's own rows and columns
                     // only: its last byte bounds them, no spare bytes.
@@ -60,7 +66,8 @@ impl NativeStage {
                             && end(self.x, c - 1, last_row, last_col)? <= x_bytes + spare
                     }
                 };
-                self.weights.len() >= c * kh
+                self.weights.len() >= c * kh * quads
+                    && (1..=2).contains(&quads)
                     && self.windows.len() >= 4 * 64
                     && self.windows.iter().all(|&i| i < 128)
                     && bases.iter().all(|&b| b <= bases[3])

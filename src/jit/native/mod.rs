@@ -78,7 +78,7 @@ pub(crate) enum Kind {
     /// rounded up (missing channels read as zero).
     Pointwise { cin: usize, groups: usize },
     /// One input channel per output channel, strides 1 to 4, column
-    /// dilation 1 to 4, `kw <= 4`; `pad_top` / `pad_left` shift the window.
+    /// dilation 1 to 4, `kw <= 8`; `pad_top` / `pad_left` shift the window.
     /// The zero padding comes from the input's halo, or, when `borders`
     /// holds the input's `(H, W)` (a buffer without the halo: a pipeline
     /// input read in place from the caller's array), from the kernel
@@ -91,6 +91,10 @@ pub(crate) enum Kind {
         /// Row and column strides (1 to 4), row dilation.
         stride: (usize, usize),
         dilation_h: usize,
+        /// Weight quads per kernel row (`kw` up to 4 or 8) and the columns
+        /// between them (4 column dilations): quad `q` of a row is a row
+        /// of at most 4 taps `q * quads.1` columns to the right.
+        quads: (usize, usize),
         /// Byte offset, from column `stride_w * x0`, of the 128 bytes
         /// each of the 4 pixel vectors gathers its windows from
         /// (`windows[64 p ..]` indexes them).
@@ -255,8 +259,8 @@ pub(crate) fn plan_native(
     }
 }
 
-/// The pointwise kernel, or the depthwise one (stride 1, rows of at most 4
-/// taps), when the pattern is theirs.
+/// The pointwise kernel, or the depthwise one (strides 1 to 4, rows of at
+/// most 8 taps), when the pattern is theirs.
 fn plan_pointwise_or_depthwise(
     program: &Program,
     plan: &Plan,
@@ -283,15 +287,17 @@ fn plan_pointwise_or_depthwise(
             }
         }
         (Kind::Pointwise { cin: cin_g, groups }, packed, vec![])
-    } else if pattern.kind == ConvKind::Depthwise && kw <= 4 {
+    } else if pattern.kind == ConvKind::Depthwise && kw <= 8 {
         let input = matches!(program.nodes[x].op, crate::ir::Op::Input { .. });
         let (kind, windows) = depthwise_windows(pattern, xbuf, d, input)?;
-        let mut packed = vec![0i32; cout * kh];
+        // `[c][kh][quads]`: taps `4 q .. 4 q + 4` of a row in quad `q`.
+        let quads = kw.div_ceil(4);
+        let mut packed = vec![0i32; cout * kh * quads];
         for c in 0..cout {
             for ky in 0..kh {
                 for kx in 0..kw {
                     let v = weights[(c * kh + ky) * kw + kx] as i8 as u8 as u32;
-                    packed[c * kh + ky] |= (v << (8 * kx)) as i32;
+                    packed[(c * kh + ky) * quads + kx / 4] |= (v << (8 * (kx % 4))) as i32;
                 }
             }
         }
@@ -335,8 +341,9 @@ fn depthwise_windows(
     pipeline_input: bool,
 ) -> Option<(Kind, Vec<u8>)> {
     let g = pattern.geom;
-    let (_, _, kh, _) = pattern.weights;
+    let (_, _, kh, kw) = pattern.weights;
     let (sw, dw) = (g.stride.w, g.dilation.w);
+    let quads = (kw.div_ceil(4), 4 * dw);
     if !(1..=4).contains(&sw) || !(1..=4).contains(&g.stride.h) {
         return None;
     }
@@ -361,7 +368,8 @@ fn depthwise_windows(
             - g.pad.left
             + sw * x0
             + bases[3]
-            + 128;
+            + 128
+            + (quads.0 - 1) * quads.1;
         if end > xbuf.bytes() + super::machine::Workspace::SPARE {
             return None;
         }
@@ -372,6 +380,7 @@ fn depthwise_windows(
         pad_left: g.pad.left,
         stride: (g.stride.h, sw),
         dilation_h: g.dilation.h,
+        quads,
         bases,
         borders,
     };
