@@ -4,7 +4,9 @@
 //! dilations, asymmetric paddings, channel counts that are no multiple of
 //! the vector width, every tail form, 1 and 2 threads, under every forced
 //! instruction set; narrow maps (outputs 1 to ~45 pixels wide) with many
-//! output channels, whose register blocks end in partial channel blocks.
+//! output channels, whose register blocks end in partial channel blocks;
+//! tall narrow maps (outputs up to 32 pixels wide, up to ~40 rows), whose
+//! AVX-512 register blocks hold several output rows.
 
 use crate::common::gen::{Rng, QUANT};
 use crate::common::{self, compile, tools, Files};
@@ -32,6 +34,10 @@ enum Form {
     Transposed,
     /// Full, output rows of 1 to ~45 pixels, 40 to 140 output channels.
     Narrow,
+    /// Full or grouped, outputs up to 32 pixels wide and up to ~40 rows
+    /// (several rows a register block, a partial block of rows at the end
+    /// of each thread's share).
+    Tall,
 }
 
 /// A random convolution of `form` with a random tail.
@@ -56,6 +62,7 @@ fn program(seed: u64, form: Form) -> String {
         Form::Depthwise => (rng.range(1, 20), 1, 1),
         Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
         Form::Narrow => (1, rng.range(4, 40), rng.range(40, 140)),
+        Form::Tall => (rng.range(1, 2), rng.range(4, 20), rng.range(1, 30)),
     };
     let (cin, cout) = (groups * cin_g, groups * cout_g);
     let wshape = if form == Form::Transposed {
@@ -73,6 +80,12 @@ fn program(seed: u64, form: Form) -> String {
         (
             rng.range(eh.max(1), eh + 8),
             rng.range(ew.max(1), ew + 39 * sw),
+        )
+    } else if form == Form::Tall {
+        // Output width `(w + pad - ew) / sw + 1`: 1 to 32.
+        (
+            rng.range(eh.max(1), eh + 40 * sh),
+            rng.range(ew.max(1), ew + 31 * sw),
         )
     } else {
         (
@@ -249,4 +262,9 @@ fn transposed_convolutions_match_the_interpreter() {
 #[test]
 fn narrow_maps_with_many_channels_match_the_interpreter() {
     assert_kernels_ran(&check_form(Form::Narrow, 80), 80);
+}
+
+#[test]
+fn tall_narrow_maps_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::Tall, 100), 100);
 }

@@ -15,7 +15,7 @@ use std::arch::x86_64::*;
 use super::avx512::lanes;
 use super::tail_avx512::Tail;
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::{avx512_channels, Direct, NativeStage};
+use crate::jit::native::{avx512_channels, avx512_rows, avx512_vectors, Direct, NativeStage};
 
 /// The window rows repacked for one call: `ring` slots of `quads * cols`
 /// dwords, each tagged with the input row it holds.
@@ -33,11 +33,21 @@ pub(super) struct Window {
 
 #[cfg(target_arch = "x86_64")]
 impl Window {
+    /// The window of one output row, with phase rows for column strides
+    /// above 1 (the AVX2 kernel's repacking).
     pub(super) fn new(d: &Direct) -> Window {
+        Window::with_rows(d, 1, d.stride_w > 1)
+    }
+
+    /// A window for `rows` consecutive output rows at once (one row phase):
+    /// the span of their input rows; `phases`: with phase rows for the
+    /// current input row (strides above 1 split by [`repack`]).
+    pub(super) fn with_rows(d: &Direct, rows: usize, phases: bool) -> Window {
+        let ring = d.ring() + (rows - 1) * d.row_step;
         let quads = d.groups * d.quads.len();
         let slot = quads * d.cols * 4;
         let cin = d.groups * d.cin_g;
-        let phases = if d.stride_w > 1 {
+        let phases = if phases {
             vec![0u8; cin * d.stride_w * d.phase_len]
         } else {
             vec![]
@@ -45,8 +55,8 @@ impl Window {
         Window {
             // 64 spare bytes: the last pixel vector of a row may start at
             // the last dword of a slot.
-            data: vec![0u8; d.ring() * slot + 64],
-            tags: vec![i64::MIN; d.ring()],
+            data: vec![0u8; ring * slot + 64],
+            tags: vec![i64::MIN; ring],
             slot,
             phases,
             rows_max: d.row_lists.iter().map(Vec::len).max().unwrap_or(0),
@@ -72,7 +82,7 @@ unsafe fn window_rows(
     win: &mut Window,
     rows: &mut [*const u8],
 ) -> usize {
-    let ring = d.ring() as i64;
+    let ring = win.tags.len() as i64;
     let (ry, base) = d.row_phase(oy);
     let list = &d.row_lists[ry];
     for &r in list {
@@ -102,6 +112,10 @@ unsafe fn window_rows(
 
 /// Runs output rows `lo..hi` of a direct convolution.
 ///
+/// Narrow outputs run `avx512_rows` output rows in one register block
+/// (each row's pixel vectors read that row's window rows), so that a block
+/// has four pixel vectors whatever the width and stride.
+///
 /// # Safety
 /// As `avx512::run`: `x` and `out` are the stage's buffers with their
 /// planned sizes, `lo <= hi <= st.height`, the host has AVX-512 F, BW, VBMI
@@ -118,16 +132,18 @@ pub(super) unsafe fn direct(
     hi: usize,
 ) {
     let tail = Tail::new(st.requant());
-    let mut win = Window::new(d);
-    let pv = d.q_width.div_ceil(16).min(4);
+    let nr = avx512_rows(d);
+    let quad_map = quad_map(d);
+    // (The channel-quad repacking reads the input rows in place.)
+    let mut win = Window::with_rows(d, nr, d.stride_w > 1 && quad_map.is_none());
+    let pv = avx512_vectors(d);
     let chunk = 16 * pv;
-    let mut rows = vec![std::ptr::null::<u8>(); win.rows_max];
+    let mut rows = vec![vec![std::ptr::null::<u8>(); win.rows_max]; nr];
     let phases = d.out_phases;
     // Transposed (output columns shifted or interleaved): each block's
     // phases land here before the interleaved copy.
     let staged = phases > 1 || d.out_shift > 0;
-    let mut staging = vec![0u8; 16 * phases * 64];
-    let quad_map = quad_map(d);
+    let mut staging = vec![0u8; if staged { 16 * phases * 64 } else { 0 }];
     let per = avx512_channels(d);
     let own;
     let blocked = if d.blocked.is_empty() {
@@ -136,16 +152,25 @@ pub(super) unsafe fn direct(
     } else {
         &d.blocked
     };
-    // Per step of the current row phase list: its window bytes at block
-    // column 0 (`Spot::steps`).
+    // Per block row and step of the current row phase list: its window
+    // bytes at block column 0 (`Spot::steps`).
     let steps_max = d.steps.iter().map(Vec::len).max().unwrap_or(0);
-    let mut step_at = vec![std::ptr::null::<u8>(); steps_max];
-    for oy in lo..hi {
-        // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
-        let ry = unsafe { window_rows(st, d, &quad_map, x, oy, &mut win, &mut rows) };
+    let mut step_at = vec![vec![std::ptr::null::<u8>(); steps_max]; nr];
+    let mut oy = lo;
+    while oy < hi {
+        // Rows `oy..oy + r` (one row phase when `nr > 1`).
+        let r = nr.min(hi - oy);
+        let mut ry = 0;
+        for (k, rows) in rows.iter_mut().enumerate().take(r) {
+            // SAFETY: the caller's guarantees (`plan_direct` checked the
+            // rows); the window spans the input rows of `nr` output rows.
+            ry = unsafe { window_rows(st, d, &quad_map, x, oy + k, &mut win, rows) };
+        }
         for g in 0..d.groups {
             if phases == 1 {
-                fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
+                for (rows, at) in rows.iter().zip(step_at.iter_mut()).take(r) {
+                    fill_steps(d, rows, &d.steps[ry], g, at);
+                }
             }
             let mut q0 = 0;
             while q0 < d.q_width {
@@ -156,7 +181,7 @@ pub(super) unsafe fn direct(
                     for rx in 0..phases {
                         let p = ry * phases + rx;
                         if phases > 1 {
-                            fill_steps(d, &rows, &d.steps[p], g, &mut step_at);
+                            fill_steps(d, &rows[0], &d.steps[p], g, &mut step_at[0]);
                         }
                         // Channel block `o..o + n`, phase `p`: step `s`,
                         // channel `j` at `s * n + j` (`blocked_weights`).
@@ -172,25 +197,33 @@ pub(super) unsafe fn direct(
                         };
                         // The residual map's pixels of channel `o` (plain
                         // convolutions only: `plan_direct` checks).
-                        let residual = st.residual().as_ref().map(|(r, signed)| ResidualAt {
-                            at: res.wrapping_add(r.origin + o * r.plane + oy * r.stride + q0),
-                            plane: r.plane,
+                        let residual = st.residual().as_ref().map(|(m, signed)| ResidualAt {
+                            at: res.wrapping_add(m.origin + o * m.plane + oy * m.stride + q0),
+                            plane: m.plane,
+                            stride: m.stride,
                             signed: *signed,
                             align: st.requant().residual.map_or(0, |q| q.align),
                         });
+                        let len = d.steps[p].len();
+                        let mut steps: [&[*const u8]; 4] = [&[]; 4];
+                        for (steps, at) in steps.iter_mut().zip(&step_at).take(r) {
+                            *steps = &at[..len];
+                        }
                         let spot = Spot {
-                            steps: &step_at[..d.steps[p].len()],
+                            steps,
                             x0: q0,
                             dst,
                             plane,
+                            stride: st.out().stride,
                             mask,
                             residual,
                         };
                         // SAFETY: the reads stay within the window's slots
                         // (`Direct::cols` covers q0 + shift + chunk); the
-                        // stores within output row `oy` of channels
-                        // `o..o + n` (masked to the width), or `staging`.
-                        unsafe { dispatch(pv, n, &tail, &spot, w, o) };
+                        // stores within output rows `oy..oy + r` of
+                        // channels `o..o + n` (masked to the width), or
+                        // `staging` (one row then).
+                        unsafe { dispatch((pv, r, n), &tail, &spot, w, o) };
                     }
                     if staged {
                         scatter(st, d, &staging, (o, n), (oy, q0, chunk), out);
@@ -200,6 +233,7 @@ pub(super) unsafe fn direct(
                 q0 += chunk;
             }
         }
+        oy += r;
     }
 }
 
@@ -232,15 +266,17 @@ fn scatter(
     }
 }
 
-/// What a block reads (per step, the window bytes of its first pixel
-/// vector at block column 0, read from block column `x0`) and where it
-/// stores (`dst` for its first channel, `plane` bytes per channel, `mask`).
+/// What a block reads (per block row and step, the window bytes of its
+/// first pixel vector at block column 0, read from block column `x0`) and
+/// where it stores (`dst` for its first channel and row, `plane` bytes per
+/// channel, `stride` per row, `mask`).
 #[cfg(target_arch = "x86_64")]
 struct Spot<'a> {
-    steps: &'a [*const u8],
+    steps: [&'a [*const u8]; 4],
     x0: usize,
     dst: *mut u8,
     plane: usize,
+    stride: usize,
     mask: u64,
     residual: Option<ResidualAt>,
 }
@@ -250,68 +286,92 @@ struct Spot<'a> {
 struct ResidualAt {
     at: *const u8,
     plane: usize,
+    stride: usize,
     signed: bool,
     align: u32,
 }
 
-/// Calls `block::<PV, N>` for the runtime `pv` and `n`.
+/// Calls `block::<PV, R, N>` for the runtime `pv` (vectors a row), `r`
+/// (rows) and `n` (channels): every `(pv, 1, n)` up to 24 accumulators,
+/// and the multi-row blocks of `avx512_rows` (6 channels at most, their
+/// `avx512_channels`).
 ///
 /// # Safety
 /// See [`block`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn dispatch(pv: usize, n: usize, tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
+unsafe fn dispatch(
+    (pv, r, n): (usize, usize, usize),
+    tail: &Tail,
+    spot: &Spot,
+    w: &[i32],
+    o: usize,
+) {
     macro_rules! pick {
-        ($p:literal; $($n:literal)*) => {
+        ($p:literal, $r:literal; $($n:literal)*) => {
             match n {
                 // SAFETY: the caller's guarantees.
-                $($n => unsafe { block::<$p, $n>(tail, spot, w, o) },)*
+                $($n => unsafe { block::<$p, $r, $n>(tail, spot, w, o) },)*
                 _ => {}
             }
         };
     }
-    match pv {
-        1 => pick!(1; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
-        2 => pick!(2; 1 2 3 4 5 6 7 8 9 10 11 12),
-        3 => pick!(3; 1 2 3 4 5 6 7 8),
-        _ => pick!(4; 1 2 3 4 5 6),
+    match (pv, r) {
+        (1, 1) => pick!(1, 1; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16),
+        (1, 2) => pick!(1, 2; 1 2 3 4 5 6),
+        (1, 3) => pick!(1, 3; 1 2 3 4 5 6),
+        (1, _) => pick!(1, 4; 1 2 3 4 5 6),
+        (2, 1) => pick!(2, 1; 1 2 3 4 5 6 7 8 9 10 11 12),
+        (2, _) => pick!(2, 2; 1 2 3 4 5 6),
+        (3, _) => pick!(3, 1; 1 2 3 4 5 6 7 8),
+        _ => pick!(4, 1; 1 2 3 4 5 6),
     }
 }
 
-/// Output channels `o..o + N`, `16 PV` block columns from `spot.x0`: one
-/// `vpdpbusd` per step, vector and channel, then the tail and a masked
-/// store per channel.
+/// Output channels `o..o + N`, `16 PV` block columns from `spot.x0` in
+/// each of `R` rows: one `vpdpbusd` per step, vector and channel, then the
+/// tail and a masked store per channel and row.
 ///
 /// # Safety
-/// Each step's bytes from block column `spot.x0` hold `64 PV` readable
-/// bytes (the window rows hold `Direct::cols` dwords per quad plus 64
-/// spare bytes); `spot.dst + j * spot.plane` may take the masked 64-byte
-/// store of channel `j < N`; `w` holds `N` weights per step.
+/// `spot.steps[k]` for `k < R` hold as many steps as `w` (`N` weights a
+/// step); each step's bytes from block column `spot.x0` hold `64 PV`
+/// readable bytes (the window rows hold `Direct::cols` dwords per quad plus
+/// 64 spare bytes); `spot.dst + j * spot.plane + k * spot.stride` may take
+/// the masked 64-byte store of channel `j < N`, row `k < R`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn block<const PV: usize, const N: usize>(tail: &Tail, spot: &Spot, w: &[i32], o: usize) {
-    let mut acc = [[_mm512_setzero_si512(); PV]; N];
-    let steps = spot.steps.len().min(w.len() / N);
-    let (at, w) = (spot.steps.as_ptr(), w.as_ptr());
+unsafe fn block<const PV: usize, const R: usize, const N: usize>(
+    tail: &Tail,
+    spot: &Spot,
+    w: &[i32],
+    o: usize,
+) {
+    let mut acc = [[[_mm512_setzero_si512(); PV]; R]; N];
+    let steps = (0..R).fold(w.len() / N, |m, k| m.min(spot.steps[k].len()));
+    let at: [*const *const u8; R] = std::array::from_fn(|k| spot.steps[k].as_ptr());
+    let w = w.as_ptr();
     for s in 0..steps {
-        // SAFETY: `s < steps` is inside both lists; `x0 + 16 PV` dwords
-        // of the step's quad row lie within the slot plus its spare bytes.
-        let base = unsafe { (*at.add(s)).add(4 * spot.x0) };
-        let a: [__m512i; PV] =
-            std::array::from_fn(|p| unsafe { _mm512_loadu_si512(base.add(64 * p).cast()) });
+        // SAFETY: `s < steps` is inside every list; `x0 + 16 PV` dwords of
+        // the step's quad row lie within the slot plus its spare bytes.
+        let a: [[__m512i; PV]; R] = std::array::from_fn(|k| {
+            let base = unsafe { (*at[k].add(s)).add(4 * spot.x0) };
+            std::array::from_fn(|p| unsafe { _mm512_loadu_si512(base.add(64 * p).cast()) })
+        });
         for (j, acc_j) in acc.iter_mut().enumerate() {
             // SAFETY: `s N + j < w.len()`.
             let wv = _mm512_set1_epi32(unsafe { *w.add(s * N + j) });
-            for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
-                *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
+            for (acc_k, a_k) in acc_j.iter_mut().zip(&a) {
+                for (acc_p, &a_p) in acc_k.iter_mut().zip(a_k) {
+                    *acc_p = _mm512_dpbusd_epi32(*acc_p, a_p, wv);
+                }
             }
         }
     }
     // SAFETY (both): the caller's guarantees.
     if spot.residual.is_some() {
-        unsafe { finish_residual::<PV, N>(&acc, tail, spot, o) }
+        unsafe { finish_residual::<PV, R, N>(&acc, tail, spot, o) }
     } else {
-        unsafe { finish::<PV, N>(&acc, tail, spot, o) }
+        unsafe { finish::<PV, R, N>(&acc, tail, spot, o) }
     }
 }
 
@@ -324,32 +384,39 @@ unsafe fn block<const PV: usize, const N: usize>(tail: &Tail, spot: &Spot, w: &[
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn finish<const PV: usize, const N: usize>(
-    acc: &[[__m512i; PV]; N],
+unsafe fn finish<const PV: usize, const R: usize, const N: usize>(
+    acc: &[[[__m512i; PV]; R]; N],
     tail: &Tail,
     spot: &Spot,
     o: usize,
 ) {
     if let Some(f) = tail.fast() {
         for (j, acc_j) in acc.iter().enumerate() {
-            // Pixel vectors past `PV` are zero: the mask drops their bytes.
-            let mut four = [_mm512_setzero_si512(); 4];
-            four[..PV].copy_from_slice(acc_j);
-            // SAFETY: this function's target features.
-            let v = unsafe { f.ordered4(&four, f.channel(o + j)) };
-            // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
-            unsafe { _mm512_mask_storeu_epi8(spot.dst.add(j * spot.plane).cast(), spot.mask, v) };
+            let k = f.channel(o + j);
+            for (row, acc_k) in acc_j.iter().enumerate() {
+                // Pixel vectors past `PV` are zero: the mask drops their bytes.
+                let mut four = [_mm512_setzero_si512(); 4];
+                four[..PV].copy_from_slice(acc_k);
+                // SAFETY: this function's target features.
+                let v = unsafe { f.ordered4(&four, k) };
+                let at = spot.dst.wrapping_add(j * spot.plane + row * spot.stride);
+                // SAFETY: the caller's guarantee on `dst`, `plane`, `stride`
+                // and `mask`.
+                unsafe { _mm512_mask_storeu_epi8(at.cast(), spot.mask, v) };
+            }
         }
         return;
     }
     for (j, acc_j) in acc.iter().enumerate() {
         let k = tail.channel(o + j);
-        let mut q = [_mm_setzero_si128(); 4];
-        for (q, &a) in q.iter_mut().zip(acc_j) {
-            *q = tail.apply(a, k);
+        for (row, acc_k) in acc_j.iter().enumerate() {
+            let mut q = [_mm_setzero_si128(); 4];
+            for (q, &a) in q.iter_mut().zip(acc_k) {
+                *q = tail.apply(a, k);
+            }
+            // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
+            unsafe { store(q, spot, j, row) };
         }
-        // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
-        unsafe { store(q, spot, j) };
     }
 }
 
@@ -360,8 +427,8 @@ unsafe fn finish<const PV: usize, const N: usize>(
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn finish_residual<const PV: usize, const N: usize>(
-    acc: &[[__m512i; PV]; N],
+unsafe fn finish_residual<const PV: usize, const R: usize, const N: usize>(
+    acc: &[[[__m512i; PV]; R]; N],
     tail: &Tail,
     spot: &Spot,
     o: usize,
@@ -372,20 +439,24 @@ unsafe fn finish_residual<const PV: usize, const N: usize>(
     let align = _mm_cvtsi32_si128(r.align as i32);
     for (j, acc_j) in acc.iter().enumerate() {
         let k = tail.channel(o + j);
-        let mut q = [_mm_setzero_si128(); 4];
-        for (p, (q, &a)) in q.iter_mut().zip(acc_j).enumerate() {
-            // SAFETY: pixel (o + j, oy, x0 + 16 p) of the residual map lies
-            // in its buffer, whose spare bytes cover the 16 read from it.
-            let bytes = unsafe { _mm_loadu_si128(r.at.add(j * r.plane + 16 * p).cast()) };
-            let wide = if r.signed {
-                _mm512_cvtepi8_epi32(bytes)
-            } else {
-                _mm512_cvtepu8_epi32(bytes)
-            };
-            *q = tail.apply_residual(a, k, _mm512_sll_epi32(wide, align));
+        for (row, acc_k) in acc_j.iter().enumerate() {
+            let mut q = [_mm_setzero_si128(); 4];
+            for (p, (q, &a)) in q.iter_mut().zip(acc_k).enumerate() {
+                // SAFETY: pixel (o + j, oy + row, x0 + 16 p) of the
+                // residual map lies in its buffer, whose spare bytes cover
+                // the 16 read from it.
+                let at = r.at.wrapping_add(j * r.plane + row * r.stride + 16 * p);
+                let bytes = unsafe { _mm_loadu_si128(at.cast()) };
+                let wide = if r.signed {
+                    _mm512_cvtepi8_epi32(bytes)
+                } else {
+                    _mm512_cvtepu8_epi32(bytes)
+                };
+                *q = tail.apply_residual(a, k, _mm512_sll_epi32(wide, align));
+            }
+            // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
+            unsafe { store(q, spot, j, row) };
         }
-        // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
-        unsafe { store(q, spot, j) };
     }
 }
 
@@ -415,20 +486,23 @@ pub(super) fn fill_steps(
     }
 }
 
-/// Joins a channel's four quarters and stores them (masked).
+/// Joins the four quarters of channel `j`, row `row` and stores them
+/// (masked).
 ///
 /// # Safety
-/// `spot.dst + j * spot.plane` may take the masked 64-byte store.
+/// `spot.dst + j * spot.plane + row * spot.stride` may take the masked
+/// 64-byte store.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn store(q: [__m128i; 4], spot: &Spot, j: usize) {
+unsafe fn store(q: [__m128i; 4], spot: &Spot, j: usize, row: usize) {
     let v = _mm512_castsi128_si512(q[0]);
     let v = _mm512_inserti32x4::<1>(v, q[1]);
     let v = _mm512_inserti32x4::<2>(v, q[2]);
     let v = _mm512_inserti32x4::<3>(v, q[3]);
-    // SAFETY: the caller's guarantee.
-    unsafe { _mm512_mask_storeu_epi8(spot.dst.add(j * spot.plane).cast(), spot.mask, v) };
+    // SAFETY (both): the caller's guarantee.
+    let at = unsafe { spot.dst.add(j * spot.plane + row * spot.stride) };
+    unsafe { _mm512_mask_storeu_epi8(at.cast(), spot.mask, v) };
 }
 
 /// Repacks input row `iy` (of every channel) into window slot `slot`.

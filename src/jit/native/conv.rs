@@ -88,8 +88,8 @@ pub(crate) struct Direct {
     pub step_offsets: Vec<usize>,
     /// Packed weights per output channel (the sum of the lists' lengths).
     pub steps_total: usize,
-    /// Dwords per quad row: `q_width` rounded up to 64, plus the largest
-    /// shift, rounded up to 16 (what the widest block reads).
+    /// Dwords per quad row: [`read_width`], plus the largest shift,
+    /// rounded up to 16 (what the widest block reads).
     pub cols: usize,
     /// Column of the input row (relative to interior column 0) that byte 0
     /// of phase row 0 holds, and the readable bytes from there: `lo..hi`.
@@ -327,7 +327,7 @@ fn plan_window(
         }
     }
     let max_shift = all_steps.iter().map(|s| s.shift).max().unwrap_or(0);
-    let cols = (d.w.next_multiple_of(64) + max_shift).next_multiple_of(16);
+    let cols = (read_width(d.w) + max_shift).next_multiple_of(16);
     let row_bytes = xbuf.stride() - (xbuf.halo.left - geom.pad.left);
     let direct = Direct {
         groups,
@@ -485,7 +485,7 @@ fn plan_transposed(
         steps,
         step_offsets: offsets,
         steps_total: total,
-        cols: (q_width.next_multiple_of(64) + max_shift).next_multiple_of(16),
+        cols: (read_width(q_width) + max_shift).next_multiple_of(16),
         col0: -(max_mx as i64),
         readable: (readable_from, max_mx + xbuf.dims.w + xbuf.halo.right),
         phase_len: 64,
@@ -532,10 +532,43 @@ fn stage(
     }
 }
 
+/// Pixel vectors of 16 lanes per output row in an AVX-512 register block.
+pub(crate) fn avx512_vectors(d: &Direct) -> usize {
+    d.q_width.div_ceil(16).min(4)
+}
+
+/// Output rows per AVX-512 register block: rows of one or two pixel
+/// vectors (outputs up to 32 wide) share a block with the next output rows,
+/// four vectors in all, in plain convolutions (one row phase, one column
+/// phase). With fewer vectors a block broadcasts one weight per one or two
+/// `vpdpbusd`, and the broadcasts take issue slots from them: on Zen 4 the
+/// dot loop runs at ~94% of peak at 4 vectors x 6 channels, ~85% at 2 x
+/// 12 and ~80% at 1 x 16.
+pub(crate) fn avx512_rows(d: &Direct) -> usize {
+    let plain = d.row_phases == 1 && d.out_phases == 1 && d.out_shift == 0;
+    match avx512_vectors(d) {
+        1 if plain => 4,
+        2 if plain => 2,
+        _ => 1,
+    }
+}
+
+/// Block columns the kernels read from each step's dwords for rows of
+/// `q_width` block columns: blocks of 16 columns a vector, up to 4 vectors
+/// (AVX-512) or 2 x 8 (AVX2) a row. Narrow rows read (and the repacking
+/// writes) only what their vectors cover, not 64 columns.
+pub(crate) fn read_width(q_width: usize) -> usize {
+    if q_width <= 64 {
+        q_width.next_multiple_of(16)
+    } else {
+        q_width.next_multiple_of(64)
+    }
+}
+
 /// Output channels per AVX-512 register block (at most 24 accumulators):
-/// `pv` pixel vectors of 16 lanes.
+/// `pv` pixel vectors of 16 lanes in each of `avx512_rows` rows.
 pub(crate) fn avx512_channels(d: &Direct) -> usize {
-    match d.q_width.div_ceil(16).min(4) {
+    match avx512_vectors(d) * avx512_rows(d) {
         1 => 16,
         2 => 12,
         3 => 8,

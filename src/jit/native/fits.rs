@@ -104,8 +104,8 @@ impl NativeStage {
         let lists = d.row_phases * d.out_phases;
         let cin = d.groups * d.cin_g;
         // A block reads dwords `x0 + shift ..` up to the block columns
-        // rounded up to 64.
-        let width = d.q_width.next_multiple_of(64);
+        // rounded up to its vectors (`read_width`).
+        let width = super::conv::read_width(d.q_width);
         let steps_ok = d.row_lists.len() == d.row_phases
             && d.steps.len() == lists
             && d.step_offsets.len() == lists

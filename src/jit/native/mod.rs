@@ -30,7 +30,9 @@ mod row_tail;
 mod rowwise;
 mod unpool;
 
-pub(crate) use conv::{avx512_channels, blocked_weights, Direct, Source, Step};
+pub(crate) use conv::{
+    avx512_channels, avx512_rows, avx512_vectors, blocked_weights, Direct, Source, Step,
+};
 pub(crate) use in_place::unpad_inputs;
 use requant::match_tail;
 pub(crate) use requant::{Bias, Requant, Scale};
