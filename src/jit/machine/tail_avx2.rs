@@ -54,6 +54,9 @@ pub(super) struct Tail<'a> {
 impl<'a> Tail<'a> {
     #[target_feature(enable = "avx2")]
     pub(super) fn new(q: &'a Requant) -> Tail<'a> {
+        // The sign split of a PReLU is planned for the AVX-512 tail only
+        // (`native::fits`).
+        debug_assert!(q.scale.as_ref().is_none_or(|s| s.neg.is_none()));
         let shift = q.scale.as_ref().map_or(0, |s| s.shift);
         let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
         let odd = if shift >= 32 { shift - 32 } else { shift };

@@ -66,6 +66,9 @@ pub(super) struct Tail<'a> {
     pack_bytes: __m512i,
     /// Each channel's factor, scaled as above when `high`.
     muls: Vec<i32>,
+    /// Each channel's factor of negative values (`Scale::neg`, a PReLU),
+    /// scaled likewise; empty without a sign split.
+    negs: Vec<i32>,
     /// `shift - 32` when `high` and `shift > 32` (else 0), for `vpsrad`.
     shr: __m128i,
 }
@@ -107,6 +110,9 @@ impl Folded {
     pub(super) fn of(q: &Requant, packs: bool) -> Option<Folded> {
         let s = q.scale.as_ref()?;
         if s.narrow || !packs || q.residual.is_some() || q.lo1 > i32::MIN || q.hi1 < i32::MAX {
+            return None;
+        }
+        if s.neg.is_some() {
             return None;
         }
         let half = if s.shift == 0 {
@@ -164,16 +170,26 @@ impl<'a> Tail<'a> {
         let odd = if shift >= 32 { shift - 32 } else { shift };
         let packs = Packs::of(q);
         let up = 32u32.saturating_sub(shift);
-        let scaled = q.scale.as_ref().and_then(|s| {
-            let fits = !s.narrow && s.shift > 0 && s.bias != Bias::HalfEven;
-            (s.mul
-                .iter()
-                .map(|&m| i32::try_from(i64::from(m) << up).ok()))
-            .collect::<Option<Vec<i32>>>()
-            .filter(|_| fits)
+        let scale_up = |m: &[i32]| {
+            (m.iter().map(|&m| i32::try_from(i64::from(m) << up).ok()))
+                .collect::<Option<Vec<i32>>>()
+        };
+        let neg = q.scale.as_ref().and_then(|s| s.neg.as_deref());
+        let high = q.scale.as_ref().is_some_and(|s| {
+            !s.narrow
+                && s.shift > 0
+                && s.bias != Bias::HalfEven
+                && scale_up(&s.mul).is_some()
+                && neg.is_none_or(|n| scale_up(n).is_some())
         });
-        let high = scaled.is_some();
-        let muls = scaled.unwrap_or_else(|| q.scale.as_ref().map_or(vec![], |s| s.mul.clone()));
+        let (muls, negs) = match &q.scale {
+            Some(s) if high => (
+                scale_up(&s.mul).unwrap_or_default(),
+                neg.and_then(scale_up).unwrap_or_default(),
+            ),
+            Some(s) => (s.mul.clone(), neg.map_or(vec![], <[i32]>::to_vec)),
+            None => (vec![], vec![]),
+        };
         // The rounding constants at the product's scale.
         let at = |v: i64| if high { v << up } else { v };
         Tail {
@@ -208,6 +224,7 @@ impl<'a> Tail<'a> {
             join_bytes: byte_table(|b| (b / 16) % 2 * 64 + 4 * (b % 16)),
             pack_bytes: byte_table(|b| (b % 16) / 4 % 2 * 64 + 4 * (4 * (b / 16) + b % 4)),
             muls,
+            negs,
             shr: _mm_cvtsi32_si128(if high {
                 shift.saturating_sub(32) as i32
             } else {
@@ -216,15 +233,21 @@ impl<'a> Tail<'a> {
         }
     }
 
-    /// The constants of output channel `c`: (pre, mul, post).
+    /// The constants of output channel `c`: (pre, mul, post); with a sign
+    /// split, `mul`'s 64-bit lanes hold the factor of negative values in
+    /// their high halves (`vpmuldq` reads only the low ones).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
         let q = self.q;
         let mul = if q.scale.is_some() { self.muls[c] } else { 1 };
+        let mul = match self.negs.get(c) {
+            Some(&n) => (i64::from(n) << 32) | i64::from(mul as u32),
+            None => i64::from(mul),
+        };
         [
             _mm512_set1_epi32(q.pre[c]),
-            _mm512_set1_epi64(i64::from(mul)),
+            _mm512_set1_epi64(mul),
             _mm512_set1_epi32(q.post[c]),
         ]
     }
@@ -394,8 +417,18 @@ impl<'a> Tail<'a> {
         if s.narrow {
             return _mm512_srav_epi32(self.bias32(v, s), self.shift32);
         }
+        let (mul, mul_odd) = if self.negs.is_empty() {
+            (mul, mul)
+        } else {
+            // Each lane's factor by its sign: the low halves of `mul` where
+            // `v >= 0`, the high halves below; then the odd lanes' moved down.
+            let negative = _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
+            let pos = _mm512_shuffle_epi32::<0xA0>(mul);
+            let m = _mm512_mask_shuffle_epi32::<0xF5>(pos, negative, mul);
+            (m, _mm512_shuffle_epi32::<0xF5>(m))
+        };
         let even = _mm512_mul_epi32(v, mul);
-        let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), mul);
+        let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(v), mul_odd);
         if self.high {
             // Even lane 2i takes dword 2i + 1 (the high half) of `even`.
             let r =
@@ -690,7 +723,7 @@ impl Mirrored {
     fn of(q: &Requant, packs: bool) -> Option<Mirrored> {
         let s = q.scale.as_ref()?;
         let clamp1 = q.lo1 > i32::MIN || q.hi1 < i32::MAX;
-        if s.narrow || !packs || q.residual.is_some() || clamp1 || s.shift == 0 {
+        if s.narrow || !packs || q.residual.is_some() || clamp1 || s.shift == 0 || s.neg.is_some() {
             return None;
         }
         let half = 1i64 << (s.shift - 1);

@@ -5,6 +5,7 @@
 use super::{Direct, Kind, NativeStage, Rows};
 use crate::jit::machine::Workspace;
 use crate::jit::plan::Plan;
+use crate::jit::Isa;
 
 /// Byte just past pixel (c, y, x) of `rows`, or None below 0.
 fn end(r: Rows, c: usize, y: i64, x: i64) -> Option<usize> {
@@ -93,7 +94,12 @@ impl NativeStage {
         let consts_ok = [&self.requant.pre, &self.requant.post]
             .iter()
             .all(|v| v.len() >= c)
-            && self.requant.scale.as_ref().is_none_or(|s| s.mul.len() >= c);
+            && self.requant.scale.as_ref().is_none_or(|s| {
+                s.mul.len() >= c && s.neg.as_ref().is_none_or(|n| n.len() >= c)
+            })
+            // A sign split only in the AVX-512 tail.
+            && (self.isa == Isa::Avx512
+                || self.requant.scale.as_ref().is_none_or(|s| s.neg.is_none()));
         (x_ok && residual_ok && out_ok && consts_ok).then_some(self)
     }
 

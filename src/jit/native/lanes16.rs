@@ -181,6 +181,7 @@ mod tests {
             hi1: i32::MAX,
             scale: Some(Scale {
                 mul: vec![1],
+                neg: None,
                 shift,
                 bias,
                 narrow: true,

@@ -34,7 +34,7 @@ pub(crate) use conv::{
     avx512_channels, avx512_rows, avx512_vectors, blocked_weights, Direct, Source, Step,
 };
 pub(crate) use in_place::unpad_inputs;
-use requant::match_tail;
+use requant::{match_tail, match_tail_split};
 pub(crate) use requant::{Bias, Requant, Scale};
 pub(crate) use rowwise::{plan_rows, RowStage};
 
@@ -212,16 +212,21 @@ pub(crate) fn plan_native(
     isa: Isa,
 ) -> Option<NativeStage> {
     let pattern = classify(program, stage.core?)?;
+    // The AVX-512 tail also multiplies by a factor per sign (a PReLU).
+    let tail = |k: NodeId| match isa {
+        Isa::Avx512 => match_tail_split(program, stage.root, k, pattern.output.c),
+        _ => match_tail(program, stage.root, k, pattern.output.c),
+    };
     if pattern.operands == Operands::I8xI8 {
         // Only the direct kernels flip signed inputs.
-        let requant = match_tail(program, stage.root, pattern.core, pattern.output.c)?;
+        let requant = tail(pattern.core)?;
         return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
     }
     if pattern.operands != Operands::U8xI8 {
         return None;
     }
     if isa == Isa::Avx2 {
-        let requant = match_tail(program, stage.root, pattern.core, pattern.output.c)?;
+        let requant = tail(pattern.core)?;
         // The pointwise and depthwise kernels have AVX2 forms (no residual
         // map, depthwise windows of 4 pixels within 16 bytes); every AVX2
         // kernel runs with or without AVX-VNNI.
@@ -235,29 +240,21 @@ pub(crate) fn plan_native(
             .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa));
     }
     let (k, x, w) = (pattern.core, pattern.x, pattern.w);
+    let requant = tail(k)?;
     match pattern.kind {
-        _ if match_tail(program, stage.root, k, pattern.output.c)?
-            .residual
-            .is_some() =>
-        {
+        _ if requant.residual.is_some() => {
             // Only the direct kernel adds a residual map.
-            let requant = match_tail(program, stage.root, k, pattern.output.c)?;
             conv::plan_direct(program, plan, &pattern, stage.root, requant, isa)
         }
         ConvKind::Transposed { depthwise } => {
             let depthwise = depthwise
-                .then(|| plan_deconv(program, plan, stage, (k, x, w), &pattern.geom))
+                .then(|| plan_deconv(program, plan, stage, (k, x, w), &pattern.geom, &requant))
                 .flatten();
-            depthwise.or_else(|| {
-                let requant = match_tail(program, stage.root, k, pattern.output.c)?;
-                conv::plan_direct(program, plan, &pattern, stage.root, requant, isa)
-            })
-        }
-        _ => {
-            let requant = match_tail(program, stage.root, k, pattern.output.c)?;
-            plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone())
+            depthwise
                 .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa))
         }
+        _ => plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone())
+            .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa)),
     }
 }
 
@@ -412,6 +409,7 @@ fn plan_deconv(
     stage: &Stage,
     (k, x, w): (NodeId, NodeId, NodeId),
     geom: &crate::ir::ConvGeom,
+    requant: &Requant,
 ) -> Option<NativeStage> {
     let (cin, cout_g, kh, kw) = weight_dims(program, k, w).ok()?;
     let weights = u8_x_i8_weights(program, x, w)?;
@@ -470,7 +468,7 @@ fn plan_deconv(
             }
         }
     }
-    let requant = match_tail(program, stage.root, k, cin)?;
+    let requant = requant.clone();
     NativeStage {
         kind: Kind::Deconv {
             kh,

@@ -52,7 +52,8 @@ impl Bias {
 ///
 /// ```text
 /// v = clamp(acc + pre[c], lo1, hi1)                       32-bit lanes
-/// q = (v * mul[c] + bias) >> shift                        64-bit lanes
+/// q = (v * m + bias) >> shift                             64-bit lanes
+///     m = neg[c] if v < 0 and the tail has `neg`, else mul[c]
 /// r = clamp(q + post[c], lo2, hi2)                        32-bit lanes
 /// out = low bits of clamp(r + (res << align), lo3, hi3)   with a residual map `res`
 /// out = low bits of r                                     without, at the store width
@@ -85,6 +86,10 @@ pub(crate) struct Residual {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Scale {
     pub mul: Vec<i32>,
+    /// The factor of negative values, when it differs from `mul` (a
+    /// PReLU's sign split, `match_tail_split`); `None` for every tail the
+    /// row kernels and the AVX2 tails see.
+    pub neg: Option<Vec<i32>>,
     pub shift: u32,
     pub bias: Bias,
     /// No product (`mul` all 1) and `v + bias` within 32 bits: the shift
@@ -143,8 +148,32 @@ pub(super) fn match_tail(
     k: NodeId,
     channels: usize,
 ) -> Option<Requant> {
+    match_chain(program, root, k, channels, false)
+}
+
+/// [`match_tail`], also accepting one sign split (a PReLU, [`sign_split`])
+/// as the tail's product: `Scale::neg` may be set. Only for the AVX-512
+/// kernels' tail (`machine::tail_avx512`).
+pub(super) fn match_tail_split(
+    program: &Program,
+    root: NodeId,
+    k: NodeId,
+    channels: usize,
+) -> Option<Requant> {
+    match_chain(program, root, k, channels, true)
+}
+
+fn match_chain(
+    program: &Program,
+    root: NodeId,
+    k: NodeId,
+    channels: usize,
+    allow_split: bool,
+) -> Option<Requant> {
     // The chain, bottom-up: each node's operand on the chain is the one below.
     let mut chain = vec![root];
+    // The sign split's node and its factors, when the chain has one.
+    let mut split: Option<(NodeId, Split)> = None;
     while *chain.last()? != k {
         let n = *chain.last()?;
         let below = match &program.nodes[n].op {
@@ -155,6 +184,12 @@ pub(super) fn match_tail(
                 match (on(*a), on(*b)) {
                     (true, false) => *a,
                     (false, true) => *b,
+                    (true, true) if allow_split && split.is_none() => {
+                        let s = sign_split(program, n, channels)?;
+                        let x = s.x;
+                        split = Some((n, s));
+                        x
+                    }
                     _ => return None,
                 }
             }
@@ -170,6 +205,7 @@ pub(super) fn match_tail(
     let mut clamps = [(i128::from(i32::MIN), i128::from(i32::MAX)); 3];
     let mut residual = None;
     let mut mul: Option<Vec<i128>> = None;
+    let mut neg: Option<Vec<i128>> = None;
     let mut shift: Option<(u32, Bias)> = None;
     let mut product = crate::ir::Interval::point(0);
     let mut shift_input = crate::ir::Interval::point(0);
@@ -178,6 +214,19 @@ pub(super) fn match_tail(
         let (below, n) = (pair[0], pair[1]);
         let node = &program.nodes[n];
         let r = node.range();
+        if let Some((_, sp)) = split.as_ref().filter(|(at, _)| *at == n) {
+            // `x >= 0 ? x * pos : x * neg`, `x` the value after the first
+            // clamp: the tail's product with a factor per sign.
+            if slot > Slot::Mul || mul.is_some() {
+                return None;
+            }
+            slot = Slot::Mul;
+            mul = Some(sp.pos.clone());
+            neg = Some(sp.neg.clone());
+            product = r;
+            frac = node.frac;
+            continue;
+        }
         match &node.op {
             Op::Relu(_) => clamp_at(&mut slot, (0, i128::MAX), &mut clamps),
             Op::Binary(op, a, b) => {
@@ -250,11 +299,24 @@ pub(super) fn match_tail(
                         clamp_at(&mut slot, bound, &mut clamps);
                     }
                     Elementwise::Mul => {
-                        if slot > Slot::Mul || mul.is_some() {
+                        // Consecutive factors multiply into one.
+                        if slot > Slot::Mul || (mul.is_some() && slot != Slot::Mul) {
                             return None;
                         }
                         slot = Slot::Mul;
-                        mul = Some(per_channel(program, other, channels, 0)?);
+                        let f = per_channel(program, other, channels, 0)?;
+                        let times = |m: Option<Vec<i128>>| -> Option<Vec<i128>> {
+                            match m {
+                                None => Some(f.clone()),
+                                Some(m) => {
+                                    m.iter().zip(&f).map(|(a, b)| a.checked_mul(*b)).collect()
+                                }
+                            }
+                        };
+                        mul = Some(times(mul.take())?);
+                        if let Some(n) = neg.take() {
+                            neg = Some(times(Some(n))?);
+                        }
                         product = r;
                         frac = node.frac;
                     }
@@ -359,8 +421,13 @@ pub(super) fn match_tail(
             if shift > 62 {
                 return None;
             }
+            let neg = match neg {
+                Some(n) => Some(to_i32(&n)?),
+                None => None,
+            };
             Some(Scale {
                 mul: to_i32(&m)?,
+                neg,
                 shift,
                 bias,
                 narrow,
@@ -384,6 +451,85 @@ pub(super) fn match_tail(
         lo3: clamp32(lo3),
         hi3: clamp32(hi3),
     })
+}
+
+/// A PReLU's sign split at node `s`: `s = max(x, 0) * a + min(x, 0) * b`
+/// (each factor an optional per-channel constant; `relu(x)` for the max,
+/// operands in either order), that is `x * pos[c]` for `x >= 0` and `x *
+/// neg[c]` below, in `s`'s raw units (the operands' alignments folded into
+/// the factors).
+struct Split {
+    x: NodeId,
+    pos: Vec<i128>,
+    neg: Vec<i128>,
+}
+
+fn sign_split(program: &Program, s: NodeId, channels: usize) -> Option<Split> {
+    let Op::Binary(Elementwise::Add, a, b) = program.nodes[s].op else {
+        return None;
+    };
+    let sf = program.nodes[s].frac;
+    let (xa, pos_a, fa) = split_side(program, a, channels)?;
+    let (xb, pos_b, fb) = split_side(program, b, channels)?;
+    if xa != xb || pos_a == pos_b {
+        return None;
+    }
+    let align = |n: NodeId, f: Vec<i128>| -> Option<Vec<i128>> {
+        let up = sf.checked_sub(program.nodes[n].frac)?;
+        if up > 32 {
+            return None;
+        }
+        f.into_iter().map(|v| v.checked_mul(1i128 << up)).collect()
+    };
+    let (fa, fb) = (align(a, fa)?, align(b, fb)?);
+    let (pos, neg) = if pos_a { (fa, fb) } else { (fb, fa) };
+    Some(Split { x: xa, pos, neg })
+}
+
+/// One side of a sign split: `(x, true, f)` for `max(x, 0) * f` (or
+/// `relu(x) * f`), `(x, false, f)` for `min(x, 0) * f`, `f` per channel in
+/// the side's raw units per raw unit of `x`.
+fn split_side(program: &Program, n: NodeId, channels: usize) -> Option<(NodeId, bool, Vec<i128>)> {
+    let node = &program.nodes[n];
+    let zero = |m: NodeId| match &program.nodes[m].op {
+        Op::Constant { data } => data.iter().all(|&v| v == 0),
+        _ => false,
+    };
+    let clipped = |x: NodeId, pos: bool| {
+        let up = node.frac.checked_sub(program.nodes[x].frac)?;
+        (up <= 32).then(|| (x, pos, vec![1i128 << up; channels]))
+    };
+    match &node.op {
+        Op::Relu(x) => clipped(*x, true),
+        Op::Binary(op @ (Elementwise::Max | Elementwise::Min), a, b) => {
+            let pos = *op == Elementwise::Max;
+            match (zero(*a), zero(*b)) {
+                (false, true) => clipped(*a, pos),
+                (true, false) => clipped(*b, pos),
+                _ => None,
+            }
+        }
+        Op::Binary(Elementwise::Mul, a, b) => {
+            let constant = |m: NodeId| matches!(program.nodes[m].op, Op::Constant { .. });
+            let (inner, c) = match (constant(*a), constant(*b)) {
+                (false, true) => (*a, *b),
+                (true, false) => (*b, *a),
+                _ => return None,
+            };
+            if matches!(program.nodes[inner].op, Op::Binary(Elementwise::Mul, ..)) {
+                return None;
+            }
+            let (x, pos, f) = split_side(program, inner, channels)?;
+            let k = per_channel(program, c, channels, 0)?;
+            let f = f
+                .iter()
+                .zip(&k)
+                .map(|(u, v)| u.checked_mul(*v))
+                .collect::<Option<_>>()?;
+            Some((x, pos, f))
+        }
+        _ => None,
+    }
 }
 
 /// Whether `n` reads (transitively, through elementwise nodes) node `k`.
