@@ -74,7 +74,26 @@ pub struct JitOptions {
     /// Which instruction set the vector code may use (`convoy run --isa`,
     /// `convoy bench --isa`): the best the CPU has, or one forced.
     pub isa: Isa,
+    /// The least work a job of a stage gets when the threads share the
+    /// stage (work: multiply-accumulates plus [`OUTPUT_WORK`] per output
+    /// value); a stage with less than twice this runs on one thread. Tests
+    /// set 1 to cut every stage into as many jobs as its rows and channels
+    /// allow.
+    pub min_job: u64,
 }
+
+/// The work an output value counts for in [`JitOptions::min_job`]: about
+/// the multiply-accumulates a kernel does in the time a row kernel or
+/// Cranelift code takes for one value.
+pub const OUTPUT_WORK: u64 = 32;
+
+/// The most jobs a stage is cut into, per thread: a thread that starts
+/// late (woken, or the OS ran something else) still finds some to take.
+const JOBS_PER_THREAD: usize = 4;
+
+/// The default [`JitOptions::min_job`]: about 5 microseconds of a kernel,
+/// against the microsecond or so a job costs to hand out and set up.
+pub const MIN_JOB: u64 = 1_000_000;
 
 /// The instruction set of the vector code and the precompiled kernels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -124,6 +143,7 @@ impl Default for JitOptions {
             native: true,
             vnni: true,
             isa: Isa::Auto,
+            min_job: MIN_JOB,
         }
     }
 }
@@ -211,6 +231,8 @@ pub struct CompiledPipeline {
     direct: (Vec<bool>, Vec<bool>),
     /// Wall time of [`compile`].
     pub compile_time: Duration,
+    /// [`JitOptions::min_job`] (at least 1).
+    min_job: u64,
 }
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -398,6 +420,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         id,
         direct: (vec![], vec![]),
         compile_time: start.elapsed(),
+        min_job: options.min_job.max(1),
     };
     compiled.direct = (
         (0..program.inputs.len())
@@ -482,6 +505,29 @@ impl CompiledPipeline {
         Ok(())
     }
 
+    /// The most jobs stage `k` is cut into on `threads` threads: small
+    /// stages are not worth waking a thread for ([`JitOptions::min_job`]);
+    /// several jobs per thread, so that a worker that wakes late still
+    /// finds some to take (the caller claims the rest itself).
+    fn parts(&self, k: usize, threads: usize) -> usize {
+        let node = &self.program.nodes[self.plan.stages[k].root];
+        let work = self.stages[k].macs + OUTPUT_WORK * node.shape.len() as u64;
+        if threads <= 1 {
+            return 1;
+        }
+        usize::try_from(work / self.min_job)
+            .map_or(usize::MAX, |p| p.max(1))
+            .min(JOBS_PER_THREAD * threads)
+    }
+
+    /// How stage `k` is cut into jobs on the pipeline's threads: row
+    /// ranges, and channel slices of each range (native pointwise and
+    /// direct convolutions of small maps; 1 otherwise).
+    pub fn stage_jobs(&self, k: usize) -> (usize, usize) {
+        let parts = self.parts(k, self.pool.threads());
+        self.machine.cut_counts(k, parts)
+    }
+
     /// Runs stage `k` alone (for per-stage timings).
     pub fn execute_stage(&self, ws: &mut Workspace, k: usize) -> Result<(), ExecError> {
         self.execute_stage_with(ws, k, self.pool.threads())
@@ -494,16 +540,7 @@ impl CompiledPipeline {
         threads: usize,
     ) -> Result<(), ExecError> {
         let stage = &self.plan.stages[k];
-        let node = &self.program.nodes[stage.root];
-        // Small stages are not worth waking a thread for.
-        let work = self.stages[k].macs + node.shape.len() as u64;
-        // Several jobs per thread: a worker that wakes late still finds
-        // some to take (the caller claims the rest itself).
-        let parts = if work < 40_000 || threads == 1 {
-            1
-        } else {
-            4 * threads
-        };
+        let parts = self.parts(k, threads);
         let jobs = self
             .machine
             .jobs(k, ws, &self.plan, parts)

@@ -118,6 +118,7 @@ fn check(depthwise: bool, count: u64) -> usize {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             isa: Isa::Avx2,
             ..JitOptions::default()
         };
@@ -194,6 +195,7 @@ fn avx2_tails_shifting_past_32_bits_match_the_interpreter() {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             isa: Isa::Avx2,
             ..JitOptions::default()
         };

@@ -198,6 +198,7 @@ fn check_form(form: Form, count: u64) -> Vec<(Isa, usize)> {
             let program = &checked.program;
             let options = JitOptions {
                 threads: 1 + (seed % 2) as usize,
+                min_job: 1,
                 isa,
                 ..JitOptions::default()
             };

@@ -28,6 +28,7 @@ fn agree(name: &str) {
         .filter(|&isa| convoy::jit::isa_supported(isa))
         .map(|isa| JitOptions {
             threads: 2,
+            min_job: 1,
             isa,
             ..JitOptions::default()
         });

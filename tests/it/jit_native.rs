@@ -148,6 +148,7 @@ fn native_kernels_match_the_interpreter() {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             ..JitOptions::default()
         };
         let stages = match common::jit_agrees(
@@ -273,6 +274,7 @@ fn folded_pointwise_tails_match_the_interpreter() {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);
@@ -419,6 +421,7 @@ fn mirrored_tails_match_the_interpreter() {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);
@@ -516,6 +519,7 @@ fn depthwise_geometries_match_the_interpreter() {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);

@@ -177,6 +177,7 @@ fn concat_and_elementwise_row_kernels_match_the_interpreter() {
         let threads = 1 + (seed % 2) as usize;
         let options = JitOptions {
             threads,
+            min_job: 1,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |k| seed * 7 + k as u64);
@@ -239,6 +240,7 @@ fn row_kernels_match_the_interpreter() {
         let isa = if seed % 4 >= 2 { Isa::Avx2 } else { Isa::Auto };
         let options = JitOptions {
             threads,
+            min_job: 1,
             isa,
             ..JitOptions::default()
         };
@@ -343,6 +345,7 @@ fn unpool_row_kernel_matches_the_interpreter() {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);
@@ -398,6 +401,7 @@ fn unpool_index_outside_the_plane_is_the_interpreters_error() {
     for (threads, native) in [(1, true), (2, true), (1, false), (2, false)] {
         let options = JitOptions {
             threads,
+            min_job: 1,
             native,
             ..JitOptions::default()
         };
@@ -477,6 +481,7 @@ fn rearrangement_row_kernels_match_the_interpreter() {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);
@@ -569,6 +574,7 @@ fn avgpool_row_kernel_matches_the_interpreter() {
         let isa = if seed % 4 >= 2 { Isa::Avx2 } else { Isa::Auto };
         let options = JitOptions {
             threads,
+            min_job: 1,
             isa,
             ..JitOptions::default()
         };
@@ -641,6 +647,7 @@ fn pad_row_kernel_matches_the_interpreter() {
         let isa = if seed % 4 >= 2 { Isa::Avx2 } else { Isa::Auto };
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             isa,
             ..JitOptions::default()
         };

@@ -155,6 +155,7 @@ fn check(isa: Isa, count: u64) -> (usize, usize) {
         let program = &checked.program;
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
+            min_job: 1,
             isa,
             ..JitOptions::default()
         };
@@ -276,6 +277,7 @@ fn plain_prelu_tails_run_on_the_avx512_kernels() {
             let program = &checked.program;
             let options = JitOptions {
                 threads: 1 + (seed % 2) as usize,
+                min_job: 1,
                 isa,
                 ..JitOptions::default()
             };

@@ -20,15 +20,25 @@ use super::tail_avx512::{folds, mirrored_plain, mirrors, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Kind, NativeStage};
 
-/// Runs items `lo..hi` of `stage` with the buffers at `ptrs`.
+/// Runs items `lo..hi` of `stage` with the buffers at `ptrs`: of pointwise
+/// and direct stages, only output channels `c0..c1` (`c1` past the last
+/// channel: up to it), the others all.
 ///
 /// # Safety
 /// `ptrs` holds one pointer per planned buffer, each to a live allocation of
 /// its planned size plus `Workspace::SPARE` bytes; `lo <= hi <= stage.items()`;
-/// the host has the features of `native::host_supported`; no other thread
-/// writes the rows `lo..hi` of the output.
+/// the host has the features of `native::host_supported`; `c0` is a
+/// multiple of the kernel's channel block (`machine::channel_blocks`; 0 on
+/// direct convolutions of several groups); no other thread writes the
+/// rows `lo..hi` of channels `c0..c1` of the output.
 #[cfg(target_arch = "x86_64")]
-pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, hi: usize) {
+pub(super) unsafe fn run(
+    stage: &NativeStage,
+    ptrs: *const *mut u8,
+    (lo, hi): (usize, usize),
+    (c0, c1): (usize, usize),
+) {
+    let ch = (c0, c1.min(stage.channels()));
     // SAFETY: the caller guarantees `ptrs` has an entry for every buffer.
     let (x, out) = unsafe {
         (
@@ -42,7 +52,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
         // with both paths in one, LLVM stopped inlining the general tail and
         // the unfolded stages ran 10-15% slower.
         Kind::Pointwise { cin, groups } => unsafe {
-            super::pointwise_avx512::pointwise(stage, *cin, *groups, x, out, lo, hi)
+            super::pointwise_avx512::pointwise(stage, (*cin, *groups), x, out, (lo, hi), ch)
         },
         Kind::Depthwise { borders, .. } => unsafe {
             let q = stage.requant();
@@ -86,7 +96,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             let res = stage.residual().map_or(std::ptr::null(), |(r, _)| {
                 (*ptrs.add(r.buffer)).cast_const()
             });
-            super::conv_avx512::direct(stage, direct, (x, res), out, lo, hi)
+            super::conv_avx512::direct(stage, direct, (x, res), out, (lo, hi), ch)
         },
     }
 }

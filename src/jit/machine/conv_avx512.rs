@@ -110,7 +110,7 @@ unsafe fn window_rows(
     ry
 }
 
-/// Runs output rows `lo..hi` of a direct convolution.
+/// Runs output rows `lo..hi`, channels `c0..c1`, of a direct convolution.
 ///
 /// Narrow outputs run `avx512_rows` output rows in one register block
 /// (each row's pixel vectors read that row's window rows), so that a block
@@ -118,7 +118,8 @@ unsafe fn window_rows(
 ///
 /// # Safety
 /// As `avx512::run`: `x` and `out` are the stage's buffers with their
-/// planned sizes, `lo <= hi <= st.height`, the host has AVX-512 F, BW, VBMI
+/// planned sizes, `lo <= hi <= st.height`, `c1 <= st.channels()` and `c0`
+/// a multiple of `avx512_channels` (0 with several groups), the host has AVX-512 F, BW, VBMI
 /// and VNNI, and `native::conv::plan_direct` accepted the stage (every
 /// input row an output row reads inside the input's halo-padded buffer).
 #[cfg(target_arch = "x86_64")]
@@ -128,8 +129,8 @@ pub(super) unsafe fn direct(
     d: &Direct,
     (x, res): (*const u8, *const u8),
     out: *mut u8,
-    lo: usize,
-    hi: usize,
+    (lo, hi): (usize, usize),
+    (c0, c1): (usize, usize),
 ) {
     let tail = Tail::new(st.requant());
     let nr = avx512_rows(d);
@@ -174,8 +175,9 @@ pub(super) unsafe fn direct(
             }
             let mut q0 = 0;
             while q0 < d.q_width {
-                let mut o = g * d.cout_g;
-                let end = o + d.cout_g;
+                // Channels `c0..c1` of the group's (`c0` starts a block).
+                let mut o = (g * d.cout_g).max(c0);
+                let end = ((g + 1) * d.cout_g).min(c1);
                 while o < end {
                     let n = (end - o).min(per);
                     for rx in 0..phases {

@@ -208,6 +208,9 @@ pub(crate) struct Job {
     ptrs: *const *mut u8,
     lo: i64,
     hi: i64,
+    /// Output channels `c0..c1` of the rows (native pointwise and direct
+    /// AVX-512 stages, [`channel_blocks`]; every channel otherwise).
+    ch: (usize, usize),
 }
 
 // SAFETY: a Job is created only by `Machine::jobs`, after the checks listed in
@@ -238,13 +241,15 @@ impl Job {
                 // loads stay within its planned bytes,
                 // `NativeStage::reads_within_buffers`).
                 // AVX2 stages run on hosts with AVX2 (`isa_supported`);
-                // the kernels check for AVX-VNNI themselves.
+                // the kernels check for AVX-VNNI themselves. `ch` is every
+                // channel, or (`channel_blocks`) a range of the stage's
+                // channels starting on a register block of its kernel.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
                     let (lo, hi) = (self.lo as usize, self.hi as usize);
                     match (*stage).isa() {
                         super::Isa::Avx2 => conv_avx2::run(&*stage, self.ptrs, lo, hi),
-                        _ => avx512::run(&*stage, self.ptrs, lo, hi),
+                        _ => avx512::run(&*stage, self.ptrs, (lo, hi), self.ch),
                     }
                 };
                 #[cfg(not(target_arch = "x86_64"))]
@@ -271,6 +276,7 @@ impl Job {
             ptrs: std::ptr::null(),
             lo: 0,
             hi: 0,
+            ch: (0, 0),
         }
     }
 }
@@ -323,6 +329,18 @@ impl Machine {
         }
     }
 
+    /// The row ranges and channel slices [`Machine::jobs`] cuts stage
+    /// `stage` into for `parts` (0s for a stage that does not exist).
+    pub(crate) fn cut_counts(&self, stage: usize, parts: usize) -> (usize, usize) {
+        match (self.funcs.get(stage), self.items.get(stage)) {
+            (Some(code), Some(&items)) => {
+                let (ranges, slices) = cut(code, items, parts);
+                (ranges.len(), slices.len())
+            }
+            _ => (0, 0),
+        }
+    }
+
     /// Splits stage `stage` into at most `parts` jobs on `ws`.
     pub(crate) fn jobs(
         &self,
@@ -351,24 +369,72 @@ impl Machine {
             });
         }
         let ptrs = ws.ptrs.as_ptr();
-        let ranges = split(items, granule(code), parts);
-        let mut jobs = Vec::with_capacity(ranges.len());
+        let (ranges, slices) = cut(code, items, parts);
+        let mut jobs = Vec::with_capacity(ranges.len() * slices.len());
+        // Row-major: a thread's share of the jobs is whole rows, each row's
+        // input read by the same thread for all of its channels.
         for (lo, hi) in ranges {
-            let f = match code {
-                Callable::Jit(f) => Target::Jit(*f),
-                Callable::Native(stage) => Target::Native(&**stage),
-                Callable::Rows(stage) => Target::Rows(&**stage, row_call(stage, ws, plan, lo, hi)?),
-                #[cfg(test)]
-                Callable::Test(f) => Target::Test(*f),
-            };
-            jobs.push(Job {
-                f,
-                ptrs,
-                lo: lo as i64,
-                hi: hi as i64,
-            });
+            for &ch in &slices {
+                let f = match code {
+                    Callable::Jit(f) => Target::Jit(*f),
+                    Callable::Native(stage) => Target::Native(&**stage),
+                    Callable::Rows(stage) => {
+                        Target::Rows(&**stage, row_call(stage, ws, plan, lo, hi)?)
+                    }
+                    #[cfg(test)]
+                    Callable::Test(f) => Target::Test(*f),
+                };
+                jobs.push(Job {
+                    f,
+                    ptrs,
+                    lo: lo as i64,
+                    hi: hi as i64,
+                    ch,
+                });
+            }
         }
         Ok(jobs)
+    }
+}
+
+/// Items or channels `lo..hi`.
+type Range = (usize, usize);
+
+/// Stage `code`'s items cut into at most `parts` row ranges (whole
+/// granules) times channel slices: rows first; when the rows give at most
+/// half of `parts` ranges (small maps: too few jobs for the threads to
+/// share evenly), the output channels of the stages whose kernels take a
+/// channel range ([`channel_blocks`]) make up the rest. (Not more jobs
+/// than that: on a busy machine every job a late worker claims may keep
+/// the caller waiting.)
+fn cut(code: &Callable, items: usize, parts: usize) -> (Vec<Range>, Vec<Range>) {
+    let ranges = split(items, granule(code), parts);
+    let (channels, block) = channel_blocks(code).unwrap_or((usize::MAX, usize::MAX));
+    let slices = if 2 * ranges.len() <= parts && channels < usize::MAX {
+        split(channels, block, parts.div_ceil(ranges.len()))
+    } else {
+        vec![(0, channels)]
+    };
+    (ranges, slices)
+}
+
+/// The output channels of stage `code` and the channels of its kernel's
+/// register block, if its jobs may take a range of channels starting on
+/// a block: the AVX-512 pointwise kernel (blocks of 4) and direct
+/// convolutions of one group (`avx512_channels`).
+fn channel_blocks(code: &Callable) -> Option<(usize, usize)> {
+    let Callable::Native(stage) = code else {
+        return None;
+    };
+    if stage.isa() == super::Isa::Avx2 {
+        return None;
+    }
+    match stage.kind() {
+        super::native::Kind::Pointwise { .. } => Some((stage.channels(), 4)),
+        super::native::Kind::Direct(d) if d.groups == 1 => {
+            Some((stage.channels(), super::native::avx512_channels(d)))
+        }
+        _ => None,
     }
 }
 
@@ -377,6 +443,7 @@ impl Machine {
 /// whose pixels are not a multiple of 64 ends on a partly empty vector
 /// (56 x 56 in 8 parts of 7 rows: 56 vectors instead of 49). Rows in
 /// multiples of `64 / gcd(W, 64)` keep every vector but the map's last full.
+/// A direct convolution of narrow rows runs 2 or 4 rows a register block.
 fn granule(code: &Callable) -> usize {
     let Callable::Native(stage) = code else {
         return 1;
@@ -385,6 +452,10 @@ fn granule(code: &Callable) -> usize {
     let back_to_back = stage.x().stride == w && stage.out().stride == w;
     match stage.kind() {
         super::native::Kind::Pointwise { .. } if back_to_back && w > 0 => 64 / gcd(w, 64),
+        // Narrow maps: the rows of one register block.
+        super::native::Kind::Direct(d) if stage.isa() != super::Isa::Avx2 => {
+            super::native::avx512_rows(d)
+        }
         _ => 1,
     }
 }

@@ -18,8 +18,8 @@ use super::tail_avx512::{Fast, Mirror, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::NativeStage;
 
-/// Runs rows `lo..hi` of the pointwise stage `st` (`cin` input channels in
-/// `groups` groups of four).
+/// Runs rows `lo..hi`, output channels `ch.0..ch.1`, of the pointwise
+/// stage `st` (`cin` input channels in `groups` groups of four).
 ///
 /// # Safety
 /// See `avx512::run`.
@@ -27,15 +27,14 @@ use crate::jit::native::NativeStage;
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 pub(super) unsafe fn pointwise(
     st: &NativeStage,
-    cin: usize,
-    groups: usize,
+    (cin, groups): (usize, usize),
     x: *const u8,
     out: *mut u8,
-    lo: usize,
-    hi: usize,
+    (lo, hi): (usize, usize),
+    ch: (usize, usize),
 ) {
     let tail = Tail::new(st.requant());
-    let args = (cin, groups, x, out, lo, hi);
+    let args = (cin, groups, x, out, (lo, hi), ch);
     // One copy of the kernel per form of the folded or mirrored tail, so
     // that its inner loops test nothing: the pack's signedness, whether the
     // high halves shift, whether a byte clamp follows the pack. Without
@@ -147,8 +146,16 @@ impl<const SIGNED: bool, const CLAMP: bool, const PLAIN: bool> Finish
     }
 }
 
-/// `cin`, `groups`, `x`, `out`, `lo`, `hi` of [`pointwise`].
-type Args = (usize, usize, *const u8, *mut u8, usize, usize);
+/// `cin`, `groups`, `x`, `out`, rows `lo..hi` and channels `c0..c1` of
+/// [`pointwise`].
+type Args = (
+    usize,
+    usize,
+    *const u8,
+    *mut u8,
+    (usize, usize),
+    (usize, usize),
+);
 
 /// The kernel, with the tail `fin`.
 ///
@@ -156,7 +163,11 @@ type Args = (usize, usize, *const u8, *mut u8, usize, usize);
 /// See `avx512::run`; `fin` is of the stage's tail.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn drive<F: Finish>(st: &NativeStage, fin: F, (cin, groups, x, out, lo, hi): Args) {
+unsafe fn drive<F: Finish>(
+    st: &NativeStage,
+    fin: F,
+    (cin, groups, x, out, (lo, hi), (c0, c1)): Args,
+) {
     // Interleaving four channel rows with byte then word unpacks leaves
     // quarter q of vector k holding pixels 16q + 4k .. 16q + 4k + 3: the
     // accumulators come out in that order, which is the tail's pack order
@@ -172,7 +183,7 @@ unsafe fn drive<F: Finish>(st: &NativeStage, fin: F, (cin, groups, x, out, lo, h
         (lo..hi).map(|y| (y * xs, w)).collect()
     };
     let out_offset = |y_off: usize| y_off / xs * os + y_off % xs;
-    let channels = st.channels();
+    debug_assert!(c0 % 4 == 0 && c1 <= st.channels());
     for &(start, len) in &runs {
         for x0 in (0..len).step_by(64) {
             let at_x = start + x0;
@@ -207,16 +218,16 @@ unsafe fn drive<F: Finish>(st: &NativeStage, fin: F, (cin, groups, x, out, lo, h
                 offset: out_offset(at_x),
                 mask: lanes(len - x0),
             };
-            let mut o = 0;
+            let mut o = c0;
             // Four channels per block (16 accumulators): six (24) left the
             // tail too few registers for its constants and ran 7-10% slower
             // on 32 and 64 input channels; three lose the activations' reuse.
-            // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
-            while o + 4 <= channels {
+            // SAFETY (each block): the caller's guarantees, and `o + N <= c1`.
+            while o + 4 <= c1 {
                 unsafe { block::<4, F>(st, fin, &acts, o, &spot, out) };
                 o += 4;
             }
-            match channels - o {
+            match c1.saturating_sub(o) {
                 1 => unsafe { block::<1, F>(st, fin, &acts, o, &spot, out) },
                 2 => unsafe { block::<2, F>(st, fin, &acts, o, &spot, out) },
                 3 => unsafe { block::<3, F>(st, fin, &acts, o, &spot, out) },

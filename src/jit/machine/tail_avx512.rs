@@ -51,9 +51,9 @@ pub(super) struct Tail<'a> {
     /// the vector index and the 128-bit lane index; its own inverse).
     swap: __m512i,
     /// The tail in its fewest steps, when the stage allows it.
-    folded: Option<Folded>,
+    folded: Option<&'a Folded>,
     /// Else the mirrored form of a rounding symmetric about zero.
-    mirrored: Option<Mirrored>,
+    mirrored: Option<&'a Mirrored>,
     /// The product's shift split at bit 32, as in [`Folded`] (`mul' = mul
     /// << (32 - shift)` and the rounding constants likewise when `shift <=
     /// 32`; `vpsrad` by `shift - 32` after when above): the result is the
@@ -65,10 +65,10 @@ pub(super) struct Tail<'a> {
     join_bytes: __m512i,
     pack_bytes: __m512i,
     /// Each channel's factor, scaled as above when `high`.
-    muls: Vec<i32>,
+    muls: &'a [i32],
     /// Each channel's factor of negative values (`Scale::neg`, a PReLU),
     /// scaled likewise; empty without a sign split.
-    negs: Vec<i32>,
+    negs: &'a [i32],
     /// `shift - 32` when `high` and `shift > 32` (else 0), for `vpsrad`.
     shr: __m128i,
 }
@@ -170,26 +170,8 @@ impl<'a> Tail<'a> {
         let odd = if shift >= 32 { shift - 32 } else { shift };
         let packs = Packs::of(q);
         let up = 32u32.saturating_sub(shift);
-        let scale_up = |m: &[i32]| {
-            (m.iter().map(|&m| i32::try_from(i64::from(m) << up).ok()))
-                .collect::<Option<Vec<i32>>>()
-        };
-        let neg = q.scale.as_ref().and_then(|s| s.neg.as_deref());
-        let high = q.scale.as_ref().is_some_and(|s| {
-            !s.narrow
-                && s.shift > 0
-                && s.bias != Bias::HalfEven
-                && scale_up(&s.mul).is_some()
-                && neg.is_none_or(|n| scale_up(n).is_some())
-        });
-        let (muls, negs) = match &q.scale {
-            Some(s) if high => (
-                scale_up(&s.mul).unwrap_or_default(),
-                neg.and_then(scale_up).unwrap_or_default(),
-            ),
-            Some(s) => (s.mul.clone(), neg.map_or(vec![], <[i32]>::to_vec)),
-            None => (vec![], vec![]),
-        };
+        let parts = Parts::of(q);
+        let high = parts.high;
         // The rounding constants at the product's scale.
         let at = |v: i64| if high { v << up } else { v };
         Tail {
@@ -216,15 +198,15 @@ impl<'a> Tail<'a> {
             ones32: _mm512_set1_epi32(1),
             packs,
             swap: swap_quarters(),
-            folded: Folded::of(q, packs.is_some()),
-            mirrored: Mirrored::of(q, packs.is_some()),
+            folded: parts.folded.as_ref(),
+            mirrored: parts.mirrored.as_ref(),
             high,
             // Join order: byte `16 p + j` is lane `j` of vector `p`; pack
             // order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`.
             join_bytes: byte_table(|b| (b / 16) % 2 * 64 + 4 * (b % 16)),
             pack_bytes: byte_table(|b| (b % 16) / 4 % 2 * 64 + 4 * (4 * (b / 16) + b % 4)),
-            muls,
-            negs,
+            muls: &parts.muls,
+            negs: &parts.negs,
             shr: _mm_cvtsi32_si128(if high {
                 shift.saturating_sub(32) as i32
             } else {
@@ -269,7 +251,7 @@ impl<'a> Tail<'a> {
     /// The folded form of this tail ([`Folded`]), when the stage has it.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn fast(&self) -> Option<Fast<'_>> {
-        let f = self.folded.as_ref()?;
+        let f = self.folded?;
         Some(Fast {
             c: &f.c,
             mul: &f.mul,
@@ -287,7 +269,7 @@ impl<'a> Tail<'a> {
         if self.folded.is_some() {
             return None;
         }
-        let m = self.mirrored.as_ref()?;
+        let m = self.mirrored?;
         Some(Mirror {
             mul: &m.mul,
             post: &m.post,
@@ -981,10 +963,68 @@ fn swap_quarters() -> __m512i {
     unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
 }
 
+/// What [`Tail::new`] derives from a tail's per-channel constants, made
+/// once per stage (`Requant::derived`).
+#[cfg(target_arch = "x86_64")]
+struct Parts {
+    folded: Option<Folded>,
+    mirrored: Option<Mirrored>,
+    /// [`Tail::high`], and [`Tail::muls`] and [`Tail::negs`].
+    high: bool,
+    muls: Vec<i32>,
+    negs: Vec<i32>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Parts {
+    /// The parts of `q`, made on the first call for `q` (or for its stage's
+    /// first job).
+    fn of(q: &Requant) -> &Parts {
+        // Only this function stores into `derived`: always a `Parts`.
+        match q.derived.get_or_make(|| Parts::make(q)) {
+            Some(p) => p,
+            None => unreachable!("Requant::derived holds only Parts"),
+        }
+    }
+
+    fn make(q: &Requant) -> Parts {
+        let packs = pack_range(q).is_some();
+        let shift = q.scale.as_ref().map_or(0, |s| s.shift);
+        let up = 32u32.saturating_sub(shift);
+        let scale_up = |m: &[i32]| {
+            (m.iter().map(|&m| i32::try_from(i64::from(m) << up).ok()))
+                .collect::<Option<Vec<i32>>>()
+        };
+        let neg = q.scale.as_ref().and_then(|s| s.neg.as_deref());
+        let high = q.scale.as_ref().is_some_and(|s| {
+            !s.narrow
+                && s.shift > 0
+                && s.bias != Bias::HalfEven
+                && scale_up(&s.mul).is_some()
+                && neg.is_none_or(|n| scale_up(n).is_some())
+        });
+        let (muls, negs) = match &q.scale {
+            Some(s) if high => (
+                scale_up(&s.mul).unwrap_or_default(),
+                neg.and_then(scale_up).unwrap_or_default(),
+            ),
+            Some(s) => (s.mul.clone(), neg.map_or(vec![], <[i32]>::to_vec)),
+            None => (vec![], vec![]),
+        };
+        Parts {
+            folded: Folded::of(q, packs),
+            mirrored: Mirrored::of(q, packs),
+            high,
+            muls,
+            negs,
+        }
+    }
+}
+
 /// Whether the tail `q` has the folded form ([`Folded`]).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn folds(q: &Requant) -> bool {
-    Folded::of(q, pack_range(q).is_some()).is_some()
+    Parts::of(q).folded.is_some()
 }
 
 /// Whether the tail `q` has the mirrored form ([`Mirrored`]) and not the
@@ -998,9 +1038,9 @@ pub(super) fn mirrors(q: &Requant) -> bool {
 /// not the folded one) is plain ([`Mirror::plain`]).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn mirrored_plain(q: &Requant) -> Option<bool> {
-    let packs = pack_range(q).is_some();
-    if Folded::of(q, packs).is_some() {
+    let parts = Parts::of(q);
+    if parts.folded.is_some() {
         return None;
     }
-    Mirrored::of(q, packs).map(|m| m.rounding == 0 && m.shr == 0)
+    (parts.mirrored.as_ref()).map(|m| m.rounding == 0 && m.shr == 0)
 }

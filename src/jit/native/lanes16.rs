@@ -192,6 +192,7 @@ mod tests {
             residual: None,
             lo3: i32::MIN,
             hi3: i32::MAX,
+            derived: Default::default(),
         }
     }
 

@@ -73,7 +73,50 @@ pub(crate) struct Requant {
     pub residual: Option<Residual>,
     pub lo3: i32,
     pub hi3: i32,
+    /// What the AVX-512 tail derives from these constants, made once.
+    pub derived: Derived,
 }
+
+/// Constants a kernel derives from a tail (the AVX-512 tail's per-channel
+/// factors and folded forms, `machine::tail_avx512`), made by the first
+/// job of the stage that needs them and shared by the others: made per
+/// job, they cost a few microseconds of each job of a stage of many
+/// channels cut into many jobs. Not part of the tail's value: a clone
+/// starts empty, and all compare equal. Only `machine::tail_avx512`
+/// stores here (one type).
+#[derive(Default)]
+pub(crate) struct Derived(std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>);
+
+impl Derived {
+    /// The value `make` makes, made on the first call; `None` if a value
+    /// of another type is stored.
+    pub(crate) fn get_or_make<T: std::any::Any + Send + Sync>(
+        &self,
+        make: impl FnOnce() -> T,
+    ) -> Option<&T> {
+        self.0.get_or_init(|| Box::new(make())).downcast_ref()
+    }
+}
+
+impl Clone for Derived {
+    fn clone(&self) -> Derived {
+        Derived::default()
+    }
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Derived")
+    }
+}
+
+impl PartialEq for Derived {
+    fn eq(&self, _: &Derived) -> bool {
+        true
+    }
+}
+
+impl Eq for Derived {}
 
 /// The residual operand of a tail: node `node` (a map of the output's
 /// shape, one byte per value), shifted left by `align` bits.
@@ -450,6 +493,7 @@ fn match_chain(
         residual,
         lo3: clamp32(lo3),
         hi3: clamp32(hi3),
+        derived: Derived::default(),
     })
 }
 
