@@ -51,6 +51,7 @@ mod jit_native;
 mod jit_random;
 mod jit_rows;
 mod jit_tails;
+mod jit_wide;
 mod lsp_protocol;
 mod lsp_server;
 mod onnx_reference;
