@@ -73,7 +73,7 @@ def out_size(n, k, stride, pad):
 
 
 def layer_macs(kind, p):
-    if kind != "conv":
+    if kind not in ("conv", "conv_int"):
         return 0
     groups = p.get("groups", 1)
     oh, ow = out_size(p["h"], p["k"], p["stride"], p["pad"]), out_size(p["w"], p["k"], p["stride"], p["pad"])
@@ -93,6 +93,19 @@ pipeline {name} {{
   const s: fixed<32, 1> = 0.00097
 
   let y = round((conv(x, w, stride: {p['stride']}, pad: {p['pad']}, groups: {g}) + b) * s) as u8 sat
+  output y
+}}
+"""
+    if kind == "conv_int":
+        # No requantization: the 32-bit accumulators stored (ConvInteger).
+        g = p.get("groups", 1)
+        k = p["k"]
+        return f"""// benches/layers.py: {name}
+pipeline {name} {{
+  input x: u8[{p['cin']}, {p['h']}, {p['w']}]
+  param w: i8[{p['cout']}, {p['cin'] // g}, {k}, {k}] = random(seed: 1)
+
+  let y = conv(x, w, stride: {p['stride']}, pad: {p['pad']}, groups: {g})
   output y
 }}
 """
@@ -184,6 +197,18 @@ def onnx_model(kind, p, nhwc):
                                 group=g, kernel_shape=[p["k"], p["k"]], pads=[p["pad"]] * 4,
                                 strides=[p["stride"]] * 2)
         out_chw = (oc, oh, ow)
+    elif kind == "conv_int":
+        g = p.get("groups", 1)
+        c, h, w = p["cin"], p["h"], p["w"]
+        oc = p["cout"]
+        oh, ow = out_size(h, p["k"], p["stride"], p["pad"]), out_size(w, p["k"], p["stride"], p["pad"])
+        wt = rng.integers(-128, 128, (oc, c // g, p["k"], p["k"]), dtype=np.int8)
+        inits = [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(np.array(0, np.uint8), "xz"),
+                 numpy_helper.from_array(np.array(0, np.int8), "wz")]
+        core = helper.make_node("ConvInteger", ["xc", "w", "xz", "wz"], ["yc"],
+                                group=g, kernel_shape=[p["k"], p["k"]], pads=[p["pad"]] * 4,
+                                strides=[p["stride"]] * 2)
+        out_chw = (oc, oh, ow)
     elif kind == "maxpool":
         c, h, w = p["c"], p["h"], p["w"]
         k, st, q = p["k"], p.get("stride", p["k"]), p.get("pad", 0)
@@ -251,6 +276,7 @@ def onnx_model(kind, p, nhwc):
     else:
         raise ValueError(kind)
     nodes = [core]
+    y_type = TensorProto.INT32 if kind == "conv_int" else TensorProto.UINT8
     if nhwc:
         nodes.insert(0, helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 3, 1, 2]))
         nodes.append(helper.make_node("Transpose", ["yc"], ["y"], perm=[0, 2, 3, 1]))
@@ -259,7 +285,7 @@ def onnx_model(kind, p, nhwc):
         core.input[0], core.output[0] = "x", "y"
         x_shape, y_shape = [1, c, h, w], [1, *out_chw]
     graph = helper.make_graph(nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.UINT8, x_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.UINT8, y_shape)], inits)
+                              [helper.make_tensor_value_info("y", y_type, y_shape)], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                     helper.make_opsetid("com.microsoft", 1)])
     onnx.checker.check_model(model)

@@ -52,6 +52,7 @@ mod jit_random;
 mod jit_rows;
 mod jit_split;
 mod jit_tails;
+mod jit_wide;
 mod lsp_protocol;
 mod lsp_server;
 mod onnx_reference;

@@ -339,6 +339,10 @@ unsafe fn finish<const PV: usize, const N: usize>(
     spot: &Spot,
     (o, out): (usize, *mut u8),
 ) {
+    if st.out_bytes() > 1 {
+        // SAFETY: the caller's guarantees.
+        return unsafe { finish_wide::<PV, N>(acc, st, tail, spot, (o, out)) };
+    }
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
         let k = tail.channel(c);
@@ -371,6 +375,45 @@ unsafe fn finish<const PV: usize, const N: usize>(
             dst.copy_from_slice(&bytes[..8 * PV]);
         } else {
             dst.copy_from_slice(&bytes[..spot.count]);
+        }
+    }
+}
+
+/// [`finish`] for outputs of 16 or 32 bits (`NativeStage::out_bytes`; no
+/// residual map): the 32-bit results through a stack copy, each stored as
+/// its low `out_bytes` bytes.
+///
+/// # Safety
+/// As [`block`].
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx2")]
+unsafe fn finish_wide<const PV: usize, const N: usize>(
+    acc: &[[__m256i; PV]; N],
+    st: &NativeStage,
+    tail: &Tail,
+    spot: &Spot,
+    (o, out): (usize, *mut u8),
+) {
+    let eb = st.out_bytes();
+    for (j, acc_j) in acc.iter().enumerate() {
+        let c = o + j;
+        let k = tail.channel(c);
+        let mut values = [0i32; 16];
+        for (p, &a) in acc_j.iter().enumerate() {
+            let v = tail.result(a, k);
+            // SAFETY: 8 values at 8p <= 8 of a 16-value array.
+            unsafe { _mm256_storeu_si256(values.as_mut_ptr().add(8 * p).cast(), v) };
+        }
+        let at = st.out().origin + c * st.out().plane + spot.oy * st.out().stride + spot.x0;
+        for (i, &v) in values.iter().enumerate().take(spot.count) {
+            // SAFETY: pixel (c, oy, x0 + i), `i < count`, is inside the
+            // output row; its element is `eb` bytes (little-endian: the
+            // low bytes of `v` first).
+            unsafe {
+                let dst = out.add(eb * (at + i));
+                std::ptr::copy_nonoverlapping(v.to_le_bytes().as_ptr(), dst, eb);
+            }
         }
     }
 }

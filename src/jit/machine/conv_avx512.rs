@@ -133,6 +133,9 @@ pub(super) unsafe fn direct(
     (c0, c1): (usize, usize),
 ) {
     let tail = Tail::new(st.requant());
+    // Bytes per output element (`NativeStage::out_bytes`: 2 and 4 only
+    // unstaged, without a residual map).
+    let eb = st.out_bytes();
     let nr = avx512_rows(d);
     let quad_map = quad_map(d);
     // (The channel-quad repacking reads the input rows in place.)
@@ -189,11 +192,12 @@ pub(super) unsafe fn direct(
                         // channel `j` at `s * n + j` (`blocked_weights`).
                         let w = &blocked[o * d.steps_total + n * d.step_offsets[p]..]
                             [..n * d.steps[p].len()];
+                        // (`out` counts elements of `eb` bytes: 1 when staged.)
                         let (dst, plane, mask) = if !staged {
                             let at =
                                 st.out().origin + o * st.out().plane + oy * st.out().stride + q0;
                             let mask = lanes(st.width() - q0) & lanes(chunk);
-                            (out.wrapping_add(at), st.out().plane, mask)
+                            (out.wrapping_add(eb * at), eb * st.out().plane, mask)
                         } else {
                             (staging[64 * rx..].as_mut_ptr(), 64 * phases, u64::MAX)
                         };
@@ -216,9 +220,10 @@ pub(super) unsafe fn direct(
                             x0: q0,
                             dst,
                             plane,
-                            stride: st.out().stride,
+                            stride: eb * st.out().stride,
                             mask,
                             residual,
+                            bytes: eb,
                         };
                         // SAFETY: the reads stay within the window's slots
                         // (`Direct::cols` covers q0 + shift + chunk); the
@@ -271,7 +276,8 @@ fn scatter(
 /// What a block reads (per block row and step, the window bytes of its
 /// first pixel vector at block column 0, read from block column `x0`) and
 /// where it stores (`dst` for its first channel and row, `plane` bytes per
-/// channel, `stride` per row, `mask`).
+/// channel, `stride` per row, `mask` one bit per pixel, `bytes` per
+/// pixel: 1, or 2 and 4 without a residual map).
 #[cfg(target_arch = "x86_64")]
 struct Spot<'a> {
     steps: [&'a [*const u8]; 4],
@@ -281,6 +287,7 @@ struct Spot<'a> {
     stride: usize,
     mask: u64,
     residual: Option<ResidualAt>,
+    bytes: usize,
 }
 
 /// The residual map's bytes of a block's first channel, at its first pixel.
@@ -372,6 +379,8 @@ unsafe fn block<const PV: usize, const R: usize, const N: usize>(
     // SAFETY (both): the caller's guarantees.
     if spot.residual.is_some() {
         unsafe { finish_residual::<PV, R, N>(&acc, tail, spot, o) }
+    } else if spot.bytes > 1 {
+        unsafe { finish_wide::<PV, R, N>(&acc, tail, spot, o) }
     } else {
         unsafe { finish::<PV, R, N>(&acc, tail, spot, o) }
     }
@@ -418,6 +427,44 @@ unsafe fn finish<const PV: usize, const R: usize, const N: usize>(
             }
             // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
             unsafe { store(q, spot, j, row) };
+        }
+    }
+}
+
+/// [`finish`] for outputs of 16 or 32 bits (`spot.bytes`): each vector's
+/// 32-bit results stored as their low 16 bits (`vpmovdw`) or whole, masked
+/// to the pixels of `spot.mask`.
+///
+/// # Safety
+/// As [`block`], `spot.dst + j * spot.plane + row * spot.stride` taking
+/// `spot.bytes` bytes per pixel of the mask.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn finish_wide<const PV: usize, const R: usize, const N: usize>(
+    acc: &[[[__m512i; PV]; R]; N],
+    tail: &Tail,
+    spot: &Spot,
+    o: usize,
+) {
+    let eb = spot.bytes;
+    for (j, acc_j) in acc.iter().enumerate() {
+        let k = tail.channel(o + j);
+        for (row, acc_k) in acc_j.iter().enumerate() {
+            for (p, &a) in acc_k.iter().enumerate() {
+                let v = tail.result(a, k);
+                let m = (spot.mask >> (16 * p)) as u16;
+                let at = spot
+                    .dst
+                    .wrapping_add(j * spot.plane + row * spot.stride + 16 * p * eb);
+                // SAFETY: the caller's guarantee on `dst`, `plane`,
+                // `stride` and `mask` (pixels `16 p ..` of the block row).
+                if eb == 2 {
+                    unsafe { _mm512_mask_cvtepi32_storeu_epi16(at.cast(), m, v) };
+                } else {
+                    unsafe { _mm512_mask_storeu_epi32(at.cast(), m, v) };
+                }
+            }
         }
     }
 }

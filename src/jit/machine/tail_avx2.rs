@@ -126,6 +126,19 @@ impl<'a> Tail<'a> {
         self.apply_residual(acc, k, None)
     }
 
+    /// [`Self::apply`] without the narrowing: the 8 32-bit results, for
+    /// outputs of 16 or 32 bits.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn result(&self, acc: __m256i, k: [__m256i; 3]) -> __m256i {
+        // SAFETY: this function's target features.
+        let v = unsafe { self.scaled(acc, k) };
+        if self.clamp2 {
+            _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
+        } else {
+            v
+        }
+    }
+
     /// [`Self::apply`], with the residual values `res` (aligned) added after
     /// the second clamp, then the third clamp.
     #[target_feature(enable = "avx2")]

@@ -248,6 +248,19 @@ impl<'a> Tail<'a> {
         _mm512_cvtepi32_epi8(v)
     }
 
+    /// [`Self::apply`] without the narrowing: the 32-bit results, for
+    /// outputs of 16 or 32 bits.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn result(&self, acc: __m512i, k: [__m512i; 3]) -> __m512i {
+        let v = self.scaled(acc, k);
+        if self.clamp2 {
+            _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
+        } else {
+            v
+        }
+    }
+
     /// The folded form of this tail ([`Folded`]), when the stage has it.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
     pub(super) fn fast(&self) -> Option<Fast<'_>> {

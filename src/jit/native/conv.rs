@@ -160,7 +160,13 @@ pub(super) fn plan_direct(
     let xbuf = &plan.buffers[xb];
     let out = &plan.buffers[plan.buffer_of[root]?];
     let flip = pattern.operands == Operands::I8xI8;
-    if xbuf.elem.bytes != 1 || xbuf.elem.signed != flip || out.elem.bytes != 1 {
+    // Outputs of 16 or 32 bits: the tail's 32-bit results stored as
+    // their low 16 bits or whole (the values fit the storage: it is the
+    // narrowest holding the output's range), by the kernels of plain
+    // convolutions without a residual map.
+    let wide = out.elem.bytes > 1;
+    let wide_ok = matches!(out.elem.bytes, 2 | 4) && !transposed && requant.residual.is_none();
+    if xbuf.elem.bytes != 1 || xbuf.elem.signed != flip || (wide && !wide_ok) {
         return None;
     }
     // (A transposed convolution's phases sum different taps: one
@@ -202,6 +208,7 @@ pub(super) fn plan_direct(
         plan_window(program, plan, pattern, root, requant, isa)
     }?;
     stage.residual = residual;
+    stage.out_bytes = out.elem.bytes;
     if let Kind::Direct(d) = &mut stage.kind {
         d.flip = flip;
     }
@@ -529,6 +536,7 @@ fn stage(
         requant,
         isa,
         residual: None,
+        out_bytes: 1,
     }
 }
 

@@ -90,7 +90,18 @@ impl NativeStage {
                     && end(r, c - 1, h as i64 - 1, 64 * chunks)? <= r_bytes + spare
             }
         };
-        let out_ok = end(self.out, c - 1, h as i64 - 1, w as i64)? <= out_bytes;
+        // `out` counts elements of `out_bytes` bytes; only the direct
+        // kernels store wider elements, without a residual map.
+        let wide_ok = match self.out_bytes {
+            1 => true,
+            2 | 4 => {
+                self.residual.is_none()
+                    && matches!(&self.kind, Kind::Direct(d) if d.out_phases == 1 && d.out_shift == 0)
+            }
+            _ => false,
+        };
+        let out_ok =
+            wide_ok && end(self.out, c - 1, h as i64 - 1, w as i64)? * self.out_bytes <= out_bytes;
         let consts_ok = [&self.requant.pre, &self.requant.post]
             .iter()
             .all(|v| v.len() >= c)

@@ -155,6 +155,11 @@ pub(crate) struct NativeStage {
     /// Where the tail's residual map is (`Requant::residual`; direct
     /// convolutions only), and whether its bytes are signed.
     residual: Option<(Rows, bool)>,
+    /// Bytes per output element: 1, or (AVX-512 direct convolutions
+    /// without a residual map, `conv::plan_direct`) 2 or 4, the tail's
+    /// 32-bit results stored as their low 16 bits or whole. `out`'s
+    /// offsets and strides count elements.
+    out_bytes: usize,
 }
 
 impl NativeStage {
@@ -199,6 +204,9 @@ impl NativeStage {
     }
     pub fn residual(&self) -> Option<(Rows, bool)> {
         self.residual
+    }
+    pub fn out_bytes(&self) -> usize {
+        self.out_bytes
     }
 }
 
@@ -316,6 +324,7 @@ fn plan_pointwise_or_depthwise(
         requant,
         isa: Isa::Avx512,
         residual: None,
+        out_bytes: 1,
     }
     .fits(plan)
 }
@@ -488,6 +497,7 @@ fn plan_deconv(
         requant,
         isa: Isa::Avx512,
         residual: None,
+        out_bytes: 1,
     }
     .fits(plan)
 }
@@ -504,6 +514,50 @@ mod tests {
         crate::check(&mut sources, &file, &Default::default(), &crate::NoFiles)
             .expect("checks")
             .program
+    }
+
+    /// Outputs of 16 and 32 bits: `out` counts elements, `fits` bounds
+    /// them by the buffer's bytes, and only the direct kernels (AVX-512
+    /// and AVX2) without a residual map store them.
+    #[test]
+    fn wide_outputs_reaching_outside_their_buffers_are_refused() {
+        for (y, bytes) in [
+            ("conv(x, w3, pad: 1)", 4),
+            ("(conv(x, w3, pad: 1) >> 2) as i16 sat", 2),
+        ] {
+            let p = program(&format!(
+                "pipeline p {{
+  input x: u8[8, 20, 70]
+  param w3: i8[8, 8, 3, 3] = random(seed: 2)
+  let y = {y}
+  output y
+}}"
+            ));
+            let plan = crate::jit::plan::plan(&p).expect("plans");
+            let plan = unpad_inputs(&p, plan, Some(Isa::Avx512));
+            let stage = plan.stages.last().expect("a stage");
+            let ns = plan_native(&p, &plan, stage, Isa::Avx512).expect("a native stage");
+            assert_eq!(ns.out_bytes, bytes, "{y}");
+            assert!(ns.clone().fits(&plan).is_some(), "{y}");
+            let avx2 = plan_native(&p, &plan, stage, Isa::Avx2).expect("an AVX2 stage");
+            assert_eq!(avx2.out_bytes, bytes, "{y}: AVX2");
+            let elems = plan.buffers[ns.out.buffer].elems();
+            let mut far = ns.clone();
+            far.out.origin += elems / 2 + 1;
+            assert!(far.fits(&plan).is_none(), "{y}: output past the end");
+            let mut tall = ns.clone();
+            tall.height += 1;
+            assert!(tall.fits(&plan).is_none(), "{y}: one row too many");
+            let mut narrow = ns.clone();
+            narrow.out_bytes = 1;
+            assert!(narrow.fits(&plan).is_some(), "{y}: bytes");
+            let mut odd = ns.clone();
+            odd.out_bytes = 8;
+            assert!(odd.fits(&plan).is_none(), "{y}: 8 bytes");
+            let mut residual = ns.clone();
+            residual.residual = Some((ns.x, false));
+            assert!(residual.fits(&plan).is_none(), "{y}: a residual map");
+        }
     }
 
     /// Every kernel shape, and what each moved offset does to `fits`: the
