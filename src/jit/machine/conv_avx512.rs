@@ -73,7 +73,7 @@ impl Window {
 /// has `win.rows_max` entries.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn window_rows(
+pub(super) unsafe fn window_rows(
     st: &NativeStage,
     d: &Direct,
     map: &Option<Vec<[Option<usize>; 4]>>,
@@ -131,6 +131,10 @@ pub(super) unsafe fn direct(
     lo: usize,
     hi: usize,
 ) {
+    if let Some(l) = &d.lanes {
+        // SAFETY: the caller's guarantees; `native::fits` checked `l`.
+        return unsafe { super::conv_lanes::rows(st, d, l, (x, res), out, lo, hi) };
+    }
     let tail = Tail::new(st.requant());
     let nr = avx512_rows(d);
     let quad_map = quad_map(d);
