@@ -141,7 +141,7 @@ pub(crate) struct Lanes {
 pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
     let plain = d.row_phases == 1 && d.out_phases == 1 && d.out_shift == 0;
     let w = d.q_width;
-    if !plain || w > 64 || w % 16 == 0 || d.cout_g < 16 {
+    if !plain || w > 64 || w.is_multiple_of(16) || d.cout_g < 16 {
         return None;
     }
     let lanes = w.next_multiple_of(16);
