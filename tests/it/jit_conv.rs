@@ -38,6 +38,11 @@ enum Form {
     /// (several rows a register block, a partial block of rows at the end
     /// of each thread's share).
     Tall,
+    /// Full or grouped, 16 to 70 output channels a group, outputs up to
+    /// ~70 pixels wide: the AVX-512 kernel with output channels on the
+    /// lanes (rows of up to 64 pixels, no multiple of 16), its partial
+    /// pixel and channel blocks.
+    Lanes,
 }
 
 /// A random convolution of `form` with a random tail.
@@ -63,6 +68,7 @@ fn program(seed: u64, form: Form) -> String {
         Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
         Form::Narrow => (1, rng.range(4, 40), rng.range(40, 140)),
         Form::Tall => (rng.range(1, 2), rng.range(4, 20), rng.range(1, 30)),
+        Form::Lanes => (rng.range(1, 2), rng.range(1, 64), rng.range(16, 70)),
     };
     let (cin, cout) = (groups * cin_g, groups * cout_g);
     let wshape = if form == Form::Transposed {
@@ -80,6 +86,12 @@ fn program(seed: u64, form: Form) -> String {
         (
             rng.range(eh.max(1), eh + 8),
             rng.range(ew.max(1), ew + 39 * sw),
+        )
+    } else if form == Form::Lanes {
+        // Output width `(w + pad - ew) / sw + 1`: 1 to ~70.
+        (
+            rng.range(eh.max(1), eh + 6),
+            rng.range(ew.max(1), ew + 69 * sw),
         )
     } else if form == Form::Tall {
         // Output width `(w + pad - ew) / sw + 1`: 1 to 32.
@@ -263,6 +275,11 @@ fn transposed_convolutions_match_the_interpreter() {
 #[test]
 fn narrow_maps_with_many_channels_match_the_interpreter() {
     assert_kernels_ran(&check_form(Form::Narrow, 80), 80);
+}
+
+#[test]
+fn channel_lane_blocks_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::Lanes, 100), 100);
 }
 
 #[test]

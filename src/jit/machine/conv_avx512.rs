@@ -73,7 +73,7 @@ impl Window {
 /// has `win.rows_max` entries.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn window_rows(
+pub(super) unsafe fn window_rows(
     st: &NativeStage,
     d: &Direct,
     map: &Option<Vec<[Option<usize>; 4]>>,
@@ -132,6 +132,10 @@ pub(super) unsafe fn direct(
     (lo, hi): (usize, usize),
     (c0, c1): (usize, usize),
 ) {
+    if let Some(l) = &d.lanes {
+        // SAFETY: the caller's guarantees; `native::fits` checked `l`.
+        return unsafe { super::conv_lanes::rows(st, d, l, (x, res), out, lo, hi) };
+    }
     let tail = Tail::new(st.requant());
     // Bytes per output element (`NativeStage::out_bytes`: 2 and 4 only
     // unstaged, without a residual map).

@@ -15,6 +15,7 @@
 mod avx512;
 mod conv_avx2;
 mod conv_avx512;
+mod conv_lanes;
 mod depthwise_avx2;
 mod depthwise_avx512;
 mod depthwise_gather;

@@ -104,6 +104,75 @@ pub(crate) struct Direct {
     /// ([`blocked_weights`] for [`avx512_channels`]), made once here;
     /// empty for the AVX2 kernel.
     pub blocked: Vec<i32>,
+    /// The AVX-512 kernel with output channels on the lanes ([`Lanes`]),
+    /// when [`lanes_shape`] picks it.
+    pub lanes: Option<Lanes>,
+}
+
+/// The AVX-512 kernel for narrow rows with output channels on the lanes:
+/// a register block is `n` pixels of one output row x `m` vectors of 16
+/// output channels; per step each pixel's input quad (one dword of the
+/// quad rows) is broadcast and multiplied by `m` vectors of 16 channels'
+/// weights. No lane idles when a row has fewer pixels than a multiple of 16
+/// (7, 14, 28 wide rows) as long as a group has a multiple of 16 channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Lanes {
+    /// Pixels a block (at most; a row's last block may have fewer).
+    pub n: usize,
+    /// Vectors of 16 channels a block (at most; a group's last block may
+    /// have fewer).
+    pub m: usize,
+    /// Per group, per channel block `o..o + 16 mb` (`mb = min(m, vectors
+    /// left)`), step `s`: the 16 mb channels' weights (zero past the
+    /// group's channels), the blocks one after another.
+    pub weights: Vec<i32>,
+}
+
+/// The (pixels, vectors) of a lanes block for `d` ([`Lanes`]), when it is
+/// used: plain convolutions (one row and one column phase) whose rows of
+/// up to 64 pixels leave lanes of pixel vectors idle, with at least 16
+/// channels a group, when the idle lanes' `vpdpbusd` outweigh what the
+/// lanes kernel adds per output (a 16 x 16 transpose per block and vector,
+/// a tail per channel row): per 16 outputs, `steps * (idle / used)`
+/// wasted `vpdpbusd` against ~48. On Zen 4, one thread: 3x3 256 -> 256 on
+/// 7 x 7 (576 steps, 9 of 16 lanes idle) runs 1.96x faster, 256 -> 128 on
+/// 14 x 14 (576 steps, 2 of 16) 1.07x, 128 -> 128 on 14 x 14 (288 steps)
+/// the same, 64 -> 128 on 14 x 14 (144 steps) 0.91x.
+pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
+    let plain = d.row_phases == 1 && d.out_phases == 1 && d.out_shift == 0;
+    let w = d.q_width;
+    if !plain || w > 64 || w.is_multiple_of(16) || d.cout_g < 16 {
+        return None;
+    }
+    let lanes = w.next_multiple_of(16);
+    if d.steps_total * (lanes - w) < 48 * w {
+        return None;
+    }
+    let vectors = d.cout_g.div_ceil(16);
+    let m = vectors.min(3);
+    let n_max = (24 / m).min(12);
+    let n = w.div_ceil(w.div_ceil(n_max));
+    Some((n, m))
+}
+
+/// The weights `w` (`[channel][step]`) in [`Lanes::weights`] order.
+pub(crate) fn lanes_weights(d: &Direct, w: &[i32], m: usize) -> Vec<i32> {
+    let t = d.steps_total;
+    let mut out = vec![];
+    for g in 0..d.groups {
+        let end = (g + 1) * d.cout_g;
+        let mut o = g * d.cout_g;
+        while o < end {
+            let mb = (end - o).div_ceil(16).min(m);
+            for s in 0..t {
+                for j in 0..16 * mb {
+                    out.push(if o + j < end { w[(o + j) * t + s] } else { 0 });
+                }
+            }
+            o += 16 * mb;
+        }
+    }
+    out
 }
 
 impl Direct {
@@ -360,6 +429,7 @@ fn plan_window(
         phase_len: row_bytes.div_ceil(sw).next_multiple_of(64),
         flip: false,
         blocked: vec![],
+        lanes: None,
     };
     let ob = plan.buffer_of[root]?;
     Some(stage(plan, (xb, ob), d, direct, packed, requant, isa))
@@ -498,6 +568,7 @@ fn plan_transposed(
         phase_len: 64,
         flip: false,
         blocked: vec![],
+        lanes: None,
     };
     let ob = plan.buffer_of[root]?;
     Some(stage(
@@ -522,7 +593,12 @@ fn stage(
     isa: Isa,
 ) -> NativeStage {
     if isa == Isa::Avx512 {
-        direct.blocked = blocked_weights(&direct, &weights, avx512_channels(&direct));
+        if let Some((n, m)) = lanes_shape(&direct) {
+            let weights = lanes_weights(&direct, &weights, m);
+            direct.lanes = Some(Lanes { n, m, weights });
+        } else {
+            direct.blocked = blocked_weights(&direct, &weights, avx512_channels(&direct));
+        }
     }
     NativeStage {
         kind: Kind::Direct(Box::new(direct)),

@@ -140,7 +140,7 @@ impl NativeStage {
                 .flatten()
                 .flatten()
                 .all(|s| s.channel < d.cin_g);
-        if !steps_ok || cin == 0 {
+        if !steps_ok || cin == 0 || !lanes_fit(d) {
             return Some(false);
         }
         let (mut lo_row, mut hi_row) = (i64::MAX, i64::MIN);
@@ -159,4 +159,25 @@ impl NativeStage {
         let last = end(self.x, cin - 1, hi_row, d.col0 + hi as i64)?;
         Some(first && last <= x_bytes)
     }
+}
+
+/// Whether the lanes kernel's plan (`Direct::lanes`) is one its dispatch
+/// runs: one row and column phase, rows of at most 64 pixels, blocks of at
+/// most 12 pixels x 3 vectors (8 pixels at 3), and the weights of every
+/// channel block.
+fn lanes_fit(d: &Direct) -> bool {
+    let Some(l) = &d.lanes else {
+        return true;
+    };
+    let plain = d.row_phases == 1 && d.out_phases == 1 && d.out_shift == 0;
+    // Every group's `cout_g` channels in vectors of 16, `steps_total` each.
+    let weights = d.groups * 16 * d.cout_g.div_ceil(16) * d.steps_total;
+    plain
+        && d.q_width <= 64
+        && d.steps.len() == 1
+        && d.steps[0].len() == d.steps_total
+        && (1..=3).contains(&l.m)
+        && (1..=12).contains(&l.n)
+        && l.n * l.m <= 24
+        && l.weights.len() == weights
 }

@@ -31,7 +31,7 @@ mod rowwise;
 mod unpool;
 
 pub(crate) use conv::{
-    avx512_channels, avx512_rows, avx512_vectors, blocked_weights, Direct, Source, Step,
+    avx512_channels, avx512_rows, avx512_vectors, blocked_weights, Direct, Lanes, Source, Step,
 };
 pub(crate) use in_place::unpad_inputs;
 use requant::{match_tail, match_tail_split};

@@ -1,0 +1,295 @@
+//! The AVX-512 direct convolution with output channels on the lanes
+//! (`native::Lanes`), for rows whose pixel count is no multiple of 16 (7,
+//! 14, 28 wide outputs): the window rows are repacked as for
+//! `conv_avx512::direct` (quad rows, one dword per input column and channel
+//! quad), but a register block is `N` pixels of one output row x `M`
+//! vectors of 16 output channels. Per step every pixel's input dword is
+//! broadcast and multiplied by the `M` weight vectors, so no lane idles
+//! past the end of a row. The accumulators are transposed to pixel order
+//! (16 x 16 dwords) into a row of 32-bit sums per channel, and the
+//! requantization tails of the pixel-lane kernel finish each channel's row.
+//!
+//! Memory: the reads are the window's slots (as `conv_avx512`, one dword
+//! per pixel inside the row's `Direct::cols`), the block's weights, and a
+//! scratch of `16 M` rows of [`ROW`] sums owned by the call; stores are
+//! masked to the output row's width.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::avx512::lanes;
+#[cfg(target_arch = "x86_64")]
+use super::conv_avx512::{fill_steps, quad_map, window_rows, Window};
+#[cfg(target_arch = "x86_64")]
+use super::tail_avx512::Tail;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Direct, Lanes, NativeStage};
+
+/// Sums of one channel's output row in the scratch: rows of up to 64
+/// pixels, plus the 16 a block's last transposed vector may write past it.
+#[cfg(target_arch = "x86_64")]
+const ROW: usize = 64 + 16;
+
+/// Runs output rows `lo..hi` of a direct convolution planned with
+/// `d.lanes == Some(l)`.
+///
+/// # Safety
+/// As `conv_avx512::direct`; `native::fits` checked `l` against `d`
+/// (rows of at most 64 pixels, one row and column phase, `l.n`, `l.m`
+/// within the dispatched blocks, `l.weights` of the planned length).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+pub(super) unsafe fn rows(
+    st: &NativeStage,
+    d: &Direct,
+    l: &Lanes,
+    (x, res): (*const u8, *const u8),
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let tail = Tail::new(st.requant());
+    let quad_map = quad_map(d);
+    let mut win = Window::with_rows(d, 1, d.stride_w > 1 && quad_map.is_none());
+    let mut rows = vec![std::ptr::null::<u8>(); win.rows_max];
+    let steps = &d.steps[0];
+    let t = steps.len();
+    let mut step_at = vec![std::ptr::null::<u8>(); t];
+    let mut scratch = vec![0i32; 16 * l.m * ROW];
+    let width = st.width();
+    for oy in lo..hi {
+        // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
+        unsafe { window_rows(st, d, &quad_map, x, oy, &mut win, &mut rows) };
+        let mut at = 0;
+        for g in 0..d.groups {
+            fill_steps(d, &rows, steps, g, &mut step_at);
+            let end = (g + 1) * d.cout_g;
+            let mut o = g * d.cout_g;
+            while o < end {
+                let mb = (end - o).div_ceil(16).min(l.m);
+                let w = &l.weights[at..at + 16 * mb * t];
+                let mut x0 = 0;
+                while x0 < width {
+                    let n = l.n.min(width - x0);
+                    // SAFETY: every step's dwords `x0 .. x0 + n` lie in its
+                    // quad row (`x0 + n <= width <= Direct::cols`); `w`
+                    // holds `t` steps of `16 mb` weights; the transposed
+                    // sums land in rows `< 16 mb` of the scratch, at
+                    // columns `x0 .. x0 + 16 <= ROW`.
+                    unsafe { dispatch((n, mb), step_at.as_ptr(), t, x0, w, &mut scratch) };
+                    x0 += n;
+                }
+                let ch = (end - o).min(16 * mb);
+                // SAFETY: the output (and residual) rows `oy` of channels
+                // `o .. o + ch` lie in their buffers.
+                unsafe { finish(&tail, st, (o, ch), oy, &scratch, (out, res)) };
+                at += 16 * mb * t;
+                o += 16 * mb;
+            }
+        }
+    }
+}
+
+/// Calls `block::<N, M>` for the runtime `n` (pixels) and `m` (vectors).
+///
+/// # Safety
+/// See [`block`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn dispatch(
+    (n, m): (usize, usize),
+    at: *const *const u8,
+    t: usize,
+    x0: usize,
+    w: &[i32],
+    scratch: &mut [i32],
+) {
+    macro_rules! pick {
+        ($m:literal; $($n:literal)*) => {
+            match n {
+                // SAFETY: the caller's guarantees.
+                $($n => unsafe { block::<$n, $m>(at, t, x0, w, scratch) },)*
+                _ => {}
+            }
+        };
+    }
+    match m {
+        1 => pick!(1; 1 2 3 4 5 6 7 8 9 10 11 12),
+        2 => pick!(2; 1 2 3 4 5 6 7 8 9 10 11 12),
+        _ => pick!(3; 1 2 3 4 5 6 7 8),
+    }
+}
+
+/// Pixels `x0 .. x0 + N` of the row, channels of `M` vectors: one
+/// broadcast per step and pixel, one `vpdpbusd` per step, pixel and
+/// vector; the sums go to the scratch in pixel order (channel `j` of
+/// vector `v` in row `16 v + j`, pixel `x0 + p` at column `x0 + p`).
+///
+/// # Safety
+/// `at` points at `t` step pointers whose dwords `x0 .. x0 + N` are
+/// readable; `w` holds `t * 16 M` weights; `scratch` holds `16 M` rows of
+/// [`ROW`] and `x0 + 16 <= ROW`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn block<const N: usize, const M: usize>(
+    at: *const *const u8,
+    t: usize,
+    x0: usize,
+    w: &[i32],
+    scratch: &mut [i32],
+) {
+    let mut acc = [[_mm512_setzero_si512(); M]; N];
+    let steps = t.min(w.len() / (16 * M));
+    let w = w.as_ptr();
+    for s in 0..steps {
+        // SAFETY: `s < t`; the pixel's dword lies in the step's quad row;
+        // `16 M (s + 1) <= w.len()`.
+        let base = unsafe { (*at.add(s)).add(4 * x0) };
+        let wv: [__m512i; M] =
+            std::array::from_fn(|v| unsafe { _mm512_loadu_si512(w.add(16 * (M * s + v)).cast()) });
+        for (p, acc_p) in acc.iter_mut().enumerate() {
+            // SAFETY: as above.
+            let b = _mm512_set1_epi32(unsafe { base.add(4 * p).cast::<i32>().read_unaligned() });
+            for (a, &wm) in acc_p.iter_mut().zip(&wv) {
+                *a = _mm512_dpbusd_epi32(*a, b, wm);
+            }
+        }
+    }
+    // SAFETY: the caller's guarantee on `scratch` and `x0`.
+    unsafe { transposed::<N, M>(&acc, x0, scratch) }
+}
+
+/// Stores the sums of a block in pixel order (see [`block`]): per vector a
+/// 16 x 16 transpose (pixels past `N` zero).
+///
+/// # Safety
+/// `scratch` holds `16 M` rows of [`ROW`] and `x0 + 16 <= ROW`.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn transposed<const N: usize, const M: usize>(
+    acc: &[[__m512i; M]; N],
+    x0: usize,
+    scratch: &mut [i32],
+) {
+    for v in 0..M {
+        let mut r = [_mm512_setzero_si512(); 16];
+        for (r, acc_p) in r.iter_mut().zip(acc) {
+            *r = acc_p[v];
+        }
+        let cols = transpose16(&r);
+        for (j, c) in cols.iter().enumerate() {
+            let at = (16 * v + j) * ROW + x0;
+            // SAFETY: `at + 16 <= 16 M ROW`, the caller's guarantee.
+            unsafe { _mm512_storeu_si512(scratch.as_mut_ptr().add(at).cast(), *c) };
+        }
+    }
+}
+
+/// The 16 x 16 dword transpose: lane `i` of vector `j` of the result is
+/// lane `j` of `r[i]`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn transpose16(r: &[__m512i; 16]) -> [__m512i; 16] {
+    let mut t = [_mm512_setzero_si512(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    // `u[4 i + k]`, 128-bit lane `L`: column `4 L + k` of rows `4 i .. 4 i + 3`.
+    let mut u = [_mm512_setzero_si512(); 16];
+    for i in 0..4 {
+        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    let mut out = [_mm512_setzero_si512(); 16];
+    for k in 0..4 {
+        let x0 = _mm512_shuffle_i32x4::<0x44>(u[k], u[4 + k]);
+        let x1 = _mm512_shuffle_i32x4::<0xEE>(u[k], u[4 + k]);
+        let y0 = _mm512_shuffle_i32x4::<0x44>(u[8 + k], u[12 + k]);
+        let y1 = _mm512_shuffle_i32x4::<0xEE>(u[8 + k], u[12 + k]);
+        out[k] = _mm512_shuffle_i32x4::<0x88>(x0, y0);
+        out[4 + k] = _mm512_shuffle_i32x4::<0xDD>(x0, y0);
+        out[8 + k] = _mm512_shuffle_i32x4::<0x88>(x1, y1);
+        out[12 + k] = _mm512_shuffle_i32x4::<0xDD>(x1, y1);
+    }
+    out
+}
+
+/// The tail of channels `o .. o + ch` (scratch rows `0 .. ch`) of output
+/// row `oy`, stored masked to the row's width (plus the residual map's
+/// pixels when the stage has one).
+///
+/// # Safety
+/// As [`rows`]: row `oy` of channels `o .. o + ch` lies in the output (and
+/// the residual map); `scratch` holds `ch` rows of [`ROW`].
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn finish(
+    tail: &Tail,
+    st: &NativeStage,
+    (o, ch): (usize, usize),
+    oy: usize,
+    scratch: &[i32],
+    (out, res): (*mut u8, *const u8),
+) {
+    let width = st.width();
+    let pv = width.div_ceil(16);
+    let o_rows = st.out();
+    let fast = tail.fast();
+    for j in 0..ch {
+        let c = o + j;
+        let row = &scratch[j * ROW..j * ROW + 64];
+        let mut acc = [_mm512_setzero_si512(); 4];
+        for (p, a) in acc.iter_mut().enumerate().take(pv) {
+            // SAFETY: `16 p + 16 <= 64` sums of the row.
+            *a = unsafe { _mm512_loadu_si512(row.as_ptr().add(16 * p).cast()) };
+        }
+        let dst = out.wrapping_add(o_rows.origin + c * o_rows.plane + oy * o_rows.stride);
+        if let (Some(f), None, 2..) = (&fast, st.residual(), pv) {
+            // SAFETY: this function's target features; the mask keeps the
+            // store within the row.
+            unsafe {
+                let v = f.ordered4(&acc, f.channel(c));
+                _mm512_mask_storeu_epi8(dst.cast(), lanes(width), v);
+            }
+            continue;
+        }
+        let k = tail.channel(c);
+        for (p, &a) in acc.iter().enumerate().take(pv) {
+            let bytes = match st.residual() {
+                None => tail.apply(a, k),
+                Some((m, signed)) => {
+                    let at = res.wrapping_add(m.origin + c * m.plane + oy * m.stride + 16 * p);
+                    let mask = lanes(width - 16 * p) & 0xFFFF;
+                    // SAFETY: the mask keeps the load within the residual
+                    // map's row.
+                    let r = unsafe { _mm512_maskz_loadu_epi8(mask, at.cast()) };
+                    let r = _mm512_castsi512_si128(r);
+                    let wide = if signed {
+                        _mm512_cvtepi8_epi32(r)
+                    } else {
+                        _mm512_cvtepu8_epi32(r)
+                    };
+                    let align = st.requant().residual.map_or(0, |q| q.align);
+                    let wide = _mm512_sll_epi32(wide, _mm_cvtsi32_si128(align as i32));
+                    tail.apply_residual(a, k, wide)
+                }
+            };
+            let mask = lanes(width - 16 * p) & 0xFFFF;
+            // SAFETY: the mask keeps the store within the row.
+            unsafe {
+                _mm512_mask_storeu_epi8(
+                    dst.wrapping_add(16 * p).cast(),
+                    mask,
+                    _mm512_castsi128_si512(bytes),
+                )
+            };
+        }
+    }
+}
