@@ -1,9 +1,11 @@
 //! Max pooling without indices on the row kernels (compiled as a function
 //! of its own: `machine::rows`). One output row is the window rows' maxima
 //! in a scratch row of the type's values (padding columns hold the type's
-//! minimum), then the window columns' maxima; the common 2x2 / stride 2
-//! window inside the plane in one pass.
+//! minimum; 64 columns at a time, `Self::column_max`), then the window
+//! columns' maxima; the common 2x2 / stride 2 window inside the plane in
+//! one pass.
 
+use super::pieces::{self, VECTOR};
 use super::{requant_row, Byte, Kind, RowStage};
 
 impl RowStage {
@@ -28,7 +30,7 @@ impl RowStage {
         // Scratch row: input column `j - pl` at `j`, the type's minimum
         // where that is padding.
         let span = (ow - 1) * sw + kw;
-        let mut row = vec![T::MIN; span];
+        let mut row = vec![T::MIN; span + VECTOR];
         let inside = pl.min(span)..(pl + self.x.w).min(span);
         let mut values = vec![T::MIN; ow];
         let mut ints = vec![0i32; if self.tail.is_some() { ow } else { 0 }];
@@ -50,14 +52,7 @@ impl RowStage {
                 continue;
             }
             let cols = inside.start - pl..inside.end - pl;
-            let dst = &mut row[inside.clone()];
-            let first = &x[self.x.row(c, y0)][cols.clone()];
-            for (d, &s) in dst.iter_mut().zip(first) {
-                *d = T::from_byte(s);
-            }
-            for iy in y0 + 1..y1 {
-                max_into(dst, &x[self.x.row(c, iy)][cols.clone()]);
-            }
+            self.column_max(x, (c, y0..y1), cols, &mut row, inside.start);
             window_max(&row, &mut values, kw, sw);
             match &self.tail {
                 None => {
@@ -75,7 +70,54 @@ impl RowStage {
             }
         }
     }
+
+    /// `row[at + j]` = the largest value of input column `cols.start + j`
+    /// in rows `ys` of channel `c`, for `j < cols.len()`; the rest of the
+    /// last vector written is the type's minimum (`row` has a vector of
+    /// slack after `at + cols.len()`). Each 64 columns' maxima are taken
+    /// in a register and stored once: a scratch row written in shorter
+    /// stores and read back as a vector stalled each load.
+    #[inline(always)]
+    fn column_max<T: Byte>(
+        &self,
+        x: &[u8],
+        (c, ys): (usize, std::ops::Range<usize>),
+        cols: std::ops::Range<usize>,
+        row: &mut [T],
+        at: usize,
+    ) {
+        let n = cols.len();
+        let mut j = 0;
+        while j < n {
+            let m = (n - j).min(VECTOR);
+            let mut acc = [T::MIN; VECTOR];
+            for iy in ys.clone() {
+                let src = pieces::load_at(x, self.x.row(c, iy).start + cols.start + j);
+                for (a, &s) in acc.iter_mut().zip(&src) {
+                    *a = (*a).max(T::from_byte(s));
+                }
+            }
+            if m < VECTOR {
+                for (a, &i) in acc.iter_mut().zip(&LANES) {
+                    *a = if usize::from(i) < m { *a } else { T::MIN };
+                }
+            }
+            row[at + j..at + j + VECTOR].copy_from_slice(&acc);
+            j += VECTOR;
+        }
+    }
 }
+
+/// Byte `i` is `i`: lane numbers.
+const LANES: [u8; VECTOR] = {
+    let mut l = [0u8; VECTOR];
+    let mut i = 0;
+    while i < VECTOR {
+        l[i] = i as u8;
+        i += 1;
+    }
+    l
+};
 
 /// `out[x] = max(row[x * stride + kx] for kx < k)`.
 #[inline(always)]
@@ -113,21 +155,5 @@ fn window_max<T: Byte>(row: &[T], out: &mut [T], k: usize, stride: usize) {
                 *o = w.iter().copied().fold(T::MIN, T::max);
             }
         }
-    }
-}
-
-/// `dst[j] = max(dst[j], src[j])`: 64 values at a time (whole vectors; a
-/// loop over the row's length ran on 16-byte ones), then the rest.
-#[inline(always)]
-fn max_into<T: Byte>(dst: &mut [T], src: &[u8]) {
-    let mut d = dst.chunks_exact_mut(64);
-    let mut s = src.chunks_exact(64);
-    for (d, s) in d.by_ref().zip(s.by_ref()) {
-        for j in 0..64 {
-            d[j] = d[j].max(T::from_byte(s[j]));
-        }
-    }
-    for (d, &s) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *d = (*d).max(T::from_byte(s));
     }
 }
