@@ -518,6 +518,12 @@ fn avgpool_program(seed: u64) -> String {
     };
     let in_ty = *rng.pick(&["u8", "u8", "i8", "u5", "ufixed<8, 3>", "fixed<8, 2>"]);
     let halo = rng.range(0, 2);
+    // Many tiny planes: `global_avgpool` sums 64 channels per batch.
+    let (c, h, w) = if rng.chance(10) {
+        (rng.range(65, 140), rng.range(1, 8), rng.range(1, 12))
+    } else {
+        (c, h, w)
+    };
     let core = if rng.chance(20) {
         String::from("global_avgpool(x)")
     } else {

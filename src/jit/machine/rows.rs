@@ -3,7 +3,7 @@
 //! kernels compiled for AVX-512 BW and AVX2 (the same safe code; the
 //! compiler vectorizes it for the wider registers).
 
-use crate::jit::native::RowStage;
+use crate::jit::native::{RowPart as Part, RowStage};
 
 /// Which compiled copy of the kernels the host runs; detected once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,11 +75,50 @@ pub(super) unsafe fn run(stage: &RowStage, call: &RowCall, lo: usize, hi: usize)
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => unsafe { run_avx2(stage, lo, hi, x, out, call.base) },
-        _ => stage.run(lo, hi, x, out, call.base),
+        _ => stage.run_part(stage.part(), lo, hi, x, out, call.base),
     }
 }
 
-// Rearrangements run in functions of their own (`RowStage::is_remap`).
+/// A part of the row kernels compiled as a function of its own for one
+/// instruction set: in the one big function of all the others, LLVM ran
+/// out of inlining budget for their short row loops (it called `memcpy`,
+/// `Zip::new` and the like per row, and vectorized with 16-byte registers).
+macro_rules! part {
+    ($name:ident, $features:literal, $part:expr) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[inline(never)]
+        fn $name(
+            stage: &RowStage,
+            lo: usize,
+            hi: usize,
+            x: &[&[u8]],
+            out: &mut [u8],
+            base: usize,
+        ) -> i64 {
+            stage.run_part($part, lo, hi, x, out, base)
+        }
+    };
+}
+
+part!(
+    remap_avx512,
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2",
+    Part::Remap
+);
+part!(
+    max_pool_avx512,
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2",
+    Part::MaxPool
+);
+part!(
+    rest_avx512,
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2",
+    Part::Rest
+);
+part!(remap_avx2, "avx2", Part::Remap);
+part!(max_pool_avx2, "avx2", Part::MaxPool);
+part!(rest_avx2, "avx2", Part::Rest);
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
@@ -91,24 +130,11 @@ fn run_avx512(
     out: &mut [u8],
     base: usize,
 ) -> i64 {
-    if stage.is_remap() {
-        return remap_avx512(stage, lo, hi, x, out, base);
+    match stage.part() {
+        Part::Remap => remap_avx512(stage, lo, hi, x, out, base),
+        Part::MaxPool => max_pool_avx512(stage, lo, hi, x, out, base),
+        Part::Rest => rest_avx512(stage, lo, hi, x, out, base),
     }
-    stage.run(lo, hi, x, out, base)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2")]
-#[inline(never)]
-fn remap_avx512(
-    stage: &RowStage,
-    lo: usize,
-    hi: usize,
-    x: &[&[u8]],
-    out: &mut [u8],
-    base: usize,
-) -> i64 {
-    stage.run_remap(lo, hi, x, out, base)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -121,22 +147,9 @@ fn run_avx2(
     out: &mut [u8],
     base: usize,
 ) -> i64 {
-    if stage.is_remap() {
-        return remap_avx2(stage, lo, hi, x, out, base);
+    match stage.part() {
+        Part::Remap => remap_avx2(stage, lo, hi, x, out, base),
+        Part::MaxPool => max_pool_avx2(stage, lo, hi, x, out, base),
+        Part::Rest => rest_avx2(stage, lo, hi, x, out, base),
     }
-    stage.run(lo, hi, x, out, base)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline(never)]
-fn remap_avx2(
-    stage: &RowStage,
-    lo: usize,
-    hi: usize,
-    x: &[&[u8]],
-    out: &mut [u8],
-    base: usize,
-) -> i64 {
-    stage.run_remap(lo, hi, x, out, base)
 }

@@ -23,6 +23,7 @@ use super::row_tail::Byte;
 use super::unpool::{plan_unpool, unpool_planes};
 
 mod avgpool;
+mod maxpool;
 mod pieces;
 mod remap;
 mod resample;
@@ -73,6 +74,15 @@ impl View {
         let at = (self.origin + c * self.plane + y * self.stride) * self.bytes;
         at..at + self.w * self.bytes
     }
+}
+
+/// The parts of the row kernels that `machine::rows` compiles as functions
+/// of their own (see [`RowStage::part`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowPart {
+    Remap,
+    MaxPool,
+    Rest,
 }
 
 /// What a row stage computes.
@@ -318,41 +328,53 @@ impl RowStage {
         (inputs, self.out.buffer)
     }
 
-    /// Whether the stage is a rearrangement: the machine compiles
-    /// [`Self::run_remap`] as a function of its own, so that its short row
-    /// copies get inlined whatever the size of the other kernels (inlined
-    /// into one function, they ran out of the inliner's budget: iterator
-    /// and `memcpy` calls per row).
-    pub fn is_remap(&self) -> bool {
-        matches!(self.kind, Kind::Remap { .. })
+    /// Which part of the row kernels runs this stage (`machine::rows`
+    /// compiles each part as a function of its own).
+    pub fn part(&self) -> RowPart {
+        match self.kind {
+            Kind::Remap { .. } => RowPart::Remap,
+            Kind::MaxPool { .. } => RowPart::MaxPool,
+            _ => RowPart::Rest,
+        }
     }
 
-    /// [`Self::run`] for a rearrangement (nothing for any other stage).
+    /// Runs items `lo..hi` of a stage of `part` (nothing for another
+    /// stage): reads `xs` (the whole input buffers, in the order of
+    /// [`Self::buffers`]), writes the interior rows of the items into `out`,
+    /// the part of the output buffer from byte `base` on. Returns -1 (the
+    /// stage's codes: no failure).
     #[inline(always)]
-    pub fn run_remap(
+    pub fn run_part(
         &self,
+        part: RowPart,
         lo: usize,
         hi: usize,
         xs: &[&[u8]],
         out: &mut [u8],
         base: usize,
     ) -> i64 {
-        if let (Kind::Remap { remap }, Some(x)) = (&self.kind, xs.first()) {
-            self.remap_rows(remap, lo, hi, x, out, base);
+        match (part, &self.kind, xs.first()) {
+            (RowPart::Remap, Kind::Remap { remap }, Some(x)) => {
+                self.remap_rows(remap, lo, hi, x, out, base);
+            }
+            (RowPart::MaxPool, Kind::MaxPool { .. }, Some(x)) if self.x.signed => {
+                self.max_pool::<i8>(lo, hi, x, out, base);
+            }
+            (RowPart::MaxPool, Kind::MaxPool { .. }, Some(x)) => {
+                self.max_pool::<u8>(lo, hi, x, out, base);
+            }
+            (RowPart::Rest, ..) => return self.run_rest(lo, hi, xs, out, base),
+            _ => {}
         }
         -1
     }
 
-    /// Runs items `lo..hi`: reads `xs` (the whole input buffers, in the
-    /// order of [`Self::buffers`]), writes the interior rows of the items
-    /// into `out`, the part of the output buffer from byte `base` on.
-    /// Returns -1 (the stage's codes: no failure).
+    /// [`Self::run_part`] for the stages of [`RowPart::Rest`].
     #[inline(always)]
-    pub fn run(&self, lo: usize, hi: usize, xs: &[&[u8]], out: &mut [u8], base: usize) -> i64 {
+    fn run_rest(&self, lo: usize, hi: usize, xs: &[&[u8]], out: &mut [u8], base: usize) -> i64 {
         let x = xs[0];
         match &self.kind {
-            Kind::MaxPool { .. } if self.x.signed => self.max_pool::<i8>(lo, hi, x, out, base),
-            Kind::MaxPool { .. } => self.max_pool::<u8>(lo, hi, x, out, base),
+            Kind::MaxPool { .. } | Kind::Remap { .. } => {}
             Kind::MaxPoolIndices { .. } if self.x.signed => {
                 self.max_pool_indices::<i8>(lo, hi, x, out, base)
             }
@@ -360,7 +382,6 @@ impl RowStage {
             Kind::Nearest { factor } => self.nearest(*factor, lo, hi, x, out, base),
             Kind::AvgPool(p) if self.x.signed => self.avg_pool::<i8>(p, lo, hi, x, out, base),
             Kind::AvgPool(p) => self.avg_pool::<u8>(p, lo, hi, x, out, base),
-            Kind::Remap { remap } => self.remap_rows(remap, lo, hi, x, out, base),
             Kind::Bilinear { rows, cols, phases } if self.x.signed => {
                 let cols = (cols.as_slice(), phases.as_deref());
                 self.bilinear::<i8>(rows, cols, lo, hi, x, out, base)
@@ -421,78 +442,6 @@ impl RowStage {
     fn out_row<'a>(&self, out: &'a mut [u8], base: usize, c: usize, y: usize) -> &'a mut [u8] {
         let r = self.out.row(c, y);
         &mut out[r.start - base..r.end - base]
-    }
-
-    #[inline(always)]
-    fn max_pool<T: Byte>(&self, lo: usize, hi: usize, x: &[u8], out: &mut [u8], base: usize) {
-        let Kind::MaxPool {
-            kernel: (kh, kw),
-            stride: (sh, sw),
-            pad: (pt, pl),
-        } = self.kind
-        else {
-            return;
-        };
-        let ow = self.out.w;
-        // Scratch row: input column `j - pl` at `j`, the type's minimum
-        // where that is padding.
-        let span = (ow - 1) * sw + kw;
-        let mut row = vec![T::MIN; span];
-        let inside = pl.min(span)..(pl + self.x.w).min(span);
-        let mut values = vec![T::MIN; ow];
-        let mut ints = vec![0i32; if self.tail.is_some() { ow } else { 0 }];
-        // The common 2x2 / stride 2 window inside the plane: one pass,
-        // no scratch row.
-        let pairs = kh == 2 && kw == 2 && sh == 2 && sw == 2 && pl == 0 && 2 * ow <= self.x.w;
-        for item in lo..hi {
-            let (c, oy) = (item / self.out.h, item % self.out.h);
-            let y0 = (oy * sh).saturating_sub(pt);
-            let y1 = (oy * sh + kh).saturating_sub(pt).min(self.x.h);
-            if pairs && y1 == y0 + 2 && self.tail.is_none() {
-                let (r0, r1) = (&x[self.x.row(c, y0)], &x[self.x.row(c, y0 + 1)]);
-                let o = self.out_row(out, base, c, oy);
-                for ((d, a), b) in o.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
-                    let m0 = T::from_byte(a[0]).max(T::from_byte(b[0]));
-                    let m1 = T::from_byte(a[1]).max(T::from_byte(b[1]));
-                    *d = m0.max(m1).to_byte();
-                }
-                continue;
-            }
-            let cols = inside.start - pl..inside.end - pl;
-            let dst = &mut row[inside.clone()];
-            let first = &x[self.x.row(c, y0)][cols.clone()];
-            if y1 > y0 + 1 {
-                let second = &x[self.x.row(c, y0 + 1)][cols.clone()];
-                for ((d, &a), &b) in dst.iter_mut().zip(first).zip(second) {
-                    *d = T::from_byte(a).max(T::from_byte(b));
-                }
-            } else {
-                for (d, &s) in dst.iter_mut().zip(first) {
-                    *d = T::from_byte(s);
-                }
-            }
-            for iy in y0 + 2..y1 {
-                let src = &x[self.x.row(c, iy)][cols.clone()];
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = (*d).max(T::from_byte(s));
-                }
-            }
-            window_max(&row, &mut values, kw, sw);
-            match &self.tail {
-                None => {
-                    let o = self.out_row(out, base, c, oy);
-                    for (d, v) in o.iter_mut().zip(&values) {
-                        *d = v.to_byte();
-                    }
-                }
-                Some(q) => {
-                    for (d, v) in ints.iter_mut().zip(&values) {
-                        *d = v.to_i32();
-                    }
-                    requant_row(q, c, &ints, self.out_row(out, base, c, oy));
-                }
-            }
-        }
     }
 
     /// Per window row and tap column, a compare and two selects per output
@@ -576,39 +525,6 @@ impl RowStage {
                         d.copy_from_slice(&s.to_le_bytes());
                     }
                 }
-            }
-        }
-    }
-}
-
-/// `out[x] = max(row[x * stride + kx] for kx < k)`.
-#[inline(always)]
-fn window_max<T: Byte>(row: &[T], out: &mut [T], k: usize, stride: usize) {
-    match (k, stride) {
-        (2, 2) => {
-            for (o, pair) in out.iter_mut().zip(row.chunks_exact(2)) {
-                *o = pair[0].max(pair[1]);
-            }
-        }
-        (3, 2) => {
-            for (ox, o) in out.iter_mut().enumerate() {
-                let w = &row[2 * ox..2 * ox + 3];
-                *o = w[0].max(w[1]).max(w[2]);
-            }
-        }
-        (_, 1) => {
-            let n = out.len();
-            out.copy_from_slice(&row[..n]);
-            for kx in 1..k {
-                for (o, &v) in out.iter_mut().zip(&row[kx..kx + n]) {
-                    *o = (*o).max(v);
-                }
-            }
-        }
-        _ => {
-            for (ox, o) in out.iter_mut().enumerate() {
-                let w = &row[ox * stride..ox * stride + k];
-                *o = w.iter().copied().fold(T::MIN, T::max);
             }
         }
     }

@@ -9,6 +9,7 @@
 //! reciprocal and a shift, `numeric::Reciprocal`, then the remainder test
 //! of the ties to even). Then the stage's tail, if any.
 
+use super::pieces::{self, VECTOR};
 use super::{requant_row, Byte, Kind, RowStage, View};
 use crate::ir::{Elementwise, NodeId, Op, Program, Shape};
 use crate::jit::native::requant::match_tail;
@@ -186,10 +187,10 @@ impl RowStage {
         let inside = pl.min(span)..(pl + self.x.w).min(span);
         let cols = inside.start - pl..inside.end - pl;
         let mut sums = vec![0i32; ow];
-        // `lift / d` once here: a division left in the loop would keep the
-        // compiler from vectorizing it.
-        let (d, lift, lifted) = (p.divisor, p.lift, p.lift / p.divisor.max(1));
-        let (m, shift) = (p.m, p.shift);
+        // One window over the whole plane (`global_avgpool`).
+        if (kh, kw) == (self.x.h, self.x.w) && (pt, pl) == (0, 0) && (self.out.h, ow) == (1, 1) {
+            return self.global_avg_pool(p, lo..hi, x, out, base);
+        }
         for item in lo..hi {
             let (c, oy) = (item / self.out.h, item % self.out.h);
             let y0 = (oy * sh).saturating_sub(pt).min(self.x.h);
@@ -208,8 +209,7 @@ impl RowStage {
                     *s = pair[0] + pair[1];
                 }
             } else if kw >= 16 {
-                // Wide windows (`global_avgpool`: one window per row): each
-                // a contiguous sum.
+                // Wide windows: each a contiguous sum.
                 for (ox, s) in sums.iter_mut().enumerate() {
                     *s = row[ox * sw..ox * sw + kw].iter().sum();
                 }
@@ -226,30 +226,86 @@ impl RowStage {
                     *s *= f;
                 }
             }
-            // `div_round_even(n, d)`, exactly (see `expr::div_round`).
-            for s in sums.iter_mut() {
-                let n = i64::from(*s) + lift;
-                let q = ((n as u64).wrapping_mul(m) >> shift) as i64;
-                let r = n - q * d;
-                let up = i64::from(2 * r + (q & 1) > d);
-                *s = (q + up - lifted) as i32;
+            divide(p, &mut sums);
+            self.store_sums(c, oy, &sums, out, base);
+        }
+    }
+
+    /// Items `items` of a global average pooling (one output per channel):
+    /// the sums of up to 64 planes, then their divisions (one vectorized
+    /// loop), then the stores; a plane's sum, division and store in a row
+    /// made one chain of latencies per channel.
+    #[inline(always)]
+    fn global_avg_pool(
+        &self,
+        p: &AvgPool,
+        items: std::ops::Range<usize>,
+        x: &[u8],
+        out: &mut [u8],
+        base: usize,
+    ) {
+        let mut sums = [0i32; 64];
+        let mut c = items.start;
+        while c < items.end {
+            let n = (items.end - c).min(sums.len());
+            let sums = &mut sums[..n];
+            for (i, s) in sums.iter_mut().enumerate() {
+                *s = self.plane_sum(c + i, x);
             }
-            let o = self.out_row(out, base, c, oy);
-            match (&self.tail, self.out.bytes) {
-                (Some(q), _) => requant_row(q, c, &sums, o),
-                (None, 1) => o.iter_mut().zip(&sums).for_each(|(d, &s)| *d = s as u8),
-                (None, 2) => {
-                    for (d, &s) in o.chunks_exact_mut(2).zip(&sums) {
-                        d.copy_from_slice(&(s as i16).to_le_bytes());
-                    }
+            if let Some(w) = &p.weights {
+                for s in sums.iter_mut() {
+                    *s *= w[0];
                 }
-                (None, _) => {
-                    for (d, &s) in o.chunks_exact_mut(4).zip(&sums) {
-                        d.copy_from_slice(&s.to_le_bytes());
-                    }
+            }
+            divide(p, sums);
+            for (i, s) in sums.iter().enumerate() {
+                self.store_sums(c + i, 0, std::slice::from_ref(s), out, base);
+            }
+            c += n;
+        }
+    }
+
+    /// Output row `(c, y)` from its values `sums`: through the tail, or
+    /// stored in the output's element size.
+    #[inline(always)]
+    fn store_sums(&self, c: usize, y: usize, sums: &[i32], out: &mut [u8], base: usize) {
+        let o = self.out_row(out, base, c, y);
+        match (&self.tail, self.out.bytes) {
+            (Some(q), _) => requant_row(q, c, sums, o),
+            (None, 1) => o.iter_mut().zip(sums).for_each(|(d, &s)| *d = s as u8),
+            (None, 2) => {
+                for (d, &s) in o.chunks_exact_mut(2).zip(sums) {
+                    d.copy_from_slice(&(s as i16).to_le_bytes());
+                }
+            }
+            (None, _) => {
+                for (d, &s) in o.chunks_exact_mut(4).zip(sums) {
+                    d.copy_from_slice(&s.to_le_bytes());
                 }
             }
         }
+    }
+
+    /// The sum of the values of plane `c`: as one run of bytes when its
+    /// rows follow each other (no halo), else row by row; in 64-byte
+    /// vectors, each summed as unsigned keys (the byte, or for signed
+    /// values the byte `^ 0x80`, the value plus 128), so that short planes
+    /// take whole vectors too (not a scalar remainder loop).
+    #[inline(always)]
+    fn plane_sum(&self, c: usize, x: &[u8]) -> i32 {
+        let v = &self.x;
+        let bias = if v.signed { 0x80 } else { 0 };
+        let start = v.row(c, 0).start;
+        let mut total = 0u64;
+        if v.stride == v.w {
+            total += run_sum(x, start, v.h * v.w, bias);
+        } else {
+            for y in 0..v.h {
+                total += run_sum(x, start + y * v.stride, v.w, bias);
+            }
+        }
+        let offset = u64::from(bias) * (v.h * v.w) as u64;
+        (total as i64 - offset as i64) as i32
     }
 
     /// `acc[j] += sum of x[c][iy][cols.start + j]` over rows `ys`: blocks
@@ -300,7 +356,7 @@ impl RowStage {
 }
 
 /// Columns per block of 16-bit partial sums (two 512-bit registers).
-const BLOCK: usize = 64;
+const BLOCK: usize = VECTOR;
 
 /// `lanes[j] += x[j]` as 16-bit wrapping sums of the bytes' values.
 #[inline(always)]
@@ -320,4 +376,58 @@ fn widen_into(signed: bool, lanes: &[u16], out: &mut [i32]) {
             i32::from(l)
         };
     }
+}
+
+/// `div_round_even(s, d)` of each sum, exactly (see `expr::div_round`).
+#[inline(always)]
+fn divide(p: &AvgPool, sums: &mut [i32]) {
+    // `lift / d` once here: a division left in the loop would keep the
+    // compiler from vectorizing it.
+    let (d, lift, lifted) = (p.divisor, p.lift, p.lift / p.divisor.max(1));
+    let (m, shift) = (p.m, p.shift);
+    for s in sums.iter_mut() {
+        let n = i64::from(*s) + lift;
+        let q = ((n as u64).wrapping_mul(m) >> shift) as i64;
+        let r = n - q * d;
+        let up = i64::from(2 * r + (q & 1) > d);
+        *s = (q + up - lifted) as i32;
+    }
+}
+
+/// Byte `i` is `i`: lane numbers, to mask the lanes of a vector from one on.
+const LANES: [u8; VECTOR] = {
+    let mut l = [0u8; VECTOR];
+    let mut i = 0;
+    while i < VECTOR {
+        l[i] = i as u8;
+        i += 1;
+    }
+    l
+};
+
+/// The sum of the keys (`byte ^ bias`) of `x[from..from + n]`.
+#[inline(always)]
+fn run_sum(x: &[u8], from: usize, n: usize, bias: u8) -> u64 {
+    let mut total = 0u64;
+    let mut j = 0;
+    while j + VECTOR <= n {
+        let v: &[u8; VECTOR] = x[from + j..from + j + VECTOR].try_into().expect("a vector");
+        total += u64::from(key_sum(v, bias, VECTOR));
+        j += VECTOR;
+    }
+    if j < n {
+        total += u64::from(key_sum(&pieces::load_at(x, from + j), bias, n - j));
+    }
+    total
+}
+
+/// The sum of the keys of the first `m` bytes of `v`.
+#[inline(always)]
+fn key_sum(v: &[u8; VECTOR], bias: u8, m: usize) -> u32 {
+    let m = m as u8;
+    let mut s = 0u32;
+    for (&b, &i) in v.iter().zip(&LANES) {
+        s += u32::from(if i < m { b ^ bias } else { 0 });
+    }
+    s
 }

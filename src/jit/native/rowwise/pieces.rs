@@ -90,3 +90,14 @@ pub(super) fn load(src: &[u8]) -> [u8; VECTOR] {
     debug_assert_eq!(at, n);
     v
 }
+
+/// The 64 bytes of `x` from byte `from`, as far as `x` has them (the rest
+/// zero): one vector load where it has all 64, which the callers mask or
+/// store in part (bytes past a row are another row's or a halo's).
+#[inline(always)]
+pub(super) fn load_at(x: &[u8], from: usize) -> [u8; VECTOR] {
+    match x.get(from..from + VECTOR) {
+        Some(v) => *<&[u8; VECTOR]>::try_from(v).expect("a vector"),
+        None => load(x.get(from..).unwrap_or(&[])),
+    }
+}

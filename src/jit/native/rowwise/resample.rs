@@ -31,7 +31,7 @@ impl RowStage {
                 let (head, rest) = out.split_at_mut(next.start - base);
                 let first = &mut head[o.start - base..o.end - base];
                 let second = &mut rest[..next.end - next.start];
-                double_twice(&x[self.x.row(c, oy / 2)], first, second);
+                double_twice(x, self.x.row(c, oy / 2), first, second);
                 (item, oy) = (item + 2, oy + 2);
                 if oy >= h {
                     (c, oy) = (c + 1, oy - h);
@@ -187,12 +187,15 @@ fn double(src: &[u8], dst: &mut [u8]) {
     }
 }
 
-/// Each byte of `src` twice, into rows `a` and `b`: 64 bytes at a time,
-/// doubled in registers and stored to both rows as whole vectors, each
-/// byte once; the last part through [`pieces`].
+/// Each byte of input row `x[src]` twice, into rows `a` and `b`: 64
+/// bytes at a time, doubled in registers and stored to both rows as whole
+/// vectors, each byte once; the last part the same from a vector read
+/// whole ([`pieces::load_at`]: not assembled from moves, which stalled the
+/// load), stored through [`pieces::store`].
 #[inline(always)]
-fn double_twice(src: &[u8], a: &mut [u8], b: &mut [u8]) {
-    let mut blocks = src.chunks_exact(VECTOR);
+fn double_twice(x: &[u8], src: std::ops::Range<usize>, a: &mut [u8], b: &mut [u8]) {
+    let n = src.len();
+    let mut blocks = x[src.clone()].chunks_exact(VECTOR);
     let mut a_out = a.chunks_exact_mut(2 * VECTOR);
     let mut b_out = b.chunks_exact_mut(2 * VECTOR);
     for ((block, a), b) in blocks.by_ref().zip(a_out.by_ref()).zip(b_out.by_ref()) {
@@ -201,17 +204,32 @@ fn double_twice(src: &[u8], a: &mut [u8], b: &mut [u8]) {
         a.copy_from_slice(&buf);
         b.copy_from_slice(&buf);
     }
-    let rest = blocks.remainder();
-    let (a, b) = (a_out.into_remainder(), b_out.into_remainder());
-    for (part, dst) in rest
-        .chunks(VECTOR / 2)
-        .zip(a.chunks_mut(VECTOR).zip(b.chunks_mut(VECTOR)))
-    {
-        let v = pieces::load(part);
-        let mut buf = [0u8; VECTOR];
-        double(&v[..VECTOR / 2], &mut buf);
-        pieces::store(dst.0, &buf);
-        pieces::store(dst.1, &buf);
+    let rest = blocks.remainder().len();
+    if rest > 0 {
+        let v = pieces::load_at(x, src.start + n - rest);
+        let mut buf = [0u8; 2 * VECTOR];
+        double(&v, &mut buf);
+        let (a, b) = (a_out.into_remainder(), b_out.into_remainder());
+        let (head, tail) = buf.split_at(VECTOR);
+        let (head, tail): (&[u8; VECTOR], &[u8; VECTOR]) = (
+            head.try_into().expect("a vector"),
+            tail.try_into().expect("a vector"),
+        );
+        let first = a.len().min(VECTOR);
+        put(&mut a[..first], head);
+        put(&mut a[first..], tail);
+        put(&mut b[..first], head);
+        put(&mut b[first..], tail);
+    }
+}
+
+/// The first `dst.len()` (at most 64) bytes of `v` into `dst`.
+#[inline(always)]
+fn put(dst: &mut [u8], v: &[u8; VECTOR]) {
+    if dst.len() == VECTOR {
+        dst.copy_from_slice(v);
+    } else {
+        pieces::store(dst, v);
     }
 }
 
