@@ -168,4 +168,20 @@ fn stages_are_cut_by_their_work() {
     assert_eq!(cut_of(&pointwise(256, 256, 7, 7)), (1, 3));
     // 1.2 M of work: one job.
     assert_eq!(cut_of(&pointwise(96, 192, 7, 7)), (1, 1));
+    // 3x3 256 -> 256 on 7 x 7 runs on the channel-lane kernel
+    // (`Direct::lanes`), which computes every channel of its rows: cut by
+    // rows only, never into channel slices (jobs would write the same bytes).
+    assert_eq!(cut_of(&conv3x3(256, 256, 7, 7)).1, 1);
+}
+
+fn conv3x3(cin: usize, cout: usize, h: usize, w: usize) -> String {
+    format!(
+        "pipeline p {{
+  input x: u8[{cin}, {h}, {w}] pad 1
+  param w: i8[{cout}, {cin}, 3, 3] = random(seed: 1)
+  let y = (relu(conv(x, w, pad: 1)) >> 10) as u8 sat
+  output y
+}}
+"
+    )
 }

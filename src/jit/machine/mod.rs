@@ -432,7 +432,8 @@ fn channel_blocks(code: &Callable) -> Option<(usize, usize)> {
     }
     match stage.kind() {
         super::native::Kind::Pointwise { .. } => Some((stage.channels(), 4)),
-        super::native::Kind::Direct(d) if d.groups == 1 => {
+        // The channel-lane kernel (`Direct::lanes`) runs every channel.
+        super::native::Kind::Direct(d) if d.groups == 1 && d.lanes.is_none() => {
             Some((stage.channels(), super::native::avx512_channels(d)))
         }
         _ => None,

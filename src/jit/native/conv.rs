@@ -280,6 +280,11 @@ pub(super) fn plan_direct(
     stage.out_bytes = out.elem.bytes;
     if let Kind::Direct(d) = &mut stage.kind {
         d.flip = flip;
+        // The channel-lane kernel stores bytes only: wider outputs take the
+        // pixel-lane kernel and its blocked weights.
+        if stage.out_bytes != 1 && d.lanes.take().is_some() {
+            d.blocked = blocked_weights(d, &stage.weights, avx512_channels(d));
+        }
     }
     stage.fits(plan)
 }

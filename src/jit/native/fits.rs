@@ -96,7 +96,8 @@ impl NativeStage {
             1 => true,
             2 | 4 => {
                 self.residual.is_none()
-                    && matches!(&self.kind, Kind::Direct(d) if d.out_phases == 1 && d.out_shift == 0)
+                    && matches!(&self.kind, Kind::Direct(d)
+                        if d.out_phases == 1 && d.out_shift == 0 && d.lanes.is_none())
             }
             _ => false,
         };
