@@ -116,7 +116,19 @@ part!(
     "avx512f,avx512bw,avx512dq,avx512vl,avx2",
     Part::Rest
 );
+part!(
+    avg_pool_avx512,
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2",
+    Part::AvgPool
+);
+part!(
+    nearest_avx512,
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2",
+    Part::Nearest
+);
 part!(remap_avx2, "avx2", Part::Remap);
+part!(avg_pool_avx2, "avx2", Part::AvgPool);
+part!(nearest_avx2, "avx2", Part::Nearest);
 part!(max_pool_avx2, "avx2", Part::MaxPool);
 part!(rest_avx2, "avx2", Part::Rest);
 
@@ -133,6 +145,8 @@ fn run_avx512(
     match stage.part() {
         Part::Remap => remap_avx512(stage, lo, hi, x, out, base),
         Part::MaxPool => max_pool_avx512(stage, lo, hi, x, out, base),
+        Part::AvgPool => avg_pool_avx512(stage, lo, hi, x, out, base),
+        Part::Nearest => nearest_avx512(stage, lo, hi, x, out, base),
         Part::Rest => rest_avx512(stage, lo, hi, x, out, base),
     }
 }
@@ -150,6 +164,8 @@ fn run_avx2(
     match stage.part() {
         Part::Remap => remap_avx2(stage, lo, hi, x, out, base),
         Part::MaxPool => max_pool_avx2(stage, lo, hi, x, out, base),
+        Part::AvgPool => avg_pool_avx2(stage, lo, hi, x, out, base),
+        Part::Nearest => nearest_avx2(stage, lo, hi, x, out, base),
         Part::Rest => rest_avx2(stage, lo, hi, x, out, base),
     }
 }

@@ -82,6 +82,8 @@ impl View {
 pub enum RowPart {
     Remap,
     MaxPool,
+    AvgPool,
+    Nearest,
     Rest,
 }
 
@@ -334,6 +336,8 @@ impl RowStage {
         match self.kind {
             Kind::Remap { .. } => RowPart::Remap,
             Kind::MaxPool { .. } => RowPart::MaxPool,
+            Kind::AvgPool(_) => RowPart::AvgPool,
+            Kind::Nearest { .. } => RowPart::Nearest,
             _ => RowPart::Rest,
         }
     }
@@ -363,6 +367,15 @@ impl RowStage {
             (RowPart::MaxPool, Kind::MaxPool { .. }, Some(x)) => {
                 self.max_pool::<u8>(lo, hi, x, out, base);
             }
+            (RowPart::AvgPool, Kind::AvgPool(p), Some(x)) if self.x.signed => {
+                self.avg_pool::<i8>(p, lo, hi, x, out, base);
+            }
+            (RowPart::AvgPool, Kind::AvgPool(p), Some(x)) => {
+                self.avg_pool::<u8>(p, lo, hi, x, out, base);
+            }
+            (RowPart::Nearest, Kind::Nearest { factor }, Some(x)) => {
+                self.nearest(*factor, lo, hi, x, out, base);
+            }
             (RowPart::Rest, ..) => return self.run_rest(lo, hi, xs, out, base),
             _ => {}
         }
@@ -374,14 +387,12 @@ impl RowStage {
     fn run_rest(&self, lo: usize, hi: usize, xs: &[&[u8]], out: &mut [u8], base: usize) -> i64 {
         let x = xs[0];
         match &self.kind {
-            Kind::MaxPool { .. } | Kind::Remap { .. } => {}
+            Kind::MaxPool { .. } | Kind::Remap { .. } | Kind::AvgPool(_) | Kind::Nearest { .. } => {
+            }
             Kind::MaxPoolIndices { .. } if self.x.signed => {
                 self.max_pool_indices::<i8>(lo, hi, x, out, base)
             }
             Kind::MaxPoolIndices { .. } => self.max_pool_indices::<u8>(lo, hi, x, out, base),
-            Kind::Nearest { factor } => self.nearest(*factor, lo, hi, x, out, base),
-            Kind::AvgPool(p) if self.x.signed => self.avg_pool::<i8>(p, lo, hi, x, out, base),
-            Kind::AvgPool(p) => self.avg_pool::<u8>(p, lo, hi, x, out, base),
             Kind::Bilinear { rows, cols, phases } if self.x.signed => {
                 let cols = (cols.as_slice(), phases.as_deref());
                 self.bilinear::<i8>(rows, cols, lo, hi, x, out, base)

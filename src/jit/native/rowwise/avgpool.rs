@@ -187,8 +187,14 @@ impl RowStage {
         let inside = pl.min(span)..(pl + self.x.w).min(span);
         let cols = inside.start - pl..inside.end - pl;
         let mut sums = vec![0i32; ow];
-        // One window over the whole plane (`global_avgpool`).
-        if (kh, kw) == (self.x.h, self.x.w) && (pt, pl) == (0, 0) && (self.out.h, ow) == (1, 1) {
+        // One window over the whole plane (`global_avgpool`) of a small
+        // plane: its sum at once (larger planes: the column sums below
+        // measured faster, 64 x 64 planes 5 against 11 us per 64 channels).
+        if (kh, kw) == (self.x.h, self.x.w)
+            && (pt, pl) == (0, 0)
+            && (self.out.h, ow) == (1, 1)
+            && kh * kw <= SMALL_PLANE
+        {
             return self.global_avg_pool(p, lo..hi, x, out, base);
         }
         for item in lo..hi {
@@ -404,6 +410,9 @@ const LANES: [u8; VECTOR] = {
     }
     l
 };
+
+/// The largest plane `global_avgpool` sums at once (`global_avg_pool`).
+const SMALL_PLANE: usize = 1024;
 
 /// The sum of the keys (`byte ^ bias`) of `x[from..from + n]`.
 #[inline(always)]
