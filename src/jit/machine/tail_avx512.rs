@@ -161,6 +161,14 @@ struct Packs {
     clamp: Option<(__m512i, __m512i)>,
 }
 
+/// The hot methods are `#[inline(always)] unsafe fn`s, not `#[inline]`
+/// target-feature functions: LLVM may call the latter out of line (seed.cnn's
+/// depthwise stage ran 1.8x slower when it did), and target-feature functions
+/// cannot be always inlined.
+///
+/// # Safety
+/// Every `unsafe` method here is only called from functions compiled with
+/// AVX-512 F, BW, VBMI and VNNI (the kernels), which it is inlined into.
 #[cfg(target_arch = "x86_64")]
 impl<'a> Tail<'a> {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
@@ -218,9 +226,8 @@ impl<'a> Tail<'a> {
     /// The constants of output channel `c`: (pre, mul, post); with a sign
     /// split, `mul`'s 64-bit lanes hold the factor of negative values in
     /// their high halves (`vpmuldq` reads only the low ones).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn channel(&self, c: usize) -> [__m512i; 3] {
+    #[inline(always)]
+    pub(super) unsafe fn channel(&self, c: usize) -> [__m512i; 3] {
         let q = self.q;
         let mul = if q.scale.is_some() { self.muls[c] } else { 1 };
         let mul = match self.negs.get(c) {
@@ -236,9 +243,8 @@ impl<'a> Tail<'a> {
 
     /// Requantizes 16 accumulators of one channel to 16 bytes (the low byte
     /// of each 32-bit result).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn apply(&self, acc: __m512i, k: [__m512i; 3]) -> __m128i {
+    #[inline(always)]
+    pub(super) unsafe fn apply(&self, acc: __m512i, k: [__m512i; 3]) -> __m128i {
         let v = self.scaled(acc, k);
         let v = if self.clamp2 {
             _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
@@ -250,9 +256,8 @@ impl<'a> Tail<'a> {
 
     /// [`Self::apply`] without the narrowing: the 32-bit results, for
     /// outputs of 16 or 32 bits.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn result(&self, acc: __m512i, k: [__m512i; 3]) -> __m512i {
+    #[inline(always)]
+    pub(super) unsafe fn result(&self, acc: __m512i, k: [__m512i; 3]) -> __m512i {
         let v = self.scaled(acc, k);
         if self.clamp2 {
             _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2)
@@ -298,9 +303,8 @@ impl<'a> Tail<'a> {
 
     /// [`Self::apply`] with the residual values `res` (32-bit lanes,
     /// aligned) added after the second clamp, then the third clamp.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn apply_residual(
+    #[inline(always)]
+    pub(super) unsafe fn apply_residual(
         &self,
         acc: __m512i,
         [pre, mul, post]: [__m512i; 3],
@@ -327,8 +331,8 @@ impl<'a> Tail<'a> {
     /// j` is lane `j` of vector `p`. (A loop, not a closure: closures do
     /// not inherit the target features, and a call per 16 lanes would cost
     /// more than the tail itself.)
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+    #[inline(always)]
+    pub(super) unsafe fn apply4(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
         if self.packs.is_some() {
             return _mm512_permutexvar_epi8(self.swap, self.apply4_packed(acc, k));
         }
@@ -337,8 +341,8 @@ impl<'a> Tail<'a> {
 
     /// [`Self::apply`] on 64 accumulators in pack order: byte `16 L + 4 p
     /// + i` is lane `4 L + i` of vector `p` (128-bit lane `L`).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    pub(super) fn apply4_packed(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
+    #[inline(always)]
+    pub(super) unsafe fn apply4_packed(&self, acc: &[__m512i; 4], k: [__m512i; 3]) -> __m512i {
         if self.packs.is_some() {
             let r: [__m512i; 4] = [
                 self.scaled(acc[0], k),
@@ -355,9 +359,14 @@ impl<'a> Tail<'a> {
     /// the four vectors of results gathered by two two-source byte
     /// permutations `idx` (a byte's source lane in vector `p` or `p + 1`,
     /// `p` even) joined by the blend `upper` (the bytes of vectors 2 and 3).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn low_bytes(&self, acc: &[__m512i; 4], k: [__m512i; 3], idx: __m512i, upper: u64) -> __m512i {
+    #[inline(always)]
+    unsafe fn low_bytes(
+        &self,
+        acc: &[__m512i; 4],
+        k: [__m512i; 3],
+        idx: __m512i,
+        upper: u64,
+    ) -> __m512i {
         let mut r = [_mm512_setzero_si512(); 4];
         for (r, &a) in r.iter_mut().zip(acc) {
             let v = self.scaled(a, k);
@@ -374,9 +383,8 @@ impl<'a> Tail<'a> {
 
     /// The tail up to the post-add: 32-bit results before the second
     /// clamp.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn scaled(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m512i {
+    #[inline(always)]
+    unsafe fn scaled(&self, acc: __m512i, [pre, mul, post]: [__m512i; 3]) -> __m512i {
         let mut v = acc;
         if self.pre {
             v = _mm512_add_epi32(v, pre);
@@ -393,9 +401,8 @@ impl<'a> Tail<'a> {
     /// Four vectors of [`Self::scaled`] results, second clamp applied, as
     /// bytes in pack order (see [`Self::apply4_packed`]). Only when
     /// `packs` is set.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn pack(&self, r: [__m512i; 4]) -> __m512i {
+    #[inline(always)]
+    unsafe fn pack(&self, r: [__m512i; 4]) -> __m512i {
         match self.packs {
             // SAFETY: this function's target features.
             Some(p) => unsafe { pack_bytes(p, r) },
@@ -406,9 +413,8 @@ impl<'a> Tail<'a> {
     /// `(v * mul + bias) >> shift` per 32-bit lane: signed 32 x 32 -> 64-bit
     /// products of the even lanes and (moved down) of the odd lanes, rounded
     /// on 64 bits, the 32-bit results blended back into place.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn scale(&self, v: __m512i, mul: __m512i, s: &Scale) -> __m512i {
+    #[inline(always)]
+    unsafe fn scale(&self, v: __m512i, mul: __m512i, s: &Scale) -> __m512i {
         if s.narrow {
             return _mm512_srav_epi32(self.bias32(v, s), self.shift32);
         }
@@ -448,9 +454,8 @@ impl<'a> Tail<'a> {
     }
 
     /// `v + bias` on 32-bit lanes (see `native::Bias`).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn bias32(&self, v: __m512i, s: &Scale) -> __m512i {
+    #[inline(always)]
+    unsafe fn bias32(&self, v: __m512i, s: &Scale) -> __m512i {
         let negative = || _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
         match s.bias {
             Bias::None => v,
@@ -473,9 +478,8 @@ impl<'a> Tail<'a> {
     }
 
     /// `p + bias` on 64-bit lanes (see `native::Bias`).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-    fn bias(&self, p: __m512i, s: &Scale) -> __m512i {
+    #[inline(always)]
+    unsafe fn bias(&self, p: __m512i, s: &Scale) -> __m512i {
         let negative = || _mm512_cmplt_epi64_mask(p, _mm512_setzero_si512());
         match s.bias {
             Bias::None => p,
