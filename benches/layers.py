@@ -377,7 +377,11 @@ def main():
         name, kind, params = spec.split(":")
         layers[name] = (kind, {k: int(v) for k, v in (t.split("=") for t in params.split(","))})
     if args.only:
-        layers = {k: layers[k] for k in args.only.split(",")}
+        wanted = args.only.split(",")
+        unknown = [k for k in wanted if k not in layers]
+        if unknown:
+            sys.exit(f"layers.py: no layer named {', '.join(unknown)}; the layers: {', '.join(layers)}")
+        layers = {k: layers[k] for k in wanted}
     threads = [int(t) for t in args.threads.split(",")]
     extra = args.convoy_args.split()
     os.makedirs(args.workdir, exist_ok=True)
