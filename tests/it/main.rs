@@ -50,6 +50,7 @@ mod jit_machine_code;
 mod jit_native;
 mod jit_random;
 mod jit_rows;
+mod jit_signed;
 mod jit_split;
 mod jit_tails;
 mod jit_wide;

@@ -140,7 +140,17 @@ impl NativeStage {
                 .iter()
                 .flatten()
                 .flatten()
-                .all(|s| s.channel < d.cin_g);
+                .all(|s| s.channel < d.cin_g)
+            // One tail per phase list, or none: each the stage's but `pre`.
+            && (d.phase_requants.is_empty()
+                || (d.phase_requants.len() == lists
+                    && d.phase_requants.iter().all(|q| {
+                        q.pre.len() >= self.channels
+                            && super::Requant {
+                                pre: self.requant.pre.clone(),
+                                ..q.clone()
+                            } == self.requant
+                    })));
         if !steps_ok || cin == 0 || !lanes_fit(d) {
             return Some(false);
         }
