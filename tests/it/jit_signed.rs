@@ -184,13 +184,14 @@ fn signed_transposed_convolutions_match_the_interpreter_under_avx2() {
 }
 
 /// The examples' stages that left Cranelift's scalar code report their
-/// kernel: FSRCNN's 9x9 stride-2 transposed convolution of signed bytes.
+/// kernel: FSRCNN's 9x9 stride-2 transposed convolution of signed bytes,
+/// the requantization with a zero point after the factor (requant's y2).
 #[test]
 fn moved_example_stages_run_on_kernels() {
     if tools::avx512_kernels().is_none() {
         return;
     }
-    for (example, stage) in [("fsrcnn", "y")] {
+    for (example, stage) in [("fsrcnn", "y"), ("requant", "y2")] {
         let path = root().join("examples").join(format!("{example}.cnn"));
         let src = std::fs::read_to_string(&path).expect("read example");
         let dir = path.parent().expect("folder").to_path_buf();

@@ -54,6 +54,7 @@ mod jit_signed;
 mod jit_split;
 mod jit_tails;
 mod jit_wide;
+mod jit_zero_point;
 mod lsp_protocol;
 mod lsp_server;
 mod onnx_reference;
