@@ -54,6 +54,7 @@ mod jit_signed;
 mod jit_split;
 mod jit_tails;
 mod jit_wide;
+mod jit_wide16;
 mod jit_zero_point;
 mod lsp_protocol;
 mod lsp_server;

@@ -60,7 +60,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
                 }
             };
         }
-        Kind::Deconv { .. } => return,
+        Kind::Deconv { .. } | Kind::Pointwise16 { .. } => return,
     };
     // SAFETY: as above, the residual buffer has an entry too; the caller's
     // guarantees are the kernel's preconditions.

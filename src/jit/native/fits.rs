@@ -80,6 +80,20 @@ impl NativeStage {
                     && end(self.x, c - 1, in_h as i64 - 1, in_w as i64)? <= x_bytes
             }
             Kind::Direct(d) => self.direct_fits(d, x_bytes)?,
+            // Masked loads of each row's own elements.
+            &Kind::Pointwise16 {
+                cin,
+                pairs,
+                in_bytes,
+                ..
+            } => {
+                self.weights.len() >= c * pairs
+                    && pairs == cin.div_ceil(2)
+                    && matches!(in_bytes, 1 | 2)
+                    && self.residual.is_none()
+                    && w <= self.x.stride
+                    && end(self.x, cin.max(1) - 1, h as i64 - 1, w as i64)? * in_bytes <= x_bytes
+            }
         };
         let residual_ok = match self.residual {
             None => true,
@@ -91,13 +105,19 @@ impl NativeStage {
             }
         };
         // `out` counts elements of `out_bytes` bytes; only the direct
-        // kernels store wider elements, without a residual map.
+        // and 16-bit pointwise kernels store wider elements, without a
+        // residual map.
         let wide_ok = match self.out_bytes {
             1 => true,
             2 | 4 => {
                 self.residual.is_none()
-                    && matches!(&self.kind, Kind::Direct(d)
-                        if d.out_phases == 1 && d.out_shift == 0 && d.lanes.is_none())
+                    && match &self.kind {
+                        Kind::Direct(d) => {
+                            d.out_phases == 1 && d.out_shift == 0 && d.lanes.is_none()
+                        }
+                        Kind::Pointwise16 { .. } => true,
+                        _ => false,
+                    }
             }
             _ => false,
         };

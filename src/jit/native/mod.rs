@@ -29,6 +29,7 @@ mod requant;
 mod row_tail;
 mod rowwise;
 mod unpool;
+mod wide16;
 
 pub(crate) use conv::{
     avx512_channels, avx512_rows, avx512_vectors, blocked_weights, Direct, Lanes, Source, Step,
@@ -117,6 +118,15 @@ pub(crate) enum Kind {
     },
     /// Any other u8 x i8 convolution (`conv::Direct`).
     Direct(Box<Direct>),
+    /// A 1x1 convolution of wider operands (`wide16`): `cin` input
+    /// channels in `pairs` 16-bit pairs, inputs of `in_bytes` (1 or 2)
+    /// bytes, signed or not; `x` counts elements.
+    Pointwise16 {
+        cin: usize,
+        pairs: usize,
+        in_bytes: usize,
+        in_signed: bool,
+    },
 }
 
 /// Where one buffer's rows are: byte offsets and strides (elements are bytes).
@@ -167,7 +177,7 @@ impl NativeStage {
     /// depthwise stages.
     pub fn items(&self) -> usize {
         match self.kind {
-            Kind::Pointwise { .. } | Kind::Direct(_) => self.height,
+            Kind::Pointwise { .. } | Kind::Direct(_) | Kind::Pointwise16 { .. } => self.height,
             Kind::Depthwise { .. } | Kind::Deconv { .. } => self.channels * self.height,
         }
     }
@@ -229,6 +239,10 @@ pub(crate) fn plan_native(
         // Only the direct kernels flip signed inputs.
         let requant = tail(pattern.core)?;
         return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
+    }
+    if pattern.operands == Operands::Wide && isa == Isa::Avx512 {
+        let requant = tail(pattern.core)?;
+        return wide16::plan_pointwise16(program, plan, stage, &pattern, requant);
     }
     if pattern.operands != Operands::U8xI8 {
         return None;
