@@ -240,9 +240,9 @@ pub(crate) fn plan_native(
         let requant = tail(pattern.core)?;
         return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
     }
-    if pattern.operands == Operands::Wide && isa == Isa::Avx512 {
+    if pattern.operands == Operands::Wide {
         let requant = tail(pattern.core)?;
-        return wide16::plan_pointwise16(program, plan, stage, &pattern, requant);
+        return wide16::plan_pointwise16(program, plan, stage, &pattern, requant, isa);
     }
     if pattern.operands != Operands::U8xI8 {
         return None;

@@ -3,7 +3,8 @@
 //! hls4ml models store them), or bytes times weights of 9 to 16 bits. The
 //! AVX-512 kernel (`machine::pointwise16`) widens the inputs to 16-bit
 //! pairs of channels and sums them with `vpdpwssd` (two 16 x 16-bit
-//! products a 32-bit lane), then runs the stage's tail.
+//! products a 32-bit lane), then runs the stage's tail; the AVX2 one
+//! (`machine::pointwise16_avx2`) with `vpmaddwd` and `vpaddd`.
 
 use super::{Kind, NativeStage, Requant};
 use crate::ir::{Op, Program};
@@ -19,6 +20,7 @@ pub(super) fn plan_pointwise16(
     stage: &Stage,
     pattern: &ConvPattern,
     requant: Requant,
+    isa: Isa,
 ) -> Option<NativeStage> {
     if pattern.kind != ConvKind::Pointwise
         || pattern.operands != Operands::Wide
@@ -72,7 +74,7 @@ pub(super) fn plan_pointwise16(
         weights: packed,
         windows: vec![],
         requant,
-        isa: Isa::Avx512,
+        isa,
         residual: None,
         out_bytes: out.elem.bytes,
     }
