@@ -61,7 +61,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             };
         }
         Kind::Deconv { .. } => return,
-        Kind::Pointwise16 { .. } => {
+        Kind::Wide16 { .. } => {
             return unsafe { super::pointwise16_avx2::pointwise16(stage, x, out, lo, hi) }
         }
     };

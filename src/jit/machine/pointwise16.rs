@@ -1,13 +1,14 @@
-//! The AVX-512 pointwise (1x1) convolution of operands wider than u8 x i8
-//! (`native::wide16` plans it): per output row, 64 pixels at a time, every
-//! pair of input channels widened once to 16-bit pairs (channel `2p` in the
-//! low half of each dword, `2p + 1` in the high half), then register blocks
-//! of up to six output channels x `PV` pixel vectors, one `vpdpwssd` per
-//! pair, vector and channel (the pair's weights broadcast), then the
-//! stage's tail and masked stores of 8-, 16- or 32-bit results.
+//! The AVX-512 convolution of operands wider than u8 x i8 (`native::wide16`
+//! plans it: 1x1, or KxK with column stride 1): per output row, 64 pixels
+//! at a time, every window tap's pair of input channels widened once to
+//! 16-bit pairs (channel `2p` in the low half of each dword, `2p + 1` in
+//! the high half; zero outside the input), then register blocks of up to
+//! six output channels x `PV` pixel vectors, one `vpdpwssd` per tap, pair,
+//! vector and channel (the pair's weights broadcast), then the stage's
+//! tail and masked stores of 8-, 16- or 32-bit results.
 //!
-//! Memory: loads are masked to each row's own elements (no spare bytes),
-//! stores to the output row's pixels.
+//! Memory: loads are masked to the input's own rows and columns (no halo,
+//! no spare bytes), stores to the output row's pixels.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -20,14 +21,14 @@ use crate::jit::native::{Kind, NativeStage};
 /// Output channels per register block.
 const BLOCK: usize = 6;
 
-/// Rows `lo..hi` of the 16-bit pointwise stage `st`.
+/// Rows `lo..hi` of the wide-operand stage `st`.
 ///
 /// # Safety
 /// As `avx512::run`: `x` and `out` are the stage's buffers with their
 /// planned sizes, `lo <= hi <= st.height()`, the host has AVX-512 F, BW,
-/// VBMI and VNNI, and `NativeStage::fits` accepted the stage (rows of
-/// `width` elements of every input channel inside `x`, of every output
-/// channel inside `out`).
+/// VBMI and VNNI, and `NativeStage::fits` accepted the stage (the input's
+/// rows of `in_w` elements of every input channel inside `x`, rows of
+/// `width` elements of every output channel inside `out`).
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
@@ -38,58 +39,75 @@ pub(super) unsafe fn pointwise16(
     lo: usize,
     hi: usize,
 ) {
-    let &Kind::Pointwise16 {
+    let Kind::Wide16 {
         cin,
         pairs,
         in_bytes,
         in_signed,
+        window,
     } = st.kind()
     else {
         return;
     };
+    let (cin, pairs, in_bytes, in_signed) = (*cin, *pairs, *in_bytes, *in_signed);
     let tail = Tail::new(st.requant());
     let (w, c) = (st.width(), st.channels());
     let (xr, or) = (st.x(), st.out());
     let weights = st.weights();
-    // `[pair][vector]`: the widened pairs of 64 pixels.
-    let mut pix = vec![_mm512_setzero_si512(); pairs.max(1) * 4];
+    // Per tap and pair (`items` in all), the 4 vectors of widened pairs.
+    let items = window.taps.len() * pairs;
+    let mut pix = vec![_mm512_setzero_si512(); items.max(1) * 4];
+    let (in_h, in_w) = (window.in_h as i64, window.in_w as i64);
     for oy in lo..hi {
         let mut x0 = 0;
         while x0 < w {
             let pv = (w - x0).div_ceil(16).min(4);
-            for p in 0..pairs {
-                for v in 0..pv {
-                    let px = x0 + 16 * v;
-                    let n = (w - px).min(16);
-                    // Channel `ch`'s 16 pixels from `px`, sign- or
-                    // zero-extended to 32 bits (0 past the channels).
-                    let load = |ch: usize| -> __m512i {
-                        if ch >= cin {
-                            return _mm512_setzero_si512();
-                        }
-                        let at = xr.origin + ch * xr.plane + oy * xr.stride + px;
-                        let m = (1u64 << n) - 1;
-                        // SAFETY: elements `px..px + n` of row `oy` of
-                        // channel `ch` lie inside `x` (`fits`), and the
-                        // masked loads touch no others.
-                        unsafe {
-                            if in_bytes == 2 {
-                                let v = _mm512_maskz_loadu_epi16(m as u32, x.add(2 * at).cast());
-                                _mm512_cvtepu16_epi32(_mm512_castsi512_si256(v))
-                            } else {
-                                let v = _mm512_maskz_loadu_epi8(m, x.add(at).cast());
-                                let b = _mm512_castsi512_si128(v);
-                                if in_signed {
-                                    _mm512_cvtepi8_epi32(b)
+            for (t, &(dy, dx)) in window.taps.iter().enumerate() {
+                let iy = (oy * window.stride_h) as i64 + dy;
+                for p in 0..pairs {
+                    for v in 0..pv {
+                        let px = x0 + 16 * v;
+                        let n = (w - px).min(16) as i64;
+                        // Lanes `lo_i..hi_i` read input columns `c0 + i`
+                        // inside the row; the others (and rows outside the
+                        // input) are zero.
+                        let c0 = px as i64 + dx;
+                        let (lo_i, hi_i) = ((-c0).clamp(0, n), (in_w - c0).clamp(0, n));
+                        let m = if (0..in_h).contains(&iy) && hi_i > lo_i {
+                            ((1u64 << hi_i) - 1) & !((1u64 << lo_i) - 1)
+                        } else {
+                            0
+                        };
+                        let load = |ch: usize| -> __m512i {
+                            if ch >= cin || m == 0 {
+                                return _mm512_setzero_si512();
+                            }
+                            let at =
+                                (xr.origin + ch * xr.plane) as i64 + iy * xr.stride as i64 + c0;
+                            let ptr = x.wrapping_offset((in_bytes as i64 * at) as isize);
+                            // SAFETY: the lanes of `m` read columns
+                            // `0..in_w` of row `iy` (`0..in_h`) of channel
+                            // `ch`, inside `x` (`fits`); masked-off lanes
+                            // are not read.
+                            unsafe {
+                                if in_bytes == 2 {
+                                    let v = _mm512_maskz_loadu_epi16(m as u32, ptr.cast());
+                                    _mm512_cvtepu16_epi32(_mm512_castsi512_si256(v))
                                 } else {
-                                    _mm512_cvtepu8_epi32(b)
+                                    let v = _mm512_maskz_loadu_epi8(m, ptr.cast());
+                                    let b = _mm512_castsi512_si128(v);
+                                    if in_signed {
+                                        _mm512_cvtepi8_epi32(b)
+                                    } else {
+                                        _mm512_cvtepu8_epi32(b)
+                                    }
                                 }
                             }
-                        }
-                    };
-                    let low = _mm512_and_si512(load(2 * p), _mm512_set1_epi32(0xFFFF));
-                    let high = _mm512_slli_epi32::<16>(load(2 * p + 1));
-                    pix[4 * p + v] = _mm512_or_si512(low, high);
+                        };
+                        let low = _mm512_and_si512(load(2 * p), _mm512_set1_epi32(0xFFFF));
+                        let high = _mm512_slli_epi32::<16>(load(2 * p + 1));
+                        pix[4 * (t * pairs + p) + v] = _mm512_or_si512(low, high);
+                    }
                 }
             }
             let mut o = 0;
@@ -106,10 +124,10 @@ pub(super) unsafe fn pointwise16(
                     },
                     bytes: st.out_bytes(),
                 };
-                let wt = &weights[o * pairs..(o + nb) * pairs];
+                let wt = &weights[o * items..(o + nb) * items];
                 // SAFETY: the caller's guarantees; `dst` addresses output
                 // channels `o..o + nb`, pixels `x0..` of row `oy`.
-                unsafe { dispatch(pv, nb, &tail, &pix, wt, pairs, &dst, o) };
+                unsafe { dispatch(pv, nb, &tail, &pix, wt, items, &dst, o) };
                 o += nb;
             }
             x0 += 64;

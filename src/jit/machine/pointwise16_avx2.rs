@@ -1,14 +1,15 @@
-//! The AVX2 form of `pointwise16` (operands wider than u8 x i8, 1x1): per
-//! output row, 32 pixels at a time, every pair of input channels widened
-//! once to 16-bit pairs (channel `2p` in the low half of each dword, `2p +
-//! 1` in the high half), then register blocks of two output channels x
-//! `PV` vectors of 8 pixels, one `vpmaddwd` and one `vpaddd` per pair,
+//! The AVX2 form of `pointwise16` (operands wider than u8 x i8; 1x1, or
+//! KxK with column stride 1): per output row, 32 pixels at a time, every
+//! window tap's pair of input channels widened once to 16-bit pairs
+//! (channel `2p` in the low half of each dword, `2p + 1` in the high half;
+//! zero outside the input), then register blocks of two output channels x
+//! `PV` vectors of 8 pixels, one `vpmaddwd` and one `vpaddd` per tap, pair,
 //! vector and channel (wrapping adds: the sums are exact modulo 2^32 and
 //! the plan proved the accumulators fit 32 bits), then the stage's tail.
 //!
-//! Memory: AVX2 has no masked 16-bit loads or byte stores: a row's last
-//! partial vector is loaded and stored through stack copies, so no access
-//! leaves each row's own elements.
+//! Memory: AVX2 has no masked 16-bit loads or byte stores: the inputs are
+//! loaded and the results stored through stack copies, so no access leaves
+//! the input's rows and columns or the output row's pixels.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -21,7 +22,7 @@ use crate::jit::native::{Kind, NativeStage};
 /// Output channels per register block.
 const BLOCK: usize = 2;
 
-/// Rows `lo..hi` of the 16-bit pointwise stage `st`.
+/// Rows `lo..hi` of the wide-operand stage `st`.
 ///
 /// # Safety
 /// As `pointwise16::pointwise16`, with AVX2 instead of AVX-512.
@@ -35,57 +36,74 @@ pub(super) unsafe fn pointwise16(
     lo: usize,
     hi: usize,
 ) {
-    let &Kind::Pointwise16 {
+    let Kind::Wide16 {
         cin,
         pairs,
         in_bytes,
         in_signed,
+        window,
     } = st.kind()
     else {
         return;
     };
+    let (cin, pairs, in_bytes, in_signed) = (*cin, *pairs, *in_bytes, *in_signed);
     let tail = Tail::new(st.requant());
     let (w, c) = (st.width(), st.channels());
     let (xr, or) = (st.x(), st.out());
     let weights = st.weights();
-    // `[pair][vector]`: the widened pairs of 32 pixels.
-    let mut pix = vec![_mm256_setzero_si256(); pairs.max(1) * 4];
+    // Per tap and pair (`items` in all), the 4 vectors of widened pairs.
+    let items = window.taps.len() * pairs;
+    let mut pix = vec![_mm256_setzero_si256(); items.max(1) * 4];
+    let (in_h, in_w) = (window.in_h as i64, window.in_w as i64);
     for oy in lo..hi {
         let mut x0 = 0;
         while x0 < w {
             let pv = (w - x0).div_ceil(8).min(4);
-            for p in 0..pairs {
-                for v in 0..pv {
-                    let px = x0 + 8 * v;
-                    let n = (w - px).min(8);
-                    // Channel `ch`'s 8 pixels from `px`, sign- or
-                    // zero-extended to 32 bits (0 past the channels).
-                    let load = |ch: usize| -> __m256i {
-                        if ch >= cin {
-                            return _mm256_setzero_si256();
-                        }
-                        let at = xr.origin + ch * xr.plane + oy * xr.stride + px;
-                        let mut buf = [0u8; 16];
-                        // SAFETY: elements `px..px + n` of row `oy` of
-                        // channel `ch` lie inside `x` (`fits`).
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                x.add(in_bytes * at),
-                                buf.as_mut_ptr(),
-                                n * in_bytes,
-                            )
+            for (t, &(dy, dx)) in window.taps.iter().enumerate() {
+                let iy = (oy * window.stride_h) as i64 + dy;
+                for p in 0..pairs {
+                    for v in 0..pv {
+                        let px = x0 + 8 * v;
+                        let n = (w - px).min(8) as i64;
+                        // Lanes `lo_i..hi_i` read input columns `c0 + i`
+                        // inside the row; the others (and rows outside the
+                        // input) are zero.
+                        let c0 = px as i64 + dx;
+                        let (lo_i, hi_i) = ((-c0).clamp(0, n), (in_w - c0).clamp(0, n));
+                        let any = (0..in_h).contains(&iy) && hi_i > lo_i;
+                        let load = |ch: usize| -> __m256i {
+                            if ch >= cin || !any {
+                                return _mm256_setzero_si256();
+                            }
+                            let at = (xr.origin + ch * xr.plane) as i64
+                                + iy * xr.stride as i64
+                                + c0
+                                + lo_i;
+                            let mut buf = [0u8; 16];
+                            let skip = in_bytes * lo_i as usize;
+                            // SAFETY: columns `c0 + lo_i..c0 + hi_i` of row
+                            // `iy` of channel `ch` lie inside the input's
+                            // row, inside `x` (`fits`); `buf` takes up to 8
+                            // elements of 2 bytes.
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(
+                                    x.wrapping_offset((in_bytes as i64 * at) as isize),
+                                    buf.as_mut_ptr().add(skip),
+                                    in_bytes * (hi_i - lo_i) as usize,
+                                )
+                            };
+                            // SAFETY: `buf` holds 16 bytes.
+                            let b = unsafe { _mm_loadu_si128(buf.as_ptr().cast()) };
+                            match (in_bytes, in_signed) {
+                                (2, _) => _mm256_cvtepu16_epi32(b),
+                                (_, true) => _mm256_cvtepi8_epi32(b),
+                                _ => _mm256_cvtepu8_epi32(b),
+                            }
                         };
-                        // SAFETY: `buf` holds 16 bytes.
-                        let b = unsafe { _mm_loadu_si128(buf.as_ptr().cast()) };
-                        match (in_bytes, in_signed) {
-                            (2, _) => _mm256_cvtepu16_epi32(b),
-                            (_, true) => _mm256_cvtepi8_epi32(b),
-                            _ => _mm256_cvtepu8_epi32(b),
-                        }
-                    };
-                    let low = _mm256_and_si256(load(2 * p), _mm256_set1_epi32(0xFFFF));
-                    let high = _mm256_slli_epi32::<16>(load(2 * p + 1));
-                    pix[4 * p + v] = _mm256_or_si256(low, high);
+                        let low = _mm256_and_si256(load(2 * p), _mm256_set1_epi32(0xFFFF));
+                        let high = _mm256_slli_epi32::<16>(load(2 * p + 1));
+                        pix[4 * (t * pairs + p) + v] = _mm256_or_si256(low, high);
+                    }
                 }
             }
             let mut o = 0;
@@ -98,19 +116,19 @@ pub(super) unsafe fn pointwise16(
                     pixels: (w - x0).min(32),
                     bytes: st.out_bytes(),
                 };
-                let wt = &weights[o * pairs..(o + nb) * pairs];
+                let wt = &weights[o * items..(o + nb) * items];
                 // SAFETY: the caller's guarantees; `dst` addresses output
                 // channels `o..o + nb`, pixels `x0..` of row `oy`.
                 unsafe {
                     match (pv, nb) {
-                        (1, 1) => block::<1, 1>(&tail, &pix, wt, pairs, &dst, o),
-                        (2, 1) => block::<2, 1>(&tail, &pix, wt, pairs, &dst, o),
-                        (3, 1) => block::<3, 1>(&tail, &pix, wt, pairs, &dst, o),
-                        (_, 1) => block::<4, 1>(&tail, &pix, wt, pairs, &dst, o),
-                        (1, _) => block::<1, 2>(&tail, &pix, wt, pairs, &dst, o),
-                        (2, _) => block::<2, 2>(&tail, &pix, wt, pairs, &dst, o),
-                        (3, _) => block::<3, 2>(&tail, &pix, wt, pairs, &dst, o),
-                        (_, _) => block::<4, 2>(&tail, &pix, wt, pairs, &dst, o),
+                        (1, 1) => block::<1, 1>(&tail, &pix, wt, items, &dst, o),
+                        (2, 1) => block::<2, 1>(&tail, &pix, wt, items, &dst, o),
+                        (3, 1) => block::<3, 1>(&tail, &pix, wt, items, &dst, o),
+                        (_, 1) => block::<4, 1>(&tail, &pix, wt, items, &dst, o),
+                        (1, _) => block::<1, 2>(&tail, &pix, wt, items, &dst, o),
+                        (2, _) => block::<2, 2>(&tail, &pix, wt, items, &dst, o),
+                        (3, _) => block::<3, 2>(&tail, &pix, wt, items, &dst, o),
+                        (_, _) => block::<4, 2>(&tail, &pix, wt, items, &dst, o),
                     }
                 };
                 o += nb;

@@ -81,18 +81,26 @@ impl NativeStage {
             }
             Kind::Direct(d) => self.direct_fits(d, x_bytes)?,
             // Masked loads of each row's own elements.
-            &Kind::Pointwise16 {
+            Kind::Wide16 {
                 cin,
                 pairs,
                 in_bytes,
+                window,
                 ..
             } => {
-                self.weights.len() >= c * pairs
-                    && pairs == cin.div_ceil(2)
+                let (cin, in_bytes) = (*cin, *in_bytes);
+                let (ih, iw) = (window.in_h, window.in_w);
+                // Masked loads of the input's own rows and columns, which
+                // do not overlap.
+                self.weights.len() >= c * window.taps.len() * pairs
+                    && *pairs == cin.div_ceil(2)
                     && matches!(in_bytes, 1 | 2)
+                    && window.stride_h >= 1
                     && self.residual.is_none()
-                    && w <= self.x.stride
-                    && end(self.x, cin.max(1) - 1, h as i64 - 1, w as i64)? * in_bytes <= x_bytes
+                    && ih > 0
+                    && iw <= self.x.stride
+                    && end(self.x, 0, 0, 0).is_some()
+                    && end(self.x, cin.max(1) - 1, ih as i64 - 1, iw as i64)? * in_bytes <= x_bytes
             }
         };
         let residual_ok = match self.residual {
@@ -115,7 +123,7 @@ impl NativeStage {
                         Kind::Direct(d) => {
                             d.out_phases == 1 && d.out_shift == 0 && d.lanes.is_none()
                         }
-                        Kind::Pointwise16 { .. } => true,
+                        Kind::Wide16 { .. } => true,
                         _ => false,
                     }
             }
