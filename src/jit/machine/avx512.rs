@@ -91,6 +91,7 @@ pub(super) unsafe fn run(
             deconv::<false, true>(stage, x, out, lo, hi)
         },
         Kind::Deconv { .. } => unsafe { deconv::<false, false>(stage, x, out, lo, hi) },
+        Kind::Wide16 { .. } => unsafe { super::pointwise16::pointwise16(stage, x, out, lo, hi) },
         Kind::Direct(direct) => unsafe {
             // SAFETY: as above, the residual buffer has an entry too.
             let res = stage.residual().map_or(std::ptr::null(), |(r, _)| {

@@ -61,6 +61,9 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             };
         }
         Kind::Deconv { .. } => return,
+        Kind::Wide16 { .. } => {
+            return unsafe { super::pointwise16_avx2::pointwise16(stage, x, out, lo, hi) }
+        }
     };
     // SAFETY: as above, the residual buffer has an entry too; the caller's
     // guarantees are the kernel's preconditions.

@@ -137,6 +137,12 @@ pub(super) unsafe fn direct(
         return unsafe { super::conv_lanes::rows(st, d, l, (x, res), out, lo, hi) };
     }
     let tail = Tail::new(st.requant());
+    // Signed inputs of a transposed convolution: a tail per phase list
+    // (`Direct::phase_requants`).
+    let mut phase_tails = Vec::with_capacity(d.phase_requants.len());
+    for q in &d.phase_requants {
+        phase_tails.push(Tail::new(q));
+    }
     // Bytes per output element (`NativeStage::out_bytes`: 2 and 4 only
     // unstaged, without a residual map).
     let eb = st.out_bytes();
@@ -229,12 +235,13 @@ pub(super) unsafe fn direct(
                             residual,
                             bytes: eb,
                         };
+                        let tail = phase_tails.get(p).unwrap_or(&tail);
                         // SAFETY: the reads stay within the window's slots
                         // (`Direct::cols` covers q0 + shift + chunk); the
                         // stores within output rows `oy..oy + r` of
                         // channels `o..o + n` (masked to the width), or
                         // `staging` (one row then).
-                        unsafe { dispatch((pv, r, n), &tail, &spot, w, o) };
+                        unsafe { dispatch((pv, r, n), tail, &spot, w, o) };
                     }
                     if staged {
                         scatter(st, d, &staging, (o, n), (oy, q0, chunk), out);

@@ -20,6 +20,8 @@ mod depthwise_avx2;
 mod depthwise_avx512;
 mod depthwise_gather;
 mod peak;
+mod pointwise16;
+mod pointwise16_avx2;
 mod pointwise_avx2;
 mod pointwise_avx512;
 mod rows;

@@ -100,6 +100,12 @@ pub(crate) struct Direct {
     /// Signed inputs: the repacking adds 128 (flips the top bit) and the
     /// tail's `pre` takes `128 * sum(w)` off.
     pub flip: bool,
+    /// Signed inputs of a transposed convolution: each phase list sums
+    /// other taps, so each list `p` has its own tail, the stage's with
+    /// `128 * sum(w)` of that list's weights taken off `pre`
+    /// ([`phase_tails`]); empty otherwise (every list runs the stage's
+    /// tail).
+    pub phase_requants: Vec<super::Requant>,
     /// The packed weights in the AVX-512 kernel's channel-block order
     /// ([`blocked_weights`] for [`avx512_channels`]), made once here;
     /// empty for the AVX2 kernel.
@@ -238,13 +244,10 @@ pub(super) fn plan_direct(
     if xbuf.elem.bytes != 1 || xbuf.elem.signed != flip || (wide && !wide_ok) {
         return None;
     }
-    // (A transposed convolution's phases sum different taps: one
-    // correction per channel does not fit them.)
-    if flip && transposed {
-        return None;
-    }
     let mut requant = requant;
-    if flip {
+    // (A transposed convolution's phases sum different taps: one
+    // correction per channel and phase, `Direct::phase_requants`, below.)
+    if flip && !transposed {
         // `sum(x * w) = sum((x + 128) * w) - 128 * sum(w)` per output channel.
         let sums = weight_sums(program, pattern, cout)?;
         for (p, s) in requant.pre.iter_mut().zip(sums) {
@@ -280,6 +283,9 @@ pub(super) fn plan_direct(
     stage.out_bytes = out.elem.bytes;
     if let Kind::Direct(d) = &mut stage.kind {
         d.flip = flip;
+        if flip && transposed {
+            d.phase_requants = phase_tails(d, &stage.weights, &stage.requant)?;
+        }
         // The channel-lane kernel stores bytes only: wider outputs take the
         // pixel-lane kernel and its blocked weights.
         if stage.out_bytes != 1 && d.lanes.take().is_some() {
@@ -287,6 +293,39 @@ pub(super) fn plan_direct(
         }
     }
     stage.fits(plan)
+}
+
+/// Per phase list of `d` (signed inputs of a transposed convolution), the
+/// tail `requant` with `128 * sum(w)` of the list's weights taken off each
+/// channel's `pre`: `sum(x * w) = sum((x + 128) * w) - 128 * sum(w)` over
+/// the list's taps, which every output pixel of the phase sums (taps
+/// outside the input read the halo's or the repacking's zeros, flipped to
+/// 128 like the input). The sums come from the packed weights
+/// (`[channel][step]`, the bytes the kernel multiplies).
+fn phase_tails(
+    d: &Direct,
+    packed: &[i32],
+    requant: &super::Requant,
+) -> Option<Vec<super::Requant>> {
+    let t = d.steps_total;
+    let cout = d.groups * d.cout_g;
+    if packed.len() < cout * t || requant.pre.len() < cout {
+        return None;
+    }
+    let byte_sum = |w: i32| -> i64 { w.to_le_bytes().iter().map(|&b| i64::from(b as i8)).sum() };
+    d.steps
+        .iter()
+        .zip(&d.step_offsets)
+        .map(|(list, &off)| {
+            let mut q = requant.clone();
+            for (o, p) in q.pre.iter_mut().enumerate().take(cout) {
+                let w = packed.get(o * t + off..o * t + off + list.len())?;
+                let sum: i64 = w.iter().map(|&v| byte_sum(v)).sum();
+                *p = i32::try_from(i64::from(*p) - 128 * sum).ok()?;
+            }
+            Some(q)
+        })
+        .collect()
 }
 
 /// Each output channel's sum of weights (for the signed-input correction)
@@ -433,6 +472,7 @@ fn plan_window(
         readable: (0, row_bytes),
         phase_len: row_bytes.div_ceil(sw).next_multiple_of(64),
         flip: false,
+        phase_requants: vec![],
         blocked: vec![],
         lanes: None,
     };
@@ -572,6 +612,7 @@ fn plan_transposed(
         readable: (readable_from, max_mx + xbuf.dims.w + xbuf.halo.right),
         phase_len: 64,
         flip: false,
+        phase_requants: vec![],
         blocked: vec![],
         lanes: None,
     };

@@ -80,6 +80,28 @@ impl NativeStage {
                     && end(self.x, c - 1, in_h as i64 - 1, in_w as i64)? <= x_bytes
             }
             Kind::Direct(d) => self.direct_fits(d, x_bytes)?,
+            // Masked loads of each row's own elements.
+            Kind::Wide16 {
+                cin,
+                pairs,
+                in_bytes,
+                window,
+                ..
+            } => {
+                let (cin, in_bytes) = (*cin, *in_bytes);
+                let (ih, iw) = (window.in_h, window.in_w);
+                // Masked loads of the input's own rows and columns, which
+                // do not overlap.
+                self.weights.len() >= c * window.taps.len() * pairs
+                    && *pairs == cin.div_ceil(2)
+                    && matches!(in_bytes, 1 | 2)
+                    && window.stride_h >= 1
+                    && self.residual.is_none()
+                    && ih > 0
+                    && iw <= self.x.stride
+                    && end(self.x, 0, 0, 0).is_some()
+                    && end(self.x, cin.max(1) - 1, ih as i64 - 1, iw as i64)? * in_bytes <= x_bytes
+            }
         };
         let residual_ok = match self.residual {
             None => true,
@@ -91,13 +113,19 @@ impl NativeStage {
             }
         };
         // `out` counts elements of `out_bytes` bytes; only the direct
-        // kernels store wider elements, without a residual map.
+        // and 16-bit pointwise kernels store wider elements, without a
+        // residual map.
         let wide_ok = match self.out_bytes {
             1 => true,
             2 | 4 => {
                 self.residual.is_none()
-                    && matches!(&self.kind, Kind::Direct(d)
-                        if d.out_phases == 1 && d.out_shift == 0 && d.lanes.is_none())
+                    && match &self.kind {
+                        Kind::Direct(d) => {
+                            d.out_phases == 1 && d.out_shift == 0 && d.lanes.is_none()
+                        }
+                        Kind::Wide16 { .. } => true,
+                        _ => false,
+                    }
             }
             _ => false,
         };
@@ -140,7 +168,17 @@ impl NativeStage {
                 .iter()
                 .flatten()
                 .flatten()
-                .all(|s| s.channel < d.cin_g);
+                .all(|s| s.channel < d.cin_g)
+            // One tail per phase list, or none: each the stage's but `pre`.
+            && (d.phase_requants.is_empty()
+                || (d.phase_requants.len() == lists
+                    && d.phase_requants.iter().all(|q| {
+                        q.pre.len() >= self.channels
+                            && super::Requant {
+                                pre: self.requant.pre.clone(),
+                                ..q.clone()
+                            } == self.requant
+                    })));
         if !steps_ok || cin == 0 || !lanes_fit(d) {
             return Some(false);
         }

@@ -56,14 +56,15 @@ impl NativeStage {
             Kind::Depthwise {
                 borders: Some(_),
                 ..
-            }
+            } | Kind::Wide16 { .. }
         )
     }
 
     /// Whether every load of the kernel stays inside its buffers' planned
     /// bytes (no spare bytes read past the end), so that its input may be
-    /// a caller's array: the depthwise kernel that pads at the borders
-    /// (masked loads), and the transposed one (it copies exact rows).
+    /// a caller's array: the depthwise and wide-operand kernels that pad
+    /// at the borders (masked loads), and the transposed one (it copies
+    /// exact rows).
     pub fn reads_within_buffers(&self) -> bool {
         self.residual.is_none()
             && (self.pads_at_borders() || matches!(self.kind, Kind::Deconv { .. }))

@@ -29,6 +29,7 @@ mod requant;
 mod row_tail;
 mod rowwise;
 mod unpool;
+mod wide16;
 
 pub(crate) use conv::{
     avx512_channels, avx512_rows, avx512_vectors, blocked_weights, Direct, Lanes, Source, Step,
@@ -37,6 +38,7 @@ pub(crate) use in_place::unpad_inputs;
 use requant::{match_tail, match_tail_split};
 pub(crate) use requant::{Bias, Requant, Scale};
 pub(crate) use rowwise::{plan_rows, RowPart, RowStage};
+pub(crate) use wide16::Window16;
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
 use super::pattern::{classify, ConvKind, ConvPattern, Operands};
@@ -117,6 +119,16 @@ pub(crate) enum Kind {
     },
     /// Any other u8 x i8 convolution (`conv::Direct`).
     Direct(Box<Direct>),
+    /// A convolution of wider operands (`wide16`): `cin` input channels
+    /// in `pairs` 16-bit pairs a tap of `window`, inputs of `in_bytes` (1
+    /// or 2) bytes, signed or not; `x` counts elements.
+    Wide16 {
+        cin: usize,
+        pairs: usize,
+        in_bytes: usize,
+        in_signed: bool,
+        window: Box<Window16>,
+    },
 }
 
 /// Where one buffer's rows are: byte offsets and strides (elements are bytes).
@@ -167,7 +179,7 @@ impl NativeStage {
     /// depthwise stages.
     pub fn items(&self) -> usize {
         match self.kind {
-            Kind::Pointwise { .. } | Kind::Direct(_) => self.height,
+            Kind::Pointwise { .. } | Kind::Direct(_) | Kind::Wide16 { .. } => self.height,
             Kind::Depthwise { .. } | Kind::Deconv { .. } => self.channels * self.height,
         }
     }
@@ -229,6 +241,10 @@ pub(crate) fn plan_native(
         // Only the direct kernels flip signed inputs.
         let requant = tail(pattern.core)?;
         return conv::plan_direct(program, plan, &pattern, stage.root, requant, isa);
+    }
+    if pattern.operands == Operands::Wide {
+        let requant = tail(pattern.core)?;
+        return wide16::plan_wide16(program, plan, stage, &pattern, requant, isa);
     }
     if pattern.operands != Operands::U8xI8 {
         return None;

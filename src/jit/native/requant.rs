@@ -250,6 +250,10 @@ fn match_chain(
     let mut mul: Option<Vec<i128>> = None;
     let mut neg: Option<Vec<i128>> = None;
     let mut shift: Option<(u32, Bias)> = None;
+    // Offsets added to the product before its shift (`fold_mid`), and
+    // whether every sum they make fits 32 bits (when no shift follows).
+    let mut mid: Option<Vec<i128>> = None;
+    let mut mid_fits = true;
     let mut product = crate::ir::Interval::point(0);
     let mut shift_input = crate::ir::Interval::point(0);
     let mut frac = program.nodes[k].frac;
@@ -311,6 +315,17 @@ fn match_chain(
                         if *op == Elementwise::Sub {
                             v.iter_mut().for_each(|x| *x = -*x);
                         }
+                        if slot == Slot::Mul && shift.is_none() {
+                            // Added to the product before the shift (a zero
+                            // point, `(acc * m + 128) as u8`): folded into
+                            // `post` by the shift (`fold_mid`).
+                            let m = mid.get_or_insert_with(|| vec![0; channels]);
+                            for (t, x) in m.iter_mut().zip(v) {
+                                *t += x;
+                            }
+                            mid_fits &= fits_i32(r.lo, r.hi);
+                            continue;
+                        }
                         let target = if slot <= Slot::Pre {
                             slot = Slot::Pre;
                             &mut pre
@@ -343,7 +358,8 @@ fn match_chain(
                     }
                     Elementwise::Mul => {
                         // Consecutive factors multiply into one.
-                        if slot > Slot::Mul || (mul.is_some() && slot != Slot::Mul) {
+                        if slot > Slot::Mul || (mul.is_some() && slot != Slot::Mul) || mid.is_some()
+                        {
                             return None;
                         }
                         slot = Slot::Mul;
@@ -368,11 +384,13 @@ fn match_chain(
             Op::Round(_, rounding) => {
                 shift_input = program.nodes[below].range();
                 set_shift(&mut slot, &mut shift, frac, Bias::of_rounding(*rounding))?;
+                fold_mid(&mut mid, &mut post, shift?, product)?;
                 frac = 0;
             }
             Op::Shr(_, s) => {
                 shift_input = program.nodes[below].range();
-                set_shift(&mut slot, &mut shift, *s, Bias::None)?
+                set_shift(&mut slot, &mut shift, *s, Bias::None)?;
+                fold_mid(&mut mid, &mut post, shift?, product)?;
             }
             Op::Cast {
                 to,
@@ -401,6 +419,7 @@ fn match_chain(
                 if s > 0 {
                     shift_input = program.nodes[below].range();
                     set_shift(&mut slot, &mut shift, s, Bias::of(*quant))?;
+                    fold_mid(&mut mid, &mut post, shift?, product)?;
                     // The rounded value before the overflow step, within 32 bits.
                     let below_range = program.nodes[below].range();
                     let (qa, qb) = ((below_range.lo >> s) - 1, (below_range.hi >> s) + 1);
@@ -445,6 +464,15 @@ fn match_chain(
         let in_product = matches!(node.op, Op::Binary(Elementwise::Mul, ..));
         if !in_product && !fits_i32(r.lo, r.hi) {
             return None;
+        }
+    }
+    if let Some(m) = mid {
+        // No shift: the offsets are the post-add, their sums within 32 bits.
+        if !mid_fits {
+            return None;
+        }
+        for (p, k) in post.iter_mut().zip(m) {
+            *p += k;
         }
     }
     let clamp32 = |v: i128| v.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
@@ -589,6 +617,41 @@ fn chain_reaches(program: &Program, n: NodeId, k: NodeId) -> bool {
         Op::Binary(_, a, b) => chain_reaches(program, *a, k) || chain_reaches(program, *b, k),
         _ => false,
     }
+}
+
+/// Folds the offsets `mid` (per channel, in the product's units) that the
+/// chain adds to the product before its shift right by `s` with rounding
+/// `bias` into `post`: `round((p + k) / 2^s) = round(p / 2^s) + k / 2^s`
+/// when `k` is a multiple of `2^s` and the rounding commutes with adding
+/// integers (floor, ties up or down; ties to even only for even `k /
+/// 2^s`, not the roundings that look at the sign). The kernels then
+/// compute `(p + bias) >> s` from the product `p` alone, which must stay
+/// within 32 bits.
+fn fold_mid(
+    mid: &mut Option<Vec<i128>>,
+    post: &mut [i128],
+    (s, bias): (u32, Bias),
+    product: crate::ir::Interval,
+) -> Option<()> {
+    let Some(m) = mid.take() else {
+        return Some(());
+    };
+    if s > 62 {
+        return None;
+    }
+    let step = match bias {
+        _ if s == 0 => 1,
+        Bias::None | Bias::Half | Bias::HalfDown => 1i128 << s,
+        Bias::HalfEven => 2i128 << s,
+        _ => return None,
+    };
+    if m.iter().any(|k| k % step != 0) || !fits_i32((product.lo >> s) - 1, (product.hi >> s) + 1) {
+        return None;
+    }
+    for (p, k) in post.iter_mut().zip(m) {
+        *p += k >> s;
+    }
+    Some(())
 }
 
 fn set_shift(slot: &mut Slot, shift: &mut Option<(u32, Bias)>, s: u32, bias: Bias) -> Option<()> {

@@ -1,0 +1,259 @@
+//! The AVX-512 convolution of operands wider than u8 x i8 (`native::wide16`
+//! plans it: 1x1, or KxK with column stride 1): per output row, 64 pixels
+//! at a time, every window tap's pair of input channels widened once to
+//! 16-bit pairs (channel `2p` in the low half of each dword, `2p + 1` in
+//! the high half; zero outside the input), then register blocks of up to
+//! six output channels x `PV` pixel vectors, one `vpdpwssd` per tap, pair,
+//! vector and channel (the pair's weights broadcast), then the stage's
+//! tail and masked stores of 8-, 16- or 32-bit results.
+//!
+//! Memory: loads are masked to the input's own rows and columns (no halo,
+//! no spare bytes), stores to the output row's pixels.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::tail_avx512::Tail;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Kind, NativeStage};
+
+/// Output channels per register block.
+const BLOCK: usize = 6;
+
+/// Rows `lo..hi` of the wide-operand stage `st`.
+///
+/// # Safety
+/// As `avx512::run`: `x` and `out` are the stage's buffers with their
+/// planned sizes, `lo <= hi <= st.height()`, the host has AVX-512 F, BW,
+/// VBMI and VNNI, and `NativeStage::fits` accepted the stage (the input's
+/// rows of `in_w` elements of every input channel inside `x`, rows of
+/// `width` elements of every output channel inside `out`).
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+pub(super) unsafe fn pointwise16(
+    st: &NativeStage,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let Kind::Wide16 {
+        cin,
+        pairs,
+        in_bytes,
+        in_signed,
+        window,
+    } = st.kind()
+    else {
+        return;
+    };
+    let (cin, pairs, in_bytes, in_signed) = (*cin, *pairs, *in_bytes, *in_signed);
+    let tail = Tail::new(st.requant());
+    let (w, c) = (st.width(), st.channels());
+    let (xr, or) = (st.x(), st.out());
+    let weights = st.weights();
+    // Per tap and pair (`items` in all), the 4 vectors of widened pairs.
+    let items = window.taps.len() * pairs;
+    let mut pix = vec![_mm512_setzero_si512(); items.max(1) * 4];
+    let (in_h, in_w) = (window.in_h as i64, window.in_w as i64);
+    for oy in lo..hi {
+        let mut x0 = 0;
+        while x0 < w {
+            let pv = (w - x0).div_ceil(16).min(4);
+            for (t, &(dy, dx)) in window.taps.iter().enumerate() {
+                let iy = (oy * window.stride_h) as i64 + dy;
+                for p in 0..pairs {
+                    for v in 0..pv {
+                        let px = x0 + 16 * v;
+                        let n = (w - px).min(16) as i64;
+                        // Lanes `lo_i..hi_i` read input columns `c0 + i`
+                        // inside the row; the others (and rows outside the
+                        // input) are zero.
+                        let c0 = px as i64 + dx;
+                        let (lo_i, hi_i) = ((-c0).clamp(0, n), (in_w - c0).clamp(0, n));
+                        let m = if (0..in_h).contains(&iy) && hi_i > lo_i {
+                            ((1u64 << hi_i) - 1) & !((1u64 << lo_i) - 1)
+                        } else {
+                            0
+                        };
+                        let load = |ch: usize| -> __m512i {
+                            if ch >= cin || m == 0 {
+                                return _mm512_setzero_si512();
+                            }
+                            let at =
+                                (xr.origin + ch * xr.plane) as i64 + iy * xr.stride as i64 + c0;
+                            let ptr = x.wrapping_offset((in_bytes as i64 * at) as isize);
+                            // SAFETY: the lanes of `m` read columns
+                            // `0..in_w` of row `iy` (`0..in_h`) of channel
+                            // `ch`, inside `x` (`fits`); masked-off lanes
+                            // are not read.
+                            unsafe {
+                                if in_bytes == 2 {
+                                    let v = _mm512_maskz_loadu_epi16(m as u32, ptr.cast());
+                                    _mm512_cvtepu16_epi32(_mm512_castsi512_si256(v))
+                                } else {
+                                    let v = _mm512_maskz_loadu_epi8(m, ptr.cast());
+                                    let b = _mm512_castsi512_si128(v);
+                                    if in_signed {
+                                        _mm512_cvtepi8_epi32(b)
+                                    } else {
+                                        _mm512_cvtepu8_epi32(b)
+                                    }
+                                }
+                            }
+                        };
+                        let low = _mm512_and_si512(load(2 * p), _mm512_set1_epi32(0xFFFF));
+                        let high = _mm512_slli_epi32::<16>(load(2 * p + 1));
+                        pix[4 * (t * pairs + p) + v] = _mm512_or_si512(low, high);
+                    }
+                }
+            }
+            let mut o = 0;
+            while o < c {
+                let nb = (c - o).min(BLOCK);
+                let dst = Dst {
+                    out,
+                    at: or.origin + o * or.plane + oy * or.stride + x0,
+                    plane: or.plane,
+                    mask: if w - x0 >= 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << (w - x0)) - 1
+                    },
+                    bytes: st.out_bytes(),
+                };
+                let wt = &weights[o * items..(o + nb) * items];
+                // SAFETY: the caller's guarantees; `dst` addresses output
+                // channels `o..o + nb`, pixels `x0..` of row `oy`.
+                unsafe { dispatch(pv, nb, &tail, &pix, wt, items, &dst, o) };
+                o += nb;
+            }
+            x0 += 64;
+        }
+    }
+}
+
+/// Where a block stores: element `at` of channel `o` (then `plane`
+/// elements a channel), the pixels of `mask`, `bytes` bytes an element.
+#[cfg(target_arch = "x86_64")]
+struct Dst {
+    out: *mut u8,
+    at: usize,
+    plane: usize,
+    mask: u64,
+    bytes: usize,
+}
+
+/// [`block`] for the runtime `pv` (pixel vectors) and `n` (channels).
+///
+/// # Safety
+/// See [`block`].
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn dispatch(
+    pv: usize,
+    n: usize,
+    tail: &Tail,
+    pix: &[__m512i],
+    w: &[i32],
+    pairs: usize,
+    dst: &Dst,
+    o: usize,
+) {
+    macro_rules! pick {
+        ($p:literal; $($n:literal)*) => {
+            match n {
+                // SAFETY: the caller's guarantees.
+                $($n => unsafe { block::<$p, $n>(tail, pix, w, pairs, dst, o) },)*
+                _ => {}
+            }
+        };
+    }
+    match pv {
+        1 => pick!(1; 1 2 3 4 5 6),
+        2 => pick!(2; 1 2 3 4 5 6),
+        3 => pick!(3; 1 2 3 4 5 6),
+        _ => pick!(4; 1 2 3 4 5 6),
+    }
+}
+
+/// Output channels `o..o + N` of `16 PV` pixels: one `vpdpwssd` per pair,
+/// vector and channel, then the tail and a masked store per channel.
+///
+/// # Safety
+/// `pix` holds `4 * pairs` vectors, `w` `N * pairs` weights; `dst` may
+/// take the masked stores of channels `o..o + N`.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn block<const PV: usize, const N: usize>(
+    tail: &Tail,
+    pix: &[__m512i],
+    w: &[i32],
+    pairs: usize,
+    dst: &Dst,
+    o: usize,
+) {
+    let mut acc = [[_mm512_setzero_si512(); PV]; N];
+    let (pp, wp) = (pix.as_ptr(), w.as_ptr());
+    for p in 0..pairs.min(pix.len() / 4).min(w.len() / N.max(1)) {
+        // SAFETY: `4 p + v < pix.len()`, `j pairs + p < w.len()`.
+        let a: [__m512i; PV] = std::array::from_fn(|v| unsafe { *pp.add(4 * p + v) });
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            let wv = _mm512_set1_epi32(unsafe { *wp.add(j * pairs + p) });
+            for (acc_v, &a_v) in acc_j.iter_mut().zip(&a) {
+                *acc_v = _mm512_dpwssd_epi32(*acc_v, a_v, wv);
+            }
+        }
+    }
+    // SAFETY: the caller's guarantee on `dst`.
+    unsafe { finish::<PV, N>(&acc, tail, dst, o) }
+}
+
+/// The tail and the stores of a block's accumulators (out of line: see
+/// `conv_avx512::finish`).
+///
+/// # Safety
+/// As [`block`].
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn finish<const PV: usize, const N: usize>(
+    acc: &[[__m512i; PV]; N],
+    tail: &Tail,
+    dst: &Dst,
+    o: usize,
+) {
+    let eb = dst.bytes;
+    for (j, acc_j) in acc.iter().enumerate() {
+        let k = tail.channel(o + j);
+        let at = dst.out.wrapping_add(eb * (dst.at + j * dst.plane));
+        if eb == 1 {
+            let mut q = [_mm_setzero_si128(); 4];
+            for (q, &a) in q.iter_mut().zip(acc_j) {
+                *q = tail.apply(a, k);
+            }
+            let v = _mm512_castsi128_si512(q[0]);
+            let v = _mm512_inserti32x4::<1>(v, q[1]);
+            let v = _mm512_inserti32x4::<2>(v, q[2]);
+            let v = _mm512_inserti32x4::<3>(v, q[3]);
+            // SAFETY: the caller's guarantee (pixels of the mask).
+            unsafe { _mm512_mask_storeu_epi8(at.cast(), dst.mask, v) };
+            continue;
+        }
+        for (v, &a) in acc_j.iter().enumerate() {
+            let r = tail.result(a, k);
+            let m = (dst.mask >> (16 * v)) as u16;
+            let at = at.wrapping_add(16 * v * eb);
+            // SAFETY: the caller's guarantee (pixels `16 v ..` of the mask).
+            if eb == 2 {
+                unsafe { _mm512_mask_cvtepi32_storeu_epi16(at.cast(), m, r) };
+            } else {
+                unsafe { _mm512_mask_storeu_epi32(at.cast(), m, r) };
+            }
+        }
+    }
+}
