@@ -108,6 +108,7 @@ fn max_pool_s2<const SIGNED: bool>(
         let y0 = (oy * sh).saturating_sub(pt);
         let y1 = (oy * sh + kh).saturating_sub(pt).min(xg.h);
         let rows = y0..y1.max(y0);
+        let last = y1.max(y0 + 1) - 1;
         let start = og.row(c, oy) - base;
         let dst = &mut out[start..start + ow];
         for (k, chunk) in loads.chunks_exact(pairs).enumerate() {
@@ -116,35 +117,57 @@ fn max_pool_s2<const SIGNED: bool>(
             let (mut acc_a, mut acc_b) = (minv, minv);
             for (s, &(first, (ma, whole_a), (mb, whole_b))) in chunk.iter().enumerate() {
                 let (mut va, mut vb) = (minv, minv);
-                for iy in rows.clone() {
-                    let row = xg.row(c, iy) as i64;
-                    let (a, b) = if row + first >= 0 && row + first + 64 <= x.len() as i64 {
-                        // SAFETY: the 64 bytes from `row + first` are in `x`
-                        // (tested just above).
-                        unsafe {
-                            let p = x.as_ptr().offset((row + first) as isize);
+                let (top, bottom) = (xg.row(c, rows.start) as i64, xg.row(c, last) as i64);
+                if !rows.is_empty() && top + first >= 0 && bottom + first + 64 <= x.len() as i64 {
+                    // Every row's 64 bytes from `first` are in the buffer:
+                    // whole loads, the padding columns replaced after.
+                    let mut p = x.as_ptr().wrapping_offset((top + first) as isize);
+                    for _ in rows.clone() {
+                        // SAFETY: the 64 bytes from `p` are in `x`, rows
+                        // `top..=bottom` apart by the stride (tested just
+                        // above).
+                        let (a, b) = unsafe {
                             (
                                 _mm256_loadu_si256(p.cast()),
                                 _mm256_loadu_si256(p.add(32).cast()),
                             )
-                        }
-                    } else {
-                        edge(x, row, first, w, min as u8)
-                    };
-                    // SAFETY: as above (features).
-                    unsafe {
-                        let a = if whole_a {
-                            a
-                        } else {
-                            _mm256_blendv_epi8(minv, a, ma)
-                        };
-                        let b = if whole_b {
-                            b
-                        } else {
-                            _mm256_blendv_epi8(minv, b, mb)
                         };
                         va = max8::<SIGNED>(va, a);
                         vb = max8::<SIGNED>(vb, b);
+                        p = p.wrapping_add(xg.stride);
+                    }
+                    // The maxima of the rows' columns outside the row are
+                    // those of other bytes: the type's minimum instead.
+                    // SAFETY: as above (features).
+                    unsafe {
+                        if !whole_a {
+                            va = _mm256_blendv_epi8(minv, va, ma);
+                        }
+                        if !whole_b {
+                            vb = _mm256_blendv_epi8(minv, vb, mb);
+                        }
+                    }
+                } else {
+                    for iy in rows.clone() {
+                        let row = xg.row(c, iy) as i64;
+                        let (a, b) = if row + first >= 0 && row + first + 64 <= x.len() as i64 {
+                            // SAFETY: the 64 bytes from `row + first` are
+                            // in `x` (tested just above).
+                            unsafe {
+                                let p = x.as_ptr().offset((row + first) as isize);
+                                (
+                                    _mm256_loadu_si256(p.cast()),
+                                    _mm256_loadu_si256(p.add(32).cast()),
+                                )
+                            }
+                        } else {
+                            edge(x, row, first, w, min as u8)
+                        };
+                        // SAFETY: as above (features).
+                        unsafe {
+                            va = max8::<SIGNED>(va, _mm256_blendv_epi8(minv, a, ma));
+                            vb = max8::<SIGNED>(vb, _mm256_blendv_epi8(minv, b, mb));
+                        }
                     }
                 }
                 if 2 * s + 1 < kw {
@@ -210,6 +233,20 @@ fn nearest2(fh: usize, (xg, og): (Grid, Grid), (lo, hi, x, out, base): Rows) {
         let start = og.row(c, oy) - base;
         let dst = &mut out[start..start + 2 * w];
         let mut j = 0;
+        while j + 32 <= w {
+            // SAFETY: `run` is compiled with AVX2; the load reads bytes
+            // `j..j + 32` of `src`, the stores bytes `2 j..2 j + 64` of
+            // `dst`. Quarters 0, 2, 1, 3, then each half's low and high
+            // bytes doubled: bytes 0..16 and 16..32.
+            unsafe {
+                let v = _mm256_loadu_si256(src.as_ptr().add(j).cast());
+                let v = _mm256_permute4x64_epi64(v, 0xd8);
+                let d = dst.as_mut_ptr().add(2 * j);
+                _mm256_storeu_si256(d.cast(), _mm256_unpacklo_epi8(v, v));
+                _mm256_storeu_si256(d.add(32).cast(), _mm256_unpackhi_epi8(v, v));
+            }
+            j += 32;
+        }
         while j + 16 <= w {
             // SAFETY: `run` is compiled with AVX2; the load reads bytes
             // `j..j + 16` of `src`, the store bytes `2 j..2 j + 32` of `dst`.
