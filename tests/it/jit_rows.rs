@@ -671,3 +671,68 @@ fn pad_row_kernel_matches_the_interpreter() {
     }
     common::assert_no_failures(&failures);
 }
+
+/// Max pooling with windows one or two columns apart and nearest
+/// upsampling doubling the columns, without a tail: the kernels of their
+/// own in `machine::rows` (AVX-512, with and without VBMI, and AVX2
+/// copies). Windows up to 7 columns (or 13) and 4 rows, any vertical
+/// stride and padding, widths from 1 to past two 64-output chunks, tiny
+/// planes and many channels, halos, 1 and 2 threads.
+#[test]
+fn strided_max_pool_and_doubling_kernels_match_the_interpreter() {
+    let mut failures = vec![];
+    let (mut pools, mut doublings) = (0, 0);
+    for seed in 0..500 {
+        let mut rng = Rng::new(seed ^ 0x5712);
+        let ty = *rng.pick(&["u8", "i8", "u5", "fixed<8, 2>", "ufixed<8, 3>"]);
+        let (c, h, w) = match rng.range(0, 3) {
+            0 => (rng.range(1, 3), rng.range(1, 4), rng.range(1, 9)),
+            1 => (rng.range(30, 70), rng.range(1, 9), rng.range(1, 40)),
+            _ => (rng.range(1, 6), rng.range(1, 30), rng.range(1, 300)),
+        };
+        let halo = rng.range(0, 2);
+        let core = if rng.chance(70) {
+            let kw = if rng.chance(10) { 13 } else { rng.range(1, 7) };
+            let (kh, sh, sw) = (rng.range(1, 4), rng.range(1, 3), rng.range(1, 2));
+            let pads: Vec<i64> = [kh, kh, kw, kw]
+                .iter()
+                .map(|&k| rng.range(0, k - 1))
+                .collect();
+            format!(
+                "maxpool(x, ({kh}, {kw}), stride: ({sh}, {sw}), pad: ({}, {}, {}, {}))",
+                pads[0], pads[1], pads[2], pads[3]
+            )
+        } else {
+            format!("upsample(x, ({}, 2), nearest)", rng.range(1, 3))
+        };
+        let src = format!(
+            "pipeline p {{\n  input x: {ty}[{c}, {h}, {w}] pad {halo}\n  let y = {core}\n  output y\n}}\n"
+        );
+        // Some windows are wider than the padded input: rightly rejected.
+        let Ok((checked, _)) = compile("s2.cnn", &src, &Files::default()) else {
+            continue;
+        };
+        let program = &checked.program;
+        let isa = if seed % 4 >= 2 { Isa::Avx2 } else { Isa::Auto };
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            min_job: 1,
+            isa,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => match stages.iter().find(|s| s.row_kernel) {
+                Some(s) if s.label.contains("maxpool") => pools += 1,
+                Some(_) => doublings += 1,
+                None => failures.push(format!("seed {seed}: not on a row kernel\n{src}")),
+            },
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    assert!(
+        pools > 150 && doublings > 80,
+        "{pools} poolings, {doublings} upsamplings checked"
+    );
+}

@@ -25,6 +25,10 @@ mod pointwise16_avx2;
 mod pointwise_avx2;
 mod pointwise_avx512;
 mod rows;
+#[cfg(target_arch = "x86_64")]
+mod rows_avx2;
+#[cfg(target_arch = "x86_64")]
+mod rows_avx512;
 mod tail_avx2;
 mod tail_avx512;
 

@@ -68,6 +68,24 @@ pub(super) unsafe fn run(stage: &RowStage, call: &RowCall, lo: usize, hi: usize)
         (Level::Avx512, crate::jit::Isa::Avx2) => Level::Avx2,
         (level, _) => level,
     };
+    // The stages with kernels of their own (`native::Special`), unless
+    // this host has none for it.
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(special), Some(&x)) = (stage.special(), xs.first()) {
+        let done = match level {
+            // SAFETY: `level` found the features `rows_avx512::run` is
+            // compiled for.
+            Level::Avx512 => unsafe {
+                super::rows_avx512::run(&special, lo, hi, x, out, call.base)
+            },
+            // SAFETY: as above, AVX2.
+            Level::Avx2 => unsafe { super::rows_avx2::run(&special, lo, hi, x, out, call.base) },
+            Level::Baseline => false,
+        };
+        if done {
+            return -1;
+        }
+    }
     match level {
         // SAFETY: `level` found the features the copy is compiled for.
         #[cfg(target_arch = "x86_64")]

@@ -37,7 +37,7 @@ pub(crate) use conv::{
 pub(crate) use in_place::unpad_inputs;
 use requant::{match_tail, match_tail_split};
 pub(crate) use requant::{Bias, Requant, Scale};
-pub(crate) use rowwise::{plan_rows, RowPart, RowStage};
+pub(crate) use rowwise::{plan_rows, Grid, RowPart, RowStage, Special};
 pub(crate) use wide16::Window16;
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};

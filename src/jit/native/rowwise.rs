@@ -76,6 +76,43 @@ impl View {
     }
 }
 
+/// A one-byte buffer's interior rows, in bytes, for the kernels that
+/// `machine::rows` writes with intrinsics ([`Special`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grid {
+    pub origin: usize,
+    pub stride: usize,
+    pub plane: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Grid {
+    /// The first byte of interior row `(c, y)`.
+    pub fn row(&self, c: usize, y: usize) -> usize {
+        self.origin + c * self.plane + y * self.stride
+    }
+}
+
+/// Row stages that `machine::rows` runs with kernels of its own (explicit
+/// vectors: byte shuffles the compiler did not find), on one-byte values
+/// without a tail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Special {
+    /// Max pooling whose windows are two columns apart, or one column
+    /// apart and at most 64 wide (any vertical stride, any padding).
+    MaxPool {
+        signed: bool,
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        pad: (usize, usize),
+        x: Grid,
+        out: Grid,
+    },
+    /// Nearest upsampling by `(fh, 2)`.
+    Nearest2 { fh: usize, x: Grid, out: Grid },
+}
+
 /// The parts of the row kernels that `machine::rows` compiles as functions
 /// of their own (see [`RowStage::part`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -328,6 +365,38 @@ impl RowStage {
         let mut inputs = vec![self.x.buffer];
         inputs.extend(self.others.iter().map(|v| v.buffer));
         (inputs, self.out.buffer)
+    }
+
+    /// The kernel of its own `machine::rows` runs this stage with, if any
+    /// (see [`Special`]).
+    pub fn special(&self) -> Option<Special> {
+        if self.tail.is_some() || self.x.bytes != 1 || self.out.bytes != 1 {
+            return None;
+        }
+        let grid = |v: &View| Grid {
+            origin: v.origin,
+            stride: v.stride,
+            plane: v.plane,
+            h: v.h,
+            w: v.w,
+        };
+        let (x, out) = (grid(&self.x), grid(&self.out));
+        match self.kind {
+            Kind::MaxPool {
+                kernel,
+                stride,
+                pad,
+            } if stride.1 == 2 || (stride.1 == 1 && kernel.1 <= 64) => Some(Special::MaxPool {
+                signed: self.x.signed,
+                kernel,
+                stride,
+                pad,
+                x,
+                out,
+            }),
+            Kind::Nearest { factor: (fh, 2) } => Some(Special::Nearest2 { fh, x, out }),
+            _ => None,
+        }
     }
 
     /// Which part of the row kernels runs this stage (`machine::rows`
