@@ -19,6 +19,7 @@ mod conv_lanes;
 mod depthwise_avx2;
 mod depthwise_avx512;
 mod depthwise_gather;
+mod depthwise_packed;
 mod peak;
 mod pointwise_avx2;
 mod pointwise_avx512;

@@ -1,0 +1,221 @@
+//! The AVX-512 depthwise convolution of narrow maps (output rows of at
+//! most 32 pixels): `R = 64 / P` output rows of one channel share the 64
+//! lanes of a register block, `P` (8, 16 or 32) lanes a row, where the
+//! row-wide kernels (`depthwise_avx512::loaded`, `depthwise_gather`) fill
+//! 64 lanes with one row and leave `64 - W` of them idle (28 of 64 pixels
+//! used on 28 x 28 maps, 7 of 64 on 7 x 7).
+//!
+//! Slot `s = 16 p + j` (lane `j` of pixel vector `p`) is pixel `s % P` of
+//! output row `y + s / P`. With `P >= 16` the 16 pixels of vector `p` lie
+//! in one row: per kernel row and quad of taps one 64-byte load from that
+//! input row, from the column of its first pixel, and one `vpermb` by the
+//! same window table for every vector (lane `j` takes bytes `SW j + t DW`,
+//! `t < 4`) make the `vpdpbusd` operand. With `P = 8` vector `p` holds
+//! rows `2 p` and `2 p + 1`: one `vpermt2b` of the two rows' loads.
+//! Any row and column stride (1 to 4), dilation and kernel height, rows
+//! of up to 8 taps (two quads), as long as a vector's windows lie in 64
+//! bytes (`fits`).
+//!
+//! Memory: the loads of vector `p` start at column `sw (16 p % P) + q
+//! step - pad_left` of its input row, at most `16 sw + step - pad_left`,
+//! and end 64 bytes later, within the `bases[3] + 128 + step` bytes from
+//! column `-pad_left` that `NativeStage::fits` checked against the buffer
+//! and its spare bytes (`bases[3] + 128 >= 16 sw + 64` for every stride).
+//! Rows of a block past the map (or past the job's items) load the block's
+//! first row and are not stored. With `MASKED` (an input without a halo)
+//! the loads are masked to the input's columns and to zero on rows outside
+//! it, which read as the zero padding and are never accessed (AVX-512
+//! masked loads suppress faults).
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::avx512::{column_masks, lanes, store, Form};
+#[cfg(target_arch = "x86_64")]
+use super::tail_avx512::Tail;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Kind, NativeStage};
+
+/// The lanes a row takes (8, 16 or 32) when the packed kernel computes the
+/// depthwise stage `st`: output rows of at most 32 pixels, and every
+/// vector's windows within its 64-byte loads.
+pub(super) fn row_lanes(st: &NativeStage) -> Option<usize> {
+    let &Kind::Depthwise {
+        stride: (_, sw),
+        quads: (_, step),
+        ..
+    } = st.kind()
+    else {
+        return None;
+    };
+    let (w, dw) = (st.width(), step / 4);
+    let p = w.max(8).next_power_of_two();
+    let span = |pixels: usize| (pixels - 1) * sw + 3 * dw;
+    (p <= 32 && span(p.min(16)) < 64).then_some(p)
+}
+
+/// Runs items `lo..hi` (channel rows) of the depthwise stage `st` with
+/// input `x` and output `out`, `64 / P` rows at a time; `FORM` is the
+/// tail's [`Form`], `MASKED` whether the input lacks the halo
+/// (`Kind::Depthwise::borders`), `Q` the quads a kernel row.
+///
+/// # Safety
+/// See `avx512::run`; `P` is `row_lanes(st)`, `FORM`, `MASKED` and `Q`
+/// are the stage's.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, const Q: usize>(
+    (st, x, out, lo, hi): (&NativeStage, *const u8, *mut u8, usize, usize),
+) {
+    let &Kind::Depthwise {
+        kh,
+        pad_top,
+        pad_left,
+        stride: (sh, sw),
+        dilation_h,
+        quads: (_, step),
+        borders,
+        ..
+    } = st.kind()
+    else {
+        return;
+    };
+    debug_assert!(row_lanes(st) == Some(P));
+    let (in_h, in_w) = borders.unwrap_or((usize::MAX, usize::MAX));
+    let tail = Tail::new(st.requant());
+    let fast = if FORM == Form::Folded as u8 {
+        tail.fast()
+    } else {
+        None
+    };
+    let plain = FORM == Form::MirroredPlain as u8;
+    let mirror = if FORM == Form::Mirrored as u8 || plain {
+        tail.mirror()
+    } else {
+        None
+    };
+    let rows = 64 / P;
+    let dw = step / 4;
+    // Lane `j` of a vector: pixel `j % P` of its first row (P >= 16), or
+    // of the second row's load (`+ 64`) from lane 8 (P = 8).
+    let windows = {
+        let mut idx = [0u8; 64];
+        for (i, v) in idx.iter_mut().enumerate() {
+            let (j, t) = (i / 4, i % 4);
+            *v = ((j % P.min(16)) * sw + t * dw + 64 * (j / P.min(16))) as u8;
+        }
+        // SAFETY: `idx` is 64 bytes.
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    };
+    // Pack order (byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`)
+    // to slot order (byte `16 p + j` is lane `j` of vector `p`).
+    let order = {
+        let idx: [u8; 64] = std::array::from_fn(|s| {
+            let (p, l) = (s / 16, s % 16);
+            (16 * (l / 4) + 4 * p + l % 4) as u8
+        });
+        // SAFETY: `idx` is 64 bytes.
+        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+    };
+    // Vector `p`'s first pixel, and its rows' offsets in the block (the
+    // second only with P = 8).
+    let first_pixel = |p: usize| (16 * p) % P;
+    let row_of = |p: usize, h: usize| (16 * p + 8 * h) / P;
+    // With `MASKED`: the masks of the loads of quad `q` of vector `p`
+    // (columns from `sw first_pixel(p) + q step - pad_left`) that keep the
+    // input's columns `0..in_w`.
+    let masks: [[u64; 4]; Q] = std::array::from_fn(|q| {
+        std::array::from_fn(|p| {
+            let first = (sw * first_pixel(p) + q * step) as i64 - pad_left as i64;
+            if MASKED {
+                column_masks(first, in_w as i64).0
+            } else {
+                u64::MAX
+            }
+        })
+    });
+    let (stride, plane) = (st.x().stride as isize, st.x().plane as isize);
+    let (h, w) = (st.height(), st.width());
+    let mut item = lo;
+    while item < hi {
+        let (c, y) = (item / h, item % h);
+        let n = rows.min(h - y).min(hi - item);
+        item += n;
+        let k = tail.channel(c);
+        let taps = &st.weights()[c * kh * Q..(c + 1) * kh * Q];
+        // Input row of kernel row 0 for each load (block rows past `n`
+        // read the first), and the offset of its column `-pad_left`.
+        let top: [[isize; 2]; 4] = std::array::from_fn(|p| {
+            std::array::from_fn(|half| {
+                let r = row_of(p, half);
+                let r = if r < n { r } else { 0 };
+                (sh * (y + r)) as isize - pad_top as isize
+            })
+        });
+        let base = st.x().origin as isize + c as isize * plane - pad_left as isize;
+        let mut acc = [_mm512_setzero_si512(); 4];
+        for (ky, row) in taps.chunks_exact(Q).enumerate() {
+            let dy = (ky * dilation_h) as isize;
+            for (q, &tap) in row.iter().enumerate() {
+                let wv = _mm512_set1_epi32(tap);
+                for p in 0..4 {
+                    let col = (sw * first_pixel(p) + q * step) as isize;
+                    // The load of row `half` of vector `p` (a loop, not
+                    // a closure: closures lose the target features).
+                    let mut loads = [_mm512_setzero_si512(); 2];
+                    for (half, v) in loads
+                        .iter_mut()
+                        .enumerate()
+                        .take(if P >= 16 { 1 } else { 2 })
+                    {
+                        let iy = top[p][half] + dy;
+                        let at = x.wrapping_offset(base + iy * stride + col);
+                        *v = if MASKED {
+                            let m = if (0..in_h as isize).contains(&iy) {
+                                masks[q][p]
+                            } else {
+                                0
+                            };
+                            // SAFETY: the mask keeps the input's own
+                            // bytes (see the module's memory note).
+                            unsafe { _mm512_maskz_loadu_epi8(m, at.cast()) }
+                        } else {
+                            // SAFETY: see the module's memory note.
+                            unsafe { _mm512_loadu_si512(at.cast()) }
+                        };
+                    }
+                    let win = if P >= 16 {
+                        _mm512_permutexvar_epi8(windows, loads[0])
+                    } else {
+                        _mm512_permutex2var_epi8(loads[0], windows, loads[1])
+                    };
+                    acc[p] = _mm512_dpbusd_epi32(acc[p], win, wv);
+                }
+            }
+        }
+        // A copy for the tails (see `depthwise_avx512::loaded`).
+        let sums = acc;
+        // SAFETY: this function's target features; `c` is a channel.
+        let packed = match (&fast, &mirror) {
+            (Some(f), _) => unsafe { f.packed4(&sums, f.channel(c)) },
+            (None, Some(m)) if plain => unsafe { m.packed4::<true>(&sums, c) },
+            (None, Some(m)) => unsafe { m.packed4::<false>(&sums, c) },
+            (None, None) => tail.apply4_packed(&sums, k),
+        };
+        let bytes = _mm512_permutexvar_epi8(order, packed);
+        for r in 0..n {
+            let at = st.out().origin + c * st.out().plane + (y + r) * st.out().stride;
+            // SAFETY: row (c, y + r) is inside the output; the mask keeps
+            // its `w` pixels, bytes `r P ..` of `bytes`, stored from
+            // `r P` bytes before the row (not written).
+            unsafe {
+                store(
+                    out.wrapping_add(at).wrapping_sub(r * P),
+                    lanes(w) << (r * P),
+                    bytes,
+                )
+            };
+        }
+    }
+}
