@@ -483,6 +483,14 @@ fn depthwise_program(seed: u64, narrow: bool) -> String {
         "conv({x}, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {c})",
         pads[0], pads[1], pads[2], pads[3]
     );
+    // Narrow maps read with padding (`y` stored with a halo: rows not
+    // back to back).
+    let end = if narrow && rng.chance(40) {
+        let outputs = if rng.chance(50) { "y, z" } else { "z" };
+        format!("  let z = maxpool(y, 3, stride: 1, pad: 1)\n  output {outputs}\n")
+    } else {
+        String::from("  output y\n")
+    };
     let t = target(&mut rng);
     let expr = match rng.range(0, 6) {
         0 => format!("round(({conv} + b) * s) as u8 sat"),
@@ -499,8 +507,7 @@ fn depthwise_program(seed: u64, narrow: bool) -> String {
   param b: i8[{c}] = random(seed: {})
   const s: fixed<{}, 1> = 0.{:04}
 {let_x}  let y = {expr}
-  output y
-}}
+{end}}}
 ",
         seed * 3 + 1,
         seed * 3 + 2,

@@ -109,25 +109,45 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     };
     // Pack order (byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`)
-    // to slot order (byte `16 p + j` is lane `j` of vector `p`).
+    // to slot order (byte `16 p + j` is lane `j` of vector `p`); with the
+    // output's rows back to back (`dense`), to the block's rows one after
+    // the other (byte `W r + x` is pixel `x` of row `r`, slot `P r + x`).
+    let (w, dense) = (st.width(), st.out().stride == st.width());
     let order = {
-        let idx: [u8; 64] = std::array::from_fn(|s| {
+        let pack = |s: usize| {
             let (p, l) = (s / 16, s % 16);
             (16 * (l / 4) + 4 * p + l % 4) as u8
+        };
+        let idx: [u8; 64] = std::array::from_fn(|b| {
+            if dense {
+                pack((P * (b / w) + b % w).min(63))
+            } else {
+                pack(b)
+            }
         });
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     };
-    // Vector `p`'s first pixel, and its rows' offsets in the block (the
-    // second only with P = 8).
-    let first_pixel = |p: usize| (16 * p) % P;
-    let row_of = |p: usize, h: usize| (16 * p + 8 * h) / P;
-    // With `MASKED`: the masks of the loads of quad `q` of vector `p`
-    // (columns from `sw first_pixel(p) + q step - pad_left`) that keep the
-    // input's columns `0..in_w`.
-    let masks: [[u64; 4]; Q] = std::array::from_fn(|q| {
-        std::array::from_fn(|p| {
-            let first = (sw * first_pixel(p) + q * step) as i64 - pad_left as i64;
+    let row_of = |p: usize| 16 * p / P;
+    let half = |p: usize| if P == 32 { p % 2 } else { 0 };
+    // Kernel row `ky` of vector `p` reads input row `i = sh row_of(p) + ky
+    // dh` from the block's first (and at P = 8 row `i + sh` too): the
+    // windows of each row (each quad and half) are gathered once into
+    // `wins[(i Q + q) halves + h]`, then weighed by every vector and kernel
+    // row that reads them (a `vpdpbusd` from memory).
+    let halves = if P == 32 { 2 } else { 1 };
+    let span = sh * row_of(3) + (kh - 1) * dilation_h + 1;
+    let mut wins = vec![_mm512_setzero_si512(); span * Q * halves];
+    // Offsets in `wins` of vector `p`'s windows for kernel row 0, quad 0,
+    // and the step to the next kernel row.
+    let first: [usize; 4] = std::array::from_fn(|p| sh * row_of(p) * Q * halves + half(p));
+    let next_row = dilation_h * Q * halves;
+    // With `MASKED`: the masks of the loads of quad `q` of half `h`
+    // (columns from `sw 16 h + q step - pad_left`) that keep the input's
+    // columns `0..in_w`.
+    let masks: [[u64; 2]; Q] = std::array::from_fn(|q| {
+        std::array::from_fn(|h| {
+            let first = (sw * 16 * h + q * step) as i64 - pad_left as i64;
             if MASKED {
                 column_masks(first, in_w as i64).0
             } else {
@@ -136,7 +156,7 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
         })
     });
     let (stride, plane) = (st.x().stride as isize, st.x().plane as isize);
-    let (h, w) = (st.height(), st.width());
+    let h = st.height();
     let mut item = lo;
     while item < hi {
         let (c, y) = (item / h, item % h);
@@ -144,36 +164,28 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
         item += n;
         let k = tail.channel(c);
         let taps = &st.weights()[c * kh * Q..(c + 1) * kh * Q];
-        // Input row of kernel row 0 for each load (block rows past `n`
-        // read the first), and the offset of its column `-pad_left`.
-        let top: [[isize; 2]; 4] = std::array::from_fn(|p| {
-            std::array::from_fn(|half| {
-                let r = row_of(p, half);
-                let r = if r < n { r } else { 0 };
-                (sh * (y + r)) as isize - pad_top as isize
-            })
-        });
+        // Input row of the block's input row 0, the offset of its column
+        // `-pad_left`, and its last row that an output row of the block
+        // reads (the rows of output rows past `n` read no further).
+        let top = (sh * y) as isize - pad_top as isize;
         let base = st.x().origin as isize + c as isize * plane - pad_left as isize;
-        let mut acc = [_mm512_setzero_si512(); 4];
-        for (ky, row) in taps.chunks_exact(Q).enumerate() {
-            let dy = (ky * dilation_h) as isize;
-            for (q, &tap) in row.iter().enumerate() {
-                let wv = _mm512_set1_epi32(tap);
-                for p in 0..4 {
-                    let col = (sw * first_pixel(p) + q * step) as isize;
-                    // The load of row `half` of vector `p` (a loop, not
-                    // a closure: closures lose the target features).
+        let last = sh * (n - 1) + (kh - 1) * dilation_h;
+        let wp = wins.as_mut_ptr();
+        for i in 0..span {
+            // The rows loaded (the second at P = 8 only).
+            let rows = [i.min(last), (i + sh).min(last)];
+            for q in 0..Q {
+                for hf in 0..halves {
+                    let col = (sw * 16 * hf + q * step) as isize;
+                    // (A loop, not a closure: closures lose the target
+                    // features.)
                     let mut loads = [_mm512_setzero_si512(); 2];
-                    for (half, v) in loads
-                        .iter_mut()
-                        .enumerate()
-                        .take(if P >= 16 { 1 } else { 2 })
-                    {
-                        let iy = top[p][half] + dy;
+                    for (l, &r) in loads.iter_mut().zip(&rows).take(if P == 8 { 2 } else { 1 }) {
+                        let iy = top + r as isize;
                         let at = x.wrapping_offset(base + iy * stride + col);
-                        *v = if MASKED {
+                        *l = if MASKED {
                             let m = if (0..in_h as isize).contains(&iy) {
-                                masks[q][p]
+                                masks[q][hf]
                             } else {
                                 0
                             };
@@ -185,12 +197,27 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
                             unsafe { _mm512_loadu_si512(at.cast()) }
                         };
                     }
-                    let win = if P >= 16 {
-                        _mm512_permutexvar_epi8(windows, loads[0])
-                    } else {
+                    let v = if P == 8 {
                         _mm512_permutex2var_epi8(loads[0], windows, loads[1])
+                    } else {
+                        _mm512_permutexvar_epi8(windows, loads[0])
                     };
-                    acc[p] = _mm512_dpbusd_epi32(acc[p], win, wv);
+                    // SAFETY: `(i Q + q) halves + hf < span Q halves`,
+                    // the length of `wins`.
+                    unsafe { wp.add((i * Q + q) * halves + hf).write(v) };
+                }
+            }
+        }
+        let mut acc = [_mm512_setzero_si512(); 4];
+        for (ky, row) in taps.chunks_exact(Q).enumerate() {
+            let at = ky * next_row;
+            for (q, &tap) in row.iter().enumerate() {
+                let wv = _mm512_set1_epi32(tap);
+                for p in 0..4 {
+                    // SAFETY: the offset is that of row `sh row_of(p) + ky
+                    // dh < span`, quad `q`, half `half(p)`: in `wins`.
+                    let v = unsafe { wp.add(first[p] + at + q * halves).read() };
+                    acc[p] = _mm512_dpbusd_epi32(acc[p], v, wv);
                 }
             }
         }
@@ -204,18 +231,25 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
             (None, None) => tail.apply4_packed(&sums, k),
         };
         let bytes = _mm512_permutexvar_epi8(order, packed);
-        for r in 0..n {
-            let at = st.out().origin + c * st.out().plane + (y + r) * st.out().stride;
-            // SAFETY: row (c, y + r) is inside the output; the mask keeps
-            // its `w` pixels, bytes `r P ..` of `bytes`, stored from
-            // `r P` bytes before the row (not written).
-            unsafe {
-                store(
-                    out.wrapping_add(at).wrapping_sub(r * P),
-                    lanes(w) << (r * P),
-                    bytes,
-                )
-            };
+        let at = st.out().origin + c * st.out().plane + y * st.out().stride;
+        if dense {
+            // SAFETY: rows (c, y .. y + n) are inside the output, back to
+            // back: the mask keeps their `n w` bytes.
+            unsafe { store(out.add(at), lanes(n * w), bytes) };
+        } else {
+            for r in 0..n {
+                // SAFETY: row (c, y + r) is inside the output; the mask
+                // keeps its `w` pixels, bytes `r P ..` of `bytes`, stored
+                // from `r P` bytes before the row (not written).
+                unsafe {
+                    store(
+                        out.wrapping_add(at + r * st.out().stride)
+                            .wrapping_sub(r * P),
+                        lanes(w) << (r * P),
+                        bytes,
+                    )
+                };
+            }
         }
     }
 }
