@@ -11,7 +11,11 @@
 //! input row, from the column of its first pixel, and one `vpermb` by the
 //! same window table for every vector (lane `j` takes bytes `SW j + t DW`,
 //! `t < 4`) make the `vpdpbusd` operand. With `P = 8` vector `p` holds
-//! rows `2 p` and `2 p + 1`: one `vpermt2b` of the two rows' loads.
+//! rows `2 p` and `2 p + 1`: one `vpermt2b` of the two rows' loads. When
+//! the vectors and kernel rows read the same input rows often enough
+//! (stride 1, taller kernels, and always at `P = 8`) each row's windows
+//! are gathered once per block into a scratch array and weighed from
+//! there by every vector and kernel row that reads them.
 //! Any row and column stride (1 to 4), dilation and kernel height, rows
 //! of up to 8 taps (two quads), as long as a vector's windows lie in 64
 //! bytes (`fits`).
@@ -142,6 +146,13 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
     // and the step to the next kernel row.
     let first: [usize; 4] = std::array::from_fn(|p| sh * row_of(p) * Q * halves + half(p));
     let next_row = dilation_h * Q * halves;
+    // Without enough reuse (kernel rows read by the vectors over at least
+    // 2/5 as many windows as they weigh) the scratch array's stores and
+    // loads cost more than they save: each vector gathers its own windows
+    // (measured: 3x3 and 5x5 stride 2 at 16 lanes a row, 3x3 to 7x7 at
+    // 32). At 8 lanes a row (two loads and a `vpermt2b` a window) sharing
+    // pays from 3x3 on.
+    let direct = P != 8 && 5 * span * halves > 8 * kh;
     // With `MASKED`: the masks of the loads of quad `q` of half `h`
     // (columns from `sw 16 h + q step - pad_left`) that keep the input's
     // columns `0..in_w`.
@@ -170,54 +181,94 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
         let top = (sh * y) as isize - pad_top as isize;
         let base = st.x().origin as isize + c as isize * plane - pad_left as isize;
         let last = sh * (n - 1) + (kh - 1) * dilation_h;
-        let wp = wins.as_mut_ptr();
-        for i in 0..span {
-            // The rows loaded (the second at P = 8 only).
-            let rows = [i.min(last), (i + sh).min(last)];
-            for q in 0..Q {
-                for hf in 0..halves {
-                    let col = (sw * 16 * hf + q * step) as isize;
-                    // (A loop, not a closure: closures lose the target
-                    // features.)
-                    let mut loads = [_mm512_setzero_si512(); 2];
-                    for (l, &r) in loads.iter_mut().zip(&rows).take(if P == 8 { 2 } else { 1 }) {
-                        let iy = top + r as isize;
-                        let at = x.wrapping_offset(base + iy * stride + col);
-                        *l = if MASKED {
-                            let m = if (0..in_h as isize).contains(&iy) {
-                                masks[q][hf]
+        let mut acc = [_mm512_setzero_si512(); 4];
+        if direct {
+            for (ky, row) in taps.chunks_exact(Q).enumerate() {
+                let dy = ky * dilation_h;
+                for (q, &tap) in row.iter().enumerate() {
+                    let wv = _mm512_set1_epi32(tap);
+                    for p in 0..4 {
+                        let col = (sw * 16 * half(p) + q * step) as isize;
+                        let i = sh * row_of(p) + dy;
+                        let rows = [i.min(last), (i + sh).min(last)];
+                        let mut loads = [_mm512_setzero_si512(); 2];
+                        for (l, &r) in loads.iter_mut().zip(&rows).take(if P == 8 { 2 } else { 1 })
+                        {
+                            let iy = top + r as isize;
+                            let at = x.wrapping_offset(base + iy * stride + col);
+                            *l = if MASKED {
+                                let m = if (0..in_h as isize).contains(&iy) {
+                                    masks[q][half(p)]
+                                } else {
+                                    0
+                                };
+                                // SAFETY: the mask keeps the input's own
+                                // bytes (see the module's memory note).
+                                unsafe { _mm512_maskz_loadu_epi8(m, at.cast()) }
                             } else {
-                                0
+                                // SAFETY: see the module's memory note.
+                                unsafe { _mm512_loadu_si512(at.cast()) }
                             };
-                            // SAFETY: the mask keeps the input's own
-                            // bytes (see the module's memory note).
-                            unsafe { _mm512_maskz_loadu_epi8(m, at.cast()) }
+                        }
+                        let v = if P == 8 {
+                            _mm512_permutex2var_epi8(loads[0], windows, loads[1])
                         } else {
-                            // SAFETY: see the module's memory note.
-                            unsafe { _mm512_loadu_si512(at.cast()) }
+                            _mm512_permutexvar_epi8(windows, loads[0])
                         };
+                        acc[p] = _mm512_dpbusd_epi32(acc[p], v, wv);
                     }
-                    let v = if P == 8 {
-                        _mm512_permutex2var_epi8(loads[0], windows, loads[1])
-                    } else {
-                        _mm512_permutexvar_epi8(windows, loads[0])
-                    };
-                    // SAFETY: `(i Q + q) halves + hf < span Q halves`,
-                    // the length of `wins`.
-                    unsafe { wp.add((i * Q + q) * halves + hf).write(v) };
                 }
             }
-        }
-        let mut acc = [_mm512_setzero_si512(); 4];
-        for (ky, row) in taps.chunks_exact(Q).enumerate() {
-            let at = ky * next_row;
-            for (q, &tap) in row.iter().enumerate() {
-                let wv = _mm512_set1_epi32(tap);
-                for p in 0..4 {
-                    // SAFETY: the offset is that of row `sh row_of(p) + ky
-                    // dh < span`, quad `q`, half `half(p)`: in `wins`.
-                    let v = unsafe { wp.add(first[p] + at + q * halves).read() };
-                    acc[p] = _mm512_dpbusd_epi32(acc[p], v, wv);
+        } else {
+            let wp = wins.as_mut_ptr();
+            for i in 0..span {
+                // The rows loaded (the second at P = 8 only).
+                let rows = [i.min(last), (i + sh).min(last)];
+                for q in 0..Q {
+                    for hf in 0..halves {
+                        let col = (sw * 16 * hf + q * step) as isize;
+                        // (A loop, not a closure: closures lose the target
+                        // features.)
+                        let mut loads = [_mm512_setzero_si512(); 2];
+                        for (l, &r) in loads.iter_mut().zip(&rows).take(if P == 8 { 2 } else { 1 })
+                        {
+                            let iy = top + r as isize;
+                            let at = x.wrapping_offset(base + iy * stride + col);
+                            *l = if MASKED {
+                                let m = if (0..in_h as isize).contains(&iy) {
+                                    masks[q][hf]
+                                } else {
+                                    0
+                                };
+                                // SAFETY: the mask keeps the input's own
+                                // bytes (see the module's memory note).
+                                unsafe { _mm512_maskz_loadu_epi8(m, at.cast()) }
+                            } else {
+                                // SAFETY: see the module's memory note.
+                                unsafe { _mm512_loadu_si512(at.cast()) }
+                            };
+                        }
+                        let v = if P == 8 {
+                            _mm512_permutex2var_epi8(loads[0], windows, loads[1])
+                        } else {
+                            _mm512_permutexvar_epi8(windows, loads[0])
+                        };
+                        // SAFETY: `(i Q + q) halves + hf < span Q halves`,
+                        // the length of `wins`.
+                        unsafe { wp.add((i * Q + q) * halves + hf).write(v) };
+                    }
+                }
+            }
+            for (ky, row) in taps.chunks_exact(Q).enumerate() {
+                let at = ky * next_row;
+                for (q, &tap) in row.iter().enumerate() {
+                    let wv = _mm512_set1_epi32(tap);
+                    for p in 0..4 {
+                        // SAFETY: the offset is that of row `sh row_of(p) + ky
+                        // dh < span`, quad `q`, half `half(p)`: in `wins`.
+                        let v = unsafe { wp.add(first[p] + at + q * halves).read() };
+                        acc[p] = _mm512_dpbusd_epi32(acc[p], v, wv);
+                    }
                 }
             }
         }
