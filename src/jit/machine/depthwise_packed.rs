@@ -224,8 +224,8 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
             for i in 0..span {
                 // The rows loaded (the second at P = 8 only).
                 let rows = [i.min(last), (i + sh).min(last)];
-                for q in 0..Q {
-                    for hf in 0..halves {
+                for (q, quad_masks) in masks.iter().enumerate() {
+                    for (hf, &mask) in quad_masks.iter().enumerate().take(halves) {
                         let col = (sw * 16 * hf + q * step) as isize;
                         // (A loop, not a closure: closures lose the target
                         // features.)
@@ -236,7 +236,7 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
                             let at = x.wrapping_offset(base + iy * stride + col);
                             *l = if MASKED {
                                 let m = if (0..in_h as isize).contains(&iy) {
-                                    masks[q][hf]
+                                    mask
                                 } else {
                                     0
                                 };
