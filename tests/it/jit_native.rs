@@ -446,10 +446,12 @@ fn mirrored_tails_match_the_interpreter() {
 /// taps each way, paddings, rows of several 64-pixel chunks, channel counts
 /// up to 150 (not multiples of 64), on the pipeline input itself (no halo:
 /// the kernel pads at the borders) or on a computed map (the halo pads),
-/// with folded, general and mirrored tails.
-fn depthwise_program(seed: u64) -> String {
+/// with folded, general and mirrored tails. `narrow`: output rows of at
+/// most about 40 pixels, several rows a register block
+/// (`depthwise_packed`), more channels.
+fn depthwise_program(seed: u64, narrow: bool) -> String {
     let mut rng = Rng::new(seed);
-    let c = if rng.chance(30) {
+    let c = if rng.chance(if narrow { 60 } else { 30 }) {
         rng.range(1, 150)
     } else {
         rng.range(1, 12)
@@ -461,8 +463,16 @@ fn depthwise_program(seed: u64) -> String {
     let pads: Vec<i64> = (0..4)
         .map(|i| rng.range(0, if i < 2 { (kh - 1) * dh } else { (kw - 1) * dw }))
         .collect();
-    let h = rng.range((kh - 1) * dh + 1, (kh - 1) * dh + 12);
-    let w = rng.range((kw - 1) * dw + 1, (kw - 1) * dw + 300);
+    let h = rng.range(
+        (kh - 1) * dh + 1,
+        (kh - 1) * dh + if narrow { 30 } else { 12 },
+    );
+    let w = if narrow {
+        let most = *rng.pick(&[8, 16, 36]) * sw;
+        rng.range((kw - 1) * dw + 1, (kw - 1) * dw + most)
+    } else {
+        rng.range((kw - 1) * dw + 1, (kw - 1) * dw + 300)
+    };
     let halo = rng.range(0, 2);
     let (let_x, x) = if rng.chance(50) {
         (format!("  let x1 = max(x, {})\n", rng.range(0, 9)), "x1")
@@ -473,6 +483,14 @@ fn depthwise_program(seed: u64) -> String {
         "conv({x}, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {c})",
         pads[0], pads[1], pads[2], pads[3]
     );
+    // Narrow maps read with padding (`y` stored with a halo: rows not
+    // back to back).
+    let end = if narrow && rng.chance(40) {
+        let outputs = if rng.chance(50) { "y, z" } else { "z" };
+        format!("  let z = maxpool(y, 3, stride: 1, pad: 1)\n  output {outputs}\n")
+    } else {
+        String::from("  output y\n")
+    };
     let t = target(&mut rng);
     let expr = match rng.range(0, 6) {
         0 => format!("round(({conv} + b) * s) as u8 sat"),
@@ -489,8 +507,7 @@ fn depthwise_program(seed: u64) -> String {
   param b: i8[{c}] = random(seed: {})
   const s: fixed<{}, 1> = 0.{:04}
 {let_x}  let y = {expr}
-  output y
-}}
+{end}}}
 ",
         seed * 3 + 1,
         seed * 3 + 2,
@@ -501,10 +518,22 @@ fn depthwise_program(seed: u64) -> String {
 
 #[test]
 fn depthwise_geometries_match_the_interpreter() {
+    depthwise_geometries(false);
+}
+
+/// Narrow maps (output rows of up to about 40 pixels: 2, 4 or 8 rows a
+/// register block, a map's last block partly empty, jobs of 1 to 3
+/// threads cutting blocks), and the AVX2 kernels on them.
+#[test]
+fn narrow_depthwise_maps_match_the_interpreter() {
+    depthwise_geometries(true);
+}
+
+fn depthwise_geometries(narrow: bool) {
     let mut failures = vec![];
     let (mut native, mut checked_ok) = (0, 0);
     for seed in 0..400 {
-        let src = depthwise_program(seed);
+        let src = depthwise_program(seed, narrow);
         let checked = match compile("depthwise.cnn", &src, &Files::default()) {
             Ok((c, _)) => c,
             // Some random tails are rightly rejected (an unproven `as`).
@@ -518,8 +547,13 @@ fn depthwise_geometries_match_the_interpreter() {
         checked_ok += 1;
         let program = &checked.program;
         let options = JitOptions {
-            threads: 1 + (seed % 2) as usize,
+            threads: 1 + (seed % if narrow { 3 } else { 2 }) as usize,
             min_job: 1,
+            isa: if narrow && seed % 4 == 3 {
+                convoy::jit::Isa::Avx2
+            } else {
+                JitOptions::default().isa
+            },
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);

@@ -67,6 +67,18 @@ pub(super) unsafe fn run(
             };
             let masked = borders.is_some();
             let f = (stage, x, out, lo, hi);
+            if let Some(p) = super::depthwise_packed::row_lanes(stage) {
+                return match (tail as u8, masked) {
+                    (0, false) => packed::<0, false>(f, p),
+                    (0, true) => packed::<0, true>(f, p),
+                    (1, false) => packed::<1, false>(f, p),
+                    (1, true) => packed::<1, true>(f, p),
+                    (2, false) => packed::<2, false>(f, p),
+                    (2, true) => packed::<2, true>(f, p),
+                    (_, false) => packed::<3, false>(f, p),
+                    (_, true) => packed::<3, true>(f, p),
+                };
+            }
             match (tail as u8, masked, adjacent(stage)) {
                 (0, false, None) => gathered::<0, false>(f),
                 (0, true, None) => gathered::<0, true>(f),
@@ -157,6 +169,35 @@ unsafe fn loaded<const FORM: u8, const MASKED: bool>(
             (1, _) => loaded::<FORM, MASKED, 1, 2>(f),
             (2, _) => loaded::<FORM, MASKED, 2, 2>(f),
             (_, _) => loaded::<FORM, MASKED, 4, 2>(f),
+        }
+    }
+}
+
+/// The depthwise kernel of narrow maps (`depthwise_packed::packed`), `p`
+/// lanes a row.
+///
+/// # Safety
+/// See [`run`]; `FORM` and `MASKED` are the stage's, `p` is
+/// `depthwise_packed::row_lanes` of it.
+#[cfg(target_arch = "x86_64")]
+unsafe fn packed<const FORM: u8, const MASKED: bool>(
+    f: (&NativeStage, *const u8, *mut u8, usize, usize),
+    p: usize,
+) {
+    use super::depthwise_packed::packed;
+    let Kind::Depthwise { quads, .. } = f.0.kind() else {
+        return;
+    };
+    // SAFETY: the caller's guarantees; `Q` is the stage's quads a kernel
+    // row (1 or 2, `NativeStage::fits`), `P` its lanes a row.
+    unsafe {
+        match (p, quads.0) {
+            (8, 1) => packed::<FORM, MASKED, 8, 1>(f),
+            (16, 1) => packed::<FORM, MASKED, 16, 1>(f),
+            (_, 1) => packed::<FORM, MASKED, 32, 1>(f),
+            (8, _) => packed::<FORM, MASKED, 8, 2>(f),
+            (16, _) => packed::<FORM, MASKED, 16, 2>(f),
+            (_, _) => packed::<FORM, MASKED, 32, 2>(f),
         }
     }
 }

@@ -19,6 +19,7 @@ mod conv_lanes;
 mod depthwise_avx2;
 mod depthwise_avx512;
 mod depthwise_gather;
+mod depthwise_packed;
 mod peak;
 mod pointwise16;
 mod pointwise16_avx2;
@@ -460,6 +461,16 @@ fn granule(code: &Callable) -> usize {
     let back_to_back = stage.x().stride == w && stage.out().stride == w;
     match stage.kind() {
         super::native::Kind::Pointwise { .. } if back_to_back && w > 0 => 64 / gcd(w, 64),
+        // Narrow depthwise maps: whole channels (blocks of several rows
+        // that a cut would leave partly empty), or with few channels
+        // whole blocks.
+        super::native::Kind::Depthwise { .. } if stage.isa() != super::Isa::Avx2 => {
+            match depthwise_packed::row_lanes(stage) {
+                Some(_) if stage.channels() >= 8 => stage.height(),
+                Some(p) => 64 / p,
+                None => 1,
+            }
+        }
         // Narrow maps: the rows of one register block.
         super::native::Kind::Direct(d) if stage.isa() != super::Isa::Avx2 => {
             super::native::avx512_rows(d)
