@@ -43,6 +43,9 @@ enum Form {
     /// lanes (rows of up to 64 pixels, no multiple of 16), its partial
     /// pixel and channel blocks.
     Lanes,
+    /// [`Form::Lanes`] with signed inputs (flipped by the repacking: their
+    /// padding rows read as 128, no step of them skipped) and padding rows.
+    LanesSigned,
 }
 
 /// A random convolution of `form` with a random tail.
@@ -68,7 +71,7 @@ fn program(seed: u64, form: Form) -> String {
         Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
         Form::Narrow => (1, rng.range(4, 40), rng.range(40, 140)),
         Form::Tall => (rng.range(1, 2), rng.range(4, 20), rng.range(1, 30)),
-        Form::Lanes => (rng.range(1, 2), rng.range(1, 64), rng.range(16, 70)),
+        Form::Lanes | Form::LanesSigned => (rng.range(1, 2), rng.range(1, 64), rng.range(16, 70)),
     };
     let (cin, cout) = (groups * cin_g, groups * cout_g);
     let wshape = if form == Form::Transposed {
@@ -77,9 +80,13 @@ fn program(seed: u64, form: Form) -> String {
         (cout, cin_g)
     };
     let (eh, ew) = ((kh - 1) * dh + 1, (kw - 1) * dw + 1);
-    let pads: Vec<i64> = (0..4)
+    let mut pads: Vec<i64> = (0..4)
         .map(|i| rng.range(0, if i < 2 { kh - 1 } else { kw - 1 }))
         .collect();
+    if form == Form::LanesSigned {
+        pads[0] = pads[0].max(1);
+        pads[1] = pads[1].max(1);
+    }
     let (h, w) = if form == Form::Transposed {
         (rng.range(1, 10), rng.range(1, if big { 20 } else { 70 }))
     } else if form == Form::Narrow {
@@ -87,7 +94,7 @@ fn program(seed: u64, form: Form) -> String {
             rng.range(eh.max(1), eh + 8),
             rng.range(ew.max(1), ew + 39 * sw),
         )
-    } else if form == Form::Lanes {
+    } else if matches!(form, Form::Lanes | Form::LanesSigned) {
         // Output width `(w + pad - ew) / sw + 1`: 1 to ~70.
         (
             rng.range(eh.max(1), eh + 6),
@@ -110,6 +117,8 @@ fn program(seed: u64, form: Form) -> String {
     // convolutions only).
     let in_ty = if form == Form::Transposed {
         *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"])
+    } else if form == Form::LanesSigned {
+        *rng.pick(&["i8", "fixed<8, 3>", "i4"])
     } else {
         *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>", "i8", "fixed<8, 3>", "i4"])
     };
@@ -280,6 +289,11 @@ fn narrow_maps_with_many_channels_match_the_interpreter() {
 #[test]
 fn channel_lane_blocks_match_the_interpreter() {
     assert_kernels_ran(&check_form(Form::Lanes, 100), 100);
+}
+
+#[test]
+fn signed_channel_lane_blocks_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::LanesSigned, 60), 60);
 }
 
 #[test]

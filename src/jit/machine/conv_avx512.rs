@@ -546,6 +546,30 @@ pub(super) fn fill_steps(
     }
 }
 
+/// The steps `s0..s1` of `list` (the step list of output row `oy`'s row
+/// phase) from the first to the last that reads an input row of the image
+/// (`Direct::in_rows`): the steps before and after read only padding rows,
+/// zero bytes whose products add nothing, and are skipped. All steps when
+/// the input is flipped (its padding reads as 128, which `pre` takes off
+/// for every step) or the plan has no `in_rows`.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn live_steps(
+    d: &Direct,
+    list: &[crate::jit::native::Step],
+    oy: usize,
+) -> (usize, usize) {
+    let Some(h) = d.in_rows.filter(|_| !d.flip) else {
+        return (0, list.len());
+    };
+    let (ry, base) = d.row_phase(oy);
+    let rows = &d.row_lists[ry];
+    let live = |s: &crate::jit::native::Step| (0..h as i64).contains(&(base + rows[s.row]));
+    // (Scans only the skipped steps and one more at each end.)
+    let s0 = list.iter().position(live).unwrap_or(list.len());
+    let s1 = list[s0..].iter().rposition(live).map_or(s0, |i| s0 + i + 1);
+    (s0, s1)
+}
+
 /// Joins the four quarters of channel `j`, row `row` and stores them
 /// (masked).
 ///

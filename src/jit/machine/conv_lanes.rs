@@ -20,7 +20,7 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::avx512::lanes;
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{fill_steps, quad_map, window_rows, Window};
+use super::conv_avx512::{fill_steps, live_steps, quad_map, window_rows, Window};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx512::Tail;
 #[cfg(target_arch = "x86_64")]
@@ -61,6 +61,8 @@ pub(super) unsafe fn rows(
     for oy in lo..hi {
         // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
         unsafe { window_rows(st, d, &quad_map, x, oy, &mut win, &mut rows) };
+        // Steps reading padding rows only are skipped (`live_steps`).
+        let (s0, s1) = live_steps(d, steps, oy);
         let mut at = 0;
         for g in 0..d.groups {
             fill_steps(d, &rows, steps, g, &mut step_at);
@@ -68,7 +70,7 @@ pub(super) unsafe fn rows(
             let mut o = g * d.cout_g;
             while o < end {
                 let mb = (end - o).div_ceil(16).min(l.m);
-                let w = &l.weights[at..at + 16 * mb * t];
+                let w = &l.weights[at + 16 * mb * s0..at + 16 * mb * s1];
                 let mut x0 = 0;
                 while x0 < width {
                     let n = l.n.min(width - x0);
@@ -77,7 +79,10 @@ pub(super) unsafe fn rows(
                     // holds `t` steps of `16 mb` weights; the transposed
                     // sums land in rows `< 16 mb` of the scratch, at
                     // columns `x0 .. x0 + 16 <= ROW`.
-                    unsafe { dispatch((n, mb), step_at.as_ptr(), t, x0, w, &mut scratch) };
+                    unsafe {
+                        let at = step_at[s0..].as_ptr();
+                        dispatch((n, mb), at, s1 - s0, x0, w, &mut scratch)
+                    };
                     x0 += n;
                 }
                 let ch = (end - o).min(16 * mb);

@@ -113,6 +113,10 @@ pub(crate) struct Direct {
     /// The AVX-512 kernel with output channels on the lanes ([`Lanes`]),
     /// when [`lanes_shape`] picks it.
     pub lanes: Option<Lanes>,
+    /// Plain convolutions: the input's rows (`0..in_rows` hold the image,
+    /// the rows around it the zero padding, so a step reading only
+    /// padding rows adds nothing unless `flip`); None for transposed ones.
+    pub in_rows: Option<usize>,
 }
 
 /// The AVX-512 kernel for narrow rows with output channels on the lanes:
@@ -475,6 +479,7 @@ fn plan_window(
         phase_requants: vec![],
         blocked: vec![],
         lanes: None,
+        in_rows: Some(pattern.input.h),
     };
     let ob = plan.buffer_of[root]?;
     Some(stage(plan, (xb, ob), d, direct, packed, requant, isa))
@@ -615,6 +620,7 @@ fn plan_transposed(
         phase_requants: vec![],
         blocked: vec![],
         lanes: None,
+        in_rows: None,
     };
     let ob = plan.buffer_of[root]?;
     Some(stage(
