@@ -147,6 +147,79 @@ pub fn jit_agrees(
     }
 }
 
+/// A family of random programs checked against the interpreter by
+/// [`check_random_programs`].
+pub struct RandomPrograms<'a> {
+    /// The file name diagnostics use.
+    pub file: &'a str,
+    /// The stage counted when it runs on the kernels.
+    pub stage: &'a str,
+    /// Input `k` of program `seed` comes from the seed `seed * inputs + k`.
+    pub inputs: u64,
+    /// A program the checker refuses is skipped (some random geometries
+    /// leave no output); otherwise it is a failure.
+    pub refused_ok: bool,
+    /// `JitOptions::min_job` (None: the default).
+    pub min_job: Option<u64>,
+}
+
+/// Runs programs `program(0)..program(count)` under `isa`, on 1 or 2
+/// threads by the seed's parity, against the interpreter, and fails on the
+/// first that differs (with the count of all). Returns how many programs
+/// checked and how many of their stages `family.stage` ran on `isa`'s
+/// kernels. `SHOW=1` prints each program's stages.
+pub fn check_random_programs(
+    family: &RandomPrograms,
+    isa: convoy::jit::Isa,
+    count: u64,
+    program: impl Fn(u64) -> String,
+) -> (usize, usize) {
+    let mut failures = vec![];
+    let (mut checked_ok, mut native) = (0, 0);
+    for seed in 0..count {
+        let src = program(seed);
+        let checked = match compile(family.file, &src, &Files::default()) {
+            Ok((c, _)) => c,
+            Err(_) if family.refused_ok => continue,
+            Err(e) => {
+                failures.push(format!("seed {seed}: {e}\n{src}"));
+                continue;
+            }
+        };
+        checked_ok += 1;
+        let program = &checked.program;
+        let defaults = convoy::jit::JitOptions::default();
+        let options = convoy::jit::JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            min_job: family.min_job.unwrap_or(defaults.min_job),
+            isa,
+            ..defaults
+        };
+        let inputs = random_inputs(program, |k| seed * family.inputs + k as u64);
+        match jit_agrees(program, &inputs, &options) {
+            Ok(stages) => {
+                let on = |s: &&convoy::jit::StageInfo| {
+                    s.name == family.stage && s.native && s.kernel_isa == Some(isa)
+                };
+                native += stages.iter().filter(on).count();
+                if std::env::var("SHOW").is_ok() {
+                    eprintln!("{src}");
+                    for s in &stages {
+                        eprintln!("seed {seed} {} {} {}", s.name, s.native, s.label);
+                    }
+                }
+            }
+            Err(e) => failures.push(format!("{isa:?} seed {seed}: {e}\n{src}")),
+        }
+    }
+    assert_no_failures(&failures);
+    eprintln!(
+        "{isa:?}: {checked_ok} programs, {native} stages {} on its kernels",
+        family.stage
+    );
+    (checked_ok, native)
+}
+
 /// Fails with the count and the first of `failures`, if any.
 pub fn assert_no_failures(failures: &[String]) {
     assert!(

@@ -10,7 +10,7 @@
 //! examples' stages that moved report their kernel.
 
 use crate::common::gen::{Rng, QUANT};
-use crate::common::{self, compile, root, tools, Files, Folder};
+use crate::common::{self, compile, root, tools, Folder};
 use convoy::jit::{Isa, JitOptions};
 
 fn target(rng: &mut Rng) -> String {
@@ -120,41 +120,14 @@ pipeline p {{
 /// Runs `count` programs under `isa`: how many compiled, and how many of
 /// their transposed stages (`y`) ran on `isa`'s kernels.
 fn check(isa: Isa, count: u64) -> (usize, usize) {
-    let mut failures = vec![];
-    let (mut checked_ok, mut native) = (0, 0);
-    for seed in 0..count {
-        let src = program(seed);
-        // (Some geometries leave no output: the checker refuses them.)
-        let Ok((checked, _)) = compile("signed.cnn", &src, &Files::default()) else {
-            continue;
-        };
-        checked_ok += 1;
-        let program = &checked.program;
-        let options = JitOptions {
-            threads: 1 + (seed % 2) as usize,
-            min_job: 1,
-            isa,
-            ..JitOptions::default()
-        };
-        let inputs = common::random_inputs(program, |k| seed * 7 + k as u64);
-        match common::jit_agrees(program, &inputs, &options) {
-            Ok(stages) => {
-                let on = |s: &&convoy::jit::StageInfo| {
-                    s.name == "y" && s.native && s.kernel_isa == Some(isa)
-                };
-                native += stages.iter().filter(on).count();
-                if std::env::var("SHOW").is_ok() {
-                    for s in &stages {
-                        eprintln!("seed {seed} {} {} {}", s.name, s.native, s.label);
-                    }
-                }
-            }
-            Err(e) => failures.push(format!("{isa:?} seed {seed}: {e}\n{src}")),
-        }
-    }
-    common::assert_no_failures(&failures);
-    eprintln!("{isa:?}: {checked_ok} programs, {native} transposed stages on its kernels");
-    (checked_ok, native)
+    let family = common::RandomPrograms {
+        file: "signed.cnn",
+        stage: "y",
+        inputs: 7,
+        refused_ok: true,
+        min_job: Some(1),
+    };
+    common::check_random_programs(&family, isa, count, program)
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! And the examples' stages that moved report their kernel.
 
 use crate::common::gen::{Rng, QUANT};
-use crate::common::{self, compile, root, tools, Files, Folder};
+use crate::common::{self, compile, root, tools, Folder};
 use convoy::jit::{Isa, JitOptions};
 
 /// A pointwise convolution of wide operands with a random tail.
@@ -111,46 +111,19 @@ fn program(seed: u64) -> String {
 /// Runs `count` programs under `isa`: how many compiled, and how many of
 /// their stages `y` ran on `isa`'s kernels.
 fn check(isa: Isa, count: u64) -> (usize, usize) {
-    let mut failures = vec![];
-    let (mut checked_ok, mut native) = (0, 0);
-    for seed in 0..count {
-        let src = program(seed);
-        // (Some windows do not fit a small map: the checker refuses them.)
-        let Ok((checked, _)) = compile("wide16.cnn", &src, &Files::default()) else {
-            continue;
-        };
-        checked_ok += 1;
-        let program = &checked.program;
-        let options = JitOptions {
-            threads: 1 + (seed % 2) as usize,
-            min_job: 1,
-            isa,
-            ..JitOptions::default()
-        };
-        let inputs = common::random_inputs(program, |k| seed * 13 + k as u64);
-        match common::jit_agrees(program, &inputs, &options) {
-            Ok(stages) => {
-                let on = |s: &&convoy::jit::StageInfo| {
-                    s.name == "y" && s.native && s.kernel_isa == Some(isa)
-                };
-                native += stages.iter().filter(on).count();
-                if std::env::var("SHOW").is_ok() {
-                    eprintln!("{src}");
-                    for s in &stages {
-                        eprintln!("seed {seed} {} {} {}", s.name, s.native, s.label);
-                    }
-                }
-            }
-            Err(e) => failures.push(format!("{isa:?} seed {seed}: {e}\n{src}")),
-        }
-    }
-    common::assert_no_failures(&failures);
-    eprintln!("{isa:?}: {checked_ok} programs, {native} stages on its kernels");
+    let family = common::RandomPrograms {
+        file: "wide16.cnn",
+        stage: "y",
+        inputs: 13,
+        refused_ok: true,
+        min_job: Some(1),
+    };
+    let (checked, native) = common::check_random_programs(&family, isa, count, program);
     assert!(
-        checked_ok as u64 * 10 > count * 8,
-        "only {checked_ok} programs checked"
+        checked as u64 * 10 > count * 8,
+        "only {checked} programs checked"
     );
-    (checked_ok, native)
+    (checked, native)
 }
 
 #[test]

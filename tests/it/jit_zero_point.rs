@@ -100,45 +100,14 @@ fn program(seed: u64) -> String {
 /// Runs `count` programs under `isa`: how many compiled, and how many of
 /// their stages `y` ran on `isa`'s kernels.
 fn check(isa: Isa, count: u64) -> (usize, usize) {
-    let mut failures = vec![];
-    let (mut checked_ok, mut native) = (0, 0);
-    for seed in 0..count {
-        let src = program(seed);
-        let checked = match compile("zero_point.cnn", &src, &Files::default()) {
-            Ok((c, _)) => c,
-            Err(e) => {
-                failures.push(format!("seed {seed}: {e}\n{src}"));
-                continue;
-            }
-        };
-        checked_ok += 1;
-        let program = &checked.program;
-        let options = JitOptions {
-            threads: 1 + (seed % 2) as usize,
-            min_job: 1,
-            isa,
-            ..JitOptions::default()
-        };
-        let inputs = common::random_inputs(program, |k| seed * 11 + k as u64);
-        match common::jit_agrees(program, &inputs, &options) {
-            Ok(stages) => {
-                let on = |s: &&convoy::jit::StageInfo| {
-                    s.name == "y" && s.native && s.kernel_isa == Some(isa)
-                };
-                native += stages.iter().filter(on).count();
-                if std::env::var("SHOW").is_ok() {
-                    eprintln!("{src}");
-                    for s in &stages {
-                        eprintln!("seed {seed} {} {} {}", s.name, s.native, s.label);
-                    }
-                }
-            }
-            Err(e) => failures.push(format!("{isa:?} seed {seed}: {e}\n{src}")),
-        }
-    }
-    common::assert_no_failures(&failures);
-    eprintln!("{isa:?}: {checked_ok} programs, {native} stages on its kernels");
-    (checked_ok, native)
+    let family = common::RandomPrograms {
+        file: "zero_point.cnn",
+        stage: "y",
+        inputs: 11,
+        refused_ok: false,
+        min_job: Some(1),
+    };
+    common::check_random_programs(&family, isa, count, program)
 }
 
 #[test]
