@@ -179,6 +179,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                     row_kernel: info.row_kernel,
                     kernel: match info.kernel_isa {
                         Some(convoy::Isa::Avx2) => "  [avx2 kernel]",
+                        Some(convoy::Isa::Avx2Vnni) => "  [avx2-vnni kernel]",
                         _ => "  [avx512 kernel]",
                     },
                 });

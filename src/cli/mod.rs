@@ -52,6 +52,9 @@ pub enum IsaArg {
     Avx512,
     /// AVX2 / AVX-VNNI kernels and 128-bit vectors, as on CPUs without AVX-512.
     Avx2,
+    /// The AVX2 kernels with `vpdpbusd ymm`, as on CPUs with AVX-VNNI but
+    /// not AVX-512 (its EVEX form on CPUs with AVX-512 VNNI alone).
+    Avx2Vnni,
     /// Scalar code only.
     Scalar,
 }
@@ -62,6 +65,7 @@ impl IsaArg {
             IsaArg::Auto => convoy::Isa::Auto,
             IsaArg::Avx512 => convoy::Isa::Avx512,
             IsaArg::Avx2 => convoy::Isa::Avx2,
+            IsaArg::Avx2Vnni => convoy::Isa::Avx2Vnni,
             IsaArg::Scalar => convoy::Isa::Scalar,
         }
     }

@@ -106,22 +106,33 @@ pub enum Isa {
     /// No AVX-512: the AVX2 (AVX-VNNI) kernels and 128-bit Cranelift vectors
     /// without EVEX encodings, as on a CPU without AVX-512.
     Avx2,
+    /// `Avx2` with `vpdpbusd ymm` in the kernels, as on a CPU with AVX-VNNI
+    /// but not AVX-512: AVX-VNNI, or on CPUs with only AVX-512 VNNI its EVEX
+    /// form (the same instruction), so that these kernels run everywhere
+    /// AVX-512 VNNI does.
+    Avx2Vnni,
     /// Scalar Cranelift code only (the always-correct fallback).
     Scalar,
 }
 
 impl Isa {
     /// The words `--isa` takes.
-    pub const NAMES: [&'static str; 4] = ["auto", "avx512", "avx2", "scalar"];
+    pub const NAMES: [&'static str; 5] = ["auto", "avx512", "avx2", "avx2-vnni", "scalar"];
 
     pub fn from_name(name: &str) -> Option<Isa> {
         match name {
             "auto" => Some(Isa::Auto),
             "avx512" => Some(Isa::Avx512),
             "avx2" => Some(Isa::Avx2),
+            "avx2-vnni" => Some(Isa::Avx2Vnni),
             "scalar" => Some(Isa::Scalar),
             _ => None,
         }
+    }
+
+    /// The AVX2 kernels, with or without `vpdpbusd` forced.
+    pub fn is_avx2(self) -> bool {
+        matches!(self, Isa::Avx2 | Isa::Avx2Vnni)
     }
 }
 
@@ -131,6 +142,7 @@ pub fn isa_supported(isa: Isa) -> bool {
         Isa::Auto | Isa::Scalar => true,
         Isa::Avx512 => native::host_supported(),
         Isa::Avx2 => native::host_supports_avx2(),
+        Isa::Avx2Vnni => native::host_supports_avx2() && native::host_supports_vnni256(),
     }
 }
 
@@ -265,7 +277,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             isa_builder.set(flag, "false").map_err(|e| host(&e))?;
         }
     }
-    if options.isa == Isa::Avx2 {
+    if options.isa.is_avx2() {
         // As on a CPU without AVX-512: no EVEX encodings.
         for flag in [
             "has_avx512bitalg",
@@ -294,7 +306,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         _ if !options.simd || !options.native => None,
         Isa::Auto if native::host_supported() => Some(Isa::Avx512),
         Isa::Auto if native::host_supports_avx2() => Some(Isa::Avx2),
-        Isa::Avx512 | Isa::Avx2 => Some(options.isa),
+        Isa::Avx512 | Isa::Avx2 | Isa::Avx2Vnni => Some(options.isa),
         Isa::Auto | Isa::Scalar => None,
     };
     // Inputs whose padded readers all pad at the borders lose their halo:

@@ -101,10 +101,10 @@ fn program(seed: u64, depthwise: bool) -> String {
     )
 }
 
-/// Runs `count` random programs under `--isa avx2`; returns how many
-/// stages ran on an AVX2 kernel.
-fn check(depthwise: bool, count: u64) -> usize {
-    if !convoy::jit::isa_supported(Isa::Avx2) {
+/// Runs `count` random programs under `--isa avx2` (or `avx2-vnni`);
+/// returns how many stages ran on an AVX2 kernel.
+fn check(isa: Isa, depthwise: bool, count: u64) -> usize {
+    if !convoy::jit::isa_supported(isa) {
         return 0;
     }
     let mut failures = vec![];
@@ -119,14 +119,14 @@ fn check(depthwise: bool, count: u64) -> usize {
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
             min_job: 1,
-            isa: Isa::Avx2,
+            isa,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);
         match common::jit_agrees(program, &inputs, &options) {
             Ok(stages) => {
                 avx2 += (stages.iter())
-                    .filter(|s| s.native && s.kernel_isa == Some(Isa::Avx2))
+                    .filter(|s| s.native && s.kernel_isa == Some(isa))
                     .count()
             }
             Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
@@ -140,17 +140,21 @@ fn check(depthwise: bool, count: u64) -> usize {
 
 #[test]
 fn avx2_pointwise_convolutions_match_the_interpreter() {
-    let n = check(false, 150);
-    if convoy::jit::isa_supported(Isa::Avx2) {
-        assert!(n > 50, "only {n} stages ran on the AVX2 kernels");
+    for isa in [Isa::Avx2, Isa::Avx2Vnni] {
+        let n = check(isa, false, 150);
+        if convoy::jit::isa_supported(isa) {
+            assert!(n > 50, "{isa:?}: only {n} stages ran on the AVX2 kernels");
+        }
     }
 }
 
 #[test]
 fn avx2_depthwise_convolutions_match_the_interpreter() {
-    let n = check(true, 150);
-    if convoy::jit::isa_supported(Isa::Avx2) {
-        assert!(n > 50, "only {n} stages ran on the AVX2 kernels");
+    for isa in [Isa::Avx2, Isa::Avx2Vnni] {
+        let n = check(isa, true, 150);
+        if convoy::jit::isa_supported(isa) {
+            assert!(n > 50, "{isa:?}: only {n} stages ran on the AVX2 kernels");
+        }
     }
 }
 
@@ -158,7 +162,8 @@ fn avx2_depthwise_convolutions_match_the_interpreter() {
 /// 31-bit factor): the folded tail's high halves shift right too.
 #[test]
 fn avx2_tails_shifting_past_32_bits_match_the_interpreter() {
-    if !convoy::jit::isa_supported(Isa::Avx2) {
+    let isa = Isa::Avx2;
+    if !convoy::jit::isa_supported(isa) {
         return;
     }
     let mut failures = vec![];
@@ -196,7 +201,7 @@ fn avx2_tails_shifting_past_32_bits_match_the_interpreter() {
         let options = JitOptions {
             threads: 1 + (seed % 2) as usize,
             min_job: 1,
-            isa: Isa::Avx2,
+            isa,
             ..JitOptions::default()
         };
         let inputs = common::random_inputs(program, |_| seed);

@@ -196,7 +196,7 @@ fn program(seed: u64, form: Form) -> String {
 
 /// Every instruction set the host can run, forced in turn.
 fn isas() -> Vec<Isa> {
-    [Isa::Avx512, Isa::Avx2, Isa::Scalar]
+    [Isa::Avx512, Isa::Avx2, Isa::Avx2Vnni, Isa::Scalar]
         .into_iter()
         .filter(|&isa| convoy::jit::isa_supported(isa))
         .collect()

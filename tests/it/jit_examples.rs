@@ -23,7 +23,7 @@ fn agree(name: &str) {
     // only (with VNNI, then with pmaddwd), and scalar code only.
     // Then every forced instruction set the host runs (`--isa`), on two
     // threads.
-    let forced = [Isa::Avx512, Isa::Avx2, Isa::Scalar]
+    let forced = [Isa::Avx512, Isa::Avx2, Isa::Avx2Vnni, Isa::Scalar]
         .into_iter()
         .filter(|&isa| convoy::jit::isa_supported(isa))
         .map(|isa| JitOptions {

@@ -1,7 +1,7 @@
 //! The AVX2 direct convolution, for CPUs without AVX-512 (or with
 //! `--isa avx2`): the plan and layout of `conv_avx512` on 256-bit vectors,
-//! 8 pixels a vector, `vpdpbusd ymm` from AVX-VNNI when the host has it,
-//! else two `vpmaddwd` on the 16-bit halves of each quad (`block_wide`;
+//! 8 pixels a vector, `vpdpbusd ymm` (`dot256`: AVX-VNNI when the host has
+//! it, or the EVEX form under `--isa avx2-vnni`), else two `vpmaddwd` on the 16-bit halves of each quad (`block_wide`;
 //! `vpmaddubsw` would saturate on u8 x i8 pairs). AVX2 has no byte-masked loads or stores, so
 //! the last bytes of a row go through a zeroed stack copy, and the output's
 //! last pixels through a byte copy.
@@ -11,6 +11,8 @@ use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::conv_avx512::{blocked_weights, fill_steps, Window};
+#[cfg(target_arch = "x86_64")]
+use super::dot256::{dpbusd, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::Tail;
 #[cfg(target_arch = "x86_64")]
@@ -100,7 +102,8 @@ pub(super) unsafe fn direct(
     let mut rows = vec![std::ptr::null::<u8>(); rows_max];
     // `vpdpbusd` with AVX-VNNI, else `vpmaddwd` on the halves of the
     // quads (`block_wide`).
-    let vnni = std::is_x86_feature_detected!("avxvnni");
+    let dot = super::dot256::form(st.isa());
+    let vnni = dot != MADD;
     let blocked = blocked_weights(st, d, max_channels(pv, vnni));
     let halves: Vec<(i32, i32)> = if vnni {
         vec![]
@@ -151,7 +154,7 @@ pub(super) unsafe fn direct(
                         // Step-major (`blocked_weights`; one row phase).
                         let at = o * d.steps_total..(o + n) * d.steps_total;
                         if vnni {
-                            dispatch(pv, n, st, &tail, &spot, &blocked[at], o, out);
+                            dispatch(dot, pv, n, st, &tail, &spot, &blocked[at], o, out);
                         } else {
                             dispatch_wide(pv, n, st, &tail, &spot, &halves[at], o, out);
                         }
@@ -186,6 +189,7 @@ struct Spot<'a> {
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
 unsafe fn dispatch(
+    dot: Dot,
     pv: usize,
     n: usize,
     st: &NativeStage,
@@ -199,6 +203,7 @@ unsafe fn dispatch(
         ($p:literal; $($n:literal)*) => {
             match n {
                 // SAFETY: the caller's guarantees.
+                $($n if dot == EVEX => unsafe { block_evex::<$p, $n>(st, tail, spot, w, o, out) },)*
                 $($n => unsafe { block::<$p, $n>(st, tail, spot, w, o, out) },)*
                 _ => {}
             }
@@ -292,13 +297,50 @@ unsafe fn block_wide<const PV: usize, const N: usize>(
 }
 
 /// Output channels `o..o + N`, `8 PV` pixels from `spot.x0` of row
-/// `spot.oy`.
+/// `spot.oy`, with AVX-VNNI.
 ///
 /// # Safety
-/// As `conv_avx512::block`.
+/// As `conv_avx512::block`; the host has AVX-VNNI.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn block<const PV: usize, const N: usize>(
+    st: &NativeStage,
+    tail: &Tail,
+    spot: &Spot,
+    w: &[i32],
+    o: usize,
+    out: *mut u8,
+) {
+    // SAFETY: the caller's guarantees.
+    unsafe { block_dot::<PV, N, VEX>(st, tail, spot, w, o, out) }
+}
+
+/// [`block`] with the EVEX `vpdpbusd` (`dot256::EVEX`).
+///
+/// # Safety
+/// As `conv_avx512::block`; the host has AVX-512 VNNI and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+unsafe fn block_evex<const PV: usize, const N: usize>(
+    st: &NativeStage,
+    tail: &Tail,
+    spot: &Spot,
+    w: &[i32],
+    o: usize,
+    out: *mut u8,
+) {
+    // SAFETY: the caller's guarantees.
+    unsafe { block_dot::<PV, N, EVEX>(st, tail, spot, w, o, out) }
+}
+
+/// The body of [`block`] and [`block_evex`].
+///
+/// # Safety
+/// As `conv_avx512::block`; only inlined into functions with the target
+/// features of `DOT` (`dot256::dpbusd`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn block_dot<const PV: usize, const N: usize, const DOT: Dot>(
     st: &NativeStage,
     tail: &Tail,
     spot: &Spot,
@@ -319,7 +361,8 @@ unsafe fn block<const PV: usize, const N: usize>(
             // SAFETY: `s N + j < w.len()`.
             let wv = _mm256_set1_epi32(unsafe { *w.add(s * N + j) });
             for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
-                *acc_p = _mm256_dpbusd_avx_epi32(*acc_p, a_p, wv);
+                // SAFETY: the caller's target features.
+                *acc_p = unsafe { dpbusd::<DOT>(*acc_p, a_p, wv) };
             }
         }
     }

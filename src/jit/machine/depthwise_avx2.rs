@@ -4,7 +4,8 @@
 //! a time, four vectors of 8. Per kernel row and vector, the 16 input bytes
 //! of each 4-pixel half (one `vbroadcasti128` when both halves' windows lie
 //! in the same 16 bytes) gathered into each pixel's taps by one `vpshufb`,
-//! one `vpdpbusd ymm` when the host has AVX-VNNI; else (AVX2 alone) two
+//! one `vpdpbusd ymm` (`dot256`: AVX-VNNI, or its EVEX form under `--isa
+//! avx2-vnni`); else (AVX2 alone) two
 //! `vpshufb` gather taps 0 and 2, and 1 and 3, as zero-extended words, and
 //! two `vpmaddwd` multiply them by the row's taps as sign-extended words
 //! (exact for any operands, where `vpmaddubsw` would saturate).
@@ -18,6 +19,8 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::dot256::{dpbusd, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::pointwise_avx2::{halves, store};
 #[cfg(target_arch = "x86_64")]
@@ -70,17 +73,18 @@ pub(super) unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
     lo: usize,
     hi: usize,
 ) {
-    // SAFETY (each): the caller's guarantees; AVX-VNNI checked.
+    // SAFETY (each): the caller's guarantees; `dot256::form` checked the
+    // host's features.
     unsafe {
-        if std::is_x86_feature_detected!("avxvnni") {
-            vnni::<FAST, BORDERS>(st, x, out, lo, hi)
-        } else {
-            wide::<FAST, BORDERS>(st, x, out, lo, hi)
+        match super::dot256::form(st.isa()) {
+            VEX => vnni::<FAST, BORDERS>(st, x, out, lo, hi),
+            EVEX => evex::<FAST, BORDERS>(st, x, out, lo, hi),
+            _ => wide::<FAST, BORDERS>(st, x, out, lo, hi),
         }
     }
 }
 
-/// [`kernel`] with `vpdpbusd`.
+/// [`kernel`] with `vpdpbusd` (AVX-VNNI).
 ///
 /// # Safety
 /// As [`depthwise`]; the host has AVX-VNNI.
@@ -94,7 +98,24 @@ unsafe fn vnni<const FAST: bool, const BORDERS: bool>(
     hi: usize,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { kernel::<FAST, BORDERS, true>(st, x, out, lo, hi) }
+    unsafe { kernel::<FAST, BORDERS, VEX>(st, x, out, lo, hi) }
+}
+
+/// [`kernel`] with the EVEX `vpdpbusd` (`--isa avx2-vnni`).
+///
+/// # Safety
+/// As [`depthwise`]; the host has AVX-512 VNNI and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+unsafe fn evex<const FAST: bool, const BORDERS: bool>(
+    st: &NativeStage,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    // SAFETY: the caller's guarantees.
+    unsafe { kernel::<FAST, BORDERS, EVEX>(st, x, out, lo, hi) }
 }
 
 /// [`kernel`] with `vpmaddwd`.
@@ -111,17 +132,17 @@ unsafe fn wide<const FAST: bool, const BORDERS: bool>(
     hi: usize,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { kernel::<FAST, BORDERS, false>(st, x, out, lo, hi) }
+    unsafe { kernel::<FAST, BORDERS, MADD>(st, x, out, lo, hi) }
 }
 
-/// The kernel of [`depthwise`], `VNNI` with `vpdpbusd`.
+/// The kernel of [`depthwise`], with the dot products `DOT` (`dot256`).
 ///
 /// # Safety
-/// As [`depthwise`]; only inlined into functions compiled with AVX2 (and
-/// AVX-VNNI when `VNNI`).
+/// As [`depthwise`]; only inlined into functions compiled with AVX2 and
+/// the features of `DOT`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn kernel<const FAST: bool, const BORDERS: bool, const VNNI: bool>(
+unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     st: &NativeStage,
     x: *const u8,
     out: *mut u8,
@@ -147,7 +168,7 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const VNNI: bool>(
     // end within the 16 bytes from pixel 0's.
     let one_load = 7 * sw + (taps - 1) * dw <= 15;
     // Byte `b` of the gathered windows: tap `t` of pixel `i` of half `h`
-    // of the vector (`VNNI`), or with `from` (not `VNNI`): taps `from` and
+    // of the vector (`vpdpbusd`), or with `from` (`MADD`): taps `from` and
     // `from + 2` as the low bytes of two words.
     let table = |from: Option<usize>| {
         let table: [i8; 32] = std::array::from_fn(|b| {
@@ -232,11 +253,9 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const VNNI: bool>(
                             _mm256_loadu2_m128i(at.add(4 * sw).cast(), at.cast())
                         }
                     };
-                    *acc_k = if VNNI {
+                    *acc_k = if DOT != MADD {
                         // SAFETY: the caller's target features.
-                        unsafe {
-                            _mm256_dpbusd_avx_epi32(*acc_k, _mm256_shuffle_epi8(v, table), wv)
-                        }
+                        unsafe { dpbusd::<DOT>(*acc_k, _mm256_shuffle_epi8(v, table), wv) }
                     } else {
                         let e = _mm256_madd_epi16(_mm256_shuffle_epi8(v, even), we);
                         let o = _mm256_madd_epi16(_mm256_shuffle_epi8(v, odd), wo);

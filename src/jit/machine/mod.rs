@@ -20,6 +20,7 @@ mod depthwise_avx2;
 mod depthwise_avx512;
 mod depthwise_gather;
 mod depthwise_packed;
+mod dot256;
 mod peak;
 mod pointwise16;
 mod pointwise16_avx2;
@@ -256,7 +257,9 @@ impl Job {
                 unsafe {
                     let (lo, hi) = (self.lo as usize, self.hi as usize);
                     match (*stage).isa() {
-                        super::Isa::Avx2 => conv_avx2::run(&*stage, self.ptrs, lo, hi),
+                        super::Isa::Avx2 | super::Isa::Avx2Vnni => {
+                            conv_avx2::run(&*stage, self.ptrs, lo, hi)
+                        }
                         _ => avx512::run(&*stage, self.ptrs, (lo, hi), self.ch),
                     }
                 };
@@ -434,7 +437,7 @@ fn channel_blocks(code: &Callable) -> Option<(usize, usize)> {
     let Callable::Native(stage) = code else {
         return None;
     };
-    if stage.isa() == super::Isa::Avx2 {
+    if stage.isa().is_avx2() {
         return None;
     }
     match stage.kind() {
@@ -464,7 +467,7 @@ fn granule(code: &Callable) -> usize {
         // Narrow depthwise maps: whole channels (blocks of several rows
         // that a cut would leave partly empty), or with few channels
         // whole blocks.
-        super::native::Kind::Depthwise { .. } if stage.isa() != super::Isa::Avx2 => {
+        super::native::Kind::Depthwise { .. } if !stage.isa().is_avx2() => {
             match depthwise_packed::row_lanes(stage) {
                 Some(_) if stage.channels() >= 8 => stage.height(),
                 Some(p) => 64 / p,
@@ -472,9 +475,7 @@ fn granule(code: &Callable) -> usize {
             }
         }
         // Narrow maps: the rows of one register block.
-        super::native::Kind::Direct(d) if stage.isa() != super::Isa::Avx2 => {
-            super::native::avx512_rows(d)
-        }
+        super::native::Kind::Direct(d) if !stage.isa().is_avx2() => super::native::avx512_rows(d),
         _ => 1,
     }
 }

@@ -5,8 +5,8 @@
 //! channels x four pixel vectors (8 accumulators), each channel's 32
 //! results requantized and packed into one 32-byte vector in pixel order.
 //!
-//! The products: `vpdpbusd ymm` when the host has AVX-VNNI; else (AVX2
-//! alone) `vpmaddwd` on 16-bit halves, exact for any operands: the
+//! The products: `vpdpbusd ymm` (`dot256`: AVX-VNNI, or its EVEX form under
+//! `--isa avx2-vnni`); else (AVX2 alone) `vpmaddwd` on 16-bit halves, exact for any operands: the
 //! activations' even and odd bytes of each dword zero-extended to words
 //! (once per chunk, for every output channel), the weights' sign-extended
 //! (once per stage), two `vpmaddwd` and two `vpaddd` per 32 products.
@@ -21,6 +21,8 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::dot256::{dpbusd, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
@@ -47,18 +49,20 @@ pub(super) unsafe fn pointwise(
 ) {
     let tail = Tail::new(st.requant());
     let args = (cin, groups, x, out, lo, hi);
-    let vnni = std::is_x86_feature_detected!("avxvnni");
     let fast = tail.fast();
-    // SAFETY (each): the caller's guarantees; AVX-VNNI checked.
-    match (fast.is_some(), vnni) {
-        (true, true) => unsafe { drive_vnni::<true>(st, &tail, fast, args) },
-        (false, true) => unsafe { drive_vnni::<false>(st, &tail, fast, args) },
-        (true, false) => unsafe { drive_wide::<true>(st, &tail, fast, args) },
-        (false, false) => unsafe { drive_wide::<false>(st, &tail, fast, args) },
+    // SAFETY (each): the caller's guarantees; `dot256::form` checked the
+    // host's features.
+    match (fast.is_some(), super::dot256::form(st.isa())) {
+        (true, VEX) => unsafe { drive_vnni::<true>(st, &tail, fast, args) },
+        (false, VEX) => unsafe { drive_vnni::<false>(st, &tail, fast, args) },
+        (true, EVEX) => unsafe { drive_evex::<true>(st, &tail, fast, args) },
+        (false, EVEX) => unsafe { drive_evex::<false>(st, &tail, fast, args) },
+        (true, _) => unsafe { drive_wide::<true>(st, &tail, fast, args) },
+        (false, _) => unsafe { drive_wide::<false>(st, &tail, fast, args) },
     }
 }
 
-/// [`drive`] with `vpdpbusd`.
+/// [`drive`] with `vpdpbusd` (AVX-VNNI).
 ///
 /// # Safety
 /// As [`drive`]; the host has AVX-VNNI.
@@ -66,7 +70,18 @@ pub(super) unsafe fn pointwise(
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn drive_vnni<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, true>(st, tail, fast, a) }
+    unsafe { drive::<FAST, VEX>(st, tail, fast, a) }
+}
+
+/// [`drive`] with the EVEX `vpdpbusd` (`--isa avx2-vnni`).
+///
+/// # Safety
+/// As [`drive`]; the host has AVX-512 VNNI and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+unsafe fn drive_evex<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
+    // SAFETY: the caller's guarantees.
+    unsafe { drive::<FAST, EVEX>(st, tail, fast, a) }
 }
 
 /// [`drive`] with `vpmaddwd`.
@@ -77,7 +92,7 @@ unsafe fn drive_vnni<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Opti
 #[target_feature(enable = "avx2")]
 unsafe fn drive_wide<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, false>(st, tail, fast, a) }
+    unsafe { drive::<FAST, MADD>(st, tail, fast, a) }
 }
 
 /// The 16-bit halves of weight quads `[w0 w1 w2 w3]`: `(w0, w2)` and `(w1,
@@ -91,14 +106,14 @@ pub(super) fn halves(w: i32) -> (i32, i32) {
 type Args = (usize, usize, *const u8, *mut u8, usize, usize);
 
 /// The kernel: `FAST` with the folded tail `fast`, else the general `tail`;
-/// `VNNI` with `vpdpbusd`, else `vpmaddwd`.
+/// `DOT` (`dot256`): `vpdpbusd` in either encoding, or `vpmaddwd`.
 ///
 /// # Safety
 /// As [`pointwise`]; `fast` is `Some` when `FAST`; only inlined into
-/// functions compiled with AVX2 (and AVX-VNNI when `VNNI`).
+/// functions compiled with AVX2 and the features of `DOT`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn drive<const FAST: bool, const VNNI: bool>(
+unsafe fn drive<const FAST: bool, const DOT: Dot>(
     st: &NativeStage,
     tail: &Tail,
     fast: Option<Fast>,
@@ -108,15 +123,15 @@ unsafe fn drive<const FAST: bool, const VNNI: bool>(
     // 128-bit lane L of vector k holding pixels 16L + 4k .. 16L + 4k + 3:
     // the tail's pack order (`Tail::packed4`), so its bytes are in pixel
     // order.
-    // Per group: the four vectors of quads, or (not `VNNI`) their even
+    // Per group: the four vectors of quads, or (`MADD`) their even
     // bytes and their odd bytes as words; the weights' halves likewise.
-    let per = if VNNI { 4 } else { 8 };
+    let per = if DOT != MADD { 4 } else { 8 };
     // Two halves of 32 pixels: the 64 pixels of a cache line of each
     // channel's plane are used at once (with 32, each line was loaded
     // twice: the planes lie a multiple of 4 KiB apart, in the same L1
     // sets, and the line left before its second half was used).
     let mut acts = vec![_mm256_setzero_si256(); 2 * per * groups];
-    let weights: Vec<(i32, i32)> = if VNNI {
+    let weights: Vec<(i32, i32)> = if DOT != MADD {
         vec![]
     } else {
         st.weights().iter().map(|&w| halves(w)).collect()
@@ -168,7 +183,7 @@ unsafe fn drive<const FAST: bool, const VNNI: bool>(
                     ];
                     let at = (h * groups + g) * per;
                     for (k, &v) in v.iter().enumerate() {
-                        if VNNI {
+                        if DOT != MADD {
                             acts[at + k] = v;
                         } else {
                             acts[at + k] = _mm256_and_si256(v, low);
@@ -191,11 +206,11 @@ unsafe fn drive<const FAST: bool, const VNNI: bool>(
                 let mut o = 0;
                 // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
                 while o + BLOCK <= channels {
-                    unsafe { block::<BLOCK, FAST, VNNI>(st, f, ops, o, &spot, out) };
+                    unsafe { block::<BLOCK, FAST, DOT>(st, f, ops, o, &spot, out) };
                     o += BLOCK;
                 }
                 if o < channels {
-                    unsafe { block::<1, FAST, VNNI>(st, f, ops, o, &spot, out) };
+                    unsafe { block::<1, FAST, DOT>(st, f, ops, o, &spot, out) };
                 }
             }
         }
@@ -219,7 +234,7 @@ struct Spot {
 /// made them.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn block<const N: usize, const FAST: bool, const VNNI: bool>(
+unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
     st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
     (acts, halves): (&[__m256i], &[(i32, i32)]),
@@ -227,25 +242,25 @@ unsafe fn block<const N: usize, const FAST: bool, const VNNI: bool>(
     spot: &Spot,
     out: *mut u8,
 ) {
-    let per = if VNNI { 4 } else { 8 };
+    let per = if DOT != MADD { 4 } else { 8 };
     let groups = acts.len() / per;
     let mut acc = [[_mm256_setzero_si256(); 4]; N];
     let w = &st.weights()[o * groups..(o + N) * groups];
-    let h = if VNNI {
+    let h = if DOT != MADD {
         &[][..]
     } else {
         &halves[o * groups..(o + N) * groups]
     };
     for g in 0..groups {
         // SAFETY: `g < groups`, so `per g + per - 1 < acts.len()` and `j
-        // groups + g < N groups = w.len() = h.len()` (`h` when not `VNNI`).
+        // groups + g < N groups = w.len() = h.len()` (`h` when `MADD`).
         unsafe {
-            if VNNI {
+            if DOT != MADD {
                 let a: [__m256i; 4] = std::array::from_fn(|p| *acts.get_unchecked(4 * g + p));
                 for (j, acc_j) in acc.iter_mut().enumerate() {
                     let wv = _mm256_set1_epi32(*w.get_unchecked(j * groups + g));
                     for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
-                        *acc_p = _mm256_dpbusd_avx_epi32(*acc_p, a_p, wv);
+                        *acc_p = dpbusd::<DOT>(*acc_p, a_p, wv);
                     }
                 }
             } else {

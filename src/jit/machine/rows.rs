@@ -65,7 +65,7 @@ pub(super) unsafe fn run(stage: &RowStage, call: &RowCall, lo: usize, hi: usize)
     let x = xs.as_slice();
     // `--isa avx2` runs the AVX2 copy, as on a CPU without AVX-512.
     let level = match (level(), stage.isa()) {
-        (Level::Avx512, crate::jit::Isa::Avx2) => Level::Avx2,
+        (Level::Avx512, isa) if isa.is_avx2() => Level::Avx2,
         (level, _) => level,
     };
     // The stages with kernels of their own (`native::Special`), unless

@@ -75,6 +75,21 @@ pub(crate) fn host_supports_avx2() -> bool {
     }
 }
 
+/// Whether the host has `vpdpbusd` on 256-bit vectors, in either encoding
+/// (AVX-VNNI, or AVX-512 VNNI with VL): `--isa avx2-vnni`.
+pub(crate) fn host_supports_vnni256() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avxvnni")
+            || (std::is_x86_feature_detected!("avx512vnni")
+                && std::is_x86_feature_detected!("avx512vl"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The convolution a native stage computes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -249,7 +264,7 @@ pub(crate) fn plan_native(
     if pattern.operands != Operands::U8xI8 {
         return None;
     }
-    if isa == Isa::Avx2 {
+    if isa.is_avx2() {
         let requant = tail(pattern.core)?;
         // The pointwise and depthwise kernels have AVX2 forms (no residual
         // map, depthwise windows of 4 pixels within 16 bytes); every AVX2

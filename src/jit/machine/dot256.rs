@@ -1,0 +1,63 @@
+//! How the AVX2 kernels form their u8 x i8 dot products of four bytes.
+//!
+//! `vpdpbusd ymm` exists in two encodings with the same result: VEX (AVX-VNNI:
+//! Alder Lake and later, Zen 5) and EVEX (AVX-512 VNNI with VL: Ice Lake and
+//! later, Zen 4). A CPU without either runs `vpmaddwd` on the quads' 16-bit
+//! halves. `--isa avx2-vnni` runs the AVX2 kernels with `vpdpbusd` even on a
+//! CPU that has only the EVEX form, so that the AVX-VNNI kernels' code is
+//! tested (and measured) on AVX-512 machines too.
+
+use crate::jit::Isa;
+
+/// The dot-product form of an AVX2 kernel, as a const parameter.
+pub(super) type Dot = u8;
+/// `vpmaddwd` on the 16-bit halves of the quads (AVX2 alone).
+pub(super) const MADD: Dot = 0;
+/// AVX-VNNI `vpdpbusd ymm` (VEX).
+pub(super) const VEX: Dot = 1;
+/// AVX-512 VNNI + VL `vpdpbusd ymm` (EVEX).
+pub(super) const EVEX: Dot = 2;
+
+/// The form for a stage compiled for `isa` on this host: `Avx2` uses
+/// AVX-VNNI where the CPU has it, `Avx2Vnni` also the EVEX form.
+/// `isa_supported` refused `Avx2Vnni` on hosts with neither.
+pub(super) fn form(isa: Isa) -> Dot {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avxvnni") {
+            return VEX;
+        }
+        if isa == Isa::Avx2Vnni
+            && std::is_x86_feature_detected!("avx512vnni")
+            && std::is_x86_feature_detected!("avx512vl")
+        {
+            return EVEX;
+        }
+    }
+    let _ = isa;
+    MADD
+}
+
+/// `acc + dot4(a, w)` per 32-bit lane (`a` unsigned bytes, `w` signed),
+/// in the encoding `DOT` (`VEX` or `EVEX`).
+///
+/// # Safety
+/// Only inlined into functions compiled with AVX2 and AVX-VNNI (`VEX`) or
+/// AVX-512 VNNI + VL (`EVEX`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn dpbusd<const DOT: Dot>(
+    acc: std::arch::x86_64::__m256i,
+    a: std::arch::x86_64::__m256i,
+    w: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::{_mm256_dpbusd_avx_epi32, _mm256_dpbusd_epi32};
+    // SAFETY: the caller's target features.
+    unsafe {
+        if DOT == EVEX {
+            _mm256_dpbusd_epi32(acc, a, w)
+        } else {
+            _mm256_dpbusd_avx_epi32(acc, a, w)
+        }
+    }
+}
