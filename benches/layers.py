@@ -17,6 +17,7 @@ Usage (from the repository root, after `cargo build --release`):
     python3 -m venv build/bench && build/bench/bin/pip install numpy onnx onnxruntime
     build/bench/bin/python benches/layers.py [--rounds 3] [--threads 1,2] [--only conv3x3,maxpool2]
         [--json results.jsonl] [--convoy-args "--isa avx2"] [--examples]
+        [--isas avx2,avx2-vnni]
 
 Each round runs every layer once in each system for each thread count (Convoy first, then the
 peer, layer after layer), so slow and fast phases of a shared machine hit both alike. The table
@@ -362,6 +363,9 @@ def main():
     ap.add_argument("--convoy-args", default="", help="extra arguments for `convoy bench`")
     ap.add_argument("--baseline", default="",
                     help="a second (older) convoy binary, timed after the first in every round: old vs new")
+    ap.add_argument("--isas", default="",
+                    help="comma-separated forced instruction sets (e.g. avx2,avx2-vnni) also timed in the same "
+                         "run; prints default time / forced time per layer")
     ap.add_argument("--json", default="")
     ap.add_argument("--examples", action="store_true", help="also time every example in Convoy")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench_layers"))
@@ -412,6 +416,12 @@ def main():
                     b_med, b_min, _ = run_convoy(args.baseline, scripts[name], t, args.iters, args.min_time, extra)
                     r.setdefault("b_med", []).append(b_med)
                     r.setdefault("b_min", []).append(b_min)
+                for isa in filter(None, args.isas.split(",")):
+                    i_med, i_min, _ = run_convoy(args.convoy, scripts[name], t, args.iters, args.min_time,
+                                                 extra + ["--isa", isa])
+                    r.setdefault("isa", {}).setdefault(isa, dict(med=[], mn=[]))
+                    r["isa"][isa]["med"].append(i_med)
+                    r["isa"][isa]["mn"].append(i_min)
                 r["paths"].update("kernel" if s.get("native") else ("vector" if s.get("vector") else "scalar")
                                   for s in detail["stages"])
                 if args.json:
@@ -470,6 +480,19 @@ def main():
                 r = results[name, t]
                 b, c = float(np.median(r["b_med"])), float(np.median(r["c_med"]))
                 print(f"| {name} | {b:.1f} us | {c:.1f} us | {b / c:.2f}x ({min(r['b_min']) / min(r['c_min']):.2f}x) |")
+        isas = list(filter(None, args.isas.split(",")))
+        if isas:
+            print(f"\nforced instruction sets: Convoy's default time / forced time, medians (minima)\n")
+            print("| layer | default | " + " | ".join(isas) + " |")
+            print("|---|---|" + "---|" * len(isas))
+            for name in layers:
+                r = results[name, t]
+                c, cm = float(np.median(r["c_med"])), min(r["c_min"])
+                cells = []
+                for isa in isas:
+                    i, im = float(np.median(r["isa"][isa]["med"])), min(r["isa"][isa]["mn"])
+                    cells.append(f"{i:.1f} us: {c / i:.2f}x ({cm / im:.2f}x)")
+                print(f"| {name} | {c:.1f} us | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
