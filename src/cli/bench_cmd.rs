@@ -70,6 +70,10 @@ pub struct BenchArgs {
     /// Compile every stage with Cranelift: no precompiled AVX-512 or row kernels.
     #[arg(long)]
     no_kernels: bool,
+    /// Run each depthwise stage whose map only the pointwise stage after
+    /// it reads band by band with it, the map kept in cache (experimental).
+    #[arg(long)]
+    fuse_bands: bool,
     /// Cranelift's dot products without VNNI (`pmaddwd`, as on CPUs without it).
     #[arg(long)]
     no_vnni: bool,
@@ -90,6 +94,7 @@ pub fn run(args: &BenchArgs) -> i32 {
         inputs,
         asm,
         no_kernels,
+        fuse_bands,
         no_vnni,
         isa,
     } = args;
@@ -125,7 +130,12 @@ pub fn run(args: &BenchArgs) -> i32 {
                 ..Default::default()
             };
             let compiled = match convoy::compile_jit(program, &options) {
-                Ok(c) => c,
+                Ok(mut c) => {
+                    if *fuse_bands {
+                        c.set_fusion(convoy::jit::Fusion::Auto);
+                    }
+                    c
+                }
                 Err(e) => {
                     print_diagnostics(&sources, &[e.diagnostic()]);
                     return 1;

@@ -17,6 +17,7 @@
 mod convert;
 mod emit;
 mod expr;
+mod fuse;
 #[allow(unsafe_code)]
 mod machine;
 mod native;
@@ -43,6 +44,7 @@ use crate::ir::{NodeId, Program};
 use crate::span::Span;
 use crate::tensor::Tensor;
 
+pub use fuse::Fusion;
 pub use machine::Workspace;
 
 /// One core's `vpdpbusd` peak in GMAC/s, measured now by a micro-benchmark
@@ -417,7 +419,8 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         });
     }
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let machine = machine::Machine::new(module, code, items, id)?;
+    let mut machine = machine::Machine::new(module, code, items, id)?;
+    fuse::fuse(program, &plan, &mut machine, Fusion::default());
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -532,11 +535,35 @@ impl CompiledPipeline {
             .min(JOBS_PER_THREAD * threads)
     }
 
+    /// Runs each native depthwise stage whose output only the native
+    /// pointwise stage after it reads band by band with it as `fusion`
+    /// says (`compile` chose [`Fusion::Off`]); returns the stages that
+    /// now run the pair (the depthwise stage before each runs nothing of
+    /// its own, its time counted in theirs). `convoy bench --fuse-bands`.
+    pub fn set_fusion(&mut self, fusion: Fusion) -> Vec<usize> {
+        fuse::fuse(&self.program, &self.plan, &mut self.machine, fusion)
+    }
+
+    /// The stages that run band by band with the depthwise stage before
+    /// them ([`Self::set_fusion`]).
+    pub fn fused_stages(&self) -> Vec<usize> {
+        self.machine.fused().collect()
+    }
+
+    /// [`Self::parts`], of both stages for a fused pair.
+    fn stage_parts(&self, k: usize, threads: usize) -> usize {
+        match self.machine.fused().any(|s| s == k) {
+            true => (self.parts(k - 1, threads) + self.parts(k, threads))
+                .min(JOBS_PER_THREAD * threads.max(1)),
+            false => self.parts(k, threads),
+        }
+    }
+
     /// How stage `k` is cut into jobs on the pipeline's threads: row
     /// ranges, and channel slices of each range (native pointwise and
     /// direct convolutions of small maps; 1 otherwise).
     pub fn stage_jobs(&self, k: usize) -> (usize, usize) {
-        let parts = self.parts(k, self.pool.threads());
+        let parts = self.stage_parts(k, self.pool.threads());
         self.machine.cut_counts(k, parts)
     }
 
@@ -552,7 +579,7 @@ impl CompiledPipeline {
         threads: usize,
     ) -> Result<(), ExecError> {
         let stage = &self.plan.stages[k];
-        let parts = self.parts(k, threads);
+        let parts = self.stage_parts(k, threads);
         let jobs = self
             .machine
             .jobs(k, ws, &self.plan, parts)

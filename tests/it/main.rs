@@ -46,6 +46,7 @@ mod jit_avx2;
 mod jit_cli;
 mod jit_conv;
 mod jit_examples;
+mod jit_fused;
 mod jit_machine_code;
 mod jit_native;
 mod jit_random;

@@ -21,6 +21,7 @@ mod depthwise_avx512;
 mod depthwise_gather;
 mod depthwise_packed;
 mod dot256;
+mod fused;
 mod peak;
 mod pointwise16;
 mod pointwise16_avx2;
@@ -50,7 +51,7 @@ pub(crate) fn avx2_fits(stage: &NativeStage) -> bool {
 use cranelift_jit::JITModule;
 use cranelift_module::FuncId;
 
-use super::native::{NativeStage, RowStage};
+use super::native::{BandPair, NativeStage, RowStage};
 use super::plan::Plan;
 use super::JitError;
 
@@ -82,6 +83,10 @@ pub(crate) struct Machine {
     funcs: Vec<Callable>,
     items: Vec<usize>,
     id: u64,
+    /// Per stage: the depthwise -> pointwise pair it runs band by band
+    /// with the stage before it (a pointwise stage), if fused
+    /// ([`Machine::fuse`]); that stage then runs nothing itself.
+    pairs: Vec<Option<Box<BandPair>>>,
 }
 
 /// 64 bytes aligned to 64: a buffer made of them starts on a cache line, so
@@ -206,6 +211,8 @@ enum Target {
     Native(*const NativeStage),
     /// Points into the `Machine`; the slices the job may touch.
     Rows(*const RowStage, rows::RowCall),
+    /// Points into the `Machine`; the workspace's buffers.
+    Fused(*const BandPair, usize),
     /// A plain function, for the pool's tests (e.g. one that panics).
     #[cfg(test)]
     Test(fn() -> i64),
@@ -274,6 +281,26 @@ impl Job {
             Target::Rows(stage, ref call) => unsafe {
                 rows::run(&*stage, call, self.lo as usize, self.hi as usize)
             },
+            // SAFETY: as for `Native` (both stages were native stages of
+            // this Machine, the pair made by `BandPair::new`); `buffers` is
+            // the number of pointers at `ptrs`; the jobs of the pair's
+            // stage take disjoint rows of the pointwise stage's output,
+            // whose buffer the depthwise stage does not read (`BandPair`).
+            Target::Fused(pair, buffers) => {
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    fused::run(
+                        &*pair,
+                        self.ptrs,
+                        buffers,
+                        self.lo as usize,
+                        self.hi as usize,
+                    )
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = (pair, buffers);
+                -1
+            }
             #[cfg(test)]
             Target::Test(f) => f(),
         }
@@ -306,7 +333,7 @@ impl Machine {
                 stage: String::from("(linking)"),
                 message: e.to_string(),
             })?;
-        let funcs = code
+        let funcs: Vec<Callable> = code
             .into_iter()
             .map(|c| match c {
                 StageCode::Jit(fid) => {
@@ -320,12 +347,55 @@ impl Machine {
                 StageCode::Rows(stage) => Callable::Rows(stage),
             })
             .collect();
+        let pairs = funcs.iter().map(|_| None).collect();
         Ok(Machine {
             module: std::sync::Mutex::new(Some(module)),
             funcs,
             items,
             id,
+            pairs,
         })
+    }
+
+    /// Stage `stage`'s native stage, if a precompiled kernel runs it.
+    pub(crate) fn native(&self, stage: usize) -> Option<&NativeStage> {
+        match self.funcs.get(stage) {
+            Some(Callable::Native(ns)) => Some(ns),
+            _ => None,
+        }
+    }
+
+    /// Runs stage `stage - 1` (a native depthwise stage) and `stage` (a
+    /// native pointwise one) band by band as `pair` (`None`: each alone
+    /// again). The caller made `pair` from those two stages, and checked
+    /// that no other stage, input or output uses the depthwise output.
+    pub(crate) fn fuse(&mut self, stage: usize, pair: Option<BandPair>) {
+        // The pair's stages are these two: the same input, intermediate
+        // and output buffers.
+        let ours = |p: &BandPair| {
+            stage > 0
+                && p.bands.first().is_some_and(|(dw, pw)| {
+                    (self.native(stage - 1))
+                        .is_some_and(|d| d.x() == dw.x() && d.out().buffer == dw.out().buffer)
+                        && (self.native(stage)).is_some_and(|q| q.out() == pw.out())
+                })
+                && fused::banded_kernels(p)
+        };
+        let pair = pair.filter(ours).map(Box::new);
+        if let Some(slot) = self.pairs.get_mut(stage) {
+            *slot = pair;
+        }
+    }
+
+    /// The stages that run band by band with the stage before them.
+    pub(crate) fn fused(&self) -> impl Iterator<Item = usize> + '_ {
+        (self.pairs.iter().enumerate()).filter_map(|(k, p)| p.as_ref().map(|_| k))
+    }
+
+    /// Whether stage `stage` runs within the next one's jobs (nothing
+    /// of its own).
+    fn folded(&self, stage: usize) -> bool {
+        self.pairs.get(stage + 1).is_some_and(Option::is_some)
     }
 
     /// Whether stage `stage` reads only inside its buffers' planned bytes
@@ -343,6 +413,12 @@ impl Machine {
     /// The row ranges and channel slices [`Machine::jobs`] cuts stage
     /// `stage` into for `parts` (0s for a stage that does not exist).
     pub(crate) fn cut_counts(&self, stage: usize, parts: usize) -> (usize, usize) {
+        if self.folded(stage) {
+            return (0, 0);
+        }
+        if let Some(Some(pair)) = self.pairs.get(stage) {
+            return (split(self.items[stage], pair.band, parts).len(), 1);
+        }
         match (self.funcs.get(stage), self.items.get(stage)) {
             (Some(code), Some(&items)) => {
                 let (ranges, slices) = cut(code, items, parts);
@@ -380,6 +456,21 @@ impl Machine {
             });
         }
         let ptrs = ws.ptrs.as_ptr();
+        if self.folded(stage) {
+            return Ok(vec![]);
+        }
+        if let Some(Some(pair)) = self.pairs.get(stage) {
+            // Whole bands: a job's last band is short only at the map's end.
+            let ranges = split(items, pair.band, parts);
+            let f = |(lo, hi): Range| Job {
+                f: Target::Fused(&**pair, ws.ptrs.len()),
+                ptrs,
+                lo: lo as i64,
+                hi: hi as i64,
+                ch: (0, usize::MAX),
+            };
+            return Ok(ranges.into_iter().map(f).collect());
+        }
         let (ranges, slices) = cut(code, items, parts);
         let mut jobs = Vec::with_capacity(ranges.len() * slices.len());
         // Row-major: a thread's share of the jobs is whole rows, each row's

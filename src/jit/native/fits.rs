@@ -20,7 +20,12 @@ impl NativeStage {
     /// spare bytes (the kernels' vector loads run up to 127 bytes past the
     /// last byte they use), the constants as long as the kernel indexes them.
     pub(super) fn fits(self, plan: &Plan) -> Option<NativeStage> {
-        let bytes = |b: usize| plan.buffers.get(b).map(|buf| buf.bytes());
+        self.fits_sizes(&|b| plan.buffers.get(b).map(|buf| buf.bytes()))
+    }
+
+    /// [`Self::fits`] with buffer `b` of `bytes(b)` bytes (`None`: no such
+    /// buffer).
+    pub(super) fn fits_sizes(self, bytes: &dyn Fn(usize) -> Option<usize>) -> Option<NativeStage> {
         let (x_bytes, out_bytes) = (bytes(self.x.buffer)?, bytes(self.out.buffer)?);
         let (c, h, w) = (self.channels, self.height, self.width);
         if c == 0 || h == 0 || w == 0 || self.x.buffer == self.out.buffer {

@@ -23,6 +23,7 @@
 mod conv;
 mod elementwise;
 mod fits;
+mod fuse;
 mod in_place;
 mod lanes16;
 mod requant;
@@ -34,6 +35,7 @@ mod wide16;
 pub(crate) use conv::{
     avx512_channels, avx512_rows, avx512_vectors, blocked_weights, Direct, Lanes, Source, Step,
 };
+pub(crate) use fuse::BandPair;
 pub(crate) use in_place::unpad_inputs;
 use requant::{match_tail, match_tail_split};
 pub(crate) use requant::{Bias, Requant, Scale};
