@@ -38,6 +38,8 @@ struct BenchReport {
     /// sees, stalls and all (a median keeps only the undisturbed runs).
     mean: Duration,
     stages: Vec<StageTime>,
+    /// Concatenations laid out in place: no stage, no copy.
+    laid_out: Vec<String>,
     /// One core's `vpdpbusd` peak (GMAC/s), measured after the runs.
     peak: Option<f64>,
 }
@@ -206,6 +208,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 min,
                 mean,
                 stages,
+                laid_out: compiled.laid_out(),
                 peak: convoy::jit::vpdpbusd_peak(),
             }
         }
@@ -239,6 +242,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 min,
                 mean,
                 stages: vec![],
+                laid_out: vec![],
                 peak: None,
             }
         }
@@ -406,6 +410,11 @@ fn text(r: &BenchReport) -> String {
             } else {
                 ""
             }
+        ));
+    }
+    for name in &r.laid_out {
+        out.push_str(&format!(
+            "  layout {name:<11} concat: its inputs are stored in place (no copy)\n"
         ));
     }
     out

@@ -18,6 +18,7 @@ mod convert;
 mod emit;
 mod expr;
 mod fuse;
+mod layout;
 #[allow(unsafe_code)]
 mod machine;
 mod native;
@@ -484,6 +485,20 @@ impl CompiledPipeline {
 
     pub fn threads(&self) -> usize {
         self.pool.threads()
+    }
+
+    /// The concatenations laid out in place (`layout`): their inputs are
+    /// stored into their buffer, and they have no stage.
+    pub fn laid_out(&self) -> Vec<String> {
+        let nodes = self.program.nodes.iter().enumerate();
+        nodes
+            .filter(|(id, n)| {
+                matches!(n.op, crate::ir::Op::Concat(_))
+                    && self.plan.buffer_of[*id].is_some()
+                    && !self.plan.stages.iter().any(|s| s.root == *id)
+            })
+            .map(|(_, n)| n.name.clone().unwrap_or_else(|| n.owner.clone()))
+            .collect()
     }
 
     /// Fresh buffers for one image, constants filled in.

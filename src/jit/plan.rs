@@ -58,6 +58,9 @@ pub(crate) struct Buffer {
     pub elem: Elem,
     /// Constant contents (a `param` or `const`), in C order without halo.
     pub constant: Option<Vec<i128>>,
+    /// `(buffer, byte offset)`: this buffer is those bytes of another one
+    /// (a concatenation's input laid out in place, `layout`).
+    pub view: Option<(usize, usize)>,
 }
 
 impl Buffer {
@@ -192,6 +195,7 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
             halo,
             elem: Elem::for_range(range.lo.min(0), range.hi.max(0)),
             constant,
+            view: None,
         });
     }
     let mut stages = vec![];
@@ -216,11 +220,13 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
     for buf in &mut buffers {
         spread_planes(buf);
     }
-    Ok(Plan {
+    let mut plan = Plan {
         buffers,
         buffer_of,
         stages,
-    })
+    };
+    super::layout::place_concats(program, &mut plan);
+    Ok(plan)
 }
 
 /// Planes a multiple of 4 KiB apart map every channel's row to the same

@@ -44,6 +44,7 @@ mod hls_snapshots;
 mod import;
 mod jit_avx2;
 mod jit_cli;
+mod jit_concat;
 mod jit_conv;
 mod jit_examples;
 mod jit_fused;

@@ -21,7 +21,7 @@ thread_local! {
 /// would cut): only those pairs are run banded.
 pub(crate) fn banded_kernels(pair: &BandPair) -> bool {
     (pair.bands.iter()).all(|(dw, _)| {
-        dw.isa() == crate::jit::Isa::Avx2 || super::depthwise_packed::row_lanes(dw).is_none()
+        dw.isa().is_avx2() || super::depthwise_packed::row_lanes(dw).is_none()
     })
 }
 
@@ -85,9 +85,10 @@ pub(super) unsafe fn run(
 unsafe fn kernel(st: &NativeStage, ptrs: *const *mut u8, items: usize) {
     // SAFETY: the caller's guarantees.
     unsafe {
-        match st.isa() {
-            crate::jit::Isa::Avx2 => super::conv_avx2::run(st, ptrs, 0, items),
-            _ => super::avx512::run(st, ptrs, (0, items), (0, usize::MAX)),
+        if st.isa().is_avx2() {
+            super::conv_avx2::run(st, ptrs, 0, items)
+        } else {
+            super::avx512::run(st, ptrs, (0, items), (0, usize::MAX))
         }
     }
 }

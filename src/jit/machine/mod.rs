@@ -100,13 +100,17 @@ impl Line {
     const BYTES: usize = 64;
 }
 
-/// Buffers of one image: one zeroed allocation per planned buffer.
+/// Buffers of one image: one zeroed allocation per planned buffer, but for
+/// views (`Buffer::view`), which are bytes of another buffer's allocation.
 pub struct Workspace {
     pub(crate) id: u64,
     /// Storage in whole cache lines: every element naturally aligned, and
-    /// each buffer starts on a line (see [`Line`]).
+    /// each buffer starts on a line (see [`Line`]). Empty for views.
     pub(crate) data: Vec<Vec<Line>>,
     pub(crate) sizes: Vec<usize>,
+    /// Per buffer: `(owner, byte offset)` when it is a view of `owner`
+    /// (never itself a view), from the plan.
+    pub(crate) views: Vec<Option<(usize, usize)>>,
     ptrs: Vec<*mut u8>,
 }
 
@@ -120,37 +124,91 @@ impl Workspace {
 
     pub(crate) fn new(id: u64, plan: &Plan) -> Workspace {
         let sizes: Vec<usize> = plan.buffers.iter().map(|b| b.bytes()).collect();
-        let mut data: Vec<Vec<Line>> = sizes
+        let views: Vec<Option<(usize, usize)>> = plan.buffers.iter().map(|b| b.view).collect();
+        let data: Vec<Vec<Line>> = sizes
             .iter()
-            .map(|&s| vec![Line([0; Line::BYTES]); (s + Self::SPARE).div_ceil(Line::BYTES)])
+            .zip(&views)
+            .map(|(&s, v)| match v {
+                Some(_) => vec![],
+                None => vec![Line([0; Line::BYTES]); (s + Self::SPARE).div_ceil(Line::BYTES)],
+            })
             .collect();
-        let ptrs = data
-            .iter_mut()
-            .map(|d| d.as_mut_ptr().cast::<u8>())
-            .collect();
-        Workspace {
+        let mut ws = Workspace {
             id,
             data,
             sizes,
-            ptrs,
+            views,
+            ptrs: vec![],
+        };
+        ws.point_at_storage();
+        ws
+    }
+
+    /// Whether the views are inside their owners' storage (with the spare
+    /// bytes after them) and owners are no views: checked before a
+    /// pointer is made from them.
+    pub(crate) fn views_fit(&self) -> bool {
+        (self.views.iter().zip(&self.sizes)).all(|(v, &s)| match *v {
+            None => true,
+            Some((o, off)) => {
+                self.views.get(o) == Some(&None)
+                    && off + s <= self.sizes[o]
+                    && self.data[o].len() * Line::BYTES >= self.sizes[o] + Self::SPARE
+            }
+        })
+    }
+
+    /// Every buffer's pointer at the workspace's own storage.
+    fn point_at_storage(&mut self) {
+        self.ptrs = self
+            .data
+            .iter_mut()
+            .map(|d| d.as_mut_ptr().cast::<u8>())
+            .collect();
+        self.point_views();
+    }
+
+    /// Every view's pointer at its bytes of its owner's current pointer.
+    fn point_views(&mut self) {
+        if !self.views_fit() {
+            return;
+        }
+        for b in 0..self.views.len() {
+            if let Some((o, off)) = self.views[b] {
+                // Inside the owner's bytes (`views_fit`); `wrapping_add`
+                // makes no claim beyond that.
+                self.ptrs[b] = self.ptrs[o].wrapping_add(off);
+            }
+        }
+    }
+
+    /// The storage of buffer `b` and the byte offset of its bytes there.
+    fn storage(&self, b: usize) -> (usize, usize) {
+        match self.views[b] {
+            Some((o, off)) if self.views_fit() => (o, off),
+            _ => (b, 0),
         }
     }
 
     /// The bytes of buffer `b` (planned size, halo included).
     pub(crate) fn bytes(&self, b: usize) -> &[u8] {
-        let d = &self.data[b];
-        let len = self.sizes[b].min(d.len() * Line::BYTES);
+        let (o, off) = self.storage(b);
+        let d = &self.data[o];
+        let len = (self.sizes[b] + off).min(d.len() * Line::BYTES);
+        let off = off.min(len);
         // SAFETY: `d` holds `d.len() * Line::BYTES` initialized bytes (a
-        // `Line` is a byte array, no padding), `len` does not exceed them,
-        // and u8 has alignment 1.
-        unsafe { std::slice::from_raw_parts(d.as_ptr().cast::<u8>(), len) }
+        // `Line` is a byte array, no padding), `off <= len` does not exceed
+        // them, and u8 has alignment 1.
+        unsafe { std::slice::from_raw_parts(d.as_ptr().cast::<u8>().add(off), len - off) }
     }
 
     pub(crate) fn bytes_mut(&mut self, b: usize) -> &mut [u8] {
-        let d = &mut self.data[b];
-        let len = self.sizes[b].min(d.len() * Line::BYTES);
+        let (o, off) = self.storage(b);
+        let d = &mut self.data[o];
+        let len = (self.sizes[b] + off).min(d.len() * Line::BYTES);
+        let off = off.min(len);
         // SAFETY: as in `bytes`, and the borrow of `self` is exclusive.
-        unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr().cast::<u8>(), len) }
+        unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr().cast::<u8>().add(off), len - off) }
     }
 
     /// Runs `run` with each buffer `b` of `outputs` stored in the caller's
@@ -174,19 +232,19 @@ impl Workspace {
             .chain(outputs.iter().map(|(b, bytes)| (*b, bytes.len())))
             .collect();
         let twice = |k: usize| given[..k].iter().any(|(b, _)| *b == given[k].0);
-        if (0..given.len())
-            .any(|k| twice(k) || self.sizes.get(given[k].0).is_none_or(|&s| given[k].1 < s))
-        {
+        let view = |b: usize| self.views.get(b).is_some_and(|v| v.is_some());
+        if (0..given.len()).any(|k| {
+            twice(k)
+                || view(given[k].0)
+                || self.sizes.get(given[k].0).is_none_or(|&s| given[k].1 < s)
+        }) {
             return None;
         }
         /// Points every buffer back at the workspace's own storage.
         struct Restore<'w>(&'w mut Workspace);
         impl Drop for Restore<'_> {
             fn drop(&mut self) {
-                let ws = &mut *self.0;
-                for (p, d) in ws.ptrs.iter_mut().zip(ws.data.iter_mut()) {
-                    *p = d.as_mut_ptr().cast::<u8>();
-                }
+                self.0.point_at_storage();
             }
         }
         for (b, bytes) in outputs.iter_mut() {
@@ -197,6 +255,8 @@ impl Workspace {
             // promise above), so the shared bytes are never written.
             self.ptrs[*b] = bytes.as_ptr().cast_mut();
         }
+        // Views of a buffer given here are the caller's bytes too.
+        self.point_views();
         let guard = Restore(self);
         let result = run(&mut *guard.0);
         drop(guard);
@@ -438,12 +498,15 @@ impl Machine {
     ) -> Result<Vec<Job>, JitError> {
         let ok = ws.id == self.id
             && ws.sizes.len() == plan.buffers.len()
+            && ws.views_fit()
             && plan
                 .buffers
                 .iter()
-                .zip(ws.data.iter().zip(&ws.sizes))
-                .all(|(b, (d, &s))| {
-                    s == b.bytes() && d.len() * Line::BYTES >= s + Workspace::SPARE
+                .zip(ws.data.iter().zip(ws.sizes.iter().zip(&ws.views)))
+                .all(|(b, (d, (&s, &v)))| {
+                    s == b.bytes()
+                        && v == b.view
+                        && (v.is_some() || d.len() * Line::BYTES >= s + Workspace::SPARE)
                 });
         let (Some(code), Some(&items)) = (self.funcs.get(stage), self.items.get(stage)) else {
             return Err(JitError::Program {
