@@ -46,6 +46,9 @@ enum Form {
     /// [`Form::Lanes`] with signed inputs (flipped by the repacking: their
     /// padding rows read as 128, no step of them skipped) and padding rows.
     LanesSigned,
+    /// [`Form::Lanes`] with a folded tail of per-channel multipliers and
+    /// no residual map: the lanes kernel's tail on the channel-lane sums.
+    LanesFolded,
 }
 
 /// A random convolution of `form` with a random tail.
@@ -71,7 +74,9 @@ fn program(seed: u64, form: Form) -> String {
         Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
         Form::Narrow => (1, rng.range(4, 40), rng.range(40, 140)),
         Form::Tall => (rng.range(1, 2), rng.range(4, 20), rng.range(1, 30)),
-        Form::Lanes | Form::LanesSigned => (rng.range(1, 2), rng.range(1, 64), rng.range(16, 70)),
+        Form::Lanes | Form::LanesSigned | Form::LanesFolded => {
+            (rng.range(1, 2), rng.range(1, 64), rng.range(16, 70))
+        }
     };
     let (cin, cout) = (groups * cin_g, groups * cout_g);
     let wshape = if form == Form::Transposed {
@@ -94,7 +99,7 @@ fn program(seed: u64, form: Form) -> String {
             rng.range(eh.max(1), eh + 8),
             rng.range(ew.max(1), ew + 39 * sw),
         )
-    } else if matches!(form, Form::Lanes | Form::LanesSigned) {
+    } else if matches!(form, Form::Lanes | Form::LanesSigned | Form::LanesFolded) {
         // Output width `(w + pad - ew) / sw + 1`: 1 to ~70.
         (
             rng.range(eh.max(1), eh + 6),
@@ -158,7 +163,14 @@ fn program(seed: u64, form: Form) -> String {
     };
     // Sometimes a residual map of the output's shape joins the tail, as in
     // MobileNetV2 (`(x + p) as u8 sat`), after a saturating mid-chain cast.
-    let (residual_input, expr) = if form != Form::Transposed && rng.chance(30) {
+    let expr = if form == Form::LanesFolded {
+        let t = *rng.pick(&["u8 sat", "i8 sat", "u6 sat"]);
+        format!("round(({conv} + b) * m) as {t}")
+    } else {
+        expr
+    };
+    let folded = form == Form::LanesFolded;
+    let (residual_input, expr) = if form != Form::Transposed && !folded && rng.chance(30) {
         let oh = (h + pads[0] + pads[1] - eh) / sh + 1;
         let ow = (w + pads[2] + pads[3] - ew) / sw + 1;
         let r_ty = *rng.pick(&["u8", "i8", "u6"]);
@@ -294,6 +306,11 @@ fn channel_lane_blocks_match_the_interpreter() {
 #[test]
 fn signed_channel_lane_blocks_match_the_interpreter() {
     assert_kernels_ran(&check_form(Form::LanesSigned, 60), 60);
+}
+
+#[test]
+fn folded_channel_lane_blocks_match_the_interpreter() {
+    assert_kernels_ran(&check_form(Form::LanesFolded, 80), 80);
 }
 
 #[test]

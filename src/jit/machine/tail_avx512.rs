@@ -676,6 +676,66 @@ impl Fast<'_> {
         }
     }
 
+    /// The constants of output channels `o .. o + n` (`n <= 16`) on the
+    /// lanes of a channel-lane sum, lane `j` channel `o + j` (zero past
+    /// `n`): (c', mul') of the even lanes in the 64-bit lanes, then of the
+    /// odd lanes, for [`Self::lanes4`].
+    pub(super) fn lane_channels(&self, o: usize, n: usize) -> [[__m512i; 2]; 2] {
+        let pick = |odd: usize| -> [__m512i; 2] {
+            let c: [i64; 8] = std::array::from_fn(|i| {
+                let j = 2 * i + odd;
+                if j < n {
+                    self.c[o + j]
+                } else {
+                    0
+                }
+            });
+            let mul: [i64; 8] = std::array::from_fn(|i| {
+                let j = 2 * i + odd;
+                if j < n {
+                    i64::from(self.mul[o + j])
+                } else {
+                    0
+                }
+            });
+            // SAFETY: 64 bytes each.
+            unsafe {
+                [
+                    _mm512_loadu_si512(c.as_ptr().cast()),
+                    _mm512_loadu_si512(mul.as_ptr().cast()),
+                ]
+            }
+        };
+        [pick(0), pick(1)]
+    }
+
+    /// [`Self::ordered4`] of four vectors of 16 channels' sums (one pixel
+    /// each) with per-lane constants ([`Self::lane_channels`]): byte `16 p
+    /// + j` is channel `j` of vector `p`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn lanes4(&self, acc: &[__m512i; 4], k: &[[__m512i; 2]; 2]) -> __m512i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let [[ce, me], [co, mo]] = *k;
+            let mut r = [_mm512_setzero_si512(); 4];
+            for (r, &a) in r.iter_mut().zip(acc) {
+                let even = _mm512_add_epi64(_mm512_mul_epi32(a, me), ce);
+                let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(a), mo);
+                let odd = _mm512_add_epi64(odd, co);
+                let v = _mm512_mask_shuffle_epi32::<0xF5>(odd, 0x5555, even);
+                *r = if self.shifts {
+                    _mm512_sra_epi32(v, self.shr)
+                } else {
+                    v
+                };
+            }
+            _mm512_permutexvar_epi8(self.swap, pack_bytes(self.packs, r))
+        }
+    }
+
     /// 64 accumulators of one channel to bytes in pixel order: byte `16 p +
     /// j` is lane `j` of vector `p`.
     ///

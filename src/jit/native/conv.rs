@@ -142,12 +142,15 @@ pub(crate) struct Lanes {
 /// used: plain convolutions (one row and one column phase) whose rows of
 /// up to 64 pixels leave lanes of pixel vectors idle, with at least 16
 /// channels a group, when the idle lanes' `vpdpbusd` outweigh what the
-/// lanes kernel adds per output (a 16 x 16 transpose per block and vector,
-/// a tail per channel row): per 16 outputs, `steps * (idle / used)`
-/// wasted `vpdpbusd` against ~48. On Zen 4, one thread: 3x3 256 -> 256 on
-/// 7 x 7 (576 steps, 9 of 16 lanes idle) runs 1.96x faster, 256 -> 128 on
-/// 14 x 14 (576 steps, 2 of 16) 1.07x, 128 -> 128 on 14 x 14 (288 steps)
-/// the same, 64 -> 128 on 14 x 14 (144 steps) 0.91x.
+/// lanes kernel adds per output (the folded tail on the channel-lane sums
+/// and a byte transpose; other tails a 16 x 16 dword transpose too): per
+/// 16 outputs, `steps * (idle / used)` wasted `vpdpbusd` against ~8. On
+/// Zen 4, one thread, against the pixel-lane kernel: 3x3 128 -> 128 on 14
+/// x 14 (288 steps, 2 of 16 lanes idle) 1.15x faster, 64 -> 128 stride 2
+/// to 28 x 28 (144 steps, 4 of 32) 1.07x, 96 -> 96 on 10 x 10 1.4x, 5x5
+/// 64 -> 64 on 14 x 14 1.18x, 64 -> 64 on 60 x 60 (144 steps, 4 of 64)
+/// 1.02x, 32 -> 128 on 14 x 14 (72 steps) 1.09x, 32 -> 32 on 30 x 30 (72
+/// steps, 2 of 32) the same.
 pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
     let plain = d.row_phases == 1 && d.out_phases == 1 && d.out_shift == 0;
     let w = d.q_width;
@@ -155,7 +158,7 @@ pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
         return None;
     }
     let lanes = w.next_multiple_of(16);
-    if d.steps_total * (lanes - w) < 48 * w {
+    if d.steps_total * (lanes - w) < 8 * w {
         return None;
     }
     let vectors = d.cout_g.div_ceil(16);
