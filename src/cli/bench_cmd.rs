@@ -21,6 +21,9 @@ struct StageTime {
     row_kernel: bool,
     /// `[avx512 kernel]` or `[avx2 kernel]`: which precompiled kernel runs it.
     kernel: &'static str,
+    /// The stage that runs this one band by band with it (its time and
+    /// MACs are counted there).
+    banded_into: Option<String>,
 }
 
 struct BenchReport {
@@ -73,9 +76,13 @@ pub struct BenchArgs {
     #[arg(long)]
     no_kernels: bool,
     /// Run each depthwise stage whose map only the pointwise stage after
-    /// it reads band by band with it, the map kept in cache (experimental).
-    #[arg(long)]
+    /// it reads band by band with it, the map kept in cache, also on one
+    /// thread (the default on two threads or more).
+    #[arg(long, conflicts_with = "no_fuse_bands")]
     fuse_bands: bool,
+    /// Never run depthwise and pointwise stages band by band.
+    #[arg(long)]
+    no_fuse_bands: bool,
     /// Cranelift's dot products without VNNI (`pmaddwd`, as on CPUs without it).
     #[arg(long)]
     no_vnni: bool,
@@ -97,6 +104,7 @@ pub fn run(args: &BenchArgs) -> i32 {
         asm,
         no_kernels,
         fuse_bands,
+        no_fuse_bands,
         no_vnni,
         isa,
     } = args;
@@ -135,6 +143,9 @@ pub fn run(args: &BenchArgs) -> i32 {
                 Ok(mut c) => {
                     if *fuse_bands {
                         c.set_fusion(convoy::jit::Fusion::Auto);
+                    }
+                    if *no_fuse_bands {
+                        c.set_fusion(convoy::jit::Fusion::Off);
                     }
                     c
                 }
@@ -194,7 +205,15 @@ pub fn run(args: &BenchArgs) -> i32 {
                         Some(convoy::Isa::Avx2Vnni) => "  [avx2-vnni kernel]",
                         _ => "  [avx512 kernel]",
                     },
+                    banded_into: None,
                 });
+            }
+            // A banded pair's time is its second stage's: so are its MACs.
+            for k in compiled.fused_stages() {
+                let (first, second) = stages.split_at_mut(k);
+                let (dw, pw) = (&mut first[k - 1], &mut second[0]);
+                pw.macs += std::mem::take(&mut dw.macs);
+                dw.banded_into = Some(pw.name.clone());
             }
             BenchReport {
                 file: path.display().to_string(),
@@ -386,6 +405,13 @@ fn text(r: &BenchReport) -> String {
         ));
     }
     for s in &r.stages {
+        if let Some(into) = &s.banded_into {
+            out.push_str(&format!(
+                "  stage {:<12} runs band by band in stage {into}: {}{}\n",
+                s.name, s.label, s.kernel
+            ));
+            continue;
+        }
         // Stages run on all the threads: their share of the threads' peak.
         let share = match r.peak {
             Some(p) if s.macs > 0 => format!(

@@ -20,9 +20,8 @@ thread_local! {
 /// (not the packed kernel of narrow maps, whose blocks of rows a band
 /// would cut): only those pairs are run banded.
 pub(crate) fn banded_kernels(pair: &BandPair) -> bool {
-    (pair.bands.iter()).all(|(dw, _)| {
-        dw.isa().is_avx2() || super::depthwise_packed::row_lanes(dw).is_none()
-    })
+    (pair.bands.iter())
+        .all(|(dw, _)| dw.isa().is_avx2() || super::depthwise_packed::row_lanes(dw).is_none())
 }
 
 /// Runs the bands of `pair` that start in rows `lo..hi`.
