@@ -19,7 +19,8 @@ pub enum Fusion {
     Off,
     /// The pairs whose intermediate spans at least two bands of the
     /// default size (about 128 KB of it a band); what `compile` chooses on
-    /// two threads or more (dsconv 64x128x256: 0.87 -> 0.64 ms).
+    /// two threads or more (dsconv 64x128x256: as fast with memory quiet,
+    /// 0.64 against 0.87 ms with memory contended).
     Auto,
     /// Every pair, bands of this many rows (tests: odd bands).
     Rows(usize),
