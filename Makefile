@@ -16,14 +16,15 @@ demo:        ## build, check and run examples/seed.cnn on a random input
 	python3 tools/random_input.py build/demo/x.npy 16 32 64
 	./target/release/convoy run examples/seed.cnn --input x=build/demo/x.npy --out build/demo
 
-# Tests whose tool is missing say so (in CI they fail); listed again at the end.
+# Tests whose tool is missing say so (in CI they fail), as do tests of CPU features this
+# CPU lacks (they check its own paths instead, in CI too); listed again at the end.
 SKIPPED_TESTS = $(or $(CARGO_TARGET_DIR),target)/tmp/skipped-tests.txt
 
 test: ap-types  ## the whole test suite, as CI runs it
 	@rm -f $(SKIPPED_TESTS)
 	cargo test --all-targets
 	cargo run --quiet -- test examples
-	@if [ -s $(SKIPPED_TESTS) ]; then echo "Skipped, a tool is missing:"; cat $(SKIPPED_TESTS); fi
+	@if [ -s $(SKIPPED_TESTS) ]; then echo "Skipped (a tool is missing) or not on this CPU:"; cat $(SKIPPED_TESTS); fi
 
 lint:        ## formatting and clippy, warnings are errors (the Python package's crate too)
 	cargo fmt --all -- --check

@@ -7,7 +7,7 @@
 //! output, another stage's operand), where the pair must not be fused.
 
 use crate::common::gen::Rng;
-use crate::common::{self, compile, Files};
+use crate::common::{self, compile, tools, Files};
 use convoy::jit::{Fusion, Isa, JitOptions};
 
 /// A random tail of `conv` ending in `as {ty}`.
@@ -126,7 +126,7 @@ fn check(isa: Isa, shared: bool, count: u64) -> usize {
 
 #[test]
 fn fused_pairs_match_the_interpreter() {
-    if !convoy::jit::isa_supported(Isa::Avx512) {
+    if tools::isa(Isa::Avx512).is_none() {
         return;
     }
     let n = check(Isa::Avx512, false, 60);
@@ -135,7 +135,7 @@ fn fused_pairs_match_the_interpreter() {
 
 #[test]
 fn fused_avx2_pairs_match_the_interpreter() {
-    if !convoy::jit::isa_supported(Isa::Avx2) {
+    if tools::isa(Isa::Avx2).is_none() {
         return;
     }
     let n = check(Isa::Avx2, false, 50);
@@ -144,7 +144,7 @@ fn fused_avx2_pairs_match_the_interpreter() {
 
 #[test]
 fn a_depthwise_map_read_elsewhere_is_not_fused() {
-    if !convoy::jit::isa_supported(Isa::Avx512) {
+    if tools::isa(Isa::Avx512).is_none() {
         return;
     }
     check(Isa::Avx512, true, 30);
@@ -155,7 +155,7 @@ fn a_depthwise_map_read_elsewhere_is_not_fused() {
 /// [`Fusion::Off`] none; every choice computes the same.
 #[test]
 fn automatic_bands_on_large_maps_only() {
-    if !convoy::jit::isa_supported(Isa::Avx512) {
+    if tools::isa(Isa::Avx512).is_none() {
         return;
     }
     for (h, w, fuses) in [(80, 200, true), (12, 40, false)] {

@@ -163,6 +163,15 @@ fn native_kernels_match_the_interpreter() {
             }
         };
         native += stages.iter().filter(|s| s.native).count();
+        if let Some(s) = (stages.iter()).find(|s| s.native && s.kernel_isa != tools::host_kernels())
+        {
+            failures.push(format!(
+                "seed {seed}: stage {} on {:?}, not this CPU's {:?} kernels\n{src}",
+                s.name,
+                s.kernel_isa,
+                tools::host_kernels()
+            ));
+        }
         pairs += stages
             .windows(2)
             .filter(|p| p[0].native && p[1].native)
@@ -184,8 +193,12 @@ fn native_kernels_match_the_interpreter() {
             native_deconv > 20,
             "only {native_deconv} transposed convolutions ran on the kernels"
         );
+    } else if tools::host_kernels().is_some() {
+        // The AVX2 kernels (checked above to be the ones that ran).
+        assert!(native > 100, "only {native} stages ran on the AVX2 kernels");
+        assert!(pairs > 15, "only {pairs} native stages fed native stages");
     } else {
-        assert_eq!(native, 0, "no AVX-512 here: no stage may be native");
+        assert_eq!(native, 0, "no AVX-512 or AVX2 here: no stage may be native");
     }
 }
 
@@ -198,8 +211,13 @@ fn benchmark_stages_run_on_the_kernels() {
     let dir = path.parent().expect("folder").to_path_buf();
     let (checked, _) = compile("seed.cnn", &src, &common::Folder(dir)).expect("checks");
     let jit = convoy::compile_jit(&checked.program, &JitOptions::default()).expect("compiles");
-    let native: Vec<bool> = jit.stages().iter().map(|s| s.native).collect();
-    assert_eq!(native, vec![tools::avx512_kernels().is_some(); 2]);
+    let native: Vec<_> = (jit.stages().iter())
+        .map(|s| s.native.then_some(s.kernel_isa).flatten())
+        .collect();
+    // AVX-512 where the CPU has it (else the record that it has not), AVX2
+    // on CPUs without it.
+    let _ = tools::avx512_kernels();
+    assert_eq!(native, vec![tools::host_kernels(); 2]);
     let off = JitOptions {
         native: false,
         ..JitOptions::default()

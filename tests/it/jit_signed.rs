@@ -132,7 +132,7 @@ fn check(isa: Isa, count: u64) -> (usize, usize) {
 
 #[test]
 fn signed_transposed_convolutions_match_the_interpreter_on_avx512_kernels() {
-    if !convoy::jit::isa_supported(Isa::Avx512) {
+    if tools::isa(Isa::Avx512).is_none() {
         return;
     }
     let (checked, native) = check(Isa::Avx512, 150);
@@ -149,7 +149,7 @@ fn signed_transposed_convolutions_match_the_interpreter_on_avx512_kernels() {
 
 #[test]
 fn signed_transposed_convolutions_match_the_interpreter_under_avx2() {
-    if !convoy::jit::isa_supported(Isa::Avx2) {
+    if tools::isa(Isa::Avx2).is_none() {
         return;
     }
     // No AVX2 kernel for transposed convolutions: Cranelift's code.

@@ -112,7 +112,7 @@ fn check(isa: Isa, count: u64) -> (usize, usize) {
 
 #[test]
 fn zero_points_match_the_interpreter_on_avx512_kernels() {
-    if !convoy::jit::isa_supported(Isa::Avx512) {
+    if tools::isa(Isa::Avx512).is_none() {
         return;
     }
     let (checked, native) = check(Isa::Avx512, 200);
@@ -126,7 +126,7 @@ fn zero_points_match_the_interpreter_on_avx512_kernels() {
 
 #[test]
 fn zero_points_match_the_interpreter_under_avx2() {
-    if !convoy::jit::isa_supported(Isa::Avx2) {
+    if tools::isa(Isa::Avx2).is_none() {
         return;
     }
     let (checked, native) = check(Isa::Avx2, 120);
