@@ -38,6 +38,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WEIGHTS = "uniform"  # --weights
 
 # name -> (kind, parameters). Shapes are the benchmark's own choice; the kernels are not tuned
 # to them (`--shape` runs any other).
@@ -178,6 +179,16 @@ pipeline {name} {{
     raise ValueError(kind)
 
 
+def trained_weights(p):
+    """i8 weights shaped like a trained network's: normal values per output channel, quantized
+    symmetrically per channel (the largest magnitude of each channel is 127)."""
+    g = p.get("groups", 1)
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((p["cout"], p["cin"] // g, p["k"], p["k"]))
+    scale = np.abs(w).reshape(p["cout"], -1).max(axis=1).reshape(-1, 1, 1, 1) / 127.0
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+
+
 def onnx_model(kind, p, nhwc):
     """The same layer as an onnxruntime graph on uint8 (NCHW, or NHWC at the boundary)."""
     rng = np.random.default_rng(0)
@@ -188,6 +199,8 @@ def onnx_model(kind, p, nhwc):
         oc = p["cout"]
         oh, ow = out_size(h, p["k"], p["stride"], p["pad"]), out_size(w, p["k"], p["stride"], p["pad"])
         wt = rng.integers(-128, 128, (oc, c // g, p["k"], p["k"]), dtype=np.int8)
+        if WEIGHTS == "trained":
+            wt = trained_weights(p)
         bias = rng.integers(-30000, 30001, (oc,), dtype=np.int32)
         f = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)
         inits = [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(bias, "b"),
@@ -366,10 +379,15 @@ def main():
     ap.add_argument("--isas", default="",
                     help="comma-separated forced instruction sets (e.g. avx2,avx2-vnni) also timed in the same "
                          "run; prints default time / forced time per layer")
+    ap.add_argument("--weights", choices=["uniform", "trained"], default="uniform",
+                    help="convolution weights: uniformly random bytes, or normal values quantized per "
+                         "channel like a trained network's (both systems get the same)")
     ap.add_argument("--json", default="")
     ap.add_argument("--examples", action="store_true", help="also time every example in Convoy")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench_layers"))
     args = ap.parse_args()
+    global WEIGHTS
+    WEIGHTS = args.weights
 
     layers = dict(LAYERS)
     for spec in args.shape:
@@ -394,8 +412,12 @@ def main():
     scripts, peers = {}, {}
     for name, (kind, p) in layers.items():
         path = os.path.join(args.workdir, f"{name}.cnn")
+        script = convoy_script(name, kind, p)
+        if WEIGHTS == "trained" and kind == "conv":
+            np.save(os.path.join(args.workdir, f"{name}_w.npy"), trained_weights(p))
+            script = script.replace("] = random(seed: 1)", f'] = load("{name}_w.npy")', 1)
         with open(path, "w") as fh:
-            fh.write(convoy_script(name, kind, p))
+            fh.write(script)
         scripts[name] = path
         for t in threads:
             peers[name, t] = Peer(kind, p, t)

@@ -213,3 +213,94 @@ fn avx2_tails_shifting_past_32_bits_match_the_interpreter() {
     common::assert_no_failures(&failures);
     assert!(avx2 > 12, "only {avx2} stages ran on the AVX2 kernels");
 }
+
+/// `program` with its weights loaded from `w.npy`: i8 values mostly small
+/// enough for exact `vpmaddubsw` pairs, `large`% of them beyond (pairs
+/// that saturate unless split: `native::byte_pairs`). `None` for programs
+/// without a `param w`.
+fn with_trained_weights(src: &str, seed: u64, large: u64) -> Option<(String, Files)> {
+    let line = src
+        .lines()
+        .find(|l| l.trim_start().starts_with("param w:"))?;
+    let dims_text = &line[line.find('[')? + 1..line.find(']')?];
+    let dims: Vec<usize> = (dims_text.split(','))
+        .map(|d| d.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    let values: Vec<i128> = (0..dims.iter().product::<usize>())
+        .map(|_| {
+            let magnitude = if rng.range(0, 99) < large as i64 {
+                rng.range(65, 128)
+            } else {
+                rng.range(0, 48)
+            };
+            let signed = if rng.chance(50) {
+                -magnitude
+            } else {
+                magnitude
+            };
+            i128::from(signed.clamp(-128, 127))
+        })
+        .collect();
+    let npy = convoy::data::write_npy(
+        &dims,
+        &convoy::data::NpyData::Int(values),
+        convoy::data::Dtype::I8,
+    );
+    let decl = format!("  param w: i8[{dims_text}] = load(\"w.npy\")");
+    let mut files = Files::default();
+    files.0.insert("w.npy".to_string(), npy);
+    Some((src.replace(line, &decl), files))
+}
+
+/// Weights like a trained network's (mostly small, some near the limits)
+/// take `vpmaddubsw` pairs where few quads need a rest: pointwise and
+/// direct convolutions, every share of large weights from none to a
+/// third, 1 and 2 threads.
+#[test]
+fn byte_pair_weights_match_the_interpreter() {
+    let isa = Isa::Avx2;
+    if tools::isa(isa).is_none() {
+        return;
+    }
+    let mut failures = vec![];
+    let (mut checked_ok, mut avx2) = (0, 0);
+    for seed in 0..320u64 {
+        // Pointwise (`pointwise_avx2`) and full, grouped and first-layer
+        // convolutions (`conv_avx2`).
+        let base = match seed % 4 {
+            0 | 1 => program(seed, false),
+            2 => crate::jit_conv::program(seed, crate::jit_conv::Form::Full),
+            _ => crate::jit_conv::program(
+                seed,
+                [
+                    crate::jit_conv::Form::Grouped,
+                    crate::jit_conv::Form::FirstLayer,
+                ][(seed / 4 % 2) as usize],
+            ),
+        };
+        let Some((src, files)) = with_trained_weights(&base, seed, seed % 34) else {
+            continue;
+        };
+        let Ok((checked, _)) = compile("pairs.cnn", &src, &files) else {
+            continue;
+        };
+        checked_ok += 1;
+        let program = &checked.program;
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            min_job: 1,
+            isa,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(program, |_| seed);
+        match common::jit_agrees(program, &inputs, &options) {
+            Ok(stages) => avx2 += stages.iter().filter(|s| s.kernel_isa == Some(isa)).count(),
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    eprintln!("{checked_ok} programs, {avx2} stages on AVX2 kernels");
+    common::assert_no_failures(&failures);
+    assert!(checked_ok > 200, "only {checked_ok} checked");
+    assert!(avx2 > 120, "only {avx2} stages on the AVX2 kernels");
+}

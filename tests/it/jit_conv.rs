@@ -26,7 +26,7 @@ fn target(rng: &mut Rng) -> String {
 
 /// What a random convolution is meant to exercise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Form {
+pub(crate) enum Form {
     Full,
     Grouped,
     FirstLayer,
@@ -52,7 +52,7 @@ enum Form {
 }
 
 /// A random convolution of `form` with a random tail.
-fn program(seed: u64, form: Form) -> String {
+pub(crate) fn program(seed: u64, form: Form) -> String {
     let mut rng = Rng::new(seed);
     let big = rng.chance(10);
     let (kh, kw) = if big {

@@ -12,9 +12,11 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::conv_avx512::{blocked_weights, fill_steps, Window};
 #[cfg(target_arch = "x86_64")]
-use super::dot256::{dpbusd, Dot, EVEX, MADD, VEX};
+use super::dot256::{dpbusd, maddubs, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::Tail;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::byte_pairs::BytePairs;
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Direct, Kind, NativeStage};
 
@@ -28,6 +30,52 @@ fn max_channels(pv: usize, vnni: bool) -> usize {
         (1, false) => 10,
         _ => 4,
     }
+}
+
+/// Channels per register block with `vpmaddubsw` (`block_bytes`): the
+/// accumulators, the pixel vectors, the weights, the ones and a product
+/// (4 with two pixel vectors, not 5: channel counts are mostly multiples
+/// of 4, and 32 channels in blocks of 5 left a block of 2).
+fn bytes_channels(pv: usize) -> usize {
+    if pv == 1 {
+        10
+    } else {
+        4
+    }
+}
+
+/// The fewest steps a channel for byte pairs in [`plan_pairs`].
+const MIN_PAIR_STEPS: usize = 16;
+
+/// `blocked` (laid out by `blocked_weights` in blocks of `per` channels)
+/// split into byte pairs, each rest indexed by its step; `None` when the
+/// widened words pay better.
+fn plan_pairs(st: &NativeStage, d: &Direct, blocked: &[i32], per: usize) -> Option<BytePairs> {
+    let (channels, steps) = (st.channels(), d.steps_total);
+    // Few steps a channel (first layers: one per tap): the repacking and
+    // the tail dominate, and the pairs measured slower (128 x 128, 3 -> 32
+    // channels, 3 x 3: 0.87-0.93x).
+    if steps < MIN_PAIR_STEPS {
+        return None;
+    }
+    // Each channel's block: its first channel and its width.
+    let mut block = vec![(0, 1); channels];
+    for g in 0..d.groups {
+        let (mut o, end) = (g * d.cout_g, (g + 1) * d.cout_g);
+        while o < end {
+            let n = (end - o).min(per);
+            block.get_mut(o..o + n)?.fill((o, n));
+            o += n;
+        }
+    }
+    if steps == 0 || blocked.len() != channels * steps {
+        return None;
+    }
+    BytePairs::plan_by(blocked, channels, |i| {
+        let (o, n) = block[i / steps];
+        let at = i - o * steps;
+        (o + at % n, at / n)
+    })
 }
 
 /// Runs items `lo..hi` of an AVX2 stage: a pointwise, depthwise or
@@ -104,8 +152,22 @@ pub(super) unsafe fn direct(
     // quads (`block_wide`).
     let dot = super::dot256::form(st.isa());
     let vnni = dot != MADD;
-    let blocked = blocked_weights(st, d, max_channels(pv, vnni));
-    let halves: Vec<(i32, i32)> = if vnni {
+    // Without VNNI: byte pairs where few weight quads need a rest.
+    let pairs = if vnni {
+        None
+    } else {
+        let per = bytes_channels(pv);
+        plan_pairs(st, d, &blocked_weights(st, d, per), per)
+    };
+    let per = match pairs {
+        Some(_) => bytes_channels(pv),
+        None => max_channels(pv, vnni),
+    };
+    let blocked = match &pairs {
+        Some(p) => p.main.clone(),
+        None => blocked_weights(st, d, per),
+    };
+    let halves: Vec<(i32, i32)> = if vnni || pairs.is_some() {
         vec![]
     } else {
         blocked
@@ -150,11 +212,14 @@ pub(super) unsafe fn direct(
                 // SAFETY (each block): as in `conv_avx512::direct`.
                 unsafe {
                     while o < end {
-                        let n = (end - o).min(max_channels(pv, vnni));
+                        let n = (end - o).min(per);
                         // Step-major (`blocked_weights`; one row phase).
                         let at = o * d.steps_total..(o + n) * d.steps_total;
                         if vnni {
                             dispatch(dot, pv, n, st, &tail, &spot, &blocked[at], o, out);
+                        } else if let Some(p) = &pairs {
+                            let ops = (&blocked[at], &p.rests[..]);
+                            dispatch_bytes(pv, n, st, &tail, &spot, ops, o, out);
                         } else {
                             dispatch_wide(pv, n, st, &tail, &spot, &halves[at], o, out);
                         }
@@ -245,6 +310,100 @@ unsafe fn dispatch_wide(
         1 => pick!(1; 1 2 3 4 5 6 7 8 9 10),
         _ => pick!(2; 1 2 3 4),
     }
+}
+
+/// Calls `block_bytes::<PV, N>` for the runtime `pv` and `n`.
+///
+/// # Safety
+/// See [`block_bytes`].
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn dispatch_bytes(
+    pv: usize,
+    n: usize,
+    st: &NativeStage,
+    tail: &Tail,
+    spot: &Spot,
+    ops: (&[i32], &[Vec<(usize, i32)>]),
+    o: usize,
+    out: *mut u8,
+) {
+    macro_rules! pick {
+        ($p:literal; $($n:literal)*) => {
+            match n {
+                // SAFETY: the caller's guarantees.
+                $($n => unsafe { block_bytes::<$p, $n>(st, tail, spot, ops, o, out) },)*
+                _ => {}
+            }
+        };
+    }
+    match pv {
+        1 => pick!(1; 1 2 3 4 5 6 7 8 9 10),
+        _ => pick!(2; 1 2 3 4),
+    }
+}
+
+/// [`block`] without AVX-VNNI, on weights split into byte pairs
+/// (`native::byte_pairs`): one `vpmaddubsw` and one `vpmaddwd` by ones per
+/// quad of `w` (the main quads), then the same for each rest of channel
+/// `o + j` (`rests[o + j]`: step, rest).
+///
+/// # Safety
+/// As [`block`], without AVX-VNNI; `w` and `rests` planned by
+/// [`plan_pairs`] for this block's layout.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn block_bytes<const PV: usize, const N: usize>(
+    st: &NativeStage,
+    tail: &Tail,
+    spot: &Spot,
+    (w, rests): (&[i32], &[Vec<(usize, i32)>]),
+    o: usize,
+    out: *mut u8,
+) {
+    let mut acc = [[_mm256_setzero_si256(); PV]; N];
+    let steps = spot.steps.len().min(w.len() / N);
+    let (at, wp) = (spot.steps.as_ptr(), w.as_ptr());
+    let ones = _mm256_set1_epi16(1);
+    for s in 0..steps {
+        // SAFETY: `s < steps` is inside both lists; `x0 + 8 PV` dwords of
+        // the step's quad row lie within the slot.
+        let base = unsafe { (*at.add(s)).add(4 * spot.x0) };
+        let a: [__m256i; PV] =
+            std::array::from_fn(|p| unsafe { _mm256_loadu_si256(base.add(32 * p).cast()) });
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            // SAFETY: `s N + j < w.len()`.
+            let wv = _mm256_set1_epi32(unsafe { *wp.add(s * N + j) });
+            for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
+                // SAFETY: AVX2.
+                *acc_p = unsafe { maddubs(*acc_p, a_p, wv, ones) };
+            }
+        }
+    }
+    for (j, acc_j) in acc.iter_mut().enumerate() {
+        for &(s, r) in rests.get(o + j).map_or(&[][..], Vec::as_slice) {
+            if s >= steps {
+                continue;
+            }
+            // SAFETY: as in the loop above.
+            let base = unsafe { (*at.add(s)).add(4 * spot.x0) };
+            let wv = _mm256_set1_epi32(r);
+            for (p, acc_p) in acc_j.iter_mut().enumerate() {
+                // SAFETY: as above; AVX2.
+                *acc_p = unsafe {
+                    maddubs(
+                        *acc_p,
+                        _mm256_loadu_si256(base.add(32 * p).cast()),
+                        wv,
+                        ones,
+                    )
+                };
+            }
+        }
+    }
+    // SAFETY: the caller's guarantees.
+    unsafe { finish::<PV, N>(&acc, st, tail, spot, (o, out)) }
 }
 
 /// [`block`] without AVX-VNNI: each quad of activations split into its
@@ -389,11 +548,22 @@ unsafe fn finish<const PV: usize, const N: usize>(
         // SAFETY: the caller's guarantees.
         return unsafe { finish_wide::<PV, N>(acc, st, tail, spot, (o, out)) };
     }
+    // The folded tail (two multiplies, packs) where the stage has it.
+    let fast = tail.fast().filter(|_| spot.residual.is_none());
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
-        let k = tail.channel(c);
+        let k = match fast {
+            Some(_) => [_mm256_setzero_si256(); 3],
+            None => tail.channel(c),
+        };
         let mut bytes = [0u8; 16];
-        for (p, &a) in acc_j.iter().enumerate() {
+        if let Some(f) = fast {
+            // SAFETY: AVX2; `acc_j` holds PV (1 or 2) vectors.
+            let v = unsafe { f.bytes16(acc_j, f.channel(c)) };
+            // SAFETY: 16 bytes into a 16-byte array.
+            unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), v) };
+        }
+        for (p, &a) in acc_j.iter().enumerate().filter(|_| fast.is_none()) {
             let v = match &spot.residual {
                 None => tail.apply(a, k),
                 Some((r, signed, align)) => {

@@ -17,6 +17,9 @@ pub(super) const MADD: Dot = 0;
 pub(super) const VEX: Dot = 1;
 /// AVX-512 VNNI + VL `vpdpbusd ymm` (EVEX).
 pub(super) const EVEX: Dot = 2;
+/// `vpmaddubsw` + `vpmaddwd` by ones (AVX2 alone) on weight quads split
+/// by `native::byte_pairs` so that no pair saturates, their rests after.
+pub(super) const BYTES: Dot = 3;
 
 /// The form for a stage compiled for `isa` on this host: `Avx2` uses
 /// AVX-VNNI where the CPU has it, `Avx2Vnni` also the EVEX form.
@@ -60,4 +63,23 @@ pub(super) unsafe fn dpbusd<const DOT: Dot>(
             _mm256_dpbusd_avx_epi32(acc, a, w)
         }
     }
+}
+
+/// `acc + dot4(a, w)` per 32-bit lane by `vpmaddubsw` and `vpmaddwd` with
+/// `ones` (16-bit ones): exact when no pair of `w` saturates for bytes of
+/// `a` (`native::byte_pairs::split` made them so).
+///
+/// # Safety
+/// Only inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn maddubs(
+    acc: std::arch::x86_64::__m256i,
+    a: std::arch::x86_64::__m256i,
+    w: std::arch::x86_64::__m256i,
+    ones: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::{_mm256_add_epi32, _mm256_madd_epi16, _mm256_maddubs_epi16};
+    // SAFETY: the caller's target features.
+    unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones)) }
 }

@@ -22,9 +22,11 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::dot256::{dpbusd, Dot, EVEX, MADD, VEX};
+use super::dot256::{dpbusd, maddubs, Dot, BYTES, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::{Fast, Tail};
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::byte_pairs::BytePairs;
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::NativeStage;
 
@@ -52,14 +54,40 @@ pub(super) unsafe fn pointwise(
     let fast = tail.fast();
     // SAFETY (each): the caller's guarantees; `dot256::form` checked the
     // host's features.
-    match (fast.is_some(), super::dot256::form(st.isa())) {
+    let form = super::dot256::form(st.isa());
+    // Without VNNI: byte pairs where few weight quads need a rest.
+    let pairs = (form == MADD)
+        .then(|| BytePairs::plan(st.weights(), st.channels(), groups))
+        .flatten();
+    match (fast.is_some(), form) {
         (true, VEX) => unsafe { drive_vnni::<true>(st, &tail, fast, args) },
         (false, VEX) => unsafe { drive_vnni::<false>(st, &tail, fast, args) },
         (true, EVEX) => unsafe { drive_evex::<true>(st, &tail, fast, args) },
         (false, EVEX) => unsafe { drive_evex::<false>(st, &tail, fast, args) },
-        (true, _) => unsafe { drive_wide::<true>(st, &tail, fast, args) },
-        (false, _) => unsafe { drive_wide::<false>(st, &tail, fast, args) },
+        _ => match (fast.is_some(), &pairs) {
+            (true, Some(p)) => unsafe { drive_bytes::<true>(st, &tail, fast, args, p) },
+            (false, Some(p)) => unsafe { drive_bytes::<false>(st, &tail, fast, args, p) },
+            (true, None) => unsafe { drive_wide::<true>(st, &tail, fast, args) },
+            (false, None) => unsafe { drive_wide::<false>(st, &tail, fast, args) },
+        },
     }
+}
+
+/// [`drive`] with `vpmaddubsw` on the split quads of `pairs`.
+///
+/// # Safety
+/// As [`drive`]; `pairs` planned from `st`'s weights.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn drive_bytes<const FAST: bool>(
+    st: &NativeStage,
+    tail: &Tail,
+    fast: Option<Fast>,
+    a: Args,
+    pairs: &BytePairs,
+) {
+    // SAFETY: the caller's guarantees.
+    unsafe { drive::<FAST, BYTES>(st, tail, fast, a, Some(pairs)) }
 }
 
 /// [`drive`] with `vpdpbusd` (AVX-VNNI).
@@ -70,7 +98,7 @@ pub(super) unsafe fn pointwise(
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn drive_vnni<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, VEX>(st, tail, fast, a) }
+    unsafe { drive::<FAST, VEX>(st, tail, fast, a, None) }
 }
 
 /// [`drive`] with the EVEX `vpdpbusd` (`--isa avx2-vnni`).
@@ -81,7 +109,7 @@ unsafe fn drive_vnni<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Opti
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
 unsafe fn drive_evex<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, EVEX>(st, tail, fast, a) }
+    unsafe { drive::<FAST, EVEX>(st, tail, fast, a, None) }
 }
 
 /// [`drive`] with `vpmaddwd`.
@@ -92,7 +120,7 @@ unsafe fn drive_evex<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Opti
 #[target_feature(enable = "avx2")]
 unsafe fn drive_wide<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, MADD>(st, tail, fast, a) }
+    unsafe { drive::<FAST, MADD>(st, tail, fast, a, None) }
 }
 
 /// The 16-bit halves of weight quads `[w0 w1 w2 w3]`: `(w0, w2)` and `(w1,
@@ -118,6 +146,7 @@ unsafe fn drive<const FAST: bool, const DOT: Dot>(
     tail: &Tail,
     fast: Option<Fast>,
     (cin, groups, x, out, lo, hi): Args,
+    pairs: Option<&BytePairs>,
 ) {
     // Interleaving four channel rows with byte then word unpacks leaves
     // 128-bit lane L of vector k holding pixels 16L + 4k .. 16L + 4k + 3:
@@ -126,6 +155,10 @@ unsafe fn drive<const FAST: bool, const DOT: Dot>(
     // Per group: the four vectors of quads, or (`MADD`) their even
     // bytes and their odd bytes as words; the weights' halves likewise.
     let per = if DOT != MADD { 4 } else { 8 };
+    let (main, rests) = match pairs {
+        Some(p) if DOT == BYTES => (&p.main[..], &p.rests[..]),
+        _ => (st.weights(), &[][..]),
+    };
     // Two halves of 32 pixels: the 64 pixels of a cache line of each
     // channel's plane are used at once (with 32, each line was loaded
     // twice: the planes lie a multiple of 4 KiB apart, in the same L1
@@ -199,18 +232,20 @@ unsafe fn drive<const FAST: bool, const DOT: Dot>(
                     count: (len - x0 - 32 * h).min(32),
                 };
                 let f = (tail, fast);
-                let ops = (
-                    &acts[h * per * groups..(h + 1) * per * groups],
-                    &weights[..],
-                );
+                let ops = Operands {
+                    acts: &acts[h * per * groups..(h + 1) * per * groups],
+                    halves: &weights[..],
+                    main,
+                    rests,
+                };
                 let mut o = 0;
                 // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
                 while o + BLOCK <= channels {
-                    unsafe { block::<BLOCK, FAST, DOT>(st, f, ops, o, &spot, out) };
+                    unsafe { block::<BLOCK, FAST, DOT>(st, f, &ops, o, &spot, out) };
                     o += BLOCK;
                 }
                 if o < channels {
-                    unsafe { block::<1, FAST, DOT>(st, f, ops, o, &spot, out) };
+                    unsafe { block::<1, FAST, DOT>(st, f, &ops, o, &spot, out) };
                 }
             }
         }
@@ -225,27 +260,42 @@ struct Spot {
     count: usize,
 }
 
+/// What a block multiplies: one chunk's activations (quads, or their
+/// halves when `MADD`), the weights' halves (`MADD`), the weight quads
+/// (`BYTES`: the main quads) and, per output channel, the rests
+/// (`BYTES`).
+#[cfg(target_arch = "x86_64")]
+struct Operands<'a> {
+    acts: &'a [__m256i],
+    halves: &'a [(i32, i32)],
+    main: &'a [i32],
+    rests: &'a [Vec<(usize, i32)>],
+}
+
 /// Output channels `o..o + N` of 32 pixels: `4 N` accumulators, one
-/// `vpdpbusd` (two `vpmaddwd`) per accumulator and group of four input
-/// channels.
+/// `vpdpbusd` (two `vpmaddwd`; one `vpmaddubsw` and one `vpmaddwd`) per
+/// accumulator and group of four input channels, then (`BYTES`) one per
+/// rest.
 ///
 /// # Safety
-/// As [`drive`]; `o + N <= st.channels()`; `acts` and `halves` as `drive`
-/// made them.
+/// As [`drive`]; `o + N <= st.channels()`; the operands as `drive` made
+/// them.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
     st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
-    (acts, halves): (&[__m256i], &[(i32, i32)]),
+    ops: &Operands,
     o: usize,
     spot: &Spot,
     out: *mut u8,
 ) {
+    let (acts, halves) = (ops.acts, ops.halves);
     let per = if DOT != MADD { 4 } else { 8 };
     let groups = acts.len() / per;
     let mut acc = [[_mm256_setzero_si256(); 4]; N];
-    let w = &st.weights()[o * groups..(o + N) * groups];
+    let w = &ops.main[o * groups..(o + N) * groups];
+    let ones = _mm256_set1_epi16(1);
     let h = if DOT != MADD {
         &[][..]
     } else {
@@ -260,7 +310,11 @@ unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
                 for (j, acc_j) in acc.iter_mut().enumerate() {
                     let wv = _mm256_set1_epi32(*w.get_unchecked(j * groups + g));
                     for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
-                        *acc_p = dpbusd::<DOT>(*acc_p, a_p, wv);
+                        *acc_p = if DOT == BYTES {
+                            maddubs(*acc_p, a_p, wv, ones)
+                        } else {
+                            dpbusd::<DOT>(*acc_p, a_p, wv)
+                        };
                     }
                 }
             } else {
@@ -277,6 +331,18 @@ unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
                         let o = _mm256_madd_epi16(ao, wo);
                         acc_j[p] = _mm256_add_epi32(acc_j[p], _mm256_add_epi32(e, o));
                     }
+                }
+            }
+        }
+    }
+    if DOT == BYTES {
+        for (j, acc_j) in acc.iter_mut().enumerate() {
+            for &(g, r) in &ops.rests[o + j] {
+                let wv = _mm256_set1_epi32(r);
+                for (p, acc_p) in acc_j.iter_mut().enumerate() {
+                    // SAFETY: `g < groups` (a quad index of the channel),
+                    // so `4 g + p < acts.len()`; AVX2.
+                    *acc_p = unsafe { maddubs(*acc_p, *acts.get_unchecked(4 * g + p), wv, ones) };
                 }
             }
         }

@@ -443,6 +443,29 @@ impl Fast<'_> {
         }
     }
 
+    /// Up to 16 accumulators of one channel (one or two vectors) to bytes
+    /// in pixel order, the low `8 acc.len()` of the result.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`]; `acc` holds one or two vectors.
+    #[inline(always)]
+    pub(super) unsafe fn bytes16(&self, acc: &[__m256i], k: [__m256i; 2]) -> __m128i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let r0 = self.scaled(acc[0], k);
+            let r1 = if acc.len() > 1 {
+                self.scaled(acc[1], k)
+            } else {
+                r0
+            };
+            // Pack order: byte 16 L + 4 p + i is lane 4 L + i of vector p;
+            // pixel 8 p + 4 L + i is dword 2 p + L of the result.
+            let b = pack_bytes(self.packs, [r0, r1, r0, r1]);
+            let order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
+            _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(b, order))
+        }
+    }
+
     /// 32 accumulators of one channel to bytes in pack order (see
     /// [`Tail::packed4`]).
     ///

@@ -20,6 +20,7 @@
 //! `machine::avx512` with the rest of the `unsafe` code. Every other stage,
 //! and every stage on other CPUs, is compiled by Cranelift.
 
+pub(crate) mod byte_pairs;
 mod conv;
 mod elementwise;
 mod fits;
