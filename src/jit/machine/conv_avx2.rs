@@ -157,15 +157,19 @@ pub(super) unsafe fn direct(
         None
     } else {
         let per = bytes_channels(pv);
-        plan_pairs(st, d, &blocked_weights(st, d, per), per)
+        st.byte_pairs(|| plan_pairs(st, d, &blocked_weights(st, d, per), per))
     };
     let per = match pairs {
         Some(_) => bytes_channels(pv),
         None => max_channels(pv, vnni),
     };
-    let blocked = match &pairs {
-        Some(p) => p.main.clone(),
-        None => blocked_weights(st, d, per),
+    let own;
+    let blocked = match pairs {
+        Some(p) => &p.main[..],
+        None => {
+            own = blocked_weights(st, d, per);
+            &own[..]
+        }
     };
     let halves: Vec<(i32, i32)> = if vnni || pairs.is_some() {
         vec![]
@@ -217,7 +221,7 @@ pub(super) unsafe fn direct(
                         let at = o * d.steps_total..(o + n) * d.steps_total;
                         if vnni {
                             dispatch(dot, pv, n, st, &tail, &spot, &blocked[at], o, out);
-                        } else if let Some(p) = &pairs {
+                        } else if let Some(p) = pairs {
                             let ops = (&blocked[at], &p.rests[..]);
                             dispatch_bytes(pv, n, st, &tail, &spot, ops, o, out);
                         } else {

@@ -57,14 +57,14 @@ pub(super) unsafe fn pointwise(
     let form = super::dot256::form(st.isa());
     // Without VNNI: byte pairs where few weight quads need a rest.
     let pairs = (form == MADD)
-        .then(|| BytePairs::plan(st.weights(), st.channels(), groups))
+        .then(|| st.byte_pairs(|| BytePairs::plan(st.weights(), st.channels(), groups)))
         .flatten();
     match (fast.is_some(), form) {
         (true, VEX) => unsafe { drive_vnni::<true>(st, &tail, fast, args) },
         (false, VEX) => unsafe { drive_vnni::<false>(st, &tail, fast, args) },
         (true, EVEX) => unsafe { drive_evex::<true>(st, &tail, fast, args) },
         (false, EVEX) => unsafe { drive_evex::<false>(st, &tail, fast, args) },
-        _ => match (fast.is_some(), &pairs) {
+        _ => match (fast.is_some(), pairs) {
             (true, Some(p)) => unsafe { drive_bytes::<true>(st, &tail, fast, args, p) },
             (false, Some(p)) => unsafe { drive_bytes::<false>(st, &tail, fast, args, p) },
             (true, None) => unsafe { drive_wide::<true>(st, &tail, fast, args) },

@@ -58,6 +58,7 @@ pub fn split(w: i32) -> (i32, i32) {
 /// A stage's weight quads split for `vpmaddubsw`: the main quads in the
 /// stage's order, and per output channel the (quad index within the
 /// channel, rest) of the quads with a rest.
+#[derive(Clone, Debug)]
 pub struct BytePairs {
     pub main: Vec<i32>,
     pub rests: Vec<Vec<(usize, i32)>>,

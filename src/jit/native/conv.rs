@@ -668,6 +668,7 @@ fn stage(
         isa,
         residual: None,
         out_bytes: 1,
+        pairs: Default::default(),
     }
 }
 

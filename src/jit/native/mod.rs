@@ -190,6 +190,10 @@ pub(crate) struct NativeStage {
     /// 32-bit results stored as their low 16 bits or whole. `out`'s
     /// offsets and strides count elements.
     out_bytes: usize,
+    /// The weights split into byte pairs for the AVX2 kernels without
+    /// VNNI ([`byte_pairs`]), planned on the stage's first run and kept
+    /// (planning per job cost a 3x3 128-channel stage 20%).
+    pairs: std::sync::OnceLock<Option<byte_pairs::BytePairs>>,
 }
 
 impl NativeStage {
@@ -237,6 +241,13 @@ impl NativeStage {
     }
     pub fn out_bytes(&self) -> usize {
         self.out_bytes
+    }
+    /// The stage's byte pairs, planned by `plan` on the first call.
+    pub fn byte_pairs(
+        &self,
+        plan: impl FnOnce() -> Option<byte_pairs::BytePairs>,
+    ) -> Option<&byte_pairs::BytePairs> {
+        self.pairs.get_or_init(plan).as_ref()
     }
 }
 
@@ -359,6 +370,7 @@ fn plan_pointwise_or_depthwise(
         isa: Isa::Avx512,
         residual: None,
         out_bytes: 1,
+        pairs: Default::default(),
     }
     .fits(plan)
 }
@@ -532,6 +544,7 @@ fn plan_deconv(
         isa: Isa::Avx512,
         residual: None,
         out_bytes: 1,
+        pairs: Default::default(),
     }
     .fits(plan)
 }

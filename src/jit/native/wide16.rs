@@ -123,6 +123,7 @@ pub(super) fn plan_wide16(
         isa,
         residual: None,
         out_bytes: out.elem.bytes,
+        pairs: Default::default(),
     }
     .fits(plan)
 }
