@@ -17,7 +17,13 @@ Usage (from the repository root, after `cargo build --release`):
     python3 -m venv build/bench && build/bench/bin/pip install numpy onnx onnxruntime
     build/bench/bin/python benches/layers.py [--rounds 3] [--threads 1,2] [--only conv3x3,maxpool2]
         [--json results.jsonl] [--convoy-args "--isa avx2"] [--examples]
-        [--isas avx2,avx2-vnni]
+        [--isas avx2,avx2-vnni] [--weights uniform|trained|reduced]
+
+Weights: `uniform` (the default) draws every byte uniformly; `trained` quantizes normal values per
+output channel to +-127, `reduced` to +-63 (onnxruntime's `reduce_range`). On CPUs without VNNI
+onnxruntime's u8 x i8 kernels multiply with `vpmaddubsw`, which saturates pairs of products, so only
+`reduced` weights give exact results there (`benches/ort_exactness.py` counts the differences);
+Convoy is exact with all three.
 
 Each round runs every layer once in each system for each thread count (Convoy first, then the
 peer, layer after layer), so slow and fast phases of a shared machine hit both alike. The table
@@ -181,12 +187,14 @@ pipeline {name} {{
 
 def trained_weights(p):
     """i8 weights shaped like a trained network's: normal values per output channel, quantized
-    symmetrically per channel (the largest magnitude of each channel is 127)."""
+    symmetrically per channel (the largest magnitude of each channel is 127; 63 with
+    `--weights reduced`, onnxruntime's `reduce_range`, which its AVX2 kernels need to be exact)."""
     g = p.get("groups", 1)
+    top = 63 if WEIGHTS == "reduced" else 127
     rng = np.random.default_rng(3)
     w = rng.standard_normal((p["cout"], p["cin"] // g, p["k"], p["k"]))
-    scale = np.abs(w).reshape(p["cout"], -1).max(axis=1).reshape(-1, 1, 1, 1) / 127.0
-    return np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+    scale = np.abs(w).reshape(p["cout"], -1).max(axis=1).reshape(-1, 1, 1, 1) / top
+    return np.clip(np.round(w / scale), -top, top).astype(np.int8)
 
 
 def onnx_model(kind, p, nhwc):
@@ -199,7 +207,7 @@ def onnx_model(kind, p, nhwc):
         oc = p["cout"]
         oh, ow = out_size(h, p["k"], p["stride"], p["pad"]), out_size(w, p["k"], p["stride"], p["pad"])
         wt = rng.integers(-128, 128, (oc, c // g, p["k"], p["k"]), dtype=np.int8)
-        if WEIGHTS == "trained":
+        if WEIGHTS in ("trained", "reduced"):
             wt = trained_weights(p)
         bias = rng.integers(-30000, 30001, (oc,), dtype=np.int32)
         f = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)
@@ -379,9 +387,10 @@ def main():
     ap.add_argument("--isas", default="",
                     help="comma-separated forced instruction sets (e.g. avx2,avx2-vnni) also timed in the same "
                          "run; prints default time / forced time per layer")
-    ap.add_argument("--weights", choices=["uniform", "trained"], default="uniform",
+    ap.add_argument("--weights", choices=["uniform", "trained", "reduced"], default="uniform",
                     help="convolution weights: uniformly random bytes, or normal values quantized per "
-                         "channel like a trained network's (both systems get the same)")
+                         "channel like a trained network's to 8 bits (trained) or 7 (reduced: "
+                         "onnxruntime's reduce_range); both systems get the same")
     ap.add_argument("--json", default="")
     ap.add_argument("--examples", action="store_true", help="also time every example in Convoy")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench_layers"))
@@ -413,7 +422,7 @@ def main():
     for name, (kind, p) in layers.items():
         path = os.path.join(args.workdir, f"{name}.cnn")
         script = convoy_script(name, kind, p)
-        if WEIGHTS == "trained" and kind == "conv":
+        if WEIGHTS in ("trained", "reduced") and kind == "conv":
             np.save(os.path.join(args.workdir, f"{name}_w.npy"), trained_weights(p))
             script = script.replace("] = random(seed: 1)", f'] = load("{name}_w.npy")', 1)
         with open(path, "w") as fh:

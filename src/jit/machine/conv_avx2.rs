@@ -16,7 +16,7 @@ use super::dot256::{dpbusd, maddubs, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::Tail;
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::byte_pairs::BytePairs;
+use crate::jit::native::byte_pairs::{BytePairs, MAX_REST_SHARE};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Direct, Kind, NativeStage};
 
@@ -71,11 +71,16 @@ fn plan_pairs(st: &NativeStage, d: &Direct, blocked: &[i32], per: usize) -> Opti
     if steps == 0 || blocked.len() != channels * steps {
         return None;
     }
-    BytePairs::plan_by(blocked, channels, |i| {
-        let (o, n) = block[i / steps];
-        let at = i - o * steps;
-        (o + at % n, at / n)
-    })
+    BytePairs::plan_by(
+        blocked,
+        channels,
+        |i| {
+            let (o, n) = block[i / steps];
+            let at = i - o * steps;
+            (o + at % n, at / n)
+        },
+        MAX_REST_SHARE,
+    )
 }
 
 /// Runs items `lo..hi` of an AVX2 stage: a pointwise, depthwise or

@@ -20,11 +20,13 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::dot256::{dpbusd, Dot, EVEX, MADD, VEX};
+use super::dot256::{dpbusd, maddubs, Dot, BYTES, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::pointwise_avx2::{halves, store};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::Tail;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::byte_pairs::{BytePairs, MAX_DEPTHWISE_REST_SHARE};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Kind, NativeStage};
 
@@ -79,9 +81,38 @@ pub(super) unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
         match super::dot256::form(st.isa()) {
             VEX => vnni::<FAST, BORDERS>(st, x, out, lo, hi),
             EVEX => evex::<FAST, BORDERS>(st, x, out, lo, hi),
-            _ => wide::<FAST, BORDERS>(st, x, out, lo, hi),
+            _ => {
+                // Byte pairs where at most half the kernel rows need a rest.
+                let &Kind::Depthwise { kh, .. } = st.kind() else {
+                    return;
+                };
+                let plan =
+                    || BytePairs::plan(st.weights(), st.channels(), kh, MAX_DEPTHWISE_REST_SHARE);
+                match st.byte_pairs(plan) {
+                    Some(p) => bytes::<FAST, BORDERS>(st, x, out, lo, hi, p),
+                    None => wide::<FAST, BORDERS>(st, x, out, lo, hi),
+                }
+            }
         }
     }
+}
+
+/// [`kernel`] with `vpmaddubsw` on the split taps of `pairs`.
+///
+/// # Safety
+/// As [`depthwise`]; `pairs` planned from `st`'s weights.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn bytes<const FAST: bool, const BORDERS: bool>(
+    st: &NativeStage,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+    pairs: &BytePairs,
+) {
+    // SAFETY: the caller's guarantees.
+    unsafe { kernel::<FAST, BORDERS, BYTES>(st, x, out, (lo, hi), Some(pairs)) }
 }
 
 /// [`kernel`] with `vpdpbusd` (AVX-VNNI).
@@ -98,7 +129,7 @@ unsafe fn vnni<const FAST: bool, const BORDERS: bool>(
     hi: usize,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { kernel::<FAST, BORDERS, VEX>(st, x, out, lo, hi) }
+    unsafe { kernel::<FAST, BORDERS, VEX>(st, x, out, (lo, hi), None) }
 }
 
 /// [`kernel`] with the EVEX `vpdpbusd` (`--isa avx2-vnni`).
@@ -115,7 +146,7 @@ unsafe fn evex<const FAST: bool, const BORDERS: bool>(
     hi: usize,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { kernel::<FAST, BORDERS, EVEX>(st, x, out, lo, hi) }
+    unsafe { kernel::<FAST, BORDERS, EVEX>(st, x, out, (lo, hi), None) }
 }
 
 /// [`kernel`] with `vpmaddwd`.
@@ -132,7 +163,7 @@ unsafe fn wide<const FAST: bool, const BORDERS: bool>(
     hi: usize,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { kernel::<FAST, BORDERS, MADD>(st, x, out, lo, hi) }
+    unsafe { kernel::<FAST, BORDERS, MADD>(st, x, out, (lo, hi), None) }
 }
 
 /// The kernel of [`depthwise`], with the dot products `DOT` (`dot256`).
@@ -146,8 +177,8 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     st: &NativeStage,
     x: *const u8,
     out: *mut u8,
-    lo: usize,
-    hi: usize,
+    (lo, hi): (usize, usize),
+    pairs: Option<&BytePairs>,
 ) {
     let &Kind::Depthwise {
         kh,
@@ -201,10 +232,22 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     let (stride, plane) = (st.x().stride as isize, st.x().plane as isize);
     // Each kernel row's column `-pad_left`, as an offset from `x` (or from
     // the scratch rows with `BORDERS`), and its taps.
-    let mut rows = vec![(0isize, 0i32); kh];
+    // (offset, taps, rest of the taps: `BYTES`).
+    let mut rows = vec![(0isize, 0i32, 0i32); kh];
+    let ones = _mm256_set1_epi16(1);
+    let all = match pairs {
+        Some(p) if DOT == BYTES => &p.main[..],
+        _ => st.weights(),
+    };
     for item in lo..hi {
         let (c, y) = (item / st.height(), item % st.height());
-        let weights = &st.weights()[c * kh..(c + 1) * kh];
+        let weights = &all[c * kh..(c + 1) * kh];
+        let rest_of = |ky: usize| {
+            let rests = pairs
+                .and_then(|p| p.rests.get(c))
+                .map_or(&[][..], Vec::as_slice);
+            rests.iter().find(|&&(k, _)| k == ky).map_or(0, |&(_, r)| r)
+        };
         // Input row of kernel row 0 (above the input when negative).
         let top = (sh * y) as isize - pad_top as isize;
         // Offset of that row's column `-pad_left`.
@@ -222,9 +265,9 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
                 // `in_w` bytes inside the buffer (`fits`).
                 let src = unsafe { std::slice::from_raw_parts(x.offset(at), in_w) };
                 scratch[ky * len + pad_left..ky * len + pad_left + in_w].copy_from_slice(src);
-                rows[n] = ((ky * len) as isize, tap);
+                rows[n] = ((ky * len) as isize, tap, rest_of(ky));
             } else {
-                rows[n] = (first + dy * stride, tap);
+                rows[n] = (first + dy * stride, tap, rest_of(ky));
             }
             n += 1;
         }
@@ -233,9 +276,10 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
         for chunk in 0..chunks {
             let x0 = 32 * chunk;
             let mut acc = [_mm256_setzero_si256(); 4];
-            for &(row, tap) in &rows[..n] {
+            for &(row, tap, rest) in &rows[..n] {
                 let row = base.wrapping_offset(row);
                 let wv = _mm256_set1_epi32(tap);
+                let rv = _mm256_set1_epi32(rest);
                 let (we, wo) = halves(tap);
                 let (we, wo) = (_mm256_set1_epi32(we), _mm256_set1_epi32(wo));
                 for (k, acc_k) in acc.iter_mut().enumerate() {
@@ -253,7 +297,16 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
                             _mm256_loadu2_m128i(at.add(4 * sw).cast(), at.cast())
                         }
                     };
-                    *acc_k = if DOT != MADD {
+                    *acc_k = if DOT == BYTES {
+                        let g = _mm256_shuffle_epi8(v, table);
+                        // SAFETY (both): AVX2.
+                        let a = unsafe { maddubs(*acc_k, g, wv, ones) };
+                        if rest != 0 {
+                            unsafe { maddubs(a, g, rv, ones) }
+                        } else {
+                            a
+                        }
+                    } else if DOT != MADD {
                         // SAFETY: the caller's target features.
                         unsafe { dpbusd::<DOT>(*acc_k, _mm256_shuffle_epi8(v, table), wv) }
                     } else {

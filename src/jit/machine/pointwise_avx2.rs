@@ -26,7 +26,7 @@ use super::dot256::{dpbusd, maddubs, Dot, BYTES, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::byte_pairs::BytePairs;
+use crate::jit::native::byte_pairs::{BytePairs, MAX_REST_SHARE};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::NativeStage;
 
@@ -57,7 +57,9 @@ pub(super) unsafe fn pointwise(
     let form = super::dot256::form(st.isa());
     // Without VNNI: byte pairs where few weight quads need a rest.
     let pairs = (form == MADD)
-        .then(|| st.byte_pairs(|| BytePairs::plan(st.weights(), st.channels(), groups)))
+        .then(|| {
+            st.byte_pairs(|| BytePairs::plan(st.weights(), st.channels(), groups, MAX_REST_SHARE))
+        })
         .flatten();
     match (fast.is_some(), form) {
         (true, VEX) => unsafe { drive_vnni::<true>(st, &tail, fast, args) },

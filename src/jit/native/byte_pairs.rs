@@ -26,7 +26,12 @@ const PAIR_LIMIT: i32 = 128;
 /// took 4.42 ms in words, 3.66 ms in pairs without rests, 4.16 ms with
 /// 14.5% of its quads with a rest; a 32 -> 192 one with 20% was 4% slower
 /// in pairs).
-const MAX_REST_SHARE: f64 = 0.12;
+pub const MAX_REST_SHARE: f64 = 0.12;
+
+/// The same for the depthwise kernel, whose words take two shuffles where
+/// the pairs take one, and whose rests reuse the pair's shuffle: a rest
+/// costs 3 operations where the words cost 2 more than a pair.
+pub const MAX_DEPTHWISE_REST_SHARE: f64 = 0.5;
 
 /// The main quad and the rest of weight quad `w` (bytes `[w0 w1 w2 w3]`,
 /// pairs `(w0, w1)` and `(w2, w3)`): `main + rest == w` bytewise, every
@@ -66,12 +71,23 @@ pub struct BytePairs {
 
 impl BytePairs {
     /// `weights` laid out as `channels` runs of `per_channel` quads; `None`
-    /// when too many quads have a rest for the pairs to pay.
-    pub fn plan(weights: &[i32], channels: usize, per_channel: usize) -> Option<BytePairs> {
+    /// when more than `max_share` of the quads have a rest (the pairs would
+    /// not pay).
+    pub fn plan(
+        weights: &[i32],
+        channels: usize,
+        per_channel: usize,
+        max_share: f64,
+    ) -> Option<BytePairs> {
         if per_channel == 0 || weights.len() != channels * per_channel {
             return None;
         }
-        Self::plan_by(weights, channels, |i| (i / per_channel, i % per_channel))
+        Self::plan_by(
+            weights,
+            channels,
+            |i| (i / per_channel, i % per_channel),
+            max_share,
+        )
     }
 
     /// As [`plan`](Self::plan) for any layout: `position(i)` is the output
@@ -81,6 +97,7 @@ impl BytePairs {
         weights: &[i32],
         channels: usize,
         position: impl Fn(usize) -> (usize, usize),
+        max_share: f64,
     ) -> Option<BytePairs> {
         if weights.is_empty() {
             return None;
@@ -98,7 +115,7 @@ impl BytePairs {
             }
         }
         let share = count as f64 / weights.len() as f64;
-        (share <= MAX_REST_SHARE).then_some(BytePairs { main, rests })
+        (share <= max_share).then_some(BytePairs { main, rests })
     }
 }
 
@@ -145,14 +162,14 @@ mod tests {
         let small: Vec<i32> = (0..64)
             .map(|i| i32::from_le_bytes([64, 64, 192, 192u8.wrapping_add(i as u8 % 2)]))
             .collect();
-        let plan = BytePairs::plan(&small, 8, 8).expect("no rest");
+        let plan = BytePairs::plan(&small, 8, 8, MAX_REST_SHARE).expect("no rest");
         assert!(plan.rests.iter().all(Vec::is_empty));
         assert_eq!(plan.main, small);
         let big = vec![i32::from_le_bytes([100, 100, 0, 0]); 64];
-        assert!(BytePairs::plan(&big, 8, 8).is_none());
+        assert!(BytePairs::plan(&big, 8, 8, MAX_REST_SHARE).is_none());
         let mut some = small.clone();
         some[9] = i32::from_le_bytes([100, 100, 0, 0]);
-        let plan = BytePairs::plan(&some, 8, 8).expect("one rest");
+        let plan = BytePairs::plan(&some, 8, 8, MAX_REST_SHARE).expect("one rest");
         assert_eq!(plan.rests[1], vec![(1, i32::from_le_bytes([0, 72, 0, 0]))]);
     }
 }
