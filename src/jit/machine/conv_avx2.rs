@@ -321,6 +321,10 @@ unsafe fn dispatch_wide(
     }
 }
 
+/// A block's main quads and every channel's rests (step, rest).
+#[cfg(target_arch = "x86_64")]
+type PairOperands<'a> = (&'a [i32], &'a [Vec<(usize, i32)>]);
+
 /// Calls `block_bytes::<PV, N>` for the runtime `pv` and `n`.
 ///
 /// # Safety
@@ -334,7 +338,7 @@ unsafe fn dispatch_bytes(
     st: &NativeStage,
     tail: &Tail,
     spot: &Spot,
-    ops: (&[i32], &[Vec<(usize, i32)>]),
+    ops: PairOperands,
     o: usize,
     out: *mut u8,
 ) {
@@ -367,7 +371,7 @@ unsafe fn block_bytes<const PV: usize, const N: usize>(
     st: &NativeStage,
     tail: &Tail,
     spot: &Spot,
-    (w, rests): (&[i32], &[Vec<(usize, i32)>]),
+    (w, rests): PairOperands,
     o: usize,
     out: *mut u8,
 ) {
