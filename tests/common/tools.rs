@@ -39,17 +39,20 @@ pub fn require<T>(tool: &str, found: Result<T, String>) -> Option<T> {
     if in_ci() {
         panic!("{test}: {tool} not found ({why}); in CI (CI is set) a missing tool fails the test");
     }
-    // Straight to the terminal: libtest captures `eprintln!` of passing
-    // tests, and a skip must show in every run. `make test` lists the skips
-    // again at the end (from `skipped_list`).
-    let line = format!("SKIPPED: {test}: {tool} not found ({why})\n");
+    record(&format!("SKIPPED: {test}: {tool} not found ({why})\n"));
+    None
+}
+
+/// `line` straight to the terminal (libtest captures `eprintln!` of
+/// passing tests, and a skip must show in every run) and to
+/// [`skipped_list`], which `make test` prints again at the end.
+fn record(line: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
     let _ = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(skipped_list())
         .and_then(|mut f| f.write_all(line.as_bytes()));
-    None
 }
 
 /// Where [`require`] appends its `SKIPPED` lines: `skipped-tests.txt` in
@@ -189,15 +192,9 @@ fn cpu(feature: &str, found: bool) -> Option<()> {
     }
     let current = std::thread::current();
     let test = current.name().unwrap_or("a test");
-    let line = format!(
+    record(&format!(
         "NOT ON THIS CPU: {test}: {feature} (the paths this CPU has were checked instead)\n"
-    );
-    let _ = std::io::stderr().write_all(line.as_bytes());
-    let _ = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(skipped_list())
-        .and_then(|mut f| f.write_all(line.as_bytes()));
+    ));
     None
 }
 

@@ -109,8 +109,14 @@ impl<'a> Tail<'a> {
         }
     }
 
-    #[target_feature(enable = "avx2")]
-    pub(super) fn channel(&self, c: usize) -> [__m256i; 3] {
+    /// The per-channel constants of output channel `c`.
+    ///
+    /// # Safety
+    /// Only inlined into functions compiled with AVX2 (these methods are
+    /// always inlined: out of line, a call per 8 results cost the first
+    /// layer's kernel 15%).
+    #[inline(always)]
+    pub(super) unsafe fn channel(&self, c: usize) -> [__m256i; 3] {
         let q = self.q;
         let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
         [
@@ -121,51 +127,65 @@ impl<'a> Tail<'a> {
     }
 
     /// 8 accumulators of one channel to 8 bytes (the low 8 of the result).
-    #[target_feature(enable = "avx2")]
-    pub(super) fn apply(&self, acc: __m256i, k: [__m256i; 3]) -> __m128i {
-        self.apply_residual(acc, k, None)
+    ///
+    /// # Safety
+    /// As [`Self::channel`].
+    #[inline(always)]
+    pub(super) unsafe fn apply(&self, acc: __m256i, k: [__m256i; 3]) -> __m128i {
+        // SAFETY: the caller's target features.
+        unsafe { self.apply_residual(acc, k, None) }
     }
 
     /// [`Self::apply`] without the narrowing: the 8 32-bit results, for
     /// outputs of 16 or 32 bits.
-    #[target_feature(enable = "avx2")]
-    pub(super) fn result(&self, acc: __m256i, k: [__m256i; 3]) -> __m256i {
-        // SAFETY: this function's target features.
-        let v = unsafe { self.scaled(acc, k) };
-        if self.clamp2 {
-            _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
-        } else {
-            v
+    ///
+    /// # Safety
+    /// As [`Self::channel`].
+    #[inline(always)]
+    pub(super) unsafe fn result(&self, acc: __m256i, k: [__m256i; 3]) -> __m256i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let v = self.scaled(acc, k);
+            if self.clamp2 {
+                _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
+            } else {
+                v
+            }
         }
     }
 
     /// [`Self::apply`], with the residual values `res` (aligned) added after
     /// the second clamp, then the third clamp.
-    #[target_feature(enable = "avx2")]
-    pub(super) fn apply_residual(
+    ///
+    /// # Safety
+    /// As [`Self::channel`].
+    #[inline(always)]
+    pub(super) unsafe fn apply_residual(
         &self,
         acc: __m256i,
         [pre, mul, post]: [__m256i; 3],
         res: Option<__m256i>,
     ) -> __m128i {
-        // SAFETY: this function's target features.
-        let v = unsafe { self.scaled(acc, [pre, mul, post]) };
-        let v = if self.clamp2 {
-            _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
-        } else {
-            v
-        };
-        let v = match res {
-            Some(r) => {
-                let lo3 = _mm256_set1_epi32(self.q.lo3);
-                let hi3 = _mm256_set1_epi32(self.q.hi3);
-                _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, r), lo3), hi3)
-            }
-            None => v,
-        };
-        let b = _mm256_shuffle_epi8(v, self.low_bytes);
-        let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
-        _mm256_castsi256_si128(b)
+        // SAFETY: the caller's target features.
+        unsafe {
+            let v = self.scaled(acc, [pre, mul, post]);
+            let v = if self.clamp2 {
+                _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
+            } else {
+                v
+            };
+            let v = match res {
+                Some(r) => {
+                    let lo3 = _mm256_set1_epi32(self.q.lo3);
+                    let hi3 = _mm256_set1_epi32(self.q.hi3);
+                    _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, r), lo3), hi3)
+                }
+                None => v,
+            };
+            let b = _mm256_shuffle_epi8(v, self.low_bytes);
+            let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+            _mm256_castsi256_si128(b)
+        }
     }
 
     /// The tail up to the post-add: 32-bit results before the second clamp.
