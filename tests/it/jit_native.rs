@@ -132,6 +132,7 @@ fn second_stage(rng: &mut Rng, depthwise: bool, c: i64) -> String {
 fn native_kernels_match_the_interpreter() {
     let mut failures = vec![];
     let (mut native, mut native_deconv, mut checked_ok, mut pairs) = (0, 0, 0, 0);
+    let host = tools::host_kernels();
     for seed in 0..600 {
         let src = program(seed);
         let checked = match compile("native.cnn", &src, &Files::default()) {
@@ -163,13 +164,10 @@ fn native_kernels_match_the_interpreter() {
             }
         };
         native += stages.iter().filter(|s| s.native).count();
-        if let Some(s) = (stages.iter()).find(|s| s.native && s.kernel_isa != tools::host_kernels())
-        {
+        if let Some(s) = (stages.iter()).find(|s| s.native && s.kernel_isa != host) {
             failures.push(format!(
                 "seed {seed}: stage {} on {:?}, not this CPU's {:?} kernels\n{src}",
-                s.name,
-                s.kernel_isa,
-                tools::host_kernels()
+                s.name, s.kernel_isa, host
             ));
         }
         pairs += stages
@@ -193,7 +191,7 @@ fn native_kernels_match_the_interpreter() {
             native_deconv > 20,
             "only {native_deconv} transposed convolutions ran on the kernels"
         );
-    } else if tools::host_kernels().is_some() {
+    } else if host.is_some() {
         // The AVX2 kernels (checked above to be the ones that ran).
         assert!(native > 100, "only {native} stages ran on the AVX2 kernels");
         assert!(pairs > 15, "only {pairs} native stages fed native stages");

@@ -55,7 +55,7 @@ fn plan_pairs(st: &NativeStage, d: &Direct, blocked: &[i32], per: usize) -> Opti
     // Few steps a channel (first layers: one per tap): the repacking and
     // the tail dominate, and the pairs measured slower (128 x 128, 3 -> 32
     // channels, 3 x 3: 0.87-0.93x).
-    if steps < MIN_PAIR_STEPS {
+    if steps < MIN_PAIR_STEPS || blocked.len() != channels * steps {
         return None;
     }
     // Each channel's block: its first channel and its width.
@@ -67,9 +67,6 @@ fn plan_pairs(st: &NativeStage, d: &Direct, blocked: &[i32], per: usize) -> Opti
             block.get_mut(o..o + n)?.fill((o, n));
             o += n;
         }
-    }
-    if steps == 0 || blocked.len() != channels * steps {
-        return None;
     }
     BytePairs::plan_by(
         blocked,
@@ -565,36 +562,35 @@ unsafe fn finish<const PV: usize, const N: usize>(
     let fast = tail.fast().filter(|_| spot.residual.is_none());
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
-        let k = match fast {
-            Some(_) => [_mm256_setzero_si256(); 3],
-            None => tail.channel(c),
-        };
         let mut bytes = [0u8; 16];
         if let Some(f) = fast {
             // SAFETY: AVX2; `acc_j` holds PV (1 or 2) vectors.
             let v = unsafe { f.bytes16(acc_j, f.channel(c)) };
             // SAFETY: 16 bytes into a 16-byte array.
             unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), v) };
-        }
-        for (p, &a) in acc_j.iter().enumerate().filter(|_| fast.is_none()) {
-            let v = match &spot.residual {
-                None => tail.apply(a, k),
-                Some((r, signed, align)) => {
-                    let at = r.origin + c * r.plane + spot.oy * r.stride + spot.x0 + 8 * p;
-                    // SAFETY: pixel (c, oy, x0 + 8 p) of the residual map
-                    // lies in its buffer, whose spare bytes cover the 8 read.
-                    let bytes = unsafe { _mm_loadl_epi64(spot.res.add(at).cast()) };
-                    let wide = if *signed {
-                        _mm256_cvtepi8_epi32(bytes)
-                    } else {
-                        _mm256_cvtepu8_epi32(bytes)
-                    };
-                    let shift = _mm_cvtsi32_si128(*align as i32);
-                    tail.apply_residual(a, k, Some(_mm256_sll_epi32(wide, shift)))
-                }
-            };
-            // SAFETY: 8 bytes at 8p <= 8 of a 16-byte array.
-            unsafe { _mm_storel_epi64(bytes.as_mut_ptr().add(8 * p).cast(), v) };
+        } else {
+            // The general tail, 8 pixels at a time.
+            let k = tail.channel(c);
+            for (p, &a) in acc_j.iter().enumerate() {
+                let v = match &spot.residual {
+                    None => tail.apply(a, k),
+                    Some((r, signed, align)) => {
+                        let at = r.origin + c * r.plane + spot.oy * r.stride + spot.x0 + 8 * p;
+                        // SAFETY: pixel (c, oy, x0 + 8 p) of the residual map
+                        // lies in its buffer, whose spare bytes cover the 8 read.
+                        let bytes = unsafe { _mm_loadl_epi64(spot.res.add(at).cast()) };
+                        let wide = if *signed {
+                            _mm256_cvtepi8_epi32(bytes)
+                        } else {
+                            _mm256_cvtepu8_epi32(bytes)
+                        };
+                        let shift = _mm_cvtsi32_si128(*align as i32);
+                        tail.apply_residual(a, k, Some(_mm256_sll_epi32(wide, shift)))
+                    }
+                };
+                // SAFETY: 8 bytes at 8p <= 8 of a 16-byte array.
+                unsafe { _mm_storel_epi64(bytes.as_mut_ptr().add(8 * p).cast(), v) };
+            }
         }
         let at = st.out().origin + c * st.out().plane + spot.oy * st.out().stride + spot.x0;
         // SAFETY: pixels (c, oy, x0 .. x0 + count) are inside the output row.

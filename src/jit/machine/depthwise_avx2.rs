@@ -242,12 +242,11 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     for item in lo..hi {
         let (c, y) = (item / st.height(), item % st.height());
         let weights = &all[c * kh..(c + 1) * kh];
-        let rest_of = |ky: usize| {
-            let rests = pairs
-                .and_then(|p| p.rests.get(c))
-                .map_or(&[][..], Vec::as_slice);
-            rests.iter().find(|&&(k, _)| k == ky).map_or(0, |&(_, r)| r)
-        };
+        // Channel `c`'s rests (kernel row, rest): none but with `BYTES`.
+        let rests = pairs
+            .and_then(|p| p.rests.get(c))
+            .map_or(&[][..], Vec::as_slice);
+        let rest_of = |ky: usize| rests.iter().find(|&&(k, _)| k == ky).map_or(0, |&(_, r)| r);
         // Input row of kernel row 0 (above the input when negative).
         let top = (sh * y) as isize - pad_top as isize;
         // Offset of that row's column `-pad_left`.
