@@ -42,6 +42,14 @@ fn tail(rng: &mut Rng, conv: &str) -> String {
 /// A random pointwise (`depthwise` false) or depthwise convolution on
 /// unsigned inputs with a random tail.
 fn program(seed: u64, depthwise: bool) -> String {
+    program_with(seed, depthwise, false)
+}
+
+/// As [`program`]; `stride2`: a depthwise convolution with column stride
+/// 2 and adjacent taps (`machine::depthwise_s2_avx2` without VNNI), its
+/// padding often zero on the right and bottom (the last window row and
+/// column inside the input).
+fn program_with(seed: u64, depthwise: bool, stride2: bool) -> String {
     let mut rng = Rng::new(seed);
     let (cin, cout) = if depthwise {
         let c = rng.range(1, 20);
@@ -54,14 +62,24 @@ fn program(seed: u64, depthwise: bool) -> String {
     } else {
         (1, 1)
     };
-    let (sh, sw, dh, dw) = if depthwise {
+    let (sh, sw, dh, dw) = if stride2 {
+        (rng.range(1, 4), 2, rng.range(1, 2), 1)
+    } else if depthwise {
         let d = if rng.chance(25) { (1, 2) } else { (1, 1) };
         (rng.range(1, 4), rng.range(1, 3), d.0, d.1)
     } else {
         (1, 1, 1, 1)
     };
     let pads: Vec<i64> = (0..4)
-        .map(|i| rng.range(0, if i < 2 { kh - 1 } else { kw - 1 }))
+        .map(|i| {
+            let most = if i < 2 { kh - 1 } else { kw - 1 };
+            // (top, bottom, left, right): bottom and right zero.
+            if stride2 && i % 2 == 1 && rng.chance(50) {
+                0
+            } else {
+                rng.range(0, most)
+            }
+        })
         .collect();
     let h = rng.range((kh - 1) * dh + 1, (kh - 1) * dh + 12);
     let w = rng.range((kw - 1) * dw + 1, (kw - 1) * dw + 150);
@@ -104,9 +122,13 @@ fn program(seed: u64, depthwise: bool) -> String {
 /// Runs `count` random programs under `--isa avx2` (or `avx2-vnni`);
 /// returns how many stages ran on an AVX2 kernel.
 fn check(isa: Isa, depthwise: bool, count: u64) -> usize {
-    let (checked_ok, avx2) = check_sources(isa, count, |seed| {
-        Some((program(seed, depthwise), Files::default()))
-    });
+    check_with(isa, count, |seed| program(seed, depthwise))
+}
+
+/// As [`check`], on the programs `program(seed)`.
+fn check_with(isa: Isa, count: u64, program: impl Fn(u64) -> String) -> usize {
+    let (checked_ok, avx2) =
+        check_sources(isa, count, |seed| Some((program(seed), Files::default())));
     if convoy::jit::isa_supported(isa) {
         assert!(checked_ok as u64 > count / 2, "only {checked_ok} checked");
     }
@@ -170,6 +192,16 @@ fn avx2_pointwise_convolutions_match_the_interpreter() {
 fn avx2_depthwise_convolutions_match_the_interpreter() {
     for isa in [Isa::Avx2, Isa::Avx2Vnni] {
         let n = check(isa, true, 150);
+        if convoy::jit::isa_supported(isa) {
+            assert!(n > 50, "{isa:?}: only {n} stages ran on the AVX2 kernels");
+        }
+    }
+}
+
+#[test]
+fn avx2_stride2_depthwise_convolutions_match_the_interpreter() {
+    for isa in [Isa::Avx2, Isa::Avx2Vnni] {
+        let n = check_with(isa, 150, |seed| program_with(seed, true, true));
         if convoy::jit::isa_supported(isa) {
             assert!(n > 50, "{isa:?}: only {n} stages ran on the AVX2 kernels");
         }

@@ -35,7 +35,7 @@ use crate::jit::native::{Kind, NativeStage};
 /// i] + bases[p]` from column `stride_w x0`), with the taps that no
 /// channel weighs dropped; `None` when 4 pixels' windows do not fit in 16
 /// bytes. `plan_native` plans AVX2 depthwise stages only when they do.
-fn geometry(st: &NativeStage) -> Option<(usize, usize, usize)> {
+pub(super) fn geometry(st: &NativeStage) -> Option<(usize, usize, usize)> {
     let &Kind::Depthwise {
         stride: (_, sw),
         quads: (1, _),
@@ -81,6 +81,9 @@ pub(super) unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
         match super::dot256::form(st.isa()) {
             VEX => vnni::<FAST, BORDERS>(st, x, out, lo, hi),
             EVEX => evex::<FAST, BORDERS>(st, x, out, lo, hi),
+            _ if super::depthwise_s2_avx2::fits(st) => {
+                super::depthwise_s2_avx2::stride2::<FAST, BORDERS>(st, x, out, lo, hi)
+            }
             _ => {
                 // Byte pairs where at most half the kernel rows need a rest.
                 let &Kind::Depthwise { kh, .. } = st.kind() else {

@@ -385,21 +385,80 @@ unsafe fn finish<const FAST: bool>(
     unsafe { store(out.add(at), v, spot.count) };
 }
 
-/// The first `count` (at most 32) bytes of `v` to `dst`.
+/// The first `count` (at most 32) bytes of `v` to `dst`: one store, or
+/// stores of 16, 8, 4, 2 and 1 bytes as `count`'s bits say (no call, no
+/// byte beyond `count` written).
 ///
 /// # Safety
 /// `dst` holds `count` writable bytes; AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(super) unsafe fn store(dst: *mut u8, v: __m256i, count: usize) {
-    // SAFETY: the caller's guarantees.
+    // SAFETY: the caller's guarantees; each store writes bytes `at ..
+    // at + n` with `at + n <= count`.
     unsafe {
         if count >= 32 {
             _mm256_storeu_si256(dst.cast(), v);
-        } else {
-            let mut bytes = [0u8; 32];
-            _mm256_storeu_si256(bytes.as_mut_ptr().cast(), v);
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, count);
+            return;
+        }
+        let mut at = 0;
+        let mut part = _mm256_castsi256_si128(v);
+        if count & 16 != 0 {
+            _mm_storeu_si128(dst.cast(), part);
+            part = _mm256_extracti128_si256::<1>(v);
+            at = 16;
+        }
+        if count & 8 != 0 {
+            _mm_storel_epi64(dst.add(at).cast(), part);
+            part = _mm_srli_si128::<8>(part);
+            at += 8;
+        }
+        let mut rest = _mm_cvtsi128_si64(part) as u64;
+        if count & 4 != 0 {
+            dst.add(at).cast::<u32>().write_unaligned(rest as u32);
+            rest >>= 32;
+            at += 4;
+        }
+        if count & 2 != 0 {
+            dst.add(at).cast::<u16>().write_unaligned(rest as u16);
+            rest >>= 16;
+            at += 2;
+        }
+        if count & 1 != 0 {
+            dst.add(at).write(rest as u8);
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_writes_exactly_count_bytes() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("NOT ON THIS CPU: store_writes_exactly_count_bytes: AVX2");
+            return;
+        }
+        let bytes: [u8; 32] = std::array::from_fn(|i| i as u8 + 1);
+        for count in 0..=32 {
+            let mut dst = [0u8; 40];
+            // SAFETY: AVX2 (checked above); `dst` holds `count + 4` bytes
+            // from byte 4.
+            unsafe {
+                let v = _mm256_loadu_si256(bytes.as_ptr().cast());
+                store(dst.as_mut_ptr().add(4), v, count);
+            }
+            let want: Vec<u8> = (0..40)
+                .map(|i| {
+                    if (4..4 + count).contains(&i) {
+                        bytes[i - 4]
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            assert_eq!(dst.to_vec(), want, "count {count}");
         }
     }
 }

@@ -119,6 +119,62 @@ impl BytePairs {
     }
 }
 
+/// One `vpmaddubsw` of a depthwise kernel that multiplies adjacent input
+/// bytes (`depthwise_s2_avx2`): the input bytes at `offset` (0: taps 0 and
+/// 1 of a row, 2: taps 2 and 3) of kernel row `row`, times the pair of
+/// weights `pair` (word `w0 | w1 << 8`, broadcast to both words of a dword).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WordTerm {
+    pub row: usize,
+    pub offset: usize,
+    pub pair: i32,
+}
+
+/// A depthwise stage's weight quads as [`WordTerm`]s, per channel: every
+/// pair of taps that is not zero, [`split`] first when it could saturate
+/// (each term's words are then exact for inputs up to 255), padded with a
+/// zero term to an even count (the kernel widens two terms' words at a
+/// time: `vpunpck[lh]wd` + `vpmaddwd` by ones).
+#[derive(Clone, Debug, Default)]
+pub struct WordTerms {
+    pub channels: Vec<Vec<WordTerm>>,
+}
+
+impl WordTerms {
+    /// `quads` laid out as `channels` runs of `rows` quads (one per kernel
+    /// row).
+    pub fn plan(quads: &[i32], channels: usize, rows: usize) -> WordTerms {
+        let channel = |c: usize| {
+            let mut terms = vec![];
+            for row in 0..rows {
+                let q = quads.get(c * rows + row).copied().unwrap_or(0);
+                let (main, rest) = split(q);
+                for quad in [main, rest] {
+                    let b = quad.to_le_bytes();
+                    for half in 0..2 {
+                        let word = i32::from(b[2 * half]) | i32::from(b[2 * half + 1]) << 8;
+                        if word != 0 {
+                            let (offset, pair) = (2 * half, word | word << 16);
+                            terms.push(WordTerm { row, offset, pair });
+                        }
+                    }
+                }
+            }
+            if terms.len() % 2 == 1 {
+                terms.push(WordTerm {
+                    row: 0,
+                    offset: 0,
+                    pair: 0,
+                });
+            }
+            terms
+        };
+        WordTerms {
+            channels: (0..channels).map(channel).collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +227,56 @@ mod tests {
         some[9] = i32::from_le_bytes([100, 100, 0, 0]);
         let plan = BytePairs::plan(&some, 8, 8, MAX_REST_SHARE).expect("one rest");
         assert_eq!(plan.rests[1], vec![(1, i32::from_le_bytes([0, 72, 0, 0]))]);
+    }
+
+    #[test]
+    fn word_terms_add_up_to_the_weights_and_never_saturate() {
+        let mut state = 0x2545_f491u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let quads: Vec<i32> = (0..40 * 3).map(|_| next() as i32).collect();
+        let plan = WordTerms::plan(&quads, 40, 3);
+        assert_eq!(plan.channels.len(), 40);
+        for (c, terms) in plan.channels.iter().enumerate() {
+            assert_eq!(terms.len() % 2, 0);
+            let mut taps = [[0i32; 4]; 3];
+            for t in terms {
+                assert_eq!(t.pair as u32 >> 16, t.pair as u32 & 0xFFFF);
+                let (a, b) = (
+                    i32::from(t.pair as u8 as i8),
+                    i32::from((t.pair >> 8) as u8 as i8),
+                );
+                taps[t.row][t.offset] += a;
+                taps[t.row][t.offset + 1] += b;
+                for (x0, x1) in [(0, 255), (255, 0), (255, 255)] {
+                    assert_eq!(pair(x0, x1, a, b), x0 * a + x1 * b, "channel {c}");
+                }
+            }
+            for (row, taps) in taps.iter().enumerate() {
+                let quad = quads[c * 3 + row].to_le_bytes().map(|v| i32::from(v as i8));
+                assert_eq!(*taps, quad, "channel {c} row {row}");
+            }
+        }
+        let zeros = WordTerms::plan(&[0, i32::from_le_bytes([0, 0, 7, 0])], 1, 2);
+        let pad = WordTerm {
+            row: 0,
+            offset: 0,
+            pair: 0,
+        };
+        assert_eq!(
+            zeros.channels[0],
+            [
+                WordTerm {
+                    row: 1,
+                    offset: 2,
+                    pair: 0x0007_0007
+                },
+                pad
+            ]
+        );
     }
 }

@@ -669,6 +669,7 @@ fn stage(
         residual: None,
         out_bytes: 1,
         pairs: Default::default(),
+        words: Default::default(),
     }
 }
 

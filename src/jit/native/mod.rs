@@ -194,6 +194,9 @@ pub(crate) struct NativeStage {
     /// VNNI ([`byte_pairs`]), planned on the stage's first run and kept
     /// (planning per job cost a 3x3 128-channel stage 20%).
     pairs: std::sync::OnceLock<Option<byte_pairs::BytePairs>>,
+    /// The same for the depthwise kernel that multiplies adjacent bytes
+    /// (stride 2 without VNNI).
+    words: std::sync::OnceLock<byte_pairs::WordTerms>,
 }
 
 impl NativeStage {
@@ -248,6 +251,13 @@ impl NativeStage {
         plan: impl FnOnce() -> Option<byte_pairs::BytePairs>,
     ) -> Option<&byte_pairs::BytePairs> {
         self.pairs.get_or_init(plan).as_ref()
+    }
+    /// The stage's word terms, planned by `plan` on the first call.
+    pub fn word_terms(
+        &self,
+        plan: impl FnOnce() -> byte_pairs::WordTerms,
+    ) -> &byte_pairs::WordTerms {
+        self.words.get_or_init(plan)
     }
 }
 
@@ -371,6 +381,7 @@ fn plan_pointwise_or_depthwise(
         residual: None,
         out_bytes: 1,
         pairs: Default::default(),
+        words: Default::default(),
     }
     .fits(plan)
 }
@@ -545,6 +556,7 @@ fn plan_deconv(
         residual: None,
         out_bytes: 1,
         pairs: Default::default(),
+        words: Default::default(),
     }
     .fits(plan)
 }

@@ -124,6 +124,7 @@ pub(super) fn plan_wide16(
         residual: None,
         out_bytes: out.elem.bytes,
         pairs: Default::default(),
+        words: Default::default(),
     }
     .fits(plan)
 }

@@ -1,0 +1,205 @@
+//! The AVX2 depthwise convolution with column stride 2 and adjacent taps
+//! (the usual downsampling depthwise layer), on CPUs without VNNI
+//! (`depthwise_avx2::depthwise` picks it there).
+//!
+//! With stride 2, output pixel `i` of a kernel row reads input bytes
+//! `2 i + t`: taps 0 and 1 are the two bytes of input word `i`, taps 2
+//! and 3 those of word `i + 1`. So one 32-byte load and one `vpmaddubsw`
+//! by a broadcast pair of weights give 16 pixels' `x0 w0 + x1 w1` as
+//! words, with no shuffle. The planner (`byte_pairs::WordTerms`) splits
+//! a pair that could saturate into two that cannot; the kernel widens two
+//! terms' words at a time by interleaving them (`vpunpck[lh]wd`) and
+//! adding each pixel's two words with `vpmaddwd` by ones. The interleave
+//! leaves pixels in the order `0..4, 8..12` / `4..8, 12..16` per 16; one
+//! `vpermd` after the tail restores it.
+//!
+//! A job runs channel by channel: each term's address is planned once per
+//! channel, an output row only adds its offset (planning per row cost
+//! this kernel 40% on 56-pixel rows).
+//!
+//! Memory: the loads of 32 pixels from column `2 x0` end at byte `2 x0 +
+//! 66`, before the last load of `depthwise_avx2::kernel` (`2 x0 + 72`),
+//! which `NativeStage::fits` covers. With `Kind::Depthwise::borders` (an
+//! input without halo) the input rows a channel's output rows read are
+//! first copied into a zero-padded scratch plane.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::pointwise_avx2::store;
+#[cfg(target_arch = "x86_64")]
+use super::tail_avx2::Tail;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::byte_pairs::WordTerms;
+#[cfg(target_arch = "x86_64")]
+use crate::jit::native::{Kind, NativeStage};
+
+/// Whether this kernel computes the depthwise stage `st`: column stride
+/// 2, adjacent taps, rows of at most 4 taps.
+pub(super) fn fits(st: &NativeStage) -> bool {
+    matches!(super::depthwise_avx2::geometry(st), Some((2, 1, _)))
+}
+
+/// Runs items `lo..hi` (channel-major output rows) of the depthwise stage
+/// `st` ([`fits`]), `FAST` with the folded tail, `BORDERS` for an input
+/// without halo.
+///
+/// # Safety
+/// As `depthwise_avx2::depthwise`; the host has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn stride2<const FAST: bool, const BORDERS: bool>(
+    st: &NativeStage,
+    x: *const u8,
+    out: *mut u8,
+    lo: usize,
+    hi: usize,
+) {
+    let &Kind::Depthwise {
+        kh,
+        pad_top,
+        pad_left,
+        stride: (sh, 2),
+        dilation_h,
+        borders,
+        ..
+    } = st.kind()
+    else {
+        return;
+    };
+    let plan = st.word_terms(|| WordTerms::plan(st.weights(), st.channels(), kh));
+    let tail = Tail::new(st.requant());
+    let fast = if FAST { tail.fast() } else { None };
+    let (height, width) = (st.height(), st.width());
+    let chunks = width.div_ceil(32);
+    // With `BORDERS`: a zero-padded copy of the input rows a channel's
+    // output rows `y0..y1` read: input row `iy` in scratch row `iy +
+    // pad_top`, at column `pad_left`; the rows above and below the input
+    // are never written. Each row is as long as the last chunk's loads.
+    let (in_h, in_w) = borders.unwrap_or((0, 0));
+    let len = (pad_left + in_w).max(64 * chunks + 16) + 16;
+    let span = (kh - 1) * dilation_h + 1;
+    let padded_rows = sh * (height - 1) + span;
+    let mut scratch = vec![0u8; if BORDERS { padded_rows * len } else { 0 }];
+    // Input row `iy` (of the channel's rows from `x`, or of the scratch
+    // rows): `first + iy * step`; output row `y`'s kernel row 0 is input
+    // row `sh y - pad_top`.
+    let (step, plane) = if BORDERS {
+        (len as isize, 0)
+    } else {
+        (st.x().stride as isize, st.x().plane as isize)
+    };
+    let most = plan.channels.iter().map(Vec::len).max().unwrap_or(0);
+    let mut terms = vec![(std::ptr::null::<u8>(), 0i32); most];
+    let ones = _mm256_set1_epi16(1);
+    // Accumulator order (vector `p`, lane `L`, dword `i` holds pixel
+    // `16 (p / 2) + 4 (p % 2) + 8 L + i`) packed (byte `16 L + 4 p + i`)
+    // to pixel order.
+    let order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    let mut item = lo;
+    while item < hi {
+        let (c, y0) = (item / height, item % height);
+        let y1 = height.min(y0 + hi - item);
+        item += y1 - y0;
+        // Address of output row 0's kernel row 0 at column `-pad_left`.
+        let origin = if BORDERS {
+            // The input rows of output rows `y0..y1`, clipped to the input.
+            let top = (sh * y0).saturating_sub(pad_top);
+            let bottom = in_h.min((sh * (y1 - 1) + span).saturating_sub(pad_top));
+            for iy in top..bottom {
+                let at = st.x().origin + c * st.x().plane + iy * st.x().stride;
+                // SAFETY: row `iy` of channel `c` is one of the input's,
+                // its `in_w` bytes inside the buffer (`fits`); scratch row
+                // `iy + pad_top < padded_rows` has `in_w` bytes from
+                // column `pad_left`.
+                unsafe {
+                    copy_row(
+                        x.add(at),
+                        scratch.as_mut_ptr().add((iy + pad_top) * len + pad_left),
+                        in_w,
+                    )
+                };
+            }
+            scratch.as_ptr()
+        } else {
+            x.wrapping_offset(
+                st.x().origin as isize + c as isize * plane
+                    - pad_top as isize * step
+                    - pad_left as isize,
+            )
+        };
+        // The channel's terms as (address for output row 0, weights).
+        let channel = &plan.channels[c];
+        for (slot, t) in terms.iter_mut().zip(channel) {
+            let at = (t.row * dilation_h) as isize * step + t.offset as isize;
+            *slot = (origin.wrapping_offset(at), t.pair);
+        }
+        let terms = &terms[..channel.len()];
+        let k = fast.as_ref().map(|f| f.channel(c));
+        let kt = tail.channel(c);
+        for y in y0..y1 {
+            let row = (sh * y) as isize * step;
+            let at_out = st.out().origin + c * st.out().plane + y * st.out().stride;
+            for chunk in 0..chunks {
+                let x0 = 32 * chunk;
+                let col = row + 2 * x0 as isize;
+                let mut acc = [_mm256_setzero_si256(); 4];
+                for two in terms.chunks_exact(2) {
+                    let (wa, wb) = (_mm256_set1_epi32(two[0].1), _mm256_set1_epi32(two[1].1));
+                    for half in 0..2 {
+                        let col = col + 32 * half as isize;
+                        // SAFETY (both): the 32 bytes end before the last
+                        // load of `depthwise_avx2::kernel` for this chunk,
+                        // inside the buffer (`fits`) or the scratch (its
+                        // `len` per row, `padded_rows` rows).
+                        let a = unsafe { _mm256_loadu_si256(two[0].0.wrapping_offset(col).cast()) };
+                        let b = unsafe { _mm256_loadu_si256(two[1].0.wrapping_offset(col).cast()) };
+                        let (a, b) = (_mm256_maddubs_epi16(a, wa), _mm256_maddubs_epi16(b, wb));
+                        let lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), ones);
+                        let hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), ones);
+                        acc[2 * half] = _mm256_add_epi32(acc[2 * half], lo);
+                        acc[2 * half + 1] = _mm256_add_epi32(acc[2 * half + 1], hi);
+                    }
+                }
+                let bytes = match (&fast, k) {
+                    // SAFETY: this function's target features.
+                    (Some(f), Some(k)) => unsafe { f.packed4(&acc, k) },
+                    // SAFETY: as above.
+                    _ => unsafe { tail.packed4(&acc, kt) },
+                };
+                let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+                // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the
+                // output.
+                unsafe { store(out.add(at_out + x0), bytes, (width - x0).min(32)) };
+            }
+        }
+    }
+}
+
+/// Copies `n` bytes from `src` to `dst` in 32-byte vectors, the last one
+/// overlapping the one before it.
+///
+/// # Safety
+/// `src` holds `n` readable bytes, `dst` `n` writable ones, apart; AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn copy_row(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY: every load and store lies within the `n` bytes of each.
+    unsafe {
+        if n < 32 {
+            std::ptr::copy_nonoverlapping(src, dst, n);
+            return;
+        }
+        let copy = |at: usize| {
+            let v = _mm256_loadu_si256(src.add(at).cast());
+            _mm256_storeu_si256(dst.add(at).cast(), v);
+        };
+        for at in (0..n - 31).step_by(32) {
+            copy(at);
+        }
+        if !n.is_multiple_of(32) {
+            copy(n - 32);
+        }
+    }
+}
