@@ -46,7 +46,7 @@ fn program(seed: u64, depthwise: bool) -> String {
 }
 
 /// As [`program`]; `stride2`: a depthwise convolution with column stride
-/// 2 and adjacent taps (`machine::depthwise_s2_avx2` without VNNI), its
+/// 2 and adjacent taps (`machine::depthwise_words_avx2` without VNNI), its
 /// padding often zero on the right and bottom (the last window row and
 /// column inside the input).
 fn program_with(seed: u64, depthwise: bool, stride2: bool) -> String {

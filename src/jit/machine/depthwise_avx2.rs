@@ -81,8 +81,8 @@ pub(super) unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
         match super::dot256::form(st.isa()) {
             VEX => vnni::<FAST, BORDERS>(st, x, out, lo, hi),
             EVEX => evex::<FAST, BORDERS>(st, x, out, lo, hi),
-            _ if super::depthwise_s2_avx2::fits(st) => {
-                super::depthwise_s2_avx2::stride2::<FAST, BORDERS>(st, x, out, lo, hi)
+            _ if super::depthwise_words_avx2::fits(st) => {
+                super::depthwise_words_avx2::words::<FAST, BORDERS>(st, x, out, lo, hi)
             }
             _ => {
                 // Byte pairs where at most half the kernel rows need a rest.

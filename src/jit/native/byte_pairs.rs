@@ -120,7 +120,7 @@ impl BytePairs {
 }
 
 /// One `vpmaddubsw` of a depthwise kernel that multiplies adjacent input
-/// bytes (`depthwise_s2_avx2`): the input bytes at `offset` (0: taps 0 and
+/// bytes (`depthwise_words_avx2`): the input bytes at `offset` (0: taps 0 and
 /// 1 of a row, 2: taps 2 and 3) of kernel row `row`, times the pair of
 /// weights `pair` (word `w0 | w1 << 8`, broadcast to both words of a dword).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,25 +1,27 @@
-//! The AVX2 depthwise convolution with column stride 2 and adjacent taps
-//! (the usual downsampling depthwise layer), on CPUs without VNNI
+//! The AVX2 depthwise convolution with column stride 1 or 2 and adjacent
+//! taps (most depthwise layers), on CPUs without VNNI
 //! (`depthwise_avx2::depthwise` picks it there).
 //!
 //! With stride 2, output pixel `i` of a kernel row reads input bytes
 //! `2 i + t`: taps 0 and 1 are the two bytes of input word `i`, taps 2
 //! and 3 those of word `i + 1`. So one 32-byte load and one `vpmaddubsw`
 //! by a broadcast pair of weights give 16 pixels' `x0 w0 + x1 w1` as
-//! words, with no shuffle. The planner (`byte_pairs::WordTerms`) splits
-//! a pair that could saturate into two that cannot; the kernel widens two
-//! terms' words at a time by interleaving them (`vpunpck[lh]wd`) and
-//! adding each pixel's two words with `vpmaddwd` by ones. The interleave
-//! leaves pixels in the order `0..4, 8..12` / `4..8, 12..16` per 16; one
-//! `vpermd` after the tail restores it.
+//! words, with no shuffle. With stride 1 the even output pixels are such
+//! a stride-2 convolution, and the odd ones another from one byte to the
+//! right. The planner (`byte_pairs::WordTerms`) splits a pair that could
+//! saturate into two that cannot; the kernel widens two terms' words at a
+//! time by interleaving them (`vpunpck[lh]wd`) and adding each pixel's
+//! two words with `vpmaddwd` by ones. After the tail one `vpermd` (stride
+//! 2) or `vpshufb` (stride 1) puts the pixels in order.
 //!
 //! A job runs channel by channel: each term's address is planned once per
 //! channel, an output row only adds its offset (planning per row cost
 //! this kernel 40% on 56-pixel rows).
 //!
-//! Memory: the loads of 32 pixels from column `2 x0` end at byte `2 x0 +
-//! 66`, before the last load of `depthwise_avx2::kernel` (`2 x0 + 72`),
-//! which `NativeStage::fits` covers. With `Kind::Depthwise::borders` (an
+//! Memory: the loads of 32 pixels from column `sw x0` end at byte `2 x0 +
+//! 66` (stride 2) or `x0 + 35`, before the last load of
+//! `depthwise_avx2::kernel` (`2 x0 + 72`, `x0 + 40`), which
+//! `NativeStage::fits` covers. With `Kind::Depthwise::borders` (an
 //! input without halo) the input rows a channel's output rows read are
 //! first copied into a zero-padded scratch plane.
 
@@ -36,9 +38,9 @@ use crate::jit::native::byte_pairs::WordTerms;
 use crate::jit::native::{Kind, NativeStage};
 
 /// Whether this kernel computes the depthwise stage `st`: column stride
-/// 2, adjacent taps, rows of at most 4 taps.
+/// 1 or 2, adjacent taps, rows of at most 4 taps.
 pub(super) fn fits(st: &NativeStage) -> bool {
-    matches!(super::depthwise_avx2::geometry(st), Some((2, 1, _)))
+    matches!(super::depthwise_avx2::geometry(st), Some((1 | 2, 1, _)))
 }
 
 /// Runs items `lo..hi` (channel-major output rows) of the depthwise stage
@@ -49,7 +51,7 @@ pub(super) fn fits(st: &NativeStage) -> bool {
 /// As `depthwise_avx2::depthwise`; the host has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn stride2<const FAST: bool, const BORDERS: bool>(
+pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     st: &NativeStage,
     x: *const u8,
     out: *mut u8,
@@ -60,7 +62,7 @@ pub(super) unsafe fn stride2<const FAST: bool, const BORDERS: bool>(
         kh,
         pad_top,
         pad_left,
-        stride: (sh, 2),
+        stride: (sh, sw),
         dilation_h,
         borders,
         ..
@@ -78,7 +80,7 @@ pub(super) unsafe fn stride2<const FAST: bool, const BORDERS: bool>(
     // pad_top`, at column `pad_left`; the rows above and below the input
     // are never written. Each row is as long as the last chunk's loads.
     let (in_h, in_w) = borders.unwrap_or((0, 0));
-    let len = (pad_left + in_w).max(64 * chunks + 16) + 16;
+    let len = (pad_left + in_w).max(sw * 32 * chunks + 16) + 16;
     let span = (kh - 1) * dilation_h + 1;
     let padded_rows = sh * (height - 1) + span;
     let mut scratch = vec![0u8; if BORDERS { padded_rows * len } else { 0 }];
@@ -93,10 +95,19 @@ pub(super) unsafe fn stride2<const FAST: bool, const BORDERS: bool>(
     let most = plan.channels.iter().map(Vec::len).max().unwrap_or(0);
     let mut terms = vec![(std::ptr::null::<u8>(), 0i32); most];
     let ones = _mm256_set1_epi16(1);
-    // Accumulator order (vector `p`, lane `L`, dword `i` holds pixel
-    // `16 (p / 2) + 4 (p % 2) + 8 L + i`) packed (byte `16 L + 4 p + i`)
-    // to pixel order.
+    // Stride 2: vector `p`, lane `L`, dword `i` holds pixel `16 (p / 2) +
+    // 4 (p % 2) + 8 L + i`, packed to byte `16 L + 4 p + i`; dword `j` of
+    // the result comes from dword `order[j]` of the packed bytes. Stride 1:
+    // vectors 0 and 1 the even pixels, 2 and 3 the odd ones, so byte `m`
+    // of a lane comes from byte `4 p + i` with `p = 2 (m % 2) + m / 8`,
+    // `i = m % 8 / 2`.
     let order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    let interleave: [i8; 32] = std::array::from_fn(|k| {
+        let m = k % 16;
+        (4 * (2 * (m % 2) + m / 8) + m % 8 / 2) as i8
+    });
+    // SAFETY: `interleave` is 32 bytes.
+    let interleave = unsafe { _mm256_loadu_si256(interleave.as_ptr().cast()) };
     let mut item = lo;
     while item < hi {
         let (c, y0) = (item / height, item % height);
@@ -143,12 +154,14 @@ pub(super) unsafe fn stride2<const FAST: bool, const BORDERS: bool>(
             let at_out = st.out().origin + c * st.out().plane + y * st.out().stride;
             for chunk in 0..chunks {
                 let x0 = 32 * chunk;
-                let col = row + 2 * x0 as isize;
+                let col = row + (sw * x0) as isize;
                 let mut acc = [_mm256_setzero_si256(); 4];
                 for two in terms.chunks_exact(2) {
                     let (wa, wb) = (_mm256_set1_epi32(two[0].1), _mm256_set1_epi32(two[1].1));
                     for half in 0..2 {
-                        let col = col + 32 * half as isize;
+                        // Stride 2: pixels `x0 + 16 half ..`; stride 1:
+                        // pixels `x0 + half + 2 i`.
+                        let col = col + if sw == 2 { 32 * half } else { half } as isize;
                         // SAFETY (both): the 32 bytes end before the last
                         // load of `depthwise_avx2::kernel` for this chunk,
                         // inside the buffer (`fits`) or the scratch (its
@@ -168,7 +181,11 @@ pub(super) unsafe fn stride2<const FAST: bool, const BORDERS: bool>(
                     // SAFETY: as above.
                     _ => unsafe { tail.packed4(&acc, kt) },
                 };
-                let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+                let bytes = if sw == 2 {
+                    _mm256_permutevar8x32_epi32(bytes, order)
+                } else {
+                    _mm256_shuffle_epi8(bytes, interleave)
+                };
                 // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the
                 // output.
                 unsafe { store(out.add(at_out + x0), bytes, (width - x0).min(32)) };
