@@ -48,6 +48,92 @@ pub(super) struct Tail<'a> {
     packs: Option<Packs>,
     /// The folded form, when the stage has it.
     folded: Option<Folded>,
+    /// The high-half form of the scale step ([`High`]), when it applies.
+    high: Option<High>,
+}
+
+/// The scale step `(v * mul + bias) >> shift` (low 32 bits) without a
+/// 64-bit shift, for `shift >= 1` and any rounding but `HalfEven`: with
+/// `up = 32 - shift` (or 0), `(v * mul + bias) << up` fits in 64 bits
+/// when every `mul << up` fits in 32 (a 32 x 32-bit product plus a bias
+/// below `2^32`), and its high dword is the result (arithmetically
+/// shifted by `shift - 32` more when `shift > 32`). The bias is `pos`,
+/// plus `neg` for a negative product.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct High {
+    up: u32,
+    /// `pos << up`, per 64-bit lane, when not 0.
+    pos: Option<__m256i>,
+    /// `neg << up`, per 64-bit lane, when not 0.
+    neg: Option<__m256i>,
+    /// `shift - 32`, per 32-bit lane, when `shift > 32`.
+    rest: Option<__m256i>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl High {
+    #[target_feature(enable = "avx2")]
+    fn of(q: &Requant) -> Option<High> {
+        let s = q.scale.as_ref()?;
+        if s.narrow || s.shift == 0 || s.neg.is_some() {
+            return None;
+        }
+        let half = 1i64 << (s.shift - 1);
+        // (bias of a product >= 0, extra bias of a negative one), as
+        // `Tail::bias` adds them.
+        let (pos, neg) = match s.bias {
+            Bias::None => (0, 0),
+            Bias::Half => (half, 0),
+            Bias::HalfDown => (half - 1, 0),
+            Bias::TowardZero => (0, 2 * half - 1),
+            Bias::HalfAway => (half, -1),
+            Bias::HalfTowardZero => (half - 1, 1),
+            Bias::HalfEven => return None,
+        };
+        let up = 32u32.saturating_sub(s.shift);
+        if !s
+            .mul
+            .iter()
+            .all(|&m| i32::try_from(i64::from(m) << up).is_ok())
+        {
+            return None;
+        }
+        Some(High {
+            up,
+            pos: (pos != 0).then(|| _mm256_set1_epi64x(pos << up)),
+            neg: (neg != 0).then(|| _mm256_set1_epi64x(neg << up)),
+            rest: (s.shift > 32).then(|| _mm256_set1_epi32(s.shift as i32 - 32)),
+        })
+    }
+
+    /// The 64-bit products `p` (of `mul << up`) plus their bias.
+    #[inline(always)]
+    unsafe fn bias(&self, p: __m256i) -> __m256i {
+        // SAFETY: only inlined into functions compiled with AVX2.
+        unsafe {
+            let biased = self.pos.map_or(p, |pos| _mm256_add_epi64(p, pos));
+            match self.neg {
+                Some(neg) => {
+                    let negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
+                    _mm256_add_epi64(biased, _mm256_and_si256(negative, neg))
+                }
+                None => biased,
+            }
+        }
+    }
+
+    /// `(v * mul + bias) >> shift` from `mul << up` ([`Tail::channel`]).
+    #[inline(always)]
+    unsafe fn scale(&self, v: __m256i, mul: __m256i) -> __m256i {
+        // SAFETY: only inlined into functions compiled with AVX2.
+        unsafe {
+            let even = self.bias(_mm256_mul_epi32(v, mul));
+            let odd = self.bias(_mm256_mul_epi32(_mm256_srli_epi64::<32>(v), mul));
+            let v = _mm256_blend_epi32::<0xAA>(_mm256_srli_epi64::<32>(even), odd);
+            self.rest.map_or(v, |rest| _mm256_srav_epi32(v, rest))
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -85,6 +171,7 @@ impl<'a> Tail<'a> {
             pick: [pick(0), pick(1), pick(2), pick(3)],
             packs,
             folded: Folded::of(q, packs.is_some()),
+            high: High::of(q),
             q,
             pre: q.pre.iter().any(|&v| v != 0),
             clamp1: q.lo1 > i32::MIN || q.hi1 < i32::MAX,
@@ -119,9 +206,11 @@ impl<'a> Tail<'a> {
     pub(super) unsafe fn channel(&self, c: usize) -> [__m256i; 3] {
         let q = self.q;
         let mul = q.scale.as_ref().map_or(1, |s| s.mul[c]);
+        // `High::scale` multiplies by `mul << up`.
+        let up = self.high.map_or(0, |h| h.up);
         [
             _mm256_set1_epi32(q.pre[c]),
-            _mm256_set1_epi64x(i64::from(mul)),
+            _mm256_set1_epi64x(i64::from(mul) << up),
             _mm256_set1_epi32(q.post[c]),
         ]
     }
@@ -254,6 +343,9 @@ impl<'a> Tail<'a> {
         unsafe {
             if s.narrow {
                 return _mm256_srav_epi32(self.bias32(v, s), self.shift32);
+            }
+            if let Some(h) = &self.high {
+                return h.scale(v, mul);
             }
             let even = _mm256_mul_epi32(v, mul);
             let odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(v), mul);
@@ -503,5 +595,106 @@ impl Fast<'_> {
             ];
             pack_bytes(self.packs, r)
         }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::jit::native::Derived;
+
+    /// `(v * mul + bias) >> shift`, low 32 bits, as `native::requant`
+    /// defines it.
+    fn reference(v: i32, mul: i32, shift: u32, bias: Bias) -> i32 {
+        let x = i128::from(v) * i128::from(mul);
+        let half = if shift == 0 { 0 } else { 1i128 << (shift - 1) };
+        let negative = x < 0;
+        let b = match bias {
+            Bias::None => 0,
+            Bias::TowardZero if negative => 2 * half - 1,
+            Bias::TowardZero => 0,
+            Bias::Half => half,
+            Bias::HalfDown => half - 1,
+            Bias::HalfTowardZero if negative => half,
+            Bias::HalfTowardZero => half - 1,
+            Bias::HalfAway if negative => half - 1,
+            Bias::HalfAway => half,
+            Bias::HalfEven => unreachable!(),
+        };
+        ((x + b) >> shift) as i32
+    }
+
+    #[test]
+    fn the_high_half_scale_rounds_as_the_tail_defines() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("NOT ON THIS CPU: the_high_half_scale_rounds_as_the_tail_defines: AVX2");
+            return;
+        }
+        let biases = [
+            Bias::None,
+            Bias::TowardZero,
+            Bias::Half,
+            Bias::HalfDown,
+            Bias::HalfTowardZero,
+            Bias::HalfAway,
+        ];
+        let mut high = 0;
+        for shift in [1u32, 3, 8, 16, 24, 31, 32, 33, 40] {
+            for mul in [1i32, 3, 255, -7, 2_097_152, 7_158_278, -1_000_001] {
+                for bias in biases {
+                    let q = Requant {
+                        pre: vec![0],
+                        lo1: i32::MIN,
+                        hi1: i32::MAX,
+                        scale: Some(Scale {
+                            mul: vec![mul],
+                            neg: None,
+                            shift,
+                            bias,
+                            narrow: false,
+                        }),
+                        post: vec![0],
+                        lo2: i32::MIN,
+                        hi2: i32::MAX,
+                        residual: None,
+                        lo3: i32::MIN,
+                        hi3: i32::MAX,
+                        derived: Derived::default(),
+                    };
+                    // SAFETY: AVX2 (checked above).
+                    let tail = unsafe { Tail::new(&q) };
+                    high += usize::from(tail.high.is_some());
+                    // Products at and around the multiples of 2^shift and
+                    // their halves, of both signs.
+                    let unit = 1i64 << shift.min(31);
+                    let mut values = vec![0i32, 1, -1, i32::MAX, i32::MIN, i32::MIN + 1];
+                    for k in [-3i64, -1, 0, 1, 2] {
+                        for d in [-1i64, 0, 1] {
+                            for base in [k * unit, k * unit + unit / 2] {
+                                let target = base + d;
+                                // v with v * mul near `target`.
+                                let v = (target / i64::from(mul)).clamp(-(1 << 31), (1 << 31) - 1);
+                                let v = v as i32;
+                                values.extend([v, v.wrapping_add(1), v.wrapping_sub(1)]);
+                            }
+                        }
+                    }
+                    for chunk in values.chunks(8) {
+                        let mut lanes = [0i32; 8];
+                        lanes[..chunk.len()].copy_from_slice(chunk);
+                        // SAFETY: AVX2 (checked above).
+                        let got: [i32; 8] = unsafe {
+                            let v = _mm256_loadu_si256(lanes.as_ptr().cast());
+                            std::mem::transmute(tail.scaled(v, tail.channel(0)))
+                        };
+                        for (&v, &g) in lanes.iter().zip(&got) {
+                            let want = reference(v, mul, shift, bias);
+                            assert_eq!(g, want, "v {v} mul {mul} shift {shift} {bias:?}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(high > 200, "the high-half form ran {high} times");
     }
 }
