@@ -601,7 +601,6 @@ impl Fast<'_> {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
-    use crate::jit::native::Derived;
 
     /// `(v * mul + bias) >> shift`, low 32 bits, as `native::requant`
     /// defines it.
@@ -659,7 +658,7 @@ mod tests {
                         residual: None,
                         lo3: i32::MIN,
                         hi3: i32::MAX,
-                        derived: Derived::default(),
+                        derived: Default::default(),
                     };
                     // SAFETY: AVX2 (checked above).
                     let tail = unsafe { Tail::new(&q) };
