@@ -220,41 +220,61 @@ fn edge(x: &[u8], row: i64, first: i64, w: i64, min: u8) -> (__m256i, __m256i) {
 }
 
 /// `out[y][2 j + r] = x[y / fh][j]`: 16 input bytes at a time widened to
-/// 16-bit lanes, each lane's byte copied into its high byte.
+/// 16-bit lanes, each lane's byte copied into its high byte, and stored
+/// into two output rows when the job has both (`fh >= 2`: each vector
+/// made once for both).
 #[inline(always)]
 fn nearest2(fh: usize, (xg, og): (Grid, Grid), (lo, hi, x, out, base): Rows) {
     let oh = og.h.max(1);
     let w = xg.w;
+    let fh = fh.max(1);
     let (mut c, mut oy) = (lo / oh, lo % oh);
-    let (mut iy, mut phase) = (oy / fh.max(1), oy % fh.max(1));
-    for _ in lo..hi {
+    let (mut iy, mut phase) = (oy / fh, oy % fh);
+    let mut item = lo;
+    while item < hi {
         let from = xg.row(c, iy);
         let src = &x[from..from + w];
         let start = og.row(c, oy) - base;
-        let dst = &mut out[start..start + 2 * w];
+        // Output rows `oy` and, when the job has it, `oy + 1` of the same
+        // input row (`og.h` is `fh` input rows per channel): `og.stride`
+        // bytes apart.
+        let copies = if phase + 1 < fh && item + 1 < hi {
+            2
+        } else {
+            1
+        };
+        let span = (copies - 1) * og.stride + 2 * w;
+        let dst = &mut out[start..start + span];
+        let second = (copies - 1) * og.stride;
         let mut j = 0;
         while j + 32 <= w {
             // SAFETY: `run` is compiled with AVX2; the load reads bytes
             // `j..j + 32` of `src`, the stores bytes `2 j..2 j + 64` of
-            // `dst`. Quarters 0, 2, 1, 3, then each half's low and high
-            // bytes doubled: bytes 0..16 and 16..32.
+            // each output row in `dst`. Quarters 0, 2, 1, 3, then each
+            // half's low and high bytes doubled: bytes 0..16 and 16..32.
             unsafe {
                 let v = _mm256_loadu_si256(src.as_ptr().add(j).cast());
                 let v = _mm256_permute4x64_epi64(v, 0xd8);
-                let d = dst.as_mut_ptr().add(2 * j);
-                _mm256_storeu_si256(d.cast(), _mm256_unpacklo_epi8(v, v));
-                _mm256_storeu_si256(d.add(32).cast(), _mm256_unpackhi_epi8(v, v));
+                let (a, b) = (_mm256_unpacklo_epi8(v, v), _mm256_unpackhi_epi8(v, v));
+                for row in [0, second] {
+                    let d = dst.as_mut_ptr().add(row + 2 * j);
+                    _mm256_storeu_si256(d.cast(), a);
+                    _mm256_storeu_si256(d.add(32).cast(), b);
+                }
             }
             j += 32;
         }
         while j + 16 <= w {
             // SAFETY: `run` is compiled with AVX2; the load reads bytes
-            // `j..j + 16` of `src`, the store bytes `2 j..2 j + 32` of `dst`.
+            // `j..j + 16` of `src`, the store bytes `2 j..2 j + 32` of each
+            // output row in `dst`.
             unsafe {
                 let v = _mm_loadu_si128(src.as_ptr().add(j).cast());
                 let z = _mm256_cvtepu8_epi16(v);
                 let d = _mm256_or_si256(z, _mm256_slli_epi16(z, 8));
-                _mm256_storeu_si256(dst.as_mut_ptr().add(2 * j).cast(), d);
+                for row in [0, second] {
+                    _mm256_storeu_si256(dst.as_mut_ptr().add(row + 2 * j).cast(), d);
+                }
             }
             j += 16;
         }
@@ -271,21 +291,26 @@ fn nearest2(fh: usize, (xg, og): (Grid, Grid), (lo, hi, x, out, base): Rows) {
                 // SAFETY: a load of the 16 bytes of `buf`.
                 unsafe { _mm_loadu_si128(buf.as_ptr().cast()) }
             };
-            // SAFETY: as above; `store_part256` writes `2 n` bytes of `dst`
-            // from `2 j` on.
+            // SAFETY: as above; `store_part256` writes `2 n` bytes of each
+            // output row in `dst` from `2 j` on.
             unsafe {
                 let z = _mm256_cvtepu8_epi16(v);
                 let d = _mm256_or_si256(z, _mm256_slli_epi16(z, 8));
-                store_part256(dst[2 * j..].as_mut_ptr(), 2 * n, d);
+                for row in [0, second] {
+                    store_part256(dst[row + 2 * j..].as_mut_ptr(), 2 * n, d);
+                }
             }
         }
-        oy += 1;
-        phase += 1;
-        if phase == fh {
-            (iy, phase) = (iy + 1, 0);
-        }
-        if oy == oh {
-            (c, oy, iy, phase) = (c + 1, 0, 0, 0);
+        for _ in 0..copies {
+            item += 1;
+            oy += 1;
+            phase += 1;
+            if phase == fh {
+                (iy, phase) = (iy + 1, 0);
+            }
+            if oy == oh {
+                (c, oy, iy, phase) = (c + 1, 0, 0, 0);
+            }
         }
     }
 }
