@@ -156,9 +156,13 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
                 let x0 = 32 * chunk;
                 let col = row + (sw * x0) as isize;
                 let mut acc = [_mm256_setzero_si256(); 4];
+                // Stride 2: the second 16 pixels only when the row has
+                // them (rows of up to 16 pixels, a row's last 16: half the
+                // work; their accumulators stay zero and are not stored).
+                let halves = if sw == 2 && width - x0 <= 16 { 1 } else { 2 };
                 for two in terms.chunks_exact(2) {
                     let (wa, wb) = (_mm256_set1_epi32(two[0].1), _mm256_set1_epi32(two[1].1));
-                    for half in 0..2 {
+                    for half in 0..halves {
                         // Stride 2: pixels `x0 + 16 half ..`; stride 1:
                         // pixels `x0 + half + 2 i`.
                         let col = col + if sw == 2 { 32 * half } else { half } as isize;
