@@ -84,9 +84,9 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     let span = (kh - 1) * dilation_h + 1;
     let padded_rows = sh * (height - 1) + span;
     let mut scratch = vec![0u8; if BORDERS { padded_rows * len } else { 0 }];
-    // Input row `iy` (of the channel's rows from `x`, or of the scratch
-    // rows): `first + iy * step`; output row `y`'s kernel row 0 is input
-    // row `sh y - pad_top`.
+    // Consecutive input rows (of the channel's rows from `x`, or of the
+    // scratch rows) lie `step` bytes apart; output row `y`'s kernel row 0
+    // is input row `sh y - pad_top`.
     let (step, plane) = if BORDERS {
         (len as isize, 0)
     } else {
