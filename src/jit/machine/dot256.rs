@@ -20,6 +20,10 @@ pub(super) const EVEX: Dot = 2;
 /// `vpmaddubsw` + `vpmaddwd` by ones (AVX2 alone) on weight quads split
 /// by `native::byte_pairs` so that no pair saturates, their rests after.
 pub(super) const BYTES: Dot = 3;
+/// `BYTES` on quads partnered in twos (`BytePairs::plan_summed_by`): the
+/// two quads' `vpmaddubsw` words added (`vpaddw`) before one `vpmaddwd`
+/// by ones, three multiplies for eight products where `BYTES` takes four.
+pub(super) const SUMS: Dot = 4;
 
 /// The form for a stage compiled for `isa` on this host: `Avx2` uses
 /// AVX-VNNI where the CPU has it, `Avx2Vnni` also the EVEX form.
@@ -82,4 +86,29 @@ pub(super) unsafe fn maddubs(
     use std::arch::x86_64::{_mm256_add_epi32, _mm256_madd_epi16, _mm256_maddubs_epi16};
     // SAFETY: the caller's target features.
     unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones)) }
+}
+
+/// `acc + dot4(a, wa) + dot4(b, wb)` per 32-bit lane by two `vpmaddubsw`,
+/// one `vpaddw` and one `vpmaddwd` with `ones`: exact when each 16-bit
+/// lane's four weights of one sign add up to at most 128 in magnitude
+/// (`native::byte_pairs::BytePairs::plan_summed_by` made them so).
+///
+/// # Safety
+/// Only inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(super) unsafe fn maddubs2(
+    acc: std::arch::x86_64::__m256i,
+    (a, wa): (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i),
+    (b, wb): (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i),
+    ones: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::{
+        _mm256_add_epi16, _mm256_add_epi32, _mm256_madd_epi16, _mm256_maddubs_epi16,
+    };
+    // SAFETY: the caller's target features.
+    unsafe {
+        let words = _mm256_add_epi16(_mm256_maddubs_epi16(a, wa), _mm256_maddubs_epi16(b, wb));
+        _mm256_add_epi32(acc, _mm256_madd_epi16(words, ones))
+    }
 }

@@ -22,11 +22,11 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::dot256::{dpbusd, maddubs, Dot, BYTES, EVEX, MADD, VEX};
+use super::dot256::{dpbusd, maddubs, maddubs2, Dot, BYTES, EVEX, MADD, SUMS, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::byte_pairs::{BytePairs, MAX_REST_SHARE};
+use crate::jit::native::byte_pairs::BytePairs;
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::NativeStage;
 
@@ -58,7 +58,18 @@ pub(super) unsafe fn pointwise(
     // Without VNNI: byte pairs where few weight quads need a rest.
     let pairs = (form == MADD)
         .then(|| {
-            st.byte_pairs(|| BytePairs::plan(st.weights(), st.channels(), groups, MAX_REST_SHARE))
+            st.byte_pairs(|| {
+                // Each channel's even quad partnered with the next.
+                let (position, partner) = (
+                    |i: usize| (i / groups, i % groups),
+                    |i: usize| {
+                        ((i % groups).is_multiple_of(2) && i % groups + 1 < groups).then_some(i + 1)
+                    },
+                );
+                // A rest costs the most here (few quads a channel; 2.8%
+                // of the quads with a rest were 11% slower summed).
+                BytePairs::plan_best_by(st.weights(), st.channels(), (position, partner), 256)
+            })
         })
         .flatten();
     match (fast.is_some(), form) {
@@ -67,21 +78,28 @@ pub(super) unsafe fn pointwise(
         (true, EVEX) => unsafe { drive_evex::<true>(st, &tail, fast, args) },
         (false, EVEX) => unsafe { drive_evex::<false>(st, &tail, fast, args) },
         _ => match (fast.is_some(), pairs) {
-            (true, Some(p)) => unsafe { drive_bytes::<true>(st, &tail, fast, args, p) },
-            (false, Some(p)) => unsafe { drive_bytes::<false>(st, &tail, fast, args, p) },
+            (true, Some(p)) if p.summed => unsafe {
+                drive_bytes::<true, SUMS>(st, &tail, fast, args, p)
+            },
+            (false, Some(p)) if p.summed => unsafe {
+                drive_bytes::<false, SUMS>(st, &tail, fast, args, p)
+            },
+            (true, Some(p)) => unsafe { drive_bytes::<true, BYTES>(st, &tail, fast, args, p) },
+            (false, Some(p)) => unsafe { drive_bytes::<false, BYTES>(st, &tail, fast, args, p) },
             (true, None) => unsafe { drive_wide::<true>(st, &tail, fast, args) },
             (false, None) => unsafe { drive_wide::<false>(st, &tail, fast, args) },
         },
     }
 }
 
-/// [`drive`] with `vpmaddubsw` on the split quads of `pairs`.
+/// [`drive`] with `vpmaddubsw` on the split quads of `pairs` (`DOT`:
+/// `BYTES`, or `SUMS` when `pairs.summed`).
 ///
 /// # Safety
 /// As [`drive`]; `pairs` planned from `st`'s weights.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn drive_bytes<const FAST: bool>(
+unsafe fn drive_bytes<const FAST: bool, const DOT: Dot>(
     st: &NativeStage,
     tail: &Tail,
     fast: Option<Fast>,
@@ -89,7 +107,7 @@ unsafe fn drive_bytes<const FAST: bool>(
     pairs: &BytePairs,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, BYTES>(st, tail, fast, a, Some(pairs)) }
+    unsafe { drive::<FAST, DOT>(st, tail, fast, a, Some(pairs)) }
 }
 
 /// [`drive`] with `vpdpbusd` (AVX-VNNI).
@@ -158,7 +176,7 @@ unsafe fn drive<const FAST: bool, const DOT: Dot>(
     // bytes and their odd bytes as words; the weights' halves likewise.
     let per = if DOT != MADD { 4 } else { 8 };
     let (main, rests) = match pairs {
-        Some(p) if DOT == BYTES => (&p.main[..], &p.rests[..]),
+        Some(p) if DOT == BYTES || DOT == SUMS => (&p.main[..], &p.rests[..]),
         _ => (st.weights(), &[][..]),
     };
     // Two halves of 32 pixels: the 64 pixels of a cache line of each
@@ -264,8 +282,8 @@ struct Spot {
 
 /// What a block multiplies: one chunk's activations (quads, or their
 /// halves when `MADD`), the weights' halves (`MADD`), the weight quads
-/// (`BYTES`: the main quads) and, per output channel, the rests
-/// (`BYTES`).
+/// (`BYTES`, `SUMS`: the main quads) and, per output channel, the rests
+/// (`BYTES`, `SUMS`).
 #[cfg(target_arch = "x86_64")]
 struct Operands<'a> {
     acts: &'a [__m256i],
@@ -303,7 +321,37 @@ unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
     } else {
         &halves[o * groups..(o + N) * groups]
     };
-    for g in 0..groups {
+    let mut g0 = 0;
+    if DOT == SUMS {
+        // Quads `g` and `g + 1` at once, pixel vectors outside (a
+        // register each for the two quads' vectors, the weights of all
+        // `N` channels held).
+        while g0 + 1 < groups {
+            // SAFETY: `g0 + 1 < groups`: as below.
+            let wv: [(__m256i, __m256i); N] = std::array::from_fn(|j| unsafe {
+                let at = j * groups + g0;
+                (
+                    _mm256_set1_epi32(*w.get_unchecked(at)),
+                    _mm256_set1_epi32(*w.get_unchecked(at + 1)),
+                )
+            });
+            for p in 0..4 {
+                // SAFETY: as below.
+                let (a, b) = unsafe {
+                    (
+                        *acts.get_unchecked(4 * g0 + p),
+                        *acts.get_unchecked(4 * g0 + 4 + p),
+                    )
+                };
+                for (acc_j, &(wa, wb)) in acc.iter_mut().zip(&wv) {
+                    // SAFETY: AVX2.
+                    acc_j[p] = unsafe { maddubs2(acc_j[p], (a, wa), (b, wb), ones) };
+                }
+            }
+            g0 += 2;
+        }
+    }
+    for g in g0..groups {
         // SAFETY: `g < groups`, so `per g + per - 1 < acts.len()` and `j
         // groups + g < N groups = w.len() = h.len()` (`h` when `MADD`).
         unsafe {
@@ -312,7 +360,7 @@ unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
                 for (j, acc_j) in acc.iter_mut().enumerate() {
                     let wv = _mm256_set1_epi32(*w.get_unchecked(j * groups + g));
                     for (acc_p, &a_p) in acc_j.iter_mut().zip(&a) {
-                        *acc_p = if DOT == BYTES {
+                        *acc_p = if DOT == BYTES || DOT == SUMS {
                             maddubs(*acc_p, a_p, wv, ones)
                         } else {
                             dpbusd::<DOT>(*acc_p, a_p, wv)
@@ -337,7 +385,7 @@ unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
             }
         }
     }
-    if DOT == BYTES {
+    if DOT == BYTES || DOT == SUMS {
         for (j, acc_j) in acc.iter_mut().enumerate() {
             for &(g, r) in &ops.rests[o + j] {
                 let wv = _mm256_set1_epi32(r);
