@@ -170,7 +170,7 @@ impl<'a> Tail<'a> {
         Tail {
             pick: [pick(0), pick(1), pick(2), pick(3)],
             packs,
-            folded: Folded::of(q, packs.is_some()),
+            folded: Folded::of(q, packs.is_some(), true),
             high: High::of(q),
             q,
             pre: q.pre.iter().any(|&v| v != 0),
@@ -333,6 +333,7 @@ impl<'a> Tail<'a> {
             c: &f.c,
             mul: &f.mul,
             shr: f.shr,
+            neg: f.neg,
             packs: self.packs?,
         })
     }
@@ -434,7 +435,7 @@ unsafe fn sra64(x: __m256i, s: __m256i) -> __m256i {
 /// Whether the tail `q` has the folded form ([`Folded`]).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn folds(q: &Requant) -> bool {
-    Folded::of(q, Packs::of(q).is_some()).is_some()
+    Folded::of(q, Packs::of(q).is_some(), true).is_some()
 }
 
 /// Saturating packs (`vpackssdw`, then `vpackuswb` or `vpacksswb`) clamp
@@ -512,6 +513,8 @@ pub(super) struct Fast<'a> {
     mul: &'a [i32],
     /// The arithmetic shift of the high halves, `shift - 32` or 0.
     shr: u32,
+    /// Added to the negative products (`Folded::neg`; 0: none).
+    neg: i64,
     packs: Packs,
 }
 
@@ -533,8 +536,9 @@ impl Fast<'_> {
     }
 
     /// 8 accumulators to 32-bit results (before the second clamp): the high
-    /// halves of the even and the odd lanes' 64-bit sums, joined by a
-    /// shuffle and a blend, shifted by `shr`.
+    /// halves of the even and the odd lanes' 64-bit sums (with `neg` on
+    /// the negative products), joined by a shuffle and a blend, shifted by
+    /// `shr`.
     ///
     /// # Safety
     /// As [`pack_bytes`].
@@ -542,8 +546,18 @@ impl Fast<'_> {
     unsafe fn scaled(&self, acc: __m256i, [c, mul]: [__m256i; 2]) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
-            let even = _mm256_add_epi64(_mm256_mul_epi32(acc, mul), c);
-            let odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(acc), mul);
+            let mut even = _mm256_mul_epi32(acc, mul);
+            let mut odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(acc), mul);
+            if self.neg != 0 {
+                // The negative products' other bias.
+                let (neg, zero) = (_mm256_set1_epi64x(self.neg), _mm256_setzero_si256());
+                let extra = |p| _mm256_and_si256(_mm256_cmpgt_epi64(zero, p), neg);
+                (even, odd) = (
+                    _mm256_add_epi64(even, extra(even)),
+                    _mm256_add_epi64(odd, extra(odd)),
+                );
+            }
+            let even = _mm256_add_epi64(even, c);
             let odd = _mm256_add_epi64(odd, c);
             // Even lane 2i takes dword 2i + 1 of `even`; odd lanes keep `odd`'s.
             let r = _mm256_blend_epi32::<0xAA>(_mm256_shuffle_epi32::<0xF5>(even), odd);
@@ -621,6 +635,86 @@ mod tests {
             Bias::HalfEven => unreachable!(),
         };
         ((x + b) >> shift) as i32
+    }
+
+    /// The folded tail with a bias that depends on the product's sign
+    /// (`Folded::neg`: `trunc`, `round` and ties toward zero with a
+    /// positive `post` the second clamp does not cover), against the
+    /// definition, on products around every rounding boundary of results
+    /// from below the clamp to above it.
+    #[test]
+    fn the_folded_tail_rounds_negative_products_as_defined() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("NOT ON THIS CPU: the_folded_tail_rounds_negative_products_as_defined: AVX2");
+            return;
+        }
+        let mut split = 0;
+        for shift in [1u32, 5, 12, 20, 31, 33] {
+            for mul in [1i32, 3, 77, -5, 1_000_003, -65_537] {
+                for bias in [
+                    Bias::TowardZero,
+                    Bias::HalfAway,
+                    Bias::HalfTowardZero,
+                    Bias::Half,
+                ] {
+                    for post in [7, 40] {
+                        let q = Requant {
+                            pre: vec![0],
+                            lo1: i32::MIN,
+                            hi1: i32::MAX,
+                            scale: Some(Scale {
+                                mul: vec![mul],
+                                neg: None,
+                                shift,
+                                bias,
+                                narrow: false,
+                            }),
+                            post: vec![post],
+                            lo2: 0,
+                            hi2: 255,
+                            residual: None,
+                            lo3: i32::MIN,
+                            hi3: i32::MAX,
+                            derived: Default::default(),
+                        };
+                        // SAFETY: AVX2 (checked above).
+                        let tail = unsafe { Tail::new(&q) };
+                        let Some(fast) = tail.fast() else {
+                            continue;
+                        };
+                        split += usize::from(fast.neg != 0);
+                        let unit = 1i64 << shift;
+                        let mut values = vec![0i32, 1, -1];
+                        for k in -60i64..=260 {
+                            for d in [-1i64, 0, 1, unit / 2 - 1, unit / 2, unit / 2 + 1] {
+                                let v = (k * unit + d) / i64::from(mul);
+                                if let Ok(v) = i32::try_from(v) {
+                                    values.extend([v, v.wrapping_add(1), v.wrapping_sub(1)]);
+                                }
+                            }
+                        }
+                        for chunk in values.chunks(8) {
+                            let mut lanes = [0i32; 8];
+                            lanes[..chunk.len()].copy_from_slice(chunk);
+                            // SAFETY: AVX2 (checked above).
+                            let got: [u8; 16] = unsafe {
+                                let v = _mm256_loadu_si256(lanes.as_ptr().cast());
+                                std::mem::transmute(fast.bytes16(&[v], fast.channel(0)))
+                            };
+                            for (&v, &g) in lanes.iter().zip(&got) {
+                                let want = (reference(v, mul, shift, bias) + post).clamp(0, 255);
+                                assert_eq!(
+                                    i32::from(g),
+                                    want,
+                                    "v {v} mul {mul} shift {shift} {bias:?} post {post}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(split > 100, "the sign-dependent bias ran {split} times");
     }
 
     #[test]

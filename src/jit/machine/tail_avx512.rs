@@ -94,20 +94,26 @@ pub(super) struct Tail<'a> {
 /// shuffle. A rounding whose bias depends on the sign of the product folds
 /// only when the second clamp takes every product below zero to its lower
 /// bound anyway (`post <= lo2`: every rounding of a negative product is at
-/// most 0), where the bias of the non-negative side serves both.
+/// most 0), where the bias of the non-negative side serves both; or, for
+/// a kernel that asks (`signed`, the AVX2 tail) and a tail without `pre`,
+/// with `neg` added to the sums of negative products (`acc * mul' < 0`
+/// exactly when the product is: `mul'` has `mul`'s sign): the difference
+/// of the two sides' biases at the same scale.
 #[cfg(target_arch = "x86_64")]
 pub(super) struct Folded {
     pub c: Vec<i64>,
     pub mul: Vec<i32>,
     /// The arithmetic shift of the high halves, `shift - 32` or 0.
     pub shr: u32,
+    /// Added to `acc * mul'` where it is negative (only when `signed`).
+    pub neg: i64,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Folded {
     /// The folded constants of `q` (the AVX2 tails use them too), when it
     /// folds; `packs`: whether the kernel narrows by saturating packs.
-    pub(super) fn of(q: &Requant, packs: bool) -> Option<Folded> {
+    pub(super) fn of(q: &Requant, packs: bool, signed: bool) -> Option<Folded> {
         let s = q.scale.as_ref()?;
         if s.narrow || !packs || q.residual.is_some() || q.lo1 > i32::MIN || q.hi1 < i32::MAX {
             return None;
@@ -121,17 +127,25 @@ impl Folded {
             1i128 << (s.shift - 1)
         };
         let negatives_clamped = q.post.iter().all(|&p| p <= q.lo2);
-        let bias = match s.bias {
-            Bias::None => 0,
-            Bias::Half => half,
-            Bias::HalfDown => (half - 1).max(0),
-            Bias::TowardZero if negatives_clamped => 0,
-            Bias::HalfAway if negatives_clamped => half,
-            Bias::HalfTowardZero if negatives_clamped => (half - 1).max(0),
+        // The bias of a negative product minus a non-negative one's.
+        let split = signed && s.shift > 0 && q.pre.iter().all(|&p| p == 0);
+        let (bias, neg) = match s.bias {
+            Bias::None => (0, 0),
+            Bias::Half => (half, 0),
+            Bias::HalfDown => ((half - 1).max(0), 0),
+            Bias::TowardZero if negatives_clamped => (0, 0),
+            Bias::HalfAway if negatives_clamped => (half, 0),
+            Bias::HalfTowardZero if negatives_clamped => ((half - 1).max(0), 0),
+            Bias::TowardZero if split => (0, 2 * half - 1),
+            Bias::HalfAway if split => (half, -1),
+            Bias::HalfTowardZero if split => (half - 1, 1),
             _ => return None,
         };
         let up = 32u32.saturating_sub(s.shift);
-        let room = 1i128 << 62;
+        // `neg` within 2^32 (`up <= 32`, |neg| < 2^shift): `c'` keeps
+        // `acc * mul' + neg + c'` within 2^63 with room to spare.
+        let neg = neg << up;
+        let room = (1i128 << 62) - neg.abs();
         let c = (q.pre.iter().zip(&s.mul).zip(&q.post))
             .map(|((&pre, &mul), &post)| {
                 let c = i128::from(pre) * i128::from(mul) + bias + (i128::from(post) << s.shift);
@@ -146,6 +160,7 @@ impl Folded {
             c,
             mul,
             shr: s.shift.saturating_sub(32),
+            neg: neg as i64,
         })
     }
 }
@@ -1089,7 +1104,7 @@ impl Parts {
             None => (vec![], vec![]),
         };
         Parts {
-            folded: Folded::of(q, packs),
+            folded: Folded::of(q, packs, false),
             mirrored: Mirrored::of(q, packs),
             high,
             muls,
