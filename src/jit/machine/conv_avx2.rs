@@ -602,10 +602,25 @@ unsafe fn finish<const PV: usize, const N: usize>(
     let fast = tail.fast().filter(|_| spot.residual.is_none());
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
+        let at = st.out().origin + c * st.out().plane + spot.oy * st.out().stride + spot.x0;
         let mut bytes = [0u8; 16];
         if let Some(f) = fast {
             // SAFETY: AVX2; `acc_j` holds PV (1 or 2) vectors.
             let v = unsafe { f.bytes16(acc_j, f.channel(c)) };
+            if spot.count == 8 * PV {
+                // A whole block: straight to the row (no stack copy to
+                // forward from).
+                // SAFETY: pixels (c, oy, x0 .. x0 + 8 PV) are inside the
+                // output row.
+                unsafe {
+                    if PV == 2 {
+                        _mm_storeu_si128(out.add(at).cast(), v);
+                    } else {
+                        _mm_storel_epi64(out.add(at).cast(), v);
+                    }
+                }
+                continue;
+            }
             // SAFETY: 16 bytes into a 16-byte array.
             unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), v) };
         } else {
@@ -632,7 +647,6 @@ unsafe fn finish<const PV: usize, const N: usize>(
                 unsafe { _mm_storel_epi64(bytes.as_mut_ptr().add(8 * p).cast(), v) };
             }
         }
-        let at = st.out().origin + c * st.out().plane + spot.oy * st.out().stride + spot.x0;
         // SAFETY: pixels (c, oy, x0 .. x0 + count) are inside the output row.
         let dst = unsafe { std::slice::from_raw_parts_mut(out.add(at), spot.count) };
         if spot.count == 8 * PV {

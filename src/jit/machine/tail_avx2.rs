@@ -543,18 +543,19 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    unsafe fn scaled(&self, acc: __m256i, [c, mul]: [__m256i; 2]) -> __m256i {
+    unsafe fn scaled<const NEG: bool>(&self, acc: __m256i, [c, mul]: [__m256i; 2]) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
             let mut even = _mm256_mul_epi32(acc, mul);
             let mut odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(acc), mul);
-            if self.neg != 0 {
+            if NEG {
                 // The negative products' other bias.
                 let (neg, zero) = (_mm256_set1_epi64x(self.neg), _mm256_setzero_si256());
-                let extra = |p| _mm256_and_si256(_mm256_cmpgt_epi64(zero, p), neg);
+                let even_neg = _mm256_and_si256(_mm256_cmpgt_epi64(zero, even), neg);
+                let odd_neg = _mm256_and_si256(_mm256_cmpgt_epi64(zero, odd), neg);
                 (even, odd) = (
-                    _mm256_add_epi64(even, extra(even)),
-                    _mm256_add_epi64(odd, extra(odd)),
+                    _mm256_add_epi64(even, even_neg),
+                    _mm256_add_epi64(odd, odd_neg),
                 );
             }
             let even = _mm256_add_epi64(even, c);
@@ -578,9 +579,25 @@ impl Fast<'_> {
     pub(super) unsafe fn bytes16(&self, acc: &[__m256i], k: [__m256i; 2]) -> __m128i {
         // SAFETY: the caller's target features.
         unsafe {
-            let r0 = self.scaled(acc[0], k);
+            if self.neg != 0 {
+                self.bytes16_with::<true>(acc, k)
+            } else {
+                self.bytes16_with::<false>(acc, k)
+            }
+        }
+    }
+
+    /// [`bytes16`](Self::bytes16) with or without `neg`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`]; `acc` holds one or two vectors.
+    #[inline(always)]
+    unsafe fn bytes16_with<const NEG: bool>(&self, acc: &[__m256i], k: [__m256i; 2]) -> __m128i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let r0 = self.scaled::<NEG>(acc[0], k);
             let r1 = if acc.len() > 1 {
-                self.scaled(acc[1], k)
+                self.scaled::<NEG>(acc[1], k)
             } else {
                 r0
             };
@@ -601,11 +618,27 @@ impl Fast<'_> {
     pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 2]) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
+            if self.neg != 0 {
+                self.packed4_with::<true>(acc, k)
+            } else {
+                self.packed4_with::<false>(acc, k)
+            }
+        }
+    }
+
+    /// [`packed4`](Self::packed4) with or without `neg`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    unsafe fn packed4_with<const NEG: bool>(&self, acc: &[__m256i; 4], k: [__m256i; 2]) -> __m256i {
+        // SAFETY: the caller's target features.
+        unsafe {
             let r = [
-                self.scaled(acc[0], k),
-                self.scaled(acc[1], k),
-                self.scaled(acc[2], k),
-                self.scaled(acc[3], k),
+                self.scaled::<NEG>(acc[0], k),
+                self.scaled::<NEG>(acc[1], k),
+                self.scaled::<NEG>(acc[2], k),
+                self.scaled::<NEG>(acc[3], k),
             ];
             pack_bytes(self.packs, r)
         }
