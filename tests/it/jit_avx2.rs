@@ -330,3 +330,49 @@ fn byte_pair_weights_match_the_interpreter() {
         assert!(avx2 > 120, "only {avx2} stages on the AVX2 kernels");
     }
 }
+
+/// Roundings whose bias depends on the product's sign (`trunc`, `round`)
+/// before a bias add that the clamp does not cover, so the folded AVX2
+/// tail adds `Folded::neg` to negative products: full, first-layer and
+/// pointwise convolutions, 1 and 2 threads.
+#[test]
+fn sign_dependent_roundings_fold_in_the_avx2_kernels() {
+    use crate::jit_conv::{program as conv, Form};
+    let tails = [
+        "relu(b + trunc(CONV * f)) as u8 sat",
+        "(trunc(CONV * f) + b) as i8 sat",
+        "(round(CONV * f) + b) as u8 sat",
+        "relu(b + trunc(CONV * f)) as u6 sat",
+    ];
+    let (checked_ok, avx2) = check_sources(Isa::Avx2, 160, |seed| {
+        let form = [Form::Full, Form::FirstLayer][(seed % 2) as usize];
+        let base = if seed % 3 == 2 {
+            program(seed, false)
+        } else {
+            conv(seed, form)
+        };
+        if base.contains("input r:") {
+            return None;
+        }
+        // The convolution call of the program's `let y` line.
+        let line = base
+            .lines()
+            .find(|l| l.trim_start().starts_with("let y ="))?;
+        let start = line.find("conv(")?;
+        let groups = start + line[start..].find("groups:")?;
+        let end = groups + line[groups..].find(')')? + 1;
+        let tail = tails[(seed / 3 % 4) as usize].replace("CONV", &line[start..end]);
+        let src = base.replace(line, &format!("  let y = {tail}"));
+        // The pointwise programs name their scale `s`.
+        let src = if src.contains("const s:") {
+            src.replace("* f)", "* s)")
+        } else {
+            src
+        };
+        Some((src, Files::default()))
+    });
+    if convoy::jit::isa_supported(Isa::Avx2) {
+        assert!(checked_ok > 60, "only {checked_ok} checked");
+        assert!(avx2 > 40, "only {avx2} stages on the AVX2 kernels");
+    }
+}

@@ -14,7 +14,7 @@ use super::conv_avx512::{blocked_weights, fill_steps, Window};
 #[cfg(target_arch = "x86_64")]
 use super::dot256::{dpbusd, maddubs, maddubs2, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
-use super::tail_avx2::Tail;
+use super::tail_avx2::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::byte_pairs::BytePairs;
 #[cfg(target_arch = "x86_64")]
@@ -598,29 +598,40 @@ unsafe fn finish<const PV: usize, const N: usize>(
         // SAFETY: the caller's guarantees.
         return unsafe { finish_wide::<PV, N>(acc, st, tail, spot, (o, out)) };
     }
-    // The folded tail (two multiplies, packs) where the stage has it.
+    // The folded tail (two multiplies, packs) where the stage has it, its
+    // bias for negative products decided once for the block.
     let fast = tail.fast().filter(|_| spot.residual.is_none());
+    // SAFETY (both): the caller's guarantees.
+    unsafe {
+        if fast.is_some_and(|f| f.has_neg()) {
+            finish_bytes::<PV, N, true>(acc, st, (tail, fast), spot, (o, out))
+        } else {
+            finish_bytes::<PV, N, false>(acc, st, (tail, fast), spot, (o, out))
+        }
+    }
+}
+
+/// [`finish`] for 8-bit outputs; `NEG`: the folded tail `fast` adds a
+/// bias to negative products (`Fast::has_neg`).
+///
+/// # Safety
+/// As [`block`]; only inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
+    acc: &[[__m256i; PV]; N],
+    st: &NativeStage,
+    (tail, fast): (&Tail, Option<Fast>),
+    spot: &Spot,
+    (o, out): (usize, *mut u8),
+) {
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
         let at = st.out().origin + c * st.out().plane + spot.oy * st.out().stride + spot.x0;
         let mut bytes = [0u8; 16];
         if let Some(f) = fast {
             // SAFETY: AVX2; `acc_j` holds PV (1 or 2) vectors.
-            let v = unsafe { f.bytes16(acc_j, f.channel(c)) };
-            if spot.count == 8 * PV {
-                // A whole block: straight to the row (no stack copy to
-                // forward from).
-                // SAFETY: pixels (c, oy, x0 .. x0 + 8 PV) are inside the
-                // output row.
-                unsafe {
-                    if PV == 2 {
-                        _mm_storeu_si128(out.add(at).cast(), v);
-                    } else {
-                        _mm_storel_epi64(out.add(at).cast(), v);
-                    }
-                }
-                continue;
-            }
+            let v = unsafe { f.bytes16_with::<NEG>(acc_j, f.channel(c)) };
             // SAFETY: 16 bytes into a 16-byte array.
             unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), v) };
         } else {

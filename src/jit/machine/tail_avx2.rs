@@ -570,29 +570,23 @@ impl Fast<'_> {
         }
     }
 
-    /// Up to 16 accumulators of one channel (one or two vectors) to bytes
-    /// in pixel order, the low `8 acc.len()` of the result.
-    ///
-    /// # Safety
-    /// As [`pack_bytes`]; `acc` holds one or two vectors.
-    #[inline(always)]
-    pub(super) unsafe fn bytes16(&self, acc: &[__m256i], k: [__m256i; 2]) -> __m128i {
-        // SAFETY: the caller's target features.
-        unsafe {
-            if self.neg != 0 {
-                self.bytes16_with::<true>(acc, k)
-            } else {
-                self.bytes16_with::<false>(acc, k)
-            }
-        }
+    /// Whether the tail adds a bias to negative products (`Folded::neg`).
+    pub(super) fn has_neg(&self) -> bool {
+        self.neg != 0
     }
 
-    /// [`bytes16`](Self::bytes16) with or without `neg`.
+    /// Up to 16 accumulators of one channel (one or two vectors) to bytes
+    /// in pixel order, the low `8 acc.len()` of the result; with (`NEG`:
+    /// the caller checked [`has_neg`](Self::has_neg)) or without `neg`.
     ///
     /// # Safety
     /// As [`pack_bytes`]; `acc` holds one or two vectors.
     #[inline(always)]
-    unsafe fn bytes16_with<const NEG: bool>(&self, acc: &[__m256i], k: [__m256i; 2]) -> __m128i {
+    pub(super) unsafe fn bytes16_with<const NEG: bool>(
+        &self,
+        acc: &[__m256i],
+        k: [__m256i; 2],
+    ) -> __m128i {
         // SAFETY: the caller's target features.
         unsafe {
             let r0 = self.scaled::<NEG>(acc[0], k);
@@ -732,7 +726,12 @@ mod tests {
                             // SAFETY: AVX2 (checked above).
                             let got: [u8; 16] = unsafe {
                                 let v = _mm256_loadu_si256(lanes.as_ptr().cast());
-                                std::mem::transmute(fast.bytes16(&[v], fast.channel(0)))
+                                let k = fast.channel(0);
+                                std::mem::transmute(if fast.has_neg() {
+                                    fast.bytes16_with::<true>(&[v], k)
+                                } else {
+                                    fast.bytes16_with::<false>(&[v], k)
+                                })
                             };
                             for (&v, &g) in lanes.iter().zip(&got) {
                                 let want = (reference(v, mul, shift, bias) + post).clamp(0, 255);
