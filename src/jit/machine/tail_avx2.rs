@@ -664,6 +664,34 @@ mod tests {
         ((x + b) >> shift) as i32
     }
 
+    /// The tail of one channel: `clamp((v * mul + bias) >> shift + post,
+    /// lo2, hi2)`, no pre-add, no first or third clamp.
+    fn one_channel(
+        (mul, shift, bias): (i32, u32, Bias),
+        post: i32,
+        (lo2, hi2): (i32, i32),
+    ) -> Requant {
+        Requant {
+            pre: vec![0],
+            lo1: i32::MIN,
+            hi1: i32::MAX,
+            scale: Some(Scale {
+                mul: vec![mul],
+                neg: None,
+                shift,
+                bias,
+                narrow: false,
+            }),
+            post: vec![post],
+            lo2,
+            hi2,
+            residual: None,
+            lo3: i32::MIN,
+            hi3: i32::MAX,
+            derived: Default::default(),
+        }
+    }
+
     /// The folded tail with a bias that depends on the product's sign
     /// (`Folded::neg`: `trunc`, `round` and ties toward zero with a
     /// positive `post` the second clamp does not cover), against the
@@ -685,25 +713,7 @@ mod tests {
                     Bias::Half,
                 ] {
                     for post in [7, 40] {
-                        let q = Requant {
-                            pre: vec![0],
-                            lo1: i32::MIN,
-                            hi1: i32::MAX,
-                            scale: Some(Scale {
-                                mul: vec![mul],
-                                neg: None,
-                                shift,
-                                bias,
-                                narrow: false,
-                            }),
-                            post: vec![post],
-                            lo2: 0,
-                            hi2: 255,
-                            residual: None,
-                            lo3: i32::MIN,
-                            hi3: i32::MAX,
-                            derived: Default::default(),
-                        };
+                        let q = one_channel((mul, shift, bias), post, (0, 255));
                         // SAFETY: AVX2 (checked above).
                         let tail = unsafe { Tail::new(&q) };
                         let Some(fast) = tail.fast() else {
@@ -767,25 +777,7 @@ mod tests {
         for shift in [1u32, 3, 8, 16, 24, 31, 32, 33, 40] {
             for mul in [1i32, 3, 255, -7, 2_097_152, 7_158_278, -1_000_001] {
                 for bias in biases {
-                    let q = Requant {
-                        pre: vec![0],
-                        lo1: i32::MIN,
-                        hi1: i32::MAX,
-                        scale: Some(Scale {
-                            mul: vec![mul],
-                            neg: None,
-                            shift,
-                            bias,
-                            narrow: false,
-                        }),
-                        post: vec![0],
-                        lo2: i32::MIN,
-                        hi2: i32::MAX,
-                        residual: None,
-                        lo3: i32::MIN,
-                        hi3: i32::MAX,
-                        derived: Default::default(),
-                    };
+                    let q = one_channel((mul, shift, bias), 0, (i32::MIN, i32::MAX));
                     // SAFETY: AVX2 (checked above).
                     let tail = unsafe { Tail::new(&q) };
                     high += usize::from(tail.high.is_some());
