@@ -79,18 +79,10 @@ impl High {
         if s.narrow || s.shift == 0 || s.neg.is_some() {
             return None;
         }
-        let half = 1i64 << (s.shift - 1);
         // (bias of a product >= 0, extra bias of a negative one), as
         // `Tail::bias` adds them.
-        let (pos, neg) = match s.bias {
-            Bias::None => (0, 0),
-            Bias::Half => (half, 0),
-            Bias::HalfDown => (half - 1, 0),
-            Bias::TowardZero => (0, 2 * half - 1),
-            Bias::HalfAway => (half, -1),
-            Bias::HalfTowardZero => (half - 1, 1),
-            Bias::HalfEven => return None,
-        };
+        let (pos, neg) = s.bias.sides(s.shift)?;
+        let (pos, neg) = (i64::try_from(pos).ok()?, i64::try_from(neg).ok()?);
         let up = 32u32.saturating_sub(s.shift);
         if !s
             .mul
@@ -114,10 +106,7 @@ impl High {
         unsafe {
             let biased = self.pos.map_or(p, |pos| _mm256_add_epi64(p, pos));
             match self.neg {
-                Some(neg) => {
-                    let negative = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
-                    _mm256_add_epi64(biased, _mm256_and_si256(negative, neg))
-                }
+                Some(neg) => _mm256_add_epi64(biased, negative_extra(p, neg)),
                 None => biased,
             }
         }
@@ -134,6 +123,18 @@ impl High {
             self.rest.map_or(v, |rest| _mm256_srav_epi32(v, rest))
         }
     }
+}
+
+/// `extra` in the 64-bit lanes where `p` is negative, 0 elsewhere: the
+/// other side of a sign-dependent rounding's bias (`Bias::sides`).
+///
+/// # Safety
+/// Only inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn negative_extra(p: __m256i, extra: __m256i) -> __m256i {
+    // SAFETY: the caller's target features.
+    unsafe { _mm256_and_si256(_mm256_cmpgt_epi64(_mm256_setzero_si256(), p), extra) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -550,13 +551,9 @@ impl Fast<'_> {
             let mut odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(acc), mul);
             if NEG {
                 // The negative products' other bias.
-                let (neg, zero) = (_mm256_set1_epi64x(self.neg), _mm256_setzero_si256());
-                let even_neg = _mm256_and_si256(_mm256_cmpgt_epi64(zero, even), neg);
-                let odd_neg = _mm256_and_si256(_mm256_cmpgt_epi64(zero, odd), neg);
-                (even, odd) = (
-                    _mm256_add_epi64(even, even_neg),
-                    _mm256_add_epi64(odd, odd_neg),
-                );
+                let neg = _mm256_set1_epi64x(self.neg);
+                even = _mm256_add_epi64(even, negative_extra(even, neg));
+                odd = _mm256_add_epi64(odd, negative_extra(odd, neg));
             }
             let even = _mm256_add_epi64(even, c);
             let odd = _mm256_add_epi64(odd, c);

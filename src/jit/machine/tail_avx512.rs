@@ -121,29 +121,24 @@ impl Folded {
         if s.neg.is_some() {
             return None;
         }
-        let half = if s.shift == 0 {
-            0
-        } else {
-            1i128 << (s.shift - 1)
-        };
         let negatives_clamped = q.post.iter().all(|&p| p <= q.lo2);
-        // The bias of a negative product minus a non-negative one's.
+        // A sign-dependent rounding: the non-negative side's bias serves
+        // both when the clamp takes every negative product to its lower
+        // bound anyway; else (`signed`, no pre-add) `neg` adds the
+        // negative side's on top.
         let split = signed && s.shift > 0 && q.pre.iter().all(|&p| p == 0);
-        let (bias, neg) = match s.bias {
-            Bias::None => (0, 0),
-            Bias::Half => (half, 0),
-            Bias::HalfDown => ((half - 1).max(0), 0),
-            Bias::TowardZero if negatives_clamped => (0, 0),
-            Bias::HalfAway if negatives_clamped => (half, 0),
-            Bias::HalfTowardZero if negatives_clamped => ((half - 1).max(0), 0),
-            Bias::TowardZero if split => (0, 2 * half - 1),
-            Bias::HalfAway if split => (half, -1),
-            Bias::HalfTowardZero if split => (half - 1, 1),
-            _ => return None,
+        let (bias, neg) = s.bias.sides(s.shift)?;
+        let sign_dependent = !matches!(s.bias, Bias::None | Bias::Half | Bias::HalfDown);
+        let neg = if !sign_dependent || negatives_clamped {
+            0
+        } else if split {
+            neg
+        } else {
+            return None;
         };
         let up = 32u32.saturating_sub(s.shift);
-        // `neg` within 2^32 (`up <= 32`, |neg| < 2^shift): `c'` keeps
-        // `acc * mul' + neg + c'` within 2^63 with room to spare.
+        // `room` leaves space for `neg`: `acc * mul' + neg + c'` stays
+        // within 2^63.
         let neg = neg << up;
         let room = (1i128 << 62) - neg.abs();
         let c = (q.pre.iter().zip(&s.mul).zip(&q.post))

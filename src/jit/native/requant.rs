@@ -45,6 +45,26 @@ impl Bias {
             Rounding::Trunc => Bias::TowardZero,
         }
     }
+
+    /// The bias added before a shift right by `shift` to a product `>= 0`,
+    /// and what a negative product adds on top of it (the sign-dependent
+    /// roundings' other side); both 0 without a shift. `None` for
+    /// `HalfEven`, whose bias depends on bit `shift` of the product.
+    pub(crate) fn sides(self, shift: u32) -> Option<(i128, i128)> {
+        if shift == 0 {
+            return (self != Bias::HalfEven).then_some((0, 0));
+        }
+        let half = 1i128 << (shift - 1);
+        Some(match self {
+            Bias::None => (0, 0),
+            Bias::Half => (half, 0),
+            Bias::HalfDown => (half - 1, 0),
+            Bias::TowardZero => (0, 2 * half - 1),
+            Bias::HalfAway => (half, -1),
+            Bias::HalfTowardZero => (half - 1, 1),
+            Bias::HalfEven => return None,
+        })
+    }
 }
 
 /// The tail every native stage computes from the 32-bit accumulator `acc` of
