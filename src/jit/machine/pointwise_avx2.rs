@@ -325,7 +325,7 @@ unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
     };
     let mut g0 = 0;
     if DOT == SUMS {
-        // Quads `g` and `g + 1` at once, pixel vectors outside (a
+        // Quads `g0` and `g0 + 1` at once, pixel vectors outside (a
         // register each for the two quads' vectors, the weights of all
         // `N` channels held).
         while g0 + 1 < groups {

@@ -33,11 +33,21 @@ pub const MAX_REST_SHARE: f64 = 0.12;
 /// costs 3 operations where the words cost 2 more than a pair.
 pub const MAX_DEPTHWISE_REST_SHARE: f64 = 0.5;
 
+/// The four signed weights of quad `q` (byte 0 first).
+fn weights_of(q: i32) -> [i32; 4] {
+    q.to_le_bytes().map(|v| i32::from(v as i8))
+}
+
+/// The quad of four signed weights (byte 0 first).
+fn quad_of(w: [i8; 4]) -> i32 {
+    i32::from_le_bytes(w.map(|v| v as u8))
+}
+
 /// The main quad and the rest of weight quad `w` (bytes `[w0 w1 w2 w3]`,
 /// pairs `(w0, w1)` and `(w2, w3)`): `main + rest == w` bytewise, every
 /// pair of both exact for inputs up to 255.
 pub fn split(w: i32) -> (i32, i32) {
-    let b = w.to_le_bytes().map(|v| i32::from(v as i8));
+    let b = weights_of(w);
     let (mut main, mut rest) = ([0i8; 4], [0i8; 4]);
     for pair in 0..2 {
         let (a, c) = (b[2 * pair], b[2 * pair + 1]);
@@ -54,10 +64,7 @@ pub fn split(w: i32) -> (i32, i32) {
         main[2 * pair + 1] = kept as i8;
         rest[2 * pair + 1] = (c - kept) as i8;
     }
-    (
-        i32::from_le_bytes(main.map(|v| v as u8)),
-        i32::from_le_bytes(rest.map(|v| v as u8)),
-    )
+    (quad_of(main), quad_of(rest))
 }
 
 /// A stage's weight quads split for `vpmaddubsw`: the main quads in the
@@ -211,7 +218,7 @@ impl BytePairs {
 /// bytewise), each byte kept whole while the lane's budget allows, then
 /// cut to what is left of it.
 fn clip_summed(quads: [i32; 2]) -> ([i32; 2], [i32; 2]) {
-    let bytes = quads.map(|q| q.to_le_bytes().map(|v| i32::from(v as i8)));
+    let bytes = quads.map(weights_of);
     let (mut kept, mut cut) = ([[0i8; 4]; 2], [[0i8; 4]; 2]);
     for lane in 0..2 {
         let (mut pos, mut neg) = (PAIR_LIMIT, PAIR_LIMIT);
@@ -230,8 +237,10 @@ fn clip_summed(quads: [i32; 2]) -> ([i32; 2], [i32; 2]) {
             }
         }
     }
-    let quad = |b: [i8; 4]| i32::from_le_bytes(b.map(|v| v as u8));
-    ([quad(kept[0]), quad(kept[1])], [quad(cut[0]), quad(cut[1])])
+    (
+        [quad_of(kept[0]), quad_of(kept[1])],
+        [quad_of(cut[0]), quad_of(cut[1])],
+    )
 }
 
 /// One `vpmaddubsw` of a depthwise kernel that multiplies adjacent input
@@ -352,10 +361,6 @@ mod tests {
         (255 * neg, 255 * pos)
     }
 
-    fn bytes(q: i32) -> [i32; 4] {
-        q.to_le_bytes().map(|v| i32::from(v as i8))
-    }
-
     #[test]
     fn summed_pairs_fit_16_bits_and_add_up_to_the_weights() {
         let mut state = 0x9e37_79b9u32;
@@ -379,10 +384,10 @@ mod tests {
         let position = |i: usize| (i / per, i % per);
         let plan = BytePairs::plan_summed_by(&weights, channels, position, partner).expect("plan");
         assert!(plan.summed);
-        let mut total: Vec<[i32; 4]> = plan.main.iter().map(|&m| bytes(m)).collect();
+        let mut total: Vec<[i32; 4]> = plan.main.iter().map(|&m| weights_of(m)).collect();
         for (c, rests) in plan.rests.iter().enumerate() {
             for &(index, r) in rests {
-                let rb = bytes(r);
+                let rb = weights_of(r);
                 for pair in 0..2 {
                     let (lo, hi) = lane_extremes(&rb[2 * pair..2 * pair + 2]);
                     assert!(lo >= -32768 && hi <= 32767, "rest {r:#x}");
@@ -393,10 +398,10 @@ mod tests {
             }
         }
         for (i, t) in total.iter().enumerate() {
-            assert_eq!(*t, bytes(weights[i]), "quad {i}");
+            assert_eq!(*t, weights_of(weights[i]), "quad {i}");
         }
         for i in (0..weights.len()).filter(|&i| partner(i).is_some()) {
-            let (a, b) = (bytes(plan.main[i]), bytes(plan.main[i + 1]));
+            let (a, b) = (weights_of(plan.main[i]), weights_of(plan.main[i + 1]));
             for lane in 0..2 {
                 let four = [a[2 * lane], a[2 * lane + 1], b[2 * lane], b[2 * lane + 1]];
                 let (lo, hi) = lane_extremes(&four);
@@ -442,7 +447,7 @@ mod tests {
                 }
             }
             for (row, taps) in taps.iter().enumerate() {
-                let quad = quads[c * 3 + row].to_le_bytes().map(|v| i32::from(v as i8));
+                let quad = weights_of(quads[c * 3 + row]);
                 assert_eq!(*taps, quad, "channel {c} row {row}");
             }
         }
