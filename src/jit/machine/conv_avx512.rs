@@ -824,7 +824,7 @@ unsafe fn repack_quads<const S: usize>(
 /// The rows of channels `4 g4 .. 4 g4 + 3` of group `g` at input row `iy`
 /// (`None` past the group's channels).
 #[cfg(target_arch = "x86_64")]
-fn channel_rows(
+pub(super) fn channel_rows(
     st: &NativeStage,
     d: &Direct,
     x: *const u8,

@@ -28,6 +28,7 @@ mod pointwise16;
 mod pointwise16_avx2;
 mod pointwise_avx2;
 mod pointwise_avx512;
+mod repack_avx2;
 mod rows;
 #[cfg(target_arch = "x86_64")]
 mod rows_avx2;
