@@ -52,8 +52,6 @@ pub(super) unsafe fn pointwise(
     let tail = Tail::new(st.requant());
     let args = (cin, groups, x, out, lo, hi);
     let fast = tail.fast();
-    // SAFETY (each): the caller's guarantees; `dot256::form` checked the
-    // host's features.
     let form = super::dot256::form(st.isa());
     // Without VNNI: byte pairs where few weight quads need a rest.
     let pairs = (form == MADD)
@@ -74,23 +72,43 @@ pub(super) unsafe fn pointwise(
             })
         })
         .flatten();
-    match (fast.is_some(), form) {
-        (true, VEX) => unsafe { drive_vnni::<true>(st, &tail, fast, args) },
-        (false, VEX) => unsafe { drive_vnni::<false>(st, &tail, fast, args) },
-        (true, EVEX) => unsafe { drive_evex::<true>(st, &tail, fast, args) },
-        (false, EVEX) => unsafe { drive_evex::<false>(st, &tail, fast, args) },
-        _ => match (fast.is_some(), pairs) {
-            (true, Some(p)) if p.summed => unsafe {
-                drive_bytes::<true, SUMS>(st, &tail, fast, args, p)
-            },
-            (false, Some(p)) if p.summed => unsafe {
-                drive_bytes::<false, SUMS>(st, &tail, fast, args, p)
-            },
-            (true, Some(p)) => unsafe { drive_bytes::<true, BYTES>(st, &tail, fast, args, p) },
-            (false, Some(p)) => unsafe { drive_bytes::<false, BYTES>(st, &tail, fast, args, p) },
-            (true, None) => unsafe { drive_wide::<true>(st, &tail, fast, args) },
-            (false, None) => unsafe { drive_wide::<false>(st, &tail, fast, args) },
-        },
+    // SAFETY (each): the caller's guarantees; `dot256::form` checked the
+    // host's features; `fast` is `Some` when `FAST`, with `neg` when `NEG`.
+    unsafe {
+        match (fast.is_some(), fast.as_ref().is_some_and(Fast::has_neg)) {
+            (false, _) => by_form::<false, false>(st, &tail, fast, args, form, pairs),
+            (true, false) => by_form::<true, false>(st, &tail, fast, args, form, pairs),
+            (true, true) => by_form::<true, true>(st, &tail, fast, args, form, pairs),
+        }
+    }
+}
+
+/// The driver for `form` and `pairs` (`DOT` of `drive`), the tail chosen by
+/// `FAST` and `NEG` (the folded tail's negative-product bias,
+/// `Fast::has_neg`, decided once per call rather than per channel).
+///
+/// # Safety
+/// As [`pointwise`]; `form` is `dot256::form` of the stage's ISA; `fast`
+/// is `Some` when `FAST`, with `neg` when `NEG`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn by_form<const FAST: bool, const NEG: bool>(
+    st: &NativeStage,
+    tail: &Tail,
+    fast: Option<Fast>,
+    args: Args,
+    form: Dot,
+    pairs: Option<&BytePairs>,
+) {
+    // SAFETY (each): the caller's guarantees.
+    unsafe {
+        match (form, pairs) {
+            (VEX, _) => drive_vnni::<FAST, NEG>(st, tail, fast, args),
+            (EVEX, _) => drive_evex::<FAST, NEG>(st, tail, fast, args),
+            (_, Some(p)) if p.summed => drive_bytes::<FAST, NEG, SUMS>(st, tail, fast, args, p),
+            (_, Some(p)) => drive_bytes::<FAST, NEG, BYTES>(st, tail, fast, args, p),
+            (_, None) => drive_wide::<FAST, NEG>(st, tail, fast, args),
+        }
     }
 }
 
@@ -101,7 +119,7 @@ pub(super) unsafe fn pointwise(
 /// As [`drive`]; `pairs` planned from `st`'s weights.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn drive_bytes<const FAST: bool, const DOT: Dot>(
+unsafe fn drive_bytes<const FAST: bool, const NEG: bool, const DOT: Dot>(
     st: &NativeStage,
     tail: &Tail,
     fast: Option<Fast>,
@@ -109,7 +127,7 @@ unsafe fn drive_bytes<const FAST: bool, const DOT: Dot>(
     pairs: &BytePairs,
 ) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, DOT>(st, tail, fast, a, Some(pairs)) }
+    unsafe { drive::<FAST, NEG, DOT>(st, tail, fast, a, Some(pairs)) }
 }
 
 /// [`drive`] with `vpdpbusd` (AVX-VNNI).
@@ -118,9 +136,14 @@ unsafe fn drive_bytes<const FAST: bool, const DOT: Dot>(
 /// As [`drive`]; the host has AVX-VNNI.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avxvnni")]
-unsafe fn drive_vnni<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
+unsafe fn drive_vnni<const FAST: bool, const NEG: bool>(
+    st: &NativeStage,
+    tail: &Tail,
+    fast: Option<Fast>,
+    a: Args,
+) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, VEX>(st, tail, fast, a, None) }
+    unsafe { drive::<FAST, NEG, VEX>(st, tail, fast, a, None) }
 }
 
 /// [`drive`] with the EVEX `vpdpbusd` (`--isa avx2-vnni`).
@@ -129,9 +152,14 @@ unsafe fn drive_vnni<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Opti
 /// As [`drive`]; the host has AVX-512 VNNI and VL.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
-unsafe fn drive_evex<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
+unsafe fn drive_evex<const FAST: bool, const NEG: bool>(
+    st: &NativeStage,
+    tail: &Tail,
+    fast: Option<Fast>,
+    a: Args,
+) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, EVEX>(st, tail, fast, a, None) }
+    unsafe { drive::<FAST, NEG, EVEX>(st, tail, fast, a, None) }
 }
 
 /// [`drive`] with `vpmaddwd`.
@@ -140,9 +168,14 @@ unsafe fn drive_evex<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Opti
 /// As [`drive`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn drive_wide<const FAST: bool>(st: &NativeStage, tail: &Tail, fast: Option<Fast>, a: Args) {
+unsafe fn drive_wide<const FAST: bool, const NEG: bool>(
+    st: &NativeStage,
+    tail: &Tail,
+    fast: Option<Fast>,
+    a: Args,
+) {
     // SAFETY: the caller's guarantees.
-    unsafe { drive::<FAST, MADD>(st, tail, fast, a, None) }
+    unsafe { drive::<FAST, NEG, MADD>(st, tail, fast, a, None) }
 }
 
 /// The 16-bit halves of weight quads `[w0 w1 w2 w3]`: `(w0, w2)` and `(w1,
@@ -163,7 +196,7 @@ type Args = (usize, usize, *const u8, *mut u8, usize, usize);
 /// functions compiled with AVX2 and the features of `DOT`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn drive<const FAST: bool, const DOT: Dot>(
+unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     st: &NativeStage,
     tail: &Tail,
     fast: Option<Fast>,
@@ -263,11 +296,11 @@ unsafe fn drive<const FAST: bool, const DOT: Dot>(
                 let mut o = 0;
                 // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
                 while o + BLOCK <= channels {
-                    unsafe { block::<BLOCK, FAST, DOT>(st, f, &ops, o, &spot, out) };
+                    unsafe { block::<BLOCK, FAST, NEG, DOT>(st, f, &ops, o, &spot, out) };
                     o += BLOCK;
                 }
                 if o < channels {
-                    unsafe { block::<1, FAST, DOT>(st, f, &ops, o, &spot, out) };
+                    unsafe { block::<1, FAST, NEG, DOT>(st, f, &ops, o, &spot, out) };
                 }
             }
         }
@@ -304,7 +337,7 @@ struct Operands<'a> {
 /// them.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
+unsafe fn block<const N: usize, const FAST: bool, const NEG: bool, const DOT: Dot>(
     st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
     ops: &Operands,
@@ -401,7 +434,7 @@ unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
     }
     for (j, acc_j) in acc.iter().enumerate() {
         // SAFETY: the caller's guarantees, `o + j < st.channels()`.
-        unsafe { finish::<FAST>(st, (tail, fast), acc_j, o + j, spot, out) };
+        unsafe { finish::<FAST, NEG>(st, (tail, fast), acc_j, o + j, spot, out) };
     }
 }
 
@@ -412,7 +445,7 @@ unsafe fn block<const N: usize, const FAST: bool, const DOT: Dot>(
 /// with AVX2 and AVX-VNNI.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn finish<const FAST: bool>(
+unsafe fn finish<const FAST: bool, const NEG: bool>(
     st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
     acc: &[__m256i; 4],
@@ -420,11 +453,12 @@ unsafe fn finish<const FAST: bool>(
     spot: &Spot,
     out: *mut u8,
 ) {
-    // SAFETY: the caller's target features; `fast` is `Some` when `FAST`.
+    // SAFETY: the caller's target features; `fast` is `Some` when `FAST`
+    // (with `neg` when `NEG`).
     let v = unsafe {
         if FAST {
             let f = fast.unwrap_unchecked();
-            f.packed4(acc, f.channel(c))
+            f.packed4_with::<NEG>(acc, f.channel(c))
         } else {
             tail.packed4(acc, tail.channel(c))
         }

@@ -622,7 +622,11 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    unsafe fn packed4_with<const NEG: bool>(&self, acc: &[__m256i; 4], k: [__m256i; 2]) -> __m256i {
+    pub(super) unsafe fn packed4_with<const NEG: bool>(
+        &self,
+        acc: &[__m256i; 4],
+        k: [__m256i; 2],
+    ) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
             let r = [
