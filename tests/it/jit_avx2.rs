@@ -333,8 +333,8 @@ fn byte_pair_weights_match_the_interpreter() {
 
 /// Roundings whose bias depends on the product's sign (`trunc`, `round`)
 /// before a bias add that the clamp does not cover, so the folded AVX2
-/// tail adds `Folded::neg` to negative products: full, first-layer and
-/// pointwise convolutions, 1 and 2 threads.
+/// tail runs mirrored (`Folded::neg`, `Mirrored`): full, first-layer,
+/// depthwise and pointwise convolutions, 1 and 2 threads.
 #[test]
 fn sign_dependent_roundings_fold_in_the_avx2_kernels() {
     use crate::jit_conv::{program as conv, Form};
@@ -345,7 +345,8 @@ fn sign_dependent_roundings_fold_in_the_avx2_kernels() {
         "relu(b + trunc(CONV * f)) as u6 sat",
     ];
     let (checked_ok, avx2) = check_sources(Isa::Avx2, 160, |seed| {
-        let form = [Form::Full, Form::FirstLayer][(seed % 2) as usize];
+        // Seeds `3 k` and `3 k + 1`: full, full, first-layer, depthwise.
+        let form = [Form::Full, Form::FirstLayer, Form::Depthwise][(seed % 6 / 2) as usize];
         let base = if seed % 3 == 2 {
             program(seed, false)
         } else {
@@ -366,6 +367,14 @@ fn sign_dependent_roundings_fold_in_the_avx2_kernels() {
         // The pointwise programs name their scale `s`.
         let src = if src.contains("const s:") {
             src.replace("* f)", "* s)")
+        } else {
+            src
+        };
+        // Post-adds of a byte's range take the mirrored fold (at most
+        // 2^14: `Mirrored`); wider ones, every other seed, the general tail.
+        let src = if seed / 12 % 2 == 0 {
+            src.replace("param b: i16[", "param b: i8[")
+                .replace("param b: i24[", "param b: i8[")
         } else {
             src
         };

@@ -609,7 +609,7 @@ unsafe fn finish<const PV: usize, const N: usize>(
         return unsafe { finish_wide::<PV, N>(acc, st, tail, spot, (o, out)) };
     }
     // The folded tail (two multiplies, packs) where the stage has it, its
-    // bias for negative products decided once for the block.
+    // form (mirrored or not) decided once for the block.
     let fast = tail.fast().filter(|_| spot.residual.is_none());
     // SAFETY (both): the caller's guarantees.
     unsafe {
@@ -621,8 +621,8 @@ unsafe fn finish<const PV: usize, const N: usize>(
     }
 }
 
-/// [`finish`] for 8-bit outputs; `NEG`: the folded tail `fast` adds a
-/// bias to negative products (`Fast::has_neg`).
+/// [`finish`] for 8-bit outputs; `NEG`: the folded tail `fast` is
+/// mirrored (`Fast::has_neg`).
 ///
 /// # Safety
 /// As [`block`]; only inlined into functions compiled with AVX2.
@@ -674,7 +674,14 @@ unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
             // A constant length: one move, not a call.
             dst.copy_from_slice(&bytes[..8 * PV]);
         } else {
-            dst.copy_from_slice(&bytes[..spot.count]);
+            // A row's last pixels: stores of 8, 4, 2 and 1 bytes, not a
+            // call (28-wide rows stored 12 a channel through `memmove`).
+            // SAFETY: the array's 16 bytes; `count < 8 PV <= 16` bytes of
+            // `dst`.
+            unsafe {
+                let v = _mm256_castsi128_si256(_mm_loadu_si128(bytes.as_ptr().cast()));
+                super::pointwise_avx2::store(dst.as_mut_ptr(), v, spot.count);
+            }
         }
     }
 }

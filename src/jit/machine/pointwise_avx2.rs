@@ -84,7 +84,7 @@ pub(super) unsafe fn pointwise(
 }
 
 /// The driver for `form` and `pairs` (`DOT` of `drive`), the tail chosen by
-/// `FAST` and `NEG` (the folded tail's negative-product bias,
+/// `FAST` and `NEG` (the folded tail mirrored for a sign-dependent rounding,
 /// `Fast::has_neg`, decided once per call rather than per channel).
 ///
 /// # Safety

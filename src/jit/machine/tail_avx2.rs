@@ -4,13 +4,17 @@
 //! rounding and pack; AVX2 has no 64-bit arithmetic shift, so `sra64`
 //! builds one from logical shifts); [`Fast`] the folded form of
 //! `tail_avx512` (the result is the high half of `acc * mul' + c'`), on
-//! 256-bit vectors, narrowed by saturating packs.
+//! 256-bit vectors, narrowed by saturating packs; a rounding whose bias
+//! depends on the product's sign folds mirrored (`tail_avx512::Mirrored`:
+//! magnitudes rounded down, signs restored by `vpsignw` after the first
+//! pack: 8 operations a vector where adding a bias to the negative
+//! products took 13).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::tail_avx512::Folded;
+use super::tail_avx512::{Folded, Mirrored};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Bias, Requant, Scale};
 
@@ -48,6 +52,10 @@ pub(super) struct Tail<'a> {
     packs: Option<Packs>,
     /// The folded form, when the stage has it.
     folded: Option<Folded>,
+    /// The mirrored constants, when the folded form needs a bias on
+    /// negative products (`Folded::neg`) and the stage has them: the fold
+    /// then rounds magnitudes and restores the signs ([`Fast`]).
+    mirrored: Option<Mirrored>,
     /// The high-half form of the scale step ([`High`]), when it applies.
     high: Option<High>,
 }
@@ -168,10 +176,16 @@ impl<'a> Tail<'a> {
             unsafe { _mm256_loadu_si256(idx.as_ptr().cast()) }
         };
         let packs = Packs::of(q);
+        let folded = Folded::of(q, packs.is_some(), true);
+        let mirrored = folded
+            .as_ref()
+            .filter(|f| f.neg != 0)
+            .and_then(|_| Mirrored::of(q, packs.is_some()));
         Tail {
             pick: [pick(0), pick(1), pick(2), pick(3)],
             packs,
-            folded: Folded::of(q, packs.is_some(), true),
+            folded,
+            mirrored,
             high: High::of(q),
             q,
             pre: q.pre.iter().any(|&v| v != 0),
@@ -330,11 +344,17 @@ impl<'a> Tail<'a> {
     /// The folded form of this tail ([`Folded`]), when the stage has it.
     pub(super) fn fast(&self) -> Option<Fast<'_>> {
         let f = self.folded.as_ref()?;
+        // A bias on negative products: the mirrored form, or no fold.
+        let mirror = match &self.mirrored {
+            Some(m) if f.neg != 0 => Some((&m.post[..], m.rounding)),
+            None if f.neg != 0 => return None,
+            _ => None,
+        };
         Some(Fast {
             c: &f.c,
             mul: &f.mul,
             shr: f.shr,
-            neg: f.neg,
+            mirror,
             packs: self.packs?,
         })
     }
@@ -483,6 +503,19 @@ unsafe fn pack_bytes(p: Packs, r: [__m256i; 4]) -> __m256i {
     unsafe {
         let w01 = _mm256_packs_epi32(r[0], r[1]);
         let w23 = _mm256_packs_epi32(r[2], r[3]);
+        pack_words(p, w01, w23)
+    }
+}
+
+/// The second pack of [`pack_bytes`] and its byte clamp, from the words of
+/// the first.
+///
+/// # Safety
+/// As [`pack_bytes`].
+#[inline(always)]
+unsafe fn pack_words(p: Packs, w01: __m256i, w23: __m256i) -> __m256i {
+    // SAFETY: the caller's target features.
+    unsafe {
         if p.signed {
             let b = _mm256_packs_epi16(w01, w23);
             match p.clamp {
@@ -514,49 +547,44 @@ pub(super) struct Fast<'a> {
     mul: &'a [i32],
     /// The arithmetic shift of the high halves, `shift - 32` or 0.
     shr: u32,
-    /// Added to the negative products (`Folded::neg`; 0: none).
-    neg: i64,
+    /// A rounding whose bias depends on the product's sign (`Folded::neg`)
+    /// runs mirrored (`tail_avx512::Mirrored`): each channel's post-add on
+    /// 16 bits and `b'`, the bias of the magnitude.
+    mirror: Option<(&'a [i16], i64)>,
     packs: Packs,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Fast<'_> {
-    /// The constants of output channel `c`: (c', mul').
+    /// The constants of output channel `c`: (c', mul', the mirrored
+    /// form's post-add as words or zero).
     ///
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    pub(super) unsafe fn channel(&self, c: usize) -> [__m256i; 2] {
+    pub(super) unsafe fn channel(&self, c: usize) -> [__m256i; 3] {
         // SAFETY: the caller's target features.
         unsafe {
             [
                 _mm256_set1_epi64x(self.c[c]),
                 _mm256_set1_epi64x(i64::from(self.mul[c])),
+                _mm256_set1_epi16(self.mirror.map_or(0, |(post, _)| post[c])),
             ]
         }
     }
 
     /// 8 accumulators to 32-bit results (before the second clamp): the high
-    /// halves of the even and the odd lanes' 64-bit sums (with `neg` on
-    /// the negative products), joined by a shuffle and a blend, shifted by
-    /// `shr`.
+    /// halves of the even and the odd lanes' 64-bit sums, joined by a
+    /// shuffle and a blend, shifted by `shr`.
     ///
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    unsafe fn scaled<const NEG: bool>(&self, acc: __m256i, [c, mul]: [__m256i; 2]) -> __m256i {
+    unsafe fn scaled(&self, acc: __m256i, [c, mul, _]: [__m256i; 3]) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
-            let mut even = _mm256_mul_epi32(acc, mul);
-            let mut odd = _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(acc), mul);
-            if NEG {
-                // The negative products' other bias.
-                let neg = _mm256_set1_epi64x(self.neg);
-                even = _mm256_add_epi64(even, negative_extra(even, neg));
-                odd = _mm256_add_epi64(odd, negative_extra(odd, neg));
-            }
-            let even = _mm256_add_epi64(even, c);
-            let odd = _mm256_add_epi64(odd, c);
+            let even = _mm256_add_epi64(_mm256_mul_epi32(acc, mul), c);
+            let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(acc), mul), c);
             // Even lane 2i takes dword 2i + 1 of `even`; odd lanes keep `odd`'s.
             let r = _mm256_blend_epi32::<0xAA>(_mm256_shuffle_epi32::<0xF5>(even), odd);
             if self.shr > 0 {
@@ -567,14 +595,71 @@ impl Fast<'_> {
         }
     }
 
-    /// Whether the tail adds a bias to negative products (`Folded::neg`).
+    /// `t`, the rounded magnitudes of 8 accumulators in the mirrored form
+    /// (`tail_avx512::Mirrored`): the high halves of `|v| mul' + b'` (even
+    /// and odd lanes joined by a shuffle and a blend), shifted by `shr`.
+    ///
+    /// # Safety
+    /// As [`pack_bytes`]; the tail is mirrored.
+    #[inline(always)]
+    unsafe fn magnitude(&self, v: __m256i, mul: __m256i, rounding: i64) -> __m256i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let a = _mm256_abs_epi32(v);
+            let mut even = _mm256_mul_epu32(a, mul);
+            let mut odd = _mm256_mul_epu32(_mm256_shuffle_epi32::<0xF5>(a), mul);
+            if rounding != 0 {
+                let b = _mm256_set1_epi64x(rounding);
+                even = _mm256_add_epi64(even, b);
+                odd = _mm256_add_epi64(odd, b);
+            }
+            let t = _mm256_blend_epi32::<0xAA>(_mm256_shuffle_epi32::<0xF5>(even), odd);
+            if self.shr > 0 {
+                _mm256_srl_epi32(t, _mm_cvtsi32_si128(self.shr as i32))
+            } else {
+                t
+            }
+        }
+    }
+
+    /// Four vectors of accumulators to bytes in pack order (as
+    /// [`pack_bytes`]) in the mirrored form: `clamp2(post + sign(v) t)`
+    /// on 16-bit lanes after the first pack (exact: see
+    /// `tail_avx512::Mirrored`; `vpsignw` takes the signs from `v` packed
+    /// alike, zero where `v` is, whose `t` is zero too).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`]; the tail is mirrored.
+    #[inline(always)]
+    unsafe fn mirrored(&self, v: [__m256i; 4], [_, mul, post]: [__m256i; 3]) -> __m256i {
+        let rounding = self.mirror.map_or(0, |(_, r)| r);
+        // SAFETY: the caller's target features.
+        unsafe {
+            let t01 = _mm256_packs_epi32(
+                self.magnitude(v[0], mul, rounding),
+                self.magnitude(v[1], mul, rounding),
+            );
+            let t23 = _mm256_packs_epi32(
+                self.magnitude(v[2], mul, rounding),
+                self.magnitude(v[3], mul, rounding),
+            );
+            let s01 = _mm256_packs_epi32(v[0], v[1]);
+            let s23 = _mm256_packs_epi32(v[2], v[3]);
+            let r01 = _mm256_adds_epi16(post, _mm256_sign_epi16(t01, s01));
+            let r23 = _mm256_adds_epi16(post, _mm256_sign_epi16(t23, s23));
+            pack_words(self.packs, r01, r23)
+        }
+    }
+
+    /// Whether the tail's rounding depends on the product's sign (the
+    /// mirrored form, `Folded::neg`): the kernels pass it as `NEG`.
     pub(super) fn has_neg(&self) -> bool {
-        self.neg != 0
+        self.mirror.is_some()
     }
 
     /// Up to 16 accumulators of one channel (one or two vectors) to bytes
-    /// in pixel order, the low `8 acc.len()` of the result; with (`NEG`:
-    /// the caller checked [`has_neg`](Self::has_neg)) or without `neg`.
+    /// in pixel order, the low `8 acc.len()` of the result; `NEG`: the
+    /// mirrored form (the caller checked [`has_neg`](Self::has_neg)).
     ///
     /// # Safety
     /// As [`pack_bytes`]; `acc` holds one or two vectors.
@@ -582,19 +667,19 @@ impl Fast<'_> {
     pub(super) unsafe fn bytes16_with<const NEG: bool>(
         &self,
         acc: &[__m256i],
-        k: [__m256i; 2],
+        k: [__m256i; 3],
     ) -> __m128i {
         // SAFETY: the caller's target features.
         unsafe {
-            let r0 = self.scaled::<NEG>(acc[0], k);
-            let r1 = if acc.len() > 1 {
-                self.scaled::<NEG>(acc[1], k)
-            } else {
-                r0
-            };
+            let a1 = if acc.len() > 1 { acc[1] } else { acc[0] };
             // Pack order: byte 16 L + 4 p + i is lane 4 L + i of vector p;
             // pixel 8 p + 4 L + i is dword 2 p + L of the result.
-            let b = pack_bytes(self.packs, [r0, r1, r0, r1]);
+            let b = if NEG {
+                self.mirrored([acc[0], a1, acc[0], a1], k)
+            } else {
+                let (r0, r1) = (self.scaled(acc[0], k), self.scaled(a1, k));
+                pack_bytes(self.packs, [r0, r1, r0, r1])
+            };
             let order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
             _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(b, order))
         }
@@ -606,10 +691,10 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 2]) -> __m256i {
+    pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 3]) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
-            if self.neg != 0 {
+            if self.mirror.is_some() {
                 self.packed4_with::<true>(acc, k)
             } else {
                 self.packed4_with::<false>(acc, k)
@@ -617,7 +702,8 @@ impl Fast<'_> {
         }
     }
 
-    /// [`packed4`](Self::packed4) with or without `neg`.
+    /// [`packed4`](Self::packed4), `NEG`: mirrored (the caller checked
+    /// [`has_neg`](Self::has_neg)).
     ///
     /// # Safety
     /// As [`pack_bytes`].
@@ -625,15 +711,18 @@ impl Fast<'_> {
     pub(super) unsafe fn packed4_with<const NEG: bool>(
         &self,
         acc: &[__m256i; 4],
-        k: [__m256i; 2],
+        k: [__m256i; 3],
     ) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
+            if NEG {
+                return self.mirrored(*acc, k);
+            }
             let r = [
-                self.scaled::<NEG>(acc[0], k),
-                self.scaled::<NEG>(acc[1], k),
-                self.scaled::<NEG>(acc[2], k),
-                self.scaled::<NEG>(acc[3], k),
+                self.scaled(acc[0], k),
+                self.scaled(acc[1], k),
+                self.scaled(acc[2], k),
+                self.scaled(acc[3], k),
             ];
             pack_bytes(self.packs, r)
         }
@@ -713,22 +802,66 @@ mod tests {
                     Bias::HalfTowardZero,
                     Bias::Half,
                 ] {
-                    for post in [7, 40] {
-                        let q = one_channel((mul, shift, bias), post, (0, 255));
+                    for (post, (lo, hi)) in [(7, (0, 255)), (40, (0, 255)), (9, (-128, 127))] {
+                        let q = one_channel((mul, shift, bias), post, (lo, hi));
+                        // The byte of a result: unsigned, or (`lo < 0`)
+                        // signed.
+                        let byte = |g: u8| {
+                            if lo < 0 {
+                                i32::from(g as i8)
+                            } else {
+                                i32::from(g)
+                            }
+                        };
                         // SAFETY: AVX2 (checked above).
                         let tail = unsafe { Tail::new(&q) };
                         let Some(fast) = tail.fast() else {
                             continue;
                         };
-                        split += usize::from(fast.neg != 0);
+                        split += usize::from(fast.has_neg());
                         let unit = 1i64 << shift;
                         let mut values = vec![0i32, 1, -1];
+                        // Extremes (each product's result within 32 bits,
+                        // as the plan proves): the magnitudes saturate the
+                        // first pack.
+                        if shift >= 20 && mul.unsigned_abs() < 1 << 11 {
+                            values.extend([i32::MAX, i32::MIN, i32::MIN + 1, 1 << 30, -(1 << 30)]);
+                        }
                         for k in -60i64..=260 {
                             for d in [-1i64, 0, 1, unit / 2 - 1, unit / 2, unit / 2 + 1] {
                                 let v = (k * unit + d) / i64::from(mul);
                                 if let Ok(v) = i32::try_from(v) {
                                     values.extend([v, v.wrapping_add(1), v.wrapping_sub(1)]);
                                 }
+                            }
+                        }
+                        // Four vectors at once (`packed4_with`, pack
+                        // order: byte 16 L + 4 p + i is lane 4 L + i of
+                        // vector p).
+                        for chunk in values.chunks(32) {
+                            let mut lanes = [0i32; 32];
+                            lanes[..chunk.len()].copy_from_slice(chunk);
+                            // SAFETY: AVX2 (checked above).
+                            let got: [u8; 32] = unsafe {
+                                let v: [__m256i; 4] = std::array::from_fn(|p| {
+                                    _mm256_loadu_si256(lanes[8 * p..].as_ptr().cast())
+                                });
+                                let k = fast.channel(0);
+                                std::mem::transmute(if fast.has_neg() {
+                                    fast.packed4_with::<true>(&v, k)
+                                } else {
+                                    fast.packed4_with::<false>(&v, k)
+                                })
+                            };
+                            for (b, &g) in got.iter().enumerate() {
+                                let (l, p, i) = (b / 16, b % 16 / 4, b % 4);
+                                let v = lanes[8 * p + 4 * l + i];
+                                let want = (reference(v, mul, shift, bias) + post).clamp(lo, hi);
+                                assert_eq!(
+                                    byte(g),
+                                    want,
+                                    "packed4: v {v} mul {mul} shift {shift} {bias:?} post {post}"
+                                );
                             }
                         }
                         for chunk in values.chunks(8) {
@@ -745,9 +878,9 @@ mod tests {
                                 })
                             };
                             for (&v, &g) in lanes.iter().zip(&got) {
-                                let want = (reference(v, mul, shift, bias) + post).clamp(0, 255);
+                                let want = (reference(v, mul, shift, bias) + post).clamp(lo, hi);
                                 assert_eq!(
-                                    i32::from(g),
+                                    byte(g),
                                     want,
                                     "v {v} mul {mul} shift {shift} {bias:?} post {post}"
                                 );
@@ -757,7 +890,9 @@ mod tests {
                 }
             }
         }
-        assert!(split > 100, "the sign-dependent bias ran {split} times");
+        // (Negative factors do not fold mirrored: 4 factors x 3 roundings x
+        // 2 post-adds x 6 shifts would be 144.)
+        assert!(split > 80, "the sign-dependent bias ran {split} times");
     }
 
     #[test]

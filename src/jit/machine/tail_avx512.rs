@@ -779,17 +779,19 @@ impl Fast<'_> {
 /// clamp on the same side as the exact value, so the packs' saturation
 /// and the byte clamp give the exact result.
 #[cfg(target_arch = "x86_64")]
-struct Mirrored {
-    mul: Vec<i32>,
-    post: Vec<i16>,
+pub(super) struct Mirrored {
+    pub mul: Vec<i32>,
+    pub post: Vec<i16>,
     /// `b'`, the same for every channel.
-    rounding: i64,
-    shr: u32,
+    pub rounding: i64,
+    pub shr: u32,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Mirrored {
-    fn of(q: &Requant, packs: bool) -> Option<Mirrored> {
+    /// The mirrored constants of `q` (the AVX2 folded tail uses them too),
+    /// when it has the form; `packs` as for [`Folded::of`].
+    pub(super) fn of(q: &Requant, packs: bool) -> Option<Mirrored> {
         let s = q.scale.as_ref()?;
         let clamp1 = q.lo1 > i32::MIN || q.hi1 < i32::MAX;
         if s.narrow || !packs || q.residual.is_some() || clamp1 || s.shift == 0 || s.neg.is_some() {
