@@ -641,7 +641,7 @@ unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
         let mut bytes = [0u8; 16];
         if let Some(f) = fast {
             // SAFETY: AVX2; `acc_j` holds PV (1 or 2) vectors.
-            let v = unsafe { f.bytes16_with::<NEG>(acc_j, f.channel(c)) };
+            let v = unsafe { f.bytes16_with::<NEG>(acc_j, f.channel_with::<NEG>(c)) };
             // SAFETY: 16 bytes into a 16-byte array.
             unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), v) };
         } else {
@@ -674,14 +674,9 @@ unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
             // A constant length: one move, not a call.
             dst.copy_from_slice(&bytes[..8 * PV]);
         } else {
-            // A row's last pixels: stores of 8, 4, 2 and 1 bytes, not a
-            // call (28-wide rows stored 12 a channel through `memmove`).
-            // SAFETY: the array's 16 bytes; `count < 8 PV <= 16` bytes of
-            // `dst`.
-            unsafe {
-                let v = _mm256_castsi128_si256(_mm_loadu_si128(bytes.as_ptr().cast()));
-                super::pointwise_avx2::store(dst.as_mut_ptr(), v, spot.count);
-            }
+            // (Stores by pieces here, as `pointwise_avx2::store`, made the
+            // first layer's finish 17% slower: 528 -> 615 us.)
+            dst.copy_from_slice(&bytes[..spot.count]);
         }
     }
 }

@@ -458,7 +458,7 @@ unsafe fn finish<const FAST: bool, const NEG: bool>(
     let v = unsafe {
         if FAST {
             let f = fast.unwrap_unchecked();
-            f.packed4_with::<NEG>(acc, f.channel(c))
+            f.packed4_with::<NEG>(acc, f.channel_with::<NEG>(c))
         } else {
             tail.packed4(acc, tail.channel(c))
         }

@@ -556,20 +556,38 @@ pub(super) struct Fast<'a> {
 
 #[cfg(target_arch = "x86_64")]
 impl Fast<'_> {
-    /// The constants of output channel `c`: (c', mul', the mirrored
-    /// form's post-add as words or zero).
+    /// The constants of output channel `c`: (c', mul'), or when mirrored
+    /// (the post-add as words, mul').
     ///
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    pub(super) unsafe fn channel(&self, c: usize) -> [__m256i; 3] {
+    pub(super) unsafe fn channel(&self, c: usize) -> [__m256i; 2] {
         // SAFETY: the caller's target features.
         unsafe {
-            [
-                _mm256_set1_epi64x(self.c[c]),
-                _mm256_set1_epi64x(i64::from(self.mul[c])),
-                _mm256_set1_epi16(self.mirror.map_or(0, |(post, _)| post[c])),
-            ]
+            if self.mirror.is_some() {
+                self.channel_with::<true>(c)
+            } else {
+                self.channel_with::<false>(c)
+            }
+        }
+    }
+
+    /// [`channel`](Self::channel), `NEG`: mirrored (the caller checked
+    /// [`has_neg`](Self::has_neg)).
+    ///
+    /// # Safety
+    /// As [`pack_bytes`].
+    #[inline(always)]
+    pub(super) unsafe fn channel_with<const NEG: bool>(&self, c: usize) -> [__m256i; 2] {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let first = if NEG {
+                _mm256_set1_epi16(self.mirror.map_or(0, |(post, _)| post[c]))
+            } else {
+                _mm256_set1_epi64x(self.c[c])
+            };
+            [first, _mm256_set1_epi64x(i64::from(self.mul[c]))]
         }
     }
 
@@ -580,7 +598,7 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    unsafe fn scaled(&self, acc: __m256i, [c, mul, _]: [__m256i; 3]) -> __m256i {
+    unsafe fn scaled(&self, acc: __m256i, [c, mul]: [__m256i; 2]) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
             let even = _mm256_add_epi64(_mm256_mul_epi32(acc, mul), c);
@@ -631,7 +649,7 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`]; the tail is mirrored.
     #[inline(always)]
-    unsafe fn mirrored(&self, v: [__m256i; 4], [_, mul, post]: [__m256i; 3]) -> __m256i {
+    unsafe fn mirrored(&self, v: [__m256i; 4], [post, mul]: [__m256i; 2]) -> __m256i {
         let rounding = self.mirror.map_or(0, |(_, r)| r);
         // SAFETY: the caller's target features.
         unsafe {
@@ -667,17 +685,22 @@ impl Fast<'_> {
     pub(super) unsafe fn bytes16_with<const NEG: bool>(
         &self,
         acc: &[__m256i],
-        k: [__m256i; 3],
+        k: [__m256i; 2],
     ) -> __m128i {
         // SAFETY: the caller's target features.
         unsafe {
-            let a1 = if acc.len() > 1 { acc[1] } else { acc[0] };
             // Pack order: byte 16 L + 4 p + i is lane 4 L + i of vector p;
             // pixel 8 p + 4 L + i is dword 2 p + L of the result.
             let b = if NEG {
+                let a1 = if acc.len() > 1 { acc[1] } else { acc[0] };
                 self.mirrored([acc[0], a1, acc[0], a1], k)
             } else {
-                let (r0, r1) = (self.scaled(acc[0], k), self.scaled(a1, k));
+                let r0 = self.scaled(acc[0], k);
+                let r1 = if acc.len() > 1 {
+                    self.scaled(acc[1], k)
+                } else {
+                    r0
+                };
                 pack_bytes(self.packs, [r0, r1, r0, r1])
             };
             let order = _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5);
@@ -691,7 +714,7 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 3]) -> __m256i {
+    pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 2]) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
             if self.mirror.is_some() {
@@ -711,7 +734,7 @@ impl Fast<'_> {
     pub(super) unsafe fn packed4_with<const NEG: bool>(
         &self,
         acc: &[__m256i; 4],
-        k: [__m256i; 3],
+        k: [__m256i; 2],
     ) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
