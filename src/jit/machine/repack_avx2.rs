@@ -101,7 +101,6 @@ pub(super) fn prefetch_rows(st: &NativeStage, d: &Direct, x: *const u8, oy: usiz
 /// # Safety
 /// As `conv_avx512::repack`; `map` is `quad_map(d)` or `None`.
 #[cfg(target_arch = "x86_64")]
-#[inline]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn repack_row(
     st: &NativeStage,
@@ -194,7 +193,6 @@ unsafe fn repack_quads2(
 /// # Safety
 /// As `conv_avx512::repack`.
 #[cfg(target_arch = "x86_64")]
-#[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn repack(
     st: &NativeStage,
