@@ -682,7 +682,13 @@ unsafe fn repack(
 /// Byte `col0` of row `iy` of input channel `c` (the pointer itself may lie
 /// before the buffer; bytes `Direct::readable` from it are readable).
 #[cfg(target_arch = "x86_64")]
-fn input_row(st: &NativeStage, d: &Direct, x: *const u8, iy: i64, c: usize) -> *const u8 {
+pub(super) fn input_row(
+    st: &NativeStage,
+    d: &Direct,
+    x: *const u8,
+    iy: i64,
+    c: usize,
+) -> *const u8 {
     let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
     x.wrapping_offset(at as isize)
 }

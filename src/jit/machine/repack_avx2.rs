@@ -13,7 +13,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::Window;
+use super::conv_avx512::{input_row, Window};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Direct, NativeStage};
 
@@ -81,8 +81,7 @@ pub(super) fn prefetch_rows(st: &NativeStage, d: &Direct, x: *const u8, oy: usiz
             continue;
         }
         for c in 0..cin {
-            let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
-            let row = x.wrapping_offset(at as isize);
+            let row = input_row(st, d, x, iy, c);
             let mut b = lo;
             while b < hi {
                 // A prefetch never faults, inside the buffer or not.
@@ -207,10 +206,7 @@ unsafe fn repack(
     let (lo, hi) = d.readable;
     // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
     // readable (the pointer itself may lie before the buffer).
-    let row = |c: usize| -> *const u8 {
-        let at = (st.x().origin + c * st.x().plane) as i64 + iy * st.x().stride as i64 + d.col0;
-        x.wrapping_offset(at as isize)
-    };
+    let row = |c: usize| input_row(st, d, x, iy, c);
     let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];
     if sw == 1 {
         for (c, pr) in phase_rows.iter_mut().enumerate() {

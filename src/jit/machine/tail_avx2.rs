@@ -177,6 +177,9 @@ impl<'a> Tail<'a> {
         };
         let packs = Packs::of(q);
         let folded = Folded::of(q, packs.is_some(), true);
+        // Only where `Folded::neg` is set: that needs a tail without a
+        // pre-add, which `Fast::mirrored` does not add (`Mirrored::of`
+        // itself allows one).
         let mirrored = folded
             .as_ref()
             .filter(|f| f.neg != 0)
