@@ -228,6 +228,10 @@ pub struct StageInfo {
     /// The instruction set of the precompiled kernel that runs the stage
     /// (`Avx512` or `Avx2`), `None` on Cranelift code and row kernels.
     pub kernel_isa: Option<Isa>,
+    /// Which precompiled convolution kernel runs the stage: `pointwise`,
+    /// `depthwise`, `depthwise deconv`, `direct` (any other u8 x i8
+    /// convolution) or `wide16`; `None` on Cranelift code and row kernels.
+    pub kernel: Option<&'static str>,
     /// The machine code as Cranelift prints it, when asked for.
     pub disasm: Option<String>,
 }
@@ -348,6 +352,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 native: true,
                 row_kernel: true,
                 kernel_isa: None,
+                kernel: None,
                 disasm: None,
             });
             continue;
@@ -355,6 +360,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         if let Some(ns) = native_isa.and_then(|isa| native::plan_native(program, &plan, stage, isa))
         {
             items.push(ns.items());
+            let kernel = Some(ns.kernel_name());
             code.push(machine::StageCode::Native(Box::new(ns)));
             stages.push(StageInfo {
                 name,
@@ -364,6 +370,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 native: true,
                 row_kernel: false,
                 kernel_isa: native_isa,
+                kernel,
                 disasm: None,
             });
             continue;
@@ -416,6 +423,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             native: false,
             row_kernel: false,
             kernel_isa: None,
+            kernel: None,
             disasm,
         });
     }

@@ -42,14 +42,26 @@ fn tail(rng: &mut Rng, conv: &str) -> String {
 /// A random pointwise (`depthwise` false) or depthwise convolution on
 /// unsigned inputs with a random tail.
 fn program(seed: u64, depthwise: bool) -> String {
-    program_with(seed, depthwise, false)
+    program_with(seed, depthwise, Window::Any)
 }
 
-/// As [`program`]; `stride2`: a depthwise convolution with column stride
-/// 2 and adjacent taps (`machine::depthwise_words_avx2` without VNNI), its
-/// padding often zero on the right and bottom (the last window row and
-/// column inside the input).
-fn program_with(seed: u64, depthwise: bool, stride2: bool) -> String {
+/// The depthwise windows of [`program_with`].
+#[derive(Clone, Copy, PartialEq)]
+enum Window {
+    /// Rows of 1 to 3 taps, any stride and dilation.
+    Any,
+    /// Column stride 2 and adjacent taps (`machine::depthwise_words_avx2`
+    /// without VNNI), the padding often zero on the right and bottom (the
+    /// last window row and column inside the input).
+    Stride2,
+    /// Rows of 5 to 8 adjacent taps, column stride 1 or 2
+    /// (`machine::depthwise_words_avx2` in every AVX2 form).
+    WideRows,
+}
+
+/// As [`program`], with depthwise windows of the kind `window`.
+fn program_with(seed: u64, depthwise: bool, window: Window) -> String {
+    let stride2 = window == Window::Stride2;
     let mut rng = Rng::new(seed);
     let (cin, cout) = if depthwise {
         let c = rng.range(1, 20);
@@ -57,13 +69,17 @@ fn program_with(seed: u64, depthwise: bool, stride2: bool) -> String {
     } else {
         (rng.range(1, 40), rng.range(1, 40))
     };
-    let (kh, kw) = if depthwise {
+    let (kh, kw) = if window == Window::WideRows {
+        (rng.range(1, 8), rng.range(5, 8))
+    } else if depthwise {
         (rng.range(1, 5), rng.range(1, 4))
     } else {
         (1, 1)
     };
     let (sh, sw, dh, dw) = if stride2 {
         (rng.range(1, 4), 2, rng.range(1, 2), 1)
+    } else if window == Window::WideRows {
+        (rng.range(1, 3), rng.range(1, 2), rng.range(1, 2), 1)
     } else if depthwise {
         let d = if rng.chance(25) { (1, 2) } else { (1, 1) };
         (rng.range(1, 4), rng.range(1, 3), d.0, d.1)
@@ -143,6 +159,17 @@ fn check_sources(
     count: u64,
     source: impl Fn(u64) -> Option<(String, Files)>,
 ) -> (usize, usize) {
+    check_kernel(isa, count, None, source)
+}
+
+/// As [`check_sources`], counting only the stages on the AVX2 kernel
+/// family `kernel` (`StageInfo::kernel`) when given.
+fn check_kernel(
+    isa: Isa,
+    count: u64,
+    kernel: Option<&str>,
+    source: impl Fn(u64) -> Option<(String, Files)>,
+) -> (usize, usize) {
     if tools::isa(isa).is_none() {
         return (0, 0);
     }
@@ -168,6 +195,7 @@ fn check_sources(
             Ok(stages) => {
                 avx2 += (stages.iter())
                     .filter(|s| s.native && s.kernel_isa == Some(isa))
+                    .filter(|s| kernel.is_none() || s.kernel == kernel)
                     .count()
             }
             Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
@@ -201,9 +229,27 @@ fn avx2_depthwise_convolutions_match_the_interpreter() {
 #[test]
 fn avx2_stride2_depthwise_convolutions_match_the_interpreter() {
     for isa in [Isa::Avx2, Isa::Avx2Vnni] {
-        let n = check_with(isa, 150, |seed| program_with(seed, true, true));
+        let n = check_with(isa, 150, |seed| program_with(seed, true, Window::Stride2));
         if convoy::jit::isa_supported(isa) {
             assert!(n > 50, "{isa:?}: only {n} stages ran on the AVX2 kernels");
+        }
+    }
+}
+
+/// 5x5 and 7x7 depthwise layers (rows of 5 to 8 adjacent taps, column
+/// stride 1 or 2) on the depthwise kernel, not the direct one.
+#[test]
+fn avx2_wide_row_depthwise_convolutions_match_the_interpreter() {
+    for isa in [Isa::Avx2, Isa::Avx2Vnni] {
+        let source = |seed| Some((program_with(seed, true, Window::WideRows), Files::default()));
+        let (checked_ok, n) = check_kernel(isa, 200, Some("depthwise"), source);
+        if convoy::jit::isa_supported(isa) {
+            assert!(checked_ok > 100, "{isa:?}: only {checked_ok} checked");
+            // (Most of the others have tails the kernels do not take.)
+            assert!(
+                n > 60,
+                "{isa:?}: only {n} stages ran on the depthwise kernel"
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The AVX2 depthwise convolution (`native::plan_native` plans it for
 //! `Isa::Avx2`, on the stages of the AVX-512 kernel in `avx512.rs` whose
-//! windows fit a 128-bit lane): 32 output pixels of one row and channel at
+//! windows fit a 128-bit lane; rows of more than 4 taps go to
+//! `depthwise_words_avx2`): 32 output pixels of one row and channel at
 //! a time, four vectors of 8. Per kernel row and vector, the 16 input bytes
 //! of each 4-pixel half (one `vbroadcasti128` when both halves' windows lie
 //! in the same 16 bytes) gathered into each pixel's taps by one `vpshufb`,
@@ -56,9 +57,11 @@ pub(super) fn geometry(st: &NativeStage) -> Option<(usize, usize, usize)> {
     (3 * sw + (taps - 1) * dw <= 15).then_some((sw, dw, taps))
 }
 
-/// Whether the AVX2 kernel computes depthwise stage `st` (see [`geometry`]).
-pub(crate) fn fits_lanes(st: &NativeStage) -> bool {
-    geometry(st).is_some()
+/// Whether the AVX2 kernels compute depthwise stage `st`: this module's
+/// (see [`geometry`]) or, for rows of 5 to 8 adjacent taps,
+/// `depthwise_words_avx2`'s.
+pub(crate) fn fits(st: &NativeStage) -> bool {
+    geometry(st).is_some() || super::depthwise_words_avx2::fits(st)
 }
 
 /// Runs items `lo..hi` (channel-major output rows) of the depthwise stage
@@ -79,6 +82,10 @@ pub(super) unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
     // host's features.
     unsafe {
         match super::dot256::form(st.isa()) {
+            // Rows of more than 4 taps: adjacent byte pairs in every form.
+            _ if geometry(st).is_none() => {
+                super::depthwise_words_avx2::words::<FAST, BORDERS>(st, x, out, lo, hi)
+            }
             VEX => vnni::<FAST, BORDERS>(st, x, out, lo, hi),
             EVEX => evex::<FAST, BORDERS>(st, x, out, lo, hi),
             _ if super::depthwise_words_avx2::fits(st) => {

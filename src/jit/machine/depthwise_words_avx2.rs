@@ -18,12 +18,18 @@
 //! channel, an output row only adds its offset (planning per row cost
 //! this kernel 40% on 56-pixel rows).
 //!
-//! Memory: the loads of 32 pixels from column `sw x0` end at byte `2 x0 +
-//! 66` (stride 2) or `x0 + 35`, before the last load of
-//! `depthwise_avx2::kernel` (`2 x0 + 72`, `x0 + 40`), which
-//! `NativeStage::fits` covers. With `Kind::Depthwise::borders` (an
-//! input without halo) the input rows a channel's output rows read are
-//! first copied into a zero-padded scratch plane.
+//! Rows of 5 to 8 taps (two weight quads a row: 5x5 and 7x7 depthwise
+//! layers) take pairs at byte offsets 4 and 6 as well; the AVX2 kernels
+//! that gather windows by `vpshufb` (`depthwise_avx2::kernel`) stop at 4.
+//!
+//! Memory: the loads of the 32 pixels from column `sw x0` end at byte
+//! `2 x0 + 70` (stride 2) or `x0 + 39` (pairs at offsets up to 6), before
+//! the end of the 128 bytes from `sw x0' + bases[3]` (`x0'` is `x0`
+//! rounded down to 64, so `x0 <= x0' + 32`) that
+//! `native::depthwise_windows` checked against the buffer and its spare
+//! bytes. With `Kind::Depthwise::borders` (an input without halo) the
+//! input rows a channel's output rows read are first copied into a
+//! zero-padded scratch plane.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -38,9 +44,17 @@ use crate::jit::native::byte_pairs::WordTerms;
 use crate::jit::native::{Kind, NativeStage};
 
 /// Whether this kernel computes the depthwise stage `st`: column stride
-/// 1 or 2, adjacent taps, rows of at most 4 taps.
+/// 1 or 2, adjacent taps (column dilation 1), rows of at most 8 taps (two
+/// quads).
 pub(super) fn fits(st: &NativeStage) -> bool {
-    matches!(super::depthwise_avx2::geometry(st), Some((1 | 2, 1, _)))
+    matches!(
+        st.kind(),
+        Kind::Depthwise {
+            stride: (_, 1 | 2),
+            quads: (1 | 2, 4),
+            ..
+        }
+    )
 }
 
 /// Runs items `lo..hi` (channel-major output rows) of the depthwise stage
@@ -64,13 +78,14 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
         pad_left,
         stride: (sh, sw),
         dilation_h,
+        quads: (per_row, _),
         borders,
         ..
     } = st.kind()
     else {
         return;
     };
-    let plan = st.word_terms(|| WordTerms::plan(st.weights(), st.channels(), kh));
+    let plan = st.word_terms(|| WordTerms::plan(st.weights(), st.channels(), kh, per_row));
     let tail = Tail::new(st.requant());
     let fast = if FAST { tail.fast() } else { None };
     let (height, width) = (st.height(), st.width());
@@ -166,10 +181,10 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
                         // Stride 2: pixels `x0 + 16 half ..`; stride 1:
                         // pixels `x0 + half + 2 i`.
                         let col = col + if sw == 2 { 32 * half } else { half } as isize;
-                        // SAFETY (both): the 32 bytes end before the last
-                        // load of `depthwise_avx2::kernel` for this chunk,
-                        // inside the buffer (`fits`) or the scratch (its
-                        // `len` per row, `padded_rows` rows).
+                        // SAFETY (both): the 32 bytes end within the bytes
+                        // `depthwise_windows` checked for this chunk (see
+                        // the module's memory note), inside the buffer or
+                        // the scratch (its `len` per row, `padded_rows` rows).
                         let a = unsafe { _mm256_loadu_si256(two[0].0.wrapping_offset(col).cast()) };
                         let b = unsafe { _mm256_loadu_si256(two[1].0.wrapping_offset(col).cast()) };
                         let (a, b) = (_mm256_maddubs_epi16(a, wa), _mm256_maddubs_epi16(b, wb));

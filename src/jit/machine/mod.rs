@@ -41,11 +41,11 @@ pub(crate) use peak::vpdpbusd_peak;
 
 /// Whether the AVX2 kernels compute native stage `stage` (planned for
 /// AVX-512): every pointwise stage, the depthwise ones whose windows fit
-/// their lanes.
+/// their lanes or take adjacent byte pairs.
 pub(crate) fn avx2_fits(stage: &NativeStage) -> bool {
     match stage.kind() {
         super::native::Kind::Pointwise { .. } => true,
-        super::native::Kind::Depthwise { .. } => depthwise_avx2::fits_lanes(stage),
+        super::native::Kind::Depthwise { .. } => depthwise_avx2::fits(stage),
         _ => false,
     }
 }

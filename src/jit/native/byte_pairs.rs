@@ -245,8 +245,9 @@ fn clip_summed(quads: [i32; 2]) -> ([i32; 2], [i32; 2]) {
 
 /// One `vpmaddubsw` of a depthwise kernel that multiplies adjacent input
 /// bytes (`depthwise_words_avx2`): the input bytes at `offset` (0: taps 0 and
-/// 1 of a row, 2: taps 2 and 3) of kernel row `row`, times the pair of
-/// weights `pair` (word `w0 | w1 << 8`, broadcast to both words of a dword).
+/// 1 of a row, 2: taps 2 and 3, ..., 6: taps 6 and 7) of kernel row `row`,
+/// times the pair of weights `pair` (word `w0 | w1 << 8`, broadcast to both
+/// words of a dword).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WordTerm {
     pub row: usize,
@@ -265,21 +266,26 @@ pub struct WordTerms {
 }
 
 impl WordTerms {
-    /// `quads` laid out as `channels` runs of `rows` quads (one per kernel
-    /// row).
-    pub fn plan(quads: &[i32], channels: usize, rows: usize) -> WordTerms {
+    /// `quads` laid out as `channels` runs of `rows` kernel rows of
+    /// `per_row` quads each (quad `q` of a row: taps `4 q .. 4 q + 4`).
+    pub fn plan(quads: &[i32], channels: usize, rows: usize, per_row: usize) -> WordTerms {
         let channel = |c: usize| {
             let mut terms = vec![];
             for row in 0..rows {
-                let q = quads.get(c * rows + row).copied().unwrap_or(0);
-                let (main, rest) = split(q);
-                for quad in [main, rest] {
-                    let b = quad.to_le_bytes();
-                    for half in 0..2 {
-                        let word = i32::from(b[2 * half]) | i32::from(b[2 * half + 1]) << 8;
-                        if word != 0 {
-                            let (offset, pair) = (2 * half, word | word << 16);
-                            terms.push(WordTerm { row, offset, pair });
+                for q in 0..per_row {
+                    let quad = quads
+                        .get((c * rows + row) * per_row + q)
+                        .copied()
+                        .unwrap_or(0);
+                    let (main, rest) = split(quad);
+                    for part in [main, rest] {
+                        let b = part.to_le_bytes();
+                        for half in 0..2 {
+                            let word = i32::from(b[2 * half]) | i32::from(b[2 * half + 1]) << 8;
+                            if word != 0 {
+                                let (offset, pair) = (4 * q + 2 * half, word | word << 16);
+                                terms.push(WordTerm { row, offset, pair });
+                            }
                         }
                     }
                 }
@@ -428,30 +434,45 @@ mod tests {
             state ^= state << 5;
             state
         };
-        let quads: Vec<i32> = (0..40 * 3).map(|_| next() as i32).collect();
-        let plan = WordTerms::plan(&quads, 40, 3);
-        assert_eq!(plan.channels.len(), 40);
-        for (c, terms) in plan.channels.iter().enumerate() {
-            assert_eq!(terms.len() % 2, 0);
-            let mut taps = [[0i32; 4]; 3];
-            for t in terms {
-                assert_eq!(t.pair as u32 >> 16, t.pair as u32 & 0xFFFF);
-                let (a, b) = (
-                    i32::from(t.pair as u8 as i8),
-                    i32::from((t.pair >> 8) as u8 as i8),
-                );
-                taps[t.row][t.offset] += a;
-                taps[t.row][t.offset + 1] += b;
-                for (x0, x1) in [(0, 255), (255, 0), (255, 255)] {
-                    assert_eq!(pair(x0, x1, a, b), x0 * a + x1 * b, "channel {c}");
+        // 3 kernel rows of one quad (3x3), and of two (rows of 5 to 8 taps).
+        for per_row in [1, 2] {
+            let quads: Vec<i32> = (0..40 * 3 * per_row).map(|_| next() as i32).collect();
+            let plan = WordTerms::plan(&quads, 40, 3, per_row);
+            assert_eq!(plan.channels.len(), 40);
+            for (c, terms) in plan.channels.iter().enumerate() {
+                assert_eq!(terms.len() % 2, 0);
+                let mut taps = [[0i32; 8]; 3];
+                for t in terms {
+                    assert_eq!(t.pair as u32 >> 16, t.pair as u32 & 0xFFFF);
+                    let (a, b) = (
+                        i32::from(t.pair as u8 as i8),
+                        i32::from((t.pair >> 8) as u8 as i8),
+                    );
+                    taps[t.row][t.offset] += a;
+                    taps[t.row][t.offset + 1] += b;
+                    for (x0, x1) in [(0, 255), (255, 0), (255, 255)] {
+                        assert_eq!(pair(x0, x1, a, b), x0 * a + x1 * b, "channel {c}");
+                    }
+                }
+                for (row, taps) in taps.iter().enumerate() {
+                    for q in 0..2 {
+                        let quad = if q < per_row {
+                            weights_of(quads[(c * 3 + row) * per_row + q])
+                        } else {
+                            [0; 4]
+                        };
+                        assert_eq!(
+                            taps[4 * q..4 * q + 4],
+                            quad,
+                            "channel {c} row {row} quad {q}"
+                        );
+                    }
                 }
             }
-            for (row, taps) in taps.iter().enumerate() {
-                let quad = weights_of(quads[c * 3 + row]);
-                assert_eq!(*taps, quad, "channel {c} row {row}");
-            }
         }
-        let zeros = WordTerms::plan(&[0, i32::from_le_bytes([0, 0, 7, 0])], 1, 2);
+        let zeros = WordTerms::plan(&[0, i32::from_le_bytes([0, 0, 7, 0])], 1, 2, 1);
+        let second = WordTerms::plan(&[0, i32::from_le_bytes([0, 0, 7, 0])], 1, 1, 2);
+        assert_eq!(second.channels[0][0].offset, 6);
         let pad = WordTerm {
             row: 0,
             offset: 0,

@@ -209,6 +209,17 @@ impl NativeStage {
         }
     }
 
+    /// The kernel family's name (`StageInfo::kernel`).
+    pub fn kernel_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Pointwise { .. } => "pointwise",
+            Kind::Depthwise { .. } => "depthwise",
+            Kind::Deconv { .. } => "depthwise deconv",
+            Kind::Direct(_) => "direct",
+            Kind::Wide16 { .. } => "wide16",
+        }
+    }
+
     pub fn kind(&self) -> &Kind {
         &self.kind
     }
@@ -291,8 +302,9 @@ pub(crate) fn plan_native(
     if isa.is_avx2() {
         let requant = tail(pattern.core)?;
         // The pointwise and depthwise kernels have AVX2 forms (no residual
-        // map, depthwise windows of 4 pixels within 16 bytes); every AVX2
-        // kernel runs with or without AVX-VNNI.
+        // map; depthwise windows of 4 pixels within 16 bytes, or rows of
+        // adjacent taps with column stride 1 or 2); every AVX2 kernel runs
+        // with or without AVX-VNNI.
         let small = matches!(pattern.kind, ConvKind::Pointwise | ConvKind::Depthwise)
             && requant.residual.is_none();
         return small
