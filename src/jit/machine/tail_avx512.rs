@@ -11,7 +11,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::{Bias, Requant, Scale};
+use crate::jit::native::{Bias, DerivedBy, Requant, Scale};
 
 /// Per-stage constants of the tail, broadcast once per call, and which of
 /// its steps are not the identity.
@@ -1069,8 +1069,8 @@ impl Parts {
     /// The parts of `q`, made on the first call for `q` (or for its stage's
     /// first job).
     fn of(q: &Requant) -> &Parts {
-        // Only this function stores into `derived`: always a `Parts`.
-        match q.derived.get_or_make(|| Parts::make(q)) {
+        // Only this function stores into this slot: always a `Parts`.
+        match (q.derived).get_or_make(DerivedBy::Avx512Tail, || Parts::make(q)) {
             Some(p) => p,
             None => unreachable!("Requant::derived holds only Parts"),
         }

@@ -39,7 +39,7 @@ pub(crate) use conv::{
 pub(crate) use fuse::BandPair;
 pub(crate) use in_place::unpad_inputs;
 use requant::{match_tail, match_tail_split};
-pub(crate) use requant::{Bias, Requant, Scale};
+pub(crate) use requant::{Bias, DerivedBy, Requant, Scale};
 pub(crate) use rowwise::{plan_rows, Grid, RowPart, RowStage, Special};
 pub(crate) use wide16::Window16;
 
