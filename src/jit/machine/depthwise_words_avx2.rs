@@ -30,6 +30,14 @@
 //! bytes. With `Kind::Depthwise::borders` (an input without halo) the
 //! input rows a channel's output rows read are first copied into a
 //! zero-padded scratch plane.
+//!
+//! Narrow rows with stride 1 (`flat`: a row's pitch shorter than the
+//! chunks it takes) run a job's rows as one run of positions, the halo
+//! columns between rows computed and dropped: a 14 x 14 map fills 14 of
+//! every 16 lanes where row by row it filled 14 of 32. A chunk starts
+//! before the last row's last pixel, so its loads end by column `width +
+//! 38` of that row, as the row-by-row chunks' do, or in the 64 bytes after
+//! the scratch's last row.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -37,7 +45,7 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::pointwise_avx2::store;
 #[cfg(target_arch = "x86_64")]
-use super::tail_avx2::Tail;
+use super::tail_avx2::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::byte_pairs::WordTerms;
 #[cfg(target_arch = "x86_64")]
@@ -90,15 +98,36 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     let fast = if FAST { tail.fast() } else { None };
     let (height, width) = (st.height(), st.width());
     let chunks = width.div_ceil(32);
+    // Stride 1 on rows shorter than the chunks they take (a 14-pixel row
+    // fills 14 of 32 lanes): the rows of a job run as one, the columns
+    // between them (the halo, or the scratch rows' padding) computed and
+    // dropped (14 of every 16 lanes). `pitch`: the shortest scratch row
+    // that holds an input row and a window's reach (`reach` columns from
+    // each pixel's first, the last term's pair included).
+    let reach = (plan.channels.iter().flatten())
+        .map(|t| t.offset + 2)
+        .max()
+        .unwrap_or(2);
+    let (in_h, in_w) = borders.unwrap_or((0, 0));
+    let pitch = if BORDERS {
+        (pad_left + in_w).max(width + reach - 1)
+    } else {
+        st.x().stride
+    };
+    let flat = (sh, sw) == (1, 1) && pitch < 32 * chunks;
     // With `BORDERS`: a zero-padded copy of the input rows a channel's
     // output rows `y0..y1` read: input row `iy` in scratch row `iy +
     // pad_top`, at column `pad_left`; the rows above and below the input
-    // are never written. Each row is as long as the last chunk's loads.
-    let (in_h, in_w) = borders.unwrap_or((0, 0));
-    let len = (pad_left + in_w).max(sw * 32 * chunks + 16) + 16;
+    // are never written. Each row is as long as the last chunk's loads
+    // (`flat`: `pitch`, with 64 bytes after the last row for its loads).
+    let len = if flat {
+        pitch
+    } else {
+        (pad_left + in_w).max(sw * 32 * chunks + 16) + 16
+    };
     let span = (kh - 1) * dilation_h + 1;
     let padded_rows = sh * (height - 1) + span;
-    let mut scratch = vec![0u8; if BORDERS { padded_rows * len } else { 0 }];
+    let mut scratch = vec![0u8; if BORDERS { padded_rows * len + 64 } else { 0 }];
     // Consecutive input rows (of the channel's rows from `x`, or of the
     // scratch rows) lie `step` bytes apart; output row `y`'s kernel row 0
     // is input row `sh y - pad_top`.
@@ -109,7 +138,6 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     };
     let most = plan.channels.iter().map(Vec::len).max().unwrap_or(0);
     let mut terms = vec![(std::ptr::null::<u8>(), 0i32); most];
-    let ones = _mm256_set1_epi16(1);
     // Stride 2: vector `p`, lane `L`, dword `i` holds pixel `16 (p / 2) +
     // 4 (p % 2) + 8 L + i`, packed to byte `16 L + 4 p + i`; dword `j` of
     // the result comes from dword `order[j]` of the packed bytes. Stride 1:
@@ -123,6 +151,7 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     });
     // SAFETY: `interleave` is 32 bytes.
     let interleave = unsafe { _mm256_loadu_si256(interleave.as_ptr().cast()) };
+    let mut buf = Line64([0; 64]);
     let mut item = lo;
     while item < hi {
         let (c, y0) = (item / height, item % height);
@@ -164,54 +193,137 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
         let terms = &terms[..channel.len()];
         let k = fast.as_ref().map(|f| f.channel(c));
         let kt = tail.channel(c);
-        for y in y0..y1 {
-            let row = (sh * y) as isize * step;
-            let at_out = st.out().origin + c * st.out().plane + y * st.out().stride;
-            for chunk in 0..chunks {
-                let x0 = 32 * chunk;
-                let col = row + (sw * x0) as isize;
-                let mut acc = [_mm256_setzero_si256(); 4];
-                // Stride 2: the second 16 pixels only when the row has
-                // them (rows of up to 16 pixels, a row's last 16: half the
-                // work; their accumulators stay zero and are not stored).
-                let halves = if sw == 2 && width - x0 <= 16 { 1 } else { 2 };
-                for two in terms.chunks_exact(2) {
-                    let (wa, wb) = (_mm256_set1_epi32(two[0].1), _mm256_set1_epi32(two[1].1));
-                    for half in 0..halves {
-                        // Stride 2: pixels `x0 + 16 half ..`; stride 1:
-                        // pixels `x0 + half + 2 i`.
-                        let col = col + if sw == 2 { 32 * half } else { half } as isize;
-                        // SAFETY (both): the 32 bytes end within the bytes
-                        // `depthwise_windows` checked for this chunk (see
-                        // the module's memory note), inside the buffer or
-                        // the scratch (its `len` per row, `padded_rows` rows).
-                        let a = unsafe { _mm256_loadu_si256(two[0].0.wrapping_offset(col).cast()) };
-                        let b = unsafe { _mm256_loadu_si256(two[1].0.wrapping_offset(col).cast()) };
-                        let (a, b) = (_mm256_maddubs_epi16(a, wa), _mm256_maddubs_epi16(b, wb));
-                        let lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), ones);
-                        let hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), ones);
-                        acc[2 * half] = _mm256_add_epi32(acc[2 * half], lo);
-                        acc[2 * half + 1] = _mm256_add_epi32(acc[2 * half + 1], hi);
+        let tails = (&tail, fast.as_ref().zip(k), kt);
+        let reorder = if sw == 2 { order } else { interleave };
+        // SAFETY (both uses): the loads as `chunk` needs them (see the
+        // module's memory note); this function's target features.
+        let chunk = |col: isize, both: bool| unsafe { chunk(terms, col, sw, both, tails, reorder) };
+        let at_out = |y: usize| st.out().origin + c * st.out().plane + y * st.out().stride;
+        if flat {
+            // Rows `y0..y1` as one run of positions `(y - y0) pitch + x`:
+            // 32 positions a chunk, of which those with `x < width` are
+            // pixels, stored row by row from `buf`.
+            let pitch = step as usize;
+            let rows = y1 - y0;
+            let run = (rows - 1) * pitch + width;
+            for q in (0..run).step_by(32) {
+                let bytes = chunk((y0 * pitch + q) as isize, true);
+                // SAFETY: `buf` has 64 bytes.
+                unsafe { _mm256_storeu_si256(buf.0.as_mut_ptr().cast(), bytes) };
+                for r in q / pitch..=((q + 31) / pitch).min(rows - 1) {
+                    let (from, to) = (q.max(r * pitch), (q + 32).min(r * pitch + width));
+                    if from < to {
+                        // SAFETY: the 32 bytes from `from - q < 32` lie in
+                        // `buf`; pixels (c, y0 + r, from - r pitch ..
+                        // to - r pitch) are inside the output.
+                        unsafe {
+                            let v = _mm256_loadu_si256(buf.0.as_ptr().add(from - q).cast());
+                            store(out.add(at_out(y0 + r) + from - r * pitch), v, to - from);
+                        }
                     }
                 }
-                let bytes = match (&fast, k) {
-                    // SAFETY: this function's target features.
-                    (Some(f), Some(k)) => unsafe { f.packed4(&acc, k) },
-                    // SAFETY: as above.
-                    _ => unsafe { tail.packed4(&acc, kt) },
-                };
-                let bytes = if sw == 2 {
-                    _mm256_permutevar8x32_epi32(bytes, order)
-                } else {
-                    _mm256_shuffle_epi8(bytes, interleave)
-                };
+            }
+            continue;
+        }
+        for y in y0..y1 {
+            let row = (sh * y) as isize * step;
+            for chunk_at in 0..chunks {
+                let x0 = 32 * chunk_at;
+                let bytes = chunk(row + (sw * x0) as isize, width - x0 > 16);
                 // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the
                 // output.
-                unsafe { store(out.add(at_out + x0), bytes, (width - x0).min(32)) };
+                unsafe { store(out.add(at_out(y) + x0), bytes, (width - x0).min(32)) };
             }
         }
     }
 }
+
+/// A channel's tails for [`chunk`]: the general tail, the folded one with
+/// the channel's constants, the general one's constants.
+#[cfg(target_arch = "x86_64")]
+type Tails<'a> = (
+    &'a Tail<'a>,
+    Option<(&'a Fast<'a>, [__m256i; 2])>,
+    [__m256i; 3],
+);
+
+/// The 32 output bytes, in pixel order, whose first pixel's kernel row 0
+/// starts at `col` past each term's address, of a channel with `terms`
+/// and `tails` (the general tail, the folded one with its constants, the
+/// general one's constants); with stride 2, only the first 16 unless
+/// `both`. `reorder`: the stride's permutation from pack order.
+///
+/// # Safety
+/// Every term's 32 bytes from `col` (and `col + 32` or `col + 1`) are
+/// readable; only inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn chunk(
+    terms: &[(*const u8, i32)],
+    col: isize,
+    sw: usize,
+    both: bool,
+    (tail, fast, kt): Tails,
+    reorder: __m256i,
+) -> __m256i {
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_si256(); 4];
+    // Stride 2: pixels `16 half ..`; stride 1: pixels `half + 2 i`.
+    let second = if sw == 2 { 32 } else { 1 };
+    for two in terms.chunks_exact(2) {
+        let (wa, wb) = (_mm256_set1_epi32(two[0].1), _mm256_set1_epi32(two[1].1));
+        // SAFETY (both calls): the caller's guarantees.
+        let (lo, hi) = unsafe { pair_words(two, col, (wa, wb), ones) };
+        acc[0] = _mm256_add_epi32(acc[0], lo);
+        acc[1] = _mm256_add_epi32(acc[1], hi);
+        // Stride 2: the second 16 pixels only when `both` (rows of up to
+        // 16 pixels, a row's last 16: half the work; their accumulators
+        // stay zero and are not stored).
+        if sw != 2 || both {
+            let (lo, hi) = unsafe { pair_words(two, col + second, (wa, wb), ones) };
+            acc[2] = _mm256_add_epi32(acc[2], lo);
+            acc[3] = _mm256_add_epi32(acc[3], hi);
+        }
+    }
+    // SAFETY (both): the caller's target features.
+    let bytes = match fast {
+        Some((f, k)) => unsafe { f.packed4(&acc, k) },
+        None => unsafe { tail.packed4(&acc, kt) },
+    };
+    if sw == 2 {
+        _mm256_permutevar8x32_epi32(bytes, reorder)
+    } else {
+        _mm256_shuffle_epi8(bytes, reorder)
+    }
+}
+
+/// Both terms' words at `col` (times their pairs `wa`, `wb`), widened to
+/// dwords and added: the pixels of vectors 0 and 1 (or 2 and 3) of
+/// [`chunk`].
+///
+/// # Safety
+/// As [`chunk`] (no closure here: a closure in a function without target
+/// features is compiled without AVX2, each intrinsic a call).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn pair_words(
+    two: &[(*const u8, i32)],
+    col: isize,
+    (wa, wb): (__m256i, __m256i),
+    ones: __m256i,
+) -> (__m256i, __m256i) {
+    // SAFETY (both): the caller's guarantee.
+    let a = unsafe { _mm256_loadu_si256(two[0].0.wrapping_offset(col).cast()) };
+    let b = unsafe { _mm256_loadu_si256(two[1].0.wrapping_offset(col).cast()) };
+    let (a, b) = (_mm256_maddubs_epi16(a, wa), _mm256_maddubs_epi16(b, wb));
+    let lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), ones);
+    let hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), ones);
+    (lo, hi)
+}
+
+/// 64 bytes on a cache line: the flattened runs' chunks, stored per row.
+#[repr(align(64))]
+struct Line64([u8; 64]);
 
 /// Copies `n` bytes from `src` to `dst` in 32-byte vectors, the last one
 /// overlapping the one before it.
@@ -224,7 +336,36 @@ unsafe fn copy_row(src: *const u8, dst: *mut u8, n: usize) {
     // SAFETY: every load and store lies within the `n` bytes of each.
     unsafe {
         if n < 32 {
-            std::ptr::copy_nonoverlapping(src, dst, n);
+            // Two overlapping pieces of 16, 8, 4 or 2 bytes (no call of
+            // `memcpy` per row: a 14-pixel map's rows are most of a
+            // channel's work).
+            match n {
+                16.. => {
+                    let (a, b) = (
+                        _mm_loadu_si128(src.cast()),
+                        _mm_loadu_si128(src.add(n - 16).cast()),
+                    );
+                    _mm_storeu_si128(dst.cast(), a);
+                    _mm_storeu_si128(dst.add(n - 16).cast(), b);
+                }
+                8.. => {
+                    let (a, b) = (
+                        src.cast::<u64>().read_unaligned(),
+                        src.add(n - 8).cast::<u64>().read_unaligned(),
+                    );
+                    dst.cast::<u64>().write_unaligned(a);
+                    dst.add(n - 8).cast::<u64>().write_unaligned(b);
+                }
+                4.. => {
+                    let (a, b) = (
+                        src.cast::<u32>().read_unaligned(),
+                        src.add(n - 4).cast::<u32>().read_unaligned(),
+                    );
+                    dst.cast::<u32>().write_unaligned(a);
+                    dst.add(n - 4).cast::<u32>().write_unaligned(b);
+                }
+                _ => std::ptr::copy_nonoverlapping(src, dst, n),
+            }
             return;
         }
         let copy = |at: usize| {
