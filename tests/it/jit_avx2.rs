@@ -57,6 +57,9 @@ enum Window {
     /// Rows of 5 to 8 adjacent taps, column stride 1 or 2
     /// (`machine::depthwise_words_avx2` in every AVX2 form).
     WideRows,
+    /// Not depthwise: a 1x1 convolution with row stride 1 to 4 and column
+    /// stride 1 or 2, any dilation (the pointwise kernel's strided loads).
+    Strided1x1,
 }
 
 /// As [`program`], with depthwise windows of the kind `window`.
@@ -80,6 +83,13 @@ fn program_with(seed: u64, depthwise: bool, window: Window) -> String {
         (rng.range(1, 4), 2, rng.range(1, 2), 1)
     } else if window == Window::WideRows {
         (rng.range(1, 3), rng.range(1, 2), rng.range(1, 2), 1)
+    } else if window == Window::Strided1x1 {
+        (
+            rng.range(1, 4),
+            rng.range(1, 2),
+            rng.range(1, 3),
+            rng.range(1, 3),
+        )
     } else if depthwise {
         let d = if rng.chance(25) { (1, 2) } else { (1, 1) };
         (rng.range(1, 4), rng.range(1, 3), d.0, d.1)
@@ -232,6 +242,28 @@ fn avx2_stride2_depthwise_convolutions_match_the_interpreter() {
         let n = check_with(isa, 150, |seed| program_with(seed, true, Window::Stride2));
         if convoy::jit::isa_supported(isa) {
             assert!(n > 50, "{isa:?}: only {n} stages ran on the AVX2 kernels");
+        }
+    }
+}
+
+/// 1x1 convolutions with strides (ResNet's downsampling shortcuts) on the
+/// pointwise kernel, not the direct one.
+#[test]
+fn avx2_strided_1x1_convolutions_match_the_interpreter() {
+    for isa in [Isa::Avx2, Isa::Avx2Vnni] {
+        let source = |seed| {
+            Some((
+                program_with(seed, false, Window::Strided1x1),
+                Files::default(),
+            ))
+        };
+        let (checked_ok, n) = check_kernel(isa, 150, Some("pointwise"), source);
+        if convoy::jit::isa_supported(isa) {
+            assert!(checked_ok > 75, "{isa:?}: only {checked_ok} checked");
+            assert!(
+                n > 50,
+                "{isa:?}: only {n} stages ran on the pointwise kernel"
+            );
         }
     }
 }

@@ -51,7 +51,8 @@ pub(super) unsafe fn run(
         // Kernels with and without the folded tail are separate copies:
         // with both paths in one, LLVM stopped inlining the general tail and
         // the unfolded stages ran 10-15% slower.
-        Kind::Pointwise { cin, groups } => unsafe {
+        // (Strided only on AVX2: `NativeStage::fits`.)
+        Kind::Pointwise { cin, groups, .. } => unsafe {
             super::pointwise_avx512::pointwise(stage, (*cin, *groups), x, out, (lo, hi), ch)
         },
         Kind::Depthwise { borders, .. } => unsafe {

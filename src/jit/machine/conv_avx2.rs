@@ -112,8 +112,13 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     let d = match stage.kind() {
         Kind::Direct(d) => d,
         // SAFETY (each): the caller's guarantees are the kernels'.
-        &Kind::Pointwise { cin, groups } => {
-            return unsafe { super::pointwise_avx2::pointwise(stage, cin, groups, x, out, lo, hi) }
+        &Kind::Pointwise {
+            cin,
+            groups,
+            stride,
+        } => {
+            let args = (cin, groups, stride, x, out, lo, hi);
+            return unsafe { super::pointwise_avx2::pointwise(stage, args) };
         }
         Kind::Depthwise { borders, .. } => {
             use super::depthwise_avx2::depthwise;

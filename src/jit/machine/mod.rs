@@ -617,7 +617,9 @@ fn granule(code: &Callable) -> usize {
         return 1;
     };
     let w = stage.width();
-    let back_to_back = stage.x().stride == w && stage.out().stride == w;
+    let strided =
+        matches!(stage.kind(), super::native::Kind::Pointwise { stride, .. } if *stride != (1, 1));
+    let back_to_back = stage.x().stride == w && stage.out().stride == w && !strided;
     match stage.kind() {
         super::native::Kind::Pointwise { .. } if back_to_back && w > 0 => 64 / gcd(w, 64),
         // Narrow depthwise maps: whole channels (blocks of several rows

@@ -34,23 +34,16 @@ use crate::jit::native::NativeStage;
 const BLOCK: usize = 2;
 
 /// Runs rows `lo..hi` of the pointwise stage `st` (`cin` input channels in
-/// `groups` groups of four).
+/// `groups` groups of four, the input read at `stride`): `args` is `(cin,
+/// groups, stride, x, out, lo, hi)`.
 ///
 /// # Safety
 /// As `avx512::run`, with AVX2 and AVX-VNNI instead of AVX-512.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn pointwise(
-    st: &NativeStage,
-    cin: usize,
-    groups: usize,
-    x: *const u8,
-    out: *mut u8,
-    lo: usize,
-    hi: usize,
-) {
+pub(super) unsafe fn pointwise(st: &NativeStage, args: Args) {
+    let groups = args.1;
     let tail = Tail::new(st.requant());
-    let args = (cin, groups, x, out, lo, hi);
     let fast = tail.fast();
     let form = super::dot256::form(st.isa());
     // Without VNNI: byte pairs where few weight quads need a rest.
@@ -185,8 +178,16 @@ pub(super) fn halves(w: i32) -> (i32, i32) {
     (b[0] | b[2] << 16, b[1] | b[3] << 16)
 }
 
-/// `cin`, `groups`, `x`, `out`, `lo`, `hi` of [`pointwise`].
-type Args = (usize, usize, *const u8, *mut u8, usize, usize);
+/// `cin`, `groups`, `stride`, `x`, `out`, `lo`, `hi` of [`pointwise`].
+type Args = (
+    usize,
+    usize,
+    (usize, usize),
+    *const u8,
+    *mut u8,
+    usize,
+    usize,
+);
 
 /// The kernel: `FAST` with the folded tail `fast`, else the general `tail`;
 /// `DOT` (`dot256`): `vpdpbusd` in either encoding, or `vpmaddwd`.
@@ -200,7 +201,7 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     st: &NativeStage,
     tail: &Tail,
     fast: Option<Fast>,
-    (cin, groups, x, out, lo, hi): Args,
+    (cin, groups, (sh, sw), x, out, lo, hi): Args,
     pairs: Option<&BytePairs>,
 ) {
     // Interleaving four channel rows with byte then word unpacks leaves
@@ -225,23 +226,23 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
         st.weights().iter().map(|&w| halves(w)).collect()
     };
     let low = _mm256_set1_epi16(0xFF);
-    // Runs of pixels, as (offset of the first from a plane's pixel (0, 0),
-    // length): each row, or all rows `lo..hi` at once when neither buffer
-    // has side halos.
+    // Runs of pixels, as (offset of the first from an input plane's pixel
+    // (0, 0), from an output plane's, length): each row, or all rows
+    // `lo..hi` at once when neither buffer has side halos (and the input
+    // is not strided).
     let (w, xs, os) = (st.width(), st.x().stride, st.out().stride);
-    let runs: Vec<(usize, usize)> = if xs == w && os == w {
-        vec![(lo * w, (hi - lo) * w)]
+    let runs: Vec<(usize, usize, usize)> = if xs == w && os == w && (sh, sw) == (1, 1) {
+        vec![(lo * w, lo * w, (hi - lo) * w)]
     } else {
-        (lo..hi).map(|y| (y * xs, w)).collect()
+        (lo..hi).map(|y| (sh * y * xs, y * os, w)).collect()
     };
-    let out_offset = |y_off: usize| y_off / xs * os + y_off % xs;
     let channels = st.channels();
-    for &(start, len) in &runs {
+    for &(start, out_start, len) in &runs {
         for x0 in (0..len).step_by(64) {
             let halves = if len - x0 > 32 { 2 } else { 1 };
             for g in 0..groups {
                 for h in 0..halves {
-                    let at_x = start + x0 + 32 * h;
+                    let at_x = start + sw * (x0 + 32 * h);
                     let row = |i: usize| {
                         let ch = 4 * g + i;
                         if ch >= cin {
@@ -251,12 +252,19 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
                         // The next chunks' bytes (the planes are far
                         // apart: too many streams for the hardware
                         // prefetcher; a prefetch never faults).
-                        _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(at + 64).cast());
+                        _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(at + 64 * sw).cast());
                         // SAFETY: pixel `at_x` of channel `ch` is inside the
-                        // input; the 32 bytes from it end at most 31 past
-                        // the run's last pixel (`fits` checked 63 spare
-                        // bytes).
-                        unsafe { _mm256_loadu_si256(x.add(at).cast()) }
+                        // input; the 32 bytes from it (64 with `sw` 2) end
+                        // at most 31 (63) past the run's last pixel (`fits`
+                        // checked 63 spare bytes, or `sw` x 64 bytes from
+                        // each chunk).
+                        unsafe {
+                            if sw == 2 {
+                                even_bytes(x.add(at))
+                            } else {
+                                _mm256_loadu_si256(x.add(at).cast())
+                            }
+                        }
                     };
                     let (c0, c1, c2, c3) = (row(0), row(1), row(2), row(3));
                     let t0 = _mm256_unpacklo_epi8(c0, c1);
@@ -281,9 +289,8 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
                 }
             }
             for h in 0..halves {
-                let at_x = start + x0 + 32 * h;
                 let spot = Spot {
-                    offset: out_offset(at_x),
+                    offset: out_start + x0 + 32 * h,
                     count: (len - x0 - 32 * h).min(32),
                 };
                 let f = (tail, fast);
@@ -304,6 +311,25 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
                 }
             }
         }
+    }
+}
+
+/// Bytes 0, 2, .., 62 of the 64 from `at`, in order: 32 pixels of a row
+/// read at column stride 2.
+///
+/// # Safety
+/// 64 bytes from `at` are readable; only inlined into functions compiled
+/// with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn even_bytes(at: *const u8) -> __m256i {
+    // SAFETY: the caller's guarantees.
+    unsafe {
+        let low = _mm256_set1_epi16(0xFF);
+        let a = _mm256_and_si256(_mm256_loadu_si256(at.cast()), low);
+        let b = _mm256_and_si256(_mm256_loadu_si256(at.add(32).cast()), low);
+        // Per 128-bit lane: a's 8 even bytes, then b's; quads 0 2 1 3.
+        _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi16(a, b))
     }
 }
 

@@ -34,12 +34,27 @@ impl NativeStage {
         let spare = Workspace::SPARE;
         let chunks = w.div_ceil(64) as i64;
         let x_ok = match &self.kind {
-            &Kind::Pointwise { cin, groups } => {
+            &Kind::Pointwise {
+                cin,
+                groups,
+                stride: (sh, sw),
+            } => {
                 // Loads of 64 bytes from each chunk of a row, or (rows
-                // back to back) from any pixel.
+                // back to back) from any pixel; strided (AVX2 only), `sw`
+                // times 32 bytes from input column `sw x` of each half
+                // chunk's pixel `x`.
                 let last = (64 * chunks).max(w as i64 + 63);
-                self.weights.len() >= c * groups
-                    && end(self.x, cin.max(1) - 1, h as i64 - 1, last)? <= x_bytes + spare
+                let strided = (sh, sw) != (1, 1);
+                let (row, last) = if strided {
+                    ((sh * (h - 1)) as i64, (sw as i64) * 64 * chunks)
+                } else {
+                    (h as i64 - 1, last)
+                };
+                let stride_ok = !strided
+                    || (self.isa.is_avx2() && (1..=4).contains(&sh) && (1..=2).contains(&sw));
+                stride_ok
+                    && self.weights.len() >= c * groups
+                    && end(self.x, cin.max(1) - 1, row, last)? <= x_bytes + spare
             }
             &Kind::Depthwise {
                 kh,

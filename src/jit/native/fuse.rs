@@ -49,7 +49,12 @@ impl BandPair {
         band: Option<usize>,
     ) -> Option<BandPair> {
         let (c, h, w) = (dw.channels, dw.height, dw.width);
-        let Kind::Pointwise { cin, .. } = pw.kind else {
+        let Kind::Pointwise {
+            cin,
+            stride: (1, 1),
+            ..
+        } = pw.kind
+        else {
             return None;
         };
         let paired = matches!(dw.kind, Kind::Depthwise { .. })

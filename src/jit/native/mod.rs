@@ -96,9 +96,15 @@ pub(crate) fn host_supports_vnni256() -> bool {
 /// The convolution a native stage computes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// 1x1, one group, stride 1, no padding. `groups` = input channels / 4,
-    /// rounded up (missing channels read as zero).
-    Pointwise { cin: usize, groups: usize },
+    /// 1x1, one group, no padding. `groups` = input channels / 4, rounded
+    /// up (missing channels read as zero). `stride`: (rows, columns), (1, 1)
+    /// but for the AVX2 kernel, which also takes rows 1 to 4 and columns 1
+    /// or 2 (output pixel `(y, x)` reads input pixel `(sh y, sw x)`).
+    Pointwise {
+        cin: usize,
+        groups: usize,
+        stride: (usize, usize),
+    },
     /// One input channel per output channel, strides 1 to 4, column
     /// dilation 1 to 4, `kw <= 8`; `pad_top` / `pad_left` shift the window.
     /// The zero padding comes from the input's halo, or, when `borders`
@@ -305,13 +311,15 @@ pub(crate) fn plan_native(
         // map; depthwise windows of 4 pixels within 16 bytes, or rows of
         // adjacent taps with column stride 1 or 2); every AVX2 kernel runs
         // with or without AVX-VNNI.
-        let small = matches!(pattern.kind, ConvKind::Pointwise | ConvKind::Depthwise)
+        let small = (matches!(pattern.kind, ConvKind::Pointwise | ConvKind::Depthwise)
+            || pointwise_stride(&pattern).is_some())
             && requant.residual.is_none();
         return small
-            .then(|| plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone()))
+            .then(|| {
+                plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone(), isa)
+            })
             .flatten()
             .filter(crate::jit::machine::avx2_fits)
-            .map(|ns| NativeStage { isa, ..ns })
             .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa));
     }
     let (k, x, w) = (pattern.core, pattern.x, pattern.w);
@@ -328,19 +336,38 @@ pub(crate) fn plan_native(
             depthwise
                 .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa))
         }
-        _ => plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone())
+        _ => plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone(), isa)
             .or_else(|| conv::plan_direct(program, plan, &pattern, stage.root, requant, isa)),
     }
 }
 
-/// The pointwise kernel, or the depthwise one (strides 1 to 4, rows of at
-/// most 8 taps), when the pattern is theirs.
+/// The (row, column) stride of a 1x1 convolution of one group without
+/// padding whose stride the AVX2 pointwise kernel takes (rows 1 to 4,
+/// columns 1 or 2; `Kind::Pointwise::stride`), any dilation (a 1x1 window
+/// has no gaps).
+fn pointwise_stride(pattern: &ConvPattern) -> Option<(usize, usize)> {
+    let (_, _, kh, kw) = pattern.weights;
+    let g = pattern.geom;
+    let plain = matches!(
+        pattern.kind,
+        ConvKind::Pointwise | ConvKind::Full | ConvKind::FirstLayer
+    );
+    let stride = (g.stride.h, g.stride.w);
+    (plain && (kh, kw) == (1, 1) && g.groups.max(1) == 1 && g.pad == Default::default())
+        .then_some(stride)
+        .filter(|&(sh, sw)| (1..=4).contains(&sh) && (1..=2).contains(&sw))
+}
+
+/// The pointwise kernel (strided only for `isa` AVX2), or the depthwise
+/// one (strides 1 to 4, rows of at most 8 taps), when the pattern is
+/// theirs; planned for `isa`.
 fn plan_pointwise_or_depthwise(
     program: &Program,
     plan: &Plan,
     stage: &Stage,
     pattern: &ConvPattern,
     requant: Requant,
+    isa: Isa,
 ) -> Option<NativeStage> {
     let x = pattern.x;
     let (cout, cin_g, kh, kw) = pattern.weights;
@@ -351,7 +378,8 @@ fn plan_pointwise_or_depthwise(
         return None;
     }
     let d = program.nodes[stage.root].shape.chw();
-    let (kind, packed, windows) = if pattern.kind == ConvKind::Pointwise {
+    let stride = pointwise_stride(pattern).filter(|&s| s == (1, 1) || isa.is_avx2());
+    let (kind, packed, windows) = if let Some(stride) = stride {
         let groups = cin_g.div_ceil(4);
         let mut packed = vec![0i32; cout * groups];
         for o in 0..cout {
@@ -360,7 +388,12 @@ fn plan_pointwise_or_depthwise(
                 packed[o * groups + i / 4] |= byte as i32;
             }
         }
-        (Kind::Pointwise { cin: cin_g, groups }, packed, vec![])
+        let kind = Kind::Pointwise {
+            cin: cin_g,
+            groups,
+            stride,
+        };
+        (kind, packed, vec![])
     } else if pattern.kind == ConvKind::Depthwise && kw <= 8 {
         let input = matches!(program.nodes[x].op, crate::ir::Op::Input { .. });
         let (kind, windows) = depthwise_windows(pattern, xbuf, d, input)?;
@@ -389,7 +422,7 @@ fn plan_pointwise_or_depthwise(
         weights: packed,
         windows,
         requant,
-        isa: Isa::Avx512,
+        isa,
         residual: None,
         out_bytes: 1,
         pairs: Default::default(),
