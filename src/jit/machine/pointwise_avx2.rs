@@ -231,7 +231,26 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     // `lo..hi` at once when neither buffer has side halos (and the input
     // is not strided).
     let (w, xs, os) = (st.width(), st.x().stride, st.out().stride);
-    let runs: Vec<(usize, usize, usize)> = if xs == w && os == w && (sh, sw) == (1, 1) {
+    // Narrow rows that would run one by one (a strided input, or one with
+    // side halos) into an output without them: the job's input pixels are
+    // first copied into planes of their own, back to back, which then run
+    // as one (a 14-pixel row filled 14 of 32 lanes).
+    let one_by_one = !(xs == w && os == w && (sh, sw) == (1, 1));
+    let compact = one_by_one && os == w && 4 * w < 3 * 32 * w.div_ceil(32);
+    let scratch = if compact {
+        // SAFETY: the caller's guarantees (see `compacted`).
+        unsafe { compacted(st, x, cin, (sh, sw), (lo, hi)) }
+    } else {
+        vec![]
+    };
+    let (x, origin, plane, (sh, sw), xs) = if compact {
+        (scratch.as_ptr(), 0, (hi - lo) * w + 64, (1, 1), w)
+    } else {
+        (x, st.x().origin, st.x().plane, (sh, sw), xs)
+    };
+    let runs: Vec<(usize, usize, usize)> = if compact {
+        vec![(0, lo * w, (hi - lo) * w)]
+    } else if !one_by_one {
         vec![(lo * w, lo * w, (hi - lo) * w)]
     } else {
         (lo..hi).map(|y| (sh * y * xs, y * os, w)).collect()
@@ -248,16 +267,17 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
                         if ch >= cin {
                             return _mm256_setzero_si256();
                         }
-                        let at = st.x().origin + ch * st.x().plane + at_x;
+                        let at = origin + ch * plane + at_x;
                         // The next chunks' bytes (the planes are far
                         // apart: too many streams for the hardware
                         // prefetcher; a prefetch never faults).
                         _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(at + 64 * sw).cast());
                         // SAFETY: pixel `at_x` of channel `ch` is inside the
-                        // input; the 32 bytes from it (64 with `sw` 2) end
-                        // at most 31 (63) past the run's last pixel (`fits`
-                        // checked 63 spare bytes, or `sw` x 64 bytes from
-                        // each chunk).
+                        // input (or the compacted planes); the 32 bytes from
+                        // it (64 with `sw` 2) end at most 31 (63) past the
+                        // run's last pixel (`fits` checked 63 spare bytes,
+                        // or `sw` x 64 bytes from each chunk; the compacted
+                        // planes have 64).
                         unsafe {
                             if sw == 2 {
                                 even_bytes(x.add(at))
@@ -312,6 +332,49 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
             }
         }
     }
+}
+
+/// The input pixels of rows `lo..hi` of pointwise stage `st` (`cin`
+/// channels read at `stride` from `x`), as planes of `(hi - lo) w + 64`
+/// bytes, channel after channel, each plane's rows back to back.
+///
+/// # Safety
+/// As [`pointwise`]: `fits` checked the loads of each row's chunks (`sw`
+/// x 32 bytes from input column `sw x` of each 32 pixels `x`); only
+/// inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn compacted(
+    st: &NativeStage,
+    x: *const u8,
+    cin: usize,
+    (sh, sw): (usize, usize),
+    (lo, hi): (usize, usize),
+) -> Vec<u8> {
+    let w = st.width();
+    let plane = (hi - lo) * w + 64;
+    let mut planes = vec![0u8; cin * plane];
+    for ch in 0..cin {
+        for y in lo..hi {
+            let src = st.x().origin + ch * st.x().plane + sh * y * st.x().stride;
+            let dst = ch * plane + (y - lo) * w;
+            for x0 in (0..w).step_by(32) {
+                // SAFETY: the loads as `fits` checked them; the 32 bytes
+                // stored end at most 31 past the row, inside the plane (64
+                // spare bytes after its last row); the next row, copied
+                // after, overwrites them.
+                unsafe {
+                    let v = if sw == 2 {
+                        even_bytes(x.add(src + 2 * x0))
+                    } else {
+                        _mm256_loadu_si256(x.add(src + x0).cast())
+                    };
+                    _mm256_storeu_si256(planes.as_mut_ptr().add(dst + x0).cast(), v);
+                }
+            }
+        }
+    }
+    planes
 }
 
 /// Bytes 0, 2, .., 62 of the 64 from `at`, in order: 32 pixels of a row
