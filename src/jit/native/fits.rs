@@ -43,12 +43,11 @@ impl NativeStage {
                 // back to back) from any pixel; strided (AVX2 only), `sw`
                 // times 32 bytes from input column `sw x` of each half
                 // chunk's pixel `x`.
-                let last = (64 * chunks).max(w as i64 + 63);
                 let strided = (sh, sw) != (1, 1);
                 let (row, last) = if strided {
                     ((sh * (h - 1)) as i64, (sw as i64) * 64 * chunks)
                 } else {
-                    (h as i64 - 1, last)
+                    (h as i64 - 1, (64 * chunks).max(w as i64 + 63))
                 };
                 let stride_ok = !strided
                     || (self.isa.is_avx2() && (1..=4).contains(&sh) && (1..=2).contains(&sw));

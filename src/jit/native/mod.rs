@@ -311,8 +311,8 @@ pub(crate) fn plan_native(
         // map; depthwise windows of 4 pixels within 16 bytes, or rows of
         // adjacent taps with column stride 1 or 2); every AVX2 kernel runs
         // with or without AVX-VNNI.
-        let small = (matches!(pattern.kind, ConvKind::Pointwise | ConvKind::Depthwise)
-            || pointwise_stride(&pattern).is_some())
+        // (`pointwise_stride` is `(1, 1)` for every `ConvKind::Pointwise`.)
+        let small = (pattern.kind == ConvKind::Depthwise || pointwise_stride(&pattern).is_some())
             && requant.residual.is_none();
         return small
             .then(|| {
