@@ -102,15 +102,16 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     // fills 14 of 32 lanes): the rows of a job run as one, the columns
     // between them (the halo, or the scratch rows' padding) computed and
     // dropped (14 of every 16 lanes). `pitch`: the shortest scratch row
-    // that holds an input row and a window's reach (`reach` columns from
-    // each pixel's first, the last term's pair included).
+    // that holds an input row and whose last pixel's window (`reach`
+    // columns from its first: a pair's second byte only when its weight
+    // is not zero) ends before the next row's `pad_left` zero columns end.
     let reach = (plan.channels.iter().flatten())
-        .map(|t| t.offset + 2)
+        .map(|t| t.offset + if t.pair & 0xff00 != 0 { 2 } else { 1 })
         .max()
-        .unwrap_or(2);
+        .unwrap_or(1);
     let (in_h, in_w) = borders.unwrap_or((0, 0));
     let pitch = if BORDERS {
-        (pad_left + in_w).max(width + reach - 1)
+        (pad_left + in_w).max((width + reach - 1).saturating_sub(pad_left))
     } else {
         st.x().stride
     };
@@ -151,7 +152,34 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     });
     // SAFETY: `interleave` is 32 bytes.
     let interleave = unsafe { _mm256_loadu_si256(interleave.as_ptr().cast()) };
-    let mut buf = Line64([0; 64]);
+    // `flat`: a job's run of positions, in 32-byte chunks, in two lines
+    // that take turns: a channel's rows are copied out of its line after
+    // the next channel's chunks were stored (a load from a store just made
+    // waits for it to retire: copying at once cost a 14 x 14 map 10%, and
+    // storing each chunk's pieces of rows from a 64-byte line 30%).
+    let mut lines = if flat {
+        let len = ((height - 1) * pitch + width).next_multiple_of(32);
+        [vec![0u8; len], vec![0u8; len]]
+    } else {
+        [Vec::new(), Vec::new()]
+    };
+    // The rows waiting in a line: (line, output address of the first row,
+    // rows).
+    let mut waiting: Option<(usize, usize, usize)> = None;
+    let copy_out = |line: &[u8], first: usize, rows: usize| {
+        for r in 0..rows {
+            // SAFETY: `line` holds positions `r pitch .. r pitch + width`
+            // of the run; the output row from `first + r stride` has
+            // `width` pixels.
+            unsafe {
+                copy_row(
+                    line.as_ptr().add(r * pitch),
+                    out.add(first + r * st.out().stride),
+                    width,
+                )
+            };
+        }
+    };
     let mut item = lo;
     while item < hi {
         let (c, y0) = (item / height, item % height);
@@ -201,28 +229,20 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
         let at_out = |y: usize| st.out().origin + c * st.out().plane + y * st.out().stride;
         if flat {
             // Rows `y0..y1` as one run of positions `(y - y0) pitch + x`:
-            // 32 positions a chunk, of which those with `x < width` are
-            // pixels, stored row by row from `buf`.
-            let pitch = step as usize;
+            // 32 positions a chunk, stored whole into a line, whose rows'
+            // first `width` bytes are the output rows.
             let rows = y1 - y0;
             let run = (rows - 1) * pitch + width;
+            let turn = waiting.map_or(0, |(line, ..)| 1 - line);
             for q in (0..run).step_by(32) {
                 let bytes = chunk((y0 * pitch + q) as isize, true);
-                // SAFETY: `buf` has 64 bytes.
-                unsafe { _mm256_storeu_si256(buf.0.as_mut_ptr().cast(), bytes) };
-                for r in q / pitch..=((q + 31) / pitch).min(rows - 1) {
-                    let (from, to) = (q.max(r * pitch), (q + 32).min(r * pitch + width));
-                    if from < to {
-                        // SAFETY: the 32 bytes from `from - q < 32` lie in
-                        // `buf`; pixels (c, y0 + r, from - r pitch ..
-                        // to - r pitch) are inside the output.
-                        unsafe {
-                            let v = _mm256_loadu_si256(buf.0.as_ptr().add(from - q).cast());
-                            store(out.add(at_out(y0 + r) + from - r * pitch), v, to - from);
-                        }
-                    }
-                }
+                // SAFETY: `q + 32 <= run.next_multiple_of(32) <= len`.
+                unsafe { _mm256_storeu_si256(lines[turn].as_mut_ptr().add(q).cast(), bytes) };
             }
+            if let Some((line, first, rows)) = waiting {
+                copy_out(&lines[line], first, rows);
+            }
+            waiting = Some((turn, at_out(y0), rows));
             continue;
         }
         for y in y0..y1 {
@@ -235,6 +255,9 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
                 unsafe { store(out.add(at_out(y) + x0), bytes, (width - x0).min(32)) };
             }
         }
+    }
+    if let Some((line, first, rows)) = waiting {
+        copy_out(&lines[line], first, rows);
     }
 }
 
@@ -328,10 +351,6 @@ unsafe fn pair_words(
     let hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), ones);
     (lo, hi)
 }
-
-/// 64 bytes on a cache line: the flattened runs' chunks, stored per row.
-#[repr(align(64))]
-struct Line64([u8; 64]);
 
 /// Copies `n` bytes from `src` to `dst` in 32-byte vectors, the last one
 /// overlapping the one before it.
