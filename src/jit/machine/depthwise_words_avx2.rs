@@ -105,10 +105,7 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     // that holds an input row and whose last pixel's window (`reach`
     // columns from its first: a pair's second byte only when its weight
     // is not zero) ends before the next row's `pad_left` zero columns end.
-    let reach = (plan.channels.iter().flatten())
-        .map(|t| t.offset + if t.pair & 0xff00 != 0 { 2 } else { 1 })
-        .max()
-        .unwrap_or(1);
+    let reach = plan.reach;
     let (in_h, in_w) = borders.unwrap_or((0, 0));
     let pitch = if BORDERS {
         (pad_left + in_w).max((width + reach - 1).saturating_sub(pad_left))
@@ -137,8 +134,7 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     } else {
         (st.x().stride as isize, st.x().plane as isize)
     };
-    let most = plan.channels.iter().map(Vec::len).max().unwrap_or(0);
-    let mut terms = vec![(std::ptr::null::<u8>(), 0i32); most];
+    let mut terms = vec![(std::ptr::null::<u8>(), 0i32); plan.most];
     // Stride 2: vector `p`, lane `L`, dword `i` holds pixel `16 (p / 2) +
     // 4 (p % 2) + 8 L + i`, packed to byte `16 L + 4 p + i`; dword `j` of
     // the result comes from dword `order[j]` of the packed bytes. Stride 1:

@@ -263,6 +263,12 @@ pub struct WordTerm {
 #[derive(Clone, Debug, Default)]
 pub struct WordTerms {
     pub channels: Vec<Vec<WordTerm>>,
+    /// The most terms of a channel.
+    pub most: usize,
+    /// The columns a window reads from its first pixel's: a term's pair
+    /// reaches its second byte only when that byte's weight is not zero
+    /// (at least 1).
+    pub reach: usize,
 }
 
 impl WordTerms {
@@ -299,8 +305,15 @@ impl WordTerms {
             }
             terms
         };
+        let channels: Vec<Vec<WordTerm>> = (0..channels).map(channel).collect();
+        let reach = (channels.iter().flatten())
+            .map(|t| t.offset + if t.pair & 0xff00 != 0 { 2 } else { 1 })
+            .max()
+            .unwrap_or(1);
         WordTerms {
-            channels: (0..channels).map(channel).collect(),
+            most: channels.iter().map(Vec::len).max().unwrap_or(0),
+            reach,
+            channels,
         }
     }
 }
