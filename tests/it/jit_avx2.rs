@@ -261,6 +261,57 @@ fn avx2_wide_row_depthwise_convolutions_match_the_interpreter() {
     check_family(Window::WideRows, "depthwise", 200, 60);
 }
 
+/// Two depthwise layers on narrow maps (rows of 1 to 31 pixels: the
+/// kernel runs a job's rows as one run and copies them out of a line),
+/// the first writing into the halo the second pads from: the copies must
+/// write each row's pixels and nothing of the halo around them.
+#[test]
+fn avx2_narrow_depthwise_pairs_match_the_interpreter() {
+    for isa in [Isa::Avx2, Isa::Avx2Vnni] {
+        let (checked_ok, n) = check_kernel(isa, 120, Some("depthwise"), |seed| {
+            let mut rng = Rng::new(seed);
+            let (c, h, w) = (rng.range(1, 40), rng.range(1, 20), rng.range(1, 31));
+            let (kh, kw) = (rng.range(1, 5).min(h), rng.range(1, 7).min(w));
+            let pads: Vec<i64> = (0..4)
+                .map(|i| rng.range(0, if i < 2 { kh - 1 } else { kw - 1 }))
+                .collect();
+            let (k2, halo) = (rng.range(1, 3), rng.range(0, 2));
+            let program = format!(
+                "pipeline p {{
+  input x: u8[{c}, {h}, {w}] pad {halo}
+  param w: i8[{c}, 1, {kh}, {kw}] = random(seed: {})
+  param v: i7[{c}, 1, {}, {}] = random(seed: {})
+  param b: i16[{c}] = random(seed: {})
+  const s: fixed<24, 1> = 0.00{}
+  let y = round((conv(x, w, pad: ({}, {}, {}, {}), groups: {c}) + b) * s) as u8 sat
+  let z = round((conv(y, v, pad: {}, groups: {c}) + b) * s) as u8 sat
+  output z
+}}
+",
+                seed * 3 + 1,
+                2 * k2 + 1,
+                2 * k2 + 1,
+                seed * 3 + 2,
+                seed * 3 + 3,
+                rng.range(100, 999),
+                pads[0],
+                pads[1],
+                pads[2],
+                pads[3],
+                k2,
+            );
+            Some((program, Files::default()))
+        });
+        if convoy::jit::isa_supported(isa) {
+            assert!(checked_ok > 60, "{isa:?}: only {checked_ok} checked");
+            assert!(
+                n > 100,
+                "{isa:?}: only {n} stages ran on the depthwise kernel"
+            );
+        }
+    }
+}
+
 /// `count` programs of [`program_with`]`(seed, _, window)` under both AVX2
 /// forms; on a CPU with the form, more than half must check and more than
 /// `least` stages run on the kernel family `kernel`.

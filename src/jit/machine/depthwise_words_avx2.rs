@@ -45,6 +45,8 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::pointwise_avx2::store;
 #[cfg(target_arch = "x86_64")]
+use super::row_copy::{copy_rows, After};
+#[cfg(target_arch = "x86_64")]
 use super::tail_avx2::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::byte_pairs::WordTerms;
@@ -154,7 +156,7 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     // waits for it to retire: copying at once cost a 14 x 14 map 10%, and
     // storing each chunk's pieces of rows from a 64-byte line 30%).
     let mut lines = if flat {
-        let len = ((height - 1) * pitch + width).next_multiple_of(32);
+        let len = ((height - 1) * pitch + width).next_multiple_of(32) + 32;
         [vec![0u8; len], vec![0u8; len]]
     } else {
         [Vec::new(), Vec::new()]
@@ -162,19 +164,26 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     // The rows waiting in a line: (line, output address of the first row,
     // rows).
     let mut waiting: Option<(usize, usize, usize)> = None;
+    // Output rows back to back take whole pieces of the line's rows.
+    let out_after = if st.out().stride == width {
+        After::Source
+    } else {
+        After::Nothing
+    };
     let copy_out = |line: &[u8], first: usize, rows: usize| {
-        for r in 0..rows {
-            // SAFETY: `line` holds positions `r pitch .. r pitch + width`
-            // of the run; the output row from `first + r stride` has
-            // `width` pixels.
-            unsafe {
-                copy_row(
-                    line.as_ptr().add(r * pitch),
-                    out.add(first + r * st.out().stride),
-                    width,
-                )
-            };
-        }
+        // SAFETY: `line` holds positions `r pitch .. r pitch + width` of
+        // the run, and 32 bytes after its last row's; the output rows from
+        // `first` have `width` pixels (and are back to back with
+        // `After::Source`).
+        unsafe {
+            copy_rows(
+                (line.as_ptr(), pitch),
+                (out.add(first), st.out().stride),
+                width,
+                rows,
+                out_after,
+            )
+        };
     };
     let mut item = lo;
     while item < hi {
@@ -186,20 +195,26 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
             // The input rows of output rows `y0..y1`, clipped to the input.
             let top = (sh * y0).saturating_sub(pad_top);
             let bottom = in_h.min((sh * (y1 - 1) + span).saturating_sub(pad_top));
-            for iy in top..bottom {
-                let at = st.x().origin + c * st.x().plane + iy * st.x().stride;
-                // SAFETY: row `iy` of channel `c` is one of the input's,
-                // its `in_w` bytes inside the buffer (`fits`); scratch row
-                // `iy + pad_top < padded_rows` has `in_w` bytes from
-                // column `pad_left`.
-                unsafe {
-                    copy_row(
-                        x.add(at),
-                        scratch.as_mut_ptr().add((iy + pad_top) * len + pad_left),
-                        in_w,
-                    )
-                };
-            }
+            let at = st.x().origin + c * st.x().plane + top * st.x().stride;
+            // SAFETY: rows `top..bottom` of channel `c` are the input's,
+            // their `in_w` bytes inside the buffer (`fits`), each but the
+            // last followed by the next row (so `in_w` bytes and the
+            // stride after each are readable); scratch rows `top + pad_top
+            // .. bottom + pad_top <= padded_rows` have `in_w` bytes from
+            // column `pad_left`, the zeros after them land in their
+            // padding or in the next rows, copied after them.
+            unsafe {
+                copy_rows(
+                    (x.add(at), st.x().stride),
+                    (
+                        scratch.as_mut_ptr().add((top + pad_top) * len + pad_left),
+                        len,
+                    ),
+                    in_w,
+                    bottom.saturating_sub(top),
+                    After::Zeros,
+                )
+            };
             scratch.as_ptr()
         } else {
             x.wrapping_offset(
@@ -346,60 +361,4 @@ unsafe fn pair_words(
     let lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), ones);
     let hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), ones);
     (lo, hi)
-}
-
-/// Copies `n` bytes from `src` to `dst` in 32-byte vectors, the last one
-/// overlapping the one before it.
-///
-/// # Safety
-/// `src` holds `n` readable bytes, `dst` `n` writable ones, apart; AVX2.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn copy_row(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY: every load and store lies within the `n` bytes of each.
-    unsafe {
-        if n < 32 {
-            // Two overlapping pieces of 16, 8, 4 or 2 bytes (no call of
-            // `memcpy` per row: a 14-pixel map's rows are most of a
-            // channel's work).
-            match n {
-                16.. => {
-                    let (a, b) = (
-                        _mm_loadu_si128(src.cast()),
-                        _mm_loadu_si128(src.add(n - 16).cast()),
-                    );
-                    _mm_storeu_si128(dst.cast(), a);
-                    _mm_storeu_si128(dst.add(n - 16).cast(), b);
-                }
-                8.. => {
-                    let (a, b) = (
-                        src.cast::<u64>().read_unaligned(),
-                        src.add(n - 8).cast::<u64>().read_unaligned(),
-                    );
-                    dst.cast::<u64>().write_unaligned(a);
-                    dst.add(n - 8).cast::<u64>().write_unaligned(b);
-                }
-                4.. => {
-                    let (a, b) = (
-                        src.cast::<u32>().read_unaligned(),
-                        src.add(n - 4).cast::<u32>().read_unaligned(),
-                    );
-                    dst.cast::<u32>().write_unaligned(a);
-                    dst.add(n - 4).cast::<u32>().write_unaligned(b);
-                }
-                _ => std::ptr::copy_nonoverlapping(src, dst, n),
-            }
-            return;
-        }
-        let copy = |at: usize| {
-            let v = _mm256_loadu_si256(src.add(at).cast());
-            _mm256_storeu_si256(dst.add(at).cast(), v);
-        };
-        for at in (0..n - 31).step_by(32) {
-            copy(at);
-        }
-        if !n.is_multiple_of(32) {
-            copy(n - 32);
-        }
-    }
 }

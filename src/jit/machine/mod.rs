@@ -29,6 +29,8 @@ mod pointwise16_avx2;
 mod pointwise_avx2;
 mod pointwise_avx512;
 mod repack_avx2;
+#[cfg(target_arch = "x86_64")]
+mod row_copy;
 mod rows;
 #[cfg(target_arch = "x86_64")]
 mod rows_avx2;
