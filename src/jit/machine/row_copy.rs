@@ -53,7 +53,7 @@ pub(super) unsafe fn copy_rows(
     unsafe {
         match n {
             _ if whole == 0 => {}
-            ..=8 => {
+            4..=8 => {
                 let keep = if zeros {
                     u64::MAX >> (64 - 8 * n)
                 } else {
@@ -66,7 +66,7 @@ pub(super) unsafe fn copy_rows(
                         .write_unaligned(v & keep);
                 }
             }
-            ..=16 => {
+            9..=16 => {
                 let keep = if zeros {
                     first_bytes(n)
                 } else {
