@@ -38,6 +38,11 @@
 //! before the last row's last pixel, so its loads end by column `width +
 //! 38` of that row, as the row-by-row chunks' do, or in the 64 bytes after
 //! the scratch's last row.
+//!
+//! Rows of at most 8 pixels with column stride 2 run two to a vector: a
+//! chunk's first 16 pixels (its second 16 are never computed for them)
+//! take row `y + 1`'s 8 in the loads' upper lanes (`vinserti128`): a 7 x 7
+//! output fills 14 of 16 pixels instead of 7.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -236,7 +241,9 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
         let reorder = if sw == 2 { order } else { interleave };
         // SAFETY (both uses): the loads as `chunk` needs them (see the
         // module's memory note); this function's target features.
-        let chunk = |col: isize, both: bool| unsafe { chunk(terms, col, sw, both, tails, reorder) };
+        let chunk = |col: isize, both: bool, upper: isize| unsafe {
+            chunk(terms, col, upper, sw, both, tails, reorder)
+        };
         let at_out = |y: usize| st.out().origin + c * st.out().plane + y * st.out().stride;
         if flat {
             // Rows `y0..y1` as one run of positions `(y - y0) pitch + x`:
@@ -246,7 +253,7 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
             let run = (rows - 1) * pitch + width;
             let turn = waiting.map_or(0, |(line, ..)| 1 - line);
             for q in (0..run).step_by(32) {
-                let bytes = chunk((y0 * pitch + q) as isize, true);
+                let bytes = chunk((y0 * pitch + q) as isize, true, 16);
                 // SAFETY: `q + 32 <= run.next_multiple_of(32) <= len`.
                 unsafe { _mm256_storeu_si256(lines[turn].as_mut_ptr().add(q).cast(), bytes) };
             }
@@ -256,11 +263,30 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
             waiting = Some((turn, at_out(y0), rows));
             continue;
         }
+        if sw == 2 && width <= 8 {
+            // Two rows a vector: row `y + 1`'s pixels in the loads' upper
+            // lanes (pixels 8 to 15).
+            for y in (y0..y1).step_by(2) {
+                let row = (sh * y) as isize * step;
+                let two = y + 1 < y1;
+                let bytes = chunk(row, false, if two { sh as isize * step } else { 16 });
+                // SAFETY: pixels (c, y, 0 .. width) and, when `two`, (c,
+                // y + 1, 0 .. width) are inside the output.
+                unsafe {
+                    store(out.add(at_out(y)), bytes, width);
+                    if two {
+                        let next = _mm256_srli_si256::<8>(bytes);
+                        store(out.add(at_out(y + 1)), next, width);
+                    }
+                }
+            }
+            continue;
+        }
         for y in y0..y1 {
             let row = (sh * y) as isize * step;
             for chunk_at in 0..chunks {
                 let x0 = 32 * chunk_at;
-                let bytes = chunk(row + (sw * x0) as isize, width - x0 > 16);
+                let bytes = chunk(row + (sw * x0) as isize, width - x0 > 16, 16);
                 // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the
                 // output.
                 unsafe { store(out.add(at_out(y) + x0), bytes, (width - x0).min(32)) };
@@ -285,16 +311,20 @@ type Tails<'a> = (
 /// starts at `col` past each term's address, of a channel with `terms`
 /// and `tails` (the general tail, the folded one with its constants, the
 /// general one's constants); with stride 2, only the first 16 unless
-/// `both`. `reorder`: the stride's permutation from pack order.
+/// `both`, and then pixels 8 to 15 from `col + upper` (another row)
+/// unless `upper` is 16. `reorder`: the stride's permutation from pack
+/// order.
 ///
 /// # Safety
-/// Every term's 32 bytes from `col` (and `col + 32` or `col + 1`) are
-/// readable; only inlined into functions compiled with AVX2.
+/// Every term's 32 bytes from `col` (and `col + 32` or `col + 1`, or the
+/// 16 from `col + upper`) are readable; only inlined into functions
+/// compiled with AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn chunk(
     terms: &[(*const u8, i32)],
     col: isize,
+    upper: isize,
     sw: usize,
     both: bool,
     (tail, fast, kt): Tails,
@@ -311,8 +341,8 @@ unsafe fn chunk(
         for two in terms.chunks_exact(2) {
             let (wa, wb) = (_mm256_set1_epi32(two[0].1), _mm256_set1_epi32(two[1].1));
             // SAFETY (both calls): the caller's guarantees.
-            let (lo, hi) = unsafe { pair_words(two, col, (wa, wb), ones) };
-            let (lo2, hi2) = unsafe { pair_words(two, col + second, (wa, wb), ones) };
+            let (lo, hi) = unsafe { pair_words(two, (col, 16), (wa, wb), ones) };
+            let (lo2, hi2) = unsafe { pair_words(two, (col + second, 16), (wa, wb), ones) };
             acc[0] = _mm256_add_epi32(acc[0], lo);
             acc[1] = _mm256_add_epi32(acc[1], hi);
             acc[2] = _mm256_add_epi32(acc[2], lo2);
@@ -322,7 +352,7 @@ unsafe fn chunk(
         for two in terms.chunks_exact(2) {
             let (wa, wb) = (_mm256_set1_epi32(two[0].1), _mm256_set1_epi32(two[1].1));
             // SAFETY: the caller's guarantees.
-            let (lo, hi) = unsafe { pair_words(two, col, (wa, wb), ones) };
+            let (lo, hi) = unsafe { pair_words(two, (col, upper), (wa, wb), ones) };
             acc[0] = _mm256_add_epi32(acc[0], lo);
             acc[1] = _mm256_add_epi32(acc[1], hi);
         }
@@ -339,7 +369,8 @@ unsafe fn chunk(
     }
 }
 
-/// Both terms' words at `col` (times their pairs `wa`, `wb`), widened to
+/// Both terms' words at `col` (the upper lanes at `col + upper` unless
+/// `upper` is 16; times their pairs `wa`, `wb`), widened to
 /// dwords and added: the pixels of vectors 0 and 1 (or 2 and 3) of
 /// [`chunk`].
 ///
@@ -350,13 +381,25 @@ unsafe fn chunk(
 #[inline(always)]
 unsafe fn pair_words(
     two: &[(*const u8, i32)],
-    col: isize,
+    (col, upper): (isize, isize),
     (wa, wb): (__m256i, __m256i),
     ones: __m256i,
 ) -> (__m256i, __m256i) {
-    // SAFETY (both): the caller's guarantee.
-    let a = unsafe { _mm256_loadu_si256(two[0].0.wrapping_offset(col).cast()) };
-    let b = unsafe { _mm256_loadu_si256(two[1].0.wrapping_offset(col).cast()) };
+    // The 32 bytes from `col`, or with `upper` other than 16 the 16 from
+    // `col` and the 16 from `col + upper` (no closure: see above).
+    let (a, b) = (two[0].0.wrapping_offset(col), two[1].0.wrapping_offset(col));
+    // SAFETY (all four): the caller's guarantee.
+    let (a, b) = if upper == 16 {
+        unsafe { (_mm256_loadu_si256(a.cast()), _mm256_loadu_si256(b.cast())) }
+    } else {
+        let (a_up, b_up) = (a.wrapping_offset(upper), b.wrapping_offset(upper));
+        unsafe {
+            (
+                _mm256_loadu2_m128i(a_up.cast(), a.cast()),
+                _mm256_loadu2_m128i(b_up.cast(), b.cast()),
+            )
+        }
+    };
     let (a, b) = (_mm256_maddubs_epi16(a, wa), _mm256_maddubs_epi16(b, wb));
     let lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), ones);
     let hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), ones);
