@@ -356,16 +356,34 @@ unsafe fn chunk(
             acc[0] = _mm256_add_epi32(acc[0], lo);
             acc[1] = _mm256_add_epi32(acc[1], hi);
         }
+        // The second 16 pixels are not stored: as copies of the first,
+        // the tail's work on them folds away (half the tail).
+        acc[2] = acc[0];
+        acc[3] = acc[1];
+        // SAFETY: the caller's target features.
+        let bytes = unsafe { tail_bytes(&acc, (tail, fast, kt)) };
+        return _mm256_permutevar8x32_epi32(bytes, reorder);
     }
-    // SAFETY (both): the caller's target features.
-    let bytes = match fast {
-        Some((f, k)) => unsafe { f.packed4(&acc, k) },
-        None => unsafe { tail.packed4(&acc, kt) },
-    };
+    // SAFETY: the caller's target features.
+    let bytes = unsafe { tail_bytes(&acc, (tail, fast, kt)) };
     if sw == 2 {
         _mm256_permutevar8x32_epi32(bytes, reorder)
     } else {
         _mm256_shuffle_epi8(bytes, reorder)
+    }
+}
+
+/// The tail of [`chunk`]'s four accumulators, bytes in pack order.
+///
+/// # Safety
+/// As [`chunk`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn tail_bytes(acc: &[__m256i; 4], (tail, fast, kt): Tails) -> __m256i {
+    // SAFETY (both): the caller's target features.
+    match fast {
+        Some((f, k)) => unsafe { f.packed4(acc, k) },
+        None => unsafe { tail.packed4(acc, kt) },
     }
 }
 
