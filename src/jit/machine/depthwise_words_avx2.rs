@@ -200,26 +200,28 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
             // The input rows of output rows `y0..y1`, clipped to the input.
             let top = (sh * y0).saturating_sub(pad_top);
             let bottom = in_h.min((sh * (y1 - 1) + span).saturating_sub(pad_top));
-            let at = st.x().origin + c * st.x().plane + top * st.x().stride;
-            // SAFETY: rows `top..bottom` of channel `c` are the input's,
-            // their `in_w` bytes inside the buffer (`fits`), each but the
-            // last followed by the next row (so `in_w` bytes and the
-            // stride after each are readable); scratch rows `top + pad_top
-            // .. bottom + pad_top <= padded_rows` have `in_w` bytes from
-            // column `pad_left`, the zeros after them land in their
-            // padding or in the next rows, copied after them.
-            unsafe {
-                copy_rows(
-                    (x.add(at), st.x().stride),
-                    (
-                        scratch.as_mut_ptr().add((top + pad_top) * len + pad_left),
-                        len,
-                    ),
-                    in_w,
-                    bottom.saturating_sub(top),
-                    After::Zeros,
-                )
-            };
+            if top < bottom {
+                let at = st.x().origin + c * st.x().plane + top * st.x().stride;
+                // SAFETY: rows `top..bottom` of channel `c` are the input's,
+                // their `in_w` bytes inside the buffer (`fits`), each but
+                // the last followed by the next row (so `in_w` bytes and the
+                // stride after each are readable); scratch rows `top +
+                // pad_top .. bottom + pad_top <= padded_rows` have `in_w`
+                // bytes from column `pad_left`, the zeros after them land in
+                // their padding or in the next rows, copied after them.
+                unsafe {
+                    copy_rows(
+                        (x.add(at), st.x().stride),
+                        (
+                            scratch.as_mut_ptr().add((top + pad_top) * len + pad_left),
+                            len,
+                        ),
+                        in_w,
+                        bottom - top,
+                        After::Zeros,
+                    )
+                };
+            }
             scratch.as_ptr()
         } else {
             x.wrapping_offset(
