@@ -36,8 +36,9 @@
 //! columns between rows computed and dropped: a 14 x 14 map fills 14 of
 //! every 16 lanes where row by row it filled 14 of 32. A chunk starts
 //! before the last row's last pixel, so its loads end by column `width +
-//! 38` of that row, as the row-by-row chunks' do, or in the 64 bytes after
-//! the scratch's last row.
+//! 38` of that row, as the row-by-row chunks' do, or (with a scratch
+//! pitch of at least `width`) in the 64 bytes after the scratch's last
+//! row.
 //!
 //! Rows of at most 8 pixels with column stride 2 run two to a vector: a
 //! chunk's first 16 pixels (its second 16 are never computed for them)
@@ -115,7 +116,11 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     let reach = plan.reach;
     let (in_h, in_w) = borders.unwrap_or((0, 0));
     let pitch = if BORDERS {
-        (pad_left + in_w).max((width + reach - 1).saturating_sub(pad_left))
+        // At least `width`: with a wide right padding a shorter pitch would
+        // overlap the rows and run the last row's loads past the scratch.
+        (pad_left + in_w)
+            .max((width + reach - 1).saturating_sub(pad_left))
+            .max(width)
     } else {
         st.x().stride
     };
@@ -253,10 +258,19 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
             // first `width` bytes are the output rows.
             let rows = y1 - y0;
             let run = (rows - 1) * pitch + width;
+            // The last chunk's loads (a term's pair from offset `reach - 1`
+            // at most, its odd pixels one byte on) end in the scratch.
+            debug_assert!(
+                !BORDERS
+                    || ((kh - 1) * dilation_h + y0) * pitch + (run - 1) / 32 * 32 + reach + 32
+                        <= scratch.len(),
+                "flat depthwise loads past the scratch"
+            );
             let turn = waiting.map_or(0, |(line, ..)| 1 - line);
             for q in (0..run).step_by(32) {
                 let bytes = chunk((y0 * pitch + q) as isize, true, 16);
-                // SAFETY: `q + 32 <= run.next_multiple_of(32) <= len`.
+                // SAFETY: `q + 32 <= run.next_multiple_of(32)`, and `run <=
+                // (height - 1) pitch + width` is within the line's length.
                 unsafe { _mm256_storeu_si256(lines[turn].as_mut_ptr().add(q).cast(), bytes) };
             }
             if let Some((line, first, rows)) = waiting {

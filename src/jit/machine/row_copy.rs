@@ -25,7 +25,7 @@ pub(super) enum After {
 /// apart) to `dst` (rows `dst_pitch` apart), in increasing order. Unless
 /// `after` is [`After::Nothing`], every row but the last with `4 <= n <=
 /// 32` is one load and one store of `piece` = 8, 16 or 32 bytes (`n <=
-/// piece < 2 n`), the bytes after the row written as `after` says.
+/// piece <= 2 n`), the bytes after the row written as `after` says.
 ///
 /// # Safety
 /// The rows are readable and writable and apart; with `after` other than

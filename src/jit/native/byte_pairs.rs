@@ -267,7 +267,7 @@ pub struct WordTerms {
     pub most: usize,
     /// The columns a window reads from its first pixel's: a term's pair
     /// reaches its second byte only when that byte's weight is not zero
-    /// (at least 1).
+    /// (at least 1 from [`WordTerms::plan`]).
     pub reach: usize,
 }
 
