@@ -112,8 +112,9 @@ fn first_bytes(n: usize) -> __m128i {
 /// `src` holds `n` readable bytes, `dst` `n` writable ones, apart; AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(super) unsafe fn copy_row(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY: every load and store lies within the `n` bytes of each.
+unsafe fn copy_row(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY: every load and store lies within the `n` bytes of each
+    // (`two_pieces` of a `T` no wider than `n`).
     unsafe {
         match n {
             32.. => {
@@ -128,32 +129,31 @@ pub(super) unsafe fn copy_row(src: *const u8, dst: *mut u8, n: usize) {
                     _mm256_storeu_si256(dst.add(n - 32).cast(), v);
                 }
             }
-            16.. => {
-                let (a, b) = (
-                    _mm_loadu_si128(src.cast()),
-                    _mm_loadu_si128(src.add(n - 16).cast()),
-                );
-                _mm_storeu_si128(dst.cast(), a);
-                _mm_storeu_si128(dst.add(n - 16).cast(), b);
-            }
-            8.. => {
-                let (a, b) = (
-                    src.cast::<u64>().read_unaligned(),
-                    src.add(n - 8).cast::<u64>().read_unaligned(),
-                );
-                dst.cast::<u64>().write_unaligned(a);
-                dst.add(n - 8).cast::<u64>().write_unaligned(b);
-            }
-            4.. => {
-                let (a, b) = (
-                    src.cast::<u32>().read_unaligned(),
-                    src.add(n - 4).cast::<u32>().read_unaligned(),
-                );
-                dst.cast::<u32>().write_unaligned(a);
-                dst.add(n - 4).cast::<u32>().write_unaligned(b);
-            }
+            16.. => two_pieces::<__m128i>(src, dst, n),
+            8.. => two_pieces::<u64>(src, dst, n),
+            4.. => two_pieces::<u32>(src, dst, n),
             _ => std::ptr::copy_nonoverlapping(src, dst, n),
         }
+    }
+}
+
+/// Copies `n` bytes as two `T`s, at the start and at the end (overlapping
+/// unless `n` is twice `T`'s size).
+///
+/// # Safety
+/// As [`copy_row`], and `size_of::<T>() <= n`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn two_pieces<T>(src: *const u8, dst: *mut u8, n: usize) {
+    let last = n - std::mem::size_of::<T>();
+    // SAFETY: both pieces lie within the `n` bytes of each.
+    unsafe {
+        let (a, b) = (
+            src.cast::<T>().read_unaligned(),
+            src.add(last).cast::<T>().read_unaligned(),
+        );
+        dst.cast::<T>().write_unaligned(a);
+        dst.add(last).cast::<T>().write_unaligned(b);
     }
 }
 
