@@ -247,7 +247,12 @@ impl Pool {
 pub(crate) fn run_here(jobs: &[Job]) -> Result<i64, Panicked> {
     let mut status = -1;
     let mut panicked = false;
-    for job in jobs {
+    // Debug builds run the jobs last to first: a stage's jobs must not
+    // depend on their order (threads run them in any order), and a job
+    // that writes past its own items into a later job's is then caught
+    // by the tests as wrong output, not hidden by that job writing later.
+    for k in 0..jobs.len() {
+        let job = &jobs[if cfg!(debug_assertions) { jobs.len() - 1 - k } else { k }];
         match run_caught(job) {
             Ok(code) if code >= 0 => status = if status < 0 { code } else { status.min(code) },
             Ok(_) => {}

@@ -195,6 +195,21 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
             )
         };
     };
+    // A dense output (rows and planes back to back): a job's items are one
+    // run of bytes, written in order up to `job_end`, so a store may run
+    // past its row into bytes the job writes later: one whole store, not
+    // pieces of 16, 8, 4, 2 and 1 bytes (`job_end` 0: never).
+    let dense = st.out().stride == width && st.out().plane == height * width;
+    let job_end = if dense { st.out().origin + hi * width } else { 0 };
+    // Two rows of at most 8 pixels (stride 2) packed back to back: byte
+    // `k` from byte `k` of row `y`, or `k - width + 8` of row `y + 1`.
+    let pack_two: [i8; 32] = std::array::from_fn(|k| match k {
+        k if k < width => k as i8,
+        k if k < 2 * width && k < 16 => (k - width + 8) as i8,
+        _ => -128,
+    });
+    // SAFETY: `pack_two` is 32 bytes.
+    let pack_two = unsafe { _mm256_loadu_si256(pack_two.as_ptr().cast()) };
     let mut item = lo;
     while item < hi {
         let (c, y0) = (item / height, item % height);
@@ -286,6 +301,16 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
                 let row = (sh * y) as isize * step;
                 let two = y + 1 < y1;
                 let bytes = chunk(row, false, if two { sh as isize * step } else { 16 });
+                if dense {
+                    let rows = _mm256_shuffle_epi8(bytes, pack_two);
+                    let count = if two { 2 * width } else { width };
+                    // SAFETY: pixels (c, y, 0 .. width) and, when `two`,
+                    // the next row's follow them in the output; any bytes
+                    // after them up to `job_end` are this job's, written
+                    // later.
+                    unsafe { store_run(out, at_out(y), rows, count, job_end) };
+                    continue;
+                }
                 // SAFETY: pixels (c, y, 0 .. width) and, when `two`, (c,
                 // y + 1, 0 .. width) are inside the output.
                 unsafe {
@@ -304,13 +329,35 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
                 let x0 = 32 * chunk_at;
                 let bytes = chunk(row + (sw * x0) as isize, width - x0 > 16, 16);
                 // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the
-                // output.
-                unsafe { store(out.add(at_out(y) + x0), bytes, (width - x0).min(32)) };
+                // output, any bytes after them up to `job_end` this job's,
+                // written later.
+                unsafe { store_run(out, at_out(y) + x0, bytes, (width - x0).min(32), job_end) };
             }
         }
     }
     if let Some((line, first, rows)) = waiting {
         copy_out(&lines[line], first, rows);
+    }
+}
+
+/// The first `count` bytes of `v` to `out + at`; all 32 (or 16) when
+/// they end by `job_end`.
+///
+/// # Safety
+/// `count` bytes from `out + at` are writable, and so are those up to
+/// `out + job_end`, which the caller writes later; AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn store_run(out: *mut u8, at: usize, v: __m256i, count: usize, job_end: usize) {
+    // SAFETY (all three): the caller's guarantees.
+    unsafe {
+        if at + 32 <= job_end {
+            _mm256_storeu_si256(out.add(at).cast(), v);
+        } else if count <= 16 && at + 16 <= job_end {
+            _mm_storeu_si128(out.add(at).cast(), _mm256_castsi256_si128(v));
+        } else {
+            store(out.add(at), v, count);
+        }
     }
 }
 
