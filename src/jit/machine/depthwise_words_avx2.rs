@@ -210,11 +210,13 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     });
     // SAFETY: `pack_two` is 32 bytes.
     let pack_two = unsafe { _mm256_loadu_si256(pack_two.as_ptr().cast()) };
-    let mut item = lo;
+    // Item `item` is output row `y0` of channel `c` (one division a job).
+    let (mut item, mut next) = (lo, (lo / height, lo % height));
     while item < hi {
-        let (c, y0) = (item / height, item % height);
+        let (c, y0) = next;
         let y1 = height.min(y0 + hi - item);
         item += y1 - y0;
+        next = (c + 1, 0);
         // Address of output row 0's kernel row 0 at column `-pad_left`.
         let origin = if BORDERS {
             // The input rows of output rows `y0..y1`, clipped to the input.
