@@ -252,8 +252,12 @@ pub(crate) fn run_here(jobs: &[Job]) -> Result<i64, Panicked> {
     // that writes past its own items into a later job's is then caught
     // by the tests as wrong output, not hidden by that job writing later.
     for k in 0..jobs.len() {
-        let job = &jobs[if cfg!(debug_assertions) { jobs.len() - 1 - k } else { k }];
-        match run_caught(job) {
+        let k = if cfg!(debug_assertions) {
+            jobs.len() - 1 - k
+        } else {
+            k
+        };
+        match run_caught(&jobs[k]) {
             Ok(code) if code >= 0 => status = if status < 0 { code } else { status.min(code) },
             Ok(_) => {}
             Err(Panicked) => panicked = true,

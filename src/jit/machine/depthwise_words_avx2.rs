@@ -44,6 +44,13 @@
 //! chunk's first 16 pixels (its second 16 are never computed for them)
 //! take row `y + 1`'s 8 in the loads' upper lanes (`vinserti128`): a 7 x 7
 //! output fills 14 of 16 pixels instead of 7.
+//!
+//! A dense output (rows and planes back to back) is one run of bytes per
+//! job, written in order: a row ends in one whole store when the bytes
+//! after it, up to `job_end`, are the job's own and written later (the
+//! stores of 8, 4, 2 and 1 bytes of 7-pixel rows took 14% of a small
+//! stride-2 layer). Debug builds run a stage's jobs last to first, so a
+//! store past `job_end` fails the tests.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -200,7 +207,11 @@ pub(super) unsafe fn words<const FAST: bool, const BORDERS: bool>(
     // past its row into bytes the job writes later: one whole store, not
     // pieces of 16, 8, 4, 2 and 1 bytes (`job_end` 0: never).
     let dense = st.out().stride == width && st.out().plane == height * width;
-    let job_end = if dense { st.out().origin + hi * width } else { 0 };
+    let job_end = if dense {
+        st.out().origin + hi * width
+    } else {
+        0
+    };
     // Two rows of at most 8 pixels (stride 2) packed back to back: byte
     // `k` from byte `k` of row `y`, or `k - width + 8` of row `y + 1`.
     let pack_two: [i8; 32] = std::array::from_fn(|k| match k {
