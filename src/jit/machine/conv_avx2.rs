@@ -229,10 +229,15 @@ pub(super) unsafe fn direct(
             fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
             let mut x0 = 0;
             while x0 < st.width() {
+                let count = (st.width() - x0).min(chunk);
+                // A row's last 8 pixels or fewer take one pixel vector, not
+                // two (56-pixel rows: a seventh of the work was lanes past
+                // the row); the blocks of `per` channels fit both.
+                let pv = if count <= 8 { 1 } else { pv };
                 let spot = Spot {
                     steps: &step_at[..d.steps[ry].len()],
                     x0,
-                    count: (st.width() - x0).min(chunk),
+                    count,
                     oy,
                     res,
                     residual: st.residual().map(|(r, signed)| {
