@@ -159,10 +159,19 @@ pub(super) unsafe fn direct(
     lo: usize,
     hi: usize,
 ) {
-    if d.out_phases != 1 {
-        return;
-    }
     let tail = Tail::new(st.requant());
+    // Signed inputs of a transposed convolution: a tail per phase list
+    // (`Direct::phase_requants`).
+    let mut phase_tails = Vec::with_capacity(d.phase_requants.len());
+    for q in &d.phase_requants {
+        phase_tails.push(Tail::new(q));
+    }
+    // Transposed (output columns interleaved or shifted): each block's
+    // column phases land in `staging` (64 bytes a phase and channel), then
+    // `conv_avx512::scatter` copies them to their output columns.
+    let phases = d.out_phases;
+    let staged = phases > 1 || d.out_shift > 0;
+    let mut staging = vec![0u8; if staged { 16 * phases * 64 } else { 0 }];
     let mut win = Window::new(d);
     let map = if d.stride_w == 2 { quad_map(d) } else { None };
     let pv = d.q_width.div_ceil(8).min(2);
@@ -174,8 +183,9 @@ pub(super) unsafe fn direct(
     // quads (`block_wide`).
     let dot = super::dot256::form(st.isa());
     let vnni = dot != MADD;
-    // Without VNNI: byte pairs where few weight quads need a rest.
-    let pairs = if vnni {
+    // Without VNNI: byte pairs where few weight quads need a rest (their
+    // rests are indexed by step: one phase list only).
+    let pairs = if vnni || staged || d.row_phases > 1 {
         None
     } else {
         let per = bytes_channels(pv);
@@ -226,46 +236,67 @@ pub(super) unsafe fn direct(
             prefetch_rows(st, d, x, oy + 1, &win);
         }
         for g in 0..d.groups {
-            fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
+            if !staged {
+                fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
+            }
+            // Block columns: output pixels, or (`staged`) a column of each
+            // phase's.
+            let columns = if staged { d.q_width } else { st.width() };
             let mut x0 = 0;
-            while x0 < st.width() {
-                let count = (st.width() - x0).min(chunk);
+            while x0 < columns {
+                let count = (columns - x0).min(chunk);
                 // A row's last 8 pixels or fewer take one pixel vector, not
                 // two (56-pixel rows: a seventh of the work was lanes past
                 // the row); the blocks of `per` channels fit both.
                 let pv = if count <= 8 { 1 } else { pv };
-                let spot = Spot {
-                    steps: &step_at[..d.steps[ry].len()],
-                    x0,
-                    count,
-                    oy,
-                    res,
-                    residual: st.residual().map(|(r, signed)| {
-                        (r, signed, st.requant().residual.map_or(0, |q| q.align))
-                    }),
-                };
                 let mut o = g * d.cout_g;
                 let end = o + d.cout_g;
-                // SAFETY (each block): as in `conv_avx512::direct`.
-                unsafe {
-                    while o < end {
-                        let n = (end - o).min(per);
-                        // Step-major (`blocked_weights`; one row phase).
-                        let at = o * d.steps_total..(o + n) * d.steps_total;
-                        if vnni {
-                            dispatch(dot, pv, n, st, &tail, &spot, &blocked[at], o, out);
-                        } else if let Some(p) = pairs {
-                            let ops = (&blocked[at], &p.rests[..]);
-                            if p.summed {
-                                dispatch_bytes::<true>(pv, n, st, &tail, &spot, ops, o, out);
-                            } else {
-                                dispatch_bytes::<false>(pv, n, st, &tail, &spot, ops, o, out);
-                            }
-                        } else {
-                            dispatch_wide(pv, n, st, &tail, &spot, &halves[at], o, out);
+                while o < end {
+                    let n = (end - o).min(per);
+                    for rx in 0..phases {
+                        let p = ry * phases + rx;
+                        if staged {
+                            fill_steps(d, &rows, &d.steps[p], g, &mut step_at);
                         }
-                        o += n;
+                        let spot = Spot {
+                            steps: &step_at[..d.steps[p].len()],
+                            x0,
+                            count: if staged { 8 * pv } else { count },
+                            oy,
+                            res,
+                            residual: st.residual().map(|(r, signed)| {
+                                (r, signed, st.requant().residual.map_or(0, |q| q.align))
+                            }),
+                            staged: staged.then(|| (staging[64 * rx..].as_mut_ptr(), 64 * phases)),
+                        };
+                        let tail = phase_tails.get(p).unwrap_or(&tail);
+                        // Channel block `o..o + n`, phase list `p`: step `s`,
+                        // channel `j` at `s n + j` (`blocked_weights`).
+                        let at = o * d.steps_total + n * d.step_offsets[p];
+                        let at = at..at + n * d.steps[p].len();
+                        // SAFETY (each block): as in `conv_avx512::direct`;
+                        // a staged block stores `8 pv` bytes a channel into
+                        // its phase's 64 of `staging`.
+                        unsafe {
+                            if vnni {
+                                dispatch(dot, pv, n, st, tail, &spot, &blocked[at], o, out);
+                            } else if let Some(p) = pairs {
+                                let ops = (&blocked[at], &p.rests[..]);
+                                if p.summed {
+                                    dispatch_bytes::<true>(pv, n, st, tail, &spot, ops, o, out);
+                                } else {
+                                    dispatch_bytes::<false>(pv, n, st, tail, &spot, ops, o, out);
+                                }
+                            } else {
+                                dispatch_wide(pv, n, st, tail, &spot, &halves[at], o, out);
+                            }
+                        }
                     }
+                    if staged {
+                        let span = (oy, x0, 8 * pv);
+                        super::conv_avx512::scatter(st, d, &staging, (o, n), span, out);
+                    }
+                    o += n;
                 }
                 x0 += chunk;
             }
@@ -285,6 +316,9 @@ struct Spot<'a> {
     /// signedness and alignment.
     res: *const u8,
     residual: Option<(crate::jit::native::Rows, bool, u32)>,
+    /// A transposed convolution's staging: channel `j` of the block at
+    /// `.0 + j .1` (`count` bytes each), not in the output.
+    staged: Option<(*mut u8, usize)>,
 }
 
 /// Calls `block::<PV, N>` for the runtime `pv` and `n`.
@@ -678,8 +712,16 @@ unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
                 unsafe { _mm_storel_epi64(bytes.as_mut_ptr().add(8 * p).cast(), v) };
             }
         }
-        // SAFETY: pixels (c, oy, x0 .. x0 + count) are inside the output row.
-        let dst = unsafe { std::slice::from_raw_parts_mut(out.add(at), spot.count) };
+        let dst = match spot.staged {
+            // SAFETY: `count <= 16` bytes of channel `j`'s 64 of its phase
+            // in the staging.
+            Some((p, plane)) => unsafe { p.add(j * plane) },
+            // SAFETY: pixels (c, oy, x0 .. x0 + count) are inside the
+            // output row.
+            None => unsafe { out.add(at) },
+        };
+        // SAFETY: as above.
+        let dst = unsafe { std::slice::from_raw_parts_mut(dst, spot.count) };
         if spot.count == 8 * PV {
             // A constant length: one move, not a call.
             dst.copy_from_slice(&bytes[..8 * PV]);

@@ -258,7 +258,7 @@ pub(super) unsafe fn direct(
 /// Copies the staged phases of channels `c..c + n` (`chunk` block columns
 /// from `q0`) to their interleaved output columns in row `oy`.
 #[cfg(target_arch = "x86_64")]
-fn scatter(
+pub(super) fn scatter(
     st: &NativeStage,
     d: &Direct,
     staging: &[u8],
