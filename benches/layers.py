@@ -76,15 +76,22 @@ EXAMPLES = ["seed", "bench_dsconv_large", "bench_ds_deconv_large", "block", "mob
             "unet", "segnet", "encoder_decoder", "unpool", "resize_conv", "bilinear", "ds_deconv", "fixed_act"]
 
 
-def out_size(n, k, stride, pad):
-    return (n + 2 * pad - k) // stride + 1
+def out_size(n, k, stride, pad, dil=1):
+    return (n + 2 * pad - dil * (k - 1) - 1) // stride + 1
+
+
+def deconv_size(n, k, stride, pad):
+    return (n - 1) * stride - 2 * pad + k
 
 
 def layer_macs(kind, p):
+    if kind == "deconv":
+        return p["cin"] * p["h"] * p["w"] * (p["cout"] // p.get("groups", 1)) * p["k"] * p["k"]
     if kind not in ("conv", "conv_int"):
         return 0
     groups = p.get("groups", 1)
-    oh, ow = out_size(p["h"], p["k"], p["stride"], p["pad"]), out_size(p["w"], p["k"], p["stride"], p["pad"])
+    d = p.get("dil", 1)
+    oh, ow = out_size(p["h"], p["k"], p["stride"], p["pad"], d), out_size(p["w"], p["k"], p["stride"], p["pad"], d)
     return p["cout"] * oh * ow * (p["cin"] // groups) * p["k"] * p["k"]
 
 
@@ -93,6 +100,7 @@ def convoy_script(name, kind, p):
     if kind == "conv":
         g = p.get("groups", 1)
         k = p["k"]
+        dil = f", dilation: {p['dil']}" if p.get("dil", 1) > 1 else ""
         return f"""// benches/layers.py: {name}
 pipeline {name} {{
   input x: u8[{p['cin']}, {p['h']}, {p['w']}]
@@ -100,7 +108,22 @@ pipeline {name} {{
   param b: i16[{p['cout']}] = random(seed: 2)
   const s: fixed<32, 1> = 0.00097
 
-  let y = round((conv(x, w, stride: {p['stride']}, pad: {p['pad']}, groups: {g}) + b) * s) as u8 sat
+  let y = round((conv(x, w, stride: {p['stride']}, pad: {p['pad']}, groups: {g}{dil}) + b) * s) as u8 sat
+  output y
+}}
+"""
+    if kind == "deconv":
+        # Transposed convolution: weights [in, out / groups, k, k] (ONNX ConvTranspose).
+        g = p.get("groups", 1)
+        k = p["k"]
+        return f"""// benches/layers.py: {name}
+pipeline {name} {{
+  input x: u8[{p['cin']}, {p['h']}, {p['w']}]
+  param w: i8[{p['cin']}, {p['cout'] // g}, {k}, {k}] = random(seed: 1)
+  param b: i16[{p['cout']}] = random(seed: 2)
+  const s: fixed<32, 1> = 0.00097
+
+  let y = round((deconv(x, w, stride: {p['stride']}, pad: {p['pad']}, groups: {g}) + b) * s) as u8 sat
   output y
 }}
 """
@@ -197,6 +220,12 @@ def trained_weights(p):
     return np.clip(np.round(w / scale), -top, top).astype(np.int8)
 
 
+def deconv_weights(p):
+    """`trained_weights` for a transposed convolution's [in, out / groups, k, k] weights."""
+    g = p.get("groups", 1)
+    return trained_weights(dict(cout=p["cin"], cin=p["cout"], groups=g, k=p["k"]))
+
+
 def onnx_model(kind, p, nhwc):
     """The same layer as an onnxruntime graph on uint8 (NCHW, or NHWC at the boundary)."""
     rng = np.random.default_rng(0)
@@ -205,7 +234,8 @@ def onnx_model(kind, p, nhwc):
         g = p.get("groups", 1)
         c, h, w = p["cin"], p["h"], p["w"]
         oc = p["cout"]
-        oh, ow = out_size(h, p["k"], p["stride"], p["pad"]), out_size(w, p["k"], p["stride"], p["pad"])
+        d = p.get("dil", 1)
+        oh, ow = out_size(h, p["k"], p["stride"], p["pad"], d), out_size(w, p["k"], p["stride"], p["pad"], d)
         wt = rng.integers(-128, 128, (oc, c // g, p["k"], p["k"]), dtype=np.int8)
         if WEIGHTS in ("trained", "reduced"):
             wt = trained_weights(p)
@@ -217,8 +247,36 @@ def onnx_model(kind, p, nhwc):
                  f("ys", 1.0), numpy_helper.from_array(np.array(0, np.uint8), "yz")]
         core = helper.make_node("QLinearConv", ["xc", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["yc"],
                                 group=g, kernel_shape=[p["k"], p["k"]], pads=[p["pad"]] * 4,
-                                strides=[p["stride"]] * 2)
+                                strides=[p["stride"]] * 2, dilations=[d, d])
         out_chw = (oc, oh, ow)
+    elif kind == "deconv":
+        # onnxruntime has no quantized ConvTranspose operator: the QDQ form (dequantize, float
+        # ConvTranspose, quantize), which is what a quantized model gives it.
+        g = p.get("groups", 1)
+        c, h, w, oc, k = p["cin"], p["h"], p["w"], p["cout"], p["k"]
+        wt = rng.integers(-128, 128, (c, oc // g, k, k), dtype=np.int8)
+        if WEIGHTS in ("trained", "reduced"):
+            wt = deconv_weights(p)
+        bias = rng.integers(-30000, 30001, (oc,), dtype=np.int32)
+        f = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)
+        inits = [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(bias, "b"),
+                 f("xs", 1.0), numpy_helper.from_array(np.array(0, np.uint8), "xz"),
+                 f("ws", 0.00097), numpy_helper.from_array(np.array(0, np.int8), "wz"),
+                 numpy_helper.from_array(np.array(0, np.int32), "bz"),
+                 f("ys", 1.0), numpy_helper.from_array(np.array(0, np.uint8), "yz")]
+        nodes = [helper.make_node("DequantizeLinear", ["x", "xs", "xz"], ["xf"]),
+                 helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wf"]),
+                 helper.make_node("DequantizeLinear", ["b", "ws", "bz"], ["bf"]),
+                 helper.make_node("ConvTranspose", ["xf", "wf", "bf"], ["yf"], group=g,
+                                  kernel_shape=[k, k], pads=[p["pad"]] * 4, strides=[p["stride"]] * 2),
+                 helper.make_node("QuantizeLinear", ["yf", "ys", "yz"], ["y"])]
+        oh, ow = deconv_size(h, k, p["stride"], p["pad"]), deconv_size(w, k, p["stride"], p["pad"])
+        graph = helper.make_graph(
+            nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, c, h, w])],
+            [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, oc, oh, ow])], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        onnx.checker.check_model(model)
+        return model, [1, c, h, w]
     elif kind == "conv_int":
         g = p.get("groups", 1)
         c, h, w = p["cin"], p["h"], p["w"]
@@ -320,7 +378,7 @@ class Peer:
     def __init__(self, kind, p, threads):
         self.sessions = []
         rng = np.random.default_rng(1)
-        for nhwc in ((False,) if kind in ("concat", "add") else (False, True)):
+        for nhwc in ((False,) if kind in ("concat", "add", "deconv") else (False, True)):
             model, x_shape = onnx_model(kind, p, nhwc)
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads
@@ -422,8 +480,9 @@ def main():
     for name, (kind, p) in layers.items():
         path = os.path.join(args.workdir, f"{name}.cnn")
         script = convoy_script(name, kind, p)
-        if WEIGHTS in ("trained", "reduced") and kind == "conv":
-            np.save(os.path.join(args.workdir, f"{name}_w.npy"), trained_weights(p))
+        if WEIGHTS in ("trained", "reduced") and kind in ("conv", "deconv"):
+            wt = trained_weights(p) if kind == "conv" else deconv_weights(p)
+            np.save(os.path.join(args.workdir, f"{name}_w.npy"), wt)
             script = script.replace("] = random(seed: 1)", f'] = load("{name}_w.npy")', 1)
         with open(path, "w") as fh:
             fh.write(script)

@@ -249,53 +249,80 @@ pub(super) unsafe fn direct(
                 // two (56-pixel rows: a seventh of the work was lanes past
                 // the row); the blocks of `per` channels fit both.
                 let pv = if count <= 8 { 1 } else { pv };
-                let mut o = g * d.cout_g;
-                let end = o + d.cout_g;
+                // Channel block `o..o + n` on `spot` with `tail`, its
+                // weights `at` (phase list `p`: step `s`, channel `j` at
+                // `s n + j`, `blocked_weights`).
+                // SAFETY (each block): as in `conv_avx512::direct`; a
+                // staged block stores `8 pv` bytes a channel into its
+                // phase's 64 of `staging`.
+                let run = |spot: &Spot, tail: &Tail, at: std::ops::Range<usize>, (o, n)| unsafe {
+                    if vnni {
+                        dispatch(dot, pv, n, st, tail, spot, &blocked[at], o, out);
+                    } else if let Some(p) = pairs {
+                        let ops = (&blocked[at], &p.rests[..]);
+                        if p.summed {
+                            dispatch_bytes::<true>(pv, n, st, tail, spot, ops, o, out);
+                        } else {
+                            dispatch_bytes::<false>(pv, n, st, tail, spot, ops, o, out);
+                        }
+                    } else {
+                        dispatch_wide(pv, n, st, tail, spot, &halves[at], o, out);
+                    }
+                };
+                let residual = st
+                    .residual()
+                    .map(|(r, signed)| (r, signed, st.requant().residual.map_or(0, |q| q.align)));
+                let (mut o, end) = (g * d.cout_g, (g + 1) * d.cout_g);
+                if !staged {
+                    let steps = &step_at[..d.steps[ry].len()];
+                    let to = st.out().origin + oy * st.out().stride + x0;
+                    let to = (out.wrapping_add(to), st.out().plane);
+                    let spot = Spot {
+                        steps,
+                        x0,
+                        count,
+                        oy,
+                        res,
+                        residual,
+                        to,
+                    };
+                    while o < end {
+                        let n = (end - o).min(per);
+                        // Row phase list `ry` (one column phase; a
+                        // transposed convolution may have several rows').
+                        let at = o * d.steps_total + n * d.step_offsets[ry];
+                        let tail = phase_tails.get(ry).unwrap_or(&tail);
+                        run(&spot, tail, at..at + n * d.steps[ry].len(), (o, n));
+                        o += n;
+                    }
+                    x0 += chunk;
+                    continue;
+                }
                 while o < end {
                     let n = (end - o).min(per);
                     for rx in 0..phases {
                         let p = ry * phases + rx;
-                        if staged {
-                            fill_steps(d, &rows, &d.steps[p], g, &mut step_at);
-                        }
+                        fill_steps(d, &rows, &d.steps[p], g, &mut step_at);
+                        // Channel `o + j` at byte `64 (phases j + rx)`.
+                        let first = staging[64 * rx..].as_mut_ptr();
+                        let to = (first.wrapping_sub(o * 64 * phases), 64 * phases);
+                        let steps = &step_at[..d.steps[p].len()];
+                        let count = 8 * pv;
                         let spot = Spot {
-                            steps: &step_at[..d.steps[p].len()],
+                            steps,
                             x0,
-                            count: if staged { 8 * pv } else { count },
+                            count,
                             oy,
                             res,
-                            residual: st.residual().map(|(r, signed)| {
-                                (r, signed, st.requant().residual.map_or(0, |q| q.align))
-                            }),
-                            staged: staged.then(|| (staging[64 * rx..].as_mut_ptr(), 64 * phases)),
+                            residual,
+                            to,
                         };
-                        let tail = phase_tails.get(p).unwrap_or(&tail);
-                        // Channel block `o..o + n`, phase list `p`: step `s`,
-                        // channel `j` at `s n + j` (`blocked_weights`).
                         let at = o * d.steps_total + n * d.step_offsets[p];
-                        let at = at..at + n * d.steps[p].len();
-                        // SAFETY (each block): as in `conv_avx512::direct`;
-                        // a staged block stores `8 pv` bytes a channel into
-                        // its phase's 64 of `staging`.
-                        unsafe {
-                            if vnni {
-                                dispatch(dot, pv, n, st, tail, &spot, &blocked[at], o, out);
-                            } else if let Some(p) = pairs {
-                                let ops = (&blocked[at], &p.rests[..]);
-                                if p.summed {
-                                    dispatch_bytes::<true>(pv, n, st, tail, &spot, ops, o, out);
-                                } else {
-                                    dispatch_bytes::<false>(pv, n, st, tail, &spot, ops, o, out);
-                                }
-                            } else {
-                                dispatch_wide(pv, n, st, tail, &spot, &halves[at], o, out);
-                            }
-                        }
+                        let tail = phase_tails.get(p).unwrap_or(&tail);
+                        run(&spot, tail, at..at + n * d.steps[p].len(), (o, n));
                     }
-                    if staged {
-                        let span = (oy, x0, 8 * pv);
-                        super::conv_avx512::scatter(st, d, &staging, (o, n), span, out);
-                    }
+                    let span = (oy, x0, 8 * pv);
+                    super::conv_avx512::scatter(st, d, &staging, (o, n), span, out);
                     o += n;
                 }
                 x0 += chunk;
@@ -316,9 +343,9 @@ struct Spot<'a> {
     /// signedness and alignment.
     res: *const u8,
     residual: Option<(crate::jit::native::Rows, bool, u32)>,
-    /// A transposed convolution's staging: channel `j` of the block at
-    /// `.0 + j .1` (`count` bytes each), not in the output.
-    staged: Option<(*mut u8, usize)>,
+    /// Where channel `c`'s `count` bytes go: `.0 + c .1` (the output's
+    /// pixel (c, oy, x0), or in a transposed convolution's staging).
+    to: (*mut u8, usize),
 }
 
 /// Calls `block::<PV, N>` for the runtime `pv` and `n`.
@@ -658,9 +685,9 @@ unsafe fn finish<const PV: usize, const N: usize>(
     // SAFETY (both): the caller's guarantees.
     unsafe {
         if fast.is_some_and(|f| f.has_neg()) {
-            finish_bytes::<PV, N, true>(acc, st, (tail, fast), spot, (o, out))
+            finish_bytes::<PV, N, true>(acc, (tail, fast), spot, o)
         } else {
-            finish_bytes::<PV, N, false>(acc, st, (tail, fast), spot, (o, out))
+            finish_bytes::<PV, N, false>(acc, (tail, fast), spot, o)
         }
     }
 }
@@ -674,14 +701,12 @@ unsafe fn finish<const PV: usize, const N: usize>(
 #[inline(always)]
 unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
     acc: &[[__m256i; PV]; N],
-    st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
     spot: &Spot,
-    (o, out): (usize, *mut u8),
+    o: usize,
 ) {
     for (j, acc_j) in acc.iter().enumerate() {
         let c = o + j;
-        let at = st.out().origin + c * st.out().plane + spot.oy * st.out().stride + spot.x0;
         let mut bytes = [0u8; 16];
         if let Some(f) = fast {
             // SAFETY: AVX2; `acc_j` holds PV (1 or 2) vectors.
@@ -712,15 +737,10 @@ unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
                 unsafe { _mm_storel_epi64(bytes.as_mut_ptr().add(8 * p).cast(), v) };
             }
         }
-        let dst = match spot.staged {
-            // SAFETY: `count <= 16` bytes of channel `j`'s 64 of its phase
-            // in the staging.
-            Some((p, plane)) => unsafe { p.add(j * plane) },
-            // SAFETY: pixels (c, oy, x0 .. x0 + count) are inside the
-            // output row.
-            None => unsafe { out.add(at) },
-        };
-        // SAFETY: as above.
+        // Pixels (c, oy, x0 .. x0 + count) of the output, or channel `j`'s
+        // `count` bytes of its 64 in a staged phase.
+        let dst = spot.to.0.wrapping_add(c * spot.to.1);
+        // SAFETY: `dst` is one of those, inside the output or the staging.
         let dst = unsafe { std::slice::from_raw_parts_mut(dst, spot.count) };
         if spot.count == 8 * PV {
             // A constant length: one move, not a call.
