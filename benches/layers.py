@@ -9,6 +9,11 @@ layout optimizer cancels against its own NHWC kernels); the faster of the two (b
 peer. Both systems time runs for `--min-time` seconds per measurement (Convoy: `convoy bench
 --min-time`), so that a median covers the same stretch of a shared machine's slow and fast phases.
 
+Transposed convolutions (`--layer NAME:deconv:cin=..,cout=..,h=..,w=..,k=..,stride=..,pad=..[,groups=..]`)
+have no quantized operator in onnxruntime: the peer is the QDQ graph a quantized model gives it
+(DequantizeLinear, float ConvTranspose, QuantizeLinear), NCHW. A conv layer's `dil=` sets its
+dilation (QLinearConv's `dilations`).
+
 The requantizations differ in detail (Convoy: `round((acc + b) * s) as u8 sat` with an exact
 fixed-point factor; onnxruntime: float scale, round half to even, saturate) but cost the same.
 
