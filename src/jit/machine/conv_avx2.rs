@@ -2,8 +2,10 @@
 //! `--isa avx2`): the plan and layout of `conv_avx512` on 256-bit vectors,
 //! 8 pixels a vector, `vpdpbusd ymm` (`dot256`: AVX-VNNI when the host has
 //! it, or the EVEX form under `--isa avx2-vnni`), else `vpmaddubsw` byte
-//! pairs where the weights make them exact (`block_bytes`), else two
-//! `vpmaddwd` on the 16-bit halves of each quad (`block_wide`). The window's
+//! pairs where the weights make them exact (`block_bytes`; not for
+//! transposed convolutions, whose rests would be indexed across their
+//! phase lists), else two `vpmaddwd` on the 16-bit halves of each quad
+//! (`block_wide`). The window's
 //! quad rows are repacked by `repack_avx2`; AVX2 has no byte-masked
 //! stores, so the output's last pixels go through a byte copy.
 
@@ -144,8 +146,11 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
     unsafe { direct(stage, d, (x, res), out, lo, hi) }
 }
 
-/// Runs output rows `lo..hi` of a direct convolution (one output column
-/// phase: `plan_direct` keeps transposed convolutions off this kernel).
+/// Runs output rows `lo..hi` of a direct convolution; a transposed one
+/// (several output column phases, or its columns shifted) block by block
+/// through `staging`, copied to the interleaved columns by
+/// `conv_avx512::scatter` (`plan_direct` gives this kernel those with two
+/// input channels a group or more).
 ///
 /// # Safety
 /// As `conv_avx512::direct`, with AVX2 instead of AVX-512.
