@@ -217,6 +217,9 @@ pub(super) unsafe fn direct(
             .collect()
     };
     let mut step_at = vec![std::ptr::null::<u8>(); d.steps.iter().map(Vec::len).max().unwrap_or(0)];
+    // `staged`: each column phase's step addresses, filled once per row
+    // and group (they do not depend on the channel block).
+    let mut phase_at = vec![step_at.clone(); if staged { phases } else { 0 }];
     for oy in lo..hi {
         let (ry, base) = d.row_phase(oy);
         let list = &d.row_lists[ry];
@@ -243,6 +246,9 @@ pub(super) unsafe fn direct(
         for g in 0..d.groups {
             if !staged {
                 fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
+            }
+            for (rx, at) in phase_at.iter_mut().enumerate() {
+                fill_steps(d, &rows, &d.steps[ry * phases + rx], g, at);
             }
             // Block columns: output pixels, or (`staged`) a column of each
             // phase's.
@@ -307,11 +313,10 @@ pub(super) unsafe fn direct(
                     let n = (end - o).min(per);
                     for rx in 0..phases {
                         let p = ry * phases + rx;
-                        fill_steps(d, &rows, &d.steps[p], g, &mut step_at);
                         // Channel `o + j` at byte `64 (phases j + rx)`.
                         let first = staging[64 * rx..].as_mut_ptr();
                         let to = (first.wrapping_sub(o * 64 * phases), 64 * phases);
-                        let steps = &step_at[..d.steps[p].len()];
+                        let steps = &phase_at[rx][..d.steps[p].len()];
                         let count = 8 * pv;
                         let spot = Spot {
                             steps,
