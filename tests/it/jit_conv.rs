@@ -131,6 +131,13 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
     let b_ty = *rng.pick(&["i16", "i8", "i24"]);
     let f = format!("fixed<{}, {}>", rng.range(12, 32), rng.range(1, 3));
     let m_ty = *rng.pick(&["i6", "u9", "fixed<16, 2>", "ufixed<20, 0>"]);
+    // Multipliers whose raw values shifted to bit 32 stay 32-bit values,
+    // so that the folded tail (`tail_avx512::Folded`) takes them.
+    let m_ty = if form == Form::LanesFolded {
+        *rng.pick(&["fixed<16, 0>", "fixed<10, 0>", m_ty])
+    } else {
+        m_ty
+    };
     let conv = if form == Form::Transposed {
         format!(
             "deconv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), output_pad: ({}, {}), dilation: ({dh}, {dw}), groups: {groups})",
@@ -164,7 +171,7 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
     // Sometimes a residual map of the output's shape joins the tail, as in
     // MobileNetV2 (`(x + p) as u8 sat`), after a saturating mid-chain cast.
     let expr = if form == Form::LanesFolded {
-        let t = *rng.pick(&["u8 sat", "i8 sat", "u6 sat"]);
+        let t = *rng.pick(&["u8 sat", "i8 sat", "u6 sat", "u8 sat"]);
         format!("round(({conv} + b) * m) as {t}")
     } else {
         expr

@@ -74,7 +74,8 @@ pub(super) unsafe fn rows(
             }
         }
     }
-    let idx = transpose_index();
+    let idx = channel_dwords();
+    let mut byte_rows = vec![0u8; l.m * ROW_BYTES];
     let o_rows = st.out();
     for oy in lo..hi {
         // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
@@ -94,10 +95,7 @@ pub(super) unsafe fn rows(
                 let sink = fast.map(|fast| Sink {
                     fast,
                     k: &lane_k[kv..kv + mb],
-                    idx,
-                    dst: out.wrapping_add(o_rows.origin + o * o_rows.plane + oy * o_rows.stride),
-                    plane: o_rows.plane,
-                    ch,
+                    bytes: byte_rows.as_mut_ptr(),
                 });
                 let mut x0 = 0;
                 while x0 < width {
@@ -113,7 +111,21 @@ pub(super) unsafe fn rows(
                     };
                     x0 += n;
                 }
-                if sink.is_none() {
+                let dst = out.wrapping_add(o_rows.origin + o * o_rows.plane + oy * o_rows.stride);
+                if sink.is_some() {
+                    // SAFETY: the blocks filled the byte rows up to
+                    // `width`; output row `oy` of channels `o .. o + ch`
+                    // lies in the output.
+                    unsafe {
+                        flush(
+                            byte_rows.as_ptr(),
+                            (mb, ch),
+                            (dst, o_rows.plane),
+                            width,
+                            idx,
+                        )
+                    };
+                } else {
                     // SAFETY: the output (and residual) rows `oy` of
                     // channels `o .. o + ch` lie in their buffers.
                     unsafe { finish(&tail, st, (o, ch), oy, &scratch, (out, res)) };
@@ -201,48 +213,32 @@ unsafe fn block<const N: usize, const M: usize>(
     }
 }
 
+/// Bytes of one vector's row in the byte scratch of [`stored`]: 16
+/// channels of up to 64 pixels, pixel-major, plus the 48 bytes a block's
+/// last four-pixel store may write past its pixels.
+#[cfg(target_arch = "x86_64")]
+const ROW_BYTES: usize = 16 * 64 + 64;
+
 /// Where a block's channel-lane sums go through the folded tail
-/// ([`stored`]): output row `dst` of the block's first channel (column 0),
-/// `plane` bytes a channel, `ch` channels; `k` the tail's constants per
-/// vector of 16 channels, `idx` the [`transpose_index`].
+/// ([`stored`], then [`flush`]): `k` the tail's constants per vector of 16
+/// channels; `bytes` the byte scratch of the channel block's row, vector
+/// `v` at `v * ROW_BYTES`, pixel `x` at `16 x` (channel `j` at byte `j`).
 #[cfg(target_arch = "x86_64")]
 struct Sink<'a> {
     fast: Fast<'a>,
     k: &'a [[[__m512i; 2]; 2]],
-    idx: [__m512i; 2],
-    dst: *mut u8,
-    plane: usize,
-    ch: usize,
-}
-
-/// The `vpermt2b` indices of [`stored`]: from the tail's bytes of pixels
-/// `0..4` (first source, byte `16 p + j` channel `j` of pixel `p`) and
-/// `4..8` (second source), byte `8 j + p` of index `h` is channel `8 h + j`
-/// of pixel `p`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-fn transpose_index() -> [__m512i; 2] {
-    std::array::from_fn(|h| {
-        let idx: [u8; 64] = std::array::from_fn(|b| {
-            let (j, p) = (8 * h + b / 8, b % 8);
-            (if p < 4 {
-                16 * p + j
-            } else {
-                64 + 16 * (p - 4) + j
-            }) as u8
-        });
-        // SAFETY: 64 bytes.
-        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
-    })
+    bytes: *mut u8,
 }
 
 /// The folded tail on a block's sums as they are (16 channels on the
-/// lanes, per-lane constants), then per 8 pixels a byte transpose (two
-/// `vpermt2b`) and one masked store of up to 8 bytes per channel row.
+/// lanes, per-lane constants): per vector and four pixels, one 64-byte
+/// store to the byte scratch (pixel-major; [`flush`] turns a whole row
+/// into channel rows). A block's bytes past its `N` pixels are written
+/// over by the next block or lie past the row's width.
 ///
 /// # Safety
-/// `f.dst + j * f.plane + x0 + p` is writable for channels `j < f.ch` and
-/// pixels `p < N`; `f.k` holds `M` vectors' constants.
+/// `f.bytes` holds `M` vectors' rows of [`ROW_BYTES`], `x0 + N <= 64`;
+/// `f.k` holds `M` vectors' constants.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
@@ -251,42 +247,156 @@ unsafe fn stored<const N: usize, const M: usize>(acc: &[[__m512i; M]; N], f: &Si
     for (v, k) in f.k.iter().enumerate().take(M) {
         let mut p0 = 0;
         while p0 < N {
-            let cnt = (N - p0).min(8);
-            let mut a = [[zero; 4]; 2];
-            for (i, acc_p) in acc[p0..p0 + cnt].iter().enumerate() {
-                a[i / 4][i % 4] = acc_p[v];
+            let mut a = [zero; 4];
+            for (a, acc_p) in a.iter_mut().zip(&acc[p0..(p0 + 4).min(N)]) {
+                *a = acc_p[v];
             }
-            // SAFETY (both): this function's target features.
-            let pa = unsafe { f.fast.lanes4(&a[0], k) };
-            let pb = if cnt > 4 {
-                unsafe { f.fast.lanes4(&a[1], k) }
-            } else {
-                zero
-            };
-            let mask = lanes(cnt);
-            for (h, &idx) in f.idx.iter().enumerate() {
-                let t = _mm512_permutex2var_epi8(pa, idx, pb);
-                let q = [
-                    _mm512_extracti32x4_epi32::<0>(t),
-                    _mm512_extracti32x4_epi32::<1>(t),
-                    _mm512_extracti32x4_epi32::<2>(t),
-                    _mm512_extracti32x4_epi32::<3>(t),
-                ];
-                for (i, &q) in q.iter().enumerate() {
-                    for (half, b) in [q, _mm_unpackhi_epi64(q, q)].into_iter().enumerate() {
-                        let j = 16 * v + 8 * h + 2 * i + half;
-                        if j < f.ch {
-                            let at = f.dst.wrapping_add(j * f.plane + x0 + p0);
-                            // SAFETY: the caller's guarantee (the mask
-                            // keeps the store to pixels `p0 .. p0 + cnt`).
-                            unsafe {
-                                _mm512_mask_storeu_epi8(at.cast(), mask, _mm512_castsi128_si512(b))
-                            };
-                        }
-                    }
+            // SAFETY: this function's target features; `16 (x0 + p0) + 64
+            // <= 16 * 64 + 48 < ROW_BYTES` (`p0 < N`, `x0 + N <= 64`).
+            unsafe {
+                let bytes = f.fast.lanes4(&a, k);
+                let at = f.bytes.add(v * ROW_BYTES + 16 * (x0 + p0));
+                _mm512_storeu_si512(at.cast(), bytes);
+            }
+            p0 += 4;
+        }
+    }
+}
+
+/// Four groups' channel dwords (`y[i]` dword `c`: channel `c`'s pixels
+/// `4 i ..`) transposed in 128-bit lanes: lane `L` of result `k` holds
+/// channel `4 L + k`'s four groups.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn lanes_of_four(y: [__m512i; 4]) -> [__m512i; 4] {
+    let t0 = _mm512_unpacklo_epi32(y[0], y[1]);
+    let t1 = _mm512_unpackhi_epi32(y[0], y[1]);
+    let t2 = _mm512_unpacklo_epi32(y[2], y[3]);
+    let t3 = _mm512_unpackhi_epi32(y[2], y[3]);
+    [
+        _mm512_unpacklo_epi64(t0, t2),
+        _mm512_unpackhi_epi64(t0, t2),
+        _mm512_unpacklo_epi64(t1, t3),
+        _mm512_unpackhi_epi64(t1, t3),
+    ]
+}
+
+/// The `vpermb` indices of [`flush`]: from four pixels' 16 channel bytes
+/// (byte `16 p + j`), dword `j` holds channel `j`'s four pixels.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+fn channel_dwords() -> __m512i {
+    let idx: [u8; 64] = std::array::from_fn(|b| (16 * (b % 4) + b / 4) as u8);
+    // SAFETY: 64 bytes.
+    unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+}
+
+/// Stores a channel block's row from the byte scratch ([`stored`]): per
+/// vector, its `width` pixels in 4-pixel groups (`vpermb` to channel
+/// dwords), transposed to channel rows (up to 16, 32 or 64 pixels: 4, 8
+/// or 16 groups) and stored with one masked store per channel row `dst +
+/// j * plane`, channels `j < ch`.
+///
+/// # Safety
+/// `bytes` holds `mb` vectors' rows of [`ROW_BYTES`] (written up to pixel
+/// `width <= 64`); `dst + j * plane` is the output row of channel `j < ch`,
+/// `width` bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn flush(
+    bytes: *const u8,
+    (mb, ch): (usize, usize),
+    (dst, plane): (*mut u8, usize),
+    width: usize,
+    idx: __m512i,
+) {
+    for v in 0..mb {
+        let row = bytes.wrapping_add(v * ROW_BYTES);
+        let out = Rows {
+            dst: dst.wrapping_add(16 * v * plane),
+            plane,
+            ch: ch.saturating_sub(16 * v).min(16),
+            width,
+        };
+        // SAFETY (all three): the caller's guarantees, for vector `v`.
+        unsafe {
+            match width.div_ceil(4) {
+                ..=4 => flush_groups::<4>(row, &out, idx),
+                ..=8 => flush_groups::<8>(row, &out, idx),
+                _ => flush_groups::<16>(row, &out, idx),
+            }
+        }
+    }
+}
+
+/// The output rows of one vector's 16 channels ([`flush`]): channel `j <
+/// ch` at `dst + j * plane`, `width` bytes.
+#[cfg(target_arch = "x86_64")]
+struct Rows {
+    dst: *mut u8,
+    plane: usize,
+    ch: usize,
+    width: usize,
+}
+
+/// [`flush`] of one vector whose row has at most `4 G` pixels: the `G`
+/// groups' channel dwords transposed in 128-bit lanes (`G` 4 and 8: lane
+/// `L` of `u[k]` holds channel `4 L + k`'s groups; two 4-group halves
+/// joined by `vpermt2q`), each channel row stored from its lane by a
+/// store shifted back by the lane's offset, masked to the lane (the
+/// masked-off bytes before the row are not accessed).
+///
+/// # Safety
+/// `row` holds `16 G` written bytes per 4 pixels... `64 G <= ROW_BYTES`
+/// readable bytes; `out`'s rows are writable for `out.width <= 4 G` bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn flush_groups<const G: usize>(row: *const u8, out: &Rows, idx: __m512i) {
+    // SAFETY (whole body): the caller's target features and guarantees.
+    unsafe {
+        let groups = out.width.div_ceil(4);
+        let mut y = [_mm512_setzero_si512(); G];
+        for (g, y) in y.iter_mut().enumerate().take(groups) {
+            *y = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(row.add(64 * g).cast()));
+        }
+        let mask = lanes(out.width);
+        if G == 16 {
+            let mut all = [_mm512_setzero_si512(); 16];
+            all.copy_from_slice(&y[..16]);
+            for (j, r) in transpose16(&all).iter().enumerate().take(out.ch) {
+                _mm512_mask_storeu_epi8(out.dst.add(j * out.plane).cast(), mask, *r);
+            }
+            return;
+        }
+        let u0 = lanes_of_four([y[0], y[1], y[2], y[3]]);
+        if G == 4 {
+            for j in 0..out.ch {
+                let (lane, k) = (j / 4, j % 4);
+                let at = out.dst.add(j * out.plane).wrapping_sub(16 * lane);
+                _mm512_mask_storeu_epi8(at.cast(), mask << (16 * lane), u0[k]);
+            }
+            return;
+        }
+        // G == 8: lane `L` of the two halves side by side, lanes 0 and 1
+        // in `lo`, 2 and 3 in `hi`.
+        let u1 = lanes_of_four([y[4 % G], y[5 % G], y[6 % G], y[7 % G]]);
+        let pick_lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+        let pick_hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+        for k in 0..4 {
+            let lo = _mm512_permutex2var_epi64(u0[k], pick_lo, u1[k]);
+            let hi = _mm512_permutex2var_epi64(u0[k], pick_hi, u1[k]);
+            for lane in 0..4 {
+                let j = 4 * lane + k;
+                if j < out.ch {
+                    let v = if lane < 2 { lo } else { hi };
+                    let half = lane % 2;
+                    let at = out.dst.add(j * out.plane).wrapping_sub(32 * half);
+                    _mm512_mask_storeu_epi8(at.cast(), mask << (32 * half), v);
                 }
             }
-            p0 += 8;
         }
     }
 }

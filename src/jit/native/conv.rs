@@ -161,8 +161,10 @@ pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
     if d.steps_total * (lanes - w) < 8 * w {
         return None;
     }
+    // Blocks of at most 3 vectors, as even as they go (4 vectors: 2 + 2,
+    // not 3 + 1, whose one-vector block loads a broadcast per `vpdpbusd`).
     let vectors = d.cout_g.div_ceil(16);
-    let m = vectors.min(3);
+    let m = vectors.div_ceil(vectors.div_ceil(3));
     let n_max = (24 / m).min(12);
     let n = w.div_ceil(w.div_ceil(n_max));
     Some((n, m))
