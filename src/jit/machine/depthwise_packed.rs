@@ -168,6 +168,14 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
     });
     let (stride, plane) = (st.x().stride as isize, st.x().plane as isize);
     let h = st.height();
+    // The gathered windows' rows for the block rows `(y, n)` of
+    // `gather_key` (the same for every channel): per window `i` and load
+    // `l`, the row's offset from the channel's column `-pad_left` in
+    // `row_at[2 i + l]`, and with `MASKED` its masks per quad and half
+    // (zero for rows outside the input).
+    let mut gather_key = (usize::MAX, 0);
+    let mut row_at = vec![0isize; 2 * span];
+    let mut row_masks = vec![0u64; 2 * span * Q * halves];
     let mut item = lo;
     while item < hi {
         let (c, y) = (item / h, item % h);
@@ -182,6 +190,24 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
         let base = st.x().origin as isize + c as isize * plane - pad_left as isize;
         let last = sh * (n - 1) + (kh - 1) * dilation_h;
         let mut acc = [_mm512_setzero_si512(); 4];
+        if !direct && gather_key != (y, n) {
+            gather_key = (y, n);
+            for i in 0..span {
+                // The rows loaded (the second at P = 8 only).
+                let rows = [i.min(last), (i + sh).min(last)];
+                for (l, &r) in rows.iter().enumerate() {
+                    let iy = top + r as isize;
+                    let inside = (0..in_h as isize).contains(&iy);
+                    row_at[2 * i + l] = iy * stride;
+                    for (q, quad_masks) in masks.iter().enumerate() {
+                        for (hf, &mask) in quad_masks.iter().enumerate().take(halves) {
+                            row_masks[((2 * i + l) * Q + q) * halves + hf] =
+                                if inside { mask } else { 0 };
+                        }
+                    }
+                }
+            }
+        }
         if direct {
             for (ky, row) in taps.chunks_exact(Q).enumerate() {
                 let dy = ky * dilation_h;
@@ -222,24 +248,20 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
         } else {
             let wp = wins.as_mut_ptr();
             for i in 0..span {
-                // The rows loaded (the second at P = 8 only).
-                let rows = [i.min(last), (i + sh).min(last)];
-                for (q, quad_masks) in masks.iter().enumerate() {
-                    for (hf, &mask) in quad_masks.iter().enumerate().take(halves) {
+                for q in 0..Q {
+                    for hf in 0..halves {
                         let col = (sw * 16 * hf + q * step) as isize;
                         // (A loop, not a closure: closures lose the target
                         // features.)
                         let mut loads = [_mm512_setzero_si512(); 2];
-                        for (l, &r) in loads.iter_mut().zip(&rows).take(if P == 8 { 2 } else { 1 })
+                        for (l, ld) in loads
+                            .iter_mut()
+                            .enumerate()
+                            .take(if P == 8 { 2 } else { 1 })
                         {
-                            let iy = top + r as isize;
-                            let at = x.wrapping_offset(base + iy * stride + col);
-                            *l = if MASKED {
-                                let m = if (0..in_h as isize).contains(&iy) {
-                                    mask
-                                } else {
-                                    0
-                                };
+                            let at = x.wrapping_offset(base + row_at[2 * i + l] + col);
+                            *ld = if MASKED {
+                                let m = row_masks[((2 * i + l) * Q + q) * halves + hf];
                                 // SAFETY: the mask keeps the input's own
                                 // bytes (see the module's memory note).
                                 unsafe { _mm512_maskz_loadu_epi8(m, at.cast()) }
