@@ -60,11 +60,14 @@ pub(super) unsafe fn rows(
     let steps = &d.steps[0];
     let t = steps.len();
     let mut step_at = vec![std::ptr::null::<u8>(); t];
-    let mut scratch = vec![0i32; 16 * l.m * ROW];
     let width = st.width();
     // The folded tail without a residual map runs on the channel-lane sums
     // (`stored`): per 16-channel vector of every group, its constants.
     let fast = tail.fast().filter(|_| st.residual().is_none());
+    // The 32-bit sums of the other tails (`transposed`), the bytes of the
+    // folded one (`stored`).
+    let mut scratch = vec![0i32; if fast.is_some() { 0 } else { 16 * l.m * ROW }];
+    let mut byte_rows = vec![0u8; if fast.is_some() { l.m * ROW_BYTES } else { 0 }];
     let mut lane_k = vec![];
     if let Some(f) = &fast {
         for g in 0..d.groups {
@@ -75,7 +78,6 @@ pub(super) unsafe fn rows(
         }
     }
     let idx = channel_dwords();
-    let mut byte_rows = vec![0u8; l.m * ROW_BYTES];
     let o_rows = st.out();
     for oy in lo..hi {
         // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
