@@ -13,6 +13,8 @@ use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::avx512::lanes;
+#[cfg(target_arch = "x86_64")]
+use super::phase_scatter::Interleave;
 use super::tail_avx512::Tail;
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{avx512_channels, avx512_rows, avx512_vectors, Direct, NativeStage};
@@ -158,6 +160,7 @@ pub(super) unsafe fn direct(
     // phases land here before the interleaved copy.
     let staged = phases > 1 || d.out_shift > 0;
     let mut staging = vec![0u8; if staged { 16 * phases * 64 } else { 0 }];
+    let interleave = Interleave::new(phases);
     let per = avx512_channels(d);
     let own;
     let blocked = if d.blocked.is_empty() {
@@ -244,7 +247,12 @@ pub(super) unsafe fn direct(
                         unsafe { dispatch((pv, r, n), tail, &spot, w, o) };
                     }
                     if staged {
-                        scatter(st, d, &staging, (o, n), (oy, q0, chunk), out);
+                        // SAFETY: this function's target features; the
+                        // staging holds `n` channels' phases; row `oy` of
+                        // channels `o..o + n` lies in the output.
+                        unsafe {
+                            interleave.scatter(st, d, &staging, (o, n), (oy, q0, chunk), out)
+                        };
                     }
                     o += n;
                 }
@@ -252,35 +260,6 @@ pub(super) unsafe fn direct(
             }
         }
         oy += r;
-    }
-}
-
-/// Copies the staged phases of channels `c..c + n` (`chunk` block columns
-/// from `q0`) to their interleaved output columns in row `oy`.
-#[cfg(target_arch = "x86_64")]
-pub(super) fn scatter(
-    st: &NativeStage,
-    d: &Direct,
-    staging: &[u8],
-    (c, n): (usize, usize),
-    (oy, q0, chunk): (usize, usize, usize),
-    out: *mut u8,
-) {
-    let phases = d.out_phases;
-    for j in 0..n {
-        let row = st.out().origin + (c + j) * st.out().plane + oy * st.out().stride;
-        let src = &staging[64 * phases * j..64 * phases * (j + 1)];
-        for i in 0..chunk {
-            for rx in 0..phases {
-                let z = (q0 + i) * phases + rx;
-                if z < d.out_shift || z - d.out_shift >= st.width() {
-                    continue;
-                }
-                // SAFETY: column `z - out_shift` of row `oy` of channel
-                // `c + j` is inside the output.
-                unsafe { *out.add(row + z - d.out_shift) = src[64 * rx + i] };
-            }
-        }
     }
 }
 

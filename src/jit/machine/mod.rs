@@ -24,6 +24,7 @@ mod depthwise_words_avx2;
 mod dot256;
 mod fused;
 mod peak;
+mod phase_scatter;
 mod pointwise16;
 mod pointwise16_avx2;
 mod pointwise_avx2;
