@@ -149,7 +149,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
 /// Runs output rows `lo..hi` of a direct convolution; a transposed one
 /// (several output column phases, or its columns shifted) block by block
 /// through `staging`, copied to the interleaved columns by
-/// `phase_scatter::scatter` (`plan_direct` gives this kernel those with two
+/// `phase_scatter::scatter_avx2` (`plan_direct` gives this kernel those with two
 /// input channels a group or more).
 ///
 /// # Safety
@@ -173,7 +173,7 @@ pub(super) unsafe fn direct(
     }
     // Transposed (output columns interleaved or shifted): each block's
     // column phases land in `staging` (64 bytes a phase and channel), then
-    // `phase_scatter::scatter` copies them to their output columns.
+    // `phase_scatter::scatter_avx2` copies them to their output columns.
     let phases = d.out_phases;
     let staged = phases > 1 || d.out_shift > 0;
     let mut staging = vec![0u8; if staged { 16 * phases * 64 } else { 0 }];
@@ -332,7 +332,12 @@ pub(super) unsafe fn direct(
                         run(&spot, tail, at..at + n * d.steps[p].len(), (o, n));
                     }
                     let span = (oy, x0, 8 * pv);
-                    super::phase_scatter::scatter(st, d, &staging, (o, n), span, out);
+                    // SAFETY: this function's target features; the
+                    // staging holds `n` channels' phases; row `oy` of
+                    // channels `o..o + n` lies in the output.
+                    unsafe {
+                        super::phase_scatter::scatter_avx2(st, d, &staging, (o, n), span, out)
+                    };
                     o += n;
                 }
                 x0 += chunk;

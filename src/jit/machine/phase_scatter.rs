@@ -155,3 +155,73 @@ impl Interleave {
         }
     }
 }
+
+/// [`scatter`] with AVX2 for the AVX2 kernel's blocks (8 or 16 block
+/// columns) of one or two phases: interleaved by `vpunpcklbw` /
+/// `vpunpckhbw` (or copied) and stored whole when the chunk lies inside the
+/// row, else through a 32-byte array whose bytes inside the row are
+/// copied (AVX2 has no byte-masked store). Other phase counts take the
+/// byte loop.
+///
+/// # Safety
+/// The host has AVX2; as [`scatter`]: `staging` holds `n` channels'
+/// `64 phases` bytes, row `oy` of channels `c..c + n` lies in the output.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn scatter_avx2(
+    st: &NativeStage,
+    d: &Direct,
+    staging: &[u8],
+    (c, n): (usize, usize),
+    (oy, q0, chunk): (usize, usize, usize),
+    out: *mut u8,
+) {
+    let phases = d.out_phases;
+    if !(phases <= 2 && (chunk == 8 || chunk == 16)) {
+        return scatter(st, d, staging, (c, n), (oy, q0, chunk), out);
+    }
+    assert!(staging.len() >= 64 * phases * n);
+    let (z0, total) = (q0 * phases, chunk * phases);
+    // Bytes `lo..hi` of the chunk's `total` are output columns `z0 + b -
+    // out_shift` inside the row.
+    let lo = d.out_shift.saturating_sub(z0).min(total);
+    let hi = (st.width() + d.out_shift).saturating_sub(z0).min(total);
+    if lo >= hi {
+        return;
+    }
+    let whole = (lo, hi) == (0, total);
+    let mut spill = [0u8; 32];
+    for j in 0..n {
+        let row = st.out().origin + (c + j) * st.out().plane + oy * st.out().stride;
+        let src = staging[64 * phases * j..].as_ptr();
+        // Output column `z0 - out_shift` (before the row when `lo > 0`).
+        let at = out.wrapping_add(row + z0).wrapping_sub(d.out_shift);
+        let to = if whole { at } else { spill.as_mut_ptr() };
+        // SAFETY: the staging rows of channel `j` hold 64 bytes each
+        // (checked above); `to` takes `total <= 32` bytes: the output
+        // columns of the chunk, all inside the row (`whole`), or `spill`.
+        unsafe {
+            let a = _mm_loadu_si128(src.cast());
+            match (phases, chunk) {
+                (2, 16) => {
+                    let b = _mm_loadu_si128(src.add(64).cast());
+                    _mm_storeu_si128(to.cast(), _mm_unpacklo_epi8(a, b));
+                    _mm_storeu_si128(to.add(16).cast(), _mm_unpackhi_epi8(a, b));
+                }
+                (2, _) => {
+                    let b = _mm_loadu_si128(src.add(64).cast());
+                    _mm_storeu_si128(to.cast(), _mm_unpacklo_epi8(a, b));
+                }
+                (_, 16) => _mm_storeu_si128(to.cast(), a),
+                _ => _mm_storel_epi64(to.cast(), a),
+            }
+        }
+        if !whole {
+            // SAFETY: columns `z0 + lo - out_shift .. z0 + hi - out_shift`
+            // are inside the row.
+            unsafe {
+                std::ptr::copy_nonoverlapping(spill[lo..hi].as_ptr(), at.wrapping_add(lo), hi - lo)
+            };
+        }
+    }
+}
