@@ -28,7 +28,7 @@ use super::conv_avx512::{fill_steps, live_steps, quad_map, window_rows, Window};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx512::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::{Direct, Lanes, NativeStage};
+use crate::jit::native::{lanes_block, Direct, Lanes, NativeStage};
 
 /// Sums of one channel's output row in the scratch: rows of up to 64
 /// pixels, plus the 16 a block's last transposed vector may write past it.
@@ -91,7 +91,7 @@ pub(super) unsafe fn rows(
             let end = (g + 1) * d.cout_g;
             let mut o = g * d.cout_g;
             while o < end {
-                let mb = (end - o).div_ceil(16).min(l.m);
+                let mb = lanes_block((end - o).div_ceil(16), l.m);
                 let w = &l.weights[at + 16 * mb * s0..at + 16 * mb * s1];
                 let ch = (end - o).min(16 * mb);
                 let sink = fast.map(|fast| Sink {

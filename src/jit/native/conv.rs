@@ -161,13 +161,20 @@ pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
     if d.steps_total * (lanes - w) < 8 * w {
         return None;
     }
-    // Blocks of at most 3 vectors, as even as they go (4 vectors: 2 + 2,
-    // not 3 + 1, whose one-vector block loads a broadcast per `vpdpbusd`).
+    // Blocks of at most 3 vectors, as even as they go (`lanes_block`).
     let vectors = d.cout_g.div_ceil(16);
     let m = vectors.div_ceil(vectors.div_ceil(3));
     let n_max = (24 / m).min(12);
     let n = w.div_ceil(w.div_ceil(n_max));
     Some((n, m))
+}
+
+/// The vectors of the next channel block of a lanes kernel with `left`
+/// vectors of the group still to run: at most `m`, the blocks as even as
+/// they go (16 vectors at most 3 a block: 3 3 3 3 2 2, not 3 3 3 3 3 1,
+/// whose one-vector block loads a broadcast per `vpdpbusd`).
+pub(crate) fn lanes_block(left: usize, m: usize) -> usize {
+    left.div_ceil(left.div_ceil(m.max(1)))
 }
 
 /// The weights `w` (`[channel][step]`) in [`Lanes::weights`] order.
@@ -178,7 +185,7 @@ pub(crate) fn lanes_weights(d: &Direct, w: &[i32], m: usize) -> Vec<i32> {
         let end = (g + 1) * d.cout_g;
         let mut o = g * d.cout_g;
         while o < end {
-            let mb = (end - o).div_ceil(16).min(m);
+            let mb = lanes_block((end - o).div_ceil(16), m);
             for s in 0..t {
                 for j in 0..16 * mb {
                     out.push(if o + j < end { w[(o + j) * t + s] } else { 0 });

@@ -34,7 +34,8 @@ mod unpool;
 mod wide16;
 
 pub(crate) use conv::{
-    avx512_channels, avx512_rows, avx512_vectors, blocked_weights, Direct, Lanes, Source, Step,
+    avx512_channels, avx512_rows, avx512_vectors, blocked_weights, lanes_block, Direct, Lanes,
+    Source, Step,
 };
 pub(crate) use fuse::BandPair;
 pub(crate) use in_place::unpad_inputs;
