@@ -160,7 +160,7 @@ pub(super) unsafe fn direct(
     // phases land here before the interleaved copy.
     let staged = phases > 1 || d.out_shift > 0;
     let mut staging = vec![0u8; if staged { 16 * phases * 64 } else { 0 }];
-    let interleave = Interleave::new(phases);
+    let interleave = Interleave::new(if staged { phases } else { 0 });
     let per = avx512_channels(d);
     let own;
     let blocked = if d.blocked.is_empty() {
