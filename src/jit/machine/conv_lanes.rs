@@ -325,8 +325,8 @@ unsafe fn flush(
         // SAFETY (all three): the caller's guarantees, for vector `v`.
         unsafe {
             match width.div_ceil(4) {
-                ..=4 => flush_groups::<4>(row, &out, idx),
-                ..=8 => flush_groups::<8>(row, &out, idx),
+                0..=4 => flush_groups::<4>(row, &out, idx),
+                5..=8 => flush_groups::<8>(row, &out, idx),
                 _ => flush_groups::<16>(row, &out, idx),
             }
         }

@@ -72,15 +72,13 @@ impl Interleave {
         let pairs = phases.div_ceil(2);
         let mut picks = vec![[0u8; 64]; phases * pairs];
         let mut takes = vec![0u64; phases * pairs];
-        for k in 0..phases {
-            for b in 0..64 {
-                let z = 64 * k + b;
-                let (rx, i) = (z % phases, z / phases);
-                let m = rx / 2;
-                // `i < 64`: `z < 64 phases`.
-                picks[k * pairs + m][b] = (64 * (rx % 2) + i) as u8;
-                takes[k * pairs + m] |= 1 << b;
-            }
+        for z in 0..64 * phases {
+            // Output byte `b` of chunk `k`: phase `rx`, column `i < 64`.
+            let (k, b) = (z / 64, z % 64);
+            let (rx, i) = (z % phases, z / phases);
+            let t = k * pairs + rx / 2;
+            picks[t][b] = (64 * (rx % 2) + i) as u8;
+            takes[t] |= 1 << b;
         }
         Interleave {
             phases,
