@@ -247,13 +247,16 @@ impl Pool {
 pub(crate) fn run_here(jobs: &[Job]) -> Result<i64, Panicked> {
     let mut status = -1;
     let mut panicked = false;
-    // Debug builds run the jobs last to first: a stage's jobs must not
-    // depend on their order (threads run them in any order), and a job
-    // that writes past its own items into a later job's is then caught
-    // by the tests as wrong output, not hidden by that job writing later.
-    for k in 0..jobs.len() {
+    // Debug builds run the odd jobs first, then the even ones: a stage's
+    // jobs must not depend on their order (threads run them in any
+    // order), and a job that writes outside its own items is caught by
+    // the tests as wrong output, not hidden by the neighbour owning those
+    // bytes writing them later: past its end at boundaries `2 i | 2 i +
+    // 1` (the odd job ran first), before its start at `2 i + 1 | 2 i + 2`.
+    let n = jobs.len();
+    for k in 0..n {
         let k = if cfg!(debug_assertions) {
-            jobs.len() - 1 - k
+            debug_order(k, n)
         } else {
             k
         };
@@ -267,6 +270,16 @@ pub(crate) fn run_here(jobs: &[Job]) -> Result<i64, Panicked> {
         Err(Panicked)
     } else {
         Ok(status)
+    }
+}
+
+/// The `k`-th job debug builds run of `n`: `1, 3, 5, .., 0, 2, 4, ..`.
+fn debug_order(k: usize, n: usize) -> usize {
+    let odd = n / 2;
+    if k < odd {
+        2 * k + 1
+    } else {
+        2 * (k - odd)
     }
 }
 
@@ -357,6 +370,22 @@ impl Drop for Pool {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn debug_order_runs_every_job_once_odd_first() {
+        for n in 0..9 {
+            let order: Vec<usize> = (0..n).map(|k| debug_order(k, n)).collect();
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "{order:?}");
+            let odd = order.iter().take_while(|&&k| k % 2 == 1).count();
+            assert_eq!(odd, n / 2, "{order:?}");
+        }
+        assert_eq!(
+            (0..5).map(|k| debug_order(k, 5)).collect::<Vec<_>>(),
+            [1, 3, 0, 2, 4]
+        );
+    }
 
     static RAN: AtomicUsize = AtomicUsize::new(0);
 
