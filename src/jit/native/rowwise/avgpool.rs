@@ -434,9 +434,9 @@ fn run_sum(x: &[u8], from: usize, n: usize, bias: u8) -> u64 {
 #[inline(always)]
 fn key_sum(v: &[u8; VECTOR], bias: u8, m: usize) -> u32 {
     let m = m as u8;
-    let mut s = 0u32;
-    for (&b, &i) in v.iter().zip(&LANES) {
-        s += u32::from(if i < m { b ^ bias } else { 0 });
-    }
-    s
+    // The keys first, then one sum of their zero extensions: the form
+    // LLVM turns into `vpsadbw` (a select inside the sum it widened to
+    // 32-bit lanes, 1.5x slower on 7x7 planes).
+    let keys: [u8; VECTOR] = std::array::from_fn(|i| if LANES[i] < m { v[i] ^ bias } else { 0 });
+    keys.iter().map(|&k| u32::from(k)).sum()
 }
