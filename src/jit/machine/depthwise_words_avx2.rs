@@ -49,8 +49,8 @@
 //! job, written in order: a row ends in one whole store when the bytes
 //! after it, up to `job_end`, are the job's own and written later (the
 //! stores of 8, 4, 2 and 1 bytes of 7-pixel rows took 14% of a small
-//! stride-2 layer). Debug builds run a stage's jobs last to first, so a
-//! store past `job_end` fails the tests.
+//! stride-2 layer). Debug builds run a stage's odd jobs before its even
+//! ones, so a store past `job_end` fails the tests.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
