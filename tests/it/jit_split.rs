@@ -109,7 +109,10 @@ fn channel_slices_of_small_maps_match_the_interpreter() {
                     if stage.native && isa == Isa::Avx512 && threads == 2 && slices > 1 {
                         sliced += 1;
                     }
-                    if threads == 1 || isa == Isa::Avx2 || !stage.native {
+                    // (Debug builds with `min_job` 1 cut one thread's
+                    // stages too: `CompiledPipeline::parts`.)
+                    let one = threads == 1 && !cfg!(debug_assertions);
+                    if one || isa == Isa::Avx2 || !stage.native {
                         assert_eq!(slices, 1, "seed {seed}: channel slices off AVX-512 kernels");
                     }
                 }
