@@ -93,7 +93,7 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
         pads[1] = pads[1].max(1);
     }
     let (h, w) = if form == Form::Transposed {
-        (rng.range(1, 10), rng.range(1, if big { 20 } else { 70 }))
+        (rng.range(1, 10), rng.range(1, if big { 20 } else { 140 }))
     } else if form == Form::Narrow {
         (
             rng.range(eh.max(1), eh + 8),
