@@ -242,17 +242,9 @@ pub struct StageInfo {
     pub kernel: Option<&'static str>,
     /// The machine code as Cranelift prints it, when asked for.
     pub disasm: Option<String>,
-}
-
-impl StageInfo {
-    /// The stage's multiply-accumulates as [`JitOptions::min_job`] counts
-    /// them ([`DEPTHWISE_MAC_WORK`] each on a depthwise kernel).
-    fn mac_work(&self) -> u64 {
-        match self.kernel {
-            Some("depthwise" | "depthwise deconv") => self.macs * DEPTHWISE_MAC_WORK,
-            _ => self.macs,
-        }
-    }
+    /// The multiply-accumulates as [`JitOptions::min_job`] counts them:
+    /// [`DEPTHWISE_MAC_WORK`] each on a depthwise kernel, else 1.
+    mac_work: u64,
 }
 
 /// A compiled pipeline: native code for every stage, and a thread pool.
@@ -373,6 +365,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 kernel_isa: None,
                 kernel: None,
                 disasm: None,
+                mac_work: macs,
             });
             continue;
         }
@@ -380,6 +373,10 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         {
             items.push(ns.items());
             let kernel = Some(ns.kernel_name());
+            let mac_work = match ns.is_depthwise() {
+                true => macs * DEPTHWISE_MAC_WORK,
+                false => macs,
+            };
             code.push(machine::StageCode::Native(Box::new(ns)));
             stages.push(StageInfo {
                 name,
@@ -391,6 +388,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
                 kernel_isa: native_isa,
                 kernel,
                 disasm: None,
+                mac_work,
             });
             continue;
         }
@@ -444,6 +442,7 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             kernel_isa: None,
             kernel: None,
             disasm,
+            mac_work: macs,
         });
     }
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -578,7 +577,7 @@ impl CompiledPipeline {
     /// finds some to take (the caller claims the rest itself).
     fn parts(&self, k: usize, threads: usize) -> usize {
         let node = &self.program.nodes[self.plan.stages[k].root];
-        let work = self.stages[k].mac_work() + OUTPUT_WORK * node.shape.len() as u64;
+        let work = self.stages[k].mac_work + OUTPUT_WORK * node.shape.len() as u64;
         // Debug builds with `min_job` 1 (the tests' setting) cut a stage
         // on one thread too: `pool::run_here` runs the odd jobs before the
         // even ones, so a job that writes outside its own items shows as

@@ -351,8 +351,8 @@ struct Rows {
 /// masked-off bytes before the row are not accessed).
 ///
 /// # Safety
-/// `row` holds `16 G` written bytes per 4 pixels... `64 G <= ROW_BYTES`
-/// readable bytes; `out`'s rows are writable for `out.width <= 4 G` bytes.
+/// `row` holds `64 G <= ROW_BYTES` readable bytes, written up to pixel
+/// `out.width <= 4 G`; `out`'s rows are writable for `out.width` bytes.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]

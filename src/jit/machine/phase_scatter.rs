@@ -106,7 +106,7 @@ impl Interleave {
     ) {
         let phases = self.phases;
         debug_assert!(phases == d.out_phases && chunk <= 64);
-        debug_assert!(staging.len() >= 64 * phases * n);
+        assert!(staging.len() >= 64 * phases * n);
         let (width, shift) = (st.width() as i64, d.out_shift as i64);
         // Output bytes `z` from `q0 phases` on, `chunk phases` of them.
         let first = (q0 * phases) as i64;

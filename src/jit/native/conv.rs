@@ -161,9 +161,8 @@ pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
     if d.steps_total * (lanes - w) < 8 * w {
         return None;
     }
-    // Blocks of at most 3 vectors, as even as they go (`lanes_block`).
-    let vectors = d.cout_g.div_ceil(16);
-    let m = vectors.div_ceil(vectors.div_ceil(3));
+    // Blocks of at most 3 vectors, as even as they go: the largest.
+    let m = lanes_block(d.cout_g.div_ceil(16), 3);
     let n_max = (24 / m).min(12);
     let n = w.div_ceil(w.div_ceil(n_max));
     Some((n, m))

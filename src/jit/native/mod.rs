@@ -227,6 +227,12 @@ impl NativeStage {
         }
     }
 
+    /// Whether a depthwise kernel runs the stage (one input channel a
+    /// group, transposed or not).
+    pub fn is_depthwise(&self) -> bool {
+        matches!(self.kind, Kind::Depthwise { .. } | Kind::Deconv { .. })
+    }
+
     pub fn kind(&self) -> &Kind {
         &self.kind
     }
