@@ -13,11 +13,12 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{blocked_weights, fill_steps, quad_map, Window};
+use super::conv_avx512::{blocked_weights, fill_steps};
 #[cfg(target_arch = "x86_64")]
 use super::dot256::{dpbusd, maddubs, maddubs2, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::repack_avx2::{prefetch_rows, repack_row};
+use super::repack_avx512::{quad_map, Window};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
@@ -236,7 +237,7 @@ pub(super) unsafe fn direct(
         }
         for (row, &r) in rows.iter_mut().zip(list) {
             let slot = (base + r).rem_euclid(ring) as usize;
-            *row = win.data[slot * win.slot..].as_ptr();
+            *row = win.bytes().wrapping_add(slot * win.slot);
         }
         // The next output row's new input rows reach the cache while this
         // one runs (3x3 stride 2, 32 -> 64 on 128 x 128: 877 -> 866 us).

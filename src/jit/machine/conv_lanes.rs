@@ -24,7 +24,9 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::avx512::lanes;
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{fill_steps, live_steps, quad_map, window_rows, Window};
+use super::conv_avx512::{fill_steps, live_steps};
+#[cfg(target_arch = "x86_64")]
+use super::repack_avx512::{window_rows, QuadInput, Window};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx512::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
@@ -54,8 +56,8 @@ pub(super) unsafe fn rows(
     hi: usize,
 ) {
     let tail = Tail::new(st.requant());
-    let quad_map = quad_map(d);
-    let mut win = Window::with_rows(d, 1, d.stride_w > 1 && quad_map.is_none());
+    let input = QuadInput::new(st, d, x);
+    let mut win = Window::with_rows(d, 1, d.stride_w > 1 && input.is_none());
     let mut rows = vec![std::ptr::null::<u8>(); win.rows_max];
     let steps = &d.steps[0];
     let t = steps.len();
@@ -81,7 +83,7 @@ pub(super) unsafe fn rows(
     let o_rows = st.out();
     for oy in lo..hi {
         // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
-        unsafe { window_rows(st, d, &quad_map, x, oy, &mut win, &mut rows) };
+        unsafe { window_rows(st, d, (x, &input), oy, &mut win, &mut rows) };
         // Steps reading padding rows only are skipped (`live_steps`).
         let (s0, s1) = live_steps(d, steps, oy);
         let mut at = 0;

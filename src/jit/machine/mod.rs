@@ -30,6 +30,7 @@ mod pointwise16_avx2;
 mod pointwise_avx2;
 mod pointwise_avx512;
 mod repack_avx2;
+mod repack_avx512;
 #[cfg(target_arch = "x86_64")]
 mod row_copy;
 mod rows;
@@ -39,8 +40,10 @@ mod rows_avx2;
 mod rows_avx512;
 mod tail_avx2;
 mod tail_avx512;
+mod words;
 
 pub(crate) use peak::vpdpbusd_peak;
+pub(crate) use words::Words;
 
 /// Whether the AVX2 kernels compute native stage `stage` (planned for
 /// AVX-512): every pointwise stage, the depthwise ones whose windows fit
@@ -103,6 +106,7 @@ pub(crate) struct Line([u8; Line::BYTES]);
 
 impl Line {
     const BYTES: usize = 64;
+    const ZERO: Line = Line([0; Line::BYTES]);
 }
 
 /// Buffers of one image: one zeroed allocation per planned buffer, but for

@@ -4,7 +4,7 @@
 //! column of a column phase.
 //!
 //! Column stride 1 interleaves the input rows in place. Column stride 2
-//! with quads of four channels (`conv_avx512::quad_map`) interleaves each
+//! with quads of four channels (`repack_avx512::quad_map`) interleaves each
 //! channel quad's row once and picks both phases' dwords from it
 //! ([`repack_quads2`]); every other form first splits each channel's row
 //! into its phase rows ([`split_half`] and a byte loop beyond stride 2).
@@ -13,7 +13,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{input_row, Window};
+use super::repack_avx512::{channel_rows, input_row, Window};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Direct, NativeStage};
 
@@ -94,11 +94,11 @@ pub(super) fn prefetch_rows(st: &NativeStage, d: &Direct, x: *const u8, oy: usiz
 }
 
 /// Repacks input row `iy` into window slot `slot`: by [`repack_quads2`]
-/// when `map` (`conv_avx512::quad_map`, column stride 2), else by
+/// when `map` (`repack_avx512::quad_map`, column stride 2), else by
 /// [`repack`].
 ///
 /// # Safety
-/// As `conv_avx512::repack`; `map` is `quad_map(d)` or `None`.
+/// As `repack_avx512::repack`; `map` is `quad_map(d)` or `None`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn repack_row(
@@ -120,14 +120,14 @@ pub(super) unsafe fn repack_row(
 }
 
 /// [`repack`] for column stride 2 and quads of four channels (`map`, see
-/// `conv_avx512::quad_map`): per channel quad, 32 input columns are
+/// `repack_avx512::quad_map`): per channel quad, 32 input columns are
 /// interleaved into dwords once, then `vpermd` and `vperm2i128` pick out
 /// phase 0's dwords (even columns) and phase 1's (odd columns), with no
 /// phase rows in between (splitting each channel's row first took a
 /// third of a stride-2 3 x 3 convolution's repacking on Zen 3).
 ///
 /// # Safety
-/// As `conv_avx512::repack`; `map` is `quad_map(d)` and `d.stride_w` is 2.
+/// As `repack_avx512::repack`; `map` is `quad_map(d)` and `d.stride_w` is 2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn repack_quads2(
@@ -144,10 +144,10 @@ unsafe fn repack_quads2(
     // Each 128-bit half: the even dwords, then the odd ones.
     let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     let base = slot * win.slot;
-    let data = win.data.as_mut_ptr();
+    let data = win.bytes_mut();
     for g in 0..d.groups {
         for (g4, phases) in map.iter().enumerate() {
-            let rows = super::conv_avx512::channel_rows(st, d, x, iy, g, g4);
+            let rows = channel_rows(st, d, x, iy, g, g4);
             let dst = phases.map(|q| q.map(|q| base + (g * d.quads.len() + q) * d.cols * 4));
             let mut u0 = 0;
             while u0 < d.cols {
@@ -187,10 +187,10 @@ unsafe fn repack_quads2(
     }
 }
 
-/// Repacks input row `iy` into window slot `slot` (see `conv_avx512::repack`).
+/// Repacks input row `iy` into window slot `slot` (see `repack_avx512::repack`).
 ///
 /// # Safety
-/// As `conv_avx512::repack`.
+/// As `repack_avx512::repack`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn repack(
@@ -260,7 +260,7 @@ unsafe fn repack(
                     let at = dst + 4 * u0 + 32 * k;
                     // SAFETY: `at + 32 <= base + win.slot` (u0 + 8 k < cols,
                     // a multiple of 16).
-                    unsafe { _mm256_storeu_si256(win.data.as_mut_ptr().add(at).cast(), *v) };
+                    unsafe { _mm256_storeu_si256(win.bytes_mut().add(at).cast(), *v) };
                 }
                 u0 += 32;
             }

@@ -34,7 +34,7 @@
 //! `ry`, and column phase `rx` computes the outputs `qx * sw + rx - pad_left`
 //! from input columns `qx - m`; no product touches an inserted zero.
 
-use super::{Kind, NativeStage};
+use super::{Kind, NativeStage, Words};
 use crate::ir::Program;
 use crate::jit::pattern::{ConvKind, ConvPattern, Operands};
 use crate::jit::plan::{deconv_axis, Buffer, Plan};
@@ -109,7 +109,7 @@ pub(crate) struct Direct {
     /// The packed weights in the AVX-512 kernel's channel-block order
     /// ([`blocked_weights`] for [`avx512_channels`]), made once here;
     /// empty for the AVX2 kernel.
-    pub blocked: Vec<i32>,
+    pub blocked: Words,
     /// The AVX-512 kernel with output channels on the lanes ([`Lanes`]),
     /// when [`lanes_shape`] picks it.
     pub lanes: Option<Lanes>,
@@ -135,7 +135,7 @@ pub(crate) struct Lanes {
     /// Per group, per channel block `o..o + 16 mb` (`mb = min(m, vectors
     /// left)`), step `s`: the 16 mb channels' weights (zero past the
     /// group's channels), the blocks one after another.
-    pub weights: Vec<i32>,
+    pub weights: Words,
 }
 
 /// The (pixels, vectors) of a lanes block for `d` ([`Lanes`]), when it is
@@ -307,7 +307,7 @@ pub(super) fn plan_direct(
         // The channel-lane kernel stores bytes only: wider outputs take the
         // pixel-lane kernel and its blocked weights.
         if stage.out_bytes != 1 && d.lanes.take().is_some() {
-            d.blocked = blocked_weights(d, &stage.weights, avx512_channels(d));
+            d.blocked = blocked_weights(d, &stage.weights, avx512_channels(d)).into();
         }
     }
     stage.fits(plan)
@@ -491,7 +491,7 @@ fn plan_window(
         phase_len: row_bytes.div_ceil(sw).next_multiple_of(64),
         flip: false,
         phase_requants: vec![],
-        blocked: vec![],
+        blocked: Words::default(),
         lanes: None,
         in_rows: Some(pattern.input.h),
     };
@@ -633,7 +633,7 @@ fn plan_transposed(
         phase_len: 64,
         flip: false,
         phase_requants: vec![],
-        blocked: vec![],
+        blocked: Words::default(),
         lanes: None,
         in_rows: None,
     };
@@ -653,10 +653,10 @@ fn stage(
 ) -> NativeStage {
     if isa == Isa::Avx512 {
         if let Some((n, m)) = lanes_shape(&direct) {
-            let weights = lanes_weights(&direct, &weights, m);
+            let weights = lanes_weights(&direct, &weights, m).into();
             direct.lanes = Some(Lanes { n, m, weights });
         } else {
-            direct.blocked = blocked_weights(&direct, &weights, avx512_channels(&direct));
+            direct.blocked = blocked_weights(&direct, &weights, avx512_channels(&direct)).into();
         }
     }
     NativeStage {
@@ -666,7 +666,7 @@ fn stage(
         channels: d.c,
         height: d.h,
         width: d.w,
-        weights,
+        weights: weights.into(),
         windows: vec![],
         requant,
         isa,

@@ -33,6 +33,7 @@ mod rowwise;
 mod unpool;
 mod wide16;
 
+pub(crate) use super::machine::Words;
 pub(crate) use conv::{
     avx512_channels, avx512_rows, avx512_vectors, blocked_weights, lanes_block, Direct, Lanes,
     Source, Step,
@@ -182,7 +183,7 @@ pub(crate) struct NativeStage {
     /// Packed little-endian weight quads: pointwise `[cout][groups]` (input
     /// channels `4g..4g+4`), depthwise `[c][kh]` (taps of one kernel row),
     /// transposed `[c][kh][16]` (each lane's taps).
-    weights: Vec<i32>,
+    weights: Words,
     /// Transposed only: `[4][64]` byte indices of each lane's taps.
     windows: Vec<u8>,
     requant: Requant,
@@ -426,7 +427,7 @@ fn plan_pointwise_or_depthwise(
         channels: d.c,
         height: d.h,
         width: d.w,
-        weights: packed,
+        weights: packed.into(),
         windows,
         requant,
         isa,
@@ -601,7 +602,7 @@ fn plan_deconv(
         channels: d.c,
         height: d.h,
         width: d.w,
-        weights: packed,
+        weights: packed.into(),
         windows,
         requant,
         isa: Isa::Avx512,
@@ -709,7 +710,7 @@ mod tests {
             tall.height += 1;
             assert!(tall.fits(&plan).is_none(), "{conv}: one row too many");
             let mut short = ns.clone();
-            short.weights.pop();
+            short.weights = short.weights[..short.weights.len() - 1].to_vec().into();
             assert!(short.fits(&plan).is_none(), "{conv}: weights too short");
             let mut same = ns.clone();
             same.out.buffer = same.x.buffer;

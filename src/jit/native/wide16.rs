@@ -117,7 +117,7 @@ pub(super) fn plan_wide16(
         channels: d.c,
         height: d.h,
         width: d.w,
-        weights: packed,
+        weights: packed.into(),
         windows: vec![],
         requant,
         isa,
