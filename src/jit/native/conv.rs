@@ -655,6 +655,12 @@ fn stage(
         if let Some((n, m)) = lanes_shape(&direct) {
             let weights = lanes_weights(&direct, &weights, m).into();
             direct.lanes = Some(Lanes { n, m, weights });
+            // The lanes kernel reads each step's dwords of its pixels only,
+            // not whole vectors of 16: the window's quad rows (and the
+            // repacking) shrink to them (80 -> 64 dwords on 56-wide rows,
+            // 32 -> 16 on 7-wide ones).
+            let max_shift = direct.steps.iter().flatten().map(|s| s.shift).max();
+            direct.cols = (direct.q_width + max_shift.unwrap_or(0)).next_multiple_of(16);
         } else {
             direct.blocked = blocked_weights(&direct, &weights, avx512_channels(&direct)).into();
         }

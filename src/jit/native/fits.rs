@@ -169,8 +169,13 @@ impl NativeStage {
         let lists = d.row_phases * d.out_phases;
         let cin = d.groups * d.cin_g;
         // A block reads dwords `x0 + shift ..` up to the block columns
-        // rounded up to its vectors (`read_width`).
-        let width = super::conv::read_width(d.q_width);
+        // rounded up to its vectors (`read_width`); the lanes kernel up to
+        // the block columns themselves.
+        let width = if d.lanes.is_some() {
+            d.q_width
+        } else {
+            super::conv::read_width(d.q_width)
+        };
         let steps_ok = d.row_lists.len() == d.row_phases
             && d.steps.len() == lists
             && d.step_offsets.len() == lists
