@@ -138,6 +138,10 @@ pub(super) unsafe fn window_rows(
 pub(super) struct QuadInput {
     /// Per channel quad of a group and column phase, the quad row it fills.
     map: Vec<[Option<usize>; 4]>,
+    /// Per quad row, the dwords the kernel reads of it
+    /// (`Direct::quad_cols`): at stride 2 and 64-pixel rows, phase 1 needs
+    /// 64 dwords where phase 0 needs 65 (80 repacked).
+    cols: Vec<usize>,
     /// Per group and channel quad (`g * map.len() + g4`): each channel's
     /// byte `col0` of input row 0 (the pointer itself may lie outside the
     /// buffer) and its row stride; a channel past the group's reads
@@ -171,6 +175,7 @@ impl QuadInput {
         }
         Some(QuadInput {
             map,
+            cols: (0..d.quads.len()).map(|q| d.quad_cols(q)).collect(),
             rows,
             _blank: blank,
         })
@@ -390,7 +395,9 @@ unsafe fn repack_quads<const S: usize>(
                     v[4 * m..4 * m + 4].copy_from_slice(&q);
                 }
                 for (p, quad) in phases.iter().enumerate().take(S) {
-                    let Some(q) = *quad else { continue };
+                    let Some(q) = quad.filter(|&q| u0 < input.cols[q]) else {
+                        continue;
+                    };
                     let (idx, high) = picks[p];
                     let dst = base + ((g * d.quads.len() + q) * d.cols + u0) * 4;
                     for k in 0..vectors {
@@ -493,7 +500,9 @@ unsafe fn repack_pairs<const S: usize>(
                     }
                 }
                 for (p, quad) in phases.iter().enumerate().take(S) {
-                    let Some(q) = *quad else { continue };
+                    let Some(q) = quad.filter(|&q| u0 < input.cols[q]) else {
+                        continue;
+                    };
                     let dst = base + ((g * d.quads.len() + q) * d.cols + u0) * 4;
                     for (h, &pick) in picks[p].iter().enumerate().take(halves) {
                         let src = if S == 1 { 0 } else { h };

@@ -197,6 +197,28 @@ pub(crate) fn lanes_weights(d: &Direct, w: &[i32], m: usize) -> Vec<i32> {
 }
 
 impl Direct {
+    /// Dwords a block reads from each step's quad row from block column
+    /// `x0 + shift` on: the block columns rounded up to the kernel's
+    /// vectors ([`read_width`]), or, for the lanes kernel, the block columns
+    /// themselves.
+    pub fn read_width(&self) -> usize {
+        if self.lanes.is_some() {
+            self.q_width
+        } else {
+            read_width(self.q_width)
+        }
+    }
+
+    /// The dwords of quad `q`'s rows that some step reads (`cols` or fewer:
+    /// a quad read only at small shifts needs less), a multiple of 16.
+    pub fn quad_cols(&self, q: usize) -> usize {
+        let shifts = self.steps.iter().flatten().filter(|s| s.quad == q);
+        let shift = shifts.map(|s| s.shift).max().unwrap_or(0);
+        (self.read_width() + shift)
+            .next_multiple_of(16)
+            .min(self.cols)
+    }
+
     /// Rows the repacked window holds: the span of one output row's input
     /// rows.
     pub fn ring(&self) -> usize {
@@ -660,7 +682,7 @@ fn stage(
             // repacking) shrink to them (80 -> 64 dwords on 56-wide rows,
             // 32 -> 16 on 7-wide ones).
             let max_shift = direct.steps.iter().flatten().map(|s| s.shift).max();
-            direct.cols = (direct.q_width + max_shift.unwrap_or(0)).next_multiple_of(16);
+            direct.cols = (direct.read_width() + max_shift.unwrap_or(0)).next_multiple_of(16);
         } else {
             direct.blocked = blocked_weights(&direct, &weights, avx512_channels(&direct)).into();
         }

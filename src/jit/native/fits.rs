@@ -171,11 +171,7 @@ impl NativeStage {
         // A block reads dwords `x0 + shift ..` up to the block columns
         // rounded up to its vectors (`read_width`); the lanes kernel up to
         // the block columns themselves.
-        let width = if d.lanes.is_some() {
-            d.q_width
-        } else {
-            super::conv::read_width(d.q_width)
-        };
+        let width = d.read_width();
         let steps_ok = d.row_lists.len() == d.row_phases
             && d.steps.len() == lists
             && d.step_offsets.len() == lists
