@@ -175,7 +175,7 @@ impl QuadInput {
         }
         Some(QuadInput {
             map,
-            cols: (0..d.quads.len()).map(|q| d.quad_cols(q)).collect(),
+            cols: d.quad_cols(),
             rows,
             _blank: blank,
         })
