@@ -182,7 +182,6 @@ pub(super) unsafe fn direct(
     let map = if d.stride_w == 2 { quad_map(d) } else { None };
     let pv = d.q_width.div_ceil(8).min(2);
     let chunk = 8 * pv;
-    let ring = d.ring() as i64;
     let rows_max = d.row_lists.iter().map(Vec::len).max().unwrap_or(0);
     let mut rows = vec![std::ptr::null::<u8>(); rows_max];
     // `vpdpbusd` with AVX-VNNI, else `vpmaddwd` on the halves of the
@@ -222,23 +221,12 @@ pub(super) unsafe fn direct(
     // and group (they do not depend on the channel block).
     let mut phase_at = vec![step_at.clone(); if staged { phases } else { 0 }];
     for oy in lo..hi {
-        let (ry, base) = d.row_phase(oy);
-        let list = &d.row_lists[ry];
-        for &r in list {
-            let iy = base + r;
-            let slot = iy.rem_euclid(ring) as usize;
-            if win.tags[slot] != iy {
-                // SAFETY: row `iy` of every channel is inside the input's
-                // halo-padded buffer (`plan_direct` checked the rows);
-                // `map` is `quad_map(d)`.
-                unsafe { repack_row(st, d, map.as_deref(), x, iy, slot, &mut win) };
-                win.tags[slot] = iy;
-            }
-        }
-        for (row, &r) in rows.iter_mut().zip(list) {
-            let slot = (base + r).rem_euclid(ring) as usize;
-            *row = win.bytes().wrapping_add(slot * win.slot);
-        }
+        let ry = win.fill(d, oy, &mut rows, |iy, slot, win| {
+            // SAFETY: row `iy` of every channel is inside the input's
+            // halo-padded buffer (`plan_direct` checked the rows); `map`
+            // is `quad_map(d)`.
+            unsafe { repack_row(st, d, map.as_deref(), x, iy, slot, win) }
+        });
         // The next output row's new input rows reach the cache while this
         // one runs (3x3 stride 2, 32 -> 64 on 128 x 128: 877 -> 866 us).
         if oy + 1 < hi {

@@ -54,6 +54,35 @@ impl Window {
         self.data.as_mut_ptr().cast()
     }
 
+    /// Makes the window hold the input rows output row `oy` reads:
+    /// `repack(iy, slot, window)` for each row `iy` it does not hold yet
+    /// (into ring slot `slot`), then `rows` points at the slot of each (in
+    /// `row_lists` order). Returns the row phase of `oy`.
+    pub(super) fn fill(
+        &mut self,
+        d: &Direct,
+        oy: usize,
+        rows: &mut [*const u8],
+        mut repack: impl FnMut(i64, usize, &mut Window),
+    ) -> usize {
+        let ring = self.tags.len() as i64;
+        let (ry, base) = d.row_phase(oy);
+        let list = &d.row_lists[ry];
+        for &r in list {
+            let iy = base + r;
+            let slot = iy.rem_euclid(ring) as usize;
+            if self.tags[slot] != iy {
+                repack(iy, slot, self);
+                self.tags[slot] = iy;
+            }
+        }
+        for (row, &r) in rows.iter_mut().zip(list) {
+            let slot = (base + r).rem_euclid(ring) as usize;
+            *row = self.bytes().wrapping_add(slot * self.slot);
+        }
+        ry
+    }
+
     /// The window of one output row, with phase rows for column strides
     /// above 1 (the AVX2 kernel's repacking).
     pub(super) fn new(d: &Direct) -> Window {
@@ -103,32 +132,19 @@ pub(super) unsafe fn window_rows(
     win: &mut Window,
     rows: &mut [*const u8],
 ) -> usize {
-    let ring = win.tags.len() as i64;
-    let (ry, base) = d.row_phase(oy);
-    let list = &d.row_lists[ry];
-    for &r in list {
-        let iy = base + r;
-        let slot = iy.rem_euclid(ring) as usize;
-        if win.tags[slot] != iy {
-            // SAFETY: row `iy` of every channel is inside the input's
-            // halo-padded buffer (`plan_direct` checked the rows).
-            unsafe {
-                match (input, d.stride_w) {
-                    (Some(q), 1) => repack_pairs::<1>(d, q, iy, slot, win),
-                    (Some(q), 2) => repack_pairs::<2>(d, q, iy, slot, win),
-                    (Some(q), 3) => repack_quads::<3>(d, q, iy, slot, win),
-                    (Some(q), 4) => repack_quads::<4>(d, q, iy, slot, win),
-                    _ => repack(st, d, x, iy, slot, win),
-                }
-            };
-            win.tags[slot] = iy;
+    win.fill(d, oy, rows, |iy, slot, win| {
+        // SAFETY: row `iy` of every channel is inside the input's
+        // halo-padded buffer (`plan_direct` checked the rows).
+        unsafe {
+            match (input, d.stride_w) {
+                (Some(q), 1) => repack_pairs::<1>(d, q, iy, slot, win),
+                (Some(q), 2) => repack_pairs::<2>(d, q, iy, slot, win),
+                (Some(q), 3) => repack_quads::<3>(d, q, iy, slot, win),
+                (Some(q), 4) => repack_quads::<4>(d, q, iy, slot, win),
+                _ => repack(st, d, x, iy, slot, win),
+            }
         }
-    }
-    for (row, &r) in rows.iter_mut().zip(list) {
-        let slot = (base + r).rem_euclid(ring) as usize;
-        *row = win.bytes().wrapping_add(slot * win.slot);
-    }
-    ry
+    })
 }
 
 /// The input rows of a convolution whose quads are channel quads
