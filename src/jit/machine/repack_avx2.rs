@@ -13,7 +13,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::repack_avx512::{channel_rows, input_row, Window};
+use super::repack_avx512::{channel_rows, input_row, phase_rows, quad_sources, Window};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Direct, NativeStage};
 
@@ -201,53 +201,30 @@ unsafe fn repack(
     slot: usize,
     win: &mut Window,
 ) {
-    let cin = d.groups * d.cin_g;
-    let sw = d.stride_w;
-    let (lo, hi) = d.readable;
-    // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
-    // readable (the pointer itself may lie before the buffer).
-    let row = |c: usize| input_row(st, d, x, iy, c);
-    let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];
-    if sw == 1 {
-        for (c, pr) in phase_rows.iter_mut().enumerate() {
-            *pr = (row(c), lo, hi);
-        }
-    } else {
-        for c in 0..cin {
-            // SAFETY: `row(c)` holds `hi` readable bytes (`lo` is 0 for
-            // strided convolutions).
-            let src = unsafe { std::slice::from_raw_parts(row(c), hi) };
-            for p in 0..sw {
-                let at = (c * sw + p) * d.phase_len;
-                let dst = &mut win.phases[at..at + d.phase_len];
-                if sw == 2 {
-                    // SAFETY: a 64-byte multiple of `dst`; `src` bounds checked inside.
-                    unsafe { split_half(src, p, dst) };
-                } else {
-                    for (i, b) in dst.iter_mut().enumerate() {
-                        *b = src.get(i * sw + p).copied().unwrap_or(0);
-                    }
+    let (sw, phase_len) = (d.stride_w, d.phase_len);
+    let split = |row: *const u8, hi: usize, phases: &mut [u8]| {
+        // SAFETY: `row` holds `hi` readable bytes (`phase_rows`).
+        let src = unsafe { std::slice::from_raw_parts(row, hi) };
+        for (p, dst) in phases.chunks_exact_mut(phase_len).enumerate() {
+            if sw == 2 {
+                // SAFETY: a 64-byte multiple of `dst`; `src` bounds
+                // checked inside.
+                unsafe { split_half(src, p, dst) };
+            } else {
+                for (i, b) in dst.iter_mut().enumerate() {
+                    *b = src.get(i * sw + p).copied().unwrap_or(0);
                 }
-                phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), 0, d.phase_len);
             }
         }
-    }
+    };
+    // SAFETY: the caller's guarantee on row `iy`.
+    let phase_rows = unsafe { phase_rows(st, d, (x, iy), win, split) };
     // Signed inputs as `x + 128` (see `Direct::flip`).
     let flip = _mm256_set1_epi8(if d.flip { -128 } else { 0 });
     let base = slot * win.slot;
     for g in 0..d.groups {
         for (q, quad) in d.quads.iter().enumerate() {
-            let src: [(*const u8, usize, usize); 4] = std::array::from_fn(|j| match quad[j] {
-                Some(s) => {
-                    let (p, lo, hi) = phase_rows[(g * d.cin_g + s.channel) * sw + s.phase];
-                    (
-                        p.wrapping_add(s.offset),
-                        lo.saturating_sub(s.offset),
-                        hi.saturating_sub(s.offset),
-                    )
-                }
-                None => (std::ptr::null(), 0, 0),
-            });
+            let src = quad_sources(d, &phase_rows, g, quad);
             let dst = base + ((g * d.quads.len() + q) * d.cols) * 4;
             let mut u0 = 0;
             while u0 < d.cols {

@@ -240,56 +240,20 @@ unsafe fn repack(
     slot: usize,
     win: &mut Window,
 ) {
-    let cin = d.groups * d.cin_g;
-    let sw = d.stride_w;
-    let (lo, hi) = d.readable;
-    // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
-    // readable (the pointer itself may lie before the buffer).
-    let row = |c: usize| input_row(st, d, x, iy, c);
-    // The phase rows: (pointer, readable range) per channel and phase.
-    let mut phase_rows = vec![(std::ptr::null::<u8>(), 0usize, 0usize); cin * sw];
-    if sw == 1 {
-        for (c, pr) in phase_rows.iter_mut().enumerate() {
-            *pr = (row(c), lo, hi);
-        }
-    } else {
-        for c in 0..cin {
-            let at = c * sw * d.phase_len;
-            // SAFETY: as above, `row(c)` has `lo..hi` readable (`lo` is 0
-            // for strided convolutions); the phase rows are `sw` runs of
-            // `phase_len` bytes of `win.phases`.
-            unsafe {
-                split_phases(
-                    row(c),
-                    hi,
-                    sw,
-                    d.phase_len,
-                    &mut win.phases[at..at + sw * d.phase_len],
-                )
-            };
-            for p in 0..sw {
-                let at = (c * sw + p) * d.phase_len;
-                phase_rows[c * sw + p] = (win.phases[at..].as_ptr(), 0, d.phase_len);
-            }
-        }
-    }
+    let (sw, phase_len) = (d.stride_w, d.phase_len);
+    let split = |row: *const u8, hi: usize, phases: &mut [u8]| {
+        // SAFETY: `row` has `hi` readable bytes (`phase_rows`); `phases` is
+        // `sw` runs of `phase_len` bytes.
+        unsafe { split_phases(row, hi, sw, phase_len, phases) }
+    };
+    // SAFETY: the caller's guarantee on row `iy`.
+    let phase_rows = unsafe { phase_rows(st, d, (x, iy), win, split) };
     // Signed inputs as `x + 128` (see `Direct::flip`).
     let flip = _mm512_set1_epi8(if d.flip { -128 } else { 0 });
     let base = slot * win.slot;
     for g in 0..d.groups {
         for (q, quad) in d.quads.iter().enumerate() {
-            let src: [(*const u8, usize, usize); 4] = std::array::from_fn(|j| match quad[j] {
-                Some(s) => {
-                    let (p, lo, hi) = phase_rows[(g * d.cin_g + s.channel) * sw + s.phase];
-                    // Readable bytes relative to the shifted pointer.
-                    (
-                        p.wrapping_add(s.offset),
-                        lo.saturating_sub(s.offset),
-                        hi.saturating_sub(s.offset),
-                    )
-                }
-                None => (std::ptr::null(), 0, 0),
-            });
+            let src = quad_sources(d, &phase_rows, g, quad);
             let dst = base + ((g * d.quads.len() + q) * d.cols) * 4;
             let mut u0 = 0;
             while u0 < d.cols {
@@ -308,6 +272,68 @@ unsafe fn repack(
             }
         }
     }
+}
+
+/// The rows the generic repacking reads for input row `iy`, per input
+/// channel and column phase `c * stride_w + p`: a pointer and the bytes
+/// `lo..hi` readable from it. At column strides above 1, `split(row, hi,
+/// phases)` first writes the `stride_w` phase rows (`phase_len` bytes each)
+/// of a channel's row (`hi` readable bytes) into the window's phase rows.
+///
+/// # Safety
+/// Row `iy` of every input channel lies in the input's buffer, bytes
+/// `Direct::readable` from its byte `col0`.
+#[cfg(target_arch = "x86_64")]
+pub(super) unsafe fn phase_rows(
+    st: &NativeStage,
+    d: &Direct,
+    (x, iy): (*const u8, i64),
+    win: &mut Window,
+    mut split: impl FnMut(*const u8, usize, &mut [u8]),
+) -> Vec<(*const u8, usize, usize)> {
+    let (cin, sw) = (d.groups * d.cin_g, d.stride_w);
+    let (lo, hi) = d.readable;
+    // Byte `col0` of row `iy` of channel `c`; bytes `lo..hi` from it are
+    // readable (the pointer itself may lie before the buffer).
+    let row = |c: usize| input_row(st, d, x, iy, c);
+    if sw == 1 {
+        return (0..cin).map(|c| (row(c), lo, hi)).collect();
+    }
+    let mut rows = Vec::with_capacity(cin * sw);
+    for c in 0..cin {
+        // (`lo` is 0 for strided convolutions.)
+        let at = c * sw * d.phase_len;
+        split(row(c), hi, &mut win.phases[at..at + sw * d.phase_len]);
+        for p in 0..sw {
+            let at = (c * sw + p) * d.phase_len;
+            rows.push((win.phases[at..].as_ptr(), 0, d.phase_len));
+        }
+    }
+    rows
+}
+
+/// The four sources of `quad` in group `g`, from [`phase_rows`]: each its
+/// channel's phase row shifted by its offset, with the readable bytes
+/// relative to the shifted pointer; `(null, 0, 0)` (nothing readable) for
+/// an absent source.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn quad_sources(
+    d: &Direct,
+    phase_rows: &[(*const u8, usize, usize)],
+    g: usize,
+    quad: &[Option<crate::jit::native::Source>; 4],
+) -> [(*const u8, usize, usize); 4] {
+    quad.map(|s| match s {
+        Some(s) => {
+            let (p, lo, hi) = phase_rows[(g * d.cin_g + s.channel) * d.stride_w + s.phase];
+            (
+                p.wrapping_add(s.offset),
+                lo.saturating_sub(s.offset),
+                hi.saturating_sub(s.offset),
+            )
+        }
+        None => (std::ptr::null(), 0, 0),
+    })
 }
 
 /// Byte `col0` of row `iy` of input channel `c` (the pointer itself may lie
