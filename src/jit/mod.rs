@@ -373,9 +373,10 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
         {
             items.push(ns.items());
             let kernel = Some(ns.kernel_name());
-            let mac_work = match ns.is_depthwise() {
-                true => macs * DEPTHWISE_MAC_WORK,
-                false => macs,
+            let mac_work = if ns.is_depthwise() {
+                macs * DEPTHWISE_MAC_WORK
+            } else {
+                macs
             };
             code.push(machine::StageCode::Native(Box::new(ns)));
             stages.push(StageInfo {

@@ -18,6 +18,7 @@ use super::conv_avx512::{blocked_weights, fill_steps};
 use super::dot256::{dpbusd, maddubs, maddubs2, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::repack_avx2::{prefetch_rows, repack_row};
+#[cfg(target_arch = "x86_64")]
 use super::repack_avx512::{quad_map, Window};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::{Fast, Tail};

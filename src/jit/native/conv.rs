@@ -218,9 +218,14 @@ impl Direct {
         for s in self.steps.iter().flatten() {
             shift[s.quad] = shift[s.quad].max(s.shift);
         }
-        let width = self.read_width();
-        let cols = |shift: usize| (width + shift).next_multiple_of(16).min(self.cols);
+        let cols = |shift: usize| self.cols_for(shift).min(self.cols);
         shift.into_iter().map(cols).collect()
+    }
+
+    /// The dwords a quad row needs when steps read it at shifts up to
+    /// `shift`: [`Direct::read_width`] plus the shift, a multiple of 16.
+    pub fn cols_for(&self, shift: usize) -> usize {
+        (self.read_width() + shift).next_multiple_of(16)
     }
 
     /// Rows the repacked window holds: the span of one output row's input
@@ -686,7 +691,7 @@ fn stage(
             // repacking) shrink to them (80 -> 64 dwords on 56-wide rows,
             // 32 -> 16 on 7-wide ones).
             let max_shift = direct.steps.iter().flatten().map(|s| s.shift).max();
-            direct.cols = (direct.read_width() + max_shift.unwrap_or(0)).next_multiple_of(16);
+            direct.cols = direct.cols_for(max_shift.unwrap_or(0));
         } else {
             direct.blocked = blocked_weights(&direct, &weights, avx512_channels(&direct)).into();
         }
