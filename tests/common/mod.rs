@@ -154,6 +154,9 @@ pub struct RandomPrograms<'a> {
     pub file: &'a str,
     /// The stage counted when it runs on the kernels.
     pub stage: &'a str,
+    /// The kernel (`StageInfo::kernel`) it must run on to count (None:
+    /// any).
+    pub kernel: Option<&'a str>,
     /// Input `k` of program `seed` comes from the seed `seed * inputs + k`.
     pub inputs: u64,
     /// A program the checker refuses is skipped (some random geometries
@@ -199,7 +202,10 @@ pub fn check_random_programs(
         match jit_agrees(program, &inputs, &options) {
             Ok(stages) => {
                 let on = |s: &&convoy::jit::StageInfo| {
-                    s.name == family.stage && s.native && s.kernel_isa == Some(isa)
+                    s.name == family.stage
+                        && s.native
+                        && s.kernel_isa == Some(isa)
+                        && family.kernel.is_none_or(|k| s.kernel == Some(k))
                 };
                 native += stages.iter().filter(on).count();
                 if std::env::var("SHOW").is_ok() {

@@ -123,6 +123,7 @@ fn check(isa: Isa, count: u64) -> (usize, usize) {
     let family = common::RandomPrograms {
         file: "signed.cnn",
         stage: "y",
+        kernel: None,
         inputs: 7,
         refused_ok: true,
         min_job: Some(1),

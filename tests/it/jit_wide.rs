@@ -94,6 +94,7 @@ fn check(isa: Isa, count: u64) -> (usize, usize) {
     let family = common::RandomPrograms {
         file: "wide.cnn",
         stage: "y",
+        kernel: None,
         inputs: 7,
         refused_ok: false,
         min_job: None,

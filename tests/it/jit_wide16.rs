@@ -114,6 +114,7 @@ fn check(isa: Isa, count: u64) -> (usize, usize) {
     let family = common::RandomPrograms {
         file: "wide16.cnn",
         stage: "y",
+        kernel: None,
         inputs: 13,
         refused_ok: true,
         min_job: Some(1),

@@ -103,6 +103,7 @@ fn check(isa: Isa, count: u64) -> (usize, usize) {
     let family = common::RandomPrograms {
         file: "zero_point.cnn",
         stage: "y",
+        kernel: None,
         inputs: 11,
         refused_ok: false,
         min_job: Some(1),

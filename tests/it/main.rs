@@ -49,6 +49,7 @@ mod jit_conv;
 mod jit_examples;
 mod jit_fused;
 mod jit_machine_code;
+mod jit_narrow;
 mod jit_native;
 mod jit_random;
 mod jit_rows;

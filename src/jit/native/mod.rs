@@ -447,9 +447,12 @@ fn plan_pointwise_or_depthwise(
 /// would pass the buffer's spare bytes.
 ///
 /// When the windows leave the input's halo (a pipeline input planned
-/// without one, `in_place::unpad_inputs`), or the input is a pipeline
-/// input (`pipeline_input`: its buffer may be a caller's array, with no
-/// spare bytes after it), the kernel pads at the borders
+/// without one, `in_place::unpad_inputs`), the input is a pipeline input
+/// (`pipeline_input`: its buffer may be a caller's array, with no spare
+/// bytes after it), or the loads of the last chunk would pass the
+/// buffer's spare bytes (rows narrower than a chunk: a 14 x 14 map with a
+/// halo, which otherwise ran on the direct kernel, 18x slower), the
+/// kernel pads at the borders
 /// (`Kind::Depthwise::borders`): it loads only the input's own bytes, with
 /// masked loads, so it needs neither the halo nor the spare bytes.
 fn depthwise_windows(
@@ -465,7 +468,7 @@ fn depthwise_windows(
     if !(1..=4).contains(&sw) || !(1..=4).contains(&g.stride.h) {
         return None;
     }
-    let borders = (pipeline_input || !conv::window_in_halo(pattern, xbuf, d))
+    let mut borders = (pipeline_input || !conv::window_in_halo(pattern, xbuf, d))
         .then_some((xbuf.dims.h, xbuf.dims.w));
     let bases: [usize; 4] = std::array::from_fn(|p| (sw * 16 * p) & !63);
     let mut windows = vec![0u8; 4 * 64];
@@ -489,7 +492,10 @@ fn depthwise_windows(
             + 128
             + (quads.0 - 1) * quads.1;
         if end > xbuf.bytes() + super::machine::Workspace::SPARE {
-            return None;
+            // Narrow maps: the 64-pixel chunk's loads reach past the
+            // buffer's spare bytes. The masked loads read only the input's
+            // own bytes (the halo is zero padding, as the masks make it).
+            borders = Some((xbuf.dims.h, xbuf.dims.w));
         }
     }
     let kind = Kind::Depthwise {
