@@ -49,6 +49,11 @@ pub(crate) enum Form {
     /// [`Form::Lanes`] with a folded tail of per-channel multipliers and
     /// no residual map: the lanes kernel's tail on the channel-lane sums.
     LanesFolded,
+    /// Full or grouped, outputs of 16 or 32 bits (a residual map added
+    /// without a cast back to bytes half the time): the pixel-lane
+    /// kernels' wide stores, also where the lanes kernel would take the
+    /// shape.
+    WideOut,
 }
 
 /// A random convolution of `form` with a random tail.
@@ -74,7 +79,7 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
         Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
         Form::Narrow => (1, rng.range(4, 40), rng.range(40, 140)),
         Form::Tall => (rng.range(1, 2), rng.range(4, 20), rng.range(1, 30)),
-        Form::Lanes | Form::LanesSigned | Form::LanesFolded => {
+        Form::Lanes | Form::LanesSigned | Form::LanesFolded | Form::WideOut => {
             (rng.range(1, 2), rng.range(1, 64), rng.range(16, 70))
         }
     };
@@ -99,7 +104,10 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
             rng.range(eh.max(1), eh + 8),
             rng.range(ew.max(1), ew + 39 * sw),
         )
-    } else if matches!(form, Form::Lanes | Form::LanesSigned | Form::LanesFolded) {
+    } else if matches!(
+        form,
+        Form::Lanes | Form::LanesSigned | Form::LanesFolded | Form::WideOut
+    ) {
         // Output width `(w + pad - ew) / sw + 1`: 1 to ~70.
         (
             rng.range(eh.max(1), eh + 6),
@@ -124,6 +132,9 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
         *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"])
     } else if form == Form::LanesSigned {
         *rng.pick(&["i8", "fixed<8, 3>", "i4"])
+    } else if form == Form::WideOut {
+        // (Fractional inputs leave the tail forms the kernels take.)
+        *rng.pick(&["u8", "u8", "u5", "i8"])
     } else {
         *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>", "i8", "fixed<8, 3>", "i4"])
     };
@@ -152,7 +163,11 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
         )
     };
     let sh_bits = rng.range(0, 14);
-    let t = target(&mut rng);
+    let t = if form == Form::WideOut {
+        format!("i{} sat", rng.pick(&[10, 12, 16, 20]))
+    } else {
+        target(&mut rng)
+    };
     let q = *rng.pick(&QUANT);
     let expr = match rng.range(0, 8) {
         0 => format!("relu(b + trunc({conv} * f)) as {t}"),
@@ -177,15 +192,25 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
         expr
     };
     let folded = form == Form::LanesFolded;
-    let (residual_input, expr) = if form != Form::Transposed && !folded && rng.chance(30) {
+    let residual_chance = if form == Form::WideOut { 50 } else { 30 };
+    let (residual_input, expr) = if form != Form::Transposed
+        && !folded
+        && rng.chance(residual_chance)
+    {
         let oh = (h + pads[0] + pads[1] - eh) / sh + 1;
         let ow = (w + pads[2] + pads[3] - ew) / sw + 1;
         let r_ty = *rng.pick(&["u8", "i8", "u6"]);
         let cast = *rng.pick(&["i8 sat", "u8 sat", "i9 sat"]);
+        // A wide output keeps the sum's bits (`r + p` of two bytes is 9).
+        let out_cast = if form == Form::WideOut {
+            ""
+        } else {
+            " as u8 sat"
+        };
         (
             format!("  input r: {r_ty}[{cout}, {oh}, {ow}]\n"),
             format!(
-                "(r + ((conv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {groups}) + b) >> {}) as {cast}) as u8 sat",
+                "(r + ((conv(x, w, stride: ({sh}, {sw}), pad: ({}, {}, {}, {}), dilation: ({dh}, {dw}), groups: {groups}) + b) >> {}) as {cast}){out_cast}",
                 pads[0], pads[1], pads[2], pads[3], rng.range(4, 12)
             ),
         )
@@ -326,6 +351,19 @@ fn signed_channel_lane_blocks_match_the_interpreter() {
 #[test]
 fn folded_channel_lane_blocks_match_the_interpreter() {
     assert_kernels_ran(&check_form(Form::LanesFolded, 80), 80);
+}
+
+#[test]
+fn wide_outputs_match_the_interpreter_on_the_kernels() {
+    let native = check_form(Form::WideOut, 80);
+    // Every program but the few with signed or 4-bit inputs on AVX2 runs
+    // on the kernels (a wide output once fell to scalar code wherever the
+    // channel-lane kernel would have taken the shape).
+    for &(isa, n) in &native {
+        if isa != Isa::Scalar && tools::isa(isa).is_some() {
+            assert!(n > 65, "only {n} wide-output stages ran on {isa:?} kernels");
+        }
+    }
 }
 
 #[test]

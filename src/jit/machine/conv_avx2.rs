@@ -758,9 +758,10 @@ unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
     }
 }
 
-/// [`finish`] for outputs of 16 or 32 bits (`NativeStage::out_bytes`; no
-/// residual map): the 32-bit results through a stack copy, each stored as
-/// its low `out_bytes` bytes.
+/// [`finish`] for outputs of 16 or 32 bits (`NativeStage::out_bytes`),
+/// with the residual map added where the stage has one: the 32-bit
+/// results through a stack copy, each stored as its low `out_bytes`
+/// bytes.
 ///
 /// # Safety
 /// As [`block`].
@@ -780,7 +781,21 @@ unsafe fn finish_wide<const PV: usize, const N: usize>(
         let k = tail.channel(c);
         let mut values = [0i32; 16];
         for (p, &a) in acc_j.iter().enumerate() {
-            let v = tail.result(a, k);
+            let v = match &spot.residual {
+                None => tail.result(a, k),
+                Some((r, signed, align)) => {
+                    let at = r.origin + c * r.plane + spot.oy * r.stride + spot.x0 + 8 * p;
+                    // SAFETY: as in `finish_bytes`.
+                    let bytes = unsafe { _mm_loadl_epi64(spot.res.add(at).cast()) };
+                    let wide = if *signed {
+                        _mm256_cvtepi8_epi32(bytes)
+                    } else {
+                        _mm256_cvtepu8_epi32(bytes)
+                    };
+                    let shift = _mm_cvtsi32_si128(*align as i32);
+                    tail.result_residual(a, k, Some(_mm256_sll_epi32(wide, shift)))
+                }
+            };
             // SAFETY: 8 values at 8p <= 8 of a 16-value array.
             unsafe { _mm256_storeu_si256(values.as_mut_ptr().add(8 * p).cast(), v) };
         }

@@ -55,7 +55,7 @@ pub(super) unsafe fn direct(
         phase_tails.push(Tail::new(q));
     }
     // Bytes per output element (`NativeStage::out_bytes`: 2 and 4 only
-    // unstaged, without a residual map).
+    // unstaged).
     let eb = st.out_bytes();
     let nr = avx512_rows(d);
     let input = QuadInput::new(st, d, x);
@@ -176,7 +176,7 @@ pub(super) unsafe fn direct(
 /// first pixel vector at block column 0, read from block column `x0`) and
 /// where it stores (`dst` for its first channel and row, `plane` bytes per
 /// channel, `stride` per row, `mask` one bit per pixel, `bytes` per
-/// pixel: 1, or 2 and 4 without a residual map).
+/// pixel: 1, 2 or 4).
 #[cfg(target_arch = "x86_64")]
 struct Spot<'a> {
     steps: [&'a [*const u8]; 4],
@@ -372,10 +372,11 @@ unsafe fn finish_wide<const PV: usize, const R: usize, const N: usize>(
     }
 }
 
-/// [`finish`] with the residual map added (`spot.residual`).
+/// [`finish`] with the residual map added (`spot.residual`); outputs of
+/// 16 or 32 bits (`spot.bytes`) stored as in [`finish_wide`].
 ///
 /// # Safety
-/// As [`block`].
+/// As [`block`]; with `spot.bytes > 1` as [`finish_wide`].
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
@@ -404,7 +405,23 @@ unsafe fn finish_residual<const PV: usize, const R: usize, const N: usize>(
                 } else {
                     _mm512_cvtepu8_epi32(bytes)
                 };
-                *q = tail.apply_residual(a, k, _mm512_sll_epi32(wide, align));
+                let res = _mm512_sll_epi32(wide, align);
+                if spot.bytes == 1 {
+                    *q = tail.apply_residual(a, k, res);
+                    continue;
+                }
+                let v = tail.result_residual(a, k, res);
+                let (eb, m) = (spot.bytes, (spot.mask >> (16 * p)) as u16);
+                let at = (spot.dst).wrapping_add(j * spot.plane + row * spot.stride + 16 * p * eb);
+                // SAFETY: as in `finish_wide`.
+                if eb == 2 {
+                    unsafe { _mm512_mask_cvtepi32_storeu_epi16(at.cast(), m, v) };
+                } else {
+                    unsafe { _mm512_mask_storeu_epi32(at.cast(), m, v) };
+                }
+            }
+            if spot.bytes > 1 {
+                continue;
             }
             // SAFETY: the caller's guarantee on `dst`, `plane` and `mask`.
             unsafe { store(q, spot, j, row) };

@@ -296,9 +296,30 @@ impl<'a> Tail<'a> {
     pub(super) unsafe fn apply_residual(
         &self,
         acc: __m256i,
-        [pre, mul, post]: [__m256i; 3],
+        k: [__m256i; 3],
         res: Option<__m256i>,
     ) -> __m128i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let v = self.result_residual(acc, k, res);
+            let b = _mm256_shuffle_epi8(v, self.low_bytes);
+            let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+            _mm256_castsi256_si128(b)
+        }
+    }
+
+    /// [`Self::apply_residual`] without the narrowing: the 8 32-bit
+    /// results, for outputs of 16 or 32 bits.
+    ///
+    /// # Safety
+    /// As [`Self::channel`].
+    #[inline(always)]
+    pub(super) unsafe fn result_residual(
+        &self,
+        acc: __m256i,
+        [pre, mul, post]: [__m256i; 3],
+        res: Option<__m256i>,
+    ) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
             let v = self.scaled(acc, [pre, mul, post]);
@@ -307,17 +328,14 @@ impl<'a> Tail<'a> {
             } else {
                 v
             };
-            let v = match res {
+            match res {
                 Some(r) => {
                     let lo3 = _mm256_set1_epi32(self.q.lo3);
                     let hi3 = _mm256_set1_epi32(self.q.hi3);
                     _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, r), lo3), hi3)
                 }
                 None => v,
-            };
-            let b = _mm256_shuffle_epi8(v, self.low_bytes);
-            let b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
-            _mm256_castsi256_si128(b)
+            }
         }
     }
 

@@ -317,9 +317,21 @@ impl<'a> Tail<'a> {
     pub(super) unsafe fn apply_residual(
         &self,
         acc: __m512i,
-        [pre, mul, post]: [__m512i; 3],
+        k: [__m512i; 3],
         res: __m512i,
     ) -> __m128i {
+        _mm512_cvtepi32_epi8(self.result_residual(acc, k, res))
+    }
+
+    /// [`Self::apply_residual`] without the narrowing: the 32-bit results,
+    /// for outputs of 16 or 32 bits.
+    #[inline(always)]
+    pub(super) unsafe fn result_residual(
+        &self,
+        acc: __m512i,
+        [pre, mul, post]: [__m512i; 3],
+        res: __m512i,
+    ) -> __m512i {
         let mut v = acc;
         if self.pre {
             v = _mm512_add_epi32(v, pre);
@@ -333,8 +345,7 @@ impl<'a> Tail<'a> {
         let v = _mm512_add_epi32(v, post);
         let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo2), self.hi2);
         let v = _mm512_add_epi32(v, res);
-        let v = _mm512_min_epi32(_mm512_max_epi32(v, self.lo3), self.hi3);
-        _mm512_cvtepi32_epi8(v)
+        _mm512_min_epi32(_mm512_max_epi32(v, self.lo3), self.hi3)
     }
 
     /// [`Self::apply`] on 64 accumulators, joined in order: byte `16 p +

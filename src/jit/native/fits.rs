@@ -132,20 +132,13 @@ impl NativeStage {
             }
         };
         // `out` counts elements of `out_bytes` bytes; only the direct
-        // and 16-bit pointwise kernels store wider elements, without a
-        // residual map.
-        let wide_ok = match self.out_bytes {
-            1 => true,
-            2 | 4 => {
-                self.residual.is_none()
-                    && match &self.kind {
-                        Kind::Direct(d) => {
-                            d.out_phases == 1 && d.out_shift == 0 && d.lanes.is_none()
-                        }
-                        Kind::Wide16 { .. } => true,
-                        _ => false,
-                    }
-            }
+        // kernels (plain convolutions, pixel lanes, with or without a
+        // residual map) and the 16-bit pointwise kernel (without) store
+        // wider elements.
+        let wide_ok = match (self.out_bytes, &self.kind) {
+            (1, _) => true,
+            (2 | 4, Kind::Direct(d)) => d.out_phases == 1 && d.out_shift == 0 && d.lanes.is_none(),
+            (2 | 4, Kind::Wide16 { .. }) => self.residual.is_none(),
             _ => false,
         };
         let out_ok =

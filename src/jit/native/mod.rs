@@ -193,8 +193,8 @@ pub(crate) struct NativeStage {
     /// Where the tail's residual map is (`Requant::residual`; direct
     /// convolutions only), and whether its bytes are signed.
     residual: Option<(Rows, bool)>,
-    /// Bytes per output element: 1, or (AVX-512 direct convolutions
-    /// without a residual map, `conv::plan_direct`) 2 or 4, the tail's
+    /// Bytes per output element: 1, or (direct convolutions,
+    /// `conv::plan_direct`) 2 or 4, the tail's
     /// 32-bit results stored as their low 16 bits or whole. `out`'s
     /// offsets and strides count elements.
     out_bytes: usize,
@@ -636,7 +636,7 @@ mod tests {
 
     /// Outputs of 16 and 32 bits: `out` counts elements, `fits` bounds
     /// them by the buffer's bytes, and only the direct kernels (AVX-512
-    /// and AVX2) without a residual map store them.
+    /// and AVX2, with or without a residual map) store them.
     #[test]
     fn wide_outputs_reaching_outside_their_buffers_are_refused() {
         for (y, bytes) in [
@@ -674,7 +674,15 @@ mod tests {
             assert!(odd.fits(&plan).is_none(), "{y}: 8 bytes");
             let mut residual = ns.clone();
             residual.residual = Some((ns.x, false));
-            assert!(residual.fits(&plan).is_none(), "{y}: a residual map");
+            assert!(
+                residual.clone().fits(&plan).is_some(),
+                "{y}: a residual map"
+            );
+            residual.residual = Some((ns.out, false));
+            assert!(
+                residual.fits(&plan).is_none(),
+                "{y}: the output its residual map"
+            );
         }
     }
 
