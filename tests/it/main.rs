@@ -48,6 +48,7 @@ mod jit_concat;
 mod jit_conv;
 mod jit_examples;
 mod jit_fused;
+mod jit_joins;
 mod jit_machine_code;
 mod jit_narrow;
 mod jit_native;
