@@ -54,6 +54,7 @@ mod jit_narrow;
 mod jit_native;
 mod jit_random;
 mod jit_rows;
+mod jit_shifts;
 mod jit_signed;
 mod jit_split;
 mod jit_tails;

@@ -38,6 +38,19 @@ impl Bias {
         }
     }
 
+    /// The same rounding of values known not to be negative: the forms
+    /// that treat signs apart round as their non-negative half does
+    /// (`as u8` after a `relu` truncates toward zero, which there is the
+    /// floor a shift before it can merge with, `set_shift`).
+    fn non_negative(self) -> Bias {
+        match self {
+            Bias::TowardZero => Bias::None,
+            Bias::HalfTowardZero => Bias::HalfDown,
+            Bias::HalfAway => Bias::Half,
+            other => other,
+        }
+    }
+
     fn of_rounding(r: Rounding) -> Bias {
         match r {
             Rounding::Floor => Bias::None,
@@ -413,14 +426,23 @@ fn match_chain(
                 }
             }
             Op::Round(_, rounding) => {
-                shift_input = program.nodes[below].range();
-                set_shift(&mut slot, &mut shift, frac, Bias::of_rounding(*rounding))?;
+                let below_range = program.nodes[below].range();
+                let mut bias = Bias::of_rounding(*rounding);
+                if below_range.lo >= 0 {
+                    bias = bias.non_negative();
+                }
+                if shift.is_none() {
+                    shift_input = below_range;
+                }
+                set_shift(&mut slot, &mut shift, (frac, bias), &post)?;
                 fold_mid(&mut mid, &mut post, shift?, product)?;
                 frac = 0;
             }
             Op::Shr(_, s) => {
-                shift_input = program.nodes[below].range();
-                set_shift(&mut slot, &mut shift, *s, Bias::None)?;
+                if shift.is_none() {
+                    shift_input = program.nodes[below].range();
+                }
+                set_shift(&mut slot, &mut shift, (*s, Bias::None), &post)?;
                 fold_mid(&mut mid, &mut post, shift?, product)?;
             }
             Op::Cast {
@@ -448,8 +470,15 @@ fn match_chain(
                 }
                 let s = frac.checked_sub(to.frac_bits() as u32)?;
                 if s > 0 {
-                    shift_input = program.nodes[below].range();
-                    set_shift(&mut slot, &mut shift, s, Bias::of(*quant))?;
+                    let below_range = program.nodes[below].range();
+                    let mut bias = Bias::of(*quant);
+                    if below_range.lo >= 0 {
+                        bias = bias.non_negative();
+                    }
+                    if shift.is_none() {
+                        shift_input = below_range;
+                    }
+                    set_shift(&mut slot, &mut shift, (s, bias), &post)?;
                     fold_mid(&mut mid, &mut post, shift?, product)?;
                     // The rounded value before the overflow step, within 32 bits.
                     let below_range = program.nodes[below].range();
@@ -685,7 +714,27 @@ fn fold_mid(
     Some(())
 }
 
-fn set_shift(slot: &mut Slot, shift: &mut Option<(u32, Bias)>, s: u32, bias: Bias) -> Option<()> {
+fn set_shift(
+    slot: &mut Slot,
+    shift: &mut Option<(u32, Bias)>,
+    (s, bias): (u32, Bias),
+    post: &[i128],
+) -> Option<()> {
+    // A floor shift followed directly by another (`(acc >> 12) as u8` on
+    // a value with fraction bits: the cast drops them) is one shift by
+    // both, exactly when the second floors or rounds half up:
+    // `floor((floor(x / 2^a) + 2^(b-1)) / 2^b) = floor((x + 2^(a+b-1)) /
+    // 2^(a+b))`. (Other roundings of a floored value differ: toward zero,
+    // `trunc(floor(-3 / 2) / 2) = -1` but `trunc(-3 / 4) = 0`.) Not when
+    // an offset before the first was folded into `post` (`fold_mid`): it
+    // is in the first shift's units.
+    if let (Slot::Shift, Some((a, Bias::None)), Bias::None | Bias::Half) = (*slot, *shift, bias) {
+        if post.iter().any(|&p| p != 0) {
+            return None;
+        }
+        *shift = Some((a + s, bias));
+        return Some(());
+    }
     if *slot > Slot::Shift || shift.is_some() {
         return None;
     }
