@@ -226,6 +226,24 @@ pub fn check_random_programs(
     (checked_ok, native)
 }
 
+/// [`check_random_programs`] under each of `isas` that this host runs;
+/// every program must check. Returns, per instruction set run, how many
+/// stages `family.stage` ran on its kernels.
+pub fn check_on_isas(
+    family: &RandomPrograms,
+    isas: &[convoy::jit::Isa],
+    count: u64,
+    program: impl Fn(u64) -> String,
+) -> Vec<(convoy::jit::Isa, usize)> {
+    let mut native = vec![];
+    for &isa in isas.iter().filter(|&&isa| convoy::jit::isa_supported(isa)) {
+        let (checked, n) = check_random_programs(family, isa, count, &program);
+        assert_eq!(checked as u64, count, "every program checks");
+        native.push((isa, n));
+    }
+    native
+}
+
 /// Fails with the count and the first of `failures`, if any.
 pub fn assert_no_failures(failures: &[String]) {
     assert!(

@@ -66,12 +66,8 @@ fn joined_convolutions_match_the_interpreter_on_the_kernels() {
         refused_ok: false,
         min_job: Some(1),
     };
-    for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
-        if !convoy::jit::isa_supported(isa) {
-            continue;
-        }
-        let (checked, native) = common::check_random_programs(&family, isa, 60, program);
-        assert_eq!(checked, 60, "every program checks");
+    let isas = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
+    for (isa, native) in common::check_on_isas(&family, &isas, 60, program) {
         // The add joins a convolution's stage: every one on the kernels.
         if isa != Isa::Scalar && tools::isa(isa).is_some() {
             assert_eq!(native, 60, "joins on {isa:?} kernels");

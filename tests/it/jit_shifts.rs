@@ -63,12 +63,8 @@ fn tails_that_shift_twice_match_the_interpreter() {
         refused_ok: false,
         min_job: Some(1),
     };
-    for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
-        if !convoy::jit::isa_supported(isa) {
-            continue;
-        }
-        let (checked, native) = common::check_random_programs(&family, isa, 100, program);
-        assert_eq!(checked, 100, "every program checks");
+    let isas = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
+    for (isa, native) in common::check_on_isas(&family, &isas, 100, program) {
         // The non-negative sums (`relu`) and the floors of signed ones
         // merge their shifts; signed sums cast toward zero do not.
         if isa == Isa::Avx512 && tools::avx512_kernels().is_some() {

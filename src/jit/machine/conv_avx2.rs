@@ -724,19 +724,8 @@ unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
             for (p, &a) in acc_j.iter().enumerate() {
                 let v = match &spot.residual {
                     None => tail.apply(a, k),
-                    Some((r, signed, align)) => {
-                        let at = r.origin + c * r.plane + spot.oy * r.stride + spot.x0 + 8 * p;
-                        // SAFETY: pixel (c, oy, x0 + 8 p) of the residual map
-                        // lies in its buffer, whose spare bytes cover the 8 read.
-                        let bytes = unsafe { _mm_loadl_epi64(spot.res.add(at).cast()) };
-                        let wide = if *signed {
-                            _mm256_cvtepi8_epi32(bytes)
-                        } else {
-                            _mm256_cvtepu8_epi32(bytes)
-                        };
-                        let shift = _mm_cvtsi32_si128(*align as i32);
-                        tail.apply_residual(a, k, Some(_mm256_sll_epi32(wide, shift)))
-                    }
+                    // SAFETY: the caller's guarantees.
+                    Some(r) => tail.apply_residual(a, k, Some(unsafe { residual8(spot, r, c, p) })),
                 };
                 // SAFETY: 8 bytes at 8p <= 8 of a 16-byte array.
                 unsafe { _mm_storel_epi64(bytes.as_mut_ptr().add(8 * p).cast(), v) };
@@ -756,6 +745,31 @@ unsafe fn finish_bytes<const PV: usize, const N: usize, const NEG: bool>(
             dst.copy_from_slice(&bytes[..spot.count]);
         }
     }
+}
+
+/// The residual map `r`'s 8 values from pixel (c, oy, x0 + 8 p) of
+/// `spot`, widened to 32 bits and aligned to the tail (`r`'s shift).
+///
+/// # Safety
+/// As [`block`]; only inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn residual8(
+    spot: &Spot,
+    &(r, signed, align): &(crate::jit::native::Rows, bool, u32),
+    c: usize,
+    p: usize,
+) -> __m256i {
+    let at = r.origin + c * r.plane + spot.oy * r.stride + spot.x0 + 8 * p;
+    // SAFETY: pixel (c, oy, x0 + 8 p) of the residual map lies in its
+    // buffer, whose spare bytes cover the 8 read.
+    let bytes = unsafe { _mm_loadl_epi64(spot.res.add(at).cast()) };
+    let wide = if signed {
+        _mm256_cvtepi8_epi32(bytes)
+    } else {
+        _mm256_cvtepu8_epi32(bytes)
+    };
+    _mm256_sll_epi32(wide, _mm_cvtsi32_si128(align as i32))
 }
 
 /// [`finish`] for outputs of 16 or 32 bits (`NativeStage::out_bytes`),
@@ -783,18 +797,8 @@ unsafe fn finish_wide<const PV: usize, const N: usize>(
         for (p, &a) in acc_j.iter().enumerate() {
             let v = match &spot.residual {
                 None => tail.result(a, k),
-                Some((r, signed, align)) => {
-                    let at = r.origin + c * r.plane + spot.oy * r.stride + spot.x0 + 8 * p;
-                    // SAFETY: as in `finish_bytes`.
-                    let bytes = unsafe { _mm_loadl_epi64(spot.res.add(at).cast()) };
-                    let wide = if *signed {
-                        _mm256_cvtepi8_epi32(bytes)
-                    } else {
-                        _mm256_cvtepu8_epi32(bytes)
-                    };
-                    let shift = _mm_cvtsi32_si128(*align as i32);
-                    tail.result_residual(a, k, Some(_mm256_sll_epi32(wide, shift)))
-                }
+                // SAFETY: the caller's guarantees.
+                Some(r) => tail.result_residual(a, k, Some(unsafe { residual8(spot, r, c, p) })),
             };
             // SAFETY: 8 values at 8p <= 8 of a 16-value array.
             unsafe { _mm256_storeu_si256(values.as_mut_ptr().add(8 * p).cast(), v) };

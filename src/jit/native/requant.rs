@@ -426,23 +426,20 @@ fn match_chain(
                 }
             }
             Op::Round(_, rounding) => {
-                let below_range = program.nodes[below].range();
-                let mut bias = Bias::of_rounding(*rounding);
-                if below_range.lo >= 0 {
-                    bias = bias.non_negative();
-                }
-                if shift.is_none() {
-                    shift_input = below_range;
-                }
-                set_shift(&mut slot, &mut shift, (frac, bias), &post)?;
+                let on = (program.nodes[below].range(), &mut shift_input);
+                set_shift(
+                    &mut slot,
+                    &mut shift,
+                    (frac, Bias::of_rounding(*rounding)),
+                    on,
+                    &post,
+                )?;
                 fold_mid(&mut mid, &mut post, shift?, product)?;
                 frac = 0;
             }
             Op::Shr(_, s) => {
-                if shift.is_none() {
-                    shift_input = program.nodes[below].range();
-                }
-                set_shift(&mut slot, &mut shift, (*s, Bias::None), &post)?;
+                let on = (program.nodes[below].range(), &mut shift_input);
+                set_shift(&mut slot, &mut shift, (*s, Bias::None), on, &post)?;
                 fold_mid(&mut mid, &mut post, shift?, product)?;
             }
             Op::Cast {
@@ -470,15 +467,8 @@ fn match_chain(
                 }
                 let s = frac.checked_sub(to.frac_bits() as u32)?;
                 if s > 0 {
-                    let below_range = program.nodes[below].range();
-                    let mut bias = Bias::of(*quant);
-                    if below_range.lo >= 0 {
-                        bias = bias.non_negative();
-                    }
-                    if shift.is_none() {
-                        shift_input = below_range;
-                    }
-                    set_shift(&mut slot, &mut shift, (s, bias), &post)?;
+                    let on = (program.nodes[below].range(), &mut shift_input);
+                    set_shift(&mut slot, &mut shift, (s, Bias::of(*quant)), on, &post)?;
                     fold_mid(&mut mid, &mut post, shift?, product)?;
                     // The rounded value before the overflow step, within 32 bits.
                     let below_range = program.nodes[below].range();
@@ -714,12 +704,23 @@ fn fold_mid(
     Some(())
 }
 
+/// Sets the tail's shift to `s` with `bias`, on values in `range` (the
+/// first shift's are `shift_input`); `post` is the post-add so far.
 fn set_shift(
     slot: &mut Slot,
     shift: &mut Option<(u32, Bias)>,
     (s, bias): (u32, Bias),
+    (range, shift_input): (crate::ir::Interval, &mut crate::ir::Interval),
     post: &[i128],
 ) -> Option<()> {
+    let bias = if range.lo >= 0 {
+        bias.non_negative()
+    } else {
+        bias
+    };
+    if shift.is_none() {
+        *shift_input = range;
+    }
     // A floor shift followed directly by another (`(acc >> 12) as u8` on
     // a value with fraction bits: the cast drops them) is one shift by
     // both, exactly when the second floors or rounds half up:
