@@ -241,8 +241,8 @@ pub(crate) fn plan(program: &Program) -> Result<Plan, JitError> {
 /// a stage of its own with no tail, the chain joins that convolution's
 /// stage and its top is stored. The binary node then reads a stored map
 /// (a residual map the kernels add) instead of a tail on another
-/// stage's raw sums, which only scalar code computed (a ResNet shortcut,
-/// 60 ms instead of 0.2).
+/// stage's raw sums, which only scalar code computed (a ResNet block with
+/// a 1x1 shortcut: 52 ms instead of 0.8).
 fn own_tails(
     program: &Program,
     (consumers, output): (&[Vec<NodeId>], &[bool]),

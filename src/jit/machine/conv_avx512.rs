@@ -350,25 +350,36 @@ unsafe fn finish_wide<const PV: usize, const R: usize, const N: usize>(
     spot: &Spot,
     o: usize,
 ) {
-    let eb = spot.bytes;
     for (j, acc_j) in acc.iter().enumerate() {
         let k = tail.channel(o + j);
         for (row, acc_k) in acc_j.iter().enumerate() {
             for (p, &a) in acc_k.iter().enumerate() {
-                let v = tail.result(a, k);
-                let m = (spot.mask >> (16 * p)) as u16;
-                let at = spot
-                    .dst
-                    .wrapping_add(j * spot.plane + row * spot.stride + 16 * p * eb);
-                // SAFETY: the caller's guarantee on `dst`, `plane`,
-                // `stride` and `mask` (pixels `16 p ..` of the block row).
-                if eb == 2 {
-                    unsafe { _mm512_mask_cvtepi32_storeu_epi16(at.cast(), m, v) };
-                } else {
-                    unsafe { _mm512_mask_storeu_epi32(at.cast(), m, v) };
-                }
+                // SAFETY: the caller's guarantee.
+                unsafe { store_wide(tail.result(a, k), spot, (j, row, p)) };
             }
         }
+    }
+}
+
+/// Pixel vector `p` of channel `j`, row `row` of a block: 16 32-bit
+/// results stored as their low 16 bits (`vpmovdw`) or whole
+/// (`spot.bytes`), masked to the pixels of `spot.mask`.
+///
+/// # Safety
+/// `spot.dst + j * spot.plane + row * spot.stride` takes `spot.bytes`
+/// bytes per pixel of the mask (pixels `16 p ..` of the block row).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn store_wide(v: __m512i, spot: &Spot, (j, row, p): (usize, usize, usize)) {
+    let eb = spot.bytes;
+    let m = (spot.mask >> (16 * p)) as u16;
+    let at = (spot.dst).wrapping_add(j * spot.plane + row * spot.stride + 16 * p * eb);
+    // SAFETY (both): the caller's guarantee.
+    if eb == 2 {
+        unsafe { _mm512_mask_cvtepi32_storeu_epi16(at.cast(), m, v) };
+    } else {
+        unsafe { _mm512_mask_storeu_epi32(at.cast(), m, v) };
     }
 }
 
@@ -410,15 +421,8 @@ unsafe fn finish_residual<const PV: usize, const R: usize, const N: usize>(
                     *q = tail.apply_residual(a, k, res);
                     continue;
                 }
-                let v = tail.result_residual(a, k, res);
-                let (eb, m) = (spot.bytes, (spot.mask >> (16 * p)) as u16);
-                let at = (spot.dst).wrapping_add(j * spot.plane + row * spot.stride + 16 * p * eb);
-                // SAFETY: as in `finish_wide`.
-                if eb == 2 {
-                    unsafe { _mm512_mask_cvtepi32_storeu_epi16(at.cast(), m, v) };
-                } else {
-                    unsafe { _mm512_mask_storeu_epi32(at.cast(), m, v) };
-                }
+                // SAFETY: the caller's guarantee (as `finish_wide`).
+                unsafe { store_wide(tail.result_residual(a, k, res), spot, (j, row, p)) };
             }
             if spot.bytes > 1 {
                 continue;

@@ -336,16 +336,6 @@ pub(super) fn plan_direct(
         if flip && transposed {
             d.phase_requants = phase_tails(d, &stage.weights, &stage.requant)?;
         }
-        // The channel-lane kernel stores bytes only: wider outputs take the
-        // pixel-lane kernel, its blocked weights and its quad rows (whole
-        // vectors of 16 dwords: with the lanes kernel's narrower rows the
-        // stage failed `fits` and ran on scalar code, 14.7 ms for 3x3
-        // 64 -> 64 on 28 x 28 with a 16-bit output).
-        if stage.out_bytes != 1 && d.lanes.take().is_some() {
-            d.blocked = blocked_weights(d, &stage.weights, avx512_channels(d)).into();
-            let max_shift = d.steps.iter().flatten().map(|s| s.shift).max();
-            d.cols = d.cols.max(d.cols_for(max_shift.unwrap_or(0)));
-        }
     }
     stage.fits(plan)
 }
@@ -688,8 +678,13 @@ fn stage(
     requant: super::Requant,
     isa: Isa,
 ) -> NativeStage {
+    // The channel-lane kernel stores bytes only: wider outputs take the
+    // pixel-lane kernel (given the lanes, then taken away, they kept the
+    // lanes kernel's narrower quad rows, failed `fits` and ran on scalar
+    // code: 14.7 ms for 3x3 64 -> 64 on 28 x 28 with a 16-bit output).
+    let bytes_out = plan.buffers[ob].elem.bytes == 1;
     if isa == Isa::Avx512 {
-        if let Some((n, m)) = lanes_shape(&direct) {
+        if let Some((n, m)) = lanes_shape(&direct).filter(|_| bytes_out) {
             let weights = lanes_weights(&direct, &weights, m).into();
             direct.lanes = Some(Lanes { n, m, weights });
             // The lanes kernel reads each step's dwords of its pixels only,

@@ -222,19 +222,13 @@ pub(super) fn map_rows(
         } else {
             1
         };
-        let span = |v: &View| v.row(c, y).start..v.row(c, y + n - 1).end;
-        let (xa_rows, xb_rows): (&[u8], Option<&[u8]>) = if narrow {
-            let xb_rows = (second.as_ref()).map(|(v, _)| gather_rows(v, xs[1], (c, y, n), &mut xb));
-            (gather_rows(x, xs[0], (c, y, n), &mut xa), xb_rows)
-        } else {
-            let xb_rows = second.as_ref().map(|(v, _)| &xs[1][span(v)]);
-            (&xs[0][span(x)], xb_rows)
-        };
+        let xb_rows = (second.as_ref()).map(|(v, _)| gather_rows(v, xs[1], (c, y, n), &mut xb));
+        let xa_rows = gather_rows(x, xs[0], (c, y, n), &mut xa);
         let o = if narrow {
             o_rows.resize(n * out.w * out.bytes, 0);
             o_rows.as_mut_slice()
         } else {
-            let o = span(out);
+            let o = out.row(c, y).start..out.row(c, y + n - 1).end;
             &mut dst[o.start - base..o.end - base]
         };
         if let Some(t) = lanes16 {
@@ -277,7 +271,8 @@ pub(super) fn map_rows(
 const NARROW: usize = 64;
 
 /// Rows `y..y + n` of channel `c` of `v` (in the buffer `src`), back to
-/// back: in `src` itself without side halos, else copied into `rows`.
+/// back: in `src` itself for one row or without side halos, else copied
+/// into `rows`.
 #[inline(always)]
 fn gather_rows<'a>(
     v: &View,
@@ -285,7 +280,7 @@ fn gather_rows<'a>(
     (c, y, n): (usize, usize, usize),
     rows: &'a mut Vec<u8>,
 ) -> &'a [u8] {
-    if v.stride == v.w {
+    if v.stride == v.w || n == 1 {
         return &src[v.row(c, y).start..v.row(c, y + n - 1).end];
     }
     rows.clear();
