@@ -38,6 +38,8 @@ mod rows;
 mod rows_avx2;
 #[cfg(target_arch = "x86_64")]
 mod rows_avx512;
+#[cfg(target_arch = "x86_64")]
+mod rows_narrow;
 mod tail_avx2;
 mod tail_avx512;
 mod words;

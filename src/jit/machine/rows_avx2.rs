@@ -23,11 +23,10 @@ pub(super) fn run(
 ) -> bool {
     let rows = (lo, hi, x, out, base);
     match *special {
-        Special::MaxPool { stride: (_, 1), .. } => return false,
         Special::MaxPool {
             signed: false,
             kernel,
-            stride: (sh, _),
+            stride: (sh, 2),
             pad,
             x: xg,
             out: og,
@@ -35,12 +34,17 @@ pub(super) fn run(
         Special::MaxPool {
             signed: true,
             kernel,
-            stride: (sh, _),
+            stride: (sh, 2),
             pad,
             x: xg,
             out: og,
         } => max_pool_s2::<true>((kernel, sh, pad), (xg, og), rows),
-        Special::Nearest2 { fh, x: xg, out: og } => nearest2(fh, (xg, og), rows),
+        Special::Nearest {
+            factor: (fh, 2),
+            x: xg,
+            out: og,
+        } => nearest2(fh, (xg, og), rows),
+        Special::MaxPool { .. } | Special::Nearest { .. } => return false,
     }
     true
 }

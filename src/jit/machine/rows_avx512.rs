@@ -13,13 +13,15 @@
 use std::arch::x86_64::*;
 
 use super::avx512::column_masks;
+use super::rows_narrow;
 use crate::jit::native::{Grid, Special};
 
 /// Runs items `lo..hi` (output rows, channel-major) of `special`: reads
 /// the whole input buffer `x`, writes the output rows into `out`, the part
 /// of the output buffer from byte `base` on. A row outside `x` or `out`
 /// panics (the pool catches it). False, doing nothing, for a stage it has
-/// no kernel for on this host (windows one column apart without VBMI).
+/// no kernel for on this host (windows one column apart without VBMI, or
+/// strides and factors other than 1 and 2 on wide rows).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
 #[inline(never)]
 pub(super) fn run(
@@ -30,6 +32,40 @@ pub(super) fn run(
     out: &mut [u8],
     base: usize,
 ) -> bool {
+    let vbmi = std::is_x86_feature_detected!("avx512vbmi");
+    if vbmi {
+        let rows = (lo, hi, x, &mut *out, base);
+        // SAFETY: the host has AVX-512 VBMI (just tested) and the features
+        // of this function.
+        let narrow = unsafe {
+            match *special {
+                Special::MaxPool {
+                    signed: false,
+                    kernel,
+                    stride,
+                    pad,
+                    x: xg,
+                    out: og,
+                } => rows_narrow::max_pool::<false>((kernel, stride, pad), (xg, og), rows),
+                Special::MaxPool {
+                    signed: true,
+                    kernel,
+                    stride,
+                    pad,
+                    x: xg,
+                    out: og,
+                } => rows_narrow::max_pool::<true>((kernel, stride, pad), (xg, og), rows),
+                Special::Nearest {
+                    factor,
+                    x: xg,
+                    out: og,
+                } => rows_narrow::nearest(factor, (xg, og), rows),
+            }
+        };
+        if narrow {
+            return true;
+        }
+    }
     let rows = (lo, hi, x, out, base);
     match *special {
         Special::MaxPool {
@@ -40,11 +76,11 @@ pub(super) fn run(
             x: xg,
             out: og,
         } => {
-            if !std::is_x86_feature_detected!("avx512vbmi") {
+            if !vbmi || kernel.1 > 64 {
                 return false;
             }
             let geometry = (kernel, sh, pad);
-            // SAFETY: the host has AVX-512 VBMI (just tested) and the
+            // SAFETY: the host has AVX-512 VBMI (tested above) and the
             // features of this function.
             unsafe {
                 if signed {
@@ -57,7 +93,7 @@ pub(super) fn run(
         Special::MaxPool {
             signed: false,
             kernel,
-            stride: (sh, _),
+            stride: (sh, 2),
             pad,
             x: xg,
             out: og,
@@ -65,12 +101,17 @@ pub(super) fn run(
         Special::MaxPool {
             signed: true,
             kernel,
-            stride: (sh, _),
+            stride: (sh, 2),
             pad,
             x: xg,
             out: og,
         } => max_pool_s2::<true>((kernel, sh, pad), (xg, og), rows),
-        Special::Nearest2 { fh, x: xg, out: og } => nearest2(fh, (xg, og), rows),
+        Special::Nearest {
+            factor: (fh, 2),
+            x: xg,
+            out: og,
+        } => nearest2(fh, (xg, og), rows),
+        Special::MaxPool { .. } | Special::Nearest { .. } => return false,
     }
     true
 }
@@ -322,7 +363,7 @@ fn nearest2(fh: usize, (xg, og): (Grid, Grid), (lo, hi, x, out, base): Rows) {
 /// # Safety
 /// Only inlined into functions compiled with AVX-512 F.
 #[inline(always)]
-unsafe fn store_part(dst: &mut [u8], v: __m512i) {
+pub(super) unsafe fn store_part(dst: &mut [u8], v: __m512i) {
     let n = dst.len().min(64);
     let p = dst.as_mut_ptr();
     // SAFETY: every store below writes bytes `at..at + size` with

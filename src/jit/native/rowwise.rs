@@ -99,8 +99,10 @@ impl Grid {
 /// without a tail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Special {
-    /// Max pooling whose windows are two columns apart, or one column
-    /// apart and at most 64 wide (any vertical stride, any padding).
+    /// Max pooling. The kernels take windows two columns apart, windows
+    /// one column apart and at most 64 wide, and any windows on rows
+    /// narrower than a vector (`machine::rows_narrow`); any vertical
+    /// stride, any padding.
     MaxPool {
         signed: bool,
         kernel: (usize, usize),
@@ -109,8 +111,13 @@ pub enum Special {
         x: Grid,
         out: Grid,
     },
-    /// Nearest upsampling by `(fh, 2)`.
-    Nearest2 { fh: usize, x: Grid, out: Grid },
+    /// Nearest upsampling by `(fh, fw)`. The kernels take `fw = 2`, and
+    /// any factors on rows narrower than a vector.
+    Nearest {
+        factor: (usize, usize),
+        x: Grid,
+        out: Grid,
+    },
 }
 
 /// The parts of the row kernels that `machine::rows` compiles as functions
@@ -386,7 +393,7 @@ impl RowStage {
                 kernel,
                 stride,
                 pad,
-            } if stride.1 == 2 || (stride.1 == 1 && kernel.1 <= 64) => Some(Special::MaxPool {
+            } => Some(Special::MaxPool {
                 signed: self.x.signed,
                 kernel,
                 stride,
@@ -394,7 +401,7 @@ impl RowStage {
                 x,
                 out,
             }),
-            Kind::Nearest { factor: (fh, 2) } => Some(Special::Nearest2 { fh, x, out }),
+            Kind::Nearest { factor } => Some(Special::Nearest { factor, x, out }),
             _ => None,
         }
     }

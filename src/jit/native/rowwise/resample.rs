@@ -145,16 +145,32 @@ impl RowStage {
                 }
             }
         };
+        // The input rows `(c, y)` that `top` and `bottom` hold now:
+        // consecutive output rows share their input rows (an upsampling
+        // by 2 reads each input row into four output rows), so each is
+        // interpolated once per run of rows that read it.
+        let (mut has_top, mut has_bottom) = (None, None);
         for item in lo..hi {
             let (c, oy) = (item / self.out.h, item % self.out.h);
             let [(y0, w0), (y1, w1)] = rows[oy];
-            interpolate(&x[self.x.row(c, y0)], &mut top);
+            if has_top != Some((c, y0)) {
+                if has_bottom == Some((c, y0)) {
+                    std::mem::swap(&mut top, &mut bottom);
+                    std::mem::swap(&mut has_top, &mut has_bottom);
+                } else {
+                    interpolate(&x[self.x.row(c, y0)], &mut top);
+                    has_top = Some((c, y0));
+                }
+            }
             if w1 == 0 {
                 for (s, &t) in sum.iter_mut().zip(&top) {
                     *s = t * w0;
                 }
             } else {
-                interpolate(&x[self.x.row(c, y1)], &mut bottom);
+                if has_bottom != Some((c, y1)) {
+                    interpolate(&x[self.x.row(c, y1)], &mut bottom);
+                    has_bottom = Some((c, y1));
+                }
                 for ((s, &t), &b) in sum.iter_mut().zip(&top).zip(&bottom) {
                     *s = t * w0 + b * w1;
                 }
