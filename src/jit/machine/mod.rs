@@ -40,6 +40,8 @@ mod rows_avx2;
 mod rows_avx512;
 #[cfg(target_arch = "x86_64")]
 mod rows_narrow;
+#[cfg(target_arch = "x86_64")]
+mod rows_narrow_avx2;
 mod tail_avx2;
 mod tail_avx512;
 mod words;

@@ -8,6 +8,7 @@
 use std::arch::x86_64::*;
 
 use super::rows_avx512::store_part256;
+use super::rows_narrow_avx2;
 use crate::jit::native::{Grid, Special};
 
 /// [`super::rows_avx512::run`] with AVX2.
@@ -21,8 +22,44 @@ pub(super) fn run(
     out: &mut [u8],
     base: usize,
 ) -> bool {
+    if let Special::MaxPool {
+        signed,
+        kernel,
+        stride,
+        pad,
+        x: xg,
+        out: og,
+    } = *special
+    {
+        let rows = (lo, hi, x, &mut *out, base);
+        let window = (kernel, stride, pad);
+        let narrow = if signed {
+            rows_narrow_avx2::max_pool::<true>(window, (xg, og), rows)
+        } else {
+            rows_narrow_avx2::max_pool::<false>(window, (xg, og), rows)
+        };
+        if narrow {
+            return true;
+        }
+    }
     let rows = (lo, hi, x, out, base);
     match *special {
+        Special::MaxPool {
+            signed: false,
+            kernel,
+            stride: (sh, 1),
+            pad,
+            x: xg,
+            out: og,
+        } if kernel.1 <= 33 => max_pool_s1::<false>((kernel, sh, pad), (xg, og), rows),
+        Special::MaxPool {
+            signed: true,
+            kernel,
+            stride: (sh, 1),
+            pad,
+            x: xg,
+            out: og,
+        } if kernel.1 <= 33 => max_pool_s1::<true>((kernel, sh, pad), (xg, og), rows),
         Special::MaxPool {
             signed: false,
             kernel,
@@ -86,6 +123,82 @@ fn inside(first: i64, w: i64) -> (__m256i, bool) {
     (mask, from <= 0 && to >= 32)
 }
 
+/// The maxima over input rows `rows` of channel `c` of the 64 bytes from
+/// column `first` (`ma`, `mb`: the lanes of each half inside the row,
+/// `whole_*` when that is all of them; the others are the type's minimum).
+/// With `!B` only the first 32 bytes: the second half stays the minimum.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rows_max<const SIGNED: bool, const B: bool>(
+    x: &[u8],
+    xg: Grid,
+    c: usize,
+    rows: std::ops::Range<usize>,
+    first: i64,
+    ((ma, whole_a), (mb, whole_b)): ((__m256i, bool), (__m256i, bool)),
+    minv: __m256i,
+) -> (__m256i, __m256i) {
+    let (mut va, mut vb) = (minv, minv);
+    if rows.is_empty() {
+        return (va, vb);
+    }
+    let (w, min) = (xg.w as i64, if SIGNED { 0x80u8 } else { 0 });
+    let (top, bottom) = (xg.row(c, rows.start) as i64, xg.row(c, rows.end - 1) as i64);
+    if top + first >= 0 && bottom + first + 64 <= x.len() as i64 {
+        // Every row's 64 bytes from `first` are in the buffer: whole
+        // loads, the padding columns replaced after.
+        let mut p = x.as_ptr().wrapping_offset((top + first) as isize);
+        for _ in rows {
+            // SAFETY: the 64 bytes from `p` are in `x`, rows `top..=bottom`
+            // apart by the stride (tested just above); callers are
+            // compiled with AVX2.
+            unsafe {
+                va = max8::<SIGNED>(va, _mm256_loadu_si256(p.cast()));
+                if B {
+                    vb = max8::<SIGNED>(vb, _mm256_loadu_si256(p.add(32).cast()));
+                }
+            }
+            p = p.wrapping_add(xg.stride);
+        }
+        // The maxima of the rows' columns outside the row are those of
+        // other bytes: the type's minimum instead.
+        // SAFETY: as above (features).
+        unsafe {
+            if !whole_a {
+                va = _mm256_blendv_epi8(minv, va, ma);
+            }
+            if B && !whole_b {
+                vb = _mm256_blendv_epi8(minv, vb, mb);
+            }
+        }
+    } else {
+        for iy in rows {
+            let row = xg.row(c, iy) as i64;
+            let (a, b) = if row + first >= 0 && row + first + 64 <= x.len() as i64 {
+                // SAFETY: the 64 bytes from `row + first` are in `x`
+                // (tested just above).
+                unsafe {
+                    let p = x.as_ptr().offset((row + first) as isize);
+                    (
+                        _mm256_loadu_si256(p.cast()),
+                        _mm256_loadu_si256(p.add(32).cast()),
+                    )
+                }
+            } else {
+                edge(x, row, first, w, min)
+            };
+            // SAFETY: as above (features).
+            unsafe {
+                va = max8::<SIGNED>(va, _mm256_blendv_epi8(minv, a, ma));
+                if B {
+                    vb = max8::<SIGNED>(vb, _mm256_blendv_epi8(minv, b, mb));
+                }
+            }
+        }
+    }
+    (va, vb)
+}
+
 #[inline(always)]
 fn max_pool_s2<const SIGNED: bool>(
     ((kh, kw), sh, (pt, pl)): Geometry,
@@ -107,73 +220,26 @@ fn max_pool_s2<const SIGNED: bool>(
             loads.push((first, inside(first, w), inside(first + 32, w)));
         }
     }
+    // Rows of at most 16 outputs from at most 32 columns: the second half
+    // of each load is outside the row.
+    let narrow = loads.iter().all(|&(first, _, _)| first + 32 >= w);
     let (mut c, mut oy) = (lo / oh, lo % oh);
     for _ in lo..hi {
         let y0 = (oy * sh).saturating_sub(pt);
         let y1 = (oy * sh + kh).saturating_sub(pt).min(xg.h);
         let rows = y0..y1.max(y0);
-        let last = y1.max(y0 + 1) - 1;
         let start = og.row(c, oy) - base;
         let dst = &mut out[start..start + ow];
         for (k, chunk) in loads.chunks_exact(pairs).enumerate() {
             let ox0 = 32 * k;
             let n = (ow - ox0).min(32);
             let (mut acc_a, mut acc_b) = (minv, minv);
-            for (s, &(first, (ma, whole_a), (mb, whole_b))) in chunk.iter().enumerate() {
-                let (mut va, mut vb) = (minv, minv);
-                let (top, bottom) = (xg.row(c, rows.start) as i64, xg.row(c, last) as i64);
-                if !rows.is_empty() && top + first >= 0 && bottom + first + 64 <= x.len() as i64 {
-                    // Every row's 64 bytes from `first` are in the buffer:
-                    // whole loads, the padding columns replaced after.
-                    let mut p = x.as_ptr().wrapping_offset((top + first) as isize);
-                    for _ in rows.clone() {
-                        // SAFETY: the 64 bytes from `p` are in `x`, rows
-                        // `top..=bottom` apart by the stride (tested just
-                        // above).
-                        let (a, b) = unsafe {
-                            (
-                                _mm256_loadu_si256(p.cast()),
-                                _mm256_loadu_si256(p.add(32).cast()),
-                            )
-                        };
-                        va = max8::<SIGNED>(va, a);
-                        vb = max8::<SIGNED>(vb, b);
-                        p = p.wrapping_add(xg.stride);
-                    }
-                    // The maxima of the rows' columns outside the row are
-                    // those of other bytes: the type's minimum instead.
-                    // SAFETY: as above (features).
-                    unsafe {
-                        if !whole_a {
-                            va = _mm256_blendv_epi8(minv, va, ma);
-                        }
-                        if !whole_b {
-                            vb = _mm256_blendv_epi8(minv, vb, mb);
-                        }
-                    }
+            for (s, &(first, ma, mb)) in chunk.iter().enumerate() {
+                let (mut va, mut vb) = if narrow {
+                    rows_max::<SIGNED, false>(x, xg, c, rows.clone(), first, (ma, mb), minv)
                 } else {
-                    for iy in rows.clone() {
-                        let row = xg.row(c, iy) as i64;
-                        let (a, b) = if row + first >= 0 && row + first + 64 <= x.len() as i64 {
-                            // SAFETY: the 64 bytes from `row + first` are
-                            // in `x` (tested just above).
-                            unsafe {
-                                let p = x.as_ptr().offset((row + first) as isize);
-                                (
-                                    _mm256_loadu_si256(p.cast()),
-                                    _mm256_loadu_si256(p.add(32).cast()),
-                                )
-                            }
-                        } else {
-                            edge(x, row, first, w, min as u8)
-                        };
-                        // SAFETY: as above (features).
-                        unsafe {
-                            va = max8::<SIGNED>(va, _mm256_blendv_epi8(minv, a, ma));
-                            vb = max8::<SIGNED>(vb, _mm256_blendv_epi8(minv, b, mb));
-                        }
-                    }
-                }
+                    rows_max::<SIGNED, true>(x, xg, c, rows.clone(), first, (ma, mb), minv)
+                };
                 if 2 * s + 1 < kw {
                     // SAFETY: as above (features).
                     unsafe {
@@ -193,6 +259,67 @@ fn max_pool_s2<const SIGNED: bool>(
                 let v = _mm256_permute4x64_epi64(packed, 0xd8);
                 store_part256(dst[ox0..ox0 + n].as_mut_ptr(), n, v);
             }
+        }
+        oy += 1;
+        if oy == oh {
+            (c, oy) = (c + 1, 0);
+        }
+    }
+}
+
+/// Max pooling with windows one column apart and at most 33 wide, 32
+/// outputs at a time: the maxima over the window rows of the 64 bytes
+/// from column `ox0 - pad` ([`rows_max`]), then window column `kx` read
+/// back from them at byte `kx` (a copy on the stack: AVX2 shifts bytes
+/// only within 16-byte lanes).
+#[inline(always)]
+fn max_pool_s1<const SIGNED: bool>(
+    ((kh, kw), sh, (pt, pl)): Geometry,
+    (xg, og): (Grid, Grid),
+    (lo, hi, x, out, base): Rows,
+) {
+    let oh = og.h.max(1);
+    let min = if SIGNED { i8::MIN } else { 0 };
+    // SAFETY (all intrinsics below): `run` is compiled with AVX2.
+    let minv = unsafe { _mm256_set1_epi8(min) };
+    let (w, ow) = (xg.w as i64, og.w);
+    let loads: Vec<_> = (0..ow.div_ceil(32))
+        .map(|k| {
+            let first = (32 * k) as i64 - pl as i64;
+            (first, inside(first, w), inside(first + 32, w))
+        })
+        .collect();
+    let (mut c, mut oy) = (lo / oh, lo % oh);
+    let mut buf = [0u8; 64];
+    for _ in lo..hi {
+        let y0 = (oy * sh).saturating_sub(pt);
+        let y1 = (oy * sh + kh).saturating_sub(pt).min(xg.h);
+        let rows = y0..y1.max(y0);
+        let start = og.row(c, oy) - base;
+        let dst = &mut out[start..start + ow];
+        for (k, &(first, ma, mb)) in loads.iter().enumerate() {
+            let ox0 = 32 * k;
+            let n = (ow - ox0).min(32);
+            let (va, vb) = if kw > 1 {
+                rows_max::<SIGNED, true>(x, xg, c, rows.clone(), first, (ma, mb), minv)
+            } else {
+                rows_max::<SIGNED, false>(x, xg, c, rows.clone(), first, (ma, mb), minv)
+            };
+            let mut acc = va;
+            if kw > 1 {
+                // SAFETY: stores of the 64 bytes of `buf`, loads of 32 bytes
+                // from `kx <= 32` (features as above).
+                unsafe {
+                    _mm256_storeu_si256(buf.as_mut_ptr().cast(), va);
+                    _mm256_storeu_si256(buf.as_mut_ptr().add(32).cast(), vb);
+                    for kx in 1..kw {
+                        acc = max8::<SIGNED>(acc, _mm256_loadu_si256(buf.as_ptr().add(kx).cast()));
+                    }
+                }
+            }
+            // SAFETY: as above (features); `store_part256` writes `n` bytes
+            // of `dst` from `ox0` on.
+            unsafe { store_part256(dst[ox0..ox0 + n].as_mut_ptr(), n, acc) };
         }
         oy += 1;
         if oy == oh {
