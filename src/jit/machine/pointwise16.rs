@@ -180,6 +180,30 @@ unsafe fn dispatch(
     }
 }
 
+/// `acc + a b` in 16-bit pairs: one `vpdpwssd`. The intrinsic is not
+/// that: on a target CPU it does not know to be fast at it (any built
+/// without `-C target-cpu`), LLVM splits it into `vpmaddwd` + `vpaddd`,
+/// twice the instructions on the ports the products run on (measured: a
+/// 3x3 convolution of 16-bit inputs at 85 GMAC/s with the split).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512vnni")]
+fn dpwssd(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+    let mut acc = acc;
+    // SAFETY: one instruction on registers only (no memory, no stack, no
+    // flags); this function is compiled with AVX-512 VNNI.
+    unsafe {
+        std::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    acc
+}
+
 /// Output channels `o..o + N` of `16 PV` pixels: one `vpdpwssd` per pair,
 /// vector and channel, then the tail and a masked store per channel.
 ///
@@ -205,7 +229,7 @@ unsafe fn block<const PV: usize, const N: usize>(
         for (j, acc_j) in acc.iter_mut().enumerate() {
             let wv = _mm512_set1_epi32(unsafe { *wp.add(j * pairs + p) });
             for (acc_v, &a_v) in acc_j.iter_mut().zip(&a) {
-                *acc_v = _mm512_dpwssd_epi32(*acc_v, a_v, wv);
+                *acc_v = dpwssd(*acc_v, a_v, wv);
             }
         }
     }
