@@ -1,14 +1,16 @@
 //! The AVX-512 convolution of operands wider than u8 x i8 (`native::wide16`
-//! plans it: 1x1, or KxK with column stride 1): per output row, 64 pixels
-//! at a time, every window tap's pair of input channels widened once to
+//! plans it: 1x1, or KxK with column stride 1): each input row a job
+//! reads is widened once into a slot, every pair of input channels as
 //! 16-bit pairs (channel `2p` in the low half of each dword, `2p + 1` in
-//! the high half; zero outside the input), then register blocks of up to
-//! six output channels x `PV` pixel vectors, one `vpdpwssd` per tap, pair,
-//! vector and channel (the pair's weights broadcast), then the stage's
-//! tail and masked stores of 8-, 16- or 32-bit results.
+//! the high half; zero outside the input), and read from there by every
+//! tap and output row (a 3x3 window reads each row 9 times). Per output
+//! row, 64 pixels at a time: register blocks of up to six output
+//! channels x `PV` pixel vectors, one `vpdpwssd` per tap, pair, vector
+//! and channel (the pair's weights broadcast), then the stage's tail and
+//! masked stores of 8-, 16- or 32-bit results.
 //!
-//! Memory: loads are masked to the input's own rows and columns (no halo,
-//! no spare bytes), stores to the output row's pixels.
+//! Memory: loads of the input are masked to its own rows and columns (no
+//! halo, no spare bytes), stores to the output row's pixels.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -56,58 +58,53 @@ pub(super) unsafe fn pointwise16(
     let weights = st.weights();
     // Per tap and pair (`items` in all), the 4 vectors of widened pairs.
     let items = window.taps.len() * pairs;
-    let mut pix = vec![_mm512_setzero_si512(); items.max(1) * 4];
+    let mut pix: Vec<*const i32> = vec![std::ptr::null(); items.max(1)];
     let (in_h, in_w) = (window.in_h as i64, window.in_w as i64);
+    // Each input row read is widened once into a slot (its `pairs` rows of
+    // `cols` dwords from input column `first`), for every tap and output
+    // row that reads it: rows `S` apart never share a window.
+    let dxs = window.taps.iter().map(|t| t.1);
+    let first = dxs.clone().min().unwrap_or(0);
+    let reach = (dxs.max().unwrap_or(0) - first) as usize;
+    let cols = (w.div_ceil(16) * 16 + reach).next_multiple_of(16);
+    let dys = window.taps.iter().map(|t| t.0);
+    let low_dy = dys.clone().min().unwrap_or(0);
+    let span = (dys.max().unwrap_or(0) - low_dy + 1) as usize;
+    let mut slots: Vec<(i64, Vec<i32>)> = vec![(i64::MIN, vec![0; pairs * cols]); span];
+    let source = Source {
+        x,
+        origin: xr.origin,
+        plane: xr.plane,
+        stride: xr.stride,
+        cin,
+        in_bytes,
+        in_signed,
+        in_h,
+        in_w,
+    };
     for oy in lo..hi {
+        for &(dy, _) in &window.taps {
+            let iy = (oy * window.stride_h) as i64 + dy;
+            let slot = &mut slots[(iy - low_dy).rem_euclid(span as i64) as usize];
+            if slot.0 != iy {
+                // SAFETY: the caller's guarantees on `x`; this function's
+                // features.
+                unsafe { widen_row(&source, iy, (first, cols), &mut slot.1) };
+                slot.0 = iy;
+            }
+        }
         let mut x0 = 0;
         while x0 < w {
             let pv = (w - x0).div_ceil(16).min(4);
             for (t, &(dy, dx)) in window.taps.iter().enumerate() {
                 let iy = (oy * window.stride_h) as i64 + dy;
+                let row = &slots[(iy - low_dy).rem_euclid(span as i64) as usize].1;
                 for p in 0..pairs {
-                    for v in 0..pv {
-                        let px = x0 + 16 * v;
-                        let n = (w - px).min(16) as i64;
-                        // Lanes `lo_i..hi_i` read input columns `c0 + i`
-                        // inside the row; the others (and rows outside the
-                        // input) are zero.
-                        let c0 = px as i64 + dx;
-                        let (lo_i, hi_i) = ((-c0).clamp(0, n), (in_w - c0).clamp(0, n));
-                        let m = if (0..in_h).contains(&iy) && hi_i > lo_i {
-                            ((1u64 << hi_i) - 1) & !((1u64 << lo_i) - 1)
-                        } else {
-                            0
-                        };
-                        let load = |ch: usize| -> __m512i {
-                            if ch >= cin || m == 0 {
-                                return _mm512_setzero_si512();
-                            }
-                            let at =
-                                (xr.origin + ch * xr.plane) as i64 + iy * xr.stride as i64 + c0;
-                            let ptr = x.wrapping_offset((in_bytes as i64 * at) as isize);
-                            // SAFETY: the lanes of `m` read columns
-                            // `0..in_w` of row `iy` (`0..in_h`) of channel
-                            // `ch`, inside `x` (`fits`); masked-off lanes
-                            // are not read.
-                            unsafe {
-                                if in_bytes == 2 {
-                                    let v = _mm512_maskz_loadu_epi16(m as u32, ptr.cast());
-                                    _mm512_cvtepu16_epi32(_mm512_castsi512_si256(v))
-                                } else {
-                                    let v = _mm512_maskz_loadu_epi8(m, ptr.cast());
-                                    let b = _mm512_castsi512_si128(v);
-                                    if in_signed {
-                                        _mm512_cvtepi8_epi32(b)
-                                    } else {
-                                        _mm512_cvtepu8_epi32(b)
-                                    }
-                                }
-                            }
-                        };
-                        let low = _mm512_and_si512(load(2 * p), _mm512_set1_epi32(0xFFFF));
-                        let high = _mm512_slli_epi32::<16>(load(2 * p + 1));
-                        pix[4 * (t * pairs + p) + v] = _mm512_or_si512(low, high);
-                    }
+                    // Columns `x0 + dx ..` of pair `p`: `16 pv` dwords
+                    // inside the slot (`cols` covers the last vector's
+                    // columns at the widest tap).
+                    let at = p * cols + (x0 as i64 + dx - first) as usize;
+                    pix[t * pairs + p] = row[at..at + 16 * pv].as_ptr();
                 }
             }
             let mut o = 0;
@@ -135,6 +132,74 @@ pub(super) unsafe fn pointwise16(
     }
 }
 
+/// The input of a [`Kind::Wide16`] stage, as [`widen_row`] reads it.
+#[cfg(target_arch = "x86_64")]
+struct Source {
+    x: *const u8,
+    origin: usize,
+    plane: usize,
+    stride: usize,
+    cin: usize,
+    in_bytes: usize,
+    in_signed: bool,
+    in_h: i64,
+    in_w: i64,
+}
+
+/// Input row `iy` of every pair of channels widened into `dst`: pair `p`'s
+/// `cols` dwords from input column `first`, channel `2 p` in the low half
+/// of each dword and `2 p + 1` in the high half, zero outside the input
+/// (rows and columns) and past `cin`.
+///
+/// # Safety
+/// The input's rows `0..in_h` of `in_w` elements of every channel are
+/// inside the buffer at `src.x` (`fits`); the host has AVX-512 F and BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+unsafe fn widen_row(src: &Source, iy: i64, (first, cols): (i64, usize), dst: &mut [i32]) {
+    for (p, pair) in dst.chunks_exact_mut(cols).enumerate() {
+        for (k, lanes) in pair.chunks_exact_mut(16).enumerate() {
+            // Lanes `lo_i..hi_i` read input columns `c0 + i` inside the
+            // row; the others (and rows outside the input) are zero.
+            let c0 = first + 16 * k as i64;
+            let (lo_i, hi_i) = ((-c0).clamp(0, 16), (src.in_w - c0).clamp(0, 16));
+            let m = if (0..src.in_h).contains(&iy) && hi_i > lo_i {
+                ((1u64 << hi_i) - 1) & !((1u64 << lo_i) - 1)
+            } else {
+                0
+            };
+            let load = |ch: usize| -> __m512i {
+                if ch >= src.cin || m == 0 {
+                    return _mm512_setzero_si512();
+                }
+                let at = (src.origin + ch * src.plane) as i64 + iy * src.stride as i64 + c0;
+                let ptr = src.x.wrapping_offset((src.in_bytes as i64 * at) as isize);
+                // SAFETY: the lanes of `m` read columns `0..in_w` of row
+                // `iy` (`0..in_h`) of channel `ch`, inside the buffer (the
+                // caller's guarantee); masked-off lanes are not read.
+                unsafe {
+                    if src.in_bytes == 2 {
+                        let v = _mm512_maskz_loadu_epi16(m as u32, ptr.cast());
+                        _mm512_cvtepu16_epi32(_mm512_castsi512_si256(v))
+                    } else {
+                        let v = _mm512_maskz_loadu_epi8(m, ptr.cast());
+                        let b = _mm512_castsi512_si128(v);
+                        if src.in_signed {
+                            _mm512_cvtepi8_epi32(b)
+                        } else {
+                            _mm512_cvtepu8_epi32(b)
+                        }
+                    }
+                }
+            };
+            let low = _mm512_and_si512(load(2 * p), _mm512_set1_epi32(0xFFFF));
+            let high = _mm512_slli_epi32::<16>(load(2 * p + 1));
+            // SAFETY: a store of the 16 dwords of `lanes`.
+            unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast(), _mm512_or_si512(low, high)) };
+        }
+    }
+}
+
 /// Where a block stores: element `at` of channel `o` (then `plane`
 /// elements a channel), the pixels of `mask`, `bytes` bytes an element.
 #[cfg(target_arch = "x86_64")]
@@ -157,7 +222,7 @@ unsafe fn dispatch(
     pv: usize,
     n: usize,
     tail: &Tail,
-    pix: &[__m512i],
+    pix: &[*const i32],
     w: &[i32],
     pairs: usize,
     dst: &Dst,
@@ -208,24 +273,27 @@ fn dpwssd(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
 /// vector and channel, then the tail and a masked store per channel.
 ///
 /// # Safety
-/// `pix` holds `4 * pairs` vectors, `w` `N * pairs` weights; `dst` may
+/// Each of `pix` points to `16 PV` dwords (the widened pairs of a tap
+/// and pair of channels), `w` holds `N * pairs` weights; `dst` may
 /// take the masked stores of channels `o..o + N`.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 unsafe fn block<const PV: usize, const N: usize>(
     tail: &Tail,
-    pix: &[__m512i],
+    pix: &[*const i32],
     w: &[i32],
     pairs: usize,
     dst: &Dst,
     o: usize,
 ) {
     let mut acc = [[_mm512_setzero_si512(); PV]; N];
-    let (pp, wp) = (pix.as_ptr(), w.as_ptr());
-    for p in 0..pairs.min(pix.len() / 4).min(w.len() / N.max(1)) {
-        // SAFETY: `4 p + v < pix.len()`, `j pairs + p < w.len()`.
-        let a: [__m512i; PV] = std::array::from_fn(|v| unsafe { *pp.add(4 * p + v) });
+    let wp = w.as_ptr();
+    for (p, &from) in pix.iter().enumerate().take(pairs.min(w.len() / N.max(1))) {
+        // SAFETY: `from` points to `16 PV` dwords (the caller's
+        // guarantee), `j pairs + p < w.len()`.
+        let a: [__m512i; PV] =
+            std::array::from_fn(|v| unsafe { _mm512_loadu_si512(from.add(16 * v).cast()) });
         for (j, acc_j) in acc.iter_mut().enumerate() {
             let wv = _mm512_set1_epi32(unsafe { *wp.add(j * pairs + p) });
             for (acc_v, &a_v) in acc_j.iter_mut().zip(&a) {
