@@ -1,15 +1,18 @@
 //! The AVX2 form of `pointwise16` (operands wider than u8 x i8; 1x1, or
-//! KxK with column stride 1): per output row, 32 pixels at a time, every
-//! window tap's pair of input channels widened once to 16-bit pairs
-//! (channel `2p` in the low half of each dword, `2p + 1` in the high half;
-//! zero outside the input), then register blocks of two output channels x
-//! `PV` vectors of 8 pixels, one `vpmaddwd` and one `vpaddd` per tap, pair,
-//! vector and channel (wrapping adds: the sums are exact modulo 2^32 and
-//! the plan proved the accumulators fit 32 bits), then the stage's tail.
+//! KxK with column stride 1): each input row a job reads widened once
+//! into a slot, every pair of input channels as 16-bit pairs (channel `2p`
+//! in the low half of each dword, `2p + 1` in the high half; zero outside
+//! the input); per output row, 32 pixels at a time, register blocks of two
+//! output channels x `PV` vectors of 8 pixels, one `vpmaddwd` and one
+//! `vpaddd` per tap, pair, vector and channel (wrapping adds: the sums are
+//! exact modulo 2^32 and the plan proved the accumulators fit 32 bits),
+//! then the stage's tail.
 //!
-//! Memory: AVX2 has no masked 16-bit loads or byte stores: the inputs are
-//! loaded and the results stored through stack copies, so no access leaves
-//! the input's rows and columns or the output row's pixels.
+//! Memory: AVX2 has no masked 16-bit loads or byte stores: 8 columns of
+//! the input are loaded directly only where all 8 are inside the row, the
+//! others through a stack copy, and the results are stored through stack
+//! copies, so no access leaves the input's rows and columns or the output
+//! row's pixels.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -51,59 +54,53 @@ pub(super) unsafe fn pointwise16(
     let (w, c) = (st.width(), st.channels());
     let (xr, or) = (st.x(), st.out());
     let weights = st.weights();
-    // Per tap and pair (`items` in all), the 4 vectors of widened pairs.
+    // Per tap and pair (`items` in all), where its widened pairs start.
     let items = window.taps.len() * pairs;
-    let mut pix = vec![_mm256_setzero_si256(); items.max(1) * 4];
+    let mut pix: Vec<*const i32> = vec![std::ptr::null(); items.max(1)];
     let (in_h, in_w) = (window.in_h as i64, window.in_w as i64);
+    // Each input row read is widened once into a slot, as in
+    // `pointwise16` (columns from `first`, `cols` of them a pair).
+    let dxs = window.taps.iter().map(|t| t.1);
+    let first = dxs.clone().min().unwrap_or(0);
+    let reach = (dxs.max().unwrap_or(0) - first) as usize;
+    let cols = (w.div_ceil(8) * 8 + reach).next_multiple_of(8);
+    let dys = window.taps.iter().map(|t| t.0);
+    let low_dy = dys.clone().min().unwrap_or(0);
+    let span = (dys.max().unwrap_or(0) - low_dy + 1) as usize;
+    let mut slots: Vec<(i64, Vec<i32>)> = vec![(i64::MIN, vec![0; pairs * cols]); span];
+    let source = Source {
+        x,
+        origin: xr.origin,
+        plane: xr.plane,
+        stride: xr.stride,
+        cin,
+        in_bytes,
+        in_signed,
+        in_h,
+        in_w,
+    };
     for oy in lo..hi {
+        for &(dy, _) in &window.taps {
+            let iy = (oy * window.stride_h) as i64 + dy;
+            let slot = &mut slots[(iy - low_dy).rem_euclid(span as i64) as usize];
+            if slot.0 != iy {
+                // SAFETY: the caller's guarantees on `x`; this function's
+                // features.
+                unsafe { widen_row(&source, iy, (first, cols), &mut slot.1) };
+                slot.0 = iy;
+            }
+        }
         let mut x0 = 0;
         while x0 < w {
             let pv = (w - x0).div_ceil(8).min(4);
             for (t, &(dy, dx)) in window.taps.iter().enumerate() {
                 let iy = (oy * window.stride_h) as i64 + dy;
+                let row = &slots[(iy - low_dy).rem_euclid(span as i64) as usize].1;
                 for p in 0..pairs {
-                    for v in 0..pv {
-                        let px = x0 + 8 * v;
-                        let n = (w - px).min(8) as i64;
-                        // Lanes `lo_i..hi_i` read input columns `c0 + i`
-                        // inside the row; the others (and rows outside the
-                        // input) are zero.
-                        let c0 = px as i64 + dx;
-                        let (lo_i, hi_i) = ((-c0).clamp(0, n), (in_w - c0).clamp(0, n));
-                        let any = (0..in_h).contains(&iy) && hi_i > lo_i;
-                        let load = |ch: usize| -> __m256i {
-                            if ch >= cin || !any {
-                                return _mm256_setzero_si256();
-                            }
-                            let at = (xr.origin + ch * xr.plane) as i64
-                                + iy * xr.stride as i64
-                                + c0
-                                + lo_i;
-                            let mut buf = [0u8; 16];
-                            let skip = in_bytes * lo_i as usize;
-                            // SAFETY: columns `c0 + lo_i..c0 + hi_i` of row
-                            // `iy` of channel `ch` lie inside the input's
-                            // row, inside `x` (`fits`); `buf` takes up to 8
-                            // elements of 2 bytes.
-                            unsafe {
-                                std::ptr::copy_nonoverlapping(
-                                    x.wrapping_offset((in_bytes as i64 * at) as isize),
-                                    buf.as_mut_ptr().add(skip),
-                                    in_bytes * (hi_i - lo_i) as usize,
-                                )
-                            };
-                            // SAFETY: `buf` holds 16 bytes.
-                            let b = unsafe { _mm_loadu_si128(buf.as_ptr().cast()) };
-                            match (in_bytes, in_signed) {
-                                (2, _) => _mm256_cvtepu16_epi32(b),
-                                (_, true) => _mm256_cvtepi8_epi32(b),
-                                _ => _mm256_cvtepu8_epi32(b),
-                            }
-                        };
-                        let low = _mm256_and_si256(load(2 * p), _mm256_set1_epi32(0xFFFF));
-                        let high = _mm256_slli_epi32::<16>(load(2 * p + 1));
-                        pix[4 * (t * pairs + p) + v] = _mm256_or_si256(low, high);
-                    }
+                    // Columns `x0 + dx ..` of pair `p`: `8 pv` dwords
+                    // inside the slot.
+                    let at = p * cols + (x0 as i64 + dx - first) as usize;
+                    pix[t * pairs + p] = row[at..at + 8 * pv].as_ptr();
                 }
             }
             let mut o = 0;
@@ -138,6 +135,83 @@ pub(super) unsafe fn pointwise16(
     }
 }
 
+/// The input of a [`Kind::Wide16`] stage, as [`widen_row`] reads it.
+#[cfg(target_arch = "x86_64")]
+struct Source {
+    x: *const u8,
+    origin: usize,
+    plane: usize,
+    stride: usize,
+    cin: usize,
+    in_bytes: usize,
+    in_signed: bool,
+    in_h: i64,
+    in_w: i64,
+}
+
+/// Input row `iy` of every pair of channels widened into `dst`, as
+/// `pointwise16::widen_row` does: 8 columns at a time, loaded directly
+/// where all 8 are inside the row, else through a stack copy of those
+/// inside.
+///
+/// # Safety
+/// The input's rows `0..in_h` of `in_w` elements of every channel are
+/// inside the buffer at `src.x` (`fits`); the host has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn widen_row(src: &Source, iy: i64, (first, cols): (i64, usize), dst: &mut [i32]) {
+    let eb = src.in_bytes;
+    for (p, pair) in dst.chunks_exact_mut(cols).enumerate() {
+        for (k, lanes) in pair.chunks_exact_mut(8).enumerate() {
+            // Lanes `lo_i..hi_i` read input columns `c0 + i` inside the
+            // row; the others (and rows outside the input) are zero.
+            let c0 = first + 8 * k as i64;
+            let (lo_i, hi_i) = ((-c0).clamp(0, 8), (src.in_w - c0).clamp(0, 8));
+            let any = (0..src.in_h).contains(&iy) && hi_i > lo_i;
+            let load = |ch: usize| -> __m256i {
+                if ch >= src.cin || !any {
+                    return _mm256_setzero_si256();
+                }
+                let at = (src.origin + ch * src.plane) as i64 + iy * src.stride as i64 + c0 + lo_i;
+                let from = src.x.wrapping_offset((eb as i64 * at) as isize);
+                let b = if hi_i - lo_i == 8 {
+                    // SAFETY: columns `c0..c0 + 8` of row `iy` of channel
+                    // `ch` are inside the input's row, inside the buffer
+                    // (the caller's guarantee): `8 eb` bytes.
+                    unsafe {
+                        if eb == 2 {
+                            _mm_loadu_si128(from.cast())
+                        } else {
+                            _mm_loadl_epi64(from.cast())
+                        }
+                    }
+                } else {
+                    let mut buf = [0u8; 16];
+                    // SAFETY: columns `c0 + lo_i..c0 + hi_i` of the row,
+                    // as above; `buf` takes up to 8 elements of 2 bytes.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            from,
+                            buf.as_mut_ptr().add(eb * lo_i as usize),
+                            eb * (hi_i - lo_i) as usize,
+                        );
+                        _mm_loadu_si128(buf.as_ptr().cast())
+                    }
+                };
+                match (eb, src.in_signed) {
+                    (2, _) => _mm256_cvtepu16_epi32(b),
+                    (_, true) => _mm256_cvtepi8_epi32(b),
+                    _ => _mm256_cvtepu8_epi32(b),
+                }
+            };
+            let low = _mm256_and_si256(load(2 * p), _mm256_set1_epi32(0xFFFF));
+            let high = _mm256_slli_epi32::<16>(load(2 * p + 1));
+            // SAFETY: a store of the 8 dwords of `lanes`.
+            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), _mm256_or_si256(low, high)) };
+        }
+    }
+}
+
 /// Where a block stores: element `at` of channel `o` (then `plane`
 /// elements a channel), `pixels` pixels, `bytes` bytes an element.
 #[cfg(target_arch = "x86_64")]
@@ -153,24 +227,27 @@ struct Dst {
 /// `vpaddd` per pair, vector and channel, then the tail and the stores.
 ///
 /// # Safety
-/// `pix` holds `4 * pairs` vectors, `w` `N * pairs` weights; `dst` may
+/// Each of `pix` points to `8 PV` dwords (the widened pairs of a tap and
+/// pair of channels), `w` holds `N * pairs` weights; `dst` may
 /// take `dst.pixels` elements of channels `o..o + N`.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx2")]
 unsafe fn block<const PV: usize, const N: usize>(
     tail: &Tail,
-    pix: &[__m256i],
+    pix: &[*const i32],
     w: &[i32],
     pairs: usize,
     dst: &Dst,
     o: usize,
 ) {
     let mut acc = [[_mm256_setzero_si256(); PV]; N];
-    let (pp, wp) = (pix.as_ptr(), w.as_ptr());
-    for p in 0..pairs.min(pix.len() / 4).min(w.len() / N.max(1)) {
-        // SAFETY: `4 p + v < pix.len()`, `j pairs + p < w.len()`.
-        let a: [__m256i; PV] = std::array::from_fn(|v| unsafe { *pp.add(4 * p + v) });
+    let wp = w.as_ptr();
+    for (p, &from) in pix.iter().enumerate().take(pairs.min(w.len() / N.max(1))) {
+        // SAFETY: `from` points to `8 PV` dwords (the caller's guarantee),
+        // `j pairs + p < w.len()`.
+        let a: [__m256i; PV] =
+            std::array::from_fn(|v| unsafe { _mm256_loadu_si256(from.add(8 * v).cast()) });
         for (j, acc_j) in acc.iter_mut().enumerate() {
             let wv = _mm256_set1_epi32(unsafe { *wp.add(j * pairs + p) });
             for (acc_v, &a_v) in acc_j.iter_mut().zip(&a) {
