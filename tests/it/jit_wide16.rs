@@ -1,6 +1,6 @@
 //! Pointwise and windowed convolutions whose operands are wider than u8 x i8 on the
 //! AVX-512 `vpdpwssd` kernel (`native::wide16`), and windows of 2x2 to 5x5
-//! with row strides, column dilation and asymmetric padding (column
+//! with row strides, row and column dilation and asymmetric padding (column
 //! stride 2 stays on Cranelift), against the interpreter:
 //! 16-bit inputs (`i16`, `fixed<16, k>`, 12-bit, a computed 16-bit map,
 //! a map minus a constant), byte inputs times 9- to 16-bit weights, tails
@@ -61,8 +61,9 @@ fn program(seed: u64) -> String {
         3 => ("conv(x, w, pad: 1)".to_string(), 3, 3),
         4 => (
             format!(
-                "conv(x, w, stride: ({}, 1), pad: (1, 0, 2, 1), dilation: (1, {}))",
+                "conv(x, w, stride: ({}, 1), pad: (1, 0, 2, 1), dilation: ({}, {}))",
                 rng.range(1, 3),
+                rng.range(1, 2),
                 rng.range(1, 2)
             ),
             3,

@@ -62,15 +62,12 @@ pub(super) unsafe fn pointwise16(
     let (in_h, in_w) = (window.in_h as i64, window.in_w as i64);
     // Each input row read is widened once into a slot (its `pairs` rows of
     // `cols` dwords from input column `first`), for every tap and output
-    // row that reads it: rows `S` apart never share a window.
+    // row that reads it.
     let dxs = window.taps.iter().map(|t| t.1);
     let first = dxs.clone().min().unwrap_or(0);
     let reach = (dxs.max().unwrap_or(0) - first) as usize;
     let cols = (w.div_ceil(16) * 16 + reach).next_multiple_of(16);
-    let dys = window.taps.iter().map(|t| t.0);
-    let low_dy = dys.clone().min().unwrap_or(0);
-    let span = (dys.max().unwrap_or(0) - low_dy + 1) as usize;
-    let mut slots: Vec<(i64, Vec<i32>)> = vec![(i64::MIN, vec![0; pairs * cols]); span];
+    let mut slots = RowSlots::new(&window.taps, pairs * cols);
     let source = Source {
         x,
         origin: xr.origin,
@@ -83,22 +80,16 @@ pub(super) unsafe fn pointwise16(
         in_w,
     };
     for oy in lo..hi {
-        for &(dy, _) in &window.taps {
-            let iy = (oy * window.stride_h) as i64 + dy;
-            let slot = &mut slots[(iy - low_dy).rem_euclid(span as i64) as usize];
-            if slot.0 != iy {
-                // SAFETY: the caller's guarantees on `x`; this function's
-                // features.
-                unsafe { widen_row(&source, iy, (first, cols), &mut slot.1) };
-                slot.0 = iy;
-            }
-        }
+        slots.load((oy * window.stride_h) as i64, &mut |iy, row| {
+            // SAFETY: the caller's guarantees on `x`; this function's
+            // features.
+            unsafe { widen_row(&source, iy, (first, cols), row) }
+        });
         let mut x0 = 0;
         while x0 < w {
             let pv = (w - x0).div_ceil(16).min(4);
-            for (t, &(dy, dx)) in window.taps.iter().enumerate() {
-                let iy = (oy * window.stride_h) as i64 + dy;
-                let row = &slots[(iy - low_dy).rem_euclid(span as i64) as usize].1;
+            for (t, &(_, dx)) in window.taps.iter().enumerate() {
+                let row = slots.row(t);
                 for p in 0..pairs {
                     // Columns `x0 + dx ..` of pair `p`: `16 pv` dwords
                     // inside the slot (`cols` covers the last vector's
@@ -129,6 +120,76 @@ pub(super) unsafe fn pointwise16(
             }
             x0 += 64;
         }
+    }
+}
+
+/// The widened input rows one job keeps: a slot per distinct tap row
+/// (`dys`), each holding the input row its tag names. An output row's rows
+/// are found by tag; a missing one is widened into a slot no row of this
+/// output row holds (there is one: as many slots as distinct tap rows).
+/// Shared with `pointwise16_avx2`.
+pub(super) struct RowSlots {
+    /// The distinct tap rows, and per tap its index among them.
+    dys: Vec<i64>,
+    tap_row: Vec<usize>,
+    tags: Vec<i64>,
+    rows: Vec<Vec<i32>>,
+    /// Per distinct tap row, the slot holding it for the current output
+    /// row.
+    slot_of: Vec<usize>,
+}
+
+impl RowSlots {
+    /// Slots of `len` dwords for a window of `taps` (`(dy, dx)`).
+    pub(super) fn new(taps: &[(i64, i64)], len: usize) -> RowSlots {
+        let mut dys: Vec<i64> = taps.iter().map(|t| t.0).collect();
+        dys.sort_unstable();
+        dys.dedup();
+        let tap_row = taps
+            .iter()
+            .map(|t| dys.binary_search(&t.0).unwrap_or(0))
+            .collect();
+        let n = dys.len();
+        assert!(n <= 128, "more tap rows than slots can be tracked");
+        RowSlots {
+            dys,
+            tap_row,
+            tags: vec![i64::MIN; n],
+            rows: vec![vec![0; len]; n],
+            slot_of: vec![0; n],
+        }
+    }
+
+    /// Makes input rows `top + dy` (every tap row `dy`) present, widening
+    /// each missing one with `widen(row, slot)`.
+    pub(super) fn load(&mut self, top: i64, widen: &mut dyn FnMut(i64, &mut [i32])) {
+        let n = self.dys.len();
+        // Slots holding a row of this output row (at most 121 tap rows).
+        let mut held = 0u128;
+        for k in 0..n {
+            let want = top + self.dys[k];
+            self.slot_of[k] = usize::MAX;
+            if let Some(s) = self.tags.iter().position(|&t| t == want) {
+                self.slot_of[k] = s;
+                held |= 1 << s;
+            }
+        }
+        for k in 0..n {
+            if self.slot_of[k] != usize::MAX {
+                continue;
+            }
+            let want = top + self.dys[k];
+            let s = (!held).trailing_zeros() as usize;
+            widen(want, &mut self.rows[s]);
+            self.tags[s] = want;
+            self.slot_of[k] = s;
+            held |= 1 << s;
+        }
+    }
+
+    /// The widened row tap `t` reads for the current output row.
+    pub(super) fn row(&self, t: usize) -> &[i32] {
+        &self.rows[self.slot_of[self.tap_row[t]]]
     }
 }
 

@@ -64,10 +64,7 @@ pub(super) unsafe fn pointwise16(
     let first = dxs.clone().min().unwrap_or(0);
     let reach = (dxs.max().unwrap_or(0) - first) as usize;
     let cols = (w.div_ceil(8) * 8 + reach).next_multiple_of(8);
-    let dys = window.taps.iter().map(|t| t.0);
-    let low_dy = dys.clone().min().unwrap_or(0);
-    let span = (dys.max().unwrap_or(0) - low_dy + 1) as usize;
-    let mut slots: Vec<(i64, Vec<i32>)> = vec![(i64::MIN, vec![0; pairs * cols]); span];
+    let mut slots = super::pointwise16::RowSlots::new(&window.taps, pairs * cols);
     let source = Source {
         x,
         origin: xr.origin,
@@ -80,22 +77,16 @@ pub(super) unsafe fn pointwise16(
         in_w,
     };
     for oy in lo..hi {
-        for &(dy, _) in &window.taps {
-            let iy = (oy * window.stride_h) as i64 + dy;
-            let slot = &mut slots[(iy - low_dy).rem_euclid(span as i64) as usize];
-            if slot.0 != iy {
-                // SAFETY: the caller's guarantees on `x`; this function's
-                // features.
-                unsafe { widen_row(&source, iy, (first, cols), &mut slot.1) };
-                slot.0 = iy;
-            }
-        }
+        slots.load((oy * window.stride_h) as i64, &mut |iy, row| {
+            // SAFETY: the caller's guarantees on `x`; this function's
+            // features.
+            unsafe { widen_row(&source, iy, (first, cols), row) }
+        });
         let mut x0 = 0;
         while x0 < w {
             let pv = (w - x0).div_ceil(8).min(4);
-            for (t, &(dy, dx)) in window.taps.iter().enumerate() {
-                let iy = (oy * window.stride_h) as i64 + dy;
-                let row = &slots[(iy - low_dy).rem_euclid(span as i64) as usize].1;
+            for (t, &(_, dx)) in window.taps.iter().enumerate() {
+                let row = slots.row(t);
                 for p in 0..pairs {
                     // Columns `x0 + dx ..` of pair `p`: `8 pv` dwords
                     // inside the slot.
