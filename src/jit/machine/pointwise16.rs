@@ -41,25 +41,17 @@ pub(super) unsafe fn pointwise16(
     lo: usize,
     hi: usize,
 ) {
-    let Kind::Wide16 {
-        cin,
-        pairs,
-        in_bytes,
-        in_signed,
-        window,
-    } = st.kind()
-    else {
+    let Kind::Wide16 { pairs, window, .. } = st.kind() else {
         return;
     };
-    let (cin, pairs, in_bytes, in_signed) = (*cin, *pairs, *in_bytes, *in_signed);
+    let pairs = *pairs;
     let tail = Tail::new(st.requant());
     let (w, c) = (st.width(), st.channels());
-    let (xr, or) = (st.x(), st.out());
+    let or = st.out();
     let weights = st.weights();
     // Per tap and pair (`items` in all), the 4 vectors of widened pairs.
     let items = window.taps.len() * pairs;
     let mut pix: Vec<*const i32> = vec![std::ptr::null(); items.max(1)];
-    let (in_h, in_w) = (window.in_h as i64, window.in_w as i64);
     // Each input row read is widened once into a slot (its `pairs` rows of
     // `cols` dwords from input column `first`), for every tap and output
     // row that reads it.
@@ -68,16 +60,8 @@ pub(super) unsafe fn pointwise16(
     let reach = (dxs.max().unwrap_or(0) - first) as usize;
     let cols = (w.div_ceil(16) * 16 + reach).next_multiple_of(16);
     let mut slots = RowSlots::new(&window.taps, pairs * cols);
-    let source = Source {
-        x,
-        origin: xr.origin,
-        plane: xr.plane,
-        stride: xr.stride,
-        cin,
-        in_bytes,
-        in_signed,
-        in_h,
-        in_w,
+    let Some(source) = Source::of(st, x) else {
+        return;
     };
     for oy in lo..hi {
         slots.load((oy * window.stride_h) as i64, &mut |iy, row| {
@@ -193,18 +177,48 @@ impl RowSlots {
     }
 }
 
-/// The input of a [`Kind::Wide16`] stage, as [`widen_row`] reads it.
+/// The input of a [`Kind::Wide16`] stage, as the `widen_row` of both
+/// kernels reads it.
 #[cfg(target_arch = "x86_64")]
-struct Source {
-    x: *const u8,
-    origin: usize,
-    plane: usize,
-    stride: usize,
-    cin: usize,
-    in_bytes: usize,
-    in_signed: bool,
-    in_h: i64,
-    in_w: i64,
+pub(super) struct Source {
+    pub x: *const u8,
+    pub origin: usize,
+    pub plane: usize,
+    pub stride: usize,
+    pub cin: usize,
+    pub in_bytes: usize,
+    pub in_signed: bool,
+    pub in_h: i64,
+    pub in_w: i64,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Source {
+    /// The input of stage `st` (none for another kind) at `x`.
+    pub(super) fn of(st: &NativeStage, x: *const u8) -> Option<Source> {
+        let Kind::Wide16 {
+            cin,
+            in_bytes,
+            in_signed,
+            window,
+            ..
+        } = st.kind()
+        else {
+            return None;
+        };
+        let xr = st.x();
+        Some(Source {
+            x,
+            origin: xr.origin,
+            plane: xr.plane,
+            stride: xr.stride,
+            cin: *cin,
+            in_bytes: *in_bytes,
+            in_signed: *in_signed,
+            in_h: window.in_h as i64,
+            in_w: window.in_w as i64,
+        })
+    }
 }
 
 /// Input row `iy` of every pair of channels widened into `dst`: pair `p`'s

@@ -18,6 +18,8 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
+use super::pointwise16::Source;
+#[cfg(target_arch = "x86_64")]
 use super::tail_avx2::Tail;
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::{Kind, NativeStage};
@@ -39,25 +41,17 @@ pub(super) unsafe fn pointwise16(
     lo: usize,
     hi: usize,
 ) {
-    let Kind::Wide16 {
-        cin,
-        pairs,
-        in_bytes,
-        in_signed,
-        window,
-    } = st.kind()
-    else {
+    let Kind::Wide16 { pairs, window, .. } = st.kind() else {
         return;
     };
-    let (cin, pairs, in_bytes, in_signed) = (*cin, *pairs, *in_bytes, *in_signed);
+    let pairs = *pairs;
     let tail = Tail::new(st.requant());
     let (w, c) = (st.width(), st.channels());
-    let (xr, or) = (st.x(), st.out());
+    let or = st.out();
     let weights = st.weights();
     // Per tap and pair (`items` in all), where its widened pairs start.
     let items = window.taps.len() * pairs;
     let mut pix: Vec<*const i32> = vec![std::ptr::null(); items.max(1)];
-    let (in_h, in_w) = (window.in_h as i64, window.in_w as i64);
     // Each input row read is widened once into a slot, as in
     // `pointwise16` (columns from `first`, `cols` of them a pair).
     let dxs = window.taps.iter().map(|t| t.1);
@@ -65,16 +59,8 @@ pub(super) unsafe fn pointwise16(
     let reach = (dxs.max().unwrap_or(0) - first) as usize;
     let cols = (w.div_ceil(8) * 8 + reach).next_multiple_of(8);
     let mut slots = super::pointwise16::RowSlots::new(&window.taps, pairs * cols);
-    let source = Source {
-        x,
-        origin: xr.origin,
-        plane: xr.plane,
-        stride: xr.stride,
-        cin,
-        in_bytes,
-        in_signed,
-        in_h,
-        in_w,
+    let Some(source) = Source::of(st, x) else {
+        return;
     };
     for oy in lo..hi {
         slots.load((oy * window.stride_h) as i64, &mut |iy, row| {
@@ -124,20 +110,6 @@ pub(super) unsafe fn pointwise16(
             x0 += 32;
         }
     }
-}
-
-/// The input of a [`Kind::Wide16`] stage, as [`widen_row`] reads it.
-#[cfg(target_arch = "x86_64")]
-struct Source {
-    x: *const u8,
-    origin: usize,
-    plane: usize,
-    stride: usize,
-    cin: usize,
-    in_bytes: usize,
-    in_signed: bool,
-    in_h: i64,
-    in_w: i64,
 }
 
 /// Input row `iy` of every pair of channels widened into `dst`, as

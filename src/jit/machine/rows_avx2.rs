@@ -22,66 +22,39 @@ pub(super) fn run(
     out: &mut [u8],
     base: usize,
 ) -> bool {
-    if let Special::MaxPool {
-        signed,
-        kernel,
-        stride,
-        pad,
-        x: xg,
-        out: og,
-    } = *special
-    {
-        let rows = (lo, hi, x, &mut *out, base);
-        let window = (kernel, stride, pad);
-        let narrow = if signed {
-            rows_narrow_avx2::max_pool::<true>(window, (xg, og), rows)
-        } else {
-            rows_narrow_avx2::max_pool::<false>(window, (xg, og), rows)
-        };
-        if narrow {
-            return true;
-        }
-    }
-    let rows = (lo, hi, x, out, base);
     match *special {
         Special::MaxPool {
-            signed: false,
+            signed,
             kernel,
-            stride: (sh, 1),
+            stride,
             pad,
             x: xg,
             out: og,
-        } if kernel.1 <= 33 => max_pool_s1::<false>((kernel, sh, pad), (xg, og), rows),
-        Special::MaxPool {
-            signed: true,
-            kernel,
-            stride: (sh, 1),
-            pad,
-            x: xg,
-            out: og,
-        } if kernel.1 <= 33 => max_pool_s1::<true>((kernel, sh, pad), (xg, og), rows),
-        Special::MaxPool {
-            signed: false,
-            kernel,
-            stride: (sh, 2),
-            pad,
-            x: xg,
-            out: og,
-        } => max_pool_s2::<false>((kernel, sh, pad), (xg, og), rows),
-        Special::MaxPool {
-            signed: true,
-            kernel,
-            stride: (sh, 2),
-            pad,
-            x: xg,
-            out: og,
-        } => max_pool_s2::<true>((kernel, sh, pad), (xg, og), rows),
+        } => {
+            let window = (kernel, stride, pad);
+            let narrow = if signed {
+                rows_narrow_avx2::max_pool::<true>(window, (xg, og), (lo, hi, x, &mut *out, base))
+            } else {
+                rows_narrow_avx2::max_pool::<false>(window, (xg, og), (lo, hi, x, &mut *out, base))
+            };
+            if narrow {
+                return true;
+            }
+            let (geometry, rows) = ((kernel, stride.0, pad), (lo, hi, x, out, base));
+            match (stride.1, signed) {
+                (1, false) if kernel.1 <= 33 => max_pool_s1::<false>(geometry, (xg, og), rows),
+                (1, true) if kernel.1 <= 33 => max_pool_s1::<true>(geometry, (xg, og), rows),
+                (2, false) => max_pool_s2::<false>(geometry, (xg, og), rows),
+                (2, true) => max_pool_s2::<true>(geometry, (xg, og), rows),
+                _ => return false,
+            }
+        }
         Special::Nearest {
             factor: (fh, 2),
             x: xg,
             out: og,
-        } => nearest2(fh, (xg, og), rows),
-        Special::MaxPool { .. } | Special::Nearest { .. } => return false,
+        } => nearest2(fh, (xg, og), (lo, hi, x, out, base)),
+        Special::Nearest { .. } => return false,
     }
     true
 }

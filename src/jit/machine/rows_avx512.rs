@@ -121,9 +121,11 @@ type Rows<'a> = (usize, usize, &'a [u8], &'a mut [u8], usize);
 
 type Geometry = ((usize, usize), usize, (usize, usize));
 
+/// Byte maxima, signed or not.
 #[inline(always)]
-fn max8<const SIGNED: bool>(a: __m512i, b: __m512i) -> __m512i {
-    // SAFETY: only inlined into `run`, compiled with AVX-512 BW.
+pub(super) fn max8<const SIGNED: bool>(a: __m512i, b: __m512i) -> __m512i {
+    // SAFETY: only inlined into functions compiled with AVX-512 BW (`run`,
+    // `rows_narrow`).
     unsafe {
         if SIGNED {
             _mm512_max_epi8(a, b)

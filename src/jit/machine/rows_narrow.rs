@@ -19,7 +19,7 @@
 use std::arch::x86_64::*;
 
 use super::avx512::lanes;
-use super::rows_avx512::store_part;
+use super::rows_avx512::{max8, store_part};
 use crate::jit::native::Grid;
 
 /// Items `lo..hi`, the input buffer, the output part and where it starts.
@@ -53,18 +53,6 @@ fn span_mask(from: usize, n: usize) -> u128 {
         }
     };
     below(from + n) & !below(from)
-}
-
-#[inline(always)]
-fn max8<const SIGNED: bool>(a: __m512i, b: __m512i) -> __m512i {
-    // SAFETY: only inlined into functions compiled with AVX-512 BW.
-    unsafe {
-        if SIGNED {
-            _mm512_max_epi8(a, b)
-        } else {
-            _mm512_max_epu8(a, b)
-        }
-    }
 }
 
 #[inline(always)]
