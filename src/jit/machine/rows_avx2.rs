@@ -7,7 +7,7 @@
 
 use std::arch::x86_64::*;
 
-use super::rows_avx512::store_part256;
+use super::rows_avx512::{store_part256, window_rows};
 use super::rows_narrow_avx2;
 use crate::jit::native::{Grid, Special};
 
@@ -198,9 +198,7 @@ fn max_pool_s2<const SIGNED: bool>(
     let narrow = loads.iter().all(|&(first, _, _)| first + 32 >= w);
     let (mut c, mut oy) = (lo / oh, lo % oh);
     for _ in lo..hi {
-        let y0 = (oy * sh).saturating_sub(pt);
-        let y1 = (oy * sh + kh).saturating_sub(pt).min(xg.h);
-        let rows = y0..y1.max(y0);
+        let rows = window_rows(oy, (kh, sh, pt), xg.h);
         let start = og.row(c, oy) - base;
         let dst = &mut out[start..start + ow];
         for (k, chunk) in loads.chunks_exact(pairs).enumerate() {
@@ -265,9 +263,7 @@ fn max_pool_s1<const SIGNED: bool>(
     let (mut c, mut oy) = (lo / oh, lo % oh);
     let mut buf = [0u8; 64];
     for _ in lo..hi {
-        let y0 = (oy * sh).saturating_sub(pt);
-        let y1 = (oy * sh + kh).saturating_sub(pt).min(xg.h);
-        let rows = y0..y1.max(y0);
+        let rows = window_rows(oy, (kh, sh, pt), xg.h);
         let start = og.row(c, oy) - base;
         let dst = &mut out[start..start + ow];
         for (k, &(first, ma, mb)) in loads.iter().enumerate() {

@@ -11,6 +11,7 @@
 //! scratch row.
 
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 use super::avx512::column_masks;
 use super::rows_narrow;
@@ -33,85 +34,67 @@ pub(super) fn run(
     base: usize,
 ) -> bool {
     let vbmi = std::is_x86_feature_detected!("avx512vbmi");
-    if vbmi {
-        let rows = (lo, hi, x, &mut *out, base);
-        // SAFETY: the host has AVX-512 VBMI (just tested) and the features
-        // of this function.
-        let narrow = unsafe {
-            match *special {
-                Special::MaxPool {
-                    signed: false,
-                    kernel,
-                    stride,
-                    pad,
-                    x: xg,
-                    out: og,
-                } => rows_narrow::max_pool::<false>((kernel, stride, pad), (xg, og), rows),
-                Special::MaxPool {
-                    signed: true,
-                    kernel,
-                    stride,
-                    pad,
-                    x: xg,
-                    out: og,
-                } => rows_narrow::max_pool::<true>((kernel, stride, pad), (xg, og), rows),
-                Special::Nearest {
-                    factor,
-                    x: xg,
-                    out: og,
-                } => rows_narrow::nearest(factor, (xg, og), rows),
-            }
-        };
-        if narrow {
-            return true;
-        }
-    }
-    let rows = (lo, hi, x, out, base);
     match *special {
         Special::MaxPool {
             signed,
             kernel,
-            stride: (sh, 1),
+            stride,
             pad,
             x: xg,
             out: og,
         } => {
-            if !vbmi || kernel.1 > 64 {
-                return false;
-            }
-            let geometry = (kernel, sh, pad);
-            // SAFETY: the host has AVX-512 VBMI (tested above) and the
-            // features of this function.
-            unsafe {
-                if signed {
-                    max_pool_s1_vbmi::<true>(geometry, (xg, og), rows)
-                } else {
-                    max_pool_s1_vbmi::<false>(geometry, (xg, og), rows)
+            let window = (kernel, stride, pad);
+            // SAFETY (the narrow and the s1 kernels): the host has AVX-512
+            // VBMI (tested) and the features of this function.
+            if vbmi
+                && unsafe {
+                    if signed {
+                        rows_narrow::max_pool::<true>(
+                            window,
+                            (xg, og),
+                            (lo, hi, x, &mut *out, base),
+                        )
+                    } else {
+                        rows_narrow::max_pool::<false>(
+                            window,
+                            (xg, og),
+                            (lo, hi, x, &mut *out, base),
+                        )
+                    }
                 }
-            };
+            {
+                return true;
+            }
+            let (geometry, rows) = ((kernel, stride.0, pad), (lo, hi, x, out, base));
+            // SAFETY (the windows one column apart): as above.
+            match (stride.1, signed) {
+                (1, true) if vbmi && kernel.1 <= 64 => unsafe {
+                    max_pool_s1_vbmi::<true>(geometry, (xg, og), rows)
+                },
+                (1, false) if vbmi && kernel.1 <= 64 => unsafe {
+                    max_pool_s1_vbmi::<false>(geometry, (xg, og), rows)
+                },
+                (2, true) => max_pool_s2::<true>(geometry, (xg, og), rows),
+                (2, false) => max_pool_s2::<false>(geometry, (xg, og), rows),
+                _ => return false,
+            }
         }
-        Special::MaxPool {
-            signed: false,
-            kernel,
-            stride: (sh, 2),
-            pad,
-            x: xg,
-            out: og,
-        } => max_pool_s2::<false>((kernel, sh, pad), (xg, og), rows),
-        Special::MaxPool {
-            signed: true,
-            kernel,
-            stride: (sh, 2),
-            pad,
-            x: xg,
-            out: og,
-        } => max_pool_s2::<true>((kernel, sh, pad), (xg, og), rows),
         Special::Nearest {
-            factor: (fh, 2),
+            factor,
             x: xg,
             out: og,
-        } => nearest2(fh, (xg, og), rows),
-        Special::MaxPool { .. } | Special::Nearest { .. } => return false,
+        } => {
+            // SAFETY: as above.
+            if vbmi
+                && unsafe { rows_narrow::nearest(factor, (xg, og), (lo, hi, x, &mut *out, base)) }
+            {
+                return true;
+            }
+            match factor {
+                (fh, 2) => nearest2(fh, (xg, og), (lo, hi, x, out, base)),
+                _ => return false,
+            }
+        }
     }
     true
 }
@@ -120,6 +103,19 @@ pub(super) fn run(
 type Rows<'a> = (usize, usize, &'a [u8], &'a mut [u8], usize);
 
 type Geometry = ((usize, usize), usize, (usize, usize));
+
+/// The input rows, inside a plane of `h` rows, under the window of output
+/// row `oy` (kernel height `kh`, row stride `sh`, top padding `pt`): empty
+/// when the window lies in the padding.
+pub(super) fn window_rows(
+    oy: usize,
+    (kh, sh, pt): (usize, usize, usize),
+    h: usize,
+) -> Range<usize> {
+    let y0 = (oy * sh).saturating_sub(pt);
+    let y1 = (oy * sh + kh).saturating_sub(pt).min(h);
+    y0..y1.max(y0)
+}
 
 /// Byte maxima, signed or not.
 #[inline(always)]
@@ -160,16 +156,15 @@ fn max_pool_s2<const SIGNED: bool>(
     }
     let (mut c, mut oy) = (lo / oh, lo % oh);
     for _ in lo..hi {
-        let y0 = (oy * sh).saturating_sub(pt);
-        let y1 = (oy * sh + kh).saturating_sub(pt).min(xg.h);
-        let rows = y1.saturating_sub(y0);
-        // Every byte read below is inside interior rows `y0..y1` of
+        let window = window_rows(oy, (kh, sh, pt), xg.h);
+        let rows = window.len();
+        // Every byte read below is inside interior rows `window` of
         // channel `c`, `xg.stride` apart.
         assert!(
-            rows == 0 || xg.row(c, y1 - 1) + xg.w <= x.len(),
+            rows == 0 || xg.row(c, window.end - 1) + xg.w <= x.len(),
             "input row outside the buffer"
         );
-        let top = x.as_ptr().wrapping_add(xg.row(c, y0));
+        let top = x.as_ptr().wrapping_add(xg.row(c, window.start));
         let start = og.row(c, oy) - base;
         let dst = &mut out[start..start + ow];
         for (k, chunk) in loads.chunks_exact(pairs).enumerate() {
@@ -257,16 +252,15 @@ unsafe fn max_pool_s1_vbmi<const SIGNED: bool>(
     }
     let (mut c, mut oy) = (lo / oh, lo % oh);
     for _ in lo..hi {
-        let y0 = (oy * sh).saturating_sub(pt);
-        let y1 = (oy * sh + kh).saturating_sub(pt).min(xg.h);
-        let rows = y1.saturating_sub(y0);
-        // Every byte read below is inside interior rows `y0..y1` of
+        let window = window_rows(oy, (kh, sh, pt), xg.h);
+        let rows = window.len();
+        // Every byte read below is inside interior rows `window` of
         // channel `c`, `xg.stride` apart.
         assert!(
-            rows == 0 || xg.row(c, y1 - 1) + xg.w <= x.len(),
+            rows == 0 || xg.row(c, window.end - 1) + xg.w <= x.len(),
             "input row outside the buffer"
         );
-        let top = x.as_ptr().wrapping_add(xg.row(c, y0));
+        let top = x.as_ptr().wrapping_add(xg.row(c, window.start));
         let start = og.row(c, oy) - base;
         let dst = &mut out[start..start + ow];
         for (k, &(first, ma, mb)) in loads.iter().enumerate() {

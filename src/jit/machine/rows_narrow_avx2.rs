@@ -12,7 +12,7 @@
 
 use std::arch::x86_64::*;
 
-use super::rows_avx512::store_part256;
+use super::rows_avx512::{store_part256, window_rows};
 use crate::jit::native::Grid;
 
 /// Items `lo..hi`, the input buffer, the output part and where it starts.
@@ -77,10 +77,8 @@ pub(super) fn max_pool<const SIGNED: bool>(
         })
         .collect();
     let window_max = |c: usize, oy: usize| {
-        let y0 = (oy * sh).saturating_sub(pt);
-        let y1 = (oy * sh + kh).saturating_sub(pt).min(xg.h);
         let mut v = _mm_setzero_si128();
-        for iy in y0..y1 {
+        for iy in window_rows(oy, (kh, sh, pt), xg.h) {
             v = _mm_max_epu8(v, row16::<SIGNED>(x, xg.row(c, iy), w));
         }
         v
