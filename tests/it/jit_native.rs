@@ -462,10 +462,13 @@ fn mirrored_tails_match_the_interpreter() {
 /// taps each way, paddings, rows of several 64-pixel chunks, channel counts
 /// up to 150 (not multiples of 64), on the pipeline input itself (no halo:
 /// the kernel pads at the borders) or on a computed map (the halo pads),
-/// with folded, general and mirrored tails. `narrow`: output rows of at
-/// most about 40 pixels, several rows a register block
-/// (`depthwise_packed`), more channels.
-fn depthwise_program(seed: u64, narrow: bool) -> String {
+/// with folded, general and mirrored tails. `Maps::Narrow`: output rows
+/// of at most about 40 pixels, several rows a register block
+/// (`depthwise_packed`), more channels; `Maps::Planes`: output maps of
+/// about 8 x 8 pixels or fewer, a channel a register block
+/// (`depthwise_planes`), and some just over.
+fn depthwise_program(seed: u64, maps: Maps) -> String {
+    let narrow = maps != Maps::Wide;
     let mut rng = Rng::new(seed);
     let c = if rng.chance(if narrow { 60 } else { 30 }) {
         rng.range(1, 150)
@@ -479,11 +482,31 @@ fn depthwise_program(seed: u64, narrow: bool) -> String {
     let pads: Vec<i64> = (0..4)
         .map(|i| rng.range(0, if i < 2 { (kh - 1) * dh } else { (kw - 1) * dw }))
         .collect();
-    let h = rng.range(
-        (kh - 1) * dh + 1,
-        (kh - 1) * dh + if narrow { 30 } else { 12 },
-    );
-    let w = if narrow {
+    // Input rows (columns) that give `out` output rows (columns).
+    let span = |out: i64, s: i64, k: i64, d: i64, pads: i64, rng: &mut Rng| {
+        ((out - 1) * s + (k - 1) * d + 1 - pads + rng.range(0, s - 1)).max(1)
+    };
+    let h = if maps == Maps::Planes {
+        let out = if rng.chance(85) {
+            rng.range(1, 8)
+        } else {
+            rng.range(9, 10)
+        };
+        span(out, sh, kh, dh, pads[0] + pads[2], &mut rng)
+    } else {
+        rng.range(
+            (kh - 1) * dh + 1,
+            (kh - 1) * dh + if narrow { 30 } else { 12 },
+        )
+    };
+    let w = if maps == Maps::Planes {
+        let out = if rng.chance(85) {
+            rng.range(1, 8)
+        } else {
+            rng.range(9, 10)
+        };
+        span(out, sw, kw, dw, pads[1] + pads[3], &mut rng)
+    } else if narrow {
         let most = *rng.pick(&[8, 16, 36]) * sw;
         rng.range((kw - 1) * dw + 1, (kw - 1) * dw + most)
     } else {
@@ -532,9 +555,17 @@ fn depthwise_program(seed: u64, narrow: bool) -> String {
     )
 }
 
+/// The map sizes `depthwise_program` draws.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Maps {
+    Wide,
+    Narrow,
+    Planes,
+}
+
 #[test]
 fn depthwise_geometries_match_the_interpreter() {
-    depthwise_geometries(false);
+    depthwise_geometries(Maps::Wide);
 }
 
 /// Narrow maps (output rows of up to about 40 pixels: 2, 4 or 8 rows a
@@ -542,14 +573,24 @@ fn depthwise_geometries_match_the_interpreter() {
 /// threads cutting blocks), and the AVX2 kernels on them.
 #[test]
 fn narrow_depthwise_maps_match_the_interpreter() {
-    depthwise_geometries(true);
+    depthwise_geometries(Maps::Narrow);
 }
 
-fn depthwise_geometries(narrow: bool) {
+/// Maps of at most 8 x 8 output pixels (`depthwise_planes`: one register
+/// block a channel, every kernel row's windows gathered from one 128-byte
+/// span a vector) and a few just larger, on inputs with and without a
+/// halo, jobs of 1 to 3 threads.
+#[test]
+fn depthwise_planes_match_the_interpreter() {
+    depthwise_geometries(Maps::Planes);
+}
+
+fn depthwise_geometries(maps: Maps) {
+    let narrow = maps != Maps::Wide;
     let mut failures = vec![];
     let (mut native, mut checked_ok) = (0, 0);
     for seed in 0..400 {
-        let src = depthwise_program(seed, narrow);
+        let src = depthwise_program(seed, maps);
         let checked = match compile("depthwise.cnn", &src, &Files::default()) {
             Ok((c, _)) => c,
             // Some random tails are rightly rejected (an unproven `as`).

@@ -68,6 +68,11 @@ pub(super) unsafe fn run(
             };
             let masked = borders.is_some();
             let f = (stage, x, out, lo, hi);
+            // (The plane kernel stores what the packed one would: if it
+            // stops, the packed kernel runs the items again.)
+            if crate::jit::native::plane_windows::fits(stage) && planes(f, tail as u8) {
+                return;
+            }
             if let Some(p) = super::depthwise_packed::row_lanes(stage) {
                 return match (tail as u8, masked) {
                     (0, false) => packed::<0, false>(f, p),
@@ -170,6 +175,33 @@ unsafe fn loaded<const FORM: u8, const MASKED: bool>(
             (1, _) => loaded::<FORM, MASKED, 1, 2>(f),
             (2, _) => loaded::<FORM, MASKED, 2, 2>(f),
             (_, _) => loaded::<FORM, MASKED, 4, 2>(f),
+        }
+    }
+}
+
+/// The depthwise kernel of maps of one register block
+/// (`depthwise_planes::planes`) for the tail's form `form`.
+///
+/// # Safety
+/// See [`run`]; `form` is the stage's and `plane_windows::fits` holds.
+#[cfg(target_arch = "x86_64")]
+unsafe fn planes(f: (&NativeStage, *const u8, *mut u8, usize, usize), form: u8) -> bool {
+    use super::depthwise_planes::planes;
+    let Kind::Depthwise { quads, .. } = f.0.kind() else {
+        return false;
+    };
+    // SAFETY: the caller's guarantees; `Q` is the stage's quads a kernel
+    // row (1 or 2, `NativeStage::fits`).
+    unsafe {
+        match (form, quads.0) {
+            (0, 1) => planes::<0, 1>(f),
+            (1, 1) => planes::<1, 1>(f),
+            (2, 1) => planes::<2, 1>(f),
+            (_, 1) => planes::<3, 1>(f),
+            (0, _) => planes::<0, 2>(f),
+            (1, _) => planes::<1, 2>(f),
+            (2, _) => planes::<2, 2>(f),
+            (_, _) => planes::<3, 2>(f),
         }
     }
 }

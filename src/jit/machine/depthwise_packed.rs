@@ -88,17 +88,7 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
     debug_assert!(row_lanes(st) == Some(P));
     let (in_h, in_w) = borders.unwrap_or((usize::MAX, usize::MAX));
     let tail = Tail::new(st.requant());
-    let fast = if FORM == Form::Folded as u8 {
-        tail.fast()
-    } else {
-        None
-    };
-    let plain = FORM == Form::MirroredPlain as u8;
-    let mirror = if FORM == Form::Mirrored as u8 || plain {
-        tail.mirror()
-    } else {
-        None
-    };
+    let finish = Finish::new::<FORM, P>(st, &tail);
     let rows = 64 / P;
     let dw = step / 4;
     // Lane `j` of a vector: pixel `j % P` of its first row (P >= 16), or
@@ -109,26 +99,6 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
             let (j, t) = (i / 4, i % 4);
             *v = ((j % P.min(16)) * sw + t * dw + 64 * (j / P.min(16))) as u8;
         }
-        // SAFETY: `idx` is 64 bytes.
-        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
-    };
-    // Pack order (byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`)
-    // to slot order (byte `16 p + j` is lane `j` of vector `p`); with the
-    // output's rows back to back (`dense`), to the block's rows one after
-    // the other (byte `W r + x` is pixel `x` of row `r`, slot `P r + x`).
-    let (w, dense) = (st.width(), st.out().stride == st.width());
-    let order = {
-        let pack = |s: usize| {
-            let (p, l) = (s / 16, s % 16);
-            (16 * (l / 4) + 4 * p + l % 4) as u8
-        };
-        let idx: [u8; 64] = std::array::from_fn(|b| {
-            if dense {
-                pack((P * (b / w) + b % w).min(63))
-            } else {
-                pack(b)
-            }
-        });
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     };
@@ -181,7 +151,6 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
         let (c, y) = (item / h, item % h);
         let n = rows.min(h - y).min(hi - item);
         item += n;
-        let k = tail.channel(c);
         let taps = &st.weights()[c * kh * Q..(c + 1) * kh * Q];
         // Input row of the block's input row 0, the offset of its column
         // `-pad_left`, and its last row that an output row of the block
@@ -294,18 +263,110 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
                 }
             }
         }
+        // SAFETY: `c` is a channel of the output and `y .. y + n` rows
+        // of it.
+        unsafe { finish.store(acc, out, c, y, n) };
+    }
+}
+
+/// The tail and the stores of a block of the narrow-map kernels: the 64
+/// sums of `64 / P` output rows of one channel, slot `16 p + j` (lane `j`
+/// of vector `p`) pixel `s % P` of row `s / P`.
+#[cfg(target_arch = "x86_64")]
+pub(super) struct Finish<'a> {
+    st: &'a NativeStage,
+    tail: &'a Tail<'a>,
+    fast: Option<super::tail_avx512::Fast<'a>>,
+    mirror: Option<super::tail_avx512::Mirror<'a>>,
+    plain: bool,
+    /// Pack order to slot order, or with the output's rows back to back
+    /// (`dense`) to the block's rows one after the other.
+    order: __m512i,
+    dense: bool,
+    lanes_a_row: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a> Finish<'a> {
+    /// `FORM` is the stage's tail [`Form`], `P` its lanes a row.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn new<const FORM: u8, const P: usize>(
+        st: &'a NativeStage,
+        tail: &'a Tail<'a>,
+    ) -> Self {
+        let fast = if FORM == Form::Folded as u8 {
+            tail.fast()
+        } else {
+            None
+        };
+        let plain = FORM == Form::MirroredPlain as u8;
+        let mirror = if FORM == Form::Mirrored as u8 || plain {
+            tail.mirror()
+        } else {
+            None
+        };
+        // Pack order (byte `16 L + 4 p + i` is lane `4 L + i` of vector
+        // `p`) to slot order (byte `16 p + j` is lane `j` of vector `p`);
+        // with the output's rows back to back (`dense`), to the block's
+        // rows one after the other (byte `W r + x` is pixel `x` of row `r`,
+        // slot `P r + x`).
+        let (w, dense) = (st.width(), st.out().stride == st.width());
+        let order = {
+            let pack = |s: usize| {
+                let (p, l) = (s / 16, s % 16);
+                (16 * (l / 4) + 4 * p + l % 4) as u8
+            };
+            let idx: [u8; 64] = std::array::from_fn(|b| {
+                if dense {
+                    pack((P * (b / w) + b % w).min(63))
+                } else {
+                    pack(b)
+                }
+            });
+            // SAFETY: `idx` is 64 bytes.
+            unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+        };
+        Finish {
+            st,
+            tail,
+            fast,
+            mirror,
+            plain,
+            order,
+            dense,
+            lanes_a_row: P,
+        }
+    }
+
+    /// Applies the tail to the sums `acc` of rows `y .. y + n` of channel
+    /// `c` and stores their pixels.
+    ///
+    /// # Safety
+    /// `out` is the output buffer, with the stage's rows `(c, y .. y + n)`
+    /// inside it; no other thread writes them.
+    #[inline(always)]
+    pub(super) unsafe fn store(
+        &self,
+        acc: [__m512i; 4],
+        out: *mut u8,
+        c: usize,
+        y: usize,
+        n: usize,
+    ) {
+        let (st, p) = (self.st, self.lanes_a_row);
         // A copy for the tails (see `depthwise_avx512::loaded`).
         let sums = acc;
         // SAFETY: this function's target features; `c` is a channel.
-        let packed = match (&fast, &mirror) {
+        let packed = match (&self.fast, &self.mirror) {
             (Some(f), _) => unsafe { f.packed4(&sums, f.channel(c)) },
-            (None, Some(m)) if plain => unsafe { m.packed4::<true>(&sums, c) },
+            (None, Some(m)) if self.plain => unsafe { m.packed4::<true>(&sums, c) },
             (None, Some(m)) => unsafe { m.packed4::<false>(&sums, c) },
-            (None, None) => tail.apply4_packed(&sums, k),
+            (None, None) => self.tail.apply4_packed(&sums, self.tail.channel(c)),
         };
-        let bytes = _mm512_permutexvar_epi8(order, packed);
+        let bytes = _mm512_permutexvar_epi8(self.order, packed);
+        let w = st.width();
         let at = st.out().origin + c * st.out().plane + y * st.out().stride;
-        if dense {
+        if self.dense {
             // SAFETY: rows (c, y .. y + n) are inside the output, back to
             // back: the mask keeps their `n w` bytes.
             unsafe { store(out.add(at), lanes(n * w), bytes) };
@@ -317,8 +378,8 @@ pub(super) unsafe fn packed<const FORM: u8, const MASKED: bool, const P: usize, 
                 unsafe {
                     store(
                         out.wrapping_add(at + r * st.out().stride)
-                            .wrapping_sub(r * P),
-                        lanes(w) << (r * P),
+                            .wrapping_sub(r * p),
+                        lanes(w) << (r * p),
                         bytes,
                     )
                 };

@@ -20,6 +20,7 @@ mod depthwise_avx2;
 mod depthwise_avx512;
 mod depthwise_gather;
 mod depthwise_packed;
+mod depthwise_planes;
 mod depthwise_words_avx2;
 mod dot256;
 mod fused;

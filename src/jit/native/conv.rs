@@ -712,6 +712,7 @@ fn stage(
         out_bytes: 1,
         pairs: Default::default(),
         words: Default::default(),
+        planes: Default::default(),
     }
 }
 

@@ -27,6 +27,7 @@ mod fits;
 mod fuse;
 mod in_place;
 mod lanes16;
+pub(crate) mod plane_windows;
 mod requant;
 mod row_tail;
 mod rowwise;
@@ -205,6 +206,9 @@ pub(crate) struct NativeStage {
     /// The same for the depthwise kernel that multiplies adjacent bytes
     /// (stride 2 without VNNI).
     words: std::sync::OnceLock<byte_pairs::WordTerms>,
+    /// The depthwise plane kernel's tables of a whole channel
+    /// ([`plane_windows`]), made on the stage's first run.
+    planes: std::sync::OnceLock<Option<plane_windows::PlaneWindows>>,
 }
 
 impl NativeStage {
@@ -283,6 +287,16 @@ impl NativeStage {
         plan: impl FnOnce() -> byte_pairs::WordTerms,
     ) -> &byte_pairs::WordTerms {
         self.words.get_or_init(plan)
+    }
+    /// The plane kernel's tables of a whole channel's rows, made on the
+    /// first call (`None` unless `plane_windows::fits`).
+    pub fn plane_windows(&self) -> Option<&plane_windows::PlaneWindows> {
+        let make = || {
+            plane_windows::fits(self)
+                .then(|| plane_windows::PlaneWindows::new(self, 0, self.height))
+                .flatten()
+        };
+        self.planes.get_or_init(make).as_ref()
     }
 }
 
@@ -435,6 +449,7 @@ fn plan_pointwise_or_depthwise(
         out_bytes: 1,
         pairs: Default::default(),
         words: Default::default(),
+        planes: Default::default(),
     }
     .fits(plan)
 }
@@ -616,6 +631,7 @@ fn plan_deconv(
         out_bytes: 1,
         pairs: Default::default(),
         words: Default::default(),
+        planes: Default::default(),
     }
     .fits(plan)
 }
@@ -625,7 +641,7 @@ mod tests {
     use super::*;
     use crate::diag::SourceMap;
 
-    fn program(src: &str) -> Program {
+    pub(super) fn program(src: &str) -> Program {
         let mut sources = SourceMap::new();
         let id = sources.add("native.cnn", src);
         let file = crate::parse(&sources, id).expect("parses");

@@ -125,6 +125,7 @@ pub(super) fn plan_wide16(
         out_bytes: out.elem.bytes,
         pairs: Default::default(),
         words: Default::default(),
+        planes: Default::default(),
     }
     .fits(plan)
 }
