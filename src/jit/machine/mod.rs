@@ -43,6 +43,8 @@ mod rows_avx512;
 mod rows_narrow;
 #[cfg(target_arch = "x86_64")]
 mod rows_narrow_avx2;
+#[cfg(target_arch = "x86_64")]
+mod rows_pad;
 mod tail_avx2;
 mod tail_avx512;
 mod words;

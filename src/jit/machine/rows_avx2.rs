@@ -54,7 +54,7 @@ pub(super) fn run(
             x: xg,
             out: og,
         } => nearest2(fh, (xg, og), (lo, hi, x, out, base)),
-        Special::Nearest { .. } => return false,
+        Special::Nearest { .. } | Special::Pad { .. } => return false,
     }
     true
 }

@@ -95,12 +95,29 @@ pub(super) fn run(
                 _ => return false,
             }
         }
+        Special::Pad {
+            top,
+            left,
+            value,
+            x: xg,
+            out: og,
+        } => {
+            let bits = std::is_x86_feature_detected!("popcnt")
+                && std::is_x86_feature_detected!("bmi1")
+                && std::is_x86_feature_detected!("bmi2");
+            if !(bits && std::is_x86_feature_detected!("avx512vbmi2")) {
+                return false;
+            }
+            // SAFETY: the host has AVX-512 VBMI2, POPCNT and BMI (tested) and the features
+            // of this function.
+            unsafe { super::rows_pad::pad((top, left, value), (xg, og), (lo, hi, x, out, base)) }
+        }
     }
     true
 }
 
 /// Items `lo..hi`, the input buffer, the output part and where it starts.
-type Rows<'a> = (usize, usize, &'a [u8], &'a mut [u8], usize);
+pub(super) type Rows<'a> = (usize, usize, &'a [u8], &'a mut [u8], usize);
 
 type Geometry = ((usize, usize), usize, (usize, usize));
 

@@ -92,6 +92,11 @@ impl Grid {
     pub fn row(&self, c: usize, y: usize) -> usize {
         self.origin + c * self.plane + y * self.stride
     }
+
+    /// Whether the rows of a plane are back to back (no side halo).
+    pub fn dense(&self) -> bool {
+        self.stride == self.w
+    }
 }
 
 /// Row stages that `machine::rows` runs with kernels of its own (explicit
@@ -115,6 +120,17 @@ pub enum Special {
     /// any factors on rows narrower than a vector.
     Nearest {
         factor: (usize, usize),
+        x: Grid,
+        out: Grid,
+    },
+    /// Constant padding (`top` rows above the input, `left` columns before
+    /// it, the rest after) of a map whose rows are back to back into
+    /// another such map: the kernel (AVX-512 VBMI2) writes each output
+    /// plane as one run of bytes.
+    Pad {
+        top: usize,
+        left: usize,
+        value: u8,
         x: Grid,
         out: Grid,
     },
@@ -402,6 +418,16 @@ impl RowStage {
                 out,
             }),
             Kind::Nearest { factor } => Some(Special::Nearest { factor, x, out }),
+            Kind::Remap {
+                remap: Remap::Pad { pads, value },
+            } if x.dense() && out.dense() => Some(Special::Pad {
+                top: pads.top,
+                left: pads.left,
+                // The low byte: the value's two's complement in a byte.
+                value: value.to_le_bytes()[0],
+                x,
+                out,
+            }),
             _ => None,
         }
     }
