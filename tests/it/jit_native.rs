@@ -482,17 +482,18 @@ fn depthwise_program(seed: u64, maps: Maps) -> String {
     let pads: Vec<i64> = (0..4)
         .map(|i| rng.range(0, if i < 2 { (kh - 1) * dh } else { (kw - 1) * dw }))
         .collect();
-    // Input rows (columns) that give `out` output rows (columns).
-    let span = |out: i64, s: i64, k: i64, d: i64, pads: i64, rng: &mut Rng| {
-        ((out - 1) * s + (k - 1) * d + 1 - pads + rng.range(0, s - 1)).max(1)
-    };
-    let h = if maps == Maps::Planes {
+    // Input rows (columns) that give about 8 output rows (columns) or
+    // fewer, sometimes 9 or 10.
+    let planes = |s: i64, k: i64, d: i64, pads: i64, rng: &mut Rng| {
         let out = if rng.chance(85) {
             rng.range(1, 8)
         } else {
             rng.range(9, 10)
         };
-        span(out, sh, kh, dh, pads[0] + pads[2], &mut rng)
+        ((out - 1) * s + (k - 1) * d + 1 - pads + rng.range(0, s - 1)).max(1)
+    };
+    let h = if maps == Maps::Planes {
+        planes(sh, kh, dh, pads[0] + pads[2], &mut rng)
     } else {
         rng.range(
             (kh - 1) * dh + 1,
@@ -500,12 +501,7 @@ fn depthwise_program(seed: u64, maps: Maps) -> String {
         )
     };
     let w = if maps == Maps::Planes {
-        let out = if rng.chance(85) {
-            rng.range(1, 8)
-        } else {
-            rng.range(9, 10)
-        };
-        span(out, sw, kw, dw, pads[1] + pads[3], &mut rng)
+        planes(sw, kw, dw, pads[1] + pads[3], &mut rng)
     } else if narrow {
         let most = *rng.pick(&[8, 16, 36]) * sw;
         rng.range((kw - 1) * dw + 1, (kw - 1) * dw + most)

@@ -59,17 +59,8 @@ pub(super) unsafe fn loaded<const FORM: u8, const MASKED: bool, const SW: usize,
     };
     let (in_h, in_w) = borders.unwrap_or((usize::MAX, usize::MAX));
     let tail = Tail::new(st.requant());
-    let fast = if FORM == Form::Folded as u8 {
-        tail.fast()
-    } else {
-        None
-    };
+    let (fast, mirror) = tail.forms(FORM);
     let plain = FORM == Form::MirroredPlain as u8;
-    let mirror = if FORM == Form::Mirrored as u8 || plain {
-        tail.mirror()
-    } else {
-        None
-    };
     debug_assert!(SW == sw && 4 % SW == 0);
     // Pack order: byte `16 L + 4 p + i` is lane `4 L + i` of vector `p`.
     // At stride 1 that is pixel `16 L + 4 i + p`: byte `m` of each 16-byte

@@ -24,7 +24,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::avx512::{column_masks, lanes, store, Form};
+use super::avx512::{column_masks, lanes, store};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx512::Tail;
 #[cfg(target_arch = "x86_64")]
@@ -76,16 +76,7 @@ pub(super) unsafe fn gathered<
         // SAFETY: `idx` is 64 bytes.
         unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
     });
-    let fast = if FORM == Form::Folded as u8 {
-        tail.fast()
-    } else {
-        None
-    };
-    let mirror = if FORM == Form::Mirrored as u8 || FORM == Form::MirroredPlain as u8 {
-        tail.mirror()
-    } else {
-        None
-    };
+    let (fast, mirror) = tail.forms(FORM);
     let chunks = st.width().div_ceil(64);
     // With `MASKED`: per chunk, the masks of the `SW + 1` block loads that
     // keep the input's columns `0..in_w` (block 4 unused below stride 4).

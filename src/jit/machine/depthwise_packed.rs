@@ -294,17 +294,8 @@ impl<'a> Finish<'a> {
         st: &'a NativeStage,
         tail: &'a Tail<'a>,
     ) -> Self {
-        let fast = if FORM == Form::Folded as u8 {
-            tail.fast()
-        } else {
-            None
-        };
+        let (fast, mirror) = tail.forms(FORM);
         let plain = FORM == Form::MirroredPlain as u8;
-        let mirror = if FORM == Form::Mirrored as u8 || plain {
-            tail.mirror()
-        } else {
-            None
-        };
         // Pack order (byte `16 L + 4 p + i` is lane `4 L + i` of vector
         // `p`) to slot order (byte `16 p + j` is lane `j` of vector `p`);
         // with the output's rows back to back (`dense`), to the block's

@@ -290,6 +290,17 @@ impl<'a> Tail<'a> {
         })
     }
 
+    /// The folded and the mirrored forms a kernel compiled for the tail
+    /// form `form` (`avx512::Form` as a byte) uses: the folded one for
+    /// `Folded`, the mirrored one for either mirrored form.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) fn forms(&self, form: u8) -> (Option<Fast<'_>>, Option<Mirror<'_>>) {
+        use super::avx512::Form;
+        let fast = (form == Form::Folded as u8).then(|| self.fast()).flatten();
+        let mirrored = form == Form::Mirrored as u8 || form == Form::MirroredPlain as u8;
+        (fast, mirrored.then(|| self.mirror()).flatten())
+    }
+
     /// The mirrored form of this tail ([`Mirrored`]), when the stage has
     /// it and not the folded one.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
