@@ -187,21 +187,13 @@ unsafe fn loaded<const FORM: u8, const MASKED: bool>(
 #[cfg(target_arch = "x86_64")]
 unsafe fn planes(f: (&NativeStage, *const u8, *mut u8, usize, usize), form: u8) -> bool {
     use super::depthwise_planes::planes;
-    let Kind::Depthwise { quads, .. } = f.0.kind() else {
-        return false;
-    };
-    // SAFETY: the caller's guarantees; `Q` is the stage's quads a kernel
-    // row (1 or 2, `NativeStage::fits`).
+    // SAFETY: the caller's guarantees.
     unsafe {
-        match (form, quads.0) {
-            (0, 1) => planes::<0, 1>(f),
-            (1, 1) => planes::<1, 1>(f),
-            (2, 1) => planes::<2, 1>(f),
-            (_, 1) => planes::<3, 1>(f),
-            (0, _) => planes::<0, 2>(f),
-            (1, _) => planes::<1, 2>(f),
-            (2, _) => planes::<2, 2>(f),
-            (_, _) => planes::<3, 2>(f),
+        match form {
+            0 => planes::<0>(f),
+            1 => planes::<1>(f),
+            2 => planes::<2>(f),
+            _ => planes::<3>(f),
         }
     }
 }

@@ -6,10 +6,11 @@
 //!
 //! The windows of vector `p` for every kernel row lie in at most 128
 //! bytes of input (`native::plane_windows::fits`). So each vector loads
-//! those bytes once a channel, into two registers, and gathers each
-//! kernel row's windows (each quad of taps) from them with one zero-masked
-//! `vpermt2b` by a table (`PlaneWindows`, made once per stage for whole
-//! channels). `packed` loads two rows for every kernel row and vector, and
+//! those bytes once a channel, into two registers, and gathers the windows
+//! of each group of 4 taps (`PlaneTaps`: any 4 of the kernel's taps, those
+//! no channel weighs left out, so 5 x 5 taps are 7 groups, not 5 rows of
+//! two quads) from them with one zero-masked `vpermt2b` by a table
+//! (`PlaneWindows`, made once per stage for whole channels). `packed` loads two rows for every kernel row and vector, and
 //! at stride 1 goes through a scratch array. The mask also zeroes the
 //! padding (taps outside the input), the pixels past the width and the
 //! rows past the block.
@@ -29,33 +30,31 @@ use super::tail_avx512::Tail;
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::plane_windows::PlaneWindows;
 #[cfg(target_arch = "x86_64")]
-use crate::jit::native::{Kind, NativeStage};
+use crate::jit::native::NativeStage;
 
 /// Runs items `lo..hi` (channel rows) of the depthwise stage `st` with
 /// input `x` and output `out`, a channel's rows (or the part of them in
-/// the job) at a time; `FORM` is the tail's form, `Q` the quads a kernel
-/// row. Returns false, having stored some of the rows or none, if it
-/// could not make the tables of a block (not when `fits` holds): the
-/// caller then runs another kernel on the items.
+/// the job) at a time; `FORM` is the tail's form. Returns false, having
+/// stored some of the rows or none, if it could not make the tables of a
+/// block (not when `fits` holds): the caller then runs another kernel on
+/// the items.
 ///
 /// # Safety
-/// See `avx512::run`; `plane_windows::fits(st)`; `FORM` and `Q` are the
-/// stage's.
+/// See `avx512::run`; `plane_windows::fits(st)`; `FORM` is the stage's.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-pub(super) unsafe fn planes<const FORM: u8, const Q: usize>(
+pub(super) unsafe fn planes<const FORM: u8>(
     (st, x, out, lo, hi): (&NativeStage, *const u8, *mut u8, usize, usize),
 ) -> bool {
-    let &Kind::Depthwise { kh, .. } = st.kind() else {
+    // The groups of taps and the whole channel's tables are the stage's;
+    // a job that cuts a channel makes the tables of its parts.
+    let Some((groups, whole)) = st.plane_windows() else {
         return false;
     };
     let tail = Tail::new(st.requant());
     let finish = Finish::new::<FORM, 8>(st, &tail);
     let h = st.height();
     let plane = st.x().plane;
-    // The whole channel's tables are the stage's; a job that cuts a
-    // channel makes those of its parts.
-    let whole = st.plane_windows();
     let mut part: Option<((usize, usize), PlaneWindows)> = None;
     let mut item = lo;
     while item < hi {
@@ -63,10 +62,10 @@ pub(super) unsafe fn planes<const FORM: u8, const Q: usize>(
         let n = (h - y).min(hi - item);
         item += n;
         let t = match whole {
-            Some(t) if (y, n) == (0, h) => t,
+            t if (y, n) == (0, h) => t,
             _ => {
                 if part.as_ref().is_none_or(|(key, _)| *key != (y, n)) {
-                    part = PlaneWindows::new(st, y, n).map(|t| ((y, n), t));
+                    part = PlaneWindows::new(st, groups, y, n).map(|t| ((y, n), t));
                 }
                 let Some((_, t)) = &part else { return false };
                 t
@@ -83,7 +82,8 @@ pub(super) unsafe fn planes<const FORM: u8, const Q: usize>(
                 span[1] = _mm512_maskz_loadu_epi8(t.loads[p][1], at.wrapping_add(64).cast());
             }
         }
-        let taps = &st.weights()[c * kh * Q..(c + 1) * kh * Q];
+        let k = groups.groups();
+        let taps = &groups.weights[c * k..(c + 1) * k];
         // (One sum a vector: its chain of `vpdpbusd` overlaps the next
         // channel's; two sums, of the even and odd windows, measured
         // 0-10% slower.)

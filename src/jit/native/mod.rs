@@ -206,9 +206,9 @@ pub(crate) struct NativeStage {
     /// The same for the depthwise kernel that multiplies adjacent bytes
     /// (stride 2 without VNNI).
     words: std::sync::OnceLock<byte_pairs::WordTerms>,
-    /// The depthwise plane kernel's tables of a whole channel
-    /// ([`plane_windows`]), made on the stage's first run.
-    planes: std::sync::OnceLock<Option<plane_windows::PlaneWindows>>,
+    /// The depthwise plane kernel's groups of taps and tables of a whole
+    /// channel ([`plane_windows`]), made on the stage's first run.
+    planes: std::sync::OnceLock<Option<(plane_windows::PlaneTaps, plane_windows::PlaneWindows)>>,
 }
 
 impl NativeStage {
@@ -288,13 +288,15 @@ impl NativeStage {
     ) -> &byte_pairs::WordTerms {
         self.words.get_or_init(plan)
     }
-    /// The plane kernel's tables of a whole channel's rows, made on the
-    /// first call (`None` unless `plane_windows::fits`).
-    pub fn plane_windows(&self) -> Option<&plane_windows::PlaneWindows> {
+    /// The plane kernel's groups of taps and tables of a whole channel's
+    /// rows, made on the first call (`None` unless `plane_windows::fits`).
+    pub fn plane_windows(
+        &self,
+    ) -> Option<&(plane_windows::PlaneTaps, plane_windows::PlaneWindows)> {
         let make = || {
-            plane_windows::fits(self)
-                .then(|| plane_windows::PlaneWindows::new(self, 0, self.height))
-                .flatten()
+            let taps = plane_windows::PlaneTaps::new(self).filter(|_| plane_windows::fits(self))?;
+            let whole = plane_windows::PlaneWindows::new(self, &taps, 0, self.height)?;
+            Some((taps, whole))
         };
         self.planes.get_or_init(make).as_ref()
     }

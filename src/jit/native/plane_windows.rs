@@ -3,8 +3,8 @@
 //! 8 x 8 pixels, 8 lanes a row, vector `p` (16 lanes of 4 bytes) holding
 //! output rows `2 p` and `2 p + 1`. Each vector loads the input bytes its
 //! windows span (at most 128, [`fits`]) into two registers, and each
-//! kernel row's windows (each quad of taps) are one zero-masked
-//! `vpermt2b` of them by a table made here.
+//! window (any 4 taps of the kernel, [`PlaneTaps`]) is one zero-masked
+//! `vpermt2b` of them by a table made here ([`PlaneWindows`]).
 
 use super::{Kind, NativeStage};
 
@@ -41,6 +41,66 @@ pub(crate) fn fits(st: &NativeStage) -> bool {
     rows * st.x().stride as i64 + last - first < 128
 }
 
+/// The kernel's taps in groups of 4, one `vpdpbusd` operand each: the
+/// taps some channel weighs (a tap whose weight is zero in every channel
+/// adds nothing: 5 taps a row take 2 quads of the stage's weights, of
+/// which 3 taps are zero, and 5 x 5 taps take 7 groups instead of 10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PlaneTaps {
+    /// Tap `4 k + t` of group `k`: its kernel row and its column from the
+    /// window's first.
+    pub taps: Vec<(usize, usize)>,
+    /// Per channel `c`, at `c groups + k`: the weights of group `k`, a
+    /// little-endian quad (zero past the last tap).
+    pub weights: Vec<i32>,
+}
+
+impl PlaneTaps {
+    /// The groups of the depthwise stage `st` (`None` for another kind).
+    pub(crate) fn new(st: &NativeStage) -> Option<Self> {
+        let &Kind::Depthwise {
+            kh,
+            quads: (quads, step),
+            ..
+        } = st.kind()
+        else {
+            return None;
+        };
+        let channels = st.channels();
+        let quad_weights = st.weights().get(..channels * kh * quads)?;
+        // The weight of tap `t` of quad `q` of row `ky` in channel `c`.
+        let weight = |c: usize, ky: usize, q: usize, t: usize| {
+            (quad_weights[(c * kh + ky) * quads + q] >> (8 * t)) as i8
+        };
+        let mut taps = vec![];
+        let mut sources = vec![];
+        for ky in 0..kh {
+            for q in 0..quads {
+                for t in 0..4 {
+                    if (0..channels).any(|c| weight(c, ky, q, t) != 0) {
+                        taps.push((ky, q * step + t * (step / 4)));
+                        sources.push((ky, q, t));
+                    }
+                }
+            }
+        }
+        let groups = taps.len().div_ceil(4);
+        let mut weights = vec![0i32; channels * groups];
+        for c in 0..channels {
+            for (i, &(ky, q, t)) in sources.iter().enumerate() {
+                let byte = weight(c, ky, q, t) as u8 as i32;
+                weights[c * groups + i / 4] |= byte << (8 * (i % 4));
+            }
+        }
+        Some(PlaneTaps { taps, weights })
+    }
+
+    /// The groups of 4 taps.
+    pub(crate) fn groups(&self) -> usize {
+        self.taps.len().div_ceil(4)
+    }
+}
+
 /// The tables of one block, output rows `y .. y + n` of a channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PlaneWindows {
@@ -49,26 +109,24 @@ pub(crate) struct PlaneWindows {
     /// first weighed byte to its last).
     pub from: [isize; 4],
     pub loads: [[u64; 2]; 4],
-    /// Per kernel row and quad `k = ky Q + q` and vector `p`, at `4 k + p`:
+    /// Per group of taps `k` ([`PlaneTaps`]) and vector `p`, at `4 k + p`:
     /// the byte of the loads each window byte takes, and the mask of the
     /// window bytes a tap weighs (the others zero: padding, pixels past
-    /// the width, rows past the block).
+    /// the width, rows past the block, the last group's missing taps).
     pub idx: Vec<[u8; 64]>,
     pub keep: Vec<u64>,
 }
 
 impl PlaneWindows {
     /// The tables of output rows `y .. y + n` of the depthwise stage `st`
-    /// (`fits(st)`); `None` for another kind of stage or a span over 128
-    /// bytes.
-    pub(crate) fn new(st: &NativeStage, y: usize, n: usize) -> Option<Self> {
+    /// (`fits(st)`) with the groups `taps`; `None` for another kind of
+    /// stage or a span over 128 bytes.
+    pub(crate) fn new(st: &NativeStage, taps: &PlaneTaps, y: usize, n: usize) -> Option<Self> {
         let &Kind::Depthwise {
-            kh,
             pad_top,
             pad_left,
             stride: (sh, sw),
             dilation_h,
-            quads: (quads, step),
             borders,
             ..
         } = st.kind()
@@ -76,17 +134,17 @@ impl PlaneWindows {
             return None;
         };
         let (w, stride) = (st.width(), st.x().stride as isize);
-        let dw = step / 4;
-        // Byte `i` of the windows of vector `p`, kernel row `ky`, quad `q`:
-        // its offset from pixel (0, 0) when a tap weighs it.
-        let offset = |p: usize, ky: usize, q: usize, i: usize| -> Option<isize> {
+        // Byte `i` of the windows of vector `p`, group `k`: its offset
+        // from pixel (0, 0) when a tap weighs it.
+        let offset = |p: usize, k: usize, i: usize| -> Option<isize> {
             let (j, t) = (i / 4, i % 4);
             let (r, px) = (2 * p + j / 8, j % 8);
+            let &(ky, col) = taps.taps.get(4 * k + t)?;
             if r >= n || px >= w {
                 return None;
             }
             let iy = (sh * (y + r) + ky * dilation_h) as isize - pad_top as isize;
-            let ix = (sw * px + q * step + t * dw) as isize - pad_left as isize;
+            let ix = (sw * px + col) as isize - pad_left as isize;
             if let Some((in_h, in_w)) = borders {
                 if !(0..in_h as isize).contains(&iy) || !(0..in_w as isize).contains(&ix) {
                     return None;
@@ -94,7 +152,7 @@ impl PlaneWindows {
             }
             Some(iy * stride + ix)
         };
-        let windows = kh * quads;
+        let windows = taps.groups();
         let mut tables = PlaneWindows {
             from: [0; 4],
             loads: [[0; 2]; 4],
@@ -102,7 +160,7 @@ impl PlaneWindows {
             keep: vec![0; 4 * windows],
         };
         for p in 0..4 {
-            let offsets = |k: usize| (0..64).map(move |i| offset(p, k / quads, k % quads, i));
+            let offsets = |k: usize| (0..64).map(move |i| offset(p, k, i));
             let (lo, hi) = (0..windows)
                 .flat_map(offsets)
                 .flatten()
@@ -186,7 +244,8 @@ mod tests {
             let rows = ns.height();
             for y in 0..rows {
                 for n in 1..=rows - y {
-                    let t = PlaneWindows::new(&ns, y, n)
+                    let taps = PlaneTaps::new(&ns).expect("a depthwise stage");
+                    let t = PlaneWindows::new(&ns, &taps, y, n)
                         .unwrap_or_else(|| panic!("case {case}: no tables for rows {y} + {n}"));
                     blocks += 1;
                     for (k, (idx, &keep)) in t.idx.iter().zip(&t.keep).enumerate() {
