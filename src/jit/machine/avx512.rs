@@ -68,9 +68,10 @@ pub(super) unsafe fn run(
             };
             let masked = borders.is_some();
             let f = (stage, x, out, lo, hi);
-            // (The plane kernel stores what the packed one would: if it
-            // stops, the packed kernel runs the items again.)
-            if crate::jit::native::plane_windows::fits(stage) && planes(f, tail as u8) {
+            // (The plane kernel declines stages without plane tables,
+            // `NativeStage::plane_windows`; it stores what the packed one
+            // would, so if it stops, the packed kernel runs the items again.)
+            if planes(f, tail as u8) {
                 return;
             }
             if let Some(p) = super::depthwise_packed::row_lanes(stage) {
@@ -180,10 +181,11 @@ unsafe fn loaded<const FORM: u8, const MASKED: bool>(
 }
 
 /// The depthwise kernel of maps of one register block
-/// (`depthwise_planes::planes`) for the tail's form `form`.
+/// (`depthwise_planes::planes`) for the tail's form `form`; false, storing
+/// nothing, for a stage it does not take.
 ///
 /// # Safety
-/// See [`run`]; `form` is the stage's and `plane_windows::fits` holds.
+/// See [`run`]; `form` is the stage's.
 #[cfg(target_arch = "x86_64")]
 unsafe fn planes(f: (&NativeStage, *const u8, *mut u8, usize, usize), form: u8) -> bool {
     use super::depthwise_planes::planes;

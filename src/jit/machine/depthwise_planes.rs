@@ -34,13 +34,14 @@ use crate::jit::native::NativeStage;
 
 /// Runs items `lo..hi` (channel rows) of the depthwise stage `st` with
 /// input `x` and output `out`, a channel's rows (or the part of them in
-/// the job) at a time; `FORM` is the tail's form. Returns false, having
-/// stored some of the rows or none, if it could not make the tables of a
-/// block (not when `fits` holds): the caller then runs another kernel on
-/// the items.
+/// the job) at a time; `FORM` is the tail's form. Returns false, storing
+/// nothing, for a stage without plane tables (`plane_windows::fits` does
+/// not hold), and, having stored some of the rows or none, if it could not
+/// make the tables of a block (not when `fits` holds): the caller then
+/// runs another kernel on the items.
 ///
 /// # Safety
-/// See `avx512::run`; `plane_windows::fits(st)`; `FORM` is the stage's.
+/// See `avx512::run`; `FORM` is the stage's.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 pub(super) unsafe fn planes<const FORM: u8>(

@@ -108,8 +108,8 @@ pub(super) fn run(
             if !(bits && std::is_x86_feature_detected!("avx512vbmi2")) {
                 return false;
             }
-            // SAFETY: the host has AVX-512 VBMI2, POPCNT and BMI (tested) and the features
-            // of this function.
+            // SAFETY: the host has AVX-512 VBMI2, POPCNT and BMI (tested)
+            // and the features of this function.
             unsafe { super::rows_pad::pad((top, left, value), (xg, og), (lo, hi, x, out, base)) }
         }
     }

@@ -22,9 +22,8 @@ use crate::jit::native::Grid;
 ///
 /// # Safety
 /// The host has AVX-512 F, BW and VBMI2, POPCNT, BMI1 and BMI2; `xg` and
-/// `og` are dense
-/// (`Grid::dense`), `og` `top + xg.h` rows or more of `left + xg.w` bytes
-/// or more.
+/// `og` are dense (`Grid::dense`), `og` `top + xg.h` rows or more of
+/// `left + xg.w` bytes or more.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt,bmi1,bmi2")]
 pub(super) unsafe fn pad(
     (top, left, value): (usize, usize, u8),

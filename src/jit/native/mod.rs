@@ -294,7 +294,10 @@ impl NativeStage {
         &self,
     ) -> Option<&(plane_windows::PlaneTaps, plane_windows::PlaneWindows)> {
         let make = || {
-            let taps = plane_windows::PlaneTaps::new(self).filter(|_| plane_windows::fits(self))?;
+            if !plane_windows::fits(self) {
+                return None;
+            }
+            let taps = plane_windows::PlaneTaps::new(self)?;
             let whole = plane_windows::PlaneWindows::new(self, &taps, 0, self.height)?;
             Some((taps, whole))
         };
