@@ -57,6 +57,9 @@ enum Window {
     /// Rows of 5 to 8 adjacent taps, column stride 1 or 2
     /// (`machine::depthwise_words_avx2` in every AVX2 form).
     WideRows,
+    /// As `Any` on maps of about 16 output columns or fewer, which share
+    /// the four vectors with the next output rows.
+    NarrowMaps,
     /// Not depthwise: a 1x1 convolution with row stride 1 to 4 and column
     /// stride 1 or 2, any dilation (the pointwise kernel's strided loads).
     Strided1x1,
@@ -108,7 +111,11 @@ fn program_with(seed: u64, depthwise: bool, window: Window) -> String {
         })
         .collect();
     let h = rng.range((kh - 1) * dh + 1, (kh - 1) * dh + 12);
-    let w = rng.range((kw - 1) * dw + 1, (kw - 1) * dw + 150);
+    let w = if window == Window::NarrowMaps {
+        rng.range((kw - 1) * dw + 1, (kw - 1) * dw + 16 * sw + 2)
+    } else {
+        rng.range((kw - 1) * dw + 1, (kw - 1) * dw + 150)
+    };
     let halo = rng.range(0, 2);
     let in_ty = *rng.pick(&["u8", "u8", "u5", "ufixed<8, 3>"]);
     let w_ty = *rng.pick(&["i8", "i8", "i5", "u7"]);
@@ -259,6 +266,14 @@ fn avx2_strided_1x1_convolutions_match_the_interpreter() {
 #[test]
 fn avx2_wide_row_depthwise_convolutions_match_the_interpreter() {
     check_family(Window::WideRows, "depthwise", 200, 60);
+}
+
+/// Depthwise stages on maps of at most about 16 output columns: one or two
+/// vectors a row, the four vectors holding up to 4 or 2 rows of a channel;
+/// jobs of 1 or 2 threads cut channels.
+#[test]
+fn avx2_depthwise_narrow_maps_match_the_interpreter() {
+    check_family(Window::NarrowMaps, "depthwise", 200, 80);
 }
 
 /// Two depthwise layers on narrow maps (rows of 1 to 31 pixels: the

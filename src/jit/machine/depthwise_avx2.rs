@@ -13,9 +13,9 @@
 //!
 //! Memory: the loads of the last vector end before the AVX-512 kernel's
 //! (`NativeStage::fits` checked those). With `Kind::Depthwise::borders`
-//! (an input without halo, maybe the caller's array) the kernel rows are
-//! first copied into zero-padded scratch rows: AVX2 has no byte-masked
-//! loads.
+//! (an input without halo, maybe the caller's array) a channel's input
+//! rows are first copied into zero-padded scratch rows: AVX2 has no
+//! byte-masked loads.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -24,6 +24,8 @@ use std::arch::x86_64::*;
 use super::dot256::{dpbusd, maddubs, Dot, BYTES, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
 use super::pointwise_avx2::{halves, store};
+#[cfg(target_arch = "x86_64")]
+use super::row_copy::{copy_rows, After};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx2::Tail;
 #[cfg(target_arch = "x86_64")]
@@ -234,97 +236,133 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     let fast = if FAST { tail.fast() } else { None };
     let width = st.width();
     let chunks = width.div_ceil(32);
-    // With `BORDERS`: a zero-padded copy of each kernel row, input column
-    // `ix` at `ix + pad_left`, as long as the last chunk's loads.
-    let (in_h, in_w) = borders.unwrap_or((usize::MAX, 0));
+    let height = st.height();
+    // With `BORDERS`: a zero-padded copy of the channel's input rows the
+    // items read (input row `iy` in scratch row `iy + pad_top`, column `ix`
+    // at `ix + pad_left`, the rows around them zero), each as long as the
+    // last chunk's loads, made once per channel (per kernel row and item,
+    // the copies took most of a 7x7 map).
+    let (in_h, in_w) = borders.unwrap_or((0, 0));
     let len = (pad_left + in_w).max(sw * 32 * chunks + 16) + 16;
-    let mut scratch = vec![0u8; if BORDERS { kh * len } else { 0 }];
+    let span = (kh - 1) * dilation_h + 1;
+    // (Output row `y`, kernel row `ky` reads scratch row `sh y + ky dh`.)
+    let padded_rows = if BORDERS {
+        sh * height.saturating_sub(1) + span
+    } else {
+        0
+    };
+    let mut scratch = vec![0u8; padded_rows * len];
+    let mut held = usize::MAX;
     let (stride, plane) = (st.x().stride as isize, st.x().plane as isize);
-    // Each kernel row's column `-pad_left`, as an offset from `x` (or from
-    // the scratch rows with `BORDERS`), and its taps.
-    // (offset, taps, rest of the taps: `BYTES`).
-    let mut rows = vec![(0isize, 0i32, 0i32); kh];
+    // Rows of at most 16 pixels (7x7 and 14x14 maps) take one or two
+    // vectors; the four vectors hold `group` output rows of a channel.
+    let per_row = if width <= 16 { width.div_ceil(8) } else { 4 };
+    let group = 4 / per_row;
+    // Per kernel row: each vector's first window, the taps, their rest.
+    let mut taps_of = vec![([std::ptr::null::<u8>(); 4], 0i32, 0i32); kh];
     let ones = _mm256_set1_epi16(1);
     let all = match pairs {
         Some(p) if DOT == BYTES => &p.main[..],
         _ => st.weights(),
     };
-    for item in lo..hi {
-        let (c, y) = (item / st.height(), item % st.height());
+    let gather = Gather {
+        table,
+        even,
+        odd,
+        ones,
+        one_load,
+        sw,
+    };
+    let mut item = lo;
+    while item < hi {
+        let (c, y) = (item / height, item % height);
+        // Output rows `y .. y + r` of channel `c`.
+        let r = group.min(height - y).min(hi - item);
         let weights = &all[c * kh..(c + 1) * kh];
         // Channel `c`'s rests (kernel row, rest): none but with `BYTES`.
         let rests = pairs
             .and_then(|p| p.rests.get(c))
             .map_or(&[][..], Vec::as_slice);
         let rest_of = |ky: usize| rests.iter().find(|&&(k, _)| k == ky).map_or(0, |&(_, r)| r);
-        // Input row of kernel row 0 (above the input when negative).
-        let top = (sh * y) as isize - pad_top as isize;
-        // Offset of that row's column `-pad_left`.
-        let first = st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
-        let mut n = 0;
-        for (ky, &tap) in weights.iter().enumerate() {
-            let dy = (ky * dilation_h) as isize;
-            if BORDERS {
-                let iy = top + dy;
-                if !(0..in_h as isize).contains(&iy) {
-                    continue;
-                }
-                let at = (st.x().origin + c * st.x().plane) as isize + iy * stride;
-                // SAFETY: row `iy` of channel `c` is one of the input's, its
-                // `in_w` bytes inside the buffer (`fits`).
-                let src = unsafe { std::slice::from_raw_parts(x.offset(at), in_w) };
-                scratch[ky * len + pad_left..ky * len + pad_left + in_w].copy_from_slice(src);
-                rows[n] = ((ky * len) as isize, tap, rest_of(ky));
-            } else {
-                rows[n] = (first + dy * stride, tap, rest_of(ky));
+        if BORDERS && held != c {
+            held = c;
+            // The input rows of this channel's output rows `y..y1`, clipped
+            // to the input.
+            let y1 = height.min(y + hi - item);
+            let first_row = (sh * y).saturating_sub(pad_top);
+            let end_row = in_h.min((sh * (y1 - 1) + span).saturating_sub(pad_top));
+            if first_row < end_row {
+                let at = st.x().origin + c * st.x().plane + first_row * st.x().stride;
+                let to = (first_row + pad_top) * len + pad_left;
+                // SAFETY: rows `first_row..end_row` of channel `c` are the
+                // input's, their `in_w` bytes inside the buffer (`fits`),
+                // each but the last followed by the next row (`in_w` bytes
+                // and the stride after each readable); scratch rows up to
+                // `end_row + pad_top <= padded_rows` (`end_row`'s bound)
+                // have `in_w + 16` bytes
+                // from column `pad_left`, and the zeros written after a row
+                // land in its padding.
+                unsafe {
+                    copy_rows(
+                        (x.add(at), st.x().stride),
+                        (scratch.as_mut_ptr().add(to), len),
+                        in_w,
+                        end_row - first_row,
+                        After::Zeros,
+                    )
+                };
             }
-            n += 1;
         }
-        let base = if BORDERS { scratch.as_ptr() } else { x };
-        let at_out = st.out().origin + c * st.out().plane + y * st.out().stride;
+        item += r;
+        // Output row `y`'s kernel row 0 at column `-pad_left` (from `x`, or
+        // from the scratch), and the bytes to the next output row and to
+        // the next kernel row.
+        let (base, row0, next, down) = if BORDERS {
+            let l = len as isize;
+            (
+                scratch.as_ptr(),
+                (sh * y) as isize * l,
+                sh as isize * l,
+                (dilation_h * len) as isize,
+            )
+        } else {
+            let top = (sh * y) as isize - pad_top as isize;
+            let row0 =
+                st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
+            (x, row0, sh as isize * stride, dilation_h as isize * stride)
+        };
         for chunk in 0..chunks {
             let x0 = 32 * chunk;
-            let mut acc = [_mm256_setzero_si256(); 4];
-            for &(row, tap, rest) in &rows[..n] {
-                let row = base.wrapping_offset(row);
-                let wv = _mm256_set1_epi32(tap);
-                let rv = _mm256_set1_epi32(rest);
-                let (we, wo) = halves(tap);
-                let (we, wo) = (_mm256_set1_epi32(we), _mm256_set1_epi32(wo));
-                for (k, acc_k) in acc.iter_mut().enumerate() {
-                    let at = row.wrapping_add(sw * (x0 + 8 * k));
-                    // SAFETY: pixel `x0 + 8 k`'s window starts in the
-                    // halo-padded row (or the scratch row); the 16 bytes
-                    // from it and from pixel `x0 + 8 k + 4`'s end before
-                    // the 128 the AVX-512 kernel loads from column `sw x0'`
-                    // (`x0'` = `x0` rounded down to 64) plus `bases[3]`,
-                    // which `fits` (or the scratch's length) covers.
-                    let v = unsafe {
-                        if one_load {
-                            _mm256_broadcastsi128_si256(_mm_loadu_si128(at.cast()))
-                        } else {
-                            _mm256_loadu2_m128i(at.add(4 * sw).cast(), at.cast())
-                        }
-                    };
-                    *acc_k = if DOT == BYTES {
-                        let g = _mm256_shuffle_epi8(v, table);
-                        // SAFETY (both): AVX2.
-                        let a = unsafe { maddubs(*acc_k, g, wv, ones) };
-                        if rest != 0 {
-                            unsafe { maddubs(a, g, rv, ones) }
-                        } else {
-                            a
-                        }
-                    } else if DOT != MADD {
-                        // SAFETY: the caller's target features.
-                        unsafe { dpbusd::<DOT>(*acc_k, _mm256_shuffle_epi8(v, table), wv) }
-                    } else {
-                        let e = _mm256_madd_epi16(_mm256_shuffle_epi8(v, even), we);
-                        let o = _mm256_madd_epi16(_mm256_shuffle_epi8(v, odd), wo);
-                        _mm256_add_epi32(*acc_k, _mm256_add_epi32(e, o))
-                    };
-                }
+            for (ky, (t, &tap)) in taps_of.iter_mut().zip(weights).enumerate() {
+                let at = base
+                    .wrapping_offset(row0 + ky as isize * down)
+                    .wrapping_add(sw * x0);
+                let windows = std::array::from_fn(|k| {
+                    let (row, half) = (k / per_row, k % per_row);
+                    at.wrapping_offset(row as isize * next)
+                        .wrapping_add(sw * 8 * half)
+                });
+                *t = (windows, tap, rest_of(ky));
             }
+            let vectors = if group > 1 {
+                r * per_row
+            } else {
+                (width - x0).div_ceil(8)
+            };
+            // SAFETY (each): pixel `x0 + 8 k`'s window (of each row of the
+            // group) starts in the halo-padded row or the scratch row; the
+            // 16 bytes from it and from pixel `x0 + 8 k + 4`'s end before
+            // the 128 the AVX-512 kernel loads from column `sw x0'` (`x0'`
+            // = `x0` rounded down to 64) plus `bases[3]`, which `fits` (or
+            // the scratch's length) covers.
+            let acc = unsafe {
+                match vectors {
+                    1 => gather.dots::<1, DOT>(&taps_of),
+                    2 => gather.dots::<2, DOT>(&taps_of),
+                    3 => gather.dots::<3, DOT>(&taps_of),
+                    _ => gather.dots::<4, DOT>(&taps_of),
+                }
+            };
             let bytes = match &fast {
                 // SAFETY: this function's target features.
                 Some(f) => unsafe { f.packed4(&acc, f.channel(c)) },
@@ -332,8 +370,90 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
                 None => unsafe { tail.packed4(&acc, tail.channel(c)) },
             };
             let bytes = _mm256_permutevar8x32_epi32(bytes, order);
-            // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the output.
-            unsafe { store(out.add(at_out + x0), bytes, (width - x0).min(32)) };
+            let at_out = |y: usize| st.out().origin + c * st.out().plane + y * st.out().stride;
+            if group == 1 {
+                // SAFETY: pixels (c, y, x0 .. x0 + count) are inside the output.
+                unsafe { store(out.add(at_out(y) + x0), bytes, (width - x0).min(32)) };
+                continue;
+            }
+            for k in 0..r {
+                // Row `y + k`'s bytes (dwords `2 per_row k ..`) first.
+                let from = _mm256_set1_epi32((2 * per_row * k) as i32);
+                let pick = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), from);
+                let v = _mm256_permutevar8x32_epi32(bytes, pick);
+                // SAFETY: pixels (c, y + k, 0 .. width) are inside the output.
+                unsafe { store(out.add(at_out(y + k)), v, width) };
+            }
         }
+    }
+}
+
+/// How [`kernel`] gathers each pixel's taps from a kernel row's bytes:
+/// `table` for `vpdpbusd` and `vpmaddubsw`, `even` / `odd` for the two
+/// `vpmaddwd` (`MADD`), `one_load` when both halves of a vector come from
+/// one 16-byte load, `sw` the column stride.
+#[cfg(target_arch = "x86_64")]
+struct Gather {
+    table: __m256i,
+    even: __m256i,
+    odd: __m256i,
+    ones: __m256i,
+    one_load: bool,
+    sw: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Gather {
+    /// The sums of `V` vectors of 8 pixels over the kernel rows `rows`
+    /// (each: per vector, the row's byte of its first pixel's window; the
+    /// taps; the rest of the taps with `BYTES`); vectors past `V` are zero.
+    ///
+    /// # Safety
+    /// As [`kernel`]'s loads: pixel `8 k`'s window (`k < V`) starts in each
+    /// row, and the 16 bytes from it and from pixel `8 k + 4`'s are
+    /// readable; only inlined into functions compiled with AVX2 and the
+    /// features of `DOT`.
+    #[inline(always)]
+    unsafe fn dots<const V: usize, const DOT: Dot>(
+        &self,
+        rows: &[([*const u8; 4], i32, i32)],
+    ) -> [__m256i; 4] {
+        let sw = self.sw;
+        let mut acc = [_mm256_setzero_si256(); 4];
+        for &(windows, tap, rest) in rows {
+            let wv = _mm256_set1_epi32(tap);
+            let rv = _mm256_set1_epi32(rest);
+            let (we, wo) = halves(tap);
+            let (we, wo) = (_mm256_set1_epi32(we), _mm256_set1_epi32(wo));
+            for (k, acc_k) in acc.iter_mut().enumerate().take(V) {
+                let at = windows[k];
+                // SAFETY: the caller's guarantee.
+                let v = unsafe {
+                    if self.one_load {
+                        _mm256_broadcastsi128_si256(_mm_loadu_si128(at.cast()))
+                    } else {
+                        _mm256_loadu2_m128i(at.add(4 * sw).cast(), at.cast())
+                    }
+                };
+                *acc_k = if DOT == BYTES {
+                    let g = _mm256_shuffle_epi8(v, self.table);
+                    // SAFETY (both): AVX2.
+                    let a = unsafe { maddubs(*acc_k, g, wv, self.ones) };
+                    if rest != 0 {
+                        unsafe { maddubs(a, g, rv, self.ones) }
+                    } else {
+                        a
+                    }
+                } else if DOT != MADD {
+                    // SAFETY: the caller's target features.
+                    unsafe { dpbusd::<DOT>(*acc_k, _mm256_shuffle_epi8(v, self.table), wv) }
+                } else {
+                    let e = _mm256_madd_epi16(_mm256_shuffle_epi8(v, self.even), we);
+                    let o = _mm256_madd_epi16(_mm256_shuffle_epi8(v, self.odd), wo);
+                    _mm256_add_epi32(*acc_k, _mm256_add_epi32(e, o))
+                };
+            }
+        }
+        acc
     }
 }
