@@ -207,9 +207,12 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     let Some((sw, dw, taps)) = geometry(st) else {
         return;
     };
-    // Both halves of a vector from one 16-byte load: pixels 4..7's windows
-    // end within the 16 bytes from pixel 0's.
-    let one_load = 7 * sw + (taps - 1) * dw <= 15;
+    // Both halves of a vector from one 16-byte load: the windows of its
+    // pixels 4..7 (those of the row: 4..6 in rows of 7, as at stride 2 on
+    // 14x14 maps) end within the 16 bytes from pixel 0's. (A pixel past the
+    // row gathers bytes of the same load, and is not stored.)
+    let last = st.width().clamp(1, 8) - 1;
+    let one_load = last * sw + (taps - 1) * dw <= 15;
     // Byte `b` of the gathered windows: tap `t` of pixel `i` of half `h`
     // of the vector (`vpdpbusd`), or with `from` (`MADD`): taps `from` and
     // `from + 2` as the low bytes of two words.
@@ -273,6 +276,17 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
         one_load,
         sw,
     };
+    // Bytes from a kernel row of the group's first output row to the next
+    // output row and to the next kernel row, and from the first vector's
+    // window to vector `k`'s (output row `k / per_row`, pixel `8 (k %
+    // per_row)`).
+    let (next, down) = if BORDERS {
+        ((sh * len) as isize, (dilation_h * len) as isize)
+    } else {
+        (sh as isize * stride, dilation_h as isize * stride)
+    };
+    let apart: [isize; 4] =
+        std::array::from_fn(|k| (k / per_row) as isize * next + (sw * 8 * (k % per_row)) as isize);
     let mut item = lo;
     while item < hi {
         let (c, y) = (item / height, item % height);
@@ -317,19 +331,13 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
         // Output row `y`'s kernel row 0 at column `-pad_left` (from `x`, or
         // from the scratch), and the bytes to the next output row and to
         // the next kernel row.
-        let (base, row0, next, down) = if BORDERS {
-            let l = len as isize;
-            (
-                scratch.as_ptr(),
-                (sh * y) as isize * l,
-                sh as isize * l,
-                (dilation_h * len) as isize,
-            )
+        let (base, row0) = if BORDERS {
+            (scratch.as_ptr(), (sh * y * len) as isize)
         } else {
             let top = (sh * y) as isize - pad_top as isize;
             let row0 =
                 st.x().origin as isize + c as isize * plane + top * stride - pad_left as isize;
-            (x, row0, sh as isize * stride, dilation_h as isize * stride)
+            (x, row0)
         };
         for chunk in 0..chunks {
             let x0 = 32 * chunk;
@@ -337,11 +345,7 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
                 let at = base
                     .wrapping_offset(row0 + ky as isize * down)
                     .wrapping_add(sw * x0);
-                let windows = std::array::from_fn(|k| {
-                    let (row, half) = (k / per_row, k % per_row);
-                    at.wrapping_offset(row as isize * next)
-                        .wrapping_add(sw * 8 * half)
-                });
+                let windows = std::array::from_fn(|k| at.wrapping_offset(apart[k]));
                 *t = (windows, tap, rest_of(ky));
             }
             let vectors = if group > 1 {
