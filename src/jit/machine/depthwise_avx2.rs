@@ -2,7 +2,9 @@
 //! `Isa::Avx2`, on the stages of the AVX-512 kernel in `avx512.rs` whose
 //! windows fit a 128-bit lane; rows of more than 4 taps go to
 //! `depthwise_words_avx2`): 32 output pixels of one row and channel at
-//! a time, four vectors of 8. Per kernel row and vector, the 16 input bytes
+//! a time, four vectors of 8; rows of at most 16 pixels take one or two
+//! vectors, and the four hold up to 4 or 2 output rows of the channel
+//! (7x7 and 14x14 maps). Per kernel row and vector, the 16 input bytes
 //! of each 4-pixel half (one `vbroadcasti128` when both halves' windows lie
 //! in the same 16 bytes) gathered into each pixel's taps by one `vpshufb`,
 //! one `vpdpbusd ymm` (`dot256`: AVX-VNNI, or its EVEX form under `--isa
