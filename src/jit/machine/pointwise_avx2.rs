@@ -24,6 +24,8 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::dot256::{dpbusd, maddubs, maddubs2, Dot, BYTES, EVEX, MADD, SUMS, VEX};
 #[cfg(target_arch = "x86_64")]
+use super::row_copy::{copy_rows, After};
+#[cfg(target_arch = "x86_64")]
 use super::tail_avx2::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::byte_pairs::BytePairs;
@@ -236,7 +238,27 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     // first copied into planes of their own, back to back, which then run
     // as one (a 14-pixel row filled 14 of 32 lanes).
     let one_by_one = !(xs == w && os == w && (sh, sw) == (1, 1));
-    let compact = one_by_one && os == w && 4 * w < 3 * 32 * w.div_ceil(32);
+    let narrow = 4 * w < 3 * 32 * w.div_ceil(32);
+    let in_dense = xs == w && (sh, sw) == (1, 1);
+    // Narrow rows into an output with side halos (a depthwise stage's
+    // padding) run as one run into planes of their own, whose rows are then
+    // copied into the output (a 7-pixel row filled 7 of 32 lanes).
+    let compact_out = one_by_one && os != w && narrow && (4..=32).contains(&w);
+    let compact = narrow && !in_dense && (os == w || compact_out);
+    let out_plane = (hi - lo) * w + 32;
+    let mut out_scratch = vec![
+        0u8;
+        if compact_out {
+            st.channels() * out_plane
+        } else {
+            0
+        }
+    ];
+    let (out_base, out_origin, out_plane) = if compact_out {
+        (out_scratch.as_mut_ptr(), 0, out_plane)
+    } else {
+        (out, st.out().origin, st.out().plane)
+    };
     let scratch = if compact {
         // SAFETY: the caller's guarantees (see `compacted`).
         unsafe { compacted(st, x, cin, (sh, sw), (lo, hi)) }
@@ -248,8 +270,12 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     } else {
         (x, st.x().origin, st.x().plane, (sh, sw), xs)
     };
+    let first_out = if compact_out { 0 } else { lo * w };
     let runs: Vec<(usize, usize, usize)> = if compact {
-        vec![(0, lo * w, (hi - lo) * w)]
+        vec![(0, first_out, (hi - lo) * w)]
+    } else if compact_out {
+        // (A dense input.)
+        vec![(lo * w, 0, (hi - lo) * w)]
     } else if !one_by_one {
         vec![(lo * w, lo * w, (hi - lo) * w)]
     } else {
@@ -310,6 +336,8 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
             }
             for h in 0..halves {
                 let spot = Spot {
+                    origin: out_origin,
+                    plane: out_plane,
                     offset: out_start + x0 + 32 * h,
                     count: (len - x0 - 32 * h).min(32),
                 };
@@ -323,13 +351,30 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
                 let mut o = 0;
                 // SAFETY (each block): the caller's guarantees, and `o + N <= channels`.
                 while o + BLOCK <= channels {
-                    unsafe { block::<BLOCK, FAST, NEG, DOT>(st, f, &ops, o, &spot, out) };
+                    unsafe { block::<BLOCK, FAST, NEG, DOT>(f, &ops, o, &spot, out_base) };
                     o += BLOCK;
                 }
                 if o < channels {
-                    unsafe { block::<1, FAST, NEG, DOT>(st, f, &ops, o, &spot, out) };
+                    unsafe { block::<1, FAST, NEG, DOT>(f, &ops, o, &spot, out_base) };
                 }
             }
+        }
+    }
+    if compact_out {
+        for c in 0..channels {
+            let dst = st.out().origin + c * st.out().plane + lo * os;
+            // SAFETY: rows `lo..hi` of channel `c` are this job's, `w`
+            // bytes each from `dst`, `os` apart; the planes hold `hi - lo`
+            // rows of `w` bytes; `After::Nothing` writes the rows only.
+            unsafe {
+                copy_rows(
+                    (out_scratch.as_ptr().add(c * out_plane), w),
+                    (out.add(dst), os),
+                    w,
+                    hi - lo,
+                    After::Nothing,
+                )
+            };
         }
     }
 }
@@ -397,9 +442,13 @@ unsafe fn even_bytes(at: *const u8) -> __m256i {
 }
 
 /// Where a pointwise block stores: `count` (at most 32) pixels from
-/// `offset` past each output plane's pixel (0, 0).
+/// `offset` past each output plane's pixel (0, 0), the planes `plane`
+/// bytes apart from `origin` (the output's, or the planes of a compacted
+/// output).
 #[cfg(target_arch = "x86_64")]
 struct Spot {
+    origin: usize,
+    plane: usize,
     offset: usize,
     count: usize,
 }
@@ -427,7 +476,6 @@ struct Operands<'a> {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn block<const N: usize, const FAST: bool, const NEG: bool, const DOT: Dot>(
-    st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
     ops: &Operands,
     o: usize,
@@ -523,7 +571,7 @@ unsafe fn block<const N: usize, const FAST: bool, const NEG: bool, const DOT: Do
     }
     for (j, acc_j) in acc.iter().enumerate() {
         // SAFETY: the caller's guarantees, `o + j < st.channels()`.
-        unsafe { finish::<FAST, NEG>(st, (tail, fast), acc_j, o + j, spot, out) };
+        unsafe { finish::<FAST, NEG>((tail, fast), acc_j, o + j, spot, out) };
     }
 }
 
@@ -535,7 +583,6 @@ unsafe fn block<const N: usize, const FAST: bool, const NEG: bool, const DOT: Do
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn finish<const FAST: bool, const NEG: bool>(
-    st: &NativeStage,
     (tail, fast): (&Tail, Option<Fast>),
     acc: &[__m256i; 4],
     c: usize,
@@ -552,7 +599,7 @@ unsafe fn finish<const FAST: bool, const NEG: bool>(
             tail.packed4(acc, tail.channel(c))
         }
     };
-    let at = st.out().origin + c * st.out().plane + spot.offset;
+    let at = spot.origin + c * spot.plane + spot.offset;
     // SAFETY: the run's pixels `offset .. offset + count` are inside the
     // output plane (this job's rows).
     unsafe { store(out.add(at), v, spot.count) };
