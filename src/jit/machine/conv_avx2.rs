@@ -204,10 +204,13 @@ pub(super) unsafe fn direct(
     let own;
     let blocked = match pairs {
         Some(p) => &p.main[..],
-        None => {
-            own = blocked_weights(st, d, per);
-            &own[..]
-        }
+        None => match st.blocked_avx2(per, || blocked_weights(st, d, per)) {
+            Some(w) => w,
+            None => {
+                own = blocked_weights(st, d, per);
+                &own[..]
+            }
+        },
     };
     let halves: Vec<(i32, i32)> = if vnni || pairs.is_some() {
         vec![]

@@ -713,6 +713,7 @@ fn stage(
         pairs: Default::default(),
         words: Default::default(),
         planes: Default::default(),
+        blocked_avx2: Default::default(),
     }
 }
 

@@ -126,6 +126,7 @@ pub(super) fn plan_wide16(
         pairs: Default::default(),
         words: Default::default(),
         planes: Default::default(),
+        blocked_avx2: Default::default(),
     }
     .fits(plan)
 }
