@@ -315,9 +315,8 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
                 // each but the last followed by the next row (`in_w` bytes
                 // and the stride after each readable); scratch rows up to
                 // `end_row + pad_top <= padded_rows` (`end_row`'s bound)
-                // have `in_w + 16` bytes
-                // from column `pad_left`, and the zeros written after a row
-                // land in its padding.
+                // have `in_w + 16` bytes from column `pad_left`, and the
+                // zeros written after a row land in its padding.
                 unsafe {
                     copy_rows(
                         (x.add(at), st.x().stride),

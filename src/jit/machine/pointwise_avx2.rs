@@ -231,7 +231,7 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     // Runs of pixels, as (offset of the first from an input plane's pixel
     // (0, 0), from an output plane's, length): each row, or all rows
     // `lo..hi` at once when neither buffer has side halos (and the input
-    // is not strided).
+    // is not strided) or the narrow rows go through compacted planes.
     let (w, xs, os) = (st.width(), st.x().stride, st.out().stride);
     // Narrow rows that would run one by one (a strided input, or one with
     // side halos) into an output without them: the job's input pixels are
@@ -270,14 +270,12 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     } else {
         (x, st.x().origin, st.x().plane, (sh, sw), xs)
     };
-    let first_out = if compact_out { 0 } else { lo * w };
-    let runs: Vec<(usize, usize, usize)> = if compact {
-        vec![(0, first_out, (hi - lo) * w)]
-    } else if compact_out {
-        // (A dense input.)
-        vec![(lo * w, 0, (hi - lo) * w)]
-    } else if !one_by_one {
-        vec![(lo * w, lo * w, (hi - lo) * w)]
+    let runs: Vec<(usize, usize, usize)> = if compact || compact_out || !one_by_one {
+        // The job's rows back to back in the input (or its compacted
+        // planes) and in the output (or the planes of `out_scratch`).
+        let first_in = if compact { 0 } else { lo * w };
+        let first_out = if compact_out { 0 } else { lo * w };
+        vec![(first_in, first_out, (hi - lo) * w)]
     } else {
         (lo..hi).map(|y| (sh * y * xs, y * os, w)).collect()
     };

@@ -292,8 +292,6 @@ impl NativeStage {
     ) -> &byte_pairs::WordTerms {
         self.words.get_or_init(plan)
     }
-    /// The plane kernel's groups of taps and tables of a whole channel's
-    /// rows, made on the first call (`None` unless `plane_windows::fits`).
     /// The AVX2 direct kernel's blocked weights for channel blocks of
     /// `per`, made by `make` on the first call; None when an earlier call
     /// made them for another `per`.
@@ -301,6 +299,8 @@ impl NativeStage {
         let (made_for, weights) = self.blocked_avx2.get_or_init(|| (per, make()));
         (*made_for == per).then_some(&weights[..])
     }
+    /// The plane kernel's groups of taps and tables of a whole channel's
+    /// rows, made on the first call (`None` unless `plane_windows::fits`).
     pub fn plane_windows(
         &self,
     ) -> Option<&(plane_windows::PlaneTaps, plane_windows::PlaneWindows)> {
