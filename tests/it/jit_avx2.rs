@@ -9,7 +9,7 @@
 
 use crate::common::gen::{Rng, QUANT};
 use crate::common::{self, compile, tools, Files};
-use convoy::jit::{Isa, JitOptions};
+use convoy::jit::{Isa, JitOptions, StageInfo};
 
 /// A random tail over the convolution `conv`.
 fn tail(rng: &mut Rng, conv: &str) -> String {
@@ -187,6 +187,22 @@ fn check_kernel(
     kernel: Option<&str>,
     source: impl Fn(u64) -> Option<(String, Files)>,
 ) -> (usize, usize) {
+    check_stages(
+        isa,
+        count,
+        |s| kernel.is_none() || s.kernel == kernel,
+        source,
+    )
+}
+
+/// As [`check_sources`], counting only the stages on an AVX2 kernel that
+/// `counts`.
+fn check_stages(
+    isa: Isa,
+    count: u64,
+    counts: impl Fn(&StageInfo) -> bool,
+    source: impl Fn(u64) -> Option<(String, Files)>,
+) -> (usize, usize) {
     if tools::isa(isa).is_none() {
         return (0, 0);
     }
@@ -212,7 +228,7 @@ fn check_kernel(
             Ok(stages) => {
                 avx2 += (stages.iter())
                     .filter(|s| s.native && s.kernel_isa == Some(isa))
-                    .filter(|s| kernel.is_none() || s.kernel == kernel)
+                    .filter(|s| counts(s))
                     .count()
             }
             Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
@@ -331,6 +347,109 @@ fn avx2_narrow_depthwise_pairs_match_the_interpreter() {
             );
         }
     }
+}
+
+/// 1x1 convolutions with a residual map added in the tail (MobileNetV2's
+/// projections) on the pointwise kernel: residual maps signed or not,
+/// with or without halos; inputs strided or with
+/// halos; outputs with side halos (a padded depthwise stage reads them);
+/// narrow and wide rows, jobs of 1 or 2 threads cutting rows.
+#[test]
+fn avx2_pointwise_residuals_match_the_interpreter() {
+    for isa in [Isa::Avx2, Isa::Avx2Vnni] {
+        // The pointwise stages whose tail adds the residual map.
+        let residual =
+            |s: &StageInfo| s.kernel == Some("pointwise") && s.label.matches('+').count() >= 2;
+        let (checked_ok, n) = check_stages(isa, 160, residual, |seed| {
+            Some((residual_program(seed), Files::default()))
+        });
+        if convoy::jit::isa_supported(isa) {
+            assert!(checked_ok > 100, "{isa:?}: only {checked_ok} checked");
+            assert!(
+                n > 100,
+                "{isa:?}: only {n} residual stages on the pointwise kernel"
+            );
+        }
+    }
+}
+
+/// A random 1x1 convolution whose tail adds a residual map (see
+/// [`avx2_pointwise_residuals_match_the_interpreter`]).
+fn residual_program(seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let (cin, cout) = (rng.range(1, 40), rng.range(1, 40));
+    let (sh, sw) = if rng.chance(25) {
+        (rng.range(1, 3), rng.range(1, 2))
+    } else {
+        (1, 1)
+    };
+    let (oh, ow) = (
+        rng.range(1, 12),
+        if rng.chance(50) {
+            rng.range(1, 20)
+        } else {
+            rng.range(1, 140)
+        },
+    );
+    let (h, w) = ((oh - 1) * sh + 1, (ow - 1) * sw + 1);
+    let x_halo = rng.range(0, 1);
+    let conv = format!("conv(x, w, stride: ({sh}, {sw}))");
+    let r_ty = *rng.pick(&["u8", "i8", "u6", "i5"]);
+    // The residual map: the input, or a computed map that a padded
+    // depthwise stage reads too (its rows get side halos).
+    let (let_r, r, mut outputs) = if rng.chance(50) {
+        let k = rng.range(0, 3);
+        (
+            format!(
+                "  let r1 = max(r, {k})\n  let q = (conv(r1, d, pad: 1, groups: {cout}) >> 4) as u8 sat\n"
+            ),
+            "r1",
+            vec!["q"],
+        )
+    } else {
+        (String::new(), "r", vec![])
+    };
+    let (sum, out) = if rng.chance(50) {
+        (
+            format!("{r} + (({conv} + b) >> {}) as i8 sat", rng.range(4, 12)),
+            "u8 sat",
+        )
+    } else {
+        (
+            format!(
+                "{r} + round(({conv} + b) * s) as {}",
+                rng.pick(&["i8 sat", "u8 sat", "i9 sat"])
+            ),
+            *rng.pick(&["i8 sat", "u8 sat", "u7 sat"]),
+        )
+    };
+    // Sometimes a padded depthwise stage reads the sum: its rows get side
+    // halos.
+    outputs.push("y");
+    let z = if rng.chance(40) {
+        outputs.push("z");
+        format!("  let z = (conv(y, d, pad: 1, groups: {cout}) >> 4) as u8 sat\n")
+    } else {
+        String::new()
+    };
+    let outputs = outputs.join(", ");
+    format!(
+        "pipeline p {{
+  input x: u8[{cin}, {h}, {w}] pad {x_halo}
+  input r: {r_ty}[{cout}, {oh}, {ow}]
+  param w: i8[{cout}, {cin}, 1, 1] = random(seed: {})
+  param b: i16[{cout}] = random(seed: {})
+  param d: i8[{cout}, 1, 3, 3] = random(seed: {})
+  const s: fixed<20, 1> = 0.{:04}
+{let_r}  let y = ({sum}) as {out}
+{z}  output {outputs}
+}}
+",
+        seed * 3 + 1,
+        seed * 3 + 2,
+        seed * 3 + 3,
+        rng.range(1, 9999)
+    )
 }
 
 /// `count` programs of [`program_with`]`(seed, _, window)` under both AVX2

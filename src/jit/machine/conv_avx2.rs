@@ -112,6 +112,10 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             *ptrs.add(stage.out().buffer),
         )
     };
+    // SAFETY: as above, the residual buffer has an entry too.
+    let res = stage.residual().map_or(std::ptr::null(), |(r, _)| unsafe {
+        (*ptrs.add(r.buffer)).cast_const()
+    });
     let fast = super::tail_avx2::folds(stage.requant());
     let d = match stage.kind() {
         Kind::Direct(d) => d,
@@ -121,7 +125,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             groups,
             stride,
         } => {
-            let args = (cin, groups, stride, x, out, lo, hi);
+            let args = (cin, groups, stride, (x, res), out, lo, hi);
             return unsafe { super::pointwise_avx2::pointwise(stage, args) };
         }
         Kind::Depthwise { borders, .. } => {
@@ -140,11 +144,7 @@ pub(super) unsafe fn run(stage: &NativeStage, ptrs: *const *mut u8, lo: usize, h
             return unsafe { super::pointwise16_avx2::pointwise16(stage, x, out, lo, hi) }
         }
     };
-    // SAFETY: as above, the residual buffer has an entry too; the caller's
-    // guarantees are the kernel's preconditions.
-    let res = stage.residual().map_or(std::ptr::null(), |(r, _)| unsafe {
-        (*ptrs.add(r.buffer)).cast_const()
-    });
+    // SAFETY: the caller's guarantees are the kernel's preconditions.
     unsafe { direct(stage, d, (x, res), out, lo, hi) }
 }
 

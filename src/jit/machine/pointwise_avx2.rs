@@ -13,6 +13,15 @@
 //! (`vpmaddubsw` would take u8 x i8 pairs directly, but saturates to 16
 //! bits: a pair of products up to 255 x 128 each overflows.)
 //!
+//! A residual map (MobileNetV2's projections: `(r + (conv + b) >> s as i8
+//! sat) as u8 sat`) is added after the second clamp, its 32 bytes of a
+//! chunk spread into the accumulators' pixel order by one `vpshufb` per
+//! vector. It is read at the output's pixels, or, where a job's rows run
+//! back to back and the map's rows are not (a halo), from its rows copied
+//! into planes of their own; a partial chunk's bytes through a stack copy.
+//! (On AVX-512 the direct kernel adds it; on AVX2 that kernel ran these
+//! projections at 0.36-0.40x of AVX-512.)
+//!
 //! Memory: loads may run up to 31 bytes past the last pixel (the planned
 //! 64 of the AVX-512 kernel, `NativeStage::fits`, cover them); AVX2 has no
 //! byte-masked stores, so a run's last partial vector goes through a stack
@@ -36,8 +45,9 @@ use crate::jit::native::NativeStage;
 const BLOCK: usize = 2;
 
 /// Runs rows `lo..hi` of the pointwise stage `st` (`cin` input channels in
-/// `groups` groups of four, the input read at `stride`): `args` is `(cin,
-/// groups, stride, x, out, lo, hi)`.
+/// `groups` groups of four, the input read at `stride`, the residual map
+/// added where the stage has one): `args` is `(cin, groups, stride, (x,
+/// residual), out, lo, hi)`.
 ///
 /// # Safety
 /// As `avx512::run`, with AVX2 and AVX-VNNI instead of AVX-512.
@@ -180,12 +190,13 @@ pub(super) fn halves(w: i32) -> (i32, i32) {
     (b[0] | b[2] << 16, b[1] | b[3] << 16)
 }
 
-/// `cin`, `groups`, `stride`, `x`, `out`, `lo`, `hi` of [`pointwise`].
+/// `cin`, `groups`, `stride`, `x` and the residual map's buffer (null
+/// without one), `out`, `lo`, `hi` of [`pointwise`].
 type Args = (
     usize,
     usize,
     (usize, usize),
-    *const u8,
+    (*const u8, *const u8),
     *mut u8,
     usize,
     usize,
@@ -203,7 +214,7 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     st: &NativeStage,
     tail: &Tail,
     fast: Option<Fast>,
-    (cin, groups, (sh, sw), x, out, lo, hi): Args,
+    (cin, groups, (sh, sw), (x, res), out, lo, hi): Args,
     pairs: Option<&BytePairs>,
 ) {
     // Interleaving four channel rows with byte then word unpacks leaves
@@ -270,17 +281,60 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
     } else {
         (x, st.x().origin, st.x().plane, (sh, sw), xs)
     };
-    let runs: Vec<(usize, usize, usize)> = if compact || compact_out || !one_by_one {
+    let by_rows = !(compact || compact_out || !one_by_one);
+    // The residual map (when the stage adds one) is read at the output's
+    // pixels; where the job's rows run back to back and the map's rows are
+    // not, from its rows copied into planes of their own.
+    let res_rows = st.residual().map(|(r, _)| r);
+    let res_compact = res_rows.is_some_and(|r| !by_rows && r.stride != w);
+    let mut res_scratch = vec![
+        0u8;
+        if res_compact {
+            st.channels() * (hi - lo) * w
+        } else {
+            0
+        }
+    ];
+    if let (Some(r), true) = (res_rows, res_compact) {
+        for c in 0..st.channels() {
+            // SAFETY: rows `lo..hi` of channel `c` of the residual map lie
+            // in its buffer (`fits`), `w` bytes each, `r.stride` apart;
+            // the scratch planes hold `hi - lo` rows of `w` bytes.
+            unsafe {
+                copy_rows(
+                    (res.add(r.origin + c * r.plane + lo * r.stride), r.stride),
+                    (res_scratch.as_mut_ptr().add(c * (hi - lo) * w), w),
+                    w,
+                    hi - lo,
+                    After::Nothing,
+                )
+            };
+        }
+    }
+    let residual = st.residual().map(|(r, signed)| {
+        let (base, origin, plane) = if res_compact {
+            (res_scratch.as_ptr(), 0, (hi - lo) * w)
+        } else {
+            (res, r.origin, r.plane)
+        };
+        let align = st.requant().residual.map_or(0, |q| q.align);
+        Residual::new(base, (origin, plane), signed, align)
+    });
+    let runs: Vec<(usize, usize, usize, usize)> = if by_rows {
+        (lo..hi)
+            .map(|y| (sh * y * xs, y * os, y * res_rows.map_or(0, |r| r.stride), w))
+            .collect()
+    } else {
         // The job's rows back to back in the input (or its compacted
-        // planes) and in the output (or the planes of `out_scratch`).
+        // planes), in the output (or the planes of `out_scratch`) and in
+        // the residual map (or its compacted planes).
         let first_in = if compact { 0 } else { lo * w };
         let first_out = if compact_out { 0 } else { lo * w };
-        vec![(first_in, first_out, (hi - lo) * w)]
-    } else {
-        (lo..hi).map(|y| (sh * y * xs, y * os, w)).collect()
+        let first_res = if res_compact { 0 } else { lo * w };
+        vec![(first_in, first_out, first_res, (hi - lo) * w)]
     };
     let channels = st.channels();
-    for &(start, out_start, len) in &runs {
+    for &(start, out_start, res_start, len) in &runs {
         for x0 in (0..len).step_by(64) {
             let halves = if len - x0 > 32 { 2 } else { 1 };
             for g in 0..groups {
@@ -338,6 +392,7 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
                     plane: out_plane,
                     offset: out_start + x0 + 32 * h,
                     count: (len - x0 - 32 * h).min(32),
+                    residual: residual.as_ref().map(|r| (r, res_start + x0 + 32 * h)),
                 };
                 let f = (tail, fast);
                 let ops = Operands {
@@ -442,13 +497,95 @@ unsafe fn even_bytes(at: *const u8) -> __m256i {
 /// Where a pointwise block stores: `count` (at most 32) pixels from
 /// `offset` past each output plane's pixel (0, 0), the planes `plane`
 /// bytes apart from `origin` (the output's, or the planes of a compacted
-/// output).
+/// output); the residual map and the offset of the same pixels in it.
 #[cfg(target_arch = "x86_64")]
-struct Spot {
+struct Spot<'a> {
     origin: usize,
     plane: usize,
     offset: usize,
     count: usize,
+    residual: Option<(&'a Residual, usize)>,
+}
+
+/// A residual map as a pointwise block reads it: planes `plane` bytes
+/// apart from byte `origin` of `base`, one byte a value (`signed` or not),
+/// aligned to the tail by `align` bits.
+#[cfg(target_arch = "x86_64")]
+struct Residual {
+    base: *const u8,
+    origin: usize,
+    plane: usize,
+    signed: bool,
+    align: __m128i,
+    /// Per 128-bit lane, bytes `4 p .. 4 p + 4` into the top byte of
+    /// dwords 0..4 (the others zero): the values of accumulator vector
+    /// `p`, whose lane `4 L + i` is pixel `16 L + 4 p + i`.
+    spread: [__m256i; 4],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Residual {
+    fn new(base: *const u8, (origin, plane): (usize, usize), signed: bool, align: u32) -> Self {
+        let spread = |p: usize| {
+            let idx: [i8; 32] = std::array::from_fn(|b| {
+                let b = b % 16;
+                if b % 4 == 3 {
+                    (4 * p + b / 4) as i8
+                } else {
+                    -1
+                }
+            });
+            // SAFETY: `idx` is 32 bytes; AVX (the kernel runs on AVX2
+            // hosts only).
+            unsafe { _mm256_loadu_si256(idx.as_ptr().cast()) }
+        };
+        Residual {
+            base,
+            origin,
+            plane,
+            signed,
+            // SAFETY: SSE2.
+            align: unsafe { _mm_cvtsi32_si128(align as i32) },
+            spread: [spread(0), spread(1), spread(2), spread(3)],
+        }
+    }
+
+    /// Channel `c`'s `count` (at most 32) values from `offset`, widened and
+    /// aligned, in the order of the accumulators (see `spread`); the lanes
+    /// past `count` zero.
+    ///
+    /// # Safety
+    /// The values lie in the map (or its compacted planes); only inlined
+    /// into functions compiled with AVX2.
+    #[inline(always)]
+    unsafe fn values(&self, c: usize, offset: usize, count: usize) -> [__m256i; 4] {
+        let at = self.origin + c * self.plane + offset;
+        // SAFETY: the caller's guarantees: `count` bytes from `at`; fewer
+        // than 32 go through a copy, so no byte past them is read.
+        let bytes = unsafe {
+            if count >= 32 {
+                _mm256_loadu_si256(self.base.add(at).cast())
+            } else {
+                let mut part = [0u8; 32];
+                std::ptr::copy_nonoverlapping(self.base.add(at), part.as_mut_ptr(), count);
+                _mm256_loadu_si256(part.as_ptr().cast())
+            }
+        };
+        let mut values = [bytes; 4];
+        for (v, &spread) in values.iter_mut().zip(&self.spread) {
+            // SAFETY: the caller's target features.
+            unsafe {
+                let top = _mm256_shuffle_epi8(bytes, spread);
+                let wide = if self.signed {
+                    _mm256_srai_epi32::<24>(top)
+                } else {
+                    _mm256_srli_epi32::<24>(top)
+                };
+                *v = _mm256_sll_epi32(wide, self.align);
+            }
+        }
+        values
+    }
 }
 
 /// What a block multiplies: one chunk's activations (quads, or their
@@ -593,6 +730,10 @@ unsafe fn finish<const FAST: bool, const NEG: bool>(
         if FAST {
             let f = fast.unwrap_unchecked();
             f.packed4_with::<NEG>(acc, f.channel_with::<NEG>(c))
+        } else if let Some((r, offset)) = spot.residual {
+            // SAFETY: the run's pixels are in the residual map too.
+            let res = r.values(c, offset, spot.count);
+            tail.packed4_residual(acc, tail.channel(c), &res)
         } else {
             tail.packed4(acc, tail.channel(c))
         }

@@ -388,6 +388,29 @@ impl<'a> Tail<'a> {
         }
     }
 
+    /// [`Self::packed4`] with the residual values `res` (aligned, lane for
+    /// lane as `acc`) added after the second clamp, then the third clamp.
+    ///
+    /// # Safety
+    /// As [`Self::channel`].
+    #[inline(always)]
+    pub(super) unsafe fn packed4_residual(
+        &self,
+        acc: &[__m256i; 4],
+        k: [__m256i; 3],
+        res: &[__m256i; 4],
+    ) -> __m256i {
+        // SAFETY: the caller's target features.
+        unsafe {
+            let mut bytes = _mm256_setzero_si256();
+            for ((&a, &pick), &r) in acc.iter().zip(&self.pick).zip(res) {
+                let v = self.result_residual(a, k, Some(r));
+                bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(v, pick));
+            }
+            bytes
+        }
+    }
+
     /// The folded form of this tail ([`Folded`]), when the stage has it.
     pub(super) fn fast(&self) -> Option<Fast<'_>> {
         let f = self.folded.as_ref()?;

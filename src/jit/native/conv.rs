@@ -247,6 +247,23 @@ impl Direct {
     }
 }
 
+/// The residual map of tail `requant` for an output of dims `d`, as its
+/// rows and signedness: `Some(None)` without one, `None` when the kernels
+/// cannot add it (a residual map has one byte per value and the output's
+/// own dims).
+pub(super) fn residual_map(
+    plan: &Plan,
+    requant: &super::Requant,
+    d: crate::ir::Chw,
+) -> Option<Option<(super::Rows, bool)>> {
+    let Some(r) = requant.residual else {
+        return Some(None);
+    };
+    let rb = plan.buffer_of[r.node]?;
+    let buf = &plan.buffers[rb];
+    (buf.elem.bytes == 1 && buf.dims == d).then(|| Some((super::rows(plan, rb), buf.elem.signed)))
+}
+
 /// The direct plan of the u8 x i8 convolution `pattern`, fused into `stage`
 /// with the tail `requant`, when the buffers allow it.
 pub(super) fn plan_direct(
@@ -301,19 +318,11 @@ pub(super) fn plan_direct(
             *p = i32::try_from(i64::from(*p) - 128 * s).ok()?;
         }
     }
-    // A residual map: one byte per value, the output's own layout, added
-    // by the kernels of plain convolutions.
-    let residual = match requant.residual {
-        None => None,
-        Some(r) => {
-            let rb = plan.buffer_of[r.node]?;
-            let buf = &plan.buffers[rb];
-            if transposed || buf.elem.bytes != 1 || buf.dims != d {
-                return None;
-            }
-            Some((super::rows(plan, rb), buf.elem.signed))
-        }
-    };
+    // A residual map, added by the kernels of plain convolutions.
+    if transposed && requant.residual.is_some() {
+        return None;
+    }
+    let residual = residual_map(plan, &requant, d)?;
     let mut stage = if transposed {
         // On AVX2 one input channel a group (depthwise) fills a quad with
         // a phase's taps of one channel: slower than Cranelift's vector

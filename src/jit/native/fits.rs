@@ -125,9 +125,15 @@ impl NativeStage {
         let residual_ok = match self.residual {
             None => true,
             Some((r, _)) => {
-                // The tail reads whole pixel vectors of the residual map.
+                // The direct kernels add a residual map, and the AVX2
+                // pointwise one; the tail reads whole pixel vectors of it.
                 let r_bytes = bytes(r.buffer)?;
-                r.buffer != self.out.buffer
+                let adds = match self.kind {
+                    Kind::Direct(_) => true,
+                    Kind::Pointwise { .. } => self.isa.is_avx2(),
+                    _ => false,
+                };
+                adds && r.buffer != self.out.buffer
                     && end(r, c - 1, h as i64 - 1, 64 * chunks)? <= r_bytes + spare
             }
         };

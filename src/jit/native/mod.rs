@@ -345,13 +345,13 @@ pub(crate) fn plan_native(
     }
     if isa.is_avx2() {
         let requant = tail(pattern.core)?;
-        // The pointwise and depthwise kernels have AVX2 forms (no residual
-        // map; depthwise windows of 4 pixels within 16 bytes, or rows of
-        // adjacent taps with column stride 1 or 2); every AVX2 kernel runs
-        // with or without AVX-VNNI.
+        // The pointwise and depthwise kernels have AVX2 forms (a residual
+        // map only in the pointwise one; depthwise windows of 4 pixels
+        // within 16 bytes, or rows of adjacent taps with column stride 1 or
+        // 2); every AVX2 kernel runs with or without AVX-VNNI.
         // (`pointwise_stride` is `(1, 1)` for every `ConvKind::Pointwise`.)
-        let small = (pattern.kind == ConvKind::Depthwise || pointwise_stride(&pattern).is_some())
-            && requant.residual.is_none();
+        let small = pointwise_stride(&pattern).is_some()
+            || (pattern.kind == ConvKind::Depthwise && requant.residual.is_none());
         return small
             .then(|| {
                 plan_pointwise_or_depthwise(program, plan, stage, &pattern, requant.clone(), isa)
@@ -417,6 +417,8 @@ fn plan_pointwise_or_depthwise(
     }
     let d = program.nodes[stage.root].shape.chw();
     let stride = pointwise_stride(pattern).filter(|&s| s == (1, 1) || isa.is_avx2());
+    // A residual map: added by the AVX2 pointwise kernel only (`fits`).
+    let residual = conv::residual_map(plan, &requant, d)?;
     let (kind, packed, windows) = if let Some(stride) = stride {
         let groups = cin_g.div_ceil(4);
         let mut packed = vec![0i32; cout * groups];
@@ -461,7 +463,7 @@ fn plan_pointwise_or_depthwise(
         windows,
         requant,
         isa,
-        residual: None,
+        residual,
         out_bytes: 1,
         pairs: Default::default(),
         words: Default::default(),
@@ -763,6 +765,21 @@ mod tests {
             let mut same = ns.clone();
             same.out.buffer = same.x.buffer;
             assert!(same.fits(&plan).is_none(), "{conv}: in place");
+            // A residual map only where the kernel adds one: the AVX2
+            // pointwise kernel, not the AVX-512 one nor a depthwise kernel.
+            let mut residual = ns.clone();
+            residual.residual = Some((ns.x, false));
+            assert!(
+                residual.clone().fits(&plan).is_none(),
+                "{conv}: a residual map"
+            );
+            residual.isa = Isa::Avx2;
+            let adds = matches!(ns.kind, Kind::Pointwise { .. });
+            assert_eq!(
+                residual.fits(&plan).is_some(),
+                adds,
+                "{conv}: AVX2, a residual map"
+            );
             let from_input = conv.starts_with("dwconv(x");
             assert_eq!(ns.pads_at_borders(), from_input, "{conv}");
             if matches!(ns.kind, Kind::Depthwise { .. }) && !from_input {
