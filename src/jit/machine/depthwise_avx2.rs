@@ -82,19 +82,21 @@ pub(super) unsafe fn depthwise<const FAST: bool, const BORDERS: bool>(
     lo: usize,
     hi: usize,
 ) {
+    use super::depthwise_words_avx2 as words;
+    // Column stride 2 and adjacent taps: with VNNI, the weight quads on
+    // the loads as they are (no gather).
+    let quads = words::fits(st) && matches!(st.kind(), Kind::Depthwise { stride: (_, 2), .. });
     // SAFETY (each): the caller's guarantees; `dot256::form` checked the
     // host's features.
     unsafe {
         match super::dot256::form(st.isa()) {
+            VEX if quads => words::words_vnni::<FAST, BORDERS>(st, x, out, lo, hi),
+            EVEX if quads => words::words_evex::<FAST, BORDERS>(st, x, out, lo, hi),
             // Rows of more than 4 taps: adjacent byte pairs in every form.
-            _ if geometry(st).is_none() => {
-                super::depthwise_words_avx2::words::<FAST, BORDERS>(st, x, out, lo, hi)
-            }
+            _ if geometry(st).is_none() => words::words::<FAST, BORDERS>(st, x, out, lo, hi),
             VEX => vnni::<FAST, BORDERS>(st, x, out, lo, hi),
             EVEX => evex::<FAST, BORDERS>(st, x, out, lo, hi),
-            _ if super::depthwise_words_avx2::fits(st) => {
-                super::depthwise_words_avx2::words::<FAST, BORDERS>(st, x, out, lo, hi)
-            }
+            _ if words::fits(st) => words::words::<FAST, BORDERS>(st, x, out, lo, hi),
             _ => {
                 // Byte pairs where at most half the kernel rows need a rest.
                 let &Kind::Depthwise { kh, .. } = st.kind() else {
