@@ -72,7 +72,7 @@ use super::pointwise_avx2::store;
 #[cfg(target_arch = "x86_64")]
 use super::row_copy::{copy_rows, After};
 #[cfg(target_arch = "x86_64")]
-use super::tail_avx2::{Fast, Tail};
+use super::tail_avx2::{Fast, FastConsts, Tail};
 #[cfg(target_arch = "x86_64")]
 use crate::jit::native::byte_pairs::WordTerms;
 #[cfg(target_arch = "x86_64")]
@@ -486,7 +486,7 @@ unsafe fn store_run(out: *mut u8, at: usize, v: __m256i, count: usize, job_end: 
 #[cfg(target_arch = "x86_64")]
 type Tails<'a> = (
     &'a Tail<'a>,
-    Option<(&'a Fast<'a>, [__m256i; 2])>,
+    Option<(&'a Fast<'a>, FastConsts)>,
     [__m256i; 3],
 );
 

@@ -156,12 +156,13 @@ impl Folds {
     fn make(q: &Requant) -> Folds {
         let packs = Packs::of(q).is_some();
         let folded = Folded::of(q, packs, true);
-        // Only where `Folded::neg` is set: that needs a tail without a
-        // pre-add, which `Fast::mirrored` does not add (`Mirrored::of`
-        // itself allows one).
-        let mirrored = (folded.as_ref())
-            .filter(|f| f.neg != 0)
-            .and_then(|_| Mirrored::of(q, packs));
+        // Where `Folded::neg` is set, or `Folded` does not apply (a
+        // sign-dependent rounding after a pre-add, which `Fast::mirrored`
+        // adds first).
+        let mirrored = match &folded {
+            Some(f) if f.neg == 0 => None,
+            _ => Mirrored::of(q, packs),
+        };
         Folds { folded, mirrored }
     }
 }
@@ -411,22 +412,31 @@ impl<'a> Tail<'a> {
         }
     }
 
-    /// The folded form of this tail ([`Folded`]), when the stage has it.
+    /// The folded form of this tail ([`Folded`]), or the mirrored one
+    /// ([`Mirrored`]), when the stage has it.
     pub(super) fn fast(&self) -> Option<Fast<'_>> {
-        let f = self.folded.as_ref()?;
-        // A bias on negative products: the mirrored form, or no fold.
-        let mirror = match &self.mirrored {
-            Some(m) if f.neg != 0 => Some((&m.post[..], m.rounding)),
-            None if f.neg != 0 => return None,
+        let packs = self.packs?;
+        match (self.folded, self.mirrored) {
+            (Some(f), _) if f.neg == 0 => Some(Fast {
+                c: &f.c,
+                mul: &f.mul,
+                shr: f.shr,
+                mirror: None,
+                pre: None,
+                packs,
+            }),
+            // A bias on negative products, or a sign-dependent rounding
+            // after a pre-add (which `Folded` does not fold): mirrored.
+            (_, Some(m)) => Some(Fast {
+                c: &[],
+                mul: &m.mul,
+                shr: m.shr,
+                mirror: Some((&m.post[..], m.rounding)),
+                pre: self.pre.then_some(&self.q.pre[..]),
+                packs,
+            }),
             _ => None,
-        };
-        Some(Fast {
-            c: &f.c,
-            mul: &f.mul,
-            shr: f.shr,
-            mirror,
-            packs: self.packs?,
-        })
+        }
     }
 
     #[inline(always)]
@@ -526,7 +536,8 @@ unsafe fn sra64(x: __m256i, s: __m256i) -> __m256i {
 /// Whether the tail `q` has the folded form ([`Folded`]).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn folds(q: &Requant) -> bool {
-    Folds::of(q).folded.is_some()
+    let f = Folds::of(q);
+    f.folded.as_ref().is_some_and(|f| f.neg == 0) || f.mirrored.is_some()
 }
 
 /// Saturating packs (`vpackssdw`, then `vpackuswb` or `vpacksswb`) clamp
@@ -621,18 +632,24 @@ pub(super) struct Fast<'a> {
     /// runs mirrored (`tail_avx512::Mirrored`): each channel's post-add on
     /// 16 bits and `b'`, the bias of the magnitude.
     mirror: Option<(&'a [i16], i64)>,
+    /// The mirrored form's pre-add, when not all zero.
+    pre: Option<&'a [i32]>,
     packs: Packs,
 }
 
+/// A channel's constants of [`Fast`]: (c', mul', 0), or when mirrored
+/// (the post-add as words, mul', the pre-add).
+#[cfg(target_arch = "x86_64")]
+pub(super) type FastConsts = [__m256i; 3];
+
 #[cfg(target_arch = "x86_64")]
 impl Fast<'_> {
-    /// The constants of output channel `c`: (c', mul'), or when mirrored
-    /// (the post-add as words, mul').
+    /// The constants of output channel `c` ([`FastConsts`]).
     ///
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    pub(super) unsafe fn channel(&self, c: usize) -> [__m256i; 2] {
+    pub(super) unsafe fn channel(&self, c: usize) -> FastConsts {
         // SAFETY: the caller's target features.
         unsafe {
             if self.mirror.is_some() {
@@ -649,15 +666,18 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    pub(super) unsafe fn channel_with<const NEG: bool>(&self, c: usize) -> [__m256i; 2] {
+    pub(super) unsafe fn channel_with<const NEG: bool>(&self, c: usize) -> FastConsts {
         // SAFETY: the caller's target features.
         unsafe {
-            let first = if NEG {
-                _mm256_set1_epi16(self.mirror.map_or(0, |(post, _)| post[c]))
+            let (first, pre) = if NEG {
+                (
+                    _mm256_set1_epi16(self.mirror.map_or(0, |(post, _)| post[c])),
+                    _mm256_set1_epi32(self.pre.map_or(0, |p| p[c])),
+                )
             } else {
-                _mm256_set1_epi64x(self.c[c])
+                (_mm256_set1_epi64x(self.c[c]), _mm256_setzero_si256())
             };
-            [first, _mm256_set1_epi64x(i64::from(self.mul[c]))]
+            [first, _mm256_set1_epi64x(i64::from(self.mul[c])), pre]
         }
     }
 
@@ -668,7 +688,7 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    unsafe fn scaled(&self, acc: __m256i, [c, mul]: [__m256i; 2]) -> __m256i {
+    unsafe fn scaled(&self, acc: __m256i, [c, mul, _]: FastConsts) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
             let even = _mm256_add_epi64(_mm256_mul_epi32(acc, mul), c);
@@ -719,10 +739,22 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`]; the tail is mirrored.
     #[inline(always)]
-    unsafe fn mirrored(&self, v: [__m256i; 4], [post, mul]: [__m256i; 2]) -> __m256i {
+    unsafe fn mirrored(&self, v: [__m256i; 4], [post, mul, pre]: FastConsts) -> __m256i {
         let rounding = self.mirror.map_or(0, |(_, r)| r);
         // SAFETY: the caller's target features.
         unsafe {
+            // `v = acc + pre` (a 32-bit value: the plan proved it).
+            // (No closure: see `depthwise_words_avx2::pair_words`.)
+            let v = if self.pre.is_some() {
+                [
+                    _mm256_add_epi32(v[0], pre),
+                    _mm256_add_epi32(v[1], pre),
+                    _mm256_add_epi32(v[2], pre),
+                    _mm256_add_epi32(v[3], pre),
+                ]
+            } else {
+                v
+            };
             let t01 = _mm256_packs_epi32(
                 self.magnitude(v[0], mul, rounding),
                 self.magnitude(v[1], mul, rounding),
@@ -755,7 +787,7 @@ impl Fast<'_> {
     pub(super) unsafe fn bytes16_with<const NEG: bool>(
         &self,
         acc: &[__m256i],
-        k: [__m256i; 2],
+        k: FastConsts,
     ) -> __m128i {
         // SAFETY: the caller's target features.
         unsafe {
@@ -784,7 +816,7 @@ impl Fast<'_> {
     /// # Safety
     /// As [`pack_bytes`].
     #[inline(always)]
-    pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: [__m256i; 2]) -> __m256i {
+    pub(super) unsafe fn packed4(&self, acc: &[__m256i; 4], k: FastConsts) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
             if self.mirror.is_some() {
@@ -804,7 +836,7 @@ impl Fast<'_> {
     pub(super) unsafe fn packed4_with<const NEG: bool>(
         &self,
         acc: &[__m256i; 4],
-        k: [__m256i; 2],
+        k: FastConsts,
     ) -> __m256i {
         // SAFETY: the caller's target features.
         unsafe {
