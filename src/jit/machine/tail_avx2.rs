@@ -8,7 +8,8 @@
 //! depends on the product's sign folds mirrored (`tail_avx512::Mirrored`:
 //! magnitudes rounded down, signs restored by `vpsignw` after the first
 //! pack: 8 operations a vector where adding a bias to the negative
-//! products took 13).
+//! products took 13), also after a pre-add, which `Folded` does not fold
+//! with such a rounding (`Fast::pre`: the pre-add comes first).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
