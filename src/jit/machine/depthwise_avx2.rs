@@ -268,17 +268,10 @@ unsafe fn kernel<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     // vectors; the four vectors hold `group` output rows of a channel.
     let per_row = if width <= 16 { width.div_ceil(8) } else { 4 };
     let group = 4 / per_row;
-    // A dense output (rows and planes back to back): a job's items are one
-    // run of bytes written in order up to `job_end`, so a row of a group
-    // may end in a whole store of its 8 or 16 bytes, the bytes after it
-    // the job's own, written later (a 7-pixel row took stores of 4, 2 and
-    // 1 bytes). `job_end` 0: never.
-    let dense = st.out().stride == width && st.out().plane == height * width;
-    let job_end = if dense {
-        st.out().origin + hi * width
-    } else {
-        0
-    };
+    // A dense output: a row of a group may end in a whole store of its 8
+    // or 16 bytes, the bytes after it the job's own, written later (a
+    // 7-pixel row took stores of 4, 2 and 1 bytes). `job_end` 0: never.
+    let job_end = super::depthwise_words_avx2::dense_job_end(st, hi).unwrap_or(0);
     // Per kernel row: each vector's first window, the taps, their rest.
     let mut taps_of = vec![([std::ptr::null::<u8>(); 4], 0i32, 0i32); kh];
     let ones = _mm256_set1_epi16(1);

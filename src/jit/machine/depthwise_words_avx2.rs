@@ -284,16 +284,12 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
             }
         };
     }
-    // A dense output (rows and planes back to back): a job's items are one
-    // run of bytes, written in order up to `job_end`, so a store may run
-    // past its row into bytes the job writes later: one whole store, not
-    // pieces of 16, 8, 4, 2 and 1 bytes (`job_end` 0: never).
-    let dense = st.out().stride == width && st.out().plane == height * width;
-    let job_end = if dense {
-        st.out().origin + hi * width
-    } else {
-        0
-    };
+    // A dense output: a store may run past its row into bytes the job
+    // writes later, one whole store, not pieces of 16, 8, 4, 2 and 1
+    // bytes (`job_end` 0: never).
+    let dense_end = dense_job_end(st, hi);
+    let dense = dense_end.is_some();
+    let job_end = dense_end.unwrap_or(0);
     // Two rows of at most 8 pixels (stride 2) packed back to back: byte
     // `k` from byte `k` of row `y`, or `k - width + 8` of row `y + 1`.
     let pack_two: [i8; 32] = std::array::from_fn(|k| match k {
@@ -458,6 +454,17 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     if let Some((line, first, rows)) = waiting {
         copy_out!(&lines[line], first, rows);
     }
+}
+
+/// Where the output bytes of a job ending at item `hi` (a channel-major
+/// output row) of depthwise stage `st` end, when the output is dense
+/// (rows and planes back to back): the job's items are then one run of
+/// bytes, which the kernels write in order, so a store may run past its
+/// row into bytes the job writes later, up to this end.
+pub(super) fn dense_job_end(st: &NativeStage, hi: usize) -> Option<usize> {
+    let (height, width) = (st.height(), st.width());
+    let dense = st.out().stride == width && st.out().plane == height * width;
+    dense.then(|| st.out().origin + hi * width)
 }
 
 /// The first `count` bytes of `v` to `out + at`; all 32 (or 16) when

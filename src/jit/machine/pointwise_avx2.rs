@@ -296,20 +296,17 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
         }
     ];
     if let (Some(r), true) = (res_rows, res_compact) {
-        for c in 0..st.channels() {
-            // SAFETY: rows `lo..hi` of channel `c` of the residual map lie
-            // in its buffer (`fits`), `w` bytes each, `r.stride` apart;
-            // the scratch planes hold `hi - lo` rows of `w` bytes.
-            unsafe {
-                copy_rows(
-                    (res.add(r.origin + c * r.plane + lo * r.stride), r.stride),
-                    (res_scratch.as_mut_ptr().add(c * (hi - lo) * w), w),
-                    w,
-                    hi - lo,
-                    After::Nothing,
-                )
-            };
-        }
+        // SAFETY: rows `lo..hi` of each channel of the residual map lie in
+        // its buffer (`fits`), `w` bytes each; the scratch planes hold
+        // `hi - lo` rows of `w` bytes.
+        unsafe {
+            copy_planes(
+                st.channels(),
+                (res.add(r.origin + lo * r.stride), r.stride, r.plane),
+                (res_scratch.as_mut_ptr(), w, (hi - lo) * w),
+                (w, hi - lo),
+            )
+        };
     }
     let residual = st.residual().map(|(r, signed)| {
         let (base, origin, plane) = if res_compact {
@@ -414,21 +411,46 @@ unsafe fn drive<const FAST: bool, const NEG: bool, const DOT: Dot>(
         }
     }
     if compact_out {
-        for c in 0..channels {
-            let dst = st.out().origin + c * st.out().plane + lo * os;
-            // SAFETY: rows `lo..hi` of channel `c` are this job's, `w`
-            // bytes each from `dst`, `os` apart; the planes hold `hi - lo`
-            // rows of `w` bytes; `After::Nothing` writes the rows only.
-            unsafe {
-                copy_rows(
-                    (out_scratch.as_ptr().add(c * out_plane), w),
-                    (out.add(dst), os),
-                    w,
-                    hi - lo,
-                    After::Nothing,
-                )
-            };
-        }
+        // SAFETY: rows `lo..hi` of each channel are this job's, `w` bytes
+        // each; the planes hold `hi - lo` rows of `w` bytes.
+        unsafe {
+            copy_planes(
+                channels,
+                (out_scratch.as_ptr(), w, out_plane),
+                (out.add(st.out().origin + lo * os), os, st.out().plane),
+                (w, hi - lo),
+            )
+        };
+    }
+}
+
+/// Copies `rows` rows of `w` bytes of each of `channels` planes from
+/// `src` to `dst`, each given as (first row of plane 0, row pitch, plane
+/// pitch): each row exactly, no byte around it written.
+///
+/// # Safety
+/// Those rows are readable in `src` and writable in `dst`, apart; only
+/// inlined into functions compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn copy_planes(
+    channels: usize,
+    (src, src_pitch, src_plane): (*const u8, usize, usize),
+    (dst, dst_pitch, dst_plane): (*mut u8, usize, usize),
+    (w, rows): (usize, usize),
+) {
+    for c in 0..channels {
+        // SAFETY: the caller's guarantees; `After::Nothing` writes the
+        // rows only.
+        unsafe {
+            copy_rows(
+                (src.add(c * src_plane), src_pitch),
+                (dst.add(c * dst_plane), dst_pitch),
+                w,
+                rows,
+                After::Nothing,
+            )
+        };
     }
 }
 

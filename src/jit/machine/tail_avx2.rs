@@ -376,17 +376,7 @@ impl<'a> Tail<'a> {
                 ];
                 return pack_bytes(p, r);
             }
-            let mut bytes = _mm256_setzero_si256();
-            for (&a, &pick) in acc.iter().zip(&self.pick) {
-                let v = self.scaled(a, k);
-                let v = if self.clamp2 {
-                    _mm256_min_epi32(_mm256_max_epi32(v, self.lo2), self.hi2)
-                } else {
-                    v
-                };
-                bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(v, pick));
-            }
-            bytes
+            self.picked4(acc, k, None)
         }
     }
 
@@ -403,10 +393,24 @@ impl<'a> Tail<'a> {
         res: &[__m256i; 4],
     ) -> __m256i {
         // SAFETY: the caller's target features.
+        unsafe { self.picked4(acc, k, Some(res)) }
+    }
+
+    /// [`Self::packed4`] without packs: each vector's 32-bit results (with
+    /// the residual values `res` added, when given), byte 0 of each dword
+    /// picked into its place.
+    #[inline(always)]
+    unsafe fn picked4(
+        &self,
+        acc: &[__m256i; 4],
+        k: [__m256i; 3],
+        res: Option<&[__m256i; 4]>,
+    ) -> __m256i {
+        // SAFETY: only inlined into functions compiled with AVX2.
         unsafe {
             let mut bytes = _mm256_setzero_si256();
-            for ((&a, &pick), &r) in acc.iter().zip(&self.pick).zip(res) {
-                let v = self.result_residual(a, k, Some(r));
+            for (p, (&a, &pick)) in acc.iter().zip(&self.pick).enumerate() {
+                let v = self.result_residual(a, k, res.map(|r| r[p]));
                 bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(v, pick));
             }
             bytes
@@ -534,7 +538,8 @@ unsafe fn sra64(x: __m256i, s: __m256i) -> __m256i {
     }
 }
 
-/// Whether the tail `q` has the folded form ([`Folded`]).
+/// Whether the tail `q` has a fast form ([`Tail::fast`]): folded
+/// ([`Folded`]) or mirrored ([`Mirrored`]).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn folds(q: &Requant) -> bool {
     let f = Folds::of(q);
