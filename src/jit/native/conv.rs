@@ -150,7 +150,8 @@ pub(crate) struct Lanes {
 /// to 28 x 28 (144 steps, 4 of 32) 1.07x, 96 -> 96 on 10 x 10 1.4x, 5x5
 /// 64 -> 64 on 14 x 14 1.18x, 64 -> 64 on 60 x 60 (144 steps, 4 of 64)
 /// 1.02x, 32 -> 128 on 14 x 14 (72 steps) 1.09x, 32 -> 32 on 30 x 30 (72
-/// steps, 2 of 32) the same.
+/// steps, 2 of 32) the same. The block's shape: the best [`lanes_score`]
+/// of [`LANES_BLOCKS`], each with the row's pixels split evenly.
 pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
     let plain = d.row_phases == 1 && d.out_phases == 1 && d.out_shift == 0;
     let w = d.q_width;
@@ -161,11 +162,38 @@ pub(crate) fn lanes_shape(d: &Direct) -> Option<(usize, usize)> {
     if d.steps_total * (lanes - w) < 8 * w {
         return None;
     }
-    // Blocks of at most 3 vectors, as even as they go: the largest.
-    let m = lanes_block(d.cout_g.div_ceil(16), 3);
-    let n_max = (24 / m).min(12);
-    let n = w.div_ceil(w.div_ceil(n_max));
-    Some((n, m))
+    let v = d.cout_g.div_ceil(16);
+    LANES_BLOCKS
+        .iter()
+        .map(|&(m, n_max)| (w.div_ceil(w.div_ceil(n_max)), lanes_block(v, m)))
+        .max_by_key(|&(n, m)| (lanes_score(d, (n, m)), std::cmp::Reverse(n * m)))
+}
+
+/// The register blocks of the lanes kernel: (vectors of 16 channels, most
+/// pixels). None holds more than 28 sums, leaving registers for the `m`
+/// weight vectors and a broadcast of the 32.
+pub(crate) const LANES_BLOCKS: [(usize, usize); 4] = [(1, 16), (2, 12), (2, 14), (3, 8)];
+
+/// What a lanes block shape `(n, m)` is worth for `d` (the larger the
+/// better; ties go to the fewer sums): the sums a step's block holds, up
+/// to 24, scaled by how evenly the group's channel vectors fill blocks of
+/// `m`, less a seventh when one block's weights (`steps x m x 64` bytes)
+/// pass 40 KiB and no longer stay in a 48 KiB L1 while the block runs along
+/// the row. Measured on Sapphire Rapids, one thread, 3x3 convolutions:
+/// 128 -> 128 on 28 x 28 (288 steps) 14 x 2 (37 KB of weights) 1.05x
+/// faster than 7 x 3 (55 KB) and 1.02x faster than 10 x 2; 128 -> 128 on
+/// 14 x 14 14 x 2 1.05x faster than 7 x 3 and 7 x 2; but 64 -> 64 on 56 x
+/// 56 (144 steps) 12 x 2 (blocks 12 12 12 12 8) 1.025x faster than 14 x 2
+/// (14 14 14 14): past 24 sums a block runs no faster (the loop runs at
+/// ~85% of the `vpdpbusd` peak from 20 sums up in a micro-benchmark).
+fn lanes_score(d: &Direct, (n, m): (usize, usize)) -> usize {
+    let v = d.cout_g.div_ceil(16);
+    let sums = 1000 * (n * m).min(24) * v / (v.div_ceil(m) * m);
+    if d.steps_total * 64 * m > 40 << 10 {
+        sums * 6 / 7
+    } else {
+        sums
+    }
 }
 
 /// The vectors of the next channel block of a lanes kernel with `left`

@@ -2,7 +2,7 @@
 //! every byte its kernel reads or writes lies in the plan's buffers. The
 //! kernels in `machine/` read and write through raw pointers and rely on it.
 
-use super::{Direct, Kind, NativeStage, Rows};
+use super::{Direct, Kind, NativeStage, Rows, LANES_BLOCKS};
 use crate::jit::machine::Workspace;
 use crate::jit::plan::Plan;
 use crate::jit::Isa;
@@ -220,9 +220,8 @@ impl NativeStage {
 }
 
 /// Whether the lanes kernel's plan (`Direct::lanes`) is one its dispatch
-/// runs: one row and column phase, rows of at most 64 pixels, blocks of at
-/// most 12 pixels x 3 vectors (8 pixels at 3), and the weights of every
-/// channel block.
+/// runs: one row and column phase, rows of at most 64 pixels, blocks of
+/// [`LANES_BLOCKS`], and the weights of every channel block.
 fn lanes_fit(d: &Direct) -> bool {
     let Some(l) = &d.lanes else {
         return true;
@@ -234,8 +233,8 @@ fn lanes_fit(d: &Direct) -> bool {
         && d.q_width <= 64
         && d.steps.len() == 1
         && d.steps[0].len() == d.steps_total
-        && (1..=3).contains(&l.m)
-        && (1..=12).contains(&l.n)
-        && l.n * l.m <= 24
+        && LANES_BLOCKS
+            .iter()
+            .any(|&(m, n_max)| l.m == m && (1..=n_max).contains(&l.n))
         && l.weights.len() == weights
 }

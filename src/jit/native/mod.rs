@@ -37,7 +37,7 @@ mod wide16;
 pub(crate) use super::machine::Words;
 pub(crate) use conv::{
     avx512_channels, avx512_rows, avx512_vectors, blocked_weights, lanes_block, Direct, Lanes,
-    Source, Step,
+    Source, Step, LANES_BLOCKS,
 };
 pub(crate) use fuse::BandPair;
 pub(crate) use in_place::unpad_inputs;
@@ -719,6 +719,51 @@ mod tests {
                 residual.fits(&plan).is_none(),
                 "{y}: the output its residual map"
             );
+        }
+    }
+
+    /// The lanes kernel's block shapes (`conv::lanes_score`): 14 x 2 where a
+    /// 7 x 3 block's weights would leave L1 (288 steps) or a row splits
+    /// into 14 pixels, 12 x 2 on 56-wide rows, 7 x 3 on 7-wide rows whose
+    /// weights leave L1 either way, one vector of up to 16 pixels for 16
+    /// channels; a shape `fits` refuses past its dispatch.
+    #[test]
+    fn lanes_blocks_fit_the_rows_and_the_cache() {
+        for (cin, cout, hw, shape) in [
+            (128, 128, 28, (14, 2)),
+            (128, 128, 14, (14, 2)),
+            (64, 64, 56, (12, 2)),
+            (256, 256, 7, (7, 3)),
+            (48, 48, 28, (7, 3)),
+            (64, 16, 30, (15, 1)),
+        ] {
+            let p = program(&format!(
+                "pipeline p {{
+  input x: u8[{cin}, {hw}, {hw}]
+  param w: i8[{cout}, {cin}, 3, 3] = random(seed: 2)
+  let y = (conv(x, w, pad: 1) >> 9) as u8 sat
+  output y
+}}"
+            ));
+            let plan = crate::jit::plan::plan(&p).expect("plans");
+            let plan = unpad_inputs(&p, plan, Some(Isa::Avx512));
+            let stage = plan.stages.last().expect("a stage");
+            let ns = plan_native(&p, &plan, stage, Isa::Avx512).expect("a native stage");
+            let Kind::Direct(d) = &ns.kind else {
+                panic!("{cin} -> {cout} on {hw}: not a direct kernel");
+            };
+            let l = d.lanes.as_ref().expect("the lanes kernel");
+            assert_eq!((l.n, l.m), shape, "{cin} -> {cout} on {hw}");
+            assert!(ns.clone().fits(&plan).is_some(), "{cin} -> {cout} on {hw}");
+            for (n, m) in [(9, 3), (15, 2), (17, 1), (4, 4), (0, 2)] {
+                let mut wide = ns.clone();
+                let Kind::Direct(d) = &mut wide.kind else {
+                    unreachable!()
+                };
+                let l = d.lanes.as_mut().expect("lanes");
+                (l.n, l.m) = (n, m);
+                assert!(wide.fits(&plan).is_none(), "{n} x {m} blocks");
+            }
         }
     }
 
