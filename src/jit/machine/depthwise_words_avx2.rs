@@ -10,7 +10,10 @@
 //! columns on taps 4 to 7. So a kernel row is two loads and two
 //! `vpdpbusd` per 16 pixels and quad, where gathering windows by
 //! `vpshufb` took a shuffle per vector too (3x3 stride 2 on 96 x 112 x
-//! 112: 215 -> 147 us).
+//! 112: 215 -> 147 us). A row of 5 or 6 taps moves its second quad two
+//! bytes up, `(0, 0, w4, w5)`: it then multiplies the loads from two and
+//! four columns on, and the first quad's odd pixels load the former: three
+//! loads a row, not four (5x5 stride 2 on 672 x 14 x 14: 1.05x).
 //!
 //! With stride 2, output pixel `i` of a kernel row reads input bytes
 //! `2 i + t`: taps 0 and 1 are the two bytes of input word `i`, taps 2
@@ -225,6 +228,9 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     // the loads as they are (`chunk_quads`).
     let quads = DOT != MADD && sw == 2;
     let mut terms = vec![(std::ptr::null::<u8>(), 0i32); plan.most.max(kh * per_row)];
+    // `quads`: a channel's rows of 5 or 6 taps as (address, first quad,
+    // second quad moved two bytes up): three loads a row, not four.
+    let mut shared = vec![(std::ptr::null::<u8>(), 0i32, 0i32); kh];
     // Stride 2: vector `p`, lane `L`, dword `i` holds pixel `16 (p / 2) +
     // 4 (p % 2) + 8 L + i`, packed to byte `16 L + 4 p + i`; dword `j` of
     // the result comes from dword `order[j]` of the packed bytes. Stride 1:
@@ -343,12 +349,24 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
         };
         // The channel's terms as (address for output row 0, weights): its
         // pairs, or (`quads`) its nonzero weight quads.
+        let mut rows_shared = 0;
         let count = if quads {
             let mut n = 0;
             for ky in 0..kh {
                 let row = (ky * dilation_h) as isize * step;
-                for q in 0..per_row {
-                    let w = st.weights()[(c * kh + ky) * per_row + q];
+                let at = (c * kh + ky) * per_row;
+                let quads = &st.weights()[at..at + per_row];
+                // Taps 4 and 5 only in the second quad (5- and 6-tap rows):
+                // moved two bytes up, they multiply the loads from two
+                // columns on, which the first quad's odd pixels load.
+                if let [first, second] = *quads {
+                    if second != 0 && (second as u32) >> 16 == 0 {
+                        shared[rows_shared] = (origin.wrapping_offset(row), first, second << 16);
+                        rows_shared += 1;
+                        continue;
+                    }
+                }
+                for (q, &w) in quads.iter().enumerate() {
                     if w != 0 {
                         terms[n] = (origin.wrapping_offset(row + 4 * q as isize), w);
                         n += 1;
@@ -365,6 +383,7 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
             channel.len()
         };
         let terms = &terms[..count];
+        let shared = &shared[..rows_shared];
         let k = fast.as_ref().map(|f| f.channel(c));
         let kt = tail.channel(c);
         let tails = (&tail, fast.as_ref().zip(k), kt);
@@ -375,7 +394,13 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
             ($col:expr, $both:expr, $upper:expr) => {
                 unsafe {
                     if quads {
-                        chunk_quads::<DOT>(terms, ($col, $upper), $both, tails, (order, evens_odds))
+                        chunk_quads::<DOT>(
+                            (terms, shared),
+                            ($col, $upper),
+                            $both,
+                            tails,
+                            (order, evens_odds),
+                        )
                     } else {
                         chunk(terms, $col, $upper, sw, $both, tails, reorder)
                     }
@@ -579,7 +604,7 @@ unsafe fn chunk(
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn chunk_quads<const DOT: Dot>(
-    terms: &[(*const u8, i32)],
+    (terms, shared): (&[(*const u8, i32)], &[(*const u8, i32, i32)]),
     (col, upper): (isize, isize),
     both: bool,
     tails: Tails,
@@ -596,18 +621,47 @@ unsafe fn chunk_quads<const DOT: Dot>(
                     *acc_k = dpbusd::<DOT>(*acc_k, _mm256_loadu_si256(from.cast()), w);
                 }
             }
+            for &(at, first, second) in shared {
+                let at = at.wrapping_offset(col);
+                let (wa, wb) = (_mm256_set1_epi32(first), _mm256_set1_epi32(second));
+                for h in 0..2 {
+                    let from = at.wrapping_add(32 * h);
+                    // (No closure: see `pair_words`.)
+                    let l0 = _mm256_loadu_si256(from.cast());
+                    let l2 = _mm256_loadu_si256(from.add(2).cast());
+                    let l4 = _mm256_loadu_si256(from.add(4).cast());
+                    acc[2 * h] = dpbusd::<DOT>(dpbusd::<DOT>(acc[2 * h], l0, wa), l2, wb);
+                    acc[2 * h + 1] = dpbusd::<DOT>(dpbusd::<DOT>(acc[2 * h + 1], l2, wa), l4, wb);
+                }
+            }
         } else {
+            // The 32 bytes from `from`, or with `upper` other than 16 the
+            // 16 from `from` and the 16 from `from + upper`.
+            macro_rules! load {
+                ($from:expr) => {
+                    if upper == 16 {
+                        _mm256_loadu_si256($from.cast())
+                    } else {
+                        _mm256_loadu2_m128i($from.wrapping_offset(upper).cast(), $from.cast())
+                    }
+                };
+            }
             for &(at, quad) in terms {
                 let (w, at) = (_mm256_set1_epi32(quad), at.wrapping_offset(col));
                 for (k, acc_k) in acc.iter_mut().take(2).enumerate() {
-                    let from = at.wrapping_add(2 * k);
-                    let v = if upper == 16 {
-                        _mm256_loadu_si256(from.cast())
-                    } else {
-                        _mm256_loadu2_m128i(from.wrapping_offset(upper).cast(), from.cast())
-                    };
-                    *acc_k = dpbusd::<DOT>(*acc_k, v, w);
+                    *acc_k = dpbusd::<DOT>(*acc_k, load!(at.wrapping_add(2 * k)), w);
                 }
+            }
+            for &(at, first, second) in shared {
+                let at = at.wrapping_offset(col);
+                let (wa, wb) = (_mm256_set1_epi32(first), _mm256_set1_epi32(second));
+                let (l0, l2, l4) = (
+                    load!(at),
+                    load!(at.wrapping_add(2)),
+                    load!(at.wrapping_add(4)),
+                );
+                acc[0] = dpbusd::<DOT>(dpbusd::<DOT>(acc[0], l0, wa), l2, wb);
+                acc[1] = dpbusd::<DOT>(dpbusd::<DOT>(acc[1], l2, wa), l4, wb);
             }
             // Not stored: the tail's work on copies folds away.
             acc[2] = acc[0];
