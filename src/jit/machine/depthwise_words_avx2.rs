@@ -230,7 +230,7 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
     let mut terms = vec![(std::ptr::null::<u8>(), 0i32); plan.most.max(kh * per_row)];
     // `quads`: a channel's rows of 5 or 6 taps as (address, first quad,
     // second quad moved two bytes up): three loads a row, not four.
-    let mut shared = vec![(std::ptr::null::<u8>(), 0i32, 0i32); kh];
+    let mut shared: Vec<SharedRow> = vec![(std::ptr::null::<u8>(), 0, 0); kh];
     // Stride 2: vector `p`, lane `L`, dword `i` holds pixel `16 (p / 2) +
     // 4 (p % 2) + 8 L + i`, packed to byte `16 L + 4 p + i`; dword `j` of
     // the result comes from dword `order[j]` of the packed bytes. Stride 1:
@@ -604,7 +604,7 @@ unsafe fn chunk(
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn chunk_quads<const DOT: Dot>(
-    (terms, shared): (&[(*const u8, i32)], &[(*const u8, i32, i32)]),
+    (terms, shared): (&[(*const u8, i32)], &[SharedRow]),
     (col, upper): (isize, isize),
     both: bool,
     tails: Tails,
@@ -671,6 +671,12 @@ unsafe fn chunk_quads<const DOT: Dot>(
         _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(bytes, order), evens_odds)
     }
 }
+
+/// A kernel row of 5 or 6 taps for [`chunk_quads`]: its address for
+/// output row 0, its first weight quad, and its second moved two bytes up
+/// (`(0, 0, w4, w5)`).
+#[cfg(target_arch = "x86_64")]
+type SharedRow = (*const u8, i32, i32);
 
 /// The tail of [`chunk`]'s four accumulators, bytes in pack order.
 ///
