@@ -670,6 +670,16 @@ mod tests {
             .program
     }
 
+    /// The plan of `p` as `jit::compile` makes it (inputs without a halo
+    /// their readers do not need) and its last stage on AVX-512.
+    fn last_native(p: &Program) -> (Plan, NativeStage) {
+        let plan = crate::jit::plan::plan(p).expect("plans");
+        let plan = unpad_inputs(p, plan, Some(Isa::Avx512));
+        let stage = plan.stages.last().expect("a stage");
+        let ns = plan_native(p, &plan, stage, Isa::Avx512).expect("a native stage");
+        (plan, ns)
+    }
+
     /// Outputs of 16 and 32 bits: `out` counts elements, `fits` bounds
     /// them by the buffer's bytes, and only the direct kernels (AVX-512
     /// and AVX2, with or without a residual map) store them.
@@ -687,12 +697,10 @@ mod tests {
   output y
 }}"
             ));
-            let plan = crate::jit::plan::plan(&p).expect("plans");
-            let plan = unpad_inputs(&p, plan, Some(Isa::Avx512));
-            let stage = plan.stages.last().expect("a stage");
-            let ns = plan_native(&p, &plan, stage, Isa::Avx512).expect("a native stage");
+            let (plan, ns) = last_native(&p);
             assert_eq!(ns.out_bytes, bytes, "{y}");
             assert!(ns.clone().fits(&plan).is_some(), "{y}");
+            let stage = plan.stages.last().expect("a stage");
             let avx2 = plan_native(&p, &plan, stage, Isa::Avx2).expect("an AVX2 stage");
             assert_eq!(avx2.out_bytes, bytes, "{y}: AVX2");
             let elems = plan.buffers[ns.out.buffer].elems();
@@ -745,10 +753,7 @@ mod tests {
   output y
 }}"
             ));
-            let plan = crate::jit::plan::plan(&p).expect("plans");
-            let plan = unpad_inputs(&p, plan, Some(Isa::Avx512));
-            let stage = plan.stages.last().expect("a stage");
-            let ns = plan_native(&p, &plan, stage, Isa::Avx512).expect("a native stage");
+            let (plan, ns) = last_native(&p);
             let Kind::Direct(d) = &ns.kind else {
                 panic!("{cin} -> {cout} on {hw}: not a direct kernel");
             };
@@ -786,12 +791,7 @@ mod tests {
   output y
 }}"
             ));
-            // As `jit::compile` plans: inputs without a halo their
-            // readers do not need.
-            let plan = crate::jit::plan::plan(&p).expect("plans");
-            let plan = unpad_inputs(&p, plan, Some(Isa::Avx512));
-            let stage = plan.stages.last().expect("a stage");
-            let ns = plan_native(&p, &plan, stage, Isa::Avx512).expect("a native stage");
+            let (plan, ns) = last_native(&p);
             assert!(ns.clone().fits(&plan).is_some(), "{conv}");
             let x_bytes = plan.buffers[ns.x.buffer].bytes();
             let out_bytes = plan.buffers[ns.out.buffer].bytes();
