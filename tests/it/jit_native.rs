@@ -308,6 +308,59 @@ fn folded_pointwise_tails_match_the_interpreter() {
     }
 }
 
+/// Pointwise convolutions on maps past 1 MiB of planes, which the AVX-512
+/// kernel runs in batches of chunks with the next batch's input prefetched
+/// (`pointwise_avx512::batched`): input channels from 1 to 100 (batches of
+/// 8 down to 2 chunks), outputs not a multiple of 4, rows with and without
+/// halos (one run, or one a row with a short last chunk), 1 and 2 threads.
+#[test]
+fn pointwise_maps_larger_than_l2_match_the_interpreter() {
+    let mut failures = vec![];
+    let mut native = 0;
+    for seed in 0..6u64 {
+        let mut rng = Rng::new(seed + 900);
+        let cin = *rng.pick(&[1, 7, 16, 33, 64, 100]);
+        let cout = rng.range(2, 11);
+        let halo = rng.range(0, 1);
+        // At least 1.2 MiB of planes.
+        let w = rng.range(130, 300);
+        let h = (1_260_000 / ((cin + cout) * w) + 1).max(2);
+        let src = format!(
+            "pipeline p {{
+  input x: u8[{cin}, {h}, {w}] pad {halo}
+  param w: i8[{cout}, {cin}, 1, 1] = random(seed: {})
+  param b: i16[{cout}] = random(seed: {})
+  const f: fixed<32, -6> = 0.00097
+  let y = round((conv(x, w) + b) * f) as u8 sat
+  output y
+}}
+",
+            seed + 1,
+            seed + 2
+        );
+        let checked = match compile("large.cnn", &src, &Files::default()) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                failures.push(format!("seed {seed}: does not check\n{src}\n{e}"));
+                continue;
+            }
+        };
+        let options = JitOptions {
+            threads: 1 + (seed % 2) as usize,
+            ..JitOptions::default()
+        };
+        let inputs = common::random_inputs(&checked.program, |_| seed);
+        match common::jit_agrees(&checked.program, &inputs, &options) {
+            Ok(stages) => native += stages.iter().filter(|s| s.native).count(),
+            Err(e) => failures.push(format!("seed {seed}: {e}\n{src}")),
+        }
+    }
+    common::assert_no_failures(&failures);
+    if tools::avx512_kernels().is_some() {
+        assert_eq!(native, 6, "every stage runs on the kernel");
+    }
+}
+
 /// A pointwise or depthwise convolution whose tail rounds symmetrically
 /// about zero (`trunc`, `round`, ties toward zero) with a post-add that can
 /// lift a rounded negative product above the lower clamp: the mirrored
