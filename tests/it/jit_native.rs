@@ -308,7 +308,7 @@ fn folded_pointwise_tails_match_the_interpreter() {
     }
 }
 
-/// Pointwise convolutions on maps past 1 MiB of planes, which the AVX-512
+/// Pointwise convolutions on maps past 4 MiB of planes, which the AVX-512
 /// kernel runs in batches of chunks with the next batch's input prefetched
 /// (`pointwise_avx512::batched`): input channels from 1 to 100 (batches of
 /// 8 down to 2 chunks), outputs not a multiple of 4, rows with and without
@@ -322,9 +322,9 @@ fn pointwise_maps_larger_than_l2_match_the_interpreter() {
         let cin = *rng.pick(&[1, 7, 16, 33, 64, 100]);
         let cout = rng.range(2, 11);
         let halo = rng.range(0, 1);
-        // At least 1.2 MiB of planes.
+        // At least 4.1 MiB of planes.
         let w = rng.range(130, 300);
-        let h = (1_260_000 / ((cin + cout) * w) + 1).max(2);
+        let h = (4_300_000 / ((cin + cout) * w) + 1).max(2);
         let src = format!(
             "pipeline p {{
   input x: u8[{cin}, {h}, {w}] pad {halo}

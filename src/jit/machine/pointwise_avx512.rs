@@ -4,7 +4,7 @@
 //! of four output channels x four pixel vectors (16 accumulators, one
 //! `vpdpbusd` each per group of four input channels, the group's weights
 //! broadcast), each channel's 64 results requantized and stored as one
-//! 64-byte vector. Maps larger than L2 go a batch of chunks at a time, the
+//! 64-byte vector. Maps past twice the L2 go a batch of chunks at a time, the
 //! next batch's input prefetched a few lines a block ([`batched`]).
 //!
 //! Memory: as `avx512::run` (loads may run up to 63 bytes past the last
@@ -238,14 +238,14 @@ unsafe fn drive<F: Finish>(
     }
 }
 
-/// [`drive`] on maps larger than L2, without spanning chunks: chunks go
+/// [`drive`] on maps past twice the L2 ([`PREFETCH_ABOVE`]), without spanning chunks: chunks go
 /// `batch` at a time. All of a batch's activations are interleaved first
 /// (at most `ACTS_BUDGET` bytes, in L1), then each block of output channels
 /// runs over the whole batch, and before each block a few lines of the
 /// next batch's input are prefetched: the planes are too many streams for
 /// the hardware prefetchers, and a burst of prefetches (the next chunk's
 /// line with each load, as `drive` does) stalls on the line fill buffers.
-/// 64 -> 128 channels on 128 x 256 (6 MB of planes): 1.08-1.12x.
+/// 64 -> 128 channels on 128 x 256 (6 MB of planes): 1.07-1.15x.
 ///
 /// # Safety
 /// As [`drive`].
@@ -317,10 +317,11 @@ unsafe fn batched<'a, F: Finish>(
 const ACTS_BUDGET: usize = 16 * 1024;
 /// The most chunks in a batch.
 const MAX_BATCH: usize = 8;
-/// The bytes of input and output planes above which [`batched`] runs
-/// (half the 2 MiB L2 of the server cores with AVX-512; the batches
-/// measured 5-7% slower on maps in L2).
-const PREFETCH_ABOVE: usize = 1 << 20;
+/// The bytes of input and output planes above which [`batched`] runs:
+/// twice the 2 MiB L2 of the server cores with AVX-512. 64 -> 128 channels
+/// over 64 x 128 (1.5 MB) and 128 x 128 (3 MB) ran 0.95x and 0.98x
+/// batched, over 96 x 256 (4.5 MB) 1.11x.
+const PREFETCH_ABOVE: usize = 4 << 20;
 
 /// Interleaves the 64 pixels from `at_x` of every input channel into
 /// `acts` (`4 groups` vectors), each channel's row loaded whole or, when
