@@ -453,10 +453,14 @@ impl Segments {
 ///
 /// # Safety
 /// See `avx512::run`; `o + N <= st.channels()`; `fin` as [`drive`]; only
-/// inlined into functions compiled with AVX-512 F, BW and VNNI (always
-/// inlined: a call per block, its arguments in memory, cost more).
+/// called from functions compiled with AVX-512 F, BW and VNNI. Optimized
+/// builds always inline it (a call per block, its arguments in memory,
+/// cost 10%); debug builds never do: inlined into both loops for every
+/// N, their frames passed 1 MB each with the general tail and overflowed
+/// a worker thread's 2 MiB stack.
 #[cfg(target_arch = "x86_64")]
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 unsafe fn block<const N: usize, F: Finish>(
     st: &NativeStage,
     fin: F,
