@@ -238,8 +238,10 @@ unsafe fn drive<F: Finish>(
     }
 }
 
-/// [`drive`] on maps past twice the L2 ([`PREFETCH_ABOVE`]), without spanning chunks: chunks go
-/// `batch` at a time. All of a batch's activations are interleaved first
+/// [`drive`] on maps past twice the L2 ([`PREFETCH_ABOVE`]), without
+/// spanning chunks: chunks go `batch` at a time, each batch read from
+/// `chunks` once (the one after it is known while it runs, for the
+/// prefetches). All of a batch's activations are interleaved first
 /// (at most `ACTS_BUDGET` bytes, in L1), then each block of output channels
 /// runs over the whole batch, and before each block a few lines of the
 /// next batch's input are prefetched: the planes are too many streams for
@@ -255,36 +257,33 @@ unsafe fn batched<'a, F: Finish>(
     st: &NativeStage,
     fin: F,
     (cin, groups, x, out): (usize, usize, *const u8, *mut u8),
-    mut chunks: impl Iterator<Item = (usize, usize)> + Clone,
+    mut chunks: impl Iterator<Item = (usize, usize)>,
     spot_of: impl Fn((usize, usize)) -> Spot<'a>,
     (c0, c1): (usize, usize),
 ) {
     let batch = (ACTS_BUDGET / (4 * groups * 64)).clamp(1, MAX_BATCH);
     let mut acts = vec![_mm512_setzero_si512(); 4 * groups * batch];
-    // Up to `batch` chunks, and how many.
-    let take = |chunks: &mut dyn Iterator<Item = (usize, usize)>| {
+    // The next `batch` chunks (fewer at the end), and how many.
+    let mut take = || {
         let mut some = [(0, 0); MAX_BATCH];
         let n = some
             .iter_mut()
             .take(batch)
-            .zip(chunks)
+            .zip(&mut chunks)
             .map(|(slot, c)| *slot = c)
             .count();
         (some, n)
     };
-    loop {
-        let (some, n) = take(&mut chunks);
-        if n == 0 {
-            break;
-        }
-        let some = &some[..n];
+    let mut this = take();
+    while this.1 > 0 {
+        let after = take();
+        let (some, n) = (&this.0[..this.1], this.1);
         for (k, &(at_x, _)) in some.iter().enumerate() {
             let acts = &mut acts[4 * groups * k..4 * groups * (k + 1)];
             // SAFETY: pixel `at_x` of every channel is inside the input.
             unsafe { interleave(st, (cin, x), acts, at_x, None, false) };
         }
-        let (after, n_after) = take(&mut chunks.clone());
-        let next = &after[..n_after];
+        let next = &after.0[..after.1];
         let calls = (c1 - c0).div_ceil(4) * n;
         let per_call = (cin * next.len()).div_ceil(calls.max(1));
         // The next line to fetch: channel `ch`, chunk `kk` of `next`.
@@ -310,6 +309,7 @@ unsafe fn batched<'a, F: Finish>(
             }
             o += 4;
         }
+        this = after;
     }
 }
 
