@@ -100,7 +100,7 @@ const DEPTHWISE_MAC_WORK: u64 = 8;
 
 /// The most jobs a stage is cut into, per thread: a thread that starts
 /// late (woken, or the OS ran something else) still finds some to take.
-const JOBS_PER_THREAD: usize = 4;
+pub(crate) const JOBS_PER_THREAD: usize = 4;
 
 /// The default [`JitOptions::min_job`]: about 5 microseconds of a kernel,
 /// against the microsecond or so a job costs to hand out and set up.

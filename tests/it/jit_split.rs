@@ -171,10 +171,14 @@ fn stages_are_cut_by_their_work() {
     assert_eq!(cut_of(&pointwise(256, 256, 7, 7)), (1, 3));
     // 1.2 M of work: one job.
     assert_eq!(cut_of(&pointwise(96, 192, 7, 7)), (1, 1));
-    // 3x3 256 -> 256 on 7 x 7 runs on the channel-lane kernel
-    // (`Direct::lanes`), which computes every channel of its rows: cut by
-    // rows only, never into channel slices (jobs would write the same bytes).
-    assert_eq!(cut_of(&conv3x3(256, 256, 7, 7)).1, 1);
+    // 3x3 convolutions of narrow rows run on the channel-lane kernel
+    // (`Direct::lanes`): on maps under 1024 pixels one channel slice a
+    // thread and no row cut (row cuts share the output lines where the
+    // threads' rows of a plane meet); larger maps by rows only.
+    assert_eq!(cut_of(&conv3x3(256, 256, 7, 7)), (1, 2));
+    assert_eq!(cut_of(&conv3x3(128, 128, 14, 14)), (1, 2));
+    assert_eq!(cut_of(&conv3x3(64, 128, 28, 28)), (1, 2));
+    assert_eq!(cut_of(&conv3x3(64, 64, 56, 56)), (8, 1));
 }
 
 fn conv3x3(cin: usize, cout: usize, h: usize, w: usize) -> String {

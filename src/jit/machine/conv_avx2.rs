@@ -13,7 +13,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{blocked_weights, fill_steps};
+use super::conv_avx512::{blocked_weights, fill_steps, step_spots};
 #[cfg(target_arch = "x86_64")]
 use super::dot256::{dpbusd, maddubs, maddubs2, Dot, EVEX, MADD, VEX};
 #[cfg(target_arch = "x86_64")]
@@ -220,6 +220,7 @@ pub(super) unsafe fn direct(
             .map(|&w| super::pointwise_avx2::halves(w))
             .collect()
     };
+    let spots = step_spots(d);
     let mut step_at = vec![std::ptr::null::<u8>(); d.steps.iter().map(Vec::len).max().unwrap_or(0)];
     // `staged`: each column phase's step addresses, filled once per row
     // and group (they do not depend on the channel block).
@@ -238,10 +239,10 @@ pub(super) unsafe fn direct(
         }
         for g in 0..d.groups {
             if !staged {
-                fill_steps(d, &rows, &d.steps[ry], g, &mut step_at);
+                fill_steps(d, &rows, &spots[ry], g, &mut step_at);
             }
             for (rx, at) in phase_at.iter_mut().enumerate() {
-                fill_steps(d, &rows, &d.steps[ry * phases + rx], g, at);
+                fill_steps(d, &rows, &spots[ry * phases + rx], g, at);
             }
             // Block columns: output pixels, or (`staged`) a column of each
             // phase's.

@@ -24,7 +24,7 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::avx512::lanes;
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{fill_steps, live_steps};
+use super::conv_avx512::{fill_steps, live_steps, step_spots};
 #[cfg(target_arch = "x86_64")]
 use super::repack_avx512::{window_rows, QuadInput, Window};
 #[cfg(target_arch = "x86_64")]
@@ -38,7 +38,9 @@ use crate::jit::native::{lanes_block, Direct, Lanes, NativeStage};
 const ROW: usize = 64 + 16;
 
 /// Runs output rows `lo..hi` of a direct convolution planned with
-/// `d.lanes == Some(l)`.
+/// `d.lanes == Some(l)`, in the channel blocks that start in `c0..c1`
+/// (a job's channel slice: every block starts in exactly one slice, so
+/// the jobs of a row range write disjoint channels).
 ///
 /// # Safety
 /// As `conv_avx512::direct`; `native::fits` checked `l` against `d`
@@ -52,14 +54,15 @@ pub(super) unsafe fn rows(
     l: &Lanes,
     (x, res): (*const u8, *const u8),
     out: *mut u8,
-    lo: usize,
-    hi: usize,
+    (lo, hi): (usize, usize),
+    (c0, c1): (usize, usize),
 ) {
     let tail = Tail::new(st.requant());
     let input = QuadInput::new(st, d, x);
     let mut win = Window::with_rows(d, 1, d.stride_w > 1 && input.is_none());
     let mut rows = vec![std::ptr::null::<u8>(); win.rows_max];
     let steps = &d.steps[0];
+    let spots = step_spots(d).swap_remove(0);
     let t = steps.len();
     let mut step_at = vec![std::ptr::null::<u8>(); t];
     let width = st.width();
@@ -89,16 +92,23 @@ pub(super) unsafe fn rows(
         let mut at = 0;
         let mut kv = 0;
         for g in 0..d.groups {
-            fill_steps(d, &rows, steps, g, &mut step_at);
+            fill_steps(d, &rows, &spots, g, &mut step_at);
             let end = (g + 1) * d.cout_g;
             let mut o = g * d.cout_g;
             while o < end {
                 let mb = lanes_block((end - o).div_ceil(16), l.m);
-                let w = &l.weights[at + 16 * mb * s0..at + 16 * mb * s1];
-                let ch = (end - o).min(16 * mb);
+                let (block, block_at, block_kv) = (o, at, kv);
+                kv += mb;
+                at += 16 * mb * t;
+                o += 16 * mb;
+                if !(c0..c1).contains(&block) {
+                    continue;
+                }
+                let w = &l.weights[block_at + 16 * mb * s0..block_at + 16 * mb * s1];
+                let ch = (end - block).min(16 * mb);
                 let sink = fast.map(|fast| Sink {
                     fast,
-                    k: &lane_k[kv..kv + mb],
+                    k: &lane_k[block_kv..block_kv + mb],
                     bytes: byte_rows.as_mut_ptr(),
                 });
                 let mut x0 = 0;
@@ -115,10 +125,11 @@ pub(super) unsafe fn rows(
                     };
                     x0 += n;
                 }
-                let dst = out.wrapping_add(o_rows.origin + o * o_rows.plane + oy * o_rows.stride);
+                let dst =
+                    out.wrapping_add(o_rows.origin + block * o_rows.plane + oy * o_rows.stride);
                 if sink.is_some() {
                     // SAFETY: the blocks filled the byte rows up to
-                    // `width`; output row `oy` of channels `o .. o + ch`
+                    // `width`; output row `oy` of channels `block .. block + ch`
                     // lies in the output.
                     unsafe {
                         flush(
@@ -131,12 +142,9 @@ pub(super) unsafe fn rows(
                     };
                 } else {
                     // SAFETY: the output (and residual) rows `oy` of
-                    // channels `o .. o + ch` lie in their buffers.
-                    unsafe { finish(&tail, st, (o, ch), oy, &scratch, (out, res)) };
+                    // channels `block .. block + ch` lie in their buffers.
+                    unsafe { finish(&tail, st, (block, ch), oy, &scratch, (out, res)) };
                 }
-                kv += mb;
-                at += 16 * mb * t;
-                o += 16 * mb;
             }
         }
     }
