@@ -100,7 +100,18 @@ const DEPTHWISE_MAC_WORK: u64 = 8;
 
 /// The most jobs a stage is cut into, per thread: a thread that starts
 /// late (woken, or the OS ran something else) still finds some to take.
-pub(crate) const JOBS_PER_THREAD: usize = 4;
+/// Two, not four: each job repacks the input rows its first output rows
+/// read and sets up its kernel again (3x3 32 -> 32 on 64 x 64 in eight
+/// jobs took 6% more samples than in one, on one thread), and a worker
+/// starts within a microsecond of the caller while it spins (two threads,
+/// against four jobs a thread: 3x3 layers 1.00-1.10x, nearest upsampling
+/// 1.08x, the first layer of 4 channels 1.07x).
+pub(crate) const JOBS_PER_THREAD: usize = 2;
+
+/// [`JOBS_PER_THREAD`] for a fused depthwise and pointwise pair, whose
+/// jobs are whole bands: four (the depthwise-separable block on two
+/// threads ran 0.97x with two).
+const BAND_JOBS_PER_THREAD: usize = 4;
 
 /// The default [`JitOptions::min_job`]: about 5 microseconds of a kernel,
 /// against the microsecond or so a job costs to hand out and set up.
@@ -577,6 +588,11 @@ impl CompiledPipeline {
     /// several jobs per thread, so that a worker that wakes late still
     /// finds some to take (the caller claims the rest itself).
     fn parts(&self, k: usize, threads: usize) -> usize {
+        self.parts_of(k, threads, JOBS_PER_THREAD)
+    }
+
+    /// [`Self::parts`] with at most `per_thread` jobs a thread.
+    fn parts_of(&self, k: usize, threads: usize, per_thread: usize) -> usize {
         let node = &self.program.nodes[self.plan.stages[k].root];
         let work = self.stages[k].mac_work + OUTPUT_WORK * node.shape.len() as u64;
         // Debug builds with `min_job` 1 (the tests' setting) cut a stage
@@ -592,7 +608,7 @@ impl CompiledPipeline {
         }
         usize::try_from(work / self.min_job)
             .map_or(usize::MAX, |p| p.max(1))
-            .min(JOBS_PER_THREAD * threads)
+            .min(per_thread * threads)
     }
 
     /// Runs each native depthwise stage whose output only the native
@@ -611,11 +627,13 @@ impl CompiledPipeline {
         self.machine.fused().collect()
     }
 
-    /// [`Self::parts`], of both stages for a fused pair.
+    /// [`Self::parts`], of both stages for a fused pair
+    /// ([`BAND_JOBS_PER_THREAD`]).
     fn stage_parts(&self, k: usize, threads: usize) -> usize {
         match self.machine.fused().any(|s| s == k) {
-            true => (self.parts(k - 1, threads) + self.parts(k, threads))
-                .min(JOBS_PER_THREAD * threads.max(1)),
+            true => (self.parts_of(k - 1, threads, BAND_JOBS_PER_THREAD)
+                + self.parts_of(k, threads, BAND_JOBS_PER_THREAD))
+            .min(BAND_JOBS_PER_THREAD * threads.max(1)),
             false => self.parts(k, threads),
         }
     }
