@@ -448,11 +448,14 @@ pub(super) fn blocked_weights(st: &NativeStage, d: &Direct, per: usize) -> Vec<i
 /// the offsets per output row took 5% of 3x3 128 -> 128 on 14 x 14).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn step_spots(d: &Direct) -> Vec<Vec<(usize, usize)>> {
+    d.steps.iter().map(|list| list_spots(d, list)).collect()
+}
+
+/// [`step_spots`] of one step list.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn list_spots(d: &Direct, list: &[crate::jit::native::Step]) -> Vec<(usize, usize)> {
     let spot = |s: &crate::jit::native::Step| (s.row, (s.quad * d.cols + s.shift) * 4);
-    d.steps
-        .iter()
-        .map(|list| list.iter().map(spot).collect())
-        .collect()
+    list.iter().map(spot).collect()
 }
 
 /// The window bytes of each step of a list (its [`step_spots`]) of group

@@ -24,7 +24,7 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::avx512::lanes;
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{fill_steps, live_steps, step_spots};
+use super::conv_avx512::{fill_steps, list_spots, live_steps};
 #[cfg(target_arch = "x86_64")]
 use super::repack_avx512::{window_rows, QuadInput, Window};
 #[cfg(target_arch = "x86_64")]
@@ -62,7 +62,7 @@ pub(super) unsafe fn rows(
     let mut win = Window::with_rows(d, 1, d.stride_w > 1 && input.is_none());
     let mut rows = vec![std::ptr::null::<u8>(); win.rows_max];
     let steps = &d.steps[0];
-    let spots = step_spots(d).swap_remove(0);
+    let spots = list_spots(d, steps);
     let t = steps.len();
     let mut step_at = vec![std::ptr::null::<u8>(); t];
     let width = st.width();
