@@ -293,9 +293,11 @@ fn avx2_depthwise_narrow_maps_match_the_interpreter() {
 }
 
 /// Two depthwise layers on narrow maps (rows of 1 to 31 pixels: the
-/// kernel runs a job's rows as one run and copies them out of a line),
-/// the first writing into the halo the second pads from: the copies must
-/// write each row's pixels and nothing of the halo around them.
+/// kernel runs a job's rows as one run and copies them out of a line;
+/// with column stride 2, rows of up to 8 pixels two or four to a chunk),
+/// the first writing into the halo the second pads from: the copies and
+/// stores must write each row's pixels and nothing of the halo around
+/// them.
 #[test]
 fn avx2_narrow_depthwise_pairs_match_the_interpreter() {
     for isa in [Isa::Avx2, Isa::Avx2Vnni] {
@@ -313,6 +315,12 @@ fn avx2_narrow_depthwise_pairs_match_the_interpreter() {
                 })
                 .collect();
             let (k2, halo) = (rng.range(1, 3), rng.range(0, 2));
+            // Half the first stages with column stride 2 (rows of up to 8
+            // pixels run two or four rows a chunk), any row stride.
+            let stride = match rng.chance(50) {
+                true => (rng.range(1, 3), 2),
+                false => (1, 1),
+            };
             let program = format!(
                 "pipeline p {{
   input x: u8[{c}, {h}, {w}] pad {halo}
@@ -320,7 +328,7 @@ fn avx2_narrow_depthwise_pairs_match_the_interpreter() {
   param v: i7[{c}, 1, {}, {}] = random(seed: {})
   param b: i16[{c}] = random(seed: {})
   const s: fixed<24, 1> = 0.00{}
-  let y = round((conv(x, w, pad: ({}, {}, {}, {}), groups: {c}) + b) * s) as u8 sat
+  let y = round((conv(x, w, stride: {:?}, pad: ({}, {}, {}, {}), groups: {c}) + b) * s) as u8 sat
   let z = round((conv(y, v, pad: {}, groups: {c}) + b) * s) as u8 sat
   output z
 }}
@@ -331,6 +339,7 @@ fn avx2_narrow_depthwise_pairs_match_the_interpreter() {
                 seed * 3 + 2,
                 seed * 3 + 3,
                 rng.range(100, 999),
+                stride,
                 pads[0],
                 pads[1],
                 pads[2],

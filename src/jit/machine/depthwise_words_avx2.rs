@@ -54,9 +54,11 @@
 //! row.
 //!
 //! Rows of at most 8 pixels with column stride 2 run two to a vector: a
-//! chunk's first 16 pixels (its second 16 are never computed for them)
-//! take row `y + 1`'s 8 in the loads' upper lanes (`vinserti128`): a 7 x 7
-//! output fills 14 of 16 pixels instead of 7.
+//! chunk's first 16 pixels take row `y + 1`'s 8 in the loads' upper lanes
+//! (`vinserti128`): a 7 x 7 output fills 14 of 16 pixels instead of 7.
+//! With VNNI its second 16 take rows `y + 2` and `y + 3` the same way, so
+//! a 7 x 7 channel is two chunks, not four (3x3 stride 2 on 576 x 14 x 14:
+//! 1.09x).
 //!
 //! A dense output (rows and planes back to back) is one run of bytes per
 //! job, written in order: a row ends in one whole store when the bytes
@@ -394,9 +396,9 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
             ($col:expr, $both:expr, $upper:expr) => {
                 unsafe {
                     if quads {
-                        chunk_quads::<DOT>(
+                        chunk_quads::<DOT, false>(
                             (terms, shared),
-                            ($col, $upper),
+                            ($col, [$upper, 16], 32),
                             $both,
                             tails,
                             (order, evens_odds),
@@ -433,6 +435,60 @@ unsafe fn body<const FAST: bool, const BORDERS: bool, const DOT: Dot>(
                 copy_out!(&lines[line], first, rows);
             }
             waiting = Some((turn, at_out(y0), rows));
+            continue;
+        }
+        if quads && sw == 2 && width <= 8 && y1 - y0 > 2 {
+            // Four rows a chunk (`both`): rows `y + 1` and `y + 3` in the
+            // upper lanes of rows `y`'s and `y + 2`'s loads. A fourth row
+            // past the job's reads row `y + 2`'s input again and is not
+            // stored. 7 x 7 maps: two chunks a channel, not four.
+            let pair = sh as isize * step;
+            for y in (y0..y1).step_by(4) {
+                let rows = (y1 - y).min(4);
+                let row = (sh * y) as isize * step;
+                let upper = |r: usize| if r < rows { pair } else { 16 };
+                // SAFETY: as `chunk!`: the rows read are those of output
+                // rows `y .. y + rows`, each load within their windows.
+                let bytes = unsafe {
+                    chunk_quads::<DOT, true>(
+                        (terms, shared),
+                        (row, [upper(1), if rows > 3 { pair } else { 0 }], 2 * pair),
+                        rows > 2,
+                        tails,
+                        (order, evens_odds),
+                    )
+                };
+                // Each half (rows `r` and `r + 1`, 8 bytes each) stored as
+                // the two-row chunks' are.
+                for (half, r) in [(0, y), (1, y + 2)] {
+                    let count = (y + rows).saturating_sub(r).min(2);
+                    if count == 0 {
+                        continue;
+                    }
+                    let v = if half == 0 {
+                        bytes
+                    } else {
+                        _mm256_permute2x128_si256::<0x01>(bytes, bytes)
+                    };
+                    if dense {
+                        let v = _mm256_shuffle_epi8(v, pack_two);
+                        // SAFETY: pixels (c, r, 0 .. width) and, when
+                        // `count` is 2, the next row's follow them in the
+                        // output; any bytes after them up to `job_end` are
+                        // this job's, written later.
+                        unsafe { store_run(out, at_out(r), v, count * width, job_end) };
+                        continue;
+                    }
+                    // SAFETY: pixels (c, r, 0 .. width) and, when `count`
+                    // is 2, (c, r + 1, 0 .. width) are inside the output.
+                    unsafe {
+                        store(out.add(at_out(r)), v, width);
+                        if count == 2 {
+                            store(out.add(at_out(r + 1)), _mm256_srli_si256::<8>(v), width);
+                        }
+                    }
+                }
+            }
             continue;
         }
         if sw == 2 && width <= 8 {
@@ -592,73 +648,88 @@ unsafe fn chunk(
 /// (`vpdpbusd` in the encoding `DOT`): vector 0 the even pixels (dword `j`
 /// of the 32 bytes from `col` is pixel `2 j`'s window), vector 1 the odd
 /// ones (from `col + 2`), vectors 2 and 3 the next 16 pixels (from `col +
-/// 32`) when `both`; with `upper` other than 16, pixels 8 to 15 from
-/// `col + upper` (another row). `order` then `evens_odds` put the bytes
-/// in pixel order.
+/// second`: 32 along the row, or the rows two on) when `both`; with
+/// `upper[h]` other than 16, pixels 8 to 15 of half `h` from 16 bytes at
+/// `upper[h]` past the half's (another row). `order` then `evens_odds`
+/// put the bytes in pixel order.
 ///
 /// # Safety
-/// Every term's 32 bytes from `col`, `col + 2` (and `col + 32`, `col +
-/// 34`, or the 16 from `col + upper` and `col + upper + 2`) are readable:
-/// the loads of [`chunk`] with stride 2 end no later. Only inlined into
-/// functions compiled with AVX2 and the features of `DOT`.
+/// Every term's 32 bytes from `col`, `col + 2` (and from `col + second`,
+/// `col + second + 2`; of a half with `upper[h]` other than 16 the 16 from
+/// each and the 16 at `upper[h]` past each) are readable: the loads of
+/// [`chunk`] with stride 2 end no later. Only inlined into functions
+/// compiled with AVX2 and the features of `DOT`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn chunk_quads<const DOT: Dot>(
+unsafe fn chunk_quads<const DOT: Dot, const ROWS: bool>(
     (terms, shared): (&[(*const u8, i32)], &[SharedRow]),
-    (col, upper): (isize, isize),
+    (col, upper, second): (isize, [isize; 2], isize),
     both: bool,
     tails: Tails,
     (order, evens_odds): (__m256i, __m256i),
 ) -> __m256i {
     let mut acc = [_mm256_setzero_si256(); 4];
+    // The 32 bytes from `from`, or with `$upper` other than 16 the 16 from
+    // `from` and the 16 from `from + $upper` (`both` without `ROWS`: 32
+    // bytes along the row, no test in the loop).
+    macro_rules! load {
+        ($from:expr, $upper:expr) => {
+            if !ROWS || $upper == 16 {
+                _mm256_loadu_si256($from.cast())
+            } else {
+                _mm256_loadu2_m128i($from.wrapping_offset($upper).cast(), $from.cast())
+            }
+        };
+    }
     // SAFETY (every load and product): the caller's guarantees.
     unsafe {
         if both {
             for &(at, quad) in terms {
                 let (w, at) = (_mm256_set1_epi32(quad), at.wrapping_offset(col));
                 for (k, acc_k) in acc.iter_mut().enumerate() {
-                    let from = at.wrapping_add(32 * (k / 2) + 2 * (k % 2));
-                    *acc_k = dpbusd::<DOT>(*acc_k, _mm256_loadu_si256(from.cast()), w);
+                    let half = if ROWS { second } else { 32 };
+                    let from = at.wrapping_offset(half * (k / 2) as isize + 2 * (k % 2) as isize);
+                    *acc_k = dpbusd::<DOT>(*acc_k, load!(from, upper[k / 2]), w);
                 }
             }
-            for &(at, first, second) in shared {
+            for &(at, first, next) in shared {
                 let at = at.wrapping_offset(col);
-                let (wa, wb) = (_mm256_set1_epi32(first), _mm256_set1_epi32(second));
-                for h in 0..2 {
-                    let from = at.wrapping_add(32 * h);
+                let (wa, wb) = (_mm256_set1_epi32(first), _mm256_set1_epi32(next));
+                for (h, &up) in upper.iter().enumerate() {
+                    let from = at.wrapping_offset(if ROWS { second } else { 32 } * h as isize);
                     // (No closure: see `pair_words`.)
-                    let l0 = _mm256_loadu_si256(from.cast());
-                    let l2 = _mm256_loadu_si256(from.add(2).cast());
-                    let l4 = _mm256_loadu_si256(from.add(4).cast());
+                    let l0 = load!(from, up);
+                    let l2 = load!(from.add(2), up);
+                    let l4 = load!(from.add(4), up);
                     acc[2 * h] = dpbusd::<DOT>(dpbusd::<DOT>(acc[2 * h], l0, wa), l2, wb);
                     acc[2 * h + 1] = dpbusd::<DOT>(dpbusd::<DOT>(acc[2 * h + 1], l2, wa), l4, wb);
                 }
             }
         } else {
-            // The 32 bytes from `from`, or with `upper` other than 16 the
-            // 16 from `from` and the 16 from `from + upper`.
+            let upper = upper[0];
+            // (The two-row loads test `upper` whatever `ROWS` says.)
             macro_rules! load {
-                ($from:expr) => {
-                    if upper == 16 {
+                ($from:expr, $upper:expr) => {
+                    if $upper == 16 {
                         _mm256_loadu_si256($from.cast())
                     } else {
-                        _mm256_loadu2_m128i($from.wrapping_offset(upper).cast(), $from.cast())
+                        _mm256_loadu2_m128i($from.wrapping_offset($upper).cast(), $from.cast())
                     }
                 };
             }
             for &(at, quad) in terms {
                 let (w, at) = (_mm256_set1_epi32(quad), at.wrapping_offset(col));
                 for (k, acc_k) in acc.iter_mut().take(2).enumerate() {
-                    *acc_k = dpbusd::<DOT>(*acc_k, load!(at.wrapping_add(2 * k)), w);
+                    *acc_k = dpbusd::<DOT>(*acc_k, load!(at.wrapping_add(2 * k), upper), w);
                 }
             }
             for &(at, first, second) in shared {
                 let at = at.wrapping_offset(col);
                 let (wa, wb) = (_mm256_set1_epi32(first), _mm256_set1_epi32(second));
                 let (l0, l2, l4) = (
-                    load!(at),
-                    load!(at.wrapping_add(2)),
-                    load!(at.wrapping_add(4)),
+                    load!(at, upper),
+                    load!(at.wrapping_add(2), upper),
+                    load!(at.wrapping_add(4), upper),
                 );
                 acc[0] = dpbusd::<DOT>(dpbusd::<DOT>(acc[0], l0, wa), l2, wb);
                 acc[1] = dpbusd::<DOT>(dpbusd::<DOT>(acc[1], l2, wa), l4, wb);
