@@ -19,7 +19,7 @@ struct StageTime {
     vector: bool,
     native: bool,
     row_kernel: bool,
-    /// `[avx512 kernel]` or `[avx2 kernel]`: which precompiled kernel runs it.
+    /// `[avx512 kernel]`, `[amx kernel]` or `[avx2 kernel]`: which precompiled kernel runs it.
     kernel: &'static str,
     /// The stage that runs this one band by band with it (its time and
     /// MACs are counted there).
@@ -86,6 +86,10 @@ pub struct BenchArgs {
     /// Cranelift's dot products without VNNI (`pmaddwd`, as on CPUs without it).
     #[arg(long)]
     no_vnni: bool,
+    /// No AMX tiles: the AVX-512 `vpdpbusd` kernels run the convolutions
+    /// that AMX-INT8 would on CPUs that have it (Sapphire Rapids on).
+    #[arg(long)]
+    no_amx: bool,
     /// Instruction set of the JIT's vector code (`avx2`: as on CPUs without AVX-512).
     #[arg(long, value_enum, default_value = "auto")]
     isa: super::IsaArg,
@@ -106,6 +110,7 @@ pub fn run(args: &BenchArgs) -> i32 {
         fuse_bands,
         no_fuse_bands,
         no_vnni,
+        no_amx,
         isa,
     } = args;
     let (backend, threads, iters, format) = (*backend, *threads, *iters, *format);
@@ -136,6 +141,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 disasm: asm.is_some(),
                 native: !no_kernels,
                 vnni: !no_vnni,
+                amx: !no_amx,
                 isa: isa.isa(),
                 ..Default::default()
             };
@@ -201,6 +207,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                     native: info.native,
                     row_kernel: info.row_kernel,
                     kernel: match info.kernel_isa {
+                        _ if info.kernel == Some("direct amx") => "  [amx kernel]",
                         Some(convoy::Isa::Avx2) => "  [avx2 kernel]",
                         Some(convoy::Isa::Avx2Vnni) => "  [avx2-vnni kernel]",
                         _ => "  [avx512 kernel]",

@@ -77,6 +77,11 @@ pub struct JitOptions {
     /// Which instruction set the vector code may use (`convoy run --isa`,
     /// `convoy bench --isa`): the best the CPU has, or one forced.
     pub isa: Isa,
+    /// Let the direct convolutions the channel-lane kernel fits run on AMX
+    /// tiles where the CPU has AMX-INT8 and the OS grants the tile state
+    /// (`--isa auto` and `avx512`); off: the `vpdpbusd` kernels (so that
+    /// they are tested and measured on AMX machines too).
+    pub amx: bool,
     /// The least work a job of a stage gets when the threads share the
     /// stage (work: multiply-accumulates plus [`OUTPUT_WORK`] per output
     /// value); a stage with less than twice this runs on one thread. Tests
@@ -158,6 +163,13 @@ impl Isa {
     }
 }
 
+/// Whether the direct convolutions can run on AMX-INT8 tiles here (the
+/// CPU has AMX-TILE and AMX-INT8 and the OS granted the tile state; see
+/// [`JitOptions::amx`]).
+pub fn amx_supported() -> bool {
+    machine::amx_available()
+}
+
 /// Whether this CPU can run code compiled for `isa`.
 pub fn isa_supported(isa: Isa) -> bool {
     match isa {
@@ -177,6 +189,7 @@ impl Default for JitOptions {
             native: true,
             vnni: true,
             isa: Isa::Auto,
+            amx: true,
             min_job: MIN_JOB,
         }
     }
@@ -380,8 +393,12 @@ pub fn compile(program: &Program, options: &JitOptions) -> Result<CompiledPipeli
             });
             continue;
         }
-        if let Some(ns) = native_isa.and_then(|isa| native::plan_native(program, &plan, stage, isa))
+        if let Some(mut ns) =
+            native_isa.and_then(|isa| native::plan_native(program, &plan, stage, isa))
         {
+            if !options.amx {
+                ns.drop_amx();
+            }
             items.push(ns.items());
             let kernel = Some(ns.kernel_name());
             let mac_work = if ns.is_depthwise() {

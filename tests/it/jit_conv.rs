@@ -49,6 +49,11 @@ pub(crate) enum Form {
     /// [`Form::Lanes`] with a folded tail of per-channel multipliers and
     /// no residual map: the lanes kernel's tail on the channel-lane sums.
     LanesFolded,
+    /// One group of 32 to 128 input channels (runs of 8 to 16 channel
+    /// quads), outputs 8 to 64 pixels wide: the AMX kernel where the
+    /// host has the tiles (`convoy::jit::amx_supported`), its partial
+    /// pixel tiles and channel blocks.
+    Tiles,
     /// Full or grouped, outputs of 16 or 32 bits (a residual map added
     /// without a cast back to bytes half the time): the pixel-lane
     /// kernels' wide stores, also where the lanes kernel would take the
@@ -78,6 +83,7 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
         Form::Depthwise => (rng.range(1, 20), 1, 1),
         Form::Transposed => (rng.range(1, 3), rng.range(1, 9), rng.range(1, 12)),
         Form::Narrow => (1, rng.range(4, 40), rng.range(40, 140)),
+        Form::Tiles => (1, *rng.pick(&[32, 40, 48, 64, 96, 128]), rng.range(1, 100)),
         Form::Tall => (rng.range(1, 2), rng.range(4, 20), rng.range(1, 30)),
         Form::Lanes | Form::LanesSigned | Form::LanesFolded | Form::WideOut => {
             (rng.range(1, 2), rng.range(1, 64), rng.range(16, 70))
@@ -113,6 +119,11 @@ pub(crate) fn program(seed: u64, form: Form) -> String {
             rng.range(eh.max(1), eh + 6),
             rng.range(ew.max(1), ew + 69 * sw),
         )
+    } else if form == Form::Tiles {
+        // Output width `(w + pad - ew) / sw + 1`: 8 to 64.
+        let ow = rng.range(8, 64);
+        let w = ((ow - 1) * sw + ew - pads[2] - pads[3]).max(ew);
+        (rng.range(eh.max(1), eh + 6), w)
     } else if form == Form::Tall {
         // Output width `(w + pad - ew) / sw + 1`: 1 to 32.
         (
@@ -252,7 +263,17 @@ fn check_form(form: Form, count: u64) -> Vec<(Isa, usize)> {
     let mut failures = vec![];
     let mut native = vec![];
     let mut checked_ok = 0;
-    for isa in isas() {
+    // The forms the AMX kernel may take run under AVX-512 with the tiles
+    // and without them (the `vpdpbusd` kernels they replace).
+    let tiles = matches!(
+        form,
+        Form::Lanes | Form::LanesSigned | Form::LanesFolded | Form::WideOut | Form::Tiles
+    );
+    let runs = isas().into_iter().flat_map(|isa| match isa {
+        Isa::Avx512 if tiles => vec![(isa, true), (isa, false)],
+        _ => vec![(isa, true)],
+    });
+    for (isa, amx) in runs {
         let mut n = 0;
         for seed in 0..count {
             let src = program(seed, form);
@@ -265,12 +286,13 @@ fn check_form(form: Form, count: u64) -> Vec<(Isa, usize)> {
                 threads: 1 + (seed % 2) as usize,
                 min_job: 1,
                 isa,
+                amx,
                 ..JitOptions::default()
             };
             let inputs = common::random_inputs(program, |_| seed);
             match common::jit_agrees(program, &inputs, &options) {
                 Ok(stages) => n += stages.iter().filter(|s| s.native).count(),
-                Err(e) => failures.push(format!("{isa:?} seed {seed}: {e}\n{src}")),
+                Err(e) => failures.push(format!("{isa:?} amx {amx} seed {seed}: {e}\n{src}")),
             }
         }
         native.push((isa, n));
@@ -364,6 +386,43 @@ fn wide_outputs_match_the_interpreter_on_the_kernels() {
             assert!(n > 65, "only {n} wide-output stages ran on {isa:?} kernels");
         }
     }
+}
+
+/// The AMX kernel against the interpreter: random full convolutions of
+/// 32 to 128 input channels on rows of 8 to 64 pixels, 1 and 2 threads
+/// (cut into rows or channel slices), with tiles and without.
+#[test]
+fn amx_tiles_match_the_interpreter() {
+    let count = 100;
+    assert_kernels_ran(&check_form(Form::Tiles, count), count);
+    if !convoy::jit::amx_supported() {
+        eprintln!("no AMX-INT8 on this host (or the OS refused the tile state): tiles not run");
+        return;
+    }
+    // The tiles take what the channel-lane kernel would (rows no multiple
+    // of 16, byte outputs, enough idle lanes in pixel vectors): 40 of these
+    // 100 when written.
+    let mut amx = 0;
+    for seed in 0..count {
+        let src = program(seed, Form::Tiles);
+        let Ok((checked, _)) = compile("conv.cnn", &src, &Files::default()) else {
+            continue;
+        };
+        let options = JitOptions {
+            isa: Isa::Avx512,
+            ..JitOptions::default()
+        };
+        let jit = convoy::compile_jit(&checked.program, &options).expect("compiles");
+        amx += jit
+            .stages()
+            .iter()
+            .filter(|s| s.kernel == Some("direct amx"))
+            .count();
+    }
+    assert!(
+        amx > count as usize / 3,
+        "only {amx} stages ran on AMX tiles"
+    );
 }
 
 #[test]

@@ -43,6 +43,11 @@ pub(super) unsafe fn direct(
     (lo, hi): (usize, usize),
     (c0, c1): (usize, usize),
 ) {
+    if let Some(a) = &d.amx {
+        // SAFETY: the caller's guarantees; the plan exists only where
+        // `conv_amx::available()` held and `AmxPlan::new` accepted `d`.
+        return unsafe { super::conv_amx::rows(st, d, a, (x, res), out, (lo, hi), (c0, c1)) };
+    }
     if let Some(l) = &d.lanes {
         // SAFETY: the caller's guarantees; `native::fits` checked `l`.
         return unsafe { super::conv_lanes::rows(st, d, l, (x, res), out, (lo, hi), (c0, c1)) };

@@ -35,7 +35,7 @@ use crate::jit::native::{lanes_block, Direct, Lanes, NativeStage};
 /// Sums of one channel's output row in the scratch: rows of up to 64
 /// pixels, plus the 16 a block's last transposed vector may write past it.
 #[cfg(target_arch = "x86_64")]
-const ROW: usize = 64 + 16;
+pub(super) const ROW: usize = 64 + 16;
 
 /// Runs output rows `lo..hi` of a direct convolution planned with
 /// `d.lanes == Some(l)`, in the channel blocks that start in `c0..c1`
@@ -487,7 +487,7 @@ fn transpose16(r: &[__m512i; 16]) -> [__m512i; 16] {
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
-unsafe fn finish(
+pub(super) unsafe fn finish(
     tail: &Tail,
     st: &NativeStage,
     (o, ch): (usize, usize),

@@ -13,6 +13,7 @@
 //!   after every call returned (calls borrow it).
 
 mod avx512;
+mod conv_amx;
 mod conv_avx2;
 mod conv_avx512;
 mod conv_lanes;
@@ -49,6 +50,7 @@ mod tail_avx2;
 mod tail_avx512;
 mod words;
 
+pub(crate) use conv_amx::available as amx_available;
 pub(crate) use peak::vpdpbusd_peak;
 pub(crate) use words::Words;
 

@@ -113,6 +113,9 @@ pub(crate) struct Direct {
     /// The AVX-512 kernel with output channels on the lanes ([`Lanes`]),
     /// when [`lanes_shape`] picks it.
     pub lanes: Option<Lanes>,
+    /// The same stages as `lanes` on AMX tiles, where the CPU and the OS
+    /// have them ([`super::AmxPlan`]).
+    pub amx: Option<super::AmxPlan>,
     /// Plain convolutions: the input's rows (`0..in_rows` hold the image,
     /// the rows around it the zero padding, so a step reading only
     /// padding rows adds nothing unless `flip`); None for transposed ones.
@@ -557,6 +560,7 @@ fn plan_window(
         phase_requants: vec![],
         blocked: Words::default(),
         lanes: None,
+        amx: None,
         in_rows: Some(pattern.input.h),
     };
     let ob = plan.buffer_of[root]?;
@@ -699,6 +703,7 @@ fn plan_transposed(
         phase_requants: vec![],
         blocked: Words::default(),
         lanes: None,
+        amx: None,
         in_rows: None,
     };
     let ob = plan.buffer_of[root]?;
@@ -721,6 +726,12 @@ fn stage(
     // code: 14.7 ms for 3x3 64 -> 64 on 28 x 28 with a 16-bit output).
     let bytes_out = plan.buffers[ob].elem.bytes == 1;
     if isa == Isa::Avx512 {
+        // AMX tiles, where the host has them, for the byte outputs of plain
+        // convolutions of rows of 17 to 64 pixels (`AmxPlan::new`); the
+        // kernels below stay planned (`JitOptions::amx` off runs them).
+        if bytes_out && crate::jit::machine::amx_available() {
+            direct.amx = super::AmxPlan::new(&direct, &weights);
+        }
         if let Some((n, m)) = lanes_shape(&direct).filter(|_| bytes_out) {
             let weights = lanes_weights(&direct, &weights, m).into();
             direct.lanes = Some(Lanes { n, m, weights });

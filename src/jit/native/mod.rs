@@ -31,6 +31,7 @@ pub(crate) mod plane_windows;
 mod requant;
 mod row_tail;
 mod rowwise;
+mod tiles;
 mod unpool;
 mod wide16;
 
@@ -44,6 +45,7 @@ pub(crate) use in_place::unpad_inputs;
 use requant::{match_tail, match_tail_split};
 pub(crate) use requant::{Bias, DerivedBy, Requant, Scale};
 pub(crate) use rowwise::{plan_rows, Grid, RowPart, RowStage, Special};
+pub(crate) use tiles::AmxPlan;
 pub(crate) use wide16::Window16;
 
 use super::expr::{accumulators_fit_32_bits, u8_x_i8_weights};
@@ -227,12 +229,20 @@ impl NativeStage {
 
     /// The kernel family's name (`StageInfo::kernel`).
     pub fn kernel_name(&self) -> &'static str {
-        match self.kind {
+        match &self.kind {
             Kind::Pointwise { .. } => "pointwise",
             Kind::Depthwise { .. } => "depthwise",
             Kind::Deconv { .. } => "depthwise deconv",
+            Kind::Direct(d) if d.amx.is_some() => "direct amx",
             Kind::Direct(_) => "direct",
             Kind::Wide16 { .. } => "wide16",
+        }
+    }
+
+    /// Runs the stage without AMX tiles (`JitOptions::amx` off).
+    pub fn drop_amx(&mut self) {
+        if let Kind::Direct(d) = &mut self.kind {
+            d.amx = None;
         }
     }
 
