@@ -33,11 +33,9 @@
 //! and the lanes kernel runs.
 
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{fill_steps, list_spots, live_steps};
+use super::conv_avx512::{live_steps, RowSteps};
 #[cfg(target_arch = "x86_64")]
 use super::conv_lanes::{finish, ROW};
-#[cfg(target_arch = "x86_64")]
-use super::repack_avx512::{window_rows, QuadInput, Window};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx512::Tail;
 #[cfg(target_arch = "x86_64")]
@@ -138,10 +136,10 @@ impl TileConfig {
 /// `d.amx == Some(a)`, in the blocks of 32 channels that start in `c0..c1`.
 ///
 /// # Safety
-/// As `conv_lanes::rows`; [`available`] returned true; `a.fits(d)` held
-/// when the stage was planned (one group, `kq` steps of one tap over
-/// consecutive quads from every multiple of `kq`, shifts under 16, rows of
-/// at most 64 pixels).
+/// As `conv_lanes::rows`; [`available`] returned true; `AmxPlan::new`
+/// made `a` for `d` (a plain convolution of one group, `kq` steps of one
+/// tap over consecutive quads from every multiple of `kq`, shifts under
+/// 16, rows of 8 to 64 pixels).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
 pub(super) unsafe fn rows(
@@ -154,14 +152,9 @@ pub(super) unsafe fn rows(
     (c0, c1): (usize, usize),
 ) {
     let tail = Tail::new(st.requant());
-    let input = QuadInput::new(st, d, x);
-    let mut win = Window::with_rows(d, 1, d.stride_w > 1 && input.is_none());
-    let mut rows = vec![std::ptr::null::<u8>(); win.rows_max];
+    let mut window = RowSteps::new(st, d, x);
     let steps = &d.steps[0];
-    let spots = list_spots(d, steps);
-    let t = steps.len();
     let kq = a.kq;
-    let mut step_at = vec![std::ptr::null::<u8>(); t];
     let width = st.width();
     let cout = d.cout_g;
     // A block: 32 channels x 32 pixels, or on rows of at most 16 pixels 64
@@ -180,8 +173,9 @@ pub(super) unsafe fn rows(
     unsafe { std::arch::asm!("ldtilecfg [{}]", in(reg) &config, options(nostack, readonly)) };
     for oy in lo..hi {
         // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
-        unsafe { window_rows(st, d, (x, &input), oy, &mut win, &mut rows) };
-        fill_steps(d, &rows, &spots, 0, &mut step_at);
+        unsafe { window.row(st, d, x, oy) };
+        window.group(d, 0);
+        let step_at = &window.at;
         // The steps reading image rows (`live_steps`), widened to whole
         // runs of `kq`: the steps of a kernel row are whole runs, and those
         // past the live ones read padding rows of zeros.
@@ -193,7 +187,7 @@ pub(super) unsafe fn rows(
             if narrow {
                 // SAFETY: as below, with one window tile from pixel 0 and
                 // the weight runs of blocks `o / 16 .. o / 16 + 4`.
-                unsafe { narrow_block(a, (&step_at, s0, s1, b_stride), o / 16, &mut scratch) };
+                unsafe { narrow_block(a, (step_at, s0, s1, b_stride), o / 16, &mut scratch) };
                 // SAFETY: as below.
                 unsafe { finish(&tail, st, (o, ch), oy, &scratch, (out, res)) };
                 o += block;
@@ -209,13 +203,7 @@ pub(super) unsafe fn rows(
                 // land in rows `< 32` of the scratch, columns `x0 .. x0 +
                 // 32 <= ROW`.
                 unsafe {
-                    std::arch::asm!(
-                        "tilezero tmm0",
-                        "tilezero tmm1",
-                        "tilezero tmm2",
-                        "tilezero tmm3",
-                        options(nostack, nomem),
-                    );
+                    zero_sums();
                     let mut s = s0;
                     while s < s1 {
                         let w0 = a.weights.as_ptr().add(a.offset(o / 16, s));
@@ -242,18 +230,7 @@ pub(super) unsafe fn rows(
                         s += kq;
                     }
                     let at = scratch.as_mut_ptr().add(x0);
-                    std::arch::asm!(
-                        "tilestored [{c0} + {cs} * 1], tmm0",
-                        "tilestored [{c1} + {cs} * 1], tmm1",
-                        "tilestored [{c2} + {cs} * 1], tmm2",
-                        "tilestored [{c3} + {cs} * 1], tmm3",
-                        c0 = in(reg) at,
-                        c1 = in(reg) at.add(16),
-                        c2 = in(reg) at.add(16 * ROW),
-                        c3 = in(reg) at.add(16 * ROW + 16),
-                        cs = in(reg) 4 * ROW,
-                        options(nostack),
-                    );
+                    store_sums([at, at.add(16), at.add(16 * ROW), at.add(16 * ROW + 16)]);
                 }
                 x0 += 32;
             }
@@ -289,13 +266,7 @@ unsafe fn narrow_block(
 ) {
     // SAFETY (the whole body): the caller's guarantees.
     unsafe {
-        std::arch::asm!(
-            "tilezero tmm0",
-            "tilezero tmm1",
-            "tilezero tmm2",
-            "tilezero tmm3",
-            options(nostack, nomem),
-        );
+        zero_sums();
         let mut s = s0;
         while s < s1 {
             let w = |k: usize| a.weights.as_ptr().add(a.offset(b + k, s));
@@ -321,17 +292,51 @@ unsafe fn narrow_block(
             s += a.kq;
         }
         let at = scratch.as_mut_ptr();
+        store_sums([at, at.add(16 * ROW), at.add(32 * ROW), at.add(48 * ROW)]);
+    }
+}
+
+/// Zeroes the four sum tiles.
+///
+/// # Safety
+/// The tiles are configured ([`TileConfig::new`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn zero_sums() {
+    // SAFETY: the caller's guarantee; no memory is touched.
+    unsafe {
+        std::arch::asm!(
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            options(nostack, nomem),
+        )
+    };
+}
+
+/// Stores sum tile `k` (16 rows of 16 dwords) at `at[k]`, its rows `ROW`
+/// dwords apart.
+///
+/// # Safety
+/// The tiles are configured; each `at[k]` holds 16 rows of `ROW` dwords,
+/// of which each row's first 16 are written.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn store_sums(at: [*mut i32; 4]) {
+    // SAFETY: the caller's guarantees.
+    unsafe {
         std::arch::asm!(
             "tilestored [{c0} + {cs} * 1], tmm0",
             "tilestored [{c1} + {cs} * 1], tmm1",
             "tilestored [{c2} + {cs} * 1], tmm2",
             "tilestored [{c3} + {cs} * 1], tmm3",
-            c0 = in(reg) at,
-            c1 = in(reg) at.add(16 * ROW),
-            c2 = in(reg) at.add(32 * ROW),
-            c3 = in(reg) at.add(48 * ROW),
+            c0 = in(reg) at[0],
+            c1 = in(reg) at[1],
+            c2 = in(reg) at[2],
+            c3 = in(reg) at[3],
             cs = in(reg) 4 * ROW,
             options(nostack),
-        );
-    }
+        )
+    };
 }

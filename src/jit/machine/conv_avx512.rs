@@ -463,6 +463,52 @@ pub(super) fn list_spots(d: &Direct, list: &[crate::jit::native::Step]) -> Vec<(
     list.iter().map(spot).collect()
 }
 
+/// The repacked window of one output row at a time and the window bytes
+/// of each step of the first step list, for the direct kernels that run
+/// one such list (`conv_lanes`, `conv_amx`).
+#[cfg(target_arch = "x86_64")]
+pub(super) struct RowSteps {
+    input: Option<QuadInput>,
+    win: Window,
+    rows: Vec<*const u8>,
+    spots: Vec<(usize, usize)>,
+    /// Per step of the list, its window bytes for the group of the last
+    /// [`RowSteps::group`].
+    pub at: Vec<*const u8>,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl RowSteps {
+    pub(super) fn new(st: &NativeStage, d: &Direct, x: *const u8) -> RowSteps {
+        let input = QuadInput::new(st, d, x);
+        let win = Window::with_rows(d, 1, d.stride_w > 1 && input.is_none());
+        let steps = &d.steps[0];
+        RowSteps {
+            rows: vec![std::ptr::null(); win.rows_max],
+            spots: list_spots(d, steps),
+            at: vec![std::ptr::null(); steps.len()],
+            input,
+            win,
+        }
+    }
+
+    /// Repacks the input rows output row `oy` reads that the window does
+    /// not hold yet (`window_rows`).
+    ///
+    /// # Safety
+    /// As `window_rows`, with `x` the input `RowSteps::new` was given.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vnni")]
+    pub(super) unsafe fn row(&mut self, st: &NativeStage, d: &Direct, x: *const u8, oy: usize) {
+        // SAFETY: the caller's guarantees.
+        unsafe { window_rows(st, d, (x, &self.input), oy, &mut self.win, &mut self.rows) };
+    }
+
+    /// Points [`RowSteps::at`] at group `g`'s steps of the current row.
+    pub(super) fn group(&mut self, d: &Direct, g: usize) {
+        fill_steps(d, &self.rows, &self.spots, g, &mut self.at);
+    }
+}
+
 /// The window bytes of each step of a list (its [`step_spots`]) of group
 /// `g` at block column 0: quad `quad` of the group in the slot of the
 /// step's input row, shifted by `shift` dwords.

@@ -24,9 +24,7 @@ use std::arch::x86_64::*;
 #[cfg(target_arch = "x86_64")]
 use super::avx512::lanes;
 #[cfg(target_arch = "x86_64")]
-use super::conv_avx512::{fill_steps, list_spots, live_steps};
-#[cfg(target_arch = "x86_64")]
-use super::repack_avx512::{window_rows, QuadInput, Window};
+use super::conv_avx512::{live_steps, RowSteps};
 #[cfg(target_arch = "x86_64")]
 use super::tail_avx512::{Fast, Tail};
 #[cfg(target_arch = "x86_64")]
@@ -58,13 +56,9 @@ pub(super) unsafe fn rows(
     (c0, c1): (usize, usize),
 ) {
     let tail = Tail::new(st.requant());
-    let input = QuadInput::new(st, d, x);
-    let mut win = Window::with_rows(d, 1, d.stride_w > 1 && input.is_none());
-    let mut rows = vec![std::ptr::null::<u8>(); win.rows_max];
+    let mut window = RowSteps::new(st, d, x);
     let steps = &d.steps[0];
-    let spots = list_spots(d, steps);
     let t = steps.len();
-    let mut step_at = vec![std::ptr::null::<u8>(); t];
     let width = st.width();
     // The folded tail without a residual map runs on the channel-lane sums
     // (`stored`): per 16-channel vector of every group, its constants.
@@ -86,13 +80,13 @@ pub(super) unsafe fn rows(
     let o_rows = st.out();
     for oy in lo..hi {
         // SAFETY: the caller's guarantees (`plan_direct` checked the rows).
-        unsafe { window_rows(st, d, (x, &input), oy, &mut win, &mut rows) };
+        unsafe { window.row(st, d, x, oy) };
         // Steps reading padding rows only are skipped (`live_steps`).
         let (s0, s1) = live_steps(d, steps, oy);
         let mut at = 0;
         let mut kv = 0;
         for g in 0..d.groups {
-            fill_steps(d, &rows, &spots, g, &mut step_at);
+            window.group(d, g);
             let end = (g + 1) * d.cout_g;
             let mut o = g * d.cout_g;
             while o < end {
@@ -120,7 +114,7 @@ pub(super) unsafe fn rows(
                     // sums land in rows `< 16 mb` of the scratch, at
                     // columns `x0 .. x0 + 16 <= ROW`.
                     unsafe {
-                        let at = step_at[s0..].as_ptr();
+                        let at = window.at[s0..].as_ptr();
                         dispatch((n, mb), at, s1 - s0, x0, w, &mut scratch, sink.as_ref())
                     };
                     x0 += n;
