@@ -77,8 +77,8 @@ pub struct JitOptions {
     /// Which instruction set the vector code may use (`convoy run --isa`,
     /// `convoy bench --isa`): the best the CPU has, or one forced.
     pub isa: Isa,
-    /// Let the direct convolutions the channel-lane kernel fits run on AMX
-    /// tiles where the CPU has AMX-INT8 and the OS grants the tile state
+    /// Let the direct convolutions `native::AmxPlan` takes run on AMX tiles
+    /// where the CPU has AMX-INT8 and the OS grants the tile state
     /// (`--isa auto` and `avx512`); off: the `vpdpbusd` kernels (so that
     /// they are tested and measured on AMX machines too).
     pub amx: bool,

@@ -1,6 +1,7 @@
-//! The direct convolution on AMX-INT8 tiles (Sapphire and Emerald Rapids),
-//! for the stages the channel-lane kernel (`conv_lanes`) would run: plain
-//! convolutions of one group whose output rows have at most 64 pixels.
+//! The direct convolution on AMX-INT8 tiles (Sapphire and Emerald Rapids):
+//! plain convolutions of one group with byte outputs whose output rows
+//! have 8 to 64 pixels (`native::AmxPlan`), in place of the channel- or
+//! pixel-lane `vpdpbusd` kernels.
 //!
 //! `tdpbsud` multiplies a tile of signed bytes (16 rows of up to 64) by a
 //! tile of unsigned bytes whose rows are dword quads (`K / 4` rows of 16
@@ -22,7 +23,7 @@
 //! pixel `x0` (a multiple of 16, below the row's width), 64 bytes each:
 //! at most `max_shift` dwords past the pixels the quad row holds
 //! (`Direct::cols` covers the width rounded up to 16), into the next quad
-//! row or the window's 64 spare bytes (`AmxPlan::fits` keeps the shift
+//! row or the window's 64 spare bytes (`AmxPlan::new` keeps the shift
 //! under 16). `A` loads read the packed weights ([`AmxPlan::weights`]);
 //! stores go to the scratch, 16 rows of 64 bytes at `ROW` dwords apart.
 //!
@@ -133,7 +134,8 @@ impl TileConfig {
 }
 
 /// Runs output rows `lo..hi` of a direct convolution planned with
-/// `d.amx == Some(a)`, in the blocks of 32 channels that start in `c0..c1`.
+/// `d.amx == Some(a)`, in the blocks of `a.channels` channels that start
+/// in `c0..c1`.
 ///
 /// # Safety
 /// As `conv_lanes::rows`; [`available`] returned true; `AmxPlan::new`
@@ -159,8 +161,8 @@ pub(super) unsafe fn rows(
     let cout = d.cout_g;
     // A block: 32 channels x 32 pixels, or on rows of at most 16 pixels 64
     // channels x 16 pixels (one window tile against four weight tiles).
-    let narrow = width <= 16;
-    let block = if narrow { 64 } else { 32 };
+    let block = a.channels;
+    let narrow = block == 64;
     // Sums of a block's channels' rows of up to 64 pixels (`ROW` dwords a
     // row).
     let mut scratch = vec![0i32; block * ROW];

@@ -669,12 +669,12 @@ unsafe fn chunk_quads<const DOT: Dot, const ROWS: bool>(
     (order, evens_odds): (__m256i, __m256i),
 ) -> __m256i {
     let mut acc = [_mm256_setzero_si256(); 4];
-    // The 32 bytes from `from`, or with `$upper` other than 16 the 16 from
-    // `from` and the 16 from `from + $upper` (`both` without `ROWS`: 32
-    // bytes along the row, no test in the loop).
+    // The 32 bytes from `from`, or (when `$rows`) with `$upper` other than
+    // 16 the 16 from `from` and the 16 from `from + $upper` (`both` without
+    // `ROWS`: 32 bytes along the row, no test in the loop).
     macro_rules! load {
-        ($from:expr, $upper:expr) => {
-            if !ROWS || $upper == 16 {
+        ($from:expr, $upper:expr, $rows:expr) => {
+            if !$rows || $upper == 16 {
                 _mm256_loadu_si256($from.cast())
             } else {
                 _mm256_loadu2_m128i($from.wrapping_offset($upper).cast(), $from.cast())
@@ -689,7 +689,7 @@ unsafe fn chunk_quads<const DOT: Dot, const ROWS: bool>(
                 for (k, acc_k) in acc.iter_mut().enumerate() {
                     let half = if ROWS { second } else { 32 };
                     let from = at.wrapping_offset(half * (k / 2) as isize + 2 * (k % 2) as isize);
-                    *acc_k = dpbusd::<DOT>(*acc_k, load!(from, upper[k / 2]), w);
+                    *acc_k = dpbusd::<DOT>(*acc_k, load!(from, upper[k / 2], ROWS), w);
                 }
             }
             for &(at, first, next) in shared {
@@ -698,38 +698,29 @@ unsafe fn chunk_quads<const DOT: Dot, const ROWS: bool>(
                 for (h, &up) in upper.iter().enumerate() {
                     let from = at.wrapping_offset(if ROWS { second } else { 32 } * h as isize);
                     // (No closure: see `pair_words`.)
-                    let l0 = load!(from, up);
-                    let l2 = load!(from.add(2), up);
-                    let l4 = load!(from.add(4), up);
+                    let l0 = load!(from, up, ROWS);
+                    let l2 = load!(from.add(2), up, ROWS);
+                    let l4 = load!(from.add(4), up, ROWS);
                     acc[2 * h] = dpbusd::<DOT>(dpbusd::<DOT>(acc[2 * h], l0, wa), l2, wb);
                     acc[2 * h + 1] = dpbusd::<DOT>(dpbusd::<DOT>(acc[2 * h + 1], l2, wa), l4, wb);
                 }
             }
         } else {
-            let upper = upper[0];
             // (The two-row loads test `upper` whatever `ROWS` says.)
-            macro_rules! load {
-                ($from:expr, $upper:expr) => {
-                    if $upper == 16 {
-                        _mm256_loadu_si256($from.cast())
-                    } else {
-                        _mm256_loadu2_m128i($from.wrapping_offset($upper).cast(), $from.cast())
-                    }
-                };
-            }
+            let upper = upper[0];
             for &(at, quad) in terms {
                 let (w, at) = (_mm256_set1_epi32(quad), at.wrapping_offset(col));
                 for (k, acc_k) in acc.iter_mut().take(2).enumerate() {
-                    *acc_k = dpbusd::<DOT>(*acc_k, load!(at.wrapping_add(2 * k), upper), w);
+                    *acc_k = dpbusd::<DOT>(*acc_k, load!(at.wrapping_add(2 * k), upper, true), w);
                 }
             }
             for &(at, first, second) in shared {
                 let at = at.wrapping_offset(col);
                 let (wa, wb) = (_mm256_set1_epi32(first), _mm256_set1_epi32(second));
                 let (l0, l2, l4) = (
-                    load!(at, upper),
-                    load!(at.wrapping_add(2), upper),
-                    load!(at.wrapping_add(4), upper),
+                    load!(at, upper, true),
+                    load!(at.wrapping_add(2), upper, true),
+                    load!(at.wrapping_add(4), upper, true),
                 );
                 acc[0] = dpbusd::<DOT>(dpbusd::<DOT>(acc[0], l0, wa), l2, wb);
                 acc[1] = dpbusd::<DOT>(dpbusd::<DOT>(acc[1], l2, wa), l4, wb);

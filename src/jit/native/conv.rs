@@ -113,8 +113,8 @@ pub(crate) struct Direct {
     /// The AVX-512 kernel with output channels on the lanes ([`Lanes`]),
     /// when [`lanes_shape`] picks it.
     pub lanes: Option<Lanes>,
-    /// The same stages as `lanes` on AMX tiles, where the CPU and the OS
-    /// have them ([`super::AmxPlan`]).
+    /// The stage on AMX tiles instead of `lanes` or `blocked`, where the
+    /// CPU and the OS have them ([`super::AmxPlan`]).
     pub amx: Option<super::AmxPlan>,
     /// Plain convolutions: the input's rows (`0..in_rows` hold the image,
     /// the rows around it the zero padding, so a step reading only
@@ -727,7 +727,7 @@ fn stage(
     let bytes_out = plan.buffers[ob].elem.bytes == 1;
     if isa == Isa::Avx512 {
         // AMX tiles, where the host has them, for the byte outputs of plain
-        // convolutions of rows of 17 to 64 pixels (`AmxPlan::new`); the
+        // convolutions of rows of 8 to 64 pixels (`AmxPlan::new`); the
         // kernels below stay planned (`JitOptions::amx` off runs them).
         if bytes_out && crate::jit::machine::amx_available() {
             direct.amx = super::AmxPlan::new(&direct, &weights);

@@ -24,11 +24,13 @@ const LEAST_WIDTH: usize = 8;
 pub(crate) struct AmxPlan {
     /// Steps a tile product takes (rows of a `B` tile, dwords of an `A` row).
     pub kq: usize,
-    /// Per block of 16 output channels (an even count, a multiple of 4 on
-    /// rows of at most 16 pixels: the kernel runs two or four at once;
-    /// channels past the stage's weigh zero), per run of `kq`
+    /// Per block of 16 output channels (whole register blocks of
+    /// `channels`; channels past the stage's weigh zero), per run of `kq`
     /// steps: 16 rows of `kq` weight dwords, one row per channel.
     pub weights: Words,
+    /// Output channels a register block runs: 32 (32 pixels of a row), or
+    /// 64 on rows of at most 16 pixels (16 pixels).
+    pub channels: usize,
     /// Runs of `kq` steps.
     runs: usize,
 }
@@ -61,11 +63,8 @@ impl AmxPlan {
             return None;
         }
         let runs = t / kq;
-        // Blocks of 32 channels, or of 64 on rows of at most 16 pixels.
-        let blocks = d
-            .cout_g
-            .div_ceil(16)
-            .next_multiple_of(if d.q_width <= 16 { 4 } else { 2 });
+        let channels = if d.q_width <= 16 { 64 } else { 32 };
+        let blocks = d.cout_g.div_ceil(16).next_multiple_of(channels / 16);
         let mut packed = Vec::with_capacity(blocks * 16 * t);
         for b in 0..blocks {
             for r in 0..runs {
@@ -84,6 +83,7 @@ impl AmxPlan {
         Some(AmxPlan {
             kq,
             weights: packed.into(),
+            channels,
             runs,
         })
     }
